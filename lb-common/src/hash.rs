@@ -1,0 +1,64 @@
+//! The flow hash: one function, compiled into both the XDP program (to pick a Maglev slot for
+//! a new flow) and user space (tests and reference models that must predict that choice).
+//!
+//! MurmurHash3's 32-bit body and finaliser over the key's words as they lie in memory (the
+//! fields are already in network byte order), so both sides hash identical bytes identically.
+
+use crate::FlowKey;
+
+/// Seed of [`flow_hash`] for scheduling; user space uses the same one to predict choices.
+pub const FLOW_HASH_SEED: u32 = 0x4c42_5644;
+
+const C1: u32 = 0xcc9e_2d51;
+const C2: u32 = 0x1b87_3593;
+
+#[inline(always)]
+fn mix(h: u32, k: u32) -> u32 {
+    let k = k.wrapping_mul(C1).rotate_left(15).wrapping_mul(C2);
+    (h ^ k)
+        .rotate_left(13)
+        .wrapping_mul(5)
+        .wrapping_add(0xe654_6b64)
+}
+
+#[inline(always)]
+pub fn fmix(mut h: u32) -> u32 {
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85eb_ca6b);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xc2b2_ae35);
+    h ^ (h >> 16)
+}
+
+/// Hash of a connection's 5-tuple (IPVS `mh-port` behaviour: ports included).
+#[inline(always)]
+pub fn flow_hash(k: &FlowKey, seed: u32) -> u32 {
+    let mut h = seed;
+    h = mix(h, k.src[0]);
+    h = mix(h, k.src[1]);
+    h = mix(h, k.src[2]);
+    h = mix(h, k.src[3]);
+    h = mix(h, k.dst[0]);
+    h = mix(h, k.dst[1]);
+    h = mix(h, k.dst[2]);
+    h = mix(h, k.dst[3]);
+    h = mix(h, (k.sport as u32) | ((k.dport as u32) << 16));
+    h = mix(h, (k.proto as u32) | ((k.family as u32) << 8));
+    fmix(h ^ 40)
+}
+
+/// Hash of an arbitrary byte string (user space: Maglev permutations of real servers).
+pub fn bytes_hash(bytes: &[u8], seed: u32) -> u32 {
+    let mut h = seed;
+    let mut chunks = bytes.chunks_exact(4);
+    for c in &mut chunks {
+        h = mix(h, u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut last = [0u8; 4];
+        last[..rest.len()].copy_from_slice(rest);
+        h = mix(h, u32::from_le_bytes(last));
+    }
+    fmix(h ^ bytes.len() as u32)
+}

@@ -1,0 +1,232 @@
+//! The one contract between lb's XDP programs (`lb-ebpf`) and user space (`lbd`, `lbctl`,
+//! tests): map names and capacities, keys and values, flags and counter indices.
+//!
+//! Every type here is `#[repr(C)]`, `Copy`, has explicit padding and a compile-time size
+//! assertion, and states the byte order of each multi-byte field. No `bool`, `Option` or enum
+//! appears in a map value: the kernel side reads plain integers and compares them with the
+//! constants below.
+#![no_std]
+
+#[cfg(feature = "user")]
+extern crate std;
+
+#[cfg(feature = "user")]
+pub mod api;
+pub mod hash;
+pub mod reason;
+
+pub use reason::*;
+
+/// Map names, shared so that user space finds (and pins) exactly what the object defines.
+/// Kept at 15 characters or fewer: the kernel truncates longer names, which breaks lookups of
+/// pinned maps by name.
+pub mod map_name {
+    pub const SERVICES: &str = "lb_services";
+    pub const REALS: &str = "lb_reals";
+    pub const SCHED_TABLE: &str = "lb_sched_tbl";
+    pub const CONNS: &str = "lb_conns";
+    pub const CONFIG: &str = "lb_config";
+    pub const REASONS: &str = "lb_reasons";
+    pub const SVC_STATS: &str = "lb_svc_stats";
+    pub const REAL_STATS: &str = "lb_real_stats";
+    pub const DECAP_STATS: &str = "lb_decap_stats";
+    pub const BENCH_PROGS: &str = "lb_bench_progs";
+    pub const BENCH_STATE: &str = "lb_bench_state";
+    /// Every map the `lb` program uses; `lbd` pins each under its pin directory.
+    pub const DIRECTOR: [&str; 8] = [
+        SERVICES,
+        REALS,
+        SCHED_TABLE,
+        CONNS,
+        CONFIG,
+        REASONS,
+        SVC_STATS,
+        REAL_STATS,
+    ];
+}
+
+/// Capacities. Service and real-server ids index arrays of these sizes; id 0 is reserved as
+/// "unset" so that an unfilled table slot is detectable.
+pub const MAX_SERVICES: u32 = 4096;
+/// Real servers are counted per service (as ipvsadm lists them): one id per (service, real
+/// server) pair, so per-service real-server counters need no second key.
+pub const MAX_REALS: u32 = 131_072;
+/// Default capacity of the connection table (an LRU hash); `lbd` may override it at load.
+pub const DEFAULT_MAX_CONNS: u32 = 1_048_576;
+/// Default capacity of the flat scheduler-table array, in slots (u32 real-server ids). Each
+/// service owns one region of it per table generation (see [`Service::table_off`]); 16 default
+/// Maglev tables fit with room for a spare generation each.
+pub const DEFAULT_SCHED_TABLE_SLOTS: u32 = 32 * 65_537;
+/// IPVS's `mh` default table size (a prime).
+pub const MAGLEV_DEFAULT_TABLE_SIZE: u32 = 65_537;
+
+/// Address families, as stored in keys and values (not the kernel's AF_* values).
+pub const FAMILY_V4: u8 = 4;
+pub const FAMILY_V6: u8 = 6;
+
+/// IP protocol numbers used in keys.
+pub const PROTO_TCP: u8 = 6;
+pub const PROTO_UDP: u8 = 17;
+
+/// Schedulers, by their ipvsadm names. Table-driven ones read [`map_name::SCHED_TABLE`].
+pub const SCHED_MH: u8 = 1;
+
+/// Forwarding methods (ipvsadm `-i`, `-g`, `-m`).
+pub const FWD_TUN: u8 = 1;
+pub const FWD_DR: u8 = 2;
+pub const FWD_NAT: u8 = 3;
+
+/// [`GlobalConfig::flags`]: skip the connection table entirely (no lookup, no insert), so
+/// that every packet is scheduled as a new flow. Only `cargo xtask bench` sets it, to measure
+/// the new-flow path with `BPF_PROG_TEST_RUN` repeats.
+pub const CFG_F_NO_CONN_TABLE: u32 = 1 << 0;
+
+/// A VIP: the key of [`map_name::SERVICES`]. Written by lbd, read by `lb` per packet.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct VipKey {
+    /// Network byte order. IPv4 uses `addr[0]`; the rest is zero.
+    pub addr: [u32; 4],
+    /// Network byte order.
+    pub port: u16,
+    /// IP protocol number ([`PROTO_TCP`], [`PROTO_UDP`]).
+    pub proto: u8,
+    /// [`FAMILY_V4`] or [`FAMILY_V6`].
+    pub family: u8,
+}
+const _: () = assert!(core::mem::size_of::<VipKey>() == 20);
+
+/// A virtual service: the value of [`map_name::SERVICES`]. lbd replaces the whole value in
+/// one map update (hash-map updates are atomic to readers), which is how a change of
+/// scheduler table is flipped: the new table is written into a region no reader uses yet, and
+/// then the service is pointed at it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Service {
+    /// Index into [`map_name::SVC_STATS`]; 1..[`MAX_SERVICES`].
+    pub id: u32,
+    /// `SVC_F_*` flags (none defined yet).
+    pub flags: u32,
+    /// `SCHED_*`.
+    pub sched: u8,
+    pub _pad: [u8; 3],
+    /// First slot of this service's current table in [`map_name::SCHED_TABLE`].
+    pub table_off: u32,
+    /// Number of slots; 0 means the service has no real server to schedule to.
+    pub table_len: u32,
+    pub _reserved: u32,
+}
+const _: () = assert!(core::mem::size_of::<Service>() == 24);
+
+/// A real server of one service: the value of [`map_name::REALS`], indexed by real-server id.
+/// Written by lbd before any table refers to the id; never rewritten while referenced (a
+/// changed real server gets a new id), so readers never see a half-written entry.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RealServer {
+    /// Network byte order. IPv4 uses `addr[0]`.
+    pub addr: [u32; 4],
+    /// Network byte order; the destination port for `nat` (0 keeps the VIP's port).
+    pub port: u16,
+    /// [`FAMILY_V4`] or [`FAMILY_V6`]; 0 marks an unused id.
+    pub family: u8,
+    /// `FWD_*`.
+    pub method: u8,
+    pub flags: u32,
+}
+const _: () = assert!(core::mem::size_of::<RealServer>() == 24);
+
+/// A connection (flow) as the director sees it: the key of [`map_name::CONNS`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    /// Client address, network byte order. IPv4 uses `[0]`.
+    pub src: [u32; 4],
+    /// VIP, network byte order. IPv4 uses `[0]`.
+    pub dst: [u32; 4],
+    /// Network byte order.
+    pub sport: u16,
+    /// Network byte order.
+    pub dport: u16,
+    pub proto: u8,
+    pub family: u8,
+    pub _pad: [u8; 2],
+}
+const _: () = assert!(core::mem::size_of::<FlowKey>() == 40);
+
+/// A tracked connection: the value of [`map_name::CONNS`]. Inserted by `lb` on a new flow;
+/// read by `lb` for every later packet of the flow; read (and, later, expired) by lbd.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Conn {
+    /// Real-server id the flow is bound to.
+    pub real: u32,
+    /// Service id, so lbd can account connections without a reverse lookup.
+    pub service: u32,
+    /// `bpf_ktime_get_ns` when the entry was created.
+    pub created_ns: u64,
+}
+const _: () = assert!(core::mem::size_of::<Conn>() == 16);
+
+/// Director-wide settings: the single entry of [`map_name::CONFIG`]. Written by lbd at start
+/// and on config change; read by `lb` per packet.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GlobalConfig {
+    /// The director's IPv4 address, network byte order: the outer source of IPIP packets.
+    pub src4: u32,
+    /// `CFG_F_*`.
+    pub flags: u32,
+    /// The director's IPv6 address, network byte order (for IPv6 tunnels).
+    pub src6: [u32; 4],
+}
+const _: () = assert!(core::mem::size_of::<GlobalConfig>() == 24);
+
+/// Traffic counters of one service or real server, as ipvsadm `--stats` reports them. Values
+/// of the per-CPU arrays [`map_name::SVC_STATS`] and [`map_name::REAL_STATS`]; written by `lb`,
+/// summed over CPUs by lbd.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub conns: u64,
+    pub in_pkts: u64,
+    pub out_pkts: u64,
+    pub in_bytes: u64,
+    pub out_bytes: u64,
+}
+const _: () = assert!(core::mem::size_of::<Stats>() == 40);
+
+impl Stats {
+    pub fn add(&mut self, o: &Stats) {
+        self.conns += o.conns;
+        self.in_pkts += o.in_pkts;
+        self.out_pkts += o.out_pkts;
+        self.in_bytes += o.in_bytes;
+        self.out_bytes += o.out_bytes;
+    }
+}
+
+/// Per-CPU state of the benchmark shim (value of [`map_name::BENCH_STATE`]).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BenchState {
+    /// Incremented per packet and written into the source port when
+    /// [`BenchState::new_flows`] is non-zero.
+    pub counter: u32,
+    pub new_flows: u32,
+}
+const _: () = assert!(core::mem::size_of::<BenchState>() == 8);
+
+#[cfg(feature = "user")]
+mod user {
+    use super::*;
+    // SAFETY: all of these are repr(C), Copy, with explicit padding and no invalid bit patterns.
+    unsafe impl aya::Pod for VipKey {}
+    unsafe impl aya::Pod for Service {}
+    unsafe impl aya::Pod for RealServer {}
+    unsafe impl aya::Pod for FlowKey {}
+    unsafe impl aya::Pod for Conn {}
+    unsafe impl aya::Pod for GlobalConfig {}
+    unsafe impl aya::Pod for Stats {}
+    unsafe impl aya::Pod for BenchState {}
+}

@@ -1,0 +1,87 @@
+//! Indices of the per-CPU counter array [`crate::map_name::REASONS`]: one counter per verdict
+//! and per pass or drop reason, bumped once for every packet `lb` or `decap` sees. Written by
+//! the XDP programs, read by lbd (metrics, `lbctl status`).
+//!
+//! A reason's number says what the program did: `PASS_*` handed the packet to the host stack
+//! untouched, `DROP_*` dropped it, `TX_*`/`REDIRECT_*` forwarded it.
+
+/// Not IPv4 (or IPv6 when the program does not handle it yet): not ours.
+pub const PASS_NOT_IP: u32 = 0;
+/// IP, but not for any VIP (address, port, protocol): the host stack's.
+pub const PASS_NOT_VIP: u32 = 1;
+/// IP protocol other than TCP or UDP.
+pub const PASS_NOT_L4: u32 = 2;
+/// Shorter than an Ethernet header.
+pub const PASS_SHORT_ETH: u32 = 3;
+/// Shorter than the IP header it announces, or an IPv4 IHL below 5.
+pub const PASS_BAD_IP_HEADER: u32 = 4;
+/// A non-first IP fragment (the fragments issue routes these; until then the host stack
+/// gets them).
+pub const PASS_FRAGMENT: u32 = 5;
+/// Too short for the TCP/UDP ports.
+pub const PASS_SHORT_L4: u32 = 6;
+/// Forwarded back out of the interface it came in on.
+pub const TX: u32 = 7;
+/// Forwarded out of another interface.
+pub const REDIRECT: u32 = 8;
+/// The service has no real server to schedule to (empty table or unset slot).
+pub const DROP_NO_REAL: u32 = 9;
+/// A table or connection entry named a real-server id with no real server behind it.
+pub const DROP_BAD_REAL: u32 = 10;
+/// `bpf_xdp_adjust_head` failed (no headroom for the outer header).
+pub const DROP_NO_HEADROOM: u32 = 11;
+/// The kernel has no route to the real server.
+pub const DROP_FIB_NO_ROUTE: u32 = 12;
+/// The route exists but the next hop's MAC is unknown (no neighbour entry yet).
+pub const DROP_FIB_NO_NEIGH: u32 = 13;
+/// Encapsulation would exceed the egress MTU.
+pub const DROP_TOO_BIG: u32 = 14;
+/// The real server's forwarding method or family is not implemented by this build.
+pub const DROP_UNSUPPORTED_METHOD: u32 = 15;
+/// The director's own address for this family is not configured.
+pub const DROP_NO_SOURCE_ADDR: u32 = 16;
+/// A new connection could not be inserted in the connection table (it is still forwarded).
+pub const CONN_INSERT_FAILED: u32 = 17;
+/// Informational: a packet matched an existing connection.
+pub const CONN_HIT: u32 = 18;
+/// Informational: a packet started a new connection.
+pub const CONN_NEW: u32 = 19;
+/// decap: an IPIP packet was stripped and passed to the host stack.
+pub const DECAP_IPIP: u32 = 20;
+/// decap: not encapsulated, passed untouched.
+pub const DECAP_PASS: u32 = 21;
+/// decap: encapsulated but malformed (truncated inner header): passed untouched.
+pub const DECAP_BAD: u32 = 22;
+/// Forwarding is disabled on the ingress interface (`net.ipv4.conf.IF.forwarding=0`), so the
+/// kernel refuses the next-hop lookup; lbd enables it at start.
+pub const DROP_FIB_FWD_DISABLED: u32 = 23;
+/// One past the last reason: the size of the counter array.
+pub const REASON_MAX: u32 = 24;
+
+/// Names for metrics and listings, indexed by reason.
+pub const REASON_NAMES: [&str; REASON_MAX as usize] = [
+    "pass_not_ip",
+    "pass_not_vip",
+    "pass_not_l4",
+    "pass_short_eth",
+    "pass_bad_ip_header",
+    "pass_fragment",
+    "pass_short_l4",
+    "tx",
+    "redirect",
+    "drop_no_real",
+    "drop_bad_real",
+    "drop_no_headroom",
+    "drop_fib_no_route",
+    "drop_fib_no_neigh",
+    "drop_too_big",
+    "drop_unsupported_method",
+    "drop_no_source_addr",
+    "conn_insert_failed",
+    "conn_hit",
+    "conn_new",
+    "decap_ipip",
+    "decap_pass",
+    "decap_bad",
+    "drop_fib_fwd_disabled",
+];

@@ -1,0 +1,115 @@
+//! The director's per-packet path: parse -> vip -> conn -> schedule -> forward.
+//! Each stage returns `Result<_, Verdict>`; `Err` stops the chain with a counted verdict.
+
+use aya_ebpf::{helpers::bpf_ktime_get_ns, programs::XdpContext};
+use lb_common::{
+    CFG_F_NO_CONN_TABLE, Conn, FlowKey, GlobalConfig, RealServer, Service, Stats, VipKey, reason,
+};
+
+use crate::{
+    forward,
+    maps::{CONFIG, CONNS, REAL_STATS, REALS, SERVICES, SVC_STATS},
+    parse::{self, Packet},
+    sched,
+    verdict::{Verdict, count},
+};
+
+#[inline(always)]
+pub fn process(ctx: &XdpContext) -> Result<Verdict, Verdict> {
+    let pkt = parse::parse(ctx)?;
+    let svc = vip(&pkt.flow)?;
+    let cfg = config();
+    let (real_id, new) = conn(&pkt.flow, &svc, &cfg)?;
+    let real = real_server(real_id)?;
+    account(&svc, real_id, &pkt, new);
+    forward::forward(ctx, &pkt, &real, &cfg)
+}
+
+/// Stage `vip`: (destination address, port, protocol) -> service; a miss leaves the packet to
+/// the host stack.
+#[inline(always)]
+fn vip(flow: &FlowKey) -> Result<Service, Verdict> {
+    let key = VipKey {
+        addr: flow.dst,
+        port: flow.dport,
+        proto: flow.proto,
+        family: flow.family,
+    };
+    match SERVICES.get_ptr(&key) {
+        // SAFETY: copied out at once; the map is NO_PREALLOC, so the element stays valid
+        // (RCU) even if lbd replaces it meanwhile.
+        Some(s) => Ok(unsafe { *s }),
+        None => Err(Verdict::pass(reason::PASS_NOT_VIP)),
+    }
+}
+
+#[inline(always)]
+fn config() -> GlobalConfig {
+    match CONFIG.get(0) {
+        Some(c) => *c,
+        // Index 0 of a one-entry array always exists; this arm exists for the type checker.
+        None => GlobalConfig::default(),
+    }
+}
+
+/// Stage `conn`: an existing flow keeps its real server; a new one is scheduled and recorded.
+/// Returns the real-server id and whether the flow is new.
+#[inline(always)]
+fn conn(flow: &FlowKey, svc: &Service, cfg: &GlobalConfig) -> Result<(u32, bool), Verdict> {
+    let use_table = cfg.flags & CFG_F_NO_CONN_TABLE == 0;
+    if use_table {
+        if let Some(c) = CONNS.get_ptr(flow) {
+            count(reason::CONN_HIT);
+            // SAFETY: a plain read of a u32 of a live LRU element.
+            return Ok((unsafe { (*c).real }, false));
+        }
+    }
+    let real = sched::schedule(flow, svc)?;
+    count(reason::CONN_NEW);
+    if use_table {
+        let entry = Conn {
+            real,
+            service: svc.id,
+            // SAFETY: helper without preconditions.
+            created_ns: unsafe { bpf_ktime_get_ns() },
+        };
+        if CONNS.insert(flow, &entry, 0).is_err() {
+            // The flow is still forwarded; its next packet is scheduled again (to the same
+            // real server while the table is unchanged).
+            count(reason::CONN_INSERT_FAILED);
+        }
+    }
+    Ok((real, true))
+}
+
+#[inline(always)]
+fn real_server(id: u32) -> Result<RealServer, Verdict> {
+    match REALS.get(id) {
+        Some(r) if r.family != 0 => Ok(*r),
+        _ => Err(Verdict::drop(reason::DROP_BAD_REAL)),
+    }
+}
+
+/// Per-service and per-real-server counters (ipvsadm `--stats`: Conns, InPkts, InBytes).
+#[inline(always)]
+fn account(svc: &Service, real_id: u32, pkt: &Packet, new: bool) {
+    let bytes = pkt.ip_len as u64;
+    let conns = new as u64;
+    if let Some(s) = SVC_STATS.get_ptr_mut(svc.id) {
+        // SAFETY: per-CPU slot, written only by this CPU.
+        unsafe { bump(s, conns, bytes) };
+    }
+    if let Some(s) = REAL_STATS.get_ptr_mut(real_id) {
+        // SAFETY: as above.
+        unsafe { bump(s, conns, bytes) };
+    }
+}
+
+#[inline(always)]
+unsafe fn bump(s: *mut Stats, conns: u64, bytes: u64) {
+    unsafe {
+        (*s).conns += conns;
+        (*s).in_pkts += 1;
+        (*s).in_bytes += bytes;
+    }
+}

@@ -1,0 +1,51 @@
+//! lb's XDP programs. `lb` is the director's per-packet path; `decap` runs on real servers;
+//! the `bench_*` programs exist only for `cargo xtask bench`.
+#![no_std]
+#![no_main]
+
+mod bench;
+mod decap;
+mod director;
+mod forward;
+mod maps;
+mod parse;
+mod ptr;
+mod sched;
+mod verdict;
+
+use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
+
+/// The director: parse, VIP lookup, connection table, scheduler, forward.
+#[xdp]
+pub fn lb(ctx: XdpContext) -> u32 {
+    verdict::finish(director::process(&ctx))
+}
+
+/// The real server: strip the director's tunnel header.
+#[xdp]
+pub fn decap(ctx: XdpContext) -> u32 {
+    verdict::finish(decap::process(&ctx))
+}
+
+#[xdp]
+pub fn bench_shim(ctx: XdpContext) -> u32 {
+    bench::shim(&ctx)
+}
+
+#[xdp]
+pub fn bench_tx(ctx: XdpContext) -> u32 {
+    bench::tx(&ctx)
+}
+
+#[xdp]
+pub fn bench_drop(_ctx: XdpContext) -> u32 {
+    xdp_action::XDP_DROP
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    // No panic can be reached (the code has no indexing or unwrap on packet data); the
+    // verifier would reject this loop if it were.
+    loop {}
+}

@@ -1,0 +1,66 @@
+//! Every map of the XDP programs, in one place. Capacities come from `lb-common`; lbd may
+//! override some at load time (`EbpfLoader::map_max_entries`) and pins all of them so that a
+//! restarted daemon adopts them.
+
+use aya_ebpf::{
+    bindings::{BPF_F_NO_COMMON_LRU, BPF_F_NO_PREALLOC},
+    macros::map,
+    maps::{Array, HashMap, LruHashMap, PerCpuArray, ProgramArray},
+};
+use lb_common::{
+    BenchState, Conn, DEFAULT_MAX_CONNS, DEFAULT_SCHED_TABLE_SLOTS, FlowKey, GlobalConfig,
+    MAX_REALS, MAX_SERVICES, REASON_MAX, RealServer, Service, Stats, VipKey,
+};
+
+/// VIP (address, port, protocol) -> service. Written by lbd (one whole-value update per
+/// change, which is how a new scheduler table is flipped in); read by `lb` for every packet.
+/// `BPF_F_NO_PREALLOC` makes an update RCU-safe: a reader holding the old value keeps a
+/// complete copy instead of a recycled element.
+#[map(name = "lb_services")]
+pub static SERVICES: HashMap<VipKey, Service> =
+    HashMap::with_max_entries(MAX_SERVICES, BPF_F_NO_PREALLOC);
+
+/// Real-server id -> real server (address, forwarding method). Written by lbd before any
+/// table names the id; read by `lb` when forwarding.
+#[map(name = "lb_reals")]
+pub static REALS: Array<RealServer> = Array::with_max_entries(MAX_REALS, 0);
+
+/// The flat array of scheduler tables: each service owns a region `[table_off, table_off +
+/// table_len)` holding real-server ids (a Maglev lookup table for `mh`). Written by lbd into a
+/// region no service points at yet; read by `lb` to schedule new flows.
+#[map(name = "lb_sched_tbl")]
+pub static SCHED_TABLE: Array<u32> = Array::with_max_entries(DEFAULT_SCHED_TABLE_SLOTS, 0);
+
+/// The connection table: 5-tuple -> real server. Inserted by `lb` on a new flow, read by `lb`
+/// on every later packet; read (and expired) by lbd. Per-CPU LRU lists
+/// (`BPF_F_NO_COMMON_LRU`) avoid a global lock on insert.
+#[map(name = "lb_conns")]
+pub static CONNS: LruHashMap<FlowKey, Conn> =
+    LruHashMap::with_max_entries(DEFAULT_MAX_CONNS, BPF_F_NO_COMMON_LRU);
+
+/// Director-wide settings (one entry). Written by lbd; read by `lb` per packet.
+#[map(name = "lb_config")]
+pub static CONFIG: Array<GlobalConfig> = Array::with_max_entries(1, 0);
+
+/// One counter per verdict and reason (`lb_common::reason`). Written by `lb` and `decap`;
+/// read by lbd.
+#[map(name = "lb_reasons")]
+pub static REASONS: PerCpuArray<u64> = PerCpuArray::with_max_entries(REASON_MAX, 0);
+
+/// Per-service counters, indexed by service id. Written by `lb`; read by lbd.
+#[map(name = "lb_svc_stats")]
+pub static SVC_STATS: PerCpuArray<Stats> = PerCpuArray::with_max_entries(MAX_SERVICES, 0);
+
+/// Per-real-server counters, indexed by real-server id. Written by `lb`; read by lbd.
+#[map(name = "lb_real_stats")]
+pub static REAL_STATS: PerCpuArray<Stats> = PerCpuArray::with_max_entries(MAX_REALS, 0);
+
+/// Benchmark only: slot 0 holds the program under test, tail-called by `bench_shim`.
+/// Written by `cargo xtask bench`.
+#[map(name = "lb_bench_progs")]
+pub static BENCH_PROGS: ProgramArray = ProgramArray::with_max_entries(1, 0);
+
+/// Benchmark only: the shim's per-CPU state. Written by `cargo xtask bench` (mode) and the
+/// shim (counter).
+#[map(name = "lb_bench_state")]
+pub static BENCH_STATE: PerCpuArray<BenchState> = PerCpuArray::with_max_entries(1, 0);
