@@ -36,7 +36,9 @@ pub enum Response {
         services: Vec<ServiceView>,
     },
     Status(StatusView),
-    Error { message: String },
+    Error {
+        message: String,
+    },
 }
 
 /// ipvsadm's `--stats` columns.

@@ -83,7 +83,7 @@ pub const CFG_F_NO_CONN_TABLE: u32 = 1 << 0;
 
 /// A VIP: the key of [`map_name::SERVICES`]. Written by lbd, read by `lb` per packet.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct VipKey {
     /// Network byte order. IPv4 uses `addr[0]`; the rest is zero.
     pub addr: [u32; 4],

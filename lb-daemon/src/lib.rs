@@ -1,4 +1,10 @@
-//! lbd's library: everything the daemon does, so that tests and benchmarks can drive the same
+//! lbd's library: everything the daemon does, so that tests and benchmarks drive the same
 //! code the binary runs.
 
+pub mod config;
+pub mod daemon;
+pub mod dataplane;
 pub mod maglev;
+pub mod neigh;
+pub mod netns;
+pub mod state;

@@ -1,1 +1,102 @@
-fn main() {}
+//! lbd: the lb daemon. `lbd --config FILE` runs the director; `lbd decap --interface IF` runs
+//! the real-server side.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand, ValueEnum};
+use lb_common::api::DEFAULT_SOCKET;
+use lb_daemon::{config, daemon, dataplane, netns};
+use tracing::info;
+
+#[derive(Parser)]
+#[command(
+    name = "lbd",
+    version,
+    about = "lb: an XDP layer-4 load balancer in the LVS tradition"
+)]
+struct Cli {
+    /// The JSON config (see README.md).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The control socket lbctl talks to (mode 0600).
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_SOCKET)]
+    socket: PathBuf,
+    /// Run in this network namespace (/run/netns/NAME) but keep the host's bpffs.
+    #[arg(long, value_name = "NAME", global = true)]
+    netns: Option<String>,
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Real-server side: strip the director's IPIP header on INTERFACE until stopped.
+    Decap {
+        #[arg(long, value_name = "INTERFACE")]
+        interface: String,
+        #[arg(long, value_enum, default_value = "native")]
+        xdp_mode: Mode,
+    },
+    /// Validate a config file and exit (0 when usable).
+    CheckConfig {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Mode {
+    Native,
+    Generic,
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    if let Err(e) = run(Cli::parse()) {
+        eprintln!("lbd: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    if let Some(ns) = &cli.netns {
+        netns::enter(ns)?;
+    }
+    match cli.cmd {
+        Some(Cmd::CheckConfig { file }) => {
+            config::Config::load(&file)?;
+            println!("{}: ok", file.display());
+            Ok(())
+        }
+        Some(Cmd::Decap {
+            interface,
+            xdp_mode,
+        }) => {
+            let mode = match xdp_mode {
+                Mode::Native => config::XdpMode::Native,
+                Mode::Generic => config::XdpMode::Generic,
+            };
+            let _ebpf = dataplane::attach_decap(&interface, mode)?;
+            info!(%interface, %mode, "decap attached");
+            let mut signals = signal_hook::iterator::Signals::new([
+                signal_hook::consts::SIGTERM,
+                signal_hook::consts::SIGINT,
+            ])?;
+            signals.forever().next();
+            info!("decap detached");
+            Ok(())
+        }
+        None => {
+            let Some(config) = cli.config else {
+                anyhow::bail!("--config FILE is required (or a subcommand; see --help)");
+            };
+            daemon::run(&config, &cli.socket)
+        }
+    }
+}

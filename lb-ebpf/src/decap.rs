@@ -16,8 +16,9 @@ pub fn process(ctx: &XdpContext) -> Result<Verdict, Verdict> {
     if eth_proto(ctx).map_err(|_| not_ours)? != ETH_P_IP {
         return Err(not_ours);
     }
-    let (outer_len, _, proto) = ipv4_header(ctx, ETH_HLEN).map_err(|_| not_ours)?;
-    if proto != IPPROTO_IPIP {
+    let outer = ipv4_header(ctx, ETH_HLEN).map_err(|_| not_ours)?;
+    let outer_len = outer.hlen;
+    if outer.proto != IPPROTO_IPIP {
         return Err(not_ours);
     }
     // The inner packet must itself be a sound IPv4 header before we expose it.

@@ -136,9 +136,9 @@ fn tun_ipip(
         return Err(Verdict::drop(reason::DROP_NO_HEADROOM));
     }
     // adjust_head invalidated every earlier bounds check: check again before writing.
-    let eth: *mut [u8; ETH_HLEN] =
-        ptr_at(ctx, 0).ok_or(Verdict::drop(reason::DROP_NO_HEADROOM))?;
-    let ip: *mut [u16; 10] = ptr_at(ctx, ETH_HLEN).ok_or(Verdict::drop(reason::DROP_NO_HEADROOM))?;
+    let eth: *mut [u8; ETH_HLEN] = ptr_at(ctx, 0).ok_or(Verdict::drop(reason::DROP_NO_HEADROOM))?;
+    let ip: *mut [u16; 10] =
+        ptr_at(ctx, ETH_HLEN).ok_or(Verdict::drop(reason::DROP_NO_HEADROOM))?;
 
     let src = u32::from_be(cfg.src4);
     let dst = u32::from_be(real.addr[0]);

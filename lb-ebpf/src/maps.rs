@@ -3,7 +3,7 @@
 //! restarted daemon adopts them.
 
 use aya_ebpf::{
-    bindings::{BPF_F_NO_COMMON_LRU, BPF_F_NO_PREALLOC},
+    bindings::{BPF_F_MMAPABLE, BPF_F_NO_COMMON_LRU, BPF_F_NO_PREALLOC},
     macros::map,
     maps::{Array, HashMap, LruHashMap, PerCpuArray, ProgramArray},
 };
@@ -27,9 +27,11 @@ pub static REALS: Array<RealServer> = Array::with_max_entries(MAX_REALS, 0);
 
 /// The flat array of scheduler tables: each service owns a region `[table_off, table_off +
 /// table_len)` holding real-server ids (a Maglev lookup table for `mh`). Written by lbd into a
-/// region no service points at yet; read by `lb` to schedule new flows.
+/// region no service points at yet (through a shared mmap, `BPF_F_MMAPABLE`); read by `lb` to
+/// schedule new flows.
 #[map(name = "lb_sched_tbl")]
-pub static SCHED_TABLE: Array<u32> = Array::with_max_entries(DEFAULT_SCHED_TABLE_SLOTS, 0);
+pub static SCHED_TABLE: Array<u32> =
+    Array::with_max_entries(DEFAULT_SCHED_TABLE_SLOTS, BPF_F_MMAPABLE);
 
 /// The connection table: 5-tuple -> real server. Inserted by `lb` on a new flow, read by `lb`
 /// on every later packet; read (and expired) by lbd. Per-CPU LRU lists

@@ -9,6 +9,8 @@ pub const ETH_HLEN: usize = 14;
 pub const ETH_P_IP: u16 = 0x0800;
 pub const IPV4_HLEN_MIN: usize = 20;
 pub const IPPROTO_IPIP: u8 = 4;
+pub const TCP_HLEN_MIN: usize = 20;
+pub const UDP_HLEN: usize = 8;
 /// IPv4 "more fragments" flag and fragment-offset mask, in host order of the 16-bit field.
 const IP_MF: u16 = 0x2000;
 const IP_OFFSET: u16 = 0x1fff;
@@ -17,8 +19,6 @@ const IP_OFFSET: u16 = 0x1fff;
 pub struct Packet {
     /// Offset of the IP header (after the Ethernet header).
     pub l3_off: usize,
-    /// IPv4 header length in bytes (IHL x 4).
-    pub l3_len: usize,
     /// The IP datagram's length from its header (what ipvsadm's byte counters count).
     pub ip_len: u16,
     /// The 5-tuple, in network byte order, as the connection table keys it.
@@ -33,14 +33,41 @@ pub fn eth_proto(ctx: &XdpContext) -> Result<u16, Verdict> {
     Ok(u16::from_be(unsafe { p.read_unaligned() }))
 }
 
-/// IPv4 header at `off`: returns (header length, total length, protocol) after checking the
-/// version, IHL >= 5, and that both the header and the announced datagram fit in the packet.
+/// The fields of an IPv4 header the programs use.
+pub struct Ipv4Fields {
+    /// Header length in bytes (IHL x 4).
+    pub hlen: usize,
+    /// Total length of the datagram, host order.
+    pub tot_len: u16,
+    /// Flags and fragment offset, host order.
+    pub frag: u16,
+    pub proto: u8,
+    /// Network byte order.
+    pub saddr: u32,
+    /// Network byte order.
+    pub daddr: u32,
+}
+
+/// IPv4 header at `off`, after checking the version, IHL >= 5, and that both the header
+/// (options included) and the announced datagram fit in the packet.
 #[inline(always)]
-pub fn ipv4_header(ctx: &XdpContext, off: usize) -> Result<(usize, u16, u8), Verdict> {
+pub fn ipv4_header(ctx: &XdpContext, off: usize) -> Result<Ipv4Fields, Verdict> {
     let bad = Verdict::pass(reason::PASS_BAD_IP_HEADER);
-    let vihl: *const u8 = ptr_at(ctx, off).ok_or(bad)?;
-    // SAFETY: in bounds (checked above).
-    let vihl = unsafe { *vihl };
+    // The fixed 20 bytes are checked first and every field is read from them: the verifier
+    // only trusts constant-offset reads after a constant-size check, and LLVM drops a later
+    // constant check that the variable-length check below would imply.
+    let h: *const u8 = ptr_at::<[u8; IPV4_HLEN_MIN]>(ctx, off).ok_or(bad)? as *const u8;
+    // SAFETY: all reads below are inside the 20 bytes checked above.
+    let (vihl, tot_len, frag, proto, saddr, daddr) = unsafe {
+        (
+            *h,
+            u16::from_be((h.add(2) as *const u16).read_unaligned()),
+            u16::from_be((h.add(6) as *const u16).read_unaligned()),
+            *h.add(9),
+            (h.add(12) as *const u32).read_unaligned(),
+            (h.add(16) as *const u32).read_unaligned(),
+        )
+    };
     if vihl >> 4 != 4 {
         return Err(bad);
     }
@@ -48,18 +75,19 @@ pub fn ipv4_header(ctx: &XdpContext, off: usize) -> Result<(usize, u16, u8), Ver
     if hlen < IPV4_HLEN_MIN {
         return Err(bad);
     }
-    // The whole header, options included, must be in the packet: checked byte-wise at its
-    // last byte, since hlen varies (the verifier sees hlen <= 60 from the mask above).
+    // Options, if any, must be in the packet too (hlen <= 60 from the mask above).
     ptr_at::<u8>(ctx, off + hlen - 1).ok_or(bad)?;
-    let tot: *const u16 = ptr_at(ctx, off + 2).ok_or(bad)?;
-    // SAFETY: in bounds.
-    let tot_len = u16::from_be(unsafe { tot.read_unaligned() });
     if (tot_len as usize) < hlen || off + tot_len as usize > ctx.data_end() - ctx.data() {
         return Err(bad);
     }
-    let proto: *const u8 = ptr_at(ctx, off + 9).ok_or(bad)?;
-    // SAFETY: in bounds.
-    Ok((hlen, tot_len, unsafe { *proto }))
+    Ok(Ipv4Fields {
+        hlen,
+        tot_len,
+        frag,
+        proto,
+        saddr,
+        daddr,
+    })
 }
 
 /// Parses an IPv4 TCP or UDP packet into [`Packet`].
@@ -69,34 +97,43 @@ pub fn parse(ctx: &XdpContext) -> Result<Packet, Verdict> {
         return Err(Verdict::pass(reason::PASS_NOT_IP));
     }
     let l3_off = ETH_HLEN;
-    let (l3_len, ip_len, proto) = ipv4_header(ctx, l3_off)?;
-    if proto != PROTO_TCP && proto != PROTO_UDP {
+    let ip = ipv4_header(ctx, l3_off)?;
+    if ip.proto != PROTO_TCP && ip.proto != PROTO_UDP {
         return Err(Verdict::pass(reason::PASS_NOT_L4));
     }
-    let frag: *const u16 =
-        ptr_at(ctx, l3_off + 6).ok_or(Verdict::pass(reason::PASS_BAD_IP_HEADER))?;
-    // SAFETY: in bounds.
-    let frag = u16::from_be(unsafe { frag.read_unaligned() });
-    if frag & (IP_MF | IP_OFFSET) != 0 {
+    if ip.frag & (IP_MF | IP_OFFSET) != 0 {
         return Err(Verdict::pass(reason::PASS_FRAGMENT));
     }
-    let addrs: *const [u32; 2] =
-        ptr_at(ctx, l3_off + 12).ok_or(Verdict::pass(reason::PASS_BAD_IP_HEADER))?;
-    let l4_off = l3_off + l3_len;
-    // Both TCP and UDP start with the two ports; the rest of their header is not needed here.
-    let ports: *const [u16; 2] = ptr_at(ctx, l4_off).ok_or(Verdict::pass(reason::PASS_SHORT_L4))?;
-    // SAFETY: both in bounds (checked above).
-    let (addrs, ports) = unsafe { (addrs.read_unaligned(), ports.read_unaligned()) };
+    // Both TCP and UDP start with the two ports. The whole minimal header must be there
+    // (TCP 20 bytes, UDP 8): a segment cut inside it is malformed, and the host stack gets it.
+    let l4_off = l3_off + ip.hlen;
+    let short = Verdict::pass(reason::PASS_SHORT_L4);
+    let ports: *const [u16; 2] = if ip.proto == PROTO_TCP {
+        ptr_at::<[u8; TCP_HLEN_MIN]>(ctx, l4_off).ok_or(short)? as *const [u16; 2]
+    } else {
+        ptr_at::<[u8; UDP_HLEN]>(ctx, l4_off).ok_or(short)? as *const [u16; 2]
+    };
+    if l4_off
+        + if ip.proto == PROTO_TCP {
+            TCP_HLEN_MIN
+        } else {
+            UDP_HLEN
+        }
+        > l3_off + ip.tot_len as usize
+    {
+        return Err(short);
+    }
+    // SAFETY: in bounds (checked above).
+    let ports = unsafe { ports.read_unaligned() };
     Ok(Packet {
         l3_off,
-        l3_len,
-        ip_len,
+        ip_len: ip.tot_len,
         flow: FlowKey {
-            src: [addrs[0], 0, 0, 0],
-            dst: [addrs[1], 0, 0, 0],
+            src: [ip.saddr, 0, 0, 0],
+            dst: [ip.daddr, 0, 0, 0],
             sport: ports[0],
             dport: ports[1],
-            proto,
+            proto: ip.proto,
             family: FAMILY_V4,
             _pad: [0; 2],
         },

@@ -9,9 +9,6 @@ use lb_common::{
 
 use crate::{maps::SCHED_TABLE, verdict::Verdict};
 
-
-
-
 #[inline(always)]
 pub fn schedule(flow: &FlowKey, svc: &Service) -> Result<u32, Verdict> {
     let none = Verdict::drop(reason::DROP_NO_REAL);

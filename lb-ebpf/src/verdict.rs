@@ -13,19 +13,31 @@ pub struct Verdict {
 impl Verdict {
     #[inline(always)]
     pub const fn pass(reason: u32) -> Self {
-        Self { action: xdp_action::XDP_PASS, reason }
+        Self {
+            action: xdp_action::XDP_PASS,
+            reason,
+        }
     }
     #[inline(always)]
     pub const fn drop(reason: u32) -> Self {
-        Self { action: xdp_action::XDP_DROP, reason }
+        Self {
+            action: xdp_action::XDP_DROP,
+            reason,
+        }
     }
     #[inline(always)]
     pub const fn tx(reason: u32) -> Self {
-        Self { action: xdp_action::XDP_TX, reason }
+        Self {
+            action: xdp_action::XDP_TX,
+            reason,
+        }
     }
     #[inline(always)]
     pub const fn redirect(reason: u32) -> Self {
-        Self { action: xdp_action::XDP_REDIRECT, reason }
+        Self {
+            action: xdp_action::XDP_REDIRECT,
+            reason,
+        }
     }
 }
 

@@ -1,0 +1,32 @@
+//! One module per lbctl command; [`run`] dispatches a parsed command line to it.
+
+pub mod list;
+pub mod status;
+
+use std::io::Write;
+
+use anyhow::Result;
+
+use crate::{
+    cli::{Command, GlobalOptions},
+    client::Client,
+};
+
+/// Runs `command`, writing its output to `out`.
+pub fn run(command: Command, global: &GlobalOptions, out: &mut dyn Write) -> Result<()> {
+    let client = Client::new(&global.socket);
+    match command {
+        Command::List(opts) => list::run(&client, &opts, global.json, out),
+        Command::Status => status::run(&client, global.json, out),
+    }
+}
+
+/// The name of a response's variant, for "unexpected answer" errors.
+pub(crate) fn response_kind(r: &lb_common::api::Response) -> &'static str {
+    use lb_common::api::Response;
+    match r {
+        Response::Services { .. } => "services",
+        Response::Status(_) => "status",
+        Response::Error { .. } => "error",
+    }
+}

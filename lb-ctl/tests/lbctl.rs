@@ -1,0 +1,140 @@
+//! The `lbctl` binary end to end: exit statuses, stderr, and a fake lbd on a Unix socket.
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    os::unix::net::UnixListener,
+    path::PathBuf,
+    process::{Command, Output},
+    sync::atomic::{AtomicUsize, Ordering},
+    thread,
+};
+
+fn lbctl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lbctl"))
+        .args(args)
+        .output()
+        .expect("run lbctl")
+}
+
+fn sock_path() -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let p = std::env::temp_dir().join(format!("lbctl-it-{}-{n}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
+/// A fake lbd answering one connection with `answer`; returns the request line it got.
+fn fake_lbd(path: &PathBuf, answer: &'static str) -> thread::JoinHandle<String> {
+    let listener = UnixListener::bind(path).unwrap();
+    thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut line = String::new();
+        BufReader::new(&stream).read_line(&mut line).unwrap();
+        (&stream).write_all(answer.as_bytes()).unwrap();
+        line
+    })
+}
+
+const SERVICES: &str = r#"{"result":"services","conn_table_size":4096,"services":[{"protocol":"udp","vip":"10.0.0.53","port":53,"scheduler":"rr","stats":{"conns":123456789,"in_pkts":5,"out_pkts":0,"in_bytes":1000000000,"out_bytes":0},"real_servers":[{"address":"192.168.1.10","port":53,"forwarding":"dr","weight":1,"active_conns":0,"inactive_conns":2,"stats":{"conns":1,"in_pkts":2,"out_pkts":0,"in_bytes":3,"out_bytes":0}}]},{"protocol":"tcp","vip":"2001:db8::1","port":80,"scheduler":"mh","sched_flags":["mh-port"],"persistent":300,"stats":{"conns":0,"in_pkts":0,"out_pkts":0,"in_bytes":0,"out_bytes":0},"real_servers":[]}]}
+"#;
+
+#[test]
+fn list_numeric() {
+    let path = sock_path();
+    let lbd = fake_lbd(&path, SERVICES);
+    let out = lbctl(&["-L", "-n", "--socket", path.to_str().unwrap()]);
+    assert_eq!(lbd.join().unwrap(), "{\"v\":1,\"op\":\"list\"}\n");
+    let _ = std::fs::remove_file(&path);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "IP Virtual Server version 1.2.1 (size=4096)\n\
+         Prot LocalAddress:Port Scheduler Flags\n  \
+         -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n\
+         UDP  10.0.0.53:53 rr\n  \
+         -> 192.168.1.10:53              Route   1      0          2         \n\
+         TCP  [2001:db8::1]:80 mh (mh-port) persistent 300\n"
+    );
+}
+
+#[test]
+fn list_numeric_stats() {
+    let path = sock_path();
+    let lbd = fake_lbd(&path, SERVICES);
+    let out = lbctl(&["-l", "-n", "--stats", "--socket", path.to_str().unwrap()]);
+    lbd.join().unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "IP Virtual Server version 1.2.1 (size=4096)\n\
+         Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes\n  \
+         -> RemoteAddress:Port\n\
+         UDP  10.0.0.53:53                  123456K        5        0    1000M        0\n  \
+         -> 192.168.1.10:53                     1        2        0        3        0\n\
+         TCP  [2001:db8::1]:80                    0        0        0        0        0\n"
+    );
+}
+
+#[test]
+fn status_json() {
+    let path = sock_path();
+    let lbd = fake_lbd(
+        &path,
+        "{\"result\":\"status\",\"version\":\"0.1.0\",\"interface\":\"eth0\",\"xdp_mode\":\"native\",\"services\":1,\"real_servers\":2,\"connections\":3,\"connection_capacity\":4096,\"reasons\":[[\"pass\",7]]}\n",
+    );
+    let out = lbctl(&["--json", "status", "--socket", path.to_str().unwrap()]);
+    assert_eq!(lbd.join().unwrap(), "{\"v\":1,\"op\":\"status\"}\n");
+    let _ = std::fs::remove_file(&path);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.starts_with("{\n  \"result\": \"status\",\n"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn daemon_error_fails() {
+    let path = sock_path();
+    let lbd = fake_lbd(&path, "{\"result\":\"error\",\"message\":\"boom\"}\n");
+    let out = lbctl(&["status", "--socket", path.to_str().unwrap()]);
+    lbd.join().unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8(out.stderr).unwrap(), "lbctl: lbd: boom\n");
+}
+
+#[test]
+fn missing_socket() {
+    let path = sock_path();
+    let out = lbctl(&["-L", "-n", "--socket", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        format!(
+            "lbctl: cannot connect to lbd at {}: No such file or directory (is lbd running?)\n",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [&["--bogus"][..], &["-L", "--rate"], &["-n", "status"]] {
+        let out = lbctl(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn help_exits_0() {
+    let out = lbctl(&["-h"]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("-L, --list"), "{stdout}");
+}

@@ -1,0 +1,490 @@
+//! lbd's JSON configuration: parsing (syntax errors carry line and column, type errors the
+//! JSON path) and validation (every error names the JSON path and what is allowed). A config
+//! with any error is rejected whole, before anything is loaded, attached or changed.
+
+use std::{
+    collections::HashMap,
+    fmt,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    path::{Path, PathBuf},
+};
+
+use serde::{Deserialize, Serialize};
+
+/// IPVS's schedulers, by ipvsadm name.
+pub const KNOWN_SCHEDULERS: [&str; 13] = [
+    "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh", "fo", "ovf",
+];
+/// The schedulers this build's data plane implements.
+pub const IMPLEMENTED_SCHEDULERS: [&str; 1] = ["mh"];
+/// IPVS's forwarding methods, by our config names (ipvsadm `-i`, `-g`, `-m`).
+pub const KNOWN_FORWARDING: [&str; 3] = ["tun", "dr", "nat"];
+pub const IMPLEMENTED_FORWARDING: [&str; 1] = ["tun"];
+/// ipvsadm's weight range.
+pub const MAX_WEIGHT: u32 = i32::MAX as u32;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The interface `lb` is attached to (clients' traffic arrives there).
+    pub interface: String,
+    #[serde(default)]
+    pub xdp_mode: XdpMode,
+    /// The director's own addresses: the outer source of tunnelled packets.
+    #[serde(default)]
+    pub director: Director,
+    /// Where lbd pins its maps (on a bpffs). Default `/sys/fs/bpf/lb`.
+    #[serde(default)]
+    pub pin_dir: Option<PathBuf>,
+    /// Capacity of the connection table. Default `lb_common::DEFAULT_MAX_CONNS`.
+    #[serde(default)]
+    pub conn_table_size: Option<u32>,
+    #[serde(default)]
+    pub services: Vec<ServiceConfig>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum XdpMode {
+    /// Driver mode; lbd refuses to start if the driver cannot do it.
+    #[default]
+    Native,
+    /// Generic (skb) mode: slower, works on any interface. Only when asked for.
+    Generic,
+}
+
+impl fmt::Display for XdpMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            XdpMode::Native => "native",
+            XdpMode::Generic => "generic",
+        })
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Director {
+    #[serde(default)]
+    pub ipv4: Option<Ipv4Addr>,
+    #[serde(default)]
+    pub ipv6: Option<Ipv6Addr>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+impl Protocol {
+    pub fn number(self) -> u8 {
+        match self {
+            Protocol::Tcp => lb_common::PROTO_TCP,
+            Protocol::Udp => lb_common::PROTO_UDP,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    pub protocol: Protocol,
+    pub vip: IpAddr,
+    pub port: u16,
+    /// ipvsadm scheduler name; ipvsadm's default is `wlc`.
+    #[serde(default = "default_scheduler")]
+    pub scheduler: String,
+    /// Lookup-table size for `mh` (a prime). Default 65537.
+    #[serde(default)]
+    pub mh_table_size: Option<u32>,
+    #[serde(default)]
+    pub real_servers: Vec<RealServerConfig>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RealServerConfig {
+    pub address: IpAddr,
+    /// Default: the service's port.
+    #[serde(default)]
+    pub port: Option<u16>,
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+    /// `tun`, `dr` or `nat`; ipvsadm's default is `dr` (`-g`).
+    #[serde(default = "default_forwarding")]
+    pub forwarding: String,
+}
+
+fn default_scheduler() -> String {
+    "wlc".into()
+}
+fn default_weight() -> u32 {
+    1
+}
+fn default_forwarding() -> String {
+    "dr".into()
+}
+
+/// One thing wrong with a config: where (a JSON path, or line and column) and what.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// Every error found in a config, reported together.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors {
+    pub source_name: String,
+    pub errors: Vec<ConfigError>,
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid config {}:", self.source_name)?;
+        for e in &self.errors {
+            write!(f, "\n  {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Reads, parses and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
+            source_name: name.clone(),
+            errors: vec![ConfigError {
+                path: "(file)".into(),
+                message: format!("cannot read: {e}"),
+            }],
+        })?;
+        Config::parse(&text, &name)
+    }
+
+    /// Parses and validates config text; `source_name` names it in errors.
+    pub fn parse(text: &str, source_name: &str) -> Result<Config, ConfigErrors> {
+        let fail = |errors| ConfigErrors {
+            source_name: source_name.into(),
+            errors,
+        };
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let cfg: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            fail(vec![ConfigError {
+                path: if path == "." {
+                    "(document)".into()
+                } else {
+                    path
+                },
+                message: inner.to_string(),
+            }])
+        })?;
+        let errors = cfg.validate();
+        if errors.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(fail(errors))
+        }
+    }
+
+    pub fn pin_dir(&self) -> PathBuf {
+        self.pin_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("/sys/fs/bpf/lb"))
+    }
+
+    pub fn conn_table_size(&self) -> u32 {
+        self.conn_table_size.unwrap_or(lb_common::DEFAULT_MAX_CONNS)
+    }
+
+    /// Semantic checks; an empty list means the config is usable.
+    pub fn validate(&self) -> Vec<ConfigError> {
+        let mut errs = Vec::new();
+        let mut err = |path: String, message: String| errs.push(ConfigError { path, message });
+        if self.interface.is_empty() || self.interface.len() > 15 || self.interface.contains('/') {
+            err(
+                "interface".into(),
+                format!(
+                    "{:?} is not an interface name (1 to 15 characters, no '/')",
+                    self.interface
+                ),
+            );
+        }
+        if let Some(n) = self.conn_table_size
+            && !(1024..=1 << 26).contains(&n)
+        {
+            err(
+                "conn_table_size".into(),
+                format!("{n} is out of range (1024 to {})", 1u32 << 26),
+            );
+        }
+        if self.services.len() >= lb_common::MAX_SERVICES as usize {
+            err(
+                "services".into(),
+                format!(
+                    "{} services; at most {} are supported",
+                    self.services.len(),
+                    lb_common::MAX_SERVICES - 1
+                ),
+            );
+        }
+        let mut seen: HashMap<(Protocol, IpAddr, u16), usize> = HashMap::new();
+        let mut table_slots: u64 = 0;
+        for (i, s) in self.services.iter().enumerate() {
+            let sp = format!("services[{i}]");
+            if let Some(first) = seen.insert((s.protocol, s.vip, s.port), i) {
+                err(
+                    sp.clone(),
+                    format!(
+                        "duplicate service {} {}: already defined at services[{first}]",
+                        s.protocol.name(),
+                        fmt_addr_port(s.vip, s.port)
+                    ),
+                );
+            }
+            if s.vip.is_ipv6() {
+                err(
+                    format!("{sp}.vip"),
+                    "IPv6 services are not implemented yet (IPv4 only in this build)".into(),
+                );
+            }
+            if s.port == 0 {
+                err(
+                    format!("{sp}.port"),
+                    "port 0 is not allowed (1 to 65535)".into(),
+                );
+            }
+            let sched = s.scheduler.as_str();
+            if !KNOWN_SCHEDULERS.contains(&sched) {
+                err(
+                    format!("{sp}.scheduler"),
+                    format!(
+                        "unknown scheduler {sched:?}; valid: {}",
+                        KNOWN_SCHEDULERS.join(", ")
+                    ),
+                );
+            } else if !IMPLEMENTED_SCHEDULERS.contains(&sched) {
+                err(
+                    format!("{sp}.scheduler"),
+                    format!(
+                        "scheduler {sched:?} is not implemented yet; implemented: {}",
+                        IMPLEMENTED_SCHEDULERS.join(", ")
+                    ),
+                );
+            }
+            let size = s
+                .mh_table_size
+                .unwrap_or(lb_common::MAGLEV_DEFAULT_TABLE_SIZE);
+            if s.mh_table_size.is_some() && sched != "mh" {
+                err(
+                    format!("{sp}.mh_table_size"),
+                    format!("only the mh scheduler has a table size (scheduler is {sched:?})"),
+                );
+            }
+            if !crate::maglev::is_prime(size) || !(7..=1_048_573).contains(&size) {
+                err(
+                    format!("{sp}.mh_table_size"),
+                    format!("{size} is not a prime between 7 and 1048573"),
+                );
+            }
+            table_slots += 2 * size as u64;
+            let mut reals_seen: HashMap<(IpAddr, u16), usize> = HashMap::new();
+            for (j, r) in s.real_servers.iter().enumerate() {
+                let rp = format!("{sp}.real_servers[{j}]");
+                let port = r.port.unwrap_or(s.port);
+                if let Some(first) = reals_seen.insert((r.address, port), j) {
+                    err(
+                        rp.clone(),
+                        format!(
+                            "duplicate real server {}: already defined at {sp}.real_servers[{first}]",
+                            fmt_addr_port(r.address, port)
+                        ),
+                    );
+                }
+                if r.address.is_ipv6() {
+                    err(
+                        format!("{rp}.address"),
+                        "IPv6 real servers are not implemented yet (IPv4 only in this build)"
+                            .into(),
+                    );
+                }
+                if r.port == Some(0) {
+                    err(
+                        format!("{rp}.port"),
+                        "port 0 is not allowed (1 to 65535)".into(),
+                    );
+                }
+                if r.weight > MAX_WEIGHT {
+                    err(
+                        format!("{rp}.weight"),
+                        format!("{} is out of range (0 to {MAX_WEIGHT})", r.weight),
+                    );
+                }
+                let fwd = r.forwarding.as_str();
+                if !KNOWN_FORWARDING.contains(&fwd) {
+                    err(
+                        format!("{rp}.forwarding"),
+                        format!(
+                            "unknown forwarding method {fwd:?}; valid: {}",
+                            KNOWN_FORWARDING.join(", ")
+                        ),
+                    );
+                } else if !IMPLEMENTED_FORWARDING.contains(&fwd) {
+                    err(
+                        format!("{rp}.forwarding"),
+                        format!(
+                            "forwarding method {fwd:?} is not implemented yet; implemented: {}",
+                            IMPLEMENTED_FORWARDING.join(", ")
+                        ),
+                    );
+                }
+                if fwd == "tun" && r.address.is_ipv4() && self.director.ipv4.is_none() {
+                    err(
+                        "director.ipv4".into(),
+                        format!(
+                            "required: {rp} is tunnelled over IPv4 and needs the director's IPv4 address as outer source"
+                        ),
+                    );
+                }
+            }
+            if s.real_servers.len() >= lb_common::MAX_REALS as usize {
+                err(
+                    format!("{sp}.real_servers"),
+                    format!("at most {} real servers", lb_common::MAX_REALS - 1),
+                );
+            }
+        }
+        if table_slots > lb_common::DEFAULT_SCHED_TABLE_SLOTS as u64 {
+            err(
+                "services".into(),
+                format!(
+                    "the services' scheduler tables need {table_slots} slots (two generations each) but the table holds {}; use smaller mh_table_size values",
+                    lb_common::DEFAULT_SCHED_TABLE_SLOTS
+                ),
+            );
+        }
+        // Report director.ipv4 once, however many real servers need it.
+        errs.dedup_by(|a, b| a.path == "director.ipv4" && b.path == "director.ipv4");
+        errs
+    }
+}
+
+/// `1.2.3.4:80` or `[::1]:80`, as ipvsadm prints addresses.
+pub fn fmt_addr_port(a: IpAddr, port: u16) -> String {
+    match a {
+        IpAddr::V4(a) => format!("{a}:{port}"),
+        IpAddr::V6(a) => format!("[{a}]:{port}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"{
+        "interface": "eth0",
+        "director": { "ipv4": "10.0.0.2" },
+        "services": [
+            { "protocol": "tcp", "vip": "10.0.0.100", "port": 80, "scheduler": "mh",
+              "real_servers": [
+                { "address": "10.0.0.11", "forwarding": "tun" },
+                { "address": "10.0.0.12", "port": 8080, "weight": 3, "forwarding": "tun" }
+              ] }
+        ]
+    }"#;
+
+    fn errors(text: &str) -> Vec<String> {
+        match Config::parse(text, "t.json") {
+            Ok(_) => panic!("config was accepted: {text}"),
+            Err(e) => e.errors.iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn good_config_parses_with_defaults() {
+        let c = Config::parse(GOOD, "t.json").expect("valid");
+        assert_eq!(c.xdp_mode, XdpMode::Native);
+        assert_eq!(c.services[0].real_servers[0].weight, 1);
+        assert_eq!(c.services[0].real_servers[0].port, None);
+        assert_eq!(c.pin_dir(), PathBuf::from("/sys/fs/bpf/lb"));
+    }
+
+    #[test]
+    fn syntax_error_names_line_and_column() {
+        let e = errors("{\n  \"interface\": \"eth0\",\n  oops\n}");
+        assert_eq!(e.len(), 1);
+        assert!(e[0].contains("line 3 column 3"), "{e:?}");
+    }
+
+    #[test]
+    fn type_errors_name_the_json_path() {
+        let bad = GOOD.replace("\"10.0.0.12\"", "\"10.0.0.x\"");
+        assert_eq!(
+            errors(&bad),
+            vec![
+                "services[0].real_servers[1].address: invalid IP address syntax at line 8 column 39"
+            ]
+        );
+        let bad = GOOD.replace("\"weight\": 3", "\"weight\": -3");
+        assert!(errors(&bad)[0].starts_with("services[0].real_servers[1].weight: invalid value"));
+    }
+
+    #[test]
+    fn unknown_field_is_rejected_with_its_path() {
+        let bad = GOOD.replace("\"weight\": 3", "\"wieght\": 3");
+        let e = errors(&bad);
+        assert!(
+            e[0].starts_with("services[0].real_servers[1]: unknown field `wieght`"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn semantic_errors_are_all_reported_with_paths() {
+        let bad = r#"{
+            "interface": "",
+            "services": [
+                { "protocol": "tcp", "vip": "10.0.0.100", "port": 0, "scheduler": "fastest",
+                  "real_servers": [ { "address": "10.0.0.11", "weight": 4294967295, "forwarding": "tun" } ] },
+                { "protocol": "tcp", "vip": "10.0.0.100", "port": 0, "scheduler": "wrr", "mh_table_size": 100,
+                  "real_servers": [ { "address": "10.0.0.11", "forwarding": "ipip" },
+                                    { "address": "10.0.0.11" } ] }
+            ]
+        }"#;
+        assert_eq!(
+            errors(bad),
+            vec![
+                r#"interface: "" is not an interface name (1 to 15 characters, no '/')"#,
+                "services[0].port: port 0 is not allowed (1 to 65535)",
+                r#"services[0].scheduler: unknown scheduler "fastest"; valid: rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, mh, fo, ovf"#,
+                "services[0].real_servers[0].weight: 4294967295 is out of range (0 to 2147483647)",
+                "director.ipv4: required: services[0].real_servers[0] is tunnelled over IPv4 and needs the director's IPv4 address as outer source",
+                "services[1]: duplicate service tcp 10.0.0.100:0: already defined at services[0]",
+                "services[1].port: port 0 is not allowed (1 to 65535)",
+                r#"services[1].scheduler: scheduler "wrr" is not implemented yet; implemented: mh"#,
+                r#"services[1].mh_table_size: only the mh scheduler has a table size (scheduler is "wrr")"#,
+                "services[1].mh_table_size: 100 is not a prime between 7 and 1048573",
+                r#"services[1].real_servers[0].forwarding: unknown forwarding method "ipip"; valid: tun, dr, nat"#,
+                "services[1].real_servers[1]: duplicate real server 10.0.0.11:0: already defined at services[1].real_servers[0]",
+                r#"services[1].real_servers[1].forwarding: forwarding method "dr" is not implemented yet; implemented: tun"#,
+            ]
+        );
+    }
+}

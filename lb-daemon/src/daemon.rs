@@ -1,0 +1,248 @@
+//! The director daemon's life: load the config, load and attach the programs, fill the maps,
+//! serve the control socket, reload on SIGHUP, and clean up on SIGTERM/SIGINT.
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    net::{IpAddr, Ipv4Addr},
+    os::unix::{
+        fs::PermissionsExt,
+        net::{UnixListener, UnixStream},
+    },
+    path::{Path, PathBuf},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use anyhow::{Context, Result, bail};
+use lb_common::{
+    REASON_NAMES,
+    api::{API_VERSION, Op, Request, Response, StatusView},
+};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use tracing::{error, info, warn};
+
+use crate::{
+    config::{Config, XdpMode},
+    dataplane::{Dataplane, LoadOptions, ensure_bpffs},
+    neigh,
+    state::State,
+};
+
+pub struct Daemon {
+    pub dp: Dataplane,
+    pub state: State,
+    pub interface: String,
+    pub xdp_mode: XdpMode,
+    pub config_path: PathBuf,
+}
+
+/// Runs lbd until SIGTERM or SIGINT.
+pub fn run(config_path: &Path, socket: &Path) -> Result<()> {
+    let cfg = Config::load(config_path)?;
+    let pin_dir = cfg.pin_dir();
+    if pin_dir.starts_with("/sys/fs/bpf") {
+        ensure_bpffs(Path::new("/sys/fs/bpf")).context("mounting bpffs at /sys/fs/bpf")?;
+    }
+    let control = bind_control_socket(socket)?;
+    let mut dp = Dataplane::load(&LoadOptions {
+        pin_dir: Some(pin_dir.clone()),
+        conn_table_size: Some(cfg.conn_table_size()),
+    })
+    .context("loading the XDP programs")?;
+    let mut state = State::new(dp.table_capacity());
+    let report = state.apply(&mut dp, &cfg).context("filling the maps")?;
+    info!(?report, "config applied");
+    enable_forwarding(&cfg.interface)?;
+    if cfg.xdp_mode == XdpMode::Generic {
+        warn!(
+            interface = %cfg.interface,
+            "attaching in generic (skb) mode as the config asks: slower than native"
+        );
+    }
+    dp.attach(&cfg.interface, cfg.xdp_mode)
+        .with_context(|| format!("attaching XDP ({} mode) to {}", cfg.xdp_mode, cfg.interface))?;
+    info!(interface = %cfg.interface, mode = %cfg.xdp_mode, pin_dir = %pin_dir.display(), "lb attached");
+
+    let daemon = Arc::new(Mutex::new(Daemon {
+        dp,
+        state,
+        interface: cfg.interface.clone(),
+        xdp_mode: cfg.xdp_mode,
+        config_path: config_path.to_path_buf(),
+    }));
+    let stop = Arc::new(AtomicBool::new(false));
+    neigh::warm_initial(&real_addrs(&cfg));
+    {
+        let d = daemon.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || neigh::keep_warm(d, stop));
+    }
+    {
+        let d = daemon.clone();
+        std::thread::spawn(move || serve(control, d));
+    }
+    info!(socket = %socket.display(), "control socket ready");
+
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])?;
+    for sig in signals.forever() {
+        if sig == SIGHUP {
+            reload(&daemon);
+            continue;
+        }
+        info!(signal = sig, "stopping: detaching and removing pins");
+        break;
+    }
+    stop.store(true, Ordering::SeqCst);
+    let _ = std::fs::remove_file(socket);
+    let mut d = daemon.lock().unwrap_or_else(|e| e.into_inner());
+    d.dp.unpin();
+    Ok(())
+}
+
+/// The real servers' IPv4 addresses (whose neighbour entries the data plane needs).
+pub fn real_addrs(cfg: &Config) -> Vec<Ipv4Addr> {
+    let mut v: Vec<Ipv4Addr> = cfg
+        .services
+        .iter()
+        .flat_map(|s| s.real_servers.iter())
+        .filter_map(|r| match r.address {
+            IpAddr::V4(a) => Some(a),
+            IpAddr::V6(_) => None,
+        })
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn reload(daemon: &Mutex<Daemon>) {
+    let mut d = daemon.lock().unwrap_or_else(|e| e.into_inner());
+    let path = d.config_path.clone();
+    match Config::load(&path) {
+        Err(e) => error!("SIGHUP: keeping the running config: {e}"),
+        Ok(cfg) => {
+            if cfg.interface != d.interface || cfg.xdp_mode != d.xdp_mode {
+                error!(
+                    "SIGHUP: keeping the running config: interface and xdp_mode cannot change while running (restart lbd)"
+                );
+                return;
+            }
+            let Daemon { dp, state, .. } = &mut *d;
+            match state.apply(dp, &cfg) {
+                Ok(report) => info!(?report, "SIGHUP: config re-read and applied"),
+                Err(e) => error!("SIGHUP: applying the config failed: {e}"),
+            }
+        }
+    }
+}
+
+/// `net.ipv4.conf.IF.forwarding` must be on: the kernel's FIB lookup from XDP refuses to
+/// forward otherwise (BPF_FIB_LKUP_RET_FWD_DISABLED).
+fn enable_forwarding(iface: &str) -> Result<()> {
+    let p = format!("/proc/sys/net/ipv4/conf/{iface}/forwarding");
+    let cur = std::fs::read_to_string(&p).with_context(|| format!("interface {iface}: {p}"))?;
+    if cur.trim() != "1" {
+        std::fs::write(&p, "1").with_context(|| format!("enabling forwarding: {p}"))?;
+        info!(
+            interface = iface,
+            "enabled IPv4 forwarding on the interface (needed for the XDP FIB lookup)"
+        );
+    }
+    Ok(())
+}
+
+fn bind_control_socket(path: &Path) -> Result<UnixListener> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    if path.exists() {
+        if UnixStream::connect(path).is_ok() {
+            bail!(
+                "another lbd is serving {} (stop it, or use --socket)",
+                path.display()
+            );
+        }
+        std::fs::remove_file(path).with_context(|| format!("removing stale {}", path.display()))?;
+    }
+    let l = UnixListener::bind(path).with_context(|| format!("binding {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(l)
+}
+
+fn serve(l: UnixListener, daemon: Arc<Mutex<Daemon>>) {
+    for conn in l.incoming() {
+        match conn {
+            Ok(s) => {
+                let d = daemon.clone();
+                std::thread::spawn(move || {
+                    if let Err(e) = handle_client(s, &d) {
+                        warn!("control client: {e:#}");
+                    }
+                });
+            }
+            Err(e) => warn!("control socket: {e}"),
+        }
+    }
+}
+
+fn handle_client(s: UnixStream, daemon: &Mutex<Daemon>) -> Result<()> {
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut w = s.try_clone()?;
+    for line in BufReader::new(s).lines() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let resp = match serde_json::from_str::<Request>(&line) {
+            Err(e) => Response::Error {
+                message: format!("bad request: {e}"),
+            },
+            Ok(req) if req.v != API_VERSION => Response::Error {
+                message: format!(
+                    "request is API version {}, this lbd speaks version {API_VERSION}",
+                    req.v
+                ),
+            },
+            Ok(req) => {
+                let d = daemon.lock().unwrap_or_else(|e| e.into_inner());
+                answer(&d, &req.op)
+            }
+        };
+        let mut out = serde_json::to_string(&resp)?;
+        out.push('\n');
+        w.write_all(out.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Answers one request from the current state.
+pub fn answer(d: &Daemon, op: &Op) -> Response {
+    let r = match op {
+        Op::List => d.state.views(&d.dp).map(|services| Response::Services {
+            conn_table_size: d.dp.conn_capacity(),
+            services,
+        }),
+        Op::Status => d.dp.reasons().map(|reasons| {
+            Response::Status(StatusView {
+                version: env!("CARGO_PKG_VERSION").into(),
+                interface: d.interface.clone(),
+                xdp_mode: d.xdp_mode.to_string(),
+                services: d.state.service_count(),
+                real_servers: d.state.real_count(),
+                connections: d.dp.connections().len() as u64,
+                connection_capacity: d.dp.conn_capacity(),
+                reasons: REASON_NAMES
+                    .iter()
+                    .zip(reasons)
+                    .map(|(n, v)| (n.to_string(), v))
+                    .collect(),
+            })
+        }),
+    };
+    r.unwrap_or_else(|e| Response::Error {
+        message: e.to_string(),
+    })
+}

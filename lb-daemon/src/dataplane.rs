@@ -1,0 +1,415 @@
+//! The loaded XDP object and its maps: the only place user space touches the kernel's BPF
+//! objects. lbd, the packet tests and the benchmark all load the programs through here.
+
+use std::{
+    ffi::c_void,
+    os::fd::{AsFd, AsRawFd},
+    path::{Path, PathBuf},
+};
+
+use aya::{
+    Ebpf, EbpfLoader,
+    maps::{Array, HashMap, Map, MapData, PerCpuArray},
+    programs::{Xdp, xdp::XdpMode as AyaXdpMode},
+};
+use lb_common::{
+    Conn, DEFAULT_SCHED_TABLE_SLOTS, FlowKey, GlobalConfig, REASON_MAX, RealServer, Service, Stats,
+    VipKey, map_name,
+};
+
+use crate::config::XdpMode;
+
+/// The XDP object built by `build.rs` (aya-build), embedded at compile time.
+pub static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/lb-ebpf"));
+
+#[derive(Debug, thiserror::Error)]
+pub enum DataplaneError {
+    #[error(
+        "this build has no XDP object (it was built with AYA_BUILD_SKIP=1); build with bpf-linker installed (`cargo xtask setup`)"
+    )]
+    NoObject,
+    #[error("cannot load the XDP object: {0}")]
+    Load(#[from] aya::EbpfError),
+    #[error("map {0} is missing from the XDP object")]
+    MissingMap(&'static str),
+    #[error("map {name}: {source}")]
+    Map {
+        name: &'static str,
+        source: aya::maps::MapError,
+    },
+    #[error("program {0} is missing from the XDP object")]
+    MissingProgram(&'static str),
+    #[error("program {name}: {source}")]
+    Program {
+        name: &'static str,
+        source: aya::programs::ProgramError,
+    },
+    #[error("cannot map the scheduler table into memory: {0}")]
+    Mmap(std::io::Error),
+    #[error("cannot create pin directory {0}: {1}")]
+    PinDir(PathBuf, std::io::Error),
+    #[error("scheduler table write out of range: {off}+{len} > {cap}")]
+    TableRange { off: u32, len: usize, cap: u32 },
+}
+
+type Result<T> = std::result::Result<T, DataplaneError>;
+
+/// How to load the object.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// Pin (or adopt already pinned) maps in this bpffs directory; None: no pinning.
+    pub pin_dir: Option<PathBuf>,
+    /// Capacity of the connection table (None: the object's default).
+    pub conn_table_size: Option<u32>,
+}
+
+/// The loaded object with typed handles on every map the director uses.
+pub struct Dataplane {
+    ebpf: Ebpf,
+    services: HashMap<MapData, VipKey, Service>,
+    reals: Array<MapData, RealServer>,
+    conns: HashMap<MapData, FlowKey, Conn>,
+    config: Array<MapData, GlobalConfig>,
+    reasons: PerCpuArray<MapData, u64>,
+    svc_stats: PerCpuArray<MapData, Stats>,
+    real_stats: PerCpuArray<MapData, Stats>,
+    table: SchedTable,
+    conn_capacity: u32,
+    pinned: Vec<PathBuf>,
+}
+
+impl Dataplane {
+    pub fn load(opts: &LoadOptions) -> Result<Self> {
+        if OBJECT.is_empty() {
+            return Err(DataplaneError::NoObject);
+        }
+        let mut loader = EbpfLoader::new();
+        if let Some(n) = opts.conn_table_size {
+            loader.map_max_entries(map_name::CONNS, n);
+        }
+        let mut pinned = Vec::new();
+        if let Some(dir) = &opts.pin_dir {
+            std::fs::create_dir_all(dir).map_err(|e| DataplaneError::PinDir(dir.clone(), e))?;
+            for name in map_name::DIRECTOR {
+                let p = dir.join(name);
+                pinned.push(p.clone());
+                loader.map_pin_path(name, p);
+            }
+        }
+        let mut ebpf = loader.load(OBJECT)?;
+        fn take(ebpf: &mut Ebpf, name: &'static str) -> Result<Map> {
+            ebpf.take_map(name).ok_or(DataplaneError::MissingMap(name))
+        }
+        fn typed<T: TryFrom<Map, Error = aya::maps::MapError>>(
+            ebpf: &mut Ebpf,
+            name: &'static str,
+        ) -> Result<T> {
+            T::try_from(take(ebpf, name)?).map_err(|source| DataplaneError::Map { name, source })
+        }
+        let conns: HashMap<MapData, FlowKey, Conn> = typed(&mut ebpf, map_name::CONNS)?;
+        let conn_capacity = opts.conn_table_size.unwrap_or(lb_common::DEFAULT_MAX_CONNS);
+        let table = match take(&mut ebpf, map_name::SCHED_TABLE)? {
+            Map::Array(data) => SchedTable::new(data)?,
+            _ => return Err(DataplaneError::MissingMap(map_name::SCHED_TABLE)),
+        };
+        Ok(Self {
+            services: typed(&mut ebpf, map_name::SERVICES)?,
+            reals: typed(&mut ebpf, map_name::REALS)?,
+            config: typed(&mut ebpf, map_name::CONFIG)?,
+            reasons: typed(&mut ebpf, map_name::REASONS)?,
+            svc_stats: typed(&mut ebpf, map_name::SVC_STATS)?,
+            real_stats: typed(&mut ebpf, map_name::REAL_STATS)?,
+            conns,
+            table,
+            conn_capacity,
+            pinned,
+            ebpf,
+        })
+    }
+
+    /// The whole object, for tests and benchmarks that load extra programs.
+    pub fn ebpf_mut(&mut self) -> &mut Ebpf {
+        &mut self.ebpf
+    }
+
+    /// Loads (verifies) one XDP program of the object and returns it.
+    pub fn program(&mut self, name: &'static str) -> Result<&mut Xdp> {
+        let prog: &mut Xdp = self
+            .ebpf
+            .program_mut(name)
+            .ok_or(DataplaneError::MissingProgram(name))?
+            .try_into()
+            .map_err(|source| DataplaneError::Program { name, source })?;
+        if prog.fd().is_err() {
+            prog.load()
+                .map_err(|source| DataplaneError::Program { name, source })?;
+        }
+        Ok(prog)
+    }
+
+    /// Attaches the director program `lb` to an interface of the current network namespace.
+    pub fn attach(&mut self, iface: &str, mode: XdpMode) -> Result<()> {
+        attach(self.program("lb")?, "lb", iface, mode)
+    }
+
+    pub fn set_config(&mut self, c: &GlobalConfig) -> Result<()> {
+        self.config
+            .set(0, c, 0)
+            .map_err(|source| map_err(map_name::CONFIG, source))
+    }
+
+    /// Inserts or replaces a service; readers see the old or the new value, never a mix.
+    pub fn set_service(&mut self, key: &VipKey, svc: &Service) -> Result<()> {
+        self.services
+            .insert(key, svc, 0)
+            .map_err(|source| map_err(map_name::SERVICES, source))
+    }
+
+    /// The service entry the data plane reads for a VIP, if any.
+    pub fn service(&self, key: &VipKey) -> Option<Service> {
+        self.services.get(key, 0).ok()
+    }
+
+    pub fn remove_service(&mut self, key: &VipKey) -> Result<()> {
+        self.services
+            .remove(key)
+            .map_err(|source| map_err(map_name::SERVICES, source))
+    }
+
+    pub fn set_real(&mut self, id: u32, r: &RealServer) -> Result<()> {
+        self.reals
+            .set(id, r, 0)
+            .map_err(|source| map_err(map_name::REALS, source))
+    }
+
+    /// Writes real-server ids into the scheduler table at `off`.
+    pub fn write_table(&mut self, off: u32, ids: &[u32]) -> Result<()> {
+        self.table.write(off, ids)
+    }
+
+    pub fn read_table(&self, off: u32, len: u32) -> Result<Vec<u32>> {
+        self.table.read(off, len as usize)
+    }
+
+    pub fn table_capacity(&self) -> u32 {
+        self.table.slots
+    }
+
+    /// Every reason counter, summed over CPUs, indexed by `lb_common::reason`.
+    pub fn reasons(&self) -> Result<Vec<u64>> {
+        (0..REASON_MAX)
+            .map(|i| {
+                self.reasons
+                    .get(&i, 0)
+                    .map(|v| v.iter().sum())
+                    .map_err(|source| map_err(map_name::REASONS, source))
+            })
+            .collect()
+    }
+
+    pub fn service_stats(&self, id: u32) -> Result<Stats> {
+        sum_stats(&self.svc_stats, id, map_name::SVC_STATS)
+    }
+
+    pub fn real_stats(&self, id: u32) -> Result<Stats> {
+        sum_stats(&self.real_stats, id, map_name::REAL_STATS)
+    }
+
+    /// Zeroes the counters of a service id (when the id is given to a new service).
+    pub fn zero_service_stats(&mut self, id: u32) -> Result<()> {
+        zero_stats(&mut self.svc_stats, id, map_name::SVC_STATS)
+    }
+
+    pub fn zero_real_stats(&mut self, id: u32) -> Result<()> {
+        zero_stats(&mut self.real_stats, id, map_name::REAL_STATS)
+    }
+
+    /// The connection table's entries (for listings and tests; walks the whole map).
+    pub fn connections(&self) -> Vec<(FlowKey, Conn)> {
+        self.conns.iter().filter_map(|r| r.ok()).collect()
+    }
+
+    pub fn conn_capacity(&self) -> u32 {
+        self.conn_capacity
+    }
+
+    /// Removes the pins this instance created or adopted (a clean stop).
+    pub fn unpin(&mut self) {
+        for p in self.pinned.drain(..) {
+            let _ = std::fs::remove_file(&p);
+        }
+    }
+}
+
+fn map_err(name: &'static str, source: aya::maps::MapError) -> DataplaneError {
+    DataplaneError::Map { name, source }
+}
+
+fn sum_stats(m: &PerCpuArray<MapData, Stats>, id: u32, name: &'static str) -> Result<Stats> {
+    let vals = m.get(&id, 0).map_err(|source| map_err(name, source))?;
+    let mut s = Stats::default();
+    for v in vals.iter() {
+        s.add(v);
+    }
+    Ok(s)
+}
+
+fn zero_stats(m: &mut PerCpuArray<MapData, Stats>, id: u32, name: &'static str) -> Result<()> {
+    let n =
+        aya::util::nr_cpus().map_err(|(_, e)| map_err(name, aya::maps::MapError::IoError(e)))?;
+    let zeros = aya::maps::PerCpuValues::try_from(vec![Stats::default(); n])
+        .map_err(|e| map_err(name, aya::maps::MapError::IoError(e)))?;
+    m.set(id, zeros, 0).map_err(|source| map_err(name, source))
+}
+
+/// Attaches an XDP program in the given mode.
+pub fn attach(prog: &mut Xdp, name: &'static str, iface: &str, mode: XdpMode) -> Result<()> {
+    let flags = match mode {
+        XdpMode::Native => AyaXdpMode::Driver,
+        XdpMode::Generic => AyaXdpMode::Skb,
+    };
+    prog.attach(iface, flags)
+        .map(|_| ())
+        .map_err(|source| DataplaneError::Program { name, source })
+}
+
+/// Loads only the real-server program `decap` and attaches it (lbd `decap`).
+pub fn attach_decap(iface: &str, mode: XdpMode) -> Result<Ebpf> {
+    if OBJECT.is_empty() {
+        return Err(DataplaneError::NoObject);
+    }
+    let mut ebpf = EbpfLoader::new().load(OBJECT)?;
+    let prog: &mut Xdp = ebpf
+        .program_mut("decap")
+        .ok_or(DataplaneError::MissingProgram("decap"))?
+        .try_into()
+        .map_err(|source| DataplaneError::Program {
+            name: "decap",
+            source,
+        })?;
+    prog.load().map_err(|source| DataplaneError::Program {
+        name: "decap",
+        source,
+    })?;
+    attach(prog, "decap", iface, mode)?;
+    Ok(ebpf)
+}
+
+/// Reads the reason counters of a loaded object (e.g. the decap program's).
+pub fn read_reasons(ebpf: &Ebpf) -> Vec<u64> {
+    let Some(m) = ebpf.map(map_name::REASONS) else {
+        return Vec::new();
+    };
+    let Ok(a) = PerCpuArray::<&MapData, u64>::try_from(m) else {
+        return Vec::new();
+    };
+    (0..REASON_MAX)
+        .map(|i| a.get(&i, 0).map(|v| v.iter().sum()).unwrap_or(0))
+        .collect()
+}
+
+/// The scheduler table, written through a shared memory mapping of the array map
+/// (`BPF_F_MMAPABLE`): a 65537-slot table is one pass over memory instead of 65537 syscalls.
+/// The kernel lays array elements out 8 bytes apart (`round_up(value_size, 8)`), so each u32
+/// slot is one u64 cell of the mapping, its low half on this little-endian host.
+struct SchedTable {
+    ptr: *mut u64,
+    slots: u32,
+    bytes: usize,
+    _map: MapData,
+}
+
+// SAFETY: the mapping is owned by this value and only accessed through &self / &mut self.
+unsafe impl Send for SchedTable {}
+
+impl SchedTable {
+    fn new(map: MapData) -> Result<Self> {
+        let slots = map
+            .info()
+            .map(|i| i.max_entries())
+            .unwrap_or(DEFAULT_SCHED_TABLE_SLOTS);
+        let page = 4096usize;
+        let bytes = (slots as usize * 8).div_ceil(page) * page;
+        // SAFETY: mapping a BPF array map created with BPF_F_MMAPABLE, shared, read-write,
+        // no larger than the map's value area rounded to a page.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                bytes,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                map.fd().as_fd().as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(DataplaneError::Mmap(std::io::Error::last_os_error()));
+        }
+        Ok(Self {
+            ptr: ptr as *mut u64,
+            slots,
+            bytes,
+            _map: map,
+        })
+    }
+
+    fn check(&self, off: u32, len: usize) -> Result<()> {
+        if off as usize + len > self.slots as usize {
+            return Err(DataplaneError::TableRange {
+                off,
+                len,
+                cap: self.slots,
+            });
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, off: u32, ids: &[u32]) -> Result<()> {
+        self.check(off, ids.len())?;
+        // SAFETY: bounds checked above; the mapping lives as long as self.
+        let cells =
+            unsafe { std::slice::from_raw_parts_mut(self.ptr.add(off as usize), ids.len()) };
+        for (c, id) in cells.iter_mut().zip(ids) {
+            *c = *id as u64;
+        }
+        // Make the table visible before the service update that points readers at it (the
+        // bpf() syscall is a barrier too; this states the intent).
+        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn read(&self, off: u32, len: usize) -> Result<Vec<u32>> {
+        self.check(off, len)?;
+        // SAFETY: bounds checked above.
+        let cells = unsafe { std::slice::from_raw_parts(self.ptr.add(off as usize), len) };
+        Ok(cells.iter().map(|c| *c as u32).collect())
+    }
+}
+
+impl Drop for SchedTable {
+    fn drop(&mut self) {
+        // SAFETY: unmapping exactly what new() mapped.
+        unsafe { libc::munmap(self.ptr as *mut c_void, self.bytes) };
+    }
+}
+
+/// Mounts a bpffs at `path` unless one is there already.
+pub fn ensure_bpffs(path: &Path) -> std::io::Result<()> {
+    let mounts = std::fs::read_to_string("/proc/self/mounts")?;
+    let target = path.to_string_lossy();
+    if mounts
+        .lines()
+        .any(|l| l.split(' ').nth(1) == Some(&*target) && l.split(' ').nth(2) == Some("bpf"))
+    {
+        return Ok(());
+    }
+    std::fs::create_dir_all(path)?;
+    let c = |s: &str| std::ffi::CString::new(s).expect("no NUL");
+    let (src, tgt, fs) = (c("bpf"), c(&target), c("bpf"));
+    // SAFETY: valid C strings; mounting a bpffs has no other preconditions.
+    let rc = unsafe { libc::mount(src.as_ptr(), tgt.as_ptr(), fs.as_ptr(), 0, std::ptr::null()) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -1,0 +1,83 @@
+//! Keeps the kernel's neighbour (ARP) entries for real servers resolved. The XDP program
+//! takes next-hop MACs from `bpf_fib_lookup`, which cannot resolve a missing neighbour
+//! itself (it answers NO_NEIGH and the packet is dropped, counted as `drop_fib_no_neigh`), so
+//! lbd asks the kernel to resolve each real server by sending it one UDP datagram to the
+//! discard port (9) whenever its entry is missing.
+
+use std::{
+    net::{Ipv4Addr, UdpSocket},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use tracing::{debug, warn};
+
+use crate::daemon::{Daemon, real_addrs};
+
+/// IPv4 neighbours with a resolved MAC (`/proc/net/arp` flags has ATF_COM).
+fn resolved() -> Vec<Ipv4Addr> {
+    let Ok(t) = std::fs::read_to_string("/proc/net/arp") else {
+        return Vec::new();
+    };
+    t.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let flags = u32::from_str_radix(f.get(2)?.trim_start_matches("0x"), 16).ok()?;
+            (flags & 0x2 != 0).then(|| f[0].parse().ok()).flatten()
+        })
+        .collect()
+}
+
+fn probe(addrs: &[Ipv4Addr]) -> Vec<Ipv4Addr> {
+    let have = resolved();
+    let missing: Vec<Ipv4Addr> = addrs
+        .iter()
+        .filter(|a| !have.contains(a))
+        .copied()
+        .collect();
+    if missing.is_empty() {
+        return missing;
+    }
+    if let Ok(s) = UdpSocket::bind("0.0.0.0:0") {
+        for a in &missing {
+            debug!(%a, "resolving real server's neighbour entry");
+            let _ = s.send_to(b"", (*a, 9));
+        }
+    }
+    missing
+}
+
+/// Resolves every real server before traffic arrives, waiting up to two seconds.
+pub fn warm_initial(addrs: &[Ipv4Addr]) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let missing = probe(addrs);
+        if missing.is_empty() {
+            return;
+        }
+        if Instant::now() >= deadline {
+            warn!(
+                ?missing,
+                "no neighbour entry yet for these real servers; retrying in the background"
+            );
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Re-resolves missing entries every few seconds until `stop`.
+pub fn keep_warm(daemon: Arc<Mutex<Daemon>>, stop: Arc<AtomicBool>) {
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_secs(2));
+        let addrs = {
+            let d = daemon.lock().unwrap_or_else(|e| e.into_inner());
+            d.state.config().map(real_addrs).unwrap_or_default()
+        };
+        probe(&addrs);
+    }
+}

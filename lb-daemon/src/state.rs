@@ -1,0 +1,466 @@
+//! The applied state: which ids and table regions each service and real server has, and the
+//! one way a config reaches the maps (`State::apply`). A service's table change is always
+//! written into a fresh region first and then flipped in with one update of the service's map
+//! entry, so the data plane never reads a half-written table.
+
+use std::{
+    collections::BTreeMap,
+    net::IpAddr,
+    time::{Duration, Instant},
+};
+
+use lb_common::{
+    FAMILY_V4, FAMILY_V6, FWD_DR, FWD_NAT, FWD_TUN, GlobalConfig, MAX_REALS, MAX_SERVICES,
+    RealServer, SCHED_MH, Service, VipKey,
+    api::{RealServerView, ServiceView},
+};
+
+use crate::{
+    config::{Config, Protocol, RealServerConfig, ServiceConfig},
+    dataplane::{Dataplane, DataplaneError},
+    maglev,
+};
+
+/// How long a freed table region stays unused: longer than any packet's run through `lb`
+/// that could still hold the old service value.
+const REGION_QUARANTINE: Duration = Duration::from_secs(1);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(transparent)]
+    Dataplane(#[from] DataplaneError),
+    #[error("{path}: {source}")]
+    Maglev {
+        path: String,
+        source: maglev::MaglevError,
+    },
+    #[error("no free {0} id left")]
+    Ids(&'static str),
+    #[error("the scheduler table has no free region of {0} slots")]
+    TableFull(u32),
+}
+
+/// What an apply changed, for logs and `lbctl apply`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ApplyReport {
+    pub services_added: usize,
+    pub services_removed: usize,
+    pub tables_rewritten: usize,
+}
+
+#[derive(Debug)]
+struct RealState {
+    id: u32,
+    cfg: RealServerConfig,
+    port: u16,
+}
+
+#[derive(Debug)]
+struct ServiceState {
+    id: u32,
+    cfg: ServiceConfig,
+    reals: Vec<RealState>,
+    region: Region,
+    /// (real id, weight) pairs the current table was built from.
+    table_input: Vec<(u32, u32)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Region {
+    off: u32,
+    len: u32,
+}
+
+#[derive(Debug)]
+pub struct State {
+    services: BTreeMap<VipKey, ServiceState>,
+    /// Service ids in use are the keys of `services`' values; freed ones are reused.
+    free_service_ids: Vec<u32>,
+    next_service_id: u32,
+    /// Real-server ids are never reused within one daemon's life: an existing connection may
+    /// still name a removed real server's id (it keeps flowing there, as in IPVS).
+    next_real_id: u32,
+    regions: RegionAlloc,
+    config: Option<Config>,
+}
+
+pub fn vip_key(proto: Protocol, addr: IpAddr, port: u16) -> VipKey {
+    let (addr, family) = addr_words(addr);
+    VipKey {
+        addr,
+        port: port.to_be(),
+        proto: proto.number(),
+        family,
+    }
+}
+
+/// An address as the maps store it: network byte order words, IPv4 in the first.
+pub fn addr_words(a: IpAddr) -> ([u32; 4], u8) {
+    match a {
+        IpAddr::V4(a) => ([u32::from_ne_bytes(a.octets()), 0, 0, 0], FAMILY_V4),
+        IpAddr::V6(a) => {
+            let o = a.octets();
+            let w = |i: usize| u32::from_ne_bytes([o[i], o[i + 1], o[i + 2], o[i + 3]]);
+            ([w(0), w(4), w(8), w(12)], FAMILY_V6)
+        }
+    }
+}
+
+fn forwarding_code(name: &str) -> u8 {
+    match name {
+        "tun" => FWD_TUN,
+        "nat" => FWD_NAT,
+        _ => FWD_DR,
+    }
+}
+
+impl State {
+    pub fn new(table_capacity: u32) -> Self {
+        Self {
+            services: BTreeMap::new(),
+            free_service_ids: Vec::new(),
+            next_service_id: 1,
+            next_real_id: 1,
+            regions: RegionAlloc::new(table_capacity),
+            config: None,
+        }
+    }
+
+    pub fn config(&self) -> Option<&Config> {
+        self.config.as_ref()
+    }
+
+    /// Makes the maps match a validated config: adds, changes and removes services, each
+    /// service's change atomic.
+    pub fn apply(&mut self, dp: &mut Dataplane, cfg: &Config) -> Result<ApplyReport, ApplyError> {
+        let mut report = ApplyReport::default();
+        dp.set_config(&GlobalConfig {
+            src4: cfg
+                .director
+                .ipv4
+                .map(|a| u32::from_ne_bytes(a.octets()))
+                .unwrap_or(0),
+            flags: 0,
+            src6: cfg
+                .director
+                .ipv6
+                .map(|a| addr_words(IpAddr::V6(a)).0)
+                .unwrap_or([0; 4]),
+        })?;
+        let wanted: BTreeMap<VipKey, (usize, &ServiceConfig)> = cfg
+            .services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (vip_key(s.protocol, s.vip, s.port), (i, s)))
+            .collect();
+        let gone: Vec<VipKey> = self
+            .services
+            .keys()
+            .filter(|k| !wanted.contains_key(k))
+            .copied()
+            .collect();
+        for key in gone {
+            let st = self.services.remove(&key).expect("listed above");
+            dp.remove_service(&key)?;
+            self.regions.free(st.region);
+            self.free_service_ids.push(st.id);
+            report.services_removed += 1;
+        }
+        for (key, (index, scfg)) in wanted {
+            self.apply_service(dp, key, index, scfg, &mut report)?;
+        }
+        self.config = Some(cfg.clone());
+        Ok(report)
+    }
+
+    fn apply_service(
+        &mut self,
+        dp: &mut Dataplane,
+        key: VipKey,
+        index: usize,
+        scfg: &ServiceConfig,
+        report: &mut ApplyReport,
+    ) -> Result<(), ApplyError> {
+        let (id, old_reals, old_region, old_input) = match self.services.remove(&key) {
+            Some(st) => (st.id, st.reals, Some(st.region), st.table_input),
+            None => {
+                let id = self.alloc_service_id()?;
+                dp.zero_service_stats(id)?;
+                report.services_added += 1;
+                (id, Vec::new(), None, Vec::new())
+            }
+        };
+        // Keep the id of every real server whose identity (address, port, method) is unchanged,
+        // so its connections and counters carry on; give new ids to the rest.
+        let mut reals = Vec::with_capacity(scfg.real_servers.len());
+        let mut old_reals = old_reals;
+        for r in &scfg.real_servers {
+            let port = r.port.unwrap_or(scfg.port);
+            let same = old_reals.iter().position(|o| {
+                o.cfg.address == r.address && o.port == port && o.cfg.forwarding == r.forwarding
+            });
+            let id = match same {
+                Some(i) => old_reals.swap_remove(i).id,
+                None => {
+                    let id = self.alloc_real_id()?;
+                    let (addr, family) = addr_words(r.address);
+                    dp.zero_real_stats(id)?;
+                    dp.set_real(
+                        id,
+                        &RealServer {
+                            addr,
+                            port: port.to_be(),
+                            family,
+                            method: forwarding_code(&r.forwarding),
+                            flags: 0,
+                        },
+                    )?;
+                    id
+                }
+            };
+            reals.push(RealState {
+                id,
+                cfg: r.clone(),
+                port,
+            });
+        }
+        let size = scfg
+            .mh_table_size
+            .unwrap_or(lb_common::MAGLEV_DEFAULT_TABLE_SIZE);
+        let mut input: Vec<(u32, u32)> = reals.iter().map(|r| (r.id, r.cfg.weight)).collect();
+        input.sort_unstable();
+        let region = match old_region {
+            Some(r) if r.len == size && input == old_input => r,
+            _ => {
+                let keys: Vec<Vec<u8>> = reals.iter().map(|r| real_key(r)).collect();
+                let backends: Vec<maglev::Backend<'_>> = reals
+                    .iter()
+                    .zip(&keys)
+                    .map(|(r, k)| maglev::Backend {
+                        id: r.id,
+                        key: k,
+                        weight: r.cfg.weight,
+                    })
+                    .collect();
+                let table =
+                    maglev::build(size, &backends).map_err(|source| ApplyError::Maglev {
+                        path: format!("services[{index}]"),
+                        source,
+                    })?;
+                let region = self
+                    .regions
+                    .alloc(size)
+                    .ok_or(ApplyError::TableFull(size))?;
+                dp.write_table(region.off, &table)?;
+                dp.set_service(
+                    &key,
+                    &Service {
+                        id,
+                        flags: 0,
+                        sched: SCHED_MH,
+                        _pad: [0; 3],
+                        table_off: region.off,
+                        table_len: if backends.iter().any(|b| b.weight > 0) {
+                            size
+                        } else {
+                            0
+                        },
+                        _reserved: 0,
+                    },
+                )?;
+                if let Some(old) = old_region {
+                    self.regions.free(old);
+                }
+                report.tables_rewritten += 1;
+                region
+            }
+        };
+        self.services.insert(
+            key,
+            ServiceState {
+                id,
+                cfg: scfg.clone(),
+                reals,
+                region,
+                table_input: input,
+            },
+        );
+        Ok(())
+    }
+
+    fn alloc_service_id(&mut self) -> Result<u32, ApplyError> {
+        if let Some(id) = self.free_service_ids.pop() {
+            return Ok(id);
+        }
+        if self.next_service_id >= MAX_SERVICES {
+            return Err(ApplyError::Ids("service"));
+        }
+        self.next_service_id += 1;
+        Ok(self.next_service_id - 1)
+    }
+
+    fn alloc_real_id(&mut self) -> Result<u32, ApplyError> {
+        if self.next_real_id >= MAX_REALS {
+            return Err(ApplyError::Ids("real-server"));
+        }
+        self.next_real_id += 1;
+        Ok(self.next_real_id - 1)
+    }
+
+    /// The services as `lbctl -L` shows them, with counters from the data plane.
+    pub fn views(&self, dp: &Dataplane) -> Result<Vec<ServiceView>, DataplaneError> {
+        let mut out = Vec::with_capacity(self.services.len());
+        for st in self.services.values() {
+            let mut real_servers = Vec::with_capacity(st.reals.len());
+            for r in &st.reals {
+                real_servers.push(RealServerView {
+                    address: r.cfg.address,
+                    port: r.port,
+                    forwarding: r.cfg.forwarding.clone(),
+                    weight: r.cfg.weight,
+                    active_conns: 0,
+                    inactive_conns: 0,
+                    stats: dp.real_stats(r.id)?.into(),
+                });
+            }
+            out.push(ServiceView {
+                protocol: st.cfg.protocol.name().into(),
+                vip: st.cfg.vip,
+                port: st.cfg.port,
+                scheduler: st.cfg.scheduler.clone(),
+                sched_flags: Vec::new(),
+                persistent: None,
+                stats: dp.service_stats(st.id)?.into(),
+                real_servers,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Real-server ids of a service by address and port (tests and benchmarks).
+    pub fn real_ids(&self, key: &VipKey) -> Vec<(IpAddr, u16, u32)> {
+        self.services
+            .get(key)
+            .map(|s| {
+                s.reals
+                    .iter()
+                    .map(|r| (r.cfg.address, r.port, r.id))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn real_count(&self) -> usize {
+        self.services.values().map(|s| s.reals.len()).sum()
+    }
+
+    pub fn service_count(&self) -> usize {
+        self.services.len()
+    }
+}
+
+/// The stable identity of a real server for Maglev's permutation: address and port.
+fn real_key(r: &RealState) -> Vec<u8> {
+    let mut k = match r.cfg.address {
+        IpAddr::V4(a) => a.octets().to_vec(),
+        IpAddr::V6(a) => a.octets().to_vec(),
+    };
+    k.extend_from_slice(&r.port.to_be_bytes());
+    k
+}
+
+/// First-fit allocator of scheduler-table regions. Freed regions are quarantined for
+/// [`REGION_QUARANTINE`] before reuse, so a packet that read the old service value just
+/// before a flip still finds the old table intact.
+#[derive(Debug)]
+struct RegionAlloc {
+    /// Free ranges, sorted by offset, never adjacent (merged on free).
+    free: Vec<Region>,
+    quarantine: Vec<(Instant, Region)>,
+}
+
+impl RegionAlloc {
+    fn new(capacity: u32) -> Self {
+        Self {
+            free: vec![Region {
+                off: 0,
+                len: capacity,
+            }],
+            quarantine: Vec::new(),
+        }
+    }
+
+    fn alloc(&mut self, len: u32) -> Option<Region> {
+        let now = Instant::now();
+        let (ripe, keep): (Vec<_>, Vec<_>) = self
+            .quarantine
+            .drain(..)
+            .partition(|(t, _)| now.duration_since(*t) >= REGION_QUARANTINE);
+        self.quarantine = keep;
+        for (_, r) in ripe {
+            self.release(r);
+        }
+        let i = self.free.iter().position(|r| r.len >= len)?;
+        let r = self.free[i];
+        if r.len == len {
+            self.free.remove(i);
+        } else {
+            self.free[i] = Region {
+                off: r.off + len,
+                len: r.len - len,
+            };
+        }
+        Some(Region { off: r.off, len })
+    }
+
+    fn free(&mut self, r: Region) {
+        self.quarantine.push((Instant::now(), r));
+    }
+
+    fn release(&mut self, r: Region) {
+        let i = self.free.partition_point(|f| f.off < r.off);
+        self.free.insert(i, r);
+        // Merge with the next, then with the previous range.
+        if i + 1 < self.free.len() && self.free[i].off + self.free[i].len == self.free[i + 1].off {
+            self.free[i].len += self.free[i + 1].len;
+            self.free.remove(i + 1);
+        }
+        if i > 0 && self.free[i - 1].off + self.free[i - 1].len == self.free[i].off {
+            self.free[i - 1].len += self.free[i].len;
+            self.free.remove(i);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions_are_quarantined_then_reused_and_merged() {
+        let mut a = RegionAlloc::new(100);
+        let r1 = a.alloc(40).unwrap();
+        let r2 = a.alloc(40).unwrap();
+        assert_eq!((r1.off, r2.off), (0, 40));
+        assert!(a.alloc(40).is_none(), "only 20 slots left");
+        a.free(r1);
+        assert!(
+            a.alloc(40).is_none(),
+            "a freed region is quarantined at first"
+        );
+        a.quarantine[0].0 -= REGION_QUARANTINE;
+        a.free(r2);
+        a.quarantine[1].0 -= REGION_QUARANTINE;
+        let r = a.alloc(100).expect("all three ranges merged back into one");
+        assert_eq!(r, Region { off: 0, len: 100 });
+    }
+
+    #[test]
+    fn vip_key_is_network_order() {
+        let k = vip_key(Protocol::Tcp, "10.1.2.3".parse().unwrap(), 80);
+        let bytes: [u8; 4] = k.addr[0].to_ne_bytes();
+        assert_eq!(bytes, [10, 1, 2, 3]);
+        assert_eq!(k.port.to_ne_bytes(), [0, 80]);
+        assert_eq!((k.proto, k.family), (6, 4));
+    }
+}

@@ -1,0 +1,146 @@
+//! A loaded data plane inside a private network namespace, driven with `BPF_PROG_TEST_RUN`.
+//!
+//! `lb` takes next hops from the kernel's FIB, so the harness gives it a small world: a
+//! namespace with one veth (`eth0`, the director's 198.18.0.2/24, forwarding on) and permanent
+//! neighbour entries for the real servers' addresses with known MACs. Packets are run with
+//! `ingress_ifindex` = eth0, as if they had arrived there.
+
+use std::net::Ipv4Addr;
+
+use aya::programs::{TestRun, TestRunOptions};
+use lb_common::{REASON_MAX, Stats};
+use lb_daemon::{
+    config::Config,
+    dataplane::{Dataplane, LoadOptions},
+    state::State,
+};
+
+use crate::netns::{Entered, Netns};
+
+pub const DIRECTOR: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+pub const CLIENT_MAC: [u8; 6] = [0x02, 0xcc, 0, 0, 0, 0x01];
+
+/// The MAC the harness gives real server `addr` in its neighbour table.
+pub fn real_mac(addr: Ipv4Addr) -> [u8; 6] {
+    let o = addr.octets();
+    [0x02, 0xaa, o[0], o[1], o[2], o[3]]
+}
+
+pub struct Harness {
+    pub dp: Dataplane,
+    pub state: State,
+    pub ifindex: u32,
+    pub if_mac: [u8; 6],
+    // Field order is drop order: leave the namespace before deleting it.
+    _entered: Entered,
+    pub ns: Netns,
+}
+
+/// What one run of a program did.
+pub struct Outcome {
+    pub action: u32,
+    pub data: Vec<u8>,
+}
+
+impl Harness {
+    /// Loads the object, applies `config` (JSON text) through the daemon's own code, and
+    /// adds neighbour entries for `neighbours`.
+    pub fn new(config: &str, neighbours: &[Ipv4Addr]) -> Self {
+        let ns = Netns::new("pkt");
+        ns.ip(&[
+            "link", "add", "eth0", "type", "veth", "peer", "name", "peer0",
+        ]);
+        ns.ip(&["addr", "add", &format!("{DIRECTOR}/24"), "dev", "eth0"]);
+        ns.ip(&["link", "set", "eth0", "up"]);
+        ns.ip(&["link", "set", "peer0", "up"]);
+        ns.sysctl("net.ipv4.conf.eth0.forwarding", "1");
+        for a in neighbours {
+            let m = real_mac(*a);
+            let mac = m.map(|b| format!("{b:02x}")).join(":");
+            ns.ip(&[
+                "neigh",
+                "replace",
+                &a.to_string(),
+                "lladdr",
+                &mac,
+                "dev",
+                "eth0",
+                "nud",
+                "permanent",
+            ]);
+        }
+        let ifindex = ns.ifindex("eth0");
+        let if_mac = ns.mac("eth0");
+        let entered = ns.enter();
+        let cfg = Config::parse(config, "test config").unwrap_or_else(|e| panic!("{e}"));
+        let mut dp = Dataplane::load(&LoadOptions {
+            pin_dir: None,
+            conn_table_size: Some(cfg.conn_table_size()),
+        })
+        .unwrap_or_else(|e| panic!("load: {e}"));
+        let mut state = State::new(dp.table_capacity());
+        state
+            .apply(&mut dp, &cfg)
+            .unwrap_or_else(|e| panic!("apply: {e}"));
+        Harness {
+            dp,
+            state,
+            ifindex,
+            if_mac,
+            _entered: entered,
+            ns,
+        }
+    }
+
+    /// Runs `prog` once on `pkt` as if it arrived on eth0.
+    pub fn run(&mut self, prog: &'static str, pkt: &[u8]) -> Outcome {
+        let ifindex = self.ifindex;
+        let p = self.dp.program(prog).unwrap_or_else(|e| panic!("{e}"));
+        let mut out = vec![0u8; pkt.len() + 256];
+        // struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index,
+        // egress_ifindex (u32 each): data 0 and data_end the packet's length (the kernel checks
+        // both), no metadata.
+        let mut ctx = [0u8; 24];
+        ctx[4..8].copy_from_slice(&(pkt.len() as u32).to_ne_bytes());
+        ctx[12..16].copy_from_slice(&ifindex.to_ne_bytes());
+        let r = p
+            .test_run(TestRunOptions {
+                data_in: Some(pkt),
+                data_out: Some(&mut out),
+                ctx_in: Some(&ctx),
+                repeat: 1,
+                ..Default::default()
+            })
+            .unwrap_or_else(|e| panic!("test_run {prog}: {e}"));
+        out.truncate(r.data_size_out as usize);
+        Outcome {
+            action: r.return_value,
+            data: out,
+        }
+    }
+
+    pub fn reasons(&self) -> Vec<u64> {
+        let r = self.dp.reasons().expect("reasons");
+        assert_eq!(r.len(), REASON_MAX as usize);
+        r
+    }
+
+    pub fn service_stats(&self, id: u32) -> Stats {
+        self.dp.service_stats(id).expect("stats")
+    }
+
+    pub fn real_stats(&self, id: u32) -> Stats {
+        self.dp.real_stats(id).expect("stats")
+    }
+}
+
+/// The difference between two reason-counter snapshots, as (name, delta) for non-zero ones.
+pub fn reason_delta(before: &[u64], after: &[u64]) -> Vec<(&'static str, u64)> {
+    before
+        .iter()
+        .zip(after)
+        .enumerate()
+        .filter(|(_, (b, a))| a != b)
+        .map(|(i, (b, a))| (lb_common::REASON_NAMES[i], a - b))
+        .collect()
+}

@@ -1,0 +1,440 @@
+//! The live topology of the demo and the live tests: a client, a director and N real servers,
+//! each a network namespace with one veth into a bridge that lives in a "switch" namespace.
+//! Addresses are from 198.18.0.0/15 (RFC 2544's benchmarking range) and exist only inside
+//! these namespaces; nothing is routed out of them.
+//!
+//! ```text
+//!   client 198.18.0.10 ─┐
+//!   director 198.18.0.2 ┼─ br0 (switch ns)     VIP 198.18.1.100, routed by the client to the director
+//!   rsN 198.18.0.1N ────┘                       (and held on each real server's loopback)
+//! ```
+
+use std::{
+    io::{Read, Write},
+    net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream},
+    os::unix::net::UnixStream,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    thread::JoinHandle,
+    time::{Duration, Instant},
+};
+
+use crate::netns::{Netns, unique_name};
+
+pub const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 10);
+pub const DIRECTOR: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+pub const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 100);
+pub const VIP_PORT: u16 = 80;
+
+pub fn real_addr(i: usize) -> Ipv4Addr {
+    Ipv4Addr::new(198, 18, 0, 11 + i as u8)
+}
+
+/// Where the workspace's binaries are: `LB_BIN_DIR`, or the target directory this executable
+/// was built into (target/debug for binaries, target/debug/deps for tests).
+pub fn bin(name: &str) -> PathBuf {
+    if let Some(d) = std::env::var_os("LB_BIN_DIR") {
+        return PathBuf::from(d).join(name);
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    let mut dir = exe.parent().expect("exe dir").to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let p = dir.join(name);
+    assert!(
+        p.exists(),
+        "{} not found: build the binaries first (cargo build --bins), or set LB_BIN_DIR",
+        p.display()
+    );
+    p
+}
+
+/// A child process killed (SIGTERM, then SIGKILL) and reaped on Drop.
+pub struct Proc {
+    pub name: String,
+    child: Child,
+}
+
+impl Proc {
+    pub fn spawn(name: &str, cmd: &mut Command) -> Self {
+        let child = cmd
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Proc {
+            name: name.into(),
+            child,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Panics if the process has exited.
+    pub fn assert_running(&mut self) {
+        if let Ok(Some(st)) = self.child.try_wait() {
+            panic!("{} exited: {st}", self.name);
+        }
+    }
+
+    pub fn stop(&mut self) {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A tiny HTTP/1.0 server in a namespace that answers every request with its own name, and
+/// counts what it served. Stops on Drop.
+pub struct HttpServer {
+    pub name: String,
+    pub served: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl HttpServer {
+    pub fn start(ns: &Netns, name: &str, port: u16) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let served = Arc::new(AtomicU64::new(0));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = {
+            let (stop, served, name) = (stop.clone(), served.clone(), name.to_string());
+            let ns_name = ns.name.clone();
+            std::thread::spawn(move || {
+                let ns = Netns { name: ns_name };
+                let entered = ns.enter();
+                std::mem::forget(ns); // the caller owns the namespace
+                let l = TcpListener::bind(("0.0.0.0", port)).expect("bind http");
+                l.set_nonblocking(true).expect("nonblocking");
+                tx.send(()).expect("ready");
+                while !stop.load(Ordering::SeqCst) {
+                    match l.accept() {
+                        Ok((s, _)) => {
+                            serve_one(s, &name);
+                            served.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                    }
+                }
+                drop(entered);
+            })
+        };
+        rx.recv_timeout(Duration::from_secs(5))
+            .expect("http server started");
+        HttpServer {
+            name: name.into(),
+            served,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+fn serve_one(mut s: TcpStream, name: &str) {
+    let _ = s.set_nonblocking(false);
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut buf = [0u8; 1024];
+    let mut req = Vec::new();
+    while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => req.extend_from_slice(&buf[..n]),
+        }
+    }
+    let body = format!("{name}\n");
+    let _ = s.write_all(
+        format!(
+            "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    );
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// One HTTP GET over a new TCP connection, from the calling thread's namespace. Returns the
+/// status code and body. With `sport`, binds that source port; the connection is closed with
+/// a reset (SO_LINGER 0) so that no TIME_WAIT blocks reusing the same 5-tuple.
+pub fn http_get(addr: SocketAddr, sport: Option<u16>) -> std::io::Result<(u16, String)> {
+    let sock = socket2_connect(addr, sport)?;
+    let mut s = sock;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.write_all(b"GET / HTTP/1.0\r\nHost: lb\r\n\r\n")?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp)?;
+    let status = resp
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = resp.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    Ok((status, body))
+}
+
+fn socket2_connect(addr: SocketAddr, sport: Option<u16>) -> std::io::Result<TcpStream> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain socket calls on a fresh fd we own; errors are checked.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let s = TcpStream::from_raw_fd(fd);
+        let one: libc::c_int = 1;
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_REUSEADDR,
+            &one as *const _ as *const libc::c_void,
+            4,
+        );
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            &linger as *const _ as *const libc::c_void,
+            std::mem::size_of::<libc::linger>() as u32,
+        );
+        if let Some(p) = sport {
+            let sa = sockaddr_in(Ipv4Addr::UNSPECIFIED, p);
+            if libc::bind(fd, &sa as *const _ as *const libc::sockaddr, 16) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        let SocketAddr::V4(v4) = addr else {
+            return Err(std::io::Error::other("IPv4 only"));
+        };
+        // Bounded connect: a timeout via SO_SNDTIMEO.
+        let tv = libc::timeval {
+            tv_sec: 5,
+            tv_usec: 0,
+        };
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_SNDTIMEO,
+            &tv as *const _ as *const libc::c_void,
+            std::mem::size_of::<libc::timeval>() as u32,
+        );
+        let sa = sockaddr_in(*v4.ip(), v4.port());
+        if libc::connect(fd, &sa as *const _ as *const libc::sockaddr, 16) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(s)
+    }
+}
+
+fn sockaddr_in(ip: Ipv4Addr, port: u16) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as u16,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_ne_bytes(ip.octets()),
+        },
+        sin_zero: [0; 8],
+    }
+}
+
+/// The whole topology. Drop order tears down processes and servers before namespaces.
+pub struct Topology {
+    pub lbd: Option<Proc>,
+    pub decaps: Vec<Proc>,
+    pub http: Vec<HttpServer>,
+    pub client: Netns,
+    pub director: Netns,
+    pub reals: Vec<Netns>,
+    pub switch: Netns,
+    pub socket: PathBuf,
+    pub pin_dir: PathBuf,
+    pub config_path: PathBuf,
+    workdir: PathBuf,
+}
+
+impl Topology {
+    /// Creates the namespaces and links, starts `decap` and an HTTP server on each real
+    /// server. Call [`Topology::start_lbd`] to bring the director up.
+    pub fn new(n_reals: usize) -> Self {
+        let switch = Netns::new("sw");
+        let client = Netns::new("cl");
+        let director = Netns::new("dir");
+        let reals: Vec<Netns> = (0..n_reals)
+            .map(|i| Netns::new(&format!("rs{i}")))
+            .collect();
+        switch.ip(&["link", "add", "br0", "type", "bridge"]);
+        switch.ip(&["link", "set", "br0", "up"]);
+        let plug = |ns: &Netns, port: &str, addr: Ipv4Addr| {
+            switch.ip(&[
+                "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", &ns.name,
+            ]);
+            switch.ip(&["link", "set", port, "master", "br0", "up"]);
+            ns.ip(&["addr", "add", &format!("{addr}/24"), "dev", "eth0"]);
+            ns.ip(&["link", "set", "eth0", "up"]);
+        };
+        plug(&client, "p-client", CLIENT);
+        plug(&director, "p-director", DIRECTOR);
+        for (i, rs) in reals.iter().enumerate() {
+            plug(rs, &format!("p-rs{i}"), real_addr(i));
+        }
+        // Frames the director sends back with XDP_TX arrive at its bridge port through the
+        // veth's XDP path; the kernel delivers them only with GRO on (or an XDP program) on
+        // that peer (TOOLCHAIN.md, "Known pitfalls").
+        switch.exec(&["ethtool", "-K", "p-director", "gro", "on"]);
+        client.ip(&[
+            "route",
+            "add",
+            &format!("{VIP}/32"),
+            "via",
+            &DIRECTOR.to_string(),
+        ]);
+        let workdir = std::env::temp_dir().join(unique_name("work"));
+        std::fs::create_dir_all(&workdir).expect("workdir");
+        let mut decaps = Vec::new();
+        let mut http = Vec::new();
+        for (i, rs) in reals.iter().enumerate() {
+            rs.ip(&["addr", "add", &format!("{VIP}/32"), "dev", "lo"]);
+            decaps.push(Proc::spawn(
+                &format!("decap rs{i}"),
+                Command::new(bin("lbd"))
+                    .args(["--netns", &rs.name, "decap", "--interface", "eth0"])
+                    .env("RUST_LOG", "warn"),
+            ));
+            http.push(HttpServer::start(rs, &format!("rs{i}"), VIP_PORT));
+        }
+        let pin_dir = PathBuf::from("/sys/fs/bpf").join(unique_name("pins"));
+        Topology {
+            lbd: None,
+            decaps,
+            http,
+            socket: workdir.join("lbd.sock"),
+            config_path: workdir.join("lb.json"),
+            client,
+            director,
+            reals,
+            switch,
+            pin_dir,
+            workdir,
+        }
+    }
+
+    /// The director's config for this topology: one TCP service on the VIP, Maglev, every
+    /// real server tunnelled (weights given per real server).
+    pub fn config(&self, weights: &[u32]) -> serde_json::Value {
+        let reals: Vec<serde_json::Value> = weights
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                serde_json::json!({
+                    "address": real_addr(i).to_string(),
+                    "port": VIP_PORT,
+                    "weight": w,
+                    "forwarding": "tun",
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "interface": "eth0",
+            "director": { "ipv4": DIRECTOR.to_string() },
+            "pin_dir": self.pin_dir,
+            "conn_table_size": 65536,
+            "services": [{
+                "protocol": "tcp",
+                "vip": VIP.to_string(),
+                "port": VIP_PORT,
+                "scheduler": "mh",
+                "real_servers": reals,
+            }],
+        })
+    }
+
+    /// Writes the config and starts lbd in the director namespace; returns once its control
+    /// socket answers.
+    pub fn start_lbd(&mut self, config: &serde_json::Value) {
+        std::fs::write(
+            &self.config_path,
+            serde_json::to_vec_pretty(config).expect("json"),
+        )
+        .expect("write config");
+        let mut p = Proc::spawn(
+            "lbd",
+            Command::new(bin("lbd"))
+                .arg("--netns")
+                .arg(&self.director.name)
+                .arg("--config")
+                .arg(&self.config_path)
+                .arg("--socket")
+                .arg(&self.socket),
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while UnixStream::connect(&self.socket).is_err() {
+            p.assert_running();
+            assert!(Instant::now() < deadline, "lbd did not open its socket");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        for d in &mut self.decaps {
+            d.assert_running();
+        }
+        self.lbd = Some(p);
+    }
+
+    /// Runs lbctl against this topology's lbd and returns its stdout.
+    pub fn lbctl(&self, args: &[&str]) -> String {
+        let out = Command::new(bin("lbctl"))
+            .arg("--socket")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run lbctl");
+        assert!(
+            out.status.success(),
+            "lbctl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Topology {
+    fn drop(&mut self) {
+        if let Some(mut p) = self.lbd.take() {
+            p.stop();
+        }
+        self.decaps.clear();
+        self.http.clear();
+        // lbd removes its pins on a clean stop; this covers a crashed one.
+        let _ = std::fs::remove_dir_all(&self.pin_dir);
+        let _ = std::fs::remove_dir_all(&self.workdir);
+    }
+}
