@@ -273,25 +273,21 @@ pub fn attach(prog: &mut Xdp, name: &'static str, iface: &str, mode: XdpMode) ->
         .map_err(|source| DataplaneError::Program { name, source })
 }
 
-/// Loads only the real-server program `decap` and attaches it (lbd `decap`).
-pub fn attach_decap(iface: &str, mode: XdpMode) -> Result<Ebpf> {
+/// Loads one program of the object on its own (with its own maps) and attaches it: `decap` on
+/// a real server (lbd `decap`), or `pass` on a veth peer. Dropping the result detaches it.
+pub fn attach_standalone(name: &'static str, iface: &str, mode: XdpMode) -> Result<Ebpf> {
     if OBJECT.is_empty() {
         return Err(DataplaneError::NoObject);
     }
     let mut ebpf = EbpfLoader::new().load(OBJECT)?;
     let prog: &mut Xdp = ebpf
-        .program_mut("decap")
-        .ok_or(DataplaneError::MissingProgram("decap"))?
+        .program_mut(name)
+        .ok_or(DataplaneError::MissingProgram(name))?
         .try_into()
-        .map_err(|source| DataplaneError::Program {
-            name: "decap",
-            source,
-        })?;
-    prog.load().map_err(|source| DataplaneError::Program {
-        name: "decap",
-        source,
-    })?;
-    attach(prog, "decap", iface, mode)?;
+        .map_err(|source| DataplaneError::Program { name, source })?;
+    prog.load()
+        .map_err(|source| DataplaneError::Program { name, source })?;
+    attach(prog, name, iface, mode)?;
     Ok(ebpf)
 }
 

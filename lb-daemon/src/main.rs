@@ -82,7 +82,7 @@ fn run(cli: Cli) -> Result<()> {
                 Mode::Native => config::XdpMode::Native,
                 Mode::Generic => config::XdpMode::Generic,
             };
-            let _ebpf = dataplane::attach_decap(&interface, mode)?;
+            let _ebpf = dataplane::attach_standalone("decap", &interface, mode)?;
             info!(%interface, %mode, "decap attached");
             let mut signals = signal_hook::iterator::Signals::new([
                 signal_hook::consts::SIGTERM,

@@ -27,6 +27,15 @@ pub fn decap(ctx: XdpContext) -> u32 {
     verdict::finish(decap::process(&ctx))
 }
 
+/// Pass-through, for the far end of a veth: frames a program sends with XDP_TX or
+/// XDP_REDIRECT into a veth are only picked up when its peer runs an XDP program (on this
+/// kernel, GRO on the peer is not enough: the frames wait in its ring). Tests attach this to
+/// the bridge side of the director's veth.
+#[xdp]
+pub fn pass(_ctx: XdpContext) -> u32 {
+    xdp_action::XDP_PASS
+}
+
 #[xdp]
 pub fn bench_shim(ctx: XdpContext) -> u32 {
     bench::shim(&ctx)

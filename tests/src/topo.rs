@@ -239,7 +239,7 @@ fn socket2_connect(addr: SocketAddr, sport: Option<u16>) -> std::io::Result<TcpS
         };
         // Bounded connect: a timeout via SO_SNDTIMEO.
         let tv = libc::timeval {
-            tv_sec: 5,
+            tv_sec: 2,
             tv_usec: 0,
         };
         libc::setsockopt(
@@ -270,6 +270,7 @@ fn sockaddr_in(ip: Ipv4Addr, port: u16) -> libc::sockaddr_in {
 
 /// The whole topology. Drop order tears down processes and servers before namespaces.
 pub struct Topology {
+    peer_xdp: Option<aya::Ebpf>,
     pub lbd: Option<Proc>,
     pub decaps: Vec<Proc>,
     pub http: Vec<HttpServer>,
@@ -308,10 +309,22 @@ impl Topology {
         for (i, rs) in reals.iter().enumerate() {
             plug(rs, &format!("p-rs{i}"), real_addr(i));
         }
-        // Frames the director sends back with XDP_TX arrive at its bridge port through the
-        // veth's XDP path; the kernel delivers them only with GRO on (or an XDP program) on
-        // that peer (TOOLCHAIN.md, "Known pitfalls").
-        switch.exec(&["ethtool", "-K", "p-director", "gro", "on"]);
+        // Frames the director sends back with XDP_TX reach its bridge port only if that veth
+        // runs an XDP program too (see the `pass` program).
+        let peer_xdp = {
+            let _in_switch = switch.enter();
+            lb_daemon::dataplane::attach_standalone(
+                "pass",
+                "p-director",
+                lb_daemon::config::XdpMode::Native,
+            )
+            .unwrap_or_else(|e| panic!("attaching pass to p-director: {e}"))
+        };
+        // A veth sender leaves TCP/UDP checksums to "hardware" (CHECKSUM_PARTIAL); a frame
+        // that then crosses XDP on the director loses that state and would reach the real
+        // server with a half-done checksum. Real NICs finish checksums on the wire; on veth
+        // the client must compute them itself.
+        client.exec(&["ethtool", "-K", "eth0", "tx", "off"]);
         client.ip(&[
             "route",
             "add",
@@ -335,6 +348,7 @@ impl Topology {
         }
         let pin_dir = PathBuf::from("/sys/fs/bpf").join(unique_name("pins"));
         Topology {
+            peer_xdp: Some(peer_xdp),
             lbd: None,
             decaps,
             http,
@@ -433,6 +447,7 @@ impl Drop for Topology {
         }
         self.decaps.clear();
         self.http.clear();
+        self.peer_xdp.take();
         // lbd removes its pins on a clean stop; this covers a crashed one.
         let _ = std::fs::remove_dir_all(&self.pin_dir);
         let _ = std::fs::remove_dir_all(&self.workdir);

@@ -64,6 +64,19 @@ fn run() -> bool {
             Err(e) => {
                 println!("request {i:2}: failed: {e}");
                 ok = false;
+                if i == 1 {
+                    println!(
+                        "== lbctl status after the first failure\n{}",
+                        t.lbctl(&["status"])
+                    );
+                    if let Some(secs) = std::env::var("LB_DEMO_HOLD")
+                        .ok()
+                        .and_then(|s| s.parse().ok())
+                    {
+                        println!("LB_DEMO_HOLD: keeping the topology for {secs} s");
+                        std::thread::sleep(std::time::Duration::from_secs(secs));
+                    }
+                }
             }
         }
     }
