@@ -32,8 +32,9 @@ pub mod map_name {
     pub const DECAP_STATS: &str = "lb_decap_stats";
     pub const BENCH_PROGS: &str = "lb_bench_progs";
     pub const BENCH_STATE: &str = "lb_bench_state";
+    pub const NH_CACHE: &str = "lb_nh_cache";
     /// Every map the `lb` program uses; `lbd` pins each under its pin directory.
-    pub const DIRECTOR: [&str; 8] = [
+    pub const DIRECTOR: [&str; 9] = [
         SERVICES,
         REALS,
         SCHED_TABLE,
@@ -42,6 +43,7 @@ pub mod map_name {
         REASONS,
         SVC_STATS,
         REAL_STATS,
+        NH_CACHE,
     ];
 }
 
@@ -179,8 +181,12 @@ pub struct GlobalConfig {
     pub flags: u32,
     /// The director's IPv6 address, network byte order (for IPv6 tunnels).
     pub src6: [u32; 4],
+    /// MTU of the director's interface: an encapsulated packet longer than this is not sent.
+    /// 0 means unknown (no check).
+    pub mtu: u32,
+    pub _pad: u32,
 }
-const _: () = assert!(core::mem::size_of::<GlobalConfig>() == 24);
+const _: () = assert!(core::mem::size_of::<GlobalConfig>() == 32);
 
 /// Traffic counters of one service or real server, as ipvsadm `--stats` reports them. Values
 /// of the per-CPU arrays [`map_name::SVC_STATS`] and [`map_name::REAL_STATS`]; written by `lb`,
@@ -206,6 +212,25 @@ impl Stats {
     }
 }
 
+/// A cached next hop toward one real server: the value of the per-CPU array
+/// [`map_name::NH_CACHE`], indexed by real-server id. Written and read by `lb` only: filled
+/// from `bpf_fib_lookup` and trusted for [`NH_CACHE_TTL_NS`], so the FIB (about 70 ns a
+/// lookup here) is consulted about once a second per real server and CPU, not per packet.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NextHop {
+    pub ifindex: u32,
+    pub smac: [u8; 6],
+    pub dmac: [u8; 6],
+    /// `bpf_ktime_get_ns` after which the entry must be looked up again; 0 = empty.
+    pub expires_ns: u64,
+}
+const _: () = assert!(core::mem::size_of::<NextHop>() == 24);
+
+/// How long `lb` trusts a cached next hop. A real server's MAC or route change is picked up
+/// within this time.
+pub const NH_CACHE_TTL_NS: u64 = 1_000_000_000;
+
 /// Per-CPU state of the benchmark shim (value of [`map_name::BENCH_STATE`]).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -229,4 +254,5 @@ mod user {
     unsafe impl aya::Pod for GlobalConfig {}
     unsafe impl aya::Pod for Stats {}
     unsafe impl aya::Pod for BenchState {}
+    unsafe impl aya::Pod for NextHop {}
 }

@@ -52,7 +52,8 @@ pub fn run(config_path: &Path, socket: &Path) -> Result<()> {
         conn_table_size: Some(cfg.conn_table_size()),
     })
     .context("loading the XDP programs")?;
-    let mut state = State::new(dp.table_capacity());
+    let mtu = interface_mtu(&cfg.interface)?;
+    let mut state = State::new(dp.table_capacity(), mtu);
     let report = state.apply(&mut dp, &cfg).context("filling the maps")?;
     info!(?report, "config applied");
     enable_forwarding(&cfg.interface)?;
@@ -136,6 +137,29 @@ fn reload(daemon: &Mutex<Daemon>) {
                 Err(e) => error!("SIGHUP: applying the config failed: {e}"),
             }
         }
+    }
+}
+
+/// The interface's MTU, asked of the current network namespace (an ioctl: /sys would show the
+/// namespace it was mounted in, which with --netns is the host's).
+fn interface_mtu(iface: &str) -> Result<u32> {
+    // SAFETY: SIOCGIFMTU on a throwaway datagram socket with a NUL-terminated name that fits.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error().into());
+        }
+        let mut req: libc::ifreq = std::mem::zeroed();
+        for (d, s) in req.ifr_name.iter_mut().zip(iface.bytes().take(15)) {
+            *d = s as libc::c_char;
+        }
+        let rc = libc::ioctl(fd, libc::SIOCGIFMTU, &mut req);
+        let err = std::io::Error::last_os_error();
+        libc::close(fd);
+        if rc != 0 {
+            return Err(err).with_context(|| format!("interface {iface}: reading its MTU"));
+        }
+        Ok(req.ifr_ifru.ifru_mtu as u32)
     }
 }
 

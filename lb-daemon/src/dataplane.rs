@@ -152,6 +152,12 @@ impl Dataplane {
         attach(self.program("lb")?, "lb", iface, mode)
     }
 
+    pub fn config(&self) -> Result<GlobalConfig> {
+        self.config
+            .get(&0, 0)
+            .map_err(|source| map_err(map_name::CONFIG, source))
+    }
+
     pub fn set_config(&mut self, c: &GlobalConfig) -> Result<()> {
         self.config
             .set(0, c, 0)

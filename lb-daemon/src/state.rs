@@ -82,6 +82,8 @@ pub struct State {
     next_real_id: u32,
     regions: RegionAlloc,
     config: Option<Config>,
+    /// MTU of the interface lb forwards on (0: unknown, no check in the data plane).
+    mtu: u32,
 }
 
 pub fn vip_key(proto: Protocol, addr: IpAddr, port: u16) -> VipKey {
@@ -115,7 +117,8 @@ fn forwarding_code(name: &str) -> u8 {
 }
 
 impl State {
-    pub fn new(table_capacity: u32) -> Self {
+    /// `mtu`: the director interface's MTU (0 when unknown).
+    pub fn new(table_capacity: u32, mtu: u32) -> Self {
         Self {
             services: BTreeMap::new(),
             free_service_ids: Vec::new(),
@@ -123,6 +126,7 @@ impl State {
             next_real_id: 1,
             regions: RegionAlloc::new(table_capacity),
             config: None,
+            mtu,
         }
     }
 
@@ -146,6 +150,8 @@ impl State {
                 .ipv6
                 .map(|a| addr_words(IpAddr::V6(a)).0)
                 .unwrap_or([0; 4]),
+            mtu: self.mtu,
+            _pad: 0,
         })?;
         let wanted: BTreeMap<VipKey, (usize, &ServiceConfig)> = cfg
             .services
@@ -232,7 +238,7 @@ impl State {
         let region = match old_region {
             Some(r) if r.len == size && input == old_input => r,
             _ => {
-                let keys: Vec<Vec<u8>> = reals.iter().map(|r| real_key(r)).collect();
+                let keys: Vec<Vec<u8>> = reals.iter().map(real_key).collect();
                 let backends: Vec<maglev::Backend<'_>> = reals
                     .iter()
                     .zip(&keys)

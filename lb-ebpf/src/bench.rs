@@ -16,21 +16,20 @@ use crate::{
 
 #[inline(always)]
 pub fn shim(ctx: &XdpContext) -> u32 {
-    if let Ok(ETH_P_IP) = eth_proto(ctx) {
-        if let Some(p) = ptr_at::<u8>(ctx, ETH_HLEN + 9) {
-            // SAFETY: in bounds.
-            if unsafe { *p } == IPPROTO_IPIP {
-                // The outer header lbd's `lb` wrote is always 20 bytes.
-                // SAFETY: shrinks within the packet (the IPIP header was there).
-                if unsafe { bpf_xdp_adjust_head(ctx.ctx, IPV4_HLEN_MIN as i32) } != 0 {
-                    return xdp_action::XDP_ABORTED;
-                }
-                match ptr_at::<[u8; 2]>(ctx, 12) {
-                    // SAFETY: in bounds (re-checked after adjust_head).
-                    Some(t) => unsafe { t.write_unaligned(ETH_P_IP.to_be_bytes()) },
-                    None => return xdp_action::XDP_ABORTED,
-                }
-            }
+    if let Ok(ETH_P_IP) = eth_proto(ctx)
+        && let Some(p) = ptr_at::<u8>(ctx, ETH_HLEN + 9)
+        // SAFETY: in bounds.
+        && unsafe { *p } == IPPROTO_IPIP
+    {
+        // The outer header `lb` writes is always 20 bytes.
+        // SAFETY: shrinks within the packet (the IPIP header was there).
+        if unsafe { bpf_xdp_adjust_head(ctx.ctx, IPV4_HLEN_MIN as i32) } != 0 {
+            return xdp_action::XDP_ABORTED;
+        }
+        match ptr_at::<[u8; 2]>(ctx, 12) {
+            // SAFETY: in bounds (re-checked after adjust_head).
+            Some(t) => unsafe { t.write_unaligned(ETH_P_IP.to_be_bytes()) },
+            None => return xdp_action::XDP_ABORTED,
         }
     }
     if let Some(st) = BENCH_STATE.get_ptr_mut(0) {

@@ -7,7 +7,7 @@ use lb_common::{
 };
 
 use crate::{
-    forward,
+    forward::{self, Target},
     maps::{CONFIG, CONNS, REAL_STATS, REALS, SERVICES, SVC_STATS},
     parse::{self, Packet},
     sched,
@@ -19,10 +19,16 @@ pub fn process(ctx: &XdpContext) -> Result<Verdict, Verdict> {
     let pkt = parse::parse(ctx)?;
     let svc = vip(&pkt.flow)?;
     let cfg = config();
-    let (real_id, new) = conn(&pkt.flow, &svc, &cfg)?;
-    let real = real_server(real_id)?;
-    account(&svc, real_id, &pkt, new);
-    forward::forward(ctx, &pkt, &real, &cfg)
+    // SAFETY: helper without preconditions. Read once: the connection entry and the
+    // next-hop cache share it.
+    let now = unsafe { bpf_ktime_get_ns() };
+    let (id, new) = conn(&pkt.flow, &svc, &cfg, now)?;
+    let to = Target {
+        id,
+        real: real_server(id)?,
+    };
+    account(&svc, id, &pkt, new);
+    forward::forward(ctx, &pkt, &to, &cfg, now)
 }
 
 /// Stage `vip`: (destination address, port, protocol) -> service; a miss leaves the packet to
@@ -35,7 +41,7 @@ fn vip(flow: &FlowKey) -> Result<Service, Verdict> {
         proto: flow.proto,
         family: flow.family,
     };
-    match SERVICES.get_ptr(&key) {
+    match SERVICES.get_ptr(key) {
         // SAFETY: copied out at once; the map is NO_PREALLOC, so the element stays valid
         // (RCU) even if lbd replaces it meanwhile.
         Some(s) => Ok(unsafe { *s }),
@@ -55,14 +61,17 @@ fn config() -> GlobalConfig {
 /// Stage `conn`: an existing flow keeps its real server; a new one is scheduled and recorded.
 /// Returns the real-server id and whether the flow is new.
 #[inline(always)]
-fn conn(flow: &FlowKey, svc: &Service, cfg: &GlobalConfig) -> Result<(u32, bool), Verdict> {
+fn conn(
+    flow: &FlowKey,
+    svc: &Service,
+    cfg: &GlobalConfig,
+    now: u64,
+) -> Result<(u32, bool), Verdict> {
     let use_table = cfg.flags & CFG_F_NO_CONN_TABLE == 0;
-    if use_table {
-        if let Some(c) = CONNS.get_ptr(flow) {
-            count(reason::CONN_HIT);
-            // SAFETY: a plain read of a u32 of a live LRU element.
-            return Ok((unsafe { (*c).real }, false));
-        }
+    if use_table && let Some(c) = CONNS.get_ptr(flow) {
+        count(reason::CONN_HIT);
+        // SAFETY: a plain read of a u32 of a live LRU element.
+        return Ok((unsafe { (*c).real }, false));
     }
     let real = sched::schedule(flow, svc)?;
     count(reason::CONN_NEW);
@@ -70,10 +79,9 @@ fn conn(flow: &FlowKey, svc: &Service, cfg: &GlobalConfig) -> Result<(u32, bool)
         let entry = Conn {
             real,
             service: svc.id,
-            // SAFETY: helper without preconditions.
-            created_ns: unsafe { bpf_ktime_get_ns() },
+            created_ns: now,
         };
-        if CONNS.insert(flow, &entry, 0).is_err() {
+        if CONNS.insert(flow, entry, 0).is_err() {
             // The flow is still forwarded; its next packet is scheduled again (to the same
             // real server while the table is unchanged).
             count(reason::CONN_INSERT_FAILED);

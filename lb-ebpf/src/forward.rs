@@ -3,15 +3,16 @@
 
 use aya_ebpf::{
     bindings::{
-        BPF_FIB_LKUP_RET_FRAG_NEEDED, BPF_FIB_LKUP_RET_FWD_DISABLED, BPF_FIB_LKUP_RET_NO_NEIGH,
-        BPF_FIB_LKUP_RET_SUCCESS, bpf_fib_lookup as FibParams,
+        BPF_FIB_LKUP_RET_FWD_DISABLED, BPF_FIB_LKUP_RET_NO_NEIGH, BPF_FIB_LKUP_RET_SUCCESS,
+        bpf_fib_lookup as FibParams,
     },
     helpers::{bpf_fib_lookup, bpf_redirect, bpf_xdp_adjust_head},
     programs::XdpContext,
 };
-use lb_common::{FAMILY_V4, FWD_TUN, GlobalConfig, RealServer, reason};
+use lb_common::{FAMILY_V4, FWD_TUN, GlobalConfig, NH_CACHE_TTL_NS, NextHop, RealServer, reason};
 
 use crate::{
+    maps::NH_CACHE,
     parse::{ETH_HLEN, ETH_P_IP, IPPROTO_IPIP, IPV4_HLEN_MIN, Packet},
     ptr::ptr_at,
     verdict::Verdict,
@@ -23,28 +24,47 @@ const TUN_TTL: u8 = 64;
 /// IPv4 "don't fragment" flag.
 const IP_DF: u16 = 0x4000;
 
+/// The real server a packet goes to, as the forwarding stage needs it.
+pub struct Target {
+    pub id: u32,
+    pub real: RealServer,
+}
+
 #[inline(always)]
 pub fn forward(
     ctx: &XdpContext,
     pkt: &Packet,
-    real: &RealServer,
+    to: &Target,
     cfg: &GlobalConfig,
+    now: u64,
 ) -> Result<Verdict, Verdict> {
-    if real.method == FWD_TUN && real.family == FAMILY_V4 {
-        return tun_ipip(ctx, pkt, real, cfg);
+    if to.real.method == FWD_TUN && to.real.family == FAMILY_V4 {
+        return tun_ipip(ctx, pkt, to, cfg, now);
     }
     Err(Verdict::drop(reason::DROP_UNSUPPORTED_METHOD))
 }
 
-/// The next hop for an outer IPv4 packet: egress interface and both MAC addresses.
-struct NextHop {
-    ifindex: u32,
-    smac: [u8; 6],
-    dmac: [u8; 6],
+/// The next hop toward a real server: from this CPU's cache while fresh, else from the FIB
+/// (and cached again).
+#[inline(always)]
+fn next_hop_v4(ctx: &XdpContext, to: &Target, src: u32, now: u64) -> Result<NextHop, Verdict> {
+    let Some(c) = NH_CACHE.get_ptr_mut(to.id) else {
+        // Ids beyond the cache's size do not exist (REALS has the same size).
+        return Err(Verdict::drop(reason::DROP_BAD_REAL));
+    };
+    // SAFETY: a per-CPU slot, only this CPU touches it while this program runs.
+    let c = unsafe { &mut *c };
+    if c.expires_ns > now {
+        return Ok(*c);
+    }
+    let mut nh = fib_v4(ctx, src, to.real.addr[0])?;
+    nh.expires_ns = now + NH_CACHE_TTL_NS;
+    *c = nh;
+    Ok(nh)
 }
 
 #[inline(always)]
-fn fib_v4(ctx: &XdpContext, src: u32, dst: u32, tot_len: u16) -> Result<NextHop, Verdict> {
+fn fib_v4(ctx: &XdpContext, src: u32, dst: u32) -> Result<NextHop, Verdict> {
     let mut params = core::mem::MaybeUninit::<FibParams>::uninit();
     let p = params.as_mut_ptr();
     // SAFETY: p points to a local FibParams; it is zeroed in place, then filled field by field.
@@ -53,8 +73,6 @@ fn fib_v4(ctx: &XdpContext, src: u32, dst: u32, tot_len: u16) -> Result<NextHop,
         zero_in_place(p);
         (*p).family = AF_INET;
         (*p).ifindex = ctx.ingress_ifindex() as u32;
-        // With tot_len set the kernel also checks the egress MTU.
-        (*p).__bindgen_anon_1.tot_len = tot_len;
         (*p).__bindgen_anon_3.ipv4_src = src;
         (*p).__bindgen_anon_4.ipv4_dst = dst;
         bpf_fib_lookup(
@@ -71,9 +89,9 @@ fn fib_v4(ctx: &XdpContext, src: u32, dst: u32, tot_len: u16) -> Result<NextHop,
             ifindex: p.ifindex,
             smac: p.smac,
             dmac: p.dmac,
+            expires_ns: 0,
         }),
         BPF_FIB_LKUP_RET_NO_NEIGH => Err(Verdict::drop(reason::DROP_FIB_NO_NEIGH)),
-        BPF_FIB_LKUP_RET_FRAG_NEEDED => Err(Verdict::drop(reason::DROP_TOO_BIG)),
         BPF_FIB_LKUP_RET_FWD_DISABLED => Err(Verdict::drop(reason::DROP_FIB_FWD_DISABLED)),
         _ => Err(Verdict::drop(reason::DROP_FIB_NO_ROUTE)),
     }
@@ -113,13 +131,18 @@ fn ipv4_csum(words: &[u16; 10]) -> u16 {
 fn tun_ipip(
     ctx: &XdpContext,
     pkt: &Packet,
-    real: &RealServer,
+    to: &Target,
     cfg: &GlobalConfig,
+    now: u64,
 ) -> Result<Verdict, Verdict> {
     if cfg.src4 == 0 {
         return Err(Verdict::drop(reason::DROP_NO_SOURCE_ADDR));
     }
-    let outer_len = pkt.ip_len.saturating_add(IPV4_HLEN_MIN as u16);
+    let outer_len = pkt.ip_len as u32 + IPV4_HLEN_MIN as u32;
+    if cfg.mtu != 0 && outer_len > cfg.mtu {
+        return Err(Verdict::drop(reason::DROP_TOO_BIG));
+    }
+    let outer_len = outer_len as u16;
     let inner: *const [u16; 4] =
         ptr_at(ctx, pkt.l3_off).ok_or(Verdict::pass(reason::PASS_BAD_IP_HEADER))?;
     // SAFETY: in bounds. Words 0 and 3 hold TOS and the DF flag.
@@ -128,7 +151,7 @@ fn tun_ipip(
     let df = u16::from_be(inner[3]) & IP_DF;
 
     // Look up the next hop before changing anything, so a failure leaves the packet intact.
-    let nh = fib_v4(ctx, cfg.src4, real.addr[0], outer_len)?;
+    let nh = next_hop_v4(ctx, to, cfg.src4, now)?;
 
     let delta = (ETH_HLEN + IPV4_HLEN_MIN) as i32 - pkt.l3_off as i32;
     // SAFETY: the helper only moves ctx->data within the frame's headroom.
@@ -141,7 +164,7 @@ fn tun_ipip(
         ptr_at(ctx, ETH_HLEN).ok_or(Verdict::drop(reason::DROP_NO_HEADROOM))?;
 
     let src = u32::from_be(cfg.src4);
-    let dst = u32::from_be(real.addr[0]);
+    let dst = u32::from_be(to.real.addr[0]);
     let mut w: [u16; 10] = [
         0x4500 | tos,
         outer_len,

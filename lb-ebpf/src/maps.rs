@@ -9,7 +9,7 @@ use aya_ebpf::{
 };
 use lb_common::{
     BenchState, Conn, DEFAULT_MAX_CONNS, DEFAULT_SCHED_TABLE_SLOTS, FlowKey, GlobalConfig,
-    MAX_REALS, MAX_SERVICES, REASON_MAX, RealServer, Service, Stats, VipKey,
+    MAX_REALS, MAX_SERVICES, NextHop, REASON_MAX, RealServer, Service, Stats, VipKey,
 };
 
 /// VIP (address, port, protocol) -> service. Written by lbd (one whole-value update per
@@ -39,6 +39,11 @@ pub static SCHED_TABLE: Array<u32> =
 #[map(name = "lb_conns")]
 pub static CONNS: LruHashMap<FlowKey, Conn> =
     LruHashMap::with_max_entries(DEFAULT_MAX_CONNS, BPF_F_NO_COMMON_LRU);
+
+/// Next hop per real server (per CPU), cached from `bpf_fib_lookup` for
+/// `lb_common::NH_CACHE_TTL_NS`. Written and read by `lb` only.
+#[map(name = "lb_nh_cache")]
+pub static NH_CACHE: PerCpuArray<NextHop> = PerCpuArray::with_max_entries(MAX_REALS, 0);
 
 /// Director-wide settings (one entry). Written by lbd; read by `lb` per packet.
 #[map(name = "lb_config")]

@@ -78,7 +78,7 @@ impl Harness {
             conn_table_size: Some(cfg.conn_table_size()),
         })
         .unwrap_or_else(|e| panic!("load: {e}"));
-        let mut state = State::new(dp.table_capacity());
+        let mut state = State::new(dp.table_capacity(), 1500);
         state
             .apply(&mut dp, &cfg)
             .unwrap_or_else(|e| panic!("apply: {e}"));

@@ -239,7 +239,7 @@ fn socket2_connect(addr: SocketAddr, sport: Option<u16>) -> std::io::Result<TcpS
         };
         // Bounded connect: a timeout via SO_SNDTIMEO.
         let tv = libc::timeval {
-            tv_sec: 2,
+            tv_sec: 5,
             tv_usec: 0,
         };
         libc::setsockopt(
@@ -401,9 +401,11 @@ impl Topology {
             serde_json::to_vec_pretty(config).expect("json"),
         )
         .expect("write config");
+        let log = std::fs::File::create(self.workdir.join("lbd.log")).expect("lbd log");
         let mut p = Proc::spawn(
             "lbd",
             Command::new(bin("lbd"))
+                .stderr(log)
                 .arg("--netns")
                 .arg(&self.director.name)
                 .arg("--config")
@@ -417,10 +419,23 @@ impl Topology {
             assert!(Instant::now() < deadline, "lbd did not open its socket");
             std::thread::sleep(Duration::from_millis(50));
         }
-        for d in &mut self.decaps {
-            d.assert_running();
+        // Every real server's decap must be attached before traffic flows.
+        for (d, rs) in self.decaps.iter_mut().zip(&self.reals) {
+            while !rs.ip(&["link", "show", "dev", "eth0"]).contains("prog/xdp") {
+                d.assert_running();
+                assert!(
+                    Instant::now() < deadline,
+                    "decap did not attach in {}",
+                    rs.name
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
         self.lbd = Some(p);
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.workdir.join("lbd.log")
     }
 
     /// Runs lbctl against this topology's lbd and returns its stdout.
@@ -444,6 +459,10 @@ impl Drop for Topology {
     fn drop(&mut self) {
         if let Some(mut p) = self.lbd.take() {
             p.stop();
+        }
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(self.workdir.join("lbd.log")).unwrap_or_default();
+            eprintln!("--- lbd log\n{log}--- end of lbd log");
         }
         self.decaps.clear();
         self.http.clear();

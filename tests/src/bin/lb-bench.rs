@@ -1,1 +1,262 @@
-fn main() {}
+//! `cargo xtask bench`: per-packet cost of lb's paths through `BPF_PROG_TEST_RUN`, as ratios
+//! to an XDP_TX baseline measured in the same run. Never a pass/fail test: it prints numbers.
+//!
+//! Method (TOOLCHAIN.md, "Measuring with BPF_PROG_TEST_RUN"): repeats reuse one buffer, so
+//! every measured program runs behind `bench_shim`, which strips the IPIP header `lb` added on
+//! the previous repeat and, for the new-flow case, writes a fresh source port from a per-CPU
+//! counter so that every repeat misses the connection table; then it tail-calls the program
+//! under test. The baselines go through the same shim, so its cost cancels out of the ratios.
+//! Rounds are interleaved across cases and the median is reported.
+
+use std::{net::Ipv4Addr, os::fd::AsFd, time::Duration};
+
+use aya::{
+    maps::{PerCpuArray, PerCpuValues, ProgramArray},
+    programs::{TestRun, TestRunOptions, Xdp},
+};
+use lb_common::{BenchState, CFG_F_NO_CONN_TABLE, map_name};
+use lb_tests::{
+    packet::{ETH_P_IP, Ipv4, eth, tcp},
+    testrun::{CLIENT_MAC, DIRECTOR, Harness},
+};
+
+const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 100);
+const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 18, 5, 7);
+
+struct Case {
+    name: &'static str,
+    what: &'static str,
+    program: &'static str,
+    packet: Vec<u8>,
+    new_flows: bool,
+    skip_conn_table: bool,
+    samples: Vec<f64>,
+}
+
+fn main() {
+    if !lb_tests::is_root() {
+        eprintln!("lb-bench: needs root");
+        std::process::exit(1);
+    }
+    let mut args = std::env::args().skip(1);
+    let mut out_path = std::path::PathBuf::from("target/bench/bench.json");
+    let mut repeat: u32 = 1_000_000;
+    let mut rounds = 7;
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--out" => out_path = args.next().expect("--out PATH").into(),
+            "--repeat" => {
+                repeat = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--repeat N")
+            }
+            "--rounds" => {
+                rounds = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--rounds N")
+            }
+            other => {
+                eprintln!(
+                    "lb-bench: unknown argument {other} (--out PATH, --repeat N, --rounds N)"
+                );
+                std::process::exit(2);
+            }
+        }
+    }
+    pin_to_cpu(0);
+
+    let reals: Vec<Ipv4Addr> = (0..16).map(|i| Ipv4Addr::new(198, 18, 0, 11 + i)).collect();
+    let real_json: Vec<String> = reals
+        .iter()
+        .map(|r| format!(r#"{{ "address": "{r}", "forwarding": "tun" }}"#))
+        .collect();
+    let config = format!(
+        r#"{{ "interface": "eth0", "director": {{ "ipv4": "{DIRECTOR}" }}, "conn_table_size": 1048576,
+            "services": [ {{ "protocol": "tcp", "vip": "{VIP}", "port": 80, "scheduler": "mh",
+                            "real_servers": [ {} ] }} ] }}"#,
+        real_json.join(",")
+    );
+    let mut h = Harness::new(&config, &reals);
+    let syn = |h: &Harness, dst: Ipv4Addr| {
+        let ip = Ipv4::new(CLIENT, dst, 6);
+        eth(
+            h.if_mac,
+            CLIENT_MAC,
+            ETH_P_IP,
+            &ip.build(&tcp(CLIENT, dst, 40000, 80, 0x10, &[0u8; 20])),
+        )
+    };
+    let vip_pkt = syn(&h, VIP);
+    let other_pkt = syn(&h, Ipv4Addr::new(198, 18, 0, 99));
+    let mut cases = vec![
+        case(
+            "xdp_drop",
+            "XDP_DROP, nothing else",
+            "bench_drop",
+            &vip_pkt,
+            false,
+            false,
+        ),
+        case(
+            "xdp_tx",
+            "swap MACs, XDP_TX (baseline)",
+            "bench_tx",
+            &vip_pkt,
+            false,
+            false,
+        ),
+        case(
+            "lb_established",
+            "lb: TCP packet of a known flow, IPIP, XDP_TX",
+            "lb",
+            &vip_pkt,
+            false,
+            false,
+        ),
+        case(
+            "lb_not_vip",
+            "lb: packet for no VIP, XDP_PASS",
+            "lb",
+            &other_pkt,
+            false,
+            false,
+        ),
+        case(
+            "lb_new_flow",
+            "lb: new flow each packet (conn miss + insert), mh, IPIP",
+            "lb",
+            &vip_pkt,
+            true,
+            false,
+        ),
+        case(
+            "lb_new_flow_no_table",
+            "lb: new flow, connection table skipped (CFG_F_NO_CONN_TABLE), mh, IPIP",
+            "lb",
+            &vip_pkt,
+            true,
+            true,
+        ),
+    ];
+    for p in ["lb", "bench_shim", "bench_tx", "bench_drop"] {
+        h.dp.program(p).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let ifindex = h.ifindex;
+    let mut ctx = [0u8; 24];
+    ctx[12..16].copy_from_slice(&ifindex.to_ne_bytes());
+
+    println!("lb-bench: {repeat} repeats x {rounds} rounds per case, median ns/packet");
+    for _ in 0..rounds {
+        for c in cases.iter_mut() {
+            set_target(&mut h, c.program);
+            set_mode(&mut h, c.new_flows, c.skip_conn_table);
+            let mut pctx = ctx;
+            pctx[4..8].copy_from_slice(&(c.packet.len() as u32).to_ne_bytes());
+            let shim: &mut Xdp = h.dp.program("bench_shim").unwrap();
+            let r = shim
+                .test_run(TestRunOptions {
+                    data_in: Some(&c.packet),
+                    ctx_in: Some(&pctx),
+                    repeat,
+                    ..Default::default()
+                })
+                .unwrap_or_else(|e| panic!("{}: {e}", c.name));
+            c.samples.push(r.duration.as_nanos() as f64);
+        }
+    }
+    let median = |v: &[f64]| {
+        let mut s = v.to_vec();
+        s.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        s[s.len() / 2]
+    };
+    let base = median(&cases[1].samples);
+    println!("{:<22} {:>10} {:>8}  what", "case", "ns/packet", "x xdp_tx");
+    let mut json = Vec::new();
+    for c in &cases {
+        let m = median(&c.samples);
+        println!("{:<22} {:>10.1} {:>8.2}  {}", c.name, m, m / base, c.what);
+        json.push(serde_json::json!({
+            "case": c.name,
+            "what": c.what,
+            "ns_per_packet": m,
+            "ratio_to_xdp_tx": m / base,
+            "samples_ns": c.samples,
+        }));
+    }
+    let doc = serde_json::json!({
+        "repeat": repeat,
+        "rounds": rounds,
+        "baseline": "xdp_tx",
+        "cases": json,
+    });
+    if let Some(dir) = out_path.parent() {
+        std::fs::create_dir_all(dir).expect("bench dir");
+    }
+    std::fs::write(&out_path, serde_json::to_vec_pretty(&doc).unwrap()).expect("write bench.json");
+    println!("written to {}", out_path.display());
+    std::thread::sleep(Duration::from_millis(1));
+}
+
+fn case(
+    name: &'static str,
+    what: &'static str,
+    program: &'static str,
+    packet: &[u8],
+    new_flows: bool,
+    skip_conn_table: bool,
+) -> Case {
+    Case {
+        name,
+        what,
+        program,
+        packet: packet.to_vec(),
+        new_flows,
+        skip_conn_table,
+        samples: Vec::new(),
+    }
+}
+
+/// Puts `program` into the shim's tail-call slot.
+fn set_target(h: &mut Harness, program: &'static str) {
+    let fd = {
+        let p = h.dp.program(program).unwrap();
+        p.fd().unwrap().try_clone().unwrap()
+    };
+    let ebpf = h.dp.ebpf_mut();
+    let mut slots = ProgramArray::try_from(ebpf.map_mut(map_name::BENCH_PROGS).unwrap()).unwrap();
+    slots.set(0, &fd, 0).unwrap();
+    let _ = fd.as_fd();
+}
+
+fn set_mode(h: &mut Harness, new_flows: bool, skip_conn_table: bool) {
+    let n = aya::util::nr_cpus().unwrap();
+    {
+        let ebpf = h.dp.ebpf_mut();
+        let mut st: PerCpuArray<_, BenchState> =
+            PerCpuArray::try_from(ebpf.map_mut(map_name::BENCH_STATE).unwrap()).unwrap();
+        let v = BenchState {
+            counter: 0,
+            new_flows: new_flows as u32,
+        };
+        st.set(0, PerCpuValues::try_from(vec![v; n]).unwrap(), 0)
+            .unwrap();
+    }
+    let mut cfg = h.dp.config().unwrap();
+    cfg.flags = if skip_conn_table {
+        CFG_F_NO_CONN_TABLE
+    } else {
+        0
+    };
+    h.dp.set_config(&cfg).unwrap();
+}
+
+fn pin_to_cpu(cpu: usize) {
+    // SAFETY: a zeroed cpu_set_t with one bit set, for the calling thread.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}

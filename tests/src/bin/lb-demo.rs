@@ -44,6 +44,7 @@ fn run() -> bool {
         serde_json::to_string_pretty(&cfg).unwrap()
     );
     t.start_lbd(&cfg);
+    println!("== lbd is up (its log: {})", t.log_path().display());
     println!("== 30 HTTP requests from the client to {VIP}:{VIP_PORT}, one TCP connection each");
     let _in_client = t.client.enter();
     let vip: SocketAddr = (VIP, VIP_PORT).into();
