@@ -42,6 +42,9 @@ pub struct Daemon {
 /// Runs lbd until SIGTERM or SIGINT.
 pub fn run(config_path: &Path, socket: &Path) -> Result<()> {
     let cfg = Config::load(config_path)?;
+    // Everything that can be checked before touching the kernel's BPF state is checked first.
+    let mtu = interface_mtu(&cfg.interface)
+        .with_context(|| format!("config field interface: {:?}", cfg.interface))?;
     let pin_dir = cfg.pin_dir();
     if pin_dir.starts_with("/sys/fs/bpf") {
         ensure_bpffs(Path::new("/sys/fs/bpf")).context("mounting bpffs at /sys/fs/bpf")?;
@@ -52,19 +55,26 @@ pub fn run(config_path: &Path, socket: &Path) -> Result<()> {
         conn_table_size: Some(cfg.conn_table_size()),
     })
     .context("loading the XDP programs")?;
-    let mtu = interface_mtu(&cfg.interface)?;
     let mut state = State::new(dp.table_capacity(), mtu);
-    let report = state.apply(&mut dp, &cfg).context("filling the maps")?;
-    info!(?report, "config applied");
-    enable_forwarding(&cfg.interface)?;
-    if cfg.xdp_mode == XdpMode::Generic {
-        warn!(
-            interface = %cfg.interface,
-            "attaching in generic (skb) mode as the config asks: slower than native"
-        );
+    let started = (|| -> Result<()> {
+        let report = state.apply(&mut dp, &cfg).context("filling the maps")?;
+        info!(?report, "config applied");
+        enable_forwarding(&cfg.interface)?;
+        if cfg.xdp_mode == XdpMode::Generic {
+            warn!(
+                interface = %cfg.interface,
+                "attaching in generic (skb) mode as the config asks: slower than native"
+            );
+        }
+        dp.attach(&cfg.interface, cfg.xdp_mode)
+            .with_context(|| format!("attaching XDP ({} mode) to {}", cfg.xdp_mode, cfg.interface))
+    })();
+    if let Err(e) = started {
+        // Leave nothing behind: no pins, no socket.
+        dp.unpin();
+        let _ = std::fs::remove_file(socket);
+        return Err(e);
     }
-    dp.attach(&cfg.interface, cfg.xdp_mode)
-        .with_context(|| format!("attaching XDP ({} mode) to {}", cfg.xdp_mode, cfg.interface))?;
     info!(interface = %cfg.interface, mode = %cfg.xdp_mode, pin_dir = %pin_dir.display(), "lb attached");
 
     let daemon = Arc::new(Mutex::new(Daemon {

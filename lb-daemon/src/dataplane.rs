@@ -239,10 +239,18 @@ impl Dataplane {
         self.conn_capacity
     }
 
-    /// Removes the pins this instance created or adopted (a clean stop).
+    /// Removes the pins this instance created or adopted (a clean stop), and their directory
+    /// when nothing else is left in it.
     pub fn unpin(&mut self) {
+        let dir = self
+            .pinned
+            .first()
+            .and_then(|p| p.parent().map(Path::to_path_buf));
         for p in self.pinned.drain(..) {
             let _ = std::fs::remove_file(&p);
+        }
+        if let Some(d) = dir {
+            let _ = std::fs::remove_dir(d);
         }
     }
 }

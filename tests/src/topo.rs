@@ -130,10 +130,7 @@ impl HttpServer {
                 tx.send(()).expect("ready");
                 while !stop.load(Ordering::SeqCst) {
                     match l.accept() {
-                        Ok((s, _)) => {
-                            serve_one(s, &name);
-                            served.fetch_add(1, Ordering::SeqCst);
-                        }
+                        Ok((s, _)) => serve_one(s, &name, &served),
                         Err(_) => std::thread::sleep(Duration::from_millis(2)),
                     }
                 }
@@ -151,7 +148,9 @@ impl HttpServer {
     }
 }
 
-fn serve_one(mut s: TcpStream, name: &str) {
+/// Answers one request; counts it before answering, so a client that has its answer can rely
+/// on the count.
+fn serve_one(mut s: TcpStream, name: &str, served: &AtomicU64) {
     let _ = s.set_nonblocking(false);
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
     let mut buf = [0u8; 1024];
@@ -162,6 +161,7 @@ fn serve_one(mut s: TcpStream, name: &str) {
             Ok(n) => req.extend_from_slice(&buf[..n]),
         }
     }
+    served.fetch_add(1, Ordering::SeqCst);
     let body = format!("{name}\n");
     let _ = s.write_all(
         format!(

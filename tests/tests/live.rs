@@ -72,3 +72,59 @@ fn one_five_tuple_always_reaches_the_same_real_server() {
         );
     }
 }
+
+#[test]
+fn lbd_rejects_a_bad_config_before_attaching_anything() {
+    require_root!();
+    use lb_tests::{netns::Netns, topo::bin};
+    let ns = Netns::new("bad");
+    ns.ip(&[
+        "link", "add", "eth0", "type", "veth", "peer", "name", "peer0",
+    ]);
+    ns.ip(&["link", "set", "eth0", "up"]);
+    let dir = std::env::temp_dir().join(lb_tests::netns::unique_name("badcfg"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pin_dir =
+        std::path::PathBuf::from("/sys/fs/bpf").join(lb_tests::netns::unique_name("pins"));
+    let cases = [
+        (
+            r#"{ "interface": "eth0", "director": { "ipv4": "198.18.0.2" }, "pin_dir": "PIN",
+                 "services": [ { "protocol": "tcp", "vip": "198.18.1.1", "port": 80,
+                                 "scheduler": "fastest", "real_servers": [] } ] }"#,
+            "services[0].scheduler: unknown scheduler \"fastest\"",
+        ),
+        (
+            r#"{ "interface": "eth9", "pin_dir": "PIN", "services": [] }"#,
+            "config field interface: \"eth9\"",
+        ),
+        (
+            r#"{ "interface": "eth0", "pin_dir": "PIN", "services": [ }"#,
+            "line 1 column",
+        ),
+    ];
+    for (text, want) in cases {
+        let cfg = dir.join("lb.json");
+        std::fs::write(&cfg, text.replace("PIN", pin_dir.to_str().unwrap())).unwrap();
+        let out = std::process::Command::new(bin("lbd"))
+            .args(["--netns", &ns.name, "--config"])
+            .arg(&cfg)
+            .arg("--socket")
+            .arg(dir.join("lbd.sock"))
+            .output()
+            .expect("run lbd");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "lbd accepted {text}");
+        assert!(
+            err.contains(want),
+            "lbd's message for {text}:\n{err}\nwanted: {want}"
+        );
+        assert!(
+            !ns.ip(&["link", "show", "dev", "eth0"]).contains("xdp"),
+            "XDP attached despite a bad config"
+        );
+        assert!(!pin_dir.exists(), "pins left behind: {}", pin_dir.display());
+        assert!(!dir.join("lbd.sock").exists(), "socket left behind");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&pin_dir);
+}
