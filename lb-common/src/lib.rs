@@ -82,6 +82,9 @@ pub const FWD_NAT: u8 = 3;
 /// that every packet is scheduled as a new flow. Only `cargo xtask bench` sets it, to measure
 /// the new-flow path with `BPF_PROG_TEST_RUN` repeats.
 pub const CFG_F_NO_CONN_TABLE: u32 = 1 << 0;
+/// [`GlobalConfig::flags`]: some real server uses `nat`, so packets for no VIP are looked up
+/// as possible replies of a `nat` connection before they go to the host stack. Set by lbd.
+pub const CFG_F_NAT: u32 = 1 << 1;
 
 /// A VIP: the key of [`map_name::SERVICES`]. Written by lbd, read by `lb` per packet.
 #[repr(C)]
@@ -158,6 +161,10 @@ const _: () = assert!(core::mem::size_of::<FlowKey>() == 40);
 
 /// A tracked connection: the value of [`map_name::CONNS`]. Inserted by `lb` on a new flow;
 /// read by `lb` for every later packet of the flow; read (and, later, expired) by lbd.
+///
+/// A `nat` connection has two entries: the client's direction, and the real server's reply
+/// direction (key: real server -> client, flag [`CONN_F_REPLY`]), whose `vaddr`/`vport` say
+/// what to rewrite the reply's source back to.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Conn {
@@ -167,8 +174,18 @@ pub struct Conn {
     pub service: u32,
     /// `bpf_ktime_get_ns` when the entry was created.
     pub created_ns: u64,
+    /// `CONN_F_*`.
+    pub flags: u32,
+    /// The VIP's port, network byte order (reply entries).
+    pub vport: u16,
+    pub _pad: u16,
+    /// The VIP, network byte order, IPv4 in `[0]` (reply entries).
+    pub vaddr: [u32; 4],
 }
-const _: () = assert!(core::mem::size_of::<Conn>() == 16);
+const _: () = assert!(core::mem::size_of::<Conn>() == 40);
+
+/// [`Conn::flags`]: this entry is the reply direction of a `nat` connection.
+pub const CONN_F_REPLY: u32 = 1 << 0;
 
 /// Director-wide settings: the single entry of [`map_name::CONFIG`]. Written by lbd at start
 /// and on config change; read by `lb` per packet.
@@ -224,8 +241,11 @@ pub struct NextHop {
     pub dmac: [u8; 6],
     /// `bpf_ktime_get_ns` after which the entry must be looked up again; 0 = empty.
     pub expires_ns: u64,
+    /// 1 when the destination itself is the next hop (on-link, no gateway): what `dr` needs.
+    pub onlink: u8,
+    pub _pad: [u8; 7],
 }
-const _: () = assert!(core::mem::size_of::<NextHop>() == 24);
+const _: () = assert!(core::mem::size_of::<NextHop>() == 32);
 
 /// How long `lb` trusts a cached next hop. A real server's MAC or route change is picked up
 /// within this time.

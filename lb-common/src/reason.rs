@@ -55,8 +55,15 @@ pub const DECAP_BAD: u32 = 22;
 /// Forwarding is disabled on the ingress interface (`net.ipv4.conf.IF.forwarding=0`), so the
 /// kernel refuses the next-hop lookup; lbd enables it at start.
 pub const DROP_FIB_FWD_DISABLED: u32 = 23;
+/// A `nat` reply from a real server, rewritten back to the VIP and forwarded.
+pub const NAT_REPLY: u32 = 24;
+/// `dr`: the real server is not on a directly connected network (the FIB names a gateway);
+/// direct routing needs the real server on the director's link.
+pub const DROP_DR_NOT_ONLINK: u32 = 25;
+/// `nat`: the TTL would reach 0; the host stack gets the packet (and sends ICMP time exceeded).
+pub const PASS_TTL_EXCEEDED: u32 = 26;
 /// One past the last reason: the size of the counter array.
-pub const REASON_MAX: u32 = 24;
+pub const REASON_MAX: u32 = 27;
 
 /// Names for metrics and listings, indexed by reason.
 pub const REASON_NAMES: [&str; REASON_MAX as usize] = [
@@ -84,4 +91,7 @@ pub const REASON_NAMES: [&str; REASON_MAX as usize] = [
     "decap_pass",
     "decap_bad",
     "drop_fib_fwd_disabled",
+    "nat_reply",
+    "drop_dr_not_onlink",
+    "pass_ttl_exceeded",
 ];

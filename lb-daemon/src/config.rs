@@ -19,7 +19,7 @@ pub const KNOWN_SCHEDULERS: [&str; 13] = [
 pub const IMPLEMENTED_SCHEDULERS: [&str; 1] = ["mh"];
 /// IPVS's forwarding methods, by our config names (ipvsadm `-i`, `-g`, `-m`).
 pub const KNOWN_FORWARDING: [&str; 3] = ["tun", "dr", "nat"];
-pub const IMPLEMENTED_FORWARDING: [&str; 1] = ["tun"];
+pub const IMPLEMENTED_FORWARDING: [&str; 3] = ["tun", "dr", "nat"];
 /// ipvsadm's weight range.
 pub const MAX_WEIGHT: u32 = i32::MAX as u32;
 
@@ -355,6 +355,15 @@ impl Config {
                         ),
                     );
                 }
+                if port != s.port && (fwd == "tun" || fwd == "dr") {
+                    err(
+                        format!("{rp}.port"),
+                        format!(
+                            "{port} differs from the service's port {}: only nat can change the port ({fwd} forwards the packet unchanged)",
+                            s.port
+                        ),
+                    );
+                }
                 if fwd == "tun" && r.address.is_ipv4() && self.director.ipv4.is_none() {
                     err(
                         "director.ipv4".into(),
@@ -405,7 +414,7 @@ mod tests {
             { "protocol": "tcp", "vip": "10.0.0.100", "port": 80, "scheduler": "mh",
               "real_servers": [
                 { "address": "10.0.0.11", "forwarding": "tun" },
-                { "address": "10.0.0.12", "port": 8080, "weight": 3, "forwarding": "tun" }
+                { "address": "10.0.0.12", "port": 8080, "weight": 3, "forwarding": "nat" }
               ] }
         ]
     }"#;
@@ -484,8 +493,23 @@ mod tests {
                 "services[1].mh_table_size: 100 is not a prime between 7 and 1048573",
                 r#"services[1].real_servers[0].forwarding: unknown forwarding method "ipip"; valid: tun, dr, nat"#,
                 "services[1].real_servers[1]: duplicate real server 10.0.0.11:0: already defined at services[1].real_servers[0]",
-                r#"services[1].real_servers[1].forwarding: forwarding method "dr" is not implemented yet; implemented: tun"#,
             ]
         );
+    }
+
+    #[test]
+    fn only_nat_may_change_the_port() {
+        for fwd in ["tun", "dr"] {
+            let bad = GOOD.replace(
+                r#""weight": 3, "forwarding": "nat""#,
+                &format!(r#""weight": 3, "forwarding": "{fwd}""#),
+            );
+            assert_eq!(
+                errors(&bad),
+                vec![format!(
+                    "services[0].real_servers[1].port: 8080 differs from the service's port 80: only nat can change the port ({fwd} forwards the packet unchanged)"
+                )]
+            );
+        }
     }
 }

@@ -10,8 +10,8 @@ use std::{
 };
 
 use lb_common::{
-    FAMILY_V4, FAMILY_V6, FWD_DR, FWD_NAT, FWD_TUN, GlobalConfig, MAX_REALS, MAX_SERVICES,
-    RealServer, SCHED_MH, Service, VipKey,
+    CFG_F_NAT, FAMILY_V4, FAMILY_V6, FWD_DR, FWD_NAT, FWD_TUN, GlobalConfig, MAX_REALS,
+    MAX_SERVICES, RealServer, SCHED_MH, Service, VipKey,
     api::{RealServerView, ServiceView},
 };
 
@@ -138,13 +138,18 @@ impl State {
     /// service's change atomic.
     pub fn apply(&mut self, dp: &mut Dataplane, cfg: &Config) -> Result<ApplyReport, ApplyError> {
         let mut report = ApplyReport::default();
+        let nat = cfg
+            .services
+            .iter()
+            .flat_map(|s| &s.real_servers)
+            .any(|r| r.forwarding == "nat");
         dp.set_config(&GlobalConfig {
             src4: cfg
                 .director
                 .ipv4
                 .map(|a| u32::from_ne_bytes(a.octets()))
                 .unwrap_or(0),
-            flags: 0,
+            flags: if nat { CFG_F_NAT } else { 0 },
             src6: cfg
                 .director
                 .ipv6

@@ -3,13 +3,16 @@
 
 use aya_ebpf::{helpers::bpf_ktime_get_ns, programs::XdpContext};
 use lb_common::{
-    CFG_F_NO_CONN_TABLE, Conn, FlowKey, GlobalConfig, RealServer, Service, Stats, VipKey, reason,
+    CFG_F_NAT, CFG_F_NO_CONN_TABLE, Conn, FWD_NAT, FlowKey, GlobalConfig, RealServer, Service,
+    Stats, VipKey, reason,
 };
 
 use crate::{
     forward::{self, Target},
     maps::{CONFIG, CONNS, REAL_STATS, REALS, SERVICES, SVC_STATS},
+    nat,
     parse::{self, Packet},
+    ptr::zero_in_place,
     sched,
     verdict::{Verdict, count},
 };
@@ -17,8 +20,14 @@ use crate::{
 #[inline(always)]
 pub fn process(ctx: &XdpContext) -> Result<Verdict, Verdict> {
     let pkt = parse::parse(ctx)?;
-    let svc = vip(&pkt.flow)?;
     let cfg = config();
+    let svc = match vip(&pkt.flow) {
+        Ok(s) => s,
+        Err(not_vip) if cfg.flags & CFG_F_NAT != 0 => {
+            return nat::from_real(ctx, &pkt, not_vip);
+        }
+        Err(v) => return Err(v),
+    };
     // SAFETY: helper without preconditions. Read once: the connection entry and the
     // next-hop cache share it.
     let now = unsafe { bpf_ktime_get_ns() };
@@ -27,6 +36,9 @@ pub fn process(ctx: &XdpContext) -> Result<Verdict, Verdict> {
         id,
         real: real_server(id)?,
     };
+    if new && to.real.method == FWD_NAT {
+        nat::track_reply(&pkt.flow, &to, svc.id, now);
+    }
     account(&svc, id, &pkt, new);
     forward::forward(ctx, &pkt, &to, &cfg, now)
 }
@@ -76,18 +88,48 @@ fn conn(
     let real = sched::schedule(flow, svc)?;
     count(reason::CONN_NEW);
     if use_table {
-        let entry = Conn {
-            real,
-            service: svc.id,
-            created_ns: now,
-        };
-        if CONNS.insert(flow, entry, 0).is_err() {
-            // The flow is still forwarded; its next packet is scheduled again (to the same
-            // real server while the table is unchanged).
-            count(reason::CONN_INSERT_FAILED);
-        }
+        // On failure the flow is still forwarded; its next packet is scheduled again (to the
+        // same real server while the table is unchanged).
+        insert_conn(flow, real, svc.id, now, 0, 0, [0; 4]);
     }
     Ok((real, true))
+}
+
+/// Inserts a connection entry (counting a failure). The entry is built in place through a
+/// pointer: a by-value struct with zero fields turns into a `memset` call on the BPF target.
+#[inline(always)]
+pub fn insert_conn(
+    key: &FlowKey,
+    real: u32,
+    service: u32,
+    now: u64,
+    flags: u32,
+    vport: u16,
+    vaddr: [u32; 4],
+) {
+    let mut c = core::mem::MaybeUninit::<Conn>::uninit();
+    let p = c.as_mut_ptr();
+    // SAFETY: p points to a local Conn (40 bytes, 8-aligned), zeroed then filled in place.
+    let ok = unsafe {
+        zero_in_place(p);
+        (*p).real = real;
+        (*p).service = service;
+        (*p).created_ns = now;
+        (*p).flags = flags;
+        (*p).vport = vport;
+        // Volatile, word by word: LLVM turns stores of words it knows to be zero (IPv4 uses
+        // only vaddr[0]) into a memset call.
+        let v = core::ptr::addr_of_mut!((*p).vaddr) as *mut u32;
+        let mut i = 0;
+        while i < 4 {
+            v.add(i).write_volatile(vaddr[i]);
+            i += 1;
+        }
+        CONNS.insert(key, &*p, 0).is_ok()
+    };
+    if !ok {
+        count(reason::CONN_INSERT_FAILED);
+    }
 }
 
 #[inline(always)]

@@ -4,13 +4,16 @@
 #![no_main]
 
 mod bench;
+mod csum;
 mod decap;
 mod director;
 mod forward;
 mod maps;
+mod nat;
 mod parse;
 mod ptr;
 mod sched;
+mod tun;
 mod verdict;
 
 use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};

@@ -19,6 +19,8 @@ const IP_OFFSET: u16 = 0x1fff;
 pub struct Packet {
     /// Offset of the IP header (after the Ethernet header).
     pub l3_off: usize,
+    /// Offset of the TCP/UDP header (after the IP header and its options).
+    pub l4_off: usize,
     /// The IP datagram's length from its header (what ipvsadm's byte counters count).
     pub ip_len: u16,
     /// The 5-tuple, in network byte order, as the connection table keys it.
@@ -127,6 +129,7 @@ pub fn parse(ctx: &XdpContext) -> Result<Packet, Verdict> {
     let ports = unsafe { ports.read_unaligned() };
     Ok(Packet {
         l3_off,
+        l4_off,
         ip_len: ip.tot_len,
         flow: FlowKey {
             src: [ip.saddr, 0, 0, 0],

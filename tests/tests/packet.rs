@@ -403,3 +403,213 @@ fn decap_strips_ipip_and_passes_everything_else_untouched() {
     assert_frame("bad inner", &out.data, &cut);
     assert_eq!(reason_delta(&before, &h.reasons()), vec![("decap_bad", 1)]);
 }
+
+// ---- dr and nat ----
+
+const LOCAL_CLIENT: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 77);
+const REMOTE_REAL: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 5);
+const GATEWAY: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+
+fn method_config() -> String {
+    format!(
+        r#"{{
+        "interface": "eth0",
+        "director": {{ "ipv4": "{DIRECTOR}" }},
+        "conn_table_size": 4096,
+        "services": [
+          {{ "protocol": "tcp", "vip": "{VIP}", "port": 81, "scheduler": "mh", "mh_table_size": 251,
+            "real_servers": [ {{ "address": "{}", "forwarding": "dr" }} ] }},
+          {{ "protocol": "tcp", "vip": "{VIP}", "port": 82, "scheduler": "mh", "mh_table_size": 251,
+            "real_servers": [ {{ "address": "{REMOTE_REAL}", "forwarding": "dr" }} ] }},
+          {{ "protocol": "tcp", "vip": "{VIP}", "port": 80, "scheduler": "mh", "mh_table_size": 251,
+            "real_servers": [ {{ "address": "{}", "port": 8080, "forwarding": "nat" }} ] }},
+          {{ "protocol": "udp", "vip": "{VIP}", "port": 53, "scheduler": "mh", "mh_table_size": 251,
+            "real_servers": [ {{ "address": "{}", "port": 5353, "forwarding": "nat" }} ] }}
+        ]
+    }}"#,
+        REALS[1], REALS[2], REALS[2]
+    )
+}
+
+fn method_harness() -> Harness {
+    let h = Harness::new(
+        &method_config(),
+        &[REALS[1], REALS[2], LOCAL_CLIENT, GATEWAY],
+    );
+    // A real server behind a router: not on the director's link.
+    h.ns.ip(&["route", "add", "198.19.0.0/24", "via", &GATEWAY.to_string()]);
+    h
+}
+
+#[test]
+fn dr_rewrites_only_the_destination_mac() {
+    require_root!();
+    let mut h = method_harness();
+    let frame = tcp_frame(&h, &Ipv4::new(CLIENT, VIP, 6), 40010, 81, b"data");
+    let before = h.reasons();
+    let out = h.run("lb", &frame);
+    assert_eq!(out.action, XDP_TX);
+    let mut want = frame.clone();
+    want[..6].copy_from_slice(&real_mac(REALS[1]));
+    want[6..12].copy_from_slice(&h.if_mac);
+    assert_frame("dr", &out.data, &want);
+    assert_eq!(
+        reason_delta(&before, &h.reasons()),
+        vec![("tx", 1), ("conn_new", 1)]
+    );
+}
+
+#[test]
+fn dr_refuses_a_real_server_behind_a_router() {
+    require_root!();
+    let mut h = method_harness();
+    let frame = tcp_frame(&h, &Ipv4::new(CLIENT, VIP, 6), 40011, 82, b"");
+    let before = h.reasons();
+    let out = h.run("lb", &frame);
+    assert_eq!(out.action, XDP_DROP);
+    assert_frame("dr not on-link", &out.data, &frame);
+    assert_eq!(
+        reason_delta(&before, &h.reasons()),
+        vec![("conn_new", 1), ("drop_dr_not_onlink", 1)]
+    );
+}
+
+/// The frame a router would emit for `ip`: TTL one less, checksums computed from scratch here.
+fn routed(mut ip: Ipv4, dmac: [u8; 6], smac: [u8; 6], l4: &[u8]) -> Vec<u8> {
+    ip.ttl -= 1;
+    eth(dmac, smac, ETH_P_IP, &ip.build(l4))
+}
+
+#[test]
+fn nat_rewrites_both_directions_with_correct_checksums() {
+    require_root!();
+    let mut h = method_harness();
+    let rip = REALS[2];
+    // Client -> VIP:80 becomes client -> RIP:8080.
+    let mut ip = Ipv4::new(LOCAL_CLIENT, VIP, 6);
+    ip.tos = 0x28;
+    let syn = eth(
+        h.if_mac,
+        CLIENT_MAC,
+        ETH_P_IP,
+        &ip.build(&tcp(LOCAL_CLIENT, VIP, 40012, 80, 0x02, b"hello")),
+    );
+    let before = h.reasons();
+    let out = h.run("lb", &syn);
+    assert_eq!(out.action, XDP_TX);
+    let mut ip_in = ip.clone();
+    ip_in.dst = rip;
+    let want = routed(
+        ip_in,
+        real_mac(rip),
+        h.if_mac,
+        &tcp(LOCAL_CLIENT, rip, 40012, 8080, 0x02, b"hello"),
+    );
+    assert_frame("nat in", &out.data, &want);
+    assert!(ipv4_csum_ok(&out.data[14..]) && l4_csum_ok(&out.data[14..]));
+    assert_eq!(
+        reason_delta(&before, &h.reasons()),
+        vec![("tx", 1), ("conn_new", 1)]
+    );
+    assert_eq!(h.dp.connections().len(), 2, "both directions tracked");
+
+    // RIP:8080 -> client becomes VIP:80 -> client, toward the client's MAC.
+    let reply_ip = Ipv4::new(rip, LOCAL_CLIENT, 6);
+    let reply = eth(
+        h.if_mac,
+        real_mac(rip),
+        ETH_P_IP,
+        &reply_ip.build(&tcp(rip, LOCAL_CLIENT, 8080, 40012, 0x12, b"world!")),
+    );
+    let before = h.reasons();
+    let out = h.run("lb", &reply);
+    assert_eq!(out.action, XDP_TX);
+    let mut ip_out = reply_ip.clone();
+    ip_out.src = VIP;
+    let want = routed(
+        ip_out,
+        real_mac(LOCAL_CLIENT),
+        h.if_mac,
+        &tcp(VIP, LOCAL_CLIENT, 80, 40012, 0x12, b"world!"),
+    );
+    assert_frame("nat out", &out.data, &want);
+    assert_eq!(reason_delta(&before, &h.reasons()), vec![("nat_reply", 1)]);
+
+    let key = vip_key(Protocol::Tcp, VIP.into(), 80);
+    let s = h.service_stats(h.dp.service(&key).unwrap().id);
+    assert_eq!(
+        (s.conns, s.in_pkts, s.out_pkts, s.in_bytes, s.out_bytes),
+        (1, 1, 1, 45, 46),
+        "ipvsadm --stats: Conns InPkts OutPkts InBytes OutBytes"
+    );
+}
+
+#[test]
+fn nat_udp_keeps_a_zero_checksum_and_fixes_a_real_one() {
+    require_root!();
+    let mut h = method_harness();
+    let rip = REALS[2];
+    for (sport, zero) in [(40013u16, false), (40014, true)] {
+        let ip = Ipv4::new(LOCAL_CLIENT, VIP, 17);
+        let mut dgram = udp(LOCAL_CLIENT, VIP, sport, 53, b"query");
+        if zero {
+            dgram[6..8].copy_from_slice(&[0, 0]);
+        }
+        let frame = eth(h.if_mac, CLIENT_MAC, ETH_P_IP, &ip.build(&dgram));
+        let out = h.run("lb", &frame);
+        assert_eq!(out.action, XDP_TX);
+        let mut ip_in = ip.clone();
+        ip_in.dst = rip;
+        let mut want_l4 = udp(LOCAL_CLIENT, rip, sport, 5353, b"query");
+        if zero {
+            want_l4[6..8].copy_from_slice(&[0, 0]);
+        }
+        let want = routed(ip_in, real_mac(rip), h.if_mac, &want_l4);
+        assert_frame(if zero { "udp csum 0" } else { "udp" }, &out.data, &want);
+    }
+}
+
+#[test]
+fn packets_for_no_vip_and_no_nat_connection_still_pass() {
+    require_root!();
+    let mut h = method_harness();
+    // Looks like a reply from a nat real server, but no connection exists.
+    let frame = eth(
+        h.if_mac,
+        real_mac(REALS[2]),
+        ETH_P_IP,
+        &Ipv4::new(REALS[2], LOCAL_CLIENT, 6).build(&tcp(
+            REALS[2],
+            LOCAL_CLIENT,
+            8080,
+            1,
+            0x12,
+            b"",
+        )),
+    );
+    let before = h.reasons();
+    let out = h.run("lb", &frame);
+    assert_eq!(out.action, XDP_PASS);
+    assert_frame("stray reply", &out.data, &frame);
+    assert_eq!(
+        reason_delta(&before, &h.reasons()),
+        vec![("pass_not_vip", 1)]
+    );
+}
+
+#[test]
+fn nat_passes_a_packet_whose_ttl_would_expire() {
+    require_root!();
+    let mut h = method_harness();
+    let mut ip = Ipv4::new(LOCAL_CLIENT, VIP, 6);
+    ip.ttl = 1;
+    let frame = eth(
+        h.if_mac,
+        CLIENT_MAC,
+        ETH_P_IP,
+        &ip.build(&tcp(LOCAL_CLIENT, VIP, 40015, 80, 0x02, b"")),
+    );
+    let out = h.run("lb", &frame);
+    assert_eq!(out.action, XDP_PASS);
+    assert_frame("ttl 1", &out.data, &frame);
+}
