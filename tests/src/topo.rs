@@ -30,6 +30,38 @@ pub const DIRECTOR: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 pub const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 100);
 pub const VIP_PORT: u16 = 80;
 
+/// The port real servers listen on with `nat` (the director rewrites VIP_PORT to it).
+pub const NAT_PORT: u16 = 8080;
+
+/// The forwarding method every real server of a topology uses, and what it needs set up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// VIP on loopback, `lbd decap` on eth0; replies go straight to the client.
+    Tun,
+    /// VIP on loopback; replies go straight to the client.
+    Dr,
+    /// No VIP; the route back to the client goes through the director, which rewrites the
+    /// replies; the HTTP server listens on [`NAT_PORT`].
+    Nat,
+}
+
+impl Method {
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Tun => "tun",
+            Method::Dr => "dr",
+            Method::Nat => "nat",
+        }
+    }
+    fn real_port(self) -> u16 {
+        if self == Method::Nat {
+            NAT_PORT
+        } else {
+            VIP_PORT
+        }
+    }
+}
+
 pub fn real_addr(i: usize) -> Ipv4Addr {
     Ipv4Addr::new(198, 18, 0, 11 + i as u8)
 }
@@ -270,6 +302,7 @@ fn sockaddr_in(ip: Ipv4Addr, port: u16) -> libc::sockaddr_in {
 
 /// The whole topology. Drop order tears down processes and servers before namespaces.
 pub struct Topology {
+    pub method: Method,
     peer_xdp: Option<aya::Ebpf>,
     pub lbd: Option<Proc>,
     pub decaps: Vec<Proc>,
@@ -285,9 +318,9 @@ pub struct Topology {
 }
 
 impl Topology {
-    /// Creates the namespaces and links, starts `decap` and an HTTP server on each real
-    /// server. Call [`Topology::start_lbd`] to bring the director up.
-    pub fn new(n_reals: usize) -> Self {
+    /// Creates the namespaces and links, prepares each real server for `method` and starts
+    /// an HTTP server on it. Call [`Topology::start_lbd`] to bring the director up.
+    pub fn new(n_reals: usize, method: Method) -> Self {
         let switch = Netns::new("sw");
         let client = Netns::new("cl");
         let director = Netns::new("dir");
@@ -321,10 +354,13 @@ impl Topology {
             .unwrap_or_else(|e| panic!("attaching pass to p-director: {e}"))
         };
         // A veth sender leaves TCP/UDP checksums to "hardware" (CHECKSUM_PARTIAL); a frame
-        // that then crosses XDP on the director loses that state and would reach the real
-        // server with a half-done checksum. Real NICs finish checksums on the wire; on veth
-        // the client must compute them itself.
+        // that then crosses XDP on the director loses that state and would arrive with a
+        // half-done checksum. Real NICs finish checksums on the wire; on veth every sender
+        // whose packets cross the director must compute them itself.
         client.exec(&["ethtool", "-K", "eth0", "tx", "off"]);
+        for rs in &reals {
+            rs.exec(&["ethtool", "-K", "eth0", "tx", "off"]);
+        }
         client.ip(&[
             "route",
             "add",
@@ -337,17 +373,33 @@ impl Topology {
         let mut decaps = Vec::new();
         let mut http = Vec::new();
         for (i, rs) in reals.iter().enumerate() {
-            rs.ip(&["addr", "add", &format!("{VIP}/32"), "dev", "lo"]);
-            decaps.push(Proc::spawn(
-                &format!("decap rs{i}"),
-                Command::new(bin("lbd"))
-                    .args(["--netns", &rs.name, "decap", "--interface", "eth0"])
-                    .env("RUST_LOG", "warn"),
-            ));
-            http.push(HttpServer::start(rs, &format!("rs{i}"), VIP_PORT));
+            match method {
+                Method::Tun | Method::Dr => {
+                    rs.ip(&["addr", "add", &format!("{VIP}/32"), "dev", "lo"]);
+                }
+                Method::Nat => {
+                    rs.ip(&[
+                        "route",
+                        "add",
+                        &format!("{CLIENT}/32"),
+                        "via",
+                        &DIRECTOR.to_string(),
+                    ]);
+                }
+            }
+            if method == Method::Tun {
+                decaps.push(Proc::spawn(
+                    &format!("decap rs{i}"),
+                    Command::new(bin("lbd"))
+                        .args(["--netns", &rs.name, "decap", "--interface", "eth0"])
+                        .env("RUST_LOG", "warn"),
+                ));
+            }
+            http.push(HttpServer::start(rs, &format!("rs{i}"), method.real_port()));
         }
         let pin_dir = PathBuf::from("/sys/fs/bpf").join(unique_name("pins"));
         Topology {
+            method,
             peer_xdp: Some(peer_xdp),
             lbd: None,
             decaps,
@@ -364,7 +416,7 @@ impl Topology {
     }
 
     /// The director's config for this topology: one TCP service on the VIP, Maglev, every
-    /// real server tunnelled (weights given per real server).
+    /// real server with the topology's method (weights given per real server).
     pub fn config(&self, weights: &[u32]) -> serde_json::Value {
         let reals: Vec<serde_json::Value> = weights
             .iter()
@@ -372,9 +424,9 @@ impl Topology {
             .map(|(i, w)| {
                 serde_json::json!({
                     "address": real_addr(i).to_string(),
-                    "port": VIP_PORT,
+                    "port": self.method.real_port(),
                     "weight": w,
-                    "forwarding": "tun",
+                    "forwarding": self.method.name(),
                 })
             })
             .collect();
@@ -419,7 +471,7 @@ impl Topology {
             assert!(Instant::now() < deadline, "lbd did not open its socket");
             std::thread::sleep(Duration::from_millis(50));
         }
-        // Every real server's decap must be attached before traffic flows.
+        // Every real server's decap (tun) must be attached before traffic flows.
         for (d, rs) in self.decaps.iter_mut().zip(&self.reals) {
             while !rs.ip(&["link", "show", "dev", "eth0"]).contains("prog/xdp") {
                 d.assert_running();

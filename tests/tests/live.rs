@@ -5,13 +5,13 @@ use std::{collections::BTreeMap, net::SocketAddr};
 
 use lb_tests::{
     require_root,
-    topo::{Topology, VIP, VIP_PORT, http_get},
+    topo::{Method, Topology, VIP, VIP_PORT, http_get},
 };
 
 #[test]
 fn three_hundred_connections_through_the_vip_all_succeed_and_spread() {
     require_root!();
-    let mut t = Topology::new(3);
+    let mut t = Topology::new(3, Method::Tun);
     let cfg = t.config(&[1, 1, 1]);
     t.start_lbd(&cfg);
     let vip: SocketAddr = (VIP, VIP_PORT).into();
@@ -54,7 +54,7 @@ fn three_hundred_connections_through_the_vip_all_succeed_and_spread() {
 #[test]
 fn one_five_tuple_always_reaches_the_same_real_server() {
     require_root!();
-    let mut t = Topology::new(3);
+    let mut t = Topology::new(3, Method::Tun);
     let cfg = t.config(&[1, 1, 1]);
     t.start_lbd(&cfg);
     let vip: SocketAddr = (VIP, VIP_PORT).into();
@@ -127,4 +127,50 @@ fn lbd_rejects_a_bad_config_before_attaching_anything() {
     }
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&pin_dir);
+}
+
+/// HTTP over new TCP connections through the VIP with every real server on `method`: all
+/// succeed, every real server answers some, and lbd's counters agree.
+fn method_round_trip(method: Method, connections: u32) -> serde_json::Value {
+    let mut t = Topology::new(3, method);
+    let cfg = t.config(&[1, 1, 1]);
+    t.start_lbd(&cfg);
+    let vip: SocketAddr = (VIP, VIP_PORT).into();
+    let mut answers = BTreeMap::<String, u32>::new();
+    {
+        let _in = t.client.enter();
+        for i in 0..connections {
+            let (status, body) = http_get(vip, None)
+                .unwrap_or_else(|e| panic!("{method:?}: connection {i} failed: {e}"));
+            assert_eq!(status, 200, "{method:?}: connection {i}: {body}");
+            *answers.entry(body.trim().to_string()).or_default() += 1;
+        }
+    }
+    assert_eq!(
+        answers.len(),
+        3,
+        "{method:?}: every real server answers: {answers:?}"
+    );
+    let listing = t.lbctl(&["-L", "-n", "--stats", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&listing).expect("json");
+    assert_eq!(v["services"][0]["stats"]["conns"], connections, "{listing}");
+    v
+}
+
+#[test]
+fn direct_routing_serves_http_through_the_vip() {
+    require_root!();
+    let v = method_round_trip(Method::Dr, 60);
+    // Replies go straight from the real servers to the client: the director sees none.
+    assert_eq!(v["services"][0]["stats"]["out_pkts"], 0);
+}
+
+#[test]
+fn masquerading_serves_http_through_the_vip_and_counts_replies() {
+    require_root!();
+    let v = method_round_trip(Method::Nat, 60);
+    let s = &v["services"][0]["stats"];
+    // Every reply came back through the director (at least SYN-ACK, data, FIN per connection).
+    assert!(s["out_pkts"].as_u64().unwrap() >= 3 * 60, "{s}");
+    assert!(s["out_bytes"].as_u64().unwrap() > 0, "{s}");
 }

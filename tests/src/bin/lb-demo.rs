@@ -9,7 +9,7 @@ use std::{
     sync::atomic::{AtomicBool, Ordering},
 };
 
-use lb_tests::topo::{self, Topology, VIP, VIP_PORT};
+use lb_tests::topo::{self, Method, Topology, VIP, VIP_PORT};
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
@@ -37,7 +37,7 @@ fn main() {
 
 fn run() -> bool {
     println!("== building the topology: client, director, rs0..rs2 on one bridge");
-    let mut t = Topology::new(3);
+    let mut t = Topology::new(3, Method::Tun);
     let cfg = t.config(&[1, 1, 1]);
     println!(
         "== lbd config:\n{}",
