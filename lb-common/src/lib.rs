@@ -259,8 +259,14 @@ pub struct BenchState {
     /// [`BenchState::new_flows`] is non-zero.
     pub counter: u32,
     pub new_flows: u32,
+    /// Non-zero: copy [`BenchState::head`] over the packet's first 64 bytes before each
+    /// repeat (undoes a rewrite such as `nat`'s).
+    pub restore: u32,
+    pub _pad: u32,
+    /// The original first 64 bytes of the packet.
+    pub head: [u64; 8],
 }
-const _: () = assert!(core::mem::size_of::<BenchState>() == 8);
+const _: () = assert!(core::mem::size_of::<BenchState>() == 80);
 
 #[cfg(feature = "user")]
 mod user {

@@ -35,6 +35,18 @@ pub fn shim(ctx: &XdpContext) -> u32 {
     if let Some(st) = BENCH_STATE.get_ptr_mut(0) {
         // SAFETY: per-CPU slot.
         let st = unsafe { &mut *st };
+        if st.restore != 0 {
+            let Some(head) = ptr_at::<[u64; 8]>(ctx, 0) else {
+                return xdp_action::XDP_ABORTED;
+            };
+            let head = head as *mut u64;
+            let mut i = 0;
+            while i < 8 {
+                // SAFETY: inside the 64 bytes checked above. Volatile: no memcpy call.
+                unsafe { head.add(i).write_volatile(st.head[i]) };
+                i += 1;
+            }
+        }
         if st.new_flows != 0 {
             st.counter = st.counter.wrapping_add(1);
             // Source port of an IPv4 packet without options (the bench's packets have none).

@@ -14,7 +14,7 @@ use aya::{
     maps::{PerCpuArray, PerCpuValues, ProgramArray},
     programs::{TestRun, TestRunOptions, Xdp},
 };
-use lb_common::{BenchState, CFG_F_NO_CONN_TABLE, map_name};
+use lb_common::{BenchState, CFG_F_NAT, CFG_F_NO_CONN_TABLE, map_name};
 use lb_tests::{
     packet::{ETH_P_IP, Ipv4, eth, tcp},
     testrun::{CLIENT_MAC, DIRECTOR, Harness},
@@ -30,6 +30,8 @@ struct Case {
     packet: Vec<u8>,
     new_flows: bool,
     skip_conn_table: bool,
+    /// CFG_F_NAT on: packets for no VIP are looked up as nat replies first.
+    nat_replies: bool,
     samples: Vec<f64>,
 }
 
@@ -75,23 +77,33 @@ fn main() {
     let config = format!(
         r#"{{ "interface": "eth0", "director": {{ "ipv4": "{DIRECTOR}" }}, "conn_table_size": 1048576,
             "services": [ {{ "protocol": "tcp", "vip": "{VIP}", "port": 80, "scheduler": "mh",
+                            "real_servers": [ {} ] }},
+                          {{ "protocol": "tcp", "vip": "{VIP}", "port": 81, "scheduler": "mh",
+                            "real_servers": [ {} ] }},
+                          {{ "protocol": "tcp", "vip": "{VIP}", "port": 82, "scheduler": "mh",
                             "real_servers": [ {} ] }} ] }}"#,
-        real_json.join(",")
+        real_json.join(","),
+        real_json.join(",").replace("tun", "dr"),
+        real_json.join(",").replace("tun", "nat"),
     );
     let mut h = Harness::new(&config, &reals);
-    let syn = |h: &Harness, dst: Ipv4Addr| {
+    let syn_port = |h: &Harness, dst: Ipv4Addr, port: u16| {
         let ip = Ipv4::new(CLIENT, dst, 6);
         eth(
             h.if_mac,
             CLIENT_MAC,
             ETH_P_IP,
-            &ip.build(&tcp(CLIENT, dst, 40000, 80, 0x10, &[0u8; 20])),
+            &ip.build(&tcp(CLIENT, dst, 40000, port, 0x10, &[0u8; 20])),
         )
     };
+    let syn = |h: &Harness, dst: Ipv4Addr| syn_port(h, dst, 80);
     let vip_pkt = syn(&h, VIP);
+    let vip_dr = syn_port(&h, VIP, 81);
+    let vip_nat = syn_port(&h, VIP, 82);
     let other_pkt = syn(&h, Ipv4Addr::new(198, 18, 0, 99));
-    let mut cases = vec![
-        case(
+    // (name, what, program under test, packet, new flow per repeat, skip connection table)
+    let table: [(&str, &str, &str, &[u8], bool, bool); 9] = [
+        (
             "xdp_drop",
             "XDP_DROP, nothing else",
             "bench_drop",
@@ -99,7 +111,7 @@ fn main() {
             false,
             false,
         ),
-        case(
+        (
             "xdp_tx",
             "swap MACs, XDP_TX (baseline)",
             "bench_tx",
@@ -107,15 +119,31 @@ fn main() {
             false,
             false,
         ),
-        case(
+        (
             "lb_established",
-            "lb: TCP packet of a known flow, IPIP, XDP_TX",
+            "lb: known TCP flow, tun (IPIP), XDP_TX",
             "lb",
             &vip_pkt,
             false,
             false,
         ),
-        case(
+        (
+            "lb_established_dr",
+            "lb: known TCP flow, dr (MAC rewrite), XDP_TX",
+            "lb",
+            &vip_dr,
+            false,
+            false,
+        ),
+        (
+            "lb_established_nat",
+            "lb: known TCP flow, nat (address, port, TTL, checksums), XDP_TX",
+            "lb",
+            &vip_nat,
+            false,
+            false,
+        ),
+        (
             "lb_not_vip",
             "lb: packet for no VIP, XDP_PASS",
             "lb",
@@ -123,23 +151,39 @@ fn main() {
             false,
             false,
         ),
-        case(
+        (
             "lb_new_flow",
-            "lb: new flow each packet (conn miss + insert), mh, IPIP",
+            "lb: new flow each packet (conn miss + insert), mh, tun",
             "lb",
             &vip_pkt,
             true,
             false,
         ),
-        case(
+        (
             "lb_new_flow_no_table",
-            "lb: new flow, connection table skipped (CFG_F_NO_CONN_TABLE), mh, IPIP",
+            "lb: new flow, connection table skipped (CFG_F_NO_CONN_TABLE), mh, tun",
             "lb",
             &vip_pkt,
             true,
             true,
         ),
+        (
+            "lb_not_vip_nat_on",
+            "lb: packet for no VIP while nat is configured (reply lookup miss), XDP_PASS",
+            "lb",
+            &other_pkt,
+            false,
+            false,
+        ),
     ];
+    let mut cases: Vec<Case> = table
+        .iter()
+        .map(|&(name, what, program, packet, new_flows, skip)| {
+            let mut c = case(name, what, program, packet, new_flows, skip);
+            c.nat_replies = name == "lb_not_vip_nat_on";
+            c
+        })
+        .collect();
     for p in ["lb", "bench_shim", "bench_tx", "bench_drop"] {
         h.dp.program(p).unwrap_or_else(|e| panic!("{e}"));
     }
@@ -151,7 +195,7 @@ fn main() {
     for _ in 0..rounds {
         for c in cases.iter_mut() {
             set_target(&mut h, c.program);
-            set_mode(&mut h, c.new_flows, c.skip_conn_table);
+            set_mode(&mut h, c, &c.packet.clone());
             let mut pctx = ctx;
             pctx[4..8].copy_from_slice(&(c.packet.len() as u32).to_ne_bytes());
             let shim: &mut Xdp = h.dp.program("bench_shim").unwrap();
@@ -214,6 +258,7 @@ fn case(
         packet: packet.to_vec(),
         new_flows,
         skip_conn_table,
+        nat_replies: false,
         samples: Vec::new(),
     }
 }
@@ -230,25 +275,35 @@ fn set_target(h: &mut Harness, program: &'static str) {
     let _ = fd.as_fd();
 }
 
-fn set_mode(h: &mut Harness, new_flows: bool, skip_conn_table: bool) {
+/// Every case restores the packet's first 64 bytes before each repeat (so that `nat`'s
+/// rewrite is undone), baselines included, so the copy cancels out of the ratios.
+fn set_mode(h: &mut Harness, c: &Case, packet: &[u8]) {
+    let (new_flows, skip_conn_table) = (c.new_flows, c.skip_conn_table);
     let n = aya::util::nr_cpus().unwrap();
     {
         let ebpf = h.dp.ebpf_mut();
         let mut st: PerCpuArray<_, BenchState> =
             PerCpuArray::try_from(ebpf.map_mut(map_name::BENCH_STATE).unwrap()).unwrap();
+        let mut head = [0u64; 8];
+        for (i, w) in head.iter_mut().enumerate() {
+            *w = u64::from_ne_bytes(packet[i * 8..i * 8 + 8].try_into().unwrap());
+        }
         let v = BenchState {
             counter: 0,
             new_flows: new_flows as u32,
+            restore: 1,
+            _pad: 0,
+            head,
         };
         st.set(0, PerCpuValues::try_from(vec![v; n]).unwrap(), 0)
             .unwrap();
     }
     let mut cfg = h.dp.config().unwrap();
-    cfg.flags = if skip_conn_table {
+    cfg.flags = (if skip_conn_table {
         CFG_F_NO_CONN_TABLE
     } else {
         0
-    };
+    }) | (if c.nat_replies { CFG_F_NAT } else { 0 });
     h.dp.set_config(&cfg).unwrap();
 }
 
