@@ -114,6 +114,29 @@ fn assert_frame(what: &str, got: &[u8], want: &[u8]) {
     );
 }
 
+/// One fixture, as Katran's tester reads them: what it shows, the input, the expected verdict,
+/// the expected output bytes (`None`: the input unchanged) and the expected reason-counter
+/// changes, all asserted together; a failure dumps both frames.
+fn check(
+    h: &mut Harness,
+    what: &str,
+    input: &[u8],
+    action: u32,
+    want: Option<&[u8]>,
+    reasons: &[(&str, u64)],
+) -> Vec<u8> {
+    let before = h.reasons();
+    let out = h.run("lb", input);
+    assert_eq!(out.action, action, "{what}: verdict");
+    assert_frame(what, &out.data, want.unwrap_or(input));
+    assert_eq!(
+        reason_delta(&before, &h.reasons()),
+        reasons,
+        "{what}: counters"
+    );
+    out.data
+}
+
 #[test]
 fn tcp_syn_to_vip_is_tunnelled_to_the_scheduled_real_server() {
     require_root!();
@@ -171,17 +194,14 @@ fn established_flow_keeps_its_real_server_after_the_table_changes() {
     let weights = REALS.map(|r| if r == real { 0 } else { 1 });
     let cfg = lb_daemon::config::Config::parse(&config(weights), "t").unwrap();
     h.state.apply(&mut h.dp, &cfg).unwrap();
-    let before = h.reasons();
-    let again = h.run("lb", &frame);
-    assert_eq!(again.action, XDP_TX);
-    assert_frame(
+    let want = expected_ipip(&h, &frame[14..], real);
+    check(
+        &mut h,
         "established",
-        &again.data,
-        &expected_ipip(&h, &frame[14..], real),
-    );
-    assert_eq!(
-        reason_delta(&before, &h.reasons()),
-        vec![("tx", 1), ("conn_hit", 1)]
+        &frame,
+        XDP_TX,
+        Some(&want),
+        &[("tx", 1), ("conn_hit", 1)],
     );
     let key = vip_key(Protocol::Tcp, VIP.into(), 80);
     let s = h.service_stats(h.dp.service(&key).unwrap().id);
@@ -249,15 +269,7 @@ fn packets_not_for_a_vip_pass_untouched() {
         ),
     ];
     for (what, frame, reason) in cases {
-        let before = h.reasons();
-        let out = h.run("lb", &frame);
-        assert_eq!(out.action, XDP_PASS, "{what}: verdict");
-        assert_frame(what, &out.data, &frame);
-        assert_eq!(
-            reason_delta(&before, &h.reasons()),
-            vec![(reason, 1)],
-            "{what}"
-        );
+        check(&mut h, what, &frame, XDP_PASS, None, &[(reason, 1)]);
     }
     assert!(h.dp.connections().is_empty());
 }
@@ -284,13 +296,13 @@ fn fragments_are_passed_and_counted() {
         let mut ip = Ipv4::new(CLIENT, VIP, 6);
         ip.frag = frag;
         let frame = tcp_frame(&h, &ip, 40003, 80, b"");
-        let before = h.reasons();
-        let out = h.run("lb", &frame);
-        assert_eq!(out.action, XDP_PASS);
-        assert_frame("fragment", &out.data, &frame);
-        assert_eq!(
-            reason_delta(&before, &h.reasons()),
-            vec![("pass_fragment", 1)]
+        check(
+            &mut h,
+            "fragment",
+            &frame,
+            XDP_PASS,
+            None,
+            &[("pass_fragment", 1)],
         );
     }
 }
@@ -351,13 +363,13 @@ fn unresolved_next_hop_drops_without_touching_the_packet() {
     // No neighbour entries: the FIB lookup answers NO_NEIGH.
     let mut h = Harness::new(&config([1, 1, 1]), &[]);
     let frame = tcp_frame(&h, &Ipv4::new(CLIENT, VIP, 6), 40005, 80, b"");
-    let before = h.reasons();
-    let out = h.run("lb", &frame);
-    assert_eq!(out.action, XDP_DROP);
-    assert_frame("no neigh", &out.data, &frame);
-    assert_eq!(
-        reason_delta(&before, &h.reasons()),
-        vec![("drop_fib_no_neigh", 1), ("conn_new", 1)]
+    check(
+        &mut h,
+        "no neigh",
+        &frame,
+        XDP_DROP,
+        None,
+        &[("drop_fib_no_neigh", 1), ("conn_new", 1)],
     );
 }
 
@@ -464,13 +476,13 @@ fn dr_refuses_a_real_server_behind_a_router() {
     require_root!();
     let mut h = method_harness();
     let frame = tcp_frame(&h, &Ipv4::new(CLIENT, VIP, 6), 40011, 82, b"");
-    let before = h.reasons();
-    let out = h.run("lb", &frame);
-    assert_eq!(out.action, XDP_DROP);
-    assert_frame("dr not on-link", &out.data, &frame);
-    assert_eq!(
-        reason_delta(&before, &h.reasons()),
-        vec![("conn_new", 1), ("drop_dr_not_onlink", 1)]
+    check(
+        &mut h,
+        "dr not on-link",
+        &frame,
+        XDP_DROP,
+        None,
+        &[("conn_new", 1), ("drop_dr_not_onlink", 1)],
     );
 }
 
@@ -587,13 +599,13 @@ fn packets_for_no_vip_and_no_nat_connection_still_pass() {
             b"",
         )),
     );
-    let before = h.reasons();
-    let out = h.run("lb", &frame);
-    assert_eq!(out.action, XDP_PASS);
-    assert_frame("stray reply", &out.data, &frame);
-    assert_eq!(
-        reason_delta(&before, &h.reasons()),
-        vec![("pass_not_vip", 1)]
+    check(
+        &mut h,
+        "stray reply",
+        &frame,
+        XDP_PASS,
+        None,
+        &[("pass_not_vip", 1)],
     );
 }
 
