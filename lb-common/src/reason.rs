@@ -46,8 +46,9 @@ pub const CONN_INSERT_FAILED: u32 = 17;
 pub const CONN_HIT: u32 = 18;
 /// Informational: a packet started a new connection.
 pub const CONN_NEW: u32 = 19;
-/// decap: an IPIP packet was stripped and passed to the host stack.
-pub const DECAP_IPIP: u32 = 20;
+/// decap: a tunnelled packet (IPIP, IPv6 in IPv4, IPv4 or IPv6 in IPv6) was stripped and
+/// passed to the host stack.
+pub const DECAP_STRIPPED: u32 = 20;
 /// decap: not encapsulated, passed untouched.
 pub const DECAP_PASS: u32 = 21;
 /// decap: encapsulated but malformed (truncated inner header): passed untouched.
@@ -62,8 +63,10 @@ pub const NAT_REPLY: u32 = 24;
 pub const DROP_DR_NOT_ONLINK: u32 = 25;
 /// `nat`: the TTL would reach 0; the host stack gets the packet (and sends ICMP time exceeded).
 pub const PASS_TTL_EXCEEDED: u32 = 26;
+/// IPv6 with more extension headers than `lb` walks (6) before the transport header.
+pub const PASS_IPV6_EXT_LIMIT: u32 = 27;
 /// One past the last reason: the size of the counter array.
-pub const REASON_MAX: u32 = 27;
+pub const REASON_MAX: u32 = 28;
 
 /// Names for metrics and listings, indexed by reason.
 pub const REASON_NAMES: [&str; REASON_MAX as usize] = [
@@ -87,11 +90,12 @@ pub const REASON_NAMES: [&str; REASON_MAX as usize] = [
     "conn_insert_failed",
     "conn_hit",
     "conn_new",
-    "decap_ipip",
+    "decap_stripped",
     "decap_pass",
     "decap_bad",
     "drop_fib_fwd_disabled",
     "nat_reply",
     "drop_dr_not_onlink",
     "pass_ttl_exceeded",
+    "pass_ipv6_ext_limit",
 ];

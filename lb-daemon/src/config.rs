@@ -259,12 +259,6 @@ impl Config {
                     ),
                 );
             }
-            if s.vip.is_ipv6() {
-                err(
-                    format!("{sp}.vip"),
-                    "IPv6 services are not implemented yet (IPv4 only in this build)".into(),
-                );
-            }
             if s.port == 0 {
                 err(
                     format!("{sp}.port"),
@@ -309,6 +303,7 @@ impl Config {
             for (j, r) in s.real_servers.iter().enumerate() {
                 let rp = format!("{sp}.real_servers[{j}]");
                 let port = r.port.unwrap_or(s.port);
+                let fwd = r.forwarding.as_str();
                 if let Some(first) = reals_seen.insert((r.address, port), j) {
                     err(
                         rp.clone(),
@@ -318,11 +313,15 @@ impl Config {
                         ),
                     );
                 }
-                if r.address.is_ipv6() {
+                if (fwd == "dr" || fwd == "nat") && r.address.is_ipv6() != s.vip.is_ipv6() {
                     err(
                         format!("{rp}.address"),
-                        "IPv6 real servers are not implemented yet (IPv4 only in this build)"
-                            .into(),
+                        format!(
+                            "{} is {} but the VIP is {}: {fwd} keeps the packet's addresses' family; only tun crosses families",
+                            r.address,
+                            family_name(r.address),
+                            family_name(s.vip)
+                        ),
                     );
                 }
                 if r.port == Some(0) {
@@ -337,7 +336,6 @@ impl Config {
                         format!("{} is out of range (0 to {MAX_WEIGHT})", r.weight),
                     );
                 }
-                let fwd = r.forwarding.as_str();
                 if !KNOWN_FORWARDING.contains(&fwd) {
                     err(
                         format!("{rp}.forwarding"),
@@ -372,6 +370,14 @@ impl Config {
                         ),
                     );
                 }
+                if fwd == "tun" && r.address.is_ipv6() && self.director.ipv6.is_none() {
+                    err(
+                        "director.ipv6".into(),
+                        format!(
+                            "required: {rp} is tunnelled over IPv6 and needs the director's IPv6 address as outer source"
+                        ),
+                    );
+                }
             }
             if s.real_servers.len() >= lb_common::MAX_REALS as usize {
                 err(
@@ -389,10 +395,15 @@ impl Config {
                 ),
             );
         }
-        // Report director.ipv4 once, however many real servers need it.
-        errs.dedup_by(|a, b| a.path == "director.ipv4" && b.path == "director.ipv4");
+        // Report director.ipv4 / ipv6 once, however many real servers need it.
+        let mut seen_director = std::collections::HashSet::new();
+        errs.retain(|e| !e.path.starts_with("director.") || seen_director.insert(e.path.clone()));
         errs
     }
+}
+
+fn family_name(a: IpAddr) -> &'static str {
+    if a.is_ipv6() { "IPv6" } else { "IPv4" }
 }
 
 /// `1.2.3.4:80` or `[::1]:80`, as ipvsadm prints addresses.
@@ -493,6 +504,24 @@ mod tests {
                 "services[1].mh_table_size: 100 is not a prime between 7 and 1048573",
                 r#"services[1].real_servers[0].forwarding: unknown forwarding method "ipip"; valid: tun, dr, nat"#,
                 "services[1].real_servers[1]: duplicate real server 10.0.0.11:0: already defined at services[1].real_servers[0]",
+            ]
+        );
+    }
+
+    #[test]
+    fn only_tun_crosses_address_families() {
+        let mixed = r#"{ "interface": "eth0", "director": { "ipv6": "2001:2::2" },
+            "services": [ { "protocol": "tcp", "vip": "198.18.1.1", "port": 80, "scheduler": "mh",
+              "real_servers": [ { "address": "2001:2::11", "forwarding": "tun" },
+                                { "address": "2001:2::12", "forwarding": "dr" },
+                                { "address": "2001:2::13", "forwarding": "nat" },
+                                { "address": "198.18.0.14", "forwarding": "tun" } ] } ] }"#;
+        assert_eq!(
+            errors(mixed),
+            vec![
+                "services[0].real_servers[1].address: 2001:2::12 is IPv6 but the VIP is IPv4: dr keeps the packet's addresses' family; only tun crosses families",
+                "services[0].real_servers[2].address: 2001:2::13 is IPv6 but the VIP is IPv4: nat keeps the packet's addresses' family; only tun crosses families",
+                "director.ipv4: required: services[0].real_servers[3] is tunnelled over IPv4 and needs the director's IPv4 address as outer source",
             ]
         );
     }

@@ -3,7 +3,7 @@
 
 use std::{
     io::{BufRead, BufReader, Write},
-    net::{IpAddr, Ipv4Addr},
+    net::IpAddr,
     os::unix::{
         fs::PermissionsExt,
         net::{UnixListener, UnixStream},
@@ -59,7 +59,7 @@ pub fn run(config_path: &Path, socket: &Path) -> Result<()> {
     let started = (|| -> Result<()> {
         let report = state.apply(&mut dp, &cfg).context("filling the maps")?;
         info!(?report, "config applied");
-        enable_forwarding(&cfg.interface)?;
+        enable_forwarding(&cfg)?;
         if cfg.xdp_mode == XdpMode::Generic {
             warn!(
                 interface = %cfg.interface,
@@ -113,16 +113,13 @@ pub fn run(config_path: &Path, socket: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The real servers' IPv4 addresses (whose neighbour entries the data plane needs).
-pub fn real_addrs(cfg: &Config) -> Vec<Ipv4Addr> {
-    let mut v: Vec<Ipv4Addr> = cfg
+/// The real servers' addresses (whose neighbour entries the data plane needs).
+pub fn real_addrs(cfg: &Config) -> Vec<IpAddr> {
+    let mut v: Vec<IpAddr> = cfg
         .services
         .iter()
         .flat_map(|s| s.real_servers.iter())
-        .filter_map(|r| match r.address {
-            IpAddr::V4(a) => Some(a),
-            IpAddr::V6(_) => None,
-        })
+        .map(|r| r.address)
         .collect();
     v.sort();
     v.dedup();
@@ -173,17 +170,34 @@ fn interface_mtu(iface: &str) -> Result<u32> {
     }
 }
 
-/// `net.ipv4.conf.IF.forwarding` must be on: the kernel's FIB lookup from XDP refuses to
-/// forward otherwise (BPF_FIB_LKUP_RET_FWD_DISABLED).
-fn enable_forwarding(iface: &str) -> Result<()> {
-    let p = format!("/proc/sys/net/ipv4/conf/{iface}/forwarding");
-    let cur = std::fs::read_to_string(&p).with_context(|| format!("interface {iface}: {p}"))?;
-    if cur.trim() != "1" {
-        std::fs::write(&p, "1").with_context(|| format!("enabling forwarding: {p}"))?;
-        info!(
-            interface = iface,
-            "enabled IPv4 forwarding on the interface (needed for the XDP FIB lookup)"
-        );
+/// Forwarding must be on for the interface: the kernel's FIB lookup from XDP refuses to
+/// answer otherwise (BPF_FIB_LKUP_RET_FWD_DISABLED). IPv4 always; IPv6 when the config has
+/// IPv6 addresses.
+fn enable_forwarding(cfg: &Config) -> Result<()> {
+    let iface = &cfg.interface;
+    let v6 = cfg
+        .services
+        .iter()
+        .any(|s| s.vip.is_ipv6() || s.real_servers.iter().any(|r| r.address.is_ipv6()));
+    let mut paths = vec![(
+        "IPv4",
+        format!("/proc/sys/net/ipv4/conf/{iface}/forwarding"),
+    )];
+    if v6 {
+        paths.push((
+            "IPv6",
+            format!("/proc/sys/net/ipv6/conf/{iface}/forwarding"),
+        ));
+    }
+    for (family, p) in paths {
+        let cur = std::fs::read_to_string(&p).with_context(|| format!("interface {iface}: {p}"))?;
+        if cur.trim() != "1" {
+            std::fs::write(&p, "1").with_context(|| format!("enabling forwarding: {p}"))?;
+            info!(
+                interface = %iface,
+                "enabled {family} forwarding on the interface (needed for the XDP FIB lookup)"
+            );
+        }
     }
     Ok(())
 }

@@ -1,11 +1,12 @@
-//! Keeps the kernel's neighbour (ARP) entries for real servers resolved. The XDP program
+//! Keeps the kernel's neighbour (ARP / NDP) entries for real servers resolved. The XDP program
 //! takes next-hop MACs from `bpf_fib_lookup`, which cannot resolve a missing neighbour
 //! itself (it answers NO_NEIGH and the packet is dropped, counted as `drop_fib_no_neigh`), so
 //! lbd asks the kernel to resolve each real server by sending it one UDP datagram to the
-//! discard port (9) whenever its entry is missing.
+//! discard port (9): for IPv4 whenever its ARP entry is missing (/proc/net/arp), for IPv6
+//! (whose neighbour table /proc does not show) at start and then every 30 seconds.
 
 use std::{
-    net::{Ipv4Addr, UdpSocket},
+    net::{IpAddr, Ipv4Addr, UdpSocket},
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
@@ -32,18 +33,27 @@ fn resolved() -> Vec<Ipv4Addr> {
         .collect()
 }
 
-fn probe(addrs: &[Ipv4Addr]) -> Vec<Ipv4Addr> {
+/// Probes the IPv4 real servers without a resolved entry (and, with `v6`, every IPv6 one);
+/// returns the IPv4 ones that were missing.
+fn probe(addrs: &[IpAddr], v6: bool) -> Vec<IpAddr> {
     let have = resolved();
-    let missing: Vec<Ipv4Addr> = addrs
+    let missing: Vec<IpAddr> = addrs
         .iter()
-        .filter(|a| !have.contains(a))
+        .filter(|a| match a {
+            IpAddr::V4(a) => !have.contains(a),
+            IpAddr::V6(_) => false,
+        })
         .copied()
         .collect();
-    if missing.is_empty() {
-        return missing;
-    }
-    if let Ok(s) = UdpSocket::bind("0.0.0.0:0") {
-        for a in &missing {
+    let sock4 = UdpSocket::bind("0.0.0.0:0").ok();
+    let sock6 = UdpSocket::bind("[::]:0").ok();
+    for a in addrs {
+        let s = match a {
+            IpAddr::V4(_) if missing.contains(a) => sock4.as_ref(),
+            IpAddr::V6(_) if v6 => sock6.as_ref(),
+            _ => None,
+        };
+        if let Some(s) = s {
             debug!(%a, "resolving real server's neighbour entry");
             let _ = s.send_to(b"", (*a, 9));
         }
@@ -52,10 +62,12 @@ fn probe(addrs: &[Ipv4Addr]) -> Vec<Ipv4Addr> {
 }
 
 /// Resolves every real server before traffic arrives, waiting up to two seconds.
-pub fn warm_initial(addrs: &[Ipv4Addr]) {
+pub fn warm_initial(addrs: &[IpAddr]) {
     let deadline = Instant::now() + Duration::from_secs(2);
+    let mut first = true;
     loop {
-        let missing = probe(addrs);
+        let missing = probe(addrs, first);
+        first = false;
         if missing.is_empty() {
             return;
         }
@@ -72,12 +84,14 @@ pub fn warm_initial(addrs: &[Ipv4Addr]) {
 
 /// Re-resolves missing entries every few seconds until `stop`.
 pub fn keep_warm(daemon: Arc<Mutex<Daemon>>, stop: Arc<AtomicBool>) {
+    let mut round: u32 = 0;
     while !stop.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_secs(2));
+        round = round.wrapping_add(1);
         let addrs = {
             let d = daemon.lock().unwrap_or_else(|e| e.into_inner());
             d.state.config().map(real_addrs).unwrap_or_default()
         };
-        probe(&addrs);
+        probe(&addrs, round % 15 == 0);
     }
 }

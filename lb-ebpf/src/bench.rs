@@ -10,27 +10,34 @@ use aya_ebpf::{bindings::xdp_action, helpers::bpf_xdp_adjust_head, programs::Xdp
 
 use crate::{
     maps::{BENCH_PROGS, BENCH_STATE},
-    parse::{ETH_HLEN, ETH_P_IP, IPPROTO_IPIP, IPV4_HLEN_MIN, eth_proto},
+    parse::{
+        ETH_HLEN, ETH_P_IP, ETH_P_IPV6, IPPROTO_IPIP, IPPROTO_IPV6, IPV4_HLEN_MIN, IPV6_HLEN,
+        eth_proto,
+    },
     ptr::ptr_at,
 };
 
 #[inline(always)]
 pub fn shim(ctx: &XdpContext) -> u32 {
-    if let Ok(ETH_P_IP) = eth_proto(ctx)
-        && let Some(p) = ptr_at::<u8>(ctx, ETH_HLEN + 9)
-        // SAFETY: in bounds.
-        && unsafe { *p } == IPPROTO_IPIP
-    {
-        // The outer header `lb` writes is always 20 bytes.
-        // SAFETY: shrinks within the packet (the IPIP header was there).
-        if unsafe { bpf_xdp_adjust_head(ctx.ctx, IPV4_HLEN_MIN as i32) } != 0 {
-            return xdp_action::XDP_ABORTED;
-        }
-        match ptr_at::<[u8; 2]>(ctx, 12) {
-            // SAFETY: in bounds (re-checked after adjust_head).
-            Some(t) => unsafe { t.write_unaligned(ETH_P_IP.to_be_bytes()) },
-            None => return xdp_action::XDP_ABORTED,
-        }
+    // Strip the outer header `lb` added on the previous repeat: 20 bytes of IPv4 or 40 of
+    // IPv6 carrying IPIP or IPv6 (lb's outer headers have no options or extensions).
+    let outer = match eth_proto(ctx) {
+        Ok(ETH_P_IP) => match ptr_at::<u8>(ctx, ETH_HLEN + 9) {
+            // SAFETY: in bounds.
+            Some(p) if matches!(unsafe { *p }, IPPROTO_IPIP | IPPROTO_IPV6) => IPV4_HLEN_MIN,
+            _ => 0,
+        },
+        Ok(ETH_P_IPV6) => match ptr_at::<u8>(ctx, ETH_HLEN + 6) {
+            // SAFETY: in bounds.
+            Some(p) if matches!(unsafe { *p }, IPPROTO_IPIP | IPPROTO_IPV6) => IPV6_HLEN,
+            _ => 0,
+        },
+        _ => 0,
+    };
+    // SAFETY: shrinks within the packet (the outer header was there). The Ethernet header is
+    // rewritten by the restore below.
+    if outer != 0 && unsafe { bpf_xdp_adjust_head(ctx.ctx, outer as i32) } != 0 {
+        return xdp_action::XDP_ABORTED;
     }
     if let Some(st) = BENCH_STATE.get_ptr_mut(0) {
         // SAFETY: per-CPU slot.

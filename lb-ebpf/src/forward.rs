@@ -11,19 +11,20 @@ use aya_ebpf::{
     programs::XdpContext,
 };
 use lb_common::{
-    FAMILY_V4, FWD_DR, FWD_NAT, FWD_TUN, GlobalConfig, NH_CACHE_TTL_NS, NextHop, RealServer, reason,
+    FAMILY_V6, FWD_DR, FWD_NAT, FWD_TUN, GlobalConfig, NH_CACHE_TTL_NS, NextHop, RealServer, reason,
 };
 
 use crate::{
     maps::NH_CACHE,
     nat,
-    parse::{ETH_HLEN, ETH_P_IP, Packet},
+    parse::{ETH_HLEN, ETH_P_IP, ETH_P_IPV6, Packet},
     ptr::{self, ptr_at},
     tun,
     verdict::Verdict,
 };
 
 const AF_INET: u8 = 2;
+const AF_INET6: u8 = 10;
 
 /// The real server a packet goes to, as the forwarding stage needs it.
 pub struct Target {
@@ -39,32 +40,55 @@ pub fn forward(
     cfg: &GlobalConfig,
     now: u64,
 ) -> Result<Verdict, Verdict> {
-    if to.real.family != FAMILY_V4 {
-        return Err(Verdict::drop(reason::DROP_UNSUPPORTED_METHOD));
-    }
     match to.real.method {
-        FWD_TUN => tun::ipip(ctx, pkt, to, cfg, now),
-        FWD_DR => dr(ctx, to, cfg, now),
+        FWD_TUN => tun::encap(ctx, pkt, to, cfg, now),
+        FWD_DR => dr(ctx, pkt, to, cfg, now),
         FWD_NAT => nat::to_real(ctx, pkt, to, cfg, now),
         _ => Err(Verdict::drop(reason::DROP_UNSUPPORTED_METHOD)),
+    }
+}
+
+/// The Ethernet type of an address family.
+#[inline(always)]
+pub fn ethertype(family: u8) -> u16 {
+    if family == FAMILY_V6 {
+        ETH_P_IPV6
+    } else {
+        ETH_P_IP
     }
 }
 
 /// `dr` (direct routing, ipvsadm `-g`): only the destination MAC changes, to the real
 /// server's, which holds the VIP on a local interface and answers the client directly.
 #[inline(always)]
-fn dr(ctx: &XdpContext, to: &Target, cfg: &GlobalConfig, now: u64) -> Result<Verdict, Verdict> {
-    let nh = next_hop_v4(ctx, to, cfg.src4, now)?;
+fn dr(
+    ctx: &XdpContext,
+    pkt: &Packet,
+    to: &Target,
+    cfg: &GlobalConfig,
+    now: u64,
+) -> Result<Verdict, Verdict> {
+    // The packet keeps its addresses: the real server must be of the VIP's family (lbd
+    // refuses anything else; this guards against a map written otherwise).
+    if to.real.family != pkt.flow.family {
+        return Err(Verdict::drop(reason::DROP_UNSUPPORTED_METHOD));
+    }
+    let nh = next_hop(ctx, to, cfg, now)?;
     if nh.onlink == 0 {
         return Err(Verdict::drop(reason::DROP_DR_NOT_ONLINK));
     }
-    send(ctx, &nh, reason::TX)
+    send(ctx, &nh, ethertype(pkt.flow.family), reason::TX)
 }
 
 /// The next hop toward a real server: from this CPU's cache while fresh, else from the FIB
 /// (and cached again).
 #[inline(always)]
-pub fn next_hop_v4(ctx: &XdpContext, to: &Target, src: u32, now: u64) -> Result<NextHop, Verdict> {
+pub fn next_hop(
+    ctx: &XdpContext,
+    to: &Target,
+    cfg: &GlobalConfig,
+    now: u64,
+) -> Result<NextHop, Verdict> {
     let Some(c) = NH_CACHE.get_ptr_mut(to.id) else {
         // Ids beyond the cache's size do not exist (REALS has the same size).
         return Err(Verdict::drop(reason::DROP_BAD_REAL));
@@ -74,22 +98,31 @@ pub fn next_hop_v4(ctx: &XdpContext, to: &Target, src: u32, now: u64) -> Result<
     if c.expires_ns > now {
         return Ok(*c);
     }
-    let mut nh = fib_v4(ctx, src, to.real.addr[0])?;
+    let mut nh = if to.real.family == FAMILY_V6 {
+        fib_v6(ctx, &cfg.src6, &to.real.addr)?
+    } else {
+        fib_v4(ctx, cfg.src4, to.real.addr[0])?
+    };
     nh.expires_ns = now + NH_CACHE_TTL_NS;
     *c = nh;
     Ok(nh)
 }
 
-/// Writes the next hop's MAC addresses into the frame's Ethernet header (at offset 0) and
-/// sends it: back out of the ingress interface (XDP_TX) or out of another (redirect).
-/// `tx_reason` is the reason counted for XDP_TX.
+/// Writes the next hop's MAC addresses and `ethertype` into the frame's Ethernet header (at
+/// offset 0) and sends it: back out of the ingress interface (XDP_TX) or out of another
+/// (redirect). `tx_reason` is the reason counted for XDP_TX.
 #[inline(always)]
-pub fn send(ctx: &XdpContext, nh: &NextHop, tx_reason: u32) -> Result<Verdict, Verdict> {
+pub fn send(
+    ctx: &XdpContext,
+    nh: &NextHop,
+    ethertype: u16,
+    tx_reason: u32,
+) -> Result<Verdict, Verdict> {
     let eth: *mut [u8; ETH_HLEN] = ptr_at(ctx, 0).ok_or(Verdict::drop(reason::DROP_NO_HEADROOM))?;
     let mut hdr = [0u8; ETH_HLEN];
     hdr[..6].copy_from_slice(&nh.dmac);
     hdr[6..12].copy_from_slice(&nh.smac);
-    hdr[12..].copy_from_slice(&ETH_P_IP.to_be_bytes());
+    hdr[12..].copy_from_slice(&ethertype.to_be_bytes());
     // SAFETY: bounds-checked above.
     unsafe { eth.write_unaligned(hdr) };
     if nh.ifindex == ctx.ingress_ifindex() as u32 {
@@ -101,20 +134,36 @@ pub fn send(ctx: &XdpContext, nh: &NextHop, tx_reason: u32) -> Result<Verdict, V
     }
 }
 
-/// Asks the kernel's FIB for the next hop toward `dst` (network order), as if the packet had
-/// been routed from the ingress interface.
+/// Asks the kernel's FIB for the next hop toward IPv4 `dst` (network order), as if the packet
+/// had been routed from the ingress interface.
 #[inline(always)]
 pub fn fib_v4(ctx: &XdpContext, src: u32, dst: u32) -> Result<NextHop, Verdict> {
+    fib(ctx, AF_INET, &[src, 0, 0, 0], &[dst, 0, 0, 0])
+}
+
+/// The same for IPv6.
+#[inline(always)]
+pub fn fib_v6(ctx: &XdpContext, src: &[u32; 4], dst: &[u32; 4]) -> Result<NextHop, Verdict> {
+    fib(ctx, AF_INET6, src, dst)
+}
+
+#[inline(always)]
+fn fib(ctx: &XdpContext, family: u8, src: &[u32; 4], dst: &[u32; 4]) -> Result<NextHop, Verdict> {
     let mut params = core::mem::MaybeUninit::<FibParams>::uninit();
     let p = params.as_mut_ptr();
     // SAFETY: p points to a local FibParams; it is zeroed in place, then filled field by field.
     // Going through the pointer (no by-value copy) keeps LLVM from turning it into a memset.
     let rc = unsafe {
         ptr::zero_in_place(p);
-        (*p).family = AF_INET;
+        (*p).family = family;
         (*p).ifindex = ctx.ingress_ifindex() as u32;
-        (*p).__bindgen_anon_3.ipv4_src = src;
-        (*p).__bindgen_anon_4.ipv4_dst = dst;
+        if family == AF_INET6 {
+            (*p).__bindgen_anon_3.ipv6_src = *src;
+            (*p).__bindgen_anon_4.ipv6_dst = *dst;
+        } else {
+            (*p).__bindgen_anon_3.ipv4_src = src[0];
+            (*p).__bindgen_anon_4.ipv4_dst = dst[0];
+        }
         bpf_fib_lookup(
             ctx.ctx as *mut _,
             p,
@@ -125,16 +174,26 @@ pub fn fib_v4(ctx: &XdpContext, src: u32, dst: u32) -> Result<NextHop, Verdict> 
     // SAFETY: fully initialised above and by the helper.
     let p = unsafe { &*p };
     match rc as u32 {
-        // On success the kernel leaves the gateway's address in ipv4_dst when there is one.
-        // SAFETY: reading the union member the kernel wrote.
-        BPF_FIB_LKUP_RET_SUCCESS => Ok(NextHop {
-            ifindex: p.ifindex,
-            smac: p.smac,
-            dmac: p.dmac,
-            expires_ns: 0,
-            onlink: (unsafe { p.__bindgen_anon_4.ipv4_dst } == dst) as u8,
-            _pad: [0; 7],
-        }),
+        // On success the kernel leaves the gateway's address in the destination when there is
+        // one: the destination unchanged means it is on-link.
+        BPF_FIB_LKUP_RET_SUCCESS => {
+            // SAFETY: reading the union member this family uses.
+            let onlink = unsafe {
+                if family == AF_INET6 {
+                    p.__bindgen_anon_4.ipv6_dst == *dst
+                } else {
+                    p.__bindgen_anon_4.ipv4_dst == dst[0]
+                }
+            };
+            Ok(NextHop {
+                ifindex: p.ifindex,
+                smac: p.smac,
+                dmac: p.dmac,
+                expires_ns: 0,
+                onlink: onlink as u8,
+                _pad: [0; 7],
+            })
+        }
         BPF_FIB_LKUP_RET_NO_NEIGH => Err(Verdict::drop(reason::DROP_FIB_NO_NEIGH)),
         BPF_FIB_LKUP_RET_FWD_DISABLED => Err(Verdict::drop(reason::DROP_FIB_FWD_DISABLED)),
         _ => Err(Verdict::drop(reason::DROP_FIB_NO_ROUTE)),

@@ -4,12 +4,12 @@
 //! (RFC 1624); TTL is decremented, as a router does.
 
 use aya_ebpf::programs::XdpContext;
-use lb_common::{CONN_F_REPLY, FlowKey, GlobalConfig, PROTO_TCP, Stats, reason};
+use lb_common::{CONN_F_REPLY, FAMILY_V6, FlowKey, GlobalConfig, PROTO_TCP, Stats, reason};
 
 use crate::{
     csum,
     director::insert_conn,
-    forward::{Target, fib_v4, next_hop_v4, send},
+    forward::{Target, ethertype, fib_v4, fib_v6, next_hop, send},
     maps::{CONNS, REAL_STATS, SVC_STATS},
     parse::Packet,
     ptr::ptr_at,
@@ -21,6 +21,10 @@ const IP_TTL: usize = 8;
 const IP_CSUM: usize = 10;
 const IP_SADDR: usize = 12;
 const IP_DADDR: usize = 16;
+/// Offsets in the IPv6 header.
+const IP6_HOPLIMIT: usize = 7;
+const IP6_SADDR: usize = 8;
+const IP6_DADDR: usize = 24;
 /// Offsets of the checksum in the TCP and UDP headers.
 const TCP_CSUM: usize = 16;
 const UDP_CSUM: usize = 6;
@@ -41,14 +45,19 @@ pub fn to_real(
     cfg: &GlobalConfig,
     now: u64,
 ) -> Result<Verdict, Verdict> {
-    let nh = next_hop_v4(ctx, to, cfg.src4, now)?;
+    // Masquerading keeps the family (lbd refuses anything else; this guards against a map
+    // written otherwise).
+    if to.real.family != pkt.flow.family {
+        return Err(Verdict::drop(reason::DROP_UNSUPPORTED_METHOD));
+    }
+    let nh = next_hop(ctx, to, cfg, now)?;
     let port = if to.real.port != 0 {
         to.real.port
     } else {
         pkt.flow.dport
     };
-    rewrite(ctx, pkt, End::Destination, to.real.addr[0], port)?;
-    send(ctx, &nh, reason::TX)
+    rewrite(ctx, pkt, End::Destination, &to.real.addr, port)?;
+    send(ctx, &nh, ethertype(pkt.flow.family), reason::TX)
 }
 
 /// Records the reply direction of a new `nat` connection: real server -> client, with the VIP
@@ -93,56 +102,100 @@ pub fn from_real(ctx: &XdpContext, pkt: &Packet, not_ours: Verdict) -> Result<Ve
         return Err(not_ours);
     }
     // Toward the client: the reply's destination.
-    let nh = fib_v4(ctx, c.vaddr[0], pkt.flow.dst[0])?;
-    rewrite(ctx, pkt, End::Source, c.vaddr[0], c.vport)?;
+    let nh = if pkt.flow.family == FAMILY_V6 {
+        fib_v6(ctx, &c.vaddr, &pkt.flow.dst)?
+    } else {
+        fib_v4(ctx, c.vaddr[0], pkt.flow.dst[0])?
+    };
+    rewrite(ctx, pkt, End::Source, &c.vaddr, c.vport)?;
     account_out(c.service, c.real, pkt.ip_len as u64);
-    send(ctx, &nh, reason::NAT_REPLY)
+    send(ctx, &nh, ethertype(pkt.flow.family), reason::NAT_REPLY)
 }
 
-/// Replaces the source or destination address and port, decrements TTL, and fixes the IP and
-/// TCP/UDP checksums. Everything is read and checked before anything is written.
+/// Replaces the source or destination address and port, decrements TTL / hop limit, and
+/// fixes the IPv4 and TCP/UDP checksums. Everything is checked before anything is written.
 #[inline(always)]
-fn rewrite(ctx: &XdpContext, pkt: &Packet, end: End, addr: u32, port: u16) -> Result<(), Verdict> {
+fn rewrite(
+    ctx: &XdpContext,
+    pkt: &Packet,
+    end: End,
+    addr: &[u32; 4],
+    port: u16,
+) -> Result<(), Verdict> {
     let bad = Verdict::pass(reason::PASS_BAD_IP_HEADER);
-    let ip: *mut u8 = ptr_at::<[u8; 20]>(ctx, pkt.l3_off).ok_or(bad)? as *mut u8;
+    let v6 = pkt.flow.family == FAMILY_V6;
     let l4: *mut u8 = ptr_at::<[u8; 8]>(ctx, pkt.l4_off).ok_or(bad)? as *mut u8;
     let tcp = pkt.flow.proto == PROTO_TCP;
     let l4_csum_off = if tcp { TCP_CSUM } else { UDP_CSUM };
     // The TCP checksum lies beyond the first 8 bytes: its own check (parse already required
     // the full 20-byte TCP header; this one is for the verifier).
-    let l4_csum: *mut u16 = ptr_at::<u16>(ctx, pkt.l4_off + l4_csum_off).ok_or(bad)? as *mut u16;
-    let (addr_off, port_off) = match end {
-        End::Source => (IP_SADDR, 0),
-        End::Destination => (IP_DADDR, 2),
-    };
-    // SAFETY: every pointer below is inside the ranges checked above.
-    unsafe {
-        let ttl_word = ip.add(IP_TTL) as *mut u16;
-        let old_ttl_word = ttl_word.read_unaligned();
-        if *ip.add(IP_TTL) <= 1 {
-            return Err(Verdict::pass(reason::PASS_TTL_EXCEEDED));
+    let l4_csum: *mut u16 = ptr_at::<u16>(ctx, pkt.l4_off + l4_csum_off).ok_or(bad)?;
+    let port_p = if end == End::Source {
+        l4
+    } else {
+        l4.wrapping_add(2)
+    } as *mut u16;
+    // SAFETY: the port is inside the 8 bytes checked above.
+    let old_port = unsafe { port_p.read_unaligned() };
+    // SAFETY: in bounds (checked above).
+    let old_l4c = unsafe { l4_csum.read_unaligned() };
+    // A UDP checksum of 0 means "none" (RFC 768; not allowed over IPv6, RFC 8200 8.1) and
+    // stays 0.
+    let fix_l4 = tcp || old_l4c != 0;
+    let l4c = if v6 {
+        let ip: *mut u8 = ptr_at::<[u8; 40]>(ctx, pkt.l3_off).ok_or(bad)? as *mut u8;
+        // SAFETY: every access below is inside the 40 bytes checked above.
+        unsafe {
+            if *ip.add(IP6_HOPLIMIT) <= 1 {
+                return Err(Verdict::pass(reason::PASS_TTL_EXCEEDED));
+            }
+            *ip.add(IP6_HOPLIMIT) -= 1;
+            let a = ip.add(if end == End::Source {
+                IP6_SADDR
+            } else {
+                IP6_DADDR
+            }) as *mut [u32; 4];
+            let old = a.read_unaligned();
+            let mut c = old_l4c;
+            let mut i = 0;
+            while i < 4 {
+                c = csum::replace32(c, old[i], addr[i]);
+                i += 1;
+            }
+            a.write_unaligned(*addr);
+            c
         }
-        let addr_p = ip.add(addr_off) as *mut u32;
-        let port_p = l4.add(port_off) as *mut u16;
-        let ip_csum_p = ip.add(IP_CSUM) as *mut u16;
-        let old_addr = addr_p.read_unaligned();
-        let old_port = port_p.read_unaligned();
-
-        *ip.add(IP_TTL) -= 1;
-        let new_ttl_word = ttl_word.read_unaligned();
-        let mut ipc = ip_csum_p.read_unaligned();
-        ipc = csum::replace16(ipc, old_ttl_word, new_ttl_word);
-        ipc = csum::replace32(ipc, old_addr, addr);
-        ip_csum_p.write_unaligned(ipc);
-        addr_p.write_unaligned(addr);
+    } else {
+        let ip: *mut u8 = ptr_at::<[u8; 20]>(ctx, pkt.l3_off).ok_or(bad)? as *mut u8;
+        // SAFETY: every access below is inside the 20 bytes checked above.
+        unsafe {
+            if *ip.add(IP_TTL) <= 1 {
+                return Err(Verdict::pass(reason::PASS_TTL_EXCEEDED));
+            }
+            let ttl_word = ip.add(IP_TTL) as *mut u16;
+            let old_ttl_word = ttl_word.read_unaligned();
+            *ip.add(IP_TTL) -= 1;
+            let new_ttl_word = ttl_word.read_unaligned();
+            let a = ip.add(if end == End::Source {
+                IP_SADDR
+            } else {
+                IP_DADDR
+            }) as *mut u32;
+            let old = a.read_unaligned();
+            let ipc_p = ip.add(IP_CSUM) as *mut u16;
+            let mut ipc = ipc_p.read_unaligned();
+            ipc = csum::replace16(ipc, old_ttl_word, new_ttl_word);
+            ipc = csum::replace32(ipc, old, addr[0]);
+            ipc_p.write_unaligned(ipc);
+            a.write_unaligned(addr[0]);
+            csum::replace32(old_l4c, old, addr[0])
+        }
+    };
+    // SAFETY: both pointers were checked above.
+    unsafe {
         port_p.write_unaligned(port);
-
-        // The TCP/UDP checksum covers the pseudo-header's address and the port. A UDP
-        // checksum of 0 means "none" (RFC 768) and stays 0.
-        let old = l4_csum.read_unaligned();
-        if tcp || old != 0 {
-            let mut c = csum::replace32(old, old_addr, addr);
-            c = csum::replace16(c, old_port, port);
+        if fix_l4 {
+            let mut c = csum::replace16(l4c, old_port, port);
             if !tcp && c == 0 {
                 c = 0xffff;
             }

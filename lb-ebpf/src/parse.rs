@@ -1,14 +1,27 @@
-//! Stage `parse`: Ethernet -> IPv4 -> TCP/UDP ports. Header lengths come from the packet.
+//! Stage `parse`: Ethernet -> IPv4 | IPv6 (extension headers walked, bounded) -> TCP/UDP
+//! ports. Header lengths come from the packet.
 
 use aya_ebpf::programs::XdpContext;
-use lb_common::{FAMILY_V4, FlowKey, PROTO_TCP, PROTO_UDP, reason};
+use lb_common::{FAMILY_V4, FAMILY_V6, FlowKey, PROTO_TCP, PROTO_UDP, reason};
 
 use crate::{ptr::ptr_at, verdict::Verdict};
 
 pub const ETH_HLEN: usize = 14;
 pub const ETH_P_IP: u16 = 0x0800;
+pub const ETH_P_IPV6: u16 = 0x86dd;
 pub const IPV4_HLEN_MIN: usize = 20;
+pub const IPV6_HLEN: usize = 40;
 pub const IPPROTO_IPIP: u8 = 4;
+/// IPv6 in IP (RFC 2473 / RFC 4213).
+pub const IPPROTO_IPV6: u8 = 41;
+/// IPv6 extension headers walked to find the transport header.
+const NEXTHDR_HOP: u8 = 0;
+const NEXTHDR_ROUTING: u8 = 43;
+const NEXTHDR_FRAGMENT: u8 = 44;
+const NEXTHDR_AUTH: u8 = 51;
+const NEXTHDR_DEST: u8 = 60;
+/// At most this many extension headers before the transport header (bounded loop).
+const MAX_EXT_HDRS: usize = 6;
 pub const TCP_HLEN_MIN: usize = 20;
 pub const UDP_HLEN: usize = 8;
 /// IPv4 "more fragments" flag and fragment-offset mask, in host order of the 16-bit field.
@@ -23,6 +36,8 @@ pub struct Packet {
     pub l4_off: usize,
     /// The IP datagram's length from its header (what ipvsadm's byte counters count).
     pub ip_len: u16,
+    /// IPv4 TOS or IPv6 traffic class (copied into a tunnel's outer header).
+    pub tos: u8,
     /// The 5-tuple, in network byte order, as the connection table keys it.
     pub flow: FlowKey,
 }
@@ -44,6 +59,7 @@ pub struct Ipv4Fields {
     /// Flags and fragment offset, host order.
     pub frag: u16,
     pub proto: u8,
+    pub tos: u8,
     /// Network byte order.
     pub saddr: u32,
     /// Network byte order.
@@ -60,9 +76,10 @@ pub fn ipv4_header(ctx: &XdpContext, off: usize) -> Result<Ipv4Fields, Verdict> 
     // constant check that the variable-length check below would imply.
     let h: *const u8 = ptr_at::<[u8; IPV4_HLEN_MIN]>(ctx, off).ok_or(bad)? as *const u8;
     // SAFETY: all reads below are inside the 20 bytes checked above.
-    let (vihl, tot_len, frag, proto, saddr, daddr) = unsafe {
+    let (vihl, tos, tot_len, frag, proto, saddr, daddr) = unsafe {
         (
             *h,
+            *h.add(1),
             u16::from_be((h.add(2) as *const u16).read_unaligned()),
             u16::from_be((h.add(6) as *const u16).read_unaligned()),
             *h.add(9),
@@ -87,18 +104,24 @@ pub fn ipv4_header(ctx: &XdpContext, off: usize) -> Result<Ipv4Fields, Verdict> 
         tot_len,
         frag,
         proto,
+        tos,
         saddr,
         daddr,
     })
 }
 
-/// Parses an IPv4 TCP or UDP packet into [`Packet`].
+/// Parses an IPv4 or IPv6 TCP or UDP packet into [`Packet`].
 #[inline(always)]
 pub fn parse(ctx: &XdpContext) -> Result<Packet, Verdict> {
-    if eth_proto(ctx)? != ETH_P_IP {
-        return Err(Verdict::pass(reason::PASS_NOT_IP));
+    match eth_proto(ctx)? {
+        ETH_P_IP => parse_v4(ctx, ETH_HLEN),
+        ETH_P_IPV6 => parse_v6(ctx, ETH_HLEN),
+        _ => Err(Verdict::pass(reason::PASS_NOT_IP)),
     }
-    let l3_off = ETH_HLEN;
+}
+
+#[inline(always)]
+fn parse_v4(ctx: &XdpContext, l3_off: usize) -> Result<Packet, Verdict> {
     let ip = ipv4_header(ctx, l3_off)?;
     if ip.proto != PROTO_TCP && ip.proto != PROTO_UDP {
         return Err(Verdict::pass(reason::PASS_NOT_L4));
@@ -106,31 +129,13 @@ pub fn parse(ctx: &XdpContext) -> Result<Packet, Verdict> {
     if ip.frag & (IP_MF | IP_OFFSET) != 0 {
         return Err(Verdict::pass(reason::PASS_FRAGMENT));
     }
-    // Both TCP and UDP start with the two ports. The whole minimal header must be there
-    // (TCP 20 bytes, UDP 8): a segment cut inside it is malformed, and the host stack gets it.
     let l4_off = l3_off + ip.hlen;
-    let short = Verdict::pass(reason::PASS_SHORT_L4);
-    let ports: *const [u16; 2] = if ip.proto == PROTO_TCP {
-        ptr_at::<[u8; TCP_HLEN_MIN]>(ctx, l4_off).ok_or(short)? as *const [u16; 2]
-    } else {
-        ptr_at::<[u8; UDP_HLEN]>(ctx, l4_off).ok_or(short)? as *const [u16; 2]
-    };
-    if l4_off
-        + if ip.proto == PROTO_TCP {
-            TCP_HLEN_MIN
-        } else {
-            UDP_HLEN
-        }
-        > l3_off + ip.tot_len as usize
-    {
-        return Err(short);
-    }
-    // SAFETY: in bounds (checked above).
-    let ports = unsafe { ports.read_unaligned() };
+    let ports = ports(ctx, ip.proto, l4_off, l3_off + ip.tot_len as usize)?;
     Ok(Packet {
         l3_off,
         l4_off,
         ip_len: ip.tot_len,
+        tos: ip.tos,
         flow: FlowKey {
             src: [ip.saddr, 0, 0, 0],
             dst: [ip.daddr, 0, 0, 0],
@@ -141,4 +146,137 @@ pub fn parse(ctx: &XdpContext) -> Result<Packet, Verdict> {
             _pad: [0; 2],
         },
     })
+}
+
+/// The fields of an IPv6 header the programs use.
+pub struct Ipv6Fields {
+    /// 40 + payload length: the whole datagram.
+    pub tot_len: u16,
+    pub next: u8,
+    pub tclass: u8,
+    /// Network byte order.
+    pub saddr: [u32; 4],
+    /// Network byte order.
+    pub daddr: [u32; 4],
+}
+
+/// IPv6 header at `off`: the fixed 40 bytes checked, and the datagram it announces checked to
+/// fit in the packet.
+#[inline(always)]
+pub fn ipv6_header(ctx: &XdpContext, off: usize) -> Result<Ipv6Fields, Verdict> {
+    let bad = Verdict::pass(reason::PASS_BAD_IP_HEADER);
+    let h: *const u8 = ptr_at::<[u8; IPV6_HLEN]>(ctx, off).ok_or(bad)? as *const u8;
+    // SAFETY: all reads are inside the 40 bytes checked above.
+    let (vtc, payload, next, saddr, daddr) = unsafe {
+        (
+            u16::from_be((h as *const u16).read_unaligned()),
+            u16::from_be((h.add(4) as *const u16).read_unaligned()),
+            *h.add(6),
+            (h.add(8) as *const [u32; 4]).read_unaligned(),
+            (h.add(24) as *const [u32; 4]).read_unaligned(),
+        )
+    };
+    if vtc >> 12 != 6 {
+        return Err(bad);
+    }
+    let tot_len = payload as usize + IPV6_HLEN;
+    if tot_len > u16::MAX as usize || off + tot_len > ctx.data_end() - ctx.data() {
+        return Err(bad);
+    }
+    Ok(Ipv6Fields {
+        tot_len: tot_len as u16,
+        next,
+        tclass: (vtc >> 4) as u8,
+        saddr,
+        daddr,
+    })
+}
+
+#[inline(always)]
+fn parse_v6(ctx: &XdpContext, l3_off: usize) -> Result<Packet, Verdict> {
+    let ip = ipv6_header(ctx, l3_off)?;
+    let (proto, l4_off) = skip_ext_headers(ctx, ip.next, l3_off + IPV6_HLEN)?;
+    if proto != PROTO_TCP && proto != PROTO_UDP {
+        return Err(Verdict::pass(reason::PASS_NOT_L4));
+    }
+    let ports = ports(ctx, proto, l4_off, l3_off + ip.tot_len as usize)?;
+    Ok(Packet {
+        l3_off,
+        l4_off,
+        ip_len: ip.tot_len,
+        tos: ip.tclass,
+        flow: FlowKey {
+            src: ip.saddr,
+            dst: ip.daddr,
+            sport: ports[0],
+            dport: ports[1],
+            proto,
+            family: FAMILY_V6,
+            _pad: [0; 2],
+        },
+    })
+}
+
+/// Walks IPv6 extension headers (RFC 8200 4) up to the transport header: returns its protocol
+/// number and offset. A fragment other than a whole datagram is passed to the host stack.
+#[inline(always)]
+fn skip_ext_headers(ctx: &XdpContext, first: u8, start: usize) -> Result<(u8, usize), Verdict> {
+    let bad = Verdict::pass(reason::PASS_BAD_IP_HEADER);
+    let mut next = first;
+    let mut off = start;
+    let mut i = 0;
+    while i < MAX_EXT_HDRS {
+        let len = match next {
+            NEXTHDR_HOP | NEXTHDR_ROUTING | NEXTHDR_DEST | NEXTHDR_AUTH | NEXTHDR_FRAGMENT => {
+                // Only for the verifier: keeps the variable offset small and known.
+                if off > 1024 {
+                    return Err(bad);
+                }
+                let h: *const [u8; 8] = ptr_at(ctx, off).ok_or(bad)?;
+                // SAFETY: in bounds (checked above).
+                let h = unsafe { h.read_unaligned() };
+                if next == NEXTHDR_FRAGMENT {
+                    // Offset (13 bits) and M flag: anything but 0/0 is a real fragment.
+                    if u16::from_be_bytes([h[2], h[3]]) & 0xfff9 != 0 {
+                        return Err(Verdict::pass(reason::PASS_FRAGMENT));
+                    }
+                    8
+                } else if next == NEXTHDR_AUTH {
+                    (h[1] as usize + 2) * 4
+                } else {
+                    (h[1] as usize + 1) * 8
+                }
+            }
+            _ => return Ok((next, off)),
+        };
+        // SAFETY: in bounds (checked in the arm above).
+        next = unsafe { *ptr_at::<u8>(ctx, off).ok_or(bad)? };
+        off += len;
+        i += 1;
+    }
+    Err(Verdict::pass(reason::PASS_IPV6_EXT_LIMIT))
+}
+
+/// The TCP or UDP ports at `l4_off`. The whole minimal header (TCP 20 bytes, UDP 8) must be
+/// in the packet and inside the datagram (`ip_end`): a segment cut inside it is malformed, and
+/// the host stack gets it.
+#[inline(always)]
+fn ports(ctx: &XdpContext, proto: u8, l4_off: usize, ip_end: usize) -> Result<[u16; 2], Verdict> {
+    let short = Verdict::pass(reason::PASS_SHORT_L4);
+    let (p, hlen): (*const [u16; 2], usize) = if proto == PROTO_TCP {
+        (
+            ptr_at::<[u8; TCP_HLEN_MIN]>(ctx, l4_off).ok_or(short)? as *const [u16; 2],
+            TCP_HLEN_MIN,
+        )
+    } else {
+        (
+            ptr_at::<[u8; UDP_HLEN]>(ctx, l4_off).ok_or(short)? as *const [u16; 2],
+            UDP_HLEN,
+        )
+    };
+    if l4_off + hlen > ip_end {
+        return Err(short);
+    }
+    // SAFETY: in bounds (checked above).
+    Ok(unsafe { p.read_unaligned() })
 }

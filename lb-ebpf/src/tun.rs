@@ -1,65 +1,95 @@
-//! `tun` (ipvsadm `-i`): the packet travels to the real server inside an outer IP header.
+//! `tun` (ipvsadm `-i`): the packet travels to the real server inside an outer IP header of
+//! the real server's family: IPIP (RFC 2003) or IPv6 in IPv4 (RFC 4213) to an IPv4 real
+//! server, IPv6 or IPv4 in IPv6 (RFC 2473) to an IPv6 one.
 
 use aya_ebpf::{helpers::bpf_xdp_adjust_head, programs::XdpContext};
-use lb_common::{GlobalConfig, reason};
+use lb_common::{FAMILY_V4, FAMILY_V6, GlobalConfig, hash, reason};
 
 use crate::{
     csum,
-    forward::{Target, next_hop_v4, send},
-    parse::{ETH_HLEN, IPPROTO_IPIP, IPV4_HLEN_MIN, Packet},
+    forward::{Target, ethertype, next_hop, send},
+    parse::{ETH_HLEN, IPPROTO_IPIP, IPPROTO_IPV6, IPV4_HLEN_MIN, IPV6_HLEN, Packet},
     ptr::ptr_at,
     verdict::Verdict,
 };
 
-/// TTL of the outer header we add.
+/// TTL / hop limit of the outer header we add.
 const TUN_TTL: u8 = 64;
 /// IPv4 "don't fragment" flag.
 const IP_DF: u16 = 0x4000;
 
-/// IPIP (RFC 2003) to an IPv4 real server. The outer header carries the director's address as
-/// source, the real server's as destination, and the inner TOS and DF bit (RFC 2003 3.1).
 #[inline(always)]
-pub fn ipip(
+pub fn encap(
     ctx: &XdpContext,
     pkt: &Packet,
     to: &Target,
     cfg: &GlobalConfig,
     now: u64,
 ) -> Result<Verdict, Verdict> {
-    if cfg.src4 == 0 {
+    let v6 = to.real.family == FAMILY_V6;
+    if (v6 && cfg.src6 == [0; 4]) || (!v6 && cfg.src4 == 0) {
         return Err(Verdict::drop(reason::DROP_NO_SOURCE_ADDR));
     }
-    let outer_len = pkt.ip_len as u32 + IPV4_HLEN_MIN as u32;
-    if cfg.mtu != 0 && outer_len > cfg.mtu {
+    let outer_hlen = if v6 { IPV6_HLEN } else { IPV4_HLEN_MIN };
+    let outer_len = pkt.ip_len as u32 + outer_hlen as u32;
+    if outer_len > u16::MAX as u32 || (cfg.mtu != 0 && outer_len > cfg.mtu) {
         return Err(Verdict::drop(reason::DROP_TOO_BIG));
     }
-    let outer_len = outer_len as u16;
-    let inner: *const [u16; 4] =
-        ptr_at(ctx, pkt.l3_off).ok_or(Verdict::pass(reason::PASS_BAD_IP_HEADER))?;
-    // SAFETY: in bounds. Words 0 and 3 hold TOS and the DF flag.
-    let inner = unsafe { inner.read_unaligned() };
-    let tos = u16::from_be(inner[0]) & 0xff;
-    let df = u16::from_be(inner[3]) & IP_DF;
+    let inner_proto = if pkt.flow.family == FAMILY_V4 {
+        IPPROTO_IPIP
+    } else {
+        IPPROTO_IPV6
+    };
+    // IPv4 inner: copy its DF bit (RFC 2003 3.1). IPv6 is never fragmented on the way, so its
+    // outer IPv4 header forbids it too (RFC 4213 3.2.1).
+    let df = if pkt.flow.family == FAMILY_V4 {
+        let w: *const [u16; 4] =
+            ptr_at(ctx, pkt.l3_off).ok_or(Verdict::pass(reason::PASS_BAD_IP_HEADER))?;
+        // SAFETY: in bounds. Word 3 holds the flags.
+        u16::from_be(unsafe { w.read_unaligned() }[3]) & IP_DF
+    } else {
+        IP_DF
+    };
+    // Entropy for ECMP on the way to the real server (RFC 6438).
+    let flow_label = hash::flow_hash(&pkt.flow, 0) & 0x000f_ffff;
 
     // Look up the next hop before changing anything, so a failure leaves the packet intact.
-    let nh = next_hop_v4(ctx, to, cfg.src4, now)?;
+    let nh = next_hop(ctx, to, cfg, now)?;
 
-    let delta = (ETH_HLEN + IPV4_HLEN_MIN) as i32 - pkt.l3_off as i32;
+    let delta = (ETH_HLEN + outer_hlen) as i32 - pkt.l3_off as i32;
     // SAFETY: the helper only moves ctx->data within the frame's headroom.
     if unsafe { bpf_xdp_adjust_head(ctx.ctx, -delta) } != 0 {
         return Err(Verdict::drop(reason::DROP_NO_HEADROOM));
     }
-    // adjust_head invalidated every earlier bounds check: check again before writing.
+    // adjust_head invalidated every earlier bounds check: the writers check again.
+    if v6 {
+        write_ipv6(ctx, pkt, to, cfg, inner_proto, flow_label)?;
+    } else {
+        write_ipv4(ctx, pkt, to, cfg, inner_proto, outer_len as u16, df)?;
+    }
+    send(ctx, &nh, ethertype(to.real.family), reason::TX)
+}
+
+#[inline(always)]
+fn write_ipv4(
+    ctx: &XdpContext,
+    pkt: &Packet,
+    to: &Target,
+    cfg: &GlobalConfig,
+    inner_proto: u8,
+    outer_len: u16,
+    df: u16,
+) -> Result<(), Verdict> {
     let ip: *mut [u16; 10] =
         ptr_at(ctx, ETH_HLEN).ok_or(Verdict::drop(reason::DROP_NO_HEADROOM))?;
     let src = u32::from_be(cfg.src4);
     let dst = u32::from_be(to.real.addr[0]);
     let mut w: [u16; 10] = [
-        0x4500 | tos,
+        0x4500 | pkt.tos as u16,
         outer_len,
         0,
         df,
-        ((TUN_TTL as u16) << 8) | IPPROTO_IPIP as u16,
+        ((TUN_TTL as u16) << 8) | inner_proto as u16,
         0,
         (src >> 16) as u16,
         src as u16,
@@ -73,7 +103,31 @@ pub fn ipip(
         wire[i] = w[i].to_be();
         i += 1;
     }
-    // SAFETY: bounds-checked after adjust_head.
+    // SAFETY: bounds-checked above.
     unsafe { ip.write_unaligned(wire) };
-    send(ctx, &nh, reason::TX)
+    Ok(())
+}
+
+#[inline(always)]
+fn write_ipv6(
+    ctx: &XdpContext,
+    pkt: &Packet,
+    to: &Target,
+    cfg: &GlobalConfig,
+    inner_proto: u8,
+    flow_label: u32,
+) -> Result<(), Verdict> {
+    let ip: *mut u8 = ptr_at::<[u8; IPV6_HLEN]>(ctx, ETH_HLEN)
+        .ok_or(Verdict::drop(reason::DROP_NO_HEADROOM))? as *mut u8;
+    let word0 = (6u32 << 28) | ((pkt.tos as u32) << 20) | flow_label;
+    // SAFETY: every write is inside the 40 bytes checked above.
+    unsafe {
+        (ip as *mut u32).write_unaligned(word0.to_be());
+        (ip.add(4) as *mut u16).write_unaligned(pkt.ip_len.to_be());
+        *ip.add(6) = inner_proto;
+        *ip.add(7) = TUN_TTL;
+        (ip.add(8) as *mut [u32; 4]).write_unaligned(cfg.src6);
+        (ip.add(24) as *mut [u32; 4]).write_unaligned(to.real.addr);
+    }
+    Ok(())
 }

@@ -1,9 +1,10 @@
 //! A small packet builder and checker for tests, written independently of the code under
 //! test: headers are laid out byte by byte here and checksums computed by RFC 1071 directly.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 pub const ETH_P_IP: u16 = 0x0800;
+pub const ETH_P_IPV6: u16 = 0x86dd;
 pub const ETH_P_ARP: u16 = 0x0806;
 
 /// RFC 1071 Internet checksum of `data`.
@@ -83,26 +84,89 @@ impl Ipv4 {
     }
 }
 
-fn pseudo_sum(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, seg: &[u8]) -> u16 {
-    let mut p = Vec::with_capacity(12 + seg.len());
-    p.extend_from_slice(&src.octets());
-    p.extend_from_slice(&dst.octets());
-    p.push(0);
-    p.push(proto);
-    p.extend_from_slice(&(seg.len() as u16).to_be_bytes());
+/// IPv6 header fields a test may want to vary.
+#[derive(Clone, Debug)]
+pub struct Ipv6 {
+    pub src: Ipv6Addr,
+    pub dst: Ipv6Addr,
+    /// The upper-layer protocol (after any extension headers).
+    pub next: u8,
+    pub tclass: u8,
+    pub flow_label: u32,
+    pub hop_limit: u8,
+    /// Extension headers as (type, bytes); each one's first byte (next header) is filled in.
+    pub ext: Vec<(u8, Vec<u8>)>,
+}
+
+impl Ipv6 {
+    pub fn new(src: Ipv6Addr, dst: Ipv6Addr, next: u8) -> Self {
+        Self {
+            src,
+            dst,
+            next,
+            tclass: 0,
+            flow_label: 0,
+            hop_limit: 64,
+            ext: Vec::new(),
+        }
+    }
+
+    /// The header, the extension headers and `payload`.
+    pub fn build(&self, payload: &[u8]) -> Vec<u8> {
+        let mut exts = Vec::new();
+        for (i, (_, bytes)) in self.ext.iter().enumerate() {
+            let mut b = bytes.clone();
+            b[0] = self.ext.get(i + 1).map(|e| e.0).unwrap_or(self.next);
+            exts.extend_from_slice(&b);
+        }
+        let first = self.ext.first().map(|e| e.0).unwrap_or(self.next);
+        let mut h = vec![0u8; 40];
+        let w0 = (6u32 << 28) | ((self.tclass as u32) << 20) | (self.flow_label & 0xfffff);
+        h[0..4].copy_from_slice(&w0.to_be_bytes());
+        h[4..6].copy_from_slice(&((exts.len() + payload.len()) as u16).to_be_bytes());
+        h[6] = first;
+        h[7] = self.hop_limit;
+        h[8..24].copy_from_slice(&self.src.octets());
+        h[24..40].copy_from_slice(&self.dst.octets());
+        h.extend_from_slice(&exts);
+        h.extend_from_slice(payload);
+        h
+    }
+}
+
+fn pseudo_sum(src: IpAddr, dst: IpAddr, proto: u8, seg: &[u8]) -> u16 {
+    let mut p = Vec::with_capacity(40 + seg.len());
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            p.extend_from_slice(&s.octets());
+            p.extend_from_slice(&d.octets());
+            p.push(0);
+            p.push(proto);
+            p.extend_from_slice(&(seg.len() as u16).to_be_bytes());
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            // RFC 8200 8.1.
+            p.extend_from_slice(&s.octets());
+            p.extend_from_slice(&d.octets());
+            p.extend_from_slice(&(seg.len() as u32).to_be_bytes());
+            p.extend_from_slice(&[0, 0, 0, proto]);
+        }
+        _ => panic!("pseudo-header with mixed families"),
+    }
     p.extend_from_slice(seg);
     csum(&p)
 }
 
 /// A TCP segment (20-byte header, given flags) with a correct checksum.
 pub fn tcp(
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
+    src: impl Into<IpAddr>,
+    dst: impl Into<IpAddr>,
     sport: u16,
     dport: u16,
     flags: u8,
     payload: &[u8],
 ) -> Vec<u8> {
+    let (src, dst) = (src.into(), dst.into());
     let mut s = vec![0u8; 20];
     s[0..2].copy_from_slice(&sport.to_be_bytes());
     s[2..4].copy_from_slice(&dport.to_be_bytes());
@@ -117,7 +181,14 @@ pub fn tcp(
 }
 
 /// A UDP datagram with a correct checksum.
-pub fn udp(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+pub fn udp(
+    src: impl Into<IpAddr>,
+    dst: impl Into<IpAddr>,
+    sport: u16,
+    dport: u16,
+    payload: &[u8],
+) -> Vec<u8> {
+    let (src, dst) = (src.into(), dst.into());
     let mut s = vec![0u8; 8];
     s[0..2].copy_from_slice(&sport.to_be_bytes());
     s[2..4].copy_from_slice(&dport.to_be_bytes());
@@ -134,13 +205,23 @@ pub fn ipv4_csum_ok(ip: &[u8]) -> bool {
     csum(&ip[..hlen]) == 0
 }
 
-/// True when the TCP or UDP checksum of an IPv4 packet verifies.
+/// True when the TCP or UDP checksum of an IPv4 or IPv6 (no extension headers) packet
+/// verifies.
 pub fn l4_csum_ok(ip: &[u8]) -> bool {
+    if ip[0] >> 4 == 6 {
+        let tot = 40 + u16::from_be_bytes([ip[4], ip[5]]) as usize;
+        let a = |o: usize| {
+            IpAddr::V6(Ipv6Addr::from(
+                <[u8; 16]>::try_from(&ip[o..o + 16]).unwrap(),
+            ))
+        };
+        return pseudo_sum(a(8), a(24), ip[6], &ip[40..tot]) == 0;
+    }
     let hlen = ((ip[0] & 0x0f) as usize) * 4;
     let tot = u16::from_be_bytes([ip[2], ip[3]]) as usize;
     let src = Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]);
     let dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
-    pseudo_sum(src, dst, ip[9], &ip[hlen..tot]) == 0
+    pseudo_sum(src.into(), dst.into(), ip[9], &ip[hlen..tot]) == 0
 }
 
 /// Hex dump with offsets, for failure messages.

@@ -5,7 +5,7 @@
 //! neighbour entries for the real servers' addresses with known MACs. Packets are run with
 //! `ingress_ifindex` = eth0, as if they had arrived there.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use aya::programs::{TestRun, TestRunOptions};
 use lb_common::{REASON_MAX, Stats};
@@ -18,12 +18,22 @@ use lb_daemon::{
 use crate::netns::{Entered, Netns};
 
 pub const DIRECTOR: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+/// The director's IPv6 address (RFC 5180's benchmarking prefix, 2001:2::/48).
+pub const DIRECTOR6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2);
 pub const CLIENT_MAC: [u8; 6] = [0x02, 0xcc, 0, 0, 0, 0x01];
 
-/// The MAC the harness gives real server `addr` in its neighbour table.
-pub fn real_mac(addr: Ipv4Addr) -> [u8; 6] {
-    let o = addr.octets();
-    [0x02, 0xaa, o[0], o[1], o[2], o[3]]
+/// The MAC the harness gives neighbour `addr` in its neighbour table.
+pub fn real_mac(addr: impl Into<IpAddr>) -> [u8; 6] {
+    match addr.into() {
+        IpAddr::V4(a) => {
+            let o = a.octets();
+            [0x02, 0xaa, o[0], o[1], o[2], o[3]]
+        }
+        IpAddr::V6(a) => {
+            let o = a.octets();
+            [0x02, 0xbb, o[12], o[13], o[14], o[15]]
+        }
+    }
 }
 
 pub struct Harness {
@@ -45,17 +55,27 @@ pub struct Outcome {
 impl Harness {
     /// Loads the object, applies `config` (JSON text) through the daemon's own code, and
     /// adds neighbour entries for `neighbours`.
-    pub fn new(config: &str, neighbours: &[Ipv4Addr]) -> Self {
+    pub fn new<A: Into<IpAddr> + Copy>(config: &str, neighbours: &[A]) -> Self {
         let ns = Netns::new("pkt");
         ns.ip(&[
             "link", "add", "eth0", "type", "veth", "peer", "name", "peer0",
         ]);
         ns.ip(&["addr", "add", &format!("{DIRECTOR}/24"), "dev", "eth0"]);
+        ns.ip(&[
+            "addr",
+            "add",
+            &format!("{DIRECTOR6}/64"),
+            "dev",
+            "eth0",
+            "nodad",
+        ]);
         ns.ip(&["link", "set", "eth0", "up"]);
         ns.ip(&["link", "set", "peer0", "up"]);
         ns.sysctl("net.ipv4.conf.eth0.forwarding", "1");
+        ns.sysctl("net.ipv6.conf.eth0.forwarding", "1");
         for a in neighbours {
-            let m = real_mac(*a);
+            let a: IpAddr = (*a).into();
+            let m = real_mac(a);
             let mac = m.map(|b| format!("{b:02x}")).join(":");
             ns.ip(&[
                 "neigh",

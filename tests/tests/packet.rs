@@ -361,7 +361,7 @@ fn truncated_and_malformed_packets_never_abort() {
 fn unresolved_next_hop_drops_without_touching_the_packet() {
     require_root!();
     // No neighbour entries: the FIB lookup answers NO_NEIGH.
-    let mut h = Harness::new(&config([1, 1, 1]), &[]);
+    let mut h = Harness::new::<Ipv4Addr>(&config([1, 1, 1]), &[]);
     let frame = tcp_frame(&h, &Ipv4::new(CLIENT, VIP, 6), 40005, 80, b"");
     check(
         &mut h,
@@ -401,7 +401,10 @@ fn decap_strips_ipip_and_passes_everything_else_untouched() {
     let mut want = enc.data[..14].to_vec();
     want.extend_from_slice(&frame[14..]);
     assert_frame("decap", &dec.data, &want);
-    assert_eq!(reason_delta(&before, &h.reasons()), vec![("decap_ipip", 1)]);
+    assert_eq!(
+        reason_delta(&before, &h.reasons()),
+        vec![("decap_stripped", 1)]
+    );
     // Not encapsulated: untouched.
     let out = h.run("decap", &frame);
     assert_eq!(out.action, XDP_PASS);
