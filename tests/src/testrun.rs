@@ -15,7 +15,10 @@ use lb_daemon::{
     state::State,
 };
 
-use crate::netns::{Entered, Netns};
+use crate::{
+    netns::{Entered, Netns},
+    packet::hex,
+};
 
 pub const DIRECTOR: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 /// The director's IPv6 address (RFC 5180's benchmarking prefix, 2001:2::/48).
@@ -163,4 +166,39 @@ pub fn reason_delta(before: &[u64], after: &[u64]) -> Vec<(&'static str, u64)> {
         .filter(|(_, (b, a))| a != b)
         .map(|(i, (b, a))| (lb_common::REASON_NAMES[i], a - b))
         .collect()
+}
+
+/// Asserts two frames are equal, dumping both in hex when they are not.
+pub fn assert_frame(what: &str, got: &[u8], want: &[u8]) {
+    assert!(
+        got == want,
+        "{what}: output differs\n--- got ({} bytes)\n{}\n--- want ({} bytes)\n{}",
+        got.len(),
+        hex(got),
+        want.len(),
+        hex(want)
+    );
+}
+
+/// One fixture, as Katran's tester reads them: what it shows, the input, the expected verdict,
+/// the expected output bytes (`None`: the input unchanged) and the expected reason-counter
+/// changes, all asserted together; a failure dumps both frames.
+pub fn check(
+    h: &mut Harness,
+    what: &str,
+    input: &[u8],
+    action: u32,
+    want: Option<&[u8]>,
+    reasons: &[(&str, u64)],
+) -> Vec<u8> {
+    let before = h.reasons();
+    let out = h.run("lb", input);
+    assert_eq!(out.action, action, "{what}: verdict");
+    assert_frame(what, &out.data, want.unwrap_or(input));
+    assert_eq!(
+        reason_delta(&before, &h.reasons()),
+        reasons,
+        "{what}: counters"
+    );
+    out.data
 }

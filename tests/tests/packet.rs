@@ -7,9 +7,9 @@ use std::net::Ipv4Addr;
 use lb_common::{FAMILY_V4, FlowKey, PROTO_TCP, PROTO_UDP, hash};
 use lb_daemon::{config::Protocol, state::vip_key};
 use lb_tests::{
-    packet::{self, ETH_P_ARP, ETH_P_IP, Ipv4, eth, hex, ipv4_csum_ok, l4_csum_ok, tcp, udp},
+    packet::{self, ETH_P_ARP, ETH_P_IP, Ipv4, eth, ipv4_csum_ok, l4_csum_ok, tcp, udp},
     require_root,
-    testrun::{CLIENT_MAC, DIRECTOR, Harness, real_mac, reason_delta},
+    testrun::{CLIENT_MAC, DIRECTOR, Harness, assert_frame, check, real_mac, reason_delta},
 };
 
 const XDP_DROP: u32 = 1;
@@ -101,40 +101,6 @@ fn expected_ipip(h: &Harness, inner_ip: &[u8], real: Ipv4Addr) -> Vec<u8> {
     outer[10..12].copy_from_slice(&c.to_be_bytes());
     outer.extend_from_slice(inner_ip);
     eth(real_mac(real), h.if_mac, ETH_P_IP, &outer)
-}
-
-fn assert_frame(what: &str, got: &[u8], want: &[u8]) {
-    assert!(
-        got == want,
-        "{what}: output differs\n--- got ({} bytes)\n{}\n--- want ({} bytes)\n{}",
-        got.len(),
-        hex(got),
-        want.len(),
-        hex(want)
-    );
-}
-
-/// One fixture, as Katran's tester reads them: what it shows, the input, the expected verdict,
-/// the expected output bytes (`None`: the input unchanged) and the expected reason-counter
-/// changes, all asserted together; a failure dumps both frames.
-fn check(
-    h: &mut Harness,
-    what: &str,
-    input: &[u8],
-    action: u32,
-    want: Option<&[u8]>,
-    reasons: &[(&str, u64)],
-) -> Vec<u8> {
-    let before = h.reasons();
-    let out = h.run("lb", input);
-    assert_eq!(out.action, action, "{what}: verdict");
-    assert_frame(what, &out.data, want.unwrap_or(input));
-    assert_eq!(
-        reason_delta(&before, &h.reasons()),
-        reasons,
-        "{what}: counters"
-    );
-    out.data
 }
 
 #[test]
