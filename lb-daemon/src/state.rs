@@ -58,6 +58,8 @@ struct RealState {
 #[derive(Debug)]
 struct ServiceState {
     id: u32,
+    /// Position in the config: listings follow the order the user wrote.
+    index: usize,
     cfg: ServiceConfig,
     reals: Vec<RealState>,
     region: Region,
@@ -290,6 +292,7 @@ impl State {
             key,
             ServiceState {
                 id,
+                index,
                 cfg: scfg.clone(),
                 reals,
                 region,
@@ -321,7 +324,9 @@ impl State {
     /// The services as `lbctl -L` shows them, with counters from the data plane.
     pub fn views(&self, dp: &Dataplane) -> Result<Vec<ServiceView>, DataplaneError> {
         let mut out = Vec::with_capacity(self.services.len());
-        for st in self.services.values() {
+        let mut ordered: Vec<&ServiceState> = self.services.values().collect();
+        ordered.sort_by_key(|s| s.index);
+        for st in ordered {
             let mut real_servers = Vec::with_capacity(st.reals.len());
             for r in &st.reals {
                 real_servers.push(RealServerView {

@@ -11,7 +11,7 @@
 
 use std::{
     io::{Read, Write},
-    net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream},
+    net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream},
     os::unix::net::UnixStream,
     path::PathBuf,
     process::{Child, Command, Stdio},
@@ -28,6 +28,10 @@ use crate::netns::{Netns, unique_name};
 pub const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 10);
 pub const DIRECTOR: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 pub const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 100);
+/// IPv6 twins, from RFC 5180's benchmarking prefix 2001:2::/48.
+pub const CLIENT6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 0x10);
+pub const DIRECTOR6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2);
+pub const VIP6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 1, 0, 0, 0, 0x100);
 pub const VIP_PORT: u16 = 80;
 
 /// The port real servers listen on with `nat` (the director rewrites VIP_PORT to it).
@@ -64,6 +68,10 @@ impl Method {
 
 pub fn real_addr(i: usize) -> Ipv4Addr {
     Ipv4Addr::new(198, 18, 0, 11 + i as u8)
+}
+
+pub fn real_addr6(i: usize) -> Ipv6Addr {
+    Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 0x11 + i as u16)
 }
 
 /// Where the workspace's binaries are: `LB_BIN_DIR`, or the target directory this executable
@@ -157,7 +165,8 @@ impl HttpServer {
                 let ns = Netns { name: ns_name };
                 let entered = ns.enter();
                 std::mem::forget(ns); // the caller owns the namespace
-                let l = TcpListener::bind(("0.0.0.0", port)).expect("bind http");
+                // "[::]" accepts IPv4 too (IPV6_V6ONLY is off by default on Linux).
+                let l = TcpListener::bind(("::", port)).expect("bind http");
                 l.set_nonblocking(true).expect("nonblocking");
                 tx.send(()).expect("ready");
                 while !stop.load(Ordering::SeqCst) {
@@ -217,7 +226,19 @@ impl Drop for HttpServer {
 /// status code and body. With `sport`, binds that source port; the connection is closed with
 /// a reset (SO_LINGER 0) so that no TIME_WAIT blocks reusing the same 5-tuple.
 pub fn http_get(addr: SocketAddr, sport: Option<u16>) -> std::io::Result<(u16, String)> {
-    let sock = socket2_connect(addr, sport)?;
+    // With a fixed source port the client's own stack may briefly still hold the previous
+    // connection of the same 5-tuple (seen under parallel load: EADDRNOTAVAIL from connect);
+    // retry a few times, bounded.
+    let mut tries = 0;
+    let sock = loop {
+        match socket2_connect(addr, sport) {
+            Err(e) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) && tries < 40 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            r => break r?,
+        }
+    };
     let mut s = sock;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
     s.write_all(b"GET / HTTP/1.0\r\nHost: lb\r\n\r\n")?;
@@ -236,7 +257,12 @@ fn socket2_connect(addr: SocketAddr, sport: Option<u16>) -> std::io::Result<TcpS
     use std::os::fd::FromRawFd;
     // SAFETY: plain socket calls on a fresh fd we own; errors are checked.
     unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        let family = if addr.is_ipv6() {
+            libc::AF_INET6
+        } else {
+            libc::AF_INET
+        };
+        let fd = libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
         if fd < 0 {
             return Err(std::io::Error::last_os_error());
         }
@@ -261,14 +287,16 @@ fn socket2_connect(addr: SocketAddr, sport: Option<u16>) -> std::io::Result<TcpS
             std::mem::size_of::<libc::linger>() as u32,
         );
         if let Some(p) = sport {
+            if addr.is_ipv6() {
+                return Err(std::io::Error::other(
+                    "a fixed source port is IPv4-only here",
+                ));
+            }
             let sa = sockaddr_in(Ipv4Addr::UNSPECIFIED, p);
             if libc::bind(fd, &sa as *const _ as *const libc::sockaddr, 16) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
         }
-        let SocketAddr::V4(v4) = addr else {
-            return Err(std::io::Error::other("IPv4 only"));
-        };
         // Bounded connect: a timeout via SO_SNDTIMEO.
         let tv = libc::timeval {
             tv_sec: 5,
@@ -281,8 +309,29 @@ fn socket2_connect(addr: SocketAddr, sport: Option<u16>) -> std::io::Result<TcpS
             &tv as *const _ as *const libc::c_void,
             std::mem::size_of::<libc::timeval>() as u32,
         );
-        let sa = sockaddr_in(*v4.ip(), v4.port());
-        if libc::connect(fd, &sa as *const _ as *const libc::sockaddr, 16) != 0 {
+        let rc = match addr {
+            SocketAddr::V4(v4) => {
+                let sa = sockaddr_in(*v4.ip(), v4.port());
+                libc::connect(fd, &sa as *const _ as *const libc::sockaddr, 16)
+            }
+            SocketAddr::V6(v6) => {
+                let sa = libc::sockaddr_in6 {
+                    sin6_family: libc::AF_INET6 as u16,
+                    sin6_port: v6.port().to_be(),
+                    sin6_flowinfo: 0,
+                    sin6_addr: libc::in6_addr {
+                        s6_addr: v6.ip().octets(),
+                    },
+                    sin6_scope_id: 0,
+                };
+                libc::connect(
+                    fd,
+                    &sa as *const _ as *const libc::sockaddr,
+                    std::mem::size_of::<libc::sockaddr_in6>() as u32,
+                )
+            }
+        };
+        if rc != 0 {
             return Err(std::io::Error::last_os_error());
         }
         Ok(s)
@@ -329,18 +378,27 @@ impl Topology {
             .collect();
         switch.ip(&["link", "add", "br0", "type", "bridge"]);
         switch.ip(&["link", "set", "br0", "up"]);
-        let plug = |ns: &Netns, port: &str, addr: Ipv4Addr| {
+        let plug = |ns: &Netns, port: &str, addr: Ipv4Addr, addr6: Ipv6Addr| {
             switch.ip(&[
                 "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", &ns.name,
             ]);
             switch.ip(&["link", "set", port, "master", "br0", "up"]);
             ns.ip(&["addr", "add", &format!("{addr}/24"), "dev", "eth0"]);
+            // nodad: usable at once (duplicate address detection would hold it ~1 s).
+            ns.ip(&[
+                "addr",
+                "add",
+                &format!("{addr6}/64"),
+                "dev",
+                "eth0",
+                "nodad",
+            ]);
             ns.ip(&["link", "set", "eth0", "up"]);
         };
-        plug(&client, "p-client", CLIENT);
-        plug(&director, "p-director", DIRECTOR);
+        plug(&client, "p-client", CLIENT, CLIENT6);
+        plug(&director, "p-director", DIRECTOR, DIRECTOR6);
         for (i, rs) in reals.iter().enumerate() {
-            plug(rs, &format!("p-rs{i}"), real_addr(i));
+            plug(rs, &format!("p-rs{i}"), real_addr(i), real_addr6(i));
         }
         // Frames the director sends back with XDP_TX reach its bridge port only if that veth
         // runs an XDP program too (see the `pass` program).
@@ -368,6 +426,14 @@ impl Topology {
             "via",
             &DIRECTOR.to_string(),
         ]);
+        client.ip(&[
+            "-6",
+            "route",
+            "add",
+            &format!("{VIP6}/128"),
+            "via",
+            &DIRECTOR6.to_string(),
+        ]);
         let workdir = std::env::temp_dir().join(unique_name("work"));
         std::fs::create_dir_all(&workdir).expect("workdir");
         let mut decaps = Vec::new();
@@ -376,6 +442,7 @@ impl Topology {
             match method {
                 Method::Tun | Method::Dr => {
                     rs.ip(&["addr", "add", &format!("{VIP}/32"), "dev", "lo"]);
+                    rs.ip(&["addr", "add", &format!("{VIP6}/128"), "dev", "lo"]);
                 }
                 Method::Nat => {
                     rs.ip(&[
@@ -384,6 +451,14 @@ impl Topology {
                         &format!("{CLIENT}/32"),
                         "via",
                         &DIRECTOR.to_string(),
+                    ]);
+                    rs.ip(&[
+                        "-6",
+                        "route",
+                        "add",
+                        &format!("{CLIENT6}/128"),
+                        "via",
+                        &DIRECTOR6.to_string(),
                     ]);
                 }
             }
@@ -415,33 +490,45 @@ impl Topology {
         }
     }
 
-    /// The director's config for this topology: one TCP service on the VIP, Maglev, every
-    /// real server with the topology's method (weights given per real server).
+    /// The director's config for this topology: a TCP service on the VIP and one on the IPv6
+    /// VIP, Maglev, every real server (by its IPv4 and its IPv6 address respectively) with the
+    /// topology's method, weights given per real server.
     pub fn config(&self, weights: &[u32]) -> serde_json::Value {
-        let reals: Vec<serde_json::Value> = weights
-            .iter()
-            .enumerate()
-            .map(|(i, w)| {
-                serde_json::json!({
-                    "address": real_addr(i).to_string(),
-                    "port": self.method.real_port(),
-                    "weight": w,
-                    "forwarding": self.method.name(),
+        let reals = |addr: &dyn Fn(usize) -> String| -> Vec<serde_json::Value> {
+            weights
+                .iter()
+                .enumerate()
+                .map(|(i, w)| {
+                    serde_json::json!({
+                        "address": addr(i),
+                        "port": self.method.real_port(),
+                        "weight": w,
+                        "forwarding": self.method.name(),
+                    })
                 })
-            })
-            .collect();
+                .collect()
+        };
         serde_json::json!({
             "interface": "eth0",
-            "director": { "ipv4": DIRECTOR.to_string() },
+            "director": { "ipv4": DIRECTOR.to_string(), "ipv6": DIRECTOR6.to_string() },
             "pin_dir": self.pin_dir,
             "conn_table_size": 65536,
-            "services": [{
-                "protocol": "tcp",
-                "vip": VIP.to_string(),
-                "port": VIP_PORT,
-                "scheduler": "mh",
-                "real_servers": reals,
-            }],
+            "services": [
+                {
+                    "protocol": "tcp",
+                    "vip": VIP.to_string(),
+                    "port": VIP_PORT,
+                    "scheduler": "mh",
+                    "real_servers": reals(&|i| real_addr(i).to_string()),
+                },
+                {
+                    "protocol": "tcp",
+                    "vip": VIP6.to_string(),
+                    "port": VIP_PORT,
+                    "scheduler": "mh",
+                    "real_servers": reals(&|i| real_addr6(i).to_string()),
+                },
+            ],
         })
     }
 

@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, net::SocketAddr};
 
 use lb_tests::{
     require_root,
-    topo::{Method, Topology, VIP, VIP_PORT, http_get},
+    topo::{Method, Topology, VIP, VIP_PORT, VIP6, http_get},
 };
 
 #[test]
@@ -40,7 +40,7 @@ fn three_hundred_connections_through_the_vip_all_succeed_and_spread() {
     // lbd counted every connection.
     let listing = t.lbctl(&["-L", "-n", "--stats", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&listing).expect("json");
-    let svc = &v["services"][0];
+    let svc = service(&v, &VIP.to_string());
     assert_eq!(svc["stats"]["conns"], 300, "{listing}");
     let per_real: u64 = svc["real_servers"]
         .as_array()
@@ -129,48 +129,77 @@ fn lbd_rejects_a_bad_config_before_attaching_anything() {
     let _ = std::fs::remove_dir_all(&pin_dir);
 }
 
-/// HTTP over new TCP connections through the VIP with every real server on `method`: all
-/// succeed, every real server answers some, and lbd's counters agree.
+/// The service with this VIP in a `lbctl --json` listing.
+fn service<'a>(listing: &'a serde_json::Value, vip: &str) -> &'a serde_json::Value {
+    listing["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .find(|s| s["vip"] == vip)
+        .unwrap_or_else(|| panic!("no service {vip} in {listing}"))
+}
+
+/// HTTP over new TCP connections through the IPv4 VIP and then the IPv6 VIP, with every real
+/// server on `method`: all succeed, every real server answers some over each family, and
+/// lbd's counters agree. Returns the listing.
 fn method_round_trip(method: Method, connections: u32) -> serde_json::Value {
     let mut t = Topology::new(3, method);
     let cfg = t.config(&[1, 1, 1]);
     t.start_lbd(&cfg);
-    let vip: SocketAddr = (VIP, VIP_PORT).into();
-    let mut answers = BTreeMap::<String, u32>::new();
-    {
+    for vip in [
+        SocketAddr::from((VIP, VIP_PORT)),
+        SocketAddr::from((VIP6, VIP_PORT)),
+    ] {
+        let mut answers = BTreeMap::<String, u32>::new();
         let _in = t.client.enter();
         for i in 0..connections {
             let (status, body) = http_get(vip, None)
-                .unwrap_or_else(|e| panic!("{method:?}: connection {i} failed: {e}"));
-            assert_eq!(status, 200, "{method:?}: connection {i}: {body}");
+                .unwrap_or_else(|e| panic!("{method:?} {vip}: connection {i} failed: {e}"));
+            assert_eq!(status, 200, "{method:?} {vip}: connection {i}: {body}");
             *answers.entry(body.trim().to_string()).or_default() += 1;
         }
+        assert_eq!(
+            answers.len(),
+            3,
+            "{method:?} {vip}: every real server answers: {answers:?}"
+        );
     }
-    assert_eq!(
-        answers.len(),
-        3,
-        "{method:?}: every real server answers: {answers:?}"
-    );
     let listing = t.lbctl(&["-L", "-n", "--stats", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&listing).expect("json");
-    assert_eq!(v["services"][0]["stats"]["conns"], connections, "{listing}");
+    for vip in [VIP.to_string(), VIP6.to_string()] {
+        assert_eq!(
+            service(&v, &vip)["stats"]["conns"],
+            connections,
+            "{listing}"
+        );
+    }
     v
 }
 
 #[test]
-fn direct_routing_serves_http_through_the_vip() {
+fn tunnelling_serves_http_over_ipv4_and_ipv6() {
     require_root!();
-    let v = method_round_trip(Method::Dr, 60);
-    // Replies go straight from the real servers to the client: the director sees none.
-    assert_eq!(v["services"][0]["stats"]["out_pkts"], 0);
+    method_round_trip(Method::Tun, 30);
 }
 
 #[test]
-fn masquerading_serves_http_through_the_vip_and_counts_replies() {
+fn direct_routing_serves_http_over_ipv4_and_ipv6() {
     require_root!();
-    let v = method_round_trip(Method::Nat, 60);
-    let s = &v["services"][0]["stats"];
-    // Every reply came back through the director (at least SYN-ACK, data, FIN per connection).
-    assert!(s["out_pkts"].as_u64().unwrap() >= 3 * 60, "{s}");
-    assert!(s["out_bytes"].as_u64().unwrap() > 0, "{s}");
+    let v = method_round_trip(Method::Dr, 40);
+    // Replies go straight from the real servers to the client: the director sees none.
+    for vip in [VIP.to_string(), VIP6.to_string()] {
+        assert_eq!(service(&v, &vip)["stats"]["out_pkts"], 0);
+    }
+}
+
+#[test]
+fn masquerading_serves_http_over_ipv4_and_ipv6_and_counts_replies() {
+    require_root!();
+    let v = method_round_trip(Method::Nat, 40);
+    for vip in [VIP.to_string(), VIP6.to_string()] {
+        let s = &service(&v, &vip)["stats"];
+        // Every reply came back through the director (at least SYN-ACK, data, FIN each).
+        assert!(s["out_pkts"].as_u64().unwrap() >= 3 * 40, "{s}");
+        assert!(s["out_bytes"].as_u64().unwrap() > 0, "{s}");
+    }
 }
