@@ -8,7 +8,11 @@
 //! under test. The baselines go through the same shim, so its cost cancels out of the ratios.
 //! Rounds are interleaved across cases and the median is reported.
 
-use std::{net::Ipv4Addr, os::fd::AsFd, time::Duration};
+use std::{
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    os::fd::AsFd,
+    time::Duration,
+};
 
 use aya::{
     maps::{PerCpuArray, PerCpuValues, ProgramArray},
@@ -16,11 +20,13 @@ use aya::{
 };
 use lb_common::{BenchState, CFG_F_NAT, CFG_F_NO_CONN_TABLE, map_name};
 use lb_tests::{
-    packet::{ETH_P_IP, Ipv4, eth, tcp},
-    testrun::{CLIENT_MAC, DIRECTOR, Harness},
+    packet::{ETH_P_IP, ETH_P_IPV6, Ipv4, Ipv6, eth, tcp},
+    testrun::{CLIENT_MAC, DIRECTOR, DIRECTOR6, Harness},
 };
 
 const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 100);
+const VIP6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 1, 0, 0, 0, 0x100);
+const CLIENT6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 5, 0, 0, 0, 7);
 const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 18, 5, 7);
 
 struct Case {
@@ -70,23 +76,49 @@ fn main() {
     pin_to_cpu(0);
 
     let reals: Vec<Ipv4Addr> = (0..16).map(|i| Ipv4Addr::new(198, 18, 0, 11 + i)).collect();
-    let real_json: Vec<String> = reals
-        .iter()
-        .map(|r| format!(r#"{{ "address": "{r}", "forwarding": "tun" }}"#))
+    let reals6: Vec<Ipv6Addr> = (0..16)
+        .map(|i| Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 0x11 + i))
         .collect();
+    let json = |addrs: Vec<String>| -> String {
+        addrs
+            .iter()
+            .map(|r| format!(r#"{{ "address": "{r}", "forwarding": "tun" }}"#))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let real_json = json(reals.iter().map(|a| a.to_string()).collect());
+    let real6_json = json(reals6.iter().map(|a| a.to_string()).collect());
     let config = format!(
-        r#"{{ "interface": "eth0", "director": {{ "ipv4": "{DIRECTOR}" }}, "conn_table_size": 1048576,
+        r#"{{ "interface": "eth0", "director": {{ "ipv4": "{DIRECTOR}", "ipv6": "{DIRECTOR6}" }},
+            "conn_table_size": 1048576,
             "services": [ {{ "protocol": "tcp", "vip": "{VIP}", "port": 80, "scheduler": "mh",
                             "real_servers": [ {} ] }},
                           {{ "protocol": "tcp", "vip": "{VIP}", "port": 81, "scheduler": "mh",
                             "real_servers": [ {} ] }},
                           {{ "protocol": "tcp", "vip": "{VIP}", "port": 82, "scheduler": "mh",
+                            "real_servers": [ {} ] }},
+                          {{ "protocol": "tcp", "vip": "{VIP6}", "port": 80, "scheduler": "mh",
                             "real_servers": [ {} ] }} ] }}"#,
-        real_json.join(","),
-        real_json.join(",").replace("tun", "dr"),
-        real_json.join(",").replace("tun", "nat"),
+        real_json,
+        real_json.replace("tun", "dr"),
+        real_json.replace("tun", "nat"),
+        real6_json,
     );
-    let mut h = Harness::new(&config, &reals);
+    let neighbours: Vec<IpAddr> = reals
+        .iter()
+        .map(|a| IpAddr::from(*a))
+        .chain(reals6.iter().map(|a| IpAddr::from(*a)))
+        .collect();
+    let mut h = Harness::new(&config, &neighbours);
+    let vip6_pkt = {
+        let ip = Ipv6::new(CLIENT6, VIP6, 6);
+        eth(
+            h.if_mac,
+            CLIENT_MAC,
+            ETH_P_IPV6,
+            &ip.build(&tcp(CLIENT6, VIP6, 40000, 80, 0x10, &[0u8; 20])),
+        )
+    };
     let syn_port = |h: &Harness, dst: Ipv4Addr, port: u16| {
         let ip = Ipv4::new(CLIENT, dst, 6);
         eth(
@@ -102,7 +134,7 @@ fn main() {
     let vip_nat = syn_port(&h, VIP, 82);
     let other_pkt = syn(&h, Ipv4Addr::new(198, 18, 0, 99));
     // (name, what, program under test, packet, new flow per repeat, skip connection table)
-    let table: [(&str, &str, &str, &[u8], bool, bool); 9] = [
+    let table: [(&str, &str, &str, &[u8], bool, bool); 10] = [
         (
             "xdp_drop",
             "XDP_DROP, nothing else",
@@ -140,6 +172,14 @@ fn main() {
             "lb: known TCP flow, nat (address, port, TTL, checksums), XDP_TX",
             "lb",
             &vip_nat,
+            false,
+            false,
+        ),
+        (
+            "lb_established_v6",
+            "lb: known IPv6 TCP flow, tun (IPv6 in IPv6), XDP_TX",
+            "lb",
+            &vip6_pkt,
             false,
             false,
         ),
