@@ -65,8 +65,10 @@ pub const DROP_DR_NOT_ONLINK: u32 = 25;
 pub const PASS_TTL_EXCEEDED: u32 = 26;
 /// IPv6 with more extension headers than `lb` walks (6) before the transport header.
 pub const PASS_IPV6_EXT_LIMIT: u32 = 27;
+/// An IPv4 header whose checksum does not verify.
+pub const PASS_BAD_IP_CHECKSUM: u32 = 28;
 /// One past the last reason: the size of the counter array.
-pub const REASON_MAX: u32 = 28;
+pub const REASON_MAX: u32 = 29;
 
 /// Names for metrics and listings, indexed by reason.
 pub const REASON_NAMES: [&str; REASON_MAX as usize] = [
@@ -98,4 +100,5 @@ pub const REASON_NAMES: [&str; REASON_MAX as usize] = [
     "drop_dr_not_onlink",
     "pass_ttl_exceeded",
     "pass_ipv6_ext_limit",
+    "pass_bad_ip_checksum",
 ];

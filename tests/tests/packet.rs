@@ -317,6 +317,16 @@ fn truncated_and_malformed_packets_never_abort() {
         reason_delta(&before, &h.reasons()),
         vec![("pass_bad_ip_header", 1)]
     );
+    let mut bad_csum = frame.clone();
+    bad_csum[24] ^= 0xff; // header checksum
+    check(
+        &mut h,
+        "bad IPv4 checksum",
+        &bad_csum,
+        XDP_PASS,
+        None,
+        &[("pass_bad_ip_checksum", 1)],
+    );
     let mut v6 = frame.clone();
     v6[14] = 0x65; // version 6 in an IPv4 ethertype
     assert_eq!(h.run("lb", &v6).action, XDP_PASS);
@@ -378,6 +388,10 @@ fn decap_strips_ipip_and_passes_everything_else_untouched() {
     // IPIP whose inner header is cut short: passed untouched, counted as bad.
     let mut cut = enc.data[..14 + 20 + 10].to_vec();
     cut[16..18].copy_from_slice(&30u16.to_be_bytes());
+    // A consistent outer header: the cut is in the inner one.
+    cut[24..26].copy_from_slice(&[0, 0]);
+    let c = packet::csum(&cut[14..34]);
+    cut[24..26].copy_from_slice(&c.to_be_bytes());
     let before = h.reasons();
     let out = h.run("decap", &cut);
     assert_eq!(out.action, XDP_PASS);
