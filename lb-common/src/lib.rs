@@ -69,6 +69,8 @@ pub const FAMILY_V6: u8 = 6;
 /// IP protocol numbers used in keys.
 pub const PROTO_TCP: u8 = 6;
 pub const PROTO_UDP: u8 = 17;
+pub const PROTO_ICMP: u8 = 1;
+pub const PROTO_ICMPV6: u8 = 58;
 
 /// Schedulers, by their ipvsadm names. Table-driven ones read [`map_name::SCHED_TABLE`].
 pub const SCHED_MH: u8 = 1;
@@ -77,6 +79,10 @@ pub const SCHED_MH: u8 = 1;
 pub const FWD_TUN: u8 = 1;
 pub const FWD_DR: u8 = 2;
 pub const FWD_NAT: u8 = 3;
+
+/// [`Service::flags`]: not a service but a VIP address marker (key: the address, port 0,
+/// protocol ICMP/ICMPv6), so that `lb` answers pings to every VIP. Written by lbd.
+pub const SVC_F_VIP_ADDR: u32 = 1 << 0;
 
 /// [`GlobalConfig::flags`]: skip the connection table entirely (no lookup, no insert), so
 /// that every packet is scheduled as a new flow. Only `cargo xtask bench` sets it, to measure
@@ -110,7 +116,7 @@ const _: () = assert!(core::mem::size_of::<VipKey>() == 20);
 pub struct Service {
     /// Index into [`map_name::SVC_STATS`]; 1..[`MAX_SERVICES`].
     pub id: u32,
-    /// `SVC_F_*` flags (none defined yet).
+    /// `SVC_F_*` flags.
     pub flags: u32,
     /// `SCHED_*`.
     pub sched: u8,

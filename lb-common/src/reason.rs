@@ -67,8 +67,16 @@ pub const PASS_TTL_EXCEEDED: u32 = 26;
 pub const PASS_IPV6_EXT_LIMIT: u32 = 27;
 /// An IPv4 header whose checksum does not verify.
 pub const PASS_BAD_IP_CHECKSUM: u32 = 28;
+/// An ICMP / ICMPv6 echo request to a VIP, answered by the director.
+pub const ICMP_ECHO_REPLY: u32 = 29;
+/// An ICMP error about a connection to a VIP, forwarded to that connection's real server.
+pub const ICMP_ERROR_FORWARDED: u32 = 30;
+/// ICMP that is not for a VIP, or of a kind lb leaves to the host stack.
+pub const PASS_ICMP: u32 = 31;
+/// An ICMP error about a VIP that matches no connection or service.
+pub const PASS_ICMP_NO_FLOW: u32 = 32;
 /// One past the last reason: the size of the counter array.
-pub const REASON_MAX: u32 = 29;
+pub const REASON_MAX: u32 = 33;
 
 /// Names for metrics and listings, indexed by reason.
 pub const REASON_NAMES: [&str; REASON_MAX as usize] = [
@@ -101,4 +109,8 @@ pub const REASON_NAMES: [&str; REASON_MAX as usize] = [
     "pass_ttl_exceeded",
     "pass_ipv6_ext_limit",
     "pass_bad_ip_checksum",
+    "icmp_echo_reply",
+    "icmp_error_forwarded",
+    "pass_icmp",
+    "pass_icmp_no_flow",
 ];

@@ -11,7 +11,7 @@ use std::{
 
 use lb_common::{
     CFG_F_NAT, FAMILY_V4, FAMILY_V6, FWD_DR, FWD_NAT, FWD_TUN, GlobalConfig, MAX_REALS,
-    MAX_SERVICES, RealServer, SCHED_MH, Service, VipKey,
+    MAX_SERVICES, PROTO_ICMP, PROTO_ICMPV6, RealServer, SCHED_MH, SVC_F_VIP_ADDR, Service, VipKey,
     api::{RealServerView, ServiceView},
 };
 
@@ -84,6 +84,9 @@ pub struct State {
     next_real_id: u32,
     regions: RegionAlloc,
     config: Option<Config>,
+    /// VIP address markers (`SVC_F_VIP_ADDR`) in the services map: the director answers pings
+    /// to these addresses.
+    markers: std::collections::BTreeSet<VipKey>,
     /// MTU of the interface lb forwards on (0: unknown, no check in the data plane).
     mtu: u32,
 }
@@ -128,6 +131,7 @@ impl State {
             next_real_id: 1,
             regions: RegionAlloc::new(table_capacity),
             config: None,
+            markers: Default::default(),
             mtu,
         }
     }
@@ -182,6 +186,7 @@ impl State {
         for (key, (index, scfg)) in wanted {
             self.apply_service(dp, key, index, scfg, &mut report)?;
         }
+        self.sync_markers(dp, cfg)?;
         self.config = Some(cfg.clone());
         Ok(report)
     }
@@ -299,6 +304,41 @@ impl State {
                 table_input: input,
             },
         );
+        Ok(())
+    }
+
+    /// One marker per distinct VIP address: key (address, port 0, ICMP or ICMPv6).
+    fn sync_markers(&mut self, dp: &mut Dataplane, cfg: &Config) -> Result<(), ApplyError> {
+        let wanted: std::collections::BTreeSet<VipKey> = cfg
+            .services
+            .iter()
+            .map(|s| {
+                let (addr, family) = addr_words(s.vip);
+                VipKey {
+                    addr,
+                    port: 0,
+                    proto: if family == FAMILY_V6 {
+                        PROTO_ICMPV6
+                    } else {
+                        PROTO_ICMP
+                    },
+                    family,
+                }
+            })
+            .collect();
+        for gone in self.markers.difference(&wanted) {
+            dp.remove_service(gone)?;
+        }
+        for new in wanted.difference(&self.markers) {
+            dp.set_service(
+                new,
+                &Service {
+                    flags: SVC_F_VIP_ADDR,
+                    ..Service::default()
+                },
+            )?;
+        }
+        self.markers = wanted;
         Ok(())
     }
 

@@ -3,12 +3,13 @@
 
 use aya_ebpf::{helpers::bpf_ktime_get_ns, programs::XdpContext};
 use lb_common::{
-    CFG_F_NAT, CFG_F_NO_CONN_TABLE, Conn, FWD_NAT, FlowKey, GlobalConfig, RealServer, Service,
-    Stats, VipKey, reason,
+    CFG_F_NAT, CFG_F_NO_CONN_TABLE, Conn, FWD_NAT, FlowKey, GlobalConfig, PROTO_ICMP, PROTO_ICMPV6,
+    RealServer, Service, Stats, VipKey, reason,
 };
 
 use crate::{
     forward::{self, Target},
+    icmp,
     maps::{CONFIG, CONNS, REAL_STATS, REALS, SERVICES, SVC_STATS},
     nat,
     parse::{self, Packet},
@@ -21,6 +22,9 @@ use crate::{
 pub fn process(ctx: &XdpContext) -> Result<Verdict, Verdict> {
     let pkt = parse::parse(ctx)?;
     let cfg = config();
+    if pkt.flow.proto == PROTO_ICMP || pkt.flow.proto == PROTO_ICMPV6 {
+        return icmp::handle(ctx, &pkt, &cfg);
+    }
     let svc = match vip(&pkt.flow) {
         Ok(s) => s,
         Err(not_vip) if cfg.flags & CFG_F_NAT != 0 => {
@@ -46,7 +50,7 @@ pub fn process(ctx: &XdpContext) -> Result<Verdict, Verdict> {
 /// Stage `vip`: (destination address, port, protocol) -> service; a miss leaves the packet to
 /// the host stack.
 #[inline(always)]
-fn vip(flow: &FlowKey) -> Result<Service, Verdict> {
+pub fn vip(flow: &FlowKey) -> Result<Service, Verdict> {
     let key = VipKey {
         addr: flow.dst,
         port: flow.dport,
@@ -133,7 +137,7 @@ pub fn insert_conn(
 }
 
 #[inline(always)]
-fn real_server(id: u32) -> Result<RealServer, Verdict> {
+pub fn real_server(id: u32) -> Result<RealServer, Verdict> {
     match REALS.get(id) {
         Some(r) if r.family != 0 => Ok(*r),
         _ => Err(Verdict::drop(reason::DROP_BAD_REAL)),

@@ -8,6 +8,7 @@ mod csum;
 mod decap;
 mod director;
 mod forward;
+mod icmp;
 mod maps;
 mod nat;
 mod parse;

@@ -2,7 +2,9 @@
 //! ports. Header lengths come from the packet.
 
 use aya_ebpf::programs::XdpContext;
-use lb_common::{FAMILY_V4, FAMILY_V6, FlowKey, PROTO_TCP, PROTO_UDP, reason};
+use lb_common::{
+    FAMILY_V4, FAMILY_V6, FlowKey, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, reason,
+};
 
 use crate::{ptr::ptr_at, verdict::Verdict};
 
@@ -160,7 +162,7 @@ pub fn parse(ctx: &XdpContext) -> Result<Packet, Verdict> {
 #[inline(always)]
 fn parse_v4(ctx: &XdpContext, l3_off: usize) -> Result<Packet, Verdict> {
     let ip = ipv4_header(ctx, l3_off)?;
-    if ip.proto != PROTO_TCP && ip.proto != PROTO_UDP {
+    if ip.proto != PROTO_TCP && ip.proto != PROTO_UDP && ip.proto != PROTO_ICMP {
         return Err(Verdict::pass(reason::PASS_NOT_L4));
     }
     if ip.frag & (IP_MF | IP_OFFSET) != 0 {
@@ -233,7 +235,7 @@ pub fn ipv6_header(ctx: &XdpContext, off: usize) -> Result<Ipv6Fields, Verdict> 
 fn parse_v6(ctx: &XdpContext, l3_off: usize) -> Result<Packet, Verdict> {
     let ip = ipv6_header(ctx, l3_off)?;
     let (proto, l4_off) = skip_ext_headers(ctx, ip.next, l3_off + IPV6_HLEN)?;
-    if proto != PROTO_TCP && proto != PROTO_UDP {
+    if proto != PROTO_TCP && proto != PROTO_UDP && proto != PROTO_ICMPV6 {
         return Err(Verdict::pass(reason::PASS_NOT_L4));
     }
     let ports = ports(ctx, proto, l4_off, l3_off + ip.tot_len as usize)?;

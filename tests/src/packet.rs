@@ -235,3 +235,31 @@ pub fn hex(b: &[u8]) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// An ICMP (IPv4) message: type, code, the 4 bytes after the checksum, then `body`; with a
+/// correct checksum.
+pub fn icmp4(ty: u8, code: u8, rest: [u8; 4], body: &[u8]) -> Vec<u8> {
+    let mut m = vec![ty, code, 0, 0];
+    m.extend_from_slice(&rest);
+    m.extend_from_slice(body);
+    let c = csum(&m);
+    m[2..4].copy_from_slice(&c.to_be_bytes());
+    m
+}
+
+/// An ICMPv6 message with the pseudo-header checksum of RFC 4443 2.3.
+pub fn icmp6(
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    ty: u8,
+    code: u8,
+    rest: [u8; 4],
+    body: &[u8],
+) -> Vec<u8> {
+    let mut m = vec![ty, code, 0, 0];
+    m.extend_from_slice(&rest);
+    m.extend_from_slice(body);
+    let c = pseudo_sum(src.into(), dst.into(), 58, &m);
+    m[2..4].copy_from_slice(&c.to_be_bytes());
+    m
+}

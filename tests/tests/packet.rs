@@ -224,14 +224,24 @@ fn packets_not_for_a_vip_pass_untouched() {
             "pass_not_ip",
         ),
         (
-            "ICMP to the VIP",
+            "GRE to the VIP",
             eth(
                 h.if_mac,
                 CLIENT_MAC,
                 ETH_P_IP,
-                &Ipv4::new(CLIENT, VIP, 1).build(&[8, 0, 0, 0, 0, 0, 0, 0]),
+                &Ipv4::new(CLIENT, VIP, 47).build(&[0, 0, 0x08, 0, 0, 0, 0, 0]),
             ),
             "pass_not_l4",
+        ),
+        (
+            "ICMP redirect to the VIP",
+            eth(
+                h.if_mac,
+                CLIENT_MAC,
+                ETH_P_IP,
+                &Ipv4::new(CLIENT, VIP, 1).build(&packet::icmp4(5, 1, [0; 4], &[0; 28])),
+            ),
+            "pass_icmp",
         ),
     ];
     for (what, frame, reason) in cases {
