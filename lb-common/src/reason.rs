@@ -34,7 +34,8 @@ pub const DROP_NO_HEADROOM: u32 = 11;
 pub const DROP_FIB_NO_ROUTE: u32 = 12;
 /// The route exists but the next hop's MAC is unknown (no neighbour entry yet).
 pub const DROP_FIB_NO_NEIGH: u32 = 13;
-/// Encapsulation would exceed the egress MTU.
+/// Encapsulation would exceed the egress MTU and the packet is an IPv4 one that may be
+/// fragmented (XDP cannot fragment).
 pub const DROP_TOO_BIG: u32 = 14;
 /// The real server's forwarding method or family is not implemented by this build.
 pub const DROP_UNSUPPORTED_METHOD: u32 = 15;
@@ -75,8 +76,11 @@ pub const ICMP_ERROR_FORWARDED: u32 = 30;
 pub const PASS_ICMP: u32 = 31;
 /// An ICMP error about a VIP that matches no connection or service.
 pub const PASS_ICMP_NO_FLOW: u32 = 32;
+/// A packet too big once encapsulated, answered with ICMP "fragmentation needed" (IPv4 with
+/// DF) or ICMPv6 "packet too big" so that the client lowers its packet size.
+pub const ICMP_TOO_BIG_SENT: u32 = 33;
 /// One past the last reason: the size of the counter array.
-pub const REASON_MAX: u32 = 33;
+pub const REASON_MAX: u32 = 34;
 
 /// Names for metrics and listings, indexed by reason.
 pub const REASON_NAMES: [&str; REASON_MAX as usize] = [
@@ -113,4 +117,5 @@ pub const REASON_NAMES: [&str; REASON_MAX as usize] = [
     "icmp_error_forwarded",
     "pass_icmp",
     "pass_icmp_no_flow",
+    "icmp_too_big_sent",
 ];

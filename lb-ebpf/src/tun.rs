@@ -8,6 +8,7 @@ use lb_common::{FAMILY_V4, FAMILY_V6, GlobalConfig, hash, reason};
 use crate::{
     csum,
     forward::{Target, ethertype, next_hop, send},
+    icmp,
     parse::{ETH_HLEN, IPPROTO_IPIP, IPPROTO_IPV6, IPV4_HLEN_MIN, IPV6_HLEN, Packet},
     ptr::ptr_at,
     verdict::Verdict,
@@ -33,7 +34,10 @@ pub fn encap(
     let outer_hlen = if v6 { IPV6_HLEN } else { IPV4_HLEN_MIN };
     let outer_len = pkt.ip_len as u32 + outer_hlen as u32;
     if outer_len > u16::MAX as u32 || (cfg.mtu != 0 && outer_len > cfg.mtu) {
-        return Err(Verdict::drop(reason::DROP_TOO_BIG));
+        // Tell the client how large a packet fits once encapsulated (RFC 1191, RFC 8201), so
+        // that it lowers its MSS; an IPv4 packet that may be fragmented is dropped (XDP
+        // cannot fragment).
+        return icmp::too_big(ctx, pkt, cfg.mtu.saturating_sub(outer_hlen as u32));
     }
     let inner_proto = if pkt.flow.family == FAMILY_V4 {
         IPPROTO_IPIP

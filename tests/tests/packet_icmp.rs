@@ -21,7 +21,8 @@ const ROUTER6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 9, 0, 0, 0, 1);
 const REAL4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 11);
 const REAL6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 0x12);
 
-/// IPv4 VIP port 80 tunnelled to REAL4; IPv6 VIP port 80 by direct routing to REAL6.
+/// IPv4 VIP port 80 tunnelled to REAL4; IPv6 VIP port 80 by direct routing to REAL6, port 81
+/// tunnelled to it. The harness's interface MTU is 1500.
 fn harness() -> Harness {
     let config = format!(
         r#"{{ "interface": "eth0", "director": {{ "ipv4": "{DIRECTOR}", "ipv6": "{DIRECTOR6}" }},
@@ -29,7 +30,9 @@ fn harness() -> Harness {
           {{ "protocol": "tcp", "vip": "{VIP4}", "port": 80, "scheduler": "mh", "mh_table_size": 251,
              "real_servers": [ {{ "address": "{REAL4}", "forwarding": "tun" }} ] }},
           {{ "protocol": "tcp", "vip": "{VIP6}", "port": 80, "scheduler": "mh", "mh_table_size": 251,
-             "real_servers": [ {{ "address": "{REAL6}", "forwarding": "dr" }} ] }} ] }}"#
+             "real_servers": [ {{ "address": "{REAL6}", "forwarding": "dr" }} ] }},
+          {{ "protocol": "tcp", "vip": "{VIP6}", "port": 81, "scheduler": "mh", "mh_table_size": 251,
+             "real_servers": [ {{ "address": "{REAL6}", "forwarding": "tun" }} ] }} ] }}"#
     );
     let n: Vec<IpAddr> = vec![REAL4.into(), REAL6.into()];
     Harness::new(&config, &n)
@@ -228,4 +231,91 @@ fn ipip(h: &Harness, inner: &[u8], real: Ipv4Addr) -> Vec<u8> {
     outer[10..12].copy_from_slice(&c.to_be_bytes());
     outer.extend_from_slice(inner);
     eth(real_mac(real), h.if_mac, ETH_P_IP, &outer)
+}
+
+#[test]
+fn too_big_once_encapsulated_is_answered_with_fragmentation_needed() {
+    require_root!();
+    let mut h = harness();
+    // 1490 bytes + 20 of IPIP > 1500: the client must hear that 1480 fits.
+    let ip = Ipv4::new(CLIENT4, VIP4, 6);
+    let seg = tcp(CLIENT4, VIP4, 40100, 80, 0x10, &[0x42; 1450]);
+    let big = ip.build(&seg);
+    assert_eq!(big.len(), 1490);
+    let frame = eth(h.if_mac, CLIENT_MAC, ETH_P_IP, &big);
+    let mut rip = Ipv4::new(VIP4, CLIENT4, 1);
+    rip.ttl = 64;
+    rip.id = 0;
+    rip.frag = 0;
+    let mtu = 1480u16.to_be_bytes();
+    let want = eth(
+        CLIENT_MAC,
+        h.if_mac,
+        ETH_P_IP,
+        &rip.build(&icmp4(3, 4, [0, 0, mtu[0], mtu[1]], &big[..28])),
+    );
+    check(
+        &mut h,
+        "frag needed",
+        &frame,
+        XDP_TX,
+        Some(&want),
+        &[("conn_new", 1), ("icmp_too_big_sent", 1)],
+    );
+
+    // Without DF the packet could be fragmented, which XDP cannot do: dropped, counted.
+    let mut ip = Ipv4::new(CLIENT4, VIP4, 6);
+    ip.frag = 0;
+    let frame = eth(h.if_mac, CLIENT_MAC, ETH_P_IP, &ip.build(&seg));
+    check(
+        &mut h,
+        "no DF",
+        &frame,
+        1,
+        None,
+        &[("drop_too_big", 1), ("conn_hit", 1)],
+    );
+
+    // 1480 fits exactly.
+    let fits = eth(
+        h.if_mac,
+        CLIENT_MAC,
+        ETH_P_IP,
+        &Ipv4::new(CLIENT4, VIP4, 6).build(&tcp(CLIENT4, VIP4, 40100, 80, 0x10, &[0x42; 1440])),
+    );
+    assert_eq!(h.run("lb", &fits).action, XDP_TX);
+}
+
+#[test]
+fn too_big_once_encapsulated_is_answered_with_packet_too_big() {
+    require_root!();
+    let mut h = harness();
+    // 1470 bytes + 40 of IPv6 > 1500: 1460 fits.
+    let ip = Ipv6::new(CLIENT6, VIP6, 6);
+    let big = ip.build(&tcp(CLIENT6, VIP6, 40101, 81, 0x10, &[0x42; 1410]));
+    assert_eq!(big.len(), 1470);
+    let frame = eth(h.if_mac, CLIENT_MAC, ETH_P_IPV6, &big);
+    let mut rip = Ipv6::new(VIP6, CLIENT6, 58);
+    rip.hop_limit = 64;
+    let want = eth(
+        CLIENT_MAC,
+        h.if_mac,
+        ETH_P_IPV6,
+        &rip.build(&icmp6(
+            VIP6,
+            CLIENT6,
+            2,
+            0,
+            1460u32.to_be_bytes(),
+            &big[..64],
+        )),
+    );
+    check(
+        &mut h,
+        "packet too big",
+        &frame,
+        XDP_TX,
+        Some(&want),
+        &[("conn_new", 1), ("icmp_too_big_sent", 1)],
+    );
 }
