@@ -33,8 +33,9 @@ pub mod map_name {
     pub const BENCH_PROGS: &str = "lb_bench_progs";
     pub const BENCH_STATE: &str = "lb_bench_state";
     pub const NH_CACHE: &str = "lb_nh_cache";
+    pub const REAL_CONNS: &str = "lb_real_conns";
     /// Every map the `lb` program uses; `lbd` pins each under its pin directory.
-    pub const DIRECTOR: [&str; 9] = [
+    pub const DIRECTOR: [&str; 10] = [
         SERVICES,
         REALS,
         SCHED_TABLE,
@@ -44,6 +45,7 @@ pub mod map_name {
         SVC_STATS,
         REAL_STATS,
         NH_CACHE,
+        REAL_CONNS,
     ];
 }
 
@@ -178,20 +180,49 @@ pub struct Conn {
     pub real: u32,
     /// Service id, so lbd can account connections without a reverse lookup.
     pub service: u32,
-    /// `bpf_ktime_get_ns` when the entry was created.
-    pub created_ns: u64,
+    /// `bpf_ktime_get_ns` (CLOCK_MONOTONIC) when a packet of the flow was last seen, to a
+    /// second: `lb` rewrites it at most once a second per flow. lbd expires entries by it.
+    pub last_seen_ns: u64,
     /// `CONN_F_*`.
-    pub flags: u32,
+    pub flags: u16,
     /// The VIP's port, network byte order (reply entries).
     pub vport: u16,
-    pub _pad: u16,
+    /// `CONN_S_*`: the connection's state as the director sees it (forward entries).
+    pub state: u32,
     /// The VIP, network byte order, IPv4 in `[0]` (reply entries).
     pub vaddr: [u32; 4],
 }
 const _: () = assert!(core::mem::size_of::<Conn>() == 40);
 
 /// [`Conn::flags`]: this entry is the reply direction of a `nat` connection.
-pub const CONN_F_REPLY: u32 = 1 << 0;
+pub const CONN_F_REPLY: u16 = 1 << 0;
+
+/// [`Conn::state`], from the client's packets (all the director sees with `tun` and `dr`):
+/// a TCP connection that has sent SYN but no ACK yet (IPVS's SYN_RECV).
+pub const CONN_S_SYN: u32 = 1;
+/// TCP, an ACK seen after the handshake: what IPVS counts as an active connection.
+pub const CONN_S_ESTABLISHED: u32 = 2;
+/// TCP, FIN or RST seen: closing.
+pub const CONN_S_CLOSING: u32 = 3;
+/// UDP (no states; counted as inactive, as IPVS does).
+pub const CONN_S_UDP: u32 = 4;
+
+/// How often `lb` refreshes [`Conn::last_seen_ns`] of a busy flow.
+pub const CONN_TOUCH_NS: u64 = 1_000_000_000;
+
+/// Active and inactive connection counts of one real server, as IPVS defines them (active:
+/// established TCP; inactive: everything else). The value of the mmapable array
+/// [`map_name::REAL_CONNS`], indexed by real-server id: `lb` adds and subtracts atomically as
+/// connections start and change state; lbd subtracts what it expires and corrects the drift
+/// left by entries the LRU evicted (also atomically, through the mapping). The count-driven
+/// schedulers read it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RealConns {
+    pub active: i64,
+    pub inactive: i64,
+}
+const _: () = assert!(core::mem::size_of::<RealConns>() == 16);
 
 /// Director-wide settings: the single entry of [`map_name::CONFIG`]. Written by lbd at start
 /// and on config change; read by `lb` per packet.
@@ -287,4 +318,5 @@ mod user {
     unsafe impl aya::Pod for Stats {}
     unsafe impl aya::Pod for BenchState {}
     unsafe impl aya::Pod for NextHop {}
+    unsafe impl aya::Pod for RealConns {}
 }

@@ -39,6 +39,9 @@ pub struct Config {
     /// Capacity of the connection table. Default `lb_common::DEFAULT_MAX_CONNS`.
     #[serde(default)]
     pub conn_table_size: Option<u32>,
+    /// Idle timeouts (ipvsadm `--set tcp tcpfin udp`), seconds.
+    #[serde(default)]
+    pub timeouts: crate::conntrack::Timeouts,
     #[serde(default)]
     pub services: Vec<ServiceConfig>,
 }
@@ -234,6 +237,18 @@ impl Config {
                 "conn_table_size".into(),
                 format!("{n} is out of range (1024 to {})", 1u32 << 26),
             );
+        }
+        for (name, v) in [
+            ("tcp", self.timeouts.tcp),
+            ("tcpfin", self.timeouts.tcpfin),
+            ("udp", self.timeouts.udp),
+        ] {
+            if !(1..=31_536_000).contains(&v) {
+                err(
+                    format!("timeouts.{name}"),
+                    format!("{v} is out of range (1 to 31536000 seconds)"),
+                );
+            }
         }
         if self.services.len() >= lb_common::MAX_SERVICES as usize {
             err(

@@ -22,10 +22,11 @@ use lb_common::{
     api::{API_VERSION, Op, Request, Response, StatusView},
 };
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::{
     config::{Config, XdpMode},
+    conntrack::{Conntrack, monotonic_ns},
     dataplane::{Dataplane, LoadOptions, ensure_bpffs},
     neigh,
     state::State,
@@ -34,6 +35,7 @@ use crate::{
 pub struct Daemon {
     pub dp: Dataplane,
     pub state: State,
+    pub conntrack: Conntrack,
     pub interface: String,
     pub xdp_mode: XdpMode,
     pub config_path: PathBuf,
@@ -80,6 +82,7 @@ pub fn run(config_path: &Path, socket: &Path) -> Result<()> {
     let daemon = Arc::new(Mutex::new(Daemon {
         dp,
         state,
+        conntrack: Conntrack::new(cfg.timeouts),
         interface: cfg.interface.clone(),
         xdp_mode: cfg.xdp_mode,
         config_path: config_path.to_path_buf(),
@@ -94,6 +97,11 @@ pub fn run(config_path: &Path, socket: &Path) -> Result<()> {
     {
         let d = daemon.clone();
         std::thread::spawn(move || serve(control, d));
+    }
+    {
+        let d = daemon.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || expire_loop(d, stop));
     }
     info!(socket = %socket.display(), "control socket ready");
 
@@ -126,6 +134,29 @@ pub fn real_addrs(cfg: &Config) -> Vec<IpAddr> {
     v
 }
 
+/// How often lbd walks the connection table to expire idle connections.
+const EXPIRY_PERIOD: Duration = Duration::from_secs(2);
+
+fn expire_loop(daemon: Arc<Mutex<Daemon>>, stop: Arc<AtomicBool>) {
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(EXPIRY_PERIOD);
+        let mut d = daemon.lock().unwrap_or_else(|e| e.into_inner());
+        let Daemon {
+            dp,
+            state,
+            conntrack,
+            ..
+        } = &mut *d;
+        match conntrack.pass(dp, monotonic_ns(), &state.all_real_ids()) {
+            Ok(r) if r.expired + r.replies_removed + r.corrected > 0 => {
+                debug!(?r, "connection table pass")
+            }
+            Ok(_) => {}
+            Err(e) => warn!("connection table pass: {e}"),
+        }
+    }
+}
+
 fn reload(daemon: &Mutex<Daemon>) {
     let mut d = daemon.lock().unwrap_or_else(|e| e.into_inner());
     let path = d.config_path.clone();
@@ -138,7 +169,13 @@ fn reload(daemon: &Mutex<Daemon>) {
                 );
                 return;
             }
-            let Daemon { dp, state, .. } = &mut *d;
+            let Daemon {
+                dp,
+                state,
+                conntrack,
+                ..
+            } = &mut *d;
+            conntrack.timeouts = cfg.timeouts;
             match state.apply(dp, &cfg) {
                 Ok(report) => info!(?report, "SIGHUP: config re-read and applied"),
                 Err(e) => error!("SIGHUP: applying the config failed: {e}"),

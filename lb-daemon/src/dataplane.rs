@@ -5,6 +5,7 @@ use std::{
     ffi::c_void,
     os::fd::{AsFd, AsRawFd},
     path::{Path, PathBuf},
+    sync::atomic::{AtomicI64, Ordering},
 };
 
 use aya::{
@@ -13,8 +14,8 @@ use aya::{
     programs::{Xdp, xdp::XdpMode as AyaXdpMode},
 };
 use lb_common::{
-    Conn, DEFAULT_SCHED_TABLE_SLOTS, FlowKey, GlobalConfig, REASON_MAX, RealServer, Service, Stats,
-    VipKey, map_name,
+    Conn, DEFAULT_SCHED_TABLE_SLOTS, FlowKey, GlobalConfig, REASON_MAX, RealConns, RealServer,
+    Service, Stats, VipKey, map_name,
 };
 
 use crate::config::XdpMode;
@@ -73,7 +74,8 @@ pub struct Dataplane {
     reasons: PerCpuArray<MapData, u64>,
     svc_stats: PerCpuArray<MapData, Stats>,
     real_stats: PerCpuArray<MapData, Stats>,
-    table: SchedTable,
+    table: MmapArray,
+    real_conns: MmapArray,
     conn_capacity: u32,
     pinned: Vec<PathBuf>,
 }
@@ -109,8 +111,12 @@ impl Dataplane {
         let conns: HashMap<MapData, FlowKey, Conn> = typed(&mut ebpf, map_name::CONNS)?;
         let conn_capacity = opts.conn_table_size.unwrap_or(lb_common::DEFAULT_MAX_CONNS);
         let table = match take(&mut ebpf, map_name::SCHED_TABLE)? {
-            Map::Array(data) => SchedTable::new(data)?,
+            Map::Array(data) => MmapArray::new(data, 4)?,
             _ => return Err(DataplaneError::MissingMap(map_name::SCHED_TABLE)),
+        };
+        let real_conns = match take(&mut ebpf, map_name::REAL_CONNS)? {
+            Map::Array(data) => MmapArray::new(data, std::mem::size_of::<RealConns>())?,
+            _ => return Err(DataplaneError::MissingMap(map_name::REAL_CONNS)),
         };
         Ok(Self {
             services: typed(&mut ebpf, map_name::SERVICES)?,
@@ -121,6 +127,7 @@ impl Dataplane {
             real_stats: typed(&mut ebpf, map_name::REAL_STATS)?,
             conns,
             table,
+            real_conns,
             conn_capacity,
             pinned,
             ebpf,
@@ -190,11 +197,11 @@ impl Dataplane {
 
     /// Writes real-server ids into the scheduler table at `off`.
     pub fn write_table(&mut self, off: u32, ids: &[u32]) -> Result<()> {
-        self.table.write(off, ids)
+        self.table.write_ids(off, ids)
     }
 
     pub fn read_table(&self, off: u32, len: u32) -> Result<Vec<u32>> {
-        self.table.read(off, len as usize)
+        self.table.read_ids(off, len as usize)
     }
 
     pub fn table_capacity(&self) -> u32 {
@@ -228,6 +235,34 @@ impl Dataplane {
 
     pub fn zero_real_stats(&mut self, id: u32) -> Result<()> {
         zero_stats(&mut self.real_stats, id, map_name::REAL_STATS)
+    }
+
+    /// A real server's active and inactive connection counts (negative transient values, from
+    /// concurrent updates, read as they are).
+    pub fn real_conns(&self, id: u32) -> Result<RealConns> {
+        let [a, i] = self.real_conns.counters(id)?;
+        Ok(RealConns {
+            active: a.load(Ordering::Relaxed),
+            inactive: i.load(Ordering::Relaxed),
+        })
+    }
+
+    /// Adds to a real server's counts, atomically with the XDP program's own updates.
+    pub fn add_real_conns(&self, id: u32, active: i64, inactive: i64) -> Result<()> {
+        let [a, i] = self.real_conns.counters(id)?;
+        a.fetch_add(active, Ordering::Relaxed);
+        i.fetch_add(inactive, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Deletes a connection entry (expiry); false when it was already gone.
+    pub fn delete_conn(&mut self, key: &FlowKey) -> bool {
+        self.conns.remove(key).is_ok()
+    }
+
+    /// One connection entry, if present.
+    pub fn conn(&self, key: &FlowKey) -> Option<Conn> {
+        self.conns.get(key, 0).ok()
     }
 
     /// The connection table's entries (for listings and tests; walks the whole map).
@@ -318,28 +353,30 @@ pub fn read_reasons(ebpf: &Ebpf) -> Vec<u64> {
         .collect()
 }
 
-/// The scheduler table, written through a shared memory mapping of the array map
-/// (`BPF_F_MMAPABLE`): a 65537-slot table is one pass over memory instead of 65537 syscalls.
-/// The kernel lays array elements out 8 bytes apart (`round_up(value_size, 8)`), so each u32
-/// slot is one u64 cell of the mapping, its low half on this little-endian host.
-struct SchedTable {
-    ptr: *mut u64,
+/// A BPF array map created with `BPF_F_MMAPABLE`, mapped into this process: writes are plain
+/// memory stores (a 65537-slot scheduler table is one pass over memory instead of 65537
+/// syscalls) and counters can be updated atomically alongside the XDP program. The kernel
+/// lays elements out `round_up(value_size, 8)` bytes apart.
+struct MmapArray {
+    ptr: *mut u8,
     slots: u32,
+    stride: usize,
     bytes: usize,
     _map: MapData,
 }
 
 // SAFETY: the mapping is owned by this value and only accessed through &self / &mut self.
-unsafe impl Send for SchedTable {}
+unsafe impl Send for MmapArray {}
 
-impl SchedTable {
-    fn new(map: MapData) -> Result<Self> {
+impl MmapArray {
+    fn new(map: MapData, value_size: usize) -> Result<Self> {
         let slots = map
             .info()
             .map(|i| i.max_entries())
             .unwrap_or(DEFAULT_SCHED_TABLE_SLOTS);
+        let stride = value_size.div_ceil(8) * 8;
         let page = 4096usize;
-        let bytes = (slots as usize * 8).div_ceil(page) * page;
+        let bytes = (slots as usize * stride).div_ceil(page) * page;
         // SAFETY: mapping a BPF array map created with BPF_F_MMAPABLE, shared, read-write,
         // no larger than the map's value area rounded to a page.
         let ptr = unsafe {
@@ -356,8 +393,9 @@ impl SchedTable {
             return Err(DataplaneError::Mmap(std::io::Error::last_os_error()));
         }
         Ok(Self {
-            ptr: ptr as *mut u64,
+            ptr: ptr as *mut u8,
             slots,
+            stride,
             bytes,
             _map: map,
         })
@@ -374,13 +412,19 @@ impl SchedTable {
         Ok(())
     }
 
-    fn write(&mut self, off: u32, ids: &[u32]) -> Result<()> {
+    /// Element `i` (bounds-checked by the caller).
+    fn at(&self, i: u32) -> *mut u8 {
+        // SAFETY: callers check i < slots; the mapping covers slots * stride bytes.
+        unsafe { self.ptr.add(i as usize * self.stride) }
+    }
+
+    /// Scheduler table: writes u32 real-server ids from `off`, each in its own 8-byte cell
+    /// (low half on this little-endian host).
+    fn write_ids(&mut self, off: u32, ids: &[u32]) -> Result<()> {
         self.check(off, ids.len())?;
-        // SAFETY: bounds checked above; the mapping lives as long as self.
-        let cells =
-            unsafe { std::slice::from_raw_parts_mut(self.ptr.add(off as usize), ids.len()) };
-        for (c, id) in cells.iter_mut().zip(ids) {
-            *c = *id as u64;
+        for (i, id) in ids.iter().enumerate() {
+            // SAFETY: in range (checked above), cells are 8-aligned.
+            unsafe { (self.at(off + i as u32) as *mut u64).write(*id as u64) };
         }
         // Make the table visible before the service update that points readers at it (the
         // bpf() syscall is a barrier too; this states the intent).
@@ -388,15 +432,25 @@ impl SchedTable {
         Ok(())
     }
 
-    fn read(&self, off: u32, len: usize) -> Result<Vec<u32>> {
+    fn read_ids(&self, off: u32, len: usize) -> Result<Vec<u32>> {
         self.check(off, len)?;
-        // SAFETY: bounds checked above.
-        let cells = unsafe { std::slice::from_raw_parts(self.ptr.add(off as usize), len) };
-        Ok(cells.iter().map(|c| *c as u32).collect())
+        // SAFETY: in range (checked above).
+        Ok((0..len)
+            .map(|i| unsafe { (self.at(off + i as u32) as *const u64).read() } as u32)
+            .collect())
+    }
+
+    /// The pair of i64 counters at element `i`, as atomics shared with the XDP program.
+    fn counters(&self, i: u32) -> Result<[&AtomicI64; 2]> {
+        self.check(i, 1)?;
+        let p = self.at(i) as *mut i64;
+        // SAFETY: in range, 8-aligned, and the XDP program only ever updates these with
+        // atomic adds.
+        Ok(unsafe { [AtomicI64::from_ptr(p), AtomicI64::from_ptr(p.add(1))] })
     }
 }
 
-impl Drop for SchedTable {
+impl Drop for MmapArray {
     fn drop(&mut self) {
         // SAFETY: unmapping exactly what new() mapped.
         unsafe { libc::munmap(self.ptr as *mut c_void, self.bytes) };

@@ -2,6 +2,7 @@
 //! code the binary runs.
 
 pub mod config;
+pub mod conntrack;
 pub mod daemon;
 pub mod dataplane;
 pub mod maglev;

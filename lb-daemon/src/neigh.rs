@@ -92,6 +92,6 @@ pub fn keep_warm(daemon: Arc<Mutex<Daemon>>, stop: Arc<AtomicBool>) {
             let d = daemon.lock().unwrap_or_else(|e| e.into_inner());
             d.state.config().map(real_addrs).unwrap_or_default()
         };
-        probe(&addrs, round % 15 == 0);
+        probe(&addrs, round.is_multiple_of(15));
     }
 }

@@ -374,8 +374,8 @@ impl State {
                     port: r.port,
                     forwarding: r.cfg.forwarding.clone(),
                     weight: r.cfg.weight,
-                    active_conns: 0,
-                    inactive_conns: 0,
+                    active_conns: dp.real_conns(r.id)?.active.max(0) as u64,
+                    inactive_conns: dp.real_conns(r.id)?.inactive.max(0) as u64,
                     stats: dp.real_stats(r.id)?.into(),
                 });
             }
@@ -404,6 +404,12 @@ impl State {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// Every real-server id handed out so far (removed real servers keep theirs while their
+    /// connections drain).
+    pub fn all_real_ids(&self) -> Vec<u32> {
+        (1..self.next_real_id).collect()
     }
 
     pub fn real_count(&self) -> usize {

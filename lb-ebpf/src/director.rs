@@ -3,19 +3,18 @@
 
 use aya_ebpf::{helpers::bpf_ktime_get_ns, programs::XdpContext};
 use lb_common::{
-    CFG_F_NAT, CFG_F_NO_CONN_TABLE, Conn, FWD_NAT, FlowKey, GlobalConfig, PROTO_ICMP, PROTO_ICMPV6,
-    RealServer, Service, Stats, VipKey, reason,
+    CFG_F_NAT, FWD_NAT, FlowKey, GlobalConfig, PROTO_ICMP, PROTO_ICMPV6, RealServer, Service,
+    Stats, VipKey, reason,
 };
 
 use crate::{
+    conn,
     forward::{self, Target},
     icmp,
-    maps::{CONFIG, CONNS, REAL_STATS, REALS, SERVICES, SVC_STATS},
+    maps::{CONFIG, REAL_STATS, REALS, SERVICES, SVC_STATS},
     nat,
     parse::{self, Packet},
-    ptr::zero_in_place,
-    sched,
-    verdict::{Verdict, count},
+    verdict::Verdict,
 };
 
 #[inline(always)]
@@ -35,7 +34,7 @@ pub fn process(ctx: &XdpContext) -> Result<Verdict, Verdict> {
     // SAFETY: helper without preconditions. Read once: the connection entry and the
     // next-hop cache share it.
     let now = unsafe { bpf_ktime_get_ns() };
-    let (id, new) = conn(&pkt.flow, &svc, &cfg, now)?;
+    let (id, new) = conn::track(&pkt, &svc, &cfg, now)?;
     let to = Target {
         id,
         real: real_server(id)?,
@@ -71,68 +70,6 @@ fn config() -> GlobalConfig {
         Some(c) => *c,
         // Index 0 of a one-entry array always exists; this arm exists for the type checker.
         None => GlobalConfig::default(),
-    }
-}
-
-/// Stage `conn`: an existing flow keeps its real server; a new one is scheduled and recorded.
-/// Returns the real-server id and whether the flow is new.
-#[inline(always)]
-fn conn(
-    flow: &FlowKey,
-    svc: &Service,
-    cfg: &GlobalConfig,
-    now: u64,
-) -> Result<(u32, bool), Verdict> {
-    let use_table = cfg.flags & CFG_F_NO_CONN_TABLE == 0;
-    if use_table && let Some(c) = CONNS.get_ptr(flow) {
-        count(reason::CONN_HIT);
-        // SAFETY: a plain read of a u32 of a live LRU element.
-        return Ok((unsafe { (*c).real }, false));
-    }
-    let real = sched::schedule(flow, svc)?;
-    count(reason::CONN_NEW);
-    if use_table {
-        // On failure the flow is still forwarded; its next packet is scheduled again (to the
-        // same real server while the table is unchanged).
-        insert_conn(flow, real, svc.id, now, 0, 0, [0; 4]);
-    }
-    Ok((real, true))
-}
-
-/// Inserts a connection entry (counting a failure). The entry is built in place through a
-/// pointer: a by-value struct with zero fields turns into a `memset` call on the BPF target.
-#[inline(always)]
-pub fn insert_conn(
-    key: &FlowKey,
-    real: u32,
-    service: u32,
-    now: u64,
-    flags: u32,
-    vport: u16,
-    vaddr: [u32; 4],
-) {
-    let mut c = core::mem::MaybeUninit::<Conn>::uninit();
-    let p = c.as_mut_ptr();
-    // SAFETY: p points to a local Conn (40 bytes, 8-aligned), zeroed then filled in place.
-    let ok = unsafe {
-        zero_in_place(p);
-        (*p).real = real;
-        (*p).service = service;
-        (*p).created_ns = now;
-        (*p).flags = flags;
-        (*p).vport = vport;
-        // Volatile, word by word: LLVM turns stores of words it knows to be zero (IPv4 uses
-        // only vaddr[0]) into a memset call.
-        let v = core::ptr::addr_of_mut!((*p).vaddr) as *mut u32;
-        let mut i = 0;
-        while i < 4 {
-            v.add(i).write_volatile(vaddr[i]);
-            i += 1;
-        }
-        CONNS.insert(key, &*p, 0).is_ok()
-    };
-    if !ok {
-        count(reason::CONN_INSERT_FAILED);
     }
 }
 

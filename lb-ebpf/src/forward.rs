@@ -15,7 +15,7 @@ use lb_common::{
 };
 
 use crate::{
-    maps::NH_CACHE,
+    maps::{NH_CACHE, SCRATCH},
     nat,
     parse::{ETH_HLEN, ETH_P_IP, ETH_P_IPV6, Packet},
     ptr::{self, ptr_at},
@@ -149,10 +149,12 @@ pub fn fib_v6(ctx: &XdpContext, src: &[u32; 4], dst: &[u32; 4]) -> Result<NextHo
 
 #[inline(always)]
 fn fib(ctx: &XdpContext, family: u8, src: &[u32; 4], dst: &[u32; 4]) -> Result<NextHop, Verdict> {
-    let mut params = core::mem::MaybeUninit::<FibParams>::uninit();
-    let p = params.as_mut_ptr();
-    // SAFETY: p points to a local FibParams; it is zeroed in place, then filled field by field.
-    // Going through the pointer (no by-value copy) keeps LLVM from turning it into a memset.
+    let Some(scratch) = SCRATCH.get_ptr_mut(0) else {
+        // Index 0 of a one-entry per-CPU array always exists; this arm is for the type checker.
+        return Err(Verdict::drop(reason::DROP_FIB_NO_ROUTE));
+    };
+    // SAFETY: this CPU's scratch slot, used by nothing else during this run.
+    let p: *mut FibParams = unsafe { core::ptr::addr_of_mut!((*scratch).fib) };
     let rc = unsafe {
         ptr::zero_in_place(p);
         (*p).family = family;

@@ -100,7 +100,10 @@ fn echo(ctx: &XdpContext, pkt: &Packet, v6: bool) -> Result<Verdict, Verdict> {
                 ptr_at::<[u8; IPV6_HLEN]>(ctx, pkt.l3_off).ok_or(not_ours)? as *mut u8;
             let s = ip.add(8) as *mut [u32; 4];
             let d = ip.add(24) as *mut [u32; 4];
-            let (sa, da) = (s.read_unaligned(), d.read_unaligned());
+            let (sa, da) = (
+                (ip.add(8) as *const [u32; 4]).read_unaligned(),
+                (ip.add(24) as *const [u32; 4]).read_unaligned(),
+            );
             s.write_unaligned(da);
             d.write_unaligned(sa);
             *ip.add(7) = REPLY_TTL;
@@ -244,52 +247,38 @@ struct TooBig {
 #[inline(never)]
 fn too_big_outlined(raw: *mut aya_ebpf::bindings::xdp_md, args: &TooBig) -> u64 {
     let ctx = XdpContext::new(raw);
-    let pkt = Packet {
-        l3_off: args.l3_off as usize,
-        l4_off: args.l4_off as usize,
-        ip_len: 0,
-        tos: 0,
-        flow: FlowKey {
-            src: args.src,
-            dst: args.dst,
-            sport: 0,
-            dport: 0,
-            proto: 0,
-            family: args.family as u8,
-            _pad: [0; 2],
-        },
-    };
-    let v = match build_too_big(&ctx, &pkt, args.mtu) {
+    let v = match build_too_big(&ctx, args) {
         Ok(v) | Err(v) => v,
     };
     v.action as u64 | (v.reason as u64) << 32
 }
 
 #[inline(always)]
-fn build_too_big(ctx: &XdpContext, pkt: &Packet, mtu: u32) -> Result<Verdict, Verdict> {
+fn build_too_big(ctx: &XdpContext, args: &TooBig) -> Result<Verdict, Verdict> {
+    let (l3_off, l4_off, mtu) = (args.l3_off as usize, args.l4_off as usize, args.mtu);
     let too_big = Verdict::drop(reason::DROP_TOO_BIG);
     let eth: *const [u8; 12] = ptr_at(ctx, 0).ok_or(too_big)?;
     // SAFETY: in bounds.
     let macs = unsafe { eth.read_unaligned() };
-    let v6 = pkt.flow.family == FAMILY_V6;
+    let v6 = args.family == FAMILY_V6 as u32;
     let (hdrs, quote) = if v6 {
         (IPV6_HLEN + 8, QUOTE6)
     } else {
-        let w: *const [u16; 4] = ptr_at(ctx, pkt.l3_off).ok_or(too_big)?;
+        let w: *const [u16; 4] = ptr_at(ctx, l3_off).ok_or(too_big)?;
         // SAFETY: in bounds. Word 3 holds the flags.
         if u16::from_be(unsafe { w.read_unaligned() }[3]) & IP_DF == 0 {
             return Err(too_big);
         }
         // Packets with IP options (rare) are dropped rather than quoted: a fixed 28-byte
         // quote keeps this path simple enough for LLVM's BPF stack budget.
-        if pkt.l4_off - pkt.l3_off != IPV4_HLEN_MIN {
+        if l4_off - l3_off != IPV4_HLEN_MIN {
             return Err(too_big);
         }
         (IPV4_HLEN_MIN + 8, IPV4_HLEN_MIN + 8)
     };
     // Make room for the new IP and ICMP headers before the invoking packet's IP header, then
     // cut the invoking packet after the part we quote.
-    let grow = (ETH_HLEN + hdrs) as i32 - pkt.l3_off as i32;
+    let grow = (ETH_HLEN + hdrs) as i32 - l3_off as i32;
     // SAFETY: moves ctx->data within the headroom.
     if unsafe { bpf_xdp_adjust_head(ctx.ctx, -grow) } != 0 {
         return Err(Verdict::drop(reason::DROP_NO_HEADROOM));
@@ -301,13 +290,14 @@ fn build_too_big(ctx: &XdpContext, pkt: &Packet, mtu: u32) -> Result<Verdict, Ve
     if have > want && unsafe { bpf_xdp_adjust_tail(ctx.ctx, want - have) } != 0 {
         return Err(too_big);
     }
-    let (src, dst) = (pkt.flow.dst, pkt.flow.src);
+    // From the VIP (the packet's destination) to the client (its source).
+    let (src, dst) = (&args.dst, &args.src);
     let mut hdr = [0u8; ETH_HLEN];
     hdr[..6].copy_from_slice(&macs[6..12]);
     hdr[6..12].copy_from_slice(&macs[..6]);
     if v6 {
         hdr[12..].copy_from_slice(&ETH_P_IPV6.to_be_bytes());
-        write_too_big6(ctx, &hdr, &src, &dst, mtu.max(IPV6_MIN_MTU))?;
+        write_too_big6(ctx, &hdr, src, dst, mtu.max(IPV6_MIN_MTU))?;
     } else {
         hdr[12..].copy_from_slice(&ETH_P_IP.to_be_bytes());
         write_frag_needed4(ctx, &hdr, src[0], dst[0], mtu, quote)?;

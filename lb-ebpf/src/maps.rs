@@ -9,7 +9,7 @@ use aya_ebpf::{
 };
 use lb_common::{
     BenchState, Conn, DEFAULT_MAX_CONNS, DEFAULT_SCHED_TABLE_SLOTS, FlowKey, GlobalConfig,
-    MAX_REALS, MAX_SERVICES, NextHop, REASON_MAX, RealServer, Service, Stats, VipKey,
+    MAX_REALS, MAX_SERVICES, NextHop, REASON_MAX, RealConns, RealServer, Service, Stats, VipKey,
 };
 
 /// VIP (address, port, protocol) -> service. Written by lbd (one whole-value update per
@@ -45,6 +45,12 @@ pub static CONNS: LruHashMap<FlowKey, Conn> =
 #[map(name = "lb_nh_cache")]
 pub static NH_CACHE: PerCpuArray<NextHop> = PerCpuArray::with_max_entries(MAX_REALS, 0);
 
+/// Active / inactive connections per real server (see `lb_common::RealConns`). Updated
+/// atomically by `lb` on connection start and state change, and by lbd (through a shared
+/// mapping) on expiry and reconciliation; read by the schedulers and lbd.
+#[map(name = "lb_real_conns")]
+pub static REAL_CONNS: Array<RealConns> = Array::with_max_entries(MAX_REALS, BPF_F_MMAPABLE);
+
 /// Director-wide settings (one entry). Written by lbd; read by `lb` per packet.
 #[map(name = "lb_config")]
 pub static CONFIG: Array<GlobalConfig> = Array::with_max_entries(1, 0);
@@ -71,3 +77,15 @@ pub static BENCH_PROGS: ProgramArray = ProgramArray::with_max_entries(1, 0);
 /// shim (counter).
 #[map(name = "lb_bench_state")]
 pub static BENCH_STATE: PerCpuArray<BenchState> = PerCpuArray::with_max_entries(1, 0);
+
+/// Per-CPU scratch space for values too big for the 512-byte BPF stack next to everything
+/// else `lb` keeps there: the FIB lookup's parameters and a connection entry being built.
+/// Written and read by `lb` only, within one run.
+#[repr(C)]
+pub struct Scratch {
+    pub fib: aya_ebpf::bindings::bpf_fib_lookup,
+    pub conn: Conn,
+}
+
+#[map(name = "lb_scratch")]
+pub static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);

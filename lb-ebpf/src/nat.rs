@@ -7,8 +7,8 @@ use aya_ebpf::programs::XdpContext;
 use lb_common::{CONN_F_REPLY, FAMILY_V6, FlowKey, GlobalConfig, PROTO_TCP, Stats, reason};
 
 use crate::{
+    conn::insert_conn,
     csum,
-    director::insert_conn,
     forward::{Target, ethertype, fib_v4, fib_v6, next_hop, send},
     maps::{CONNS, REAL_STATS, SVC_STATS},
     parse::Packet,
@@ -86,6 +86,7 @@ pub fn track_reply(flow: &FlowKey, to: &Target, service: u32, now: u64) {
         CONN_F_REPLY,
         flow.dport,
         flow.dst,
+        0,
     );
 }
 
@@ -155,7 +156,7 @@ fn rewrite(
             } else {
                 IP6_DADDR
             }) as *mut [u32; 4];
-            let old = a.read_unaligned();
+            let old = (a as *const u8 as *const [u32; 4]).read_unaligned();
             let mut c = old_l4c;
             let mut i = 0;
             while i < 4 {
@@ -181,7 +182,7 @@ fn rewrite(
             } else {
                 IP_DADDR
             }) as *mut u32;
-            let old = a.read_unaligned();
+            let old = (a as *const u8 as *const u32).read_unaligned();
             let ipc_p = ip.add(IP_CSUM) as *mut u16;
             let mut ipc = ipc_p.read_unaligned();
             ipc = csum::replace16(ipc, old_ttl_word, new_ttl_word);

@@ -40,6 +40,8 @@ pub struct Packet {
     pub ip_len: u16,
     /// IPv4 TOS or IPv6 traffic class (copied into a tunnel's outer header).
     pub tos: u8,
+    /// TCP flags (0 for UDP and ICMP).
+    pub tcp_flags: u8,
     /// The 5-tuple, in network byte order, as the connection table keys it.
     pub flow: FlowKey,
 }
@@ -169,17 +171,19 @@ fn parse_v4(ctx: &XdpContext, l3_off: usize) -> Result<Packet, Verdict> {
         return Err(Verdict::pass(reason::PASS_FRAGMENT));
     }
     let l4_off = l3_off + ip.hlen;
-    let ports = ports(ctx, ip.proto, l4_off, l3_off + ip.tot_len as usize)?;
+    let (ports, tcp_flags) = ports(ctx, ip.proto, l4_off, l3_off + ip.tot_len as usize)?;
     Ok(Packet {
         l3_off,
         l4_off,
         ip_len: ip.tot_len,
         tos: ip.tos,
+        tcp_flags,
         flow: FlowKey {
             src: [ip.saddr, 0, 0, 0],
             dst: [ip.daddr, 0, 0, 0],
-            sport: ports[0],
-            dport: ports[1],
+            // The two halves of the word as they lie in memory (this host is little-endian).
+            sport: ports as u16,
+            dport: (ports >> 16) as u16,
             proto: ip.proto,
             family: FAMILY_V4,
             _pad: [0; 2],
@@ -238,17 +242,19 @@ fn parse_v6(ctx: &XdpContext, l3_off: usize) -> Result<Packet, Verdict> {
     if proto != PROTO_TCP && proto != PROTO_UDP && proto != PROTO_ICMPV6 {
         return Err(Verdict::pass(reason::PASS_NOT_L4));
     }
-    let ports = ports(ctx, proto, l4_off, l3_off + ip.tot_len as usize)?;
+    let (ports, tcp_flags) = ports(ctx, proto, l4_off, l3_off + ip.tot_len as usize)?;
     Ok(Packet {
         l3_off,
         l4_off,
         ip_len: ip.tot_len,
         tos: ip.tclass,
+        tcp_flags,
         flow: FlowKey {
             src: ip.saddr,
             dst: ip.daddr,
-            sport: ports[0],
-            dport: ports[1],
+            // The two halves of the word as they lie in memory (this host is little-endian).
+            sport: ports as u16,
+            dport: (ports >> 16) as u16,
             proto,
             family: FAMILY_V6,
             _pad: [0; 2],
@@ -296,26 +302,36 @@ fn skip_ext_headers(ctx: &XdpContext, first: u8, start: usize) -> Result<(u8, us
     Err(Verdict::pass(reason::PASS_IPV6_EXT_LIMIT))
 }
 
-/// The TCP or UDP ports at `l4_off`. The whole minimal header (TCP 20 bytes, UDP 8) must be
-/// in the packet and inside the datagram (`ip_end`): a segment cut inside it is malformed, and
-/// the host stack gets it.
+/// The TCP or UDP ports at `l4_off` (source port in the low half of the word as it lies in
+/// memory; 0 for ICMP) and the TCP flags (0 otherwise). The
+/// whole minimal header (TCP 20 bytes, UDP and ICMP 8) must be in the packet and inside the
+/// datagram (`ip_end`): a segment cut inside it is malformed, and the host stack gets it.
 #[inline(always)]
-fn ports(ctx: &XdpContext, proto: u8, l4_off: usize, ip_end: usize) -> Result<[u16; 2], Verdict> {
+fn ports(ctx: &XdpContext, proto: u8, l4_off: usize, ip_end: usize) -> Result<(u32, u8), Verdict> {
     let short = Verdict::pass(reason::PASS_SHORT_L4);
-    let (p, hlen): (*const [u16; 2], usize) = if proto == PROTO_TCP {
+    let (p, hlen): (*const u8, usize) = if proto == PROTO_TCP {
         (
-            ptr_at::<[u8; TCP_HLEN_MIN]>(ctx, l4_off).ok_or(short)? as *const [u16; 2],
+            ptr_at::<[u8; TCP_HLEN_MIN]>(ctx, l4_off).ok_or(short)? as *const u8,
             TCP_HLEN_MIN,
         )
     } else {
         (
-            ptr_at::<[u8; UDP_HLEN]>(ctx, l4_off).ok_or(short)? as *const [u16; 2],
+            ptr_at::<[u8; UDP_HLEN]>(ctx, l4_off).ok_or(short)? as *const u8,
             UDP_HLEN,
         )
     };
     if l4_off + hlen > ip_end {
         return Err(short);
     }
-    // SAFETY: in bounds (checked above).
-    Ok(unsafe { p.read_unaligned() })
+    if proto != PROTO_TCP && proto != PROTO_UDP {
+        return Ok((0, 0));
+    }
+    // SAFETY: in bounds (checked above); the TCP flags are byte 13 of its 20-byte header.
+    // Both ports travel as one u32 (as they lie in memory): a [u16; 2] in the result lands
+    // in a 2-byte-aligned stack slot that LLVM, told misaligned access is fine (build.rs),
+    // then moves 4 bytes at a time, and the verifier refuses misaligned stack access.
+    unsafe {
+        let flags = if proto == PROTO_TCP { *p.add(13) } else { 0 };
+        Ok(((p as *const u32).read_unaligned(), flags))
+    }
 }

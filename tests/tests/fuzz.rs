@@ -170,7 +170,7 @@ fn check_ip(ethertype: u16, ip: &[u8], l4_valid: bool, depth: u8) -> Result<(), 
         41 if depth == 0 => check_ip(ETH_P_IPV6, &ip[hlen..tot], l4_valid, 1),
         // The L4 checksum helper reads the plain header layout: only check packets without
         // IPv4 options or IPv6 extension headers.
-        6 | 17 if l4_valid && hlen == 20 || (l4_valid && ethertype == ETH_P_IPV6) => {
+        6 | 17 if l4_valid && (hlen == 20 || ethertype == ETH_P_IPV6) => {
             if !l4_csum_ok(&ip[..tot]) {
                 return Err("TCP/UDP checksum".into());
             }

@@ -29,6 +29,16 @@ const VIP6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 1, 0, 0, 0, 0x100);
 const CLIENT6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 5, 0, 0, 0, 7);
 const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 18, 5, 7);
 
+/// (name, what, program under test, packet, new flow per repeat, skip connection table)
+type CaseRow<'a> = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'a [u8],
+    bool,
+    bool,
+);
+
 struct Case {
     name: &'static str,
     what: &'static str,
@@ -134,7 +144,7 @@ fn main() {
     let vip_nat = syn_port(&h, VIP, 82);
     let other_pkt = syn(&h, Ipv4Addr::new(198, 18, 0, 99));
     // (name, what, program under test, packet, new flow per repeat, skip connection table)
-    let table: [(&str, &str, &str, &[u8], bool, bool); 10] = [
+    let table: [CaseRow<'_>; 10] = [
         (
             "xdp_drop",
             "XDP_DROP, nothing else",

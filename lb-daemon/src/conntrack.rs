@@ -1,0 +1,201 @@
+//! Connection expiry and accounting: lbd's half of the connection table. `lb` creates entries
+//! and moves their state; lbd removes the ones idle longer than their state's timeout (IPVS's
+//! `--set tcp tcpfin udp`), keeps each real server's active / inactive counts in step with
+//! what it removes, and corrects the drift left by entries the LRU evicted on its own.
+
+use std::collections::HashMap;
+
+use lb_common::{
+    CONN_F_REPLY, CONN_S_CLOSING, CONN_S_ESTABLISHED, CONN_S_SYN, CONN_S_UDP, Conn, FlowKey,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::dataplane::{Dataplane, DataplaneError};
+
+/// Idle timeouts in seconds, as `ipvsadm --set tcp tcpfin udp` sets them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timeouts {
+    /// Established TCP connections.
+    #[serde(default = "default_tcp")]
+    pub tcp: u32,
+    /// TCP connections after FIN or RST.
+    #[serde(default = "default_tcpfin")]
+    pub tcpfin: u32,
+    /// UDP "connections".
+    #[serde(default = "default_udp")]
+    pub udp: u32,
+}
+
+fn default_tcp() -> u32 {
+    900
+}
+fn default_tcpfin() -> u32 {
+    120
+}
+fn default_udp() -> u32 {
+    300
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            tcp: default_tcp(),
+            tcpfin: default_tcpfin(),
+            udp: default_udp(),
+        }
+    }
+}
+
+/// IPVS's SYN_RECV timeout: a handshake the client never completes.
+pub const SYN_TIMEOUT_S: u32 = 60;
+
+impl Timeouts {
+    /// The idle timeout of a connection in `state`, in nanoseconds.
+    pub fn for_state(&self, state: u32) -> u64 {
+        let s = match state {
+            CONN_S_ESTABLISHED => self.tcp,
+            CONN_S_CLOSING => self.tcpfin,
+            CONN_S_UDP => self.udp,
+            CONN_S_SYN => SYN_TIMEOUT_S,
+            _ => self.tcpfin,
+        };
+        s as u64 * 1_000_000_000
+    }
+}
+
+/// What one expiry pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExpiryReport {
+    /// Entries left after the pass.
+    pub entries: usize,
+    /// Connections removed for being idle past their timeout.
+    pub expired: usize,
+    /// `nat` reply entries removed with (or after) their connection.
+    pub replies_removed: usize,
+    /// Count corrections applied (real servers whose counts had drifted).
+    pub corrected: usize,
+}
+
+/// CLOCK_MONOTONIC in nanoseconds: the clock of `bpf_ktime_get_ns`.
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid timespec to fill.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+fn is_active(state: u32) -> bool {
+    state == CONN_S_ESTABLISHED
+}
+
+/// The expiry pass and its memory of count drift between passes.
+#[derive(Debug, Default)]
+pub struct Conntrack {
+    pub timeouts: Timeouts,
+    /// Per real server, the (active, inactive) drift seen by the previous pass.
+    drift: HashMap<u32, (i64, i64)>,
+}
+
+impl Conntrack {
+    pub fn new(timeouts: Timeouts) -> Self {
+        Self {
+            timeouts,
+            drift: HashMap::new(),
+        }
+    }
+
+    /// One pass over the connection table at time `now` (CLOCK_MONOTONIC ns): removes
+    /// expired connections (and their `nat` reply entries), then corrects the counts of the
+    /// real servers in `reals` (every id lbd has handed out) where they disagree with the
+    /// table.
+    ///
+    /// The table is read while `lb` keeps changing it, so a disagreement may only be a
+    /// connection that started during the read. Only the part of a disagreement seen by two
+    /// passes in a row is corrected: a transient one is gone by the next pass, while what an
+    /// LRU eviction left behind stays.
+    pub fn pass(
+        &mut self,
+        dp: &mut Dataplane,
+        now: u64,
+        reals: &[u32],
+    ) -> Result<ExpiryReport, DataplaneError> {
+        let mut report = ExpiryReport::default();
+        let entries = dp.connections();
+        let mut live: HashMap<u32, (i64, i64)> = HashMap::new();
+        let mut replies: Vec<(FlowKey, Conn)> = Vec::new();
+        let mut forward_alive: std::collections::HashSet<FlowKey> = Default::default();
+        for (key, c) in entries {
+            if c.flags & CONN_F_REPLY != 0 {
+                replies.push((key, c));
+                continue;
+            }
+            if now.saturating_sub(c.last_seen_ns) > self.timeouts.for_state(c.state) {
+                if dp.delete_conn(&key) {
+                    report.expired += 1;
+                    let (a, i) = if is_active(c.state) { (-1, 0) } else { (0, -1) };
+                    dp.add_real_conns(c.real, a, i)?;
+                }
+                continue;
+            }
+            forward_alive.insert(key);
+            let e = live.entry(c.real).or_default();
+            if is_active(c.state) {
+                e.0 += 1;
+            } else {
+                e.1 += 1;
+            }
+        }
+        // A reply entry lives as long as its connection (client -> VIP: its key reversed).
+        for (key, c) in replies {
+            let forward = FlowKey {
+                src: key.dst,
+                dst: c.vaddr,
+                sport: key.dport,
+                dport: c.vport,
+                proto: key.proto,
+                family: key.family,
+                _pad: [0; 2],
+            };
+            if !forward_alive.contains(&forward) && dp.delete_conn(&key) {
+                report.replies_removed += 1;
+            }
+        }
+        let mut drift = HashMap::new();
+        for &id in reals {
+            let want = live.get(&id).copied().unwrap_or((0, 0));
+            let have = dp.real_conns(id)?;
+            let now_drift = (want.0 - have.active, want.1 - have.inactive);
+            if now_drift == (0, 0) {
+                continue;
+            }
+            let prev = self.drift.get(&id).copied().unwrap_or((0, 0));
+            let fix = (
+                persistent(prev.0, now_drift.0),
+                persistent(prev.1, now_drift.1),
+            );
+            if fix != (0, 0) {
+                dp.add_real_conns(id, fix.0, fix.1)?;
+                report.corrected += 1;
+            }
+            drift.insert(id, (now_drift.0 - fix.0, now_drift.1 - fix.1));
+        }
+        self.drift = drift;
+        report.entries = forward_alive.len();
+        Ok(report)
+    }
+}
+
+/// The part of a drift seen twice with the same sign.
+fn persistent(prev: i64, now: i64) -> i64 {
+    if prev.signum() != now.signum() {
+        0
+    } else if now > 0 {
+        prev.min(now)
+    } else {
+        prev.max(now)
+    }
+}

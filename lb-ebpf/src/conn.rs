@@ -1,0 +1,162 @@
+//! Stage `conn`: the connection table. An existing flow keeps its real server; a new one is
+//! scheduled and recorded. Each entry follows its TCP state as far as the director sees it
+//! (the client's packets), and the real servers' active / inactive counts follow the
+//! entries, as IPVS keeps them.
+
+use core::intrinsics::{AtomicOrdering, atomic_xadd};
+
+use lb_common::{
+    CFG_F_NO_CONN_TABLE, CONN_S_CLOSING, CONN_S_ESTABLISHED, CONN_S_SYN, CONN_S_UDP, CONN_TOUCH_NS,
+    Conn, FlowKey, GlobalConfig, PROTO_TCP, Service, reason,
+};
+
+use crate::{
+    maps::{CONNS, REAL_CONNS, SCRATCH},
+    parse::Packet,
+    ptr::zero_in_place,
+    sched,
+    verdict::{Verdict, count},
+};
+
+const TCP_FIN: u8 = 0x01;
+const TCP_SYN: u8 = 0x02;
+const TCP_RST: u8 = 0x04;
+const TCP_ACK: u8 = 0x10;
+
+/// Returns the flow's real-server id and whether the flow is new.
+#[inline(always)]
+pub fn track(
+    pkt: &Packet,
+    svc: &Service,
+    cfg: &GlobalConfig,
+    now: u64,
+) -> Result<(u32, bool), Verdict> {
+    let use_table = cfg.flags & CFG_F_NO_CONN_TABLE == 0;
+    if use_table && let Some(c) = CONNS.get_ptr_mut(&pkt.flow) {
+        count(reason::CONN_HIT);
+        // SAFETY: a live LRU element. Two CPUs rarely see packets of one flow at once (RSS
+        // keeps a flow on one queue); if they do, a state change may be counted twice, and
+        // lbd's reconciliation corrects the counts.
+        let c = unsafe { &mut *c };
+        follow(c, pkt, now);
+        return Ok((c.real, false));
+    }
+    let real = sched::schedule(&pkt.flow, svc)?;
+    count(reason::CONN_NEW);
+    if use_table {
+        let state = first_state(pkt);
+        // On failure the flow is still forwarded; its next packet is scheduled again (to the
+        // same real server while the table is unchanged).
+        if insert_conn(&pkt.flow, real, svc.id, now, 0, 0, [0; 4], state) {
+            add_count(real, state, 1);
+        }
+    }
+    Ok((real, true))
+}
+
+/// The state of a connection from its first packet. A TCP flow met mid-way (after a director
+/// restart or failover) is taken as established, like IPVS's sloppy TCP.
+#[inline(always)]
+fn first_state(pkt: &Packet) -> u32 {
+    if pkt.flow.proto != PROTO_TCP {
+        CONN_S_UDP
+    } else if pkt.tcp_flags & (TCP_FIN | TCP_RST) != 0 {
+        CONN_S_CLOSING
+    } else if pkt.tcp_flags & TCP_SYN != 0 {
+        CONN_S_SYN
+    } else {
+        CONN_S_ESTABLISHED
+    }
+}
+
+/// Moves an existing entry's state on (and its counts with it) and refreshes its last-seen
+/// time at most once a second.
+#[inline(always)]
+fn follow(c: &mut Conn, pkt: &Packet, now: u64) {
+    let mut next = c.state;
+    if pkt.flow.proto == PROTO_TCP {
+        let f = pkt.tcp_flags;
+        if f & (TCP_FIN | TCP_RST) != 0 {
+            next = CONN_S_CLOSING;
+        } else if f & TCP_SYN != 0 && f & TCP_ACK == 0 && c.state == CONN_S_CLOSING {
+            // A new connection reusing the 5-tuple of one that closed.
+            next = CONN_S_SYN;
+        } else if f & TCP_ACK != 0 && f & TCP_SYN == 0 && c.state == CONN_S_SYN {
+            next = CONN_S_ESTABLISHED;
+        }
+    }
+    if next != c.state {
+        add_count(c.real, c.state, -1);
+        add_count(c.real, next, 1);
+        c.state = next;
+        c.last_seen_ns = now;
+    } else if now.wrapping_sub(c.last_seen_ns) > CONN_TOUCH_NS {
+        c.last_seen_ns = now;
+    }
+}
+
+/// Adds `n` to the real server's active (established TCP) or inactive (any other state)
+/// count, atomically: lbd and other CPUs update the same counters.
+#[inline(always)]
+fn add_count(real: u32, state: u32, n: i64) {
+    if let Some(rc) = REAL_CONNS.get_ptr_mut(real) {
+        // SAFETY: an array element, 8-aligned; only ever accessed atomically.
+        let slot = unsafe {
+            if state == CONN_S_ESTABLISHED {
+                core::ptr::addr_of_mut!((*rc).active)
+            } else {
+                core::ptr::addr_of_mut!((*rc).inactive)
+            }
+        };
+        // SAFETY: as above. The BPF target has no compare-and-swap, so core's atomics offer no
+        // read-modify-write; the intrinsic with its result unused is the plain atomic add
+        // (BPF_XADD) every BPF CPU version has.
+        let _ = unsafe { atomic_xadd::<i64, i64, { AtomicOrdering::Relaxed }>(slot, n) };
+    }
+}
+
+/// Inserts a connection entry (counting a failure); true when inserted. The entry is built in
+/// place through a pointer: a by-value struct with zero fields turns into a `memset` call on
+/// the BPF target.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub fn insert_conn(
+    key: &FlowKey,
+    real: u32,
+    service: u32,
+    now: u64,
+    flags: u16,
+    vport: u16,
+    vaddr: [u32; 4],
+    state: u32,
+) -> bool {
+    let Some(scratch) = SCRATCH.get_ptr_mut(0) else {
+        // Index 0 of a one-entry per-CPU array always exists; this arm is for the type checker.
+        return false;
+    };
+    // SAFETY: this CPU's scratch Conn (40 bytes, 8-aligned), zeroed then filled in place; the
+    // map update copies it.
+    let p: *mut Conn = unsafe { core::ptr::addr_of_mut!((*scratch).conn) };
+    let ok = unsafe {
+        zero_in_place(p);
+        (*p).real = real;
+        (*p).service = service;
+        (*p).last_seen_ns = now;
+        (*p).flags = flags;
+        (*p).vport = vport;
+        (*p).state = state;
+        // Volatile, word by word: LLVM turns stores of words it knows to be zero (IPv4 uses
+        // only vaddr[0]) into a memset call.
+        let v = core::ptr::addr_of_mut!((*p).vaddr) as *mut u32;
+        let mut i = 0;
+        while i < 4 {
+            v.add(i).write_volatile(vaddr[i]);
+            i += 1;
+        }
+        CONNS.insert(key, &*p, 0).is_ok()
+    };
+    if !ok {
+        count(reason::CONN_INSERT_FAILED);
+    }
+    ok
+}
