@@ -253,7 +253,9 @@ pub fn http_get(addr: SocketAddr, sport: Option<u16>) -> std::io::Result<(u16, S
     Ok((status, body))
 }
 
-fn socket2_connect(addr: SocketAddr, sport: Option<u16>) -> std::io::Result<TcpStream> {
+/// A TCP connection from the calling thread's namespace (optionally from a fixed source port),
+/// closed with a reset when dropped (SO_LINGER 0).
+pub fn socket2_connect(addr: SocketAddr, sport: Option<u16>) -> std::io::Result<TcpStream> {
     use std::os::fd::FromRawFd;
     // SAFETY: plain socket calls on a fresh fd we own; errors are checked.
     unsafe {

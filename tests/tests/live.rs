@@ -203,3 +203,81 @@ fn masquerading_serves_http_over_ipv4_and_ipv6_and_counts_replies() {
         assert!(s["out_bytes"].as_u64().unwrap() > 0, "{s}");
     }
 }
+
+#[test]
+fn quiesced_real_server_keeps_its_connection_while_new_ones_go_elsewhere() {
+    require_root!();
+    use std::io::{Read, Write};
+    let mut t = Topology::new(3, Method::Tun);
+    let cfg = t.config(&[1, 1, 1]);
+    t.start_lbd(&cfg);
+    let vip: SocketAddr = (VIP, VIP_PORT).into();
+    // A connection left half-way through its request: the real server waits for the rest.
+    let mut held = {
+        let _in = t.client.enter();
+        lb_tests::topo::socket2_connect(vip, None).expect("connect")
+    };
+    held.write_all(b"GET / HTTP/1.0\r\n").unwrap();
+    // Which real server has it: the one lbd counts an active connection for.
+    let owner = {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let v: serde_json::Value =
+                serde_json::from_str(&t.lbctl(&["-L", "-n", "--json"])).unwrap();
+            let reals = service(&v, &VIP.to_string())["real_servers"]
+                .as_array()
+                .unwrap()
+                .clone();
+            if let Some(i) = reals.iter().position(|r| r["active_conns"] == 1) {
+                break i;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no active connection listed: {v}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    // Quiesce it: weight 0, config re-read on SIGHUP.
+    let mut weights = [1, 1, 1];
+    weights[owner] = 0;
+    let quiesced = t.config(&weights);
+    std::fs::write(&t.config_path, serde_json::to_vec(&quiesced).unwrap()).unwrap();
+    let pid = t.lbd.as_ref().unwrap().pid();
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(pid as i32, libc::SIGHUP) };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let v: serde_json::Value = serde_json::from_str(&t.lbctl(&["-L", "-n", "--json"])).unwrap();
+        if service(&v, &VIP.to_string())["real_servers"][owner]["weight"] == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "weight 0 never applied"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // New connections avoid it.
+    let name = format!("rs{owner}");
+    {
+        let _in = t.client.enter();
+        for i in 0..30 {
+            let (status, body) = http_get(vip, None).unwrap_or_else(|e| panic!("{i}: {e}"));
+            assert_eq!(status, 200);
+            assert_ne!(
+                body.trim(),
+                name,
+                "connection {i} reached the quiesced {name}"
+            );
+        }
+    }
+    // The held connection still works, on the same real server.
+    held.write_all(b"\r\n").unwrap();
+    held.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let mut resp = String::new();
+    held.read_to_string(&mut resp).unwrap();
+    assert!(resp.starts_with("HTTP/1.0 200"), "{resp}");
+    assert_eq!(resp.split("\r\n\r\n").nth(1).unwrap().trim(), name);
+}
