@@ -47,6 +47,17 @@ pub fn flow_hash(k: &FlowKey, seed: u32) -> u32 {
     fmix(h ^ 40)
 }
 
+/// Hash of an address alone (`sh` hashes the client's, `dh` the destination's).
+#[inline(always)]
+pub fn addr_hash(a: &[u32; 4], seed: u32) -> u32 {
+    let mut h = seed;
+    h = mix(h, a[0]);
+    h = mix(h, a[1]);
+    h = mix(h, a[2]);
+    h = mix(h, a[3]);
+    fmix(h ^ 16)
+}
+
 /// Hash of an arbitrary byte string (user space: Maglev permutations of real servers).
 pub fn bytes_hash(bytes: &[u8], seed: u32) -> u32 {
     let mut h = seed;

@@ -34,8 +34,9 @@ pub mod map_name {
     pub const BENCH_STATE: &str = "lb_bench_state";
     pub const NH_CACHE: &str = "lb_nh_cache";
     pub const REAL_CONNS: &str = "lb_real_conns";
+    pub const SCHED_CURSOR: &str = "lb_sched_cur";
     /// Every map the `lb` program uses; `lbd` pins each under its pin directory.
-    pub const DIRECTOR: [&str; 10] = [
+    pub const DIRECTOR: [&str; 11] = [
         SERVICES,
         REALS,
         SCHED_TABLE,
@@ -46,6 +47,7 @@ pub mod map_name {
         REAL_STATS,
         NH_CACHE,
         REAL_CONNS,
+        SCHED_CURSOR,
     ];
 }
 
@@ -74,8 +76,19 @@ pub const PROTO_UDP: u8 = 17;
 pub const PROTO_ICMP: u8 = 1;
 pub const PROTO_ICMPV6: u8 = 58;
 
-/// Schedulers, by their ipvsadm names. Table-driven ones read [`map_name::SCHED_TABLE`].
+/// Schedulers, by their ipvsadm names. Table-driven ones read [`map_name::SCHED_TABLE`]; how
+/// `lb` picks a slot is the only difference between them (the tables differ too, lbd builds
+/// each by IPVS's rules):
+/// `mh`: Maglev table, slot by the hash of the 5-tuple.
 pub const SCHED_MH: u8 = 1;
+/// `rr`: each real server of weight > 0 once, slot from a per-CPU rotating cursor.
+pub const SCHED_RR: u8 = 2;
+/// `wrr`: IPVS's interleaved weighted sequence, slot from a per-CPU rotating cursor.
+pub const SCHED_WRR: u8 = 3;
+/// `sh` (source hashing): 256 buckets filled by weight, slot by the hash of the client address.
+pub const SCHED_SH: u8 = 4;
+/// `dh` (destination hashing): 256 buckets, slot by the hash of the destination address.
+pub const SCHED_DH: u8 = 5;
 
 /// Forwarding methods (ipvsadm `-i`, `-g`, `-m`).
 pub const FWD_TUN: u8 = 1;

@@ -16,7 +16,7 @@ pub const KNOWN_SCHEDULERS: [&str; 13] = [
     "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh", "fo", "ovf",
 ];
 /// The schedulers this build's data plane implements.
-pub const IMPLEMENTED_SCHEDULERS: [&str; 1] = ["mh"];
+pub const IMPLEMENTED_SCHEDULERS: [&str; 5] = ["rr", "wrr", "sh", "dh", "mh"];
 /// IPVS's forwarding methods, by our config names (ipvsadm `-i`, `-g`, `-m`).
 pub const KNOWN_FORWARDING: [&str; 3] = ["tun", "dr", "nat"];
 pub const IMPLEMENTED_FORWARDING: [&str; 3] = ["tun", "dr", "nat"];
@@ -307,13 +307,15 @@ impl Config {
                     format!("only the mh scheduler has a table size (scheduler is {sched:?})"),
                 );
             }
-            if !crate::maglev::is_prime(size) || !(7..=1_048_573).contains(&size) {
+            if sched == "mh" && (!crate::maglev::is_prime(size) || !(7..=1_048_573).contains(&size))
+            {
                 err(
                     format!("{sp}.mh_table_size"),
                     format!("{size} is not a prime between 7 and 1048573"),
                 );
             }
-            table_slots += 2 * size as u64;
+            let weights: Vec<u32> = s.real_servers.iter().map(|r| r.weight).collect();
+            table_slots += 2 * crate::sched::table_len_bound(sched, size, &weights);
             let mut reals_seen: HashMap<(IpAddr, u16), usize> = HashMap::new();
             for (j, r) in s.real_servers.iter().enumerate() {
                 let rp = format!("{sp}.real_servers[{j}]");
@@ -499,7 +501,7 @@ mod tests {
             "services": [
                 { "protocol": "tcp", "vip": "10.0.0.100", "port": 0, "scheduler": "fastest",
                   "real_servers": [ { "address": "10.0.0.11", "weight": 4294967295, "forwarding": "tun" } ] },
-                { "protocol": "tcp", "vip": "10.0.0.100", "port": 0, "scheduler": "wrr", "mh_table_size": 100,
+                { "protocol": "tcp", "vip": "10.0.0.100", "port": 0, "scheduler": "lc", "mh_table_size": 100,
                   "real_servers": [ { "address": "10.0.0.11", "forwarding": "ipip" },
                                     { "address": "10.0.0.11" } ] }
             ]
@@ -514,9 +516,8 @@ mod tests {
                 "director.ipv4: required: services[0].real_servers[0] is tunnelled over IPv4 and needs the director's IPv4 address as outer source",
                 "services[1]: duplicate service tcp 10.0.0.100:0: already defined at services[0]",
                 "services[1].port: port 0 is not allowed (1 to 65535)",
-                r#"services[1].scheduler: scheduler "wrr" is not implemented yet; implemented: mh"#,
-                r#"services[1].mh_table_size: only the mh scheduler has a table size (scheduler is "wrr")"#,
-                "services[1].mh_table_size: 100 is not a prime between 7 and 1048573",
+                r#"services[1].scheduler: scheduler "lc" is not implemented yet; implemented: rr, wrr, sh, dh, mh"#,
+                r#"services[1].mh_table_size: only the mh scheduler has a table size (scheduler is "lc")"#,
                 r#"services[1].real_servers[0].forwarding: unknown forwarding method "ipip"; valid: tun, dr, nat"#,
                 "services[1].real_servers[1]: duplicate real server 10.0.0.11:0: already defined at services[1].real_servers[0]",
             ]

@@ -8,4 +8,5 @@ pub mod dataplane;
 pub mod maglev;
 pub mod neigh;
 pub mod netns;
+pub mod sched;
 pub mod state;

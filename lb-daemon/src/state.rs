@@ -18,7 +18,7 @@ use lb_common::{
 use crate::{
     config::{Config, Protocol, RealServerConfig, ServiceConfig},
     dataplane::{Dataplane, DataplaneError},
-    maglev,
+    maglev, sched,
 };
 
 /// How long a freed table region stays unused: longer than any packet's run through `lb`
@@ -30,9 +30,9 @@ pub enum ApplyError {
     #[error(transparent)]
     Dataplane(#[from] DataplaneError),
     #[error("{path}: {source}")]
-    Maglev {
+    Sched {
         path: String,
-        source: maglev::MaglevError,
+        source: sched::SchedError,
     },
     #[error("no free {0} id left")]
     Ids(&'static str),
@@ -63,8 +63,16 @@ struct ServiceState {
     cfg: ServiceConfig,
     reals: Vec<RealState>,
     region: Region,
-    /// (real id, weight) pairs the current table was built from.
-    table_input: Vec<(u32, u32)>,
+    /// What the current table was built from.
+    table_input: TableInput,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct TableInput {
+    scheduler: String,
+    size: u32,
+    /// (real id, weight), in configured order.
+    reals: Vec<(u32, u32)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -205,7 +213,7 @@ impl State {
                 let id = self.alloc_service_id()?;
                 dp.zero_service_stats(id)?;
                 report.services_added += 1;
-                (id, Vec::new(), None, Vec::new())
+                (id, Vec::new(), None, TableInput::default())
             }
         };
         // Keep the id of every real server whose identity (address, port, method) is unchanged,
@@ -245,10 +253,16 @@ impl State {
         let size = scfg
             .mh_table_size
             .unwrap_or(lb_common::MAGLEV_DEFAULT_TABLE_SIZE);
-        let mut input: Vec<(u32, u32)> = reals.iter().map(|r| (r.id, r.cfg.weight)).collect();
-        input.sort_unstable();
+        // The table depends on the scheduler, the size (mh) and the real servers with their
+        // weights in configured order (rr, wrr, sh and dh follow the order): unchanged, the
+        // table stays as it is.
+        let input = TableInput {
+            scheduler: scfg.scheduler.clone(),
+            size,
+            reals: reals.iter().map(|r| (r.id, r.cfg.weight)).collect(),
+        };
         let region = match old_region {
-            Some(r) if r.len == size && input == old_input => r,
+            Some(r) if input == old_input => r,
             _ => {
                 let keys: Vec<Vec<u8>> = reals.iter().map(real_key).collect();
                 let backends: Vec<maglev::Backend<'_>> = reals
@@ -260,26 +274,28 @@ impl State {
                         weight: r.cfg.weight,
                     })
                     .collect();
-                let table =
-                    maglev::build(size, &backends).map_err(|source| ApplyError::Maglev {
+                let table = sched::table(&scfg.scheduler, size, &backends).map_err(|source| {
+                    ApplyError::Sched {
                         path: format!("services[{index}]"),
                         source,
-                    })?;
+                    }
+                })?;
+                let len = table.len() as u32;
                 let region = self
                     .regions
-                    .alloc(size)
-                    .ok_or(ApplyError::TableFull(size))?;
+                    .alloc(len.max(1))
+                    .ok_or(ApplyError::TableFull(len))?;
                 dp.write_table(region.off, &table)?;
                 dp.set_service(
                     &key,
                     &Service {
                         id,
                         flags: 0,
-                        sched: SCHED_MH,
+                        sched: sched::code(&scfg.scheduler).unwrap_or(SCHED_MH),
                         _pad: [0; 3],
                         table_off: region.off,
-                        table_len: if backends.iter().any(|b| b.weight > 0) {
-                            size
+                        table_len: if table.iter().any(|&id| id != 0) {
+                            len
                         } else {
                             0
                         },

@@ -33,6 +33,11 @@ pub static REALS: Array<RealServer> = Array::with_max_entries(MAX_REALS, 0);
 pub static SCHED_TABLE: Array<u32> =
     Array::with_max_entries(DEFAULT_SCHED_TABLE_SLOTS, BPF_F_MMAPABLE);
 
+/// Per service (by id), this CPU's position in a `rr` / `wrr` sequence. Written and read by
+/// `lb` only.
+#[map(name = "lb_sched_cur")]
+pub static SCHED_CURSOR: PerCpuArray<u32> = PerCpuArray::with_max_entries(MAX_SERVICES, 0);
+
 /// The connection table: 5-tuple -> real server. Inserted by `lb` on a new flow, read by `lb`
 /// on every later packet; read (and expired) by lbd. Per-CPU LRU lists
 /// (`BPF_F_NO_COMMON_LRU`) avoid a global lock on insert.

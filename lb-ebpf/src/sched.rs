@@ -1,13 +1,18 @@
 //! Stage `schedule`: picks a real server for a new flow from the service's table, which lbd
-//! computed (a Maglev lookup table for `mh`).
+//! computed by the service's scheduler's rules. Only the choice of slot differs here: a hash
+//! of the 5-tuple (`mh`), of the client address (`sh`) or of the destination address (`dh`),
+//! or a rotating per-CPU cursor (`rr`, `wrr`).
 
 use lb_common::{
-    FlowKey, Service,
-    hash::{FLOW_HASH_SEED, flow_hash},
+    FlowKey, SCHED_DH, SCHED_RR, SCHED_SH, SCHED_WRR, Service,
+    hash::{FLOW_HASH_SEED, addr_hash, flow_hash},
     reason,
 };
 
-use crate::{maps::SCHED_TABLE, verdict::Verdict};
+use crate::{
+    maps::{SCHED_CURSOR, SCHED_TABLE},
+    verdict::Verdict,
+};
 
 #[inline(always)]
 pub fn schedule(flow: &FlowKey, svc: &Service) -> Result<u32, Verdict> {
@@ -15,9 +20,31 @@ pub fn schedule(flow: &FlowKey, svc: &Service) -> Result<u32, Verdict> {
     if svc.table_len == 0 {
         return Err(none);
     }
-    let slot = svc.table_off + flow_hash(flow, FLOW_HASH_SEED) % svc.table_len;
+    let pick = match svc.sched {
+        SCHED_SH => addr_hash(&flow.src, FLOW_HASH_SEED),
+        SCHED_DH => addr_hash(&flow.dst, FLOW_HASH_SEED),
+        SCHED_RR | SCHED_WRR => cursor(svc.id),
+        _ => flow_hash(flow, FLOW_HASH_SEED),
+    };
+    let slot = svc.table_off + pick % svc.table_len;
     match SCHED_TABLE.get(slot) {
         Some(&id) if id != 0 => Ok(id),
         _ => Err(none),
+    }
+}
+
+/// This CPU's position in a round-robin service's sequence, advanced by one. Per CPU, so no
+/// two CPUs contend for it; each CPU walks the whole sequence in order (IPVS keeps one global
+/// position under a lock).
+#[inline(always)]
+fn cursor(service: u32) -> u32 {
+    match SCHED_CURSOR.get_ptr_mut(service) {
+        // SAFETY: this CPU's slot.
+        Some(c) => unsafe {
+            let v = *c;
+            *c = v.wrapping_add(1);
+            v
+        },
+        None => 0,
     }
 }

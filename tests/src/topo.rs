@@ -496,6 +496,11 @@ impl Topology {
     /// VIP, Maglev, every real server (by its IPv4 and its IPv6 address respectively) with the
     /// topology's method, weights given per real server.
     pub fn config(&self, weights: &[u32]) -> serde_json::Value {
+        self.config_sched(weights, "mh")
+    }
+
+    /// [`Topology::config`] with another scheduler.
+    pub fn config_sched(&self, weights: &[u32], scheduler: &str) -> serde_json::Value {
         let reals = |addr: &dyn Fn(usize) -> String| -> Vec<serde_json::Value> {
             weights
                 .iter()
@@ -520,14 +525,14 @@ impl Topology {
                     "protocol": "tcp",
                     "vip": VIP.to_string(),
                     "port": VIP_PORT,
-                    "scheduler": "mh",
+                    "scheduler": scheduler,
                     "real_servers": reals(&|i| real_addr(i).to_string()),
                 },
                 {
                     "protocol": "tcp",
                     "vip": VIP6.to_string(),
                     "port": VIP_PORT,
-                    "scheduler": "mh",
+                    "scheduler": scheduler,
                     "real_servers": reals(&|i| real_addr6(i).to_string()),
                 },
             ],

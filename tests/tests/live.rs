@@ -281,3 +281,28 @@ fn quiesced_real_server_keeps_its_connection_while_new_ones_go_elsewhere() {
     assert!(resp.starts_with("HTTP/1.0 200"), "{resp}");
     assert_eq!(resp.split("\r\n\r\n").nth(1).unwrap().trim(), name);
 }
+
+#[test]
+fn wrr_three_to_one_gives_the_heavier_server_three_quarters_of_400_connections() {
+    require_root!();
+    let mut t = Topology::new(2, Method::Tun);
+    let cfg = t.config_sched(&[3, 1], "wrr");
+    t.start_lbd(&cfg);
+    let vip: SocketAddr = (VIP, VIP_PORT).into();
+    let mut heavy = 0;
+    {
+        let _in = t.client.enter();
+        for i in 0..400 {
+            let (status, body) = http_get(vip, None).unwrap_or_else(|e| panic!("{i}: {e}"));
+            assert_eq!(status, 200);
+            if body.trim() == "rs0" {
+                heavy += 1;
+            }
+        }
+    }
+    let share = heavy as f64 / 400.0;
+    assert!(
+        (share - 0.75).abs() <= 0.05,
+        "rs0 (weight 3) got {heavy} of 400"
+    );
+}

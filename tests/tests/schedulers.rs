@@ -1,0 +1,156 @@
+//! Table-driven schedulers (rr, wrr, sh, dh): `lb`'s choices for new flows, run through
+//! `BPF_PROG_TEST_RUN`, against the reference models (lbd's table builders and the shared
+//! hash) that define them.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use lb_common::hash::{FLOW_HASH_SEED, addr_hash};
+use lb_daemon::{config::Protocol, maglev::Backend, sched, state::vip_key};
+use lb_tests::{
+    packet::{ETH_P_IP, Ipv4, eth, tcp},
+    require_root,
+    testrun::{CLIENT_MAC, DIRECTOR, Harness},
+};
+
+const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 100);
+const REALS: [Ipv4Addr; 3] = [
+    Ipv4Addr::new(198, 18, 0, 11),
+    Ipv4Addr::new(198, 18, 0, 12),
+    Ipv4Addr::new(198, 18, 0, 13),
+];
+const WEIGHTS: [u32; 3] = [4, 3, 2];
+const XDP_TX: u32 = 3;
+
+/// One service per scheduler: rr on port 80, wrr 81, sh 82, dh 83; weights 4:3:2.
+fn harness() -> Harness {
+    let reals: Vec<String> = REALS
+        .iter()
+        .zip(WEIGHTS)
+        .map(|(a, w)| format!(r#"{{ "address": "{a}", "weight": {w}, "forwarding": "tun" }}"#))
+        .collect();
+    let services: Vec<String> = ["rr", "wrr", "sh", "dh"]
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            format!(
+                r#"{{ "protocol": "tcp", "vip": "{VIP}", "port": {}, "scheduler": "{s}",
+                     "real_servers": [ {} ] }}"#,
+                80 + i,
+                reals.join(",")
+            )
+        })
+        .collect();
+    let config = format!(
+        r#"{{ "interface": "eth0", "director": {{ "ipv4": "{DIRECTOR}" }}, "conn_table_size": 65536,
+            "services": [ {} ] }}"#,
+        services.join(",")
+    );
+    Harness::new(&config, &REALS)
+}
+
+/// The per-CPU cursor of rr / wrr makes choices depend on the CPU: stay on one.
+fn pin_to_cpu0() {
+    // SAFETY: a zeroed cpu_set_t with one bit set, for the calling thread only.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(0, &mut set);
+        assert_eq!(
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set),
+            0
+        );
+    }
+}
+
+/// The real server `lb` tunnels a new flow to (outer destination of the IPIP packet).
+fn chosen(h: &mut Harness, client: Ipv4Addr, sport: u16, dport: u16) -> u32 {
+    let frame = eth(
+        h.if_mac,
+        CLIENT_MAC,
+        ETH_P_IP,
+        &Ipv4::new(client, VIP, 6).build(&tcp(client, VIP, sport, dport, 0x02, b"")),
+    );
+    let out = h.run("lb", &frame);
+    assert_eq!(out.action, XDP_TX);
+    let real = Ipv4Addr::new(out.data[30], out.data[31], out.data[32], out.data[33]);
+    id_of(h, dport, real)
+}
+
+fn id_of(h: &Harness, port: u16, addr: Ipv4Addr) -> u32 {
+    h.state
+        .real_ids(&vip_key(Protocol::Tcp, VIP.into(), port))
+        .into_iter()
+        .find(|(a, _, _)| *a == IpAddr::V4(addr))
+        .expect("a real server of the service")
+        .2
+}
+
+/// The reference table of a scheduler for this harness's service on `port`.
+fn model(h: &Harness, name: &str, port: u16) -> Vec<u32> {
+    let keys: Vec<Vec<u8>> = REALS.iter().map(|a| a.octets().to_vec()).collect();
+    let backends: Vec<Backend<'_>> = REALS
+        .iter()
+        .zip(WEIGHTS)
+        .zip(&keys)
+        .map(|((a, w), k)| Backend {
+            id: id_of(h, port, *a),
+            key: k,
+            weight: w,
+        })
+        .collect();
+    sched::table(name, 0, &backends).unwrap()
+}
+
+fn words(a: Ipv4Addr) -> [u32; 4] {
+    [u32::from_ne_bytes(a.octets()), 0, 0, 0]
+}
+
+#[test]
+fn rr_and_wrr_follow_their_sequences_connection_by_connection() {
+    require_root!();
+    pin_to_cpu0();
+    let mut h = harness();
+    for (name, port) in [("rr", 80u16), ("wrr", 81)] {
+        let seq = model(&h, name, port);
+        if name == "wrr" {
+            assert_eq!(seq.len(), 9, "4:3:2 is a sequence of 9");
+        }
+        // Two full rounds of new connections (fresh source ports).
+        let got: Vec<u32> = (0..2 * seq.len())
+            .map(|i| chosen(&mut h, Ipv4Addr::new(198, 18, 5, 7), 41000 + i as u16, port))
+            .collect();
+        let want: Vec<u32> = seq.iter().chain(seq.iter()).copied().collect();
+        assert_eq!(got, want, "{name}");
+    }
+}
+
+#[test]
+fn sh_keeps_a_client_on_one_real_server_and_agrees_with_the_model() {
+    require_root!();
+    let mut h = harness();
+    let table = model(&h, "sh", 82);
+    for host in 1..40u8 {
+        let client = Ipv4Addr::new(198, 18, 6, host);
+        let want = table[(addr_hash(&words(client), FLOW_HASH_SEED) % table.len() as u32) as usize];
+        for sport in [1000u16, 2000, 3000] {
+            assert_eq!(
+                chosen(&mut h, client, sport, 82),
+                want,
+                "client {client} port {sport}"
+            );
+        }
+    }
+}
+
+#[test]
+fn dh_picks_by_destination_and_agrees_with_the_model() {
+    require_root!();
+    let mut h = harness();
+    let table = model(&h, "dh", 83);
+    let want = table[(addr_hash(&words(VIP), FLOW_HASH_SEED) % table.len() as u32) as usize];
+    for host in 1..20u8 {
+        assert_eq!(
+            chosen(&mut h, Ipv4Addr::new(198, 18, 7, host), 5000, 83),
+            want
+        );
+    }
+}
