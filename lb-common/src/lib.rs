@@ -89,6 +89,25 @@ pub const SCHED_WRR: u8 = 3;
 pub const SCHED_SH: u8 = 4;
 /// `dh` (destination hashing): 256 buckets, slot by the hash of the destination address.
 pub const SCHED_DH: u8 = 5;
+/// Count-driven schedulers: the table lists the real servers of weight > 0 with their
+/// weights, and `lb` picks by their live connection counts ([`RealConns`]) with IPVS's
+/// formulas. `lc`: least (active x 256 + inactive).
+pub const SCHED_LC: u8 = 6;
+/// `wlc` (ipvsadm's default): least (active x 256 + inactive) / weight.
+pub const SCHED_WLC: u8 = 7;
+/// `sed` (shortest expected delay): least (active + 1) / weight.
+pub const SCHED_SED: u8 = 8;
+/// `nq` (never queue): the first real server with no active connection, else as `sed`.
+pub const SCHED_NQ: u8 = 9;
+/// Most real servers a count-driven service may have: `lb` looks at each for every new
+/// connection (in a `bpf_loop`).
+pub const MAX_COUNTED_REALS: u32 = 1024;
+
+/// A scheduler-table cell ([`map_name::SCHED_TABLE`] values): the real-server id in the low
+/// 32 bits, its weight in the high 32 (count-driven schedulers only; 0 otherwise).
+pub const fn sched_cell(id: u32, weight: u32) -> u64 {
+    id as u64 | (weight as u64) << 32
+}
 
 /// Forwarding methods (ipvsadm `-i`, `-g`, `-m`).
 pub const FWD_TUN: u8 = 1;

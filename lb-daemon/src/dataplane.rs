@@ -111,7 +111,7 @@ impl Dataplane {
         let conns: HashMap<MapData, FlowKey, Conn> = typed(&mut ebpf, map_name::CONNS)?;
         let conn_capacity = opts.conn_table_size.unwrap_or(lb_common::DEFAULT_MAX_CONNS);
         let table = match take(&mut ebpf, map_name::SCHED_TABLE)? {
-            Map::Array(data) => MmapArray::new(data, 4)?,
+            Map::Array(data) => MmapArray::new(data, 8)?,
             _ => return Err(DataplaneError::MissingMap(map_name::SCHED_TABLE)),
         };
         let real_conns = match take(&mut ebpf, map_name::REAL_CONNS)? {
@@ -195,9 +195,9 @@ impl Dataplane {
             .map_err(|source| map_err(map_name::REALS, source))
     }
 
-    /// Writes real-server ids into the scheduler table at `off`.
-    pub fn write_table(&mut self, off: u32, ids: &[u32]) -> Result<()> {
-        self.table.write_ids(off, ids)
+    /// Writes scheduler cells (`lb_common::sched_cell`) into the scheduler table at `off`.
+    pub fn write_table(&mut self, off: u32, cells: &[u64]) -> Result<()> {
+        self.table.write_cells(off, cells)
     }
 
     pub fn read_table(&self, off: u32, len: u32) -> Result<Vec<u32>> {
@@ -418,13 +418,12 @@ impl MmapArray {
         unsafe { self.ptr.add(i as usize * self.stride) }
     }
 
-    /// Scheduler table: writes u32 real-server ids from `off`, each in its own 8-byte cell
-    /// (low half on this little-endian host).
-    fn write_ids(&mut self, off: u32, ids: &[u32]) -> Result<()> {
-        self.check(off, ids.len())?;
-        for (i, id) in ids.iter().enumerate() {
+    /// Scheduler table: writes 8-byte cells from `off`.
+    fn write_cells(&mut self, off: u32, cells: &[u64]) -> Result<()> {
+        self.check(off, cells.len())?;
+        for (i, c) in cells.iter().enumerate() {
             // SAFETY: in range (checked above), cells are 8-aligned.
-            unsafe { (self.at(off + i as u32) as *mut u64).write(*id as u64) };
+            unsafe { (self.at(off + i as u32) as *mut u64).write(*c) };
         }
         // Make the table visible before the service update that points readers at it (the
         // bpf() syscall is a barrier too; this states the intent).

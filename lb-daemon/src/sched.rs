@@ -2,7 +2,10 @@
 //! by `lb` (which only picks a slot: a hash, or a per-CPU rotating cursor). These builders are
 //! the reference models of the schedulers: the tests check `lb`'s choices against them.
 
-use lb_common::{SCHED_DH, SCHED_MH, SCHED_RR, SCHED_SH, SCHED_WRR};
+use lb_common::{
+    SCHED_DH, SCHED_LC, SCHED_MH, SCHED_NQ, SCHED_RR, SCHED_SED, SCHED_SH, SCHED_WLC, SCHED_WRR,
+    sched_cell,
+};
 
 use crate::maglev::{self, Backend, MaglevError};
 
@@ -27,8 +30,75 @@ pub fn code(name: &str) -> Option<u8> {
         "wrr" => SCHED_WRR,
         "sh" => SCHED_SH,
         "dh" => SCHED_DH,
+        "lc" => SCHED_LC,
+        "wlc" => SCHED_WLC,
+        "sed" => SCHED_SED,
+        "nq" => SCHED_NQ,
         _ => return None,
     })
+}
+
+/// Count-driven schedulers pick by live connection counts, not from a computed order.
+pub fn is_count_driven(name: &str) -> bool {
+    matches!(name, "lc" | "wlc" | "sed" | "nq")
+}
+
+/// The cells `lb` reads for scheduler `name` (`lb_common::sched_cell`): the table's ids, and
+/// for count-driven schedulers every real server of weight > 0 with its weight.
+pub fn cells(name: &str, mh_size: u32, backends: &[Backend<'_>]) -> Result<Vec<u64>, SchedError> {
+    if is_count_driven(name) {
+        return Ok(backends
+            .iter()
+            .filter(|b| b.weight > 0)
+            .map(|b| sched_cell(b.id, b.weight))
+            .collect());
+    }
+    Ok(table(name, mh_size, backends)?
+        .into_iter()
+        .map(|id| sched_cell(id, 0))
+        .collect())
+}
+
+/// One real server as the count-driven schedulers see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Load {
+    pub id: u32,
+    pub weight: u32,
+    pub active: u64,
+    pub inactive: u64,
+}
+
+/// The reference model of the count-driven schedulers (IPVS's ip_vs_lc.c, ip_vs_wlc.c,
+/// ip_vs_sed.c, ip_vs_nq.c): in list order, the first real server of weight > 0 with the
+/// least overhead, where overhead is active x 256 + inactive (lc, wlc) or active + 1 (sed,
+/// nq), divided by weight (wlc, sed, nq; compared by cross-multiplication); nq takes the
+/// first real server with no active connection outright. None when no weight is > 0.
+pub fn pick(name: &str, reals: &[Load]) -> Option<u32> {
+    let mut best: Option<(u32, u64, u64)> = None;
+    for r in reals.iter().filter(|r| r.weight > 0) {
+        let w = r.weight as u64;
+        let oh = match name {
+            "sed" | "nq" => r.active + 1,
+            _ => (r.active << 8) + r.inactive,
+        };
+        if name == "nq" && r.active == 0 {
+            return Some(r.id);
+        }
+        let better = match best {
+            None => true,
+            Some((_, boh, bw)) => {
+                if name == "lc" {
+                    oh < boh
+                } else {
+                    oh * bw < boh * w
+                }
+            }
+        };
+        if better {
+            best = Some((r.id, oh, w));
+        }
+    }
+    best.map(|b| b.0)
 }
 
 /// The table of scheduler `name` over `backends` (in the order the real servers were
@@ -60,6 +130,7 @@ pub fn table_len_bound(name: &str, mh_size: u32, weights: &[u32]) -> u64 {
     match name {
         "mh" => mh_size as u64,
         "sh" | "dh" => HASH_BUCKETS as u64,
+        n if is_count_driven(n) => live.len() as u64,
         "wrr" if !live.is_empty() => {
             let g = live.iter().copied().fold(0, gcd);
             (live.iter().sum::<u64>() / g).min(MAX_WRR_SEQUENCE + live.len() as u64)
@@ -196,6 +267,40 @@ mod tests {
         assert_eq!(t.iter().filter(|&&x| x == 8).count(), 128);
     }
 
+    fn load(id: u32, weight: u32, active: u64, inactive: u64) -> Load {
+        Load {
+            id,
+            weight,
+            active,
+            inactive,
+        }
+    }
+
+    #[test]
+    fn count_driven_models_follow_ipvs_formulas() {
+        let reals = [load(1, 1, 2, 0), load(2, 2, 3, 0), load(3, 1, 0, 300)];
+        // lc: overheads 512, 768, 300: the third.
+        assert_eq!(pick("lc", &reals), Some(3));
+        // wlc: 512/1, 768/2 = 384, 300/1: the third (300 < 384).
+        assert_eq!(pick("wlc", &reals), Some(3));
+        // sed: (2+1)/1 = 3, (3+1)/2 = 2, (0+1)/1 = 1: the third.
+        assert_eq!(pick("sed", &reals), Some(3));
+        // nq: the third has no active connection: taken outright.
+        assert_eq!(pick("nq", &reals), Some(3));
+        // Ties keep the first; weight 0 is never chosen.
+        let tie = [load(5, 0, 0, 0), load(6, 1, 1, 0), load(7, 1, 1, 0)];
+        for s in ["lc", "wlc", "sed", "nq"] {
+            assert_eq!(pick(s, &tie), Some(6), "{s}");
+        }
+        // wlc weighs: 10 active on weight 10 beats 2 active on weight 1.
+        assert_eq!(
+            pick("wlc", &[load(1, 1, 2, 0), load(2, 10, 10, 0)]),
+            Some(2)
+        );
+        assert_eq!(pick("wlc", &[load(1, 0, 0, 0)]), None);
+        assert_eq!(pick("wlc", &[]), None);
+    }
+
     #[test]
     fn weight_zero_never_appears_and_unknown_names_are_refused() {
         let backends = [
@@ -218,10 +323,11 @@ mod tests {
             );
         }
         assert_eq!(
-            table("lc", 0, &backends),
-            Err(SchedError::Unsupported("lc".into()))
+            table("lblc", 0, &backends),
+            Err(SchedError::Unsupported("lblc".into()))
         );
         assert_eq!(code("wrr"), Some(SCHED_WRR));
-        assert_eq!(code("lc"), None);
+        assert_eq!(code("lblc"), None);
+        assert_eq!(cells("wlc", 0, &backends).unwrap(), vec![sched_cell(2, 1)]);
     }
 }

@@ -274,7 +274,7 @@ impl State {
                         weight: r.cfg.weight,
                     })
                     .collect();
-                let table = sched::table(&scfg.scheduler, size, &backends).map_err(|source| {
+                let table = sched::cells(&scfg.scheduler, size, &backends).map_err(|source| {
                     ApplyError::Sched {
                         path: format!("services[{index}]"),
                         source,
@@ -294,7 +294,7 @@ impl State {
                         sched: sched::code(&scfg.scheduler).unwrap_or(SCHED_MH),
                         _pad: [0; 3],
                         table_off: region.off,
-                        table_len: if table.iter().any(|&id| id != 0) {
+                        table_len: if table.iter().any(|&cell| cell as u32 != 0) {
                             len
                         } else {
                             0

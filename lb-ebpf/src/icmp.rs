@@ -187,9 +187,9 @@ fn to_owner(
     let id = match CONNS.get_ptr(&flow) {
         // SAFETY: a plain read of a live entry.
         Some(c) => unsafe { (*c).real },
-        // The entry may have expired: the scheduler's table gives the same real server as
-        // long as the table did not change.
-        None => sched::schedule(&flow, &svc).map_err(|_| no_flow)?,
+        // The entry may have expired: a hash-based scheduler's table gives the same real
+        // server as long as the table did not change.
+        None => sched::rehash(&flow, &svc).ok_or(no_flow)?,
     };
     let real = real_server(id)?;
     if real.method == FWD_NAT {

@@ -26,11 +26,11 @@ pub static SERVICES: HashMap<VipKey, Service> =
 pub static REALS: Array<RealServer> = Array::with_max_entries(MAX_REALS, 0);
 
 /// The flat array of scheduler tables: each service owns a region `[table_off, table_off +
-/// table_len)` holding real-server ids (a Maglev lookup table for `mh`). Written by lbd into a
+/// table_len)` of cells `lb_common::sched_cell(id, weight)` (a Maglev lookup table for `mh`). Written by lbd into a
 /// region no service points at yet (through a shared mmap, `BPF_F_MMAPABLE`); read by `lb` to
 /// schedule new flows.
 #[map(name = "lb_sched_tbl")]
-pub static SCHED_TABLE: Array<u32> =
+pub static SCHED_TABLE: Array<u64> =
     Array::with_max_entries(DEFAULT_SCHED_TABLE_SLOTS, BPF_F_MMAPABLE);
 
 /// Per service (by id), this CPU's position in a `rr` / `wrr` sequence. Written and read by
@@ -84,12 +84,16 @@ pub static BENCH_PROGS: ProgramArray = ProgramArray::with_max_entries(1, 0);
 pub static BENCH_STATE: PerCpuArray<BenchState> = PerCpuArray::with_max_entries(1, 0);
 
 /// Per-CPU scratch space for values too big for the 512-byte BPF stack next to everything
-/// else `lb` keeps there: the FIB lookup's parameters and a connection entry being built.
+/// else `lb` keeps there: the FIB lookup's parameters, a connection entry being built, and
+/// the count-driven schedulers' walk (kept in a map, not on the stack, so that the verifier
+/// does not track its values: it then checks the `bpf_loop` step once instead of until every
+/// tracked value converges).
 /// Written and read by `lb` only, within one run.
 #[repr(C)]
 pub struct Scratch {
     pub fib: aya_ebpf::bindings::bpf_fib_lookup,
     pub conn: Conn,
+    pub least: crate::sched::Least,
 }
 
 #[map(name = "lb_scratch")]

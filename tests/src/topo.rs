@@ -565,6 +565,21 @@ impl Topology {
             assert!(Instant::now() < deadline, "lbd did not open its socket");
             std::thread::sleep(Duration::from_millis(50));
         }
+        // lbd resolves the real servers' MACs (the XDP FIB lookup cannot); on a loaded machine
+        // that can take longer than lbd's own 2-second wait, and a first SYN meeting an
+        // unresolved neighbour is dropped (and only retried a second later): wait for it.
+        for i in 0..self.reals.len() {
+            let addr = real_addr(i).to_string();
+            while !self
+                .director
+                .ip(&["neigh", "show", &addr])
+                .contains("lladdr")
+            {
+                p.assert_running();
+                assert!(Instant::now() < deadline, "{addr} never resolved by lbd");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         // Every real server's decap (tun) must be attached before traffic flows.
         for (d, rs) in self.decaps.iter_mut().zip(&self.reals) {
             while !rs.ip(&["link", "show", "dev", "eth0"]).contains("prog/xdp") {

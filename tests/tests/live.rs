@@ -306,3 +306,47 @@ fn wrr_three_to_one_gives_the_heavier_server_three_quarters_of_400_connections()
         "rs0 (weight 3) got {heavy} of 400"
     );
 }
+
+#[test]
+fn wlc_sends_new_connections_to_the_least_loaded_real_server() {
+    require_root!();
+    use std::io::Write;
+    let mut t = Topology::new(2, Method::Tun);
+    let cfg = t.config_sched(&[1, 1], "wlc");
+    t.start_lbd(&cfg);
+    let vip: SocketAddr = (VIP, VIP_PORT).into();
+    let active = |t: &Topology| -> Vec<u64> {
+        let v: serde_json::Value = serde_json::from_str(&t.lbctl(&["-L", "-n", "--json"])).unwrap();
+        service(&v, &VIP.to_string())["real_servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["active_conns"].as_u64().unwrap())
+            .collect()
+    };
+    // Hold three connections open, one at a time: wlc alternates them (0/0 -> rs0, 1/0 ->
+    // rs1, 1/1 -> rs0 on the tie), leaving rs0 with two active connections and rs1 with one.
+    let mut held = Vec::new();
+    for want in [vec![1, 0], vec![1, 1], vec![2, 1]] {
+        let mut s = {
+            let _in = t.client.enter();
+            lb_tests::topo::socket2_connect(vip, None).expect("connect")
+        };
+        s.write_all(b"GET / HTTP/1.0\r\n").unwrap();
+        held.push(s);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while active(&t) != want {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "active {:?}, wanted {want:?}",
+                active(&t)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    // The next connection goes to the least loaded: rs1.
+    let _in = t.client.enter();
+    let (status, body) = http_get(vip, None).expect("connection");
+    assert_eq!(status, 200);
+    assert_eq!(body.trim(), "rs1");
+}
