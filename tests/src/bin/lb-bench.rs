@@ -86,6 +86,10 @@ fn main() {
     pin_to_cpu(0);
 
     let reals: Vec<Ipv4Addr> = (0..16).map(|i| Ipv4Addr::new(198, 18, 0, 11 + i)).collect();
+    // 128 real servers for the count-driven scheduler's worst case.
+    let many: Vec<Ipv4Addr> = (0..128)
+        .map(|i| Ipv4Addr::new(198, 18, 0, 11 + i))
+        .collect();
     let reals6: Vec<Ipv6Addr> = (0..16)
         .map(|i| Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 0x11 + i))
         .collect();
@@ -97,6 +101,7 @@ fn main() {
             .join(",")
     };
     let real_json = json(reals.iter().map(|a| a.to_string()).collect());
+    let many_json = json(many.iter().map(|a| a.to_string()).collect());
     let real6_json = json(reals6.iter().map(|a| a.to_string()).collect());
     let config = format!(
         r#"{{ "interface": "eth0", "director": {{ "ipv4": "{DIRECTOR}", "ipv6": "{DIRECTOR6}" }},
@@ -108,13 +113,22 @@ fn main() {
                           {{ "protocol": "tcp", "vip": "{VIP}", "port": 82, "scheduler": "mh",
                             "real_servers": [ {} ] }},
                           {{ "protocol": "tcp", "vip": "{VIP6}", "port": 80, "scheduler": "mh",
+                            "real_servers": [ {} ] }},
+                          {{ "protocol": "tcp", "vip": "{VIP}", "port": 83, "scheduler": "wlc",
+                            "real_servers": [ {} ] }},
+                          {{ "protocol": "tcp", "vip": "{VIP}", "port": 84, "scheduler": "wlc",
+                            "real_servers": [ {} ] }},
+                          {{ "protocol": "tcp", "vip": "{VIP}", "port": 85, "scheduler": "rr",
                             "real_servers": [ {} ] }} ] }}"#,
         real_json,
         real_json.replace("tun", "dr"),
         real_json.replace("tun", "nat"),
         real6_json,
+        real_json,
+        many_json,
+        real_json,
     );
-    let neighbours: Vec<IpAddr> = reals
+    let neighbours: Vec<IpAddr> = many
         .iter()
         .map(|a| IpAddr::from(*a))
         .chain(reals6.iter().map(|a| IpAddr::from(*a)))
@@ -141,10 +155,13 @@ fn main() {
     let syn = |h: &Harness, dst: Ipv4Addr| syn_port(h, dst, 80);
     let vip_pkt = syn(&h, VIP);
     let vip_dr = syn_port(&h, VIP, 81);
+    let vip_wlc16 = syn_port(&h, VIP, 83);
+    let vip_wlc128 = syn_port(&h, VIP, 84);
+    let vip_rr = syn_port(&h, VIP, 85);
     let vip_nat = syn_port(&h, VIP, 82);
     let other_pkt = syn(&h, Ipv4Addr::new(198, 18, 0, 99));
     // (name, what, program under test, packet, new flow per repeat, skip connection table)
-    let table: [CaseRow<'_>; 10] = [
+    let table: [CaseRow<'_>; 13] = [
         (
             "xdp_drop",
             "XDP_DROP, nothing else",
@@ -216,6 +233,30 @@ fn main() {
             &vip_pkt,
             true,
             true,
+        ),
+        (
+            "lb_new_flow_rr",
+            "lb: new flow each packet, rr over 16 real servers, tun",
+            "lb",
+            &vip_rr,
+            true,
+            false,
+        ),
+        (
+            "lb_new_flow_wlc16",
+            "lb: new flow each packet, wlc over 16 real servers, tun",
+            "lb",
+            &vip_wlc16,
+            true,
+            false,
+        ),
+        (
+            "lb_new_flow_wlc128",
+            "lb: new flow each packet, wlc over 128 real servers, tun",
+            "lb",
+            &vip_wlc128,
+            true,
+            false,
         ),
         (
             "lb_not_vip_nat_on",
