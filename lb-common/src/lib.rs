@@ -99,6 +99,11 @@ pub const SCHED_WLC: u8 = 7;
 pub const SCHED_SED: u8 = 8;
 /// `nq` (never queue): the first real server with no active connection, else as `sed`.
 pub const SCHED_NQ: u8 = 9;
+/// `fo` (weighted failover): the first real server of the highest weight.
+pub const SCHED_FO: u8 = 10;
+/// `ovf` (weighted overflow): as `fo`, among the real servers whose active connections do
+/// not exceed their weight.
+pub const SCHED_OVF: u8 = 11;
 /// Most real servers a count-driven service may have: `lb` looks at each for every new
 /// connection (in a `bpf_loop`).
 pub const MAX_COUNTED_REALS: u32 = 1024;

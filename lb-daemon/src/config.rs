@@ -16,8 +16,9 @@ pub const KNOWN_SCHEDULERS: [&str; 13] = [
     "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh", "fo", "ovf",
 ];
 /// The schedulers this build's data plane implements.
-pub const IMPLEMENTED_SCHEDULERS: [&str; 9] =
-    ["rr", "wrr", "lc", "wlc", "sh", "dh", "sed", "nq", "mh"];
+pub const IMPLEMENTED_SCHEDULERS: [&str; 11] = [
+    "rr", "wrr", "lc", "wlc", "sh", "dh", "sed", "nq", "mh", "fo", "ovf",
+];
 /// IPVS's forwarding methods, by our config names (ipvsadm `-i`, `-g`, `-m`).
 pub const KNOWN_FORWARDING: [&str; 3] = ["tun", "dr", "nat"];
 pub const IMPLEMENTED_FORWARDING: [&str; 3] = ["tun", "dr", "nat"];
@@ -529,7 +530,7 @@ mod tests {
                 "director.ipv4: required: services[0].real_servers[0] is tunnelled over IPv4 and needs the director's IPv4 address as outer source",
                 "services[1]: duplicate service tcp 10.0.0.100:0: already defined at services[0]",
                 "services[1].port: port 0 is not allowed (1 to 65535)",
-                r#"services[1].scheduler: scheduler "lblc" is not implemented yet; implemented: rr, wrr, lc, wlc, sh, dh, sed, nq, mh"#,
+                r#"services[1].scheduler: scheduler "lblc" is not implemented yet; implemented: rr, wrr, lc, wlc, sh, dh, sed, nq, mh, fo, ovf"#,
                 r#"services[1].mh_table_size: only the mh scheduler has a table size (scheduler is "lblc")"#,
                 r#"services[1].real_servers[0].forwarding: unknown forwarding method "ipip"; valid: tun, dr, nat"#,
                 "services[1].real_servers[1]: duplicate real server 10.0.0.11:0: already defined at services[1].real_servers[0]",

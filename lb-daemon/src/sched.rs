@@ -3,8 +3,8 @@
 //! the reference models of the schedulers: the tests check `lb`'s choices against them.
 
 use lb_common::{
-    SCHED_DH, SCHED_LC, SCHED_MH, SCHED_NQ, SCHED_RR, SCHED_SED, SCHED_SH, SCHED_WLC, SCHED_WRR,
-    sched_cell,
+    SCHED_DH, SCHED_FO, SCHED_LC, SCHED_MH, SCHED_NQ, SCHED_OVF, SCHED_RR, SCHED_SED, SCHED_SH,
+    SCHED_WLC, SCHED_WRR, sched_cell,
 };
 
 use crate::maglev::{self, Backend, MaglevError};
@@ -34,13 +34,15 @@ pub fn code(name: &str) -> Option<u8> {
         "wlc" => SCHED_WLC,
         "sed" => SCHED_SED,
         "nq" => SCHED_NQ,
+        "fo" => SCHED_FO,
+        "ovf" => SCHED_OVF,
         _ => return None,
     })
 }
 
 /// Count-driven schedulers pick by live connection counts, not from a computed order.
 pub fn is_count_driven(name: &str) -> bool {
-    matches!(name, "lc" | "wlc" | "sed" | "nq")
+    matches!(name, "lc" | "wlc" | "sed" | "nq" | "fo" | "ovf")
 }
 
 /// The cells `lb` reads for scheduler `name` (`lb_common::sched_cell`): the table's ids, and
@@ -72,17 +74,23 @@ pub struct Load {
 /// ip_vs_sed.c, ip_vs_nq.c): in list order, the first real server of weight > 0 with the
 /// least overhead, where overhead is active x 256 + inactive (lc, wlc) or active + 1 (sed,
 /// nq), divided by weight (wlc, sed, nq; compared by cross-multiplication); nq takes the
-/// first real server with no active connection outright. None when no weight is > 0.
+/// first real server with no active connection outright; fo (ip_vs_fo.c) takes the first of
+/// the highest weight, ovf (ip_vs_ovf.c) the same among those whose active connections do not
+/// exceed their weight. None when no real server qualifies.
 pub fn pick(name: &str, reals: &[Load]) -> Option<u32> {
     let mut best: Option<(u32, u64, u64)> = None;
     for r in reals.iter().filter(|r| r.weight > 0) {
         let w = r.weight as u64;
         let oh = match name {
             "sed" | "nq" => r.active + 1,
+            "fo" | "ovf" => 1,
             _ => (r.active << 8) + r.inactive,
         };
         if name == "nq" && r.active == 0 {
             return Some(r.id);
+        }
+        if name == "ovf" && r.active > w {
+            continue;
         }
         let better = match best {
             None => true,
@@ -298,6 +306,12 @@ mod tests {
             Some(2)
         );
         assert_eq!(pick("wlc", &[load(1, 0, 0, 0)]), None);
+        // fo: the first of the highest weight, whatever the load.
+        let fo = [load(1, 2, 0, 0), load(2, 5, 90, 0), load(3, 5, 0, 0)];
+        assert_eq!(pick("fo", &fo), Some(2));
+        // ovf: the same, but 90 active connections overflow a weight of 5.
+        assert_eq!(pick("ovf", &fo), Some(3));
+        assert_eq!(pick("ovf", &[load(1, 1, 2, 0)]), None);
         assert_eq!(pick("wlc", &[]), None);
     }
 

@@ -8,8 +8,8 @@ use core::ffi::c_void;
 
 use aya_ebpf::helpers::bpf_loop;
 use lb_common::{
-    FlowKey, MAX_COUNTED_REALS, SCHED_DH, SCHED_LC, SCHED_NQ, SCHED_RR, SCHED_SED, SCHED_SH,
-    SCHED_WRR, Service,
+    FlowKey, MAX_COUNTED_REALS, SCHED_DH, SCHED_FO, SCHED_LC, SCHED_NQ, SCHED_OVF, SCHED_RR,
+    SCHED_SED, SCHED_SH, SCHED_WRR, Service,
     hash::{FLOW_HASH_SEED, addr_hash, flow_hash},
     reason,
 };
@@ -90,6 +90,10 @@ pub struct Least {
     /// lc ignores weights (1).
     lc: u64,
     nq: u64,
+    /// fo and ovf rank by weight alone (overhead 1 for all).
+    fo: u64,
+    /// ovf skips real servers with more active connections than their weight.
+    ovf: u64,
     best: u64,
     best_oh: u64,
     best_w: u64,
@@ -100,10 +104,12 @@ pub struct Least {
 const MAX_OVERHEAD: u64 = (1 << 24) - 1;
 
 /// The count-driven schedulers, with IPVS's formulas (ip_vs_lc.c, ip_vs_wlc.c, ip_vs_sed.c,
-/// ip_vs_nq.c): over the service's real servers in order, keep the first with the least
-/// overhead (divided by weight for wlc, sed and nq, compared by cross-multiplication as IPVS
-/// does); nq takes the first real server without active connections outright. Returns the
-/// chosen id, 0 for none.
+/// ip_vs_nq.c, ip_vs_fo.c, ip_vs_ovf.c): over the service's real servers in order, keep the
+/// first with the least overhead (divided by weight for wlc, sed and nq, compared by
+/// cross-multiplication as IPVS does); nq takes the first real server without active
+/// connections outright; fo and ovf rank by weight alone (overhead 1 / weight), ovf skipping
+/// real servers with more active connections than their weight. Returns the chosen id, 0 for
+/// none.
 ///
 /// The walk is a `bpf_loop` (kernel 5.17+): the verifier checks the step once, where a plain
 /// loop is checked once per iteration and path and blew its budget.
@@ -120,6 +126,8 @@ fn least_loaded(sched: u8, off: u32, len: u32) -> u32 {
     st.sed = (sched == SCHED_SED || sched == SCHED_NQ) as u64;
     st.lc = (sched == SCHED_LC) as u64;
     st.nq = (sched == SCHED_NQ) as u64;
+    st.fo = (sched == SCHED_FO || sched == SCHED_OVF) as u64;
+    st.ovf = (sched == SCHED_OVF) as u64;
     st.best = 0;
     // Worse than any real server: the first one always wins.
     st.best_oh = MAX_OVERHEAD + 1;
@@ -162,7 +170,11 @@ extern "C" fn least_step(i: u32, _ctx: *mut c_void) -> i64 {
         st.best = id as u64;
         return 1;
     }
+    if st.ovf == 1 && active > weight {
+        return 0;
+    }
     let oh = (st.sed * (active + 1) + (1 - st.sed) * ((active << 8) + inactive)).min(MAX_OVERHEAD);
+    let oh = st.fo + (1 - st.fo) * oh;
     let w = st.lc + (1 - st.lc) * weight;
     // oh / w < best_oh / best_w, without division (products < 2^56).
     if oh * st.best_w < st.best_oh * w {
