@@ -35,8 +35,9 @@ pub mod map_name {
     pub const NH_CACHE: &str = "lb_nh_cache";
     pub const REAL_CONNS: &str = "lb_real_conns";
     pub const SCHED_CURSOR: &str = "lb_sched_cur";
+    pub const PERSIST: &str = "lb_persist";
     /// Every map the `lb` program uses; `lbd` pins each under its pin directory.
-    pub const DIRECTOR: [&str; 11] = [
+    pub const DIRECTOR: [&str; 12] = [
         SERVICES,
         REALS,
         SCHED_TABLE,
@@ -48,6 +49,7 @@ pub mod map_name {
         NH_CACHE,
         REAL_CONNS,
         SCHED_CURSOR,
+        PERSIST,
     ];
 }
 
@@ -159,12 +161,16 @@ pub struct Service {
     pub flags: u32,
     /// `SCHED_*`.
     pub sched: u8,
-    pub _pad: [u8; 3],
+    /// Persistence (ipvsadm `-M`): prefix length of the client network a persistence template
+    /// covers (32 / 128 = one address).
+    pub persist_prefix: u8,
+    pub _pad: [u8; 2],
     /// First slot of this service's current table in [`map_name::SCHED_TABLE`].
     pub table_off: u32,
     /// Number of slots; 0 means the service has no real server to schedule to.
     pub table_len: u32,
-    pub _reserved: u32,
+    /// Persistence timeout in seconds (ipvsadm `-p`); 0: not persistent.
+    pub persist_timeout: u32,
 }
 const _: () = assert!(core::mem::size_of::<Service>() == 24);
 
@@ -325,6 +331,20 @@ const _: () = assert!(core::mem::size_of::<NextHop>() == 32);
 /// within this time.
 pub const NH_CACHE_TTL_NS: u64 = 1_000_000_000;
 
+/// A persistence template's key (value of [`map_name::PERSIST`]: a [`Conn`] whose `real` is
+/// the real server the client network sticks to): the service and the client's address
+/// masked to the service's persistence prefix.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct PersistKey {
+    pub service: u32,
+    pub family: u8,
+    pub _pad: [u8; 3],
+    /// Network byte order, masked.
+    pub addr: [u32; 4],
+}
+const _: () = assert!(core::mem::size_of::<PersistKey>() == 24);
+
 /// Per-CPU state of the benchmark shim (value of [`map_name::BENCH_STATE`]).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -356,4 +376,5 @@ mod user {
     unsafe impl aya::Pod for BenchState {}
     unsafe impl aya::Pod for NextHop {}
     unsafe impl aya::Pod for RealConns {}
+    unsafe impl aya::Pod for PersistKey {}
 }

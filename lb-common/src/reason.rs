@@ -79,8 +79,10 @@ pub const PASS_ICMP_NO_FLOW: u32 = 32;
 /// A packet too big once encapsulated, answered with ICMP "fragmentation needed" (IPv4 with
 /// DF) or ICMPv6 "packet too big" so that the client lowers its packet size.
 pub const ICMP_TOO_BIG_SENT: u32 = 33;
+/// Informational: a new connection followed its client's persistence template.
+pub const PERSIST_HIT: u32 = 34;
 /// One past the last reason: the size of the counter array.
-pub const REASON_MAX: u32 = 34;
+pub const REASON_MAX: u32 = 35;
 
 /// Names for metrics and listings, indexed by reason.
 pub const REASON_NAMES: [&str; REASON_MAX as usize] = [
@@ -118,4 +120,5 @@ pub const REASON_NAMES: [&str; REASON_MAX as usize] = [
     "pass_icmp",
     "pass_icmp_no_flow",
     "icmp_too_big_sent",
+    "persist_hit",
 ];

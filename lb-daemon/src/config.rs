@@ -110,6 +110,15 @@ pub struct ServiceConfig {
     /// Lookup-table size for `mh` (a prime). Default 65537.
     #[serde(default)]
     pub mh_table_size: Option<u32>,
+    /// Persistence timeout in seconds (ipvsadm `-p`; 300 there when given without a value):
+    /// new connections from a client network go to the same real server while its last
+    /// connection is younger than this.
+    #[serde(default)]
+    pub persistent: Option<u32>,
+    /// The client network of persistence, as a prefix length (ipvsadm `-M`). Default: one
+    /// address (32 / 128).
+    #[serde(default)]
+    pub persistent_netmask: Option<u8>,
     #[serde(default)]
     pub real_servers: Vec<RealServerConfig>,
 }
@@ -315,6 +324,31 @@ impl Config {
                     format!("{sp}.mh_table_size"),
                     format!("{size} is not a prime between 7 and 1048573"),
                 );
+            }
+            if let Some(t) = s.persistent
+                && !(1..=2_678_400).contains(&t)
+            {
+                err(
+                    format!("{sp}.persistent"),
+                    format!("{t} is out of range (1 to 2678400 seconds)"),
+                );
+            }
+            let max_prefix = if s.vip.is_ipv6() { 128 } else { 32 };
+            if let Some(m) = s.persistent_netmask {
+                if m > max_prefix {
+                    err(
+                        format!("{sp}.persistent_netmask"),
+                        format!(
+                            "{m} is not a prefix length of the VIP's family (0 to {max_prefix})"
+                        ),
+                    );
+                }
+                if s.persistent.is_none() {
+                    err(
+                        format!("{sp}.persistent_netmask"),
+                        "only a persistent service has a netmask (set persistent)".into(),
+                    );
+                }
             }
             let weights: Vec<u32> = s.real_servers.iter().map(|r| r.weight).collect();
             table_slots += 2 * crate::sched::table_len_bound(sched, size, &weights);

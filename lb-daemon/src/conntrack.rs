@@ -189,6 +189,24 @@ impl Conntrack {
     }
 }
 
+/// Removes the persistence templates idle longer than their service's timeout (`timeouts`:
+/// seconds by service id; a template of a service no longer persistent goes at once).
+/// Returns how many were removed.
+pub fn expire_templates(dp: &mut Dataplane, now: u64, timeouts: &HashMap<u32, u32>) -> usize {
+    let mut removed = 0;
+    for (key, t) in dp.persist_templates() {
+        let limit = timeouts.get(&t.service).map(|s| *s as u64 * 1_000_000_000);
+        let expired = match limit {
+            Some(l) => now.saturating_sub(t.last_seen_ns) > l,
+            None => true,
+        };
+        if expired && dp.delete_persist(&key) {
+            removed += 1;
+        }
+    }
+    removed
+}
+
 /// The part of a drift seen twice with the same sign.
 fn persistent(prev: i64, now: i64) -> i64 {
     if prev.signum() != now.signum() {

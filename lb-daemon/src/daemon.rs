@@ -147,7 +147,12 @@ fn expire_loop(daemon: Arc<Mutex<Daemon>>, stop: Arc<AtomicBool>) {
             conntrack,
             ..
         } = &mut *d;
-        match conntrack.pass(dp, monotonic_ns(), &state.all_real_ids()) {
+        let now = monotonic_ns();
+        let templates = crate::conntrack::expire_templates(dp, now, &state.persist_timeouts());
+        if templates > 0 {
+            debug!(templates, "persistence templates expired");
+        }
+        match conntrack.pass(dp, now, &state.all_real_ids()) {
             Ok(r) if r.expired + r.replies_removed + r.corrected > 0 => {
                 debug!(?r, "connection table pass")
             }

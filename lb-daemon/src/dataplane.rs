@@ -14,8 +14,8 @@ use aya::{
     programs::{Xdp, xdp::XdpMode as AyaXdpMode},
 };
 use lb_common::{
-    Conn, DEFAULT_SCHED_TABLE_SLOTS, FlowKey, GlobalConfig, REASON_MAX, RealConns, RealServer,
-    Service, Stats, VipKey, map_name,
+    Conn, DEFAULT_SCHED_TABLE_SLOTS, FlowKey, GlobalConfig, PersistKey, REASON_MAX, RealConns,
+    RealServer, Service, Stats, VipKey, map_name,
 };
 
 use crate::config::XdpMode;
@@ -70,6 +70,7 @@ pub struct Dataplane {
     services: HashMap<MapData, VipKey, Service>,
     reals: Array<MapData, RealServer>,
     conns: HashMap<MapData, FlowKey, Conn>,
+    persist: HashMap<MapData, PersistKey, Conn>,
     config: Array<MapData, GlobalConfig>,
     reasons: PerCpuArray<MapData, u64>,
     svc_stats: PerCpuArray<MapData, Stats>,
@@ -109,6 +110,7 @@ impl Dataplane {
             T::try_from(take(ebpf, name)?).map_err(|source| DataplaneError::Map { name, source })
         }
         let conns: HashMap<MapData, FlowKey, Conn> = typed(&mut ebpf, map_name::CONNS)?;
+        let persist: HashMap<MapData, PersistKey, Conn> = typed(&mut ebpf, map_name::PERSIST)?;
         let conn_capacity = opts.conn_table_size.unwrap_or(lb_common::DEFAULT_MAX_CONNS);
         let table = match take(&mut ebpf, map_name::SCHED_TABLE)? {
             Map::Array(data) => MmapArray::new(data, 8)?,
@@ -126,6 +128,7 @@ impl Dataplane {
             svc_stats: typed(&mut ebpf, map_name::SVC_STATS)?,
             real_stats: typed(&mut ebpf, map_name::REAL_STATS)?,
             conns,
+            persist,
             table,
             real_conns,
             conn_capacity,
@@ -258,6 +261,15 @@ impl Dataplane {
     /// Deletes a connection entry (expiry); false when it was already gone.
     pub fn delete_conn(&mut self, key: &FlowKey) -> bool {
         self.conns.remove(key).is_ok()
+    }
+
+    /// The persistence templates (walks the whole map).
+    pub fn persist_templates(&self) -> Vec<(PersistKey, Conn)> {
+        self.persist.iter().filter_map(|r| r.ok()).collect()
+    }
+
+    pub fn delete_persist(&mut self, key: &PersistKey) -> bool {
+        self.persist.remove(key).is_ok()
     }
 
     /// One connection entry, if present.

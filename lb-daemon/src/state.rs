@@ -70,6 +70,8 @@ struct ServiceState {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct TableInput {
     scheduler: String,
+    /// (timeout, prefix): part of the service entry written with the table.
+    persistence: (u32, u8),
     size: u32,
     /// (real id, weight), in configured order.
     reals: Vec<(u32, u32)>,
@@ -258,6 +260,11 @@ impl State {
         // table stays as it is.
         let input = TableInput {
             scheduler: scfg.scheduler.clone(),
+            persistence: (
+                scfg.persistent.unwrap_or(0),
+                scfg.persistent_netmask
+                    .unwrap_or(if scfg.vip.is_ipv6() { 128 } else { 32 }),
+            ),
             size,
             reals: reals.iter().map(|r| (r.id, r.cfg.weight)).collect(),
         };
@@ -292,14 +299,15 @@ impl State {
                         id,
                         flags: 0,
                         sched: sched::code(&scfg.scheduler).unwrap_or(SCHED_MH),
-                        _pad: [0; 3],
+                        persist_prefix: input.persistence.1,
+                        _pad: [0; 2],
                         table_off: region.off,
                         table_len: if table.iter().any(|&cell| cell as u32 != 0) {
                             len
                         } else {
                             0
                         },
-                        _reserved: 0,
+                        persist_timeout: input.persistence.0,
                     },
                 )?;
                 if let Some(old) = old_region {
@@ -401,7 +409,7 @@ impl State {
                 port: st.cfg.port,
                 scheduler: st.cfg.scheduler.clone(),
                 sched_flags: Vec::new(),
-                persistent: None,
+                persistent: st.cfg.persistent,
                 stats: dp.service_stats(st.id)?.into(),
                 real_servers,
             });
@@ -430,6 +438,14 @@ impl State {
 
     pub fn real_count(&self) -> usize {
         self.services.values().map(|s| s.reals.len()).sum()
+    }
+
+    /// Persistence timeouts in seconds by service id, for the persistent services.
+    pub fn persist_timeouts(&self) -> std::collections::HashMap<u32, u32> {
+        self.services
+            .values()
+            .filter_map(|s| s.cfg.persistent.map(|t| (s.id, t)))
+            .collect()
     }
 
     pub fn service_count(&self) -> usize {

@@ -7,11 +7,11 @@ use core::intrinsics::{AtomicOrdering, atomic_xadd};
 
 use lb_common::{
     CFG_F_NO_CONN_TABLE, CONN_S_CLOSING, CONN_S_ESTABLISHED, CONN_S_SYN, CONN_S_UDP, CONN_TOUCH_NS,
-    Conn, FlowKey, GlobalConfig, PROTO_TCP, Service, reason,
+    Conn, FAMILY_V4, FlowKey, GlobalConfig, PROTO_TCP, PersistKey, Service, reason,
 };
 
 use crate::{
-    maps::{CONNS, REAL_CONNS, SCRATCH},
+    maps::{CONNS, PERSIST, REAL_CONNS, REALS, SCRATCH},
     parse::Packet,
     ptr::zero_in_place,
     sched,
@@ -41,7 +41,20 @@ pub fn track(
         follow(c, pkt, now);
         return Ok((c.real, false));
     }
-    let real = sched::schedule(&pkt.flow, svc)?;
+    let sticky = if svc.persist_timeout != 0 {
+        persist_lookup(pkt, svc, now)
+    } else {
+        0
+    };
+    let real = if sticky != 0 {
+        sticky
+    } else {
+        let real = sched::schedule(&pkt.flow, svc)?;
+        if svc.persist_timeout != 0 {
+            persist_store(pkt, svc, real, now);
+        }
+        real
+    };
     count(reason::CONN_NEW);
     if use_table {
         let state = first_state(pkt);
@@ -52,6 +65,86 @@ pub fn track(
         }
     }
     Ok((real, true))
+}
+
+/// Persistence (ipvsadm `-p`): the real server of a live template for the client's network
+/// (while that real server still exists, even quiesced, as in IPVS), refreshed; 0 when there
+/// is none. Out of line, like [`persist_store`]: `lb`'s own frame has no room left.
+#[inline(never)]
+fn persist_lookup(pkt: &Packet, svc: &Service, now: u64) -> u32 {
+    let Some(key) = persist_key(pkt, svc) else {
+        return 0;
+    };
+    let Some(t) = PERSIST.get_ptr_mut(key) else {
+        return 0;
+    };
+    // SAFETY: a live LRU element; only its time is written.
+    let t = unsafe { &mut *t };
+    if REALS.get(t.real).map(|r| r.family != 0).unwrap_or(false) {
+        t.last_seen_ns = now;
+        count(reason::PERSIST_HIT);
+        t.real
+    } else {
+        0
+    }
+}
+
+/// Creates (or replaces) the client network's template: its new connections go to `real`.
+#[inline(never)]
+fn persist_store(pkt: &Packet, svc: &Service, real: u32, now: u64) {
+    let Some(scratch) = SCRATCH.get_ptr_mut(0) else {
+        return;
+    };
+    let Some(key) = persist_key(pkt, svc) else {
+        return;
+    };
+    // SAFETY: this CPU's scratch Conn, zeroed then filled in place; the update copies it.
+    unsafe {
+        let p = core::ptr::addr_of_mut!((*scratch).conn);
+        zero_in_place(p);
+        (*p).real = real;
+        (*p).service = svc.id;
+        (*p).last_seen_ns = now;
+        let _ = PERSIST.insert(key, &*p, 0);
+    }
+}
+
+/// The template key of the packet's client network, built in the scratch map: the service
+/// and the client address with only the service's persistence prefix kept.
+#[inline(always)]
+fn persist_key(pkt: &Packet, svc: &Service) -> Option<&'static PersistKey> {
+    let scratch = SCRATCH.get_ptr_mut(0)?;
+    let bits = if pkt.flow.family == FAMILY_V4 {
+        svc.persist_prefix.min(32) as u32
+    } else {
+        svc.persist_prefix.min(128) as u32
+    };
+    // SAFETY: this CPU's scratch slot, used by nothing else during this run.
+    let k = unsafe { &mut (*scratch).pkey };
+    k.service = svc.id;
+    // The family and its 3 padding bytes as one aligned word: a 3-byte zero fill becomes a
+    // memset call on the BPF target.
+    // SAFETY: `family` starts a 4-byte-aligned 4-byte run (family + _pad) of PersistKey.
+    unsafe {
+        core::ptr::write_volatile(
+            core::ptr::addr_of_mut!(k.family) as *mut u32,
+            pkt.flow.family as u32,
+        )
+    };
+    let mut i = 0;
+    while i < 4 {
+        let start = i as u32 * 32;
+        let keep = if bits >= start + 32 {
+            u32::MAX
+        } else if bits <= start {
+            0
+        } else {
+            u32::MAX << (32 - (bits - start))
+        };
+        k.addr[i] = pkt.flow.src[i] & keep.to_be();
+        i += 1;
+    }
+    Some(k)
 }
 
 /// The state of a connection from its first packet. A TCP flow met mid-way (after a director

@@ -9,7 +9,8 @@ use aya_ebpf::{
 };
 use lb_common::{
     BenchState, Conn, DEFAULT_MAX_CONNS, DEFAULT_SCHED_TABLE_SLOTS, FlowKey, GlobalConfig,
-    MAX_REALS, MAX_SERVICES, NextHop, REASON_MAX, RealConns, RealServer, Service, Stats, VipKey,
+    MAX_REALS, MAX_SERVICES, NextHop, PersistKey, REASON_MAX, RealConns, RealServer, Service,
+    Stats, VipKey,
 };
 
 /// VIP (address, port, protocol) -> service. Written by lbd (one whole-value update per
@@ -32,6 +33,13 @@ pub static REALS: Array<RealServer> = Array::with_max_entries(MAX_REALS, 0);
 #[map(name = "lb_sched_tbl")]
 pub static SCHED_TABLE: Array<u64> =
     Array::with_max_entries(DEFAULT_SCHED_TABLE_SLOTS, BPF_F_MMAPABLE);
+
+/// Persistence templates (ipvsadm `-p`, `-M`): (service, client network) -> the real server
+/// its new connections go to. Inserted and refreshed by `lb` when a persistent service gets a
+/// new connection; expired by lbd after the service's persistence timeout.
+#[map(name = "lb_persist")]
+pub static PERSIST: LruHashMap<PersistKey, Conn> =
+    LruHashMap::with_max_entries(DEFAULT_MAX_CONNS / 4, 0);
 
 /// Per service (by id), this CPU's position in a `rr` / `wrr` sequence. Written and read by
 /// `lb` only.
@@ -94,6 +102,7 @@ pub struct Scratch {
     pub fib: aya_ebpf::bindings::bpf_fib_lookup,
     pub conn: Conn,
     pub least: crate::sched::Least,
+    pub pkey: PersistKey,
 }
 
 #[map(name = "lb_scratch")]

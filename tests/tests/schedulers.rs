@@ -248,3 +248,50 @@ fn count_driven_schedulers_agree_with_the_model_connection_by_connection() {
         }
     }
 }
+
+#[test]
+fn persistence_keeps_a_client_network_on_one_real_server_until_the_template_expires() {
+    require_root!();
+    pin_to_cpu0();
+    // rr would alternate; persistence (300 s, /24 client networks) must not.
+    let reals: Vec<String> = REALS
+        .iter()
+        .map(|a| format!(r#"{{ "address": "{a}", "forwarding": "tun" }}"#))
+        .collect();
+    let config = format!(
+        r#"{{ "interface": "eth0", "director": {{ "ipv4": "{DIRECTOR}" }}, "conn_table_size": 65536,
+            "services": [ {{ "protocol": "tcp", "vip": "{VIP}", "port": 80, "scheduler": "rr",
+                             "persistent": 300, "persistent_netmask": 24,
+                             "real_servers": [ {} ] }} ] }}"#,
+        reals.join(",")
+    );
+    let mut h = Harness::new(&config, &REALS);
+    let first = chosen(&mut h, Ipv4Addr::new(198, 18, 9, 1), 50000, 80);
+    // Same /24, other hosts and ports: the same real server.
+    for (host, port) in [(1u8, 50001u16), (2, 50002), (200, 50003), (2, 50004)] {
+        assert_eq!(
+            chosen(&mut h, Ipv4Addr::new(198, 18, 9, host), port, 80),
+            first
+        );
+    }
+    // Another /24: scheduled on its own (rr moves on to the next real server).
+    let other = chosen(&mut h, Ipv4Addr::new(198, 18, 10, 1), 50005, 80);
+    assert_ne!(other, first, "a new network is scheduled by rr");
+    let r = h.reasons();
+    let hits = r[lb_common::PERSIST_HIT as usize];
+    assert_eq!(hits, 4, "four connections followed the template");
+    // lbd's expiry: nothing before the timeout, both templates after it.
+    let timeouts = h.state.persist_timeouts();
+    let now = lb_daemon::conntrack::monotonic_ns();
+    assert_eq!(
+        lb_daemon::conntrack::expire_templates(&mut h.dp, now, &timeouts),
+        0
+    );
+    assert_eq!(
+        lb_daemon::conntrack::expire_templates(&mut h.dp, now + 301_000_000_000, &timeouts),
+        2
+    );
+    // With the template gone, the network is scheduled again: rr's next real server.
+    let again = chosen(&mut h, Ipv4Addr::new(198, 18, 9, 1), 50006, 80);
+    assert_ne!(again, first, "released after the timeout");
+}
