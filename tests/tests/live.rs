@@ -350,3 +350,51 @@ fn wlc_sends_new_connections_to_the_least_loaded_real_server() {
     assert_eq!(status, 200);
     assert_eq!(body.trim(), "rs1");
 }
+
+#[test]
+fn persistence_keeps_a_client_on_one_real_server_and_releases_it_after_the_timeout() {
+    require_root!();
+    let mut t = Topology::new(2, Method::Tun);
+    let mut cfg = t.config_sched(&[1, 1], "rr");
+    // rr alone would alternate between the two real servers.
+    cfg["services"][0]["persistent"] = serde_json::json!(2);
+    t.start_lbd(&cfg);
+    let hits = |t: &Topology| -> u64 {
+        let v: serde_json::Value = serde_json::from_str(&t.lbctl(&["status", "--json"])).unwrap();
+        v["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r[0] == "persist_hit")
+            .map(|r| r[1].as_u64().unwrap())
+            .unwrap()
+    };
+    let vip: SocketAddr = (VIP, VIP_PORT).into();
+    let mut seen = std::collections::BTreeSet::new();
+    {
+        let _in = t.client.enter();
+        for i in 0..10 {
+            let (status, body) = http_get(vip, None).unwrap_or_else(|e| panic!("{i}: {e}"));
+            assert_eq!(status, 200);
+            seen.insert(body.trim().to_string());
+        }
+    }
+    assert_eq!(seen.len(), 1, "one real server for the client: {seen:?}");
+    assert_eq!(
+        hits(&t),
+        9,
+        "every connection after the first followed the template"
+    );
+    // Past the 2-second timeout and lbd's next expiry pass (every 2 seconds).
+    std::thread::sleep(std::time::Duration::from_millis(4500));
+    {
+        let _in = t.client.enter();
+        let (status, _) = http_get(vip, None).expect("connection");
+        assert_eq!(status, 200);
+    }
+    assert_eq!(
+        hits(&t),
+        9,
+        "the template was released: the connection was scheduled anew"
+    );
+}
