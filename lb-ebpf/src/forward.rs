@@ -40,6 +40,11 @@ pub fn forward(
     cfg: &GlobalConfig,
     now: u64,
 ) -> Result<Verdict, Verdict> {
+    // dr and nat keep the packet's addresses' family: their real server must be of the
+    // VIP's family (lbd refuses anything else; this guards against a map written otherwise).
+    if to.real.method != FWD_TUN && to.real.family != pkt.flow.family {
+        return Err(Verdict::drop(reason::DROP_UNSUPPORTED_METHOD));
+    }
     match to.real.method {
         FWD_TUN => tun::encap(ctx, pkt, to, cfg, now),
         FWD_DR => dr(ctx, pkt, to, cfg, now),
@@ -68,11 +73,6 @@ fn dr(
     cfg: &GlobalConfig,
     now: u64,
 ) -> Result<Verdict, Verdict> {
-    // The packet keeps its addresses: the real server must be of the VIP's family (lbd
-    // refuses anything else; this guards against a map written otherwise).
-    if to.real.family != pkt.flow.family {
-        return Err(Verdict::drop(reason::DROP_UNSUPPORTED_METHOD));
-    }
     let nh = next_hop(ctx, to, cfg, now)?;
     if nh.onlink == 0 {
         return Err(Verdict::drop(reason::DROP_DR_NOT_ONLINK));

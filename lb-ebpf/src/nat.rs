@@ -45,11 +45,6 @@ pub fn to_real(
     cfg: &GlobalConfig,
     now: u64,
 ) -> Result<Verdict, Verdict> {
-    // Masquerading keeps the family (lbd refuses anything else; this guards against a map
-    // written otherwise).
-    if to.real.family != pkt.flow.family {
-        return Err(Verdict::drop(reason::DROP_UNSUPPORTED_METHOD));
-    }
     let nh = next_hop(ctx, to, cfg, now)?;
     let port = if to.real.port != 0 {
         to.real.port

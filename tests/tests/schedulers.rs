@@ -21,31 +21,42 @@ const REALS: [Ipv4Addr; 3] = [
 const WEIGHTS: [u32; 3] = [4, 3, 2];
 const XDP_TX: u32 = 3;
 
-/// One service per scheduler: rr on port 80, wrr 81, sh 82, dh 83; weights 4:3:2.
-fn harness() -> Harness {
-    let reals: Vec<String> = REALS
-        .iter()
-        .zip(WEIGHTS)
-        .map(|(a, w)| format!(r#"{{ "address": "{a}", "weight": {w}, "forwarding": "tun" }}"#))
-        .collect();
-    let services: Vec<String> = ["rr", "wrr", "sh", "dh"]
+/// A config with one TCP service on the VIP per scheduler, on consecutive ports from
+/// `first_port`, each with the same real servers (JSON objects).
+fn config(schedulers: &[&str], first_port: u16, reals: &[String]) -> String {
+    let services: Vec<String> = schedulers
         .iter()
         .enumerate()
         .map(|(i, s)| {
             format!(
                 r#"{{ "protocol": "tcp", "vip": "{VIP}", "port": {}, "scheduler": "{s}",
                      "real_servers": [ {} ] }}"#,
-                80 + i,
+                first_port + i as u16,
                 reals.join(",")
             )
         })
         .collect();
-    let config = format!(
+    format!(
         r#"{{ "interface": "eth0", "director": {{ "ipv4": "{DIRECTOR}" }}, "conn_table_size": 65536,
             "services": [ {} ] }}"#,
         services.join(",")
-    );
-    Harness::new(&config, &REALS)
+    )
+}
+
+fn weighted_reals() -> Vec<String> {
+    REALS
+        .iter()
+        .zip(WEIGHTS)
+        .map(|(a, w)| format!(r#"{{ "address": "{a}", "weight": {w}, "forwarding": "tun" }}"#))
+        .collect()
+}
+
+/// One service per scheduler: rr on port 80, wrr 81, sh 82, dh 83; weights 4:3:2.
+fn harness() -> Harness {
+    Harness::new(
+        &config(&["rr", "wrr", "sh", "dh"], 80, &weighted_reals()),
+        &REALS,
+    )
 }
 
 /// The per-CPU cursor of rr / wrr makes choices depend on the CPU: stay on one.
@@ -159,32 +170,12 @@ fn dh_picks_by_destination_and_agrees_with_the_model() {
 /// 4:3:2 and a
 /// real server of weight 0 (never chosen).
 fn counted_harness() -> Harness {
-    let mut reals: Vec<String> = REALS
-        .iter()
-        .zip(WEIGHTS)
-        .map(|(a, w)| format!(r#"{{ "address": "{a}", "weight": {w}, "forwarding": "tun" }}"#))
-        .collect();
+    let mut reals = weighted_reals();
     reals.insert(
         1,
         r#"{ "address": "198.18.0.14", "weight": 0, "forwarding": "tun" }"#.into(),
     );
-    let services: Vec<String> = ["lc", "wlc", "sed", "nq", "fo", "ovf"]
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            format!(
-                r#"{{ "protocol": "tcp", "vip": "{VIP}", "port": {}, "scheduler": "{s}",
-                     "real_servers": [ {} ] }}"#,
-                90 + i,
-                reals.join(",")
-            )
-        })
-        .collect();
-    let config = format!(
-        r#"{{ "interface": "eth0", "director": {{ "ipv4": "{DIRECTOR}" }}, "conn_table_size": 65536,
-            "services": [ {} ] }}"#,
-        services.join(",")
-    );
+    let config = config(&["lc", "wlc", "sed", "nq", "fo", "ovf"], 90, &reals);
     let mut n = REALS.to_vec();
     n.push(Ipv4Addr::new(198, 18, 0, 14));
     Harness::new(&config, &n)
