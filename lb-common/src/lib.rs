@@ -188,6 +188,7 @@ pub struct RealServer {
     pub family: u8,
     /// `FWD_*`.
     pub method: u8,
+    /// `REAL_F_*`.
     pub flags: u32,
 }
 const _: () = assert!(core::mem::size_of::<RealServer>() == 24);
@@ -209,6 +210,10 @@ pub struct FlowKey {
     pub _pad: [u8; 2],
 }
 const _: () = assert!(core::mem::size_of::<FlowKey>() == 40);
+
+/// [`RealServer::flags`]: removed from its service (its connections still drain to it, but
+/// persistence templates no longer send new ones). Set by lbd.
+pub const REAL_F_REMOVED: u32 = 1 << 0;
 
 /// A tracked connection: the value of [`map_name::CONNS`]. Inserted by `lb` on a new flow;
 /// read by `lb` for every later packet of the flow; read (and, later, expired) by lbd.

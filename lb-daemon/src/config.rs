@@ -312,6 +312,15 @@ impl Config {
             let size = s
                 .mh_table_size
                 .unwrap_or(lb_common::MAGLEV_DEFAULT_TABLE_SIZE);
+            let weighted = s.real_servers.iter().filter(|r| r.weight > 0).count();
+            if sched == "mh" && weighted > size as usize {
+                err(
+                    format!("{sp}.mh_table_size"),
+                    format!(
+                        "{size} slots cannot hold {weighted} real servers of weight > 0 (choose a larger prime)"
+                    ),
+                );
+            }
             if s.mh_table_size.is_some() && sched != "mh" {
                 err(
                     format!("{sp}.mh_table_size"),

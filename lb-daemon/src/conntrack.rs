@@ -133,7 +133,13 @@ impl Conntrack {
                 replies.push((key, c));
                 continue;
             }
-            if now.saturating_sub(c.last_seen_ns) > self.timeouts.for_state(c.state) {
+            let idle =
+                |c: &Conn| now.saturating_sub(c.last_seen_ns) > self.timeouts.for_state(c.state);
+            // The walk is a snapshot: read the entry again before removing it (a packet may
+            // have refreshed it since), and take back the counts of the state it is in now.
+            if idle(&c)
+                && let Some(c) = dp.conn(&key).filter(idle)
+            {
                 if dp.delete_conn(&key) {
                     report.expired += 1;
                     let (a, i) = if is_active(c.state) { (-1, 0) } else { (0, -1) };
@@ -160,7 +166,12 @@ impl Conntrack {
                 family: key.family,
                 _pad: [0; 2],
             };
-            if !forward_alive.contains(&forward) && dp.delete_conn(&key) {
+            // The forward entry may have been created after the walk passed it (lb inserts it
+            // first, then the reply entry): look again before removing.
+            if !forward_alive.contains(&forward)
+                && dp.conn(&forward).is_none()
+                && dp.delete_conn(&key)
+            {
                 report.replies_removed += 1;
             }
         }

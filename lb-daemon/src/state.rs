@@ -189,6 +189,18 @@ impl State {
         for key in gone {
             let st = self.services.remove(&key).expect("listed above");
             dp.remove_service(&key)?;
+            for r in &st.reals {
+                mark_removed(dp, r)?;
+            }
+            // Its persistence templates must not outlive it: the id may go to another
+            // service.
+            for (k, _) in dp
+                .persist_templates()
+                .into_iter()
+                .filter(|(k, _)| k.service == st.id)
+            {
+                dp.delete_persist(&k);
+            }
             self.regions.free(st.region);
             self.free_service_ids.push(st.id);
             report.services_removed += 1;
@@ -251,6 +263,11 @@ impl State {
                 cfg: r.clone(),
                 port,
             });
+        }
+        // Real servers no longer in the service keep their connections; persistence must stop
+        // sending them new ones.
+        for gone in &old_reals {
+            mark_removed(dp, gone)?;
         }
         let size = scfg
             .mh_table_size
@@ -451,6 +468,23 @@ impl State {
     pub fn service_count(&self) -> usize {
         self.services.len()
     }
+}
+
+/// Flags a real server as removed (REAL_F_REMOVED) in the data plane, keeping the rest of
+/// its entry as it is for the connections still draining to it.
+fn mark_removed(dp: &mut Dataplane, r: &RealState) -> Result<(), ApplyError> {
+    let (addr, family) = addr_words(r.cfg.address);
+    dp.set_real(
+        r.id,
+        &RealServer {
+            addr,
+            port: r.port.to_be(),
+            family,
+            method: forwarding_code(&r.cfg.forwarding),
+            flags: lb_common::REAL_F_REMOVED,
+        },
+    )?;
+    Ok(())
 }
 
 /// The stable identity of a real server for Maglev's permutation: address and port.

@@ -7,7 +7,7 @@ use core::intrinsics::{AtomicOrdering, atomic_xadd};
 
 use lb_common::{
     CFG_F_NO_CONN_TABLE, CONN_S_CLOSING, CONN_S_ESTABLISHED, CONN_S_SYN, CONN_S_UDP, CONN_TOUCH_NS,
-    Conn, FAMILY_V4, FlowKey, GlobalConfig, PROTO_TCP, PersistKey, Service, reason,
+    Conn, FAMILY_V4, FlowKey, GlobalConfig, PROTO_TCP, PersistKey, REAL_F_REMOVED, Service, reason,
 };
 
 use crate::{
@@ -80,7 +80,12 @@ fn persist_lookup(pkt: &Packet, svc: &Service, now: u64) -> u32 {
     };
     // SAFETY: a live LRU element; only its time is written.
     let t = unsafe { &mut *t };
-    if REALS.get(t.real).map(|r| r.family != 0).unwrap_or(false) {
+    // A removed real server keeps its connections, not its clients' future ones.
+    if REALS
+        .get(t.real)
+        .map(|r| r.family != 0 && r.flags & REAL_F_REMOVED == 0)
+        .unwrap_or(false)
+    {
         t.last_seen_ns = now;
         count(reason::PERSIST_HIT);
         t.real

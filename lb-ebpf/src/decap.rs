@@ -21,6 +21,10 @@ pub fn process(ctx: &XdpContext) -> Result<Verdict, Verdict> {
     let (outer_len, inner) = match eth_proto(ctx).map_err(|_| not_ours)? {
         ETH_P_IP => {
             let h = ipv4_header(ctx, ETH_HLEN).map_err(|_| not_ours)?;
+            // A fragment of a tunnelled packet: the host stack reassembles (or not) first.
+            if h.frag & 0x3fff != 0 {
+                return Err(not_ours);
+            }
             (h.hlen, h.proto)
         }
         ETH_P_IPV6 => {

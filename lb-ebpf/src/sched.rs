@@ -99,9 +99,9 @@ pub struct Least {
     best_w: u64,
 }
 
-/// Overheads are capped here (far beyond any real count) so that overhead x weight fits in
-/// 64 bits.
-const MAX_OVERHEAD: u64 = (1 << 24) - 1;
+/// Overheads are capped here (far beyond any real count) so that overhead x weight (< 2^31)
+/// fits in 64 bits.
+const MAX_OVERHEAD: u64 = (1 << 32) - 1;
 
 /// The count-driven schedulers, with IPVS's formulas (ip_vs_lc.c, ip_vs_wlc.c, ip_vs_sed.c,
 /// ip_vs_nq.c, ip_vs_fo.c, ip_vs_ovf.c): over the service's real servers in order, keep the
@@ -185,13 +185,14 @@ extern "C" fn least_step(i: u32, _ctx: *mut c_void) -> i64 {
     0
 }
 
-/// A count as an overhead input: never negative, and capped.
+/// A count as an overhead input: never negative, and capped at 2^23 (active x 256 stays
+/// below 2^31; busy UDP services reach hundreds of thousands of inactive entries, far below).
 #[inline(always)]
 fn clamp(v: i64) -> u64 {
     if v < 0 {
         0
-    } else if v > 0xffff {
-        0xffff
+    } else if v > 0x7f_ffff {
+        0x7f_ffff
     } else {
         v as u64
     }

@@ -3,7 +3,7 @@
 //! server, IPv6 or IPv4 in IPv6 (RFC 2473) to an IPv6 one.
 
 use aya_ebpf::{helpers::bpf_xdp_adjust_head, programs::XdpContext};
-use lb_common::{FAMILY_V4, FAMILY_V6, GlobalConfig, hash, reason};
+use lb_common::{FAMILY_V4, FAMILY_V6, GlobalConfig, PROTO_ICMP, PROTO_ICMPV6, hash, reason};
 
 use crate::{
     csum,
@@ -36,7 +36,11 @@ pub fn encap(
     if outer_len > u16::MAX as u32 || (cfg.mtu != 0 && outer_len > cfg.mtu) {
         // Tell the client how large a packet fits once encapsulated (RFC 1191, RFC 8201), so
         // that it lowers its MSS; an IPv4 packet that may be fragmented is dropped (XDP
-        // cannot fragment).
+        // cannot fragment), and so is an ICMP message (no ICMP error about ICMP errors,
+        // RFC 1122 3.2.2).
+        if pkt.flow.proto == PROTO_ICMP || pkt.flow.proto == PROTO_ICMPV6 {
+            return Err(Verdict::drop(reason::DROP_TOO_BIG));
+        }
         return icmp::too_big(ctx, pkt, cfg.mtu.saturating_sub(outer_hlen as u32));
     }
     let inner_proto = if pkt.flow.family == FAMILY_V4 {

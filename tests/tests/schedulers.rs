@@ -286,3 +286,40 @@ fn persistence_keeps_a_client_network_on_one_real_server_until_the_template_expi
     let again = chosen(&mut h, Ipv4Addr::new(198, 18, 9, 1), 50006, 80);
     assert_ne!(again, first, "released after the timeout");
 }
+
+#[test]
+fn persistence_does_not_send_new_connections_to_a_removed_real_server() {
+    require_root!();
+    let with = |reals: &[Ipv4Addr]| {
+        let reals: Vec<String> = reals
+            .iter()
+            .map(|a| format!(r#"{{ "address": "{a}", "forwarding": "tun" }}"#))
+            .collect();
+        format!(
+            r#"{{ "interface": "eth0", "director": {{ "ipv4": "{DIRECTOR}" }}, "conn_table_size": 65536,
+                "services": [ {{ "protocol": "tcp", "vip": "{VIP}", "port": 80, "scheduler": "mh",
+                                 "persistent": 300, "real_servers": [ {} ] }} ] }}"#,
+            reals.join(",")
+        )
+    };
+    let mut h = Harness::new(&with(&REALS), &REALS);
+    let client = Ipv4Addr::new(198, 18, 9, 9);
+    let first = chosen(&mut h, client, 52000, 80);
+    let first_addr = *REALS.iter().find(|a| id_of(&h, 80, **a) == first).unwrap();
+    let rest: Vec<Ipv4Addr> = REALS.iter().copied().filter(|a| *a != first_addr).collect();
+    let cfg = lb_daemon::config::Config::parse(&with(&rest), "t").unwrap();
+    h.state.apply(&mut h.dp, &cfg).unwrap();
+    let frame = eth(
+        h.if_mac,
+        CLIENT_MAC,
+        ETH_P_IP,
+        &Ipv4::new(client, VIP, 6).build(&tcp(client, VIP, 52001, 80, 0x02, b"")),
+    );
+    let out = h.run("lb", &frame);
+    assert_eq!(out.action, XDP_TX);
+    let to = Ipv4Addr::new(out.data[30], out.data[31], out.data[32], out.data[33]);
+    assert_ne!(
+        to, first_addr,
+        "the template must not outlive its real server's removal"
+    );
+}
