@@ -41,6 +41,10 @@ pub struct Config {
     /// Capacity of the connection table. Default `lb_common::DEFAULT_MAX_CONNS`.
     #[serde(default)]
     pub conn_table_size: Option<u32>,
+    /// Address of the Prometheus metrics endpoint (`GET /metrics`). Default
+    /// `crate::metrics::DEFAULT_LISTEN` (loopback).
+    #[serde(default)]
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// Idle timeouts (ipvsadm `--set tcp tcpfin udp`), seconds.
     #[serde(default)]
     pub timeouts: crate::conntrack::Timeouts,

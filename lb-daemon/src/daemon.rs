@@ -103,6 +103,16 @@ pub fn run(config_path: &Path, socket: &Path) -> Result<()> {
         let stop = stop.clone();
         std::thread::spawn(move || expire_loop(d, stop));
     }
+    let metrics_addr = cfg.metrics_listen.unwrap_or_else(|| {
+        crate::metrics::DEFAULT_LISTEN
+            .parse()
+            .expect("valid default")
+    });
+    match crate::metrics::serve(metrics_addr, daemon.clone()) {
+        Ok(()) => info!(address = %metrics_addr, "metrics endpoint ready"),
+        // Forwarding matters more than metrics: say so and go on.
+        Err(e) => warn!(address = %metrics_addr, "metrics endpoint not available: {e}"),
+    }
     info!(socket = %socket.display(), "control socket ready");
 
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])?;

@@ -6,6 +6,7 @@ pub mod conntrack;
 pub mod daemon;
 pub mod dataplane;
 pub mod maglev;
+pub mod metrics;
 pub mod neigh;
 pub mod netns;
 pub mod sched;

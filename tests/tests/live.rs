@@ -42,6 +42,27 @@ fn three_hundred_connections_through_the_vip_all_succeed_and_spread() {
     let v: serde_json::Value = serde_json::from_str(&listing).expect("json");
     let svc = service(&v, &VIP.to_string());
     assert_eq!(svc["stats"]["conns"], 300, "{listing}");
+    // The Prometheus endpoint (loopback of the director) tells the same.
+    let metrics = scrape(&t);
+    let sample = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter(|l| l.starts_with(name))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+            .sum()
+    };
+    let vip_labels = format!("protocol=\"tcp\",vip=\"{VIP}\",port=\"{VIP_PORT}\"");
+    assert_eq!(
+        sample(&format!("lb_service_connections_total{{{vip_labels}}}")),
+        300.0
+    );
+    assert_eq!(
+        sample(&format!("lb_real_server_connections_total{{{vip_labels},")),
+        300.0,
+        "{metrics}"
+    );
+    assert!(sample("lb_packets_total{reason=\"tx\"}") >= 300.0 * 3.0);
     let per_real: u64 = svc["real_servers"]
         .as_array()
         .unwrap()
@@ -127,6 +148,18 @@ fn lbd_rejects_a_bad_config_before_attaching_anything() {
     }
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&pin_dir);
+}
+
+/// `GET /metrics` from lbd's Prometheus endpoint (loopback of the director's namespace).
+fn scrape(t: &Topology) -> String {
+    use std::io::{Read, Write};
+    let _in = t.director.enter();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", 9406)).expect("metrics endpoint");
+    s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    assert!(resp.starts_with("HTTP/1.0 200"), "{resp}");
+    resp.split("\r\n\r\n").nth(1).unwrap_or("").to_string()
 }
 
 /// The service with this VIP in a `lbctl --json` listing.

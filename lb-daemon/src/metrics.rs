@@ -1,0 +1,240 @@
+//! Prometheus metrics: the data plane's counters in the text exposition format, served over
+//! HTTP (`metrics_listen` in the config; loopback by default). Labels name services and real
+//! servers, never clients or flows.
+
+use std::{
+    fmt::Write as _,
+    io::{Read, Write},
+    net::{SocketAddr, TcpListener},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use lb_common::{
+    REASON_NAMES,
+    api::{ServiceView, StatsView},
+};
+use tracing::warn;
+
+use crate::daemon::Daemon;
+
+/// Default address of the metrics endpoint.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9406";
+
+/// Everything a scrape shows, gathered under the daemon's lock.
+pub struct Snapshot {
+    pub services: Vec<ServiceView>,
+    pub reasons: Vec<u64>,
+    pub connections: u64,
+    pub capacity: u32,
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+fn traffic(out: &mut String, prefix: &str, labels: &str, s: &StatsView) {
+    let _ = writeln!(out, "{prefix}_connections_total{{{labels}}} {}", s.conns);
+    let _ = writeln!(
+        out,
+        "{prefix}_packets_total{{{labels},direction=\"in\"}} {}",
+        s.in_pkts
+    );
+    let _ = writeln!(
+        out,
+        "{prefix}_packets_total{{{labels},direction=\"out\"}} {}",
+        s.out_pkts
+    );
+    let _ = writeln!(
+        out,
+        "{prefix}_bytes_total{{{labels},direction=\"in\"}} {}",
+        s.in_bytes
+    );
+    let _ = writeln!(
+        out,
+        "{prefix}_bytes_total{{{labels},direction=\"out\"}} {}",
+        s.out_bytes
+    );
+}
+
+/// The text exposition of a snapshot.
+pub fn render(s: &Snapshot) -> String {
+    let mut out = String::new();
+    header(
+        &mut out,
+        "lb_packets_total",
+        "counter",
+        "Packets seen by the XDP programs, by verdict or reason.",
+    );
+    for (name, v) in REASON_NAMES.iter().zip(&s.reasons) {
+        let _ = writeln!(out, "lb_packets_total{{reason=\"{name}\"}} {v}");
+    }
+    header(
+        &mut out,
+        "lb_connection_table_entries",
+        "gauge",
+        "Entries in the connection table.",
+    );
+    let _ = writeln!(out, "lb_connection_table_entries {}", s.connections);
+    header(
+        &mut out,
+        "lb_connection_table_capacity",
+        "gauge",
+        "Capacity of the connection table.",
+    );
+    let _ = writeln!(out, "lb_connection_table_capacity {}", s.capacity);
+    for (kind, help) in [
+        ("connections_total", "Connections scheduled."),
+        (
+            "packets_total",
+            "Packets forwarded (in: toward real servers; out: nat replies).",
+        ),
+        ("bytes_total", "IP bytes forwarded."),
+    ] {
+        header(&mut out, &format!("lb_service_{kind}"), "counter", help);
+        header(&mut out, &format!("lb_real_server_{kind}"), "counter", help);
+    }
+    for (name, help) in [
+        (
+            "lb_real_server_active_connections",
+            "Established TCP connections (IPVS ActiveConn).",
+        ),
+        (
+            "lb_real_server_inactive_connections",
+            "Other connections (IPVS InActConn).",
+        ),
+        ("lb_real_server_weight", "Configured weight."),
+    ] {
+        header(&mut out, name, "gauge", help);
+    }
+    for svc in &s.services {
+        let sl = format!(
+            "protocol=\"{}\",vip=\"{}\",port=\"{}\"",
+            escape(&svc.protocol),
+            svc.vip,
+            svc.port
+        );
+        traffic(&mut out, "lb_service", &sl, &svc.stats);
+        for r in &svc.real_servers {
+            let rl = format!("{sl},real=\"{}\",real_port=\"{}\"", r.address, r.port);
+            traffic(&mut out, "lb_real_server", &rl, &r.stats);
+            let _ = writeln!(
+                out,
+                "lb_real_server_active_connections{{{rl}}} {}",
+                r.active_conns
+            );
+            let _ = writeln!(
+                out,
+                "lb_real_server_inactive_connections{{{rl}}} {}",
+                r.inactive_conns
+            );
+            let _ = writeln!(out, "lb_real_server_weight{{{rl}}} {}", r.weight);
+        }
+    }
+    out
+}
+
+fn snapshot(d: &Daemon) -> Option<Snapshot> {
+    Some(Snapshot {
+        services: d.state.views(&d.dp).ok()?,
+        reasons: d.dp.reasons().ok()?,
+        connections: d.dp.connections().len() as u64,
+        capacity: d.dp.conn_capacity(),
+    })
+}
+
+/// Serves `GET /metrics` (any path, in fact) until the process ends.
+pub fn serve(addr: SocketAddr, daemon: Arc<Mutex<Daemon>>) -> std::io::Result<()> {
+    let l = TcpListener::bind(addr)?;
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut s) = conn else { continue };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut buf = [0u8; 2048];
+            let _ = s.read(&mut buf);
+            let body = {
+                let d = daemon.lock().unwrap_or_else(|e| e.into_inner());
+                snapshot(&d).map(|snap| render(&snap))
+            };
+            let resp = match body {
+                Some(b) => format!(
+                    "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n{b}",
+                    b.len()
+                ),
+                None => {
+                    warn!("metrics: reading the data plane failed");
+                    "HTTP/1.0 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n".into()
+                }
+            };
+            let _ = s.write_all(resp.as_bytes());
+        }
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use lb_common::api::RealServerView;
+
+    use super::*;
+
+    #[test]
+    fn renders_counters_with_service_and_real_server_labels() {
+        let stats = StatsView {
+            conns: 3,
+            in_pkts: 10,
+            out_pkts: 4,
+            in_bytes: 1000,
+            out_bytes: 400,
+        };
+        let snap = Snapshot {
+            services: vec![ServiceView {
+                protocol: "tcp".into(),
+                vip: "198.18.1.100".parse().unwrap(),
+                port: 80,
+                scheduler: "wlc".into(),
+                sched_flags: vec![],
+                persistent: None,
+                stats,
+                real_servers: vec![RealServerView {
+                    address: "198.18.0.11".parse().unwrap(),
+                    port: 8080,
+                    forwarding: "nat".into(),
+                    weight: 2,
+                    active_conns: 1,
+                    inactive_conns: 2,
+                    stats,
+                }],
+            }],
+            reasons: (0..REASON_NAMES.len() as u64).collect(),
+            connections: 5,
+            capacity: 4096,
+        };
+        let text = render(&snap);
+        for line in [
+            "lb_packets_total{reason=\"pass_not_ip\"} 0",
+            "lb_packets_total{reason=\"tx\"} 7",
+            "lb_connection_table_entries 5",
+            "lb_service_connections_total{protocol=\"tcp\",vip=\"198.18.1.100\",port=\"80\"} 3",
+            "lb_service_packets_total{protocol=\"tcp\",vip=\"198.18.1.100\",port=\"80\",direction=\"out\"} 4",
+            "lb_real_server_active_connections{protocol=\"tcp\",vip=\"198.18.1.100\",port=\"80\",real=\"198.18.0.11\",real_port=\"8080\"} 1",
+            "lb_real_server_weight{protocol=\"tcp\",vip=\"198.18.1.100\",port=\"80\",real=\"198.18.0.11\",real_port=\"8080\"} 2",
+            "# TYPE lb_service_bytes_total counter",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+        // Every sample line is "name{labels} value" or "name value" with a numeric value.
+        for l in text.lines().filter(|l| !l.starts_with('#')) {
+            let v = l.rsplit(' ').next().unwrap();
+            assert!(v.parse::<f64>().is_ok(), "{l}");
+        }
+    }
+}
