@@ -44,7 +44,7 @@ fn run() -> bool {
         serde_json::to_string_pretty(&cfg).unwrap()
     );
     t.start_lbd(&cfg);
-    println!("== lbd is up (its log: {})", t.log_path().display());
+    println!("== lbd is up");
     println!("== 30 HTTP requests from the client to {VIP}:{VIP_PORT}, one TCP connection each");
     let _in_client = t.client.enter();
     let vip: SocketAddr = (VIP, VIP_PORT).into();
@@ -92,6 +92,10 @@ fn run() -> bool {
         println!("demo: expected all three real servers to answer");
         ok = false;
     }
+    println!(
+        "== lbd's log\n{}",
+        std::fs::read_to_string(t.log_path()).unwrap_or_default()
+    );
     println!("== removing namespaces, processes and pins");
     ok
 }
