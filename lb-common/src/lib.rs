@@ -29,7 +29,6 @@ pub mod map_name {
     pub const REASONS: &str = "lb_reasons";
     pub const SVC_STATS: &str = "lb_svc_stats";
     pub const REAL_STATS: &str = "lb_real_stats";
-    pub const DECAP_STATS: &str = "lb_decap_stats";
     pub const BENCH_PROGS: &str = "lb_bench_progs";
     pub const BENCH_STATE: &str = "lb_bench_state";
     pub const NH_CACHE: &str = "lb_nh_cache";

@@ -352,19 +352,6 @@ pub fn attach_standalone(name: &'static str, iface: &str, mode: XdpMode) -> Resu
     Ok(ebpf)
 }
 
-/// Reads the reason counters of a loaded object (e.g. the decap program's).
-pub fn read_reasons(ebpf: &Ebpf) -> Vec<u64> {
-    let Some(m) = ebpf.map(map_name::REASONS) else {
-        return Vec::new();
-    };
-    let Ok(a) = PerCpuArray::<&MapData, u64>::try_from(m) else {
-        return Vec::new();
-    };
-    (0..REASON_MAX)
-        .map(|i| a.get(&i, 0).map(|v| v.iter().sum()).unwrap_or(0))
-        .collect()
-}
-
 /// A BPF array map created with `BPF_F_MMAPABLE`, mapped into this process: writes are plain
 /// memory stores (a 65537-slot scheduler table is one pass over memory instead of 65537
 /// syscalls) and counters can be updated atomically alongside the XDP program. The kernel

@@ -32,15 +32,29 @@ pub fn schedule(flow: &FlowKey, svc: &Service) -> Result<u32, Verdict> {
         };
     }
     let pick = match svc.sched {
+        SCHED_RR | SCHED_WRR => cursor(svc.id),
+        _ => hash_pick(flow, svc.sched),
+    };
+    slot(svc, pick).ok_or(none)
+}
+
+/// The hash a hash-based scheduler picks its slot by: of the client address (`sh`), of the
+/// destination address (`dh`), of the 5-tuple (`mh`).
+#[inline(always)]
+fn hash_pick(flow: &FlowKey, sched: u8) -> u32 {
+    match sched {
         SCHED_SH => addr_hash(&flow.src, FLOW_HASH_SEED),
         SCHED_DH => addr_hash(&flow.dst, FLOW_HASH_SEED),
-        SCHED_RR | SCHED_WRR => cursor(svc.id),
         _ => flow_hash(flow, FLOW_HASH_SEED),
-    };
-    let slot = svc.table_off + pick % svc.table_len;
-    match SCHED_TABLE.get(slot) {
-        Some(&cell) if cell as u32 != 0 => Ok(cell as u32),
-        _ => Err(none),
+    }
+}
+
+/// The real-server id in the service's table at `pick` (modulo its length); None if unset.
+#[inline(always)]
+fn slot(svc: &Service, pick: u32) -> Option<u32> {
+    match SCHED_TABLE.get(svc.table_off + pick % svc.table_len) {
+        Some(&cell) if cell as u32 != 0 => Some(cell as u32),
+        _ => None,
     }
 }
 
@@ -52,15 +66,7 @@ pub fn rehash(flow: &FlowKey, svc: &Service) -> Option<u32> {
     if svc.table_len == 0 || matches!(svc.sched, SCHED_RR | SCHED_WRR) || svc.sched >= SCHED_LC {
         return None;
     }
-    let pick = match svc.sched {
-        SCHED_SH => addr_hash(&flow.src, FLOW_HASH_SEED),
-        SCHED_DH => addr_hash(&flow.dst, FLOW_HASH_SEED),
-        _ => flow_hash(flow, FLOW_HASH_SEED),
-    };
-    match SCHED_TABLE.get(svc.table_off + pick % svc.table_len) {
-        Some(&cell) if cell as u32 != 0 => Some(cell as u32),
-        _ => None,
-    }
+    slot(svc, hash_pick(flow, svc.sched))
 }
 
 /// This CPU's position in a round-robin service's sequence, advanced by one. Per CPU, so no
