@@ -20,6 +20,18 @@ pub const IMPLEMENTED_SCHEDULERS: [&str; 11] = [
     "rr", "wrr", "lc", "wlc", "sh", "dh", "sed", "nq", "mh", "fo", "ovf",
 ];
 /// IPVS's forwarding methods, by our config names (ipvsadm `-i`, `-g`, `-m`).
+/// Scheduler flags (ipvsadm `-b`) each scheduler accepts.
+pub fn sched_flags_for(sched: &str) -> &'static [&'static str] {
+    match sched {
+        "sh" => &["sh-fallback", "sh-port"],
+        "mh" => &["mh-fallback", "mh-port"],
+        _ => &[],
+    }
+}
+pub const IMPLEMENTED_SCHED_FLAGS: [&str; 0] = [];
+pub const ONE_PACKET_IMPLEMENTED: bool = false;
+pub const GUE_IMPLEMENTED: bool = false;
+pub const THRESHOLDS_IMPLEMENTED: bool = false;
 pub const KNOWN_FORWARDING: [&str; 3] = ["tun", "dr", "nat"];
 pub const IMPLEMENTED_FORWARDING: [&str; 3] = ["tun", "dr", "nat"];
 /// ipvsadm's weight range.
@@ -123,6 +135,14 @@ pub struct ServiceConfig {
     /// address (32 / 128).
     #[serde(default)]
     pub persistent_netmask: Option<u8>,
+    /// Scheduler flags (ipvsadm `-b`): `sh-fallback`, `sh-port` for `sh`; `mh-fallback`,
+    /// `mh-port` for `mh`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sched_flags: Vec<String>,
+    /// One-packet scheduling (ipvsadm `-o`, UDP only): every datagram is scheduled on its own
+    /// and no connection entry is made.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub one_packet: bool,
     #[serde(default)]
     pub real_servers: Vec<RealServerConfig>,
 }
@@ -139,10 +159,28 @@ pub struct RealServerConfig {
     /// `tun`, `dr` or `nat`; ipvsadm's default is `dr` (`-g`).
     #[serde(default = "default_forwarding")]
     pub forwarding: String,
+    /// Tunnel type of a `tun` real server (ipvsadm `--tun-type`): `ipip` (default: IPIP,
+    /// IPv6-in-IPv6 or across families by the real server's address) or `gue`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tun_type: Option<String>,
+    /// UDP destination port of GUE encapsulation (ipvsadm `--tun-port`); required for `gue`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tun_port: Option<u16>,
+    /// Upper connection threshold (ipvsadm `-x`): above this many connections the real server
+    /// gets no new ones. 0 or unset: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upper_threshold: Option<u32>,
+    /// Lower connection threshold (ipvsadm `-y`): an overloaded real server takes new
+    /// connections again below this. Unset: three quarters of the upper threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lower_threshold: Option<u32>,
 }
 
 fn default_scheduler() -> String {
     "wlc".into()
+}
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 fn default_weight() -> u32 {
     1
@@ -363,6 +401,40 @@ impl Config {
                     );
                 }
             }
+            for (k, f) in s.sched_flags.iter().enumerate() {
+                let valid = sched_flags_for(sched);
+                if !valid.contains(&f.as_str()) {
+                    err(
+                        format!("{sp}.sched_flags[{k}]"),
+                        if valid.is_empty() {
+                            format!(
+                                "scheduler {sched:?} takes no flags (got {f:?}); sh takes sh-fallback, sh-port; mh takes mh-fallback, mh-port"
+                            )
+                        } else {
+                            format!(
+                                "unknown flag {f:?} for scheduler {sched:?}; valid: {}",
+                                valid.join(", ")
+                            )
+                        },
+                    );
+                } else if !IMPLEMENTED_SCHED_FLAGS.contains(&f.as_str()) {
+                    err(
+                        format!("{sp}.sched_flags[{k}]"),
+                        format!("scheduler flag {f:?} is not implemented yet"),
+                    );
+                }
+            }
+            if s.one_packet && s.protocol != Protocol::Udp {
+                err(
+                    format!("{sp}.one_packet"),
+                    "one-packet scheduling is for UDP services only".into(),
+                );
+            } else if s.one_packet && !ONE_PACKET_IMPLEMENTED {
+                err(
+                    format!("{sp}.one_packet"),
+                    "one-packet scheduling is not implemented yet".into(),
+                );
+            }
             let weights: Vec<u32> = s.real_servers.iter().map(|r| r.weight).collect();
             table_slots += 2 * crate::sched::table_len_bound(sched, size, &weights);
             let mut reals_seen: HashMap<(IpAddr, u16), usize> = HashMap::new();
@@ -417,6 +489,54 @@ impl Config {
                             "forwarding method {fwd:?} is not implemented yet; implemented: {}",
                             IMPLEMENTED_FORWARDING.join(", ")
                         ),
+                    );
+                }
+                match (r.tun_type.as_deref(), fwd) {
+                    (None, _) | (Some("ipip"), "tun") => {}
+                    (Some("gue"), "tun") if !GUE_IMPLEMENTED => err(
+                        format!("{rp}.tun_type"),
+                        "tunnel type \"gue\" is not implemented yet; implemented: ipip".into(),
+                    ),
+                    (Some("gue"), "tun") => {}
+                    (Some(t), "tun") => err(
+                        format!("{rp}.tun_type"),
+                        format!("unknown tunnel type {t:?}; valid: ipip, gue"),
+                    ),
+                    (Some(_), _) => err(
+                        format!("{rp}.tun_type"),
+                        format!("only a tun real server has a tunnel type (forwarding is {fwd:?})"),
+                    ),
+                }
+                match (r.tun_type.as_deref(), r.tun_port) {
+                    (Some("gue"), None) => err(
+                        format!("{rp}.tun_port"),
+                        "required for tun_type \"gue\" (the UDP port the real server decapsulates on)".into(),
+                    ),
+                    (Some("gue"), Some(0)) => err(
+                        format!("{rp}.tun_port"),
+                        "port 0 is not allowed (1 to 65535)".into(),
+                    ),
+                    (Some("gue"), Some(_)) | (_, None) => {}
+                    (_, Some(_)) => err(
+                        format!("{rp}.tun_port"),
+                        "only a gue tunnel has a port (set tun_type to \"gue\")".into(),
+                    ),
+                }
+                if (r.upper_threshold.is_some() || r.lower_threshold.is_some())
+                    && !THRESHOLDS_IMPLEMENTED
+                {
+                    err(
+                        format!("{rp}.upper_threshold"),
+                        "connection thresholds are not implemented yet".into(),
+                    );
+                }
+                if let (Some(u), Some(l)) = (r.upper_threshold, r.lower_threshold)
+                    && u > 0
+                    && l > u
+                {
+                    err(
+                        format!("{rp}.lower_threshold"),
+                        format!("{l} is above the upper threshold {u}"),
                     );
                 }
                 if port != s.port && (fwd == "tun" || fwd == "dr") {
@@ -550,7 +670,7 @@ mod tests {
         assert_eq!(
             errors(&bad),
             vec![
-                "services[0].real_servers[1].wieght: unknown field `wieght`, expected one of `address`, `port`, `weight`, `forwarding` at line 8 column 64"
+                "services[0].real_servers[1].wieght: unknown field `wieght`, expected one of `address`, `port`, `weight`, `forwarding`, `tun_type`, `tun_port`, `upper_threshold`, `lower_threshold` at line 8 column 64"
             ]
         );
     }
