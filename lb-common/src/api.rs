@@ -1,12 +1,20 @@
 //! The control protocol between `lbctl` (or any client) and `lbd`: one JSON request per line
 //! on the Unix socket, answered by one JSON response line. Versioned by [`API_VERSION`]; a
 //! daemon answers a request of another version with an error naming both versions.
+//!
+//! Reading ops (`list`, `status`, `get_config`, `timeouts`, `connections`) change nothing.
+//! Changing ops (`edit`, `apply`, `zero`) are applied under one lock, so concurrent clients
+//! see each other's changes whole; `edit` and `apply` are all or nothing: lbd edits a copy of
+//! its desired config, validates the copy with the same checks as a config file, and only
+//! then writes the maps (each service flipped in one map update) and persists the new state.
 
 use std::{net::IpAddr, string::String, vec::Vec};
 
 use serde::{Deserialize, Serialize};
 
-pub const API_VERSION: u32 = 1;
+/// Version 2 added the changing ops (`edit`, `apply`, `zero`), `get_config`, `timeouts` and
+/// `connections`, and rates, thresholds and tunnel details in listings.
+pub const API_VERSION: u32 = 2;
 
 /// Default path of lbd's control socket (lbd `--socket`, lbctl `--socket`).
 pub const DEFAULT_SOCKET: &str = "/run/lb/lbd.sock";
@@ -21,10 +29,116 @@ pub struct Request {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
-    /// Every virtual service with its real servers and counters.
+    /// Every virtual service with its real servers, counters and rates.
     List,
     /// Daemon-wide state: interface, attach mode, reason counters, connection-table size.
     Status,
+    /// ipvsadm's changing commands, applied together or not at all (a single command is a
+    /// batch of one; `lbctl -R` sends the whole restore file as one batch).
+    Edit { edits: Vec<Edit> },
+    /// Replace the whole desired state by a JSON config (the text of a config file: lbd
+    /// parses it, so syntax errors carry the file's line and column). With `dry_run`, only
+    /// validate and report what would change.
+    Apply {
+        config: String,
+        /// Names the config in error messages (the file name).
+        source: String,
+        #[serde(default)]
+        dry_run: bool,
+    },
+    /// The desired state as a JSON config (what `apply` would take back unchanged).
+    GetConfig,
+    /// Zero the counters (and rate estimators) of one service and its real servers, or of
+    /// every service (ipvsadm `-Z`).
+    Zero {
+        #[serde(default)]
+        service: Option<ServiceKey>,
+    },
+    /// The idle timeouts (ipvsadm `-L --timeout`).
+    Timeouts,
+    /// The connection table and the persistence templates (ipvsadm `-L -c`).
+    Connections,
+}
+
+/// A virtual service's identity, as ipvsadm's `-t`/`-u` name it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceKey {
+    /// "tcp" or "udp".
+    pub protocol: String,
+    pub vip: IpAddr,
+    pub port: u16,
+}
+
+/// A virtual service's settings as ipvsadm `-A`/`-E` give them (every field, defaults
+/// filled in by the client: `-E` replaces them all, as in ipvsadm).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceSpec {
+    #[serde(flatten)]
+    pub key: ServiceKey,
+    pub scheduler: String,
+    /// Persistence timeout in seconds (`-p`).
+    #[serde(default)]
+    pub persistent: Option<u32>,
+    /// Persistence granularity as a prefix length (`-M`).
+    #[serde(default)]
+    pub persistent_netmask: Option<u8>,
+    /// Scheduler flags (`-b`).
+    #[serde(default)]
+    pub sched_flags: Vec<String>,
+    /// One-packet scheduling (`-o`).
+    #[serde(default)]
+    pub one_packet: bool,
+    /// Maglev table size (lbctl's `--mh-table-size`, not an ipvsadm option).
+    #[serde(default)]
+    pub mh_table_size: Option<u32>,
+}
+
+/// A real server's settings as ipvsadm `-a`/`-e` give them (defaults filled in by the
+/// client: `-e` replaces them all, as in ipvsadm).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RealSpec {
+    pub address: IpAddr,
+    pub port: u16,
+    pub weight: u32,
+    /// "dr" (`-g`), "tun" (`-i`) or "nat" (`-m`).
+    pub forwarding: String,
+    #[serde(default)]
+    pub tun_type: Option<String>,
+    #[serde(default)]
+    pub tun_port: Option<u16>,
+    /// "nocsum", "csum" or "remcsum" (`--tun-nocsum`, `--tun-csum`, `--tun-remcsum`).
+    #[serde(default)]
+    pub tun_csum: Option<String>,
+    #[serde(default)]
+    pub upper_threshold: Option<u32>,
+    #[serde(default)]
+    pub lower_threshold: Option<u32>,
+}
+
+/// One of ipvsadm's changing commands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Edit {
+    /// `-A`: "Service already exists" if it does.
+    AddService { service: ServiceSpec },
+    /// `-E`: "No such service" if it does not exist.
+    EditService { service: ServiceSpec },
+    /// `-D`: "No such service" if it does not exist.
+    DelService { service: ServiceKey },
+    /// `-C`: remove every service.
+    Clear,
+    /// `-a`: "Service not defined", "Destination already exists".
+    AddReal { service: ServiceKey, real: RealSpec },
+    /// `-e`: "Service not defined", "No such destination".
+    EditReal { service: ServiceKey, real: RealSpec },
+    /// `-d`: "Service not defined", "No such destination".
+    DelReal {
+        service: ServiceKey,
+        address: IpAddr,
+        port: u16,
+    },
+    /// `--set tcp tcpfin udp`: seconds; 0 leaves that timeout as it is (as in IPVS).
+    SetTimeouts { tcp: u32, tcpfin: u32, udp: u32 },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -36,8 +150,30 @@ pub enum Response {
         services: Vec<ServiceView>,
     },
     Status(StatusView),
+    /// A change was made (or, with `dry_run`, would be): one line per change, in the order
+    /// of the config; empty when the desired state was already so.
+    Applied {
+        changes: Vec<String>,
+        #[serde(default)]
+        dry_run: bool,
+    },
+    /// The desired state as config text (pretty JSON).
+    Config {
+        config: String,
+    },
+    Timeouts {
+        tcp: u32,
+        tcpfin: u32,
+        udp: u32,
+    },
+    Connections {
+        connections: Vec<ConnView>,
+    },
     Error {
         message: String,
+        /// For `edit`: the index of the edit that failed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        edit: Option<usize>,
     },
 }
 
@@ -63,12 +199,26 @@ impl From<crate::Stats> for StatsView {
     }
 }
 
+/// ipvsadm's `--rate` columns: connections, packets and bytes per second, as lbd's
+/// estimator (IPVS's: 2-second samples, smoothed) sees them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateView {
+    pub cps: u64,
+    pub in_pps: u64,
+    pub out_pps: u64,
+    pub in_bps: u64,
+    pub out_bps: u64,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServiceView {
-    /// "tcp" or "udp".
+    /// "tcp", "udp" (or "sctp").
     pub protocol: String,
     pub vip: IpAddr,
     pub port: u16,
+    /// A firewall-mark service (ipvsadm `-f`): lbd has none, lbctl can print them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fwmark: Option<u32>,
     /// ipvsadm scheduler name ("mh", "wlc", ...).
     pub scheduler: String,
     /// Scheduler flags as ipvsadm prints them (e.g. "mh-port").
@@ -77,8 +227,43 @@ pub struct ServiceView {
     /// Persistence timeout in seconds, when the service is persistent.
     #[serde(default)]
     pub persistent: Option<u32>,
+    /// Persistence granularity as a prefix length, when not a single address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistent_netmask: Option<u8>,
+    /// Persistence engine (ipvsadm `--pe`): lbd has none, lbctl can print them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pe_name: Option<String>,
+    /// One-packet scheduling (ipvsadm `-o`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub one_packet: bool,
+    /// Maglev table size, when not the default (lbctl `--mh-table-size`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mh_table_size: Option<u32>,
     pub stats: StatsView,
+    #[serde(default)]
+    pub rate: RateView,
     pub real_servers: Vec<RealServerView>,
+}
+
+impl Default for ServiceView {
+    fn default() -> Self {
+        Self {
+            protocol: "tcp".into(),
+            vip: IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED),
+            port: 0,
+            fwmark: None,
+            scheduler: "wlc".into(),
+            sched_flags: Vec::new(),
+            persistent: None,
+            persistent_netmask: None,
+            pe_name: None,
+            one_packet: false,
+            mh_table_size: None,
+            stats: StatsView::default(),
+            rate: RateView::default(),
+            real_servers: Vec::new(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -90,7 +275,71 @@ pub struct RealServerView {
     pub weight: u32,
     pub active_conns: u64,
     pub inactive_conns: u64,
+    /// Persistence templates naming this real server (ipvsadm's PersistConn).
+    #[serde(default)]
+    pub persist_conns: u64,
+    /// Connection thresholds (ipvsadm `-x`, `-y`); 0 when unset.
+    #[serde(default)]
+    pub upper_threshold: u32,
+    #[serde(default)]
+    pub lower_threshold: u32,
+    /// Tunnel type of a `tun` real server ("ipip", "gue"), port and checksum mode of GUE.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tun_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tun_port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tun_csum: Option<String>,
     pub stats: StatsView,
+    #[serde(default)]
+    pub rate: RateView,
+}
+
+impl Default for RealServerView {
+    fn default() -> Self {
+        Self {
+            address: IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED),
+            port: 0,
+            forwarding: "dr".into(),
+            weight: 1,
+            active_conns: 0,
+            inactive_conns: 0,
+            persist_conns: 0,
+            upper_threshold: 0,
+            lower_threshold: 0,
+            tun_type: None,
+            tun_port: None,
+            tun_csum: None,
+            stats: StatsView::default(),
+            rate: RateView::default(),
+        }
+    }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// One entry of the connection table or one persistence template, as ipvsadm `-L -c` shows
+/// them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnView {
+    /// "tcp" or "udp".
+    pub protocol: String,
+    /// IPVS's state name: "SYN_RECV", "ESTABLISHED", "FIN_WAIT", "UDP"; "NONE" for a
+    /// persistence template.
+    pub state: String,
+    /// Seconds until the entry expires unless more packets come.
+    pub expires: u64,
+    pub client: IpAddr,
+    pub client_port: u16,
+    pub vip: IpAddr,
+    pub vport: u16,
+    pub real: IpAddr,
+    pub real_port: u16,
+    /// A persistence template (client network -> real server) rather than a connection.
+    #[serde(default)]
+    pub template: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -107,4 +356,31 @@ pub struct StatusView {
     pub connection_capacity: u32,
     /// Every reason counter by name (`lb_common::REASON_NAMES`), summed over CPUs.
     pub reasons: Vec<(String, u64)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_requests_are_tagged_json() {
+        let req = Request {
+            v: API_VERSION,
+            op: Op::Edit {
+                edits: std::vec![Edit::DelService {
+                    service: ServiceKey {
+                        protocol: "tcp".into(),
+                        vip: "192.168.0.1".parse().unwrap(),
+                        port: 80,
+                    },
+                }],
+            },
+        };
+        let text = serde_json::to_string(&req).unwrap();
+        assert_eq!(
+            text,
+            r#"{"v":2,"op":"edit","edits":[{"cmd":"del_service","service":{"protocol":"tcp","vip":"192.168.0.1","port":80}}]}"#
+        );
+        assert_eq!(serde_json::from_str::<Request>(&text).unwrap(), req);
+    }
 }

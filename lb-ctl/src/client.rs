@@ -40,10 +40,11 @@ impl Client {
         &self.path
     }
 
-    /// Sends `op` and returns lbd's answer, turning `Response::Error` into an error.
+    /// Sends `op` and returns lbd's answer, turning `Response::Error` into a [`Refused`]
+    /// error.
     pub fn call(&self, op: Op) -> Result<Response> {
         match self.request(op)? {
-            Response::Error { message } => bail!("lbd: {message}"),
+            Response::Error { message, edit } => Err(Refused { message, edit }.into()),
             response => Ok(response),
         }
     }
@@ -80,6 +81,16 @@ impl Client {
         serde_json::from_str(answer.trim_end())
             .with_context(|| format!("invalid answer from lbd at {at}"))
     }
+}
+
+/// lbd refused a request: its message (in ipvsadm's words where ipvsadm has some), and for an
+/// edit batch the index of the edit it refused. lbctl prints the message as it is, as
+/// ipvsadm prints libipvs's.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Refused {
+    pub message: String,
+    pub edit: Option<usize>,
 }
 
 /// `io::Error`'s text without the " (os error N)" suffix std appends to OS errors.
@@ -199,7 +210,7 @@ mod tests {
         let sock = TempSock::new();
         let server = serve_once(
             &sock,
-            "{\"v\":1,\"op\":\"list\"}\n",
+            "{\"v\":2,\"op\":\"list\"}\n",
             "{\"result\":\"services\",\"conn_table_size\":4096,\"services\":[]}\n",
         );
         let resp = Client::new(&sock.0).call(Op::List).unwrap();
@@ -218,21 +229,24 @@ mod tests {
         let sock = TempSock::new();
         let server = serve_once(
             &sock,
-            "{\"v\":1,\"op\":\"status\"}\n",
+            "{\"v\":2,\"op\":\"status\"}\n",
             "{\"result\":\"error\",\"message\":\"api version 1 not supported (lbd speaks 2)\"}\n",
         );
         let err = Client::new(&sock.0).call(Op::Status).unwrap_err();
         server.join().unwrap();
         assert_eq!(
-            err.to_string(),
-            "lbd: api version 1 not supported (lbd speaks 2)"
+            err.downcast_ref::<Refused>(),
+            Some(&Refused {
+                message: "api version 1 not supported (lbd speaks 2)".into(),
+                edit: None
+            })
         );
     }
 
     #[test]
     fn hang_up_and_garbage() {
         let sock = TempSock::new();
-        let server = serve_once(&sock, "{\"v\":1,\"op\":\"list\"}\n", "");
+        let server = serve_once(&sock, "{\"v\":2,\"op\":\"list\"}\n", "");
         let err = Client::new(&sock.0).call(Op::List).unwrap_err();
         server.join().unwrap();
         assert!(
@@ -243,7 +257,7 @@ mod tests {
         drop(sock);
 
         let sock = TempSock::new();
-        let server = serve_once(&sock, "{\"v\":1,\"op\":\"list\"}\n", "not json\n");
+        let server = serve_once(&sock, "{\"v\":2,\"op\":\"list\"}\n", "not json\n");
         let err = Client::new(&sock.0).call(Op::List).unwrap_err();
         server.join().unwrap();
         assert!(

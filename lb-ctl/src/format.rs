@@ -1,33 +1,132 @@
 //! Pure text formatting of lbd's answers, byte-for-byte as ipvsadm 1.31 prints the kernel's
-//! IPVS table (`ipvsadm.c`: `list_all`, `print_title`, `print_service_entry`,
-//! `print_largenum`, `print_sched_flags`, `addrport_to_anyname`, `fwd_name`,
-//! `protocol_name`; `libipvs.c`: `ipvs_cmp_services`, `ipvs_cmp_dests`).
+//! IPVS table (`ipvsadm.c`: `list_all`, `list_service`, `print_title`,
+//! `print_service_entry`, `print_tunnel_rule`, `fwd_tun_info`, `print_largenum`,
+//! `print_sched_flags`, `addrport_to_anyname`, `fwd_name`, `fwd_switch`, `list_conn`,
+//! `print_conn`, `list_timeout`, `list_daemon`; `libipvs.c`: `ipvs_cmp_services`,
+//! `ipvs_cmp_dests`).
 //!
-//! Nothing here does I/O: every function takes views and returns a `String`, so the golden
-//! tests below pin the exact output. The C format strings each function reproduces are quoted
-//! in its documentation.
+//! Nothing here does I/O except name lookups, and those go through a [`Resolve`] the caller
+//! chooses ([`Numeric`] for `-n`): every function takes views and returns a `String`, so the
+//! golden tests below pin the exact output. The C format strings each function reproduces
+//! are quoted in its documentation.
 
 use std::{
     cmp::Ordering,
     fmt::Write as _,
-    net::{IpAddr, Ipv6Addr},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
 };
 
-use lb_common::api::{RealServerView, ServiceView, StatsView, StatusView};
+use lb_common::api::{ConnView, RateView, RealServerView, ServiceView, StatsView, StatusView};
 
 /// The IPVS version ipvsadm prints in its banner (`NVERSION(ipvs_info.version)`); every
 /// kernel since 2.6.28 reports 1.2.1, and lbd stands in for that kernel.
 pub const IPVS_VERSION: &str = "1.2.1";
 
-/// How a listing is formatted: ipvsadm's `FMT_*` bits that apply to `-L` of a table lbd has.
+/// How a listing is formatted: ipvsadm's `FMT_*` bits that apply to `-L`. When several are
+/// given, the first of stats, rate, thresholds, persistent_conn, tun_info wins, as in
+/// ipvsadm.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ListFormat {
     /// `--stats` (`FMT_STATS`): counters instead of scheduler/forwarding/weight columns.
     pub stats: bool,
+    /// `--rate` (`FMT_RATE`): rates.
+    pub rate: bool,
+    /// `--thresholds` (`FMT_THRESHOLDS`).
+    pub thresholds: bool,
+    /// `--persistent-conn` (`FMT_PERSISTENTCONN`).
+    pub persistent_conn: bool,
+    /// `--tun-info` (`FMT_TUN_INFO`).
+    pub tun_info: bool,
     /// `--exact` (`FMT_EXACT`): counters unabbreviated.
     pub exact: bool,
     /// `--nosort` (`FMT_NOSORT`): keep lbd's order instead of sorting.
     pub nosort: bool,
+}
+
+/// Name lookups for output without `-n` (ipvsadm's `addr_to_host`, `port_to_service`).
+pub trait Resolve {
+    /// The host name of an address, if it has one.
+    fn host(&self, addr: IpAddr) -> Option<String>;
+    /// The service name of a port of `protocol` ("tcp", "udp"), if it has one.
+    fn service(&self, port: u16, protocol: &str) -> Option<String>;
+}
+
+/// `-n`: addresses and ports as numbers.
+pub struct Numeric;
+
+impl Resolve for Numeric {
+    fn host(&self, _: IpAddr) -> Option<String> {
+        None
+    }
+    fn service(&self, _: u16, _: &str) -> Option<String> {
+        None
+    }
+}
+
+/// The system's resolver (`getnameinfo`, `getservbyport`).
+pub struct SystemNames;
+
+impl Resolve for SystemNames {
+    fn host(&self, addr: IpAddr) -> Option<String> {
+        let sa = std::net::SocketAddr::new(addr, 0);
+        // SAFETY: a sockaddr of the right family and length, and a buffer getnameinfo fills
+        // with a NUL-terminated name.
+        unsafe {
+            let mut storage: libc::sockaddr_storage = std::mem::zeroed();
+            let len = match sa {
+                std::net::SocketAddr::V4(v4) => {
+                    let p = &mut storage as *mut _ as *mut libc::sockaddr_in;
+                    (*p).sin_family = libc::AF_INET as u16;
+                    (*p).sin_addr.s_addr = u32::from_ne_bytes(v4.ip().octets());
+                    std::mem::size_of::<libc::sockaddr_in>()
+                }
+                std::net::SocketAddr::V6(v6) => {
+                    let p = &mut storage as *mut _ as *mut libc::sockaddr_in6;
+                    (*p).sin6_family = libc::AF_INET6 as u16;
+                    (*p).sin6_addr.s6_addr = v6.ip().octets();
+                    std::mem::size_of::<libc::sockaddr_in6>()
+                }
+            };
+            let mut host = [0 as libc::c_char; 1025];
+            let rc = libc::getnameinfo(
+                &storage as *const _ as *const libc::sockaddr,
+                len as libc::socklen_t,
+                host.as_mut_ptr(),
+                host.len() as libc::socklen_t,
+                std::ptr::null_mut(),
+                0,
+                libc::NI_NAMEREQD,
+            );
+            if rc != 0 {
+                return None;
+            }
+            Some(
+                std::ffi::CStr::from_ptr(host.as_ptr())
+                    .to_string_lossy()
+                    .into_owned(),
+            )
+        }
+    }
+
+    fn service(&self, port: u16, protocol: &str) -> Option<String> {
+        if protocol != "tcp" && protocol != "udp" {
+            return None;
+        }
+        let proto = std::ffi::CString::new(protocol).ok()?;
+        // SAFETY: a valid C string; the entry is copied out at once.
+        unsafe {
+            let e = libc::getservbyport(port.to_be() as libc::c_int, proto.as_ptr());
+            if e.is_null() {
+                None
+            } else {
+                Some(
+                    std::ffi::CStr::from_ptr((*e).s_name)
+                        .to_string_lossy()
+                        .into_owned(),
+                )
+            }
+        }
+    }
 }
 
 /// `list_all`: the banner, the title and every service with its real servers.
@@ -35,37 +134,85 @@ pub struct ListFormat {
 /// ```c
 /// printf("IP Virtual Server version %d.%d.%d (size=%d)\n", NVERSION(ipvs_info.version), ipvs_info.size);
 /// ```
-pub fn list_all(services: &[ServiceView], conn_table_size: u32, fmt: ListFormat) -> String {
+pub fn list_all(
+    services: &[ServiceView],
+    conn_table_size: u32,
+    fmt: ListFormat,
+    names: &dyn Resolve,
+) -> String {
     let mut out = format!("IP Virtual Server version {IPVS_VERSION} (size={conn_table_size})\n");
     out.push_str(&title(fmt));
-    let mut order: Vec<&ServiceView> = services.iter().collect();
-    if !fmt.nosort {
-        order.sort_by(|a, b| cmp_services(a, b));
-    }
-    for svc in order {
-        out.push_str(&service_entry(svc, fmt));
+    for svc in sorted(services, fmt.nosort) {
+        out.push_str(&service_entry(svc, fmt, names));
     }
     out
+}
+
+/// `list_service` (`-L -t VIP:PORT`): the title and one service, no banner.
+pub fn list_service(svc: &ServiceView, fmt: ListFormat, names: &dyn Resolve) -> String {
+    let mut out = title(fmt);
+    out.push_str(&service_entry(svc, fmt, names));
+    out
+}
+
+fn sorted(services: &[ServiceView], nosort: bool) -> Vec<&ServiceView> {
+    let mut order: Vec<&ServiceView> = services.iter().collect();
+    if !nosort {
+        order.sort_by(|a, b| cmp_services(a, b));
+    }
+    order
 }
 
 /// `print_title`: the two header lines.
 ///
 /// ```c
-/// /* FMT_STATS */
-/// printf("%-33s %8s %8s %8s %8s %8s\n"
-///        "  -> RemoteAddress:Port\n",
-///        "Prot LocalAddress:Port",
-///        "Conns", "InPkts", "OutPkts", "InBytes", "OutBytes");
-/// /* default */
-/// printf("Prot LocalAddress:Port Scheduler Flags\n"
-///        "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n");
+/// if (format & FMT_STATS)
+///         printf("%-33s %8s %8s %8s %8s %8s\n"
+///                "  -> RemoteAddress:Port\n",
+///                "Prot LocalAddress:Port",
+///                "Conns", "InPkts", "OutPkts", "InBytes", "OutBytes");
+/// else if (format & FMT_RATE)
+///         printf(/* the same */ ..., "CPS", "InPPS", "OutPPS", "InBPS", "OutBPS");
+/// else if (format & FMT_THRESHOLDS)
+///         printf("%-33s %-10s %-10s %-10s %-10s\n"
+///                "  -> RemoteAddress:Port\n",
+///                "Prot LocalAddress:Port",
+///                "Uthreshold", "Lthreshold", "ActiveConn", "InActConn");
+/// else if (format & FMT_PERSISTENTCONN)
+///         printf("%-33s %-9s %-11s %-10s %-10s\n"
+///                "  -> RemoteAddress:Port\n",
+///                "Prot LocalAddress:Port",
+///                "Weight", "PersistConn", "ActiveConn", "InActConn");
+/// else if (format & FMT_TUN_INFO)
+///         printf("Prot LocalAddress:Port Scheduler Flags\n"
+///                "  -> RemoteAddress:Port           Forward TunnelInfo    Weight ActiveConn InActConn\n");
+/// else
+///         printf("Prot LocalAddress:Port Scheduler Flags\n"
+///                "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n");
 /// ```
 pub fn title(fmt: ListFormat) -> String {
-    if fmt.stats {
+    let five = |a: &str, b: &str, c: &str, d: &str, e: &str| {
         format!(
-            "{:<33} {:>8} {:>8} {:>8} {:>8} {:>8}\n  -> RemoteAddress:Port\n",
-            "Prot LocalAddress:Port", "Conns", "InPkts", "OutPkts", "InBytes", "OutBytes"
+            "{:<33} {a:>8} {b:>8} {c:>8} {d:>8} {e:>8}\n  -> RemoteAddress:Port\n",
+            "Prot LocalAddress:Port"
         )
+    };
+    if fmt.stats {
+        five("Conns", "InPkts", "OutPkts", "InBytes", "OutBytes")
+    } else if fmt.rate {
+        five("CPS", "InPPS", "OutPPS", "InBPS", "OutBPS")
+    } else if fmt.thresholds {
+        format!(
+            "{:<33} {:<10} {:<10} {:<10} {:<10}\n  -> RemoteAddress:Port\n",
+            "Prot LocalAddress:Port", "Uthreshold", "Lthreshold", "ActiveConn", "InActConn"
+        )
+    } else if fmt.persistent_conn {
+        format!(
+            "{:<33} {:<9} {:<11} {:<10} {:<10}\n  -> RemoteAddress:Port\n",
+            "Prot LocalAddress:Port", "Weight", "PersistConn", "ActiveConn", "InActConn"
+        )
+    } else if fmt.tun_info {
+        "Prot LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward TunnelInfo    Weight ActiveConn InActConn\n".into()
     } else {
         format!(
             "Prot LocalAddress:Port Scheduler Flags\n  -> {:<28} Forward Weight ActiveConn InActConn\n",
@@ -74,38 +221,106 @@ pub fn title(fmt: ListFormat) -> String {
     }
 }
 
+/// The service's name in a listing (`FMT_RULE` false) or in a rule (`-S`).
+///
+/// ```c
+/// if (se->fwmark) {
+///         if (format & FMT_RULE) sprintf(svc_name, se->af == AF_INET6 ? "-f %d -6" : "-f %d", se->fwmark);
+///         else                   sprintf(svc_name, se->af == AF_INET6 ? "FWM  %d IPv6" : "FWM  %d", se->fwmark);
+/// } else if (format & FMT_RULE)
+///         sprintf(svc_name, "%s %s", "-t" | "-u" | "--sctp-service", vname);
+/// else {
+///         sprintf(svc_name, "%-4s %s", "TCP" | "UDP" | "SCTP", vname);
+///         if (se->af != AF_INET6) svc_name[33] = '\0';
+/// }
+/// ```
+fn service_name(svc: &ServiceView, rule: bool, names: &dyn Resolve) -> String {
+    let v6 = svc.vip.is_ipv6();
+    if let Some(mark) = svc.fwmark {
+        return match (rule, v6) {
+            (true, false) => format!("-f {mark}"),
+            (true, true) => format!("-f {mark} -6"),
+            (false, false) => format!("FWM  {mark}"),
+            (false, true) => format!("FWM  {mark} IPv6"),
+        };
+    }
+    let vname = addrport_any(svc.vip, svc.port, &svc.protocol, names);
+    if rule {
+        let flag = match protocol_number(&svc.protocol) {
+            6 => "-t",
+            17 => "-u",
+            _ => "--sctp-service",
+        };
+        format!("{flag} {vname}")
+    } else {
+        let mut name = format!("{:<4} {vname}", protocol_name(&svc.protocol));
+        if !v6 {
+            truncate(&mut name, 33);
+        }
+        name
+    }
+}
+
+/// C's `buf[n] = '\0'` on a string that is ASCII in practice (names may not be).
+fn truncate(s: &mut String, n: usize) {
+    if s.len() > n {
+        let mut cut = n;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+}
+
+/// The persistence netmask as ipvsadm prints it: a dotted mask for IPv4, a prefix length for
+/// IPv6; None when the granularity is one address.
+fn netmask(svc: &ServiceView) -> Option<String> {
+    let p = svc.persistent_netmask?;
+    if svc.vip.is_ipv6() {
+        (p != 128).then(|| p.to_string())
+    } else {
+        (p < 32).then(|| {
+            let bits = if p == 0 { 0 } else { u32::MAX << (32 - p) };
+            Ipv4Addr::from(bits).to_string()
+        })
+    }
+}
+
 /// `print_service_entry`: one service line, then its real servers (sorted unless `nosort`).
 ///
 /// ```c
-/// snprintf(svc_name, sizeof(svc_name), "%-4s %s", stype, vname);
-/// if (se->af != AF_INET6) svc_name[33] = '\0';
 /// /* FMT_STATS */   printf("%-33s", svc_name); print_largenum(conns) ... (outbytes);
-/// /* default */     printf("%s %s", svc_name, se->sched_name);
+/// /* FMT_RATE */    printf("%-33s", svc_name); print_largenum(cps) ... (outbps);
+/// /* otherwise */   printf("%s %s", svc_name, se->sched_name);
 ///                   if (sched flags) { printf(" ("); print_sched_flags(se); printf(")"); }
-///                   if (persistent)  printf(" persistent %u", se->timeout);
+///                   if (persistent) {
+///                           printf(" persistent %u", se->timeout);
+///                           if (netmask is not one address) printf(" mask %s" | " mask %i", ...);
+///                           if (se->pe_name[0]) printf(" pe %s", se->pe_name);
+///                   }
+///                   if (one-packet) printf(" ops");
 /// printf("\n");
 /// /* each dest */   if (e->af != AF_INET6) dname[28] = '\0';
 /// /* FMT_STATS */   printf("  -> %-28s", dname); print_largenum(...) x5; printf("\n");
+/// /* FMT_RATE */    printf("  -> %-28s", dname); print_largenum(...) x5; printf("\n");
+/// /* FMT_THRESHOLDS */ printf("  -> %-28s %-10u %-10u %-10u %-10u\n", dname,
+///                          e->u_threshold, e->l_threshold, e->activeconns, e->inactconns);
+/// /* FMT_PERSISTENTCONN */ printf("  -> %-28s %-9u %-11u %-10u %-10u\n", dname,
+///                          e->weight, e->persistconns, e->activeconns, e->inactconns);
+/// /* FMT_TUN_INFO */ printf("  -> %-28s %-7s %-13s %-6d %-10u %-10u\n", dname,
+///                          fwd_name(e->conn_flags), ti ? : "n/a", e->weight, ...);
 /// /* default */     printf("  -> %-28s %-7s %-6d %-10u %-10u\n", dname,
 ///                          fwd_name(e->conn_flags), e->weight, e->activeconns, e->inactconns);
 /// ```
-///
-/// lbd has no fwmark services, netmasks, persistence engines or one-packet scheduling, so
-/// the `FWM`, ` mask`, ` pe` and ` ops` variants never arise.
-pub fn service_entry(svc: &ServiceView, fmt: ListFormat) -> String {
-    let mut svc_name = format!(
-        "{:<4} {}",
-        protocol_name(&svc.protocol),
-        addrport(svc.vip, svc.port)
-    );
-    if !svc.vip.is_ipv6() {
-        svc_name.truncate(33);
-    }
-
+pub fn service_entry(svc: &ServiceView, fmt: ListFormat, names: &dyn Resolve) -> String {
+    let svc_name = service_name(svc, false, names);
     let mut out = String::new();
     if fmt.stats {
         let _ = write!(out, "{svc_name:<33}");
         push_stats(&mut out, &svc.stats, fmt.exact);
+    } else if fmt.rate {
+        let _ = write!(out, "{svc_name:<33}");
+        push_rates(&mut out, &svc.rate, fmt.exact);
     } else {
         let _ = write!(out, "{svc_name} {}", svc.scheduler);
         if let Some(flags) = sched_flags(&svc.sched_flags) {
@@ -113,23 +328,54 @@ pub fn service_entry(svc: &ServiceView, fmt: ListFormat) -> String {
         }
         if let Some(timeout) = svc.persistent {
             let _ = write!(out, " persistent {timeout}");
+            if let Some(m) = netmask(svc) {
+                let _ = write!(out, " mask {m}");
+            }
+            if let Some(pe) = &svc.pe_name {
+                let _ = write!(out, " pe {pe}");
+            }
+        }
+        if svc.one_packet {
+            out.push_str(" ops");
         }
     }
     out.push('\n');
 
-    let mut dests: Vec<&RealServerView> = svc.real_servers.iter().collect();
-    if !fmt.nosort {
-        dests.sort_by(|a, b| cmp_dests(a, b));
-    }
-    for rs in dests {
-        let mut dname = addrport(rs.address, rs.port);
+    for rs in sorted_dests(svc, fmt.nosort) {
+        let mut dname = addrport_any(rs.address, rs.port, &svc.protocol, names);
         if !rs.address.is_ipv6() {
-            dname.truncate(28);
+            truncate(&mut dname, 28);
         }
         if fmt.stats {
             let _ = write!(out, "  -> {dname:<28}");
             push_stats(&mut out, &rs.stats, fmt.exact);
             out.push('\n');
+        } else if fmt.rate {
+            let _ = write!(out, "  -> {dname:<28}");
+            push_rates(&mut out, &rs.rate, fmt.exact);
+            out.push('\n');
+        } else if fmt.thresholds {
+            let _ = writeln!(
+                out,
+                "  -> {dname:<28} {:<10} {:<10} {:<10} {:<10}",
+                rs.upper_threshold, rs.lower_threshold, rs.active_conns, rs.inactive_conns
+            );
+        } else if fmt.persistent_conn {
+            let _ = writeln!(
+                out,
+                "  -> {dname:<28} {:<9} {:<11} {:<10} {:<10}",
+                rs.weight, rs.persist_conns, rs.active_conns, rs.inactive_conns
+            );
+        } else if fmt.tun_info {
+            let _ = writeln!(
+                out,
+                "  -> {dname:<28} {:<7} {:<13} {:<6} {:<10} {:<10}",
+                fwd_name(&rs.forwarding),
+                tun_info(rs).unwrap_or_else(|| "n/a".into()),
+                rs.weight,
+                rs.active_conns,
+                rs.inactive_conns
+            );
         } else {
             let _ = writeln!(
                 out,
@@ -145,10 +391,221 @@ pub fn service_entry(svc: &ServiceView, fmt: ListFormat) -> String {
     out
 }
 
+fn sorted_dests(svc: &ServiceView, nosort: bool) -> Vec<&RealServerView> {
+    let mut dests: Vec<&RealServerView> = svc.real_servers.iter().collect();
+    if !nosort {
+        dests.sort_by(|a, b| cmp_dests(a, b));
+    }
+    dests
+}
+
+/// GUE's checksum flags as `tunflags` / `tun_flags_opts` name them.
+fn tun_flag(csum: Option<&str>) -> (&'static str, &'static str) {
+    match csum {
+        Some("csum") => ("+c", "--tun-csum"),
+        Some("remcsum") => ("r+c", "--tun-remcsum"),
+        _ => ("-c", "--tun-nocsum"),
+    }
+}
+
+/// `fwd_tun_info`: "ipip", "gue:PORT:FLAGS", "gre:FLAGS"; None for a real server that is not
+/// tunnelled (printed as "n/a").
+pub fn tun_info(rs: &RealServerView) -> Option<String> {
+    if fwd_name(&rs.forwarding) != "Tunnel" {
+        return None;
+    }
+    let (flag, _) = tun_flag(rs.tun_csum.as_deref());
+    match rs.tun_type.as_deref().unwrap_or("ipip") {
+        "ipip" => Some("ipip".into()),
+        "gue" => Some(format!("gue:{}:{flag}", rs.tun_port.unwrap_or(0))),
+        "gre" => Some(format!("gre:{flag}")),
+        _ => None,
+    }
+}
+
 fn push_stats(out: &mut String, s: &StatsView, exact: bool) {
     for n in [s.conns, s.in_pkts, s.out_pkts, s.in_bytes, s.out_bytes] {
         out.push_str(&largenum(n, exact));
     }
+}
+
+fn push_rates(out: &mut String, r: &RateView, exact: bool) {
+    for n in [r.cps, r.in_pps, r.out_pps, r.in_bps, r.out_bps] {
+        out.push_str(&largenum(n, exact));
+    }
+}
+
+/// `-S` (`list_all` with `FMT_RULE`): the table as commands that `-R` takes back.
+///
+/// ```c
+/// printf("-A %s -s %s", svc_name, se->sched_name);
+/// if (sched flags)   { printf(" -b "); print_sched_flags(se); }
+/// if (persistent)    { printf(" -p %u", se->timeout);
+///                      if (netmask is not one address) printf(" -M %s" | " -M %i", ...); }
+/// if (se->pe_name[0]) printf(" --pe %s", se->pe_name);
+/// if (one-packet)    printf(" -o");
+/// printf("\n");
+/// /* each dest, not tunnelled */
+/// printf("-a %s -r %s %s -w %d\n", svc_name, dname, fwd_switch(e->conn_flags), e->weight);
+/// /* tunnelled (print_tunnel_rule) */
+/// "-a %s -r %s %s -w %d --tun-type %s"                        ipip
+/// "-a %s -r %s %s -w %d --tun-type %s --tun-port %d %s"       gue (%s: --tun-nocsum, ...)
+/// "-a %s -r %s %s -w %d --tun-type %s %s"                     gre
+/// ```
+///
+/// lbctl adds what ipvsadm's rules cannot say, only where it is set, so that `-S` then `-R`
+/// gives back the same state: ` --mh-table-size N` on a service, ` -x U -y L` on a real
+/// server with connection thresholds.
+pub fn rules(services: &[ServiceView], nosort: bool, names: &dyn Resolve) -> String {
+    let mut out = String::new();
+    for svc in sorted(services, nosort) {
+        let svc_name = service_name(svc, true, names);
+        let _ = write!(out, "-A {svc_name} -s {}", svc.scheduler);
+        if let Some(flags) = sched_flags(&svc.sched_flags) {
+            let _ = write!(out, " -b {flags}");
+        }
+        if let Some(timeout) = svc.persistent {
+            let _ = write!(out, " -p {timeout}");
+            if let Some(m) = netmask(svc) {
+                let _ = write!(out, " -M {m}");
+            }
+        }
+        if let Some(pe) = &svc.pe_name {
+            let _ = write!(out, " --pe {pe}");
+        }
+        if svc.one_packet {
+            out.push_str(" -o");
+        }
+        if let Some(n) = svc.mh_table_size {
+            let _ = write!(out, " --mh-table-size {n}");
+        }
+        out.push('\n');
+        for rs in sorted_dests(svc, nosort) {
+            let dname = addrport_any(rs.address, rs.port, &svc.protocol, names);
+            let _ = write!(
+                out,
+                "-a {svc_name} -r {dname} {} -w {}",
+                fwd_switch(&rs.forwarding),
+                rs.weight
+            );
+            if fwd_name(&rs.forwarding) == "Tunnel" {
+                let (_, opt) = tun_flag(rs.tun_csum.as_deref());
+                match rs.tun_type.as_deref().unwrap_or("ipip") {
+                    "gue" => {
+                        let _ = write!(
+                            out,
+                            " --tun-type gue --tun-port {} {opt}",
+                            rs.tun_port.unwrap_or(0)
+                        );
+                    }
+                    "gre" => {
+                        let _ = write!(out, " --tun-type gre {opt}");
+                    }
+                    t => {
+                        let _ = write!(out, " --tun-type {t}");
+                    }
+                }
+            }
+            if rs.upper_threshold != 0 {
+                let _ = write!(out, " -x {}", rs.upper_threshold);
+            }
+            if rs.lower_threshold != 0 {
+                let _ = write!(out, " -y {}", rs.lower_threshold);
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// `fwd_switch`: the forwarding method as an option.
+pub fn fwd_switch(forwarding: &str) -> &'static str {
+    match fwd_name(forwarding) {
+        "Masq" => "-m",
+        "Tunnel" => "-i",
+        _ => "-g",
+    }
+}
+
+/// `list_conn` (`-L -c`): connections and persistence templates.
+///
+/// ```c
+/// printf("IPVS connection entries\n");
+/// if (format & FMT_PERSISTENTCONN)
+///         printf("pro expire %-11s %-18s %-18s %-18s %-16s %s\n",
+///                "state", "source", "virtual", "destination", "pe name", "pe_data");
+/// else
+///         printf("pro expire %-11s %-18s %-18s %s\n",
+///                "state", "source", "virtual", "destination");
+/// /* print_conn, for each entry (no persistence-engine data in lb) */
+/// sprintf(expire_str, "%02d:%02d", minutes, seconds);
+/// printf("%-3s %-6s %-11s %-18s %-18s %s\n", protocol, expire_str, state, cname, vname, dname);
+/// ```
+pub fn connections(conns: &[ConnView], persistent_conn: bool, names: &dyn Resolve) -> String {
+    let mut out = String::from("IPVS connection entries\n");
+    if persistent_conn {
+        let _ = writeln!(
+            out,
+            "pro expire {:<11} {:<18} {:<18} {:<18} {:<16} pe_data",
+            "state", "source", "virtual", "destination", "pe name"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "pro expire {:<11} {:<18} {:<18} destination",
+            "state", "source", "virtual"
+        );
+    }
+    for c in conns {
+        let expire = format!("{:02}:{:02}", c.expires / 60, c.expires % 60);
+        let _ = writeln!(
+            out,
+            "{:<3} {:<6} {:<11} {:<18} {:<18} {}",
+            protocol_name(&c.protocol),
+            expire,
+            c.state,
+            addrport_any(c.client, c.client_port, &c.protocol, names),
+            addrport_any(c.vip, c.vport, &c.protocol, names),
+            addrport_any(c.real, c.real_port, &c.protocol, names),
+        );
+    }
+    out
+}
+
+/// `list_timeout` (`-L --timeout`).
+///
+/// ```c
+/// printf("Timeout (tcp tcpfin udp): %d %d %d\n", u->tcp_timeout, u->tcp_fin_timeout, u->udp_timeout);
+/// ```
+pub fn timeouts(tcp: u32, tcpfin: u32, udp: u32) -> String {
+    format!("Timeout (tcp tcpfin udp): {tcp} {tcpfin} {udp}\n")
+}
+
+/// A connection-synchronisation daemon (lb has none; ipvsadm's `--daemon` lists them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncDaemon {
+    /// "master" or "backup".
+    pub state: String,
+    pub mcast_interface: String,
+    pub syncid: u8,
+}
+
+/// `list_daemon` (`-L --daemon`): one line per running sync daemon, nothing when none runs.
+///
+/// ```c
+/// printf("master sync daemon (mcast=%s, syncid=%d)\n", u[0].mcast_ifn, u[0].syncid);
+/// printf("backup sync daemon (mcast=%s, syncid=%d)\n", u[1].mcast_ifn, u[1].syncid);
+/// ```
+pub fn daemons(daemons: &[SyncDaemon]) -> String {
+    let mut out = String::new();
+    for d in daemons {
+        let _ = writeln!(
+            out,
+            "{} sync daemon (mcast={}, syncid={})",
+            d.state, d.mcast_interface, d.syncid
+        );
+    }
+    out
 }
 
 /// `print_largenum`: a counter in a 9-column field, abbreviated past 8 digits.
@@ -252,9 +709,22 @@ pub fn sched_flags(flags: &[String]) -> Option<String> {
 /// `snprintf(buf, 60, "%s%s%s:%u", af == AF_INET ? "" : "[", inet_ntop(af, addr, ...),
 /// af == AF_INET ? "" : "]", port)`.
 pub fn addrport(addr: IpAddr, port: u16) -> String {
+    addrport_any(addr, port, "", &Numeric)
+}
+
+/// `addrport_to_anyname`: the host name (else the address) and the service name (else the
+/// port) of `protocol`.
+pub fn addrport_any(addr: IpAddr, port: u16, protocol: &str, names: &dyn Resolve) -> String {
+    let host = names.host(addr).unwrap_or_else(|| match addr {
+        IpAddr::V4(a) => a.to_string(),
+        IpAddr::V6(a) => inet_ntop6(a),
+    });
+    let port = names
+        .service(port, &protocol.to_ascii_lowercase())
+        .unwrap_or_else(|| port.to_string());
     match addr {
-        IpAddr::V4(a) => format!("{a}:{port}"),
-        IpAddr::V6(a) => format!("[{}]:{port}", inet_ntop6(a)),
+        IpAddr::V4(_) => format!("{host}:{port}"),
+        IpAddr::V6(_) => format!("[{host}]:{port}"),
     }
 }
 
@@ -336,13 +806,15 @@ fn addr_bits(addr: &IpAddr) -> u128 {
     }
 }
 
-/// `ipvs_cmp_services`: family, protocol number, address, port. ipvsadm subtracts the
-/// addresses as unsigned 32-bit words and casts to `int`, which misorders addresses more than
-/// 2^31 apart (it puts 192.168.0.1 before 10.0.0.1) and is not a total order; lbctl sorts
-/// numerically instead.
+/// `ipvs_cmp_services`: firewall mark (0 for an address service, so those come first), then family, protocol
+/// number, address, port. ipvsadm subtracts the addresses as unsigned 32-bit words and casts
+/// to `int`, which misorders addresses more than 2^31 apart (it puts 192.168.0.1 before
+/// 10.0.0.1) and is not a total order; lbctl sorts numerically instead.
 fn cmp_services(a: &ServiceView, b: &ServiceView) -> Ordering {
-    af_rank(&a.vip)
-        .cmp(&af_rank(&b.vip))
+    let mark = |s: &ServiceView| s.fwmark.unwrap_or(0);
+    mark(a)
+        .cmp(&mark(b))
+        .then_with(|| af_rank(&a.vip).cmp(&af_rank(&b.vip)))
         .then_with(|| protocol_number(&a.protocol).cmp(&protocol_number(&b.protocol)))
         .then_with(|| addr_bits(&a.vip).cmp(&addr_bits(&b.vip)))
         .then_with(|| a.port.cmp(&b.port))
@@ -422,6 +894,7 @@ mod tests {
             active_conns: active,
             inactive_conns: inactive,
             stats: st,
+            ..Default::default()
         }
     }
 
@@ -457,6 +930,7 @@ mod tests {
                         stats(22, 500, 0, 33_536, 0),
                     ),
                 ],
+                ..Default::default()
             },
             ServiceView {
                 protocol: "udp".into(),
@@ -486,6 +960,7 @@ mod tests {
                         stats(61_728_395, 0, 0, 0, 0),
                     ),
                 ],
+                ..Default::default()
             },
             ServiceView {
                 protocol: "tcp".into(),
@@ -496,6 +971,7 @@ mod tests {
                 persistent: Some(300),
                 stats: stats(0, 0, 0, 0, 0),
                 real_servers: vec![],
+                ..Default::default()
             },
             ServiceView {
                 protocol: "tcp".into(),
@@ -533,6 +1009,7 @@ mod tests {
                     rs("10.1.0.5", 80, "dr", 1, 7, 0, stats(0, 0, 0, 0, 0)),
                     rs("127.0.0.1", 80, "local", 1, 0, 0, stats(0, 0, 0, 0, 0)),
                 ],
+                ..Default::default()
             },
         ]
     }
@@ -556,7 +1033,10 @@ TCP  [2001:db8::1]:443 wlc persistent 300
   -> [2001:db8::10]:443           Tunnel  10     4          9         
   -> [2001:db8::20]:443           Route   5      3          17        
 ";
-        assert_eq!(list_all(&fixture(), 4096, ListFormat::default()), expected);
+        assert_eq!(
+            list_all(&fixture(), 4096, ListFormat::default(), &Numeric),
+            expected
+        );
     }
 
     #[test]
@@ -582,7 +1062,7 @@ TCP  [2001:db8::1]:443                  42     1000        0    65536        0
   -> [2001:db8::10]:443                 22      500        0    33536        0
   -> [2001:db8::20]:443                 20      500        0    32000        0
 ";
-        assert_eq!(list_all(&fixture(), 4096, fmt), expected);
+        assert_eq!(list_all(&fixture(), 4096, fmt, &Numeric), expected);
     }
 
     #[test]
@@ -590,7 +1070,7 @@ TCP  [2001:db8::1]:443                  42     1000        0    65536        0
         let fmt = ListFormat {
             stats: true,
             exact: true,
-            nosort: false,
+            ..Default::default()
         };
         let svc = &fixture()[3];
         let expected = "\
@@ -600,7 +1080,7 @@ TCP  10.0.0.1:80                   1234567 100000000 1000000000 123456789012 200
   -> 192.168.1.10:8080              234567        1        0        2        0
   -> 192.168.1.20:80               1000000 99999999        0 5000000000        0
 ";
-        assert_eq!(service_entry(svc, fmt), expected);
+        assert_eq!(service_entry(svc, fmt, &Numeric), expected);
     }
 
     #[test]
@@ -621,13 +1101,13 @@ UDP  10.0.0.53:53 rr
   -> 192.168.1.11:53              Route   1      0          1234      
   -> 192.168.1.10:53              Route   1      0          1233      
 ";
-        assert_eq!(list_all(&services[..2], 65536, fmt), expected);
+        assert_eq!(list_all(&services[..2], 65536, fmt, &Numeric), expected);
     }
 
     #[test]
     fn empty_table() {
         assert_eq!(
-            list_all(&[], 1048576, ListFormat::default()),
+            list_all(&[], 1048576, ListFormat::default(), &Numeric),
             "IP Virtual Server version 1.2.1 (size=1048576)\n\
              Prot LocalAddress:Port Scheduler Flags\n  \
              -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n"
@@ -637,7 +1117,7 @@ UDP  10.0.0.53:53 rr
             ..Default::default()
         };
         assert_eq!(
-            list_all(&[], 0, fmt),
+            list_all(&[], 0, fmt, &Numeric),
             "IP Virtual Server version 1.2.1 (size=0)\n\
              Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes\n  \
              -> RemoteAddress:Port\n"
@@ -663,9 +1143,10 @@ UDP  10.0.0.53:53 rr
                 0,
                 stats(1, 2, 3, 4, 5),
             )],
+            ..Default::default()
         };
         assert_eq!(
-            service_entry(&svc, ListFormat::default()),
+            service_entry(&svc, ListFormat::default(), &Numeric),
             "UDP  [2001:db8:1234:5678:9abc:def0:1234:5678]:65535 sh (sh-port) persistent 3600\n  \
              -> [2001:db8:1234:5678:9abc:def0:1234:10]:65535 Tunnel  65535  0          0         \n"
         );
@@ -674,7 +1155,7 @@ UDP  10.0.0.53:53 rr
             ..Default::default()
         };
         assert_eq!(
-            service_entry(&svc, fmt),
+            service_entry(&svc, fmt, &Numeric),
             "UDP  [2001:db8:1234:5678:9abc:def0:1234:5678]:65535        1        2        3        4        5\n  \
              -> [2001:db8:1234:5678:9abc:def0:1234:10]:65535        1        2        3        4        5\n"
         );

@@ -44,7 +44,7 @@ fn list_numeric() {
     let path = sock_path();
     let lbd = fake_lbd(&path, SERVICES);
     let out = lbctl(&["-L", "-n", "--socket", path.to_str().unwrap()]);
-    assert_eq!(lbd.join().unwrap(), "{\"v\":1,\"op\":\"list\"}\n");
+    assert_eq!(lbd.join().unwrap(), "{\"v\":2,\"op\":\"list\"}\n");
     let _ = std::fs::remove_file(&path);
     assert!(out.status.success(), "{out:?}");
     assert_eq!(
@@ -85,7 +85,7 @@ fn status_json() {
         "{\"result\":\"status\",\"version\":\"0.1.0\",\"interface\":\"eth0\",\"xdp_mode\":\"native\",\"services\":1,\"real_servers\":2,\"connections\":3,\"connection_capacity\":4096,\"reasons\":[[\"pass\",7]]}\n",
     );
     let out = lbctl(&["--json", "status", "--socket", path.to_str().unwrap()]);
-    assert_eq!(lbd.join().unwrap(), "{\"v\":1,\"op\":\"status\"}\n");
+    assert_eq!(lbd.join().unwrap(), "{\"v\":2,\"op\":\"status\"}\n");
     let _ = std::fs::remove_file(&path);
     assert!(out.status.success(), "{out:?}");
     let stdout = String::from_utf8(out.stdout).unwrap();
@@ -103,7 +103,7 @@ fn daemon_error_fails() {
     lbd.join().unwrap();
     let _ = std::fs::remove_file(&path);
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(String::from_utf8(out.stderr).unwrap(), "lbctl: lbd: boom\n");
+    assert_eq!(String::from_utf8(out.stderr).unwrap(), "boom\n");
 }
 
 #[test]
@@ -123,11 +123,36 @@ fn missing_socket() {
 
 #[test]
 fn usage_errors_exit_2() {
-    for args in [&["--bogus"][..], &["-L", "--rate"], &["-n", "status"]] {
+    // clap's own errors.
+    for args in [
+        &["--bogus"][..],
+        &["-L", "--frobnicate"],
+        &["status", "--stats"],
+    ] {
         let out = lbctl(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+    }
+    // ipvsadm's, in its words, without lbd.
+    for (args, want) in [
+        (
+            &["-A"][..],
+            "You need to supply the 'service-address' option for the 'add-service' command\n",
+        ),
+        (
+            &["-n", "status"],
+            "the verb 'status' cannot be used with '--numeric'\n",
+        ),
+        (
+            &["-a", "-t", "1.2.3.4:80", "-r", "5.6.7.8", "-w", "-2"],
+            "illegal weight specified\n",
+        ),
+    ] {
+        let out = lbctl(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(String::from_utf8(out.stderr).unwrap(), want, "{args:?}");
+        assert!(out.stdout.is_empty());
     }
 }
 

@@ -166,6 +166,10 @@ pub struct RealServerConfig {
     /// UDP destination port of GUE encapsulation (ipvsadm `--tun-port`); required for `gue`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tun_port: Option<u16>,
+    /// Checksum mode of GUE encapsulation: `nocsum` (default), `csum` or `remcsum` (ipvsadm
+    /// `--tun-nocsum`, `--tun-csum`, `--tun-remcsum`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tun_csum: Option<String>,
     /// Upper connection threshold (ipvsadm `-x`): above this many connections the real server
     /// gets no new ones. 0 or unset: no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -522,6 +526,17 @@ impl Config {
                         "only a gue tunnel has a port (set tun_type to \"gue\")".into(),
                     ),
                 }
+                match (r.tun_type.as_deref(), r.tun_csum.as_deref()) {
+                    (_, None) | (Some("gue"), Some("nocsum" | "csum" | "remcsum")) => {}
+                    (Some("gue"), Some(c)) => err(
+                        format!("{rp}.tun_csum"),
+                        format!("unknown checksum mode {c:?}; valid: nocsum, csum, remcsum"),
+                    ),
+                    (_, Some(_)) => err(
+                        format!("{rp}.tun_csum"),
+                        "only a gue tunnel has a checksum mode (set tun_type to \"gue\")".into(),
+                    ),
+                }
                 if (r.upper_threshold.is_some() || r.lower_threshold.is_some())
                     && !THRESHOLDS_IMPLEMENTED
                 {
@@ -670,7 +685,7 @@ mod tests {
         assert_eq!(
             errors(&bad),
             vec![
-                "services[0].real_servers[1].wieght: unknown field `wieght`, expected one of `address`, `port`, `weight`, `forwarding`, `tun_type`, `tun_port`, `upper_threshold`, `lower_threshold` at line 8 column 64"
+                "services[0].real_servers[1].wieght: unknown field `wieght`, expected one of `address`, `port`, `weight`, `forwarding`, `tun_type`, `tun_port`, `tun_csum`, `upper_threshold`, `lower_threshold` at line 8 column 64"
             ]
         );
     }

@@ -17,17 +17,16 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
-use lb_common::{
-    REASON_NAMES,
-    api::{API_VERSION, Op, Request, Response, StatusView},
-};
+use lb_common::api::{API_VERSION, Request, Response};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use tracing::{debug, error, info, warn};
 
 use crate::{
     config::{Config, XdpMode},
     conntrack::{Conntrack, monotonic_ns},
+    control,
     dataplane::{Dataplane, LoadOptions, ensure_bpffs},
+    estimator::{self, Estimator},
     neigh,
     state::State,
 };
@@ -39,11 +38,33 @@ pub struct Daemon {
     pub interface: String,
     pub xdp_mode: XdpMode,
     pub config_path: PathBuf,
+    /// Where the applied state is persisted (None: not persisted).
+    pub state_file: Option<PathBuf>,
+    /// The config lbd started with: its daemon settings (interface, XDP mode, pins, table
+    /// size, metrics) hold until a restart.
+    pub started: Config,
+    /// Rates for `--rate`, sampled every 2 seconds.
+    pub rates: Estimator,
 }
 
-/// Runs lbd until SIGTERM or SIGINT.
-pub fn run(config_path: &Path, socket: &Path) -> Result<()> {
-    let cfg = Config::load(config_path)?;
+/// Runs lbd until SIGTERM or SIGINT. With a `state_file` that exists, lbd serves the state
+/// it records (the last one applied) instead of the config file's services.
+pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Result<()> {
+    let file_cfg = Config::load(config_path)?;
+    let cfg = match state_file {
+        Some(p) => match control::restore(&file_cfg, p)? {
+            Some(restored) => {
+                info!(
+                    state_file = %p.display(),
+                    services = restored.services.len(),
+                    "restoring the applied state"
+                );
+                restored
+            }
+            None => file_cfg,
+        },
+        None => file_cfg,
+    };
     // Everything that can be checked before touching the kernel's BPF state is checked first.
     let mtu = interface_mtu(&cfg.interface)
         .with_context(|| format!("config field interface: {:?}", cfg.interface))?;
@@ -86,6 +107,9 @@ pub fn run(config_path: &Path, socket: &Path) -> Result<()> {
         interface: cfg.interface.clone(),
         xdp_mode: cfg.xdp_mode,
         config_path: config_path.to_path_buf(),
+        state_file: state_file.map(Path::to_path_buf),
+        started: cfg.clone(),
+        rates: Estimator::default(),
     }));
     let stop = Arc::new(AtomicBool::new(false));
     neigh::warm_initial(&real_addrs(&cfg));
@@ -102,6 +126,11 @@ pub fn run(config_path: &Path, socket: &Path) -> Result<()> {
         let d = daemon.clone();
         let stop = stop.clone();
         std::thread::spawn(move || expire_loop(d, stop));
+    }
+    {
+        let d = daemon.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || estimate_loop(d, stop));
     }
     let metrics_addr = cfg.metrics_listen.unwrap_or_else(|| {
         crate::metrics::DEFAULT_LISTEN
@@ -172,29 +201,46 @@ fn expire_loop(daemon: Arc<Mutex<Daemon>>, stop: Arc<AtomicBool>) {
     }
 }
 
+/// Samples every service's and real server's counters for the rate estimator.
+fn estimate_loop(daemon: Arc<Mutex<Daemon>>, stop: Arc<AtomicBool>) {
+    let mut last = std::time::Instant::now();
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(estimator::PERIOD);
+        let mut d = daemon.lock().unwrap_or_else(|e| e.into_inner());
+        let elapsed = last.elapsed().as_millis() as u64;
+        last = std::time::Instant::now();
+        let (mut svcs, mut reals) = (Vec::new(), Vec::new());
+        for (sid, rids) in d.state.view_ids() {
+            if let Ok(s) = d.dp.service_stats(sid) {
+                svcs.push((sid, s));
+            }
+            for rid in rids {
+                if let Ok(s) = d.dp.real_stats(rid) {
+                    reals.push((rid, s));
+                }
+            }
+        }
+        d.rates.tick(&svcs, &reals, elapsed);
+    }
+}
+
+/// SIGHUP: the config file replaces the desired state (and the state file).
 fn reload(daemon: &Mutex<Daemon>) {
     let mut d = daemon.lock().unwrap_or_else(|e| e.into_inner());
     let path = d.config_path.clone();
     match Config::load(&path) {
         Err(e) => error!("SIGHUP: keeping the running config: {e}"),
         Ok(cfg) => {
-            if cfg.interface != d.interface || cfg.xdp_mode != d.xdp_mode {
-                error!(
-                    "SIGHUP: keeping the running config: interface and xdp_mode cannot change while running (restart lbd)"
-                );
-                return;
+            let addrs = real_addrs(&cfg);
+            match crate::ops::commit(&mut d, cfg, false) {
+                Ok(changes) => info!(?changes, "SIGHUP: config re-read and applied"),
+                Err(e) => error!(
+                    "SIGHUP: keeping the running config: {}",
+                    e.describe(&path.display().to_string())
+                ),
             }
-            let Daemon {
-                dp,
-                state,
-                conntrack,
-                ..
-            } = &mut *d;
-            conntrack.timeouts = cfg.timeouts;
-            match state.apply(dp, &cfg) {
-                Ok(report) => info!(?report, "SIGHUP: config re-read and applied"),
-                Err(e) => error!("SIGHUP: applying the config failed: {e}"),
-            }
+            drop(d);
+            neigh::warm_initial(&addrs);
         }
     }
 }
@@ -225,7 +271,7 @@ fn interface_mtu(iface: &str) -> Result<u32> {
 /// Forwarding must be on for the interface: the kernel's FIB lookup from XDP refuses to
 /// answer otherwise (BPF_FIB_LKUP_RET_FWD_DISABLED). IPv4 always; IPv6 when the config has
 /// IPv6 addresses.
-fn enable_forwarding(cfg: &Config) -> Result<()> {
+pub(crate) fn enable_forwarding(cfg: &Config) -> Result<()> {
     let iface = &cfg.interface;
     let v6 = cfg
         .services
@@ -299,16 +345,26 @@ fn handle_client(s: UnixStream, daemon: &Mutex<Daemon>) -> Result<()> {
         let resp = match serde_json::from_str::<Request>(&line) {
             Err(e) => Response::Error {
                 message: format!("bad request: {e}"),
+                edit: None,
             },
             Ok(req) if req.v != API_VERSION => Response::Error {
                 message: format!(
                     "request is API version {}, this lbd speaks version {API_VERSION}",
                     req.v
                 ),
+                edit: None,
             },
             Ok(req) => {
-                let d = daemon.lock().unwrap_or_else(|e| e.into_inner());
-                answer(&d, &req.op)
+                let mut d = daemon.lock().unwrap_or_else(|e| e.into_inner());
+                let resp = crate::ops::answer(&mut d, &req.op);
+                let changed = matches!(resp, Response::Applied { dry_run: false, .. });
+                let addrs = d.state.config().map(real_addrs).unwrap_or_default();
+                drop(d);
+                // New real servers need their neighbour entries before traffic reaches them.
+                if changed {
+                    std::thread::spawn(move || neigh::warm_initial(&addrs));
+                }
+                resp
             }
         };
         let mut out = serde_json::to_string(&resp)?;
@@ -316,33 +372,4 @@ fn handle_client(s: UnixStream, daemon: &Mutex<Daemon>) -> Result<()> {
         w.write_all(out.as_bytes())?;
     }
     Ok(())
-}
-
-/// Answers one request from the current state.
-pub fn answer(d: &Daemon, op: &Op) -> Response {
-    let r = match op {
-        Op::List => d.state.views(&d.dp).map(|services| Response::Services {
-            conn_table_size: d.dp.conn_capacity(),
-            services,
-        }),
-        Op::Status => d.dp.reasons().map(|reasons| {
-            Response::Status(StatusView {
-                version: env!("CARGO_PKG_VERSION").into(),
-                interface: d.interface.clone(),
-                xdp_mode: d.xdp_mode.to_string(),
-                services: d.state.service_count(),
-                real_servers: d.state.real_count(),
-                connections: d.dp.connections().len() as u64,
-                connection_capacity: d.dp.conn_capacity(),
-                reasons: REASON_NAMES
-                    .iter()
-                    .zip(reasons)
-                    .map(|(n, v)| (n.to_string(), v))
-                    .collect(),
-            })
-        }),
-    };
-    r.unwrap_or_else(|e| Response::Error {
-        message: e.to_string(),
-    })
 }

@@ -198,6 +198,14 @@ impl Dataplane {
             .map_err(|source| map_err(map_name::REALS, source))
     }
 
+    /// A real server's entry by id (also of removed real servers whose connections still
+    /// drain to them).
+    pub fn real(&self, id: u32) -> Result<RealServer> {
+        self.reals
+            .get(&id, 0)
+            .map_err(|source| map_err(map_name::REALS, source))
+    }
+
     /// Writes scheduler cells (`lb_common::sched_cell`) into the scheduler table at `off`.
     pub fn write_table(&mut self, off: u32, cells: &[u64]) -> Result<()> {
         self.table.write_cells(off, cells)

@@ -3,11 +3,14 @@
 
 pub mod config;
 pub mod conntrack;
+pub mod control;
 pub mod daemon;
 pub mod dataplane;
+pub mod estimator;
 pub mod maglev;
 pub mod metrics;
 pub mod neigh;
 pub mod netns;
+pub mod ops;
 pub mod sched;
 pub mod state;

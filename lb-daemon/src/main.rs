@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
 use lb_common::api::DEFAULT_SOCKET;
-use lb_daemon::{config, daemon, dataplane, netns};
+use lb_daemon::{config, control, daemon, dataplane, netns};
 use tracing::info;
 
 #[derive(Parser)]
@@ -22,6 +22,14 @@ struct Cli {
     /// The control socket lbctl talks to (mode 0600).
     #[arg(long, value_name = "PATH", default_value = DEFAULT_SOCKET)]
     socket: PathBuf,
+    /// Where lbd records the state applied at run time (lbctl, apply, SIGHUP); when the file
+    /// exists at start, its services, timeouts and director addresses replace the config
+    /// file's.
+    #[arg(long, value_name = "PATH", default_value = control::DEFAULT_STATE_FILE)]
+    state_file: PathBuf,
+    /// Neither read nor write a state file: every start begins from the config file.
+    #[arg(long, conflicts_with = "state_file")]
+    no_state: bool,
     /// Run in this network namespace (/run/netns/NAME) but keep the host's bpffs.
     #[arg(long, value_name = "NAME", global = true)]
     netns: Option<String>,
@@ -96,7 +104,8 @@ fn run(cli: Cli) -> Result<()> {
             let Some(config) = cli.config else {
                 anyhow::bail!("--config FILE is required (or a subcommand; see --help)");
             };
-            daemon::run(&config, &cli.socket)
+            let state = (!cli.no_state).then_some(cli.state_file.as_path());
+            daemon::run(&config, &cli.socket, state)
         }
     }
 }

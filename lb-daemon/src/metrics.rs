@@ -209,7 +209,9 @@ mod tests {
                     active_conns: 1,
                     inactive_conns: 2,
                     stats,
+                    ..Default::default()
                 }],
+                ..Default::default()
             }],
             reasons: (0..REASON_NAMES.len() as u64).collect(),
             connections: 5,

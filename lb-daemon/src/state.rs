@@ -410,28 +410,62 @@ impl State {
         for st in ordered {
             let mut real_servers = Vec::with_capacity(st.reals.len());
             for r in &st.reals {
+                let conns = dp.real_conns(r.id)?;
                 real_servers.push(RealServerView {
                     address: r.cfg.address,
                     port: r.port,
                     forwarding: r.cfg.forwarding.clone(),
                     weight: r.cfg.weight,
-                    active_conns: dp.real_conns(r.id)?.active.max(0) as u64,
-                    inactive_conns: dp.real_conns(r.id)?.inactive.max(0) as u64,
+                    active_conns: conns.active.max(0) as u64,
+                    inactive_conns: conns.inactive.max(0) as u64,
+                    upper_threshold: r.cfg.upper_threshold.unwrap_or(0),
+                    lower_threshold: r.cfg.lower_threshold.unwrap_or(0),
+                    tun_type: match r.cfg.forwarding.as_str() {
+                        "tun" => Some(r.cfg.tun_type.clone().unwrap_or_else(|| "ipip".into())),
+                        _ => None,
+                    },
+                    tun_port: r.cfg.tun_port,
+                    tun_csum: r.cfg.tun_csum.clone(),
                     stats: dp.real_stats(r.id)?.into(),
+                    ..Default::default()
                 });
             }
+            let full = if st.cfg.vip.is_ipv6() { 128 } else { 32 };
             out.push(ServiceView {
                 protocol: st.cfg.protocol.name().into(),
                 vip: st.cfg.vip,
                 port: st.cfg.port,
                 scheduler: st.cfg.scheduler.clone(),
-                sched_flags: Vec::new(),
+                sched_flags: st.cfg.sched_flags.clone(),
                 persistent: st.cfg.persistent,
+                persistent_netmask: st.cfg.persistent_netmask.filter(|m| *m != full),
+                one_packet: st.cfg.one_packet,
+                mh_table_size: st.cfg.mh_table_size,
                 stats: dp.service_stats(st.id)?.into(),
                 real_servers,
+                ..Default::default()
             });
         }
         Ok(out)
+    }
+
+    /// The ids behind [`State::views`], in the same order: each service's id with its real
+    /// servers' ids.
+    pub fn view_ids(&self) -> Vec<(u32, Vec<u32>)> {
+        let mut ordered: Vec<&ServiceState> = self.services.values().collect();
+        ordered.sort_by_key(|s| s.index);
+        ordered
+            .into_iter()
+            .map(|s| (s.id, s.reals.iter().map(|r| r.id).collect()))
+            .collect()
+    }
+
+    /// Every service's id with its VIP, port and protocol (connection listings).
+    pub fn service_keys(&self) -> Vec<(u32, Protocol, IpAddr, u16)> {
+        self.services
+            .values()
+            .map(|s| (s.id, s.cfg.protocol, s.cfg.vip, s.cfg.port))
+            .collect()
     }
 
     /// Real-server ids of a service by address and port (tests and benchmarks).

@@ -557,7 +557,9 @@ impl Topology {
                 .arg("--config")
                 .arg(&self.config_path)
                 .arg("--socket")
-                .arg(&self.socket),
+                .arg(&self.socket)
+                .arg("--state-file")
+                .arg(self.state_path()),
         );
         let deadline = Instant::now() + Duration::from_secs(20);
         while UnixStream::connect(&self.socket).is_err() {
@@ -593,6 +595,11 @@ impl Topology {
             }
         }
         self.lbd = Some(p);
+    }
+
+    /// This topology's lbd state file (its own, so that parallel tests never share one).
+    pub fn state_path(&self) -> PathBuf {
+        self.workdir.join("state.json")
     }
 
     pub fn log_path(&self) -> PathBuf {

@@ -127,7 +127,7 @@ fn lbd_rejects_a_bad_config_before_attaching_anything() {
         let cfg = dir.join("lb.json");
         std::fs::write(&cfg, text.replace("PIN", pin_dir.to_str().unwrap())).unwrap();
         let out = std::process::Command::new(bin("lbd"))
-            .args(["--netns", &ns.name, "--config"])
+            .args(["--netns", &ns.name, "--no-state", "--config"])
             .arg(&cfg)
             .arg("--socket")
             .arg(dir.join("lbd.sock"))

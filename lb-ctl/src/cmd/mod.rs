@@ -1,32 +1,76 @@
 //! One module per lbctl command; [`run`] dispatches a parsed command line to it.
 
+pub mod apply;
+pub mod edit;
+pub mod generate;
 pub mod list;
 pub mod status;
 
-use std::io::Write;
+use std::io::{Read, Write};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+use lb_common::api::Response;
 
 use crate::{
     cli::{Command, GlobalOptions},
     client::Client,
 };
 
-/// Runs `command`, writing its output to `out`.
-pub fn run(command: Command, global: &GlobalOptions, out: &mut dyn Write) -> Result<()> {
+/// A command that failed the way ipvsadm's do: lbctl prints the message as it is and exits
+/// with status 1.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Failure(pub String);
+
+/// Runs `command`, reading `-R` rules from `input` and writing its output to `out`.
+pub fn run(
+    command: Command,
+    global: &GlobalOptions,
+    input: &mut dyn Read,
+    out: &mut dyn Write,
+) -> Result<()> {
     let client = Client::new(&global.socket);
-    match command {
-        Command::List(opts) => list::run(&client, &opts, global.json, out),
-        Command::Status => status::run(&client, global.json, out),
-    }
+    let text = match command {
+        Command::List(what, opts) => list::run(&client, &what, &opts, global.json)?,
+        Command::Save(opts) => list::save(&client, &opts, global.json)?,
+        Command::Edit(e) => edit::one(&client, e, global.json)?,
+        Command::Restore => edit::restore(&client, input, global.json)?,
+        Command::Zero(service) => edit::zero(&client, service, global.json)?,
+        // lb synchronises no connections between directors.
+        Command::StartDaemon => {
+            return Err(Failure(
+                "connection synchronisation (--start-daemon) is not supported by lb".into(),
+            )
+            .into());
+        }
+        Command::StopDaemon => return Err(Failure("No daemon is running".into()).into()),
+        Command::Status => status::run(&client, global.json)?,
+        Command::Apply { file, dry_run } => apply::apply(&client, &file, dry_run, global.json)?,
+        Command::GetConfig => apply::get_config(&client, global.json)?,
+        Command::Completions(shell) => generate::completions(shell),
+        Command::Man => generate::man()?,
+    };
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .context("cannot write the output")
 }
 
 /// The name of a response's variant, for "unexpected answer" errors.
-pub(crate) fn response_kind(r: &lb_common::api::Response) -> &'static str {
-    use lb_common::api::Response;
+pub(crate) fn response_kind(r: &Response) -> &'static str {
     match r {
         Response::Services { .. } => "services",
         Response::Status(_) => "status",
+        Response::Applied { .. } => "applied",
+        Response::Config { .. } => "config",
+        Response::Timeouts { .. } => "timeouts",
+        Response::Connections { .. } => "connections",
         Response::Error { .. } => "error",
     }
+}
+
+/// lbd's answer as pretty JSON (`--json`).
+pub(crate) fn json(response: &Response) -> Result<String> {
+    let mut s = serde_json::to_string_pretty(response)?;
+    s.push('\n');
+    Ok(s)
 }

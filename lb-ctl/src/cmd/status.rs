@@ -1,18 +1,13 @@
 //! `lbctl status`: lbd's daemon-wide state.
 
-use std::io::Write;
-
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use lb_common::api::{Op, Response};
 
 use crate::{client::Client, format};
 
-pub fn run(client: &Client, json: bool, out: &mut dyn Write) -> Result<()> {
+pub fn run(client: &Client, json: bool) -> Result<String> {
     let response = client.call(Op::Status)?;
-    let text = render(&response, json)?;
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .context("cannot write the status")
+    render(&response, json)
 }
 
 /// The text to print for lbd's answer to `Op::Status`.

@@ -1,0 +1,108 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_lbctl_global_optspecs
+    string join \n json socket= v/version A/add-service E/edit-service D/delete-service C/clear R/restore S/save a/add-server e/edit-server d/delete-server L/list Z/zero set= start-daemon= stop-daemon= t/tcp-service= u/udp-service= sctp-service= f/fwmark-service= s/scheduler= p/persistent= M/netmask= pe= b/sched-flags= o/ops 6/ipv6 mh-table-size= r/real-server= g/gatewaying i/ipip m/masquerading tun-type= tun-port= tun-nocsum tun-csum tun-remcsum w/weight= x/u-threshold= y/l-threshold= n/numeric c/connection timeout daemon stats rate thresholds persistent-conn tun-info X/exact nosort sort mcast-interface= syncid= mcast-group= mcast-port= mcast-ttl= sync-maxlen= h/help
+end
+
+function __fish_lbctl_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_lbctl_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_lbctl_using_subcommand
+    set -l cmd (__fish_lbctl_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c lbctl -n "__fish_lbctl_needs_command" -l socket -d 'Path of lbd\'s control socket' -r -F
+complete -c lbctl -n "__fish_lbctl_needs_command" -l set -d 'Set connection timeout values (seconds; 0 keeps a value)' -r
+complete -c lbctl -n "__fish_lbctl_needs_command" -l start-daemon -d 'Start connection sync daemon (not supported by lb)' -r
+complete -c lbctl -n "__fish_lbctl_needs_command" -l stop-daemon -d 'Stop connection sync daemon' -r
+complete -c lbctl -n "__fish_lbctl_needs_command" -s t -l tcp-service -d 'TCP service: host[:port]' -r
+complete -c lbctl -n "__fish_lbctl_needs_command" -s u -l udp-service -d 'UDP service: host[:port]' -r
+complete -c lbctl -n "__fish_lbctl_needs_command" -l sctp-service -d 'SCTP service (not supported by lb)' -r
+complete -c lbctl -n "__fish_lbctl_needs_command" -s f -l fwmark-service -d 'Firewall-mark service (not supported by lb)' -r
+complete -c lbctl -n "__fish_lbctl_needs_command" -s s -l scheduler -d 'Scheduler: rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, mh, fo, ovf (default wlc)' -r
+complete -c lbctl -n "__fish_lbctl_needs_command" -s p -l persistent -d 'Persistent service, timeout in seconds (default 300)' -r
+complete -c lbctl -n "__fish_lbctl_needs_command" -s M -l netmask -d 'Persistence granularity: a netmask (IPv4) or prefix length (IPv6)' -r
+complete -c lbctl -n "__fish_lbctl_needs_command" -l pe -d 'Persistence engine (not supported by lb)' -r
+complete -c lbctl -n "__fish_lbctl_needs_command" -s b -l sched-flags -d 'Scheduler flags, comma-separated (sh-fallback, sh-port, mh-fallback, mh-port, flag-1..3)' -r
+complete -c lbctl -n "__fish_lbctl_needs_command" -l mh-table-size -d 'Maglev table size, a prime (lbctl extension; mh only)' -r
+complete -c lbctl -n "__fish_lbctl_needs_command" -s r -l real-server -d 'Real server: host[:port]' -r
+complete -c lbctl -n "__fish_lbctl_needs_command" -l tun-type -d 'Tunnel type: ipip (default), gue, gre' -r
+complete -c lbctl -n "__fish_lbctl_needs_command" -l tun-port -d 'Tunnel destination port (gue)' -r
+complete -c lbctl -n "__fish_lbctl_needs_command" -s w -l weight -d 'Capacity of the real server (0 to 2147483647, default 1)' -r
+complete -c lbctl -n "__fish_lbctl_needs_command" -s x -l u-threshold -d 'Upper threshold of connections' -r
+complete -c lbctl -n "__fish_lbctl_needs_command" -s y -l l-threshold -d 'Lower threshold of connections' -r
+complete -c lbctl -n "__fish_lbctl_needs_command" -l mcast-interface -d 'Multicast interface for connection sync' -r
+complete -c lbctl -n "__fish_lbctl_needs_command" -l syncid -d 'Syncid for connection sync (default 255)' -r
+complete -c lbctl -n "__fish_lbctl_needs_command" -l mcast-group -d 'Multicast group for connection sync' -r
+complete -c lbctl -n "__fish_lbctl_needs_command" -l mcast-port -d 'Multicast port for connection sync' -r
+complete -c lbctl -n "__fish_lbctl_needs_command" -l mcast-ttl -d 'Multicast TTL for connection sync' -r
+complete -c lbctl -n "__fish_lbctl_needs_command" -l sync-maxlen -d 'Maximum sync message length' -r
+complete -c lbctl -n "__fish_lbctl_needs_command" -l json -d 'Print lbd\'s answer as JSON instead of a table'
+complete -c lbctl -n "__fish_lbctl_needs_command" -s v -l version -d 'Print version (ipvsadm\'s -v)'
+complete -c lbctl -n "__fish_lbctl_needs_command" -s A -l add-service -d 'Add a virtual service with options'
+complete -c lbctl -n "__fish_lbctl_needs_command" -s E -l edit-service -d 'Edit a virtual service with options'
+complete -c lbctl -n "__fish_lbctl_needs_command" -s D -l delete-service -d 'Delete a virtual service'
+complete -c lbctl -n "__fish_lbctl_needs_command" -s C -l clear -d 'Clear the whole table'
+complete -c lbctl -n "__fish_lbctl_needs_command" -s R -l restore -d 'Restore rules from stdin (one batch: all or nothing)'
+complete -c lbctl -n "__fish_lbctl_needs_command" -s S -l save -d 'Save rules to stdout'
+complete -c lbctl -n "__fish_lbctl_needs_command" -s a -l add-server -d 'Add a real server with options'
+complete -c lbctl -n "__fish_lbctl_needs_command" -s e -l edit-server -d 'Edit a real server with options'
+complete -c lbctl -n "__fish_lbctl_needs_command" -s d -l delete-server -d 'Delete a real server'
+complete -c lbctl -n "__fish_lbctl_needs_command" -s L -s l -l list -d 'List the table (the default command)'
+complete -c lbctl -n "__fish_lbctl_needs_command" -s Z -l zero -d 'Zero counters in a service or all services'
+complete -c lbctl -n "__fish_lbctl_needs_command" -s o -l ops -d 'One-packet scheduling (UDP)'
+complete -c lbctl -n "__fish_lbctl_needs_command" -s 6 -l ipv6 -d 'The firewall-mark service is IPv6'
+complete -c lbctl -n "__fish_lbctl_needs_command" -s g -l gatewaying -d 'Gatewaying (direct routing) (default)'
+complete -c lbctl -n "__fish_lbctl_needs_command" -s i -l ipip -d 'IPIP encapsulation (tunneling)'
+complete -c lbctl -n "__fish_lbctl_needs_command" -s m -l masquerading -d 'Masquerading (NAT)'
+complete -c lbctl -n "__fish_lbctl_needs_command" -l tun-nocsum -d 'Tunnel encapsulation without checksum'
+complete -c lbctl -n "__fish_lbctl_needs_command" -l tun-csum -d 'Tunnel encapsulation with checksum'
+complete -c lbctl -n "__fish_lbctl_needs_command" -l tun-remcsum -d 'Tunnel encapsulation with remote checksum'
+complete -c lbctl -n "__fish_lbctl_needs_command" -s n -l numeric -d 'Numeric output of addresses and ports'
+complete -c lbctl -n "__fish_lbctl_needs_command" -s c -l connection -d 'Output of current connections (and persistence templates)'
+complete -c lbctl -n "__fish_lbctl_needs_command" -l timeout -d 'Output of timeout (tcp tcpfin udp)'
+complete -c lbctl -n "__fish_lbctl_needs_command" -l daemon -d 'Output of daemon information'
+complete -c lbctl -n "__fish_lbctl_needs_command" -l stats -d 'Output of statistics information'
+complete -c lbctl -n "__fish_lbctl_needs_command" -l rate -d 'Output of rate information'
+complete -c lbctl -n "__fish_lbctl_needs_command" -l thresholds -d 'Output of thresholds information'
+complete -c lbctl -n "__fish_lbctl_needs_command" -l persistent-conn -d 'Output of persistent connection info'
+complete -c lbctl -n "__fish_lbctl_needs_command" -l tun-info -d 'Output of tunnel information'
+complete -c lbctl -n "__fish_lbctl_needs_command" -s X -l exact -d 'Expand numbers (display exact values)'
+complete -c lbctl -n "__fish_lbctl_needs_command" -l nosort -d 'Disable sorting output of service/server entries'
+complete -c lbctl -n "__fish_lbctl_needs_command" -l sort -d 'Sort (the default; for compatibility)'
+complete -c lbctl -n "__fish_lbctl_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "status" -d 'Show lbd\'s state: interface, XDP mode, table sizes, reason counters'
+complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "apply" -d 'Make a JSON config the whole desired state (prints what changed)'
+complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "get" -d 'Print lbd\'s desired state'
+complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "man" -d 'Print lbctl\'s man page (roff)'
+complete -c lbctl -n "__fish_lbctl_using_subcommand status" -l socket -d 'Path of lbd\'s control socket' -r -F
+complete -c lbctl -n "__fish_lbctl_using_subcommand status" -l json -d 'Print lbd\'s answer as JSON instead of a table'
+complete -c lbctl -n "__fish_lbctl_using_subcommand status" -s h -l help -d 'Print help'
+complete -c lbctl -n "__fish_lbctl_using_subcommand apply" -s f -l file -d 'The config file ("-" reads standard input)' -r -F
+complete -c lbctl -n "__fish_lbctl_using_subcommand apply" -l socket -d 'Path of lbd\'s control socket' -r -F
+complete -c lbctl -n "__fish_lbctl_using_subcommand apply" -l dry-run -d 'Only validate and show what would change'
+complete -c lbctl -n "__fish_lbctl_using_subcommand apply" -l json -d 'Print lbd\'s answer as JSON instead of a table'
+complete -c lbctl -n "__fish_lbctl_using_subcommand apply" -s h -l help -d 'Print help'
+complete -c lbctl -n "__fish_lbctl_using_subcommand get" -l socket -d 'Path of lbd\'s control socket' -r -F
+complete -c lbctl -n "__fish_lbctl_using_subcommand get" -l json -d 'Print lbd\'s answer as JSON instead of a table'
+complete -c lbctl -n "__fish_lbctl_using_subcommand get" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lbctl -n "__fish_lbctl_using_subcommand completions" -l socket -d 'Path of lbd\'s control socket' -r -F
+complete -c lbctl -n "__fish_lbctl_using_subcommand completions" -l json -d 'Print lbd\'s answer as JSON instead of a table'
+complete -c lbctl -n "__fish_lbctl_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c lbctl -n "__fish_lbctl_using_subcommand man" -l socket -d 'Path of lbd\'s control socket' -r -F
+complete -c lbctl -n "__fish_lbctl_using_subcommand man" -l json -d 'Print lbd\'s answer as JSON instead of a table'
+complete -c lbctl -n "__fish_lbctl_using_subcommand man" -s h -l help -d 'Print help'

@@ -1,0 +1,90 @@
+//! The declarative interface: `lbctl apply -f FILE` (the file is the whole desired state;
+//! prints what changed) and `lbctl get config`.
+
+use std::{io::Read, path::Path};
+
+use anyhow::{Context, Result, bail};
+use lb_common::api::{Op, Response};
+
+use super::json;
+use crate::client::Client;
+
+pub fn apply(client: &Client, file: &Path, dry_run: bool, as_json: bool) -> Result<String> {
+    let (text, source) = if file == Path::new("-") {
+        let mut t = String::new();
+        std::io::stdin()
+            .read_to_string(&mut t)
+            .context("cannot read the config from standard input")?;
+        (t, "(stdin)".to_string())
+    } else {
+        let t = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        (t, file.display().to_string())
+    };
+    let r = client.call(Op::Apply {
+        config: text,
+        source,
+        dry_run,
+    })?;
+    render_applied(&r, as_json)
+}
+
+/// The changes lbd made (or, with a dry run, would make), one per line.
+pub fn render_applied(r: &Response, as_json: bool) -> Result<String> {
+    let Response::Applied { changes, dry_run } = r else {
+        bail!(
+            "unexpected answer from lbd to apply: {}",
+            super::response_kind(r)
+        );
+    };
+    if as_json {
+        return json(r);
+    }
+    let mut out = String::new();
+    if changes.is_empty() {
+        out.push_str("no changes\n");
+    }
+    for c in changes {
+        out.push_str(c);
+        out.push('\n');
+    }
+    if *dry_run {
+        out.push_str("(dry run: nothing was changed)\n");
+    }
+    Ok(out)
+}
+
+pub fn get_config(client: &Client, as_json: bool) -> Result<String> {
+    let r = client.call(Op::GetConfig)?;
+    match r {
+        Response::Config { config } if !as_json => Ok(config),
+        // The config is JSON already; --json wraps it in lbd's answer.
+        Response::Config { .. } => json(&r),
+        other => bail!(
+            "unexpected answer from lbd to get config: {}",
+            super::response_kind(&other)
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_one_per_line() {
+        let r = Response::Applied {
+            changes: vec!["+ service -t 10.0.0.1:80 scheduler rr".into()],
+            dry_run: true,
+        };
+        assert_eq!(
+            render_applied(&r, false).unwrap(),
+            "+ service -t 10.0.0.1:80 scheduler rr\n(dry run: nothing was changed)\n"
+        );
+        let none = Response::Applied {
+            changes: vec![],
+            dry_run: false,
+        };
+        assert_eq!(render_applied(&none, false).unwrap(), "no changes\n");
+    }
+}

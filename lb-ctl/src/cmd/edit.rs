@@ -1,0 +1,69 @@
+//! ipvsadm's changing commands: `-A -E -D -C -a -e -d --set` (one edit), `-R` (every rule on
+//! standard input as one batch: all or nothing) and `-Z`.
+
+use std::io::Read;
+
+use anyhow::{Context, Result, bail};
+use lb_common::api::{Edit, Op, Response, ServiceKey};
+
+use super::{Failure, json};
+use crate::{
+    client::{Client, Refused},
+    ipvsadm,
+};
+
+/// Sends one edit. Like ipvsadm, prints nothing when it worked.
+pub fn one(client: &Client, edit: Edit, as_json: bool) -> Result<String> {
+    let r = client.call(Op::Edit { edits: vec![edit] })?;
+    done(&r, as_json)
+}
+
+fn done(r: &Response, as_json: bool) -> Result<String> {
+    match r {
+        Response::Applied { .. } if as_json => json(r),
+        Response::Applied { .. } => Ok(String::new()),
+        other => bail!(
+            "unexpected answer from lbd: {}",
+            super::response_kind(other)
+        ),
+    }
+}
+
+/// `-R`: parses the rules (any error names its line and sends nothing), then sends them as
+/// one batch; an edit lbd refuses is reported with its line, and nothing is changed.
+pub fn restore(client: &Client, input: &mut dyn Read, as_json: bool) -> Result<String> {
+    let mut text = String::new();
+    input
+        .read_to_string(&mut text)
+        .context("cannot read the rules from standard input")?;
+    let rules = ipvsadm::parse_restore(&text, &ipvsadm::SystemLookup)
+        .map_err(|e| Failure(format!("{} (nothing was restored)", e.0)))?;
+    let (lines, edits): (Vec<usize>, Vec<Edit>) = rules.into_iter().unzip();
+    if edits.is_empty() {
+        return Ok(String::new());
+    }
+    match client.call(Op::Edit { edits }) {
+        Ok(r) => done(&r, as_json),
+        Err(e) => match e.downcast_ref::<Refused>() {
+            Some(Refused {
+                message,
+                edit: Some(i),
+            }) => Err(Failure(format!(
+                "line {}: {message} (nothing was restored)",
+                lines.get(*i).copied().unwrap_or(0)
+            ))
+            .into()),
+            Some(Refused {
+                message,
+                edit: None,
+            }) => Err(Failure(format!("{message} (nothing was restored)")).into()),
+            None => Err(e),
+        },
+    }
+}
+
+/// `-Z`: zero the counters of one service or all.
+pub fn zero(client: &Client, service: Option<ServiceKey>, as_json: bool) -> Result<String> {
+    let r = client.call(Op::Zero { service })?;
+    done(&r, as_json)
+}
