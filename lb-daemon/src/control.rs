@@ -17,7 +17,8 @@ use std::{
 use lb_common::api::{Edit, RealSpec, ServiceKey, ServiceSpec};
 
 use crate::config::{
-    Config, ConfigError, ConfigErrors, Protocol, RealServerConfig, ServiceConfig, fmt_addr_port,
+    Config, ConfigError, ConfigErrors, KNOWN_SCHEDULERS, Protocol, RealServerConfig, ServiceConfig,
+    fmt_addr_port,
 };
 
 /// Default path of the state file (lbd `--state-file`).
@@ -85,9 +86,11 @@ fn real_config(spec: &RealSpec, service_port: u16) -> RealServerConfig {
         port: (spec.port != service_port).then_some(spec.port),
         weight: spec.weight,
         forwarding: spec.forwarding.clone(),
-        tun_type: spec.tun_type.clone(),
+        // The defaults (ipip, no checksum) are left out, as a config file leaves them out:
+        // `-S` names them and `-R` gives them back unchanged.
+        tun_type: spec.tun_type.clone().filter(|t| t != "ipip"),
         tun_port: spec.tun_port,
-        tun_csum: spec.tun_csum.clone(),
+        tun_csum: spec.tun_csum.clone().filter(|c| c != "nocsum"),
         upper_threshold: spec.upper_threshold,
         lower_threshold: spec.lower_threshold,
     }
@@ -101,6 +104,19 @@ pub fn edit_config(current: &Config, edits: &[Edit]) -> Result<Config, EditError
     let mut cfg = current.clone();
     for (i, e) in edits.iter().enumerate() {
         match e {
+            Edit::AddService { service } | Edit::EditService { service }
+                if !KNOWN_SCHEDULERS.contains(&service.scheduler.as_str()) =>
+            {
+                // IPVS answers ENOENT: libipvs's words, then which names there are.
+                return Err(fail(
+                    i,
+                    format!(
+                        "Scheduler or persistence engine not found (unknown scheduler {:?}; valid: {})",
+                        service.scheduler,
+                        KNOWN_SCHEDULERS.join(", ")
+                    ),
+                ));
+            }
             Edit::AddService { service } => {
                 match find_service(&cfg, &service.key).map_err(|m| fail(i, m))? {
                     Some(_) => return Err(fail(i, "Service already exists")),
@@ -696,7 +712,7 @@ mod tests {
                 Edit::AddService {
                     service: spec("192.168.0.3", 80, "fastest"),
                 },
-                "-t 192.168.0.3:80 (scheduler): unknown scheduler \"fastest\"; valid: rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, mh, fo, ovf",
+                "Scheduler or persistence engine not found (unknown scheduler \"fastest\"; valid: rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, mh, fo, ovf)",
             ),
             (
                 Edit::AddService {

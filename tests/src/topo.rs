@@ -11,7 +11,7 @@
 
 use std::{
     io::{Read, Write},
-    net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream},
     os::unix::net::UnixStream,
     path::PathBuf,
     process::{Child, Command, Stdio},
@@ -540,14 +540,26 @@ impl Topology {
     }
 
     /// Writes the config and starts lbd in the director namespace; returns once its control
-    /// socket answers.
+    /// socket answers and the real servers' neighbour entries are resolved.
     pub fn start_lbd(&mut self, config: &serde_json::Value) {
+        let reals: Vec<IpAddr> = (0..self.reals.len()).map(|i| real_addr(i).into()).collect();
+        self.start_lbd_resolving(config, &reals);
+    }
+
+    /// [`Topology::start_lbd`], waiting for the neighbour entries of `reals` (the real
+    /// servers the config names).
+    pub fn start_lbd_resolving(&mut self, config: &serde_json::Value, reals: &[IpAddr]) {
         std::fs::write(
             &self.config_path,
             serde_json::to_vec_pretty(config).expect("json"),
         )
         .expect("write config");
-        let log = std::fs::File::create(self.workdir.join("lbd.log")).expect("lbd log");
+        // Appended to: a test that restarts lbd keeps every run's log.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.workdir.join("lbd.log"))
+            .expect("lbd log");
         let mut p = Proc::spawn(
             "lbd",
             Command::new(bin("lbd"))
@@ -570,17 +582,8 @@ impl Topology {
         // lbd resolves the real servers' MACs (the XDP FIB lookup cannot); on a loaded machine
         // that can take longer than lbd's own 2-second wait, and a first SYN meeting an
         // unresolved neighbour is dropped (and only retried a second later): wait for it.
-        for i in 0..self.reals.len() {
-            let addr = real_addr(i).to_string();
-            while !self
-                .director
-                .ip(&["neigh", "show", &addr])
-                .contains("lladdr")
-            {
-                p.assert_running();
-                assert!(Instant::now() < deadline, "{addr} never resolved by lbd");
-                std::thread::sleep(Duration::from_millis(20));
-            }
+        for addr in reals {
+            self.wait_resolved(*addr, &mut p, deadline);
         }
         // Every real server's decap (tun) must be attached before traffic flows.
         for (d, rs) in self.decaps.iter_mut().zip(&self.reals) {
@@ -597,9 +600,58 @@ impl Topology {
         self.lbd = Some(p);
     }
 
+    /// Waits until the director has a neighbour entry for `addr` (lbd resolves real servers;
+    /// the XDP FIB lookup cannot).
+    fn wait_resolved(&self, addr: IpAddr, lbd: &mut Proc, deadline: Instant) {
+        let a = addr.to_string();
+        while !self.director.ip(&["neigh", "show", &a]).contains("lladdr") {
+            lbd.assert_running();
+            assert!(Instant::now() < deadline, "{a} never resolved by lbd");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits (up to 10 s) until lbd has resolved the neighbour entries of `reals`, e.g.
+    /// after adding real servers at run time.
+    pub fn wait_neighbours(&mut self, reals: &[IpAddr]) {
+        let mut p = self.lbd.take().expect("lbd running");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for addr in reals {
+            self.wait_resolved(*addr, &mut p, deadline);
+        }
+        self.lbd = Some(p);
+    }
+
+    /// Runs lbctl against this topology's lbd with `stdin`, returning its whole output
+    /// (status, stdout, stderr) without judging it.
+    pub fn lbctl_output(&self, args: &[&str], stdin: &[u8]) -> std::process::Output {
+        use std::io::Write as _;
+        let mut child = Command::new(bin("lbctl"))
+            .arg("--socket")
+            .arg(&self.socket)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run lbctl");
+        child
+            .stdin
+            .take()
+            .expect("piped")
+            .write_all(stdin)
+            .expect("lbctl stdin");
+        child.wait_with_output().expect("lbctl output")
+    }
+
     /// This topology's lbd state file (its own, so that parallel tests never share one).
     pub fn state_path(&self) -> PathBuf {
         self.workdir.join("state.json")
+    }
+
+    /// A directory of this topology's own, removed with it.
+    pub fn workdir(&self) -> &std::path::Path {
+        &self.workdir
     }
 
     pub fn log_path(&self) -> PathBuf {
