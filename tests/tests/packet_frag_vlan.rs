@@ -100,6 +100,10 @@ fn ipip(me: [u8; 6], inner: &[u8], real: Ipv4Addr) -> Vec<u8> {
     outer[1] = inner[1];
     outer[2..4].copy_from_slice(&((inner.len() + 20) as u16).to_be_bytes());
     outer[6] = inner[6] & 0x40;
+    if inner[6] & 0x40 == 0 {
+        // May be fragmented: the inner identification (RFC 6864).
+        outer[4..6].copy_from_slice(&inner[4..6]);
+    }
     outer[8] = 64;
     outer[9] = 4;
     outer[12..16].copy_from_slice(&DIRECTOR.octets());
