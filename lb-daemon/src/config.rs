@@ -522,7 +522,13 @@ impl Config {
                     ),
                 }
                 match (r.tun_type.as_deref(), r.tun_csum.as_deref()) {
-                    (_, None) | (Some("gue"), Some("nocsum" | "csum" | "remcsum")) => {}
+                    (_, None) | (Some("gue"), Some("nocsum")) => {}
+                    // lb sends GUE with a zero UDP checksum (RFC 6935/6936 allow it for
+                    // tunnels).
+                    (Some("gue"), Some(c @ ("csum" | "remcsum"))) => err(
+                        format!("{rp}.tun_csum"),
+                        format!("checksum mode {c:?} is not implemented yet; implemented: nocsum"),
+                    ),
                     (Some("gue"), Some(c)) => err(
                         format!("{rp}.tun_csum"),
                         format!("unknown checksum mode {c:?}; valid: nocsum, csum, remcsum"),
