@@ -36,7 +36,7 @@ pub const IMPLEMENTED_FORWARDING: [&str; 3] = ["tun", "dr", "nat"];
 /// ipvsadm's weight range.
 pub const MAX_WEIGHT: u32 = i32::MAX as u32;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The interface `lb` is attached to (clients' traffic arrives there).
@@ -63,7 +63,9 @@ pub struct Config {
     pub services: Vec<ServiceConfig>,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum XdpMode {
     /// Driver mode; lbd refuses to start if the driver cannot do it.
@@ -82,7 +84,7 @@ impl fmt::Display for XdpMode {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Director {
     #[serde(default)]
@@ -91,7 +93,7 @@ pub struct Director {
     pub ipv6: Option<Ipv6Addr>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     Tcp,
@@ -113,7 +115,7 @@ impl Protocol {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceConfig {
     pub protocol: Protocol,
@@ -146,7 +148,7 @@ pub struct ServiceConfig {
     pub real_servers: Vec<RealServerConfig>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RealServerConfig {
     pub address: IpAddr,

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::dataplane::{Dataplane, DataplaneError};
 
 /// Idle timeouts in seconds, as `ipvsadm --set tcp tcpfin udp` sets them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Timeouts {
     /// Established TCP connections.

@@ -13,4 +13,5 @@ pub mod neigh;
 pub mod netns;
 pub mod ops;
 pub mod sched;
+pub mod schema;
 pub mod state;

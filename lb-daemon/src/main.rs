@@ -50,6 +50,8 @@ enum Cmd {
         #[arg(long, value_enum, default_value = "native")]
         xdp_mode: Mode,
     },
+    /// Print the JSON Schema of the config file.
+    Schema,
     /// Validate a config file and exit (0 when usable).
     CheckConfig {
         #[arg(value_name = "FILE")]
@@ -81,6 +83,10 @@ fn run(cli: Cli) -> Result<()> {
         netns::enter(ns)?;
     }
     match cli.cmd {
+        Some(Cmd::Schema) => {
+            print!("{}", lb_daemon::schema::schema_text());
+            Ok(())
+        }
         Some(Cmd::CheckConfig { file }) => {
             config::Config::load(&file)?;
             println!("{}: ok", file.display());
