@@ -1274,4 +1274,448 @@ Reasons:
 "
         );
     }
+
+    fn rate(cps: u64, in_pps: u64, out_pps: u64, in_bps: u64, out_bps: u64) -> RateView {
+        RateView {
+            cps,
+            in_pps,
+            out_pps,
+            in_bps,
+            out_bps,
+        }
+    }
+
+    /// A second state with everything the formats show: rates, thresholds, persistence
+    /// templates, scheduler flags, netmasks, one-packet scheduling, Maglev table size, GUE
+    /// and IPIP tunnels (one across families), IPv6, and firewall-mark services (which lbd
+    /// never has, but ipvsadm prints).
+    fn fixture2() -> Vec<ServiceView> {
+        let real = |addr: &str, port: u16, fwd: &str, weight: u32| RealServerView {
+            address: addr.parse().unwrap(),
+            port,
+            forwarding: fwd.into(),
+            weight,
+            ..Default::default()
+        };
+        vec![
+            ServiceView {
+                fwmark: Some(8),
+                vip: "::".parse().unwrap(),
+                scheduler: "wlc".into(),
+                persistent: Some(300),
+                pe_name: Some("sip".into()),
+                real_servers: vec![real("2001:db8::20", 80, "dr", 1)],
+                ..Default::default()
+            },
+            ServiceView {
+                fwmark: Some(7),
+                scheduler: "wlc".into(),
+                persistent: Some(300),
+                persistent_netmask: Some(16),
+                real_servers: vec![real("10.2.0.1", 80, "dr", 1)],
+                ..Default::default()
+            },
+            ServiceView {
+                vip: "2001:db8::1".parse().unwrap(),
+                port: 443,
+                scheduler: "mh".into(),
+                mh_table_size: Some(251),
+                rate: rate(5, 100, 0, 150_000_000, 0),
+                real_servers: vec![
+                    RealServerView {
+                        tun_type: Some("gue".into()),
+                        tun_port: Some(6080),
+                        rate: rate(2, 40, 0, 60_000, 0),
+                        ..real("198.18.0.11", 443, "tun", 2)
+                    },
+                    RealServerView {
+                        tun_type: Some("ipip".into()),
+                        active_conns: 4,
+                        rate: rate(3, 60, 0, 90_000, 0),
+                        ..real("2001:db8::10", 443, "tun", 3)
+                    },
+                ],
+                ..Default::default()
+            },
+            ServiceView {
+                protocol: "udp".into(),
+                vip: "10.0.0.53".parse().unwrap(),
+                port: 53,
+                scheduler: "sh".into(),
+                sched_flags: vec!["sh-port".into()],
+                persistent: Some(600),
+                persistent_netmask: Some(24),
+                one_packet: true,
+                real_servers: vec![RealServerView {
+                    upper_threshold: 100,
+                    lower_threshold: 50,
+                    inactive_conns: 12,
+                    persist_conns: 3,
+                    ..real("10.1.0.1", 53, "dr", 2)
+                }],
+                ..Default::default()
+            },
+            ServiceView {
+                vip: "192.168.0.1".parse().unwrap(),
+                port: 80,
+                scheduler: "rr".into(),
+                rate: rate(1234, 123_456_789, 99_999_999, 1_000_000_000, 7),
+                real_servers: vec![
+                    RealServerView {
+                        active_conns: 7,
+                        inactive_conns: 2,
+                        rate: rate(617, 61_728_394, 50_000_000, 500_000_000, 3),
+                        ..real("172.16.0.2", 80, "nat", 1)
+                    },
+                    RealServerView {
+                        active_conns: 6,
+                        inactive_conns: 1,
+                        rate: rate(617, 61_728_395, 49_999_999, 500_000_000, 4),
+                        ..real("172.16.0.1", 80, "nat", 1)
+                    },
+                ],
+                ..Default::default()
+            },
+        ]
+    }
+
+    #[test]
+    fn list_numeric_with_every_service_kind() {
+        let expected = "\
+IP Virtual Server version 1.2.1 (size=65536)
+Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
+TCP  192.168.0.1:80 rr
+  -> 172.16.0.1:80                Masq    1      6          1         
+  -> 172.16.0.2:80                Masq    1      7          2         
+UDP  10.0.0.53:53 sh (sh-port) persistent 600 mask 255.255.255.0 ops
+  -> 10.1.0.1:53                  Route   2      0          12        
+TCP  [2001:db8::1]:443 mh
+  -> 198.18.0.11:443              Tunnel  2      0          0         
+  -> [2001:db8::10]:443           Tunnel  3      4          0         
+FWM  7 wlc persistent 300 mask 255.255.0.0
+  -> 10.2.0.1:80                  Route   1      0          0         
+FWM  8 IPv6 wlc persistent 300 pe sip
+  -> [2001:db8::20]:80            Route   1      0          0         
+";
+        assert_eq!(
+            list_all(&fixture2(), 65536, ListFormat::default(), &Numeric),
+            expected
+        );
+    }
+
+    #[test]
+    fn list_rate_abbreviated_and_exact() {
+        let fmt = ListFormat {
+            rate: true,
+            ..Default::default()
+        };
+        let expected = "\
+IP Virtual Server version 1.2.1 (size=65536)
+Prot LocalAddress:Port                 CPS    InPPS   OutPPS    InBPS   OutBPS
+  -> RemoteAddress:Port
+TCP  192.168.0.1:80                   1234  123456K 99999999    1000M        7
+  -> 172.16.0.1:80                     617 61728395 49999999  500000K        4
+  -> 172.16.0.2:80                     617 61728394 50000000  500000K        3
+UDP  10.0.0.53:53                        0        0        0        0        0
+  -> 10.1.0.1:53                         0        0        0        0        0
+TCP  [2001:db8::1]:443                   5      100        0  150000K        0
+  -> 198.18.0.11:443                     2       40        0    60000        0
+  -> [2001:db8::10]:443                  3       60        0    90000        0
+FWM  7                                   0        0        0        0        0
+  -> 10.2.0.1:80                         0        0        0        0        0
+FWM  8 IPv6                              0        0        0        0        0
+  -> [2001:db8::20]:80                   0        0        0        0        0
+";
+        assert_eq!(list_all(&fixture2(), 65536, fmt, &Numeric), expected);
+        let exact = ListFormat {
+            rate: true,
+            exact: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            service_entry(&fixture2()[4], exact, &Numeric),
+            "TCP  192.168.0.1:80                   1234 123456789 99999999 1000000000        7\n  \
+             -> 172.16.0.1:80                     617 61728395 49999999 500000000        4\n  \
+             -> 172.16.0.2:80                     617 61728394 50000000 500000000        3\n"
+        );
+    }
+
+    #[test]
+    fn list_thresholds() {
+        let fmt = ListFormat {
+            thresholds: true,
+            ..Default::default()
+        };
+        let expected = "\
+Prot LocalAddress:Port            Uthreshold Lthreshold ActiveConn InActConn 
+  -> RemoteAddress:Port
+UDP  10.0.0.53:53 sh (sh-port) persistent 600 mask 255.255.255.0 ops
+  -> 10.1.0.1:53                  100        50         0          12        
+";
+        assert_eq!(list_service(&fixture2()[3], fmt, &Numeric), expected);
+    }
+
+    #[test]
+    fn list_persistent_conn() {
+        let fmt = ListFormat {
+            persistent_conn: true,
+            ..Default::default()
+        };
+        let expected = "\
+Prot LocalAddress:Port            Weight    PersistConn ActiveConn InActConn 
+  -> RemoteAddress:Port
+UDP  10.0.0.53:53 sh (sh-port) persistent 600 mask 255.255.255.0 ops
+  -> 10.1.0.1:53                  2         3           0          12        
+";
+        assert_eq!(list_service(&fixture2()[3], fmt, &Numeric), expected);
+    }
+
+    #[test]
+    fn list_tun_info() {
+        let fmt = ListFormat {
+            tun_info: true,
+            ..Default::default()
+        };
+        let expected = "\
+Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port           Forward TunnelInfo    Weight ActiveConn InActConn
+TCP  [2001:db8::1]:443 mh
+  -> 198.18.0.11:443              Tunnel  gue:6080:-c   2      0          0         
+  -> [2001:db8::10]:443           Tunnel  ipip          3      4          0         
+";
+        assert_eq!(list_service(&fixture2()[2], fmt, &Numeric), expected);
+        assert_eq!(
+            service_entry(&fixture2()[4], fmt, &Numeric).lines().nth(1),
+            Some(
+                "  -> 172.16.0.1:80                Masq    n/a           1      6          1         "
+            )
+        );
+    }
+
+    #[test]
+    fn save_rules() {
+        let expected = "\
+-A -t 192.168.0.1:80 -s rr
+-a -t 192.168.0.1:80 -r 172.16.0.1:80 -m -w 1
+-a -t 192.168.0.1:80 -r 172.16.0.2:80 -m -w 1
+-A -u 10.0.0.53:53 -s sh -b sh-port -p 600 -M 255.255.255.0 -o
+-a -u 10.0.0.53:53 -r 10.1.0.1:53 -g -w 2 -x 100 -y 50
+-A -t [2001:db8::1]:443 -s mh --mh-table-size 251
+-a -t [2001:db8::1]:443 -r 198.18.0.11:443 -i -w 2 --tun-type gue --tun-port 6080 --tun-nocsum
+-a -t [2001:db8::1]:443 -r [2001:db8::10]:443 -i -w 3 --tun-type ipip
+-A -f 7 -s wlc -p 300 -M 255.255.0.0
+-a -f 7 -r 10.2.0.1:80 -g -w 1
+-A -f 8 -6 -s wlc -p 300 --pe sip
+-a -f 8 -6 -r [2001:db8::20]:80 -g -w 1
+";
+        assert_eq!(rules(&fixture2(), false, &Numeric), expected);
+        // The first table too (IPv6 persistence, local real servers saved as -g).
+        let first = rules(&fixture(), false, &Numeric);
+        assert!(
+            first.starts_with(
+                "-A -t 10.0.0.1:80 -s mh -b mh-fallback,mh-port\n\
+             -a -t 10.0.0.1:80 -r 10.1.0.5:80 -g -w 1\n\
+             -a -t 10.0.0.1:80 -r 127.0.0.1:80 -g -w 1\n\
+             -a -t 10.0.0.1:80 -r 192.168.1.10:8080 -m -w 0\n\
+             -a -t 10.0.0.1:80 -r 192.168.1.20:80 -i -w 100 --tun-type ipip\n\
+             -A -t 10.0.0.1:443 -s wlc -p 300\n"
+            ),
+            "{first}"
+        );
+    }
+
+    /// Names as a resolver would give them, from a fixed table.
+    struct Names;
+    impl Resolve for Names {
+        fn host(&self, addr: IpAddr) -> Option<String> {
+            match addr.to_string().as_str() {
+                "192.168.0.1" => Some("www.example.test".into()),
+                "172.16.0.1" => Some("web1.example.test".into()),
+                "2001:db8::10" => Some("v6.example.test".into()),
+                "10.1.0.1" => Some("a-very-long-host-name.example.test".into()),
+                _ => None,
+            }
+        }
+        fn service(&self, port: u16, protocol: &str) -> Option<String> {
+            match (port, protocol) {
+                (80, "tcp") => Some("http".into()),
+                (443, "tcp") => Some("https".into()),
+                (53, "udp") => Some("domain".into()),
+                _ => None,
+            }
+        }
+    }
+
+    #[test]
+    fn names_resolved_unless_numeric() {
+        let expected = "\
+IP Virtual Server version 1.2.1 (size=65536)
+Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
+TCP  www.example.test:http rr
+  -> web1.example.test:http       Masq    1      6          1         
+  -> 172.16.0.2:http              Masq    1      7          2         
+UDP  10.0.0.53:domain sh (sh-port) persistent 600 mask 255.255.255.0 ops
+  -> a-very-long-host-name.exampl Route   2      0          12        
+TCP  [2001:db8::1]:https mh
+  -> 198.18.0.11:https            Tunnel  2      0          0         
+  -> [v6.example.test]:https      Tunnel  3      4          0         
+";
+        let services = &fixture2()[2..];
+        assert_eq!(
+            list_all(services, 65536, ListFormat::default(), &Names),
+            expected
+        );
+        assert_eq!(
+            rules(&fixture2()[3..4], false, &Names),
+            "-A -u 10.0.0.53:domain -s sh -b sh-port -p 600 -M 255.255.255.0 -o\n\
+             -a -u 10.0.0.53:domain -r a-very-long-host-name.example.test:domain -g -w 2 -x 100 -y 50\n"
+        );
+    }
+
+    fn conn(
+        proto: &str,
+        state: &str,
+        expires: u64,
+        client: &str,
+        cport: u16,
+        vip: &str,
+        vport: u16,
+        real: &str,
+        rport: u16,
+    ) -> ConnView {
+        ConnView {
+            protocol: proto.into(),
+            state: state.into(),
+            expires,
+            client: client.parse().unwrap(),
+            client_port: cport,
+            vip: vip.parse().unwrap(),
+            vport,
+            real: real.parse().unwrap(),
+            real_port: rport,
+            template: state == "NONE",
+        }
+    }
+
+    #[test]
+    fn connection_entries() {
+        let conns = vec![
+            conn(
+                "tcp",
+                "ESTABLISHED",
+                899,
+                "198.18.0.10",
+                40312,
+                "192.168.0.1",
+                80,
+                "172.16.0.1",
+                80,
+            ),
+            conn(
+                "tcp",
+                "FIN_WAIT",
+                61,
+                "198.18.0.10",
+                40314,
+                "192.168.0.1",
+                80,
+                "172.16.0.2",
+                80,
+            ),
+            conn(
+                "tcp",
+                "SYN_RECV",
+                59,
+                "198.18.0.10",
+                40316,
+                "192.168.0.1",
+                80,
+                "172.16.0.2",
+                80,
+            ),
+            conn(
+                "udp",
+                "UDP",
+                3600,
+                "198.18.0.10",
+                5353,
+                "10.0.0.53",
+                53,
+                "10.1.0.1",
+                53,
+            ),
+            conn(
+                "udp",
+                "NONE",
+                0,
+                "198.18.0.0",
+                0,
+                "10.0.0.53",
+                53,
+                "10.1.0.1",
+                53,
+            ),
+            conn(
+                "tcp",
+                "ESTABLISHED",
+                900,
+                "2001:db8::77",
+                50000,
+                "2001:db8::1",
+                443,
+                "2001:db8::10",
+                443,
+            ),
+        ];
+        let expected = "\
+IPVS connection entries
+pro expire state       source             virtual            destination
+TCP 14:59  ESTABLISHED 198.18.0.10:40312  192.168.0.1:80     172.16.0.1:80
+TCP 01:01  FIN_WAIT    198.18.0.10:40314  192.168.0.1:80     172.16.0.2:80
+TCP 00:59  SYN_RECV    198.18.0.10:40316  192.168.0.1:80     172.16.0.2:80
+UDP 60:00  UDP         198.18.0.10:5353   10.0.0.53:53       10.1.0.1:53
+UDP 00:00  NONE        198.18.0.0:0       10.0.0.53:53       10.1.0.1:53
+TCP 15:00  ESTABLISHED [2001:db8::77]:50000 [2001:db8::1]:443  [2001:db8::10]:443
+";
+        assert_eq!(connections(&conns, false, &Numeric), expected);
+        let with_pe = connections(&conns[..1], true, &Numeric);
+        assert_eq!(
+            with_pe,
+            "IPVS connection entries\n\
+             pro expire state       source             virtual            destination        pe name          pe_data\n\
+             TCP 14:59  ESTABLISHED 198.18.0.10:40312  192.168.0.1:80     172.16.0.1:80\n"
+        );
+        assert_eq!(
+            connections(&conns[..1], false, &Names).lines().nth(2),
+            Some(
+                "TCP 14:59  ESTABLISHED 198.18.0.10:40312  www.example.test:http web1.example.test:http"
+            )
+        );
+    }
+
+    #[test]
+    fn timeouts_and_daemons() {
+        assert_eq!(
+            timeouts(900, 120, 300),
+            "Timeout (tcp tcpfin udp): 900 120 300\n"
+        );
+        assert_eq!(daemons(&[]), "");
+        assert_eq!(
+            daemons(&[
+                SyncDaemon {
+                    state: "master".into(),
+                    mcast_interface: "eth0".into(),
+                    syncid: 1
+                },
+                SyncDaemon {
+                    state: "backup".into(),
+                    mcast_interface: "eth1".into(),
+                    syncid: 255
+                },
+            ]),
+            "master sync daemon (mcast=eth0, syncid=1)\nbackup sync daemon (mcast=eth1, syncid=255)\n"
+        );
+    }
 }

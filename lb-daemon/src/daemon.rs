@@ -111,6 +111,9 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
         started: cfg.clone(),
         rates: Estimator::default(),
     }));
+    // The estimator's baseline: what the counters hold now (pinned maps lbd adopted may
+    // hold counts from before); everything added later counts from zero.
+    sample_rates(&mut daemon.lock().unwrap_or_else(|e| e.into_inner()), 0);
     let stop = Arc::new(AtomicBool::new(false));
     neigh::warm_initial(&real_addrs(&cfg));
     {
@@ -209,19 +212,24 @@ fn estimate_loop(daemon: Arc<Mutex<Daemon>>, stop: Arc<AtomicBool>) {
         let mut d = daemon.lock().unwrap_or_else(|e| e.into_inner());
         let elapsed = last.elapsed().as_millis() as u64;
         last = std::time::Instant::now();
-        let (mut svcs, mut reals) = (Vec::new(), Vec::new());
-        for (sid, rids) in d.state.view_ids() {
-            if let Ok(s) = d.dp.service_stats(sid) {
-                svcs.push((sid, s));
-            }
-            for rid in rids {
-                if let Ok(s) = d.dp.real_stats(rid) {
-                    reals.push((rid, s));
-                }
+        sample_rates(&mut d, elapsed);
+    }
+}
+
+/// One sample of every service's and real server's counters for the rate estimator.
+fn sample_rates(d: &mut Daemon, elapsed_ms: u64) {
+    let (mut svcs, mut reals) = (Vec::new(), Vec::new());
+    for (sid, rids) in d.state.view_ids() {
+        if let Ok(s) = d.dp.service_stats(sid) {
+            svcs.push((sid, s));
+        }
+        for rid in rids {
+            if let Ok(s) = d.dp.real_stats(rid) {
+                reals.push((rid, s));
             }
         }
-        d.rates.tick(&svcs, &reals, elapsed);
     }
+    d.rates.tick(&svcs, &reals, elapsed_ms);
 }
 
 /// SIGHUP: the config file replaces the desired state (and the state file).

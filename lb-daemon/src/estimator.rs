@@ -111,28 +111,34 @@ impl Est {
 pub struct Estimator {
     services: HashMap<u32, Est>,
     reals: HashMap<u32, Est>,
+    /// Past the first sample.
+    started: bool,
 }
 
 impl Estimator {
     /// One sample of every object in `services` and `reals` ((id, counters) each); objects no
-    /// longer listed are forgotten, new ones start from their current counters.
+    /// longer listed are forgotten. An object new since the last sample counts from zero, as
+    /// IPVS's estimator starts with the service (lbd zeroes an id's counters when it gives
+    /// the id out); at the very first sample, counters lbd found (pinned maps it adopted)
+    /// are the baseline instead.
     pub fn tick(&mut self, services: &[(u32, Stats)], reals: &[(u32, Stats)], elapsed_ms: u64) {
-        fn one(map: &mut HashMap<u32, Est>, now: &[(u32, Stats)], elapsed_ms: u64) {
+        fn one(map: &mut HashMap<u32, Est>, now: &[(u32, Stats)], elapsed_ms: u64, first: bool) {
             let mut next = HashMap::with_capacity(now.len());
             for &(id, s) in now {
-                let e = match map.remove(&id) {
-                    Some(mut e) => {
-                        e.sample(s, elapsed_ms);
-                        e
-                    }
-                    None => Est::new(s),
+                let mut e = match map.remove(&id) {
+                    Some(e) => e,
+                    None if first => Est::new(s),
+                    None => Est::default(),
                 };
+                e.sample(s, elapsed_ms);
                 next.insert(id, e);
             }
             *map = next;
         }
-        one(&mut self.services, services, elapsed_ms);
-        one(&mut self.reals, reals, elapsed_ms);
+        let first = !self.started;
+        self.started = true;
+        one(&mut self.services, services, elapsed_ms, first);
+        one(&mut self.reals, reals, elapsed_ms, first);
     }
 
     pub fn service(&self, id: u32) -> RateView {
@@ -204,14 +210,25 @@ mod tests {
     #[test]
     fn zeroed_counters_restart_the_interval_and_forgotten_ids_go() {
         let mut est = Estimator::default();
+        // The first sample takes what it finds as the baseline...
         est.tick(&[(1, stats(1000, 0, 0))], &[(7, stats(10, 0, 0))], 2000);
+        assert_eq!(est.service(1).cps, 0);
         est.tick(&[(1, stats(1400, 0, 0))], &[(7, stats(10, 0, 0))], 2000);
         assert_eq!(est.service(1).cps, 50);
-        // Counters went to zero (-Z): no bogus huge rate, no negative one.
-        est.tick(&[(1, stats(0, 0, 0))], &[], 2000);
-        assert_eq!(est.service(1).cps, 50);
+        // ...later, a new object counts from zero: a burst before its first sample shows
+        // (20 in 2 s: 10/s, a quarter of it, rounded).
+        est.tick(&[(2, stats(20, 0, 0))], &[(7, stats(10, 0, 0))], 2000);
+        assert_eq!(est.service(2).cps, 2);
+        assert_eq!(
+            est.service(1),
+            RateView::default(),
+            "service 1 was forgotten"
+        );
+        // Counters that went to zero (-Z): no bogus huge rate, no negative one.
+        est.tick(&[(2, stats(0, 0, 0))], &[], 2000);
+        assert_eq!(est.service(2).cps, 2);
         assert_eq!(est.real(7), RateView::default(), "real 7 was forgotten");
-        est.zero_service(1);
-        assert_eq!(est.service(1), RateView::default());
+        est.zero_service(2);
+        assert_eq!(est.service(2), RateView::default());
     }
 }

@@ -153,12 +153,80 @@ fn the_seed_example_verbatim_serves_http_from_both_real_servers() {
         svc["stats"]["out_pkts"].as_u64().unwrap() >= 3 * 20,
         "{svc}"
     );
+    // The estimator (2-second samples) sees the connections as a rate.
+    let deadline = Instant::now() + Duration::from_secs(8);
+    loop {
+        let v: serde_json::Value =
+            serde_json::from_str(&t.lbctl(&["-L", "-n", "--rate", "--json"])).unwrap();
+        let r = &v["services"][0]["rate"];
+        if r["cps"].as_u64().unwrap() > 0 && r["in_bps"].as_u64().unwrap() > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no rate after traffic: {v}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let rate = t.lbctl(&["-L", "-n", "--rate"]);
+    assert!(
+        rate.starts_with(
+            "IP Virtual Server version 1.2.1 (size=65536)\n\
+             Prot LocalAddress:Port                 CPS    InPPS   OutPPS    InBPS   OutBPS\n  \
+             -> RemoteAddress:Port\n\
+             TCP  192.168.0.1:80 "
+        ),
+        "{rate}"
+    );
+    // The connections are listed (-c) with IPVS's state names.
+    let conns = t.lbctl(&["-L", "-c", "-n"]);
+    assert!(
+        conns.starts_with(
+            "IPVS connection entries\n\
+             pro expire state       source             virtual            destination\n"
+        ),
+        "{conns}"
+    );
+    let entries: Vec<&str> = conns.lines().skip(2).collect();
+    assert_eq!(entries.len(), 20, "{conns}");
+    for e in &entries {
+        assert!(
+            e.starts_with("TCP ") && e.contains(" 198.18.0.10:") && e.contains(" 192.168.0.1:80 "),
+            "{e}"
+        );
+        assert!(
+            e.ends_with(" 172.16.0.1:80") || e.ends_with(" 172.16.0.2:80"),
+            "{e}"
+        );
+    }
+    // -Z zeroes the counters.
     run_line(&t, "lbctl -Z -t 192.168.0.1:80");
     let v = listing_json(&t);
     assert_eq!(v["services"][0]["stats"]["conns"], 0, "{v}");
     assert_eq!(
         v["services"][0]["real_servers"][0]["stats"]["in_pkts"], 0,
         "{v}"
+    );
+    // -E makes the service persistent: the client then sticks to one real server, whose
+    // template -c lists and --persistent-conn counts.
+    run_line(&t, "lbctl -E -t 192.168.0.1:80 -s rr -p 60");
+    let answers = requests(&t, 6);
+    assert_eq!(
+        answers.len(),
+        1,
+        "one real server for the client: {answers:?}"
+    );
+    let owner = if answers.contains_key("rs0") { 1 } else { 2 };
+    let conns = t.lbctl(&["-L", "-c", "-n"]);
+    let template = format!("NONE        198.18.0.10:0      192.168.0.1:80     172.16.0.{owner}:80");
+    assert_eq!(
+        conns.lines().filter(|l| l.contains(&template)).count(),
+        1,
+        "{conns}"
+    );
+    let pc = t.lbctl(&["-L", "-n", "--persistent-conn"]);
+    assert!(
+        pc.contains(&format!(
+            "  -> 172.16.0.{owner}:80                1         1           "
+        )),
+        "{pc}"
     );
 }
 
