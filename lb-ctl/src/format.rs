@@ -1574,27 +1574,25 @@ TCP  [2001:db8::1]:https mh
         );
     }
 
+    /// A connection entry: (address, port) of the client, the VIP and the real server.
     fn conn(
         proto: &str,
         state: &str,
         expires: u64,
-        client: &str,
-        cport: u16,
-        vip: &str,
-        vport: u16,
-        real: &str,
-        rport: u16,
+        client: (&str, u16),
+        vip: (&str, u16),
+        real: (&str, u16),
     ) -> ConnView {
         ConnView {
             protocol: proto.into(),
             state: state.into(),
             expires,
-            client: client.parse().unwrap(),
-            client_port: cport,
-            vip: vip.parse().unwrap(),
-            vport,
-            real: real.parse().unwrap(),
-            real_port: rport,
+            client: client.0.parse().unwrap(),
+            client_port: client.1,
+            vip: vip.0.parse().unwrap(),
+            vport: vip.1,
+            real: real.0.parse().unwrap(),
+            real_port: real.1,
             template: state == "NONE",
         }
     }
