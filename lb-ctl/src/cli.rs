@@ -383,8 +383,13 @@ pub enum Command {
 pub struct UsageError(pub String);
 
 impl Cli {
-    /// The command to run.
+    /// The command to run (host and service names looked up by the system's resolver).
     pub fn resolve(&self) -> Result<Command, UsageError> {
+        self.resolve_with_lookup(&ipvsadm::SystemLookup)
+    }
+
+    /// [`Cli::resolve`] with the given name lookups.
+    pub fn resolve_with_lookup(&self, lookup: &dyn ipvsadm::Lookup) -> Result<Command, UsageError> {
         if let Some(verb) = &self.verb {
             let name = match verb {
                 Verb::Status => "status",
@@ -411,7 +416,7 @@ impl Cli {
                 Verb::Man => Command::Man,
             });
         }
-        ipvsadm::resolve(self)
+        ipvsadm::resolve_with(self, lookup)
     }
 }
 

@@ -249,7 +249,8 @@ impl Config {
             let path = e.path().to_string();
             let inner = e.into_inner();
             fail(vec![ConfigError {
-                path: if path == "." {
+                // "." is the whole document; "" a field with an empty name at the top.
+                path: if path == "." || path.is_empty() {
                     "(document)".into()
                 } else {
                     path

@@ -5,15 +5,13 @@
 use std::{
     collections::BTreeMap,
     net::{IpAddr, Ipv4Addr, SocketAddr},
-    path::PathBuf,
-    process::{Command, Output, Stdio},
     time::{Duration, Instant},
 };
 
 use lb_tests::{
-    netns::{Netns, unique_name},
     require_root,
-    topo::{DIRECTOR, HttpServer, Method, Proc, Topology, bin, http_get},
+    solo::SoloLbd,
+    topo::{DIRECTOR, HttpServer, Method, Topology, http_get},
 };
 
 /// The seed example's addresses (ipvsadm(8)'s NAT example), held only inside the test's
@@ -353,102 +351,6 @@ fn save_clear_restore_apply_restart_and_sighup_keep_or_replace_the_state_as_told
         serde_json::from_str(&std::fs::read_to_string(t.state_path()).unwrap()).unwrap();
     assert_eq!(state["services"], serde_json::json!([]));
     assert_eq!(state["timeouts"]["tcp"], 900);
-}
-
-/// lbd alone in a namespace with one veth: enough for everything that sends no traffic.
-struct SoloLbd {
-    lbd: Option<Proc>,
-    dir: PathBuf,
-    pin_dir: PathBuf,
-    socket: PathBuf,
-    config: serde_json::Value,
-    _ns: Netns,
-}
-
-impl SoloLbd {
-    fn start() -> Self {
-        let ns = Netns::new("ctl");
-        ns.ip(&[
-            "link", "add", "eth0", "type", "veth", "peer", "name", "peer0",
-        ]);
-        ns.ip(&["addr", "add", "198.18.0.2/24", "dev", "eth0"]);
-        ns.ip(&["link", "set", "eth0", "up"]);
-        ns.ip(&["link", "set", "peer0", "up"]);
-        let dir = std::env::temp_dir().join(unique_name("ctl"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let pin_dir = PathBuf::from("/sys/fs/bpf").join(unique_name("pins"));
-        let config = serde_json::json!({
-            "interface": "eth0",
-            "director": { "ipv4": "198.18.0.2" },
-            "pin_dir": pin_dir,
-            "conn_table_size": 65536,
-            "services": [],
-        });
-        std::fs::write(dir.join("lb.json"), config.to_string()).unwrap();
-        let socket = dir.join("lbd.sock");
-        let log = std::fs::File::create(dir.join("lbd.log")).unwrap();
-        let mut p = Proc::spawn(
-            "lbd",
-            Command::new(bin("lbd"))
-                .stderr(log)
-                .args(["--netns", &ns.name, "--config"])
-                .arg(dir.join("lb.json"))
-                .arg("--socket")
-                .arg(&socket)
-                .arg("--state-file")
-                .arg(dir.join("state.json")),
-        );
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
-            p.assert_running();
-            assert!(Instant::now() < deadline, "lbd did not open its socket");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        SoloLbd {
-            lbd: Some(p),
-            dir,
-            pin_dir,
-            socket,
-            config,
-            _ns: ns,
-        }
-    }
-
-    fn lbctl(&self, args: &[&str], stdin: &[u8]) -> Output {
-        use std::io::Write;
-        let mut child = Command::new(bin("lbctl"))
-            .arg("--socket")
-            .arg(&self.socket)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run lbctl");
-        child.stdin.take().unwrap().write_all(stdin).unwrap();
-        child.wait_with_output().unwrap()
-    }
-
-    /// lbctl's stdout, which must have succeeded.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.lbctl(args, b"");
-        assert!(out.status.success(), "lbctl {args:?}: {out:?}");
-        String::from_utf8(out.stdout).unwrap()
-    }
-}
-
-impl Drop for SoloLbd {
-    fn drop(&mut self) {
-        if let Some(mut p) = self.lbd.take() {
-            p.stop();
-        }
-        if std::thread::panicking() {
-            let log = std::fs::read_to_string(self.dir.join("lbd.log")).unwrap_or_default();
-            eprintln!("--- lbd log\n{log}--- end of lbd log");
-        }
-        let _ = std::fs::remove_dir_all(&self.pin_dir);
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 #[test]

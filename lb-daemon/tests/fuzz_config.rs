@@ -1,0 +1,262 @@
+//! Fuzzing lbd's config parser and ipvsadm edits from a fixed seed (reproducible; set
+//! LB_FUZZ_SEED to explore others): mangled config text, structurally mutated configs, and
+//! random batches of ipvsadm edits. Nothing may panic; every rejection names where (a JSON
+//! path, or line and column); whatever is accepted is valid, and its diff from the original
+//! can be computed.
+
+use lb_common::api::{Edit, RealSpec, ServiceKey, ServiceSpec};
+use lb_daemon::{
+    config::Config,
+    control::{diff, edit_config},
+};
+use serde_json::{Value, json};
+
+/// xorshift64*: small, seeded, reproducible.
+struct Rng(u64);
+
+impl Rng {
+    fn seeded() -> Self {
+        let seed = std::env::var("LB_FUZZ_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0x5eed_c0f1_2026_u64);
+        eprintln!("fuzz seed {seed} (set LB_FUZZ_SEED to change)");
+        Rng(seed | 1)
+    }
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
+        &v[self.below(v.len())]
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+}
+
+fn good() -> Value {
+    json!({
+        "interface": "eth0",
+        "xdp_mode": "native",
+        "director": { "ipv4": "198.18.0.2", "ipv6": "2001:2::2" },
+        "conn_table_size": 65536,
+        "timeouts": { "tcp": 900, "tcpfin": 120, "udp": 300 },
+        "services": [
+            { "protocol": "tcp", "vip": "198.18.1.100", "port": 80, "scheduler": "mh",
+              "mh_table_size": 251, "persistent": 60, "persistent_netmask": 24,
+              "real_servers": [
+                { "address": "198.18.0.11", "weight": 2, "forwarding": "tun" },
+                { "address": "198.18.0.12", "port": 8080, "forwarding": "nat" },
+                { "address": "2001:2::13", "forwarding": "tun", "tun_type": "gue", "tun_port": 6080 }
+              ] },
+            { "protocol": "udp", "vip": "2001:2:0:1::100", "port": 53, "scheduler": "wrr",
+              "real_servers": [ { "address": "2001:2::11", "forwarding": "dr" } ] }
+        ]
+    })
+}
+
+fn random_value(r: &mut Rng) -> Value {
+    match r.below(12) {
+        0 => Value::Null,
+        1 => json!(r.chance(50)),
+        2 => json!(r.next() as i64),
+        3 => json!(-(r.below(5) as i64)),
+        4 => json!(r.next() as u32),
+        5 => json!(1.5),
+        6 => json!(r.pick(&[
+            "tcp", "udp", "sctp", "rr", "mh", "fastest", "tun", "nat", "gue", "csum"
+        ])),
+        7 => json!(r.pick(&[
+            "198.18.0.300",
+            "::1",
+            "1.2.3.4",
+            "",
+            "é",
+            "eth0/x",
+            "0.0.0.0"
+        ])),
+        8 => json!([]),
+        9 => json!({}),
+        10 => json!({ "bogus": 1 }),
+        _ => json!(u64::MAX),
+    }
+}
+
+/// Replaces or removes a random node, or adds an unknown key somewhere.
+fn mutate(v: &mut Value, r: &mut Rng, depth: u32) {
+    match v {
+        Value::Object(m) if !m.is_empty() && depth < 6 => {
+            let keys: Vec<String> = m.keys().cloned().collect();
+            let k = r.pick(&keys).clone();
+            match r.below(5) {
+                0 => {
+                    m.remove(&k);
+                }
+                1 => {
+                    m.insert(format!("x{}", r.below(3)), random_value(r));
+                }
+                2 => {
+                    m.insert(k, random_value(r));
+                }
+                _ => mutate(m.get_mut(&k).unwrap(), r, depth + 1),
+            }
+        }
+        Value::Array(a) if !a.is_empty() && depth < 6 => {
+            let i = r.below(a.len());
+            match r.below(4) {
+                0 => {
+                    let dup = a[i].clone();
+                    a.push(dup);
+                }
+                1 => {
+                    a.remove(i);
+                }
+                _ => mutate(&mut a[i], r, depth + 1),
+            }
+        }
+        other => *other = random_value(r),
+    }
+}
+
+#[test]
+fn mutated_configs_never_panic_and_every_error_says_where() {
+    let mut r = Rng::seeded();
+    let base = good();
+    let base_cfg = Config::parse(&base.to_string(), "good").expect("the base config is valid");
+    let (mut ok, mut bad) = (0u32, 0u32);
+    for _ in 0..5_000 {
+        let mut v = base.clone();
+        for _ in 0..1 + r.below(3) {
+            mutate(&mut v, &mut r, 0);
+        }
+        let mut text = if r.chance(50) {
+            serde_json::to_string_pretty(&v).unwrap()
+        } else {
+            v.to_string()
+        };
+        // Sometimes break the syntax too.
+        if r.chance(25) && !text.is_empty() {
+            let i = r.below(text.len());
+            if text.is_char_boundary(i) {
+                let c = *r.pick(&['{', '}', '"', ',', ':', '[', 'x', '\u{1F4A5}']);
+                text.insert(i, c);
+            }
+        }
+        match Config::parse(&text, "fuzz.json") {
+            Ok(cfg) => {
+                ok += 1;
+                assert!(cfg.validate().is_empty());
+                let _ = diff(&base_cfg, &cfg);
+            }
+            Err(e) => {
+                bad += 1;
+                assert!(!e.errors.is_empty(), "{text}");
+                for err in &e.errors {
+                    assert!(!err.path.is_empty() && !err.message.is_empty(), "{err:?}");
+                }
+            }
+        }
+    }
+    assert!(ok > 100 && bad > 1000, "{ok} accepted, {bad} refused");
+}
+
+fn random_key(r: &mut Rng) -> ServiceKey {
+    ServiceKey {
+        protocol: r.pick(&["tcp", "udp", "sctp"]).to_string(),
+        vip: r
+            .pick(&["198.18.1.100", "2001:2:0:1::100", "198.18.1.101"])
+            .parse()
+            .unwrap(),
+        port: *r.pick(&[0u16, 53, 80, 443]),
+    }
+}
+
+fn random_edit(r: &mut Rng) -> Edit {
+    let real = |r: &mut Rng| RealSpec {
+        address: r
+            .pick(&["198.18.0.11", "198.18.0.12", "2001:2::11", "10.0.0.1"])
+            .parse()
+            .unwrap(),
+        port: *r.pick(&[0u16, 53, 80, 8080]),
+        weight: *r.pick(&[0u32, 1, 7, 2_147_483_647, 2_147_483_648, u32::MAX]),
+        forwarding: r.pick(&["dr", "tun", "nat", "local"]).to_string(),
+        tun_type: r
+            .chance(20)
+            .then(|| r.pick(&["ipip", "gue", "gre"]).to_string()),
+        tun_port: r.chance(20).then(|| r.next() as u16),
+        tun_csum: r
+            .chance(10)
+            .then(|| r.pick(&["nocsum", "csum", "x"]).to_string()),
+        upper_threshold: r.chance(10).then(|| r.next() as u32),
+        lower_threshold: r.chance(10).then(|| r.next() as u32),
+    };
+    match r.below(8) {
+        0 | 1 => Edit::AddService {
+            service: ServiceSpec {
+                key: random_key(r),
+                scheduler: r
+                    .pick(&["rr", "wlc", "mh", "sh", "lblc", "fastest"])
+                    .to_string(),
+                persistent: r.chance(30).then(|| r.next() as u32 % 4_000_000),
+                persistent_netmask: r.chance(20).then(|| r.next() as u8),
+                sched_flags: if r.chance(20) {
+                    vec![r.pick(&["sh-port", "mh-port", "flag-1"]).to_string()]
+                } else {
+                    vec![]
+                },
+                one_packet: r.chance(10),
+                mh_table_size: r
+                    .chance(20)
+                    .then(|| *r.pick(&[7u32, 100, 251, 65537, u32::MAX])),
+            },
+        },
+        2 => Edit::DelService {
+            service: random_key(r),
+        },
+        3 => Edit::Clear,
+        4 | 5 => Edit::AddReal {
+            service: random_key(r),
+            real: real(r),
+        },
+        6 => Edit::EditReal {
+            service: random_key(r),
+            real: real(r),
+        },
+        _ => Edit::SetTimeouts {
+            tcp: *r.pick(&[0u32, 1, 900, 40_000_000]),
+            tcpfin: *r.pick(&[0u32, 60]),
+            udp: *r.pick(&[0u32, 300]),
+        },
+    }
+}
+
+#[test]
+fn random_ipvsadm_edits_never_panic_and_leave_valid_configs() {
+    let mut r = Rng::seeded();
+    let base = Config::parse(&good().to_string(), "good").unwrap();
+    let (mut ok, mut bad) = (0u32, 0u32);
+    let mut cur = base.clone();
+    for _ in 0..5_000 {
+        let edits: Vec<Edit> = (0..1 + r.below(4)).map(|_| random_edit(&mut r)).collect();
+        match edit_config(&cur, &edits) {
+            Ok(next) => {
+                ok += 1;
+                assert!(next.validate().is_empty());
+                let _ = diff(&cur, &next);
+                cur = if r.chance(10) { base.clone() } else { next };
+            }
+            Err(e) => {
+                bad += 1;
+                assert!(!e.message.is_empty());
+                assert!(e.edit.is_none_or(|i| i < edits.len()), "{e:?}");
+            }
+        }
+    }
+    assert!(ok > 100 && bad > 100, "{ok} accepted, {bad} refused");
+}

@@ -1,0 +1,137 @@
+//! lbd alone in a network namespace of its own with one veth (`eth0`, the director's
+//! 198.18.0.2/24): enough for control-plane tests that send no traffic through it, and for
+//! packet tests through `BPF_PROG_TEST_RUN` against the maps lbd pins.
+
+use std::{
+    net::Ipv4Addr,
+    path::PathBuf,
+    process::{Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+use crate::{
+    netns::{Netns, unique_name},
+    testrun::real_mac,
+    topo::{Proc, bin},
+};
+
+/// lbd alone in a namespace with one veth: enough for everything that sends no traffic.
+pub struct SoloLbd {
+    lbd: Option<Proc>,
+    /// A directory of its own (config, state file, socket, log), removed on drop.
+    pub dir: PathBuf,
+    /// Where lbd pins its maps.
+    pub pin_dir: PathBuf,
+    pub socket: PathBuf,
+    /// The config lbd started with (no services).
+    pub config: serde_json::Value,
+    pub ns: Netns,
+}
+
+impl SoloLbd {
+    pub fn start() -> Self {
+        let ns = Netns::new("ctl");
+        ns.ip(&[
+            "link", "add", "eth0", "type", "veth", "peer", "name", "peer0",
+        ]);
+        ns.ip(&["addr", "add", "198.18.0.2/24", "dev", "eth0"]);
+        ns.ip(&["link", "set", "eth0", "up"]);
+        ns.ip(&["link", "set", "peer0", "up"]);
+        let dir = std::env::temp_dir().join(unique_name("ctl"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pin_dir = PathBuf::from("/sys/fs/bpf").join(unique_name("pins"));
+        let config = serde_json::json!({
+            "interface": "eth0",
+            "director": { "ipv4": "198.18.0.2" },
+            "pin_dir": pin_dir,
+            "conn_table_size": 65536,
+            "services": [],
+        });
+        std::fs::write(dir.join("lb.json"), config.to_string()).unwrap();
+        let socket = dir.join("lbd.sock");
+        let log = std::fs::File::create(dir.join("lbd.log")).unwrap();
+        let mut p = Proc::spawn(
+            "lbd",
+            Command::new(bin("lbd"))
+                .stderr(log)
+                .args(["--netns", &ns.name, "--config"])
+                .arg(dir.join("lb.json"))
+                .arg("--socket")
+                .arg(&socket)
+                .arg("--state-file")
+                .arg(dir.join("state.json")),
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+            p.assert_running();
+            assert!(Instant::now() < deadline, "lbd did not open its socket");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        SoloLbd {
+            lbd: Some(p),
+            dir,
+            pin_dir,
+            socket,
+            config,
+            ns,
+        }
+    }
+
+    /// Runs lbctl against this lbd, returning its whole output without judging it.
+    pub fn lbctl(&self, args: &[&str], stdin: &[u8]) -> Output {
+        use std::io::Write;
+        let mut child = Command::new(bin("lbctl"))
+            .arg("--socket")
+            .arg(&self.socket)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run lbctl");
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// lbctl's stdout, which must have succeeded.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.lbctl(args, b"");
+        assert!(out.status.success(), "lbctl {args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+impl SoloLbd {
+    /// Permanent neighbour entries on eth0 (MACs from [`real_mac`]), for packets run through
+    /// `BPF_PROG_TEST_RUN` in this namespace.
+    pub fn neighbours(&self, addrs: &[Ipv4Addr]) {
+        for a in addrs {
+            let mac = real_mac(*a).map(|b| format!("{b:02x}")).join(":");
+            self.ns.ip(&[
+                "neigh",
+                "replace",
+                &a.to_string(),
+                "lladdr",
+                &mac,
+                "dev",
+                "eth0",
+                "nud",
+                "permanent",
+            ]);
+        }
+    }
+}
+
+impl Drop for SoloLbd {
+    fn drop(&mut self) {
+        if let Some(mut p) = self.lbd.take() {
+            p.stop();
+        }
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(self.dir.join("lbd.log")).unwrap_or_default();
+            eprintln!("--- lbd log\n{log}--- end of lbd log");
+        }
+        let _ = std::fs::remove_dir_all(&self.pin_dir);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
