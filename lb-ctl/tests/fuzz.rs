@@ -286,7 +286,7 @@ impl Resolve for OddNames {
         }
     }
     fn service(&self, port: u16, _: &str) -> Option<String> {
-        (port % 3 == 0).then(|| "ß".repeat((port % 23) as usize))
+        port.is_multiple_of(3).then(|| "ß".repeat((port % 23) as usize))
     }
 }
 
