@@ -286,7 +286,8 @@ impl Resolve for OddNames {
         }
     }
     fn service(&self, port: u16, _: &str) -> Option<String> {
-        port.is_multiple_of(3).then(|| "ß".repeat((port % 23) as usize))
+        port.is_multiple_of(3)
+            .then(|| "ß".repeat((port % 23) as usize))
     }
 }
 

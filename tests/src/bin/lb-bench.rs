@@ -320,11 +320,14 @@ fn main() {
             "samples_ns": c.samples,
         }));
     }
+    drop(h);
+    let control_plane = control_plane(rounds.clamp(1, 5));
     let doc = serde_json::json!({
         "repeat": repeat,
         "rounds": rounds,
         "baseline": "xdp_tx",
         "cases": json,
+        "control_plane": control_plane,
     });
     if let Some(dir) = out_path.parent() {
         std::fs::create_dir_all(dir).expect("bench dir");
@@ -405,4 +408,134 @@ fn pin_to_cpu(cpu: usize) {
         libc::CPU_SET(cpu, &mut set);
         libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
     }
+}
+
+fn median_ms(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    s[s.len() / 2]
+}
+
+/// The control plane's costs: applying one JSON file of 1,000 services with 100 real servers
+/// each as lbd does (parse and validate, diff, write the maps, persist the state), applying
+/// it again (nothing to do), and rebuilding one Maglev table of 65537 slots for 1,000 real
+/// servers. Median of `rounds`, in milliseconds.
+fn control_plane(rounds: u32) -> serde_json::Value {
+    use lb_daemon::{
+        config::Config,
+        control,
+        dataplane::{Dataplane, LoadOptions},
+        maglev, sched,
+        state::State,
+    };
+    use std::time::Instant;
+
+    // 1,000 services (scheduler wlc, ipvsadm's default) x 100 real servers (dr).
+    let services: Vec<serde_json::Value> = (0..1000u32)
+        .map(|i| {
+            let reals: Vec<serde_json::Value> = (0..100u32)
+                .map(|j| {
+                    serde_json::json!({
+                        "address": format!("10.{}.{}.{}", 100 + i / 256, i % 256, j + 1),
+                        "forwarding": "dr",
+                    })
+                })
+                .collect();
+            serde_json::json!({
+                "protocol": "tcp",
+                "vip": format!("10.{}.{}.1", i / 256, i % 256),
+                "port": 80,
+                "real_servers": reals,
+            })
+        })
+        .collect();
+    let text = serde_json::to_string_pretty(&serde_json::json!({
+        "interface": "eth0",
+        "director": { "ipv4": "10.255.0.1" },
+        "services": services,
+    }))
+    .unwrap();
+    let state_file =
+        std::env::temp_dir().join(format!("lb-bench-state-{}.json", std::process::id()));
+    let (mut parse, mut apply, mut persist, mut total, mut again) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        // A fresh data plane each round: real-server ids are never reused within one.
+        let mut dp = Dataplane::load(&LoadOptions::default()).expect("load");
+        let mut st = State::new(dp.table_capacity(), 1500);
+        let t0 = Instant::now();
+        let cfg = Config::parse(&text, "bench.json").expect("valid");
+        let t1 = Instant::now();
+        let empty = Config {
+            services: Vec::new(),
+            ..cfg.clone()
+        };
+        let changes = control::diff(&empty, &cfg);
+        st.apply(&mut dp, &cfg).expect("apply");
+        let t2 = Instant::now();
+        control::persist(&state_file, &cfg).expect("persist");
+        let t3 = Instant::now();
+        assert_eq!(changes.len(), 1000 * 101);
+        assert_eq!(st.real_count(), 100_000);
+        parse.push((t1 - t0).as_secs_f64() * 1e3);
+        apply.push((t2 - t1).as_secs_f64() * 1e3);
+        persist.push((t3 - t2).as_secs_f64() * 1e3);
+        total.push((t3 - t0).as_secs_f64() * 1e3);
+        // The same file again: parse, an empty diff, nothing written.
+        let t4 = Instant::now();
+        let same = Config::parse(&text, "bench.json").expect("valid");
+        assert!(control::diff(&cfg, &same).is_empty());
+        let report = st.apply(&mut dp, &same).expect("apply");
+        assert_eq!(report.tables_rewritten, 0);
+        again.push(t4.elapsed().as_secs_f64() * 1e3);
+    }
+    let _ = std::fs::remove_file(&state_file);
+
+    let keys: Vec<Vec<u8>> = (0..1000u32)
+        .map(|j| {
+            let mut k = Ipv4Addr::from(0x0a64_0000 + j).octets().to_vec();
+            k.extend_from_slice(&80u16.to_be_bytes());
+            k
+        })
+        .collect();
+    let backends: Vec<maglev::Backend<'_>> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| maglev::Backend {
+            id: i as u32 + 1,
+            key: k,
+            weight: 1 + (i as u32 % 3),
+        })
+        .collect();
+    let mut mh = Vec::new();
+    for _ in 0..rounds.max(5) {
+        let t = Instant::now();
+        let cells = sched::cells("mh", 65537, &backends).expect("table");
+        mh.push(t.elapsed().as_secs_f64() * 1e3);
+        assert_eq!(cells.len(), 65537);
+    }
+    let v = serde_json::json!({
+        "apply_1000_services_x_100_reals_ms": {
+            "total": median_ms(&total),
+            "parse_and_validate": median_ms(&parse),
+            "diff_and_write_maps": median_ms(&apply),
+            "persist_state": median_ms(&persist),
+            "samples_total": total,
+        },
+        "apply_same_file_again_ms": median_ms(&again),
+        "maglev_rebuild_65537_slots_1000_reals_ms": median_ms(&mh),
+        "maglev_samples_ms": mh,
+    });
+    println!(
+        "control plane: apply 1,000 services x 100 real servers from one JSON file: {:.0} ms \
+         (parse+validate {:.0}, diff+maps {:.0}, persist {:.0}); the same file again: {:.0} ms; \
+         one Maglev table of 65537 slots for 1,000 real servers: {:.1} ms",
+        median_ms(&total),
+        median_ms(&parse),
+        median_ms(&apply),
+        median_ms(&persist),
+        median_ms(&again),
+        median_ms(&mh)
+    );
+    v
 }
