@@ -364,13 +364,14 @@ fn handle_client(s: UnixStream, daemon: &Mutex<Daemon>) -> Result<()> {
             },
             Ok(req) => {
                 let mut d = daemon.lock().unwrap_or_else(|e| e.into_inner());
+                let before = d.state.config().map(real_addrs).unwrap_or_default();
                 let resp = crate::ops::answer(&mut d, &req.op);
-                let changed = matches!(resp, Response::Applied { dry_run: false, .. });
-                let addrs = d.state.config().map(real_addrs).unwrap_or_default();
+                let mut added = d.state.config().map(real_addrs).unwrap_or_default();
                 drop(d);
                 // New real servers need their neighbour entries before traffic reaches them.
-                if changed {
-                    std::thread::spawn(move || neigh::warm_initial(&addrs));
+                added.retain(|a| before.binary_search(a).is_err());
+                if !added.is_empty() {
+                    std::thread::spawn(move || neigh::warm_initial(&added));
                 }
                 resp
             }
