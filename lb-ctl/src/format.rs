@@ -422,6 +422,7 @@ mod tests {
             active_conns: active,
             inactive_conns: inactive,
             stats: st,
+            health: None,
         }
     }
 
@@ -436,6 +437,7 @@ mod tests {
                 scheduler: "wlc".into(),
                 sched_flags: vec![],
                 persistent: Some(300),
+                health: None,
                 stats: stats(42, 1_000, 0, 65_536, 0),
                 real_servers: vec![
                     rs(
@@ -465,6 +467,7 @@ mod tests {
                 scheduler: "rr".into(),
                 sched_flags: vec![],
                 persistent: None,
+                health: None,
                 stats: stats(123_456_789, 999_999_999, 0, 99_999_999, 0),
                 real_servers: vec![
                     rs(
@@ -494,6 +497,7 @@ mod tests {
                 scheduler: "wlc".into(),
                 sched_flags: vec![],
                 persistent: Some(300),
+                health: None,
                 stats: stats(0, 0, 0, 0, 0),
                 real_servers: vec![],
             },
@@ -504,6 +508,7 @@ mod tests {
                 scheduler: "mh".into(),
                 sched_flags: vec!["mh-port".into(), "mh-fallback".into()],
                 persistent: None,
+                health: None,
                 stats: stats(
                     1_234_567,
                     100_000_000,
@@ -653,6 +658,7 @@ UDP  10.0.0.53:53 rr
             scheduler: "sh".into(),
             sched_flags: vec!["sh-port".into()],
             persistent: Some(3600),
+            health: None,
             stats: stats(1, 2, 3, 4, 5),
             real_servers: vec![rs(
                 "2001:db8:1234:5678:9abc:def0:1234:10",
@@ -772,6 +778,7 @@ UDP  10.0.0.53:53 rr
             real_servers: 5,
             connections: 17,
             connection_capacity: 65536,
+            services_down: 0,
             reasons: vec![
                 ("pass".into(), 1234),
                 ("fwd_tunnel".into(), 5),

@@ -141,7 +141,7 @@ pub fn render(s: &Snapshot) -> String {
 
 fn snapshot(d: &Daemon) -> Option<Snapshot> {
     Some(Snapshot {
-        services: d.state.views(&d.dp).ok()?,
+        services: d.views().ok()?,
         reasons: d.dp.reasons().ok()?,
         connections: d.dp.connections().len() as u64,
         capacity: d.dp.conn_capacity(),
@@ -200,6 +200,7 @@ mod tests {
                 scheduler: "wlc".into(),
                 sched_flags: vec![],
                 persistent: None,
+                health: None,
                 stats,
                 real_servers: vec![RealServerView {
                     address: "198.18.0.11".parse().unwrap(),
@@ -208,6 +209,7 @@ mod tests {
                     weight: 2,
                     active_conns: 1,
                     inactive_conns: 2,
+                    health: None,
                     stats,
                 }],
             }],

@@ -27,6 +27,7 @@ pub(crate) fn response_kind(r: &lb_common::api::Response) -> &'static str {
     match r {
         Response::Services { .. } => "services",
         Response::Status(_) => "status",
+        Response::RealServer { .. } => "real server",
         Response::Error { .. } => "error",
     }
 }
