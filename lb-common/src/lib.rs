@@ -35,8 +35,11 @@ pub mod map_name {
     pub const REAL_CONNS: &str = "lb_real_conns";
     pub const SCHED_CURSOR: &str = "lb_sched_cur";
     pub const PERSIST: &str = "lb_persist";
+    pub const FRAGS: &str = "lb_frags";
+    pub const PROGS: &str = "lb_progs";
+    pub const DECAP_CONFIG: &str = "lb_decap_cfg";
     /// Every map the `lb` program uses; `lbd` pins each under its pin directory.
-    pub const DIRECTOR: [&str; 12] = [
+    pub const DIRECTOR: [&str; 14] = [
         SERVICES,
         REALS,
         SCHED_TABLE,
@@ -49,6 +52,8 @@ pub mod map_name {
         REAL_CONNS,
         SCHED_CURSOR,
         PERSIST,
+        FRAGS,
+        PROGS,
     ];
 }
 
@@ -68,6 +73,15 @@ pub const DEFAULT_SCHED_TABLE_SLOTS: u32 = 32 * 65_537;
 pub const MAGLEV_DEFAULT_TABLE_SIZE: u32 = 65_537;
 
 /// Address families, as stored in keys and values (not the kernel's AF_* values).
+/// Slots of [`map_name::PROGS`], the programs `lb` tail-calls, by name.
+pub mod prog_slot {
+    /// `lb_icmp`: ICMP to or about a VIP.
+    pub const ICMP: u32 = 0;
+    pub const COUNT: u32 = 1;
+    /// The program in each slot.
+    pub const NAMES: [&str; COUNT as usize] = ["lb_icmp"];
+}
+
 pub const FAMILY_V4: u8 = 4;
 pub const FAMILY_V6: u8 = 6;
 
@@ -188,7 +202,10 @@ pub struct RealServer {
     /// `FWD_*`.
     pub method: u8,
     /// `REAL_F_*`.
-    pub flags: u32,
+    pub flags: u16,
+    /// `tun` only: 0 for IP-in-IP; otherwise GUE (ipvsadm `--tun-type gue`) to this UDP
+    /// destination port, network byte order.
+    pub tun_port: u16,
 }
 const _: () = assert!(core::mem::size_of::<RealServer>() == 24);
 
@@ -212,7 +229,7 @@ const _: () = assert!(core::mem::size_of::<FlowKey>() == 40);
 
 /// [`RealServer::flags`]: removed from its service (its connections still drain to it, but
 /// persistence templates no longer send new ones). Set by lbd.
-pub const REAL_F_REMOVED: u32 = 1 << 0;
+pub const REAL_F_REMOVED: u16 = 1 << 0;
 
 /// A tracked connection: the value of [`map_name::CONNS`]. Inserted by `lb` on a new flow;
 /// read by `lb` for every later packet of the flow; read (and, later, expired) by lbd.
@@ -349,6 +366,62 @@ pub struct PersistKey {
 }
 const _: () = assert!(core::mem::size_of::<PersistKey>() == 24);
 
+/// The key of [`map_name::FRAGS`]: one fragmented datagram (RFC 791 / RFC 8200 4.5: source,
+/// destination, protocol and identification).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FragKey {
+    /// Network byte order. IPv4 uses `[0]`.
+    pub src: [u32; 4],
+    /// Network byte order. IPv4 uses `[0]`.
+    pub dst: [u32; 4],
+    /// The IP identification as it lies in the packet (IPv4: 16 bits, in the low half).
+    pub id: u32,
+    /// The transport protocol (IPv6: the fragment header's next header).
+    pub proto: u8,
+    pub family: u8,
+    pub _pad: [u8; 2],
+}
+const _: () = assert!(core::mem::size_of::<FragKey>() == 40);
+
+/// Where the later fragments of a datagram go (value of [`map_name::FRAGS`]): written by `lb`
+/// when it forwards a first fragment, read by `lb` for the later ones. Entries older than
+/// [`FRAG_TIMEOUT_NS`] are ignored; the LRU map drops the oldest when full.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FragEntry {
+    /// Real-server id.
+    pub real: u32,
+    pub service: u32,
+    /// [`FRAG_F_REPLY`]: a `nat` real server's reply, to be given `vaddr` as its source.
+    pub flags: u32,
+    pub _pad: u32,
+    /// `bpf_ktime_get_ns` when the first fragment passed.
+    pub created_ns: u64,
+    /// The VIP (network byte order), for [`FRAG_F_REPLY`] entries.
+    pub vaddr: [u32; 4],
+}
+const _: () = assert!(core::mem::size_of::<FragEntry>() == 40);
+
+pub const FRAG_F_REPLY: u32 = 1 << 0;
+/// How long the later fragments of a datagram are matched to its first: Linux's IPv4
+/// reassembly timeout (`ipfrag_time`).
+pub const FRAG_TIMEOUT_NS: u64 = 30_000_000_000;
+/// Capacity of the fragment table.
+pub const FRAG_TABLE_SIZE: u32 = 16_384;
+
+/// The decapsulating program's settings (value of the one-entry array
+/// [`map_name::DECAP_CONFIG`]): written by `lbd decap`, read by `decap`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DecapConfig {
+    /// UDP destination port of GUE encapsulation (network byte order); 0: GUE is not
+    /// decapsulated.
+    pub gue_port: u16,
+    pub _pad: [u8; 6],
+}
+const _: () = assert!(core::mem::size_of::<DecapConfig>() == 8);
+
 /// Per-CPU state of the benchmark shim (value of [`map_name::BENCH_STATE`]).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -381,4 +454,7 @@ mod user {
     unsafe impl aya::Pod for NextHop {}
     unsafe impl aya::Pod for RealConns {}
     unsafe impl aya::Pod for PersistKey {}
+    unsafe impl aya::Pod for FragKey {}
+    unsafe impl aya::Pod for FragEntry {}
+    unsafe impl aya::Pod for DecapConfig {}
 }

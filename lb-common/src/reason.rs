@@ -15,8 +15,10 @@ pub const PASS_NOT_L4: u32 = 2;
 pub const PASS_SHORT_ETH: u32 = 3;
 /// Shorter than the IP header it announces, or an IPv4 IHL below 5.
 pub const PASS_BAD_IP_HEADER: u32 = 4;
-/// A non-first IP fragment (the fragments issue routes these; until then the host stack
-/// gets them).
+/// A non-first IP fragment whose first fragment was not seen (or was seen more than
+/// `FRAG_TIMEOUT_NS` ago): not for a VIP, or arrived before its first fragment. The host
+/// stack gets it (it owns the datagram when it is not for a VIP; otherwise its reassembly
+/// times out without effect). Also an ICMP fragment (echo requests that large are the host's).
 pub const PASS_FRAGMENT: u32 = 5;
 /// Too short for the TCP/UDP ports.
 pub const PASS_SHORT_L4: u32 = 6;
@@ -81,8 +83,22 @@ pub const PASS_ICMP_NO_FLOW: u32 = 32;
 pub const ICMP_TOO_BIG_SENT: u32 = 33;
 /// Informational: a new connection followed its client's persistence template.
 pub const PERSIST_HIT: u32 = 34;
+/// A frame with more than two VLAN tags: the host stack's.
+pub const PASS_VLAN_DEPTH: u32 = 35;
+/// A VLAN-tagged frame whose next hop is another interface (the VLAN device) was sent back
+/// out of the interface it came in on, tagged as it came (see `vlan.rs`).
+pub const TX_VLAN_REDIRECT: u32 = 36;
+/// Informational: the first fragment of a datagram was scheduled and its real server
+/// remembered for the later fragments.
+pub const FRAG_FIRST: u32 = 37;
+/// Informational: a later fragment followed its first fragment to the same real server (or,
+/// for a `nat` reply, back to the client).
+pub const FRAG_FOLLOWED: u32 = 38;
+/// An ICMP error a `nat` real server sent about one of its connections, rewritten to come
+/// from the VIP and sent to the client.
+pub const ICMP_NAT_REPLY: u32 = 39;
 /// One past the last reason: the size of the counter array.
-pub const REASON_MAX: u32 = 35;
+pub const REASON_MAX: u32 = 40;
 
 /// Names for metrics and listings, indexed by reason.
 pub const REASON_NAMES: [&str; REASON_MAX as usize] = [
@@ -121,4 +137,9 @@ pub const REASON_NAMES: [&str; REASON_MAX as usize] = [
     "pass_icmp_no_flow",
     "icmp_too_big_sent",
     "persist_hit",
+    "pass_vlan_depth",
+    "tx_vlan_redirect",
+    "frag_first",
+    "frag_followed",
+    "icmp_nat_reply",
 ];

@@ -10,7 +10,7 @@ use std::{
 
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{Array, HashMap, Map, MapData, PerCpuArray},
+    maps::{Array, HashMap, Map, MapData, PerCpuArray, ProgramArray},
     programs::{Xdp, xdp::XdpMode as AyaXdpMode},
 };
 use lb_common::{
@@ -120,6 +120,33 @@ impl Dataplane {
             Map::Array(data) => MmapArray::new(data, std::mem::size_of::<RealConns>())?,
             _ => return Err(DataplaneError::MissingMap(map_name::REAL_CONNS)),
         };
+        // The programs `lb` tail-calls: loaded (verified) now and put in their slots, so that
+        // `lb` finds them from its first packet.
+        for (slot, name) in lb_common::prog_slot::NAMES.iter().enumerate() {
+            let prog: &mut Xdp = ebpf
+                .program_mut(name)
+                .ok_or(DataplaneError::MissingProgram(name))?
+                .try_into()
+                .map_err(|source| DataplaneError::Program { name, source })?;
+            prog.load()
+                .map_err(|source| DataplaneError::Program { name, source })?;
+            let fd = prog
+                .fd()
+                .map_err(|source| DataplaneError::Program { name, source })?
+                .try_clone()
+                .map_err(|e| DataplaneError::Program {
+                    name,
+                    source: aya::programs::ProgramError::IOError(e),
+                })?;
+            let mut progs: ProgramArray<&mut MapData> = ProgramArray::try_from(
+                ebpf.map_mut(map_name::PROGS)
+                    .ok_or(DataplaneError::MissingMap(map_name::PROGS))?,
+            )
+            .map_err(|source| map_err(map_name::PROGS, source))?;
+            progs
+                .set(slot as u32, &fd, 0)
+                .map_err(|source| map_err(map_name::PROGS, source))?;
+        }
         Ok(Self {
             services: typed(&mut ebpf, map_name::SERVICES)?,
             reals: typed(&mut ebpf, map_name::REALS)?,

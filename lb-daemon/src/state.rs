@@ -237,24 +237,18 @@ impl State {
         for r in &scfg.real_servers {
             let port = r.port.unwrap_or(scfg.port);
             let same = old_reals.iter().position(|o| {
-                o.cfg.address == r.address && o.port == port && o.cfg.forwarding == r.forwarding
+                o.cfg.address == r.address
+                    && o.port == port
+                    && o.cfg.forwarding == r.forwarding
+                    && o.cfg.tun_type == r.tun_type
+                    && o.cfg.tun_port == r.tun_port
             });
             let id = match same {
                 Some(i) => old_reals.swap_remove(i).id,
                 None => {
                     let id = self.alloc_real_id()?;
-                    let (addr, family) = addr_words(r.address);
                     dp.zero_real_stats(id)?;
-                    dp.set_real(
-                        id,
-                        &RealServer {
-                            addr,
-                            port: port.to_be(),
-                            family,
-                            method: forwarding_code(&r.forwarding),
-                            flags: 0,
-                        },
-                    )?;
+                    dp.set_real(id, &real_entry(r, port, 0))?;
                     id
                 }
             };
@@ -472,20 +466,26 @@ impl State {
     }
 }
 
+/// The data plane's entry for a real server.
+fn real_entry(r: &RealServerConfig, port: u16, flags: u16) -> RealServer {
+    let (addr, family) = addr_words(r.address);
+    RealServer {
+        addr,
+        port: port.to_be(),
+        family,
+        method: forwarding_code(&r.forwarding),
+        flags,
+        tun_port: match r.tun_type.as_deref() {
+            Some("gue") => r.tun_port.unwrap_or(0).to_be(),
+            _ => 0,
+        },
+    }
+}
+
 /// Flags a real server as removed (REAL_F_REMOVED) in the data plane, keeping the rest of
 /// its entry as it is for the connections still draining to it.
 fn mark_removed(dp: &mut Dataplane, r: &RealState) -> Result<(), ApplyError> {
-    let (addr, family) = addr_words(r.cfg.address);
-    dp.set_real(
-        r.id,
-        &RealServer {
-            addr,
-            port: r.port.to_be(),
-            family,
-            method: forwarding_code(&r.cfg.forwarding),
-            flags: lb_common::REAL_F_REMOVED,
-        },
-    )?;
+    dp.set_real(r.id, &real_entry(&r.cfg, r.port, lb_common::REAL_F_REMOVED))?;
     Ok(())
 }
 

@@ -38,3 +38,22 @@ pub fn replace32(check: u16, old: u32, new: u32) -> u16 {
         + ((new >> 16) as u16) as u32;
     !fold(sum)
 }
+
+/// Accumulates, in one's complement, the change of a 32-bit field from `old` to `new` (as it
+/// lies in memory) onto the difference `acc`: `acc + ~old + new`, folded.
+#[inline(always)]
+pub fn diff32(acc: u16, old: u32, new: u32) -> u16 {
+    fold(
+        acc as u32
+            + (!(old as u16)) as u32
+            + (!((old >> 16) as u16)) as u32
+            + (new as u16) as u32
+            + ((new >> 16) as u16) as u32,
+    )
+}
+
+/// Applies a difference from [`diff32`] to a checksum: `~(~check + diff)` (RFC 1624 eqn. 3).
+#[inline(always)]
+pub fn adjust(check: u16, diff: u16) -> u16 {
+    !fold((!check) as u32 + diff as u32)
+}

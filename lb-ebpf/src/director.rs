@@ -3,47 +3,93 @@
 
 use aya_ebpf::{helpers::bpf_ktime_get_ns, programs::XdpContext};
 use lb_common::{
-    CFG_F_NAT, FWD_NAT, FlowKey, GlobalConfig, PROTO_ICMP, PROTO_ICMPV6, RealServer, Service,
-    Stats, VipKey, reason,
+    CFG_F_NAT, FRAG_F_REPLY, FWD_NAT, FlowKey, GlobalConfig, PROTO_ICMP, PROTO_ICMPV6,
+    RealServer, Service, Stats, VipKey, prog_slot, reason,
 };
 
 use crate::{
     conn,
     forward::{self, Target},
-    icmp,
-    maps::{CONFIG, REAL_STATS, REALS, SERVICES, SVC_STATS},
+    frag, icmp,
+    maps::{CONFIG, PROGS, REAL_STATS, REALS, SCRATCH, SERVICES, SVC_STATS},
     nat,
-    parse::{self, Packet},
+    parse::{self, FRAG_LATER, Packet},
     verdict::Verdict,
+    vlan::{self, Tags},
 };
 
 #[inline(always)]
-pub fn process(ctx: &XdpContext) -> Result<Verdict, Verdict> {
-    let pkt = parse::parse(ctx)?;
-    let cfg = config();
-    if pkt.flow.proto == PROTO_ICMP || pkt.flow.proto == PROTO_ICMPV6 {
-        return icmp::handle(ctx, &pkt, &cfg);
-    }
-    let svc = match vip(&pkt.flow) {
-        Ok(s) => s,
-        Err(not_vip) if cfg.flags & CFG_F_NAT != 0 => {
-            return nat::from_real(ctx, &pkt, not_vip);
-        }
-        Err(v) => return Err(v),
+pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
+    // The parsed packet lives in this CPU's scratch slot, not on the 512-byte stack.
+    let scratch = SCRATCH
+        .get_ptr_mut(0)
+        // Index 0 of a one-entry per-CPU array always exists; this is for the type checker.
+        .ok_or(Verdict::pass(reason::PASS_NOT_IP))?;
+    // SAFETY: this CPU's slot, used by nothing else during this run.
+    let pkt: &Packet = unsafe {
+        parse::parse(ctx, &mut (*scratch).pkt)?;
+        &(*scratch).pkt
     };
-    // SAFETY: helper without preconditions. Read once: the connection entry and the
-    // next-hop cache share it.
-    let now = unsafe { bpf_ktime_get_ns() };
-    let (id, new) = conn::track(&pkt, &svc, &cfg, now)?;
+    let cfg = config()?;
+    if pkt.flow.proto == PROTO_ICMP || pkt.flow.proto == PROTO_ICMPV6 {
+        // ICMP runs in a program of its own (`lb_icmp`), with a stack of its own.
+        // SAFETY: this CPU's slot, as above.
+        unsafe { (*scratch).tags = *tags };
+        // SAFETY: a tail call into an XDP program; returns only if the slot is empty.
+        let _ = unsafe { PROGS.tail_call(ctx, prog_slot::ICMP) };
+        return Err(Verdict::pass(reason::PASS_ICMP));
+    }
+    let now;
+    let (service, id, new) = if pkt.frag == FRAG_LATER {
+        // SAFETY: helper without preconditions.
+        now = unsafe { bpf_ktime_get_ns() };
+        let e = frag::lookup(pkt, now)?;
+        // SAFETY: points into this CPU's scratch slot, filled by the lookup.
+        let e = unsafe { &*e };
+        if e.flags & FRAG_F_REPLY != 0 {
+            return nat::reply(ctx, pkt, &e.vaddr, 0, e.service, e.real);
+        }
+        (e.service, e.real, false)
+    } else {
+        let svc = match vip(&pkt.flow) {
+            Ok(s) => s,
+            Err(not_vip) if cfg.flags & CFG_F_NAT != 0 => {
+                return nat::from_real(ctx, pkt, not_vip);
+            }
+            Err(v) => return Err(v),
+        };
+        // SAFETY: helper without preconditions. Read once: the connection entry and the
+        // next-hop cache share it.
+        now = unsafe { bpf_ktime_get_ns() };
+        let (id, new) = conn::track(pkt, &svc, cfg, now)?;
+        (svc.id, id, new)
+    };
     let to = Target {
         id,
         real: real_server(id)?,
     };
     if new && to.real.method == FWD_NAT {
-        nat::track_reply(&pkt.flow, &to, svc.id, now);
+        nat::track_reply(&pkt.flow, &to, service, now);
     }
-    account(&svc, id, &pkt, new);
-    forward::forward(ctx, &pkt, &to, &cfg, now)
+    frag::remember(pkt, id, service, 0, &[0; 4], now);
+    account(service, id, pkt, new);
+    forward::forward(ctx, pkt, &to, cfg, now)
+}
+
+/// `lb_icmp`: the packet `lb` parsed (in the scratch slot), when it is ICMP.
+#[inline(always)]
+pub fn process_icmp(ctx: &XdpContext) -> Result<Verdict, Verdict> {
+    let scratch = SCRATCH
+        .get_ptr_mut(0)
+        // Index 0 of a one-entry per-CPU array always exists; this is for the type checker.
+        .ok_or(Verdict::pass(reason::PASS_ICMP))?;
+    // SAFETY: this CPU's slot; `lb` filled it just before the tail call.
+    let (pkt, tags) = unsafe { (&(*scratch).pkt, (*scratch).tags) };
+    let r = match config() {
+        Ok(cfg) => icmp::handle(ctx, pkt, cfg),
+        Err(v) => Err(v),
+    };
+    vlan::push(ctx, &tags, r)
 }
 
 /// Stage `vip`: (destination address, port, protocol) -> service; a miss leaves the packet to
@@ -64,13 +110,11 @@ pub fn vip(flow: &FlowKey) -> Result<Service, Verdict> {
     }
 }
 
+/// The director-wide settings, read in place (the array's one element never moves).
 #[inline(always)]
-fn config() -> GlobalConfig {
-    match CONFIG.get(0) {
-        Some(c) => *c,
-        // Index 0 of a one-entry array always exists; this arm exists for the type checker.
-        None => GlobalConfig::default(),
-    }
+fn config() -> Result<&'static GlobalConfig, Verdict> {
+    // Index 0 of a one-entry array always exists; the error is for the type checker.
+    CONFIG.get(0).ok_or(Verdict::pass(reason::PASS_NOT_IP))
 }
 
 #[inline(always)]
@@ -83,10 +127,10 @@ pub fn real_server(id: u32) -> Result<RealServer, Verdict> {
 
 /// Per-service and per-real-server counters (ipvsadm `--stats`: Conns, InPkts, InBytes).
 #[inline(always)]
-fn account(svc: &Service, real_id: u32, pkt: &Packet, new: bool) {
+fn account(service: u32, real_id: u32, pkt: &Packet, new: bool) {
     let bytes = pkt.ip_len as u64;
     let conns = new as u64;
-    if let Some(s) = SVC_STATS.get_ptr_mut(svc.id) {
+    if let Some(s) = SVC_STATS.get_ptr_mut(service) {
         // SAFETY: per-CPU slot, written only by this CPU.
         unsafe { bump(s, conns, bytes) };
     }

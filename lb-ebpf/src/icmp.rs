@@ -46,7 +46,7 @@ const IPV6_MIN_MTU: u32 = 1280;
 #[inline(always)]
 pub fn handle(ctx: &XdpContext, pkt: &Packet, cfg: &GlobalConfig) -> Result<Verdict, Verdict> {
     let not_ours = Verdict::pass(reason::PASS_ICMP);
-    let h: *const [u8; 2] = ptr_at(ctx, pkt.l4_off).ok_or(not_ours)?;
+    let h: *const [u8; 2] = ptr_at(ctx, pkt.l4()).ok_or(not_ours)?;
     // SAFETY: in bounds (parse also required the 8-byte ICMP header).
     let [ty, _code] = unsafe { h.read_unaligned() };
     let v6 = pkt.flow.family == FAMILY_V6;
@@ -78,7 +78,7 @@ fn echo(ctx: &XdpContext, pkt: &Packet, v6: bool) -> Result<Verdict, Verdict> {
     if SERVICES.get_ptr(&marker).is_none() {
         return Err(not_ours);
     }
-    let icmp: *mut u16 = ptr_at::<[u8; 4]>(ctx, pkt.l4_off).ok_or(not_ours)? as *mut u16;
+    let icmp: *mut u16 = ptr_at::<[u8; 4]>(ctx, pkt.l4()).ok_or(not_ours)? as *mut u16;
     let eth: *mut [u8; 12] = ptr_at(ctx, 0).ok_or(not_ours)?;
     let reply_type = if v6 {
         ICMPV6_ECHO_REPLY
@@ -97,7 +97,7 @@ fn echo(ctx: &XdpContext, pkt: &Packet, v6: bool) -> Result<Verdict, Verdict> {
         c.write_unaligned(csum::replace16(c.read_unaligned(), old, new));
         if v6 {
             let ip: *mut u8 =
-                ptr_at::<[u8; IPV6_HLEN]>(ctx, pkt.l3_off).ok_or(not_ours)? as *mut u8;
+                ptr_at::<[u8; IPV6_HLEN]>(ctx, ETH_HLEN).ok_or(not_ours)? as *mut u8;
             let s = ip.add(8) as *mut [u32; 4];
             let d = ip.add(24) as *mut [u32; 4];
             let (sa, da) = (
@@ -109,7 +109,7 @@ fn echo(ctx: &XdpContext, pkt: &Packet, v6: bool) -> Result<Verdict, Verdict> {
             *ip.add(7) = REPLY_TTL;
         } else {
             let ip: *mut u8 =
-                ptr_at::<[u8; IPV4_HLEN_MIN]>(ctx, pkt.l3_off).ok_or(not_ours)? as *mut u8;
+                ptr_at::<[u8; IPV4_HLEN_MIN]>(ctx, ETH_HLEN).ok_or(not_ours)? as *mut u8;
             let s = ip.add(12) as *mut u32;
             let d = ip.add(16) as *mut u32;
             let (sa, da) = (s.read_unaligned(), d.read_unaligned());
@@ -144,7 +144,7 @@ fn to_owner(
     v6: bool,
 ) -> Result<Verdict, Verdict> {
     let no_flow = Verdict::pass(reason::PASS_ICMP_NO_FLOW);
-    let inner = pkt.l4_off + 8;
+    let inner = pkt.l4() + 8;
     let (proto, src, dst, l4) = if v6 {
         let ip: *const u8 = ptr_at::<[u8; IPV6_HLEN]>(ctx, inner).ok_or(no_flow)? as *const u8;
         // SAFETY: inside the 40 bytes checked above.
@@ -212,8 +212,8 @@ fn to_owner(
 #[inline(always)]
 pub fn too_big(ctx: &XdpContext, pkt: &Packet, mtu: u32) -> Result<Verdict, Verdict> {
     let args = TooBig {
-        l3_off: pkt.l3_off as u32,
-        l4_off: pkt.l4_off as u32,
+        l3_off: ETH_HLEN as u32,
+        l4_off: pkt.l4() as u32,
         mtu,
         family: pkt.flow.family as u32,
         src: pkt.flow.src,

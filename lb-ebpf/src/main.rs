@@ -15,6 +15,7 @@ mod csum;
 mod decap;
 mod director;
 mod forward;
+mod frag;
 mod icmp;
 mod maps;
 mod nat;
@@ -23,13 +24,27 @@ mod ptr;
 mod sched;
 mod tun;
 mod verdict;
+mod vlan;
 
 use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
 
 /// The director: parse, VIP lookup, connection table, scheduler, forward.
 #[xdp]
+// Inlined into the macro's exported wrapper (one frame fewer on the 512-byte stack).
+#[inline(always)]
 pub fn lb(ctx: XdpContext) -> u32 {
-    verdict::finish(director::process(&ctx))
+    let tags = match vlan::pop(&ctx) {
+        Ok(t) => t,
+        Err(v) => return verdict::finish(Err(v)),
+    };
+    let r = director::process(&ctx, &tags);
+    verdict::finish(vlan::push(&ctx, &tags, r))
+}
+
+/// ICMP to or about a VIP, tail-called by `lb` (slot `lb_common::prog_slot::ICMP`).
+#[xdp]
+pub fn lb_icmp(ctx: XdpContext) -> u32 {
+    verdict::finish(director::process_icmp(&ctx))
 }
 
 /// The real server: strip the director's tunnel header.

@@ -8,9 +8,9 @@ use aya_ebpf::{
     maps::{Array, HashMap, LruHashMap, PerCpuArray, ProgramArray},
 };
 use lb_common::{
-    BenchState, Conn, DEFAULT_MAX_CONNS, DEFAULT_SCHED_TABLE_SLOTS, FlowKey, GlobalConfig,
-    MAX_REALS, MAX_SERVICES, NextHop, PersistKey, REASON_MAX, RealConns, RealServer, Service,
-    Stats, VipKey,
+    BenchState, Conn, DEFAULT_MAX_CONNS, DEFAULT_SCHED_TABLE_SLOTS, DecapConfig, FRAG_TABLE_SIZE,
+    FlowKey, FragEntry, FragKey, GlobalConfig, MAX_REALS, MAX_SERVICES, NextHop, PersistKey,
+    REASON_MAX, RealConns, RealServer, Service, Stats, VipKey,
 };
 
 /// VIP (address, port, protocol) -> service. Written by lbd (one whole-value update per
@@ -52,6 +52,23 @@ pub static SCHED_CURSOR: PerCpuArray<u32> = PerCpuArray::with_max_entries(MAX_SE
 #[map(name = "lb_conns")]
 pub static CONNS: LruHashMap<FlowKey, Conn> =
     LruHashMap::with_max_entries(DEFAULT_MAX_CONNS, BPF_F_NO_COMMON_LRU);
+
+/// Fragmented datagrams: (source, destination, protocol, IP id) -> the real server their
+/// first fragment went to (or, for a `nat` reply, the VIP to restore). Inserted by `lb` for
+/// each first fragment it forwards, read by `lb` for the later ones; short-lived (entries
+/// older than `lb_common::FRAG_TIMEOUT_NS` are ignored, the LRU recycles them).
+#[map(name = "lb_frags")]
+pub static FRAGS: LruHashMap<FragKey, FragEntry> =
+    LruHashMap::with_max_entries(FRAG_TABLE_SIZE, 0);
+
+/// The programs `lb` hands a packet to (`lb_common::prog_slot`): ICMP has its own program
+/// so that its stack frame is not added to the TCP/UDP path's. Written by lbd at load.
+#[map(name = "lb_progs")]
+pub static PROGS: ProgramArray = ProgramArray::with_max_entries(lb_common::prog_slot::COUNT, 0);
+
+/// `decap`'s settings (one entry: the GUE port). Written by `lbd decap`; read by `decap`.
+#[map(name = "lb_decap_cfg")]
+pub static DECAP_CONFIG: Array<DecapConfig> = Array::with_max_entries(1, 0);
 
 /// Next hop per real server (per CPU), cached from `bpf_fib_lookup` for
 /// `lb_common::NH_CACHE_TTL_NS`. Written and read by `lb` only.
@@ -99,10 +116,17 @@ pub static BENCH_STATE: PerCpuArray<BenchState> = PerCpuArray::with_max_entries(
 /// Written and read by `lb` only, within one run.
 #[repr(C)]
 pub struct Scratch {
+    /// The packet being processed, as `parse` found it.
+    pub pkt: crate::parse::Packet,
+    /// Its VLAN tags, for the program `lb` tail-calls (which puts them back).
+    pub tags: crate::vlan::Tags,
     pub fib: aya_ebpf::bindings::bpf_fib_lookup,
     pub conn: Conn,
     pub least: crate::sched::Least,
     pub pkey: PersistKey,
+    /// A fragment table key and entry being looked up or inserted.
+    pub frag_key: lb_common::FragKey,
+    pub frag: lb_common::FragEntry,
 }
 
 #[map(name = "lb_scratch")]

@@ -3,15 +3,17 @@
 //! the VIP and port back as their source on the way out. Checksums are updated incrementally
 //! (RFC 1624); TTL is decremented, as a router does.
 
-use aya_ebpf::programs::XdpContext;
-use lb_common::{CONN_F_REPLY, FAMILY_V6, FlowKey, GlobalConfig, PROTO_TCP, Stats, reason};
+use aya_ebpf::{helpers::bpf_ktime_get_ns, programs::XdpContext};
+use lb_common::{
+    CONN_F_REPLY, FAMILY_V6, FRAG_F_REPLY, FlowKey, GlobalConfig, PROTO_TCP, Stats, reason,
+};
 
 use crate::{
     conn::insert_conn,
-    csum,
+    csum, frag,
     forward::{Target, ethertype, fib_v4, fib_v6, next_hop, send},
-    maps::{CONNS, REAL_STATS, SVC_STATS},
-    parse::Packet,
+    maps::{CONNS, REAL_STATS, SCRATCH, SVC_STATS},
+    parse::{ETH_HLEN, FRAG_FIRST, FRAG_LATER, Packet},
     ptr::ptr_at,
     verdict::Verdict,
 };
@@ -92,24 +94,53 @@ pub fn from_real(ctx: &XdpContext, pkt: &Packet, not_ours: Verdict) -> Result<Ve
     let Some(c) = CONNS.get_ptr(&pkt.flow) else {
         return Err(not_ours);
     };
-    // SAFETY: copied out at once.
-    let c = unsafe { *c };
+    let Some(s) = SCRATCH.get_ptr_mut(0) else {
+        // Index 0 of a one-entry per-CPU array always exists; this is for the type checker.
+        return Err(not_ours);
+    };
+    // SAFETY: copied out at once, into this CPU's scratch slot (on the stack, its fields
+    // would wait in spilled registers through the FIB lookup).
+    let c = unsafe {
+        (*s).conn = *c;
+        &(*s).conn
+    };
     if c.flags & CONN_F_REPLY == 0 {
         return Err(not_ours);
     }
+    if pkt.frag == FRAG_FIRST {
+        // SAFETY: helper without preconditions.
+        let now = unsafe { bpf_ktime_get_ns() };
+        frag::remember(pkt, c.real, c.service, FRAG_F_REPLY, &c.vaddr, now);
+    }
+    reply(ctx, pkt, &c.vaddr, c.vport, c.service, c.real)
+}
+
+/// Sends a real server's reply (or a later fragment of one: its ports are left alone) to the
+/// client with the VIP and port as its source.
+#[inline(always)]
+pub fn reply(
+    ctx: &XdpContext,
+    pkt: &Packet,
+    vaddr: &[u32; 4],
+    vport: u16,
+    service: u32,
+    real: u32,
+) -> Result<Verdict, Verdict> {
     // Toward the client: the reply's destination.
     let nh = if pkt.flow.family == FAMILY_V6 {
-        fib_v6(ctx, &c.vaddr, &pkt.flow.dst)?
+        fib_v6(ctx, vaddr, &pkt.flow.dst)?
     } else {
-        fib_v4(ctx, c.vaddr[0], pkt.flow.dst[0])?
+        fib_v4(ctx, vaddr[0], pkt.flow.dst[0])?
     };
-    rewrite(ctx, pkt, End::Source, &c.vaddr, c.vport)?;
-    account_out(c.service, c.real, pkt.ip_len as u64);
+    rewrite(ctx, pkt, End::Source, vaddr, vport)?;
+    account_out(service, real, pkt.ip_len as u64);
     send(ctx, &nh, ethertype(pkt.flow.family), reason::NAT_REPLY)
 }
 
 /// Replaces the source or destination address and port, decrements TTL / hop limit, and
 /// fixes the IPv4 and TCP/UDP checksums. Everything is checked before anything is written.
+/// A later fragment has no transport header: only its address changes (the first
+/// fragment's checksum update covers the whole datagram).
 #[inline(always)]
 fn rewrite(
     ctx: &XdpContext,
@@ -119,27 +150,54 @@ fn rewrite(
     port: u16,
 ) -> Result<(), Verdict> {
     let bad = Verdict::pass(reason::PASS_BAD_IP_HEADER);
-    let v6 = pkt.flow.family == FAMILY_V6;
-    let l4: *mut u8 = ptr_at::<[u8; 8]>(ctx, pkt.l4_off).ok_or(bad)? as *mut u8;
     let tcp = pkt.flow.proto == PROTO_TCP;
     let l4_csum_off = if tcp { TCP_CSUM } else { UDP_CSUM };
-    // The TCP checksum lies beyond the first 8 bytes: its own check (parse already required
-    // the full 20-byte TCP header; this one is for the verifier).
-    let l4_csum: *mut u16 = ptr_at::<u16>(ctx, pkt.l4_off + l4_csum_off).ok_or(bad)?;
+    let later = pkt.frag == FRAG_LATER;
+    // Checked before the IP header is touched (and again below, for the verifier): a
+    // failure must leave the packet as it came. parse already required the full TCP / UDP
+    // header, so these cannot fail on a packet parse accepted.
+    if !later && ptr_at::<[u8; 8]>(ctx, pkt.l4()).is_none()
+        || !later && ptr_at::<u16>(ctx, pkt.l4() + l4_csum_off).is_none()
+    {
+        return Err(bad);
+    }
+    // The one's-complement difference the address change makes to the pseudo-header.
+    let adj = rewrite_ip(ctx, pkt, end, addr)?;
+    if later {
+        return Ok(());
+    }
+    let l4: *mut u8 = ptr_at::<[u8; 8]>(ctx, pkt.l4()).ok_or(bad)? as *mut u8;
+    let l4_csum: *mut u16 = ptr_at::<u16>(ctx, pkt.l4() + l4_csum_off).ok_or(bad)?;
     let port_p = if end == End::Source {
         l4
     } else {
         l4.wrapping_add(2)
     } as *mut u16;
-    // SAFETY: the port is inside the 8 bytes checked above.
-    let old_port = unsafe { port_p.read_unaligned() };
-    // SAFETY: in bounds (checked above).
-    let old_l4c = unsafe { l4_csum.read_unaligned() };
-    // A UDP checksum of 0 means "none" (RFC 768; not allowed over IPv6, RFC 8200 8.1) and
-    // stays 0.
-    let fix_l4 = tcp || old_l4c != 0;
-    let l4c = if v6 {
-        let ip: *mut u8 = ptr_at::<[u8; 40]>(ctx, pkt.l3_off).ok_or(bad)? as *mut u8;
+    // SAFETY: both pointers were checked just above.
+    unsafe {
+        let old_port = port_p.read_unaligned();
+        let old_l4c = l4_csum.read_unaligned();
+        port_p.write_unaligned(port);
+        // A UDP checksum of 0 means "none" (RFC 768; not allowed over IPv6, RFC 8200 8.1)
+        // and stays 0.
+        if tcp || old_l4c != 0 {
+            let mut c = csum::replace16(csum::adjust(old_l4c, adj), old_port, port);
+            if !tcp && c == 0 {
+                c = 0xffff;
+            }
+            l4_csum.write_unaligned(c);
+        }
+    }
+    Ok(())
+}
+
+/// The IP half of [`rewrite`]: TTL / hop limit and the address (and IPv4's header checksum).
+/// Returns the address change as a one's-complement difference for the transport checksum.
+#[inline(always)]
+fn rewrite_ip(ctx: &XdpContext, pkt: &Packet, end: End, addr: &[u32; 4]) -> Result<u16, Verdict> {
+    let bad = Verdict::pass(reason::PASS_BAD_IP_HEADER);
+    if pkt.flow.family == FAMILY_V6 {
+        let ip: *mut u8 = ptr_at::<[u8; 40]>(ctx, ETH_HLEN).ok_or(bad)? as *mut u8;
         // SAFETY: every access below is inside the 40 bytes checked above.
         unsafe {
             if *ip.add(IP6_HOPLIMIT) <= 1 {
@@ -152,17 +210,17 @@ fn rewrite(
                 IP6_DADDR
             }) as *mut [u32; 4];
             let old = (a as *const u8 as *const [u32; 4]).read_unaligned();
-            let mut c = old_l4c;
+            let mut adj = 0u16;
             let mut i = 0;
             while i < 4 {
-                c = csum::replace32(c, old[i], addr[i]);
+                adj = csum::diff32(adj, old[i], addr[i]);
                 i += 1;
             }
             a.write_unaligned(*addr);
-            c
+            Ok(adj)
         }
     } else {
-        let ip: *mut u8 = ptr_at::<[u8; 20]>(ctx, pkt.l3_off).ok_or(bad)? as *mut u8;
+        let ip: *mut u8 = ptr_at::<[u8; 20]>(ctx, ETH_HLEN).ok_or(bad)? as *mut u8;
         // SAFETY: every access below is inside the 20 bytes checked above.
         unsafe {
             if *ip.add(IP_TTL) <= 1 {
@@ -184,21 +242,9 @@ fn rewrite(
             ipc = csum::replace32(ipc, old, addr[0]);
             ipc_p.write_unaligned(ipc);
             a.write_unaligned(addr[0]);
-            csum::replace32(old_l4c, old, addr[0])
-        }
-    };
-    // SAFETY: both pointers were checked above.
-    unsafe {
-        port_p.write_unaligned(port);
-        if fix_l4 {
-            let mut c = csum::replace16(l4c, old_port, port);
-            if !tcp && c == 0 {
-                c = 0xffff;
-            }
-            l4_csum.write_unaligned(c);
+            Ok(csum::diff32(0, old, addr[0]))
         }
     }
-    Ok(())
 }
 
 /// ipvsadm's OutPkts/OutBytes, per service and real server.

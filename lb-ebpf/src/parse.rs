@@ -30,20 +30,44 @@ pub const UDP_HLEN: usize = 8;
 const IP_MF: u16 = 0x2000;
 const IP_OFFSET: u16 = 0x1fff;
 
+/// A whole datagram.
+pub const FRAG_NONE: u8 = 0;
+/// The first fragment of a datagram (offset 0, more to come): it carries the ports.
+pub const FRAG_FIRST: u8 = 1;
+/// A later fragment: no transport header; the flow's ports are 0 and `l4_off` is where its
+/// payload starts.
+pub const FRAG_LATER: u8 = 2;
+
 /// The fields of a packet the later stages need, all taken from the wire.
 pub struct Packet {
-    /// Offset of the IP header (after the Ethernet header).
-    pub l3_off: usize,
-    /// Offset of the TCP/UDP header (after the IP header and its options).
-    pub l4_off: usize,
+    /// Offset of the TCP/UDP header (after the IP header and its options); read it with
+    /// [`Packet::l4`]. The IP header is at [`ETH_HLEN`] (VLAN tags are taken out first).
+    l4_off: u16,
     /// The IP datagram's length from its header (what ipvsadm's byte counters count).
     pub ip_len: u16,
     /// IPv4 TOS or IPv6 traffic class (copied into a tunnel's outer header).
     pub tos: u8,
     /// TCP flags (0 for UDP and ICMP).
     pub tcp_flags: u8,
+    /// [`FRAG_NONE`], [`FRAG_FIRST`] or [`FRAG_LATER`].
+    pub frag: u8,
+    /// The IP identification of a fragment, as it lies in the packet (IPv4: 16 bits).
+    pub frag_id: u32,
     /// The 5-tuple, in network byte order, as the connection table keys it.
     pub flow: FlowKey,
+}
+
+/// The largest transport offset `parse` accepts (and the mask [`Packet::l4`] applies).
+const MAX_L4_OFF: usize = 0x7ff;
+
+impl Packet {
+    /// The transport header's offset. The mask changes nothing (`parse` refuses larger
+    /// offsets); it is for the verifier, which cannot know the bounds of a value read back
+    /// from a map (the packet lives in the scratch map).
+    #[inline(always)]
+    pub fn l4(&self) -> usize {
+        self.l4_off as usize & MAX_L4_OFF
+    }
 }
 
 /// The Ethernet header's type field (network order on the wire, returned in host order).
@@ -62,6 +86,8 @@ pub struct Ipv4Fields {
     pub tot_len: u16,
     /// Flags and fragment offset, host order.
     pub frag: u16,
+    /// Identification, as it lies in the packet.
+    pub id: u16,
     pub proto: u8,
     pub tos: u8,
     /// Network byte order.
@@ -80,11 +106,12 @@ pub fn ipv4_header(ctx: &XdpContext, off: usize) -> Result<Ipv4Fields, Verdict> 
     // constant check that the variable-length check below would imply.
     let h: *const u8 = ptr_at::<[u8; IPV4_HLEN_MIN]>(ctx, off).ok_or(bad)? as *const u8;
     // SAFETY: all reads below are inside the 20 bytes checked above.
-    let (vihl, tos, tot_len, frag, proto, saddr, daddr) = unsafe {
+    let (vihl, tos, tot_len, id, frag, proto, saddr, daddr) = unsafe {
         (
             *h,
             *h.add(1),
             u16::from_be((h.add(2) as *const u16).read_unaligned()),
+            (h.add(4) as *const u16).read_unaligned(),
             u16::from_be((h.add(6) as *const u16).read_unaligned()),
             *h.add(9),
             (h.add(12) as *const u32).read_unaligned(),
@@ -113,6 +140,7 @@ pub fn ipv4_header(ctx: &XdpContext, off: usize) -> Result<Ipv4Fields, Verdict> 
         hlen,
         tot_len,
         frag,
+        id,
         proto,
         tos,
         saddr,
@@ -151,44 +179,62 @@ fn header_sum(ctx: &XdpContext, off: usize, hlen: usize, h: *const u8) -> Option
     Some(sum as u16)
 }
 
-/// Parses an IPv4 or IPv6 TCP or UDP packet into [`Packet`].
+/// Parses an IPv4 or IPv6 TCP or UDP packet into `out` (which lives in a map: each field is
+/// stored as soon as it is read, so that nothing waits in registers, or spilled on the
+/// stack, for the whole parse).
 #[inline(always)]
-pub fn parse(ctx: &XdpContext) -> Result<Packet, Verdict> {
+pub fn parse(ctx: &XdpContext, out: &mut Packet) -> Result<(), Verdict> {
     match eth_proto(ctx)? {
-        ETH_P_IP => parse_v4(ctx, ETH_HLEN),
-        ETH_P_IPV6 => parse_v6(ctx, ETH_HLEN),
+        ETH_P_IP => parse_v4(ctx, ETH_HLEN, out),
+        ETH_P_IPV6 => parse_v6(ctx, ETH_HLEN, out),
         _ => Err(Verdict::pass(reason::PASS_NOT_IP)),
     }
 }
 
 #[inline(always)]
-fn parse_v4(ctx: &XdpContext, l3_off: usize) -> Result<Packet, Verdict> {
+fn parse_v4(ctx: &XdpContext, l3_off: usize, out: &mut Packet) -> Result<(), Verdict> {
     let ip = ipv4_header(ctx, l3_off)?;
     if ip.proto != PROTO_TCP && ip.proto != PROTO_UDP && ip.proto != PROTO_ICMP {
         return Err(Verdict::pass(reason::PASS_NOT_L4));
     }
-    if ip.frag & (IP_MF | IP_OFFSET) != 0 {
+    let frag = if ip.frag & (IP_MF | IP_OFFSET) == 0 {
+        FRAG_NONE
+    } else if ip.frag & IP_OFFSET == 0 {
+        FRAG_FIRST
+    } else {
+        FRAG_LATER
+    };
+    // Fragmented ICMP (large echo requests) is the host's to reassemble.
+    if frag != FRAG_NONE && ip.proto == PROTO_ICMP {
         return Err(Verdict::pass(reason::PASS_FRAGMENT));
     }
-    let l4_off = l3_off + ip.hlen;
-    let (ports, tcp_flags) = ports(ctx, ip.proto, l4_off, l3_off + ip.tot_len as usize)?;
-    Ok(Packet {
-        l3_off,
-        l4_off,
-        ip_len: ip.tot_len,
-        tos: ip.tos,
-        tcp_flags,
-        flow: FlowKey {
-            src: [ip.saddr, 0, 0, 0],
-            dst: [ip.daddr, 0, 0, 0],
-            // The two halves of the word as they lie in memory (this host is little-endian).
-            sport: ports as u16,
-            dport: (ports >> 16) as u16,
-            proto: ip.proto,
-            family: FAMILY_V4,
-            _pad: [0; 2],
-        },
-    })
+    out.flow.src = [ip.saddr, 0, 0, 0];
+    out.flow.dst = [ip.daddr, 0, 0, 0];
+    out.flow.proto = ip.proto;
+    out.flow.family = FAMILY_V4;
+    out.flow._pad = [0; 2];
+    // At most 14 + 60.
+    out.l4_off = (l3_off + ip.hlen) as u16;
+    out.ip_len = ip.tot_len;
+    out.tos = ip.tos;
+    out.frag = frag;
+    out.frag_id = ip.id as u32;
+    transport(ctx, out, l3_off + ip.tot_len as usize)
+}
+
+/// The ports (0 for a later fragment and ICMP) and TCP flags, into `out`.
+#[inline(always)]
+fn transport(ctx: &XdpContext, out: &mut Packet, ip_end: usize) -> Result<(), Verdict> {
+    let (ports, tcp_flags) = if out.frag == FRAG_LATER {
+        (0, 0)
+    } else {
+        ports(ctx, out.flow.proto, out.l4(), ip_end)?
+    };
+    // The two halves of the word as they lie in memory (this host is little-endian).
+    out.flow.sport = ports as u16;
+    out.flow.dport = (ports >> 16) as u16;
+    out.tcp_flags = tcp_flags;
+    Ok(())
 }
 
 /// The fields of an IPv6 header the programs use.
@@ -236,39 +282,54 @@ pub fn ipv6_header(ctx: &XdpContext, off: usize) -> Result<Ipv6Fields, Verdict> 
 }
 
 #[inline(always)]
-fn parse_v6(ctx: &XdpContext, l3_off: usize) -> Result<Packet, Verdict> {
+fn parse_v6(ctx: &XdpContext, l3_off: usize, out: &mut Packet) -> Result<(), Verdict> {
     let ip = ipv6_header(ctx, l3_off)?;
-    let (proto, l4_off) = skip_ext_headers(ctx, ip.next, l3_off + IPV6_HLEN)?;
+    out.flow.src = ip.saddr;
+    out.flow.dst = ip.daddr;
+    out.flow.family = FAMILY_V6;
+    out.flow._pad = [0; 2];
+    out.ip_len = ip.tot_len;
+    out.tos = ip.tclass;
+    let ext = skip_ext_headers(ctx, ip.next, l3_off + IPV6_HLEN)?;
+    let proto = ext.proto;
     if proto != PROTO_TCP && proto != PROTO_UDP && proto != PROTO_ICMPV6 {
         return Err(Verdict::pass(reason::PASS_NOT_L4));
     }
-    let (ports, tcp_flags) = ports(ctx, proto, l4_off, l3_off + ip.tot_len as usize)?;
-    Ok(Packet {
-        l3_off,
-        l4_off,
-        ip_len: ip.tot_len,
-        tos: ip.tclass,
-        tcp_flags,
-        flow: FlowKey {
-            src: ip.saddr,
-            dst: ip.daddr,
-            // The two halves of the word as they lie in memory (this host is little-endian).
-            sport: ports as u16,
-            dport: (ports >> 16) as u16,
-            proto,
-            family: FAMILY_V6,
-            _pad: [0; 2],
-        },
-    })
+    if ext.frag != FRAG_NONE && proto == PROTO_ICMPV6 {
+        return Err(Verdict::pass(reason::PASS_FRAGMENT));
+    }
+    if ext.l4_off > MAX_L4_OFF {
+        return Err(Verdict::pass(reason::PASS_IPV6_EXT_LIMIT));
+    }
+    out.flow.proto = proto;
+    out.l4_off = ext.l4_off as u16;
+    out.frag = ext.frag;
+    out.frag_id = ext.frag_id;
+    transport(ctx, out, l3_off + ip.tot_len as usize)
 }
 
-/// Walks IPv6 extension headers (RFC 8200 4) up to the transport header: returns its protocol
-/// number and offset. A fragment other than a whole datagram is passed to the host stack.
+/// Where IPv6's extension headers end.
+struct ExtEnd {
+    /// The transport protocol.
+    proto: u8,
+    /// [`FRAG_NONE`], [`FRAG_FIRST`] or [`FRAG_LATER`].
+    frag: u8,
+    /// Offset of the transport header (of the fragment's payload for [`FRAG_LATER`]).
+    l4_off: usize,
+    /// The fragment header's identification, as it lies in the packet.
+    frag_id: u32,
+}
+
+/// Walks IPv6 extension headers (RFC 8200 4) up to the transport header. A later fragment
+/// ends the walk at its fragment header (what follows is payload); an atomic fragment
+/// (offset 0, no more fragments) is a whole datagram.
 #[inline(always)]
-fn skip_ext_headers(ctx: &XdpContext, first: u8, start: usize) -> Result<(u8, usize), Verdict> {
+fn skip_ext_headers(ctx: &XdpContext, first: u8, start: usize) -> Result<ExtEnd, Verdict> {
     let bad = Verdict::pass(reason::PASS_BAD_IP_HEADER);
     let mut next = first;
     let mut off = start;
+    let mut frag = FRAG_NONE;
+    let mut frag_id = 0u32;
     let mut i = 0;
     while i < MAX_EXT_HDRS {
         let len = match next {
@@ -282,8 +343,18 @@ fn skip_ext_headers(ctx: &XdpContext, first: u8, start: usize) -> Result<(u8, us
                 let h = unsafe { h.read_unaligned() };
                 if next == NEXTHDR_FRAGMENT {
                     // Offset (13 bits) and M flag: anything but 0/0 is a real fragment.
-                    if u16::from_be_bytes([h[2], h[3]]) & 0xfff9 != 0 {
-                        return Err(Verdict::pass(reason::PASS_FRAGMENT));
+                    let offset_m = u16::from_be_bytes([h[2], h[3]]);
+                    if offset_m & 0xfff8 != 0 {
+                        return Ok(ExtEnd {
+                            proto: h[0],
+                            frag: FRAG_LATER,
+                            l4_off: off + 8,
+                            frag_id: u32::from_ne_bytes([h[4], h[5], h[6], h[7]]),
+                        });
+                    }
+                    if offset_m & 1 != 0 {
+                        frag = FRAG_FIRST;
+                        frag_id = u32::from_ne_bytes([h[4], h[5], h[6], h[7]]);
                     }
                     8
                 } else if next == NEXTHDR_AUTH {
@@ -292,7 +363,14 @@ fn skip_ext_headers(ctx: &XdpContext, first: u8, start: usize) -> Result<(u8, us
                     (h[1] as usize + 1) * 8
                 }
             }
-            _ => return Ok((next, off)),
+            _ => {
+                return Ok(ExtEnd {
+                    proto: next,
+                    frag,
+                    l4_off: off,
+                    frag_id,
+                });
+            }
         };
         // SAFETY: in bounds (checked in the arm above).
         next = unsafe { *ptr_at::<u8>(ctx, off).ok_or(bad)? };

@@ -52,25 +52,25 @@ pub fn encap(
     // outer IPv4 header forbids it too (RFC 4213 3.2.1).
     let df = if pkt.flow.family == FAMILY_V4 {
         let w: *const [u16; 4] =
-            ptr_at(ctx, pkt.l3_off).ok_or(Verdict::pass(reason::PASS_BAD_IP_HEADER))?;
+            ptr_at(ctx, ETH_HLEN).ok_or(Verdict::pass(reason::PASS_BAD_IP_HEADER))?;
         // SAFETY: in bounds. Word 3 holds the flags.
         u16::from_be(unsafe { w.read_unaligned() }[3]) & IP_DF
     } else {
         IP_DF
     };
-    // Entropy for ECMP on the way to the real server (RFC 6438).
-    let flow_label = hash::flow_hash(&pkt.flow, 0) & 0x000f_ffff;
-
     // Look up the next hop before changing anything, so a failure leaves the packet intact.
     let nh = next_hop(ctx, to, cfg, now)?;
 
-    let delta = (ETH_HLEN + outer_hlen) as i32 - pkt.l3_off as i32;
+    let delta = (ETH_HLEN + outer_hlen) as i32 - ETH_HLEN as i32;
     // SAFETY: the helper only moves ctx->data within the frame's headroom.
     if unsafe { bpf_xdp_adjust_head(ctx.ctx, -delta) } != 0 {
         return Err(Verdict::drop(reason::DROP_NO_HEADROOM));
     }
     // adjust_head invalidated every earlier bounds check: the writers check again.
     if v6 {
+        // Entropy for ECMP on the way to the real server (RFC 6438). Computed here, after
+        // the helper calls: live across them, the flow's ten words would all be spilled.
+        let flow_label = hash::flow_hash(&pkt.flow, 0) & 0x000f_ffff;
         write_ipv6(ctx, pkt, to, cfg, inner_proto, flow_label)?;
     } else {
         write_ipv4(ctx, pkt, to, cfg, inner_proto, outer_len as u16, df)?;

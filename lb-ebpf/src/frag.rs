@@ -1,0 +1,76 @@
+//! Fragments: every fragment of a datagram goes where its first fragment went. The first
+//! fragment (it alone carries the ports) is scheduled like any packet, and its real server is
+//! remembered under (source, destination, protocol, IP id) in [`FRAGS`]; the later fragments
+//! find it there. A later fragment with no entry (not for a VIP, early, or older than
+//! `FRAG_TIMEOUT_NS`) is the host stack's (`pass_fragment`).
+
+use lb_common::{FRAG_TIMEOUT_NS, FragEntry, reason};
+
+use crate::{
+    maps::{FRAGS, SCRATCH, Scratch},
+    parse::{FRAG_FIRST, Packet},
+    verdict::{Verdict, count},
+};
+
+/// Fills this CPU's scratch key for the packet's datagram; `None` only if the scratch slot
+/// is missing (it never is: index 0 of a one-entry per-CPU array).
+#[inline(always)]
+fn scratch(pkt: &Packet) -> Option<*mut Scratch> {
+    let s = SCRATCH.get_ptr_mut(0)?;
+    // SAFETY: this CPU's slot, used by nothing else during this run.
+    unsafe {
+        let k = &mut (*s).frag_key;
+        k.src = pkt.flow.src;
+        k.dst = pkt.flow.dst;
+        k.id = pkt.frag_id;
+        k.proto = pkt.flow.proto;
+        k.family = pkt.flow.family;
+        k._pad = [0; 2];
+    }
+    Some(s)
+}
+
+/// For a first fragment: remembers where the rest of its datagram goes.
+#[inline(always)]
+pub fn remember(pkt: &Packet, real: u32, service: u32, flags: u32, vaddr: &[u32; 4], now: u64) {
+    if pkt.frag != FRAG_FIRST {
+        return;
+    }
+    let Some(s) = scratch(pkt) else {
+        return;
+    };
+    // SAFETY: as in `scratch`.
+    let ok = unsafe {
+        let e = &mut (*s).frag;
+        e.real = real;
+        e.service = service;
+        e.flags = flags;
+        e._pad = 0;
+        e.created_ns = now;
+        e.vaddr = *vaddr;
+        // An LRU insert only fails without memory; the later fragments are then passed
+        // (counted there).
+        FRAGS.insert(&(*s).frag_key, &(*s).frag, 0).is_ok()
+    };
+    if ok {
+        count(reason::FRAG_FIRST);
+    }
+}
+
+/// For a later fragment: where its first fragment went (real-server id, service id, flags),
+/// with the entry left in this CPU's scratch slot (`frag`).
+#[inline(always)]
+pub fn lookup(pkt: &Packet, now: u64) -> Result<*const FragEntry, Verdict> {
+    let miss = Verdict::pass(reason::PASS_FRAGMENT);
+    let s = scratch(pkt).ok_or(miss)?;
+    // SAFETY: as in `scratch`; the map value is copied out at once.
+    unsafe {
+        let e = FRAGS.get_ptr(&(*s).frag_key).ok_or(miss)?;
+        (*s).frag = *e;
+        if now.wrapping_sub((*s).frag.created_ns) > FRAG_TIMEOUT_NS {
+            return Err(miss);
+        }
+        count(reason::FRAG_FOLLOWED);
+        Ok(&(*s).frag)
+    }
+}
