@@ -135,13 +135,17 @@ pub fn run(config_path: &Path, socket: &Path) -> Result<()> {
         Err(e) => warn!(address = %metrics_addr, "metrics endpoint not available: {e}"),
     }
     info!(socket = %socket.display(), "control socket ready");
+    notify_systemd("READY=1");
 
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])?;
     for sig in signals.forever() {
         if sig == SIGHUP {
+            notify_systemd("RELOADING=1");
             reload(&daemon);
+            notify_systemd("READY=1");
             continue;
         }
+        notify_systemd("STOPPING=1");
         info!(signal = sig, "stopping: detaching and removing pins");
         break;
     }
@@ -150,6 +154,29 @@ pub fn run(config_path: &Path, socket: &Path) -> Result<()> {
     let mut d = daemon.lock().unwrap_or_else(|e| e.into_inner());
     d.dp.unpin();
     Ok(())
+}
+
+/// Tells systemd (Type=notify) about lbd's state, when started by it ($NOTIFY_SOCKET).
+/// Failures are logged and otherwise ignored: they must not stop forwarding.
+pub fn notify_systemd(state: &str) {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let r = (|| -> std::io::Result<()> {
+        use std::os::{linux::net::SocketAddrExt, unix::net::UnixDatagram};
+        let sock = UnixDatagram::unbound()?;
+        let bytes = path.as_encoded_bytes();
+        // A leading '@' names an abstract socket (sd_notify(3)).
+        let addr = match bytes.strip_prefix(b"@") {
+            Some(name) => std::os::unix::net::SocketAddr::from_abstract_name(name)?,
+            None => std::os::unix::net::SocketAddr::from_pathname(&path)?,
+        };
+        sock.send_to_addr(state.as_bytes(), &addr)?;
+        Ok(())
+    })();
+    if let Err(e) = r {
+        warn!("telling systemd {state:?}: {e}");
+    }
 }
 
 /// The real servers' addresses (whose neighbour entries the data plane needs), sorry servers

@@ -3,8 +3,8 @@
 
 use aya_ebpf::{helpers::bpf_ktime_get_ns, programs::XdpContext};
 use lb_common::{
-    CFG_F_NAT, FRAG_F_REPLY, FWD_NAT, FlowKey, GlobalConfig, PROTO_ICMP, PROTO_ICMPV6,
-    RealServer, Service, Stats, VipKey, prog_slot, reason,
+    CFG_F_NAT, FRAG_F_REPLY, FWD_NAT, FlowKey, GlobalConfig, PROTO_ICMP, PROTO_ICMPV6, RealServer,
+    Service, Stats, VipKey, prog_slot, reason,
 };
 
 use crate::{

@@ -96,8 +96,7 @@ fn echo(ctx: &XdpContext, pkt: &Packet, v6: bool) -> Result<Verdict, Verdict> {
         let c = icmp.add(1);
         c.write_unaligned(csum::replace16(c.read_unaligned(), old, new));
         if v6 {
-            let ip: *mut u8 =
-                ptr_at::<[u8; IPV6_HLEN]>(ctx, ETH_HLEN).ok_or(not_ours)? as *mut u8;
+            let ip: *mut u8 = ptr_at::<[u8; IPV6_HLEN]>(ctx, ETH_HLEN).ok_or(not_ours)? as *mut u8;
             let s = ip.add(8) as *mut [u32; 4];
             let d = ip.add(24) as *mut [u32; 4];
             let (sa, da) = (

@@ -58,8 +58,7 @@ pub static CONNS: LruHashMap<FlowKey, Conn> =
 /// each first fragment it forwards, read by `lb` for the later ones; short-lived (entries
 /// older than `lb_common::FRAG_TIMEOUT_NS` are ignored, the LRU recycles them).
 #[map(name = "lb_frags")]
-pub static FRAGS: LruHashMap<FragKey, FragEntry> =
-    LruHashMap::with_max_entries(FRAG_TABLE_SIZE, 0);
+pub static FRAGS: LruHashMap<FragKey, FragEntry> = LruHashMap::with_max_entries(FRAG_TABLE_SIZE, 0);
 
 /// The programs `lb` hands a packet to (`lb_common::prog_slot`): ICMP has its own program
 /// so that its stack frame is not added to the TCP/UDP path's. Written by lbd at load.

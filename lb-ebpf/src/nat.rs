@@ -10,8 +10,9 @@ use lb_common::{
 
 use crate::{
     conn::insert_conn,
-    csum, frag,
+    csum,
     forward::{Target, ethertype, fib_v4, fib_v6, next_hop, send},
+    frag,
     maps::{CONNS, REAL_STATS, SCRATCH, SVC_STATS},
     parse::{ETH_HLEN, FRAG_FIRST, FRAG_LATER, Packet},
     ptr::ptr_at,
