@@ -367,6 +367,13 @@ pub fn status(s: &StatusView) -> String {
         s.interface, s.xdp_mode
     );
     let _ = writeln!(out, "Services:      {}", s.services);
+    if s.services_down > 0 {
+        let _ = writeln!(
+            out,
+            "Services down: {} (no real server can take new connections)",
+            s.services_down
+        );
+    }
     let _ = writeln!(out, "Real servers:  {}", s.real_servers);
     let _ = writeln!(
         out,
@@ -797,6 +804,22 @@ Reasons:
   pass        1234
   fwd_tunnel     5
   drop           0
+"
+        );
+        let down = StatusView {
+            services_down: 1,
+            reasons: vec![],
+            ..s
+        };
+        assert_eq!(
+            status(&down),
+            "\
+lbd version 0.1.0
+Interface:     eth0 (XDP native mode)
+Services:      2
+Services down: 1 (no real server can take new connections)
+Real servers:  5
+Connections:   17 of 65536
 "
         );
     }
