@@ -30,7 +30,6 @@ pub fn sched_flags_for(sched: &str) -> &'static [&'static str] {
 }
 pub const IMPLEMENTED_SCHED_FLAGS: [&str; 0] = [];
 pub const ONE_PACKET_IMPLEMENTED: bool = false;
-pub const GUE_IMPLEMENTED: bool = false;
 pub const THRESHOLDS_IMPLEMENTED: bool = false;
 pub const KNOWN_FORWARDING: [&str; 3] = ["tun", "dr", "nat"];
 pub const IMPLEMENTED_FORWARDING: [&str; 3] = ["tun", "dr", "nat"];
@@ -506,10 +505,6 @@ impl Config {
                 }
                 match (r.tun_type.as_deref(), fwd) {
                     (None, _) | (Some("ipip"), "tun") => {}
-                    (Some("gue"), "tun") if !GUE_IMPLEMENTED => err(
-                        format!("{rp}.tun_type"),
-                        "tunnel type \"gue\" is not implemented yet; implemented: ipip".into(),
-                    ),
                     (Some("gue"), "tun") => {}
                     (Some(t), "tun") => err(
                         format!("{rp}.tun_type"),

@@ -14,8 +14,8 @@ use aya::{
     programs::{Xdp, xdp::XdpMode as AyaXdpMode},
 };
 use lb_common::{
-    Conn, DEFAULT_SCHED_TABLE_SLOTS, FlowKey, GlobalConfig, PersistKey, REASON_MAX, RealConns,
-    RealServer, Service, Stats, VipKey, map_name,
+    Conn, DEFAULT_SCHED_TABLE_SLOTS, DecapConfig, FlowKey, GlobalConfig, PersistKey, REASON_MAX,
+    RealConns, RealServer, Service, Stats, VipKey, map_name,
 };
 
 use crate::config::XdpMode;
@@ -348,6 +348,19 @@ fn zero_stats(m: &mut PerCpuArray<MapData, Stats>, id: u32, name: &'static str) 
     let zeros = aya::maps::PerCpuValues::try_from(vec![Stats::default(); n])
         .map_err(|e| map_err(name, aya::maps::MapError::IoError(e)))?;
     m.set(id, zeros, 0).map_err(|source| map_err(name, source))
+}
+
+/// Tells a standalone `decap` (from [`attach_standalone`]) to strip GUE sent to `port`.
+pub fn set_decap_gue_port(ebpf: &mut Ebpf, port: u16) -> Result<()> {
+    let name = map_name::DECAP_CONFIG;
+    let mut m: Array<&mut MapData, DecapConfig> =
+        Array::try_from(ebpf.map_mut(name).ok_or(DataplaneError::MissingMap(name))?)
+            .map_err(|source| map_err(name, source))?;
+    let c = DecapConfig {
+        gue_port: port.to_be(),
+        _pad: [0; 6],
+    };
+    m.set(0, c, 0).map_err(|source| map_err(name, source))
 }
 
 /// Attaches an XDP program in the given mode.

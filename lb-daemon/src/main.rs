@@ -41,10 +41,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Real-server side: strip the director's IPIP header on INTERFACE until stopped.
+    /// Real-server side: strip the director's tunnel headers (IPIP, IPv6 in IP, and GUE to
+    /// --gue-port) on INTERFACE until stopped.
     Decap {
         #[arg(long, value_name = "INTERFACE")]
         interface: String,
+        /// Also strip GUE (ipvsadm --tun-type gue) sent to this UDP port.
+        #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+        gue_port: Option<u16>,
         #[arg(long, value_enum, default_value = "native")]
         xdp_mode: Mode,
     },
@@ -120,14 +124,18 @@ fn run(cli: Cli) -> Result<()> {
         }
         Some(Cmd::Decap {
             interface,
+            gue_port,
             xdp_mode,
         }) => {
             let mode = match xdp_mode {
                 Mode::Native => config::XdpMode::Native,
                 Mode::Generic => config::XdpMode::Generic,
             };
-            let _ebpf = dataplane::attach_standalone("decap", &interface, mode)?;
-            info!(%interface, %mode, "decap attached");
+            let mut ebpf = dataplane::attach_standalone("decap", &interface, mode)?;
+            if let Some(p) = gue_port {
+                dataplane::set_decap_gue_port(&mut ebpf, p)?;
+            }
+            info!(%interface, %mode, gue_port = gue_port.unwrap_or(0), "decap attached");
             let mut signals = signal_hook::iterator::Signals::new([
                 signal_hook::consts::SIGTERM,
                 signal_hook::consts::SIGINT,

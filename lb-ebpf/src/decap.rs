@@ -1,19 +1,65 @@
 //! The real-server side: strips the tunnel header the director added (IPIP, IPv6 in IPv4,
-//! IPv4 or IPv6 in IPv6), so that a real server needs no kernel tunnel module, and hands the
-//! inner packet to the host stack.
+//! IPv4 or IPv6 in IPv6, and GUE over either), so that a real server needs no kernel tunnel
+//! module, and hands the inner packet to the host stack.
 
 use aya_ebpf::{helpers::bpf_xdp_adjust_head, programs::XdpContext};
-use lb_common::{FAMILY_V4, FAMILY_V6, reason};
+use lb_common::{FAMILY_V4, FAMILY_V6, PROTO_UDP, reason};
 
 use crate::{
     forward::ethertype,
+    maps::DECAP_CONFIG,
     parse::{
-        ETH_HLEN, ETH_P_IP, ETH_P_IPV6, IPPROTO_IPIP, IPPROTO_IPV6, IPV6_HLEN, eth_proto,
+        ETH_HLEN, ETH_P_IP, ETH_P_IPV6, IPPROTO_IPIP, IPPROTO_IPV6, IPV6_HLEN, UDP_HLEN, eth_proto,
         ipv4_header, ipv6_header,
     },
     ptr::ptr_at,
     verdict::Verdict,
 };
+
+/// GUE to the configured port (`lbd decap --gue-port`): the length of everything before the
+/// inner packet, and the inner protocol. Variant 0 (a GUE header: version 0, a data
+/// message, `hlen` words of options skipped, the inner protocol; what lb and IPVS send) and
+/// variant 1 (the inner IP header right after UDP; its version says which IP).
+#[inline(always)]
+fn gue(ctx: &XdpContext, ip_len: usize) -> Result<(usize, u8), ()> {
+    let port = match DECAP_CONFIG.get(0) {
+        Some(c) if c.gue_port != 0 => c.gue_port,
+        _ => return Err(()),
+    };
+    // Only for the verifier: an IPv4 header is at most 60 bytes (checked by ipv4_header).
+    if ip_len > 60 {
+        return Err(());
+    }
+    let h: *const u8 = ptr_at::<[u8; UDP_HLEN + 4]>(ctx, ETH_HLEN + ip_len).ok_or(())? as *const u8;
+    // SAFETY: the 12 bytes were checked above.
+    let (dport, first, proto) = unsafe {
+        (
+            (h.add(2) as *const u16).read_unaligned(),
+            *h.add(UDP_HLEN),
+            *h.add(UDP_HLEN + 1),
+        )
+    };
+    if dport != port {
+        return Err(());
+    }
+    match first >> 6 {
+        // Variant 0, data message (C = 0).
+        0 if first & 0x20 == 0 => {
+            let hlen = (first & 0x1f) as usize * 4;
+            Ok((ip_len + UDP_HLEN + 4 + hlen, proto))
+        }
+        // Variant 1: IPv4 (0x4_) or IPv6 (0x6_) right after UDP.
+        1 => Ok((
+            ip_len + UDP_HLEN,
+            if first >> 4 == 6 {
+                IPPROTO_IPV6
+            } else {
+                IPPROTO_IPIP
+            },
+        )),
+        _ => Err(()),
+    }
+}
 
 #[inline(always)]
 pub fn process(ctx: &XdpContext) -> Result<Verdict, Verdict> {
@@ -33,8 +79,13 @@ pub fn process(ctx: &XdpContext) -> Result<Verdict, Verdict> {
         }
         _ => return Err(not_ours),
     };
-    // The inner packet must itself be a sound IP header before we expose it.
     let bad = Verdict::pass(reason::DECAP_BAD);
+    let (outer_len, inner) = if inner == PROTO_UDP {
+        gue(ctx, outer_len).map_err(|_| not_ours)?
+    } else {
+        (outer_len, inner)
+    };
+    // The inner packet must itself be a sound IP header before we expose it.
     let family = match inner {
         IPPROTO_IPIP => {
             ipv4_header(ctx, ETH_HLEN + outer_len).map_err(|_| bad)?;

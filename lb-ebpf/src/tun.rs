@@ -3,7 +3,9 @@
 //! server, IPv6 or IPv4 in IPv6 (RFC 2473) to an IPv6 one.
 
 use aya_ebpf::{helpers::bpf_xdp_adjust_head, programs::XdpContext};
-use lb_common::{FAMILY_V4, FAMILY_V6, GlobalConfig, PROTO_ICMP, PROTO_ICMPV6, hash, reason};
+use lb_common::{
+    FAMILY_V4, FAMILY_V6, GlobalConfig, PROTO_ICMP, PROTO_ICMPV6, PROTO_UDP, hash, reason,
+};
 
 use crate::{
     csum,
@@ -31,7 +33,10 @@ pub fn encap(
     if (v6 && cfg.src6 == [0; 4]) || (!v6 && cfg.src4 == 0) {
         return Err(Verdict::drop(reason::DROP_NO_SOURCE_ADDR));
     }
-    let outer_hlen = if v6 { IPV6_HLEN } else { IPV4_HLEN_MIN };
+    let ip_hlen = if v6 { IPV6_HLEN } else { IPV4_HLEN_MIN };
+    // GUE (ipvsadm --tun-type gue): UDP and a 4-byte GUE header after the outer IP header.
+    let gue = to.real.tun_port != 0;
+    let outer_hlen = ip_hlen + if gue { GUE_HLEN } else { 0 };
     let outer_len = pkt.ip_len as u32 + outer_hlen as u32;
     if outer_len > u16::MAX as u32 || (cfg.mtu != 0 && outer_len > cfg.mtu) {
         // Tell the client how large a packet fits once encapsulated (RFC 1191, RFC 8201), so
@@ -49,33 +54,88 @@ pub fn encap(
         IPPROTO_IPV6
     };
     // IPv4 inner: copy its DF bit (RFC 2003 3.1). IPv6 is never fragmented on the way, so its
-    // outer IPv4 header forbids it too (RFC 4213 3.2.1).
-    let df = if pkt.flow.family == FAMILY_V4 {
+    // outer IPv4 header forbids it too (RFC 4213 3.2.1). An outer header that may be
+    // fragmented gets the inner one's identification (in host order), so that the outer
+    // datagrams are as distinct as the sender made the inner ones (RFC 6864); with DF it is 0.
+    let (df, id) = if pkt.flow.family == FAMILY_V4 {
         let w: *const [u16; 4] =
             ptr_at(ctx, ETH_HLEN).ok_or(Verdict::pass(reason::PASS_BAD_IP_HEADER))?;
-        // SAFETY: in bounds. Word 3 holds the flags.
-        u16::from_be(unsafe { w.read_unaligned() }[3]) & IP_DF
+        // SAFETY: in bounds. Word 2 is the identification, word 3 holds the flags.
+        let w = unsafe { w.read_unaligned() };
+        let df = u16::from_be(w[3]) & IP_DF;
+        (df, if df == 0 { u16::from_be(w[2]) } else { 0 })
     } else {
-        IP_DF
+        (IP_DF, 0)
     };
     // Look up the next hop before changing anything, so a failure leaves the packet intact.
     let nh = next_hop(ctx, to, cfg, now)?;
 
-    let delta = (ETH_HLEN + outer_hlen) as i32 - ETH_HLEN as i32;
     // SAFETY: the helper only moves ctx->data within the frame's headroom.
-    if unsafe { bpf_xdp_adjust_head(ctx.ctx, -delta) } != 0 {
+    if unsafe { bpf_xdp_adjust_head(ctx.ctx, -(outer_hlen as i32)) } != 0 {
         return Err(Verdict::drop(reason::DROP_NO_HEADROOM));
     }
+    let ip_proto = if gue {
+        // Entropy for ECMP in the UDP source port (as IPVS's GUE does), from the dynamic
+        // port range; computed after the helper calls for the reason given below.
+        let sport = 49152 + (hash::flow_hash(&pkt.flow, 0) % 16384) as u16;
+        write_gue(
+            ctx,
+            ip_hlen,
+            sport,
+            to.real.tun_port,
+            outer_len - ip_hlen as u32,
+            inner_proto,
+        )?;
+        PROTO_UDP
+    } else {
+        inner_proto
+    };
     // adjust_head invalidated every earlier bounds check: the writers check again.
     if v6 {
         // Entropy for ECMP on the way to the real server (RFC 6438). Computed here, after
         // the helper calls: live across them, the flow's ten words would all be spilled.
         let flow_label = hash::flow_hash(&pkt.flow, 0) & 0x000f_ffff;
-        write_ipv6(ctx, pkt, to, cfg, inner_proto, flow_label)?;
+        write_ipv6(
+            ctx,
+            pkt,
+            to,
+            cfg,
+            ip_proto,
+            flow_label,
+            (outer_len - IPV6_HLEN as u32) as u16,
+        )?;
     } else {
-        write_ipv4(ctx, pkt, to, cfg, inner_proto, outer_len as u16, df)?;
+        write_ipv4(ctx, pkt, to, cfg, ip_proto, outer_len as u16, df, id)?;
     }
     send(ctx, &nh, ethertype(to.real.family), reason::TX)
+}
+
+/// UDP (8 bytes) and GUE (4 bytes) headers.
+const GUE_HLEN: usize = 12;
+
+/// The UDP header (checksum 0: RFC 768 for IPv4, RFC 6935/6936 for tunnels over IPv6) and a
+/// GUE header (draft-ietf-intarea-gue, variant 0: version 0, data message, no options, the
+/// inner protocol) after the outer IP header. `udp_len` counts UDP, GUE and the inner packet.
+#[inline(always)]
+fn write_gue(
+    ctx: &XdpContext,
+    ip_hlen: usize,
+    sport: u16,
+    dport_be: u16,
+    udp_len: u32,
+    inner_proto: u8,
+) -> Result<(), Verdict> {
+    let h: *mut u8 = ptr_at::<[u8; GUE_HLEN]>(ctx, ETH_HLEN + ip_hlen)
+        .ok_or(Verdict::drop(reason::DROP_NO_HEADROOM))? as *mut u8;
+    // SAFETY: the 12 bytes were checked above.
+    unsafe {
+        (h as *mut u16).write_unaligned(sport.to_be());
+        (h.add(2) as *mut u16).write_unaligned(dport_be);
+        (h.add(4) as *mut u16).write_unaligned((udp_len as u16).to_be());
+        (h.add(6) as *mut u16).write_unaligned(0);
+        (h.add(8) as *mut u32).write_unaligned(u32::from_ne_bytes([0, inner_proto, 0, 0]));
+    }
+    Ok(())
 }
 
 #[inline(always)]
@@ -87,6 +147,7 @@ fn write_ipv4(
     inner_proto: u8,
     outer_len: u16,
     df: u16,
+    id: u16,
 ) -> Result<(), Verdict> {
     let ip: *mut [u16; 10] =
         ptr_at(ctx, ETH_HLEN).ok_or(Verdict::drop(reason::DROP_NO_HEADROOM))?;
@@ -95,7 +156,7 @@ fn write_ipv4(
     let mut w: [u16; 10] = [
         0x4500 | pkt.tos as u16,
         outer_len,
-        0,
+        id,
         df,
         ((TUN_TTL as u16) << 8) | inner_proto as u16,
         0,
@@ -124,6 +185,7 @@ fn write_ipv6(
     cfg: &GlobalConfig,
     inner_proto: u8,
     flow_label: u32,
+    payload_len: u16,
 ) -> Result<(), Verdict> {
     let ip: *mut u8 = ptr_at::<[u8; IPV6_HLEN]>(ctx, ETH_HLEN)
         .ok_or(Verdict::drop(reason::DROP_NO_HEADROOM))? as *mut u8;
@@ -131,7 +193,7 @@ fn write_ipv6(
     // SAFETY: every write is inside the 40 bytes checked above.
     unsafe {
         (ip as *mut u32).write_unaligned(word0.to_be());
-        (ip.add(4) as *mut u16).write_unaligned(pkt.ip_len.to_be());
+        (ip.add(4) as *mut u16).write_unaligned(payload_len.to_be());
         *ip.add(6) = inner_proto;
         *ip.add(7) = TUN_TTL;
         (ip.add(8) as *mut [u32; 4]).write_unaligned(cfg.src6);

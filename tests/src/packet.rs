@@ -134,7 +134,7 @@ impl Ipv6 {
     }
 }
 
-fn pseudo_sum(src: IpAddr, dst: IpAddr, proto: u8, seg: &[u8]) -> u16 {
+pub fn pseudo_sum(src: IpAddr, dst: IpAddr, proto: u8, seg: &[u8]) -> u16 {
     let mut p = Vec::with_capacity(40 + seg.len());
     match (src, dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {

@@ -34,6 +34,9 @@ pub const DIRECTOR6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2);
 pub const VIP6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 1, 0, 0, 0, 0x100);
 pub const VIP_PORT: u16 = 80;
 
+/// The UDP port of GUE tunnels ([`Method::Gue`]).
+pub const GUE_PORT: u16 = 6080;
+
 /// The port real servers listen on with `nat` (the director rewrites VIP_PORT to it).
 pub const NAT_PORT: u16 = 8080;
 
@@ -42,6 +45,8 @@ pub const NAT_PORT: u16 = 8080;
 pub enum Method {
     /// VIP on loopback, `lbd decap` on eth0; replies go straight to the client.
     Tun,
+    /// As `Tun`, in GUE to [`GUE_PORT`] (`lbd decap --gue-port`).
+    Gue,
     /// VIP on loopback; replies go straight to the client.
     Dr,
     /// No VIP; the route back to the client goes through the director, which rewrites the
@@ -52,7 +57,7 @@ pub enum Method {
 impl Method {
     pub fn name(self) -> &'static str {
         match self {
-            Method::Tun => "tun",
+            Method::Tun | Method::Gue => "tun",
             Method::Dr => "dr",
             Method::Nat => "nat",
         }
@@ -442,7 +447,7 @@ impl Topology {
         let mut http = Vec::new();
         for (i, rs) in reals.iter().enumerate() {
             match method {
-                Method::Tun | Method::Dr => {
+                Method::Tun | Method::Gue | Method::Dr => {
                     rs.ip(&["addr", "add", &format!("{VIP}/32"), "dev", "lo"]);
                     rs.ip(&["addr", "add", &format!("{VIP6}/128"), "dev", "lo"]);
                 }
@@ -464,13 +469,14 @@ impl Topology {
                     ]);
                 }
             }
-            if method == Method::Tun {
-                decaps.push(Proc::spawn(
-                    &format!("decap rs{i}"),
-                    Command::new(bin("lbd"))
-                        .args(["--netns", &rs.name, "decap", "--interface", "eth0"])
-                        .env("RUST_LOG", "warn"),
-                ));
+            if matches!(method, Method::Tun | Method::Gue) {
+                let mut cmd = Command::new(bin("lbd"));
+                cmd.args(["--netns", &rs.name, "decap", "--interface", "eth0"])
+                    .env("RUST_LOG", "warn");
+                if method == Method::Gue {
+                    cmd.args(["--gue-port", &GUE_PORT.to_string()]);
+                }
+                decaps.push(Proc::spawn(&format!("decap rs{i}"), &mut cmd));
             }
             http.push(HttpServer::start(rs, &format!("rs{i}"), method.real_port()));
         }
@@ -506,12 +512,17 @@ impl Topology {
                 .iter()
                 .enumerate()
                 .map(|(i, w)| {
-                    serde_json::json!({
+                    let mut r = serde_json::json!({
                         "address": addr(i),
                         "port": self.method.real_port(),
                         "weight": w,
                         "forwarding": self.method.name(),
-                    })
+                    });
+                    if self.method == Method::Gue {
+                        r["tun_type"] = "gue".into();
+                        r["tun_port"] = GUE_PORT.into();
+                    }
+                    r
                 })
                 .collect()
         };

@@ -76,6 +76,15 @@ fn valid_packet(h: &Harness, r: &mut Rng) -> Vec<u8> {
         if r.chance(20) {
             ip.options = vec![1; 4 * (1 + r.below(10))];
         }
+        if r.chance(10) {
+            // A fragment: first (MF) or later (offset), of some datagram.
+            ip.frag = if r.chance(50) {
+                0x2000
+            } else {
+                1 + r.below(0x1fff) as u16
+            };
+            ip.id = r.below(8) as u16;
+        }
         let l4 = if proto_tcp {
             tcp(src, VIP4, sport, port, r.below(256) as u8, &payload)
         } else {
@@ -97,6 +106,20 @@ fn valid_packet(h: &Harness, r: &mut Rng) -> Vec<u8> {
         };
         eth(h.if_mac, CLIENT_MAC, ETH_P_IPV6, &ip.build(&l4))
     }
+}
+
+/// `frame` with one or two VLAN tags after its MAC addresses, sometimes.
+fn maybe_tagged(frame: Vec<u8>, r: &mut Rng) -> Vec<u8> {
+    if !r.chance(15) {
+        return frame;
+    }
+    let mut f = frame[..12].to_vec();
+    if r.chance(30) {
+        f.extend_from_slice(&[0x88, 0xa8, 0, r.below(256) as u8]);
+    }
+    f.extend_from_slice(&[0x81, 0x00, 0, r.below(256) as u8]);
+    f.extend_from_slice(&frame[12..]);
+    f
 }
 
 /// Damages a packet: flipped bytes, cut or grown, or replaced by noise.
@@ -130,8 +153,21 @@ fn check_output(out: &[u8], l4_valid: bool) -> Result<(), String> {
     if out.len() < 14 {
         return Err("shorter than Ethernet".into());
     }
-    let et = u16::from_be_bytes([out[12], out[13]]);
-    check_ip(et, &out[14..], l4_valid, 0)
+    // Skip VLAN tags (a tagged frame leaves tagged).
+    let mut off = 12;
+    while off + 4 <= out.len()
+        && matches!(
+            u16::from_be_bytes([out[off], out[off + 1]]),
+            0x8100 | 0x88a8
+        )
+    {
+        off += 4;
+    }
+    if out.len() < off + 2 {
+        return Err("shorter than its tags".into());
+    }
+    let et = u16::from_be_bytes([out[off], out[off + 1]]);
+    check_ip(et, &out[off + 2..], l4_valid, 0)
 }
 
 fn check_ip(ethertype: u16, ip: &[u8], l4_valid: bool, depth: u8) -> Result<(), String> {
@@ -150,6 +186,10 @@ fn check_ip(ethertype: u16, ip: &[u8], l4_valid: bool, depth: u8) -> Result<(), 
             }
             if !ipv4_csum_ok(ip) {
                 return Err("IPv4 header checksum".into());
+            }
+            // A fragment's transport checksum spans the whole datagram: not checkable here.
+            if u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0 {
+                return Ok(());
             }
             (ip[9], hlen, tot)
         }
@@ -191,7 +231,8 @@ fn a_hundred_thousand_random_and_mutated_packets() {
     let mut h = harness();
     let (mut sent, mut transmitted) = (0usize, 0usize);
     for i in 0..PACKETS {
-        let mut p = valid_packet(&h, &mut r);
+        let p = valid_packet(&h, &mut r);
+        let mut p = maybe_tagged(p, &mut r);
         let valid = !r.chance(60);
         if !valid {
             mutate(&mut p, &mut r);

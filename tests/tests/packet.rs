@@ -265,25 +265,6 @@ fn ipv4_options_are_skipped_by_ihl() {
 }
 
 #[test]
-fn fragments_are_passed_and_counted() {
-    require_root!();
-    let mut h = harness();
-    for frag in [0x2000u16, 0x0010] {
-        let mut ip = Ipv4::new(CLIENT, VIP, 6);
-        ip.frag = frag;
-        let frame = tcp_frame(&h, &ip, 40003, 80, b"");
-        check(
-            &mut h,
-            "fragment",
-            &frame,
-            XDP_PASS,
-            None,
-            &[("pass_fragment", 1)],
-        );
-    }
-}
-
-#[test]
 fn truncated_and_malformed_packets_never_abort() {
     require_root!();
     let mut h = harness();
