@@ -703,3 +703,76 @@ fn the_systemd_unit_verifies() {
         assert!(unit.lines().any(|l| l == line), "{line} missing");
     }
 }
+
+#[test]
+fn on_down_expire_removes_a_down_real_servers_connections_after_the_grace_period() {
+    require_root!();
+    const PORT: u16 = 9000;
+    // The check looks at another port than the service: stopping what answers there takes the
+    // real server down while its service port keeps serving the held connection.
+    const CHECK_PORT: u16 = 9001;
+    let mut t = Topology::new(2, Method::Tun);
+    let lines: Vec<LineServer> = t
+        .reals
+        .iter()
+        .enumerate()
+        .map(|(i, ns)| LineServer::start(ns, &format!("rs{i}"), PORT))
+        .collect();
+    let mut checked: Vec<Option<LineServer>> = t
+        .reals
+        .iter()
+        .enumerate()
+        .map(|(i, ns)| Some(LineServer::start(ns, &format!("rs{i}"), CHECK_PORT)))
+        .collect();
+    let mut cfg = t.config(&[1, 1]);
+    cfg["services"].as_array_mut().unwrap().truncate(1);
+    cfg["services"][0]["port"] = json!(PORT);
+    cfg["services"][0]["health_check"] = json!({
+        "type": "tcp", "port": CHECK_PORT, "interval_ms": 200, "timeout_ms": 150,
+        "rise": 1, "fall": 2, "on_down": "expire", "grace_ms": 1000,
+    });
+    for r in cfg["services"][0]["real_servers"].as_array_mut().unwrap() {
+        r["port"] = json!(PORT);
+    }
+    t.start_lbd(&cfg);
+    let vip = SocketAddr::from((VIP, PORT));
+    let mut held = {
+        let _in = t.client.enter();
+        lb_tests::topo::socket2_connect(vip, None).expect("connect")
+    };
+    let first = exchange(&mut held, "hello").expect("first exchange");
+    let owner: usize = if first.starts_with("rs0 ") { 0 } else { 1 };
+    let owner_addr = real_addr(owner).to_string();
+    let name = format!("rs{owner}");
+
+    checked[owner] = None;
+    let down = Instant::now();
+    wait_listing(&t, Duration::from_secs(20), "owner down", |v| {
+        real(service(v, &VIP.to_string(), PORT), &owner_addr)["health"]["state"] == "down"
+    });
+    // Within the grace period the connection still works (unless the machine was too slow to
+    // get here in time: then there is nothing to check).
+    if down.elapsed() < Duration::from_millis(500) {
+        assert_eq!(
+            exchange(&mut held, "in grace").expect("within the grace period"),
+            format!("{name} in grace")
+        );
+    }
+    let took = wait_listing(&t, Duration::from_secs(20), "its connection removed", |v| {
+        let r = real(service(v, &VIP.to_string(), PORT), &owner_addr);
+        r["active_conns"] == 0 && r["inactive_conns"] == 0
+    });
+    let since = down.elapsed();
+    eprintln!(
+        "measured: connection of the down real server removed {since:?} after the server behind its check stopped ({took:?} after it was seen down)"
+    );
+    assert!(
+        since >= Duration::from_millis(1000),
+        "removed within the grace period: {since:?}"
+    );
+    match exchange(&mut held, "after") {
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+        Ok(a) => panic!("the connection survived its real server's expiry: {a:?}"),
+    }
+    assert!(!lines[owner].received().iter().any(|l| l == "after"));
+}
