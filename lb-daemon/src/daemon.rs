@@ -55,6 +55,9 @@ impl Daemon {
 
 /// Runs lbd until SIGTERM or SIGINT.
 pub fn run(config_path: &Path, socket: &Path) -> Result<()> {
+    // Handlers first: a reload or stop as soon as the socket answers (or systemd hears
+    // "ready") must not meet the signals' default action, which kills lbd without cleaning up.
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])?;
     let cfg = Config::load(config_path)?;
     // Everything that can be checked before touching the kernel's BPF state is checked first.
     let mtu = interface_mtu(&cfg.interface)
@@ -137,7 +140,6 @@ pub fn run(config_path: &Path, socket: &Path) -> Result<()> {
     info!(socket = %socket.display(), "control socket ready");
     notify_systemd("READY=1");
 
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])?;
     for sig in signals.forever() {
         if sig == SIGHUP {
             notify_systemd("RELOADING=1");
