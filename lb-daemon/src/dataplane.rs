@@ -128,8 +128,7 @@ impl Dataplane {
                 .ok_or(DataplaneError::MissingProgram(name))?
                 .try_into()
                 .map_err(|source| DataplaneError::Program { name, source })?;
-            prog.load()
-                .map_err(|source| DataplaneError::Program { name, source })?;
+            load_program(prog, name)?;
             let fd = prog
                 .fd()
                 .map_err(|source| DataplaneError::Program { name, source })?
@@ -178,8 +177,7 @@ impl Dataplane {
             .try_into()
             .map_err(|source| DataplaneError::Program { name, source })?;
         if prog.fd().is_err() {
-            prog.load()
-                .map_err(|source| DataplaneError::Program { name, source })?;
+            load_program(prog, name)?;
         }
         Ok(prog)
     }
@@ -363,6 +361,29 @@ pub fn set_decap_gue_port(ebpf: &mut Ebpf, port: u16) -> Result<()> {
     m.set(0, c, 0).map_err(|source| map_err(name, source))
 }
 
+/// Loads (verifies) a program. The kernel abandons a verification with EAGAIN when a signal
+/// arrives meanwhile (seen under load with many threads); it asks for a retry, so retry a few
+/// times.
+fn load_program(prog: &mut Xdp, name: &'static str) -> Result<()> {
+    let mut attempt = 0;
+    loop {
+        match prog.load() {
+            Ok(()) => return Ok(()),
+            Err(aya::programs::ProgramError::LoadError { io_error, .. })
+                if io_error.raw_os_error() == Some(libc::EAGAIN) && attempt < 4 =>
+            {
+                attempt += 1;
+                tracing::debug!(
+                    program = name,
+                    attempt,
+                    "verifier asked for a retry (EAGAIN)"
+                );
+            }
+            Err(source) => return Err(DataplaneError::Program { name, source }),
+        }
+    }
+}
+
 /// Attaches an XDP program in the given mode.
 pub fn attach(prog: &mut Xdp, name: &'static str, iface: &str, mode: XdpMode) -> Result<()> {
     let flags = match mode {
@@ -386,8 +407,7 @@ pub fn attach_standalone(name: &'static str, iface: &str, mode: XdpMode) -> Resu
         .ok_or(DataplaneError::MissingProgram(name))?
         .try_into()
         .map_err(|source| DataplaneError::Program { name, source })?;
-    prog.load()
-        .map_err(|source| DataplaneError::Program { name, source })?;
+    load_program(prog, name)?;
     attach(prog, name, iface, mode)?;
     Ok(ebpf)
 }

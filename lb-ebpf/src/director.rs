@@ -36,7 +36,7 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
         // SAFETY: this CPU's slot, as above.
         unsafe { (*scratch).tags = *tags };
         // SAFETY: a tail call into an XDP program; returns only if the slot is empty.
-        let _ = unsafe { PROGS.tail_call(ctx, prog_slot::ICMP) };
+        unsafe { PROGS.tail_call(ctx, prog_slot::ICMP) };
         return Err(Verdict::pass(reason::PASS_ICMP));
     }
     let now;

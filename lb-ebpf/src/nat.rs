@@ -34,7 +34,7 @@ const UDP_CSUM: usize = 6;
 
 /// Which end of the packet is rewritten.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum End {
+pub enum End {
     Source,
     Destination,
 }
@@ -195,7 +195,12 @@ fn rewrite(
 /// The IP half of [`rewrite`]: TTL / hop limit and the address (and IPv4's header checksum).
 /// Returns the address change as a one's-complement difference for the transport checksum.
 #[inline(always)]
-fn rewrite_ip(ctx: &XdpContext, pkt: &Packet, end: End, addr: &[u32; 4]) -> Result<u16, Verdict> {
+pub fn rewrite_ip(
+    ctx: &XdpContext,
+    pkt: &Packet,
+    end: End,
+    addr: &[u32; 4],
+) -> Result<u16, Verdict> {
     let bad = Verdict::pass(reason::PASS_BAD_IP_HEADER);
     if pkt.flow.family == FAMILY_V6 {
         let ip: *mut u8 = ptr_at::<[u8; 40]>(ctx, ETH_HLEN).ok_or(bad)? as *mut u8;
