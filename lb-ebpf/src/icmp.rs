@@ -20,7 +20,7 @@ use crate::{
     maps::{CONNS, SERVICES},
     nat,
     parse::{ETH_HLEN, ETH_P_IP, ETH_P_IPV6, IPV4_HLEN_MIN, IPV6_HLEN, Packet},
-    ptr::ptr_at,
+    ptr::{self, ptr_at},
     sched,
     verdict::Verdict,
 };
@@ -257,7 +257,7 @@ fn rewrite_quote(
                 adj = csum::diff32(adj, old[i], addr[i]);
                 i += 1;
             }
-            a.write_unaligned(*addr);
+            ptr::store_addr(a as *mut u8, addr);
         } else {
             let ip: *mut u8 = ptr_at::<[u8; IPV4_HLEN_MIN]>(ctx, q.ip).ok_or(bad)? as *mut u8;
             let a = ip.add(if dst { IP4_DADDR } else { IP4_SADDR }) as *mut u32;
@@ -370,7 +370,6 @@ fn nat_from_real(
 #[inline(always)]
 pub fn too_big(ctx: &XdpContext, pkt: &Packet, mtu: u32) -> Result<Verdict, Verdict> {
     let args = TooBig {
-        l3_off: ETH_HLEN as u32,
         l4_off: pkt.l4() as u32,
         mtu,
         family: pkt.flow.family as u32,
@@ -392,7 +391,6 @@ pub fn too_big(ctx: &XdpContext, pkt: &Packet, mtu: u32) -> Result<Verdict, Verd
 /// What [`too_big_outlined`] needs of the packet.
 #[repr(C)]
 struct TooBig {
-    l3_off: u32,
     l4_off: u32,
     mtu: u32,
     family: u32,
@@ -413,7 +411,9 @@ fn too_big_outlined(raw: *mut aya_ebpf::bindings::xdp_md, args: &TooBig) -> u64 
 
 #[inline(always)]
 fn build_too_big(ctx: &XdpContext, args: &TooBig) -> Result<Verdict, Verdict> {
-    let (l3_off, l4_off, mtu) = (args.l3_off as usize, args.l4_off as usize, args.mtu);
+    // The IP header is at ETH_HLEN (VLAN tags are out); the mask on the transport offset
+    // changes nothing (parse bounds it) and is for the verifier, which reads it from memory.
+    let (l3_off, l4_off, mtu) = (ETH_HLEN, args.l4_off as usize & 0x7ff, args.mtu);
     let too_big = Verdict::drop(reason::DROP_TOO_BIG);
     let eth: *const [u8; 12] = ptr_at(ctx, 0).ok_or(too_big)?;
     // SAFETY: in bounds.

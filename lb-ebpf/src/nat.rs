@@ -15,7 +15,7 @@ use crate::{
     frag,
     maps::{CONNS, REAL_STATS, SCRATCH, SVC_STATS},
     parse::{ETH_HLEN, FRAG_FIRST, FRAG_LATER, Packet},
-    ptr::ptr_at,
+    ptr::{self, ptr_at},
     verdict::Verdict,
 };
 
@@ -102,7 +102,12 @@ pub fn from_real(ctx: &XdpContext, pkt: &Packet, not_ours: Verdict) -> Result<Ve
     // SAFETY: copied out at once, into this CPU's scratch slot (on the stack, its fields
     // would wait in spilled registers through the FIB lookup).
     let c = unsafe {
-        (*s).conn = *c;
+        let d = &mut (*s).conn;
+        d.flags = (*c).flags;
+        d.real = (*c).real;
+        d.service = (*c).service;
+        d.vport = (*c).vport;
+        ptr::store_addr(d.vaddr.as_mut_ptr() as *mut u8, &(*c).vaddr);
         &(*s).conn
     };
     if c.flags & CONN_F_REPLY == 0 {
@@ -222,7 +227,7 @@ pub fn rewrite_ip(
                 adj = csum::diff32(adj, old[i], addr[i]);
                 i += 1;
             }
-            a.write_unaligned(*addr);
+            ptr::store_addr(a as *mut u8, addr);
             Ok(adj)
         }
     } else {

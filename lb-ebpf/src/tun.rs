@@ -12,7 +12,7 @@ use crate::{
     forward::{Target, ethertype, next_hop, send},
     icmp,
     parse::{ETH_HLEN, IPPROTO_IPIP, IPPROTO_IPV6, IPV4_HLEN_MIN, IPV6_HLEN, Packet},
-    ptr::ptr_at,
+    ptr::{self, ptr_at},
     verdict::Verdict,
 };
 
@@ -198,8 +198,8 @@ fn write_ipv6(
         (ip.add(4) as *mut u16).write_unaligned(payload_len.to_be());
         *ip.add(6) = inner_proto;
         *ip.add(7) = TUN_TTL;
-        (ip.add(8) as *mut [u32; 4]).write_unaligned(cfg.src6);
-        (ip.add(24) as *mut [u32; 4]).write_unaligned(to.real.addr);
+        ptr::store_addr(ip.add(8), &cfg.src6);
+        ptr::store_addr(ip.add(24), &to.real.addr);
     }
     Ok(())
 }
