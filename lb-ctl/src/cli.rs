@@ -21,7 +21,7 @@ use lb_common::api::DEFAULT_SOCKET;
     about = "Administer lb, the XDP layer-4 load balancer, with ipvsadm's commands",
     long_about = "Administer lb, the XDP layer-4 load balancer, with ipvsadm's commands.\n\n\
                   lbctl talks to the lbd daemon over its control socket.",
-    after_help = "Examples:\n  lbctl -L -n\n  lbctl -L -n --stats\n  lbctl --list --numeric --json\n  lbctl status",
+    after_help = "Examples:\n  lbctl -L -n\n  lbctl -L -n --stats\n  lbctl --list --numeric --json\n  lbctl status\n  lbctl drain -t 10.0.0.1:80 -r 192.168.1.10 --deadline 300\n  lbctl health",
     disable_version_flag = true,
     disable_help_subcommand = true,
     subcommand_help_heading = "Verbs",
@@ -52,6 +52,12 @@ pub struct Cli {
 pub enum Verb {
     /// Show lbd's state: interface, XDP mode, table sizes, reason counters
     Status,
+    /// Drain a real server: no new connections now, its remaining ones removed at the deadline
+    Drain(crate::cmd::drain::DrainArgs),
+    /// End a drain: the real server takes new connections again
+    Undrain(crate::cmd::drain::RealTarget),
+    /// Show every real server's health check, state and drain
+    Health,
 }
 
 /// ipvsadm's command flags; at most one may be given.
@@ -110,6 +116,12 @@ pub enum Command {
     List(ListOptions),
     /// `status`.
     Status,
+    /// `drain`.
+    Drain(crate::cmd::drain::DrainArgs),
+    /// `undrain`.
+    Undrain(crate::cmd::drain::RealTarget),
+    /// `health`.
+    Health,
 }
 
 impl Cli {
@@ -121,6 +133,9 @@ impl Cli {
             Some(verb) => {
                 let name = match verb {
                     Verb::Status => "status",
+                    Verb::Drain(_) => "drain",
+                    Verb::Undrain(_) => "undrain",
+                    Verb::Health => "health",
                 };
                 if let Some(flag) = self.command.given().chain(self.list.given()).next() {
                     return Err(Self::command().error(
@@ -130,6 +145,9 @@ impl Cli {
                 }
                 Ok(match verb {
                     Verb::Status => Command::Status,
+                    Verb::Drain(a) => Command::Drain(a),
+                    Verb::Undrain(t) => Command::Undrain(t),
+                    Verb::Health => Command::Health,
                 })
             }
             // `-L`, or nothing: ipvsadm without arguments lists the table too.

@@ -367,6 +367,13 @@ pub fn status(s: &StatusView) -> String {
         s.interface, s.xdp_mode
     );
     let _ = writeln!(out, "Services:      {}", s.services);
+    if s.services_down > 0 {
+        let _ = writeln!(
+            out,
+            "Services down: {} (no real server can take new connections)",
+            s.services_down
+        );
+    }
     let _ = writeln!(out, "Real servers:  {}", s.real_servers);
     let _ = writeln!(
         out,
@@ -422,6 +429,7 @@ mod tests {
             active_conns: active,
             inactive_conns: inactive,
             stats: st,
+            health: None,
         }
     }
 
@@ -436,6 +444,7 @@ mod tests {
                 scheduler: "wlc".into(),
                 sched_flags: vec![],
                 persistent: Some(300),
+                health: None,
                 stats: stats(42, 1_000, 0, 65_536, 0),
                 real_servers: vec![
                     rs(
@@ -465,6 +474,7 @@ mod tests {
                 scheduler: "rr".into(),
                 sched_flags: vec![],
                 persistent: None,
+                health: None,
                 stats: stats(123_456_789, 999_999_999, 0, 99_999_999, 0),
                 real_servers: vec![
                     rs(
@@ -494,6 +504,7 @@ mod tests {
                 scheduler: "wlc".into(),
                 sched_flags: vec![],
                 persistent: Some(300),
+                health: None,
                 stats: stats(0, 0, 0, 0, 0),
                 real_servers: vec![],
             },
@@ -504,6 +515,7 @@ mod tests {
                 scheduler: "mh".into(),
                 sched_flags: vec!["mh-port".into(), "mh-fallback".into()],
                 persistent: None,
+                health: None,
                 stats: stats(
                     1_234_567,
                     100_000_000,
@@ -653,6 +665,7 @@ UDP  10.0.0.53:53 rr
             scheduler: "sh".into(),
             sched_flags: vec!["sh-port".into()],
             persistent: Some(3600),
+            health: None,
             stats: stats(1, 2, 3, 4, 5),
             real_servers: vec![rs(
                 "2001:db8:1234:5678:9abc:def0:1234:10",
@@ -772,6 +785,7 @@ UDP  10.0.0.53:53 rr
             real_servers: 5,
             connections: 17,
             connection_capacity: 65536,
+            services_down: 0,
             reasons: vec![
                 ("pass".into(), 1234),
                 ("fwd_tunnel".into(), 5),
@@ -790,6 +804,22 @@ Reasons:
   pass        1234
   fwd_tunnel     5
   drop           0
+"
+        );
+        let down = StatusView {
+            services_down: 1,
+            reasons: vec![],
+            ..s
+        };
+        assert_eq!(
+            status(&down),
+            "\
+lbd version 0.1.0
+Interface:     eth0 (XDP native mode)
+Services:      2
+Services down: 1 (no real server can take new connections)
+Real servers:  5
+Connections:   17 of 65536
 "
         );
     }

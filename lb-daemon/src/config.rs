@@ -144,6 +144,15 @@ pub struct ServiceConfig {
     pub one_packet: bool,
     #[serde(default)]
     pub real_servers: Vec<RealServerConfig>,
+    /// The health check of every real server that has none of its own (see
+    /// `crate::health::CheckConfig`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<crate::health::CheckConfig>,
+    /// keepalived's `sorry_server`: a server that takes the service's new connections only
+    /// while none of its real servers can (all down, draining or of weight 0). Without one,
+    /// such a service drops new connections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sorry_server: Option<RealServerConfig>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -173,6 +182,10 @@ pub struct RealServerConfig {
     /// connections again below this. Unset: three quarters of the upper threshold.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lower_threshold: Option<u32>,
+    /// This real server's health check (instead of its service's; `{"type": "none"}` for
+    /// none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<crate::health::CheckConfig>,
 }
 
 fn default_scheduler() -> String {
@@ -588,6 +601,7 @@ impl Config {
                 ),
             );
         }
+        errs.extend(crate::health::validate(self));
         // Report director.ipv4 / ipv6 once, however many real servers need it.
         let mut seen_director = std::collections::HashSet::new();
         errs.retain(|e| !e.path.starts_with("director.") || seen_director.insert(e.path.clone()));
@@ -665,7 +679,7 @@ mod tests {
         assert_eq!(
             errors(&bad),
             vec![
-                "services[0].real_servers[1].wieght: unknown field `wieght`, expected one of `address`, `port`, `weight`, `forwarding`, `tun_type`, `tun_port`, `upper_threshold`, `lower_threshold` at line 8 column 64"
+                "services[0].real_servers[1].wieght: unknown field `wieght`, expected one of `address`, `port`, `weight`, `forwarding`, `tun_type`, `tun_port`, `upper_threshold`, `lower_threshold`, `health_check` at line 8 column 64"
             ]
         );
     }

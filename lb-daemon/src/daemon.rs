@@ -19,7 +19,7 @@ use std::{
 use anyhow::{Context, Result, bail};
 use lb_common::{
     REASON_NAMES,
-    api::{API_VERSION, Op, Request, Response, StatusView},
+    api::{API_VERSION, Op, Request, Response, ServiceView, StatusView},
 };
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use tracing::{debug, error, info, warn};
@@ -28,6 +28,7 @@ use crate::{
     config::{Config, XdpMode},
     conntrack::{Conntrack, monotonic_ns},
     dataplane::{Dataplane, LoadOptions, ensure_bpffs},
+    health::Health,
     neigh,
     state::State,
 };
@@ -39,10 +40,24 @@ pub struct Daemon {
     pub interface: String,
     pub xdp_mode: XdpMode,
     pub config_path: PathBuf,
+    /// Health checks and drains; the desired config (see `crate::health`).
+    pub health: Health,
+}
+
+impl Daemon {
+    /// The services as listed: counters from the data plane, configured weights, health.
+    pub fn views(&self) -> Result<Vec<ServiceView>, crate::dataplane::DataplaneError> {
+        let mut v = self.state.views(&self.dp)?;
+        self.health.annotate(&mut v);
+        Ok(v)
+    }
 }
 
 /// Runs lbd until SIGTERM or SIGINT.
 pub fn run(config_path: &Path, socket: &Path) -> Result<()> {
+    // Handlers first: a reload or stop as soon as the socket answers (or systemd hears
+    // "ready") must not meet the signals' default action, which kills lbd without cleaning up.
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])?;
     let cfg = Config::load(config_path)?;
     // Everything that can be checked before touching the kernel's BPF state is checked first.
     let mtu = interface_mtu(&cfg.interface)
@@ -58,8 +73,11 @@ pub fn run(config_path: &Path, socket: &Path) -> Result<()> {
     })
     .context("loading the XDP programs")?;
     let mut state = State::new(dp.table_capacity(), mtu);
+    let (check_results, check_results_rx) = std::sync::mpsc::channel();
+    let mut health = Health::new(check_results);
     let started = (|| -> Result<()> {
-        let report = state.apply(&mut dp, &cfg).context("filling the maps")?;
+        let report = crate::health::apply(&mut health, &mut state, &mut dp, &cfg)
+            .context("filling the maps")?;
         info!(?report, "config applied");
         enable_forwarding(&cfg)?;
         if cfg.xdp_mode == XdpMode::Generic {
@@ -86,6 +104,7 @@ pub fn run(config_path: &Path, socket: &Path) -> Result<()> {
         interface: cfg.interface.clone(),
         xdp_mode: cfg.xdp_mode,
         config_path: config_path.to_path_buf(),
+        health,
     }));
     let stop = Arc::new(AtomicBool::new(false));
     neigh::warm_initial(&real_addrs(&cfg));
@@ -97,6 +116,11 @@ pub fn run(config_path: &Path, socket: &Path) -> Result<()> {
     {
         let d = daemon.clone();
         std::thread::spawn(move || serve(control, d));
+    }
+    {
+        let d = daemon.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || crate::health::manage(d, check_results_rx, stop));
     }
     {
         let d = daemon.clone();
@@ -114,13 +138,16 @@ pub fn run(config_path: &Path, socket: &Path) -> Result<()> {
         Err(e) => warn!(address = %metrics_addr, "metrics endpoint not available: {e}"),
     }
     info!(socket = %socket.display(), "control socket ready");
+    notify_systemd("READY=1");
 
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])?;
     for sig in signals.forever() {
         if sig == SIGHUP {
+            notify_systemd("RELOADING=1");
             reload(&daemon);
+            notify_systemd("READY=1");
             continue;
         }
+        notify_systemd("STOPPING=1");
         info!(signal = sig, "stopping: detaching and removing pins");
         break;
     }
@@ -131,12 +158,36 @@ pub fn run(config_path: &Path, socket: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The real servers' addresses (whose neighbour entries the data plane needs).
+/// Tells systemd (Type=notify) about lbd's state, when started by it ($NOTIFY_SOCKET).
+/// Failures are logged and otherwise ignored: they must not stop forwarding.
+pub fn notify_systemd(state: &str) {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let r = (|| -> std::io::Result<()> {
+        use std::os::{linux::net::SocketAddrExt, unix::net::UnixDatagram};
+        let sock = UnixDatagram::unbound()?;
+        let bytes = path.as_encoded_bytes();
+        // A leading '@' names an abstract socket (sd_notify(3)).
+        let addr = match bytes.strip_prefix(b"@") {
+            Some(name) => std::os::unix::net::SocketAddr::from_abstract_name(name)?,
+            None => std::os::unix::net::SocketAddr::from_pathname(&path)?,
+        };
+        sock.send_to_addr(state.as_bytes(), &addr)?;
+        Ok(())
+    })();
+    if let Err(e) = r {
+        warn!("telling systemd {state:?}: {e}");
+    }
+}
+
+/// The real servers' addresses (whose neighbour entries the data plane needs), sorry servers
+/// included: one must be reachable at once when its service goes down.
 pub fn real_addrs(cfg: &Config) -> Vec<IpAddr> {
     let mut v: Vec<IpAddr> = cfg
         .services
         .iter()
-        .flat_map(|s| s.real_servers.iter())
+        .flat_map(|s| s.real_servers.iter().chain(s.sorry_server.as_ref()))
         .map(|r| r.address)
         .collect();
     v.sort();
@@ -188,10 +239,11 @@ fn reload(daemon: &Mutex<Daemon>) {
                 dp,
                 state,
                 conntrack,
+                health,
                 ..
             } = &mut *d;
             conntrack.timeouts = cfg.timeouts;
-            match state.apply(dp, &cfg) {
+            match crate::health::apply(health, state, dp, &cfg) {
                 Ok(report) => info!(?report, "SIGHUP: config re-read and applied"),
                 Err(e) => error!("SIGHUP: applying the config failed: {e}"),
             }
@@ -307,8 +359,8 @@ fn handle_client(s: UnixStream, daemon: &Mutex<Daemon>) -> Result<()> {
                 ),
             },
             Ok(req) => {
-                let d = daemon.lock().unwrap_or_else(|e| e.into_inner());
-                answer(&d, &req.op)
+                let mut d = daemon.lock().unwrap_or_else(|e| e.into_inner());
+                answer(&mut d, &req.op)
             }
         };
         let mut out = serde_json::to_string(&resp)?;
@@ -319,9 +371,10 @@ fn handle_client(s: UnixStream, daemon: &Mutex<Daemon>) -> Result<()> {
 }
 
 /// Answers one request from the current state.
-pub fn answer(d: &Daemon, op: &Op) -> Response {
+pub fn answer(d: &mut Daemon, op: &Op) -> Response {
     let r = match op {
-        Op::List => d.state.views(&d.dp).map(|services| Response::Services {
+        Op::Drain { .. } | Op::Undrain { .. } => return crate::health::drain_op(d, op),
+        Op::List => d.views().map(|services| Response::Services {
             conn_table_size: d.dp.conn_capacity(),
             services,
         }),
@@ -339,6 +392,7 @@ pub fn answer(d: &Daemon, op: &Op) -> Response {
                     .zip(reasons)
                     .map(|(n, v)| (n.to_string(), v))
                     .collect(),
+                services_down: d.health.services_down(),
             })
         }),
     };

@@ -5,6 +5,7 @@ pub mod config;
 pub mod conntrack;
 pub mod daemon;
 pub mod dataplane;
+pub mod health;
 pub mod maglev;
 pub mod metrics;
 pub mod neigh;

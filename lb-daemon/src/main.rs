@@ -25,6 +25,16 @@ struct Cli {
     /// Run in this network namespace (/run/netns/NAME) but keep the host's bpffs.
     #[arg(long, value_name = "NAME", global = true)]
     netns: Option<String>,
+    /// Validate a config file and exit (0 when usable); the same as `lbd check-config FILE`.
+    #[arg(long, value_name = "FILE", conflicts_with = "config")]
+    check_config: Option<PathBuf>,
+    /// Log format on stderr: one line per event, as text or as a JSON object.
+    #[arg(long, value_enum, default_value = "text", global = true)]
+    log_format: LogFormat,
+    /// Log level or filter (error, warn, info, debug, trace, or a tracing filter such as
+    /// "info,lb_daemon::health=debug"). Default: RUST_LOG, else info.
+    #[arg(long, value_name = "FILTER", global = true)]
+    log_level: Option<String>,
     #[command(subcommand)]
     cmd: Option<Cmd>,
 }
@@ -49,6 +59,12 @@ enum Cmd {
     },
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Mode {
     Native,
@@ -56,13 +72,34 @@ enum Mode {
 }
 
 fn main() {
-    tracing_subscriber::fmt()
+    let cli = Cli::parse();
+    let filter = match &cli.log_level {
+        Some(f) => match tracing_subscriber::EnvFilter::try_new(f) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("lbd: --log-level {f:?}: {e}");
+                std::process::exit(2);
+            }
+        },
+        None => {
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into())
+        }
+    };
+    let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
-    if let Err(e) = run(Cli::parse()) {
+        .with_env_filter(filter);
+    match cli.log_format {
+        // Under systemd the journal adds its own timestamps; keep ours anyway: logs also go to
+        // files and pipes.
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_ansi(false)
+            .init(),
+    }
+    if let Err(e) = run(cli) {
         eprintln!("lbd: {e:#}");
         std::process::exit(1);
     }
@@ -72,7 +109,14 @@ fn run(cli: Cli) -> Result<()> {
     if let Some(ns) = &cli.netns {
         netns::enter(ns)?;
     }
-    match cli.cmd {
+    let cmd = match (cli.cmd, cli.check_config) {
+        (None, Some(file)) => Some(Cmd::CheckConfig { file }),
+        (Some(_), Some(_)) => {
+            anyhow::bail!("--check-config cannot be combined with a subcommand")
+        }
+        (cmd, None) => cmd,
+    };
+    match cmd {
         Some(Cmd::CheckConfig { file }) => {
             config::Config::load(&file)?;
             println!("{}: ok", file.display());

@@ -412,6 +412,7 @@ impl State {
                     active_conns: dp.real_conns(r.id)?.active.max(0) as u64,
                     inactive_conns: dp.real_conns(r.id)?.inactive.max(0) as u64,
                     stats: dp.real_stats(r.id)?.into(),
+                    health: None,
                 });
             }
             out.push(ServiceView {
@@ -423,6 +424,7 @@ impl State {
                 persistent: st.cfg.persistent,
                 stats: dp.service_stats(st.id)?.into(),
                 real_servers,
+                health: None,
             });
         }
         Ok(out)

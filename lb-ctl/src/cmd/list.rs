@@ -62,6 +62,7 @@ mod tests {
                 scheduler: "mh".into(),
                 sched_flags: vec!["mh-port".into()],
                 persistent: None,
+                health: None,
                 stats: StatsView::default(),
                 real_servers: vec![RealServerView {
                     address: "192.168.1.10".parse().unwrap(),
@@ -70,6 +71,7 @@ mod tests {
                     weight: 1,
                     active_conns: 2,
                     inactive_conns: 3,
+                    health: None,
                     stats: StatsView {
                         conns: 5,
                         ..Default::default()

@@ -1,5 +1,6 @@
 //! One module per lbctl command; [`run`] dispatches a parsed command line to it.
 
+pub mod drain;
 pub mod list;
 pub mod status;
 
@@ -18,6 +19,9 @@ pub fn run(command: Command, global: &GlobalOptions, out: &mut dyn Write) -> Res
     match command {
         Command::List(opts) => list::run(&client, &opts, global.json, out),
         Command::Status => status::run(&client, global.json, out),
+        Command::Drain(a) => drain::run(&client, a.target.drain_op(a.deadline), global.json, out),
+        Command::Undrain(t) => drain::run(&client, t.undrain_op(), global.json, out),
+        Command::Health => drain::run_health(&client, global.json, out),
     }
 }
 
@@ -27,6 +31,7 @@ pub(crate) fn response_kind(r: &lb_common::api::Response) -> &'static str {
     match r {
         Response::Services { .. } => "services",
         Response::Status(_) => "status",
+        Response::RealServer { .. } => "real server",
         Response::Error { .. } => "error",
     }
 }
