@@ -191,6 +191,58 @@ pub struct RealServerConfig {
 fn default_scheduler() -> String {
     "wlc".into()
 }
+impl RealServerConfig {
+    /// The fields a real server read back from a running data plane cannot tell (lbd adopting
+    /// it after a restart): defaults, replaced by the config's on the next apply.
+    pub fn adopted() -> Self {
+        Self {
+            address: std::net::Ipv4Addr::UNSPECIFIED.into(),
+            port: None,
+            weight: 0,
+            forwarding: default_forwarding(),
+            tun_type: None,
+            tun_port: None,
+            upper_threshold: None,
+            lower_threshold: None,
+            health_check: None,
+        }
+    }
+}
+
+impl ServiceConfig {
+    /// A service read back from a running data plane (see [`RealServerConfig::adopted`]).
+    pub fn adopted(key: &lb_common::VipKey) -> Self {
+        let protocol = if key.proto == lb_common::PROTO_UDP {
+            Protocol::Udp
+        } else {
+            Protocol::Tcp
+        };
+        let vip: IpAddr = if key.family == lb_common::FAMILY_V6 {
+            let mut o = [0u8; 16];
+            for (i, w) in key.addr.iter().enumerate() {
+                o[i * 4..i * 4 + 4].copy_from_slice(&w.to_ne_bytes());
+            }
+            o.into()
+        } else {
+            key.addr[0].to_ne_bytes().into()
+        };
+        Self {
+            protocol,
+            vip,
+            port: u16::from_be(key.port),
+            scheduler: default_scheduler(),
+            mh_table_size: None,
+            persistent: None,
+            persistent_netmask: None,
+            sched_flags: Vec::new(),
+            one_packet: false,
+            real_servers: Vec::new(),
+            health_check: None,
+            sorry_server: None,
+        }
+    }
+}
+
 fn is_false(b: &bool) -> bool {
     !*b
 }

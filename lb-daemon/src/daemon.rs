@@ -72,7 +72,23 @@ pub fn run(config_path: &Path, socket: &Path) -> Result<()> {
         conn_table_size: Some(cfg.conn_table_size()),
     })
     .context("loading the XDP programs")?;
-    let mut state = State::new(dp.table_capacity(), mtu);
+    let adopted = dp.adopted();
+    let mut state = if adopted {
+        info!(
+            pin_dir = %pin_dir.display(),
+            "a data plane is running: adopting its maps, connections and real-server ids"
+        );
+        if dp.conn_capacity() != cfg.conn_table_size() {
+            warn!(
+                running = dp.conn_capacity(),
+                configured = cfg.conn_table_size(),
+                "the running connection table keeps its size (resizing drops every connection; `lbd flush` first to resize)"
+            );
+        }
+        State::adopt(&dp, mtu)
+    } else {
+        State::new(dp.table_capacity(), mtu)
+    };
     let (check_results, check_results_rx) = std::sync::mpsc::channel();
     let mut health = Health::new(check_results);
     let started = (|| -> Result<()> {
@@ -90,8 +106,11 @@ pub fn run(config_path: &Path, socket: &Path) -> Result<()> {
             .with_context(|| format!("attaching XDP ({} mode) to {}", cfg.xdp_mode, cfg.interface))
     })();
     if let Err(e) = started {
-        // Leave nothing behind: no pins, no socket.
-        dp.unpin();
+        // A fresh start leaves nothing behind: no pins, no socket. A running data plane that
+        // was being adopted is left running, not torn down.
+        if !adopted {
+            dp.unpin();
+        }
         let _ = std::fs::remove_file(socket);
         return Err(e);
     }
@@ -148,13 +167,17 @@ pub fn run(config_path: &Path, socket: &Path) -> Result<()> {
             continue;
         }
         notify_systemd("STOPPING=1");
-        info!(signal = sig, "stopping: detaching and removing pins");
+        info!(
+            signal = sig,
+            pin_dir = %pin_dir.display(),
+            "stopping; the data plane keeps forwarding with its last state (pinned), and lbd started again takes it over (`lbd flush --pin-dir` removes it)"
+        );
         break;
     }
     stop.store(true, Ordering::SeqCst);
     let _ = std::fs::remove_file(socket);
-    let mut d = daemon.lock().unwrap_or_else(|e| e.into_inner());
-    d.dp.unpin();
+    // Hold the lock while the process ends, so no thread writes a map half-way.
+    let _d = daemon.lock().unwrap_or_else(|e| e.into_inner());
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use lb_common::api::DEFAULT_SOCKET;
 use lb_daemon::{config, daemon, dataplane, netns};
@@ -51,6 +51,13 @@ enum Cmd {
         gue_port: Option<u16>,
         #[arg(long, value_enum, default_value = "native")]
         xdp_mode: Mode,
+    },
+    /// Remove a data plane lbd left running (it keeps forwarding after lbd stops): detach its
+    /// program and drop its maps and connections.
+    Flush {
+        /// The pin directory (the config's `pin_dir`; default /sys/fs/bpf/lb).
+        #[arg(long, value_name = "DIR", default_value = "/sys/fs/bpf/lb")]
+        pin_dir: PathBuf,
     },
     /// Validate a config file and exit (0 when usable).
     CheckConfig {
@@ -117,6 +124,12 @@ fn run(cli: Cli) -> Result<()> {
         (cmd, None) => cmd,
     };
     match cmd {
+        Some(Cmd::Flush { pin_dir }) => {
+            let n = dataplane::flush(&pin_dir)
+                .with_context(|| format!("removing the pins in {}", pin_dir.display()))?;
+            println!("{}: {n} pins removed", pin_dir.display());
+            Ok(())
+        }
         Some(Cmd::CheckConfig { file }) => {
             config::Config::load(&file)?;
             println!("{}: ok", file.display());

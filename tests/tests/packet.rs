@@ -656,13 +656,12 @@ fn a_lost_nat_reply_entry_is_made_again_by_its_connection() {
     let (syn, ack) = (seg(0x02), seg(0x10));
     assert_eq!(h.run("lb", &syn).action, XDP_TX);
     // The LRU drops the reply entry (here: deleted by hand).
-    let reply_key = h
-        .dp
-        .connections()
-        .into_iter()
-        .find(|(_, c)| c.flags & lb_common::CONN_F_REPLY != 0)
-        .expect("a reply entry")
-        .0;
+    let reply_key =
+        h.dp.connections()
+            .into_iter()
+            .find(|(_, c)| c.flags & lb_common::CONN_F_REPLY != 0)
+            .expect("a reply entry")
+            .0;
     assert!(h.dp.delete_conn(&reply_key));
     let reply = eth(
         h.if_mac,
