@@ -594,7 +594,7 @@ fn lbd_logs_one_json_object_per_event_and_tells_systemd_its_state() {
     for message in [
         "lb attached",
         "SIGHUP: config re-read and applied",
-        "stopping: detaching and removing pins",
+        "stopping; the data plane keeps forwarding with its last state (pinned), and lbd started again takes it over (`lbd flush --pin-dir` removes it)",
     ] {
         assert!(
             events.iter().any(|e| e["message"] == message),
