@@ -89,6 +89,9 @@ complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "apply" -d 'Make a JSON 
 complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "get" -d 'Print lbd\'s desired state'
 complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "man" -d 'Print lbctl\'s man page (roff)'
+complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "drain" -d 'Drain a real server: no new connections now, its remaining ones removed at the deadline'
+complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "undrain" -d 'End a drain: the real server takes new connections again'
+complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "health" -d 'Show every real server\'s health check, state and drain'
 complete -c lbctl -n "__fish_lbctl_using_subcommand status" -l socket -d 'Path of lbd\'s control socket' -r -F
 complete -c lbctl -n "__fish_lbctl_using_subcommand status" -l json -d 'Print lbd\'s answer as JSON instead of a table'
 complete -c lbctl -n "__fish_lbctl_using_subcommand status" -s h -l help -d 'Print help'
@@ -106,3 +109,19 @@ complete -c lbctl -n "__fish_lbctl_using_subcommand completions" -s h -l help -d
 complete -c lbctl -n "__fish_lbctl_using_subcommand man" -l socket -d 'Path of lbd\'s control socket' -r -F
 complete -c lbctl -n "__fish_lbctl_using_subcommand man" -l json -d 'Print lbd\'s answer as JSON instead of a table'
 complete -c lbctl -n "__fish_lbctl_using_subcommand man" -s h -l help -d 'Print help'
+complete -c lbctl -n "__fish_lbctl_using_subcommand drain" -s t -l tcp-service -d 'The TCP service' -r
+complete -c lbctl -n "__fish_lbctl_using_subcommand drain" -s u -l udp-service -d 'The UDP service' -r
+complete -c lbctl -n "__fish_lbctl_using_subcommand drain" -s r -l real-server -d 'The real server (its port defaults to the service\'s)' -r
+complete -c lbctl -n "__fish_lbctl_using_subcommand drain" -l deadline -d 'Seconds after which the connections it still has are removed (0: at once)' -r
+complete -c lbctl -n "__fish_lbctl_using_subcommand drain" -l socket -d 'Path of lbd\'s control socket' -r -F
+complete -c lbctl -n "__fish_lbctl_using_subcommand drain" -l json -d 'Print lbd\'s answer as JSON instead of a table'
+complete -c lbctl -n "__fish_lbctl_using_subcommand drain" -s h -l help -d 'Print help'
+complete -c lbctl -n "__fish_lbctl_using_subcommand undrain" -s t -l tcp-service -d 'The TCP service' -r
+complete -c lbctl -n "__fish_lbctl_using_subcommand undrain" -s u -l udp-service -d 'The UDP service' -r
+complete -c lbctl -n "__fish_lbctl_using_subcommand undrain" -s r -l real-server -d 'The real server (its port defaults to the service\'s)' -r
+complete -c lbctl -n "__fish_lbctl_using_subcommand undrain" -l socket -d 'Path of lbd\'s control socket' -r -F
+complete -c lbctl -n "__fish_lbctl_using_subcommand undrain" -l json -d 'Print lbd\'s answer as JSON instead of a table'
+complete -c lbctl -n "__fish_lbctl_using_subcommand undrain" -s h -l help -d 'Print help'
+complete -c lbctl -n "__fish_lbctl_using_subcommand health" -l socket -d 'Path of lbd\'s control socket' -r -F
+complete -c lbctl -n "__fish_lbctl_using_subcommand health" -l json -d 'Print lbd\'s answer as JSON instead of a table'
+complete -c lbctl -n "__fish_lbctl_using_subcommand health" -s h -l help -d 'Print help'

@@ -12,8 +12,9 @@ use std::{net::IpAddr, string::String, vec::Vec};
 
 use serde::{Deserialize, Serialize};
 
-/// Version 2 added the changing ops (`edit`, `apply`, `zero`), `get_config`, `timeouts` and
-/// `connections`, and rates, thresholds and tunnel details in listings.
+/// Version 2 added the changing ops (`edit`, `apply`, `zero`, `drain`, `undrain`),
+/// `get_config`, `timeouts` and `connections`, and rates, thresholds, tunnel details and health
+/// in listings.
 pub const API_VERSION: u32 = 2;
 
 /// Default path of lbd's control socket (lbd `--socket`, lbctl `--socket`).
@@ -33,6 +34,26 @@ pub enum Op {
     List,
     /// Daemon-wide state: interface, attach mode, reason counters, connection-table size.
     Status,
+    /// Drains a real server: no new connections from now on, and the ones it still has are
+    /// removed `deadline_secs` from now. Answered with [`Response::RealServer`].
+    Drain {
+        /// "tcp" or "udp".
+        protocol: String,
+        vip: IpAddr,
+        port: u16,
+        address: IpAddr,
+        real_port: u16,
+        deadline_secs: u64,
+    },
+    /// Ends a drain: the real server takes new connections again. Answered with
+    /// [`Response::RealServer`].
+    Undrain {
+        protocol: String,
+        vip: IpAddr,
+        port: u16,
+        address: IpAddr,
+        real_port: u16,
+    },
     /// ipvsadm's changing commands, applied together or not at all (a single command is a
     /// batch of one; `lbctl -R` sends the whole restore file as one batch).
     Edit { edits: Vec<Edit> },
@@ -141,6 +162,8 @@ pub enum Edit {
     SetTimeouts { tcp: u32, tcpfin: u32, udp: u32 },
 }
 
+// One response per request, serialised at once: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Response {
@@ -150,6 +173,13 @@ pub enum Response {
         services: Vec<ServiceView>,
     },
     Status(StatusView),
+    /// One real server of one service, as listed (the answer to drain and undrain).
+    RealServer {
+        protocol: String,
+        vip: IpAddr,
+        port: u16,
+        real: RealServerView,
+    },
     /// A change was made (or, with `dry_run`, would be): one line per change, in the order
     /// of the config; empty when the desired state was already so.
     Applied {
@@ -243,6 +273,9 @@ pub struct ServiceView {
     #[serde(default)]
     pub rate: RateView,
     pub real_servers: Vec<RealServerView>,
+    /// Whether the service can take new connections (lbd with health checks and drains).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<ServiceHealthView>,
 }
 
 impl Default for ServiceView {
@@ -262,6 +295,7 @@ impl Default for ServiceView {
             stats: StatsView::default(),
             rate: RateView::default(),
             real_servers: Vec::new(),
+            health: None,
         }
     }
 }
@@ -291,6 +325,9 @@ pub struct RealServerView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tun_csum: Option<String>,
     pub stats: StatsView,
+    /// Health check, drain and sorry-server state (lbd with health checks and drains).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<RealHealthView>,
     #[serde(default)]
     pub rate: RateView,
 }
@@ -312,6 +349,7 @@ impl Default for RealServerView {
             tun_csum: None,
             stats: StatsView::default(),
             rate: RateView::default(),
+            health: None,
         }
     }
 }
@@ -342,6 +380,70 @@ pub struct ConnView {
     pub template: bool,
 }
 
+/// A service's availability.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceHealthView {
+    /// False when no real server can take new connections (each is down, draining or of
+    /// weight 0).
+    pub up: bool,
+    /// The sorry server is in the service (taking its new connections) because it is down.
+    #[serde(default)]
+    pub sorry_server_active: bool,
+    /// What a down service does with new connections: "drop" or "sorry_server".
+    pub fallback: String,
+}
+
+/// A real server's availability. `RealServerView::weight` is the configured weight.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RealHealthView {
+    /// "up", "down" (taken out by its health check) or "unchecked".
+    pub state: String,
+    /// The weight the scheduler uses: 0 while down or draining.
+    pub effective_weight: u32,
+    /// This is the service's sorry server, in use while the service is down.
+    #[serde(default)]
+    pub sorry_server: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<CheckView>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draining: Option<DrainView>,
+}
+
+/// A real server's health check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckView {
+    /// "tcp", "http", "udp" or "exec".
+    pub kind: String,
+    /// The address and port checked.
+    pub target: String,
+    /// Successes in a row (0 after a failure).
+    pub successes: u32,
+    /// Failures in a row (0 after a success).
+    pub failures: u32,
+    pub checks_ok: u64,
+    pub checks_failed: u64,
+    /// How long the last check took, microseconds.
+    #[serde(default)]
+    pub last_duration_us: Option<u64>,
+    /// Why the last check failed (none after a success).
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// Seconds since the state last changed (or the check started).
+    pub since_secs: u64,
+}
+
+/// A draining real server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrainView {
+    /// Seconds until its remaining connections are removed (0 once the deadline passed).
+    pub remaining_secs: u64,
+    /// The deadline passed and its connections were removed; it stays out of scheduling
+    /// until undrained.
+    pub expired: bool,
+    /// Its connections still in the table (active and inactive).
+    pub connections: u64,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StatusView {
     pub version: String,
@@ -356,6 +458,9 @@ pub struct StatusView {
     pub connection_capacity: u32,
     /// Every reason counter by name (`lb_common::REASON_NAMES`), summed over CPUs.
     pub reasons: Vec<(String, u64)>,
+    /// Services with no real server able to take new connections.
+    #[serde(default)]
+    pub services_down: usize,
 }
 
 #[cfg(test)]

@@ -37,6 +37,9 @@ pub mod map_name {
     pub const PERSIST: &str = "lb_persist";
     pub const FRAGS: &str = "lb_frags";
     pub const PROGS: &str = "lb_progs";
+    /// Not a map: the pinned XDP link of `lb` (a restarted or upgraded lbd swaps the program
+    /// in it atomically).
+    pub const LINK: &str = "link_lb";
     pub const DECAP_CONFIG: &str = "lb_decap_cfg";
     /// Every map the `lb` program uses; `lbd` pins each under its pin directory.
     pub const DIRECTOR: [&str; 14] = [
@@ -206,8 +209,12 @@ pub struct RealServer {
     /// `tun` only: 0 for IP-in-IP; otherwise GUE (ipvsadm `--tun-type gue`) to this UDP
     /// destination port, network byte order.
     pub tun_port: u16,
+    /// The service this real server belongs to: not read by the data plane; a restarted lbd
+    /// rebuilds its bookkeeping from the maps with it.
+    pub service: u32,
+    pub _pad: u32,
 }
-const _: () = assert!(core::mem::size_of::<RealServer>() == 24);
+const _: () = assert!(core::mem::size_of::<RealServer>() == 32);
 
 /// A connection (flow) as the director sees it: the key of [`map_name::CONNS`].
 #[repr(C)]

@@ -34,7 +34,9 @@ use crate::ipvsadm;
                   lbctl -S -n > rules; lbctl -C; lbctl -R < rules\n  \
                   lbctl apply -f lb.json\n  \
                   lbctl get config\n  \
-                  lbctl status --json",
+                  lbctl status --json\n  \
+                  lbctl drain -t 10.0.0.1:80 -r 192.168.1.10 --deadline 300\n  \
+                  lbctl health",
     disable_version_flag = true,
     disable_help_subcommand = true,
     // "-w -1" is ipvsadm's "illegal weight specified", not an unknown option.
@@ -97,6 +99,12 @@ pub enum Verb {
     },
     /// Print lbctl's man page (roff)
     Man,
+    /// Drain a real server: no new connections now, its remaining ones removed at the deadline
+    Drain(crate::cmd::drain::DrainArgs),
+    /// End a drain: the real server takes new connections again
+    Undrain(crate::cmd::drain::RealTarget),
+    /// Show every real server's health check, state and drain
+    Health,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -374,6 +382,12 @@ pub enum Command {
     Completions(Shell),
     /// `man`.
     Man,
+    /// `drain`.
+    Drain(crate::cmd::drain::DrainArgs),
+    /// `undrain`.
+    Undrain(crate::cmd::drain::RealTarget),
+    /// `health`.
+    Health,
 }
 
 /// A command line ipvsadm would refuse, with ipvsadm's message; lbctl exits with status 2
@@ -397,6 +411,9 @@ impl Cli {
                 Verb::Get { .. } => "get",
                 Verb::Completions { .. } => "completions",
                 Verb::Man => "man",
+                Verb::Drain(_) => "drain",
+                Verb::Undrain(_) => "undrain",
+                Verb::Health => "health",
             };
             if let Some(flag) = ipvsadm::given_flags(self).first() {
                 return Err(UsageError(format!(
@@ -414,6 +431,9 @@ impl Cli {
                 },
                 Verb::Completions { shell } => Command::Completions(*shell),
                 Verb::Man => Command::Man,
+                Verb::Drain(a) => Command::Drain(*a),
+                Verb::Undrain(t) => Command::Undrain(*t),
+                Verb::Health => Command::Health,
             });
         }
         ipvsadm::resolve_with(self, lookup)

@@ -455,7 +455,8 @@ fn push_rates(out: &mut String, r: &RateView, exact: bool) {
 ///
 /// lbctl adds what ipvsadm's rules cannot say, only where it is set, so that `-S` then `-R`
 /// gives back the same state: ` --mh-table-size N` on a service, ` -x U -y L` on a real
-/// server with connection thresholds.
+/// server with connection thresholds. A sorry server in use (lbd's health checks) is left
+/// out: it belongs to the service's config, which `lbctl get config` shows.
 pub fn rules(services: &[ServiceView], nosort: bool, names: &dyn Resolve) -> String {
     let mut out = String::new();
     for svc in sorted(services, nosort) {
@@ -480,7 +481,12 @@ pub fn rules(services: &[ServiceView], nosort: bool, names: &dyn Resolve) -> Str
             let _ = write!(out, " --mh-table-size {n}");
         }
         out.push('\n');
-        for rs in sorted_dests(svc, nosort) {
+        // A sorry server in use is the service's, not a real server of it: the config says
+        // so, and -R could not.
+        for rs in sorted_dests(svc, nosort)
+            .into_iter()
+            .filter(|r| !r.health.as_ref().is_some_and(|h| h.sorry_server))
+        {
             let dname = addrport_any(rs.address, rs.port, &svc.protocol, names);
             let _ = write!(
                 out,
@@ -839,6 +845,13 @@ pub fn status(s: &StatusView) -> String {
         s.interface, s.xdp_mode
     );
     let _ = writeln!(out, "Services:      {}", s.services);
+    if s.services_down > 0 {
+        let _ = writeln!(
+            out,
+            "Services down: {} (no real server can take new connections)",
+            s.services_down
+        );
+    }
     let _ = writeln!(out, "Real servers:  {}", s.real_servers);
     let _ = writeln!(
         out,
@@ -1133,6 +1146,7 @@ UDP  10.0.0.53:53 rr
             scheduler: "sh".into(),
             sched_flags: vec!["sh-port".into()],
             persistent: Some(3600),
+            health: None,
             stats: stats(1, 2, 3, 4, 5),
             real_servers: vec![rs(
                 "2001:db8:1234:5678:9abc:def0:1234:10",
@@ -1253,6 +1267,7 @@ UDP  10.0.0.53:53 rr
             real_servers: 5,
             connections: 17,
             connection_capacity: 65536,
+            services_down: 0,
             reasons: vec![
                 ("pass".into(), 1234),
                 ("fwd_tunnel".into(), 5),
@@ -1271,6 +1286,22 @@ Reasons:
   pass        1234
   fwd_tunnel     5
   drop           0
+"
+        );
+        let down = StatusView {
+            services_down: 1,
+            reasons: vec![],
+            ..s
+        };
+        assert_eq!(
+            status(&down),
+            "\
+lbd version 0.1.0
+Interface:     eth0 (XDP native mode)
+Services:      2
+Services down: 1 (no real server can take new connections)
+Real servers:  5
+Connections:   17 of 65536
 "
         );
     }

@@ -341,6 +341,7 @@ fn listings_of_random_tables_never_panic() {
                         ..Default::default()
                     })
                     .collect(),
+                health: None,
             })
             .collect();
         let names = OddNames(r.next());

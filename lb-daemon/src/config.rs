@@ -146,6 +146,15 @@ pub struct ServiceConfig {
     pub one_packet: bool,
     #[serde(default)]
     pub real_servers: Vec<RealServerConfig>,
+    /// The health check of every real server that has none of its own (see
+    /// `crate::health::CheckConfig`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<crate::health::CheckConfig>,
+    /// keepalived's `sorry_server`: a server that takes the service's new connections only
+    /// while none of its real servers can (all down, draining or of weight 0). Without one,
+    /// such a service drops new connections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sorry_server: Option<RealServerConfig>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -179,11 +188,68 @@ pub struct RealServerConfig {
     /// connections again below this. Unset: three quarters of the upper threshold.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lower_threshold: Option<u32>,
+    /// This real server's health check (instead of its service's; `{"type": "none"}` for
+    /// none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<crate::health::CheckConfig>,
 }
 
 fn default_scheduler() -> String {
     "wlc".into()
 }
+impl RealServerConfig {
+    /// The fields a real server read back from a running data plane cannot tell (lbd adopting
+    /// it after a restart): defaults, replaced by the config's on the next apply.
+    pub fn adopted() -> Self {
+        Self {
+            address: std::net::Ipv4Addr::UNSPECIFIED.into(),
+            port: None,
+            weight: 0,
+            forwarding: default_forwarding(),
+            tun_type: None,
+            tun_port: None,
+            tun_csum: None,
+            upper_threshold: None,
+            lower_threshold: None,
+            health_check: None,
+        }
+    }
+}
+
+impl ServiceConfig {
+    /// A service read back from a running data plane (see [`RealServerConfig::adopted`]).
+    pub fn adopted(key: &lb_common::VipKey) -> Self {
+        let protocol = if key.proto == lb_common::PROTO_UDP {
+            Protocol::Udp
+        } else {
+            Protocol::Tcp
+        };
+        let vip: IpAddr = if key.family == lb_common::FAMILY_V6 {
+            let mut o = [0u8; 16];
+            for (i, w) in key.addr.iter().enumerate() {
+                o[i * 4..i * 4 + 4].copy_from_slice(&w.to_ne_bytes());
+            }
+            o.into()
+        } else {
+            key.addr[0].to_ne_bytes().into()
+        };
+        Self {
+            protocol,
+            vip,
+            port: u16::from_be(key.port),
+            scheduler: default_scheduler(),
+            mh_table_size: None,
+            persistent: None,
+            persistent_netmask: None,
+            sched_flags: Vec::new(),
+            one_packet: false,
+            real_servers: Vec::new(),
+            health_check: None,
+            sorry_server: None,
+        }
+    }
+}
+
 fn is_false(b: &bool) -> bool {
     !*b
 }
@@ -612,6 +678,7 @@ impl Config {
                 ),
             );
         }
+        errs.extend(crate::health::validate(self));
         // Report director.ipv4 / ipv6 once, however many real servers need it.
         let mut seen_director = std::collections::HashSet::new();
         errs.retain(|e| !e.path.starts_with("director.") || seen_director.insert(e.path.clone()));
@@ -689,7 +756,7 @@ mod tests {
         assert_eq!(
             errors(&bad),
             vec![
-                "services[0].real_servers[1].wieght: unknown field `wieght`, expected one of `address`, `port`, `weight`, `forwarding`, `tun_type`, `tun_port`, `tun_csum`, `upper_threshold`, `lower_threshold` at line 8 column 64"
+                "services[0].real_servers[1].wieght: unknown field `wieght`, expected one of `address`, `port`, `weight`, `forwarding`, `tun_type`, `tun_port`, `tun_csum`, `upper_threshold`, `lower_threshold`, `health_check` at line 8 column 64"
             ]
         );
     }

@@ -228,3 +228,30 @@ fn persistent(prev: i64, now: i64) -> i64 {
         prev.max(now)
     }
 }
+
+/// Removes every connection of real server `real` (its `nat` reply entries too) and takes
+/// them out of its active / inactive counts: a drain's deadline, or a real server down with
+/// `on_down: expire`. The next packet of such a connection is scheduled as a new flow.
+/// Returns how many connections were removed.
+pub fn expire_real(dp: &mut Dataplane, real: u32) -> Result<usize, DataplaneError> {
+    let mut removed = 0;
+    for (key, c) in dp.connections() {
+        if c.real != real {
+            continue;
+        }
+        if c.flags & CONN_F_REPLY != 0 {
+            dp.delete_conn(&key);
+            continue;
+        }
+        // Read again: take back the counts of the state it is in now.
+        let Some(c) = dp.conn(&key).filter(|c| c.real == real) else {
+            continue;
+        };
+        if dp.delete_conn(&key) {
+            removed += 1;
+            let (a, i) = if is_active(c.state) { (-1, 0) } else { (0, -1) };
+            dp.add_real_conns(real, a, i)?;
+        }
+    }
+    Ok(removed)
+}

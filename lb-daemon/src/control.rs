@@ -63,7 +63,13 @@ fn find_real(s: &ServiceConfig, address: IpAddr, port: u16) -> Option<usize> {
         .position(|r| r.address == address && r.port.unwrap_or(s.port) == port)
 }
 
-fn service_config(spec: &ServiceSpec, real_servers: Vec<RealServerConfig>) -> ServiceConfig {
+/// A service from ipvsadm's words; `keep` (the service being edited) keeps what ipvsadm has
+/// no option for (health checks, sorry server).
+fn service_config(
+    spec: &ServiceSpec,
+    real_servers: Vec<RealServerConfig>,
+    keep: Option<&ServiceConfig>,
+) -> ServiceConfig {
     ServiceConfig {
         protocol: protocol(&spec.key.protocol).unwrap_or(Protocol::Tcp),
         vip: spec.key.vip,
@@ -75,10 +81,18 @@ fn service_config(spec: &ServiceSpec, real_servers: Vec<RealServerConfig>) -> Se
         sched_flags: spec.sched_flags.clone(),
         one_packet: spec.one_packet,
         real_servers,
+        health_check: keep.and_then(|k| k.health_check.clone()),
+        sorry_server: keep.and_then(|k| k.sorry_server.clone()),
     }
 }
 
-fn real_config(spec: &RealSpec, service_port: u16) -> RealServerConfig {
+/// A real server from ipvsadm's words; `keep` (the real server being edited) keeps what
+/// ipvsadm has no option for (its health check).
+fn real_config(
+    spec: &RealSpec,
+    service_port: u16,
+    keep: Option<&RealServerConfig>,
+) -> RealServerConfig {
     RealServerConfig {
         address: spec.address,
         // The service's port is the default: a config written back stays as short as the
@@ -93,6 +107,7 @@ fn real_config(spec: &RealSpec, service_port: u16) -> RealServerConfig {
         tun_csum: spec.tun_csum.clone().filter(|c| c != "nocsum"),
         upper_threshold: spec.upper_threshold,
         lower_threshold: spec.lower_threshold,
+        health_check: keep.and_then(|k| k.health_check.clone()),
     }
 }
 
@@ -120,7 +135,7 @@ pub fn edit_config(current: &Config, edits: &[Edit]) -> Result<Config, EditError
             Edit::AddService { service } => {
                 match find_service(&cfg, &service.key).map_err(|m| fail(i, m))? {
                     Some(_) => return Err(fail(i, "Service already exists")),
-                    None => cfg.services.push(service_config(service, Vec::new())),
+                    None => cfg.services.push(service_config(service, Vec::new(), None)),
                 }
             }
             Edit::EditService { service } => {
@@ -128,7 +143,7 @@ pub fn edit_config(current: &Config, edits: &[Edit]) -> Result<Config, EditError
                     return Err(fail(i, "No such service"));
                 };
                 let reals = std::mem::take(&mut cfg.services[k].real_servers);
-                cfg.services[k] = service_config(service, reals);
+                cfg.services[k] = service_config(service, reals, Some(&cfg.services[k]));
             }
             Edit::DelService { service } => {
                 let Some(k) = find_service(&cfg, service).map_err(|m| fail(i, m))? else {
@@ -145,7 +160,7 @@ pub fn edit_config(current: &Config, edits: &[Edit]) -> Result<Config, EditError
                 if find_real(s, real.address, real.port).is_some() {
                     return Err(fail(i, "Destination already exists"));
                 }
-                let r = real_config(real, s.port);
+                let r = real_config(real, s.port, None);
                 s.real_servers.push(r);
             }
             Edit::EditReal { service, real } => {
@@ -156,7 +171,7 @@ pub fn edit_config(current: &Config, edits: &[Edit]) -> Result<Config, EditError
                 let Some(j) = find_real(s, real.address, real.port) else {
                     return Err(fail(i, "No such destination"));
                 };
-                s.real_servers[j] = real_config(real, s.port);
+                s.real_servers[j] = real_config(real, s.port, Some(&s.real_servers[j]));
             }
             Edit::DelReal {
                 service,
@@ -314,44 +329,71 @@ pub fn restart_only_changes(running: &Config, new: &Config) -> Vec<ConfigError> 
     out
 }
 
-fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
+/// A config value as a change line shows it: strings bare, absent values as `-`, the rest as
+/// compact JSON.
+fn show(v: Option<&serde_json::Value>) -> String {
     match v {
-        Some(v) => v.to_string(),
-        None => "-".into(),
+        None | Some(serde_json::Value::Null) => "-".into(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
     }
+}
+
+/// One `~ {prefix}{path}: old -> new` line per leaf that differs between two JSON objects,
+/// descending into nested objects (`health_check.interval_ms`), skipping `skip` at the top.
+fn diff_values(
+    out: &mut Vec<String>,
+    prefix: &str,
+    path: &str,
+    a: Option<&serde_json::Value>,
+    b: Option<&serde_json::Value>,
+    skip: &[&str],
+) {
+    use serde_json::Value;
+    match (a, b) {
+        (Some(Value::Object(x)), Some(Value::Object(y))) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for k in keys {
+                if path.is_empty() && skip.contains(&k.as_str()) {
+                    continue;
+                }
+                let sub = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                diff_values(out, prefix, &sub, x.get(k), y.get(k), &[]);
+            }
+        }
+        _ => {
+            let (a, b) = (show(a), show(b));
+            if a != b {
+                out.push(format!("~ {prefix}{path}: {a} -> {b}"));
+            }
+        }
+    }
+}
+
+fn to_value<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }
 
 /// What changes from `old` to `new`, one line per change: `+` added, `-` removed, `~`
 /// changed (field: old -> new). Services and real servers are matched by identity
-/// (protocol, VIP, port; address, port), so a reordered file changes nothing.
+/// (protocol, VIP, port; address, port), so a reordered file changes nothing; every other
+/// field is compared, whatever it is.
 pub fn diff(old: &Config, new: &Config) -> Vec<String> {
     let mut out = Vec::new();
-    let field = |out: &mut Vec<String>, indent: &str, what: &str, a: String, b: String| {
-        if a != b {
-            out.push(format!("~ {indent}{what}: {a} -> {b}"));
-        }
-    };
-    field(
+    diff_values(
         &mut out,
         "",
-        "director.ipv4",
-        opt(&old.director.ipv4),
-        opt(&new.director.ipv4),
-    );
-    field(
-        &mut out,
         "",
-        "director.ipv6",
-        opt(&old.director.ipv6),
-        opt(&new.director.ipv6),
+        Some(&to_value(old)),
+        Some(&to_value(new)),
+        &["services"],
     );
-    for (name, a, b) in [
-        ("timeouts.tcp", old.timeouts.tcp, new.timeouts.tcp),
-        ("timeouts.tcpfin", old.timeouts.tcpfin, new.timeouts.tcpfin),
-        ("timeouts.udp", old.timeouts.udp, new.timeouts.udp),
-    ] {
-        field(&mut out, "", name, a.to_string(), b.to_string());
-    }
     let same = |a: &ServiceConfig, b: &ServiceConfig| {
         a.protocol == b.protocol && a.vip == b.vip && a.port == b.port
     };
@@ -373,33 +415,14 @@ pub fn diff(old: &Config, new: &Config) -> Vec<String> {
             continue;
         };
         let mut lines = Vec::new();
-        let svc = format!("service {} ", service_flag(n));
-        for (what, a, b) in [
-            ("scheduler", o.scheduler.clone(), n.scheduler.clone()),
-            (
-                "mh_table_size",
-                opt(&o.mh_table_size),
-                opt(&n.mh_table_size),
-            ),
-            ("persistent", opt(&o.persistent), opt(&n.persistent)),
-            (
-                "persistent_netmask",
-                opt(&o.persistent_netmask),
-                opt(&n.persistent_netmask),
-            ),
-            (
-                "sched_flags",
-                format!("{:?}", o.sched_flags),
-                format!("{:?}", n.sched_flags),
-            ),
-            (
-                "one_packet",
-                o.one_packet.to_string(),
-                n.one_packet.to_string(),
-            ),
-        ] {
-            field(&mut lines, &svc, what, a, b);
-        }
+        diff_values(
+            &mut lines,
+            &format!("service {} ", service_flag(n)),
+            "",
+            Some(&to_value(o)),
+            Some(&to_value(n)),
+            &["real_servers"],
+        );
         let rkey = |r: &RealServerConfig, port: u16| (r.address, r.port.unwrap_or(port));
         for r in &o.real_servers {
             if !n
@@ -427,30 +450,20 @@ pub fn diff(old: &Config, new: &Config) -> Vec<String> {
                 ));
                 continue;
             };
-            let who = format!(
-                "  real server {} (service {}) ",
-                fmt_addr_port(r.address, r.port.unwrap_or(n.port)),
-                service_flag(n)
+            // The port is the identity; a real server's `port` field only says whether it is
+            // the service's.
+            diff_values(
+                &mut lines,
+                &format!(
+                    "  real server {} (service {}) ",
+                    fmt_addr_port(r.address, r.port.unwrap_or(n.port)),
+                    service_flag(n)
+                ),
+                "",
+                Some(&to_value(or)),
+                Some(&to_value(r)),
+                &["address", "port"],
             );
-            for (what, a, b) in [
-                ("weight", or.weight.to_string(), r.weight.to_string()),
-                ("forwarding", or.forwarding.clone(), r.forwarding.clone()),
-                ("tun_type", opt(&or.tun_type), opt(&r.tun_type)),
-                ("tun_port", opt(&or.tun_port), opt(&r.tun_port)),
-                ("tun_csum", opt(&or.tun_csum), opt(&r.tun_csum)),
-                (
-                    "upper_threshold",
-                    opt(&or.upper_threshold),
-                    opt(&r.upper_threshold),
-                ),
-                (
-                    "lower_threshold",
-                    opt(&or.lower_threshold),
-                    opt(&r.lower_threshold),
-                ),
-            ] {
-                field(&mut lines, &who, what, a, b);
-            }
         }
         // rr, wrr, sh and dh follow the configured order of the real servers.
         let order = |s: &ServiceConfig| -> Vec<(IpAddr, u16)> {

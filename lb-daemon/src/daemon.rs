@@ -17,7 +17,7 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
-use lb_common::api::{API_VERSION, Request, Response};
+use lb_common::api::{API_VERSION, Request, Response, ServiceView};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use tracing::{debug, error, info, warn};
 
@@ -27,6 +27,7 @@ use crate::{
     control,
     dataplane::{Dataplane, LoadOptions, ensure_bpffs},
     estimator::{self, Estimator},
+    health::Health,
     neigh,
     state::State,
 };
@@ -45,11 +46,25 @@ pub struct Daemon {
     pub started: Config,
     /// Rates for `--rate`, sampled every 2 seconds.
     pub rates: Estimator,
+    /// Health checks and drains; the desired config (see `crate::health`).
+    pub health: Health,
+}
+
+impl Daemon {
+    /// The services as listed: counters from the data plane, configured weights, health.
+    pub fn views(&self) -> Result<Vec<ServiceView>, crate::dataplane::DataplaneError> {
+        let mut v = self.state.views(&self.dp)?;
+        self.health.annotate(&mut v);
+        Ok(v)
+    }
 }
 
 /// Runs lbd until SIGTERM or SIGINT. With a `state_file` that exists, lbd serves the state
 /// it records (the last one applied) instead of the config file's services.
 pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Result<()> {
+    // Handlers first: a reload or stop as soon as the socket answers (or systemd hears
+    // "ready") must not meet the signals' default action, which kills lbd without cleaning up.
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])?;
     let file_cfg = Config::load(config_path)?;
     let cfg = match state_file {
         Some(p) => match control::restore(&file_cfg, p)? {
@@ -78,9 +93,28 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
         conn_table_size: Some(cfg.conn_table_size()),
     })
     .context("loading the XDP programs")?;
-    let mut state = State::new(dp.table_capacity(), mtu);
+    let adopted = dp.adopted();
+    let mut state = if adopted {
+        info!(
+            pin_dir = %pin_dir.display(),
+            "a data plane is running: adopting its maps, connections and real-server ids"
+        );
+        if dp.conn_capacity() != cfg.conn_table_size() {
+            warn!(
+                running = dp.conn_capacity(),
+                configured = cfg.conn_table_size(),
+                "the running connection table keeps its size (resizing drops every connection; `lbd flush` first to resize)"
+            );
+        }
+        State::adopt(&dp, mtu)
+    } else {
+        State::new(dp.table_capacity(), mtu)
+    };
+    let (check_results, check_results_rx) = std::sync::mpsc::channel();
+    let mut health = Health::new(check_results);
     let started = (|| -> Result<()> {
-        let report = state.apply(&mut dp, &cfg).context("filling the maps")?;
+        let report = crate::health::apply(&mut health, &mut state, &mut dp, &cfg)
+            .context("filling the maps")?;
         info!(?report, "config applied");
         enable_forwarding(&cfg)?;
         if cfg.xdp_mode == XdpMode::Generic {
@@ -93,8 +127,11 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
             .with_context(|| format!("attaching XDP ({} mode) to {}", cfg.xdp_mode, cfg.interface))
     })();
     if let Err(e) = started {
-        // Leave nothing behind: no pins, no socket.
-        dp.unpin();
+        // A fresh start leaves nothing behind: no pins, no socket. A running data plane that
+        // was being adopted is left running, not torn down.
+        if !adopted {
+            dp.unpin();
+        }
         let _ = std::fs::remove_file(socket);
         return Err(e);
     }
@@ -110,6 +147,7 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
         state_file: state_file.map(Path::to_path_buf),
         started: cfg.clone(),
         rates: Estimator::default(),
+        health,
     }));
     // The estimator's baseline: what the counters hold now (pinned maps lbd adopted may
     // hold counts from before); everything added later counts from zero.
@@ -124,6 +162,11 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
     {
         let d = daemon.clone();
         std::thread::spawn(move || serve(control, d));
+    }
+    {
+        let d = daemon.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || crate::health::manage(d, check_results_rx, stop));
     }
     {
         let d = daemon.clone();
@@ -146,29 +189,60 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
         Err(e) => warn!(address = %metrics_addr, "metrics endpoint not available: {e}"),
     }
     info!(socket = %socket.display(), "control socket ready");
+    notify_systemd("READY=1");
 
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])?;
     for sig in signals.forever() {
         if sig == SIGHUP {
+            notify_systemd("RELOADING=1");
             reload(&daemon);
+            notify_systemd("READY=1");
             continue;
         }
-        info!(signal = sig, "stopping: detaching and removing pins");
+        notify_systemd("STOPPING=1");
+        info!(
+            signal = sig,
+            pin_dir = %pin_dir.display(),
+            "stopping; the data plane keeps forwarding with its last state (pinned), and lbd started again takes it over (`lbd flush --pin-dir` removes it)"
+        );
         break;
     }
     stop.store(true, Ordering::SeqCst);
     let _ = std::fs::remove_file(socket);
-    let mut d = daemon.lock().unwrap_or_else(|e| e.into_inner());
-    d.dp.unpin();
+    // Hold the lock while the process ends, so no thread writes a map half-way.
+    let _d = daemon.lock().unwrap_or_else(|e| e.into_inner());
     Ok(())
 }
 
-/// The real servers' addresses (whose neighbour entries the data plane needs).
+/// Tells systemd (Type=notify) about lbd's state, when started by it ($NOTIFY_SOCKET).
+/// Failures are logged and otherwise ignored: they must not stop forwarding.
+pub fn notify_systemd(state: &str) {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let r = (|| -> std::io::Result<()> {
+        use std::os::{linux::net::SocketAddrExt, unix::net::UnixDatagram};
+        let sock = UnixDatagram::unbound()?;
+        let bytes = path.as_encoded_bytes();
+        // A leading '@' names an abstract socket (sd_notify(3)).
+        let addr = match bytes.strip_prefix(b"@") {
+            Some(name) => std::os::unix::net::SocketAddr::from_abstract_name(name)?,
+            None => std::os::unix::net::SocketAddr::from_pathname(&path)?,
+        };
+        sock.send_to_addr(state.as_bytes(), &addr)?;
+        Ok(())
+    })();
+    if let Err(e) = r {
+        warn!("telling systemd {state:?}: {e}");
+    }
+}
+
+/// The real servers' addresses (whose neighbour entries the data plane needs), sorry servers
+/// included: one must be reachable at once when its service goes down.
 pub fn real_addrs(cfg: &Config) -> Vec<IpAddr> {
     let mut v: Vec<IpAddr> = cfg
         .services
         .iter()
-        .flat_map(|s| s.real_servers.iter())
+        .flat_map(|s| s.real_servers.iter().chain(s.sorry_server.as_ref()))
         .map(|r| r.address)
         .collect();
     v.sort();
@@ -364,9 +438,9 @@ fn handle_client(s: UnixStream, daemon: &Mutex<Daemon>) -> Result<()> {
             },
             Ok(req) => {
                 let mut d = daemon.lock().unwrap_or_else(|e| e.into_inner());
-                let before = d.state.config().map(real_addrs).unwrap_or_default();
+                let before = real_addrs(&crate::ops::desired(&d));
                 let resp = crate::ops::answer(&mut d, &req.op);
-                let mut added = d.state.config().map(real_addrs).unwrap_or_default();
+                let mut added = real_addrs(&crate::ops::desired(&d));
                 drop(d);
                 // New real servers need their neighbour entries before traffic reaches them.
                 added.retain(|a| before.binary_search(a).is_err());

@@ -11,7 +11,11 @@ use std::{
 use aya::{
     Ebpf, EbpfLoader,
     maps::{Array, HashMap, Map, MapData, PerCpuArray, ProgramArray},
-    programs::{Xdp, xdp::XdpMode as AyaXdpMode},
+    programs::{
+        Xdp,
+        links::{FdLink, PinnedLink},
+        xdp::{XdpLink, XdpMode as AyaXdpMode},
+    },
 };
 use lb_common::{
     Conn, DEFAULT_SCHED_TABLE_SLOTS, DecapConfig, FlowKey, GlobalConfig, PersistKey, REASON_MAX,
@@ -51,6 +55,17 @@ pub enum DataplaneError {
     PinDir(PathBuf, std::io::Error),
     #[error("scheduler table write out of range: {off}+{len} > {cap}")]
     TableRange { off: u32, len: usize, cap: u32 },
+    #[error(
+        "the running data plane's map {name} ({pinned}) does not fit this build ({built}): its layout changed, so this build cannot take over without losing every connection; nothing was changed. To replace it anyway, `lbd flush --pin-dir {dir}` (drops all connections) and start again"
+    )]
+    Incompatible {
+        name: &'static str,
+        pinned: String,
+        built: String,
+        dir: String,
+    },
+    #[error("pinned XDP link {path}: {detail}")]
+    Link { path: PathBuf, detail: String },
 }
 
 type Result<T> = std::result::Result<T, DataplaneError>;
@@ -79,6 +94,10 @@ pub struct Dataplane {
     real_conns: MmapArray,
     conn_capacity: u32,
     pinned: Vec<PathBuf>,
+    /// Where `lb`'s XDP link is pinned (with a pin directory).
+    link_pin: Option<PathBuf>,
+    /// The maps were already pinned: a data plane is running (lbd restarted or upgraded).
+    adopted: bool,
 }
 
 impl Dataplane {
@@ -91,6 +110,15 @@ impl Dataplane {
             loader.map_max_entries(map_name::CONNS, n);
         }
         let mut pinned = Vec::new();
+        let adopted = opts
+            .pin_dir
+            .as_ref()
+            .is_some_and(|d| d.join(map_name::SERVICES).exists());
+        if let Some(dir) = &opts.pin_dir
+            && adopted
+        {
+            check_pinned_layout(dir)?;
+        }
         if let Some(dir) = &opts.pin_dir {
             std::fs::create_dir_all(dir).map_err(|e| DataplaneError::PinDir(dir.clone(), e))?;
             for name in map_name::DIRECTOR {
@@ -111,7 +139,13 @@ impl Dataplane {
         }
         let conns: HashMap<MapData, FlowKey, Conn> = typed(&mut ebpf, map_name::CONNS)?;
         let persist: HashMap<MapData, PersistKey, Conn> = typed(&mut ebpf, map_name::PERSIST)?;
-        let conn_capacity = opts.conn_table_size.unwrap_or(lb_common::DEFAULT_MAX_CONNS);
+        // An adopted table keeps its size (resizing would drop every connection).
+        let conn_capacity = match &opts.pin_dir {
+            Some(dir) if adopted => aya::maps::MapInfo::from_pin(dir.join(map_name::CONNS))
+                .map_err(|source| map_err(map_name::CONNS, source))?
+                .max_entries(),
+            _ => opts.conn_table_size.unwrap_or(lb_common::DEFAULT_MAX_CONNS),
+        };
         let table = match take(&mut ebpf, map_name::SCHED_TABLE)? {
             Map::Array(data) => MmapArray::new(data, 8)?,
             _ => return Err(DataplaneError::MissingMap(map_name::SCHED_TABLE)),
@@ -128,8 +162,7 @@ impl Dataplane {
                 .ok_or(DataplaneError::MissingProgram(name))?
                 .try_into()
                 .map_err(|source| DataplaneError::Program { name, source })?;
-            prog.load()
-                .map_err(|source| DataplaneError::Program { name, source })?;
+            load_program(prog, name)?;
             let fd = prog
                 .fd()
                 .map_err(|source| DataplaneError::Program { name, source })?
@@ -160,8 +193,37 @@ impl Dataplane {
             real_conns,
             conn_capacity,
             pinned,
+            link_pin: opts.pin_dir.as_ref().map(|d| d.join(map_name::LINK)),
+            adopted,
             ebpf,
         })
+    }
+
+    /// Whether the maps were already pinned when this instance loaded: a data plane was
+    /// running, and its state (services, real servers, connections) is now this instance's.
+    pub fn adopted(&self) -> bool {
+        self.adopted
+    }
+
+    /// Every entry of the services map (services and VIP markers).
+    pub fn services_all(&self) -> Vec<(VipKey, Service)> {
+        self.services.iter().filter_map(|r| r.ok()).collect()
+    }
+
+    /// Every real-server id in use (family set), with its entry.
+    pub fn reals_all(&self) -> Vec<(u32, RealServer)> {
+        (1..lb_common::MAX_REALS)
+            .filter_map(|id| self.reals.get(&id, 0).ok().map(|r| (id, r)))
+            .filter(|(_, r)| r.family != 0)
+            .collect()
+    }
+
+    /// The kernel's id of the program attached through the pinned link (what `ip link`
+    /// shows as `prog/xdp id N`).
+    pub fn attached_program_id(&self) -> Option<u32> {
+        let p = self.link_pin.as_ref()?;
+        let link: FdLink = PinnedLink::from_pin(p).ok()?.into();
+        link.info().ok().map(|i| i.program_id())
     }
 
     /// The whole object, for tests and benchmarks that load extra programs.
@@ -178,15 +240,54 @@ impl Dataplane {
             .try_into()
             .map_err(|source| DataplaneError::Program { name, source })?;
         if prog.fd().is_err() {
-            prog.load()
-                .map_err(|source| DataplaneError::Program { name, source })?;
+            load_program(prog, name)?;
         }
         Ok(prog)
     }
 
     /// Attaches the director program `lb` to an interface of the current network namespace.
+    /// With a pin directory, through a pinned bpf_link: a data plane that is already running
+    /// (the link is pinned) gets this build's program swapped in atomically (no packet meets
+    /// no program); otherwise the new link is pinned, so that the program stays attached when
+    /// lbd stops.
     pub fn attach(&mut self, iface: &str, mode: XdpMode) -> Result<()> {
-        attach(self.program("lb")?, "lb", iface, mode)
+        let link_pin = self.link_pin.clone();
+        let prog = self.program("lb")?;
+        let Some(path) = link_pin else {
+            return attach(prog, "lb", iface, mode);
+        };
+        let link_err = |detail: String| DataplaneError::Link {
+            path: path.clone(),
+            detail,
+        };
+        if path.exists() {
+            let pinned = PinnedLink::from_pin(&path).map_err(|e| link_err(e.to_string()))?;
+            let fd: FdLink = pinned.into();
+            let xdp = XdpLink::try_from(fd).map_err(|e| link_err(e.to_string()))?;
+            let id = prog
+                .attach_to_link(xdp)
+                .map_err(|source| DataplaneError::Program { name: "lb", source })?;
+            // Dropping the handle closes a file descriptor; the pin keeps the link.
+            let _ = prog.take_link(id);
+            return Ok(());
+        }
+        let flags = match mode {
+            XdpMode::Native => AyaXdpMode::Driver,
+            XdpMode::Generic => AyaXdpMode::Skb,
+        };
+        let id = prog
+            .attach(iface, flags)
+            .map_err(|source| DataplaneError::Program { name: "lb", source })?;
+        let link = prog
+            .take_link(id)
+            .map_err(|source| DataplaneError::Program { name: "lb", source })?;
+        let fd = FdLink::try_from(link).map_err(|_| {
+            link_err(
+                "this kernel attached XDP through netlink, not a bpf_link (Linux 5.9 or later has them): the program cannot outlive lbd".into(),
+            )
+        })?;
+        fd.pin(&path).map_err(|e| link_err(e.to_string()))?;
+        Ok(())
     }
 
     pub fn config(&self) -> Result<GlobalConfig> {
@@ -328,6 +429,10 @@ impl Dataplane {
             .pinned
             .first()
             .and_then(|p| p.parent().map(Path::to_path_buf));
+        // The link first: unpinned, it detaches the program from the interface.
+        if let Some(p) = self.link_pin.take() {
+            let _ = std::fs::remove_file(p);
+        }
         for p in self.pinned.drain(..) {
             let _ = std::fs::remove_file(&p);
         }
@@ -371,6 +476,95 @@ pub fn set_decap_gue_port(ebpf: &mut Ebpf, port: u16) -> Result<()> {
     m.set(0, c, 0).map_err(|source| map_err(name, source))
 }
 
+/// Checks that the maps pinned in `dir` (a running data plane's) have the key size, value size
+/// and capacity this build's object defines, so that adopting them is safe. The connection
+/// table alone may differ in capacity (it is configurable; the pinned size is kept).
+fn check_pinned_layout(dir: &Path) -> Result<()> {
+    let obj = aya_obj::Object::parse(OBJECT).map_err(|e| DataplaneError::Incompatible {
+        name: "(object)",
+        pinned: String::new(),
+        built: format!("unparsable: {e}"),
+        dir: dir.display().to_string(),
+    })?;
+    for name in map_name::DIRECTOR {
+        let path = dir.join(name);
+        let Some(def) = obj.maps.get(name) else {
+            return Err(DataplaneError::MissingMap(name));
+        };
+        if !path.exists() {
+            // A map new in this build: created and pinned at load.
+            continue;
+        }
+        let info = aya::maps::MapInfo::from_pin(&path).map_err(|source| map_err(name, source))?;
+        let same_capacity = name == map_name::CONNS || info.max_entries() == def.max_entries();
+        if info.key_size() != def.key_size()
+            || info.value_size() != def.value_size()
+            || !same_capacity
+        {
+            return Err(DataplaneError::Incompatible {
+                name,
+                pinned: format!(
+                    "key {} bytes, value {} bytes, {} entries",
+                    info.key_size(),
+                    info.value_size(),
+                    info.max_entries()
+                ),
+                built: format!(
+                    "key {} bytes, value {} bytes, {} entries",
+                    def.key_size(),
+                    def.value_size(),
+                    def.max_entries()
+                ),
+                dir: dir.display().to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Removes a data plane's pins (the link first, which detaches its program; then the maps,
+/// which go with their last reference): `lbd flush`.
+pub fn flush(dir: &Path) -> std::io::Result<usize> {
+    let mut n = 0;
+    let link = dir.join(map_name::LINK);
+    if link.exists() {
+        std::fs::remove_file(&link)?;
+        n += 1;
+    }
+    for name in map_name::DIRECTOR {
+        let p = dir.join(name);
+        if p.exists() {
+            std::fs::remove_file(&p)?;
+            n += 1;
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
+    Ok(n)
+}
+
+/// Loads (verifies) a program. The kernel abandons a verification with EAGAIN when a signal
+/// arrives meanwhile (seen under load with many threads); it asks for a retry, so retry a few
+/// times.
+fn load_program(prog: &mut Xdp, name: &'static str) -> Result<()> {
+    let mut attempt = 0;
+    loop {
+        match prog.load() {
+            Ok(()) => return Ok(()),
+            Err(aya::programs::ProgramError::LoadError { io_error, .. })
+                if io_error.raw_os_error() == Some(libc::EAGAIN) && attempt < 4 =>
+            {
+                attempt += 1;
+                tracing::debug!(
+                    program = name,
+                    attempt,
+                    "verifier asked for a retry (EAGAIN)"
+                );
+            }
+            Err(source) => return Err(DataplaneError::Program { name, source }),
+        }
+    }
+}
+
 /// Attaches an XDP program in the given mode.
 pub fn attach(prog: &mut Xdp, name: &'static str, iface: &str, mode: XdpMode) -> Result<()> {
     let flags = match mode {
@@ -394,8 +588,7 @@ pub fn attach_standalone(name: &'static str, iface: &str, mode: XdpMode) -> Resu
         .ok_or(DataplaneError::MissingProgram(name))?
         .try_into()
         .map_err(|source| DataplaneError::Program { name, source })?;
-    prog.load()
-        .map_err(|source| DataplaneError::Program { name, source })?;
+    load_program(prog, name)?;
     attach(prog, name, iface, mode)?;
     Ok(ebpf)
 }

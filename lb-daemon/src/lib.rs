@@ -7,6 +7,7 @@ pub mod control;
 pub mod daemon;
 pub mod dataplane;
 pub mod estimator;
+pub mod health;
 pub mod maglev;
 pub mod metrics;
 pub mod neigh;

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use lb_common::api::DEFAULT_SOCKET;
 use lb_daemon::{config, control, daemon, dataplane, netns};
@@ -33,6 +33,16 @@ struct Cli {
     /// Run in this network namespace (/run/netns/NAME) but keep the host's bpffs.
     #[arg(long, value_name = "NAME", global = true)]
     netns: Option<String>,
+    /// Validate a config file and exit (0 when usable); the same as `lbd check-config FILE`.
+    #[arg(long, value_name = "FILE", conflicts_with = "config")]
+    check_config: Option<PathBuf>,
+    /// Log format on stderr: one line per event, as text or as a JSON object.
+    #[arg(long, value_enum, default_value = "text", global = true)]
+    log_format: LogFormat,
+    /// Log level or filter (error, warn, info, debug, trace, or a tracing filter such as
+    /// "info,lb_daemon::health=debug"). Default: RUST_LOG, else info.
+    #[arg(long, value_name = "FILTER", global = true)]
+    log_level: Option<String>,
     #[command(subcommand)]
     cmd: Option<Cmd>,
 }
@@ -52,11 +62,24 @@ enum Cmd {
     },
     /// Print the JSON Schema of the config file.
     Schema,
+    /// Remove a data plane lbd left running (it keeps forwarding after lbd stops): detach its
+    /// program and drop its maps and connections.
+    Flush {
+        /// The pin directory (the config's `pin_dir`; default /sys/fs/bpf/lb).
+        #[arg(long, value_name = "DIR", default_value = "/sys/fs/bpf/lb")]
+        pin_dir: PathBuf,
+    },
     /// Validate a config file and exit (0 when usable).
     CheckConfig {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -66,13 +89,34 @@ enum Mode {
 }
 
 fn main() {
-    tracing_subscriber::fmt()
+    let cli = Cli::parse();
+    let filter = match &cli.log_level {
+        Some(f) => match tracing_subscriber::EnvFilter::try_new(f) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("lbd: --log-level {f:?}: {e}");
+                std::process::exit(2);
+            }
+        },
+        None => {
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into())
+        }
+    };
+    let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
-    if let Err(e) = run(Cli::parse()) {
+        .with_env_filter(filter);
+    match cli.log_format {
+        // Under systemd the journal adds its own timestamps; keep ours anyway: logs also go to
+        // files and pipes.
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_ansi(false)
+            .init(),
+    }
+    if let Err(e) = run(cli) {
         eprintln!("lbd: {e:#}");
         std::process::exit(1);
     }
@@ -82,7 +126,20 @@ fn run(cli: Cli) -> Result<()> {
     if let Some(ns) = &cli.netns {
         netns::enter(ns)?;
     }
-    match cli.cmd {
+    let cmd = match (cli.cmd, cli.check_config) {
+        (None, Some(file)) => Some(Cmd::CheckConfig { file }),
+        (Some(_), Some(_)) => {
+            anyhow::bail!("--check-config cannot be combined with a subcommand")
+        }
+        (cmd, None) => cmd,
+    };
+    match cmd {
+        Some(Cmd::Flush { pin_dir }) => {
+            let n = dataplane::flush(&pin_dir)
+                .with_context(|| format!("removing the pins in {}", pin_dir.display()))?;
+            println!("{}: {n} pins removed", pin_dir.display());
+            Ok(())
+        }
         Some(Cmd::Schema) => {
             print!("{}", lb_daemon::schema::schema_text());
             Ok(())

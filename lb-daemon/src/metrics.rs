@@ -109,9 +109,39 @@ pub fn render(s: &Snapshot) -> String {
             "Other connections (IPVS InActConn).",
         ),
         ("lb_real_server_weight", "Configured weight."),
+        (
+            "lb_real_server_effective_weight",
+            "Weight the scheduler uses: 0 while down or draining.",
+        ),
+        (
+            "lb_real_server_healthy",
+            "1 when the real server's health check has it up, 0 when down (checked real servers only).",
+        ),
+        (
+            "lb_real_server_draining",
+            "1 while the real server is drained (lbctl drain), until undrained.",
+        ),
+        (
+            "lb_health_check_duration_seconds",
+            "How long the last health check took.",
+        ),
+        (
+            "lb_service_up",
+            "1 when some real server can take new connections, 0 when none can.",
+        ),
+        (
+            "lb_service_sorry_server_active",
+            "1 while the service is down and its sorry server takes its connections.",
+        ),
     ] {
         header(&mut out, name, "gauge", help);
     }
+    header(
+        &mut out,
+        "lb_health_checks_total",
+        "counter",
+        "Health checks run, by result (ok, failed).",
+    );
     for svc in &s.services {
         let sl = format!(
             "protocol=\"{}\",vip=\"{}\",port=\"{}\"",
@@ -120,6 +150,14 @@ pub fn render(s: &Snapshot) -> String {
             svc.port
         );
         traffic(&mut out, "lb_service", &sl, &svc.stats);
+        if let Some(h) = &svc.health {
+            let _ = writeln!(out, "lb_service_up{{{sl}}} {}", h.up as u8);
+            let _ = writeln!(
+                out,
+                "lb_service_sorry_server_active{{{sl}}} {}",
+                h.sorry_server_active as u8
+            );
+        }
         for r in &svc.real_servers {
             let rl = format!("{sl},real=\"{}\",real_port=\"{}\"", r.address, r.port);
             traffic(&mut out, "lb_real_server", &rl, &r.stats);
@@ -134,6 +172,42 @@ pub fn render(s: &Snapshot) -> String {
                 r.inactive_conns
             );
             let _ = writeln!(out, "lb_real_server_weight{{{rl}}} {}", r.weight);
+            if let Some(h) = &r.health {
+                let _ = writeln!(
+                    out,
+                    "lb_real_server_effective_weight{{{rl}}} {}",
+                    h.effective_weight
+                );
+                let _ = writeln!(
+                    out,
+                    "lb_real_server_draining{{{rl}}} {}",
+                    h.draining.is_some() as u8
+                );
+                if let Some(c) = &h.check {
+                    let _ = writeln!(
+                        out,
+                        "lb_real_server_healthy{{{rl}}} {}",
+                        (h.state == "up") as u8
+                    );
+                    let _ = writeln!(
+                        out,
+                        "lb_health_checks_total{{{rl},result=\"ok\"}} {}",
+                        c.checks_ok
+                    );
+                    let _ = writeln!(
+                        out,
+                        "lb_health_checks_total{{{rl},result=\"failed\"}} {}",
+                        c.checks_failed
+                    );
+                    if let Some(us) = c.last_duration_us {
+                        let _ = writeln!(
+                            out,
+                            "lb_health_check_duration_seconds{{{rl}}} {}",
+                            us as f64 / 1e6
+                        );
+                    }
+                }
+            }
         }
     }
     out
@@ -141,7 +215,7 @@ pub fn render(s: &Snapshot) -> String {
 
 fn snapshot(d: &Daemon) -> Option<Snapshot> {
     Some(Snapshot {
-        services: d.state.views(&d.dp).ok()?,
+        services: d.views().ok()?,
         reasons: d.dp.reasons().ok()?,
         connections: d.dp.connections().len() as u64,
         capacity: d.dp.conn_capacity(),
@@ -200,6 +274,7 @@ mod tests {
                 scheduler: "wlc".into(),
                 sched_flags: vec![],
                 persistent: None,
+                health: None,
                 stats,
                 real_servers: vec![RealServerView {
                     address: "198.18.0.11".parse().unwrap(),
@@ -208,6 +283,7 @@ mod tests {
                     weight: 2,
                     active_conns: 1,
                     inactive_conns: 2,
+                    health: None,
                     stats,
                     ..Default::default()
                 }],
@@ -238,5 +314,112 @@ mod tests {
             let v = l.rsplit(' ').next().unwrap();
             assert!(v.parse::<f64>().is_ok(), "{l}");
         }
+    }
+}
+
+#[cfg(test)]
+mod health_tests {
+    use lb_common::api::{
+        CheckView, DrainView, RealHealthView, RealServerView, ServiceHealthView, StatsView,
+    };
+
+    use super::*;
+
+    #[test]
+    fn renders_health_drain_and_service_state() {
+        let real = |addr: &str, health| RealServerView {
+            address: addr.parse().unwrap(),
+            port: 80,
+            forwarding: "tun".into(),
+            weight: 5,
+            active_conns: 0,
+            inactive_conns: 0,
+            stats: StatsView::default(),
+            health: Some(health),
+            ..Default::default()
+        };
+        let snap = Snapshot {
+            services: vec![ServiceView {
+                protocol: "tcp".into(),
+                vip: "198.18.1.100".parse().unwrap(),
+                port: 80,
+                scheduler: "mh".into(),
+                sched_flags: vec![],
+                persistent: None,
+                stats: StatsView::default(),
+                health: Some(ServiceHealthView {
+                    up: false,
+                    sorry_server_active: true,
+                    fallback: "sorry_server".into(),
+                }),
+                real_servers: vec![
+                    real(
+                        "198.18.0.11",
+                        RealHealthView {
+                            state: "down".into(),
+                            effective_weight: 0,
+                            sorry_server: false,
+                            check: Some(CheckView {
+                                kind: "http".into(),
+                                target: "198.18.0.11:80".into(),
+                                successes: 0,
+                                failures: 3,
+                                checks_ok: 10,
+                                checks_failed: 3,
+                                last_duration_us: Some(1500),
+                                last_error: Some("refused".into()),
+                                since_secs: 1,
+                            }),
+                            draining: None,
+                        },
+                    ),
+                    real(
+                        "198.18.0.12",
+                        RealHealthView {
+                            state: "unchecked".into(),
+                            effective_weight: 0,
+                            sorry_server: false,
+                            check: None,
+                            draining: Some(DrainView {
+                                remaining_secs: 3,
+                                expired: false,
+                                connections: 2,
+                            }),
+                        },
+                    ),
+                ],
+                ..Default::default()
+            }],
+            reasons: vec![0; REASON_NAMES.len()],
+            connections: 0,
+            capacity: 4096,
+        };
+        let text = render(&snap);
+        let sl = "protocol=\"tcp\",vip=\"198.18.1.100\",port=\"80\"";
+        let r1 = format!("{sl},real=\"198.18.0.11\",real_port=\"80\"");
+        let r2 = format!("{sl},real=\"198.18.0.12\",real_port=\"80\"");
+        for line in [
+            format!("lb_service_up{{{sl}}} 0"),
+            format!("lb_service_sorry_server_active{{{sl}}} 1"),
+            format!("lb_real_server_weight{{{r1}}} 5"),
+            format!("lb_real_server_effective_weight{{{r1}}} 0"),
+            format!("lb_real_server_healthy{{{r1}}} 0"),
+            format!("lb_health_checks_total{{{r1},result=\"ok\"}} 10"),
+            format!("lb_health_checks_total{{{r1},result=\"failed\"}} 3"),
+            format!("lb_health_check_duration_seconds{{{r1}}} 0.0015"),
+            format!("lb_real_server_draining{{{r1}}} 0"),
+            format!("lb_real_server_draining{{{r2}}} 1"),
+            "# TYPE lb_health_checks_total counter".to_string(),
+            "# TYPE lb_service_up gauge".to_string(),
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+        assert!(
+            !text.contains(&format!("lb_real_server_healthy{{{r2}}}")),
+            "an unchecked real server has no health sample"
+        );
     }
 }

@@ -90,7 +90,7 @@ pub fn keep_warm(daemon: Arc<Mutex<Daemon>>, stop: Arc<AtomicBool>) {
         round = round.wrapping_add(1);
         let addrs = {
             let d = daemon.lock().unwrap_or_else(|e| e.into_inner());
-            d.state.config().map(real_addrs).unwrap_or_default()
+            d.health.desired().map(real_addrs).unwrap_or_default()
         };
         probe(&addrs, round.is_multiple_of(15));
     }

@@ -20,6 +20,7 @@ use crate::{
 /// Answers one request.
 pub fn answer(d: &mut Daemon, op: &Op) -> Response {
     match op {
+        Op::Drain { .. } | Op::Undrain { .. } => crate::health::drain_op(d, op),
         Op::List => list(d),
         Op::Status => status(d),
         Op::Edit { edits } => edit(d, edits),
@@ -64,10 +65,11 @@ fn error(message: impl Into<String>) -> Response {
     }
 }
 
-/// The desired state: what was last applied.
+/// The desired state: the config last applied, as the user gave it (health checks and drains
+/// make an effective one of it for the maps).
 pub fn desired(d: &Daemon) -> Config {
-    d.state
-        .config()
+    d.health
+        .desired()
         .cloned()
         .unwrap_or_else(|| d.started.clone())
 }
@@ -112,9 +114,12 @@ pub fn commit(d: &mut Daemon, new: Config, dry_run: bool) -> Result<Vec<String>,
         return Err(CommitError::Apply(format!("{e:#}")));
     }
     d.conntrack.timeouts = new.timeouts;
-    if let Err(e) = d.state.apply(&mut d.dp, &new) {
+    let Daemon {
+        dp, state, health, ..
+    } = d;
+    if let Err(e) = crate::health::apply(health, state, dp, &new) {
         d.conntrack.timeouts = old.timeouts;
-        let back = d.state.apply(&mut d.dp, &old).err();
+        let back = crate::health::apply(&mut d.health, &mut d.state, &mut d.dp, &old).err();
         return Err(CommitError::Apply(match back {
             None => format!("Memory allocation problem: {e} (the previous state is kept)"),
             Some(b) => format!(
@@ -152,7 +157,7 @@ fn edit(d: &mut Daemon, edits: &[Edit]) -> Response {
 }
 
 fn list(d: &Daemon) -> Response {
-    let mut services = match d.state.views(&d.dp) {
+    let mut services = match d.views() {
         Ok(s) => s,
         Err(e) => return error(e.to_string()),
     };
@@ -191,6 +196,7 @@ fn status(d: &Daemon) -> Response {
                 .zip(reasons)
                 .map(|(n, v)| (n.to_string(), v))
                 .collect(),
+            services_down: d.health.services_down(),
         }),
     }
 }

@@ -123,6 +123,27 @@ pub fn addr_words(a: IpAddr) -> ([u32; 4], u8) {
     }
 }
 
+fn forwarding_name(code: u8) -> &'static str {
+    match code {
+        FWD_TUN => "tun",
+        FWD_NAT => "nat",
+        _ => "dr",
+    }
+}
+
+/// The address a map entry's words and family stand for.
+fn addr_of(words: &[u32; 4], family: u8) -> IpAddr {
+    if family == FAMILY_V6 {
+        let mut o = [0u8; 16];
+        for (i, w) in words.iter().enumerate() {
+            o[i * 4..i * 4 + 4].copy_from_slice(&w.to_ne_bytes());
+        }
+        IpAddr::from(o)
+    } else {
+        IpAddr::from(words[0].to_ne_bytes())
+    }
+}
+
 fn forwarding_code(name: &str) -> u8 {
     match name {
         "tun" => FWD_TUN,
@@ -144,6 +165,69 @@ impl State {
             markers: Default::default(),
             mtu,
         }
+    }
+
+    /// The bookkeeping of a data plane that is already running (lbd restarted or upgraded):
+    /// services, their table regions and real servers with their ids, read back from the
+    /// maps, so that the next [`State::apply`] changes only what the config changes, and
+    /// every connection keeps its real server. Real-server ids go on from the highest in use
+    /// (removed ones included: connections may still name them).
+    pub fn adopt(dp: &Dataplane, mtu: u32) -> Self {
+        let mut st = State::new(dp.table_capacity(), mtu);
+        let reals = dp.reals_all();
+        st.next_real_id = reals.iter().map(|(id, _)| id + 1).max().unwrap_or(1);
+        let mut used_ids = std::collections::BTreeSet::new();
+        for (key, svc) in dp.services_all() {
+            if svc.flags & SVC_F_VIP_ADDR != 0 {
+                st.markers.insert(key);
+                continue;
+            }
+            used_ids.insert(svc.id);
+            let region = Region {
+                off: svc.table_off,
+                len: svc.table_len,
+            };
+            st.regions.reserve(region);
+            let members = reals
+                .iter()
+                .filter(|(_, r)| r.service == svc.id && r.flags & lb_common::REAL_F_REMOVED == 0)
+                .map(|(id, r)| {
+                    let port = u16::from_be(r.port);
+                    RealState {
+                        id: *id,
+                        cfg: RealServerConfig {
+                            address: addr_of(&r.addr, r.family),
+                            port: Some(port),
+                            weight: 0,
+                            forwarding: forwarding_name(r.method).into(),
+                            tun_type: (r.tun_port != 0).then(|| "gue".to_string()),
+                            tun_port: (r.tun_port != 0).then(|| u16::from_be(r.tun_port)),
+                            ..RealServerConfig::adopted()
+                        },
+                        port,
+                    }
+                })
+                .collect();
+            st.services.insert(
+                key,
+                ServiceState {
+                    id: svc.id,
+                    index: usize::MAX,
+                    cfg: ServiceConfig::adopted(&key),
+                    reals: members,
+                    region,
+                    // Unknown: the first apply writes the table again (the same table for
+                    // the same real servers and weights; connections do not move either way).
+                    table_input: TableInput::default(),
+                },
+            );
+        }
+        st.next_service_id = used_ids.iter().max().map(|m| m + 1).unwrap_or(1);
+        st.free_service_ids = (1..st.next_service_id)
+            .filter(|i| !used_ids.contains(i))
+            .rev()
+            .collect();
+        st
     }
 
     pub fn config(&self) -> Option<&Config> {
@@ -190,7 +274,7 @@ impl State {
             let st = self.services.remove(&key).expect("listed above");
             dp.remove_service(&key)?;
             for r in &st.reals {
-                mark_removed(dp, r)?;
+                mark_removed(dp, r, st.id)?;
             }
             // Its persistence templates must not outlive it: the id may go to another
             // service.
@@ -234,6 +318,7 @@ impl State {
         // so its connections and counters carry on; give new ids to the rest.
         let mut reals = Vec::with_capacity(scfg.real_servers.len());
         let mut old_reals = old_reals;
+        let service_id = id;
         for r in &scfg.real_servers {
             let port = r.port.unwrap_or(scfg.port);
             let same = old_reals.iter().position(|o| {
@@ -248,7 +333,7 @@ impl State {
                 None => {
                     let id = self.alloc_real_id()?;
                     dp.zero_real_stats(id)?;
-                    dp.set_real(id, &real_entry(r, port, 0))?;
+                    dp.set_real(id, &real_entry(r, port, 0, service_id))?;
                     id
                 }
             };
@@ -261,7 +346,7 @@ impl State {
         // Real servers no longer in the service keep their connections; persistence must stop
         // sending them new ones.
         for gone in &old_reals {
-            mark_removed(dp, gone)?;
+            mark_removed(dp, gone, id)?;
         }
         let size = scfg
             .mh_table_size
@@ -499,7 +584,7 @@ impl State {
 }
 
 /// The data plane's entry for a real server.
-fn real_entry(r: &RealServerConfig, port: u16, flags: u16) -> RealServer {
+fn real_entry(r: &RealServerConfig, port: u16, flags: u16, service: u32) -> RealServer {
     let (addr, family) = addr_words(r.address);
     RealServer {
         addr,
@@ -511,13 +596,18 @@ fn real_entry(r: &RealServerConfig, port: u16, flags: u16) -> RealServer {
             Some("gue") => r.tun_port.unwrap_or(0).to_be(),
             _ => 0,
         },
+        service,
+        _pad: 0,
     }
 }
 
 /// Flags a real server as removed (REAL_F_REMOVED) in the data plane, keeping the rest of
 /// its entry as it is for the connections still draining to it.
-fn mark_removed(dp: &mut Dataplane, r: &RealState) -> Result<(), ApplyError> {
-    dp.set_real(r.id, &real_entry(&r.cfg, r.port, lb_common::REAL_F_REMOVED))?;
+fn mark_removed(dp: &mut Dataplane, r: &RealState, service: u32) -> Result<(), ApplyError> {
+    dp.set_real(
+        r.id,
+        &real_entry(&r.cfg, r.port, lb_common::REAL_F_REMOVED, service),
+    )?;
     Ok(())
 }
 
@@ -575,6 +665,41 @@ impl RegionAlloc {
         Some(Region { off: r.off, len })
     }
 
+    /// Marks a region in use (one an adopted service's table occupies).
+    fn reserve(&mut self, r: Region) {
+        if r.len == 0 {
+            return;
+        }
+        let Some(i) = self
+            .free
+            .iter()
+            .position(|f| f.off <= r.off && r.off + r.len <= f.off + f.len)
+        else {
+            return;
+        };
+        let f = self.free.remove(i);
+        let mut at = i;
+        if f.off < r.off {
+            self.free.insert(
+                at,
+                Region {
+                    off: f.off,
+                    len: r.off - f.off,
+                },
+            );
+            at += 1;
+        }
+        if r.off + r.len < f.off + f.len {
+            self.free.insert(
+                at,
+                Region {
+                    off: r.off + r.len,
+                    len: f.off + f.len - (r.off + r.len),
+                },
+            );
+        }
+    }
+
     fn free(&mut self, r: Region) {
         self.quarantine.push((Instant::now(), r));
     }
@@ -615,6 +740,30 @@ mod tests {
         a.quarantine[1].0 -= REGION_QUARANTINE;
         let r = a.alloc(100).expect("all three ranges merged back into one");
         assert_eq!(r, Region { off: 0, len: 100 });
+    }
+
+    #[test]
+    fn adopted_regions_are_reserved_and_the_rest_allocated_around_them() {
+        let mut a = RegionAlloc::new(100);
+        a.reserve(Region { off: 30, len: 20 });
+        a.reserve(Region { off: 0, len: 10 });
+        assert_eq!(
+            a.free,
+            vec![Region { off: 10, len: 20 }, Region { off: 50, len: 50 }]
+        );
+        assert_eq!(a.alloc(25), Some(Region { off: 50, len: 25 }), "first fit");
+        assert_eq!(a.alloc(20), Some(Region { off: 10, len: 20 }));
+        assert_eq!(a.alloc(25), Some(Region { off: 75, len: 25 }));
+        assert_eq!(a.alloc(1), None, "everything else is taken");
+    }
+
+    #[test]
+    fn addresses_read_back_from_map_words() {
+        for a in ["198.18.0.11", "2001:2::11"] {
+            let a: IpAddr = a.parse().unwrap();
+            let (w, f) = addr_words(a);
+            assert_eq!(addr_of(&w, f), a);
+        }
     }
 
     #[test]

@@ -23,14 +23,21 @@ const TCP_SYN: u8 = 0x02;
 const TCP_RST: u8 = 0x04;
 const TCP_ACK: u8 = 0x10;
 
-/// Returns the flow's real-server id and whether the flow is new.
+/// [`track`]'s second result: the packet started a new connection.
+pub const TRACK_NEW: u8 = 1;
+/// [`track`]'s second result: the connection's entry was refreshed (at most once per
+/// `CONN_TOUCH_NS`): the time to refresh what goes with it (a `nat` reply entry).
+pub const TRACK_TOUCHED: u8 = 2;
+
+/// Stage `conn`: the flow's real-server id from the connection table, or a new one from
+/// persistence or the scheduler; and [`TRACK_NEW`], [`TRACK_TOUCHED`] or 0.
 #[inline(always)]
 pub fn track(
     pkt: &Packet,
     svc: &Service,
     cfg: &GlobalConfig,
     now: u64,
-) -> Result<(u32, bool), Verdict> {
+) -> Result<(u32, u8), Verdict> {
     let use_table = cfg.flags & CFG_F_NO_CONN_TABLE == 0;
     if use_table && let Some(c) = CONNS.get_ptr_mut(&pkt.flow) {
         count(reason::CONN_HIT);
@@ -38,8 +45,8 @@ pub fn track(
         // keeps a flow on one queue); if they do, a state change may be counted twice, and
         // lbd's reconciliation corrects the counts.
         let c = unsafe { &mut *c };
-        follow(c, pkt, now);
-        return Ok((c.real, false));
+        let touched = follow(c, pkt, now);
+        return Ok((c.real, if touched { TRACK_TOUCHED } else { 0 }));
     }
     let sticky = if svc.persist_timeout != 0 {
         persist_lookup(pkt, svc, now)
@@ -64,7 +71,7 @@ pub fn track(
             add_count(real, state, 1);
         }
     }
-    Ok((real, true))
+    Ok((real, TRACK_NEW))
 }
 
 /// Persistence (ipvsadm `-p`): the real server of a live template for the client's network
@@ -170,7 +177,7 @@ fn first_state(pkt: &Packet) -> u32 {
 /// Moves an existing entry's state on (and its counts with it) and refreshes its last-seen
 /// time at most once a second.
 #[inline(always)]
-fn follow(c: &mut Conn, pkt: &Packet, now: u64) {
+fn follow(c: &mut Conn, pkt: &Packet, now: u64) -> bool {
     let mut next = c.state;
     if pkt.flow.proto == PROTO_TCP {
         let f = pkt.tcp_flags;
@@ -183,14 +190,16 @@ fn follow(c: &mut Conn, pkt: &Packet, now: u64) {
             next = CONN_S_ESTABLISHED;
         }
     }
+    let stale = now.wrapping_sub(c.last_seen_ns) > CONN_TOUCH_NS;
     if next != c.state {
         add_count(c.real, c.state, -1);
         add_count(c.real, next, 1);
         c.state = next;
         c.last_seen_ns = now;
-    } else if now.wrapping_sub(c.last_seen_ns) > CONN_TOUCH_NS {
+    } else if stale {
         c.last_seen_ns = now;
     }
+    stale
 }
 
 /// Adds `n` to the real server's active (established TCP) or inactive (any other state)

@@ -57,3 +57,9 @@ pub fn diff32(acc: u16, old: u32, new: u32) -> u16 {
 pub fn adjust(check: u16, diff: u16) -> u16 {
     !fold((!check) as u32 + diff as u32)
 }
+
+/// Sums two one's-complement differences.
+#[inline(always)]
+pub fn add(a: u16, b: u16) -> u16 {
+    fold(a as u32 + b as u32)
+}

@@ -36,11 +36,11 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
         // SAFETY: this CPU's slot, as above.
         unsafe { (*scratch).tags = *tags };
         // SAFETY: a tail call into an XDP program; returns only if the slot is empty.
-        let _ = unsafe { PROGS.tail_call(ctx, prog_slot::ICMP) };
+        unsafe { PROGS.tail_call(ctx, prog_slot::ICMP) };
         return Err(Verdict::pass(reason::PASS_ICMP));
     }
     let now;
-    let (service, id, new) = if pkt.frag == FRAG_LATER {
+    let (service, id, how) = if pkt.frag == FRAG_LATER {
         // SAFETY: helper without preconditions.
         now = unsafe { bpf_ktime_get_ns() };
         let e = frag::lookup(pkt, now)?;
@@ -49,7 +49,7 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
         if e.flags & FRAG_F_REPLY != 0 {
             return nat::reply(ctx, pkt, &e.vaddr, 0, e.service, e.real);
         }
-        (e.service, e.real, false)
+        (e.service, e.real, 0)
     } else {
         let svc = match vip(&pkt.flow) {
             Ok(s) => s,
@@ -61,18 +61,21 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
         // SAFETY: helper without preconditions. Read once: the connection entry and the
         // next-hop cache share it.
         now = unsafe { bpf_ktime_get_ns() };
-        let (id, new) = conn::track(pkt, &svc, cfg, now)?;
-        (svc.id, id, new)
+        let (id, how) = conn::track(pkt, &svc, cfg, now)?;
+        (svc.id, id, how)
     };
     let to = Target {
         id,
         real: real_server(id)?,
     };
-    if new && to.real.method == FWD_NAT {
+    // A nat connection's reply entry, made with the connection and made again each time the
+    // connection's entry is refreshed: should the LRU have dropped it, replies find it again
+    // within a second.
+    if how != 0 && to.real.method == FWD_NAT {
         nat::track_reply(&pkt.flow, &to, service, now);
     }
     frag::remember(pkt, id, service, 0, &[0; 4], now);
-    account(service, id, pkt, new);
+    account(service, id, pkt, how == conn::TRACK_NEW);
     forward::forward(ctx, pkt, &to, cfg, now)
 }
 

@@ -12,6 +12,19 @@ use crate::{
     verdict::{Verdict, count},
 };
 
+/// Copies an address word by word. Both sides live in the same map value (the scratch
+/// slot), so LLVM cannot rule out overlap and turns a plain copy into a call to a byte-loop
+/// `memmove` subprogram; volatile stores stay four stores.
+#[inline(always)]
+fn copy_words(dst: &mut [u32; 4], src: &[u32; 4]) {
+    let mut i = 0;
+    while i < 4 {
+        // SAFETY: i < 4, inside both arrays.
+        unsafe { core::ptr::write_volatile(&mut dst[i], src[i]) };
+        i += 1;
+    }
+}
+
 /// Fills this CPU's scratch key for the packet's datagram; `None` only if the scratch slot
 /// is missing (it never is: index 0 of a one-entry per-CPU array).
 #[inline(always)]
@@ -20,8 +33,8 @@ fn scratch(pkt: &Packet) -> Option<*mut Scratch> {
     // SAFETY: this CPU's slot, used by nothing else during this run.
     unsafe {
         let k = &mut (*s).frag_key;
-        k.src = pkt.flow.src;
-        k.dst = pkt.flow.dst;
+        copy_words(&mut k.src, &pkt.flow.src);
+        copy_words(&mut k.dst, &pkt.flow.dst);
         k.id = pkt.frag_id;
         k.proto = pkt.flow.proto;
         k.family = pkt.flow.family;
@@ -47,7 +60,7 @@ pub fn remember(pkt: &Packet, real: u32, service: u32, flags: u32, vaddr: &[u32;
         e.flags = flags;
         e._pad = 0;
         e.created_ns = now;
-        e.vaddr = *vaddr;
+        copy_words(&mut e.vaddr, vaddr);
         // An LRU insert only fails without memory; the later fragments are then passed
         // (counted there).
         FRAGS.insert(&(*s).frag_key, &(*s).frag, 0).is_ok()
@@ -66,7 +79,12 @@ pub fn lookup(pkt: &Packet, now: u64) -> Result<*const FragEntry, Verdict> {
     // SAFETY: as in `scratch`; the map value is copied out at once.
     unsafe {
         let e = FRAGS.get_ptr(&(*s).frag_key).ok_or(miss)?;
-        (*s).frag = *e;
+        let f = &mut (*s).frag;
+        f.real = (*e).real;
+        f.service = (*e).service;
+        f.flags = (*e).flags;
+        f.created_ns = (*e).created_ns;
+        copy_words(&mut f.vaddr, &(*e).vaddr);
         if now.wrapping_sub((*s).frag.created_ns) > FRAG_TIMEOUT_NS {
             return Err(miss);
         }

@@ -8,15 +8,19 @@ use aya_ebpf::{
     helpers::{bpf_ktime_get_ns, bpf_xdp_adjust_head, bpf_xdp_adjust_tail},
     programs::XdpContext,
 };
-use lb_common::{FAMILY_V6, FWD_NAT, FlowKey, GlobalConfig, PROTO_TCP, PROTO_UDP, VipKey, reason};
+use lb_common::{
+    CFG_F_NAT, CONN_F_REPLY, FAMILY_V6, FWD_NAT, FlowKey, GlobalConfig, PROTO_TCP, PROTO_UDP,
+    VipKey, reason,
+};
 
 use crate::{
     csum,
     director::{real_server, vip},
     forward::{self, Target},
     maps::{CONNS, SERVICES},
+    nat,
     parse::{ETH_HLEN, ETH_P_IP, ETH_P_IPV6, IPV4_HLEN_MIN, IPV6_HLEN, Packet},
-    ptr::ptr_at,
+    ptr::{self, ptr_at},
     sched,
     verdict::Verdict,
 };
@@ -182,7 +186,14 @@ fn to_owner(
         family: pkt.flow.family,
         _pad: [0; 2],
     };
-    let svc = vip(&flow).map_err(|_| no_flow)?;
+    let q = Quote { ip: inner, l4, v6 };
+    let svc = match vip(&flow) {
+        Ok(s) => s,
+        // Not about a connection to a VIP: perhaps a `nat` real server's error about a
+        // client's packet (its reply direction is in the table).
+        Err(_) if cfg.flags & CFG_F_NAT != 0 => return nat_from_real(ctx, pkt, &flow, &q),
+        Err(_) => return Err(no_flow),
+    };
     let id = match CONNS.get_ptr(&flow) {
         // SAFETY: a plain read of a live entry.
         Some(c) => unsafe { (*c).real },
@@ -192,8 +203,7 @@ fn to_owner(
     };
     let real = real_server(id)?;
     if real.method == FWD_NAT {
-        // Masquerading would also need the quoted packet rewritten: left to a later change.
-        return Err(no_flow);
+        return nat_to_real(ctx, pkt, cfg, &q, &Target { id, real }, flow.dport);
     }
     // SAFETY: helper without preconditions.
     let now = unsafe { bpf_ktime_get_ns() };
@@ -204,6 +214,155 @@ fn to_owner(
     })
 }
 
+/// Where the quoted packet of an ICMP error lies.
+struct Quote {
+    /// Offset of its IP header.
+    ip: usize,
+    /// Offset of its transport header.
+    l4: usize,
+    v6: bool,
+}
+
+/// Offsets of the addresses in an IPv4 / IPv6 header.
+const IP4_SADDR: usize = 12;
+const IP4_DADDR: usize = 16;
+const IP6_SADDR: usize = 8;
+const IP6_DADDR: usize = 24;
+
+/// Rewrites the quoted packet of an ICMP error: its source (`dst == false`) or destination
+/// address and port, and the quoted IPv4 header's checksum. Returns the change to the ICMP
+/// checksum, as a one's-complement difference (the quoted bytes are part of the message).
+/// The quoted transport checksum is left as it is, as IPVS leaves it (it may not even be in
+/// the quote, and no stack checks it).
+#[inline(always)]
+fn rewrite_quote(
+    ctx: &XdpContext,
+    q: &Quote,
+    dst: bool,
+    addr: &[u32; 4],
+    port: u16,
+) -> Result<u16, Verdict> {
+    let bad = Verdict::pass(reason::PASS_ICMP_NO_FLOW);
+    let port_p: *mut u16 = ptr_at::<[u16; 2]>(ctx, q.l4).ok_or(bad)? as *mut u16;
+    let mut adj = 0u16;
+    // SAFETY: every access is inside a range checked just before it.
+    unsafe {
+        let port_p = if dst { port_p.add(1) } else { port_p };
+        if q.v6 {
+            let ip: *mut u8 = ptr_at::<[u8; IPV6_HLEN]>(ctx, q.ip).ok_or(bad)? as *mut u8;
+            let a = ip.add(if dst { IP6_DADDR } else { IP6_SADDR }) as *mut [u32; 4];
+            let old = a.read_unaligned();
+            let mut i = 0;
+            while i < 4 {
+                adj = csum::diff32(adj, old[i], addr[i]);
+                i += 1;
+            }
+            ptr::store_addr(a as *mut u8, addr);
+        } else {
+            let ip: *mut u8 = ptr_at::<[u8; IPV4_HLEN_MIN]>(ctx, q.ip).ok_or(bad)? as *mut u8;
+            let a = ip.add(if dst { IP4_DADDR } else { IP4_SADDR }) as *mut u32;
+            let old = a.read_unaligned();
+            let c = ip.add(10) as *mut u16;
+            let old_c = c.read_unaligned();
+            let new_c = csum::replace32(old_c, old, addr[0]);
+            c.write_unaligned(new_c);
+            a.write_unaligned(addr[0]);
+            adj = csum::diff32(adj, old, addr[0]);
+            adj = csum::diff32(adj, old_c as u32, new_c as u32);
+        }
+        let old_port = port_p.read_unaligned();
+        port_p.write_unaligned(port);
+        adj = csum::diff32(adj, old_port as u32, port as u32);
+    }
+    Ok(adj)
+}
+
+/// Applies a difference to the ICMP message's checksum.
+#[inline(always)]
+fn fix_icmp_csum(ctx: &XdpContext, pkt: &Packet, adj: u16) -> Result<(), Verdict> {
+    let c: *mut u16 = ptr_at::<[u16; 2]>(ctx, pkt.l4())
+        .ok_or(Verdict::pass(reason::PASS_ICMP_NO_FLOW))? as *mut u16;
+    // SAFETY: checked just above; the checksum is the second word.
+    unsafe {
+        let c = c.add(1);
+        c.write_unaligned(csum::adjust(c.read_unaligned(), adj));
+    }
+    Ok(())
+}
+
+/// An error about a `nat` connection, sent to the VIP by the client's side (its quote is
+/// what the director sent as VIP:port): for the real server it must be about its own
+/// address and port, and addressed to it. As IPVS does (`ip_vs_nat_icmp`): the outer
+/// destination, the quoted source address and port and the checksums are rewritten.
+#[inline(always)]
+fn nat_to_real(
+    ctx: &XdpContext,
+    pkt: &Packet,
+    cfg: &GlobalConfig,
+    q: &Quote,
+    to: &Target,
+    vport: u16,
+) -> Result<Verdict, Verdict> {
+    // SAFETY: helper without preconditions.
+    let now = unsafe { bpf_ktime_get_ns() };
+    let nh = forward::next_hop(ctx, to, cfg, now)?;
+    let port = if to.real.port != 0 {
+        to.real.port
+    } else {
+        vport
+    };
+    let mut adj = rewrite_quote(ctx, q, false, &to.real.addr, port)?;
+    // ICMPv6's checksum covers the outer addresses too (RFC 4443 2.3).
+    let outer = nat::rewrite_ip(ctx, pkt, nat::End::Destination, &to.real.addr)?;
+    if q.v6 {
+        adj = csum::add(adj, outer);
+    }
+    fix_icmp_csum(ctx, pkt, adj)?;
+    forward::send(
+        ctx,
+        &nh,
+        forward::ethertype(pkt.flow.family),
+        reason::ICMP_ERROR_FORWARDED,
+    )
+}
+
+/// An error a `nat` real server sent about a client's packet (its quote is client ->
+/// real server): the client must see it come from the VIP, about its packet to VIP:port.
+/// `reply` is the quoted packet's reverse, the key of the connection's reply direction.
+#[inline(always)]
+fn nat_from_real(
+    ctx: &XdpContext,
+    pkt: &Packet,
+    reply: &FlowKey,
+    q: &Quote,
+) -> Result<Verdict, Verdict> {
+    let no_flow = Verdict::pass(reason::PASS_ICMP_NO_FLOW);
+    let c = CONNS.get_ptr(reply).ok_or(no_flow)?;
+    // SAFETY: a live entry; the fields are copied out at once.
+    let (flags, vaddr, vport) = unsafe { ((*c).flags, (*c).vaddr, (*c).vport) };
+    if flags & CONN_F_REPLY == 0 {
+        return Err(no_flow);
+    }
+    // Toward the client: the error's destination.
+    let nh = if q.v6 {
+        forward::fib_v6(ctx, &vaddr, &pkt.flow.dst)?
+    } else {
+        forward::fib_v4(ctx, vaddr[0], pkt.flow.dst[0])?
+    };
+    let mut adj = rewrite_quote(ctx, q, true, &vaddr, vport)?;
+    let outer = nat::rewrite_ip(ctx, pkt, nat::End::Source, &vaddr)?;
+    if q.v6 {
+        adj = csum::add(adj, outer);
+    }
+    fix_icmp_csum(ctx, pkt, adj)?;
+    forward::send(
+        ctx,
+        &nh,
+        forward::ethertype(pkt.flow.family),
+        reason::ICMP_NAT_REPLY,
+    )
+}
+
 /// The packet is too big for the path once encapsulated: answer the client with "fragmentation
 /// needed" (IPv4 with DF) or "packet too big" (IPv6) carrying `mtu`, from the VIP, quoting the
 /// packet's IP header and the first 8 bytes after it (IPv4) or its first 64 bytes (IPv6). An
@@ -211,7 +370,6 @@ fn to_owner(
 #[inline(always)]
 pub fn too_big(ctx: &XdpContext, pkt: &Packet, mtu: u32) -> Result<Verdict, Verdict> {
     let args = TooBig {
-        l3_off: ETH_HLEN as u32,
         l4_off: pkt.l4() as u32,
         mtu,
         family: pkt.flow.family as u32,
@@ -233,7 +391,6 @@ pub fn too_big(ctx: &XdpContext, pkt: &Packet, mtu: u32) -> Result<Verdict, Verd
 /// What [`too_big_outlined`] needs of the packet.
 #[repr(C)]
 struct TooBig {
-    l3_off: u32,
     l4_off: u32,
     mtu: u32,
     family: u32,
@@ -254,7 +411,9 @@ fn too_big_outlined(raw: *mut aya_ebpf::bindings::xdp_md, args: &TooBig) -> u64 
 
 #[inline(always)]
 fn build_too_big(ctx: &XdpContext, args: &TooBig) -> Result<Verdict, Verdict> {
-    let (l3_off, l4_off, mtu) = (args.l3_off as usize, args.l4_off as usize, args.mtu);
+    // The IP header is at ETH_HLEN (VLAN tags are out); the mask on the transport offset
+    // changes nothing (parse bounds it) and is for the verifier, which reads it from memory.
+    let (l3_off, l4_off, mtu) = (ETH_HLEN, args.l4_off as usize & 0x7ff, args.mtu);
     let too_big = Verdict::drop(reason::DROP_TOO_BIG);
     let eth: *const [u8; 12] = ptr_at(ctx, 0).ok_or(too_big)?;
     // SAFETY: in bounds.

@@ -15,7 +15,7 @@ use crate::{
     frag,
     maps::{CONNS, REAL_STATS, SCRATCH, SVC_STATS},
     parse::{ETH_HLEN, FRAG_FIRST, FRAG_LATER, Packet},
-    ptr::ptr_at,
+    ptr::{self, ptr_at},
     verdict::Verdict,
 };
 
@@ -34,7 +34,7 @@ const UDP_CSUM: usize = 6;
 
 /// Which end of the packet is rewritten.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum End {
+pub enum End {
     Source,
     Destination,
 }
@@ -102,7 +102,12 @@ pub fn from_real(ctx: &XdpContext, pkt: &Packet, not_ours: Verdict) -> Result<Ve
     // SAFETY: copied out at once, into this CPU's scratch slot (on the stack, its fields
     // would wait in spilled registers through the FIB lookup).
     let c = unsafe {
-        (*s).conn = *c;
+        let d = &mut (*s).conn;
+        d.flags = (*c).flags;
+        d.real = (*c).real;
+        d.service = (*c).service;
+        d.vport = (*c).vport;
+        ptr::store_addr(d.vaddr.as_mut_ptr() as *mut u8, &(*c).vaddr);
         &(*s).conn
     };
     if c.flags & CONN_F_REPLY == 0 {
@@ -195,7 +200,12 @@ fn rewrite(
 /// The IP half of [`rewrite`]: TTL / hop limit and the address (and IPv4's header checksum).
 /// Returns the address change as a one's-complement difference for the transport checksum.
 #[inline(always)]
-fn rewrite_ip(ctx: &XdpContext, pkt: &Packet, end: End, addr: &[u32; 4]) -> Result<u16, Verdict> {
+pub fn rewrite_ip(
+    ctx: &XdpContext,
+    pkt: &Packet,
+    end: End,
+    addr: &[u32; 4],
+) -> Result<u16, Verdict> {
     let bad = Verdict::pass(reason::PASS_BAD_IP_HEADER);
     if pkt.flow.family == FAMILY_V6 {
         let ip: *mut u8 = ptr_at::<[u8; 40]>(ctx, ETH_HLEN).ok_or(bad)? as *mut u8;
@@ -217,7 +227,7 @@ fn rewrite_ip(ctx: &XdpContext, pkt: &Packet, end: End, addr: &[u32; 4]) -> Resu
                 adj = csum::diff32(adj, old[i], addr[i]);
                 i += 1;
             }
-            a.write_unaligned(*addr);
+            ptr::store_addr(a as *mut u8, addr);
             Ok(adj)
         }
     } else {

@@ -32,3 +32,28 @@ pub unsafe fn zero_in_place<T>(p: *mut T) {
         i += 1;
     }
 }
+
+/// Copies an address (four words) to `dst`, which may be unaligned (a packet) or in a map.
+/// The reads are volatile: when source and destination both lie outside the stack (packet,
+/// map values), LLVM cannot rule out overlap and would turn a plain copy into a call to a
+/// byte-loop `memmove` subprogram.
+///
+/// # Safety
+/// `dst` must be valid for writes of 16 bytes.
+#[inline(always)]
+pub unsafe fn store_addr(dst: *mut u8, src: &[u32; 4]) {
+    // SAFETY: `src` is a valid reference; the caller vouches for `dst`.
+    unsafe {
+        let w = [
+            core::ptr::read_volatile(&src[0]),
+            core::ptr::read_volatile(&src[1]),
+            core::ptr::read_volatile(&src[2]),
+            core::ptr::read_volatile(&src[3]),
+        ];
+        let d = dst as *mut u32;
+        d.write_unaligned(w[0]);
+        d.add(1).write_unaligned(w[1]);
+        d.add(2).write_unaligned(w[2]);
+        d.add(3).write_unaligned(w[3]);
+    }
+}

@@ -12,7 +12,7 @@ use crate::{
     forward::{Target, ethertype, next_hop, send},
     icmp,
     parse::{ETH_HLEN, IPPROTO_IPIP, IPPROTO_IPV6, IPV4_HLEN_MIN, IPV6_HLEN, Packet},
-    ptr::ptr_at,
+    ptr::{self, ptr_at},
     verdict::Verdict,
 };
 
@@ -138,6 +138,8 @@ fn write_gue(
     Ok(())
 }
 
+// Inlined: the arguments are the header's fields, not a call's registers.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn write_ipv4(
     ctx: &XdpContext,
@@ -196,8 +198,8 @@ fn write_ipv6(
         (ip.add(4) as *mut u16).write_unaligned(payload_len.to_be());
         *ip.add(6) = inner_proto;
         *ip.add(7) = TUN_TTL;
-        (ip.add(8) as *mut [u32; 4]).write_unaligned(cfg.src6);
-        (ip.add(24) as *mut [u32; 4]).write_unaligned(to.real.addr);
+        ptr::store_addr(ip.add(8), &cfg.src6);
+        ptr::store_addr(ip.add(24), &to.real.addr);
     }
     Ok(())
 }

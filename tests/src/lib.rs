@@ -3,6 +3,7 @@
 
 pub mod netns;
 pub mod packet;
+pub mod servers;
 pub mod solo;
 pub mod testrun;
 pub mod topo;

@@ -616,3 +616,73 @@ fn lb_stays_well_inside_the_verifiers_budget() {
     // this fails.
     assert!(n < 750_000, "lb took {n} verifier steps");
 }
+
+#[test]
+fn the_programs_call_no_byte_loop_memory_functions() {
+    // LLVM turns a copy it cannot prove free of overlap (or a large zeroed value) into a call
+    // to a `memmove` / `memcpy` / `memset` subprogram: a byte loop per packet, and a sign that
+    // a struct went by value where it should not. The object must have none.
+    use object::{Object, ObjectSection, ObjectSymbol};
+    let file = object::File::parse(lb_daemon::dataplane::OBJECT).expect("the XDP object");
+    let mut calls = Vec::new();
+    for section in file.sections() {
+        for (_, rel) in section.relocations() {
+            if let object::RelocationTarget::Symbol(i) = rel.target()
+                && let Ok(sym) = file.symbol_by_index(i)
+                && let Ok(name) = sym.name()
+                && ["memset", "memcpy", "memmove", "memcmp", "bcmp"].contains(&name)
+            {
+                calls.push(format!("{} in {}", name, section.name().unwrap_or("?")));
+            }
+        }
+    }
+    assert!(calls.is_empty(), "calls to memory functions: {calls:?}");
+}
+
+#[test]
+fn a_lost_nat_reply_entry_is_made_again_by_its_connection() {
+    require_root!();
+    let mut h = method_harness();
+    let rip = REALS[2];
+    let ip = Ipv4::new(LOCAL_CLIENT, VIP, 6);
+    let seg = |flags| {
+        eth(
+            h.if_mac,
+            CLIENT_MAC,
+            ETH_P_IP,
+            &ip.build(&tcp(LOCAL_CLIENT, VIP, 40030, 80, flags, b"")),
+        )
+    };
+    let (syn, ack) = (seg(0x02), seg(0x10));
+    assert_eq!(h.run("lb", &syn).action, XDP_TX);
+    // The LRU drops the reply entry (here: deleted by hand).
+    let reply_key =
+        h.dp.connections()
+            .into_iter()
+            .find(|(_, c)| c.flags & lb_common::CONN_F_REPLY != 0)
+            .expect("a reply entry")
+            .0;
+    assert!(h.dp.delete_conn(&reply_key));
+    let reply = eth(
+        h.if_mac,
+        real_mac(rip),
+        ETH_P_IP,
+        &Ipv4::new(rip, LOCAL_CLIENT, 6).build(&tcp(rip, LOCAL_CLIENT, 8080, 40030, 0x12, b"")),
+    );
+    check(
+        &mut h,
+        "reply without its entry",
+        &reply,
+        XDP_PASS,
+        None,
+        &[("pass_not_vip", 1)],
+    );
+    // The connection's entry is refreshed at most once a second; the refresh makes the reply
+    // entry again.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(h.run("lb", &ack).action, XDP_TX);
+    let before = h.reasons();
+    let out = h.run("lb", &reply);
+    assert_eq!(out.action, XDP_TX, "the reply is rewritten again");
+    assert_eq!(reason_delta(&before, &h.reasons()), vec![("nat_reply", 1)]);
+}

@@ -319,3 +319,170 @@ fn too_big_once_encapsulated_is_answered_with_packet_too_big() {
         &[("conn_new", 1), ("icmp_too_big_sent", 1)],
     );
 }
+
+// ---- ICMP errors about nat connections ----
+
+const NAT_CLIENT4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 77);
+const NAT_CLIENT6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 0x77);
+
+/// tcp VIP4:90 and VIP6:90 masqueraded to port 8080 of REAL4 / REAL6; udp VIP4:53 to
+/// REAL4:5353. The clients are on the director's link.
+fn nat_harness() -> Harness {
+    let config = format!(
+        r#"{{ "interface": "eth0", "director": {{ "ipv4": "{DIRECTOR}", "ipv6": "{DIRECTOR6}" }},
+            "conn_table_size": 4096, "services": [
+          {{ "protocol": "tcp", "vip": "{VIP4}", "port": 90, "scheduler": "mh", "mh_table_size": 251,
+             "real_servers": [ {{ "address": "{REAL4}", "port": 8080, "forwarding": "nat" }} ] }},
+          {{ "protocol": "udp", "vip": "{VIP4}", "port": 53, "scheduler": "mh", "mh_table_size": 251,
+             "real_servers": [ {{ "address": "{REAL4}", "port": 5353, "forwarding": "nat" }} ] }},
+          {{ "protocol": "tcp", "vip": "{VIP6}", "port": 90, "scheduler": "mh", "mh_table_size": 251,
+             "real_servers": [ {{ "address": "{REAL6}", "port": 8080, "forwarding": "nat" }} ] }} ] }}"#
+    );
+    let n: Vec<IpAddr> = vec![
+        REAL4.into(),
+        REAL6.into(),
+        NAT_CLIENT4.into(),
+        NAT_CLIENT6.into(),
+    ];
+    Harness::new(&config, &n)
+}
+
+#[test]
+fn an_error_about_a_nat_connection_reaches_its_real_server_rewritten() {
+    require_root!();
+    let mut h = nat_harness();
+    let me = h.if_mac;
+    let syn = eth(
+        me,
+        CLIENT_MAC,
+        ETH_P_IP,
+        &Ipv4::new(NAT_CLIENT4, VIP4, 6).build(&tcp(NAT_CLIENT4, VIP4, 40100, 90, 0x02, b"")),
+    );
+    assert_eq!(h.run("lb", &syn).action, XDP_TX);
+    // A router tells the VIP that its reply (VIP:90 -> client, TTL already lowered by the
+    // director) is too big.
+    let mut vip_reply = Ipv4::new(VIP4, NAT_CLIENT4, 6);
+    vip_reply.ttl = 63;
+    let quoted =
+        vip_reply.build(&tcp(VIP4, NAT_CLIENT4, 90, 40100, 0x10, &[0; 1400]))[..28].to_vec();
+    let err = eth(
+        me,
+        CLIENT_MAC,
+        ETH_P_IP,
+        &Ipv4::new(ROUTER4, VIP4, 1).build(&icmp4(3, 4, [0, 0, 0x05, 0x78], &quoted)),
+    );
+    // What the real server must get: about the packet it sent (REAL4:8080 -> client), sent
+    // to it; the director routes it (TTL - 1). Checksums computed here from scratch.
+    let mut real_reply = vip_reply.clone();
+    real_reply.src = REAL4;
+    let want_quote =
+        real_reply.build(&tcp(REAL4, NAT_CLIENT4, 8080, 40100, 0x10, &[0; 1400]))[..28].to_vec();
+    let mut ip = Ipv4::new(ROUTER4, REAL4, 1);
+    ip.ttl = 63;
+    let want = eth(
+        real_mac(REAL4),
+        me,
+        ETH_P_IP,
+        &ip.build(&icmp4(3, 4, [0, 0, 0x05, 0x78], &want_quote)),
+    );
+    check(
+        &mut h,
+        "frag needed about a nat connection",
+        &err,
+        XDP_TX,
+        Some(&want),
+        &[("icmp_error_forwarded", 1)],
+    );
+
+    // The same over IPv6: "packet too big" to VIP6 about VIP6:90 -> client.
+    let syn6 = eth(
+        me,
+        CLIENT_MAC,
+        ETH_P_IPV6,
+        &Ipv6::new(NAT_CLIENT6, VIP6, 6).build(&tcp(NAT_CLIENT6, VIP6, 40101, 90, 0x02, b"")),
+    );
+    assert_eq!(h.run("lb", &syn6).action, XDP_TX);
+    let mut q6 = Ipv6::new(VIP6, NAT_CLIENT6, 6);
+    q6.hop_limit = 63;
+    let quoted6 = q6.build(&tcp(VIP6, NAT_CLIENT6, 90, 40101, 0x10, &[0; 1400]))[..48].to_vec();
+    let err6 = eth(
+        me,
+        CLIENT_MAC,
+        ETH_P_IPV6,
+        &Ipv6::new(ROUTER6, VIP6, 58).build(&icmp6(ROUTER6, VIP6, 2, 0, [0, 0, 5, 0], &quoted6)),
+    );
+    let mut rq6 = q6.clone();
+    rq6.src = REAL6;
+    let want_quote6 =
+        rq6.build(&tcp(REAL6, NAT_CLIENT6, 8080, 40101, 0x10, &[0; 1400]))[..48].to_vec();
+    let mut ip6 = Ipv6::new(ROUTER6, REAL6, 58);
+    ip6.hop_limit = 63;
+    let want6 = eth(
+        real_mac(REAL6),
+        me,
+        ETH_P_IPV6,
+        &ip6.build(&icmp6(ROUTER6, REAL6, 2, 0, [0, 0, 5, 0], &want_quote6)),
+    );
+    check(
+        &mut h,
+        "packet too big about a nat connection",
+        &err6,
+        XDP_TX,
+        Some(&want6),
+        &[("icmp_error_forwarded", 1)],
+    );
+}
+
+#[test]
+fn a_nat_real_servers_error_reaches_the_client_as_the_vips() {
+    require_root!();
+    let mut h = nat_harness();
+    let me = h.if_mac;
+    // The client's datagram to VIP:53, as the director hands it to REAL4:5353.
+    let q = eth(
+        me,
+        CLIENT_MAC,
+        ETH_P_IP,
+        &Ipv4::new(NAT_CLIENT4, VIP4, 17).build(&lb_tests::packet::udp(
+            NAT_CLIENT4,
+            VIP4,
+            40200,
+            53,
+            b"query",
+        )),
+    );
+    let fwd = h.run("lb", &q);
+    assert_eq!(fwd.action, XDP_TX);
+    // REAL4 has nothing on 5353: port unreachable, quoting what it received.
+    let real_quote = fwd.data[14..14 + 28].to_vec();
+    let err = eth(
+        me,
+        real_mac(REAL4),
+        ETH_P_IP,
+        &Ipv4::new(REAL4, NAT_CLIENT4, 1).build(&icmp4(3, 3, [0; 4], &real_quote)),
+    );
+    // The client must see it from the VIP, about its datagram to VIP:53 (the quoted UDP
+    // checksum is left as it is, as IPVS leaves it).
+    let mut want_quote = real_quote.clone();
+    want_quote[16..20].copy_from_slice(&VIP4.octets());
+    want_quote[22..24].copy_from_slice(&53u16.to_be_bytes());
+    want_quote[10..12].copy_from_slice(&[0, 0]);
+    let c = lb_tests::packet::csum(&want_quote[..20]);
+    want_quote[10..12].copy_from_slice(&c.to_be_bytes());
+    let mut ip = Ipv4::new(VIP4, NAT_CLIENT4, 1);
+    ip.ttl = 63;
+    let want = eth(
+        real_mac(NAT_CLIENT4),
+        me,
+        ETH_P_IP,
+        &ip.build(&icmp4(3, 3, [0; 4], &want_quote)),
+    );
+    check(
+        &mut h,
+        "port unreachable from a nat real server",
+        &err,
+        XDP_TX,
+        Some(&want),
+        &[("icmp_nat_reply", 1)],
+    );
+}

@@ -142,6 +142,7 @@ mod tests {
                     weight: 1,
                     active_conns: 2,
                     inactive_conns: 3,
+                    health: None,
                     stats: StatsView {
                         conns: 5,
                         ..Default::default()

@@ -1,6 +1,7 @@
 //! One module per lbctl command; [`run`] dispatches a parsed command line to it.
 
 pub mod apply;
+pub mod drain;
 pub mod edit;
 pub mod generate;
 pub mod list;
@@ -49,10 +50,22 @@ pub fn run(
         Command::GetConfig => apply::get_config(&client, global.json)?,
         Command::Completions(shell) => generate::completions(shell),
         Command::Man => generate::man()?,
+        Command::Drain(a) => {
+            capture(|o| drain::run(&client, a.target.drain_op(a.deadline), global.json, o))?
+        }
+        Command::Undrain(t) => capture(|o| drain::run(&client, t.undrain_op(), global.json, o))?,
+        Command::Health => capture(|o| drain::run_health(&client, global.json, o))?,
     };
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
         .context("cannot write the output")
+}
+
+/// What a command that writes its output itself would have written.
+fn capture(f: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<String> {
+    let mut buf = Vec::new();
+    f(&mut buf)?;
+    Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
 /// The name of a response's variant, for "unexpected answer" errors.
@@ -64,6 +77,7 @@ pub(crate) fn response_kind(r: &Response) -> &'static str {
         Response::Config { .. } => "config",
         Response::Timeouts { .. } => "timeouts",
         Response::Connections { .. } => "connections",
+        Response::RealServer { .. } => "real server",
         Response::Error { .. } => "error",
     }
 }

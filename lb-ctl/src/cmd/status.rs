@@ -41,6 +41,7 @@ mod tests {
             real_servers: 0,
             connections: 0,
             connection_capacity: 4096,
+            services_down: 0,
             reasons: vec![],
         })
     }

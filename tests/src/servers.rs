@@ -1,0 +1,134 @@
+//! Servers for live tests beyond [`crate::topo::HttpServer`]: a line server that keeps
+//! connections open as long as the client wants (for drains and long-lived flows).
+
+use std::{
+    io::{Read, Write},
+    net::{TcpListener, TcpStream},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread::JoinHandle,
+    time::Duration,
+};
+
+use crate::netns::Netns;
+
+/// A TCP server in a namespace that answers every line it reads with `"{name} {line}\n"`, on
+/// any number of connections at once, each kept open until the client closes it. Records every
+/// line it got. Stops on Drop.
+pub struct LineServer {
+    pub name: String,
+    pub lines: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl LineServer {
+    pub fn start(ns: &Netns, name: &str, port: u16) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = {
+            let (stop, lines, name) = (stop.clone(), lines.clone(), name.to_string());
+            let ns_name = ns.name.clone();
+            std::thread::spawn(move || {
+                let ns = Netns { name: ns_name };
+                let entered = ns.enter();
+                std::mem::forget(ns); // the caller owns the namespace
+                let l = TcpListener::bind(("::", port)).expect("bind line server");
+                l.set_nonblocking(true).expect("nonblocking");
+                tx.send(()).expect("ready");
+                let mut conns = Vec::new();
+                while !stop.load(Ordering::SeqCst) {
+                    match l.accept() {
+                        Ok((s, _)) => {
+                            let (stop, lines, name) = (stop.clone(), lines.clone(), name.clone());
+                            conns.push(std::thread::spawn(move || {
+                                serve_lines(s, &name, &lines, &stop)
+                            }));
+                        }
+                        Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                    }
+                }
+                for c in conns {
+                    let _ = c.join();
+                }
+                drop(entered);
+            })
+        };
+        rx.recv_timeout(Duration::from_secs(5))
+            .expect("line server started");
+        LineServer {
+            name: name.into(),
+            lines,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// The lines received so far.
+    pub fn received(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+}
+
+fn serve_lines(mut s: TcpStream, name: &str, lines: &Mutex<Vec<String>>, stop: &AtomicBool) {
+    let _ = s.set_nonblocking(false);
+    let _ = s.set_read_timeout(Some(Duration::from_millis(100)));
+    let mut pending = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !stop.load(Ordering::SeqCst) {
+        match s.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => pending.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue;
+            }
+            Err(_) => return,
+        }
+        while let Some(i) = pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=i).collect();
+            let line = String::from_utf8_lossy(&line[..i]).into_owned();
+            lines.lock().unwrap().push(line.clone());
+            if s.write_all(format!("{name} {line}\n").as_bytes()).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+impl Drop for LineServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Sends one line on a connection and reads the one-line answer (5-second timeout).
+pub fn exchange(s: &mut TcpStream, line: &str) -> std::io::Result<String> {
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.write_all(format!("{line}\n").as_bytes())?;
+    let mut answer = Vec::new();
+    let mut b = [0u8; 1];
+    while !answer.ends_with(b"\n") {
+        match s.read(&mut b)? {
+            0 => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("closed after {:?}", String::from_utf8_lossy(&answer)),
+                ));
+            }
+            _ => answer.push(b[0]),
+        }
+    }
+    answer.pop();
+    Ok(String::from_utf8_lossy(&answer).into_owned())
+}
