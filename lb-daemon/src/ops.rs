@@ -15,6 +15,7 @@ use crate::{
     conntrack::monotonic_ns,
     control,
     daemon::Daemon,
+    state::ApplyError,
 };
 
 /// Answers one request.
@@ -117,7 +118,15 @@ pub fn commit(d: &mut Daemon, new: Config, dry_run: bool) -> Result<Vec<String>,
     let Daemon {
         dp, state, health, ..
     } = d;
-    if let Err(e) = crate::health::apply(health, state, dp, &new) {
+    let mut applied = crate::health::apply(health, state, dp, &new);
+    if let Err(ApplyError::TableFull(_)) = applied {
+        // Tables replaced in the last second are still quarantined (a packet may still read
+        // them): a burst of changes to large tables can find no free region yet. Once the
+        // quarantine is over there is room again; applying again finishes the change.
+        std::thread::sleep(crate::state::REGION_QUARANTINE + std::time::Duration::from_millis(50));
+        applied = crate::health::apply(health, state, dp, &new);
+    }
+    if let Err(e) = applied {
         d.conntrack.timeouts = old.timeouts;
         let back = crate::health::apply(&mut d.health, &mut d.state, &mut d.dp, &old).err();
         return Err(CommitError::Apply(match back {

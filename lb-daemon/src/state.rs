@@ -23,7 +23,7 @@ use crate::{
 
 /// How long a freed table region stays unused: longer than any packet's run through `lb`
 /// that could still hold the old service value.
-const REGION_QUARANTINE: Duration = Duration::from_secs(1);
+pub const REGION_QUARANTINE: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {

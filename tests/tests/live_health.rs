@@ -501,7 +501,7 @@ fn a_drained_real_server_keeps_its_connection_until_the_deadline_then_loses_it()
     assert!(!out.status.success());
     assert_eq!(
         String::from_utf8_lossy(&out.stderr).trim(),
-        format!("lbctl: lbd: service tcp {VIP}:{PORT} has no real server 198.18.0.99:{PORT}")
+        format!("service tcp {VIP}:{PORT} has no real server 198.18.0.99:{PORT}")
     );
     drop(held);
     drop(lines);
