@@ -386,14 +386,30 @@ fn to_value<T: serde::Serialize>(v: &T) -> serde_json::Value {
 /// field is compared, whatever it is.
 pub fn diff(old: &Config, new: &Config) -> Vec<String> {
     let mut out = Vec::new();
-    diff_values(
-        &mut out,
-        "",
-        "",
-        Some(&to_value(old)),
-        Some(&to_value(new)),
-        &["services"],
-    );
+    // Every top-level field but the services (named one by one, so that a new field is a
+    // compile error here rather than a change the diff misses).
+    let top = |c: &Config| -> serde_json::Value {
+        let Config {
+            interface,
+            xdp_mode,
+            director,
+            pin_dir,
+            conn_table_size,
+            metrics_listen,
+            timeouts,
+            services: _,
+        } = c;
+        serde_json::json!({
+            "interface": interface,
+            "xdp_mode": xdp_mode,
+            "director": director,
+            "pin_dir": pin_dir,
+            "conn_table_size": conn_table_size,
+            "metrics_listen": metrics_listen,
+            "timeouts": timeouts,
+        })
+    };
+    diff_values(&mut out, "", "", Some(&top(old)), Some(&top(new)), &[]);
     let same = |a: &ServiceConfig, b: &ServiceConfig| {
         a.protocol == b.protocol && a.vip == b.vip && a.port == b.port
     };
@@ -414,6 +430,9 @@ pub fn diff(old: &Config, new: &Config) -> Vec<String> {
             }
             continue;
         };
+        if o == n {
+            continue;
+        }
         let mut lines = Vec::new();
         diff_values(
             &mut lines,
@@ -450,6 +469,9 @@ pub fn diff(old: &Config, new: &Config) -> Vec<String> {
                 ));
                 continue;
             };
+            if or == r {
+                continue;
+            }
             // The port is the identity; a real server's `port` field only says whether it is
             // the service's.
             diff_values(

@@ -425,6 +425,7 @@ fn control_plane(rounds: u32) -> serde_json::Value {
         config::Config,
         control,
         dataplane::{Dataplane, LoadOptions},
+        health::{self, Health},
         maglev, sched,
         state::State,
     };
@@ -463,6 +464,8 @@ fn control_plane(rounds: u32) -> serde_json::Value {
         // A fresh data plane each round: real-server ids are never reused within one.
         let mut dp = Dataplane::load(&LoadOptions::default()).expect("load");
         let mut st = State::new(dp.table_capacity(), 1500);
+        // lbd's own path to the maps: through health (no checks configured here).
+        let mut hl = Health::without_checkers();
         let t0 = Instant::now();
         let cfg = Config::parse(&text, "bench.json").expect("valid");
         let t1 = Instant::now();
@@ -471,7 +474,7 @@ fn control_plane(rounds: u32) -> serde_json::Value {
             ..cfg.clone()
         };
         let changes = control::diff(&empty, &cfg);
-        st.apply(&mut dp, &cfg).expect("apply");
+        health::apply(&mut hl, &mut st, &mut dp, &cfg).expect("apply");
         let t2 = Instant::now();
         control::persist(&state_file, &cfg).expect("persist");
         let t3 = Instant::now();
@@ -485,7 +488,7 @@ fn control_plane(rounds: u32) -> serde_json::Value {
         let t4 = Instant::now();
         let same = Config::parse(&text, "bench.json").expect("valid");
         assert!(control::diff(&cfg, &same).is_empty());
-        let report = st.apply(&mut dp, &same).expect("apply");
+        let report = health::apply(&mut hl, &mut st, &mut dp, &same).expect("apply");
         assert_eq!(report.tables_rewritten, 0);
         again.push(t4.elapsed().as_secs_f64() * 1e3);
     }
