@@ -528,6 +528,14 @@ impl State {
             .unwrap_or_default()
     }
 
+    /// Every real server's address and port by id (the current ones).
+    pub fn real_names(&self) -> std::collections::HashMap<u32, (IpAddr, u16)> {
+        self.services
+            .values()
+            .flat_map(|s| s.reals.iter().map(|r| (r.id, (r.cfg.address, r.port))))
+            .collect()
+    }
+
     /// Every real-server id handed out so far (removed real servers keep theirs while their
     /// connections drain).
     pub fn all_real_ids(&self) -> Vec<u32> {
