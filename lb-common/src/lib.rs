@@ -244,6 +244,9 @@ const _: () = assert!(core::mem::size_of::<FlowKey>() == 40);
 /// [`RealServer::flags`]: removed from its service (its connections still drain to it, but
 /// persistence templates no longer send new ones). Set by lbd.
 pub const REAL_F_REMOVED: u16 = 1 << 0;
+/// A `tun` real server reached through GRE (ipvsadm `--tun-type gre`, RFC 2784) rather than
+/// IP-in-IP.
+pub const REAL_F_GRE: u16 = 1 << 1;
 
 /// A tracked connection: the value of [`map_name::CONNS`]. Inserted by `lb` on a new flow;
 /// read by `lb` for every later packet of the flow; read (and, later, expired) by lbd.

@@ -168,7 +168,8 @@ pub struct RealServerConfig {
     #[serde(default = "default_forwarding")]
     pub forwarding: String,
     /// Tunnel type of a `tun` real server (ipvsadm `--tun-type`): `ipip` (default: IPIP,
-    /// IPv6-in-IPv6 or across families by the real server's address) or `gue`.
+    /// IPv6-in-IPv6 or across families by the real server's address), `gue` (UDP to
+    /// `tun_port`) or `gre`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tun_type: Option<String>,
     /// UDP destination port of GUE encapsulation (ipvsadm `--tun-port`); required for `gue`.
@@ -557,10 +558,10 @@ impl Config {
                 }
                 match (r.tun_type.as_deref(), fwd) {
                     (None, _) | (Some("ipip"), "tun") => {}
-                    (Some("gue"), "tun") => {}
+                    (Some("gue") | Some("gre"), "tun") => {}
                     (Some(t), "tun") => err(
                         format!("{rp}.tun_type"),
-                        format!("unknown tunnel type {t:?}; valid: ipip, gue"),
+                        format!("unknown tunnel type {t:?}; valid: ipip, gue, gre"),
                     ),
                     (Some(_), _) => err(
                         format!("{rp}.tun_type"),

@@ -200,7 +200,13 @@ impl State {
                             port: Some(port),
                             weight: 0,
                             forwarding: forwarding_name(r.method).into(),
-                            tun_type: (r.tun_port != 0).then(|| "gue".to_string()),
+                            tun_type: if r.tun_port != 0 {
+                                Some("gue".to_string())
+                            } else if r.flags & lb_common::REAL_F_GRE != 0 {
+                                Some("gre".to_string())
+                            } else {
+                                None
+                            },
                             tun_port: (r.tun_port != 0).then(|| u16::from_be(r.tun_port)),
                             ..RealServerConfig::adopted()
                         },
@@ -567,7 +573,11 @@ fn real_entry(r: &RealServerConfig, port: u16, flags: u16, service: u32) -> Real
         port: port.to_be(),
         family,
         method: forwarding_code(&r.forwarding),
-        flags,
+        flags: if r.tun_type.as_deref() == Some("gre") {
+            flags | lb_common::REAL_F_GRE
+        } else {
+            flags
+        },
         tun_port: match r.tun_type.as_deref() {
             Some("gue") => r.tun_port.unwrap_or(0).to_be(),
             _ => 0,

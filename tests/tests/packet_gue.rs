@@ -1,4 +1,4 @@
-//! GUE tunnels (ipvsadm `--tun-type gue --tun-port P`): `lb` wraps the packet in outer IP,
+//! GUE and GRE tunnels (ipvsadm `--tun-type gue --tun-port P`, `--tun-type gre`): `lb` wraps the packet in outer IP,
 //! UDP and a GUE header toward the real server, over IPv4 and IPv6; `decap` strips it on the
 //! configured port and leaves everything else alone. Exact bytes, built here field by field.
 
@@ -23,7 +23,7 @@ const REAL4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 11);
 const REAL6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 0x11);
 
 /// tcp VIP:80 -> REAL4 GUE port 6080; tcp VIP:81 -> REAL6 GUE port 6081; tcp [VIP6]:80 ->
-/// REAL6 GUE 6081.
+/// REAL6 GUE 6081; tcp VIP:82 -> REAL4 GRE; tcp [VIP6]:82 -> REAL6 GRE.
 fn harness() -> Harness {
     let config = format!(
         r#"{{
@@ -36,7 +36,11 @@ fn harness() -> Harness {
           {{ "protocol": "tcp", "vip": "{VIP}", "port": 81, "scheduler": "mh", "mh_table_size": 251,
             "real_servers": [ {{ "address": "{REAL6}", "forwarding": "tun", "tun_type": "gue", "tun_port": 6081 }} ] }},
           {{ "protocol": "tcp", "vip": "{VIP6}", "port": 80, "scheduler": "mh", "mh_table_size": 251,
-            "real_servers": [ {{ "address": "{REAL6}", "forwarding": "tun", "tun_type": "gue", "tun_port": 6081 }} ] }}
+            "real_servers": [ {{ "address": "{REAL6}", "forwarding": "tun", "tun_type": "gue", "tun_port": 6081 }} ] }},
+          {{ "protocol": "tcp", "vip": "{VIP}", "port": 82, "scheduler": "mh", "mh_table_size": 251,
+            "real_servers": [ {{ "address": "{REAL4}", "forwarding": "tun", "tun_type": "gre" }} ] }},
+          {{ "protocol": "tcp", "vip": "{VIP6}", "port": 82, "scheduler": "mh", "mh_table_size": 251,
+            "real_servers": [ {{ "address": "{REAL6}", "forwarding": "tun", "tun_type": "gre" }} ] }}
         ]
     }}"#
     );
@@ -202,6 +206,97 @@ fn gue_over_ipv4_and_ipv6_and_decap_strips_it() {
 }
 
 #[test]
+fn gre_over_ipv4_and_ipv6_and_decap_strips_it() {
+    require_root!();
+    let mut h = harness();
+    let me = h.if_mac;
+    // IPv4 in GRE over IPv4: outer protocol 47, GRE header 0000 0800.
+    let inner = Ipv4::new(CLIENT, VIP, 6).build(&tcp(CLIENT, VIP, 42100, 82, 0x02, b"gre4"));
+    let frame = eth(me, CLIENT_MAC, ETH_P_IP, &inner);
+    let mut payload = vec![0, 0, 0x08, 0x00];
+    payload.extend_from_slice(&inner);
+    let mut outer = vec![0u8; 20];
+    outer[0] = 0x45;
+    outer[2..4].copy_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
+    outer[6] = 0x40;
+    outer[8] = 64;
+    outer[9] = 47;
+    outer[12..16].copy_from_slice(&DIRECTOR.octets());
+    outer[16..20].copy_from_slice(&REAL4.octets());
+    let c = csum(&outer);
+    outer[10..12].copy_from_slice(&c.to_be_bytes());
+    outer.extend_from_slice(&payload);
+    let want = eth(real_mac(REAL4), me, ETH_P_IP, &outer);
+    let enc = check(
+        &mut h,
+        "gre over ipv4",
+        &frame,
+        XDP_TX,
+        Some(&want),
+        &[("tx", 1), ("conn_new", 1)],
+    );
+    let out = h.run("decap", &enc);
+    let mut stripped = enc[..12].to_vec();
+    stripped.extend_from_slice(&frame[12..]);
+    assert_eq!(
+        (out.action, out.data),
+        (XDP_PASS, stripped),
+        "decap strips GRE"
+    );
+
+    // IPv6 in GRE over IPv6: protocol type 86dd.
+    let inner = Ipv6::new(CLIENT6, VIP6, 6).build(&tcp(CLIENT6, VIP6, 42101, 82, 0x02, b"gre6"));
+    let frame = eth(me, CLIENT_MAC, ETH_P_IPV6, &inner);
+    let mut payload = vec![0, 0, 0x86, 0xdd];
+    payload.extend_from_slice(&inner);
+    let mut ip6 = Ipv6::new(DIRECTOR6, REAL6, 47);
+    ip6.flow_label = entropy(CLIENT6.into(), VIP6.into(), 42101, 82) & 0xfffff;
+    let want = eth(real_mac(REAL6), me, ETH_P_IPV6, &ip6.build(&payload));
+    let enc = check(
+        &mut h,
+        "gre over ipv6",
+        &frame,
+        XDP_TX,
+        Some(&want),
+        &[("tx", 1), ("conn_new", 1)],
+    );
+    let out = h.run("decap", &enc);
+    let mut stripped = enc[..12].to_vec();
+    stripped.extend_from_slice(&frame[12..]);
+    assert_eq!(
+        (out.action, out.data),
+        (XDP_PASS, stripped),
+        "decap strips GRE over IPv6"
+    );
+
+    // GRE with a key (RFC 2890) is stripped too; a version-1 (PPTP) header is not ours.
+    let inner = Ipv4::new(CLIENT, VIP, 6).build(&tcp(CLIENT, VIP, 42102, 82, 0x02, b"k"));
+    for (hdr, stripped_ok) in [
+        (vec![0x20, 0, 0x08, 0x00, 0, 0, 0, 42], true),
+        (vec![0x00, 0x01, 0x08, 0x00], false),
+    ] {
+        let mut p = hdr.clone();
+        p.extend_from_slice(&inner);
+        let f = eth(
+            me,
+            CLIENT_MAC,
+            ETH_P_IP,
+            &Ipv4::new(DIRECTOR, REAL4, 47).build(&p),
+        );
+        let out = h.run("decap", &f);
+        assert_eq!(out.action, XDP_PASS);
+        if stripped_ok {
+            let mut want = f[..12].to_vec();
+            want.extend_from_slice(&ETH_P_IP.to_be_bytes());
+            want.extend_from_slice(&inner);
+            assert_eq!(out.data, want, "keyed GRE stripped");
+        } else {
+            assert_eq!(out.data, f, "GRE version 1 left alone");
+        }
+    }
+}
+
+#[test]
 fn a_gue_real_server_needs_its_port_and_only_tun_has_a_tunnel_type() {
     let base = |rs: &str| {
         format!(
@@ -232,10 +327,14 @@ fn a_gue_real_server_needs_its_port_and_only_tun_has_a_tunnel_type() {
         "{e}"
     );
     let e = errs(&format!(
-        r#"{{ "address": "{REAL4}", "forwarding": "tun", "tun_type": "gre" }}"#
+        r#"{{ "address": "{REAL4}", "forwarding": "tun", "tun_type": "vxlan" }}"#
     ));
     assert!(
-        e.contains("unknown tunnel type \"gre\"; valid: ipip, gue"),
+        e.contains("unknown tunnel type \"vxlan\"; valid: ipip, gue, gre"),
         "{e}"
     );
+    let e = errs(&format!(
+        r#"{{ "address": "{REAL4}", "forwarding": "tun", "tun_type": "gre", "tun_port": 5 }}"#
+    ));
+    assert!(e.contains("only a gue tunnel has a port"), "{e}");
 }
