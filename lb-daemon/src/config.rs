@@ -218,18 +218,9 @@ impl ServiceConfig {
         } else {
             Protocol::Tcp
         };
-        let vip: IpAddr = if key.family == lb_common::FAMILY_V6 {
-            let mut o = [0u8; 16];
-            for (i, w) in key.addr.iter().enumerate() {
-                o[i * 4..i * 4 + 4].copy_from_slice(&w.to_ne_bytes());
-            }
-            o.into()
-        } else {
-            key.addr[0].to_ne_bytes().into()
-        };
         Self {
             protocol,
-            vip,
+            vip: crate::state::addr_of(&key.addr, key.family),
             port: u16::from_be(key.port),
             scheduler: default_scheduler(),
             mh_table_size: None,

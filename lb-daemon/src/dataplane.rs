@@ -162,12 +162,7 @@ impl Dataplane {
         // The programs `lb` tail-calls: loaded (verified) now and put in their slots, so that
         // `lb` finds them from its first packet.
         for (slot, name) in lb_common::prog_slot::NAMES.iter().enumerate() {
-            let prog: &mut Xdp = ebpf
-                .program_mut(name)
-                .ok_or(DataplaneError::MissingProgram(name))?
-                .try_into()
-                .map_err(|source| DataplaneError::Program { name, source })?;
-            load_program(prog, name)?;
+            let prog = xdp_program(&mut ebpf, name)?;
             let fd = prog
                 .fd()
                 .map_err(|source| DataplaneError::Program { name, source })?
@@ -241,16 +236,7 @@ impl Dataplane {
 
     /// Loads (verifies) one XDP program of the object and returns it.
     pub fn program(&mut self, name: &'static str) -> Result<&mut Xdp> {
-        let prog: &mut Xdp = self
-            .ebpf
-            .program_mut(name)
-            .ok_or(DataplaneError::MissingProgram(name))?
-            .try_into()
-            .map_err(|source| DataplaneError::Program { name, source })?;
-        if prog.fd().is_err() {
-            load_program(prog, name)?;
-        }
-        Ok(prog)
+        xdp_program(&mut self.ebpf, name)
     }
 
     /// Attaches the director program `lb` to an interface of the current network namespace.
@@ -580,6 +566,19 @@ pub fn flush(dir: &Path) -> std::io::Result<usize> {
     Ok(n)
 }
 
+/// One XDP program of the object, loaded (verified) if it was not yet.
+fn xdp_program<'a>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut Xdp> {
+    let prog: &mut Xdp = ebpf
+        .program_mut(name)
+        .ok_or(DataplaneError::MissingProgram(name))?
+        .try_into()
+        .map_err(|source| DataplaneError::Program { name, source })?;
+    if prog.fd().is_err() {
+        load_program(prog, name)?;
+    }
+    Ok(prog)
+}
+
 /// Loads (verifies) a program. The kernel abandons a verification with EAGAIN when a signal
 /// arrives meanwhile (seen under load with many threads); it asks for a retry, so retry a few
 /// times.
@@ -621,13 +620,7 @@ pub fn attach_standalone(name: &'static str, iface: &str, mode: XdpMode) -> Resu
         return Err(DataplaneError::NoObject);
     }
     let mut ebpf = EbpfLoader::new().load(OBJECT)?;
-    let prog: &mut Xdp = ebpf
-        .program_mut(name)
-        .ok_or(DataplaneError::MissingProgram(name))?
-        .try_into()
-        .map_err(|source| DataplaneError::Program { name, source })?;
-    load_program(prog, name)?;
-    attach(prog, name, iface, mode)?;
+    attach(xdp_program(&mut ebpf, name)?, name, iface, mode)?;
     Ok(ebpf)
 }
 

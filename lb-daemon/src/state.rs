@@ -131,8 +131,8 @@ fn forwarding_name(code: u8) -> &'static str {
     }
 }
 
-/// The address a map entry's words and family stand for.
-fn addr_of(words: &[u32; 4], family: u8) -> IpAddr {
+/// The address a map entry's words and family stand for (the inverse of [`addr_words`]).
+pub fn addr_of(words: &[u32; 4], family: u8) -> IpAddr {
     if family == FAMILY_V6 {
         let mut o = [0u8; 16];
         for (i, w) in words.iter().enumerate() {

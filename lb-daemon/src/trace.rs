@@ -16,12 +16,16 @@ use std::{
 
 use anyhow::{Result, bail};
 use lb_common::{
-    FAMILY_V6, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, REASON_NAMES, TRACE_F_PARSED,
-    TraceEvent, TraceFilter,
+    PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, REASON_NAMES, TRACE_F_PARSED, TraceEvent,
+    TraceFilter,
     api::{Op, Response, TraceView},
 };
 
-use crate::{conntrack::monotonic_ns, daemon::Daemon, state::addr_words};
+use crate::{
+    conntrack::monotonic_ns,
+    daemon::Daemon,
+    state::{addr_of, addr_words},
+};
 
 /// Events per second and CPU when the client does not say.
 const DEFAULT_MAX_PER_SEC: u32 = 1000;
@@ -165,17 +169,7 @@ fn verdict_name(action: u32) -> &'static str {
 pub fn view(e: &TraceEvent, time: SystemTime, names: &HashMap<u32, (IpAddr, u16)>) -> TraceView {
     let parsed = e.flags & TRACE_F_PARSED != 0;
     let f = &e.flow;
-    let addr = |w: &[u32; 4]| -> IpAddr {
-        if f.family == FAMILY_V6 {
-            let mut o = [0u8; 16];
-            for (i, x) in w.iter().enumerate() {
-                o[i * 4..i * 4 + 4].copy_from_slice(&x.to_ne_bytes());
-            }
-            o.into()
-        } else {
-            w[0].to_ne_bytes().into()
-        }
-    };
+    let addr = |w: &[u32; 4]| addr_of(w, f.family);
     TraceView {
         time: humantime::format_rfc3339_micros(time).to_string(),
         verdict: verdict_name(e.action).into(),
