@@ -37,6 +37,9 @@ _lbctl() {
             lbctl,status)
                 cmd="lbctl__subcmd__status"
                 ;;
+            lbctl,trace)
+                cmd="lbctl__subcmd__trace"
+                ;;
             lbctl,undrain)
                 cmd="lbctl__subcmd__undrain"
                 ;;
@@ -47,7 +50,7 @@ _lbctl() {
 
     case "${cmd}" in
         lbctl)
-            opts="-v -A -E -D -C -R -S -a -e -d -l -L -Z -t -u -f -s -p -M -b -o -6 -r -g -i -m -w -x -y -n -c -X -h --json --socket --version --add-service --edit-service --delete-service --clear --restore --save --add-server --edit-server --delete-server --list --zero --set --start-daemon --stop-daemon --tcp-service --udp-service --sctp-service --fwmark-service --scheduler --persistent --netmask --pe --sched-flags --ops --ipv6 --mh-table-size --real-server --gatewaying --ipip --masquerading --tun-type --tun-port --tun-nocsum --tun-csum --tun-remcsum --weight --u-threshold --l-threshold --numeric --connection --timeout --daemon --stats --rate --thresholds --persistent-conn --tun-info --exact --nosort --sort --mcast-interface --syncid --mcast-group --mcast-port --mcast-ttl --sync-maxlen --help status apply get completions man drain undrain health"
+            opts="-v -A -E -D -C -R -S -a -e -d -l -L -Z -t -u -f -s -p -M -b -o -6 -r -g -i -m -w -x -y -n -c -X -h --json --socket --version --add-service --edit-service --delete-service --clear --restore --save --add-server --edit-server --delete-server --list --zero --set --start-daemon --stop-daemon --tcp-service --udp-service --sctp-service --fwmark-service --scheduler --persistent --netmask --pe --sched-flags --ops --ipv6 --mh-table-size --real-server --gatewaying --ipip --masquerading --tun-type --tun-port --tun-nocsum --tun-csum --tun-remcsum --weight --u-threshold --l-threshold --numeric --connection --timeout --daemon --stats --rate --thresholds --persistent-conn --tun-info --exact --nosort --sort --mcast-interface --syncid --mcast-group --mcast-port --mcast-ttl --sync-maxlen --help status apply get completions man drain undrain health trace"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -359,6 +362,48 @@ _lbctl() {
                 return 0
             fi
             case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lbctl__subcmd__trace)
+            opts="-c -h --vip --client --real --count --max-per-sec --json --socket --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --vip)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --real)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --count)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-per-sec)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -92,6 +92,7 @@ complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "man" -d 'Print lbctl\'s
 complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "drain" -d 'Drain a real server: no new connections now, its remaining ones removed at the deadline'
 complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "undrain" -d 'End a drain: the real server takes new connections again'
 complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "health" -d 'Show every real server\'s health check, state and drain'
+complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "trace" -d 'Show live what the data plane does with matching packets (verdict, reason, real server)'
 complete -c lbctl -n "__fish_lbctl_using_subcommand status" -l socket -d 'Path of lbd\'s control socket' -r -F
 complete -c lbctl -n "__fish_lbctl_using_subcommand status" -l json -d 'Print lbd\'s answer as JSON instead of a table'
 complete -c lbctl -n "__fish_lbctl_using_subcommand status" -s h -l help -d 'Print help'
@@ -125,3 +126,11 @@ complete -c lbctl -n "__fish_lbctl_using_subcommand undrain" -s h -l help -d 'Pr
 complete -c lbctl -n "__fish_lbctl_using_subcommand health" -l socket -d 'Path of lbd\'s control socket' -r -F
 complete -c lbctl -n "__fish_lbctl_using_subcommand health" -l json -d 'Print lbd\'s answer as JSON instead of a table'
 complete -c lbctl -n "__fish_lbctl_using_subcommand health" -s h -l help -d 'Print help'
+complete -c lbctl -n "__fish_lbctl_using_subcommand trace" -l vip -d 'Only packets to this VIP (and nat replies from it)' -r
+complete -c lbctl -n "__fish_lbctl_using_subcommand trace" -l client -d 'Only packets from (or to) this client address' -r
+complete -c lbctl -n "__fish_lbctl_using_subcommand trace" -l real -d 'Only packets forwarded to this real server' -r
+complete -c lbctl -n "__fish_lbctl_using_subcommand trace" -s c -l count -d 'Stop after this many events (default: until interrupted)' -r
+complete -c lbctl -n "__fish_lbctl_using_subcommand trace" -l max-per-sec -d 'At most this many events per second and CPU (0: no limit)' -r
+complete -c lbctl -n "__fish_lbctl_using_subcommand trace" -l socket -d 'Path of lbd\'s control socket' -r -F
+complete -c lbctl -n "__fish_lbctl_using_subcommand trace" -l json -d 'Print lbd\'s answer as JSON instead of a table'
+complete -c lbctl -n "__fish_lbctl_using_subcommand trace" -s h -l help -d 'Print help'

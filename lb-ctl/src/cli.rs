@@ -36,7 +36,8 @@ use crate::ipvsadm;
                   lbctl get config\n  \
                   lbctl status --json\n  \
                   lbctl drain -t 10.0.0.1:80 -r 192.168.1.10 --deadline 300\n  \
-                  lbctl health",
+                  lbctl health\n  \
+                  lbctl trace --vip 10.0.0.1",
     disable_version_flag = true,
     disable_help_subcommand = true,
     // "-w -1" is ipvsadm's "illegal weight specified", not an unknown option.
@@ -105,6 +106,8 @@ pub enum Verb {
     Undrain(crate::cmd::drain::RealTarget),
     /// Show every real server's health check, state and drain
     Health,
+    /// Show live what the data plane does with matching packets (verdict, reason, real server)
+    Trace(crate::cmd::trace::TraceArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -388,6 +391,8 @@ pub enum Command {
     Undrain(crate::cmd::drain::RealTarget),
     /// `health`.
     Health,
+    /// `trace`.
+    Trace(crate::cmd::trace::TraceArgs),
 }
 
 /// A command line ipvsadm would refuse, with ipvsadm's message; lbctl exits with status 2
@@ -414,6 +419,7 @@ impl Cli {
                 Verb::Drain(_) => "drain",
                 Verb::Undrain(_) => "undrain",
                 Verb::Health => "health",
+                Verb::Trace(_) => "trace",
             };
             if let Some(flag) = ipvsadm::given_flags(self).first() {
                 return Err(UsageError(format!(
@@ -434,6 +440,7 @@ impl Cli {
                 Verb::Drain(a) => Command::Drain(*a),
                 Verb::Undrain(t) => Command::Undrain(*t),
                 Verb::Health => Command::Health,
+                Verb::Trace(a) => Command::Trace(*a),
             });
         }
         ipvsadm::resolve_with(self, lookup)

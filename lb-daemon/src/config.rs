@@ -170,14 +170,15 @@ pub struct RealServerConfig {
     #[serde(default = "default_forwarding")]
     pub forwarding: String,
     /// Tunnel type of a `tun` real server (ipvsadm `--tun-type`): `ipip` (default: IPIP,
-    /// IPv6-in-IPv6 or across families by the real server's address) or `gue`.
+    /// IPv6-in-IPv6 or across families by the real server's address), `gue` (UDP to
+    /// `tun_port`) or `gre`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tun_type: Option<String>,
     /// UDP destination port of GUE encapsulation (ipvsadm `--tun-port`); required for `gue`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tun_port: Option<u16>,
-    /// Checksum mode of GUE encapsulation: `nocsum` (default), `csum` or `remcsum` (ipvsadm
-    /// `--tun-nocsum`, `--tun-csum`, `--tun-remcsum`).
+    /// Checksum mode of GUE or GRE encapsulation: `nocsum` (default), `csum` or (GUE)
+    /// `remcsum` (ipvsadm `--tun-nocsum`, `--tun-csum`, `--tun-remcsum`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tun_csum: Option<String>,
     /// Upper connection threshold (ipvsadm `-x`): above this many connections the real server
@@ -224,18 +225,9 @@ impl ServiceConfig {
         } else {
             Protocol::Tcp
         };
-        let vip: IpAddr = if key.family == lb_common::FAMILY_V6 {
-            let mut o = [0u8; 16];
-            for (i, w) in key.addr.iter().enumerate() {
-                o[i * 4..i * 4 + 4].copy_from_slice(&w.to_ne_bytes());
-            }
-            o.into()
-        } else {
-            key.addr[0].to_ne_bytes().into()
-        };
         Self {
             protocol,
-            vip,
+            vip: crate::state::addr_of(&key.addr, key.family),
             port: u16::from_be(key.port),
             scheduler: default_scheduler(),
             mh_table_size: None,
@@ -565,10 +557,10 @@ impl Config {
                 }
                 match (r.tun_type.as_deref(), fwd) {
                     (None, _) | (Some("ipip"), "tun") => {}
-                    (Some("gue"), "tun") => {}
+                    (Some("gue") | Some("gre"), "tun") => {}
                     (Some(t), "tun") => err(
                         format!("{rp}.tun_type"),
-                        format!("unknown tunnel type {t:?}; valid: ipip, gue"),
+                        format!("unknown tunnel type {t:?}; valid: ipip, gue, gre"),
                     ),
                     (Some(_), _) => err(
                         format!("{rp}.tun_type"),
@@ -591,10 +583,11 @@ impl Config {
                     ),
                 }
                 match (r.tun_type.as_deref(), r.tun_csum.as_deref()) {
-                    (_, None) | (Some("gue"), Some("nocsum")) => {}
+                    (_, None) | (Some("gue" | "gre"), Some("nocsum")) => {}
                     // lb sends GUE with a zero UDP checksum (RFC 6935/6936 allow it for
-                    // tunnels).
-                    (Some("gue"), Some(c @ ("csum" | "remcsum"))) => err(
+                    // tunnels) and GRE without its optional checksum (RFC 2784).
+                    (Some("gue"), Some(c @ ("csum" | "remcsum")))
+                    | (Some("gre"), Some(c @ "csum")) => err(
                         format!("{rp}.tun_csum"),
                         format!("checksum mode {c:?} is not implemented yet; implemented: nocsum"),
                     ),
@@ -602,9 +595,13 @@ impl Config {
                         format!("{rp}.tun_csum"),
                         format!("unknown checksum mode {c:?}; valid: nocsum, csum, remcsum"),
                     ),
+                    (Some("gre"), Some(c)) => err(
+                        format!("{rp}.tun_csum"),
+                        format!("unknown checksum mode {c:?} for gre; valid: nocsum, csum"),
+                    ),
                     (_, Some(_)) => err(
                         format!("{rp}.tun_csum"),
-                        "only a gue tunnel has a checksum mode (set tun_type to \"gue\")".into(),
+                        "only a gue or gre tunnel has a checksum mode (set tun_type)".into(),
                     ),
                 }
                 if (r.upper_threshold.is_some() || r.lower_threshold.is_some())

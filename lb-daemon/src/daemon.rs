@@ -17,7 +17,7 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
-use lb_common::api::{API_VERSION, Request, Response, ServiceView};
+use lb_common::api::{API_VERSION, Op, Request, Response, ServiceView};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use tracing::{debug, error, info, warn};
 
@@ -436,6 +436,10 @@ fn handle_client(s: UnixStream, daemon: &Mutex<Daemon>) -> Result<()> {
                 ),
                 edit: None,
             },
+            Ok(req) if matches!(req.op, Op::Trace { .. }) => {
+                // A trace takes the connection until the client closes it.
+                return crate::trace::stream(&req.op, &mut w, daemon);
+            }
             Ok(req) => {
                 let mut d = daemon.lock().unwrap_or_else(|e| e.into_inner());
                 let before = real_addrs(&crate::ops::desired(&d));

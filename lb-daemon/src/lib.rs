@@ -16,3 +16,4 @@ pub mod ops;
 pub mod sched;
 pub mod schema;
 pub mod state;
+pub mod trace;

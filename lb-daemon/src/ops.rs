@@ -22,6 +22,8 @@ use crate::{
 pub fn answer(d: &mut Daemon, op: &Op) -> Response {
     match op {
         Op::Drain { .. } | Op::Undrain { .. } => crate::health::drain_op(d, op),
+        // handle_client gives a trace its own connection before it gets here.
+        Op::Trace { .. } => error("a trace streams: send it on a connection of its own"),
         Op::List => list(d),
         Op::Status => status(d),
         Op::Edit { edits } => edit(d, edits),

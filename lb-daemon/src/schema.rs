@@ -73,7 +73,7 @@ pub fn schema() -> Value {
         all.push(Value::Null);
         json!({ "enum": all })
     };
-    set(&format!("{real}/tun_type"), names(&["ipip", "gue"]));
+    set(&format!("{real}/tun_type"), names(&["ipip", "gue", "gre"]));
     set(
         &format!("{real}/tun_csum"),
         names(&["nocsum", "csum", "remcsum"]),

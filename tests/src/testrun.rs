@@ -115,6 +115,22 @@ impl Harness {
         }
     }
 
+    /// The real server the daemon's table gives `flow` of service `key` (the reference
+    /// computation: the same flow hash into the table lbd wrote), for the table-driven
+    /// schedulers that hash the whole 5-tuple (`mh`).
+    pub fn table_real(&self, key: &lb_common::VipKey, flow: &lb_common::FlowKey) -> IpAddr {
+        let svc = self.dp.service(key).expect("service in map");
+        let slot =
+            lb_common::hash::flow_hash(flow, lb_common::hash::FLOW_HASH_SEED) % svc.table_len;
+        let id = self.dp.read_table(svc.table_off + slot, 1).unwrap()[0];
+        self.state
+            .real_ids(key)
+            .into_iter()
+            .find(|(_, _, rid)| *rid == id)
+            .expect("the table names a real server of the service")
+            .0
+    }
+
     /// Runs `prog` once on `pkt` as if it arrived on eth0.
     pub fn run(&mut self, prog: &'static str, pkt: &[u8]) -> Outcome {
         let ifindex = self.ifindex;

@@ -6,6 +6,7 @@ pub mod edit;
 pub mod generate;
 pub mod list;
 pub mod status;
+pub mod trace;
 
 use std::io::{Read, Write};
 
@@ -32,6 +33,8 @@ pub fn run(
 ) -> Result<()> {
     let client = Client::new(&global.socket);
     let text = match command {
+        // A trace streams until interrupted: straight to the output.
+        Command::Trace(a) => return trace::run(&client, &a, global.json, out),
         Command::List(what, opts) => list::run(&client, &what, &opts, global.json)?,
         Command::Save(opts) => list::save(&client, &opts, global.json)?,
         Command::Edit(e) => edit::one(&client, e, global.json)?,
@@ -79,6 +82,8 @@ pub(crate) fn response_kind(r: &Response) -> &'static str {
         Response::Connections { .. } => "connections",
         Response::RealServer { .. } => "real server",
         Response::Error { .. } => "error",
+        Response::TraceStarted => "trace started",
+        Response::Trace(_) => "trace event",
     }
 }
 
