@@ -2,9 +2,12 @@
 //! by `lb` (which only picks a slot: a hash, or a per-CPU rotating cursor). These builders are
 //! the reference models of the schedulers: the tests check `lb`'s choices against them.
 
+use std::collections::HashMap;
+
 use lb_common::{
-    SCHED_DH, SCHED_FO, SCHED_LC, SCHED_MH, SCHED_NQ, SCHED_OVF, SCHED_RR, SCHED_SED, SCHED_SH,
-    SCHED_WLC, SCHED_WRR, sched_cell,
+    LBLCR_SET_MAX, SCHED_DH, SCHED_F_FALLBACK, SCHED_F_PORT, SCHED_FO, SCHED_LBLC, SCHED_LBLCR,
+    SCHED_LC, SCHED_MH, SCHED_NQ, SCHED_OVF, SCHED_RR, SCHED_SED, SCHED_SH, SCHED_WLC, SCHED_WRR,
+    sched_cell,
 };
 
 use crate::maglev::{self, Backend, MaglevError};
@@ -36,13 +39,30 @@ pub fn code(name: &str) -> Option<u8> {
         "nq" => SCHED_NQ,
         "fo" => SCHED_FO,
         "ovf" => SCHED_OVF,
+        "lblc" => SCHED_LBLC,
+        "lblcr" => SCHED_LBLCR,
         _ => return None,
+    })
+}
+
+/// The `SCHED_F_*` bits of scheduler flags (ipvsadm `-b`; validated per scheduler by the
+/// config).
+pub fn flag_bits(flags: &[String]) -> u8 {
+    flags.iter().fold(0, |bits, f| {
+        bits | match f.as_str() {
+            "sh-fallback" | "mh-fallback" => SCHED_F_FALLBACK,
+            "sh-port" | "mh-port" => SCHED_F_PORT,
+            _ => 0,
+        }
     })
 }
 
 /// Count-driven schedulers pick by live connection counts, not from a computed order.
 pub fn is_count_driven(name: &str) -> bool {
-    matches!(name, "lc" | "wlc" | "sed" | "nq" | "fo" | "ovf")
+    matches!(
+        name,
+        "lc" | "wlc" | "sed" | "nq" | "fo" | "ovf" | "lblc" | "lblcr"
+    )
 }
 
 /// The cells `lb` reads for scheduler `name` (`lb_common::sched_cell`): the table's ids, and
@@ -68,6 +88,15 @@ pub struct Load {
     pub weight: u32,
     pub active: u64,
     pub inactive: u64,
+    /// Over its upper connection threshold (IPVS's `IP_VS_DEST_F_OVERLOAD`).
+    pub overloaded: bool,
+}
+
+impl Load {
+    /// IPVS's `ip_vs_dest_conn_overhead`: active x 256 + inactive.
+    fn overhead(&self) -> u64 {
+        (self.active << 8) + self.inactive
+    }
 }
 
 /// The reference model of the count-driven schedulers (IPVS's ip_vs_lc.c, ip_vs_wlc.c,
@@ -76,10 +105,11 @@ pub struct Load {
 /// nq), divided by weight (wlc, sed, nq; compared by cross-multiplication); nq takes the
 /// first real server with no active connection outright; fo (ip_vs_fo.c) takes the first of
 /// the highest weight, ovf (ip_vs_ovf.c) the same among those whose active connections do not
-/// exceed their weight. None when no real server qualifies.
+/// exceed their weight. Overloaded real servers are passed over. None when no real server
+/// qualifies.
 pub fn pick(name: &str, reals: &[Load]) -> Option<u32> {
     let mut best: Option<(u32, u64, u64)> = None;
-    for r in reals.iter().filter(|r| r.weight > 0) {
+    for r in reals.iter().filter(|r| r.weight > 0 && !r.overloaded) {
         let w = r.weight as u64;
         let oh = match name {
             "sed" | "nq" => r.active + 1,
@@ -107,6 +137,141 @@ pub fn pick(name: &str, reals: &[Load]) -> Option<u32> {
         }
     }
     best.map(|b| b.0)
+}
+
+/// The reference model of how `lb` takes a real server from a table-driven scheduler's table:
+/// the slot at `start` (from the hash or the rotating cursor); if its real server is
+/// overloaded, the first available one in the following slots (wrapping, at most
+/// `max_probes` of them) when `walk` (`rr`, `wrr`, and `sh` / `mh` with their `-fallback`
+/// flag), else none. Returns the real server and how many slots past `start` it lies.
+pub fn table_choice(
+    table: &[u32],
+    start: usize,
+    overloaded: impl Fn(u32) -> bool,
+    walk: bool,
+    max_probes: usize,
+) -> Option<(u32, usize)> {
+    let id = *table.get(start)?;
+    if id == 0 {
+        return None;
+    }
+    if !overloaded(id) {
+        return Some((id, 0));
+    }
+    if !walk {
+        return None;
+    }
+    (1..table.len().min(max_probes + 1))
+        .map(|k| (table[(start + k) % table.len()], k))
+        .find(|&(id, _)| id != 0 && !overloaded(id))
+}
+
+/// One destination address's entry of the `lblc` / `lblcr` model (what `lb` keeps in its
+/// locality map).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LocalityEntry {
+    /// Real servers, newest first (`lblc`: one).
+    pub set: Vec<u32>,
+    /// When the set last changed / the entry was last used (ns).
+    pub last_mod: u64,
+    pub last_use: u64,
+}
+
+/// The reference model of `lblc` and `lblcr` (IPVS's ip_vs_lblc.c and ip_vs_lblcr.c) as `lb`
+/// runs them: destination address -> real server (set), with IPVS's overload rule.
+#[derive(Clone, Debug, Default)]
+pub struct LocalityModel {
+    pub entries: HashMap<[u32; 4], LocalityEntry>,
+}
+
+impl LocalityModel {
+    /// The real server for a new connection to `dst`, given the service's real servers (in
+    /// configured order) at time `now` (ns); `expiration_ns`: `lblcr_expiration`.
+    ///
+    /// `lblc`: the entry's real server while it is schedulable (weight > 0, in the service,
+    /// not over its threshold: IPVS's lblc does not look at thresholds; lb never gives an
+    /// overloaded real server new connections) and not overloaded in IPVS's sense (more
+    /// active connections than its weight while some real server has fewer than half its
+    /// weight); otherwise the `wlc` choice, which replaces the entry.
+    ///
+    /// `lblcr`: the least loaded schedulable member (weighted least connection, the first in
+    /// set order on ties); a set of two or more that has not changed for `expiration_ns`
+    /// loses its most loaded member of weight > 0; if no member is left to take, or it is
+    /// overloaded as above, the `wlc` choice joins the set (at its head; a full set of
+    /// [`LBLCR_SET_MAX`] drops its oldest).
+    pub fn pick(
+        &mut self,
+        lblcr: bool,
+        dst: [u32; 4],
+        reals: &[Load],
+        now: u64,
+        expiration_ns: u64,
+    ) -> Option<u32> {
+        let any_half = reals
+            .iter()
+            .any(|r| r.weight > 0 && r.active * 2 < r.weight as u64);
+        let info = |id: u32| reals.iter().find(|r| r.id == id && r.weight > 0);
+        let ipvs_overloaded = |r: &Load| r.active > r.weight as u64 && any_half;
+        let fresh = |id| LocalityEntry {
+            set: vec![id],
+            last_mod: now,
+            last_use: now,
+        };
+        let Some(e) = self.entries.get_mut(&dst) else {
+            let best = pick("wlc", reals)?;
+            self.entries.insert(dst, fresh(best));
+            return Some(best);
+        };
+        e.last_use = now;
+        if !lblcr {
+            if let Some(r) = e.set.first().and_then(|id| info(*id))
+                && !r.overloaded
+                && !ipvs_overloaded(r)
+            {
+                return Some(r.id);
+            }
+            let best = pick("wlc", reals)?;
+            *e = fresh(best);
+            return Some(best);
+        }
+        let mut least: Option<&Load> = None;
+        for r in e.set.iter().filter_map(|id| info(*id)) {
+            if r.overloaded {
+                continue;
+            }
+            if least
+                .is_none_or(|l| r.overhead() * (l.weight as u64) < l.overhead() * r.weight as u64)
+            {
+                least = Some(r);
+            }
+        }
+        if e.set.len() > 1 && now.saturating_sub(e.last_mod) > expiration_ns {
+            let mut most: Option<&Load> = None;
+            for r in e.set.iter().filter_map(|id| info(*id)) {
+                if most.is_none_or(|m| {
+                    m.overhead() * (r.weight as u64) < r.overhead() * m.weight as u64
+                }) {
+                    most = Some(r);
+                }
+            }
+            if let Some(m) = most {
+                e.set.retain(|id| *id != m.id);
+                e.last_mod = now;
+            }
+        }
+        if let Some(l) = least
+            && !ipvs_overloaded(l)
+        {
+            return Some(l.id);
+        }
+        let best = pick("wlc", reals)?;
+        if !e.set.contains(&best) {
+            e.set.insert(0, best);
+            e.set.truncate(LBLCR_SET_MAX);
+            e.last_mod = now;
+        }
+        Some(best)
+    }
 }
 
 /// The table of scheduler `name` over `backends` (in the order the real servers were
@@ -281,6 +446,7 @@ mod tests {
             weight,
             active,
             inactive,
+            overloaded: false,
         }
     }
 
@@ -338,10 +504,13 @@ mod tests {
         }
         assert_eq!(
             table("lblc", 0, &backends),
-            Err(SchedError::Unsupported("lblc".into()))
+            Err(SchedError::Unsupported("lblc".into())),
+            "lblc is count-driven: no table order"
         );
         assert_eq!(code("wrr"), Some(SCHED_WRR));
-        assert_eq!(code("lblc"), None);
+        assert_eq!(code("lblcr"), Some(SCHED_LBLCR));
+        assert_eq!(code("fastest"), None);
         assert_eq!(cells("wlc", 0, &backends).unwrap(), vec![sched_cell(2, 1)]);
+        assert_eq!(cells("lblc", 0, &backends).unwrap(), vec![sched_cell(2, 1)]);
     }
 }

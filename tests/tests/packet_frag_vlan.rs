@@ -79,7 +79,12 @@ fn expected_real(h: &Harness, sport: u16) -> Ipv4Addr {
         family: FAMILY_V4,
         _pad: [0; 2],
     };
-    let slot = hash::flow_hash(&flow, hash::FLOW_HASH_SEED) % svc.table_len;
+    // mh hashes the client address (IPVS's default; the port only with mh-port).
+    let slot = hash::sched_hash(
+        &flow,
+        svc.sched,
+        svc.sched_flags & lb_common::SCHED_F_PORT != 0,
+    ) % svc.table_len;
     let id = h.dp.read_table(svc.table_off + slot, 1).unwrap()[0];
     let (addr, _, _) = h
         .state

@@ -227,6 +227,7 @@ fn count_driven_schedulers_agree_with_the_model_connection_by_connection() {
                         weight: *w,
                         active: c.active as u64,
                         inactive: c.inactive as u64,
+                        overloaded: false,
                     }
                 })
                 .collect();
