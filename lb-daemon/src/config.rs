@@ -857,4 +857,42 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn scheduler_flags_thresholds_and_one_packet_are_checked_with_their_paths() {
+        let bad = r#"{ "interface": "eth0", "lblcr_expiration": 0,
+            "services": [
+              { "protocol": "tcp", "vip": "10.0.0.100", "port": 80, "scheduler": "sh",
+                "sched_flags": ["sh-port", "mh-port", "sh-port"], "one_packet": true,
+                "real_servers": [ { "address": "10.0.0.11", "upper_threshold": 10, "lower_threshold": 20 },
+                                  { "address": "10.0.0.12", "upper_threshold": 3000000000 } ] },
+              { "protocol": "udp", "vip": "10.0.0.100", "port": 53, "scheduler": "wlc",
+                "sched_flags": ["sh-port"], "one_packet": true, "real_servers": [] },
+              { "protocol": "udp", "vip": "10.0.0.100", "port": 54, "scheduler": "fastest",
+                "real_servers": [] } ] }"#;
+        assert_eq!(
+            errors(bad),
+            vec![
+                "lblcr_expiration: 0 is out of range (1 to 31536000 seconds)",
+                r#"services[0].sched_flags[1]: unknown flag "mh-port" for scheduler "sh"; valid: sh-fallback, sh-port"#,
+                r#"services[0].sched_flags[2]: duplicate flag "sh-port": already given at services[0].sched_flags[0]"#,
+                "services[0].one_packet: one-packet scheduling is for UDP services only",
+                "services[0].real_servers[0].lower_threshold: 20 is above the upper threshold 10",
+                "services[0].real_servers[1].upper_threshold: 3000000000 is out of range (0 to 2147483647 connections)",
+                r#"services[1].sched_flags[0]: scheduler "wlc" takes no flags (got "sh-port"); sh takes sh-fallback, sh-port; mh takes mh-fallback, mh-port"#,
+                r#"services[2].scheduler: unknown scheduler "fastest"; valid: rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, mh, fo, ovf"#,
+            ]
+        );
+        let good = r#"{ "interface": "eth0", "expire_nodest_conn": true, "lblc_expiration": 60,
+            "services": [
+              { "protocol": "udp", "vip": "10.0.0.100", "port": 53, "scheduler": "mh",
+                "sched_flags": ["mh-fallback", "mh-port"], "one_packet": true,
+                "real_servers": [ { "address": "10.0.0.11", "upper_threshold": 100 },
+                                  { "address": "10.0.0.12", "upper_threshold": 100, "lower_threshold": 50 } ] },
+              { "protocol": "tcp", "vip": "10.0.0.100", "port": 80, "scheduler": "lblc", "real_servers": [] },
+              { "protocol": "tcp", "vip": "10.0.0.100", "port": 81, "scheduler": "lblcr", "real_servers": [] } ] }"#;
+        let c = Config::parse(good, "t").unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.expire_nodest_conn);
+        assert_eq!((c.lblc_expiration(), c.lblcr_expiration()), (60, 86_400));
+    }
 }

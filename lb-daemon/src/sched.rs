@@ -513,4 +513,148 @@ mod tests {
         assert_eq!(cells("wlc", 0, &backends).unwrap(), vec![sched_cell(2, 1)]);
         assert_eq!(cells("lblc", 0, &backends).unwrap(), vec![sched_cell(2, 1)]);
     }
+
+    fn busy(id: u32, weight: u32, active: u64, inactive: u64) -> Load {
+        Load {
+            overloaded: true,
+            ..load(id, weight, active, inactive)
+        }
+    }
+
+    #[test]
+    fn count_driven_models_pass_over_overloaded_real_servers() {
+        // The least loaded is over its threshold: every scheduler takes another.
+        let reals = [busy(1, 5, 0, 0), load(2, 1, 3, 0), load(3, 1, 4, 0)];
+        for s in ["lc", "wlc", "sed", "nq", "fo", "ovf"] {
+            assert_ne!(pick(s, &reals), Some(1), "{s}");
+        }
+        assert_eq!(pick("wlc", &reals), Some(2));
+        assert_eq!(pick("nq", &reals), Some(2), "nq: no idle one left: as sed");
+        assert_eq!(pick("fo", &reals), Some(2), "fo: the first of the highest weight left");
+        assert_eq!(pick("wlc", &[busy(1, 1, 0, 0)]), None);
+    }
+
+    #[test]
+    fn table_choice_walks_on_only_when_allowed() {
+        let t = [1, 2, 3, 1, 2, 3];
+        let over = |ids: &'static [u32]| move |id: u32| ids.contains(&id);
+        assert_eq!(table_choice(&t, 1, over(&[]), false, 4096), Some((2, 0)));
+        // Without a walk (plain sh, mh, dh) an overloaded slot means no real server.
+        assert_eq!(table_choice(&t, 1, over(&[2]), false, 4096), None);
+        // With one (rr, wrr, -fallback), the next available slot, wrapping.
+        assert_eq!(table_choice(&t, 1, over(&[2]), true, 4096), Some((3, 1)));
+        assert_eq!(table_choice(&t, 4, over(&[2, 3]), true, 4096), Some((1, 2)));
+        assert_eq!(table_choice(&t, 0, over(&[1, 2, 3]), true, 4096), None);
+        // At most max_probes further slots.
+        assert_eq!(table_choice(&t, 1, over(&[2, 3]), true, 1), None);
+        assert_eq!(table_choice(&[], 0, over(&[]), true, 4096), None);
+    }
+
+    #[test]
+    fn flags_map_to_their_bits() {
+        let f = |v: &[&str]| flag_bits(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(f(&[]), 0);
+        assert_eq!(f(&["sh-port"]), SCHED_F_PORT);
+        assert_eq!(f(&["mh-fallback", "mh-port"]), SCHED_F_FALLBACK | SCHED_F_PORT);
+        assert_eq!(f(&["sh-fallback"]), SCHED_F_FALLBACK);
+    }
+
+    const DAY: u64 = 86_400_000_000_000;
+    const D1: [u32; 4] = [1, 0, 0, 0];
+    const D2: [u32; 4] = [2, 0, 0, 0];
+
+    #[test]
+    fn lblc_sticks_to_a_destination_until_ipvs_calls_it_overloaded() {
+        let mut m = LocalityModel::default();
+        // First connection to D1: wlc's choice (2: 0 / 2 beats 1's 256 / 1).
+        let mut reals = vec![load(1, 1, 1, 0), load(2, 2, 0, 0), load(3, 1, 0, 9)];
+        assert_eq!(m.pick(false, D1, &reals, 0, DAY), Some(2));
+        // Later ones stick, however loaded 2 gets, while it has no more active connections
+        // than its weight...
+        reals[1].active = 2;
+        reals[1].inactive = 500;
+        assert_eq!(m.pick(false, D1, &reals, 1, DAY), Some(2));
+        // ... or nobody has fewer than half its weight (2 active of weight 3 is not).
+        reals[1].active = 3;
+        let crowded = [load(1, 1, 1, 0), reals[1], load(3, 3, 2, 0)];
+        assert_eq!(m.pick(false, D1, &crowded, 2, DAY), Some(2));
+        // Over its weight while 3 idles below half its weight: rescheduled by wlc, remembered.
+        reals[2] = load(3, 4, 1, 0);
+        assert_eq!(m.pick(false, D1, &reals, 3, DAY), Some(3));
+        assert_eq!(m.entries[&D1].set, vec![3]);
+        // Another destination has its own mapping.
+        assert_eq!(m.pick(false, D2, &reals, 4, DAY), Some(3), "wlc: 256/4 is least");
+        // A mapped real server of weight 0, over its threshold, or gone is not taken.
+        reals[2].weight = 0;
+        assert_eq!(m.pick(false, D1, &reals, 5, DAY), Some(1), "256 / 1 < 1268 / 2");
+        reals[0] = busy(1, 1, 1, 0);
+        assert_eq!(m.pick(false, D1, &reals, 6, DAY), Some(2));
+        assert_eq!(m.pick(false, D1, &reals[..0], 7, DAY), None);
+        assert_eq!(m.entries[&D1].set, vec![2], "no choice leaves the entry as it was");
+        assert_eq!(m.entries[&D1].last_use, 7);
+    }
+
+    #[test]
+    fn lblcr_grows_its_set_under_load_and_sheds_the_busiest_member_when_stale() {
+        let mut m = LocalityModel::default();
+        let mut reals = vec![load(1, 2, 0, 0), load(2, 2, 1, 0), load(3, 2, 2, 0)];
+        assert_eq!(m.pick(true, D1, &reals, 0, DAY), Some(1));
+        // 1 overloaded (3 active > weight 2) while 2 has fewer than half (0 of 2)... not yet:
+        // 2 has 1 active, 1 x 2 < 2 is false; nobody is below half: 1 stays.
+        reals[0].active = 3;
+        assert_eq!(m.pick(true, D1, &reals, 1, DAY), Some(1));
+        // Now 3 idles: 1 is overloaded; wlc takes 3 and the set grows (newest first).
+        reals[2].active = 0;
+        assert_eq!(m.pick(true, D1, &reals, 2, DAY), Some(3));
+        assert_eq!(m.entries[&D1].set, vec![3, 1]);
+        assert_eq!(m.entries[&D1].last_mod, 2);
+        // The least loaded member is taken (3: 0 active beats 1's 3).
+        assert_eq!(m.pick(true, D1, &reals, 3, DAY), Some(3));
+        // Ties go to the first in set order: the newest.
+        reals[0] = load(1, 2, 0, 0);
+        assert_eq!(m.pick(true, D1, &reals, 4, DAY), Some(3));
+        // Unchanged for longer than the expiration: the most loaded member leaves first.
+        reals[2].active = 1;
+        assert_eq!(m.pick(true, D1, &reals, 2 + DAY + 1, DAY), Some(1));
+        assert_eq!(m.entries[&D1].set, vec![1]);
+        assert_eq!(m.entries[&D1].last_mod, 2 + DAY + 1);
+        // A single member is never shed.
+        assert_eq!(m.pick(true, D1, &reals, 10 * DAY, DAY), Some(1));
+        assert_eq!(m.entries[&D1].set, vec![1]);
+    }
+
+    #[test]
+    fn lblcr_sets_are_bounded_and_drop_their_oldest() {
+        let mut m = LocalityModel::default();
+        // Each round the newest member is overloaded and a fresh idle real server joins.
+        let n = LBLCR_SET_MAX as u32 + 2;
+        let mut reals: Vec<Load> = (1..=n).map(|id| load(id, 1, 5, 0)).collect();
+        for id in 1..=n {
+            reals[id as usize - 1].active = 0;
+            assert_eq!(m.pick(true, D1, &reals, id as u64, DAY), Some(id));
+            reals[id as usize - 1].active = 5;
+        }
+        let want: Vec<u32> = (3..=n).rev().collect();
+        assert_eq!(m.entries[&D1].set, want);
+    }
+
+    #[test]
+    fn overload_clears_below_the_lower_threshold_or_three_quarters_of_the_upper() {
+        let l = |upper, lower| lb_common::RealLimits {
+            upper,
+            lower,
+            overloaded: 1,
+            _pad: 0,
+        };
+        // Lower threshold set: strictly below it.
+        assert!(!l(10, 4).may_clear(4));
+        assert!(l(10, 4).may_clear(3));
+        // None: below three quarters of the upper (total x 4 < upper x 3).
+        assert!(!l(10, 0).may_clear(8));
+        assert!(l(10, 0).may_clear(7));
+        assert!(!l(4, 0).may_clear(3));
+        assert!(l(4, 0).may_clear(2));
+        // No threshold at all: nothing holds it.
+        assert!(l(0, 0).may_clear(1_000_000));
+    }
 }
