@@ -147,6 +147,13 @@ pub const SCHED_F_FALLBACK: u8 = 1 << 0;
 /// [`Service::sched_flags`]: `sh-port` / `mh-port`: hash the client's port with its address.
 pub const SCHED_F_PORT: u8 = 1 << 1;
 
+/// Most further table slots `lb` looks at for an available real server when the one a
+/// table-driven scheduler picked is overloaded (`rr`, `wrr`, `sh-fallback`, `mh-fallback`):
+/// every `sh` bucket, and in longer tables (`mh`, long `wrr` sequences) enough that a service
+/// with any sizeable share of available real servers finds one, while a service whose real
+/// servers are all overloaded costs a bounded walk per new connection.
+pub const MAX_SCHED_PROBES: u32 = 4096;
+
 /// A scheduler-table cell ([`map_name::SCHED_TABLE`] values): the real-server id in the low
 /// 32 bits, its weight in the high 32 (count-driven schedulers only; 0 otherwise).
 pub const fn sched_cell(id: u32, weight: u32) -> u64 {

@@ -245,7 +245,8 @@ impl LocalityModel {
                 least = Some(r);
             }
         }
-        if e.set.len() > 1 && now.saturating_sub(e.last_mod) > expiration_ns {
+        // Wrapping, like the data plane's clock arithmetic.
+        if e.set.len() > 1 && now.wrapping_sub(e.last_mod) > expiration_ns {
             let mut most: Option<&Load> = None;
             for r in e.set.iter().filter_map(|id| info(*id)) {
                 if most.is_none_or(|m| {
@@ -530,7 +531,11 @@ mod tests {
         }
         assert_eq!(pick("wlc", &reals), Some(2));
         assert_eq!(pick("nq", &reals), Some(2), "nq: no idle one left: as sed");
-        assert_eq!(pick("fo", &reals), Some(2), "fo: the first of the highest weight left");
+        assert_eq!(
+            pick("fo", &reals),
+            Some(2),
+            "fo: the first of the highest weight left"
+        );
         assert_eq!(pick("wlc", &[busy(1, 1, 0, 0)]), None);
     }
 
@@ -555,7 +560,10 @@ mod tests {
         let f = |v: &[&str]| flag_bits(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         assert_eq!(f(&[]), 0);
         assert_eq!(f(&["sh-port"]), SCHED_F_PORT);
-        assert_eq!(f(&["mh-fallback", "mh-port"]), SCHED_F_FALLBACK | SCHED_F_PORT);
+        assert_eq!(
+            f(&["mh-fallback", "mh-port"]),
+            SCHED_F_FALLBACK | SCHED_F_PORT
+        );
         assert_eq!(f(&["sh-fallback"]), SCHED_F_FALLBACK);
     }
 
@@ -583,14 +591,26 @@ mod tests {
         assert_eq!(m.pick(false, D1, &reals, 3, DAY), Some(3));
         assert_eq!(m.entries[&D1].set, vec![3]);
         // Another destination has its own mapping.
-        assert_eq!(m.pick(false, D2, &reals, 4, DAY), Some(3), "wlc: 256/4 is least");
+        assert_eq!(
+            m.pick(false, D2, &reals, 4, DAY),
+            Some(3),
+            "wlc: 256/4 is least"
+        );
         // A mapped real server of weight 0, over its threshold, or gone is not taken.
         reals[2].weight = 0;
-        assert_eq!(m.pick(false, D1, &reals, 5, DAY), Some(1), "256 / 1 < 1268 / 2");
+        assert_eq!(
+            m.pick(false, D1, &reals, 5, DAY),
+            Some(1),
+            "256 / 1 < 1268 / 2"
+        );
         reals[0] = busy(1, 1, 1, 0);
         assert_eq!(m.pick(false, D1, &reals, 6, DAY), Some(2));
         assert_eq!(m.pick(false, D1, &reals[..0], 7, DAY), None);
-        assert_eq!(m.entries[&D1].set, vec![2], "no choice leaves the entry as it was");
+        assert_eq!(
+            m.entries[&D1].set,
+            vec![2],
+            "no choice leaves the entry as it was"
+        );
         assert_eq!(m.entries[&D1].last_use, 7);
     }
 

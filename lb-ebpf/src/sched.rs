@@ -14,9 +14,9 @@ use core::ffi::c_void;
 
 use aya_ebpf::helpers::bpf_loop;
 use lb_common::{
-    FlowKey, LBLCR_SET_MAX, MAX_COUNTED_REALS, SCHED_F_FALLBACK, SCHED_F_PORT, SCHED_FO,
-    SCHED_LBLC, SCHED_LBLCR, SCHED_LC, SCHED_NQ, SCHED_OVF, SCHED_RR, SCHED_SED, SCHED_WRR,
-    Service, hash::sched_hash, reason,
+    FlowKey, LBLCR_SET_MAX, MAX_COUNTED_REALS, MAX_SCHED_PROBES, SCHED_F_FALLBACK, SCHED_F_PORT,
+    SCHED_FO, SCHED_LBLC, SCHED_LBLCR, SCHED_LC, SCHED_NQ, SCHED_OVF, SCHED_RR, SCHED_SED,
+    SCHED_WRR, Service, hash::sched_hash, reason,
 };
 
 use crate::{
@@ -124,12 +124,6 @@ fn advance(service: u32, steps: u32) {
     }
 }
 
-/// Most further slots a table-driven scheduler looks at for an available real server: every
-/// `sh` bucket, and in longer tables (`mh`, long `wrr` sequences) enough that a service with
-/// any sizeable share of available real servers finds one, while a service with every real
-/// server overloaded costs a bounded walk per new connection.
-pub const MAX_PROBES: u32 = 4096;
-
 /// The state of [`probe_step`]'s walk (in the per-CPU scratch map).
 #[repr(C)]
 pub struct Probe {
@@ -142,7 +136,7 @@ pub struct Probe {
 }
 
 /// The first available real server after slot `start` of the table at `off` (wrapping), and
-/// how many slots on it lies; (0, 0) when none is within [`MAX_PROBES`] slots.
+/// how many slots on it lies; (0, 0) when none is within [`MAX_SCHED_PROBES`] slots.
 #[inline(always)]
 fn probe(off: u32, len: u32, start: u32) -> (u32, u32) {
     let Some(scratch) = SCRATCH.get_ptr_mut(0) else {
@@ -156,10 +150,10 @@ fn probe(off: u32, len: u32, start: u32) -> (u32, u32) {
     st.start = start;
     st.found = 0;
     st.steps = 0;
-    let n = if len - 1 < MAX_PROBES {
+    let n = if len - 1 < MAX_SCHED_PROBES {
         len - 1
     } else {
-        MAX_PROBES
+        MAX_SCHED_PROBES
     };
     // SAFETY: the callback matches bpf_loop's contract; it finds its state in the scratch map.
     unsafe { bpf_loop(n, probe_step as *mut c_void, core::ptr::null_mut(), 0) };
