@@ -198,6 +198,8 @@ impl State {
                 .filter(|(_, r)| r.service == svc.id && r.flags & lb_common::REAL_F_REMOVED == 0)
                 .map(|(id, r)| {
                     let port = u16::from_be(r.port);
+                    let limits = dp.real_limits(*id).unwrap_or_default();
+                    let threshold = |v: u32| (v != 0).then_some(v);
                     RealState {
                         id: *id,
                         cfg: RealServerConfig {
@@ -207,6 +209,8 @@ impl State {
                             forwarding: forwarding_name(r.method).into(),
                             tun_type: (r.tun_port != 0).then(|| "gue".to_string()),
                             tun_port: (r.tun_port != 0).then(|| u16::from_be(r.tun_port)),
+                            upper_threshold: threshold(limits.upper),
+                            lower_threshold: threshold(limits.lower),
                             ..RealServerConfig::adopted()
                         },
                         port,
@@ -343,15 +347,21 @@ impl State {
                     && o.cfg.tun_type == r.tun_type
                     && o.cfg.tun_port == r.tun_port
             });
-            let id = match same {
-                Some(i) => old_reals.swap_remove(i).id,
+            let (id, limits) = match same {
+                Some(i) => {
+                    let o = old_reals.swap_remove(i);
+                    (o.id, limits_of(&o.cfg))
+                }
                 None => {
                     let id = self.alloc_real_id()?;
                     dp.zero_real_stats(id)?;
                     dp.set_real(id, &real_entry(r, port, 0, service_id))?;
-                    id
+                    (id, (0, 0))
                 }
             };
+            if limits != limits_of(r) {
+                set_limits(dp, id, r)?;
+            }
             reals.push(RealState {
                 id,
                 cfg: r.clone(),
@@ -363,9 +373,6 @@ impl State {
         for gone in &old_reals {
             mark_removed(dp, gone, id)?;
             removed_reals.insert(gone.id);
-        }
-        for r in &reals {
-            set_limits(dp, r.id, &r.cfg)?;
         }
         let size = scfg
             .mh_table_size
@@ -632,16 +639,20 @@ fn real_entry(r: &RealServerConfig, port: u16, flags: u16, service: u32) -> Real
     }
 }
 
-/// Writes a real server's connection thresholds when they changed. Its overload state carries
-/// over, except that raising or removing the upper threshold clears it (as IPVS's
-/// `__ip_vs_update_dest` does).
+/// A real server's (upper, lower) connection thresholds, 0 for unset.
+fn limits_of(r: &RealServerConfig) -> (u32, u32) {
+    (
+        r.upper_threshold.unwrap_or(0),
+        r.lower_threshold.unwrap_or(0),
+    )
+}
+
+/// Writes a real server's new connection thresholds. Its overload state carries over, except
+/// that raising or removing the upper threshold clears it (as IPVS's `__ip_vs_update_dest`
+/// does).
 fn set_limits(dp: &mut Dataplane, id: u32, r: &RealServerConfig) -> Result<(), ApplyError> {
     let old = dp.real_limits(id)?;
-    let upper = r.upper_threshold.unwrap_or(0);
-    let lower = r.lower_threshold.unwrap_or(0);
-    if (old.upper, old.lower) == (upper, lower) {
-        return Ok(());
-    }
+    let (upper, lower) = limits_of(r);
     let keep = upper != 0 && upper <= old.upper;
     dp.set_real_limits(
         id,

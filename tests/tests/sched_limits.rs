@@ -433,6 +433,28 @@ fn thresholds_stop_new_connections_at_the_upper_and_resume_below_the_lower() {
         [3, 2, 4],
         "both take new connections again, up to their thresholds"
     );
+    // A raised upper threshold lifts the overload at once (IPVS's __ip_vs_update_dest); an
+    // unchanged one keeps it.
+    let raised = config(
+        "",
+        &[service(
+            "tcp",
+            80,
+            "rr",
+            "",
+            [
+                r#""upper_threshold": 10, "lower_threshold": 1"#,
+                r#""upper_threshold": 2"#,
+                "",
+            ],
+        )],
+    );
+    h.state
+        .apply(&mut h.dp, &Config::parse(&raised, "t").unwrap())
+        .unwrap();
+    let l = |h: &Harness, k: usize| h.dp.real_limits(ids[k]).unwrap();
+    assert_eq!((l(&h, 0).upper, l(&h, 0).overloaded), (10, 0));
+    assert_eq!((l(&h, 1).upper, l(&h, 1).overloaded), (2, 1));
 }
 
 #[test]
