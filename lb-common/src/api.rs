@@ -36,6 +36,23 @@ pub enum Op {
         real_port: u16,
         deadline_secs: u64,
     },
+    /// Streams the data plane's decisions for matching packets (`lbctl trace`): answered with
+    /// [`Response::TraceStarted`], then one [`Response::Trace`] line per event until the client
+    /// closes the connection. Unset filters match everything.
+    Trace {
+        /// Packets to this VIP (and `nat` replies from it).
+        #[serde(default)]
+        vip: Option<IpAddr>,
+        /// Packets from (or to) this client address.
+        #[serde(default)]
+        client: Option<IpAddr>,
+        /// Packets forwarded to this real-server address.
+        #[serde(default)]
+        real: Option<IpAddr>,
+        /// At most this many events per second and CPU (default 1000; 0: no limit).
+        #[serde(default)]
+        max_per_sec: Option<u32>,
+    },
     /// Ends a drain: the real server takes new connections again. Answered with
     /// [`Response::RealServer`].
     Undrain {
@@ -63,9 +80,36 @@ pub enum Response {
         port: u16,
         real: RealServerView,
     },
+    /// A trace is running (see [`Op::Trace`]); events follow.
+    TraceStarted,
+    /// One decision of the data plane.
+    Trace(TraceView),
     Error {
         message: String,
     },
+}
+
+/// One packet's fate, as `lbctl trace` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceView {
+    /// Wall-clock time, RFC 3339 with microseconds (UTC).
+    pub time: String,
+    /// "tx", "redirect", "pass", "drop" or "aborted".
+    pub verdict: String,
+    /// The reason counted for it (`lb_common::REASON_NAMES`).
+    pub reason: String,
+    /// "tcp", "udp", "icmp", "icmpv6"; absent when the packet was not parsed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    /// Source address and port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Destination address and port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+    /// The real server it went to ("address:port").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub real: Option<String>,
 }
 
 /// ipvsadm's `--stats` columns.

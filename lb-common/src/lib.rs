@@ -38,6 +38,10 @@ pub mod map_name {
     pub const FRAGS: &str = "lb_frags";
     pub const REAL_LIMITS: &str = "lb_real_limits";
     pub const LOCALITY: &str = "lb_locality";
+    /// Not pinned (a new program instance has its own): `lbctl trace`'s ring buffer and
+    /// filter.
+    pub const TRACE: &str = "lb_trace";
+    pub const TRACE_FILTER: &str = "lb_trace_flt";
     pub const PROGS: &str = "lb_progs";
     /// Not a map: the pinned XDP link of `lb` (a restarted or upgraded lbd swaps the program
     /// in it atomically).
@@ -179,6 +183,9 @@ pub const CFG_F_NO_CONN_TABLE: u32 = 1 << 0;
 /// [`GlobalConfig::flags`]: some real server uses `nat`, so packets for no VIP are looked up
 /// as possible replies of a `nat` connection before they go to the host stack. Set by lbd.
 pub const CFG_F_NAT: u32 = 1 << 1;
+/// [`GlobalConfig::flags`]: `lbctl trace` is running: `lb` reports its decisions for the
+/// packets [`TraceFilter`] selects into [`map_name::TRACE`]. Set and cleared by lbd.
+pub const CFG_F_TRACE: u32 = 1 << 2;
 
 /// A VIP: the key of [`map_name::SERVICES`]. Written by lbd, read by `lb` per packet.
 #[repr(C)]
@@ -270,6 +277,9 @@ const _: () = assert!(core::mem::size_of::<FlowKey>() == 40);
 /// [`RealServer::flags`]: removed from its service (its connections still drain to it, but
 /// persistence templates no longer send new ones). Set by lbd.
 pub const REAL_F_REMOVED: u16 = 1 << 0;
+/// A `tun` real server reached through GRE (ipvsadm `--tun-type gre`, RFC 2784) rather than
+/// IP-in-IP.
+pub const REAL_F_GRE: u16 = 1 << 1;
 
 /// A tracked connection: the value of [`map_name::CONNS`]. Inserted by `lb` on a new flow;
 /// read by `lb` for every later packet of the flow; read (and, later, expired) by lbd.
@@ -520,6 +530,50 @@ pub const FRAG_TIMEOUT_NS: u64 = 30_000_000_000;
 /// Capacity of the fragment table.
 pub const FRAG_TABLE_SIZE: u32 = 16_384;
 
+/// Which packets `lb` reports while [`CFG_F_TRACE`] is set (value of the one-entry array
+/// [`map_name::TRACE_FILTER`]): written by lbd for `lbctl trace`, read by `lb`. An address
+/// filter with family 0, or `real` 0, matches everything.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TraceFilter {
+    /// A VIP (network byte order): packets to it, and `nat` replies from it.
+    pub vip: [u32; 4],
+    /// A client address: packets from it or to it.
+    pub client: [u32; 4],
+    /// A real-server id: packets forwarded to it.
+    pub real: u32,
+    pub vip_family: u8,
+    pub client_family: u8,
+    pub _pad: [u8; 2],
+    /// At most this many events per second and CPU (0: no limit).
+    pub max_per_sec: u32,
+    pub _pad2: u32,
+}
+const _: () = assert!(core::mem::size_of::<TraceFilter>() == 48);
+
+/// One decision of `lb` (a record of the ring buffer [`map_name::TRACE`]): written by `lb`,
+/// read by lbd for `lbctl trace`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TraceEvent {
+    /// `bpf_ktime_get_ns` (CLOCK_MONOTONIC).
+    pub ts_ns: u64,
+    /// The packet's 5-tuple as parsed (zero when [`TRACE_F_PARSED`] is not set).
+    pub flow: FlowKey,
+    /// The XDP action.
+    pub action: u32,
+    /// `lb_common::reason`.
+    pub reason: u32,
+    /// The real-server id it was forwarded to (0: none).
+    pub real: u32,
+    /// `TRACE_F_*`.
+    pub flags: u32,
+}
+const _: () = assert!(core::mem::size_of::<TraceEvent>() == 64);
+
+/// [`TraceEvent::flags`]: the packet was parsed (the flow is valid).
+pub const TRACE_F_PARSED: u32 = 1 << 0;
+
 /// The decapsulating program's settings (value of the one-entry array
 /// [`map_name::DECAP_CONFIG`]): written by `lbd decap`, read by `decap`.
 #[repr(C)]
@@ -569,4 +623,6 @@ mod user {
     unsafe impl aya::Pod for DecapConfig {}
     unsafe impl aya::Pod for RealLimits {}
     unsafe impl aya::Pod for Locality {}
+    unsafe impl aya::Pod for TraceFilter {}
+    unsafe impl aya::Pod for TraceEvent {}
 }

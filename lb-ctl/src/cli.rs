@@ -21,7 +21,7 @@ use lb_common::api::DEFAULT_SOCKET;
     about = "Administer lb, the XDP layer-4 load balancer, with ipvsadm's commands",
     long_about = "Administer lb, the XDP layer-4 load balancer, with ipvsadm's commands.\n\n\
                   lbctl talks to the lbd daemon over its control socket.",
-    after_help = "Examples:\n  lbctl -L -n\n  lbctl -L -n --stats\n  lbctl --list --numeric --json\n  lbctl status\n  lbctl drain -t 10.0.0.1:80 -r 192.168.1.10 --deadline 300\n  lbctl health",
+    after_help = "Examples:\n  lbctl -L -n\n  lbctl -L -n --stats\n  lbctl --list --numeric --json\n  lbctl status\n  lbctl drain -t 10.0.0.1:80 -r 192.168.1.10 --deadline 300\n  lbctl health\n  lbctl trace --vip 10.0.0.1",
     disable_version_flag = true,
     disable_help_subcommand = true,
     subcommand_help_heading = "Verbs",
@@ -58,6 +58,8 @@ pub enum Verb {
     Undrain(crate::cmd::drain::RealTarget),
     /// Show every real server's health check, state and drain
     Health,
+    /// Show live what the data plane does with matching packets (verdict, reason, real server)
+    Trace(crate::cmd::trace::TraceArgs),
 }
 
 /// ipvsadm's command flags; at most one may be given.
@@ -122,6 +124,8 @@ pub enum Command {
     Undrain(crate::cmd::drain::RealTarget),
     /// `health`.
     Health,
+    /// `trace`.
+    Trace(crate::cmd::trace::TraceArgs),
 }
 
 impl Cli {
@@ -136,6 +140,7 @@ impl Cli {
                     Verb::Drain(_) => "drain",
                     Verb::Undrain(_) => "undrain",
                     Verb::Health => "health",
+                    Verb::Trace(_) => "trace",
                 };
                 if let Some(flag) = self.command.given().chain(self.list.given()).next() {
                     return Err(Self::command().error(
@@ -148,6 +153,7 @@ impl Cli {
                     Verb::Drain(a) => Command::Drain(a),
                     Verb::Undrain(t) => Command::Undrain(t),
                     Verb::Health => Command::Health,
+                    Verb::Trace(a) => Command::Trace(a),
                 })
             }
             // `-L`, or nothing: ipvsadm without arguments lists the table too.

@@ -184,7 +184,8 @@ pub struct RealServerConfig {
     #[serde(default = "default_forwarding")]
     pub forwarding: String,
     /// Tunnel type of a `tun` real server (ipvsadm `--tun-type`): `ipip` (default: IPIP,
-    /// IPv6-in-IPv6 or across families by the real server's address) or `gue`.
+    /// IPv6-in-IPv6 or across families by the real server's address), `gue` (UDP to
+    /// `tun_port`) or `gre`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tun_type: Option<String>,
     /// UDP destination port of GUE encapsulation (ipvsadm `--tun-port`); required for `gue`.
@@ -233,18 +234,9 @@ impl ServiceConfig {
         } else {
             Protocol::Tcp
         };
-        let vip: IpAddr = if key.family == lb_common::FAMILY_V6 {
-            let mut o = [0u8; 16];
-            for (i, w) in key.addr.iter().enumerate() {
-                o[i * 4..i * 4 + 4].copy_from_slice(&w.to_ne_bytes());
-            }
-            o.into()
-        } else {
-            key.addr[0].to_ne_bytes().into()
-        };
         Self {
             protocol,
-            vip,
+            vip: crate::state::addr_of(&key.addr, key.family),
             port: u16::from_be(key.port),
             scheduler: default_scheduler(),
             mh_table_size: None,
@@ -603,10 +595,10 @@ impl Config {
                 }
                 match (r.tun_type.as_deref(), fwd) {
                     (None, _) | (Some("ipip"), "tun") => {}
-                    (Some("gue"), "tun") => {}
+                    (Some("gue") | Some("gre"), "tun") => {}
                     (Some(t), "tun") => err(
                         format!("{rp}.tun_type"),
-                        format!("unknown tunnel type {t:?}; valid: ipip, gue"),
+                        format!("unknown tunnel type {t:?}; valid: ipip, gue, gre"),
                     ),
                     (Some(_), _) => err(
                         format!("{rp}.tun_type"),

@@ -391,6 +391,10 @@ fn handle_client(s: UnixStream, daemon: &Mutex<Daemon>) -> Result<()> {
                     req.v
                 ),
             },
+            Ok(req) if matches!(req.op, Op::Trace { .. }) => {
+                // A trace takes the connection until the client closes it.
+                return crate::trace::stream(&req.op, &mut w, daemon);
+            }
             Ok(req) => {
                 let mut d = daemon.lock().unwrap_or_else(|e| e.into_inner());
                 answer(&mut d, &req.op)
@@ -407,6 +411,11 @@ fn handle_client(s: UnixStream, daemon: &Mutex<Daemon>) -> Result<()> {
 pub fn answer(d: &mut Daemon, op: &Op) -> Response {
     let r = match op {
         Op::Drain { .. } | Op::Undrain { .. } => return crate::health::drain_op(d, op),
+        Op::Trace { .. } => {
+            return Response::Error {
+                message: "a trace streams: send it on a connection of its own".into(),
+            };
+        }
         Op::List => d.views().map(|services| Response::Services {
             conn_table_size: d.dp.conn_capacity(),
             services,

@@ -10,7 +10,7 @@ use std::{
 
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{Array, HashMap, Map, MapData, PerCpuArray, ProgramArray},
+    maps::{Array, HashMap, Map, MapData, PerCpuArray, ProgramArray, RingBuf},
     programs::{
         Xdp,
         links::{FdLink, PinnedLink},
@@ -18,8 +18,9 @@ use aya::{
     },
 };
 use lb_common::{
-    Conn, DEFAULT_SCHED_TABLE_SLOTS, DecapConfig, FlowKey, GlobalConfig, Locality, PersistKey,
-    REASON_MAX, RealConns, RealLimits, RealServer, Service, Stats, VipKey, map_name,
+    CFG_F_TRACE, Conn, DEFAULT_SCHED_TABLE_SLOTS, DecapConfig, FlowKey, GlobalConfig, Locality,
+    PersistKey, REASON_MAX, RealConns, RealLimits, RealServer, Service, Stats, TraceFilter, VipKey,
+    map_name,
 };
 
 use crate::config::XdpMode;
@@ -98,6 +99,11 @@ pub struct Dataplane {
     pinned: Vec<PathBuf>,
     /// Where `lb`'s XDP link is pinned (with a pin directory).
     link_pin: Option<PathBuf>,
+    /// `lbctl trace`: the ring buffer (None while a trace holds it), its filter, and whether
+    /// tracing is on (kept in the config's flags whoever writes the config).
+    trace_ring: Option<RingBuf<MapData>>,
+    trace_filter: Array<MapData, TraceFilter>,
+    trace_on: bool,
     /// The maps were already pinned: a data plane is running (lbd restarted or upgraded).
     adopted: bool,
 }
@@ -159,12 +165,7 @@ impl Dataplane {
         // The programs `lb` tail-calls: loaded (verified) now and put in their slots, so that
         // `lb` finds them from its first packet.
         for (slot, name) in lb_common::prog_slot::NAMES.iter().enumerate() {
-            let prog: &mut Xdp = ebpf
-                .program_mut(name)
-                .ok_or(DataplaneError::MissingProgram(name))?
-                .try_into()
-                .map_err(|source| DataplaneError::Program { name, source })?;
-            load_program(prog, name)?;
+            let prog = xdp_program(&mut ebpf, name)?;
             let fd = prog
                 .fd()
                 .map_err(|source| DataplaneError::Program { name, source })?
@@ -198,6 +199,9 @@ impl Dataplane {
             conn_capacity,
             pinned,
             link_pin: opts.pin_dir.as_ref().map(|d| d.join(map_name::LINK)),
+            trace_ring: Some(typed(&mut ebpf, map_name::TRACE)?),
+            trace_filter: typed(&mut ebpf, map_name::TRACE_FILTER)?,
+            trace_on: false,
             adopted,
             ebpf,
         })
@@ -237,16 +241,7 @@ impl Dataplane {
 
     /// Loads (verifies) one XDP program of the object and returns it.
     pub fn program(&mut self, name: &'static str) -> Result<&mut Xdp> {
-        let prog: &mut Xdp = self
-            .ebpf
-            .program_mut(name)
-            .ok_or(DataplaneError::MissingProgram(name))?
-            .try_into()
-            .map_err(|source| DataplaneError::Program { name, source })?;
-        if prog.fd().is_err() {
-            load_program(prog, name)?;
-        }
-        Ok(prog)
+        xdp_program(&mut self.ebpf, name)
     }
 
     /// Attaches the director program `lb` to an interface of the current network namespace.
@@ -301,9 +296,47 @@ impl Dataplane {
     }
 
     pub fn set_config(&mut self, c: &GlobalConfig) -> Result<()> {
+        let mut c = *c;
+        if self.trace_on {
+            c.flags |= CFG_F_TRACE;
+        } else {
+            c.flags &= !CFG_F_TRACE;
+        }
         self.config
             .set(0, c, 0)
             .map_err(|source| map_err(map_name::CONFIG, source))
+    }
+
+    /// Starts tracing the packets `f` selects; returns the ring buffer to read the events
+    /// from (give it back to [`Dataplane::stop_trace`]). None while another trace runs.
+    pub fn start_trace(&mut self, f: &TraceFilter) -> Result<Option<RingBuf<MapData>>> {
+        let Some(ring) = self.trace_ring.take() else {
+            return Ok(None);
+        };
+        let r = (|| {
+            self.trace_filter
+                .set(0, f, 0)
+                .map_err(|source| map_err(map_name::TRACE_FILTER, source))?;
+            self.trace_on = true;
+            let c = self.config()?;
+            self.set_config(&c)
+        })();
+        match r {
+            Ok(()) => Ok(Some(ring)),
+            Err(e) => {
+                self.stop_trace(ring);
+                Err(e)
+            }
+        }
+    }
+
+    /// Stops tracing (the data plane stops writing events) and takes the ring buffer back.
+    pub fn stop_trace(&mut self, ring: RingBuf<MapData>) {
+        self.trace_on = false;
+        if let Ok(c) = self.config() {
+            let _ = self.set_config(&c);
+        }
+        self.trace_ring = Some(ring);
     }
 
     /// Inserts or replaces a service; readers see the old or the new value, never a mix.
@@ -570,6 +603,19 @@ pub fn flush(dir: &Path) -> std::io::Result<usize> {
     Ok(n)
 }
 
+/// One XDP program of the object, loaded (verified) if it was not yet.
+fn xdp_program<'a>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut Xdp> {
+    let prog: &mut Xdp = ebpf
+        .program_mut(name)
+        .ok_or(DataplaneError::MissingProgram(name))?
+        .try_into()
+        .map_err(|source| DataplaneError::Program { name, source })?;
+    if prog.fd().is_err() {
+        load_program(prog, name)?;
+    }
+    Ok(prog)
+}
+
 /// Loads (verifies) a program. The kernel abandons a verification with EAGAIN when a signal
 /// arrives meanwhile (seen under load with many threads); it asks for a retry, so retry a few
 /// times.
@@ -611,13 +657,7 @@ pub fn attach_standalone(name: &'static str, iface: &str, mode: XdpMode) -> Resu
         return Err(DataplaneError::NoObject);
     }
     let mut ebpf = EbpfLoader::new().load(OBJECT)?;
-    let prog: &mut Xdp = ebpf
-        .program_mut(name)
-        .ok_or(DataplaneError::MissingProgram(name))?
-        .try_into()
-        .map_err(|source| DataplaneError::Program { name, source })?;
-    load_program(prog, name)?;
-    attach(prog, name, iface, mode)?;
+    attach(xdp_program(&mut ebpf, name)?, name, iface, mode)?;
     Ok(ebpf)
 }
 

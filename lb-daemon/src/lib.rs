@@ -12,3 +12,4 @@ pub mod neigh;
 pub mod netns;
 pub mod sched;
 pub mod state;
+pub mod trace;

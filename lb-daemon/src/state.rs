@@ -136,8 +136,8 @@ fn forwarding_name(code: u8) -> &'static str {
     }
 }
 
-/// The address a map entry's words and family stand for.
-fn addr_of(words: &[u32; 4], family: u8) -> IpAddr {
+/// The address a map entry's words and family stand for (the inverse of [`addr_words`]).
+pub fn addr_of(words: &[u32; 4], family: u8) -> IpAddr {
     if family == FAMILY_V6 {
         let mut o = [0u8; 16];
         for (i, w) in words.iter().enumerate() {
@@ -207,7 +207,13 @@ impl State {
                             port: Some(port),
                             weight: 0,
                             forwarding: forwarding_name(r.method).into(),
-                            tun_type: (r.tun_port != 0).then(|| "gue".to_string()),
+                            tun_type: if r.tun_port != 0 {
+                                Some("gue".to_string())
+                            } else if r.flags & lb_common::REAL_F_GRE != 0 {
+                                Some("gre".to_string())
+                            } else {
+                                None
+                            },
                             tun_port: (r.tun_port != 0).then(|| u16::from_be(r.tun_port)),
                             upper_threshold: threshold(limits.upper),
                             lower_threshold: threshold(limits.lower),
@@ -568,6 +574,14 @@ impl State {
             .unwrap_or_default()
     }
 
+    /// Every real server's address and port by id (the current ones).
+    pub fn real_names(&self) -> std::collections::HashMap<u32, (IpAddr, u16)> {
+        self.services
+            .values()
+            .flat_map(|s| s.reals.iter().map(|r| (r.id, (r.cfg.address, r.port))))
+            .collect()
+    }
+
     /// Every real-server id handed out so far (removed real servers keep theirs while their
     /// connections drain).
     pub fn all_real_ids(&self) -> Vec<u32> {
@@ -629,7 +643,11 @@ fn real_entry(r: &RealServerConfig, port: u16, flags: u16, service: u32) -> Real
         port: port.to_be(),
         family,
         method: forwarding_code(&r.forwarding),
-        flags,
+        flags: if r.tun_type.as_deref() == Some("gre") {
+            flags | lb_common::REAL_F_GRE
+        } else {
+            flags
+        },
         tun_port: match r.tun_type.as_deref() {
             Some("gue") => r.tun_port.unwrap_or(0).to_be(),
             _ => 0,

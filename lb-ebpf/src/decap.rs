@@ -1,5 +1,5 @@
 //! The real-server side: strips the tunnel header the director added (IPIP, IPv6 in IPv4,
-//! IPv4 or IPv6 in IPv6, and GUE over either), so that a real server needs no kernel tunnel
+//! IPv4 or IPv6 in IPv6, and GUE or GRE over either), so that a real server needs no kernel tunnel
 //! module, and hands the inner packet to the host stack.
 
 use aya_ebpf::{helpers::bpf_xdp_adjust_head, programs::XdpContext};
@@ -13,6 +13,7 @@ use crate::{
         ipv4_header, ipv6_header,
     },
     ptr::ptr_at,
+    tun::IPPROTO_GRE,
     verdict::Verdict,
 };
 
@@ -61,6 +62,34 @@ fn gue(ctx: &XdpContext, ip_len: usize) -> Result<(usize, u8), ()> {
     }
 }
 
+/// GRE (RFC 2784 / 2890): version 0; checksum, key and sequence number skipped when
+/// present; the inner protocol from the protocol type (IPv4 or IPv6, else not ours).
+#[inline(always)]
+fn gre(ctx: &XdpContext, ip_len: usize) -> Result<(usize, u8), ()> {
+    // Only for the verifier: an IPv4 header is at most 60 bytes (checked by ipv4_header).
+    if ip_len > 60 {
+        return Err(());
+    }
+    let h: *const u8 = ptr_at::<[u8; 4]>(ctx, ETH_HLEN + ip_len).ok_or(())? as *const u8;
+    // SAFETY: the 4 bytes were checked above.
+    let (flags, proto) = unsafe { (*h, u16::from_be((h.add(2) as *const u16).read_unaligned())) };
+    // Version (low 3 bits of the second byte) must be 0; routing (R, bit 0x40) is obsolete.
+    // SAFETY: as above.
+    if unsafe { *h.add(1) } & 0x07 != 0 || flags & 0x40 != 0 {
+        return Err(());
+    }
+    let opts = ((flags & 0x80 != 0) as usize
+        + (flags & 0x20 != 0) as usize
+        + (flags & 0x10 != 0) as usize)
+        * 4;
+    let inner = match proto {
+        ETH_P_IP => IPPROTO_IPIP,
+        ETH_P_IPV6 => IPPROTO_IPV6,
+        _ => return Err(()),
+    };
+    Ok((ip_len + 4 + opts, inner))
+}
+
 #[inline(always)]
 pub fn process(ctx: &XdpContext) -> Result<Verdict, Verdict> {
     let not_ours = Verdict::pass(reason::DECAP_PASS);
@@ -82,6 +111,8 @@ pub fn process(ctx: &XdpContext) -> Result<Verdict, Verdict> {
     let bad = Verdict::pass(reason::DECAP_BAD);
     let (outer_len, inner) = if inner == PROTO_UDP {
         gue(ctx, outer_len).map_err(|_| not_ours)?
+    } else if inner == IPPROTO_GRE {
+        gre(ctx, outer_len).map_err(|_| not_ours)?
     } else {
         (outer_len, inner)
     };

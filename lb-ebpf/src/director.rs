@@ -27,7 +27,10 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
         .ok_or(Verdict::pass(reason::PASS_NOT_IP))?;
     // SAFETY: this CPU's slot, used by nothing else during this run.
     let pkt: &Packet = unsafe {
+        (*scratch).pkt_ok = 0;
+        (*scratch).trace_real = 0;
         parse::parse(ctx, &mut (*scratch).pkt)?;
+        (*scratch).pkt_ok = 1;
         &(*scratch).pkt
     };
     let cfg = config()?;
@@ -64,6 +67,8 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
         let (id, how) = conn::track(pkt, &svc, cfg, now)?;
         (svc.id, id, how)
     };
+    // SAFETY: this CPU's slot, as above.
+    unsafe { (*scratch).trace_real = id };
     let to = Target {
         id,
         real: real_server(id)?,

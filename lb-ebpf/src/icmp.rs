@@ -277,6 +277,27 @@ fn rewrite_quote(
     Ok(adj)
 }
 
+/// An ICMP error about a `nat` connection, rewritten for the other side: the outer `end`
+/// address becomes `addr`, and the quoted packet's other end (the error quotes a packet that
+/// went the opposite way) becomes `addr` and `port`; the checksums follow. ICMPv6's checksum
+/// covers the outer addresses too (RFC 4443 2.3).
+#[inline(always)]
+fn nat_rewrite(
+    ctx: &XdpContext,
+    pkt: &Packet,
+    q: &Quote,
+    end: nat::End,
+    addr: &[u32; 4],
+    port: u16,
+) -> Result<(), Verdict> {
+    let mut adj = rewrite_quote(ctx, q, end == nat::End::Source, addr, port)?;
+    let outer = nat::rewrite_ip(ctx, pkt, end, addr)?;
+    if q.v6 {
+        adj = csum::add(adj, outer);
+    }
+    fix_icmp_csum(ctx, pkt, adj)
+}
+
 /// Applies a difference to the ICMP message's checksum.
 #[inline(always)]
 fn fix_icmp_csum(ctx: &XdpContext, pkt: &Packet, adj: u16) -> Result<(), Verdict> {
@@ -311,13 +332,7 @@ fn nat_to_real(
     } else {
         vport
     };
-    let mut adj = rewrite_quote(ctx, q, false, &to.real.addr, port)?;
-    // ICMPv6's checksum covers the outer addresses too (RFC 4443 2.3).
-    let outer = nat::rewrite_ip(ctx, pkt, nat::End::Destination, &to.real.addr)?;
-    if q.v6 {
-        adj = csum::add(adj, outer);
-    }
-    fix_icmp_csum(ctx, pkt, adj)?;
+    nat_rewrite(ctx, pkt, q, nat::End::Destination, &to.real.addr, port)?;
     forward::send(
         ctx,
         &nh,
@@ -349,12 +364,7 @@ fn nat_from_real(
     } else {
         forward::fib_v4(ctx, vaddr[0], pkt.flow.dst[0])?
     };
-    let mut adj = rewrite_quote(ctx, q, true, &vaddr, vport)?;
-    let outer = nat::rewrite_ip(ctx, pkt, nat::End::Source, &vaddr)?;
-    if q.v6 {
-        adj = csum::add(adj, outer);
-    }
-    fix_icmp_csum(ctx, pkt, adj)?;
+    nat_rewrite(ctx, pkt, q, nat::End::Source, &vaddr, vport)?;
     forward::send(
         ctx,
         &nh,

@@ -22,6 +22,7 @@ mod nat;
 mod parse;
 mod ptr;
 mod sched;
+mod trace;
 mod tun;
 mod verdict;
 mod vlan;
@@ -33,18 +34,25 @@ use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
 // Inlined into the macro's exported wrapper (one frame fewer on the 512-byte stack).
 #[inline(always)]
 pub fn lb(ctx: XdpContext) -> u32 {
-    let tags = match vlan::pop(&ctx) {
-        Ok(t) => t,
-        Err(v) => return verdict::finish(Err(v)),
+    let (v, parsed) = match vlan::pop(&ctx) {
+        Ok(tags) => {
+            let r = director::process(&ctx, &tags);
+            (verdict::of(vlan::push(&ctx, &tags, r)), true)
+        }
+        Err(v) => (v, false),
     };
-    let r = director::process(&ctx, &tags);
-    verdict::finish(vlan::push(&ctx, &tags, r))
+    verdict::count(v.reason);
+    trace::emit(&v, parsed);
+    v.action
 }
 
 /// ICMP to or about a VIP, tail-called by `lb` (slot `lb_common::prog_slot::ICMP`).
 #[xdp]
 pub fn lb_icmp(ctx: XdpContext) -> u32 {
-    verdict::finish(director::process_icmp(&ctx))
+    let v = verdict::of(director::process_icmp(&ctx));
+    verdict::count(v.reason);
+    trace::emit(&v, true);
+    v.action
 }
 
 /// The real server: strip the director's tunnel header.

@@ -5,13 +5,13 @@
 use aya_ebpf::{
     bindings::{BPF_F_MMAPABLE, BPF_F_NO_COMMON_LRU, BPF_F_NO_PREALLOC},
     macros::map,
-    maps::{Array, HashMap, LruHashMap, PerCpuArray, ProgramArray},
+    maps::{Array, HashMap, LruHashMap, PerCpuArray, ProgramArray, RingBuf},
 };
 use lb_common::{
     BenchState, Conn, DEFAULT_MAX_CONNS, DEFAULT_SCHED_TABLE_SLOTS, DecapConfig, FRAG_TABLE_SIZE,
     FlowKey, FragEntry, FragKey, GlobalConfig, LOCALITY_TABLE_SIZE, Locality, MAX_REALS,
     MAX_SERVICES, NextHop, PersistKey, REASON_MAX, RealConns, RealLimits, RealServer, Service,
-    Stats, VipKey,
+    Stats, TraceFilter, VipKey,
 };
 
 /// VIP (address, port, protocol) -> service. Written by lbd (one whole-value update per
@@ -65,6 +65,15 @@ pub static FRAGS: LruHashMap<FragKey, FragEntry> = LruHashMap::with_max_entries(
 /// so that its stack frame is not added to the TCP/UDP path's. Written by lbd at load.
 #[map(name = "lb_progs")]
 pub static PROGS: ProgramArray = ProgramArray::with_max_entries(lb_common::prog_slot::COUNT, 0);
+
+/// `lbctl trace`'s events: written by `lb` (only while `CFG_F_TRACE` is set, and only for the
+/// packets `TRACE_FILTER` selects, at most its `max_per_sec`); read by lbd.
+#[map(name = "lb_trace")]
+pub static TRACE: RingBuf = RingBuf::with_byte_size(256 * 1024, 0);
+
+/// Which packets `lb` traces. Written by lbd; read by `lb` while tracing.
+#[map(name = "lb_trace_flt")]
+pub static TRACE_FILTER: Array<TraceFilter> = Array::with_max_entries(1, 0);
 
 /// `decap`'s settings (one entry: the GUE port). Written by `lbd decap`; read by `decap`.
 #[map(name = "lb_decap_cfg")]
@@ -143,6 +152,14 @@ pub struct Scratch {
     /// The locality table's key and the entry being built (`lblc`, `lblcr`).
     pub lkey: PersistKey,
     pub loc: Locality,
+    /// Set once `parse` has filled `pkt` for this packet (so a trace can show its flow).
+    pub pkt_ok: u32,
+    /// The real-server id this packet goes to (0: none yet), for a trace.
+    pub trace_real: u32,
+    /// This CPU's trace rate limit: start of the current second and events in it.
+    pub trace_window_ns: u64,
+    pub trace_count: u32,
+    pub _pad: u32,
     /// A fragment table key and entry being looked up or inserted.
     pub frag_key: lb_common::FragKey,
     pub frag: lb_common::FragEntry,

@@ -4,7 +4,8 @@
 
 use aya_ebpf::{helpers::bpf_xdp_adjust_head, programs::XdpContext};
 use lb_common::{
-    FAMILY_V4, FAMILY_V6, GlobalConfig, PROTO_ICMP, PROTO_ICMPV6, PROTO_UDP, hash, reason,
+    FAMILY_V4, FAMILY_V6, GlobalConfig, PROTO_ICMP, PROTO_ICMPV6, PROTO_UDP, REAL_F_GRE, hash,
+    reason,
 };
 
 use crate::{
@@ -34,9 +35,18 @@ pub fn encap(
         return Err(Verdict::drop(reason::DROP_NO_SOURCE_ADDR));
     }
     let ip_hlen = if v6 { IPV6_HLEN } else { IPV4_HLEN_MIN };
-    // GUE (ipvsadm --tun-type gue): UDP and a 4-byte GUE header after the outer IP header.
+    // GUE (ipvsadm --tun-type gue): UDP and a 4-byte GUE header after the outer IP header;
+    // GRE (--tun-type gre): a 4-byte GRE header.
     let gue = to.real.tun_port != 0;
-    let outer_hlen = ip_hlen + if gue { GUE_HLEN } else { 0 };
+    let gre = !gue && to.real.flags & REAL_F_GRE != 0;
+    let outer_hlen = ip_hlen
+        + if gue {
+            GUE_HLEN
+        } else if gre {
+            GRE_HLEN
+        } else {
+            0
+        };
     let outer_len = pkt.ip_len as u32 + outer_hlen as u32;
     if outer_len > u16::MAX as u32 || (cfg.mtu != 0 && outer_len > cfg.mtu) {
         // Tell the client how large a packet fits once encapsulated (RFC 1191, RFC 8201), so
@@ -87,6 +97,9 @@ pub fn encap(
             inner_proto,
         )?;
         PROTO_UDP
+    } else if gre {
+        write_gre(ctx, ip_hlen, pkt.flow.family)?;
+        IPPROTO_GRE
     } else {
         inner_proto
     };
@@ -108,6 +121,25 @@ pub fn encap(
         write_ipv4(ctx, pkt, to, cfg, ip_proto, outer_len as u16, df, id)?;
     }
     send(ctx, &nh, ethertype(to.real.family), reason::TX)
+}
+
+/// The GRE header: no checksum, key or sequence number (RFC 2784).
+const GRE_HLEN: usize = 4;
+/// IP protocol number of GRE.
+pub const IPPROTO_GRE: u8 = 47;
+
+/// A GRE header (RFC 2784, version 0, no options) whose protocol type is the inner packet's
+/// Ethernet type.
+#[inline(always)]
+fn write_gre(ctx: &XdpContext, ip_hlen: usize, inner_family: u8) -> Result<(), Verdict> {
+    let h: *mut u16 = ptr_at::<[u16; 2]>(ctx, ETH_HLEN + ip_hlen)
+        .ok_or(Verdict::drop(reason::DROP_NO_HEADROOM))? as *mut u16;
+    // SAFETY: the 4 bytes were checked above.
+    unsafe {
+        h.write_unaligned(0);
+        h.add(1).write_unaligned(ethertype(inner_family).to_be());
+    }
+    Ok(())
 }
 
 /// UDP (8 bytes) and GUE (4 bytes) headers.

@@ -50,6 +50,15 @@ pub fn count(reason: u32) {
     }
 }
 
+/// The verdict of a stage chain's result, whichever way it ended.
+#[inline(always)]
+pub fn of(r: Result<Verdict, Verdict>) -> Verdict {
+    match r {
+        Ok(v) => v,
+        Err(v) => v,
+    }
+}
+
 /// Turns a stage chain's result into the XDP action, counting the reason. `Ok` and `Err` both
 /// carry a verdict: `Err` stopped early (pass or drop), `Ok` went all the way (forwarded).
 #[inline(always)]

@@ -115,6 +115,27 @@ impl Harness {
         }
     }
 
+    /// The real server the daemon's table gives `flow` of service `key` (the reference
+    /// computation: the same flow hash into the table lbd wrote), for the table-driven
+    /// schedulers that hash the whole 5-tuple (`mh`).
+    pub fn table_real(&self, key: &lb_common::VipKey, flow: &lb_common::FlowKey) -> IpAddr {
+        let svc = self.dp.service(key).expect("service in map");
+        // sh and mh hash the client address (and its port with their -port flag), dh the
+        // destination, as lb does.
+        let slot = lb_common::hash::sched_hash(
+            flow,
+            svc.sched,
+            svc.sched_flags & lb_common::SCHED_F_PORT != 0,
+        ) % svc.table_len;
+        let id = self.dp.read_table(svc.table_off + slot, 1).unwrap()[0];
+        self.state
+            .real_ids(key)
+            .into_iter()
+            .find(|(_, _, rid)| *rid == id)
+            .expect("the table names a real server of the service")
+            .0
+    }
+
     /// Runs `prog` once on `pkt` as if it arrived on eth0.
     pub fn run(&mut self, prog: &'static str, pkt: &[u8]) -> Outcome {
         let ifindex = self.ifindex;

@@ -47,6 +47,8 @@ pub enum Method {
     Tun,
     /// As `Tun`, in GUE to [`GUE_PORT`] (`lbd decap --gue-port`).
     Gue,
+    /// As `Tun`, in GRE.
+    Gre,
     /// VIP on loopback; replies go straight to the client.
     Dr,
     /// No VIP; the route back to the client goes through the director, which rewrites the
@@ -57,7 +59,7 @@ pub enum Method {
 impl Method {
     pub fn name(self) -> &'static str {
         match self {
-            Method::Tun | Method::Gue => "tun",
+            Method::Tun | Method::Gue | Method::Gre => "tun",
             Method::Dr => "dr",
             Method::Nat => "nat",
         }
@@ -447,7 +449,7 @@ impl Topology {
         let mut http = Vec::new();
         for (i, rs) in reals.iter().enumerate() {
             match method {
-                Method::Tun | Method::Gue | Method::Dr => {
+                Method::Tun | Method::Gue | Method::Gre | Method::Dr => {
                     rs.ip(&["addr", "add", &format!("{VIP}/32"), "dev", "lo"]);
                     rs.ip(&["addr", "add", &format!("{VIP6}/128"), "dev", "lo"]);
                 }
@@ -469,7 +471,7 @@ impl Topology {
                     ]);
                 }
             }
-            if matches!(method, Method::Tun | Method::Gue) {
+            if matches!(method, Method::Tun | Method::Gue | Method::Gre) {
                 let mut cmd = Command::new(bin("lbd"));
                 cmd.args(["--netns", &rs.name, "decap", "--interface", "eth0"])
                     .env("RUST_LOG", "warn");
@@ -528,6 +530,9 @@ impl Topology {
                     if self.method == Method::Gue {
                         r["tun_type"] = "gue".into();
                         r["tun_port"] = GUE_PORT.into();
+                    }
+                    if self.method == Method::Gre {
+                        r["tun_type"] = "gre".into();
                     }
                     r
                 })

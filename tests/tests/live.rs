@@ -222,6 +222,12 @@ fn gue_tunnelling_serves_http_over_ipv4_and_ipv6() {
 }
 
 #[test]
+fn gre_tunnelling_serves_http_over_ipv4_and_ipv6() {
+    require_root!();
+    method_round_trip(Method::Gre, 30);
+}
+
+#[test]
 fn direct_routing_serves_http_over_ipv4_and_ipv6() {
     require_root!();
     let v = method_round_trip(Method::Dr, 40);

@@ -4,7 +4,7 @@
 
 use std::net::Ipv4Addr;
 
-use lb_common::{FAMILY_V4, FlowKey, PROTO_TCP, PROTO_UDP, hash};
+use lb_common::{FAMILY_V4, FlowKey, PROTO_TCP, PROTO_UDP};
 use lb_daemon::{config::Protocol, state::vip_key};
 use lb_tests::{
     packet::{self, ETH_P_ARP, ETH_P_IP, Ipv4, eth, ipv4_csum_ok, l4_csum_ok, tcp, udp},
@@ -57,8 +57,6 @@ fn tcp_frame(h: &Harness, ip: &Ipv4, sport: u16, dport: u16, payload: &[u8]) -> 
 /// The real server the reference (user-space) computation expects for a flow: the same flow
 /// hash over the same key, into the table lbd wrote.
 fn expected_real(h: &Harness, proto: Protocol, sport: u16, dport: u16) -> Ipv4Addr {
-    let key = vip_key(proto, VIP.into(), dport);
-    let svc = h.dp.service(&key).expect("service in map");
     let flow = FlowKey {
         src: [u32::from_ne_bytes(CLIENT.octets()), 0, 0, 0],
         dst: [u32::from_ne_bytes(VIP.octets()), 0, 0, 0],
@@ -71,20 +69,7 @@ fn expected_real(h: &Harness, proto: Protocol, sport: u16, dport: u16) -> Ipv4Ad
         family: FAMILY_V4,
         _pad: [0; 2],
     };
-    // mh hashes the client address (IPVS's default; the port only with mh-port).
-    let slot = hash::sched_hash(
-        &flow,
-        svc.sched,
-        svc.sched_flags & lb_common::SCHED_F_PORT != 0,
-    ) % svc.table_len;
-    let id = h.dp.read_table(svc.table_off + slot, 1).unwrap()[0];
-    let (addr, _, _) = h
-        .state
-        .real_ids(&key)
-        .into_iter()
-        .find(|(_, _, rid)| *rid == id)
-        .expect("table names a real server of the service");
-    match addr {
+    match h.table_real(&vip_key(proto, VIP.into(), dport), &flow) {
         std::net::IpAddr::V4(a) => a,
         _ => unreachable!(),
     }

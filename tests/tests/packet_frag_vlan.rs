@@ -5,7 +5,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use lb_common::{FAMILY_V4, FlowKey, PROTO_UDP, hash};
+use lb_common::{FAMILY_V4, FlowKey, PROTO_UDP};
 use lb_daemon::{config::Protocol, state::vip_key};
 use lb_tests::{
     packet::{
@@ -68,8 +68,6 @@ fn harness() -> Harness {
 
 /// The real server the daemon's table gives a UDP flow to VIP:53.
 fn expected_real(h: &Harness, sport: u16) -> Ipv4Addr {
-    let key = vip_key(Protocol::Udp, VIP.into(), 53);
-    let svc = h.dp.service(&key).expect("service");
     let flow = FlowKey {
         src: [u32::from_ne_bytes(CLIENT.octets()), 0, 0, 0],
         dst: [u32::from_ne_bytes(VIP.octets()), 0, 0, 0],
@@ -79,20 +77,7 @@ fn expected_real(h: &Harness, sport: u16) -> Ipv4Addr {
         family: FAMILY_V4,
         _pad: [0; 2],
     };
-    // mh hashes the client address (IPVS's default; the port only with mh-port).
-    let slot = hash::sched_hash(
-        &flow,
-        svc.sched,
-        svc.sched_flags & lb_common::SCHED_F_PORT != 0,
-    ) % svc.table_len;
-    let id = h.dp.read_table(svc.table_off + slot, 1).unwrap()[0];
-    let (addr, _, _) = h
-        .state
-        .real_ids(&key)
-        .into_iter()
-        .find(|(_, _, rid)| *rid == id)
-        .expect("a real server of the service");
-    match addr {
+    match h.table_real(&vip_key(Protocol::Udp, VIP.into(), 53), &flow) {
         IpAddr::V4(a) => a,
         _ => unreachable!(),
     }

@@ -3,6 +3,7 @@
 pub mod drain;
 pub mod list;
 pub mod status;
+pub mod trace;
 
 use std::io::Write;
 
@@ -22,6 +23,7 @@ pub fn run(command: Command, global: &GlobalOptions, out: &mut dyn Write) -> Res
         Command::Drain(a) => drain::run(&client, a.target.drain_op(a.deadline), global.json, out),
         Command::Undrain(t) => drain::run(&client, t.undrain_op(), global.json, out),
         Command::Health => drain::run_health(&client, global.json, out),
+        Command::Trace(a) => trace::run(&client, &a, global.json, out),
     }
 }
 
@@ -33,5 +35,7 @@ pub(crate) fn response_kind(r: &lb_common::api::Response) -> &'static str {
         Response::Status(_) => "status",
         Response::RealServer { .. } => "real server",
         Response::Error { .. } => "error",
+        Response::TraceStarted => "trace started",
+        Response::Trace(_) => "trace event",
     }
 }
