@@ -30,7 +30,7 @@ pub fn fmix(mut h: u32) -> u32 {
     h ^ (h >> 16)
 }
 
-/// Hash of a connection's 5-tuple (IPVS `mh-port` behaviour: ports included).
+/// Hash of a connection's 5-tuple (the tunnels' source-port and flow-label entropy).
 #[inline(always)]
 pub fn flow_hash(k: &FlowKey, seed: u32) -> u32 {
     let mut h = seed;
@@ -56,6 +56,33 @@ pub fn addr_hash(a: &[u32; 4], seed: u32) -> u32 {
     h = mix(h, a[2]);
     h = mix(h, a[3]);
     fmix(h ^ 16)
+}
+
+/// Hash of an address and a port (network byte order, as it lies in the packet): `sh` and
+/// `mh` with their `-port` flag hash the client's address and source port, as IPVS does.
+#[inline(always)]
+pub fn addr_port_hash(a: &[u32; 4], port: u16, seed: u32) -> u32 {
+    let mut h = seed;
+    h = mix(h, a[0]);
+    h = mix(h, a[1]);
+    h = mix(h, a[2]);
+    h = mix(h, a[3]);
+    h = mix(h, port as u32);
+    fmix(h ^ 18)
+}
+
+/// The hash a hash-based scheduler picks its table slot by (the XDP program and the reference
+/// models share it): `dh` hashes the destination address; `sh` and `mh` the client address,
+/// with its source port when `port` (their `-port` flag) is set, as IPVS does.
+#[inline(always)]
+pub fn sched_hash(k: &FlowKey, sched: u8, port: bool) -> u32 {
+    if sched == crate::SCHED_DH {
+        addr_hash(&k.dst, FLOW_HASH_SEED)
+    } else if port {
+        addr_port_hash(&k.src, k.sport, FLOW_HASH_SEED)
+    } else {
+        addr_hash(&k.src, FLOW_HASH_SEED)
+    }
 }
 
 /// Hash of an arbitrary byte string (user space: Maglev permutations of real servers).

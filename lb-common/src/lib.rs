@@ -36,6 +36,8 @@ pub mod map_name {
     pub const SCHED_CURSOR: &str = "lb_sched_cur";
     pub const PERSIST: &str = "lb_persist";
     pub const FRAGS: &str = "lb_frags";
+    pub const REAL_LIMITS: &str = "lb_real_limits";
+    pub const LOCALITY: &str = "lb_locality";
     /// Not pinned (a new program instance has its own): `lbctl trace`'s ring buffer and
     /// filter.
     pub const TRACE: &str = "lb_trace";
@@ -46,7 +48,7 @@ pub mod map_name {
     pub const LINK: &str = "link_lb";
     pub const DECAP_CONFIG: &str = "lb_decap_cfg";
     /// Every map the `lb` program uses; `lbd` pins each under its pin directory.
-    pub const DIRECTOR: [&str; 14] = [
+    pub const DIRECTOR: [&str; 16] = [
         SERVICES,
         REALS,
         SCHED_TABLE,
@@ -61,6 +63,8 @@ pub mod map_name {
         PERSIST,
         FRAGS,
         PROGS,
+        REAL_LIMITS,
+        LOCALITY,
     ];
 }
 
@@ -101,13 +105,14 @@ pub const PROTO_ICMPV6: u8 = 58;
 /// Schedulers, by their ipvsadm names. Table-driven ones read [`map_name::SCHED_TABLE`]; how
 /// `lb` picks a slot is the only difference between them (the tables differ too, lbd builds
 /// each by IPVS's rules):
-/// `mh`: Maglev table, slot by the hash of the 5-tuple.
+/// `mh`: Maglev table, slot by the hash of the client address (and port, [`SCHED_F_PORT`]).
 pub const SCHED_MH: u8 = 1;
 /// `rr`: each real server of weight > 0 once, slot from a per-CPU rotating cursor.
 pub const SCHED_RR: u8 = 2;
 /// `wrr`: IPVS's interleaved weighted sequence, slot from a per-CPU rotating cursor.
 pub const SCHED_WRR: u8 = 3;
-/// `sh` (source hashing): 256 buckets filled by weight, slot by the hash of the client address.
+/// `sh` (source hashing): 256 buckets filled by weight, slot by the hash of the client address
+/// (and port, [`SCHED_F_PORT`]).
 pub const SCHED_SH: u8 = 4;
 /// `dh` (destination hashing): 256 buckets, slot by the hash of the destination address.
 pub const SCHED_DH: u8 = 5;
@@ -126,9 +131,32 @@ pub const SCHED_FO: u8 = 10;
 /// `ovf` (weighted overflow): as `fo`, among the real servers whose active connections do
 /// not exceed their weight.
 pub const SCHED_OVF: u8 = 11;
+/// `lblc` (locality-based least-connection): the real server last chosen for the packet's
+/// destination address ([`map_name::LOCALITY`]) while it is not overloaded (IPVS's rule: more
+/// active connections than its weight while another real server has fewer than half its
+/// weight), else the `wlc` choice, remembered.
+pub const SCHED_LBLC: u8 = 12;
+/// `lblcr` (locality-based least-connection with replication): as `lblc` with a set of real
+/// servers per destination address: the least loaded of the set; an overloaded set grows by
+/// the `wlc` choice, and a set unchanged for the expiration time loses its most loaded member.
+pub const SCHED_LBLCR: u8 = 13;
 /// Most real servers a count-driven service may have: `lb` looks at each for every new
 /// connection (in a `bpf_loop`).
 pub const MAX_COUNTED_REALS: u32 = 1024;
+
+/// [`Service::sched_flags`] (ipvsadm `-b`): `sh-fallback` / `mh-fallback`: when the hashed
+/// real server is unavailable (over its upper connection threshold), the next available one
+/// in the table is taken instead of dropping the connection.
+pub const SCHED_F_FALLBACK: u8 = 1 << 0;
+/// [`Service::sched_flags`]: `sh-port` / `mh-port`: hash the client's port with its address.
+pub const SCHED_F_PORT: u8 = 1 << 1;
+
+/// Most further table slots `lb` looks at for an available real server when the one a
+/// table-driven scheduler picked is overloaded (`rr`, `wrr`, `sh-fallback`, `mh-fallback`):
+/// every `sh` bucket, and in longer tables (`mh`, long `wrr` sequences) enough that a service
+/// with any sizeable share of available real servers finds one, while a service whose real
+/// servers are all overloaded costs a bounded walk per new connection.
+pub const MAX_SCHED_PROBES: u32 = 4096;
 
 /// A scheduler-table cell ([`map_name::SCHED_TABLE`] values): the real-server id in the low
 /// 32 bits, its weight in the high 32 (count-driven schedulers only; 0 otherwise).
@@ -144,6 +172,9 @@ pub const FWD_NAT: u8 = 3;
 /// [`Service::flags`]: not a service but a VIP address marker (key: the address, port 0,
 /// protocol ICMP/ICMPv6), so that `lb` answers pings to every VIP. Written by lbd.
 pub const SVC_F_VIP_ADDR: u32 = 1 << 0;
+/// [`Service::flags`]: one-packet scheduling (ipvsadm `-o`, UDP): every datagram is scheduled
+/// on its own, no connection entry is made, and each counts as a connection. Written by lbd.
+pub const SVC_F_ONE_PACKET: u32 = 1 << 1;
 
 /// [`GlobalConfig::flags`]: skip the connection table entirely (no lookup, no insert), so
 /// that every packet is scheduled as a new flow. Only `cargo xtask bench` sets it, to measure
@@ -187,7 +218,9 @@ pub struct Service {
     /// Persistence (ipvsadm `-M`): prefix length of the client network a persistence template
     /// covers (32 / 128 = one address).
     pub persist_prefix: u8,
-    pub _pad: [u8; 2],
+    /// `SCHED_F_*` (ipvsadm `-b`).
+    pub sched_flags: u8,
+    pub _pad: u8,
     /// First slot of this service's current table in [`map_name::SCHED_TABLE`].
     pub table_off: u32,
     /// Number of slots; 0 means the service has no real server to schedule to.
@@ -277,6 +310,9 @@ const _: () = assert!(core::mem::size_of::<Conn>() == 40);
 
 /// [`Conn::flags`]: this entry is the reply direction of a `nat` connection.
 pub const CONN_F_REPLY: u16 = 1 << 0;
+/// [`Conn::flags`], with [`CONN_F_REPLY`]: the reply direction of a one-packet service's
+/// datagrams, which have no forward entry: lbd expires it by the UDP timeout alone.
+pub const CONN_F_ONE_PACKET: u16 = 1 << 1;
 
 /// [`Conn::state`], from the client's packets (all the director sees with `tun` and `dr`):
 /// a TCP connection that has sent SYN but no ACK yet (IPVS's SYN_RECV).
@@ -319,7 +355,9 @@ pub struct GlobalConfig {
     /// MTU of the director's interface: an encapsulated packet longer than this is not sent.
     /// 0 means unknown (no check).
     pub mtu: u32,
-    pub _pad: u32,
+    /// IPVS's `lblcr_expiration` in seconds: an `lblcr` server set unchanged this long loses
+    /// its most loaded member on its next use (lbd removes mappings idle this long).
+    pub lblcr_expiration_s: u32,
 }
 const _: () = assert!(core::mem::size_of::<GlobalConfig>() == 32);
 
@@ -368,6 +406,71 @@ const _: () = assert!(core::mem::size_of::<NextHop>() == 32);
 /// How long `lb` trusts a cached next hop. A real server's MAC or route change is picked up
 /// within this time.
 pub const NH_CACHE_TTL_NS: u64 = 1_000_000_000;
+
+/// Connection thresholds of one real server (ipvsadm `-x`, `-y`) and its overload state, as
+/// IPVS keeps them (`IP_VS_DEST_F_OVERLOAD`): the value of [`map_name::REAL_LIMITS`], indexed
+/// by real-server id. lbd writes the thresholds; `lb` sets `overloaded` when a new connection
+/// brings the real server's active + inactive connections to `upper` (IPVS's
+/// `ip_vs_bind_dest`), and lbd clears it when its expiry takes them below `lower`, or below
+/// three quarters of `upper` when `lower` is 0 (IPVS's `ip_vs_unbind_dest`). An overloaded real
+/// server gets no new connection from any scheduler.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RealLimits {
+    /// 0: no upper threshold.
+    pub upper: u32,
+    /// 0: three quarters of `upper`.
+    pub lower: u32,
+    /// Non-zero while overloaded.
+    pub overloaded: u32,
+    pub _pad: u32,
+}
+const _: () = assert!(core::mem::size_of::<RealLimits>() == 16);
+
+impl RealLimits {
+    /// IPVS's rule for clearing the overload flag (`ip_vs_unbind_dest`): below the lower
+    /// threshold, or below three quarters of the upper one when there is no lower.
+    pub const fn may_clear(&self, total: u64) -> bool {
+        if self.lower != 0 {
+            total < self.lower as u64
+        } else if self.upper != 0 {
+            total * 4 < self.upper as u64 * 3
+        } else {
+            true
+        }
+    }
+}
+
+/// Most real servers an `lblcr` destination's server set holds (IPVS's set is unbounded; it
+/// grows only while its members are overloaded). A full set drops its oldest member to take
+/// a new one.
+pub const LBLCR_SET_MAX: usize = 8;
+
+/// A destination address's real servers for `lblc` / `lblcr` (value of
+/// [`map_name::LOCALITY`], key a [`PersistKey`] of the service and the destination address):
+/// inserted and updated by `lb` when it schedules; removed by lbd when idle longer than the
+/// scheduler's expiration (IPVS's `lblc_expiration` / `lblcr_expiration`, 24 h by default).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Locality {
+    /// Real-server ids, newest first (IPVS adds to the head of its list); `lblc` uses `[0]`.
+    pub reals: [u32; LBLCR_SET_MAX],
+    /// How many of `reals` are set.
+    pub count: u32,
+    pub _pad: u32,
+    /// `bpf_ktime_get_ns` when the mapping was last used.
+    pub last_use_ns: u64,
+    /// `bpf_ktime_get_ns` when the set last changed (`lblcr`).
+    pub last_mod_ns: u64,
+}
+const _: () = assert!(core::mem::size_of::<Locality>() == 56);
+
+/// Capacity of the locality table (all `lblc` / `lblcr` services together; IPVS collects a
+/// service's idle entries beyond 16384 after 6 minutes; the LRU drops the least recently used).
+pub const LOCALITY_TABLE_SIZE: u32 = 65_536;
+
+/// IPVS's default `lblc_expiration` and `lblcr_expiration`: 24 hours.
+pub const LOCALITY_DEFAULT_EXPIRATION_S: u32 = 86_400;
 
 /// A persistence template's key (value of [`map_name::PERSIST`]: a [`Conn`] whose `real` is
 /// the real server the client network sticks to): the service and the client's address
@@ -518,6 +621,8 @@ mod user {
     unsafe impl aya::Pod for FragKey {}
     unsafe impl aya::Pod for FragEntry {}
     unsafe impl aya::Pod for DecapConfig {}
+    unsafe impl aya::Pod for RealLimits {}
+    unsafe impl aya::Pod for Locality {}
     unsafe impl aya::Pod for TraceFilter {}
     unsafe impl aya::Pod for TraceEvent {}
 }

@@ -16,9 +16,7 @@ pub const KNOWN_SCHEDULERS: [&str; 13] = [
     "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh", "fo", "ovf",
 ];
 /// The schedulers this build's data plane implements.
-pub const IMPLEMENTED_SCHEDULERS: [&str; 11] = [
-    "rr", "wrr", "lc", "wlc", "sh", "dh", "sed", "nq", "mh", "fo", "ovf",
-];
+pub const IMPLEMENTED_SCHEDULERS: [&str; 13] = KNOWN_SCHEDULERS;
 /// IPVS's forwarding methods, by our config names (ipvsadm `-i`, `-g`, `-m`).
 /// Scheduler flags (ipvsadm `-b`) each scheduler accepts.
 pub fn sched_flags_for(sched: &str) -> &'static [&'static str] {
@@ -28,9 +26,13 @@ pub fn sched_flags_for(sched: &str) -> &'static [&'static str] {
         _ => &[],
     }
 }
-pub const IMPLEMENTED_SCHED_FLAGS: [&str; 0] = [];
-pub const ONE_PACKET_IMPLEMENTED: bool = false;
-pub const THRESHOLDS_IMPLEMENTED: bool = false;
+pub const IMPLEMENTED_SCHED_FLAGS: [&str; 4] = ["sh-fallback", "sh-port", "mh-fallback", "mh-port"];
+pub const ONE_PACKET_IMPLEMENTED: bool = true;
+pub const THRESHOLDS_IMPLEMENTED: bool = true;
+/// Most connections a threshold may name (ipvsadm takes an int).
+pub const MAX_THRESHOLD: u32 = i32::MAX as u32;
+/// Range of `lblc_expiration` / `lblcr_expiration`, seconds (a year at most).
+pub const MAX_EXPIRATION_S: u32 = 31_536_000;
 pub const KNOWN_FORWARDING: [&str; 3] = ["tun", "dr", "nat"];
 pub const IMPLEMENTED_FORWARDING: [&str; 3] = ["tun", "dr", "nat"];
 /// ipvsadm's weight range.
@@ -59,6 +61,20 @@ pub struct Config {
     /// Idle timeouts (ipvsadm `--set tcp tcpfin udp`), seconds.
     #[serde(default)]
     pub timeouts: crate::conntrack::Timeouts,
+    /// IPVS's `expire_nodest_conn`: when a real server is removed from its service (or the
+    /// service is removed), lbd expires its connections at once; their next packets are
+    /// scheduled anew. Default false: they keep flowing to it until they end.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub expire_nodest_conn: bool,
+    /// IPVS's `lblc_expiration`, seconds: an `lblc` destination's mapping idle this long is
+    /// removed. Default 86400 (24 h).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lblc_expiration: Option<u32>,
+    /// IPVS's `lblcr_expiration`, seconds: an `lblcr` destination's mapping idle this long is
+    /// removed, and a server set unchanged this long loses its most loaded member on its next
+    /// use. Default 86400 (24 h).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lblcr_expiration: Option<u32>,
     #[serde(default)]
     pub services: Vec<ServiceConfig>,
 }
@@ -334,6 +350,18 @@ impl Config {
         self.conn_table_size.unwrap_or(lb_common::DEFAULT_MAX_CONNS)
     }
 
+    /// `lblc_expiration` in seconds (IPVS's default when unset).
+    pub fn lblc_expiration(&self) -> u32 {
+        self.lblc_expiration
+            .unwrap_or(lb_common::LOCALITY_DEFAULT_EXPIRATION_S)
+    }
+
+    /// `lblcr_expiration` in seconds (IPVS's default when unset).
+    pub fn lblcr_expiration(&self) -> u32 {
+        self.lblcr_expiration
+            .unwrap_or(lb_common::LOCALITY_DEFAULT_EXPIRATION_S)
+    }
+
     /// Semantic checks; an empty list means the config is usable.
     pub fn validate(&self) -> Vec<ConfigError> {
         let mut errs = Vec::new();
@@ -364,6 +392,19 @@ impl Config {
                 err(
                     format!("timeouts.{name}"),
                     format!("{v} is out of range (1 to 31536000 seconds)"),
+                );
+            }
+        }
+        for (name, v) in [
+            ("lblc_expiration", self.lblc_expiration),
+            ("lblcr_expiration", self.lblcr_expiration),
+        ] {
+            if let Some(v) = v
+                && !(1..=MAX_EXPIRATION_S).contains(&v)
+            {
+                err(
+                    name.into(),
+                    format!("{v} is out of range (1 to {MAX_EXPIRATION_S} seconds)"),
                 );
             }
         }
@@ -467,7 +508,12 @@ impl Config {
             }
             for (k, f) in s.sched_flags.iter().enumerate() {
                 let valid = sched_flags_for(sched);
-                if !valid.contains(&f.as_str()) {
+                if let Some(first) = s.sched_flags[..k].iter().position(|g| g == f) {
+                    err(
+                        format!("{sp}.sched_flags[{k}]"),
+                        format!("duplicate flag {f:?}: already given at {sp}.sched_flags[{first}]"),
+                    );
+                } else if !valid.contains(&f.as_str()) {
                     err(
                         format!("{sp}.sched_flags[{k}]"),
                         if valid.is_empty() {
@@ -611,6 +657,19 @@ impl Config {
                         format!("{rp}.upper_threshold"),
                         "connection thresholds are not implemented yet".into(),
                     );
+                }
+                for (name, v) in [
+                    ("upper_threshold", r.upper_threshold),
+                    ("lower_threshold", r.lower_threshold),
+                ] {
+                    if let Some(v) = v
+                        && v > MAX_THRESHOLD
+                    {
+                        err(
+                            format!("{rp}.{name}"),
+                            format!("{v} is out of range (0 to {MAX_THRESHOLD} connections)"),
+                        );
+                    }
                 }
                 if let (Some(u), Some(l)) = (r.upper_threshold, r.lower_threshold)
                     && u > 0
@@ -780,7 +839,6 @@ mod tests {
                 "director.ipv4: required: services[0].real_servers[0] is tunnelled over IPv4 and needs the director's IPv4 address as outer source",
                 "services[1]: duplicate service tcp 10.0.0.100:0: already defined at services[0]",
                 "services[1].port: port 0 is not allowed (1 to 65535)",
-                r#"services[1].scheduler: scheduler "lblc" is not implemented yet; implemented: rr, wrr, lc, wlc, sh, dh, sed, nq, mh, fo, ovf"#,
                 r#"services[1].mh_table_size: only the mh scheduler has a table size (scheduler is "lblc")"#,
                 r#"services[1].real_servers[0].forwarding: unknown forwarding method "ipip"; valid: tun, dr, nat"#,
                 "services[1].real_servers[1]: duplicate real server 10.0.0.11:0: already defined at services[1].real_servers[0]",
@@ -820,5 +878,43 @@ mod tests {
                 )]
             );
         }
+    }
+
+    #[test]
+    fn scheduler_flags_thresholds_and_one_packet_are_checked_with_their_paths() {
+        let bad = r#"{ "interface": "eth0", "lblcr_expiration": 0,
+            "services": [
+              { "protocol": "tcp", "vip": "10.0.0.100", "port": 80, "scheduler": "sh",
+                "sched_flags": ["sh-port", "mh-port", "sh-port"], "one_packet": true,
+                "real_servers": [ { "address": "10.0.0.11", "upper_threshold": 10, "lower_threshold": 20 },
+                                  { "address": "10.0.0.12", "upper_threshold": 3000000000 } ] },
+              { "protocol": "udp", "vip": "10.0.0.100", "port": 53, "scheduler": "wlc",
+                "sched_flags": ["sh-port"], "one_packet": true, "real_servers": [] },
+              { "protocol": "udp", "vip": "10.0.0.100", "port": 54, "scheduler": "fastest",
+                "real_servers": [] } ] }"#;
+        assert_eq!(
+            errors(bad),
+            vec![
+                "lblcr_expiration: 0 is out of range (1 to 31536000 seconds)",
+                r#"services[0].sched_flags[1]: unknown flag "mh-port" for scheduler "sh"; valid: sh-fallback, sh-port"#,
+                r#"services[0].sched_flags[2]: duplicate flag "sh-port": already given at services[0].sched_flags[0]"#,
+                "services[0].one_packet: one-packet scheduling is for UDP services only",
+                "services[0].real_servers[0].lower_threshold: 20 is above the upper threshold 10",
+                "services[0].real_servers[1].upper_threshold: 3000000000 is out of range (0 to 2147483647 connections)",
+                r#"services[1].sched_flags[0]: scheduler "wlc" takes no flags (got "sh-port"); sh takes sh-fallback, sh-port; mh takes mh-fallback, mh-port"#,
+                r#"services[2].scheduler: unknown scheduler "fastest"; valid: rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, mh, fo, ovf"#,
+            ]
+        );
+        let good = r#"{ "interface": "eth0", "expire_nodest_conn": true, "lblc_expiration": 60,
+            "services": [
+              { "protocol": "udp", "vip": "10.0.0.100", "port": 53, "scheduler": "mh",
+                "sched_flags": ["mh-fallback", "mh-port"], "one_packet": true,
+                "real_servers": [ { "address": "10.0.0.11", "upper_threshold": 100 },
+                                  { "address": "10.0.0.12", "upper_threshold": 100, "lower_threshold": 50 } ] },
+              { "protocol": "tcp", "vip": "10.0.0.100", "port": 80, "scheduler": "lblc", "real_servers": [] },
+              { "protocol": "tcp", "vip": "10.0.0.100", "port": 81, "scheduler": "lblcr", "real_servers": [] } ] }"#;
+        let c = Config::parse(good, "t").unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.expire_nodest_conn);
+        assert_eq!((c.lblc_expiration(), c.lblcr_expiration()), (60, 86_400));
     }
 }

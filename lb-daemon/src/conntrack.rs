@@ -6,7 +6,8 @@
 use std::collections::HashMap;
 
 use lb_common::{
-    CONN_F_REPLY, CONN_S_CLOSING, CONN_S_ESTABLISHED, CONN_S_SYN, CONN_S_UDP, Conn, FlowKey,
+    CONN_F_ONE_PACKET, CONN_F_REPLY, CONN_S_CLOSING, CONN_S_ESTABLISHED, CONN_S_SYN, CONN_S_UDP,
+    Conn, FlowKey,
 };
 use serde::{Deserialize, Serialize};
 
@@ -129,6 +130,20 @@ impl Conntrack {
         let mut replies: Vec<(FlowKey, Conn)> = Vec::new();
         let mut forward_alive: std::collections::HashSet<FlowKey> = Default::default();
         for (key, c) in entries {
+            if c.flags & CONN_F_ONE_PACKET != 0 {
+                // A one-packet service's reply entry has no connection: it goes when idle
+                // for the UDP timeout.
+                let limit = self.timeouts.udp as u64 * 1_000_000_000;
+                if now.saturating_sub(c.last_seen_ns) > limit
+                    && dp
+                        .conn(&key)
+                        .is_some_and(|c| now.saturating_sub(c.last_seen_ns) > limit)
+                    && dp.delete_conn(&key)
+                {
+                    report.replies_removed += 1;
+                }
+                continue;
+            }
             if c.flags & CONN_F_REPLY != 0 {
                 replies.push((key, c));
                 continue;
@@ -234,9 +249,18 @@ fn persistent(prev: i64, now: i64) -> i64 {
 /// `on_down: expire`. The next packet of such a connection is scheduled as a new flow.
 /// Returns how many connections were removed.
 pub fn expire_real(dp: &mut Dataplane, real: u32) -> Result<usize, DataplaneError> {
+    expire_reals(dp, &std::collections::HashSet::from([real]))
+}
+
+/// [`expire_real`] for several real servers in one walk of the connection table (removed
+/// real servers with `expire_nodest_conn`).
+pub fn expire_reals(
+    dp: &mut Dataplane,
+    reals: &std::collections::HashSet<u32>,
+) -> Result<usize, DataplaneError> {
     let mut removed = 0;
     for (key, c) in dp.connections() {
-        if c.real != real {
+        if !reals.contains(&c.real) {
             continue;
         }
         if c.flags & CONN_F_REPLY != 0 {
@@ -244,14 +268,59 @@ pub fn expire_real(dp: &mut Dataplane, real: u32) -> Result<usize, DataplaneErro
             continue;
         }
         // Read again: take back the counts of the state it is in now.
-        let Some(c) = dp.conn(&key).filter(|c| c.real == real) else {
+        let Some(c) = dp.conn(&key).filter(|c| reals.contains(&c.real)) else {
             continue;
         };
         if dp.delete_conn(&key) {
             removed += 1;
             let (a, i) = if is_active(c.state) { (-1, 0) } else { (0, -1) };
-            dp.add_real_conns(real, a, i)?;
+            dp.add_real_conns(c.real, a, i)?;
         }
     }
     Ok(removed)
+}
+
+/// IPVS's `ip_vs_unbind_dest` for the real servers in `reals`: each one overloaded whose
+/// connections (active + inactive) are now below its lower threshold (or three quarters of
+/// its upper one when it has no lower) takes new connections again. lbd runs it after each
+/// expiry pass, which is when connections leave the counts. Returns how many were cleared.
+pub fn refresh_overload(dp: &mut Dataplane, reals: &[u32]) -> Result<usize, DataplaneError> {
+    let mut cleared = 0;
+    for &id in reals {
+        let l = dp.real_limits(id)?;
+        if l.overloaded == 0 {
+            continue;
+        }
+        let c = dp.real_conns(id)?;
+        let total = (c.active.max(0) + c.inactive.max(0)) as u64;
+        if l.may_clear(total) {
+            dp.set_real_limits(id, &lb_common::RealLimits { overloaded: 0, ..l })?;
+            cleared += 1;
+        }
+    }
+    Ok(cleared)
+}
+
+/// Removes the `lblc` / `lblcr` locality entries idle longer than their service's expiration
+/// (`expirations`: seconds by service id; an entry of any other service goes at once).
+/// Returns how many were removed.
+pub fn expire_locality(dp: &mut Dataplane, now: u64, expirations: &HashMap<u32, u32>) -> usize {
+    let mut removed = 0;
+    for (key, e) in dp.locality_entries() {
+        let expired = match expirations.get(&key.service) {
+            Some(s) => now.saturating_sub(e.last_use_ns) > *s as u64 * 1_000_000_000,
+            None => true,
+        };
+        // Read again: a packet may have used it since the walk.
+        let still = dp
+            .locality(&key)
+            .is_some_and(|e| match expirations.get(&key.service) {
+                Some(s) => now.saturating_sub(e.last_use_ns) > *s as u64 * 1_000_000_000,
+                None => true,
+            });
+        if expired && still && dp.delete_locality(&key) {
+            removed += 1;
+        }
+    }
+    removed
 }

@@ -268,12 +268,22 @@ fn expire_loop(daemon: Arc<Mutex<Daemon>>, stop: Arc<AtomicBool>) {
         if templates > 0 {
             debug!(templates, "persistence templates expired");
         }
-        match conntrack.pass(dp, now, &state.all_real_ids()) {
+        let locality = crate::conntrack::expire_locality(dp, now, &state.locality_expirations());
+        if locality > 0 {
+            debug!(locality, "lblc/lblcr mappings expired");
+        }
+        let reals = state.all_real_ids();
+        match conntrack.pass(dp, now, &reals) {
             Ok(r) if r.expired + r.replies_removed + r.corrected > 0 => {
                 debug!(?r, "connection table pass")
             }
             Ok(_) => {}
             Err(e) => warn!("connection table pass: {e}"),
+        }
+        match crate::conntrack::refresh_overload(dp, &state.limited_reals()) {
+            Ok(0) => {}
+            Ok(n) => debug!(real_servers = n, "below their lower threshold again"),
+            Err(e) => warn!("connection thresholds: {e}"),
         }
     }
 }

@@ -18,8 +18,9 @@ use aya::{
     },
 };
 use lb_common::{
-    CFG_F_TRACE, Conn, DEFAULT_SCHED_TABLE_SLOTS, DecapConfig, FlowKey, GlobalConfig, PersistKey,
-    REASON_MAX, RealConns, RealServer, Service, Stats, TraceFilter, VipKey, map_name,
+    CFG_F_TRACE, Conn, DEFAULT_SCHED_TABLE_SLOTS, DecapConfig, FlowKey, GlobalConfig, Locality,
+    PersistKey, REASON_MAX, RealConns, RealLimits, RealServer, Service, Stats, TraceFilter, VipKey,
+    map_name,
 };
 
 use crate::config::XdpMode;
@@ -86,6 +87,8 @@ pub struct Dataplane {
     reals: Array<MapData, RealServer>,
     conns: HashMap<MapData, FlowKey, Conn>,
     persist: HashMap<MapData, PersistKey, Conn>,
+    locality: HashMap<MapData, PersistKey, Locality>,
+    real_limits: Array<MapData, RealLimits>,
     config: Array<MapData, GlobalConfig>,
     reasons: PerCpuArray<MapData, u64>,
     svc_stats: PerCpuArray<MapData, Stats>,
@@ -184,6 +187,8 @@ impl Dataplane {
             services: typed(&mut ebpf, map_name::SERVICES)?,
             reals: typed(&mut ebpf, map_name::REALS)?,
             config: typed(&mut ebpf, map_name::CONFIG)?,
+            locality: typed(&mut ebpf, map_name::LOCALITY)?,
+            real_limits: typed(&mut ebpf, map_name::REAL_LIMITS)?,
             reasons: typed(&mut ebpf, map_name::REASONS)?,
             svc_stats: typed(&mut ebpf, map_name::SVC_STATS)?,
             real_stats: typed(&mut ebpf, map_name::REAL_STATS)?,
@@ -438,6 +443,38 @@ impl Dataplane {
 
     pub fn delete_persist(&mut self, key: &PersistKey) -> bool {
         self.persist.remove(key).is_ok()
+    }
+
+    /// A real server's connection thresholds and overload state.
+    pub fn real_limits(&self, id: u32) -> Result<RealLimits> {
+        self.real_limits
+            .get(&id, 0)
+            .map_err(|source| map_err(map_name::REAL_LIMITS, source))
+    }
+
+    pub fn set_real_limits(&mut self, id: u32, l: &RealLimits) -> Result<()> {
+        self.real_limits
+            .set(id, l, 0)
+            .map_err(|source| map_err(map_name::REAL_LIMITS, source))
+    }
+
+    /// The `lblc` / `lblcr` locality entries (walks the whole map).
+    pub fn locality_entries(&self) -> Vec<(PersistKey, Locality)> {
+        self.locality.iter().filter_map(|r| r.ok()).collect()
+    }
+
+    pub fn locality(&self, key: &PersistKey) -> Option<Locality> {
+        self.locality.get(key, 0).ok()
+    }
+
+    pub fn set_locality(&mut self, key: &PersistKey, l: &Locality) -> Result<()> {
+        self.locality
+            .insert(key, l, 0)
+            .map_err(|source| map_err(map_name::LOCALITY, source))
+    }
+
+    pub fn delete_locality(&mut self, key: &PersistKey) -> bool {
+        self.locality.remove(key).is_ok()
     }
 
     /// One connection entry, if present.

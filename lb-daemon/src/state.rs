@@ -11,7 +11,8 @@ use std::{
 
 use lb_common::{
     CFG_F_NAT, FAMILY_V4, FAMILY_V6, FWD_DR, FWD_NAT, FWD_TUN, GlobalConfig, MAX_REALS,
-    MAX_SERVICES, PROTO_ICMP, PROTO_ICMPV6, RealServer, SCHED_MH, SVC_F_VIP_ADDR, Service, VipKey,
+    MAX_SERVICES, PROTO_ICMP, PROTO_ICMPV6, RealLimits, RealServer, SCHED_MH, SVC_F_ONE_PACKET,
+    SVC_F_VIP_ADDR, Service, VipKey,
     api::{RealServerView, ServiceView},
 };
 
@@ -46,6 +47,8 @@ pub struct ApplyReport {
     pub services_added: usize,
     pub services_removed: usize,
     pub tables_rewritten: usize,
+    /// Connections of removed real servers expired (`expire_nodest_conn`).
+    pub connections_expired: usize,
 }
 
 #[derive(Debug)]
@@ -73,6 +76,8 @@ struct TableInput {
     /// (timeout, prefix): part of the service entry written with the table.
     persistence: (u32, u8),
     size: u32,
+    /// (`SVC_F_*`, `SCHED_F_*`): part of the service entry written with the table.
+    flags: (u32, u8),
     /// (real id, weight), in configured order.
     reals: Vec<(u32, u32)>,
 }
@@ -193,6 +198,8 @@ impl State {
                 .filter(|(_, r)| r.service == svc.id && r.flags & lb_common::REAL_F_REMOVED == 0)
                 .map(|(id, r)| {
                     let port = u16::from_be(r.port);
+                    let limits = dp.real_limits(*id).unwrap_or_default();
+                    let threshold = |v: u32| (v != 0).then_some(v);
                     RealState {
                         id: *id,
                         cfg: RealServerConfig {
@@ -208,6 +215,8 @@ impl State {
                                 None
                             },
                             tun_port: (r.tun_port != 0).then(|| u16::from_be(r.tun_port)),
+                            upper_threshold: threshold(limits.upper),
+                            lower_threshold: threshold(limits.lower),
                             ..RealServerConfig::adopted()
                         },
                         port,
@@ -262,8 +271,11 @@ impl State {
                 .map(|a| addr_words(IpAddr::V6(a)).0)
                 .unwrap_or([0; 4]),
             mtu: self.mtu,
-            _pad: 0,
+            lblcr_expiration_s: cfg.lblcr_expiration(),
         })?;
+        // Real servers leaving (alone or with their service): with expire_nodest_conn, their
+        // connections go at once, after the new tables are in.
+        let mut removed_reals = std::collections::HashSet::new();
         let wanted: BTreeMap<VipKey, (usize, &ServiceConfig)> = cfg
             .services
             .iter()
@@ -281,9 +293,10 @@ impl State {
             dp.remove_service(&key)?;
             for r in &st.reals {
                 mark_removed(dp, r, st.id)?;
+                removed_reals.insert(r.id);
             }
-            // Its persistence templates must not outlive it: the id may go to another
-            // service.
+            // Its persistence templates and locality entries must not outlive it: the id may
+            // go to another service.
             for (k, _) in dp
                 .persist_templates()
                 .into_iter()
@@ -291,14 +304,19 @@ impl State {
             {
                 dp.delete_persist(&k);
             }
+            forget_locality(dp, st.id);
             self.regions.free(st.region);
             self.free_service_ids.push(st.id);
             report.services_removed += 1;
         }
         for (key, (index, scfg)) in wanted {
-            self.apply_service(dp, key, index, scfg, &mut report)?;
+            self.apply_service(dp, key, index, scfg, &mut report, &mut removed_reals)?;
         }
         self.sync_markers(dp, cfg)?;
+        if cfg.expire_nodest_conn && !removed_reals.is_empty() {
+            let n = crate::conntrack::expire_reals(dp, &removed_reals)?;
+            report.connections_expired += n;
+        }
         self.config = Some(cfg.clone());
         Ok(report)
     }
@@ -310,6 +328,7 @@ impl State {
         index: usize,
         scfg: &ServiceConfig,
         report: &mut ApplyReport,
+        removed_reals: &mut std::collections::HashSet<u32>,
     ) -> Result<(), ApplyError> {
         let (id, old_reals, old_region, old_input) = match self.services.remove(&key) {
             Some(st) => (st.id, st.reals, Some(st.region), st.table_input),
@@ -334,15 +353,21 @@ impl State {
                     && o.cfg.tun_type == r.tun_type
                     && o.cfg.tun_port == r.tun_port
             });
-            let id = match same {
-                Some(i) => old_reals.swap_remove(i).id,
+            let (id, limits) = match same {
+                Some(i) => {
+                    let o = old_reals.swap_remove(i);
+                    (o.id, limits_of(&o.cfg))
+                }
                 None => {
                     let id = self.alloc_real_id()?;
                     dp.zero_real_stats(id)?;
                     dp.set_real(id, &real_entry(r, port, 0, service_id))?;
-                    id
+                    (id, (0, 0))
                 }
             };
+            if limits != limits_of(r) {
+                set_limits(dp, id, r)?;
+            }
             reals.push(RealState {
                 id,
                 cfg: r.clone(),
@@ -353,6 +378,7 @@ impl State {
         // sending them new ones.
         for gone in &old_reals {
             mark_removed(dp, gone, id)?;
+            removed_reals.insert(gone.id);
         }
         let size = scfg
             .mh_table_size
@@ -368,8 +394,21 @@ impl State {
                     .unwrap_or(if scfg.vip.is_ipv6() { 128 } else { 32 }),
             ),
             size,
+            flags: (
+                if scfg.one_packet && scfg.protocol == Protocol::Udp {
+                    SVC_F_ONE_PACKET
+                } else {
+                    0
+                },
+                sched::flag_bits(&scfg.sched_flags),
+            ),
             reals: reals.iter().map(|r| (r.id, r.cfg.weight)).collect(),
         };
+        // Locality entries name the old scheduler's choices (lblc's single real server is not
+        // an lblcr set and back).
+        if input.scheduler != old_input.scheduler && old_region.is_some() {
+            forget_locality(dp, id);
+        }
         let region = match old_region {
             Some(r) if input == old_input => r,
             _ => {
@@ -399,10 +438,11 @@ impl State {
                     &key,
                     &Service {
                         id,
-                        flags: 0,
+                        flags: input.flags.0,
                         sched: sched::code(&scfg.scheduler).unwrap_or(SCHED_MH),
                         persist_prefix: input.persistence.1,
-                        _pad: [0; 2],
+                        sched_flags: input.flags.1,
+                        _pad: 0,
                         table_off: region.off,
                         table_len: if table.iter().any(|&cell| cell as u32 != 0) {
                             len
@@ -592,6 +632,36 @@ impl State {
             .collect()
     }
 
+    /// The real servers with an upper connection threshold (those that can be overloaded).
+    pub fn limited_reals(&self) -> Vec<u32> {
+        self.services
+            .values()
+            .flat_map(|s| &s.reals)
+            .filter(|r| r.cfg.upper_threshold.unwrap_or(0) != 0)
+            .map(|r| r.id)
+            .collect()
+    }
+
+    /// The `lblc` / `lblcr` services' mapping expirations in seconds, by service id.
+    pub fn locality_expirations(&self) -> std::collections::HashMap<u32, u32> {
+        let (lblc, lblcr) = self
+            .config
+            .as_ref()
+            .map(|c| (c.lblc_expiration(), c.lblcr_expiration()))
+            .unwrap_or((
+                lb_common::LOCALITY_DEFAULT_EXPIRATION_S,
+                lb_common::LOCALITY_DEFAULT_EXPIRATION_S,
+            ));
+        self.services
+            .values()
+            .filter_map(|s| match s.cfg.scheduler.as_str() {
+                "lblc" => Some((s.id, lblc)),
+                "lblcr" => Some((s.id, lblcr)),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn service_count(&self) -> usize {
         self.services.len()
     }
@@ -616,6 +686,44 @@ fn real_entry(r: &RealServerConfig, port: u16, flags: u16, service: u32) -> Real
         },
         service,
         _pad: 0,
+    }
+}
+
+/// A real server's (upper, lower) connection thresholds, 0 for unset.
+fn limits_of(r: &RealServerConfig) -> (u32, u32) {
+    (
+        r.upper_threshold.unwrap_or(0),
+        r.lower_threshold.unwrap_or(0),
+    )
+}
+
+/// Writes a real server's new connection thresholds. Its overload state carries over, except
+/// that raising or removing the upper threshold clears it (as IPVS's `__ip_vs_update_dest`
+/// does).
+fn set_limits(dp: &mut Dataplane, id: u32, r: &RealServerConfig) -> Result<(), ApplyError> {
+    let old = dp.real_limits(id)?;
+    let (upper, lower) = limits_of(r);
+    let keep = upper != 0 && upper <= old.upper;
+    dp.set_real_limits(
+        id,
+        &RealLimits {
+            upper,
+            lower,
+            overloaded: if keep { old.overloaded } else { 0 },
+            _pad: 0,
+        },
+    )?;
+    Ok(())
+}
+
+/// Removes a service's `lblc` / `lblcr` locality entries.
+fn forget_locality(dp: &mut Dataplane, service: u32) {
+    for (k, _) in dp
+        .locality_entries()
+        .into_iter()
+        .filter(|(k, _)| k.service == service)
+    {
+        dp.delete_locality(&k);
     }
 }
 

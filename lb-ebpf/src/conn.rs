@@ -7,11 +7,12 @@ use core::intrinsics::{AtomicOrdering, atomic_xadd};
 
 use lb_common::{
     CFG_F_NO_CONN_TABLE, CONN_S_CLOSING, CONN_S_ESTABLISHED, CONN_S_SYN, CONN_S_UDP, CONN_TOUCH_NS,
-    Conn, FAMILY_V4, FlowKey, GlobalConfig, PROTO_TCP, PersistKey, REAL_F_REMOVED, Service, reason,
+    Conn, FAMILY_V4, FlowKey, GlobalConfig, PROTO_TCP, PersistKey, REAL_F_REMOVED,
+    SVC_F_ONE_PACKET, Service, reason,
 };
 
 use crate::{
-    maps::{CONNS, PERSIST, REAL_CONNS, REALS, SCRATCH},
+    maps::{CONNS, PERSIST, REAL_CONNS, REAL_LIMITS, REALS, SCRATCH},
     parse::Packet,
     ptr::zero_in_place,
     sched,
@@ -28,6 +29,8 @@ pub const TRACK_NEW: u8 = 1;
 /// [`track`]'s second result: the connection's entry was refreshed (at most once per
 /// `CONN_TOUCH_NS`): the time to refresh what goes with it (a `nat` reply entry).
 pub const TRACK_TOUCHED: u8 = 2;
+/// With [`TRACK_NEW`]: the service schedules every datagram on its own (no entry was made).
+pub const TRACK_ONE_PACKET: u8 = 4;
 
 /// Stage `conn`: the flow's real-server id from the connection table, or a new one from
 /// persistence or the scheduler; and [`TRACK_NEW`], [`TRACK_TOUCHED`] or 0.
@@ -38,7 +41,10 @@ pub fn track(
     cfg: &GlobalConfig,
     now: u64,
 ) -> Result<(u32, u8), Verdict> {
-    let use_table = cfg.flags & CFG_F_NO_CONN_TABLE == 0;
+    // One-packet scheduling (ipvsadm -o, UDP only: lbd sets it for no other service): every
+    // datagram is a new connection of its own and leaves no entry.
+    let one_packet = svc.flags & SVC_F_ONE_PACKET != 0;
+    let use_table = cfg.flags & CFG_F_NO_CONN_TABLE == 0 && !one_packet;
     if use_table && let Some(c) = CONNS.get_ptr_mut(&pkt.flow) {
         count(reason::CONN_HIT);
         // SAFETY: a live LRU element. Two CPUs rarely see packets of one flow at once (RSS
@@ -56,7 +62,7 @@ pub fn track(
     let real = if sticky != 0 {
         sticky
     } else {
-        let real = sched::schedule(&pkt.flow, svc)?;
+        let real = sched::schedule(&pkt.flow, svc, now)?;
         if svc.persist_timeout != 0 {
             persist_store(pkt, svc, real, now);
         }
@@ -69,9 +75,36 @@ pub fn track(
         // same real server while the table is unchanged).
         if insert_conn(&pkt.flow, real, svc.id, now, 0, 0, [0; 4], state) {
             add_count(real, state, 1);
+            note_load(real);
         }
     }
-    Ok((real, TRACK_NEW))
+    let how = if one_packet {
+        TRACK_NEW | TRACK_ONE_PACKET
+    } else {
+        TRACK_NEW
+    };
+    Ok((real, how))
+}
+
+/// IPVS's `ip_vs_bind_dest`: a real server whose connections (active + inactive) reach its
+/// upper threshold with this one is overloaded: no scheduler gives it new connections until
+/// lbd's expiry takes it below the lower threshold.
+#[inline(always)]
+fn note_load(real: u32) {
+    let Some(l) = REAL_LIMITS.get_ptr_mut(real) else {
+        return;
+    };
+    // SAFETY: an array element; lbd rewrites it only to change the thresholds.
+    let upper = unsafe { (*l).upper } as i64;
+    if upper == 0 {
+        return;
+    }
+    if let Some(c) = REAL_CONNS.get(real)
+        && c.active + c.inactive >= upper
+    {
+        // SAFETY: as above.
+        unsafe { (*l).overloaded = 1 };
+    }
 }
 
 /// Persistence (ipvsadm `-p`): the real server of a live template for the client's network

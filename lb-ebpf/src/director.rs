@@ -77,10 +77,16 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
     // connection's entry is refreshed: should the LRU have dropped it, replies find it again
     // within a second.
     if how != 0 && to.real.method == FWD_NAT {
-        nat::track_reply(&pkt.flow, &to, service, now);
+        nat::track_reply(
+            &pkt.flow,
+            &to,
+            service,
+            now,
+            how & conn::TRACK_ONE_PACKET != 0,
+        );
     }
     frag::remember(pkt, id, service, 0, &[0; 4], now);
-    account(service, id, pkt, how == conn::TRACK_NEW);
+    account(service, id, pkt, how & conn::TRACK_NEW != 0);
     forward::forward(ctx, pkt, &to, cfg, now)
 }
 

@@ -9,8 +9,9 @@ use aya_ebpf::{
 };
 use lb_common::{
     BenchState, Conn, DEFAULT_MAX_CONNS, DEFAULT_SCHED_TABLE_SLOTS, DecapConfig, FRAG_TABLE_SIZE,
-    FlowKey, FragEntry, FragKey, GlobalConfig, MAX_REALS, MAX_SERVICES, NextHop, PersistKey,
-    REASON_MAX, RealConns, RealServer, Service, Stats, TraceFilter, VipKey,
+    FlowKey, FragEntry, FragKey, GlobalConfig, LOCALITY_TABLE_SIZE, Locality, MAX_REALS,
+    MAX_SERVICES, NextHop, PersistKey, REASON_MAX, RealConns, RealLimits, RealServer, Service,
+    Stats, TraceFilter, VipKey,
 };
 
 /// VIP (address, port, protocol) -> service. Written by lbd (one whole-value update per
@@ -89,6 +90,20 @@ pub static NH_CACHE: PerCpuArray<NextHop> = PerCpuArray::with_max_entries(MAX_RE
 #[map(name = "lb_real_conns")]
 pub static REAL_CONNS: Array<RealConns> = Array::with_max_entries(MAX_REALS, BPF_F_MMAPABLE);
 
+/// Connection thresholds and overload state per real server (see `lb_common::RealLimits`).
+/// Thresholds written by lbd; `overloaded` set by `lb` when a new connection reaches the upper
+/// threshold and cleared by lbd when expiry takes the count below the lower one; read by every
+/// scheduler.
+#[map(name = "lb_real_limits")]
+pub static REAL_LIMITS: Array<RealLimits> = Array::with_max_entries(MAX_REALS, 0);
+
+/// `lblc` / `lblcr`: (service, destination address) -> its real server(s). Inserted and
+/// updated by `lb` when it schedules a new connection of such a service; idle entries removed
+/// by lbd.
+#[map(name = "lb_locality")]
+pub static LOCALITY: LruHashMap<PersistKey, Locality> =
+    LruHashMap::with_max_entries(LOCALITY_TABLE_SIZE, 0);
+
 /// Director-wide settings (one entry). Written by lbd; read by `lb` per packet.
 #[map(name = "lb_config")]
 pub static CONFIG: Array<GlobalConfig> = Array::with_max_entries(1, 0);
@@ -131,7 +146,12 @@ pub struct Scratch {
     pub fib: aya_ebpf::bindings::bpf_fib_lookup,
     pub conn: Conn,
     pub least: crate::sched::Least,
+    /// A table-driven scheduler's search for an available real server.
+    pub probe: crate::sched::Probe,
     pub pkey: PersistKey,
+    /// The locality table's key and the entry being built (`lblc`, `lblcr`).
+    pub lkey: PersistKey,
+    pub loc: Locality,
     /// Set once `parse` has filled `pkt` for this packet (so a trace can show its flow).
     pub pkt_ok: u32,
     /// The real-server id this packet goes to (0: none yet), for a trace.

@@ -5,7 +5,8 @@
 
 use aya_ebpf::{helpers::bpf_ktime_get_ns, programs::XdpContext};
 use lb_common::{
-    CONN_F_REPLY, FAMILY_V6, FRAG_F_REPLY, FlowKey, GlobalConfig, PROTO_TCP, Stats, reason,
+    CONN_F_ONE_PACKET, CONN_F_REPLY, FAMILY_V6, FRAG_F_REPLY, FlowKey, GlobalConfig, PROTO_TCP,
+    Stats, reason,
 };
 
 use crate::{
@@ -61,7 +62,7 @@ pub fn to_real(
 /// Records the reply direction of a new `nat` connection: real server -> client, with the VIP
 /// to restore.
 #[inline(always)]
-pub fn track_reply(flow: &FlowKey, to: &Target, service: u32, now: u64) {
+pub fn track_reply(flow: &FlowKey, to: &Target, service: u32, now: u64, one_packet: bool) {
     let rport = if to.real.port != 0 {
         to.real.port
     } else {
@@ -81,7 +82,11 @@ pub fn track_reply(flow: &FlowKey, to: &Target, service: u32, now: u64) {
         to.id,
         service,
         now,
-        CONN_F_REPLY,
+        if one_packet {
+            CONN_F_REPLY | CONN_F_ONE_PACKET
+        } else {
+            CONN_F_REPLY
+        },
         flow.dport,
         flow.dst,
         0,

@@ -120,8 +120,13 @@ impl Harness {
     /// schedulers that hash the whole 5-tuple (`mh`).
     pub fn table_real(&self, key: &lb_common::VipKey, flow: &lb_common::FlowKey) -> IpAddr {
         let svc = self.dp.service(key).expect("service in map");
-        let slot =
-            lb_common::hash::flow_hash(flow, lb_common::hash::FLOW_HASH_SEED) % svc.table_len;
+        // sh and mh hash the client address (and its port with their -port flag), dh the
+        // destination, as lb does.
+        let slot = lb_common::hash::sched_hash(
+            flow,
+            svc.sched,
+            svc.sched_flags & lb_common::SCHED_F_PORT != 0,
+        ) % svc.table_len;
         let id = self.dp.read_table(svc.table_off + slot, 1).unwrap()[0];
         self.state
             .real_ids(key)

@@ -507,8 +507,15 @@ impl Topology {
         self.config_sched(weights, "mh")
     }
 
-    /// [`Topology::config`] with another scheduler.
+    /// [`Topology::config`] with another scheduler. `mh` gets its `mh-port` flag: the tests
+    /// spread one client's connections over the real servers (plain `mh`, like IPVS's,
+    /// hashes the client address alone).
     pub fn config_sched(&self, weights: &[u32], scheduler: &str) -> serde_json::Value {
+        let flags: Vec<&str> = if scheduler == "mh" {
+            vec!["mh-port"]
+        } else {
+            vec![]
+        };
         let reals = |addr: &dyn Fn(usize) -> String| -> Vec<serde_json::Value> {
             weights
                 .iter()
@@ -542,6 +549,7 @@ impl Topology {
                     "vip": VIP.to_string(),
                     "port": VIP_PORT,
                     "scheduler": scheduler,
+                    "sched_flags": flags,
                     "real_servers": reals(&|i| real_addr(i).to_string()),
                 },
                 {
@@ -549,6 +557,7 @@ impl Topology {
                     "vip": VIP6.to_string(),
                     "port": VIP_PORT,
                     "scheduler": scheduler,
+                    "sched_flags": flags,
                     "real_servers": reals(&|i| real_addr6(i).to_string()),
                 },
             ],

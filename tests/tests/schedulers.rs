@@ -1,6 +1,6 @@
-//! Table-driven schedulers (rr, wrr, sh, dh): `lb`'s choices for new flows, run through
-//! `BPF_PROG_TEST_RUN`, against the reference models (lbd's table builders and the shared
-//! hash) that define them.
+//! Schedulers (rr, wrr, sh, dh, the count-driven ones, lblc, lblcr): `lb`'s choices for new
+//! flows, run through `BPF_PROG_TEST_RUN`, against the reference models (lbd's table builders,
+//! `sched::pick`, `sched::LocalityModel` and the shared hash) that define them.
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -205,7 +205,14 @@ fn count_driven_schedulers_agree_with_the_model_connection_by_connection() {
         order.insert(1, (Ipv4Addr::new(198, 18, 0, 14), 0));
         for round in 0..60u16 {
             // Fresh counts for every real server: small ranges make ties common; every fifth
-            // round one real server is idle, which nq takes outright.
+            // round one real server is idle, which nq takes outright. Every third round one
+            // real server is over its upper threshold (the flag lb honours; the threshold
+            // itself is far above what the round's connection adds).
+            let busy = if round % 3 == 0 {
+                Some(next(4) as usize)
+            } else {
+                None
+            };
             for (i, (addr, _)) in order.iter().enumerate() {
                 let id = id_of(&h, port, *addr);
                 let now = h.dp.real_conns(id).unwrap();
@@ -216,6 +223,7 @@ fn count_driven_schedulers_agree_with_the_model_connection_by_connection() {
                 }
                 h.dp.add_real_conns(id, a - now.active, b - now.inactive)
                     .unwrap();
+                set_overloaded(&mut h, id, busy == Some(i));
             }
             let loads: Vec<sched::Load> = order
                 .iter()
@@ -227,6 +235,7 @@ fn count_driven_schedulers_agree_with_the_model_connection_by_connection() {
                         weight: *w,
                         active: c.active as u64,
                         inactive: c.inactive as u64,
+                        overloaded: h.dp.real_limits(id).unwrap().overloaded != 0,
                     }
                 })
                 .collect();
@@ -238,6 +247,151 @@ fn count_driven_schedulers_agree_with_the_model_connection_by_connection() {
             assert_eq!(got, want, "{name} round {round}: loads {loads:?}");
         }
     }
+}
+
+fn set_overloaded(h: &mut Harness, id: u32, on: bool) {
+    h.dp.set_real_limits(
+        id,
+        &lb_common::RealLimits {
+            upper: if on { 1_000_000 } else { 0 },
+            lower: 0,
+            overloaded: on as u32,
+            _pad: 0,
+        },
+    )
+    .unwrap();
+}
+
+/// The loads of a service's real servers as lb sees them, in configured order.
+fn loads(h: &Harness, port: u16, order: &[(Ipv4Addr, u32)]) -> Vec<sched::Load> {
+    order
+        .iter()
+        .map(|(addr, w)| {
+            let id = id_of(h, port, *addr);
+            let c = h.dp.real_conns(id).unwrap();
+            sched::Load {
+                id,
+                weight: *w,
+                active: c.active.max(0) as u64,
+                inactive: c.inactive.max(0) as u64,
+                overloaded: h.dp.real_limits(id).unwrap().overloaded != 0,
+            }
+        })
+        .collect()
+}
+
+/// lblc on port 96 and lblcr on 97 (their mapping key is the VIP: every connection of a
+/// service here shares one destination address): connection by connection against
+/// `sched::LocalityModel`, counts and overload flags drawn at random before each, the
+/// locality entry compared member by member after each. Every seventh round the lblcr set is
+/// aged past its expiration (in the map and the model alike), so that it sheds its most
+/// loaded member.
+#[test]
+fn lblc_and_lblcr_agree_with_the_model_connection_by_connection() {
+    require_root!();
+    let mut reals = weighted_reals();
+    reals.insert(
+        1,
+        r#"{ "address": "198.18.0.14", "weight": 0, "forwarding": "tun" }"#.into(),
+    );
+    reals.push(r#"{ "address": "198.18.0.15", "weight": 1, "forwarding": "tun" }"#.into());
+    let config = config(&["lblc", "lblcr"], 96, &reals);
+    let mut n = REALS.to_vec();
+    n.extend([Ipv4Addr::new(198, 18, 0, 14), Ipv4Addr::new(198, 18, 0, 15)]);
+    let mut h = Harness::new(&config, &n);
+    let mut order: Vec<(Ipv4Addr, u32)> = REALS.iter().copied().zip(WEIGHTS).collect();
+    order.insert(1, (Ipv4Addr::new(198, 18, 0, 14), 0));
+    order.push((Ipv4Addr::new(198, 18, 0, 15), 1));
+    let expiration = lb_common::LOCALITY_DEFAULT_EXPIRATION_S as u64 * 1_000_000_000;
+    let mut rng: u64 = 0x10ca_1177;
+    let mut next = move |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n
+    };
+    let (mut grew, mut shed, mut moved) = (0, 0, 0);
+    for (name, port) in [("lblc", 96u16), ("lblcr", 97)] {
+        let lblcr = name == "lblcr";
+        let svc =
+            h.dp.service(&vip_key(Protocol::Tcp, VIP.into(), port))
+                .unwrap();
+        let key = lb_common::PersistKey {
+            service: svc.id,
+            family: lb_common::FAMILY_V4,
+            _pad: [0; 3],
+            addr: words(VIP),
+        };
+        let mut model = sched::LocalityModel::default();
+        let mut last: Option<u32> = None;
+        for round in 0..120u16 {
+            // Counts in small ranges around the weights (4, 0, 3, 2, 1), so that IPVS's
+            // overload rule (more active than the weight while another is below half its
+            // weight) goes both ways.
+            let busy = if round % 4 == 0 {
+                Some(next(5) as usize)
+            } else {
+                None
+            };
+            for (i, (addr, _)) in order.iter().enumerate() {
+                let id = id_of(&h, port, *addr);
+                let now = h.dp.real_conns(id).unwrap();
+                let (a, b) = (next(7) as i64, next(20) as i64);
+                h.dp.add_real_conns(id, a - now.active, b - now.inactive)
+                    .unwrap();
+                set_overloaded(&mut h, id, busy == Some(i));
+            }
+            let now = lb_daemon::conntrack::monotonic_ns();
+            if lblcr && round % 7 == 6 {
+                let mut e = h.dp.locality(&key).expect("an entry after the first round");
+                e.last_mod_ns = now.wrapping_sub(2 * expiration);
+                h.dp.set_locality(&key, &e).unwrap();
+                model.entries.get_mut(&key.addr).unwrap().last_mod = e.last_mod_ns;
+            }
+            let loads = loads(&h, port, &order);
+            let before = model
+                .entries
+                .get(&key.addr)
+                .map(|e| e.set.len())
+                .unwrap_or(0);
+            let want = model.pick(lblcr, key.addr, &loads, now, expiration);
+            // Every round leaves real servers to choose from (one at most is overloaded).
+            let got =
+                want.map(|_| chosen(&mut h, Ipv4Addr::new(198, 18, 8, 2), 30000 + round, port));
+            assert_eq!(got, want, "{name} round {round}: loads {loads:?}");
+            let m = &model.entries[&key.addr];
+            let e = h.dp.locality(&key).expect("entry");
+            assert_eq!(
+                &e.reals[..e.count as usize],
+                &m.set[..],
+                "{name} round {round}: the destination's real servers"
+            );
+            let after = m.set.len();
+            grew += (after > before) as u32;
+            shed += (lblcr && after < before) as u32;
+            moved += (last.is_some() && got != last) as u32;
+            last = got;
+        }
+    }
+    // The rounds went through every branch worth testing.
+    assert!(moved > 10, "mappings changed {moved} times");
+    assert!(
+        grew > 3 && shed > 3,
+        "lblcr sets grew {grew} and shed {shed} times"
+    );
+    // lbd removes mappings idle longer than their expiration, and no others.
+    let exps = h.state.locality_expirations();
+    assert_eq!(exps.len(), 2);
+    let now = lb_daemon::conntrack::monotonic_ns();
+    assert_eq!(
+        lb_daemon::conntrack::expire_locality(&mut h.dp, now, &exps),
+        0
+    );
+    assert_eq!(
+        lb_daemon::conntrack::expire_locality(&mut h.dp, now + expiration + 1_000_000_000, &exps),
+        2
+    );
+    assert!(h.dp.locality_entries().is_empty());
 }
 
 #[test]
