@@ -397,6 +397,9 @@ pub fn diff(old: &Config, new: &Config) -> Vec<String> {
             conn_table_size,
             metrics_listen,
             timeouts,
+            expire_nodest_conn,
+            lblc_expiration,
+            lblcr_expiration,
             services: _,
         } = c;
         serde_json::json!({
@@ -407,6 +410,9 @@ pub fn diff(old: &Config, new: &Config) -> Vec<String> {
             "conn_table_size": conn_table_size,
             "metrics_listen": metrics_listen,
             "timeouts": timeouts,
+            "expire_nodest_conn": expire_nodest_conn,
+            "lblc_expiration": lblc_expiration,
+            "lblcr_expiration": lblcr_expiration,
         })
     };
     diff_values(&mut out, "", "", Some(&top(old)), Some(&top(new)), &[]);
