@@ -12,7 +12,7 @@ use std::{
 
 use lb_common::{
     REASON_NAMES,
-    api::{ServiceView, StatsView},
+    api::{RateView, ServiceView, StatsView},
 };
 use tracing::warn;
 
@@ -62,6 +62,21 @@ fn traffic(out: &mut String, prefix: &str, labels: &str, s: &StatsView) {
     );
 }
 
+/// Rates as lbd's estimator has them (ipvsadm `--rate`: 2-second samples, smoothed).
+fn rates(out: &mut String, prefix: &str, labels: &str, r: &RateView) {
+    let _ = writeln!(out, "{prefix}_connections_per_second{{{labels}}} {}", r.cps);
+    for (dir, pps, bps) in [("in", r.in_pps, r.in_bps), ("out", r.out_pps, r.out_bps)] {
+        let _ = writeln!(
+            out,
+            "{prefix}_packets_per_second{{{labels},direction=\"{dir}\"}} {pps}"
+        );
+        let _ = writeln!(
+            out,
+            "{prefix}_bytes_per_second{{{labels},direction=\"{dir}\"}} {bps}"
+        );
+    }
+}
+
 /// The text exposition of a snapshot.
 pub fn render(s: &Snapshot) -> String {
     let mut out = String::new();
@@ -98,6 +113,17 @@ pub fn render(s: &Snapshot) -> String {
     ] {
         header(&mut out, &format!("lb_service_{kind}"), "counter", help);
         header(&mut out, &format!("lb_real_server_{kind}"), "counter", help);
+    }
+    for (kind, help) in [
+        (
+            "connections_per_second",
+            "Connection rate (ipvsadm --rate CPS: 2-second samples, smoothed).",
+        ),
+        ("packets_per_second", "Packet rate (InPPS, OutPPS)."),
+        ("bytes_per_second", "Byte rate (InBPS, OutBPS)."),
+    ] {
+        header(&mut out, &format!("lb_service_{kind}"), "gauge", help);
+        header(&mut out, &format!("lb_real_server_{kind}"), "gauge", help);
     }
     for (name, help) in [
         (
@@ -150,6 +176,7 @@ pub fn render(s: &Snapshot) -> String {
             svc.port
         );
         traffic(&mut out, "lb_service", &sl, &svc.stats);
+        rates(&mut out, "lb_service", &sl, &svc.rate);
         if let Some(h) = &svc.health {
             let _ = writeln!(out, "lb_service_up{{{sl}}} {}", h.up as u8);
             let _ = writeln!(
@@ -161,6 +188,7 @@ pub fn render(s: &Snapshot) -> String {
         for r in &svc.real_servers {
             let rl = format!("{sl},real=\"{}\",real_port=\"{}\"", r.address, r.port);
             traffic(&mut out, "lb_real_server", &rl, &r.stats);
+            rates(&mut out, "lb_real_server", &rl, &r.rate);
             let _ = writeln!(
                 out,
                 "lb_real_server_active_connections{{{rl}}} {}",
@@ -285,6 +313,13 @@ mod tests {
                     inactive_conns: 2,
                     health: None,
                     stats,
+                    rate: RateView {
+                        cps: 2,
+                        in_pps: 30,
+                        out_pps: 20,
+                        in_bps: 3000,
+                        out_bps: 2000,
+                    },
                     ..Default::default()
                 }],
                 ..Default::default()
@@ -303,6 +338,10 @@ mod tests {
             "lb_real_server_active_connections{protocol=\"tcp\",vip=\"198.18.1.100\",port=\"80\",real=\"198.18.0.11\",real_port=\"8080\"} 1",
             "lb_real_server_weight{protocol=\"tcp\",vip=\"198.18.1.100\",port=\"80\",real=\"198.18.0.11\",real_port=\"8080\"} 2",
             "# TYPE lb_service_bytes_total counter",
+            "lb_real_server_connections_per_second{protocol=\"tcp\",vip=\"198.18.1.100\",port=\"80\",real=\"198.18.0.11\",real_port=\"8080\"} 2",
+            "lb_real_server_bytes_per_second{protocol=\"tcp\",vip=\"198.18.1.100\",port=\"80\",real=\"198.18.0.11\",real_port=\"8080\",direction=\"out\"} 2000",
+            "lb_service_packets_per_second{protocol=\"tcp\",vip=\"198.18.1.100\",port=\"80\",direction=\"in\"} 0",
+            "# TYPE lb_service_connections_per_second gauge",
         ] {
             assert!(
                 text.lines().any(|l| l == line),
