@@ -11,7 +11,6 @@
 //! are quoted in its documentation.
 
 use std::{
-    cmp::Ordering,
     fmt::Write as _,
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
 };
@@ -155,10 +154,12 @@ pub fn list_service(svc: &ServiceView, fmt: ListFormat, names: &dyn Resolve) -> 
     out
 }
 
+/// The services in ipvsadm's order: `ipvs_sort_services(get, ipvs_cmp_services)` unless
+/// `--nosort`.
 fn sorted(services: &[ServiceView], nosort: bool) -> Vec<&ServiceView> {
     let mut order: Vec<&ServiceView> = services.iter().collect();
     if !nosort {
-        order.sort_by(|a, b| cmp_services(a, b));
+        glibc_qsort(&mut order, &|a, b| cmp_services(a, b));
     }
     order
 }
@@ -302,7 +303,9 @@ fn netmask(svc: &ServiceView) -> Option<String> {
 /// printf("\n");
 /// /* each dest */   if (e->af != AF_INET6) dname[28] = '\0';
 /// /* FMT_STATS */   printf("  -> %-28s", dname); print_largenum(...) x5; printf("\n");
-/// /* FMT_RATE */    printf("  -> %-28s", dname); print_largenum(...) x5; printf("\n");
+/// /* FMT_RATE */    printf("  -> %-28s %8llu %8llu %8llu", dname,
+///                          e->stats64.cps, e->stats64.inpps, e->stats64.outpps);
+///                   print_largenum(inbps); print_largenum(outbps); printf("\n");
 /// /* FMT_THRESHOLDS */ printf("  -> %-28s %-10u %-10u %-10u %-10u\n", dname,
 ///                          e->u_threshold, e->l_threshold, e->activeconns, e->inactconns);
 /// /* FMT_PERSISTENTCONN */ printf("  -> %-28s %-9u %-11u %-10u %-10u\n", dname,
@@ -323,7 +326,7 @@ pub fn service_entry(svc: &ServiceView, fmt: ListFormat, names: &dyn Resolve) ->
         push_rates(&mut out, &svc.rate, fmt.exact);
     } else {
         let _ = write!(out, "{svc_name} {}", svc.scheduler);
-        if let Some(flags) = sched_flags(&svc.sched_flags) {
+        if let Some(flags) = sched_flags(&svc.scheduler, &svc.sched_flags) {
             let _ = write!(out, " ({flags})");
         }
         if let Some(timeout) = svc.persistent {
@@ -351,8 +354,17 @@ pub fn service_entry(svc: &ServiceView, fmt: ListFormat, names: &dyn Resolve) ->
             push_stats(&mut out, &rs.stats, fmt.exact);
             out.push('\n');
         } else if fmt.rate {
-            let _ = write!(out, "  -> {dname:<28}");
-            push_rates(&mut out, &rs.rate, fmt.exact);
+            // Unlike the service's line, the real server's connection and packet rates are
+            // never abbreviated: `printf("  -> %-28s %8llu %8llu %8llu", ...)`, and only
+            // the byte rates go through `print_largenum`.
+            let r = &rs.rate;
+            let _ = write!(
+                out,
+                "  -> {dname:<28} {:>8} {:>8} {:>8}",
+                r.cps, r.in_pps, r.out_pps
+            );
+            out.push_str(&largenum(r.in_bps, fmt.exact));
+            out.push_str(&largenum(r.out_bps, fmt.exact));
             out.push('\n');
         } else if fmt.thresholds {
             let _ = writeln!(
@@ -391,10 +403,12 @@ pub fn service_entry(svc: &ServiceView, fmt: ListFormat, names: &dyn Resolve) ->
     out
 }
 
+/// A service's real servers in ipvsadm's order: `ipvs_sort_dests(d, ipvs_cmp_dests)` unless
+/// `--nosort`.
 fn sorted_dests(svc: &ServiceView, nosort: bool) -> Vec<&RealServerView> {
     let mut dests: Vec<&RealServerView> = svc.real_servers.iter().collect();
     if !nosort {
-        dests.sort_by(|a, b| cmp_dests(a, b));
+        glibc_qsort(&mut dests, &|a, b| cmp_dests(a, b));
     }
     dests
 }
@@ -439,11 +453,11 @@ fn push_rates(out: &mut String, r: &RateView, exact: bool) {
 ///
 /// ```c
 /// printf("-A %s -s %s", svc_name, se->sched_name);
-/// if (sched flags)   { printf(" -b "); print_sched_flags(se); }
 /// if (persistent)    { printf(" -p %u", se->timeout);
 ///                      if (netmask is not one address) printf(" -M %s" | " -M %i", ...); }
 /// if (se->pe_name[0]) printf(" --pe %s", se->pe_name);
 /// if (one-packet)    printf(" -o");
+/// if (sched flags)   { printf(" -b "); print_sched_flags(se); }
 /// printf("\n");
 /// /* each dest, not tunnelled */
 /// printf("-a %s -r %s %s -w %d\n", svc_name, dname, fwd_switch(e->conn_flags), e->weight);
@@ -462,9 +476,6 @@ pub fn rules(services: &[ServiceView], nosort: bool, names: &dyn Resolve) -> Str
     for svc in sorted(services, nosort) {
         let svc_name = service_name(svc, true, names);
         let _ = write!(out, "-A {svc_name} -s {}", svc.scheduler);
-        if let Some(flags) = sched_flags(&svc.sched_flags) {
-            let _ = write!(out, " -b {flags}");
-        }
         if let Some(timeout) = svc.persistent {
             let _ = write!(out, " -p {timeout}");
             if let Some(m) = netmask(svc) {
@@ -476,6 +487,9 @@ pub fn rules(services: &[ServiceView], nosort: bool, names: &dyn Resolve) -> Str
         }
         if svc.one_packet {
             out.push_str(" -o");
+        }
+        if let Some(flags) = sched_flags(&svc.scheduler, &svc.sched_flags) {
+            let _ = write!(out, " -b {flags}");
         }
         if let Some(n) = svc.mh_table_size {
             let _ = write!(out, " --mh-table-size {n}");
@@ -684,31 +698,47 @@ pub fn fwd_name(forwarding: &str) -> &str {
     }
 }
 
-/// `print_sched_flags`: the flags comma-separated, in ipvsadm's order (`sh-fallback`,
-/// `sh-port`, `mh-fallback`, `mh-port`, `flag-1`, `flag-2`, `flag-3`; names ipvsadm does not
-/// know keep lbd's order after those). `None` when there are none: ipvsadm then prints no
-/// parentheses at all.
-pub fn sched_flags(flags: &[String]) -> Option<String> {
-    const ORDER: [&str; 7] = [
-        "sh-fallback",
-        "sh-port",
-        "mh-fallback",
-        "mh-port",
-        "flag-1",
-        "flag-2",
-        "flag-3",
-    ];
-    let mut flags: Vec<&str> = flags
-        .iter()
-        .map(String::as_str)
-        .filter(|f| !f.is_empty())
-        .collect();
-    if flags.is_empty() {
+/// `print_sched_flags`: the service's scheduler flags as ipvsadm prints them, or `None` when
+/// none is set (ipvsadm then prints neither " (...)" nor " -b ...").
+///
+/// IPVS keeps three flag bits, not names: `sh-fallback`, `mh-fallback` and `flag-1` are
+/// `IP_VS_SVC_F_SCHED1`; `sh-port`, `mh-port` and `flag-2` are `IP_VS_SVC_F_SCHED2`;
+/// `flag-3` is `IP_VS_SVC_F_SCHED3`. ipvsadm names the bits by the scheduler, in bit order:
+///
+/// ```c
+/// if (!strcmp(se->sched_name, "sh")) {      /* "sh-fallback," "sh-port," */
+/// } else if (!strcmp(se->sched_name, "mh")) { /* "mh-fallback," "mh-port," */
+/// } else {                                   /* "flag-1," "flag-2," "flag-3," */
+/// }
+/// if (flags[0]) { flags[strlen(flags)-1] = '\0'; printf("%s", flags); }
+/// ```
+///
+/// so a bit the scheduler has no name for (`flag-3` on `sh`) prints nothing, and the caller
+/// prints " ()" or " -b " around nothing, as ipvsadm does. Names that are no flag at all
+/// set no bit.
+pub fn sched_flags(scheduler: &str, flags: &[String]) -> Option<String> {
+    let bit = |f: &str| match f {
+        "sh-fallback" | "mh-fallback" | "flag-1" => 1u8,
+        "sh-port" | "mh-port" | "flag-2" => 2,
+        "flag-3" => 4,
+        _ => 0,
+    };
+    let bits = flags.iter().fold(0u8, |b, f| b | bit(f));
+    if bits == 0 {
         return None;
     }
-    flags.sort_by_key(|f| ORDER.iter().position(|o| o == f).unwrap_or(ORDER.len()));
-    flags.dedup();
-    Some(flags.join(","))
+    let names: &[&str] = match scheduler {
+        "sh" => &["sh-fallback", "sh-port"],
+        "mh" => &["mh-fallback", "mh-port"],
+        _ => &["flag-1", "flag-2", "flag-3"],
+    };
+    let set: Vec<&str> = names
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| bits & (1 << i) != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    Some(set.join(","))
 }
 
 /// `addrport_to_anyname` with `FMT_NUMERIC`:
@@ -719,7 +749,8 @@ pub fn addrport(addr: IpAddr, port: u16) -> String {
 }
 
 /// `addrport_to_anyname`: the host name (else the address) and the service name (else the
-/// port) of `protocol`.
+/// port) of `protocol`, cut to the 59 bytes of ipvsadm's buffer (`buf = malloc(60);
+/// snprintf(buf, 60, "%s%s%s:%s", ...)`: only a long name reaches that).
 pub fn addrport_any(addr: IpAddr, port: u16, protocol: &str, names: &dyn Resolve) -> String {
     let host = names.host(addr).unwrap_or_else(|| match addr {
         IpAddr::V4(a) => a.to_string(),
@@ -728,10 +759,12 @@ pub fn addrport_any(addr: IpAddr, port: u16, protocol: &str, names: &dyn Resolve
     let port = names
         .service(port, &protocol.to_ascii_lowercase())
         .unwrap_or_else(|| port.to_string());
-    match addr {
+    let mut s = match addr {
         IpAddr::V4(_) => format!("{host}:{port}"),
         IpAddr::V6(_) => format!("[{host}]:{port}"),
-    }
+    };
+    truncate(&mut s, 59);
+    s
 }
 
 /// glibc's `inet_ntop(AF_INET6, ...)`: the longest run (first on ties) of two or more zero
@@ -800,39 +833,114 @@ pub fn inet_ntop6(addr: Ipv6Addr) -> String {
     out
 }
 
-/// Address family rank as ipvsadm compares `af` (AF_INET = 2 before AF_INET6 = 10).
-fn af_rank(addr: &IpAddr) -> u8 {
-    if addr.is_ipv6() { 10 } else { 2 }
-}
-
-fn addr_bits(addr: &IpAddr) -> u128 {
+/// An address as libipvs holds it (`union nf_inet_addr`, zeroed around an IPv4 address), as
+/// the four 32-bit words ipvsadm compares, in host order (`ntohl`).
+fn addr_words(addr: &IpAddr) -> [u32; 4] {
     match addr {
-        IpAddr::V4(a) => u32::from(*a).into(),
-        IpAddr::V6(a) => u128::from(*a),
+        IpAddr::V4(a) => [u32::from(*a), 0, 0, 0],
+        IpAddr::V6(a) => {
+            let o = a.octets();
+            std::array::from_fn(|i| {
+                u32::from_be_bytes([o[4 * i], o[4 * i + 1], o[4 * i + 2], o[4 * i + 3]])
+            })
+        }
     }
 }
 
-/// `ipvs_cmp_services`: firewall mark (0 for an address service, so those come first), then family, protocol
-/// number, address, port. ipvsadm subtracts the addresses as unsigned 32-bit words and casts
-/// to `int`, which misorders addresses more than 2^31 apart (it puts 192.168.0.1 before
-/// 10.0.0.1) and is not a total order; lbctl sorts numerically instead.
-fn cmp_services(a: &ServiceView, b: &ServiceView) -> Ordering {
-    let mark = |s: &ServiceView| s.fwmark.unwrap_or(0);
-    mark(a)
-        .cmp(&mark(b))
-        .then_with(|| af_rank(&a.vip).cmp(&af_rank(&b.vip)))
-        .then_with(|| protocol_number(&a.protocol).cmp(&protocol_number(&b.protocol)))
-        .then_with(|| addr_bits(&a.vip).cmp(&addr_bits(&b.vip)))
-        .then_with(|| a.port.cmp(&b.port))
+/// C's `int r = ntohl(a) - ntohl(b);`: the unsigned difference, wrapped into an `int`.
+fn wrapped_diff(a: u32, b: u32) -> i32 {
+    a.wrapping_sub(b) as i32
 }
 
-/// `ipvs_cmp_dests`: address then port (IPv4 before IPv6 when a service mixes them), with
-/// the same numeric-order caveat as [`cmp_services`].
-fn cmp_dests(a: &RealServerView, b: &RealServerView) -> Ordering {
-    af_rank(&a.address)
-        .cmp(&af_rank(&b.address))
-        .then_with(|| addr_bits(&a.address).cmp(&addr_bits(&b.address)))
-        .then_with(|| a.port.cmp(&b.port))
+/// The address comparison of `ipvs_cmp_services` and `ipvs_cmp_dests`, decided by the first
+/// operand's family:
+///
+/// ```c
+/// if (d1->af == AF_INET6)
+///         for (i = 0; !r && (i < 4); i++)
+///                 r = ntohl(d1->addr.in6.s6_addr32[i]) - ntohl(d2->addr.in6.s6_addr32[i]);
+/// else
+///         r = ntohl(d1->addr.ip) - ntohl(d2->addr.ip);
+/// ```
+fn cmp_addr(a: &IpAddr, b: &IpAddr) -> i32 {
+    let (wa, wb) = (addr_words(a), addr_words(b));
+    let words = if a.is_ipv6() { 4 } else { 1 };
+    (0..words)
+        .map(|i| wrapped_diff(wa[i], wb[i]))
+        .find(|&r| r != 0)
+        .unwrap_or(0)
+}
+
+/// `AF_INET` (2) or `AF_INET6` (10).
+fn af(addr: &IpAddr) -> i32 {
+    if addr.is_ipv6() { 10 } else { 2 }
+}
+
+/// `ipvs_cmp_services`, exactly: firewall mark, family, protocol number, address, port, each
+/// a C `int` difference.
+///
+/// The address words are subtracted as unsigned numbers and the difference taken as an
+/// `int`, so addresses more than 2^31 apart compare the "wrong" way round (ipvsadm lists
+/// 192.168.0.1 before 10.0.0.1, since 0x0a000001 - 0xc0a80001 wraps to a positive `int`);
+/// lbctl reproduces that, and the order glibc's `qsort` makes of it ([`glibc_qsort`]).
+fn cmp_services(a: &ServiceView, b: &ServiceView) -> i32 {
+    let mark = |s: &ServiceView| s.fwmark.unwrap_or(0);
+    let r = wrapped_diff(mark(a), mark(b));
+    if r != 0 {
+        return r;
+    }
+    let r = af(&a.vip) - af(&b.vip);
+    if r != 0 {
+        return r;
+    }
+    let r = i32::from(protocol_number(&a.protocol)) - i32::from(protocol_number(&b.protocol));
+    if r != 0 {
+        return r;
+    }
+    let r = cmp_addr(&a.vip, &b.vip);
+    if r != 0 {
+        return r;
+    }
+    i32::from(a.port) - i32::from(b.port)
+}
+
+/// `ipvs_cmp_dests`, exactly: address (with [`cmp_services`]'s wrap-around; the families are
+/// not compared, the first operand's decides how many words count), then port.
+fn cmp_dests(a: &RealServerView, b: &RealServerView) -> i32 {
+    let r = cmp_addr(&a.address, &b.address);
+    if r != 0 {
+        return r;
+    }
+    i32::from(a.port) - i32::from(b.port)
+}
+
+/// glibc's `qsort`, which is a merge sort (`msort_with_tmp`: the first half, `n / 2`
+/// elements, and the second sorted, then merged taking from the first half while
+/// `cmp(first, second) <= 0`). ipvsadm's comparisons are not a total order (see
+/// [`cmp_services`]), so the order depends on the algorithm: this is glibc's, for the same
+/// result. (Rust's own sort may panic on such a comparison.)
+fn glibc_qsort<T: Copy>(v: &mut [T], cmp: &dyn Fn(T, T) -> i32) {
+    let n = v.len();
+    if n <= 1 {
+        return;
+    }
+    let n1 = n / 2;
+    glibc_qsort(&mut v[..n1], cmp);
+    glibc_qsort(&mut v[n1..], cmp);
+    let mut merged = Vec::with_capacity(n);
+    let (mut i, mut j) = (0, n1);
+    while i < n1 && j < n {
+        if cmp(v[i], v[j]) <= 0 {
+            merged.push(v[i]);
+            i += 1;
+        } else {
+            merged.push(v[j]);
+            j += 1;
+        }
+    }
+    merged.extend_from_slice(&v[i..n1]);
+    // What is left of the second half is in place already.
+    v[..merged.len()].copy_from_slice(&merged);
 }
 
 /// `lbctl status`: a readable summary of lbd (not an ipvsadm format).
@@ -912,7 +1020,10 @@ mod tests {
     }
 
     /// Four services in an order ipvsadm would not print them in, with real servers likewise
-    /// out of order.
+    /// out of order. The real servers of TCP 10.0.0.1:80 are 10.1.0.5, 127.0.0.1 and
+    /// 192.168.1.x: ipvs_cmp_dests' wrapped `int` difference puts 10.1.0.5 after
+    /// 192.168.1.x (they are more than 2^31 apart) but before 127.0.0.1, and glibc's merge
+    /// sort of the order given makes 192.168.1.10, 192.168.1.20, 10.1.0.5, 127.0.0.1 of it.
     fn fixture() -> Vec<ServiceView> {
         vec![
             ServiceView {
@@ -1034,10 +1145,10 @@ IP Virtual Server version 1.2.1 (size=4096)
 Prot LocalAddress:Port Scheduler Flags
   -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
 TCP  10.0.0.1:80 mh (mh-fallback,mh-port)
-  -> 10.1.0.5:80                  Route   1      7          0         
-  -> 127.0.0.1:80                 Local   1      0          0         
   -> 192.168.1.10:8080            Masq    0      0          0         
   -> 192.168.1.20:80              Tunnel  100    12         3456      
+  -> 10.1.0.5:80                  Route   1      7          0         
+  -> 127.0.0.1:80                 Local   1      0          0         
 TCP  10.0.0.1:443 wlc persistent 300
 UDP  10.0.0.53:53 rr
   -> 192.168.1.10:53              Route   1      0          1233      
@@ -1063,10 +1174,10 @@ IP Virtual Server version 1.2.1 (size=4096)
 Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes
   -> RemoteAddress:Port
 TCP  10.0.0.1:80                   1234567  100000K    1000M     123G     200T
-  -> 10.1.0.5:80                         0        0        0        0        0
-  -> 127.0.0.1:80                        0        0        0        0        0
   -> 192.168.1.10:8080              234567        1        0        2        0
   -> 192.168.1.20:80               1000000 99999999        0    5000M        0
+  -> 10.1.0.5:80                         0        0        0        0        0
+  -> 127.0.0.1:80                        0        0        0        0        0
 TCP  10.0.0.1:443                        0        0        0        0        0
 UDP  10.0.0.53:53                  123456K  999999K        0 99999999        0
   -> 192.168.1.10:53              61728395        0        0        0        0
@@ -1088,10 +1199,10 @@ TCP  [2001:db8::1]:443                  42     1000        0    65536        0
         let svc = &fixture()[3];
         let expected = "\
 TCP  10.0.0.1:80                   1234567 100000000 1000000000 123456789012 200000000000000
-  -> 10.1.0.5:80                         0        0        0        0        0
-  -> 127.0.0.1:80                        0        0        0        0        0
   -> 192.168.1.10:8080              234567        1        0        2        0
   -> 192.168.1.20:80               1000000 99999999        0 5000000000        0
+  -> 10.1.0.5:80                         0        0        0        0        0
+  -> 127.0.0.1:80                        0        0        0        0        0
 ";
         assert_eq!(service_entry(svc, fmt, &Numeric), expected);
     }
@@ -1216,15 +1327,43 @@ UDP  10.0.0.53:53 rr
 
     #[test]
     fn sched_flags_in_ipvsadm_order() {
-        assert_eq!(sched_flags(&[]), None);
-        assert_eq!(sched_flags(&["".into()]), None);
+        let f = |sched: &str, flags: &[&str]| {
+            let flags: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+            sched_flags(sched, &flags)
+        };
+        assert_eq!(f("sh", &[]), None);
+        assert_eq!(f("sh", &[""]), None);
+        // print_sched_flags: the bits in order, named by the scheduler.
         assert_eq!(
-            sched_flags(&["sh-port".into(), "sh-fallback".into()]).as_deref(),
+            f("sh", &["sh-port", "sh-fallback"]).as_deref(),
             Some("sh-fallback,sh-port")
         );
+        assert_eq!(f("sh", &["flag-2"]).as_deref(), Some("sh-port"));
         assert_eq!(
-            sched_flags(&["flag-3".into(), "flag-1".into()]).as_deref(),
+            f("mh", &["mh-port", "mh-fallback", "mh-port"]).as_deref(),
+            Some("mh-fallback,mh-port")
+        );
+        assert_eq!(
+            f("rr", &["flag-3", "flag-1"]).as_deref(),
             Some("flag-1,flag-3")
+        );
+        // A bit sh has no name for: set, but printed as nothing (" ()" and " -b ").
+        assert_eq!(f("sh", &["flag-3"]).as_deref(), Some(""));
+        let svc = ServiceView {
+            protocol: "tcp".into(),
+            vip: "10.0.0.1".parse().unwrap(),
+            port: 80,
+            scheduler: "sh".into(),
+            sched_flags: vec!["flag-3".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            service_entry(&svc, ListFormat::default(), &Numeric),
+            "TCP  10.0.0.1:80 sh ()\n"
+        );
+        assert_eq!(
+            rules(std::slice::from_ref(&svc), false, &Numeric),
+            "-A -t 10.0.0.1:80 -s sh -b \n"
         );
     }
 
@@ -1472,6 +1611,138 @@ FWM  8 IPv6                              0        0        0        0        0
         );
     }
 
+    /// `ipvs_cmp_services` / `ipvs_cmp_dests` subtract addresses as unsigned words into an
+    /// `int` (`r = ntohl(s1->addr.ip) - ntohl(s2->addr.ip)`), and `qsort` is glibc's merge
+    /// sort: ipvsadm's order, not the numeric one.
+    #[test]
+    fn ipvsadm_sort_order_with_wrapped_differences() {
+        let svc = |vip: &str, port: u16, reals: &[&str]| ServiceView {
+            protocol: "tcp".into(),
+            vip: vip.parse().unwrap(),
+            port,
+            scheduler: "rr".into(),
+            real_servers: reals
+                .iter()
+                .map(|a| RealServerView {
+                    address: a.parse().unwrap(),
+                    port,
+                    forwarding: "tun".into(),
+                    weight: 1,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        // 0x0a000001 - 0xc0a80001 wraps to a positive int: 10.0.0.1 sorts after 192.168.0.1.
+        let services = vec![
+            svc("10.0.0.1", 80, &[]),
+            svc("192.168.0.1", 80, &[]),
+            svc("192.168.0.1", 8080, &[]),
+        ];
+        assert_eq!(
+            list_all(&services, 4096, ListFormat::default(), &Numeric),
+            "IP Virtual Server version 1.2.1 (size=4096)\n\
+             Prot LocalAddress:Port Scheduler Flags\n  \
+             -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n\
+             TCP  192.168.0.1:80 rr\n\
+             TCP  192.168.0.1:8080 rr\n\
+             TCP  10.0.0.1:80 rr\n"
+        );
+        // 0.0.0.1 < 96.0.0.1 < 192.0.0.1 < 0.0.0.1: no total order; glibc's msort of
+        // [192, 96, 0] sorts [192] and [96, 0] -> [0, 96], then merges: 192 vs 0 says
+        // 192 < 0, so 192 first, then 0, 96.
+        let cyclic = vec![
+            svc("192.0.0.1", 1, &[]),
+            svc("96.0.0.1", 1, &[]),
+            svc("0.0.0.1", 1, &[]),
+        ];
+        assert_eq!(
+            rules(&cyclic, false, &Numeric),
+            "-A -t 192.0.0.1:1 -s rr\n-A -t 0.0.0.1:1 -s rr\n-A -t 96.0.0.1:1 -s rr\n"
+        );
+        // Real servers of both families: the first operand's family decides how many words
+        // count; an IPv4 address is compared with the first 32 bits of an IPv6 one.
+        let mixed = svc(
+            "10.0.0.1",
+            80,
+            &["2001:db8::1", "10.1.0.1", "192.168.0.1", "1.0.0.0"],
+        );
+        assert_eq!(
+            rules(&[mixed], false, &Numeric),
+            "-A -t 10.0.0.1:80 -s rr\n\
+             -a -t 10.0.0.1:80 -r 192.168.0.1:80 -i -w 1 --tun-type ipip\n\
+             -a -t 10.0.0.1:80 -r 1.0.0.0:80 -i -w 1 --tun-type ipip\n\
+             -a -t 10.0.0.1:80 -r 10.1.0.1:80 -i -w 1 --tun-type ipip\n\
+             -a -t 10.0.0.1:80 -r [2001:db8::1]:80 -i -w 1 --tun-type ipip\n"
+        );
+        // --nosort keeps lbd's order.
+        assert_eq!(
+            rules(&services, true, &Numeric),
+            "-A -t 10.0.0.1:80 -s rr\n-A -t 192.168.0.1:80 -s rr\n-A -t 192.168.0.1:8080 -s rr\n"
+        );
+    }
+
+    /// `print_service_entry` with `FMT_RATE`: the service's five rates through
+    /// `print_largenum`, but a real server's CPS, InPPS and OutPPS with
+    /// `printf(" %8llu %8llu %8llu")`: never abbreviated, wider than 8 digits as they come.
+    #[test]
+    fn real_server_rates_are_not_abbreviated() {
+        let svc = ServiceView {
+            protocol: "udp".into(),
+            vip: "10.0.0.53".parse().unwrap(),
+            port: 53,
+            scheduler: "rr".into(),
+            rate: rate(123_456_789, 1_234_567_890, 100_000_000, 123_456_789_012, 5),
+            real_servers: vec![RealServerView {
+                address: "10.1.0.1".parse().unwrap(),
+                port: 53,
+                forwarding: "dr".into(),
+                weight: 1,
+                rate: rate(123_456_789, 1_234_567_890, 100_000_000, 123_456_789_012, 5),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let fmt = ListFormat {
+            rate: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            service_entry(&svc, fmt, &Numeric),
+            "UDP  10.0.0.53:53                  123456K    1234M  100000K     123G        5\n  \
+             -> 10.1.0.1:53                  123456789 1234567890 100000000     123G        5\n"
+        );
+        let exact = ListFormat { exact: true, ..fmt };
+        assert_eq!(
+            service_entry(&svc, exact, &Numeric),
+            "UDP  10.0.0.53:53                 123456789 1234567890 100000000 123456789012        5\n  \
+             -> 10.1.0.1:53                  123456789 1234567890 100000000 123456789012        5\n"
+        );
+    }
+
+    /// `addrport_to_anyname` writes into 60 bytes: a longer name is cut to 59, also in `-S`
+    /// and `-c`, where nothing else cuts it.
+    #[test]
+    fn names_are_cut_to_ipvsadm_buffer() {
+        struct Long;
+        impl Resolve for Long {
+            fn host(&self, _: IpAddr) -> Option<String> {
+                Some(format!("{}.example.test", "a".repeat(50)))
+            }
+            fn service(&self, _: u16, _: &str) -> Option<String> {
+                Some("http".into())
+            }
+        }
+        let name = addrport_any("10.0.0.1".parse().unwrap(), 80, "tcp", &Long);
+        // The port does not make it.
+        assert_eq!(name, format!("{}.example.", "a".repeat(50)));
+        assert_eq!(name.len(), 59);
+        assert_eq!(
+            addrport_any("2001:db8::1".parse().unwrap(), 80, "tcp", &Long),
+            format!("[{}.example", "a".repeat(50))
+        );
+    }
+
     #[test]
     fn list_thresholds() {
         let fmt = ListFormat {
@@ -1530,7 +1801,7 @@ TCP  [2001:db8::1]:443 mh
 -A -t 192.168.0.1:80 -s rr
 -a -t 192.168.0.1:80 -r 172.16.0.1:80 -m -w 1
 -a -t 192.168.0.1:80 -r 172.16.0.2:80 -m -w 1
--A -u 10.0.0.53:53 -s sh -b sh-port -p 600 -M 255.255.255.0 -o
+-A -u 10.0.0.53:53 -s sh -p 600 -M 255.255.255.0 -o -b sh-port
 -a -u 10.0.0.53:53 -r 10.1.0.1:53 -g -w 2 -x 100 -y 50
 -A -t [2001:db8::1]:443 -s mh --mh-table-size 251
 -a -t [2001:db8::1]:443 -r 198.18.0.11:443 -i -w 2 --tun-type gue --tun-port 6080 --tun-nocsum
@@ -1546,10 +1817,10 @@ TCP  [2001:db8::1]:443 mh
         assert!(
             first.starts_with(
                 "-A -t 10.0.0.1:80 -s mh -b mh-fallback,mh-port\n\
-             -a -t 10.0.0.1:80 -r 10.1.0.5:80 -g -w 1\n\
-             -a -t 10.0.0.1:80 -r 127.0.0.1:80 -g -w 1\n\
              -a -t 10.0.0.1:80 -r 192.168.1.10:8080 -m -w 0\n\
              -a -t 10.0.0.1:80 -r 192.168.1.20:80 -i -w 100 --tun-type ipip\n\
+             -a -t 10.0.0.1:80 -r 10.1.0.5:80 -g -w 1\n\
+             -a -t 10.0.0.1:80 -r 127.0.0.1:80 -g -w 1\n\
              -A -t 10.0.0.1:443 -s wlc -p 300\n"
             ),
             "{first}"
@@ -1600,7 +1871,7 @@ TCP  [2001:db8::1]:https mh
         );
         assert_eq!(
             rules(&fixture2()[3..4], false, &Names),
-            "-A -u 10.0.0.53:domain -s sh -b sh-port -p 600 -M 255.255.255.0 -o\n\
+            "-A -u 10.0.0.53:domain -s sh -p 600 -M 255.255.255.0 -o -b sh-port\n\
              -a -u 10.0.0.53:domain -r a-very-long-host-name.example.test:domain -g -w 2 -x 100 -y 50\n"
         );
     }
