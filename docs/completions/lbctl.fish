@@ -41,7 +41,7 @@ complete -c lbctl -n "__fish_lbctl_needs_command" -l mh-table-size -d 'Maglev ta
 complete -c lbctl -n "__fish_lbctl_needs_command" -s r -l real-server -d 'Real server: host[:port]' -r
 complete -c lbctl -n "__fish_lbctl_needs_command" -l tun-type -d 'Tunnel type: ipip (default), gue, gre' -r
 complete -c lbctl -n "__fish_lbctl_needs_command" -l tun-port -d 'Tunnel destination port (gue)' -r
-complete -c lbctl -n "__fish_lbctl_needs_command" -s w -l weight -d 'Capacity of the real server (0 to 2147483647, default 1)' -r
+complete -c lbctl -n "__fish_lbctl_needs_command" -s w -l weight -d 'Capacity of the real server (0 to 65535, default 1)' -r
 complete -c lbctl -n "__fish_lbctl_needs_command" -s x -l u-threshold -d 'Upper threshold of connections' -r
 complete -c lbctl -n "__fish_lbctl_needs_command" -s y -l l-threshold -d 'Lower threshold of connections' -r
 complete -c lbctl -n "__fish_lbctl_needs_command" -l mcast-interface -d 'Multicast interface for connection sync' -r
@@ -82,7 +82,7 @@ complete -c lbctl -n "__fish_lbctl_needs_command" -l persistent-conn -d 'Output 
 complete -c lbctl -n "__fish_lbctl_needs_command" -l tun-info -d 'Output of tunnel information'
 complete -c lbctl -n "__fish_lbctl_needs_command" -s X -l exact -d 'Expand numbers (display exact values)'
 complete -c lbctl -n "__fish_lbctl_needs_command" -l nosort -d 'Disable sorting output of service/server entries'
-complete -c lbctl -n "__fish_lbctl_needs_command" -l sort -d 'Sort (the default; for compatibility)'
+complete -c lbctl -n "__fish_lbctl_needs_command" -l sort -d 'Does nothing, for backwards compatibility (sorting is the default; it does not undo --nosort, as in ipvsadm)'
 complete -c lbctl -n "__fish_lbctl_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "status" -d 'Show lbd\'s state: interface, XDP mode, table sizes, reason counters'
 complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "apply" -d 'Make a JSON config the whole desired state (prints what changed)'

@@ -162,13 +162,18 @@ pub struct CommandFlags {
     #[arg(short = 'Z', long = "zero", action = ArgAction::Count)]
     pub zero: u8,
     /// Set connection timeout values (seconds; 0 keeps a value)
-    #[arg(long = "set", num_args = 0..=3, value_names = ["TCP", "TCPFIN", "UDP"])]
+    // Given twice: clap's conflict, which lbctl words as ipvsadm's "multiple commands".
+    #[arg(long = "set", num_args = 0..=3, value_names = ["TCP", "TCPFIN", "UDP"], action = ArgAction::Set)]
     pub set: Option<Vec<String>>,
     /// Start connection sync daemon (not supported by lb)
-    #[arg(long = "start-daemon", value_name = "STATE")]
+    #[arg(
+        long = "start-daemon",
+        value_name = "STATE",
+        allow_hyphen_values = true
+    )]
     pub start_daemon: Option<String>,
     /// Stop connection sync daemon
-    #[arg(long = "stop-daemon", value_name = "STATE")]
+    #[arg(long = "stop-daemon", value_name = "STATE", allow_hyphen_values = true)]
     pub stop_daemon: Option<String>,
 }
 
@@ -177,40 +182,78 @@ pub struct CommandFlags {
 #[command(next_help_heading = "Service options")]
 pub struct ServiceOptions {
     /// TCP service: host[:port]
-    #[arg(short = 't', long = "tcp-service", value_name = "SERVICE-ADDRESS")]
+    #[arg(
+        short = 't',
+        long = "tcp-service",
+        value_name = "SERVICE-ADDRESS",
+        allow_hyphen_values = true
+    )]
     pub tcp: Option<String>,
     /// UDP service: host[:port]
-    #[arg(short = 'u', long = "udp-service", value_name = "SERVICE-ADDRESS")]
+    #[arg(
+        short = 'u',
+        long = "udp-service",
+        value_name = "SERVICE-ADDRESS",
+        allow_hyphen_values = true
+    )]
     pub udp: Option<String>,
     /// SCTP service (not supported by lb)
-    #[arg(long = "sctp-service", value_name = "SERVICE-ADDRESS")]
+    #[arg(
+        long = "sctp-service",
+        value_name = "SERVICE-ADDRESS",
+        allow_hyphen_values = true
+    )]
     pub sctp: Option<String>,
     /// Firewall-mark service (not supported by lb)
-    #[arg(short = 'f', long = "fwmark-service", value_name = "FWMARK")]
+    #[arg(
+        short = 'f',
+        long = "fwmark-service",
+        value_name = "FWMARK",
+        allow_hyphen_values = true
+    )]
     pub fwmark: Option<String>,
     /// Scheduler: rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, mh, fo, ovf (default wlc)
-    #[arg(short = 's', long = "scheduler", value_name = "SCHEDULER")]
+    #[arg(
+        short = 's',
+        long = "scheduler",
+        value_name = "SCHEDULER",
+        allow_hyphen_values = true
+    )]
     pub scheduler: Option<String>,
     /// Persistent service, timeout in seconds (default 300)
     #[arg(short = 'p', long = "persistent", value_name = "TIMEOUT", num_args = 0..=1)]
     pub persistent: Option<Option<String>>,
     /// Persistence granularity: a netmask (IPv4) or prefix length (IPv6)
-    #[arg(short = 'M', long = "netmask", value_name = "NETMASK")]
+    #[arg(
+        short = 'M',
+        long = "netmask",
+        value_name = "NETMASK",
+        allow_hyphen_values = true
+    )]
     pub netmask: Option<String>,
     /// Persistence engine (not supported by lb)
-    #[arg(long = "pe", value_name = "ENGINE")]
+    #[arg(long = "pe", value_name = "ENGINE", allow_hyphen_values = true)]
     pub pe: Option<String>,
     /// Scheduler flags, comma-separated (sh-fallback, sh-port, mh-fallback, mh-port, flag-1..3)
-    #[arg(short = 'b', long = "sched-flags", value_name = "FLAGS")]
+    #[arg(
+        short = 'b',
+        long = "sched-flags",
+        value_name = "FLAGS",
+        allow_hyphen_values = true
+    )]
     pub sched_flags: Option<String>,
     /// One-packet scheduling (UDP)
     #[arg(short = 'o', long = "ops")]
     pub ops: bool,
     /// The firewall-mark service is IPv6
-    #[arg(short = '6', long = "ipv6")]
-    pub ipv6: bool,
+    #[arg(short = '6', long = "ipv6", action = ArgAction::Count)]
+    pub ipv6: u8,
     /// Maglev table size, a prime (lbctl extension; mh only)
-    #[arg(long = "mh-table-size", value_name = "SIZE")]
+    #[arg(
+        long = "mh-table-size",
+        value_name = "SIZE",
+        allow_hyphen_values = true
+    )]
     pub mh_table_size: Option<String>,
 }
 
@@ -219,7 +262,12 @@ pub struct ServiceOptions {
 #[command(next_help_heading = "Real-server options")]
 pub struct RealOptions {
     /// Real server: host[:port]
-    #[arg(short = 'r', long = "real-server", value_name = "SERVER-ADDRESS")]
+    #[arg(
+        short = 'r',
+        long = "real-server",
+        value_name = "SERVER-ADDRESS",
+        allow_hyphen_values = true
+    )]
     pub server: Option<String>,
     /// Gatewaying (direct routing) (default)
     #[arg(short = 'g', long = "gatewaying", action = ArgAction::Count)]
@@ -231,10 +279,10 @@ pub struct RealOptions {
     #[arg(short = 'm', long = "masquerading", action = ArgAction::Count)]
     pub masquerading: u8,
     /// Tunnel type: ipip (default), gue, gre
-    #[arg(long = "tun-type", value_name = "TYPE")]
+    #[arg(long = "tun-type", value_name = "TYPE", allow_hyphen_values = true)]
     pub tun_type: Option<String>,
     /// Tunnel destination port (gue)
-    #[arg(long = "tun-port", value_name = "PORT")]
+    #[arg(long = "tun-port", value_name = "PORT", allow_hyphen_values = true)]
     pub tun_port: Option<String>,
     /// Tunnel encapsulation without checksum
     #[arg(long = "tun-nocsum")]
@@ -245,14 +293,29 @@ pub struct RealOptions {
     /// Tunnel encapsulation with remote checksum
     #[arg(long = "tun-remcsum")]
     pub tun_remcsum: bool,
-    /// Capacity of the real server (0 to 2147483647, default 1)
-    #[arg(short = 'w', long = "weight", value_name = "WEIGHT")]
+    /// Capacity of the real server (0 to 65535, default 1)
+    #[arg(
+        short = 'w',
+        long = "weight",
+        value_name = "WEIGHT",
+        allow_hyphen_values = true
+    )]
     pub weight: Option<String>,
     /// Upper threshold of connections
-    #[arg(short = 'x', long = "u-threshold", value_name = "UTHRESHOLD")]
+    #[arg(
+        short = 'x',
+        long = "u-threshold",
+        value_name = "UTHRESHOLD",
+        allow_hyphen_values = true
+    )]
     pub u_threshold: Option<String>,
     /// Lower threshold of connections
-    #[arg(short = 'y', long = "l-threshold", value_name = "LTHRESHOLD")]
+    #[arg(
+        short = 'y',
+        long = "l-threshold",
+        value_name = "LTHRESHOLD",
+        allow_hyphen_values = true
+    )]
     pub l_threshold: Option<String>,
 }
 
@@ -301,12 +364,13 @@ pub struct ListOptions {
     pub exact: bool,
 
     /// Disable sorting output of service/server entries
-    #[arg(long, overrides_with = "sort")]
+    #[arg(long)]
     pub nosort: bool,
 
-    /// Sort (the default; for compatibility)
-    #[arg(long, overrides_with = "nosort")]
-    pub sort: bool,
+    /// Does nothing, for backwards compatibility (sorting is the default; it does not undo
+    /// --nosort, as in ipvsadm)
+    #[arg(long, action = ArgAction::Count)]
+    pub sort: u8,
 }
 
 /// Options of `--start-daemon` (accepted for compatibility; lb has no sync daemon).
@@ -314,22 +378,34 @@ pub struct ListOptions {
 #[command(next_help_heading = "Daemon options")]
 pub struct DaemonOptions {
     /// Multicast interface for connection sync
-    #[arg(long = "mcast-interface", value_name = "INTERFACE")]
+    #[arg(
+        long = "mcast-interface",
+        value_name = "INTERFACE",
+        allow_hyphen_values = true
+    )]
     pub mcast_interface: Option<String>,
     /// Syncid for connection sync (default 255)
-    #[arg(long = "syncid", value_name = "SID")]
+    #[arg(long = "syncid", value_name = "SID", allow_hyphen_values = true)]
     pub syncid: Option<String>,
     /// Multicast group for connection sync
-    #[arg(long = "mcast-group", value_name = "ADDRESS")]
+    #[arg(
+        long = "mcast-group",
+        value_name = "ADDRESS",
+        allow_hyphen_values = true
+    )]
     pub mcast_group: Option<String>,
     /// Multicast port for connection sync
-    #[arg(long = "mcast-port", value_name = "PORT")]
+    #[arg(long = "mcast-port", value_name = "PORT", allow_hyphen_values = true)]
     pub mcast_port: Option<String>,
     /// Multicast TTL for connection sync
-    #[arg(long = "mcast-ttl", value_name = "TTL")]
+    #[arg(long = "mcast-ttl", value_name = "TTL", allow_hyphen_values = true)]
     pub mcast_ttl: Option<String>,
     /// Maximum sync message length
-    #[arg(long = "sync-maxlen", value_name = "LENGTH")]
+    #[arg(
+        long = "sync-maxlen",
+        value_name = "LENGTH",
+        allow_hyphen_values = true
+    )]
     pub sync_maxlen: Option<String>,
 }
 
@@ -528,10 +604,12 @@ mod tests {
         );
         assert!(cli.global.json);
         assert_eq!(cli.global.socket, PathBuf::from("/tmp/x.sock"));
+        // ipvsadm's --sort "does nothing, for backwards compatibility": not even undo
+        // --nosort.
         let Command::List(_, o) = resolve(&["-L", "-n", "--nosort", "--sort"]).unwrap() else {
             panic!()
         };
-        assert!(!o.nosort);
+        assert!(o.nosort);
         let Command::List(_, o) = resolve(&["-LnX"]).unwrap() else {
             panic!()
         };

@@ -206,11 +206,118 @@ impl Lookup for NoLookup {
     }
 }
 
-/// ipvsadm's `string_to_number`: a whole decimal number within `min..=max`.
+/// C's `isspace` in the "C" locale.
+fn c_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
+}
+
+/// `strtol(s, &end, 10)` that must use up all of `s`: leading white space, an optional sign,
+/// at least one digit, nothing after; None also where strtol says `ERANGE` (beyond a
+/// 64-bit `long`).
+fn strtol(s: &str) -> Option<i64> {
+    let t = s.trim_start_matches(c_space);
+    let (negative, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.bytes().try_fold(0i64, |n, b| {
+        let d = i64::from(b - b'0');
+        let n = n.checked_mul(10)?;
+        if negative {
+            n.checked_sub(d)
+        } else {
+            n.checked_add(d)
+        }
+    })
+}
+
+/// ipvsadm's `string_to_number`: `strtol` base 10 of the whole string, within `min..=max`
+/// (so " 5" and "+5" are 5, and "5 ", "0x5" and "" are refused).
 fn number(s: &str, min: i64, max: i64) -> Option<i64> {
-    let n: i64 = s.parse().ok()?;
-    // strtol accepts a leading '+' or whitespace; ipvsadm's callers never care.
-    (min..=max).contains(&n).then_some(n)
+    strtol(s).filter(|n| (min..=max).contains(n))
+}
+
+/// C's `atoi`: `(int) strtol(s, NULL, 10)` of the longest prefix that is a number, 0 when
+/// there is none; strtol saturates at the `long` range and the cast keeps the low 32 bits.
+fn atoi(s: &str) -> i32 {
+    let t = s.trim_start_matches(c_space);
+    let (negative, rest) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let mut n: i64 = 0;
+    for b in rest.bytes().take_while(u8::is_ascii_digit) {
+        let d = i64::from(b - b'0');
+        n = if negative {
+            n.saturating_mul(10).saturating_sub(d)
+        } else {
+            n.saturating_mul(10).saturating_add(d)
+        };
+    }
+    n as i32
+}
+
+/// glibc's `inet_aton`: one to four parts separated by dots, each a C number (decimal,
+/// `0x` hex, `0` octal); the last part fills the remaining bytes ("10.1" is 10.0.0.1,
+/// "167772161" is 10.0.0.1); white space and anything after it end the address.
+pub fn inet_aton(s: &str) -> Option<Ipv4Addr> {
+    let b = s.as_bytes();
+    let mut parts: Vec<u64> = Vec::new();
+    let mut i = 0;
+    loop {
+        if !b.get(i).is_some_and(u8::is_ascii_digit) {
+            return None;
+        }
+        // strtoul(cp, &end, 0): "0x" and a hex digit is hex, another leading 0 octal (a
+        // "0x" without a hex digit reads as the octal "0", the "x" left over).
+        let (radix, start) = if b[i] == b'0'
+            && matches!(b.get(i + 1), Some(b'x' | b'X'))
+            && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+        {
+            (16, i + 2)
+        } else if b[i] == b'0' {
+            (8, i)
+        } else {
+            (10, i)
+        };
+        let mut end = start;
+        let mut val: u64 = 0;
+        while let Some(d) = b.get(end).and_then(|&c| (c as char).to_digit(radix)) {
+            // Overflow: strtoul gives ULONG_MAX, beyond every part's limit below.
+            val = val
+                .saturating_mul(u64::from(radix))
+                .saturating_add(u64::from(d));
+            end += 1;
+        }
+        i = end;
+        if b.get(i) == Some(&b'.') {
+            if parts.len() > 2 || val > 0xff {
+                return None;
+            }
+            parts.push(val);
+            i += 1;
+        } else {
+            if let Some(&c) = b.get(i)
+                && !(c.is_ascii() && c_space(c as char))
+            {
+                return None;
+            }
+            let max: u64 = [0xffff_ffff, 0xff_ffff, 0xffff, 0xff][parts.len()];
+            if val > max {
+                return None;
+            }
+            let mut addr = val as u32;
+            for (k, p) in parts.iter().enumerate() {
+                addr |= (*p as u32) << (24 - 8 * k);
+            }
+            return Some(Ipv4Addr::from(addr));
+        }
+    }
 }
 
 /// ipvsadm's `parse_timeout`.
@@ -220,34 +327,43 @@ fn timeout(s: &str, min: u32) -> Result<u32, UsageError> {
         .ok_or_else(|| usage(format!("invalid timeout value `{s}' specified")))
 }
 
-/// ipvsadm's `parse_service`: `host[:port]` or `[v6]:port` (or a bare IPv6 address). The
-/// port may be a service name of `proto`. None when it does not parse.
+/// ipvsadm's `parse_service`: `host[:port]`, `[v6]:port` or a bare IPv6 address; the host
+/// an IPv6 address (`inet_pton`), else an IPv4 one as `inet_aton` reads it ("10.1:80" is
+/// 10.0.0.1), else a host name; the port a number or a service name of `proto`. None when it
+/// does not parse (ipvsadm's `SERVICE_NONE`).
+///
+/// As in ipvsadm, a string of digits alone is no address, the port after `[...]` counts
+/// only when the brackets hold an IPv6 address (`[10.0.0.1]:80` is 10.0.0.1 without a port:
+/// ipvsadm looks for the port's colon again inside the brackets), and `[v6]` must be
+/// followed by `:`.
 pub fn parse_address(buf: &str, proto: &str, lookup: &dyn Lookup) -> Option<(IpAddr, Option<u16>)> {
-    if buf.is_empty() || buf.bytes().all(|b| b.is_ascii_digit()) {
+    // str_is_digit(buf), true for "" too
+    if buf.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let (host, port) = if let Some(rest) = buf.strip_prefix('[') {
-        let (addr, after) = rest.split_once(']')?;
-        let port = after.strip_prefix(':')?;
-        let a: std::net::Ipv6Addr = addr.parse().ok()?;
-        return Some((IpAddr::V6(a), Some(parse_port(port, proto, lookup)?)));
-    } else if let Ok(a) = buf.parse::<std::net::Ipv6Addr>() {
-        return Some((IpAddr::V6(a), None));
-    } else {
-        match buf.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (buf, None),
+    let mut host = buf;
+    let mut bracket_port = None;
+    if let Some(rest) = buf.strip_prefix('[') {
+        let (inner, after) = rest.split_once(']')?;
+        bracket_port = Some(after.strip_prefix(':')?);
+        host = inner;
+    }
+    let (addr, port) = match host.parse::<std::net::Ipv6Addr>() {
+        Ok(a) => (IpAddr::V6(a), bracket_port),
+        Err(_) => {
+            let (h, p) = match host.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (host, None),
+            };
+            let a = inet_aton(h).or_else(|| lookup.host(h))?;
+            (IpAddr::V4(a), p)
         }
-    };
-    let addr = match host.parse::<Ipv4Addr>() {
-        Ok(a) => a,
-        Err(_) => lookup.host(host)?,
     };
     let port = match port {
         Some(p) => Some(parse_port(p, proto, lookup)?),
         None => None,
     };
-    Some((IpAddr::V4(addr), port))
+    Some((addr, port))
 }
 
 fn parse_port(p: &str, proto: &str, lookup: &dyn Lookup) -> Option<u16> {
@@ -299,7 +415,7 @@ pub fn given_flags(cli: &Cli) -> Vec<&'static str> {
         (s.pe.is_some(), "--pe"),
         (s.sched_flags.is_some(), "--sched-flags"),
         (s.ops, "--ops"),
-        (s.ipv6, "--ipv6"),
+        (s.ipv6 > 0, "--ipv6"),
         (s.mh_table_size.is_some(), "--mh-table-size"),
         (r.server.is_some(), "--real-server"),
         (r.gatewaying > 0, "--gatewaying"),
@@ -324,7 +440,7 @@ pub fn given_flags(cli: &Cli) -> Vec<&'static str> {
         (l.tun_info, "--tun-info"),
         (l.exact, "--exact"),
         (l.nosort, "--nosort"),
-        (l.sort, "--sort"),
+        (l.sort > 0, "--sort"),
         (d.mcast_interface.is_some(), "--mcast-interface"),
         (d.syncid.is_some(), "--syncid"),
         (d.mcast_group.is_some(), "--mcast-group"),
@@ -545,8 +661,9 @@ fn service(
             "firewall-mark services (-f) are not supported by lb; use -t or -u",
         ));
     }
-    if s.ipv6 {
-        return Err(usage("-6 used before -f"));
+    if s.ipv6 > 0 {
+        // ipvsadm's format ends in "\n" and fail() adds another.
+        return Err(usage("-6 used before -f\n"));
     }
     let (proto, text) = match (&s.tcp, &s.udp, &s.sctp) {
         (Some(t), _, _) => ("tcp", t),
@@ -593,13 +710,39 @@ pub fn resolve_with(cli: &Cli, lookup: &dyn Lookup) -> Result<Command, UsageErro
     let opts = options(cli)?;
     // Values are checked as ipvsadm checks them while reading the options, before the
     // command-option table.
-    let weight = u32_option(&cli.real.weight, i32::MAX as i64, "weight")?;
+    // ipvsadm 1.31: string_to_number(optarg, 0, 65535) (the kernel would take more).
+    let weight = u32_option(&cli.real.weight, 65535, "weight")?;
     let u_threshold = u32_option(&cli.real.u_threshold, i32::MAX as i64, "u_threshold")?;
     let l_threshold = u32_option(&cli.real.l_threshold, i32::MAX as i64, "l_threshold")?;
-    if let Some(sid) = &cli.daemon.syncid
+    let d = &cli.daemon;
+    if let Some(sid) = &d.syncid
         && number(sid, 0, 255).is_none()
     {
         return Err(usage("illegal syncid specified"));
+    }
+    if let Some(g) = &d.mcast_group {
+        // inet_pton of the family the colon says, and a multicast address of it.
+        if g.contains(':') {
+            if !g
+                .parse::<std::net::Ipv6Addr>()
+                .is_ok_and(|a| a.is_multicast())
+            {
+                return Err(usage(format!("invalid IPv6 mcast-group `{g}'")));
+            }
+        } else if !g.parse::<Ipv4Addr>().is_ok_and(|a| a.is_multicast()) {
+            return Err(usage(format!("invalid IPv4 mcast-group `{g}'")));
+        }
+    }
+    for (v, max, what) in [
+        (&d.mcast_port, 65535, "mcast-port"),
+        (&d.mcast_ttl, 255, "mcast-ttl"),
+        (&d.sync_maxlen, 65535 - 20 - 8, "sync-maxlen"),
+    ] {
+        if let Some(v) = v
+            && number(v, 1, max).is_none()
+        {
+            return Err(usage(format!("illegal {what} specified")));
+        }
     }
     let tun_type = match cli.real.tun_type.as_deref() {
         None => None,
@@ -645,20 +788,21 @@ pub fn resolve_with(cli: &Cli, lookup: &dyn Lookup) -> Result<Command, UsageErro
         && st != "master"
         && st != "backup"
     {
-        return Err(usage("illegal stop-daemon parameter specified"));
+        // sic: ipvsadm's words for --stop-daemon
+        return Err(usage("illegal start_daemon specified"));
     }
     let svc = service(cli, lookup)?;
     let is_v6 = svc.as_ref().is_some_and(|(k, _)| k.vip.is_ipv6());
     let netmask = match &cli.service.netmask {
         None => None,
-        Some(m) if is_v6 => match number(m, 1, 128) {
-            Some(n) => Some(n as u8),
-            None => return Err(usage("illegal ipv6 netmask specified")),
+        // ce->svc.netmask = atoi(optarg), an unsigned 32-bit field, then 1..=128.
+        Some(m) if is_v6 => match atoi(m) as u32 {
+            n @ 1..=128 => Some(n as u8),
+            _ => return Err(usage("illegal ipv6 netmask specified")),
         },
+        // parse_netmask: inet_aton, else a host name.
         Some(m) => {
-            let mask = m
-                .parse::<Ipv4Addr>()
-                .ok()
+            let mask = inet_aton(m)
                 .or_else(|| lookup.host(m))
                 .ok_or_else(|| usage("illegal virtual server persistent mask specified"))?;
             Some(mask_prefix(mask).ok_or_else(|| {
@@ -735,10 +879,13 @@ pub fn resolve_with(cli: &Cli, lookup: &dyn Lookup) -> Result<Command, UsageErro
                     "persistence engine `{pe}' is not supported by lb (--pe)"
                 )));
             }
+            // "if (strlen(ce.svc.sched_name) == 0) strcpy(ce.svc.sched_name, DEF_SCHED)":
+            // `-s ""` is the default too.
             let scheduler = cli
                 .service
                 .scheduler
                 .clone()
+                .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| DEFAULT_SCHEDULER.into());
             let flags = match &cli.service.sched_flags {
                 None => Vec::new(),
@@ -748,7 +895,9 @@ pub fn resolve_with(cli: &Cli, lookup: &dyn Lookup) -> Result<Command, UsageErro
                 key,
                 scheduler,
                 persistent,
-                persistent_netmask: netmask,
+                // IPVS keeps a netmask without -p, where it means nothing and no listing
+                // shows it (a later -E without -M resets it): lb keeps none.
+                persistent_netmask: netmask.filter(|_| persistent.is_some()),
                 sched_flags: flags,
                 one_packet: cli.service.ops,
                 mh_table_size,
@@ -831,50 +980,240 @@ pub fn resolve_with(cli: &Cli, lookup: &dyn Lookup) -> Result<Command, UsageErro
     })
 }
 
-/// `lbctl -R`: ipvsadm's restore format (`-S` output), one command per line; blank lines,
-/// `#` comments and a leading `ipvsadm`/`lbctl` word are skipped. Every line must be a
-/// changing command (`-A -E -D -C -a -e -d --set`). Returns the edits with their line
-/// numbers; an error names its line.
-pub fn parse_restore(text: &str, lookup: &dyn Lookup) -> Result<Vec<(usize, Edit)>, UsageError> {
+/// A `-R` line lbctl refuses: the message names the line; `status` is what ipvsadm exits
+/// with for that line's error (2 for its `fail(2, ...)`, 255 for popt's).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RestoreError {
+    pub message: String,
+    pub status: u8,
+}
+
+/// `lbctl -R`: ipvsadm's restore format (`-S` output), one command per line, its words
+/// separated by spaces, tabs or carriage returns (ipvsadm's `config_stream_read`); blank
+/// lines and the word `ipvsadm` (or `lbctl`) are skipped. lbctl also skips `#` comments
+/// (ipvsadm's own reader does not: `ipvsadm-restore` filters them out first). Every line
+/// must be a changing command (`-A -E -D -C -a -e -d --set`). Returns the edits with their
+/// line numbers; an error names its line.
+pub fn parse_restore(text: &str, lookup: &dyn Lookup) -> Result<Vec<(usize, Edit)>, RestoreError> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
+        let fail = |message: String, status: u8| RestoreError {
+            message: format!("line {n}: {}", message.trim_end()),
+            status,
+        };
         let line = match line.find('#') {
             Some(c) => &line[..c],
             None => line,
         };
-        let words: Vec<&str> = line
-            .split_whitespace()
-            .filter(|w| *w != "ipvsadm" && *w != "lbctl")
+        let words: Vec<String> = std::iter::once("lbctl")
+            .chain(
+                line.split([' ', '\t', '\r'])
+                    .filter(|w| !w.is_empty() && *w != "ipvsadm" && *w != "lbctl"),
+            )
+            .map(str::to_string)
             .collect();
-        if words.is_empty() {
+        if words.len() == 1 {
             continue;
         }
-        let cli = Cli::try_parse_from(std::iter::once("lbctl").chain(words.iter().copied()))
-            .map_err(|e| {
+        let cli = Cli::try_parse_from(&words).map_err(|e| match clap_error(&words, &e) {
+            Some((message, status)) => fail(message, status),
+            None => {
                 let text = e.to_string();
                 let first = text.lines().next().unwrap_or("").trim();
-                usage(format!(
-                    "line {n}: {}",
-                    first.strip_prefix("error: ").unwrap_or(first)
-                ))
-            })?;
+                fail(first.strip_prefix("error: ").unwrap_or(first).into(), 2)
+            }
+        })?;
         if cli.verb.is_some() {
-            return Err(usage(format!(
-                "line {n}: only ipvsadm's changing commands can be restored"
-            )));
+            return Err(fail(
+                "only ipvsadm's changing commands can be restored".into(),
+                2,
+            ));
         }
         match resolve_with(&cli, lookup) {
             Ok(Command::Edit(e)) => out.push((n, e)),
             Ok(_) => {
-                return Err(usage(format!(
-                    "line {n}: only -A, -E, -D, -C, -a, -e, -d and --set can be restored"
-                )));
+                return Err(fail(
+                    "only -A, -E, -D, -C, -a, -e, -d and --set can be restored".into(),
+                    2,
+                ));
             }
-            Err(e) => return Err(usage(format!("line {n}: {}", e.0))),
+            Err(e) => return Err(fail(e.0, 2)),
         }
     }
     Ok(out)
+}
+
+/// lbctl's verbs (subcommands), which take clap's own messages.
+const VERBS: [&str; 9] = [
+    "status",
+    "apply",
+    "get",
+    "completions",
+    "man",
+    "drain",
+    "undrain",
+    "health",
+    "trace",
+];
+
+/// Long options that take a value (the next word when not given with `=`).
+const VALUE_LONGS: [&str; 24] = [
+    "tcp-service",
+    "udp-service",
+    "sctp-service",
+    "fwmark-service",
+    "scheduler",
+    "netmask",
+    "pe",
+    "sched-flags",
+    "mh-table-size",
+    "real-server",
+    "tun-type",
+    "tun-port",
+    "weight",
+    "u-threshold",
+    "l-threshold",
+    "mcast-interface",
+    "syncid",
+    "mcast-group",
+    "mcast-port",
+    "mcast-ttl",
+    "sync-maxlen",
+    "start-daemon",
+    "stop-daemon",
+    "socket",
+];
+
+/// Short options that take a value (the rest of the word, or the next word).
+const VALUE_SHORTS: &str = "tufsMbrwxy";
+
+/// Whether a command line names one of lbctl's verbs (then clap's messages apply), looking
+/// past option values.
+fn uses_verb(args: &[String]) -> bool {
+    let mut words = args.iter().skip(1).peekable();
+    while let Some(w) = words.next() {
+        if let Some(long) = w.strip_prefix("--") {
+            if long.is_empty() {
+                return false;
+            }
+            if !long.contains('=') && VALUE_LONGS.contains(&long) {
+                words.next();
+            } else if long == "persistent" || long == "set" {
+                let max = if long == "set" { 3 } else { 1 };
+                for _ in 0..max {
+                    if words.next_if(|v| !v.starts_with('-')).is_none() {
+                        break;
+                    }
+                }
+            }
+        } else if let Some(cluster) = w.strip_prefix('-').filter(|c| !c.is_empty()) {
+            for (i, c) in cluster.char_indices() {
+                if VALUE_SHORTS.contains(c) {
+                    if i + c.len_utf8() == cluster.len() {
+                        words.next();
+                    }
+                    break;
+                }
+                if c == 'p' {
+                    if i + 1 == cluster.len() {
+                        words.next_if(|v| !v.starts_with('-'));
+                    }
+                    break;
+                }
+            }
+        } else {
+            return VERBS.contains(&w.as_str());
+        }
+    }
+    false
+}
+
+/// ipvsadm's name of a long option given twice (`set_option`'s "multiple '%s' options
+/// specified"), or None for a command (its "multiple commands specified") or an option of
+/// lbctl's own.
+fn option_name(long: &str) -> Option<Result<&'static str, ()>> {
+    match long {
+        "tcp-service" | "udp-service" | "sctp-service" | "fwmark-service" => {
+            Some(Ok(OPT_NAMES[O_SERVICE]))
+        }
+        "set" | "start-daemon" | "stop-daemon" => Some(Err(())),
+        "mh-table-size" => Some(Ok("mh-table-size")),
+        _ => OPT_NAMES.iter().find(|n| **n == long).map(|n| Ok(*n)),
+    }
+}
+
+/// What ipvsadm says, and its exit status, for a command line clap refused, when that line
+/// is ipvsadm's kind (no lbctl verb): popt's "`-q: unknown option`" and "`-t: missing
+/// argument`" (status 255; "`Try `lbctl -h' or 'lbctl --help' for more information.`" when
+/// it is the first word, which ipvsadm reads on its own), ipvsadm's "multiple '%s' options
+/// specified", "multiple commands specified" and "unexpected argument %s" (status 2).
+/// `args` starts with the program's name. None: clap's message applies.
+pub fn clap_error(args: &[String], e: &clap::Error) -> Option<(String, u8)> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if uses_verb(args) {
+        return None;
+    }
+    let context = |k: ContextKind| match e.get(k) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let program = args.first().map(String::as_str).unwrap_or("lbctl");
+    let try_help = || format!("Try `{program} -h' or '{program} --help' for more information.");
+    // The word of the command line an option error is about (popt's poptBadOption).
+    let word_of = |arg: &str| -> (usize, String) {
+        let found = if arg.starts_with("--") {
+            args.iter()
+                .skip(1)
+                .position(|a| a == arg || a.starts_with(&format!("{arg}=")))
+        } else {
+            let c = arg.trim_start_matches('-');
+            args.iter()
+                .skip(1)
+                .position(|a| a.starts_with('-') && !a.starts_with("--") && a[1..].contains(c))
+        };
+        match found {
+            Some(i) => (i + 1, args[i + 1].clone()),
+            None => (0, arg.to_string()),
+        }
+    };
+    match e.kind() {
+        ErrorKind::UnknownArgument => {
+            let (i, word) = word_of(&context(ContextKind::InvalidArg)?);
+            Some(if i == 1 {
+                (try_help(), 255)
+            } else {
+                (format!("{word}: unknown option"), 255)
+            })
+        }
+        ErrorKind::InvalidValue if context(ContextKind::InvalidValue).as_deref() == Some("") => {
+            // A value is missing: only at the end, since every ipvsadm option takes the next
+            // word as its value whatever it looks like.
+            let i = args.len() - 1;
+            Some(if i <= 1 {
+                (try_help(), 255)
+            } else {
+                (format!("{}: missing argument", args[i]), 255)
+            })
+        }
+        ErrorKind::ArgumentConflict => {
+            let arg = context(ContextKind::InvalidArg)?;
+            let long = arg.split_whitespace().next()?.strip_prefix("--")?;
+            Some(match option_name(long)? {
+                Ok(name) => (format!("multiple '{name}' options specified"), 2),
+                Err(()) => ("multiple commands specified".into(), 2),
+            })
+        }
+        ErrorKind::InvalidSubcommand => {
+            let word = context(ContextKind::InvalidSubcommand)?;
+            let ipvsadm_words = args
+                .iter()
+                .skip(1)
+                .any(|a| a.starts_with('-') && a != "--json" && !a.starts_with("--socket"));
+            ipvsadm_words.then(|| (format!("unexpected argument {word}"), 2))
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -1230,8 +1569,28 @@ mod tests {
                 "illegal virtual server address[:port] specified",
             ),
             (
-                &["-a", "-t", "10.0.0.1:80", "-r", "10.1.0:80"],
+                &["-a", "-t", "10.0.0.1:80", "-r", "10.1.0.256:80"],
                 "illegal real server address[:port] specified",
+            ),
+            (
+                &["-a", "-t", "10.0.0.1:80", "-r", "10.1.0.1:80:90"],
+                "illegal real server address[:port] specified",
+            ),
+            (
+                &["-a", "-t", "10.0.0.1:80", "-r", "10.1.0.1:"],
+                "illegal real server address[:port] specified",
+            ),
+            (
+                &["-A", "-t", "[2001:db8::1]80"],
+                "illegal virtual server address[:port] specified",
+            ),
+            (
+                &["-A", "-t", "[2001:db8::1:80"],
+                "illegal virtual server address[:port] specified",
+            ),
+            (
+                &["-A", "-t", "-L"],
+                "illegal virtual server address[:port] specified",
             ),
             (
                 &["-a", "-t", "10.0.0.1:80", "-r", "10.1.0.1", "-w", "-1"],
@@ -1247,6 +1606,23 @@ mod tests {
                     "-w",
                     "2147483648",
                 ],
+                "illegal weight specified",
+            ),
+            // ipvsadm 1.31: string_to_number(optarg, 0, 65535).
+            (
+                &["-a", "-t", "10.0.0.1:80", "-r", "10.1.0.1", "-w", "65536"],
+                "illegal weight specified",
+            ),
+            (
+                &["-a", "-t", "10.0.0.1:80", "-r", "10.1.0.1", "-w", "5 "],
+                "illegal weight specified",
+            ),
+            (
+                &["-a", "-t", "10.0.0.1:80", "-r", "10.1.0.1", "-w", "0x10"],
+                "illegal weight specified",
+            ),
+            (
+                &["-a", "-t", "10.0.0.1:80", "-r", "10.1.0.1", "-w", ""],
                 "illegal weight specified",
             ),
             (
@@ -1306,7 +1682,7 @@ mod tests {
                 "firewall-mark services (-f) are not supported by lb; use -t or -u",
             ),
             (&["-A", "-f", "0"], "invalid fwmark value `0' specified"),
-            (&["-A", "-6", "-t", "10.0.0.1:80"], "-6 used before -f"),
+            (&["-A", "-6", "-t", "10.0.0.1:80"], "-6 used before -f\n"),
             (
                 &["-A", "--sctp-service", "10.0.0.1:80"],
                 "SCTP services (--sctp-service) are not supported by lb; use -t or -u",
@@ -1412,6 +1788,39 @@ mod tests {
                 &["--start-daemon", "master", "--syncid", "256"],
                 "illegal syncid specified",
             ),
+            // sic: ipvsadm says start_daemon for --stop-daemon.
+            (
+                &["--stop-daemon", "primary"],
+                "illegal start_daemon specified",
+            ),
+            (
+                &["--start-daemon", "master", "--mcast-group", "10.0.0.1"],
+                "invalid IPv4 mcast-group `10.0.0.1'",
+            ),
+            (
+                &["--start-daemon", "master", "--mcast-group", "2001:db8::1"],
+                "invalid IPv6 mcast-group `2001:db8::1'",
+            ),
+            (
+                &["--start-daemon", "master", "--mcast-port", "0"],
+                "illegal mcast-port specified",
+            ),
+            (
+                &["--start-daemon", "master", "--mcast-ttl", "256"],
+                "illegal mcast-ttl specified",
+            ),
+            (
+                &["--start-daemon", "master", "--sync-maxlen", "65508"],
+                "illegal sync-maxlen specified",
+            ),
+            (
+                &["-A", "-t", "[::1]:80", "-p", "-M", "0"],
+                "illegal ipv6 netmask specified",
+            ),
+            (
+                &["-A", "-t", "[::1]:80", "-p", "-M", "-64"],
+                "illegal ipv6 netmask specified",
+            ),
             (
                 &["-Z", "-r", "10.0.0.1"],
                 "Illegal 'real-server' option with the 'zero' command",
@@ -1451,25 +1860,239 @@ ipvsadm -a -t 192.168.0.1:80 -r 172.16.0.2:80 -m -w 2   # trailing comment
                 real: real("172.16.0.2", 80, "nat", 2)
             }
         );
+        let err = |text: &str| {
+            let e = parse_restore(text, &Table).unwrap_err();
+            (e.message, e.status)
+        };
         assert_eq!(
-            parse_restore(
-                "-A -t 10.0.0.1:80\n-a -t 10.0.0.1:80 -r 1.2.3.4 -w x\n",
-                &Table
+            err("-A -t 10.0.0.1:80\n-a -t 10.0.0.1:80 -r 1.2.3.4 -w x\n"),
+            ("line 2: illegal weight specified".into(), 2)
+        );
+        assert_eq!(
+            err("-L -n\n"),
+            (
+                "line 1: only -A, -E, -D, -C, -a, -e, -d and --set can be restored".into(),
+                2
             )
-            .unwrap_err()
-            .0,
-            "line 2: illegal weight specified"
+        );
+        // popt's words and status.
+        assert_eq!(
+            err("-A -t 10.0.0.1:80 --frob\n"),
+            ("line 1: --frob: unknown option".into(), 255)
+        );
+        assert_eq!(err("-A -t\n"), ("line 1: -t: missing argument".into(), 255));
+        assert_eq!(
+            err("-A -t 10.0.0.1:80 -s rr -s wlc\n"),
+            ("line 1: multiple 'scheduler' options specified".into(), 2)
+        );
+        assert_eq!(err("-6\n"), ("line 1: -6 used before -f".into(), 2));
+        // Words are split at spaces, tabs and carriage returns only (config_stream_read).
+        let edits = parse_restore("\t-A\t-t 10.0.0.1:80\r\n \r\n", &Table).unwrap();
+        assert_eq!(edits.len(), 1);
+    }
+
+    #[test]
+    fn numbers_as_strtol_reads_them() {
+        assert_eq!(number("5", 0, 10), Some(5));
+        assert_eq!(number(" \t5", 0, 10), Some(5));
+        assert_eq!(number("+5", 0, 10), Some(5));
+        assert_eq!(number("-0", 0, 10), Some(0));
+        for bad in [
+            "",
+            " ",
+            "5 ",
+            "0x5",
+            "5a",
+            "+",
+            "-",
+            "99999999999999999999",
+            "1e3",
+        ] {
+            assert_eq!(number(bad, i64::MIN, i64::MAX), None, "{bad:?}");
+        }
+        assert_eq!(number("11", 0, 10), None);
+        assert_eq!(atoi("64abc"), 64);
+        assert_eq!(atoi(" +7"), 7);
+        assert_eq!(atoi("abc"), 0);
+        assert_eq!(atoi("-1"), -1);
+        assert_eq!(atoi("4294967360"), 64); // (int) of a long: the low 32 bits
+    }
+
+    #[test]
+    fn ipv4_addresses_as_inet_aton_reads_them() {
+        for (text, want) in [
+            ("10.0.0.1", Some("10.0.0.1")),
+            ("10.1", Some("10.0.0.1")),
+            ("10.1.2", Some("10.1.0.2")),
+            ("10.65535", Some("10.0.255.255")),
+            ("167772161", Some("10.0.0.1")),
+            ("0x0a.0.0.1", Some("10.0.0.1")),
+            ("012.0.0.1", Some("10.0.0.1")),
+            ("0xA000001", Some("10.0.0.1")),
+            ("10.0.0.1 trailing", Some("10.0.0.1")),
+            ("0", Some("0.0.0.0")),
+            ("10.0.0.256", None),
+            ("10.256.0.1", None),
+            ("10.0.0.1.2", None),
+            ("10.0.0.", None),
+            (".10.0.0", None),
+            ("08.0.0.1", None),
+            ("0x", None),
+            ("10.0.0.1x", None),
+            ("4294967296", None),
+            ("", None),
+            ("-1", None),
+            ("www.example.test", None),
+        ] {
+            assert_eq!(
+                inet_aton(text),
+                want.map(|w| w.parse::<Ipv4Addr>().unwrap()),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn service_addresses_as_parse_service_reads_them() {
+        let p = |s: &str| parse_address(s, "tcp", &Table);
+        let v4 = |a: &str| IpAddr::V4(a.parse().unwrap());
+        assert_eq!(p("10.1:80"), Some((v4("10.0.0.1"), Some(80))));
+        assert_eq!(p("123:80"), Some((v4("0.0.0.123"), Some(80))));
+        assert_eq!(p("123"), None); // digits alone
+        assert_eq!(
+            p("www.example.test:http"),
+            Some((v4("192.0.2.80"), Some(80)))
+        );
+        assert_eq!(p("10.0.0.1: 80"), Some((v4("10.0.0.1"), Some(80))));
+        // A bracketed IPv4 address loses its port: ipvsadm looks for the colon inside.
+        assert_eq!(p("[10.0.0.1]:80"), Some((v4("10.0.0.1"), None)));
+        assert_eq!(p("[10.0.0.1]"), None);
+        assert_eq!(
+            p("[2001:db8::1]:https"),
+            None,
+            "no such service name in the table"
         );
         assert_eq!(
-            parse_restore("-L -n\n", &Table).unwrap_err().0,
-            "line 1: only -A, -E, -D, -C, -a, -e, -d and --set can be restored"
+            p("2001:db8::1"),
+            Some((IpAddr::V6("2001:db8::1".parse().unwrap()), None))
         );
         assert_eq!(
-            parse_restore("-A -t 10.0.0.1:80 --frob\n", &Table)
-                .unwrap_err()
-                .0,
-            "line 1: unexpected argument '--frob' found"
+            p("[2001:db8::1]:0"),
+            Some((IpAddr::V6("2001:db8::1".parse().unwrap()), Some(0)))
         );
+    }
+
+    #[test]
+    fn ipvsadm_quirks_of_option_values() {
+        // -s "" is the default scheduler.
+        let Command::Edit(Edit::AddService { service }) =
+            run(&["-A", "-t", "10.0.0.1:80", "-s", ""]).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(service.scheduler, "wlc");
+        // -M without -p: IPVS keeps a mask that means nothing; lb keeps none.
+        let Command::Edit(Edit::AddService { service }) =
+            run(&["-A", "-t", "10.0.0.1:80", "-M", "255.255.255.0"]).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(service.persistent_netmask, None);
+        // -M through inet_aton ("255.255.0xff00" is 255.255.255.0) and atoi ("64abc").
+        let Command::Edit(Edit::AddService { service }) =
+            run(&["-A", "-t", "10.0.0.1:80", "-p", "-M", "255.255.0xff00"]).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(service.persistent_netmask, Some(24));
+        let Command::Edit(Edit::AddService { service }) =
+            run(&["-A", "-t", "[2001:db8::1]:80", "-p", "-M", "64abc"]).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(service.persistent_netmask, Some(64));
+        // Weights up to 65535, with strtol's leading blanks and sign.
+        let Command::Edit(Edit::AddReal { real, .. }) =
+            run(&["-a", "-t", "10.0.0.1:80", "-r", "10.1.0.1", "-w", " +65535"]).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(real.weight, 65535);
+        // -6 may be given twice, --sort any number of times, and --sort does not undo
+        // --nosort ("does nothing, for backwards compatibility").
+        let Command::List(_, o) = run(&["-L", "--nosort", "--sort", "--sort"]).unwrap() else {
+            panic!()
+        };
+        assert!(o.nosort);
+    }
+
+    /// What clap refuses, in ipvsadm's (popt's) words and with its status.
+    #[test]
+    fn popt_errors() {
+        let e = |args: &[&str]| {
+            let full: Vec<String> = std::iter::once("lbctl")
+                .chain(args.iter().copied())
+                .map(str::to_string)
+                .collect();
+            match Cli::try_parse_from(&full) {
+                Ok(cli) => panic!("{args:?} parsed: {cli:?}"),
+                Err(err) => clap_error(&full, &err),
+            }
+        };
+        let some = |m: &str, s: u8| Some((m.to_string(), s));
+        let try_help = "Try `lbctl -h' or 'lbctl --help' for more information.";
+        assert_eq!(e(&["-L", "--frob"]), some("--frob: unknown option", 255));
+        assert_eq!(
+            e(&["-L", "--frob=1"]),
+            some("--frob=1: unknown option", 255)
+        );
+        assert_eq!(e(&["-Lq"]), some(try_help, 255));
+        assert_eq!(e(&["-n", "-Lq"]), some("-Lq: unknown option", 255));
+        assert_eq!(e(&["--bogus"]), some(try_help, 255));
+        assert_eq!(e(&["-A", "-t"]), some("-t: missing argument", 255));
+        assert_eq!(e(&["-A", "-At"]), some("-At: missing argument", 255));
+        assert_eq!(e(&["--start-daemon"]), some(try_help, 255));
+        assert_eq!(
+            e(&["-a", "-w", "1", "-w", "2"]),
+            some("multiple 'weight' options specified", 2)
+        );
+        assert_eq!(
+            e(&[
+                "-A",
+                "-t",
+                "1.2.3.4:80",
+                "--udp-service",
+                "1.2.3.4:80",
+                "-t",
+                "x"
+            ]),
+            some("multiple 'service-address' options specified", 2)
+        );
+        assert_eq!(
+            e(&["-L", "--stats", "--stats"]),
+            some("multiple 'stats' options specified", 2)
+        );
+        assert_eq!(
+            e(&["-L", "--nosort", "--nosort"]),
+            some("multiple 'nosort' options specified", 2)
+        );
+        assert_eq!(
+            e(&["--set", "1", "2", "3", "--set", "4", "5", "6"]),
+            some("multiple commands specified", 2)
+        );
+        assert_eq!(
+            e(&["--start-daemon", "master", "--start-daemon", "backup"]),
+            some("multiple commands specified", 2)
+        );
+        assert_eq!(
+            e(&["--set", "1", "2", "3", "4"]),
+            some("unexpected argument 4", 2)
+        );
+        assert_eq!(e(&["-L", "foo"]), some("unexpected argument foo", 2));
+        // The verbs keep clap's messages.
+        assert_eq!(e(&["status", "--stats"]), None);
+        assert_eq!(e(&["--json", "frobnicate"]), None);
+        assert_eq!(e(&["-s", "rr", "drain", "--bogus"]), None);
     }
 
     #[test]

@@ -121,14 +121,70 @@ fn missing_socket() {
     );
 }
 
+/// lbd refusing a change: ipvsadm prints `ipvs_strerror(errno)` and exits with 255
+/// (`process_options` returns -1).
+#[test]
+fn refused_change_exits_255() {
+    let path = sock_path();
+    let lbd = fake_lbd(
+        &path,
+        "{\"result\":\"error\",\"message\":\"Service already exists\",\"edit\":0}\n",
+    );
+    let out = lbctl(&[
+        "-A",
+        "-t",
+        "10.0.0.1:80",
+        "--socket",
+        path.to_str().unwrap(),
+    ]);
+    lbd.join().unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(out.status.code(), Some(255));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "Service already exists\n"
+    );
+}
+
+/// `-L -t` of a service lbd does not have: ipvsadm's list_service prints "No such service"
+/// and exits with 1.
+#[test]
+fn listing_a_missing_service_exits_1() {
+    let path = sock_path();
+    let lbd = fake_lbd(&path, SERVICES);
+    let out = lbctl(&[
+        "-L",
+        "-t",
+        "10.0.0.9:80",
+        "--socket",
+        path.to_str().unwrap(),
+    ]);
+    lbd.join().unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8(out.stderr).unwrap(), "No such service\n");
+}
+
 #[test]
 fn usage_errors_exit_2() {
-    // clap's own errors.
-    for args in [
-        &["--bogus"][..],
-        &["-L", "--frobnicate"],
-        &["status", "--stats"],
+    // popt's errors, as ipvsadm prints them: status 255.
+    for (args, want) in [
+        (
+            &["--bogus"][..],
+            "Try `LBCTL -h' or 'LBCTL --help' for more information.\n",
+        ),
+        (&["-L", "--frobnicate"], "--frobnicate: unknown option\n"),
+        (&["-A", "-t"], "-t: missing argument\n"),
     ] {
+        let out = lbctl(args);
+        assert_eq!(out.status.code(), Some(255), "{args:?}");
+        let want = want.replace("LBCTL", env!("CARGO_BIN_EXE_lbctl"));
+        assert_eq!(String::from_utf8(out.stderr).unwrap(), want, "{args:?}");
+        assert!(out.stdout.is_empty());
+    }
+    // clap's own errors, for lbctl's verbs.
+    for args in [&["status", "--stats"][..], &["frobnicate"]] {
         let out = lbctl(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8(out.stderr).unwrap();
@@ -148,6 +204,13 @@ fn usage_errors_exit_2() {
             &["-a", "-t", "1.2.3.4:80", "-r", "5.6.7.8", "-w", "-2"],
             "illegal weight specified\n",
         ),
+        (
+            &["-L", "-n", "--stats", "--stats"],
+            "multiple 'stats' options specified\n",
+        ),
+        (&["-L", "-n", "extra"], "unexpected argument extra\n"),
+        // fail(2, "-6 used before -f\n"): fail() adds a second newline.
+        (&["-A", "-6"], "-6 used before -f\n\n"),
     ] {
         let out = lbctl(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");

@@ -117,31 +117,48 @@ fn real_config(
 /// finds something wrong.
 pub fn edit_config(current: &Config, edits: &[Edit]) -> Result<Config, EditError> {
     let mut cfg = current.clone();
+    // IPVS answers an unknown scheduler with ENOENT: libipvs's words, then which names
+    // there are. The kernel looks the service up first (EEXIST for -A of one that exists,
+    // ESRCH for -E of one that does not), then the scheduler.
+    let unknown_scheduler = |i: usize, service: &ServiceSpec| -> Result<(), EditError> {
+        if KNOWN_SCHEDULERS.contains(&service.scheduler.as_str()) {
+            return Ok(());
+        }
+        Err(fail(
+            i,
+            format!(
+                "Scheduler or persistence engine not found (unknown scheduler {:?}; valid: {})",
+                service.scheduler,
+                KNOWN_SCHEDULERS.join(", ")
+            ),
+        ))
+    };
+    // IPVS's ip_vs_add_dest / ip_vs_edit_dest, once the service is found and before the real
+    // server is looked up: "l_threshold > u_threshold" is ERANGE, which ipvsadm prints as
+    // strerror(ERANGE). (lb, unlike IPVS, also takes a lower threshold without an upper one:
+    // it then has no effect.)
+    let thresholds = |i: usize, real: &RealSpec| -> Result<(), EditError> {
+        match (real.upper_threshold, real.lower_threshold) {
+            (Some(u), Some(l)) if u > 0 && l > u => Err(fail(i, "Numerical result out of range")),
+            _ => Ok(()),
+        }
+    };
     for (i, e) in edits.iter().enumerate() {
         match e {
-            Edit::AddService { service } | Edit::EditService { service }
-                if !KNOWN_SCHEDULERS.contains(&service.scheduler.as_str()) =>
-            {
-                // IPVS answers ENOENT: libipvs's words, then which names there are.
-                return Err(fail(
-                    i,
-                    format!(
-                        "Scheduler or persistence engine not found (unknown scheduler {:?}; valid: {})",
-                        service.scheduler,
-                        KNOWN_SCHEDULERS.join(", ")
-                    ),
-                ));
-            }
             Edit::AddService { service } => {
                 match find_service(&cfg, &service.key).map_err(|m| fail(i, m))? {
                     Some(_) => return Err(fail(i, "Service already exists")),
-                    None => cfg.services.push(service_config(service, Vec::new(), None)),
+                    None => {
+                        unknown_scheduler(i, service)?;
+                        cfg.services.push(service_config(service, Vec::new(), None))
+                    }
                 }
             }
             Edit::EditService { service } => {
                 let Some(k) = find_service(&cfg, &service.key).map_err(|m| fail(i, m))? else {
                     return Err(fail(i, "No such service"));
                 };
+                unknown_scheduler(i, service)?;
                 let reals = std::mem::take(&mut cfg.services[k].real_servers);
                 cfg.services[k] = service_config(service, reals, Some(&cfg.services[k]));
             }
@@ -156,6 +173,7 @@ pub fn edit_config(current: &Config, edits: &[Edit]) -> Result<Config, EditError
                 let Some(k) = find_service(&cfg, service).map_err(|m| fail(i, m))? else {
                     return Err(fail(i, "Service not defined"));
                 };
+                thresholds(i, real)?;
                 let s = &mut cfg.services[k];
                 if find_real(s, real.address, real.port).is_some() {
                     return Err(fail(i, "Destination already exists"));
@@ -167,6 +185,7 @@ pub fn edit_config(current: &Config, edits: &[Edit]) -> Result<Config, EditError
                 let Some(k) = find_service(&cfg, service).map_err(|m| fail(i, m))? else {
                     return Err(fail(i, "Service not defined"));
                 };
+                thresholds(i, real)?;
                 let s = &mut cfg.services[k];
                 let Some(j) = find_real(s, real.address, real.port) else {
                     return Err(fail(i, "No such destination"));
@@ -763,6 +782,54 @@ mod tests {
                     },
                 },
                 "protocol \"sctp\" is not supported by lb (tcp or udp)",
+            ),
+            // The kernel looks the service up before the scheduler (ip_vs_genl_set_cmd).
+            (
+                Edit::AddService {
+                    service: spec("192.168.0.1", 80, "fastest"),
+                },
+                "Service already exists",
+            ),
+            (
+                Edit::EditService {
+                    service: spec("192.168.0.9", 80, "fastest"),
+                },
+                "No such service",
+            ),
+            // ip_vs_add_dest / ip_vs_edit_dest: l_threshold > u_threshold is ERANGE, which
+            // ipvsadm prints as strerror(ERANGE); checked before the real server is looked up.
+            (
+                Edit::AddReal {
+                    service: key("tcp", "192.168.0.1", 80),
+                    real: RealSpec {
+                        upper_threshold: Some(10),
+                        lower_threshold: Some(20),
+                        ..real("172.16.0.1", 80, "dr", 1)
+                    },
+                },
+                "Numerical result out of range",
+            ),
+            (
+                Edit::EditReal {
+                    service: key("tcp", "192.168.0.1", 80),
+                    real: RealSpec {
+                        upper_threshold: Some(10),
+                        lower_threshold: Some(20),
+                        ..real("172.16.0.9", 80, "dr", 1)
+                    },
+                },
+                "Numerical result out of range",
+            ),
+            (
+                Edit::EditReal {
+                    service: key("tcp", "192.168.0.9", 80),
+                    real: RealSpec {
+                        upper_threshold: Some(10),
+                        lower_threshold: Some(20),
+                        ..real("172.16.0.1", 80, "dr", 1)
+                    },
+                },
+                "Service not defined",
             ),
         ];
         for (e, want) in cases {

@@ -416,7 +416,7 @@ fn bad_input_gets_its_exact_message_a_failing_status_and_changes_nothing() {
         (
             "unknown scheduler",
             Args(&["-A", "-t", "192.168.0.2:80", "-s", "fastest"]),
-            1,
+            255,
             format!(
                 "Scheduler or persistence engine not found (unknown scheduler \"fastest\"; valid: {valid})"
             ),
@@ -439,37 +439,37 @@ fn bad_input_gets_its_exact_message_a_failing_status_and_changes_nothing() {
         (
             "duplicate service",
             Args(&["-A", "-t", "192.168.0.1:80", "-s", "wlc"]),
-            1,
+            255,
             "Service already exists".into(),
         ),
         (
             "duplicate real server",
             Args(&["-a", "-t", "192.168.0.1:80", "-r", "172.16.0.1:80", "-m"]),
-            1,
+            255,
             "Destination already exists".into(),
         ),
         (
             "missing real server (delete)",
             Args(&["-d", "-t", "192.168.0.1:80", "-r", "172.16.0.9:80"]),
-            1,
+            255,
             "No such destination".into(),
         ),
         (
             "missing real server (edit)",
             Args(&["-e", "-t", "192.168.0.1:80", "-r", "172.16.0.9:80", "-m"]),
-            1,
+            255,
             "No such destination".into(),
         ),
         (
             "missing service (add real server)",
             Args(&["-a", "-t", "192.168.0.9:80", "-r", "172.16.0.1:80", "-m"]),
-            1,
+            255,
             "Service not defined".into(),
         ),
         (
             "missing service (delete)",
             Args(&["-D", "-u", "192.168.0.1:80"]),
-            1,
+            255,
             "No such service".into(),
         ),
         (
@@ -483,7 +483,7 @@ fn bad_input_gets_its_exact_message_a_failing_status_and_changes_nothing() {
                 "--mh-table-size",
                 "100",
             ]),
-            1,
+            255,
             "-t 192.168.0.2:80 (mh_table_size): 100 is not a prime between 7 and 1048573".into(),
         ),
         (
@@ -499,13 +499,13 @@ fn bad_input_gets_its_exact_message_a_failing_status_and_changes_nothing() {
                  -a -t 192.168.0.5:80 -r 172.16.0.5:80 -m\n\
                  -a -t 192.168.0.1:80 -r 172.16.0.1:80 -m\n",
             ),
-            1,
+            255,
             "line 3: Destination already exists (nothing was restored)".into(),
         ),
         (
             "restore with a bad value on line 2",
             Restore("-A -t 192.168.0.5:80\n-a -t 192.168.0.5:80 -r 172.16.0.5:80 -w x\n"),
-            1,
+            2,
             "line 2: illegal weight specified (nothing was restored)".into(),
         ),
         (

@@ -12,10 +12,21 @@ use crate::{
     ipvsadm,
 };
 
-/// Sends one edit. Like ipvsadm, prints nothing when it worked.
+/// Sends one edit. Like ipvsadm, prints nothing when it worked; lbd's refusal is printed as
+/// ipvsadm prints the kernel's (`ipvs_strerror`), with ipvsadm's status 255.
 pub fn one(client: &Client, edit: Edit, as_json: bool) -> Result<String> {
-    let r = client.call(Op::Edit { edits: vec![edit] })?;
+    let r = client
+        .call(Op::Edit { edits: vec![edit] })
+        .map_err(refused)?;
     done(&r, as_json)
+}
+
+/// lbd's refusal of a change as ipvsadm reports the kernel's: the message, status 255.
+fn refused(e: anyhow::Error) -> anyhow::Error {
+    match e.downcast::<Refused>() {
+        Ok(r) => Failure::refused(r.message).into(),
+        Err(e) => e,
+    }
 }
 
 fn done(r: &Response, as_json: bool) -> Result<String> {
@@ -37,7 +48,7 @@ pub fn restore(client: &Client, input: &mut dyn Read, as_json: bool) -> Result<S
         .read_to_string(&mut text)
         .context("cannot read the rules from standard input")?;
     let rules = ipvsadm::parse_restore(&text, &ipvsadm::SystemLookup)
-        .map_err(|e| Failure(format!("{} (nothing was restored)", e.0)))?;
+        .map_err(|e| Failure::usage(format!("{} (nothing was restored)", e.message), e.status))?;
     let (lines, edits): (Vec<usize>, Vec<Edit>) = rules.into_iter().unzip();
     if edits.is_empty() {
         return Ok(String::new());
@@ -48,7 +59,7 @@ pub fn restore(client: &Client, input: &mut dyn Read, as_json: bool) -> Result<S
             Some(Refused {
                 message,
                 edit: Some(i),
-            }) => Err(Failure(format!(
+            }) => Err(Failure::refused(format!(
                 "line {}: {message} (nothing was restored)",
                 lines.get(*i).copied().unwrap_or(0)
             ))
@@ -56,7 +67,7 @@ pub fn restore(client: &Client, input: &mut dyn Read, as_json: bool) -> Result<S
             Some(Refused {
                 message,
                 edit: None,
-            }) => Err(Failure(format!("{message} (nothing was restored)")).into()),
+            }) => Err(Failure::refused(format!("{message} (nothing was restored)")).into()),
             None => Err(e),
         },
     }
@@ -64,6 +75,6 @@ pub fn restore(client: &Client, input: &mut dyn Read, as_json: bool) -> Result<S
 
 /// `-Z`: zero the counters of one service or all.
 pub fn zero(client: &Client, service: Option<ServiceKey>, as_json: bool) -> Result<String> {
-    let r = client.call(Op::Zero { service })?;
+    let r = client.call(Op::Zero { service }).map_err(refused)?;
     done(&r, as_json)
 }

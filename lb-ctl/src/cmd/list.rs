@@ -94,7 +94,7 @@ pub fn render(
             let Some(svc) = services.iter().find(|s| {
                 s.fwmark.is_none() && s.protocol == k.protocol && s.vip == k.vip && s.port == k.port
             }) else {
-                return Err(Failure("No such service".into()).into());
+                return Err(Failure::listing("No such service").into());
             };
             if as_json {
                 return json(&Response::Services {

@@ -19,10 +19,40 @@ use crate::{
 };
 
 /// A command that failed the way ipvsadm's do: lbctl prints the message as it is and exits
-/// with status 1.
+/// with ipvsadm's status for it.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct Failure(pub String);
+#[error("{message}")]
+pub struct Failure {
+    pub message: String,
+    pub status: u8,
+}
+
+impl Failure {
+    /// A listing that failed (`-L -t` of no such service): ipvsadm's `exit(1)`.
+    pub fn listing(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            status: 1,
+        }
+    }
+
+    /// A change refused (by lbd where ipvsadm's kernel would refuse it): ipvsadm prints
+    /// `ipvs_strerror(errno)` and `process_options` returns -1, so it exits with 255.
+    pub fn refused(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            status: 255,
+        }
+    }
+
+    /// A command line refused (`fail(2, ...)`), or popt's complaint (255).
+    pub fn usage(message: impl Into<String>, status: u8) -> Self {
+        Self {
+            message: message.into(),
+            status,
+        }
+    }
+}
 
 /// Runs `command`, reading `-R` rules from `input` and writing its output to `out`.
 pub fn run(
@@ -41,13 +71,14 @@ pub fn run(
         Command::Restore => edit::restore(&client, input, global.json)?,
         Command::Zero(service) => edit::zero(&client, service, global.json)?,
         // lb synchronises no connections between directors.
+        // ipvsadm exits with 255 when the kernel refuses to start or stop a daemon.
         Command::StartDaemon => {
-            return Err(Failure(
-                "connection synchronisation (--start-daemon) is not supported by lb".into(),
+            return Err(Failure::refused(
+                "connection synchronisation (--start-daemon) is not supported by lb",
             )
             .into());
         }
-        Command::StopDaemon => return Err(Failure("No daemon is running".into()).into()),
+        Command::StopDaemon => return Err(Failure::refused("No daemon is running").into()),
         Command::Status => status::run(&client, global.json)?,
         Command::Apply { file, dry_run } => apply::apply(&client, &file, dry_run, global.json)?,
         Command::GetConfig => apply::get_config(&client, global.json)?,
