@@ -72,6 +72,11 @@ pub struct Cli {
 
     #[command(flatten)]
     pub daemon: DaemonOptions,
+
+    /// The command line's words, program name first ([`Cli::parse_words`]): ipvsadm's
+    /// messages name the word an error is about.
+    #[arg(skip)]
+    pub words: Vec<String>,
 }
 
 /// Verbs beyond ipvsadm's command flags.
@@ -478,6 +483,13 @@ pub enum Command {
 pub struct UsageError(pub String);
 
 impl Cli {
+    /// Parses a command line (program name first), keeping its words.
+    pub fn parse_words(words: &[String]) -> Result<Cli, clap::Error> {
+        let mut cli = Cli::try_parse_from(words)?;
+        cli.words = words.to_vec();
+        Ok(cli)
+    }
+
     /// The command to run (host and service names looked up by the system's resolver).
     pub fn resolve(&self) -> Result<Command, UsageError> {
         self.resolve_with_lookup(&ipvsadm::SystemLookup)
@@ -530,7 +542,11 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
-        Cli::try_parse_from(std::iter::once("lbctl").chain(args.iter().copied()))
+        let words: Vec<String> = std::iter::once("lbctl")
+            .chain(args.iter().copied())
+            .map(str::to_string)
+            .collect();
+        Cli::parse_words(&words)
     }
 
     fn resolve(args: &[&str]) -> Result<Command, String> {

@@ -484,8 +484,65 @@ fn command(cli: &Cli) -> Result<Cmd, UsageError> {
     match cmds.as_slice() {
         [] => Ok(Cmd::List), // ipvsadm without a command lists the table
         [one] => Ok(*one),
-        _ => Err(usage("multiple commands specified")),
+        // ipvsadm reads its command from the first word alone (`set_command`); a command
+        // among the options after it is no option it knows there: "invalid option `%s'",
+        // naming the word (popt's poptBadOption). Its "multiple commands specified" is
+        // left for when the words are not known.
+        _ => Err(match command_words(&cli.words).get(1) {
+            Some(w) => usage(format!("invalid option `{w}'")),
+            None => usage("multiple commands specified"),
+        }),
     }
+}
+
+/// The words of a command line that give ipvsadm commands, in order, once per command (a
+/// word such as `-AL` twice), looking past option values.
+fn command_words(words: &[String]) -> Vec<String> {
+    const LONG: [&str; 14] = [
+        "add-service",
+        "edit-service",
+        "delete-service",
+        "clear",
+        "list",
+        "add-server",
+        "edit-server",
+        "delete-server",
+        "zero",
+        "restore",
+        "save",
+        "set",
+        "start-daemon",
+        "stop-daemon",
+    ];
+    let mut out = Vec::new();
+    let mut rest = words.iter().skip(1);
+    while let Some(w) = rest.next() {
+        if let Some(long) = w.strip_prefix("--") {
+            let name = long.split('=').next().unwrap_or(long);
+            if LONG.contains(&name) {
+                out.push(w.clone());
+            }
+            if !long.contains('=') && VALUE_LONGS.contains(&long) {
+                rest.next();
+            }
+        } else if let Some(cluster) = w.strip_prefix('-') {
+            for (i, c) in cluster.char_indices() {
+                if "AEDCRSaedLlZ".contains(c) {
+                    out.push(w.clone());
+                }
+                if VALUE_SHORTS.contains(c) {
+                    if i + c.len_utf8() == cluster.len() {
+                        rest.next();
+                    }
+                    break;
+                }
+                if c == 'p' {
+                    break;
+                }
+            }
+        }
+    }
+    out
 }
 
 /// ipvsadm's `set_option`: the options given, refusing one given twice.
@@ -1016,7 +1073,7 @@ pub fn parse_restore(text: &str, lookup: &dyn Lookup) -> Result<Vec<(usize, Edit
         if words.len() == 1 {
             continue;
         }
-        let cli = Cli::try_parse_from(&words).map_err(|e| match clap_error(&words, &e) {
+        let cli = Cli::parse_words(&words).map_err(|e| match clap_error(&words, &e) {
             Some((message, status)) => fail(message, status),
             None => {
                 let text = e.to_string();
@@ -1201,7 +1258,11 @@ pub fn clap_error(args: &[String], e: &clap::Error) -> Option<(String, u8)> {
             let long = arg.split_whitespace().next()?.strip_prefix("--")?;
             Some(match option_name(long)? {
                 Ok(name) => (format!("multiple '{name}' options specified"), 2),
-                Err(()) => ("multiple commands specified".into(), 2),
+                // A second command: see `command`.
+                Err(()) => match command_words(args).get(1) {
+                    Some(w) => (format!("invalid option `{w}'"), 2),
+                    None => ("multiple commands specified".into(), 2),
+                },
             })
         }
         ErrorKind::InvalidSubcommand => {
@@ -1236,8 +1297,11 @@ mod tests {
     }
 
     fn run(args: &[&str]) -> Result<Command, String> {
-        let cli = Cli::try_parse_from(std::iter::once("lbctl").chain(args.iter().copied()))
-            .map_err(|e| format!("clap: {e}"))?;
+        let words: Vec<String> = std::iter::once("lbctl")
+            .chain(args.iter().copied())
+            .map(str::to_string)
+            .collect();
+        let cli = Cli::parse_words(&words).map_err(|e| format!("clap: {e}"))?;
         resolve_with(&cli, &Table).map_err(|e| e.0)
     }
 
@@ -1506,8 +1570,12 @@ mod tests {
     #[test]
     fn ipvsadm_error_messages() {
         for (args, want) in [
-            (&["-A", "-L"][..], "multiple commands specified"),
-            (&["-L", "-l"], "multiple commands specified"),
+            // ipvsadm takes its command from the first word; another is an invalid option.
+            (&["-A", "-L"][..], "invalid option `-L'"),
+            (&["-L", "-l"], "invalid option `-l'"),
+            (&["-n", "-LA"], "invalid option `-LA'"),
+            (&["-Z", "-t", "-C", "--clear"], "invalid option `--clear'"),
+            (&["--set", "1", "2", "3", "-R"], "invalid option `-R'"),
             (
                 &["-A"],
                 "You need to supply the 'service-address' option for the 'add-service' command",
@@ -2034,7 +2102,7 @@ ipvsadm -a -t 192.168.0.1:80 -r 172.16.0.2:80 -m -w 2   # trailing comment
                 .chain(args.iter().copied())
                 .map(str::to_string)
                 .collect();
-            match Cli::try_parse_from(&full) {
+            match Cli::parse_words(&full) {
                 Ok(cli) => panic!("{args:?} parsed: {cli:?}"),
                 Err(err) => clap_error(&full, &err),
             }
@@ -2078,11 +2146,11 @@ ipvsadm -a -t 192.168.0.1:80 -r 172.16.0.2:80 -m -w 2   # trailing comment
         );
         assert_eq!(
             e(&["--set", "1", "2", "3", "--set", "4", "5", "6"]),
-            some("multiple commands specified", 2)
+            some("invalid option `--set'", 2)
         );
         assert_eq!(
             e(&["--start-daemon", "master", "--start-daemon", "backup"]),
-            some("multiple commands specified", 2)
+            some("invalid option `--start-daemon'", 2)
         );
         assert_eq!(
             e(&["--set", "1", "2", "3", "4"]),

@@ -7,7 +7,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let cli = match Cli::try_parse_from(std::env::args_os()) {
+    let cli = match Cli::parse_words(&args) {
         Ok(cli) => cli,
         Err(e) => {
             // An ipvsadm command line gets ipvsadm's (popt's) words and status; the verbs,
