@@ -5,7 +5,6 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use clap::Parser;
 use lb_common::api::{Edit, RealSpec, ServiceKey, ServiceSpec};
 
 use crate::cli::{Cli, Command, ListWhat, UsageError};

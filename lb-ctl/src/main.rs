@@ -1,6 +1,5 @@
 use std::{io, process::ExitCode};
 
-use clap::Parser;
 use lb_ctl::{cli::Cli, client::Refused, cmd, ipvsadm};
 
 fn main() -> ExitCode {

@@ -6,7 +6,6 @@
 
 use std::net::IpAddr;
 
-use clap::Parser;
 use lb_common::api::{ConnView, RateView, RealServerView, Response, ServiceView, StatsView};
 use lb_ctl::{
     cli::Cli,
