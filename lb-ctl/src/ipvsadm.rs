@@ -1200,10 +1200,15 @@ fn option_name(long: &str) -> Option<Result<&'static str, ()>> {
 }
 
 /// What ipvsadm says, and its exit status, for a command line clap refused, when that line
-/// is ipvsadm's kind (no lbctl verb): popt's "`-q: unknown option`" and "`-t: missing
-/// argument`" (status 255; "`Try `lbctl -h' or 'lbctl --help' for more information.`" when
-/// it is the first word, which ipvsadm reads on its own), ipvsadm's "multiple '%s' options
-/// specified", "multiple commands specified" and "unexpected argument %s" (status 2).
+/// is ipvsadm's kind (no lbctl verb):
+///
+/// - popt's `"%s: %s\n"` of the word and `poptStrerror`: "-q: unknown option", "-t: missing
+///   argument", "--stats=1: option does not take an argument", status 255 (ipvsadm's
+///   `return -1`); when that word is the first, which ipvsadm reads on its own, its
+///   `tryhelp_exit`: "Try `lbctl -h' or 'lbctl --help' for more information.", status 255;
+/// - ipvsadm's `fail(2, ...)`: "multiple '%s' options specified", "invalid option `%s'" for a
+///   second command, "unexpected argument %s", status 2.
+///
 /// `args` starts with the program's name. None: clap's message applies.
 pub fn clap_error(args: &[String], e: &clap::Error) -> Option<(String, u8)> {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
@@ -1240,6 +1245,15 @@ pub fn clap_error(args: &[String], e: &clap::Error) -> Option<(String, u8)> {
                 (try_help(), 255)
             } else {
                 (format!("{word}: unknown option"), 255)
+            })
+        }
+        // `--stats=1`: popt's POPT_ERROR_UNWANTEDARG.
+        ErrorKind::TooManyValues => {
+            let (i, word) = word_of(&context(ContextKind::InvalidArg)?);
+            Some(if i == 1 {
+                (try_help(), 255)
+            } else {
+                (format!("{word}: option does not take an argument"), 255)
             })
         }
         ErrorKind::InvalidValue if context(ContextKind::InvalidValue).as_deref() == Some("") => {
@@ -2117,6 +2131,10 @@ ipvsadm -a -t 192.168.0.1:80 -r 172.16.0.2:80 -m -w 2   # trailing comment
         assert_eq!(e(&["-n", "-Lq"]), some("-Lq: unknown option", 255));
         assert_eq!(e(&["--bogus"]), some(try_help, 255));
         assert_eq!(e(&["-A", "-t"]), some("-t: missing argument", 255));
+        assert_eq!(
+            e(&["-L", "--stats=1"]),
+            some("--stats=1: option does not take an argument", 255)
+        );
         assert_eq!(e(&["-A", "-At"]), some("-At: missing argument", 255));
         assert_eq!(e(&["--start-daemon"]), some(try_help, 255));
         assert_eq!(
