@@ -47,8 +47,13 @@ pub mod map_name {
     /// in it atomically).
     pub const LINK: &str = "link_lb";
     pub const DECAP_CONFIG: &str = "lb_decap_cfg";
-    /// Every map the `lb` program uses; `lbd` pins each under its pin directory.
-    pub const DIRECTOR: [&str; 16] = [
+    /// The maps that hold the director's state; `lbd` pins each under its pin directory, and a
+    /// restarted or upgraded lbd adopts them.
+    ///
+    /// Not `PROGS`: each program instance keeps its own tail-call map, so that during an
+    /// upgrade the old `lb` hands ICMP to the old `lb_icmp` (which reads the old scratch
+    /// map) and the new one to the new, until the link swap.
+    pub const DIRECTOR: [&str; 15] = [
         SERVICES,
         REALS,
         SCHED_TABLE,
@@ -62,7 +67,6 @@ pub mod map_name {
         SCHED_CURSOR,
         PERSIST,
         FRAGS,
-        PROGS,
         REAL_LIMITS,
         LOCALITY,
     ];

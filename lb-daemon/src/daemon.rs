@@ -280,12 +280,32 @@ fn expire_loop(daemon: Arc<Mutex<Daemon>>, stop: Arc<AtomicBool>) {
             Ok(_) => {}
             Err(e) => warn!("connection table pass: {e}"),
         }
+        if state.real_ids_to_recycle(crate::state::REAL_ID_QUARANTINE) {
+            let referenced = referenced_real_ids(dp);
+            match state.recycle_real_ids(dp, &referenced, crate::state::REAL_ID_QUARANTINE) {
+                Ok(0) => {}
+                Ok(n) => debug!(ids = n, "removed real servers' ids free again"),
+                Err(e) => warn!("recycling real-server ids: {e}"),
+            }
+        }
         match crate::conntrack::refresh_overload(dp, &state.limited_reals()) {
             Ok(0) => {}
             Ok(n) => debug!(real_servers = n, "below their lower threshold again"),
             Err(e) => warn!("connection thresholds: {e}"),
         }
     }
+}
+
+/// The real-server ids the data plane's state still names: connections (both directions),
+/// persistence templates and lblc/lblcr sets.
+pub fn referenced_real_ids(dp: &crate::dataplane::Dataplane) -> std::collections::HashSet<u32> {
+    let mut ids: std::collections::HashSet<u32> =
+        dp.connections().into_iter().map(|(_, c)| c.real).collect();
+    ids.extend(dp.persist_templates().into_iter().map(|(_, t)| t.real));
+    for (_, l) in dp.locality_entries() {
+        ids.extend(l.reals.iter().take(l.count as usize).copied());
+    }
+    ids
 }
 
 /// Samples every service's and real server's counters for the rate estimator.

@@ -25,6 +25,9 @@ use crate::{
 /// How long a freed table region stays unused: longer than any packet's run through `lb`
 /// that could still hold the old service value.
 pub const REGION_QUARANTINE: Duration = Duration::from_secs(1);
+/// How long a removed real server's id waits before lbd looks whether anything still names it
+/// (past the fragment table's 30 s, whose entries lbd cannot cheaply read).
+pub const REAL_ID_QUARANTINE: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
@@ -94,9 +97,13 @@ pub struct State {
     /// Service ids in use are the keys of `services`' values; freed ones are reused.
     free_service_ids: Vec<u32>,
     next_service_id: u32,
-    /// Real-server ids are never reused within one daemon's life: an existing connection may
-    /// still name a removed real server's id (it keeps flowing there, as in IPVS).
+    /// Real-server ids: an existing connection may still name a removed real server's id (it
+    /// keeps flowing there, as in IPVS), so a removed id waits in `removed_real_ids` until
+    /// nothing names it any more (see [`State::recycle_real_ids`]), then goes to
+    /// `free_real_ids` for the next real server.
     next_real_id: u32,
+    removed_real_ids: Vec<(u32, Instant)>,
+    free_real_ids: Vec<u32>,
     regions: RegionAlloc,
     config: Option<Config>,
     /// VIP address markers (`SVC_F_VIP_ADDR`) in the services map: the director answers pings
@@ -165,6 +172,8 @@ impl State {
             free_service_ids: Vec::new(),
             next_service_id: 1,
             next_real_id: 1,
+            removed_real_ids: Vec::new(),
+            free_real_ids: Vec::new(),
             regions: RegionAlloc::new(table_capacity),
             config: None,
             markers: Default::default(),
@@ -181,6 +190,17 @@ impl State {
         let mut st = State::new(dp.table_capacity(), mtu);
         let reals = dp.reals_all();
         st.next_real_id = reals.iter().map(|(id, _)| id + 1).max().unwrap_or(1);
+        st.removed_real_ids = reals
+            .iter()
+            .filter(|(_, r)| r.flags & lb_common::REAL_F_REMOVED != 0)
+            .map(|(id, _)| (*id, Instant::now()))
+            .collect();
+        // Ids below the highest that no entry holds were freed before the restart.
+        let used: std::collections::BTreeSet<u32> = reals.iter().map(|(id, _)| *id).collect();
+        st.free_real_ids = (1..st.next_real_id)
+            .filter(|i| !used.contains(i))
+            .rev()
+            .collect();
         let mut used_ids = std::collections::BTreeSet::new();
         for (key, svc) in dp.services_all() {
             if svc.flags & SVC_F_VIP_ADDR != 0 {
@@ -293,6 +313,7 @@ impl State {
             dp.remove_service(&key)?;
             for r in &st.reals {
                 mark_removed(dp, r, st.id)?;
+                self.removed_real_ids.push((r.id, Instant::now()));
                 removed_reals.insert(r.id);
             }
             // Its persistence templates and locality entries must not outlive it: the id may
@@ -378,6 +399,7 @@ impl State {
         // sending them new ones.
         for gone in &old_reals {
             mark_removed(dp, gone, id)?;
+            self.removed_real_ids.push((gone.id, Instant::now()));
             removed_reals.insert(gone.id);
         }
         let size = scfg
@@ -520,6 +542,9 @@ impl State {
     }
 
     fn alloc_real_id(&mut self) -> Result<u32, ApplyError> {
+        if let Some(id) = self.free_real_ids.pop() {
+            return Ok(id);
+        }
         if self.next_real_id >= MAX_REALS {
             return Err(ApplyError::Ids("real-server"));
         }
@@ -612,6 +637,43 @@ impl State {
             .values()
             .flat_map(|s| s.reals.iter().map(|r| (r.id, (r.cfg.address, r.port))))
             .collect()
+    }
+
+    /// Removed real servers' ids that have waited at least `min_age` may be given out again
+    /// unless `referenced` (the ids that connections, persistence templates and the like
+    /// still name) holds them; their entries are cleared. Returns how many were freed.
+    pub fn recycle_real_ids(
+        &mut self,
+        dp: &mut Dataplane,
+        referenced: &std::collections::HashSet<u32>,
+        min_age: Duration,
+    ) -> Result<usize, ApplyError> {
+        let now = Instant::now();
+        let mut freed = 0;
+        let mut keep = Vec::with_capacity(self.removed_real_ids.len());
+        for (id, since) in std::mem::take(&mut self.removed_real_ids) {
+            if now.duration_since(since) < min_age || referenced.contains(&id) {
+                keep.push((id, since));
+                continue;
+            }
+            dp.set_real(id, &RealServer::default())?;
+            dp.set_real_limits(id, &Default::default())?;
+            let c = dp.real_conns(id)?;
+            dp.add_real_conns(id, -c.active, -c.inactive)?;
+            self.free_real_ids.push(id);
+            freed += 1;
+        }
+        self.removed_real_ids = keep;
+        Ok(freed)
+    }
+
+    /// Whether a removed real server's id has waited `min_age`: the time to look for
+    /// references to it ([`State::recycle_real_ids`]).
+    pub fn real_ids_to_recycle(&self, min_age: Duration) -> bool {
+        let now = Instant::now();
+        self.removed_real_ids
+            .iter()
+            .any(|(_, t)| now.duration_since(*t) >= min_age)
     }
 
     /// Every real-server id handed out so far (removed real servers keep theirs while their

@@ -353,6 +353,28 @@ fn wrr_three_to_one_gives_the_heavier_server_three_quarters_of_400_connections()
 }
 
 #[test]
+fn sh_keeps_a_client_on_one_real_server_across_connections() {
+    require_root!();
+    let mut t = Topology::new(3, Method::Tun);
+    let cfg = t.config_sched(&[1, 1, 1], "sh");
+    t.start_lbd(&cfg);
+    let vip: SocketAddr = (VIP, VIP_PORT).into();
+    let _in = t.client.enter();
+    let answers: std::collections::BTreeSet<String> = (0..40)
+        .map(|i| {
+            let (status, body) = http_get(vip, None).unwrap_or_else(|e| panic!("{i}: {e}"));
+            assert_eq!(status, 200);
+            body.trim().to_string()
+        })
+        .collect();
+    assert_eq!(
+        answers.len(),
+        1,
+        "one client address, one real server: {answers:?}"
+    );
+}
+
+#[test]
 fn wlc_sends_new_connections_to_the_least_loaded_real_server() {
     require_root!();
     use std::io::Write;
