@@ -167,7 +167,7 @@ pub struct CommandFlags {
     #[arg(short = 'Z', long = "zero", action = ArgAction::Count)]
     pub zero: u8,
     /// Set connection timeout values (seconds; 0 keeps a value)
-    // Given twice: clap's conflict, which lbctl words as ipvsadm's "multiple commands".
+    // Given twice: clap's conflict, which lbctl words as ipvsadm does a second command.
     #[arg(long = "set", num_args = 0..=3, value_names = ["TCP", "TCPFIN", "UDP"], action = ArgAction::Set)]
     pub set: Option<Vec<String>>,
     /// Start connection sync daemon (not supported by lb)
