@@ -766,8 +766,10 @@ pub fn resolve_with(cli: &Cli, lookup: &dyn Lookup) -> Result<Command, UsageErro
     let opts = options(cli)?;
     // Values are checked as ipvsadm checks them while reading the options, before the
     // command-option table.
-    // ipvsadm 1.31: string_to_number(optarg, 0, 65535) (the kernel would take more).
-    let weight = u32_option(&cli.real.weight, 65535, "weight")?;
+    // ipvsadm 1.31 reads 0..65535 (string_to_number(optarg, 0, 65535)); lbctl takes IPVS's
+    // whole weight range, 0..2147483647 (what the kernel and lb's config accept), so that
+    // every ipvsadm command line still works and `-S` / `-R` round-trips any state.
+    let weight = u32_option(&cli.real.weight, i32::MAX as i64, "weight")?;
     let u_threshold = u32_option(&cli.real.u_threshold, i32::MAX as i64, "u_threshold")?;
     let l_threshold = u32_option(&cli.real.l_threshold, i32::MAX as i64, "l_threshold")?;
     let d = &cli.daemon;
@@ -1689,9 +1691,8 @@ mod tests {
                 ],
                 "illegal weight specified",
             ),
-            // ipvsadm 1.31: string_to_number(optarg, 0, 65535).
             (
-                &["-a", "-t", "10.0.0.1:80", "-r", "10.1.0.1", "-w", "65536"],
+                &["-a", "-t", "10.0.0.1:80", "-r", "10.1.0.1", "-w", "-1"],
                 "illegal weight specified",
             ),
             (
@@ -2092,13 +2093,21 @@ ipvsadm -a -t 192.168.0.1:80 -r 172.16.0.2:80 -m -w 2   # trailing comment
             panic!()
         };
         assert_eq!(service.persistent_netmask, Some(64));
-        // Weights up to 65535, with strtol's leading blanks and sign.
-        let Command::Edit(Edit::AddReal { real, .. }) =
-            run(&["-a", "-t", "10.0.0.1:80", "-r", "10.1.0.1", "-w", " +65535"]).unwrap()
-        else {
+        // Weights up to IPVS's 2147483647 (ipvsadm's own parser stops at 65535), with
+        // strtol's leading blanks and sign.
+        let Command::Edit(Edit::AddReal { real, .. }) = run(&[
+            "-a",
+            "-t",
+            "10.0.0.1:80",
+            "-r",
+            "10.1.0.1",
+            "-w",
+            " +2147483647",
+        ])
+        .unwrap() else {
             panic!()
         };
-        assert_eq!(real.weight, 65535);
+        assert_eq!(real.weight, 2147483647);
         // -6 may be given twice, --sort any number of times, and --sort does not undo
         // --nosort ("does nothing, for backwards compatibility").
         let Command::List(_, o) = run(&["-L", "--nosort", "--sort", "--sort"]).unwrap() else {
