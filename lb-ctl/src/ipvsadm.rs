@@ -610,61 +610,48 @@ fn options(cli: &Cli) -> Result<[bool; 34], UsageError> {
 /// ipvsadm's `generic_opt_check`.
 fn check_options(cmd: Cmd, opts: &[bool; 34]) -> Result<(), UsageError> {
     let i = cmd as usize;
-    let row = TABLE[i];
-    let mut last = None;
-    for (j, &given) in opts.iter().enumerate() {
-        match (given, row[j]) {
-            (false, b'+') => {
-                return Err(usage(format!(
-                    "You need to supply the '{}' option for the '{}' command",
-                    OPT_NAMES[j], CMD_NAMES[i]
-                )));
-            }
-            (true, b'x') => {
-                return Err(usage(format!(
-                    "Illegal '{}' option with the '{}' command",
-                    OPT_NAMES[j], CMD_NAMES[i]
-                )));
-            }
-            (true, b'1') => match last {
-                None => last = Some(j),
-                Some(l) => {
-                    return Err(usage(format!(
-                        "The option '{}' conflicts with the '{}' option in the '{}' command",
-                        OPT_NAMES[j], OPT_NAMES[l], CMD_NAMES[i]
-                    )));
-                }
-            },
-            _ => {}
-        }
-    }
-    Ok(())
+    let given = opts.iter().enumerate().map(|(j, &g)| (j, g, TABLE[i][j]));
+    check_against(given, &format!("'{}' command", CMD_NAMES[i]))
 }
 
 /// ipvsadm's `tunnel_opt_check`.
 fn check_tunnel_options(tun_type: usize, opts: &[bool; 34]) -> Result<(), UsageError> {
     let row = TUN_TABLE[tun_type];
+    let given = TUN_OPTS
+        .iter()
+        .enumerate()
+        .map(|(j, &k)| (k, opts[k], row[j]));
+    check_against(given, &format!("'{}' tunnel type", TUN_NAMES[tun_type]))
+}
+
+/// One row of an ipvsadm option table against the options given: (option index, given,
+/// rule) with rule `+` required, `x` illegal, `1` at most one of the `1`s, else optional.
+/// `subject` names the row in the messages ("'add-service' command", "'gue' tunnel type").
+fn check_against(
+    given: impl Iterator<Item = (usize, bool, u8)>,
+    subject: &str,
+) -> Result<(), UsageError> {
     let mut last = None;
-    for (j, &k) in TUN_OPTS.iter().enumerate() {
-        match (opts[k], row[j]) {
+    for (k, given, rule) in given {
+        match (given, rule) {
             (false, b'+') => {
                 return Err(usage(format!(
-                    "You need to supply the '{}' option for the '{}' tunnel type",
-                    OPT_NAMES[k], TUN_NAMES[tun_type]
+                    "You need to supply the '{}' option for the {subject}",
+                    OPT_NAMES[k]
                 )));
             }
             (true, b'x') => {
                 return Err(usage(format!(
-                    "Illegal '{}' option with the '{}' tunnel type",
-                    OPT_NAMES[k], TUN_NAMES[tun_type]
+                    "Illegal '{}' option with the {subject}",
+                    OPT_NAMES[k]
                 )));
             }
             (true, b'1') => match last {
                 None => last = Some(k),
                 Some(l) => {
                     return Err(usage(format!(
-                        "The option '{}' conflicts with the '{}' option in the '{}' tunnel type",
-                        OPT_NAMES[k], OPT_NAMES[l], TUN_NAMES[tun_type]
+                        "The option '{}' conflicts with the '{}' option in the {subject}",
+                        OPT_NAMES[k], OPT_NAMES[l]
                     )));
                 }
             },
