@@ -32,10 +32,26 @@ pub const TRACK_TOUCHED: u8 = 2;
 /// With [`TRACK_NEW`]: the service schedules every datagram on its own (no entry was made).
 pub const TRACK_ONE_PACKET: u8 = 4;
 
-/// Stage `conn`: the flow's real-server id from the connection table, or a new one from
-/// persistence or the scheduler; and [`TRACK_NEW`], [`TRACK_TOUCHED`] or 0.
+/// Stage `conn`, for a flow the table knows (the director looks the table up first, so an
+/// established flow costs one lookup): follows its TCP state; returns [`TRACK_TOUCHED`] when
+/// its entry was refreshed, else 0.
 #[inline(always)]
-pub fn track(
+pub fn established(c: &mut Conn, pkt: &Packet, now: u64) -> u8 {
+    count(reason::CONN_HIT);
+    // Two CPUs rarely see packets of one flow at once (RSS keeps a flow on one queue); if
+    // they do, a state change may be counted twice, and lbd's reconciliation corrects it.
+    if follow(c, pkt, now) {
+        TRACK_TOUCHED
+    } else {
+        0
+    }
+}
+
+/// Stage `conn`, for a flow the table does not know: a real server from persistence or the
+/// scheduler, and the flow's entry; [`TRACK_NEW`] (with [`TRACK_ONE_PACKET`] when the
+/// service schedules every datagram on its own).
+#[inline(always)]
+pub fn track_new(
     pkt: &Packet,
     svc: &Service,
     cfg: &GlobalConfig,
@@ -45,15 +61,6 @@ pub fn track(
     // datagram is a new connection of its own and leaves no entry.
     let one_packet = svc.flags & SVC_F_ONE_PACKET != 0;
     let use_table = cfg.flags & CFG_F_NO_CONN_TABLE == 0 && !one_packet;
-    if use_table && let Some(c) = CONNS.get_ptr_mut(&pkt.flow) {
-        count(reason::CONN_HIT);
-        // SAFETY: a live LRU element. Two CPUs rarely see packets of one flow at once (RSS
-        // keeps a flow on one queue); if they do, a state change may be counted twice, and
-        // lbd's reconciliation corrects the counts.
-        let c = unsafe { &mut *c };
-        let touched = follow(c, pkt, now);
-        return Ok((c.real, if touched { TRACK_TOUCHED } else { 0 }));
-    }
     let sticky = if svc.persist_timeout != 0 {
         persist_lookup(pkt, svc, now)
     } else {

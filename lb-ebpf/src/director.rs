@@ -1,17 +1,17 @@
 //! The director's per-packet path: parse -> vip -> conn -> schedule -> forward.
 //! Each stage returns `Result<_, Verdict>`; `Err` stops the chain with a counted verdict.
 
-use aya_ebpf::{helpers::bpf_ktime_get_ns, programs::XdpContext};
+use aya_ebpf::programs::XdpContext;
 use lb_common::{
-    CFG_F_NAT, FRAG_F_REPLY, FWD_NAT, FlowKey, GlobalConfig, PROTO_ICMP, PROTO_ICMPV6, RealServer,
-    Service, Stats, VipKey, prog_slot, reason,
+    CFG_F_NO_CONN_TABLE, CONN_F_REPLY, FRAG_F_REPLY, FWD_NAT, FlowKey, GlobalConfig, PROTO_ICMP,
+    PROTO_ICMPV6, RealServer, Service, Stats, VipKey, prog_slot, reason,
 };
 
 use crate::{
     conn,
     forward::{self, Target},
     frag, icmp,
-    maps::{CONFIG, PROGS, REAL_STATS, REALS, SCRATCH, SERVICES, SVC_STATS},
+    maps::{CONFIG, CONNS, PROGS, REAL_STATS, REALS, SCRATCH, SERVICES, SVC_STATS},
     nat,
     parse::{self, FRAG_LATER, Packet},
     verdict::Verdict,
@@ -44,8 +44,7 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
     }
     let now;
     let (service, id, how) = if pkt.frag == FRAG_LATER {
-        // SAFETY: helper without preconditions.
-        now = unsafe { bpf_ktime_get_ns() };
+        now = crate::verdict::now();
         let e = frag::lookup(pkt, now)?;
         // SAFETY: points into this CPU's scratch slot, filled by the lookup.
         let e = unsafe { &*e };
@@ -54,18 +53,32 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
         }
         (e.service, e.real, 0)
     } else {
-        let svc = match vip(&pkt.flow) {
-            Ok(s) => s,
-            Err(not_vip) if cfg.flags & CFG_F_NAT != 0 => {
-                return nat::from_real(ctx, pkt, not_vip);
-            }
-            Err(v) => return Err(v),
+        // Read once: the connection entry and the next-hop cache share it.
+        now = crate::verdict::now();
+        // Stage `conn` first: a packet of an established flow (or a `nat` reply) is one
+        // lookup; only a packet the table does not know needs its VIP's service.
+        let known = if cfg.flags & CFG_F_NO_CONN_TABLE == 0 {
+            CONNS.get_ptr_mut(&pkt.flow)
+        } else {
+            None
         };
-        // SAFETY: helper without preconditions. Read once: the connection entry and the
-        // next-hop cache share it.
-        now = unsafe { bpf_ktime_get_ns() };
-        let (id, how) = conn::track(pkt, &svc, cfg, now)?;
-        (svc.id, id, how)
+        match known {
+            // SAFETY: a live LRU element, read and updated in place (see conn::established).
+            Some(c) if unsafe { (*c).flags } & CONN_F_REPLY != 0 => {
+                return nat::from_real(ctx, pkt, c);
+            }
+            Some(c) => {
+                // SAFETY: as above.
+                let c = unsafe { &mut *c };
+                let how = conn::established(c, pkt, now);
+                (c.service, c.real, how)
+            }
+            None => {
+                let svc = vip(&pkt.flow)?;
+                let (id, how) = conn::track_new(pkt, &svc, cfg, now)?;
+                (svc.id, id, how)
+            }
+        }
     };
     // SAFETY: this CPU's slot, as above.
     unsafe { (*scratch).trace_real = id };

@@ -5,7 +5,7 @@
 //! else is the host stack's.
 
 use aya_ebpf::{
-    helpers::{bpf_ktime_get_ns, bpf_xdp_adjust_head, bpf_xdp_adjust_tail},
+    helpers::{bpf_xdp_adjust_head, bpf_xdp_adjust_tail},
     programs::XdpContext,
 };
 use lb_common::{
@@ -205,8 +205,7 @@ fn to_owner(
     if real.method == FWD_NAT {
         return nat_to_real(ctx, pkt, cfg, &q, &Target { id, real }, flow.dport);
     }
-    // SAFETY: helper without preconditions.
-    let now = unsafe { bpf_ktime_get_ns() };
+    let now = crate::verdict::now();
     let v = forward::forward(ctx, pkt, &Target { id, real }, cfg, now)?;
     Ok(Verdict {
         action: v.action,
@@ -324,8 +323,7 @@ fn nat_to_real(
     to: &Target,
     vport: u16,
 ) -> Result<Verdict, Verdict> {
-    // SAFETY: helper without preconditions.
-    let now = unsafe { bpf_ktime_get_ns() };
+    let now = crate::verdict::now();
     let nh = forward::next_hop(ctx, to, cfg, now)?;
     let port = if to.real.port != 0 {
         to.real.port

@@ -3,10 +3,10 @@
 //! the VIP and port back as their source on the way out. Checksums are updated incrementally
 //! (RFC 1624); TTL is decremented, as a router does.
 
-use aya_ebpf::{helpers::bpf_ktime_get_ns, programs::XdpContext};
+use aya_ebpf::programs::XdpContext;
 use lb_common::{
-    CONN_F_ONE_PACKET, CONN_F_REPLY, FAMILY_V6, FRAG_F_REPLY, FlowKey, GlobalConfig, PROTO_TCP,
-    Stats, reason,
+    CONN_F_ONE_PACKET, CONN_F_REPLY, Conn, FAMILY_V6, FRAG_F_REPLY, FlowKey, GlobalConfig,
+    PROTO_TCP, Stats, reason,
 };
 
 use crate::{
@@ -14,7 +14,7 @@ use crate::{
     csum,
     forward::{Target, ethertype, fib_v4, fib_v6, next_hop, send},
     frag,
-    maps::{CONNS, REAL_STATS, SCRATCH, SVC_STATS},
+    maps::{REAL_STATS, SCRATCH, SVC_STATS},
     parse::{ETH_HLEN, FRAG_FIRST, FRAG_LATER, Packet},
     ptr::{self, ptr_at},
     verdict::Verdict,
@@ -93,13 +93,12 @@ pub fn track_reply(flow: &FlowKey, to: &Target, service: u32, now: u64, one_pack
     );
 }
 
-/// A packet for no VIP may be a real server's reply of a `nat` connection: rewrite its source
-/// back to the VIP and send it toward the client. `Err(not_ours)` when it is not one.
+/// A real server's reply of a `nat` connection (its entry `c`, a live element of the
+/// connection table with [`CONN_F_REPLY`]): rewrite its source back to the VIP and send it
+/// toward the client.
 #[inline(always)]
-pub fn from_real(ctx: &XdpContext, pkt: &Packet, not_ours: Verdict) -> Result<Verdict, Verdict> {
-    let Some(c) = CONNS.get_ptr(&pkt.flow) else {
-        return Err(not_ours);
-    };
+pub fn from_real(ctx: &XdpContext, pkt: &Packet, c: *const Conn) -> Result<Verdict, Verdict> {
+    let not_ours = Verdict::pass(reason::PASS_NOT_VIP);
     let Some(s) = SCRATCH.get_ptr_mut(0) else {
         // Index 0 of a one-entry per-CPU array always exists; this is for the type checker.
         return Err(not_ours);
@@ -119,8 +118,7 @@ pub fn from_real(ctx: &XdpContext, pkt: &Packet, not_ours: Verdict) -> Result<Ve
         return Err(not_ours);
     }
     if pkt.frag == FRAG_FIRST {
-        // SAFETY: helper without preconditions.
-        let now = unsafe { bpf_ktime_get_ns() };
+        let now = crate::verdict::now();
         frag::remember(pkt, c.real, c.service, FRAG_F_REPLY, &c.vaddr, now);
     }
     reply(ctx, pkt, &c.vaddr, c.vport, c.service, c.real)
