@@ -100,3 +100,10 @@ pub fn bytes_hash(bytes: &[u8], seed: u32) -> u32 {
     }
     fmix(h ^ bytes.len() as u32)
 }
+
+/// Bit of an address in the address filter ([`crate::map_name::ADDR_FILTER`]): a
+/// multiplicative hash of its words folded together, `ADDR_FILTER_BITS` bits wide.
+#[inline(always)]
+pub fn addr_filter_bit(a: &[u32; 4]) -> u32 {
+    (a[0] ^ a[1] ^ a[2] ^ a[3]).wrapping_mul(0x9e37_79b1) >> (32 - crate::ADDR_FILTER_BITS_LOG2)
+}

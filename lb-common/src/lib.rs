@@ -43,6 +43,7 @@ pub mod map_name {
     pub const TRACE: &str = "lb_trace";
     pub const TRACE_FILTER: &str = "lb_trace_flt";
     pub const PROGS: &str = "lb_progs";
+    pub const ADDR_FILTER: &str = "lb_addr_flt";
     /// Not a map: the pinned XDP link of `lb` (a restarted or upgraded lbd swaps the program
     /// in it atomically).
     pub const LINK: &str = "link_lb";
@@ -53,7 +54,7 @@ pub mod map_name {
     /// Not `PROGS`: each program instance keeps its own tail-call map, so that during an
     /// upgrade the old `lb` hands ICMP to the old `lb_icmp` (which reads the old scratch
     /// map) and the new one to the new, until the link swap.
-    pub const DIRECTOR: [&str; 15] = [
+    pub const DIRECTOR: [&str; 16] = [
         SERVICES,
         REALS,
         SCHED_TABLE,
@@ -67,6 +68,7 @@ pub mod map_name {
         SCHED_CURSOR,
         PERSIST,
         FRAGS,
+        ADDR_FILTER,
         REAL_LIMITS,
         LOCALITY,
     ];
@@ -88,6 +90,17 @@ pub const DEFAULT_SCHED_TABLE_SLOTS: u32 = 32 * 65_537;
 pub const MAGLEV_DEFAULT_TABLE_SIZE: u32 = 65_537;
 
 /// Address families, as stored in keys and values (not the kernel's AF_* values).
+/// The address filter ([`map_name::ADDR_FILTER`]): two bitmaps of `1 << ADDR_FILTER_BITS_LOG2`
+/// bits, as `u64` words: the first has the bit ([`hash::addr_filter_bit`]) of every VIP
+/// address set, the second that of every `nat` real server's address. `lb` looks a packet up
+/// in the connection table and the services only when its destination's bit is set in the
+/// first or its source's in the second: the rest of the host's traffic costs two array reads.
+/// Written by lbd (bits of new addresses before their services, stale bits cleared after);
+/// read by `lb` per packet.
+pub const ADDR_FILTER_BITS_LOG2: u32 = 16;
+/// Words of one bitmap of the address filter.
+pub const ADDR_FILTER_WORDS: u32 = (1 << ADDR_FILTER_BITS_LOG2) / 64;
+
 /// Slots of [`map_name::PROGS`], the programs `lb` tail-calls, by name.
 pub mod prog_slot {
     /// `lb_icmp`: ICMP to or about a VIP.

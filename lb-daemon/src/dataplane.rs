@@ -103,6 +103,7 @@ pub struct Dataplane {
     /// tracing is on (kept in the config's flags whoever writes the config).
     trace_ring: Option<RingBuf<MapData>>,
     trace_filter: Array<MapData, TraceFilter>,
+    addr_filter: Array<MapData, u64>,
     trace_on: bool,
     /// The maps were already pinned: a data plane is running (lbd restarted or upgraded).
     adopted: bool,
@@ -201,6 +202,7 @@ impl Dataplane {
             link_pin: opts.pin_dir.as_ref().map(|d| d.join(map_name::LINK)),
             trace_ring: Some(typed(&mut ebpf, map_name::TRACE)?),
             trace_filter: typed(&mut ebpf, map_name::TRACE_FILTER)?,
+            addr_filter: typed(&mut ebpf, map_name::ADDR_FILTER)?,
             trace_on: false,
             adopted,
             ebpf,
@@ -305,6 +307,23 @@ impl Dataplane {
         self.config
             .set(0, c, 0)
             .map_err(|source| map_err(map_name::CONFIG, source))
+    }
+
+    /// The address filter's words (see `lb_common::ADDR_FILTER_BITS_LOG2`).
+    pub fn addr_filter(&self) -> Result<Vec<u64>> {
+        (0..2 * lb_common::ADDR_FILTER_WORDS)
+            .map(|i| {
+                self.addr_filter
+                    .get(&i, 0)
+                    .map_err(|source| map_err(map_name::ADDR_FILTER, source))
+            })
+            .collect()
+    }
+
+    pub fn set_addr_filter_word(&mut self, i: u32, w: u64) -> Result<()> {
+        self.addr_filter
+            .set(i, w, 0)
+            .map_err(|source| map_err(map_name::ADDR_FILTER, source))
     }
 
     /// Starts tracing the packets `f` selects; returns the ring buffer to read the events

@@ -4,7 +4,7 @@
 //! entry, so the data plane never reads a half-written table.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, HashMap},
     net::IpAddr,
     time::{Duration, Instant},
 };
@@ -103,6 +103,9 @@ pub struct State {
     /// `free_real_ids` for the next real server.
     next_real_id: u32,
     removed_real_ids: Vec<(u32, Instant)>,
+    /// For each removed real server still waiting: its service's VIP and, for `nat`, its own
+    /// address. Their connections still flow, so the address filter keeps both.
+    removed_addrs: HashMap<u32, (Option<IpAddr>, Option<IpAddr>)>,
     free_real_ids: Vec<u32>,
     regions: RegionAlloc,
     config: Option<Config>,
@@ -111,6 +114,8 @@ pub struct State {
     markers: std::collections::BTreeSet<VipKey>,
     /// MTU of the interface lb forwards on (0: unknown, no check in the data plane).
     mtu: u32,
+    /// The address filter as last written (None: not read yet; see [`State::apply`]).
+    addr_filter: Option<Vec<u64>>,
 }
 
 pub fn vip_key(proto: Protocol, addr: IpAddr, port: u16) -> VipKey {
@@ -173,11 +178,13 @@ impl State {
             next_service_id: 1,
             next_real_id: 1,
             removed_real_ids: Vec::new(),
+            removed_addrs: HashMap::new(),
             free_real_ids: Vec::new(),
             regions: RegionAlloc::new(table_capacity),
             config: None,
             markers: Default::default(),
             mtu,
+            addr_filter: None,
         }
     }
 
@@ -194,6 +201,16 @@ impl State {
             .iter()
             .filter(|(_, r)| r.flags & lb_common::REAL_F_REMOVED != 0)
             .map(|(id, _)| (*id, Instant::now()))
+            .collect();
+        // (A removed real server's VIP is not in its entry: after a restart, the connections
+        // of a service deleted before it keep flowing only if the VIP is still configured.)
+        st.removed_addrs = reals
+            .iter()
+            .filter(|(_, r)| r.flags & lb_common::REAL_F_REMOVED != 0)
+            .map(|(id, r)| {
+                let nat = (r.method == FWD_NAT).then(|| addr_of(&r.addr, r.family));
+                (*id, (None, nat))
+            })
             .collect();
         // Ids below the highest that no entry holds were freed before the restart.
         let used: std::collections::BTreeSet<u32> = reals.iter().map(|(id, _)| *id).collect();
@@ -273,6 +290,16 @@ impl State {
     /// service's change atomic.
     pub fn apply(&mut self, dp: &mut Dataplane, cfg: &Config) -> Result<ApplyReport, ApplyError> {
         let mut report = ApplyReport::default();
+        // The address filter lets packets reach the connection table and the services: new
+        // addresses' bits are set before their services exist, stale ones cleared after.
+        let filter = self.addr_filter_for(cfg);
+        let old = match self.addr_filter.take() {
+            Some(f) => f,
+            None => dp.addr_filter()?,
+        };
+        let both: Vec<u64> = old.iter().zip(&filter).map(|(o, n)| o | n).collect();
+        write_filter(dp, &old, &both)?;
+        self.addr_filter = Some(both.clone());
         let nat = cfg
             .services
             .iter()
@@ -314,6 +341,8 @@ impl State {
             for r in &st.reals {
                 mark_removed(dp, r, st.id)?;
                 self.removed_real_ids.push((r.id, Instant::now()));
+                self.removed_addrs
+                    .insert(r.id, (Some(st.cfg.vip), nat_addr(&r.cfg)));
                 removed_reals.insert(r.id);
             }
             // Its persistence templates and locality entries must not outlive it: the id may
@@ -334,6 +363,10 @@ impl State {
             self.apply_service(dp, key, index, scfg, &mut report, &mut removed_reals)?;
         }
         self.sync_markers(dp, cfg)?;
+        // Now with the real servers this change removed (their connections go on).
+        let filter = self.addr_filter_for(cfg);
+        write_filter(dp, &both, &filter)?;
+        self.addr_filter = Some(filter);
         if cfg.expire_nodest_conn && !removed_reals.is_empty() {
             let n = crate::conntrack::expire_reals(dp, &removed_reals)?;
             report.connections_expired += n;
@@ -400,6 +433,8 @@ impl State {
         for gone in &old_reals {
             mark_removed(dp, gone, id)?;
             self.removed_real_ids.push((gone.id, Instant::now()));
+            self.removed_addrs
+                .insert(gone.id, (Some(scfg.vip), nat_addr(&gone.cfg)));
             removed_reals.insert(gone.id);
         }
         let size = scfg
@@ -661,9 +696,17 @@ impl State {
             let c = dp.real_conns(id)?;
             dp.add_real_conns(id, -c.active, -c.inactive)?;
             self.free_real_ids.push(id);
+            self.removed_addrs.remove(&id);
             freed += 1;
         }
         self.removed_real_ids = keep;
+        if freed > 0
+            && let (Some(cfg), Some(had)) = (self.config.clone(), self.addr_filter.take())
+        {
+            let want = self.addr_filter_for(&cfg);
+            write_filter(dp, &had, &want)?;
+            self.addr_filter = Some(want);
+        }
         Ok(freed)
     }
 
@@ -727,6 +770,50 @@ impl State {
     pub fn service_count(&self) -> usize {
         self.services.len()
     }
+}
+
+/// A `nat` real server's address (the source of the replies lb rewrites).
+fn nat_addr(r: &RealServerConfig) -> Option<IpAddr> {
+    (r.forwarding == "nat").then_some(r.address)
+}
+
+impl State {
+    /// The address filter a config needs: the bit of every VIP in the first bitmap, of every
+    /// `nat` real server in the second (`lb_common::ADDR_FILTER_BITS_LOG2`); and those of
+    /// removed real servers whose connections may still flow.
+    fn addr_filter_for(&self, cfg: &Config) -> Vec<u64> {
+        let words = lb_common::ADDR_FILTER_WORDS as usize;
+        let mut f = vec![0u64; 2 * words];
+        let mut set = |a: IpAddr, base: usize| {
+            let bit = lb_common::hash::addr_filter_bit(&addr_words(a).0) as usize;
+            f[base + (bit >> 6)] |= 1 << (bit & 63);
+        };
+        for s in &cfg.services {
+            set(s.vip, 0);
+            for a in s.real_servers.iter().filter_map(nat_addr) {
+                set(a, words);
+            }
+        }
+        for (vip, nat) in self.removed_addrs.values() {
+            if let Some(v) = vip {
+                set(*v, 0);
+            }
+            if let Some(a) = nat {
+                set(*a, words);
+            }
+        }
+        f
+    }
+}
+
+/// Writes the words of the address filter that differ from what the map holds.
+fn write_filter(dp: &mut Dataplane, had: &[u64], want: &[u64]) -> Result<(), ApplyError> {
+    for (i, (h, w)) in had.iter().zip(want).enumerate() {
+        if h != w {
+            dp.set_addr_filter_word(i as u32, *w)?;
+        }
+    }
+    Ok(())
 }
 
 /// The data plane's entry for a real server.

@@ -3,15 +3,16 @@
 
 use aya_ebpf::programs::XdpContext;
 use lb_common::{
-    CFG_F_NO_CONN_TABLE, CONN_F_REPLY, FRAG_F_REPLY, FWD_NAT, FlowKey, GlobalConfig, PROTO_ICMP,
-    PROTO_ICMPV6, RealServer, Service, Stats, VipKey, prog_slot, reason,
+    ADDR_FILTER_WORDS, CFG_F_NO_CONN_TABLE, CONN_F_REPLY, FRAG_F_REPLY, FWD_NAT, FlowKey,
+    GlobalConfig, PROTO_ICMP, PROTO_ICMPV6, RealServer, Service, Stats, VipKey,
+    hash::addr_filter_bit, prog_slot, reason,
 };
 
 use crate::{
     conn,
     forward::{self, Target},
     frag, icmp,
-    maps::{CONFIG, CONNS, PROGS, REAL_STATS, REALS, SCRATCH, SERVICES, SVC_STATS},
+    maps::{ADDR_FILTER, CONFIG, CONNS, PROGS, REAL_STATS, REALS, SCRATCH, SERVICES, SVC_STATS},
     nat,
     parse::{self, FRAG_LATER, Packet},
     verdict::Verdict,
@@ -53,6 +54,11 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
         }
         (e.service, e.real, 0)
     } else {
+        // Most of what is not for a VIP (the host's own traffic) stops here, after two array
+        // reads; what passes may still be nobody's (the filter has false positives).
+        if !maybe_ours(&pkt.flow) {
+            return Err(Verdict::pass(reason::PASS_NOT_VIP));
+        }
         // Read once: the connection entry and the next-hop cache share it.
         now = crate::verdict::now();
         // Stage `conn` first: a packet of an established flow (or a `nat` reply) is one
@@ -117,6 +123,22 @@ pub fn process_icmp(ctx: &XdpContext) -> Result<Verdict, Verdict> {
         Err(v) => Err(v),
     };
     vlan::push(ctx, &tags, r)
+}
+
+/// The address filter: the destination may be a VIP, or the source a `nat` real server.
+#[inline(always)]
+fn maybe_ours(flow: &FlowKey) -> bool {
+    filter_bit(addr_filter_bit(&flow.dst), 0)
+        || filter_bit(addr_filter_bit(&flow.src), ADDR_FILTER_WORDS)
+}
+
+#[inline(always)]
+fn filter_bit(bit: u32, base: u32) -> bool {
+    match ADDR_FILTER.get(base + (bit >> 6)) {
+        Some(w) => *w & (1u64 << (bit & 63)) != 0,
+        // Every index below the map's size exists; a miss would mean no filter: let it on.
+        None => true,
+    }
 }
 
 /// Stage `vip`: (destination address, port, protocol) -> service; a miss leaves the packet to

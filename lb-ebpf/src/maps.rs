@@ -75,6 +75,12 @@ pub static TRACE: RingBuf = RingBuf::with_byte_size(256 * 1024, 0);
 #[map(name = "lb_trace_flt")]
 pub static TRACE_FILTER: Array<TraceFilter> = Array::with_max_entries(1, 0);
 
+/// The address filter (`lb_common::ADDR_FILTER_WORDS` words per bitmap, two bitmaps): which
+/// destinations may be VIPs and which sources may be `nat` real servers. Written by lbd; read
+/// by `lb` per packet.
+#[map(name = "lb_addr_flt")]
+pub static ADDR_FILTER: Array<u64> = Array::with_max_entries(2 * lb_common::ADDR_FILTER_WORDS, 0);
+
 /// `decap`'s settings (one entry: the GUE port). Written by `lbd decap`; read by `decap`.
 #[map(name = "lb_decap_cfg")]
 pub static DECAP_CONFIG: Array<DecapConfig> = Array::with_max_entries(1, 0);

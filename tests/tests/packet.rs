@@ -676,3 +676,43 @@ fn a_lost_nat_reply_entry_is_made_again_by_its_connection() {
     assert_eq!(out.action, XDP_TX, "the reply is rewritten again");
     assert_eq!(reason_delta(&before, &h.reasons()), vec![("nat_reply", 1)]);
 }
+
+#[test]
+fn a_removed_nat_real_servers_connection_keeps_its_replies() {
+    require_root!();
+    let mut h = method_harness();
+    let rip = REALS[2];
+    let syn = eth(
+        h.if_mac,
+        CLIENT_MAC,
+        ETH_P_IP,
+        &Ipv4::new(LOCAL_CLIENT, VIP, 6).build(&tcp(LOCAL_CLIENT, VIP, 40040, 80, 0x02, b"")),
+    );
+    assert_eq!(h.run("lb", &syn).action, XDP_TX);
+    // The nat real server leaves the service (another takes its place): its connection goes
+    // on, so the address filter must still let its replies through.
+    // (Both nat services leave REALS[2], so no configured address keeps its filter bit.)
+    let changed = method_config()
+        .replace(
+            &format!(r#""address": "{}", "port": 8080"#, REALS[2]),
+            &format!(r#""address": "{}", "port": 8080"#, REALS[1]),
+        )
+        .replace(
+            &format!(r#""address": "{}", "port": 5353"#, REALS[2]),
+            &format!(r#""address": "{}", "port": 5353"#, REALS[1]),
+        );
+    assert!(!changed.contains(&REALS[2].to_string()), "{changed}");
+    let cfg = lb_daemon::config::Config::parse(&changed, "t").unwrap();
+    h.state.apply(&mut h.dp, &cfg).unwrap();
+    let reply = eth(
+        h.if_mac,
+        real_mac(rip),
+        ETH_P_IP,
+        &Ipv4::new(rip, LOCAL_CLIENT, 6).build(&tcp(rip, LOCAL_CLIENT, 8080, 40040, 0x12, b"")),
+    );
+    let before = h.reasons();
+    let out = h.run("lb", &reply);
+    assert_eq!(out.action, XDP_TX, "the reply is still rewritten");
+    assert_eq!(reason_delta(&before, &h.reasons()), vec![("nat_reply", 1)]);
+    assert_eq!(&out.data[14 + 12..14 + 16], &VIP.octets(), "from the VIP");
+}

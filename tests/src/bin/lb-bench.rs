@@ -260,7 +260,7 @@ fn main() {
         ),
         (
             "lb_not_vip_nat_on",
-            "lb: packet for no VIP while nat is configured (reply lookup miss), XDP_PASS",
+            "lb: packet for no VIP while nat is configured (the address filter: looked up only when from a nat real server), XDP_PASS",
             "lb",
             &other_pkt,
             false,
