@@ -96,6 +96,9 @@ pub struct State {
     services: BTreeMap<VipKey, ServiceState>,
     /// Service ids in use are the keys of `services`' values; freed ones are reused.
     free_service_ids: Vec<u32>,
+    /// Ids of deleted services whose real servers' ids still wait (their connections may
+    /// still flow and count on the service's id): freed with the last of them.
+    held_service_ids: Vec<u32>,
     next_service_id: u32,
     /// Real-server ids: an existing connection may still name a removed real server's id (it
     /// keeps flowing there, as in IPVS), so a removed id waits in `removed_real_ids` until
@@ -106,6 +109,8 @@ pub struct State {
     /// For each removed real server still waiting: its service's VIP and, for `nat`, its own
     /// address. Their connections still flow, so the address filter keeps both.
     removed_addrs: HashMap<u32, (Option<IpAddr>, Option<IpAddr>)>,
+    /// The service each waiting removed real server belonged to.
+    removed_service: HashMap<u32, u32>,
     free_real_ids: Vec<u32>,
     regions: RegionAlloc,
     config: Option<Config>,
@@ -175,10 +180,12 @@ impl State {
         Self {
             services: BTreeMap::new(),
             free_service_ids: Vec::new(),
+            held_service_ids: Vec::new(),
             next_service_id: 1,
             next_real_id: 1,
             removed_real_ids: Vec::new(),
             removed_addrs: HashMap::new(),
+            removed_service: HashMap::new(),
             free_real_ids: Vec::new(),
             regions: RegionAlloc::new(table_capacity),
             config: None,
@@ -274,11 +281,29 @@ impl State {
                 },
             );
         }
-        st.next_service_id = used_ids.iter().max().map(|m| m + 1).unwrap_or(1);
+        // Deleted services whose removed real servers still wait keep their ids.
+        st.removed_service = reals
+            .iter()
+            .filter(|(_, r)| r.flags & lb_common::REAL_F_REMOVED != 0)
+            .map(|(id, r)| (*id, r.service))
+            .collect();
+        let held: std::collections::BTreeSet<u32> = st
+            .removed_service
+            .values()
+            .filter(|sid| !used_ids.contains(sid))
+            .copied()
+            .collect();
+        st.next_service_id = used_ids
+            .iter()
+            .chain(&held)
+            .max()
+            .map(|m| m + 1)
+            .unwrap_or(1);
         st.free_service_ids = (1..st.next_service_id)
-            .filter(|i| !used_ids.contains(i))
+            .filter(|i| !used_ids.contains(i) && !held.contains(i))
             .rev()
             .collect();
+        st.held_service_ids = held.into_iter().collect();
         st
     }
 
@@ -343,6 +368,7 @@ impl State {
                 self.removed_real_ids.push((r.id, Instant::now()));
                 self.removed_addrs
                     .insert(r.id, (Some(st.cfg.vip), nat_addr(&r.cfg)));
+                self.removed_service.insert(r.id, st.id);
                 removed_reals.insert(r.id);
             }
             // Its persistence templates and locality entries must not outlive it: the id may
@@ -356,7 +382,11 @@ impl State {
             }
             forget_locality(dp, st.id);
             self.regions.free(st.region);
-            self.free_service_ids.push(st.id);
+            if st.reals.is_empty() {
+                self.free_service_ids.push(st.id);
+            } else {
+                self.held_service_ids.push(st.id);
+            }
             report.services_removed += 1;
         }
         for (key, (index, scfg)) in wanted {
@@ -435,6 +465,7 @@ impl State {
             self.removed_real_ids.push((gone.id, Instant::now()));
             self.removed_addrs
                 .insert(gone.id, (Some(scfg.vip), nat_addr(&gone.cfg)));
+            self.removed_service.insert(gone.id, id);
             removed_reals.insert(gone.id);
         }
         let size = scfg
@@ -697,9 +728,21 @@ impl State {
             dp.add_real_conns(id, -c.active, -c.inactive)?;
             self.free_real_ids.push(id);
             self.removed_addrs.remove(&id);
+            self.removed_service.remove(&id);
             freed += 1;
         }
         self.removed_real_ids = keep;
+        // A deleted service's id is free once none of its real servers' ids waits.
+        let waiting: std::collections::HashSet<u32> = self
+            .removed_real_ids
+            .iter()
+            .filter_map(|(id, _)| self.removed_service.get(id).copied())
+            .collect();
+        let (free, held): (Vec<u32>, Vec<u32>) = std::mem::take(&mut self.held_service_ids)
+            .into_iter()
+            .partition(|sid| !waiting.contains(sid));
+        self.free_service_ids.extend(free);
+        self.held_service_ids = held;
         if freed > 0
             && let (Some(cfg), Some(had)) = (self.config.clone(), self.addr_filter.take())
         {

@@ -125,3 +125,62 @@ fn a_removed_real_servers_id_is_reused_only_once_nothing_names_it() {
     let c = h.dp.real_conns(old).unwrap();
     assert_eq!((c.active, c.inactive), (0, 0), "no counts carried over");
 }
+
+/// Services on ports `ports`, one real server each (R[i % 3]).
+fn services(ports: &[u16]) -> String {
+    let svcs: Vec<String> = ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            format!(
+                r#"{{ "protocol": "tcp", "vip": "{VIP}", "port": {p}, "scheduler": "mh",
+                  "mh_table_size": 251, "real_servers": [ {{ "address": "{}", "forwarding": "tun" }} ] }}"#,
+                R[i % 3]
+            )
+        })
+        .collect();
+    format!(
+        r#"{{ "interface": "eth0", "director": {{ "ipv4": "{DIRECTOR}" }}, "conn_table_size": 4096,
+            "services": [ {} ] }}"#,
+        svcs.join(", ")
+    )
+}
+
+fn service_id(h: &Harness, port: u16) -> u32 {
+    h.dp.service(&vip_key(lb_daemon::config::Protocol::Tcp, VIP.into(), port))
+        .expect("service")
+        .id
+}
+
+#[test]
+fn a_deleted_services_id_waits_for_its_connections() {
+    require_root!();
+    let mut h = Harness::new(&services(&[80, 81]), &R);
+    let deleted = service_id(&h, 81);
+    let syn = eth(
+        h.if_mac,
+        CLIENT_MAC,
+        ETH_P_IP,
+        &Ipv4::new(CLIENT, VIP, 6).build(&tcp(CLIENT, VIP, 31000, 81, 0x02, b"")),
+    );
+    assert_eq!(h.run("lb", &syn).action, XDP_TX);
+    let conn = h.dp.connections()[0].0;
+    // Port 81 goes; its connection still counts on its id, so a new service gets another.
+    apply(&mut h, &services(&[80]));
+    apply(&mut h, &services(&[80, 82]));
+    assert_ne!(
+        service_id(&h, 82),
+        deleted,
+        "held while its connection lives"
+    );
+    assert_eq!(recycle(&mut h, Duration::ZERO), 0);
+    // The connection ends and its real server's id is recycled: the service id is free.
+    assert!(h.dp.delete_conn(&conn));
+    assert_eq!(recycle(&mut h, Duration::ZERO), 1);
+    apply(&mut h, &services(&[80, 82, 83]));
+    assert_eq!(
+        service_id(&h, 83),
+        deleted,
+        "free once nothing counts on it"
+    );
+}
