@@ -13,35 +13,6 @@ use lb_ctl::{
     ipvsadm::{self, NoLookup},
 };
 
-/// xorshift64*: small, seeded, reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn seeded() -> Self {
-        let seed = std::env::var("LB_FUZZ_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0x5eed_1bc7_2026_u64);
-        eprintln!("fuzz seed {seed} (set LB_FUZZ_SEED to change)");
-        Rng(seed | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
-        &v[self.below(v.len())]
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
-
 const FLAGS: &[&str] = &[
     "-A",
     "-E",
@@ -172,24 +143,26 @@ const VALUES: &[&str] = &[
     "10.0.0.1:80:90",
 ];
 
-fn garbage(r: &mut Rng) -> String {
-    let len = r.below(12);
+fn garbage(r: &mut fastrand::Rng) -> String {
+    let len = r.usize(..12);
     (0..len)
         .map(|_| {
-            let c = r.pick(b"0123456789abcdef:.[]-,/ \x7fz");
+            let c = r
+                .choice(b"0123456789abcdef:.[]-,/ \x7fz")
+                .expect("a non-empty choice");
             *c as char
         })
         .collect()
 }
 
-fn argv(r: &mut Rng) -> Vec<String> {
-    let n = r.below(9);
+fn argv(r: &mut fastrand::Rng) -> Vec<String> {
+    let n = r.usize(..9);
     (0..n)
         .map(|_| {
-            if r.chance(55) {
-                r.pick(FLAGS).to_string()
-            } else if r.chance(80) {
-                r.pick(VALUES).to_string()
+            if r.u64(..100) < 55 {
+                r.choice(FLAGS).expect("a non-empty choice").to_string()
+            } else if r.u64(..100) < 80 {
+                r.choice(VALUES).expect("a non-empty choice").to_string()
             } else {
                 garbage(r)
             }
@@ -199,7 +172,7 @@ fn argv(r: &mut Rng) -> Vec<String> {
 
 #[test]
 fn command_lines_never_panic() {
-    let mut r = Rng::seeded();
+    let mut r = seeded_rng();
     let (mut accepted, mut refused) = (0u32, 0u32);
     // clap builds its parser per call (about half a millisecond in a debug build).
     for _ in 0..4_000 {
@@ -240,12 +213,12 @@ fn command_lines_never_panic() {
 
 #[test]
 fn restore_files_never_panic() {
-    let mut r = Rng::seeded();
+    let mut r = seeded_rng();
     for _ in 0..500 {
-        let text: Vec<String> = (0..r.below(6))
+        let text: Vec<String> = (0..r.usize(..6))
             .map(|_| {
                 let mut a = argv(&mut r);
-                if r.chance(30) {
+                if r.u64(..100) < 30 {
                     a.insert(0, "#".into());
                 }
                 a.join(" ")
@@ -262,7 +235,7 @@ fn restore_files_never_panic() {
 /// Random JSON-ish answers from "lbd": decoding must fail cleanly or give a response.
 #[test]
 fn daemon_answers_never_panic() {
-    let mut r = Rng::seeded();
+    let mut r = seeded_rng();
     let good = serde_json::to_string(&Response::Services {
         conn_table_size: 1,
         services: vec![ServiceView::default()],
@@ -270,14 +243,14 @@ fn daemon_answers_never_panic() {
     .unwrap();
     for _ in 0..20_000 {
         let mut bytes = good.clone().into_bytes();
-        for _ in 0..1 + r.below(4) {
-            let i = r.below(bytes.len());
-            match r.below(3) {
-                0 => bytes[i] = r.next() as u8,
+        for _ in 0..1 + r.usize(..4) {
+            let i = r.usize(..bytes.len());
+            match r.usize(..3) {
+                0 => bytes[i] = r.u64(..) as u8,
                 1 => {
                     bytes.remove(i);
                 }
-                _ => bytes.insert(i, *r.pick(b"{}[]\",:0-9e")),
+                _ => bytes.insert(i, *r.choice(b"{}[]\",:0-9e").expect("a non-empty choice")),
             }
         }
         let text = String::from_utf8_lossy(&bytes);
@@ -306,85 +279,114 @@ impl Resolve for OddNames {
     }
 }
 
-fn random_addr(r: &mut Rng) -> IpAddr {
-    if r.chance(50) {
-        IpAddr::from((r.next() as u32).to_be_bytes())
+fn random_addr(r: &mut fastrand::Rng) -> IpAddr {
+    if r.u64(..100) < 50 {
+        IpAddr::from((r.u64(..) as u32).to_be_bytes())
     } else {
-        IpAddr::from(((r.next() as u128) << 64 | r.next() as u128).to_be_bytes())
+        IpAddr::from(((r.u64(..) as u128) << 64 | r.u64(..) as u128).to_be_bytes())
     }
 }
 
 #[test]
 fn listings_of_random_tables_never_panic() {
-    let mut r = Rng::seeded();
+    let mut r = seeded_rng();
     for _ in 0..2_000 {
-        let n = r.below(4);
+        let n = r.usize(..4);
         let services: Vec<ServiceView> = (0..n)
             .map(|_| ServiceView {
-                protocol: r.pick(&["tcp", "udp", "sctp", "?"]).to_string(),
+                protocol: r
+                    .choice(&["tcp", "udp", "sctp", "?"])
+                    .expect("a non-empty choice")
+                    .to_string(),
                 vip: random_addr(&mut r),
-                port: r.next() as u16,
-                fwmark: r.chance(10).then(|| r.next() as u32),
-                scheduler: r.pick(&["rr", "mh", "", "é"]).to_string(),
-                sched_flags: vec![r.pick(&["sh-port", "", "x"]).to_string()],
-                persistent: r.chance(30).then(|| r.next() as u32),
-                persistent_netmask: r.chance(30).then(|| r.next() as u8),
-                pe_name: r.chance(5).then(|| "sip".into()),
-                one_packet: r.chance(10),
-                mh_table_size: r.chance(10).then(|| r.next() as u32),
+                port: r.u64(..) as u16,
+                fwmark: (r.u64(..100) < 10).then(|| r.u64(..) as u32),
+                scheduler: r
+                    .choice(&["rr", "mh", "", "é"])
+                    .expect("a non-empty choice")
+                    .to_string(),
+                sched_flags: vec![
+                    r.choice(&["sh-port", "", "x"])
+                        .expect("a non-empty choice")
+                        .to_string(),
+                ],
+                persistent: (r.u64(..100) < 30).then(|| r.u64(..) as u32),
+                persistent_netmask: (r.u64(..100) < 30).then(|| r.u64(..) as u8),
+                pe_name: (r.u64(..100) < 5).then(|| "sip".into()),
+                one_packet: r.u64(..100) < 10,
+                mh_table_size: (r.u64(..100) < 10).then(|| r.u64(..) as u32),
                 stats: StatsView {
-                    conns: r.next(),
+                    conns: r.u64(..),
                     ..Default::default()
                 },
                 rate: RateView {
-                    in_bps: r.next(),
+                    in_bps: r.u64(..),
                     ..Default::default()
                 },
-                real_servers: (0..r.below(4))
+                real_servers: (0..r.usize(..4))
                     .map(|_| RealServerView {
                         address: random_addr(&mut r),
-                        port: r.next() as u16,
-                        forwarding: r.pick(&["tun", "dr", "nat", "local", "??"]).to_string(),
-                        weight: r.next() as u32,
-                        tun_type: r
-                            .chance(30)
-                            .then(|| r.pick(&["ipip", "gue", "gre", "x"]).to_string()),
-                        tun_port: r.chance(30).then(|| r.next() as u16),
-                        tun_csum: r
-                            .chance(30)
-                            .then(|| r.pick(&["csum", "remcsum", "y"]).to_string()),
+                        port: r.u64(..) as u16,
+                        forwarding: r
+                            .choice(&["tun", "dr", "nat", "local", "??"])
+                            .expect("a non-empty choice")
+                            .to_string(),
+                        weight: r.u64(..) as u32,
+                        tun_type: (r.u64(..100) < 30).then(|| {
+                            r.choice(&["ipip", "gue", "gre", "x"])
+                                .expect("a non-empty choice")
+                                .to_string()
+                        }),
+                        tun_port: (r.u64(..100) < 30).then(|| r.u64(..) as u16),
+                        tun_csum: (r.u64(..100) < 30).then(|| {
+                            r.choice(&["csum", "remcsum", "y"])
+                                .expect("a non-empty choice")
+                                .to_string()
+                        }),
                         ..Default::default()
                     })
                     .collect(),
                 health: None,
             })
             .collect();
-        let names = OddNames(r.next());
+        let names = OddNames(r.u64(..));
         let fmt = ListFormat {
-            stats: r.chance(20),
-            rate: r.chance(20),
-            thresholds: r.chance(20),
-            persistent_conn: r.chance(20),
-            tun_info: r.chance(20),
-            exact: r.chance(50),
-            nosort: r.chance(50),
+            stats: r.u64(..100) < 20,
+            rate: r.u64(..100) < 20,
+            thresholds: r.u64(..100) < 20,
+            persistent_conn: r.u64(..100) < 20,
+            tun_info: r.u64(..100) < 20,
+            exact: r.u64(..100) < 50,
+            nosort: r.u64(..100) < 50,
         };
-        let _ = format::list_all(&services, r.next() as u32, fmt, &names);
+        let _ = format::list_all(&services, r.u64(..) as u32, fmt, &names);
         let _ = format::rules(&services, fmt.nosort, &names);
-        let conns: Vec<ConnView> = (0..r.below(3))
+        let conns: Vec<ConnView> = (0..r.usize(..3))
             .map(|_| ConnView {
                 protocol: "tcp".into(),
                 state: "ESTABLISHED".into(),
-                expires: r.next(),
+                expires: r.u64(..),
                 client: random_addr(&mut r),
-                client_port: r.next() as u16,
+                client_port: r.u64(..) as u16,
                 vip: random_addr(&mut r),
-                vport: r.next() as u16,
+                vport: r.u64(..) as u16,
                 real: random_addr(&mut r),
-                real_port: r.next() as u16,
+                real_port: r.u64(..) as u16,
                 template: false,
             })
             .collect();
-        let _ = format::connections(&conns, r.chance(50), &names);
+        let _ = format::connections(&conns, r.u64(..100) < 50, &names);
     }
+}
+
+const SEED: u64 = 0x5eed_1bc7_2026;
+
+/// The fuzzer's generator, seeded from `LB_FUZZ_SEED` or a fixed seed (reproducible).
+fn seeded_rng() -> fastrand::Rng {
+    let seed = std::env::var("LB_FUZZ_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(SEED);
+    eprintln!("fuzz seed {seed} (set LB_FUZZ_SEED to change)");
+    fastrand::Rng::with_seed(seed)
 }

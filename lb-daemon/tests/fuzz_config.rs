@@ -11,35 +11,6 @@ use lb_daemon::{
 };
 use serde_json::{Value, json};
 
-/// xorshift64*: small, seeded, reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn seeded() -> Self {
-        let seed = std::env::var("LB_FUZZ_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0x5eed_c0f1_2026_u64);
-        eprintln!("fuzz seed {seed} (set LB_FUZZ_SEED to change)");
-        Rng(seed | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
-        &v[self.below(v.len())]
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
-
 fn good() -> Value {
     json!({
         "interface": "eth0",
@@ -61,26 +32,32 @@ fn good() -> Value {
     })
 }
 
-fn random_value(r: &mut Rng) -> Value {
-    match r.below(12) {
+fn random_value(r: &mut fastrand::Rng) -> Value {
+    match r.usize(..12) {
         0 => Value::Null,
-        1 => json!(r.chance(50)),
-        2 => json!(r.next() as i64),
-        3 => json!(-(r.below(5) as i64)),
-        4 => json!(r.next() as u32),
+        1 => json!(r.u64(..100) < 50),
+        2 => json!(r.u64(..) as i64),
+        3 => json!(-(r.usize(..5) as i64)),
+        4 => json!(r.u64(..) as u32),
         5 => json!(1.5),
-        6 => json!(r.pick(&[
-            "tcp", "udp", "sctp", "rr", "mh", "fastest", "tun", "nat", "gue", "csum"
-        ])),
-        7 => json!(r.pick(&[
-            "198.18.0.300",
-            "::1",
-            "1.2.3.4",
-            "",
-            "é",
-            "eth0/x",
-            "0.0.0.0"
-        ])),
+        6 => json!(
+            r.choice(&[
+                "tcp", "udp", "sctp", "rr", "mh", "fastest", "tun", "nat", "gue", "csum"
+            ])
+            .expect("a non-empty choice")
+        ),
+        7 => json!(
+            r.choice(&[
+                "198.18.0.300",
+                "::1",
+                "1.2.3.4",
+                "",
+                "é",
+                "eth0/x",
+                "0.0.0.0"
+            ])
+            .expect("a non-empty choice")
+        ),
         8 => json!([]),
         9 => json!({}),
         10 => json!({ "bogus": 1 }),
@@ -89,17 +66,17 @@ fn random_value(r: &mut Rng) -> Value {
 }
 
 /// Replaces or removes a random node, or adds an unknown key somewhere.
-fn mutate(v: &mut Value, r: &mut Rng, depth: u32) {
+fn mutate(v: &mut Value, r: &mut fastrand::Rng, depth: u32) {
     match v {
         Value::Object(m) if !m.is_empty() && depth < 6 => {
             let keys: Vec<String> = m.keys().cloned().collect();
-            let k = r.pick(&keys).clone();
-            match r.below(5) {
+            let k = r.choice(&keys).expect("a non-empty choice").clone();
+            match r.usize(..5) {
                 0 => {
                     m.remove(&k);
                 }
                 1 => {
-                    m.insert(format!("x{}", r.below(3)), random_value(r));
+                    m.insert(format!("x{}", r.usize(..3)), random_value(r));
                 }
                 2 => {
                     m.insert(k, random_value(r));
@@ -108,8 +85,8 @@ fn mutate(v: &mut Value, r: &mut Rng, depth: u32) {
             }
         }
         Value::Array(a) if !a.is_empty() && depth < 6 => {
-            let i = r.below(a.len());
-            match r.below(4) {
+            let i = r.usize(..a.len());
+            match r.usize(..4) {
                 0 => {
                     let dup = a[i].clone();
                     a.push(dup);
@@ -126,25 +103,27 @@ fn mutate(v: &mut Value, r: &mut Rng, depth: u32) {
 
 #[test]
 fn mutated_configs_never_panic_and_every_error_says_where() {
-    let mut r = Rng::seeded();
+    let mut r = seeded_rng();
     let base = good();
     let base_cfg = Config::parse(&base.to_string(), "good").expect("the base config is valid");
     let (mut ok, mut bad) = (0u32, 0u32);
     for _ in 0..5_000 {
         let mut v = base.clone();
-        for _ in 0..1 + r.below(3) {
+        for _ in 0..1 + r.usize(..3) {
             mutate(&mut v, &mut r, 0);
         }
-        let mut text = if r.chance(50) {
+        let mut text = if r.u64(..100) < 50 {
             serde_json::to_string_pretty(&v).unwrap()
         } else {
             v.to_string()
         };
         // Sometimes break the syntax too.
-        if r.chance(25) && !text.is_empty() {
-            let i = r.below(text.len());
+        if r.u64(..100) < 25 && !text.is_empty() {
+            let i = r.usize(..text.len());
             if text.is_char_boundary(i) {
-                let c = *r.pick(&['{', '}', '"', ',', ':', '[', 'x', '\u{1F4A5}']);
+                let c = *r
+                    .choice(&['{', '}', '"', ',', ':', '[', 'x', '\u{1F4A5}'])
+                    .expect("a non-empty choice");
                 text.insert(i, c);
             }
         }
@@ -166,54 +145,74 @@ fn mutated_configs_never_panic_and_every_error_says_where() {
     assert!(ok > 100 && bad > 1000, "{ok} accepted, {bad} refused");
 }
 
-fn random_key(r: &mut Rng) -> ServiceKey {
+fn random_key(r: &mut fastrand::Rng) -> ServiceKey {
     ServiceKey {
-        protocol: r.pick(&["tcp", "udp", "sctp"]).to_string(),
+        protocol: r
+            .choice(&["tcp", "udp", "sctp"])
+            .expect("a non-empty choice")
+            .to_string(),
         vip: r
-            .pick(&["198.18.1.100", "2001:2:0:1::100", "198.18.1.101"])
+            .choice(&["198.18.1.100", "2001:2:0:1::100", "198.18.1.101"])
+            .expect("a non-empty choice")
             .parse()
             .unwrap(),
-        port: *r.pick(&[0u16, 53, 80, 443]),
+        port: *r.choice(&[0u16, 53, 80, 443]).expect("a non-empty choice"),
     }
 }
 
-fn random_edit(r: &mut Rng) -> Edit {
-    let real = |r: &mut Rng| RealSpec {
+fn random_edit(r: &mut fastrand::Rng) -> Edit {
+    let real = |r: &mut fastrand::Rng| RealSpec {
         address: r
-            .pick(&["198.18.0.11", "198.18.0.12", "2001:2::11", "10.0.0.1"])
+            .choice(&["198.18.0.11", "198.18.0.12", "2001:2::11", "10.0.0.1"])
+            .expect("a non-empty choice")
             .parse()
             .unwrap(),
-        port: *r.pick(&[0u16, 53, 80, 8080]),
-        weight: *r.pick(&[0u32, 1, 7, 2_147_483_647, 2_147_483_648, u32::MAX]),
-        forwarding: r.pick(&["dr", "tun", "nat", "local"]).to_string(),
-        tun_type: r
-            .chance(20)
-            .then(|| r.pick(&["ipip", "gue", "gre"]).to_string()),
-        tun_port: r.chance(20).then(|| r.next() as u16),
-        tun_csum: r
-            .chance(10)
-            .then(|| r.pick(&["nocsum", "csum", "x"]).to_string()),
-        upper_threshold: r.chance(10).then(|| r.next() as u32),
-        lower_threshold: r.chance(10).then(|| r.next() as u32),
+        port: *r.choice(&[0u16, 53, 80, 8080]).expect("a non-empty choice"),
+        weight: *r
+            .choice(&[0u32, 1, 7, 2_147_483_647, 2_147_483_648, u32::MAX])
+            .expect("a non-empty choice"),
+        forwarding: r
+            .choice(&["dr", "tun", "nat", "local"])
+            .expect("a non-empty choice")
+            .to_string(),
+        tun_type: (r.u64(..100) < 20).then(|| {
+            r.choice(&["ipip", "gue", "gre"])
+                .expect("a non-empty choice")
+                .to_string()
+        }),
+        tun_port: (r.u64(..100) < 20).then(|| r.u64(..) as u16),
+        tun_csum: (r.u64(..100) < 10).then(|| {
+            r.choice(&["nocsum", "csum", "x"])
+                .expect("a non-empty choice")
+                .to_string()
+        }),
+        upper_threshold: (r.u64(..100) < 10).then(|| r.u64(..) as u32),
+        lower_threshold: (r.u64(..100) < 10).then(|| r.u64(..) as u32),
     };
-    match r.below(8) {
+    match r.usize(..8) {
         0 | 1 => Edit::AddService {
             service: ServiceSpec {
                 key: random_key(r),
                 scheduler: r
-                    .pick(&["rr", "wlc", "mh", "sh", "lblc", "fastest"])
+                    .choice(&["rr", "wlc", "mh", "sh", "lblc", "fastest"])
+                    .expect("a non-empty choice")
                     .to_string(),
-                persistent: r.chance(30).then(|| r.next() as u32 % 4_000_000),
-                persistent_netmask: r.chance(20).then(|| r.next() as u8),
-                sched_flags: if r.chance(20) {
-                    vec![r.pick(&["sh-port", "mh-port", "flag-1"]).to_string()]
+                persistent: (r.u64(..100) < 30).then(|| r.u64(..) as u32 % 4_000_000),
+                persistent_netmask: (r.u64(..100) < 20).then(|| r.u64(..) as u8),
+                sched_flags: if r.u64(..100) < 20 {
+                    vec![
+                        r.choice(&["sh-port", "mh-port", "flag-1"])
+                            .expect("a non-empty choice")
+                            .to_string(),
+                    ]
                 } else {
                     vec![]
                 },
-                one_packet: r.chance(10),
-                mh_table_size: r
-                    .chance(20)
-                    .then(|| *r.pick(&[7u32, 100, 251, 65537, u32::MAX])),
+                one_packet: r.u64(..100) < 10,
+                mh_table_size: (r.u64(..100) < 20).then(|| {
+                    *r.choice(&[7u32, 100, 251, 65537, u32::MAX])
+                        .expect("a non-empty choice")
+                }),
             },
         },
         2 => Edit::DelService {
@@ -229,27 +228,33 @@ fn random_edit(r: &mut Rng) -> Edit {
             real: real(r),
         },
         _ => Edit::SetTimeouts {
-            tcp: *r.pick(&[0u32, 1, 900, 40_000_000]),
-            tcpfin: *r.pick(&[0u32, 60]),
-            udp: *r.pick(&[0u32, 300]),
+            tcp: *r
+                .choice(&[0u32, 1, 900, 40_000_000])
+                .expect("a non-empty choice"),
+            tcpfin: *r.choice(&[0u32, 60]).expect("a non-empty choice"),
+            udp: *r.choice(&[0u32, 300]).expect("a non-empty choice"),
         },
     }
 }
 
 #[test]
 fn random_ipvsadm_edits_never_panic_and_leave_valid_configs() {
-    let mut r = Rng::seeded();
+    let mut r = seeded_rng();
     let base = Config::parse(&good().to_string(), "good").unwrap();
     let (mut ok, mut bad) = (0u32, 0u32);
     let mut cur = base.clone();
     for _ in 0..5_000 {
-        let edits: Vec<Edit> = (0..1 + r.below(4)).map(|_| random_edit(&mut r)).collect();
+        let edits: Vec<Edit> = (0..1 + r.usize(..4)).map(|_| random_edit(&mut r)).collect();
         match edit_config(&cur, &edits) {
             Ok(next) => {
                 ok += 1;
                 assert!(next.validate().is_empty());
                 let _ = diff(&cur, &next);
-                cur = if r.chance(10) { base.clone() } else { next };
+                cur = if r.u64(..100) < 10 {
+                    base.clone()
+                } else {
+                    next
+                };
             }
             Err(e) => {
                 bad += 1;
@@ -259,4 +264,16 @@ fn random_ipvsadm_edits_never_panic_and_leave_valid_configs() {
         }
     }
     assert!(ok > 100 && bad > 100, "{ok} accepted, {bad} refused");
+}
+
+const SEED: u64 = 0x5eed_c0f1_2026;
+
+/// The fuzzer's generator, seeded from `LB_FUZZ_SEED` or a fixed seed (reproducible).
+fn seeded_rng() -> fastrand::Rng {
+    let seed = std::env::var("LB_FUZZ_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(SEED);
+    eprintln!("fuzz seed {seed} (set LB_FUZZ_SEED to change)");
+    fastrand::Rng::with_seed(seed)
 }

@@ -22,24 +22,6 @@ const VIP6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 1, 0, 0, 0, 0x100);
 const REAL4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 11);
 const REAL6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 0x11);
 
-/// xorshift64*: small, seeded, reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
-
 fn harness() -> Harness {
     // Every forwarding method for both families, TCP and UDP, on ports 80..=85.
     let config = format!(
@@ -63,44 +45,44 @@ fn harness() -> Harness {
 }
 
 /// A well-formed packet toward one of the VIPs (or near them), with correct checksums.
-fn valid_packet(h: &Harness, r: &mut Rng) -> Vec<u8> {
-    let port = 80 + r.below(4) as u16;
-    let sport = 1024 + r.below(60000) as u16;
-    let payload = vec![0x5a; r.below(64)];
-    let proto_tcp = r.chance(60);
-    if r.chance(50) {
-        let src = Ipv4Addr::new(198, 18, 5, r.below(256) as u8);
+fn valid_packet(h: &Harness, r: &mut fastrand::Rng) -> Vec<u8> {
+    let port = 80 + r.usize(..4) as u16;
+    let sport = 1024 + r.usize(..60000) as u16;
+    let payload = vec![0x5a; r.usize(..64)];
+    let proto_tcp = r.u64(..100) < 60;
+    if r.u64(..100) < 50 {
+        let src = Ipv4Addr::new(198, 18, 5, r.usize(..256) as u8);
         let mut ip = Ipv4::new(src, VIP4, if proto_tcp { 6 } else { 17 });
-        ip.tos = r.below(256) as u8;
-        ip.ttl = 1 + r.below(255) as u8;
-        if r.chance(20) {
-            ip.options = vec![1; 4 * (1 + r.below(10))];
+        ip.tos = r.usize(..256) as u8;
+        ip.ttl = 1 + r.usize(..255) as u8;
+        if r.u64(..100) < 20 {
+            ip.options = vec![1; 4 * (1 + r.usize(..10))];
         }
-        if r.chance(10) {
+        if r.u64(..100) < 10 {
             // A fragment: first (MF) or later (offset), of some datagram.
-            ip.frag = if r.chance(50) {
+            ip.frag = if r.u64(..100) < 50 {
                 0x2000
             } else {
-                1 + r.below(0x1fff) as u16
+                1 + r.usize(..0x1fff) as u16
             };
-            ip.id = r.below(8) as u16;
+            ip.id = r.usize(..8) as u16;
         }
         let l4 = if proto_tcp {
-            tcp(src, VIP4, sport, port, r.below(256) as u8, &payload)
+            tcp(src, VIP4, sport, port, r.usize(..256) as u8, &payload)
         } else {
             udp(src, VIP4, sport, port, &payload)
         };
         eth(h.if_mac, CLIENT_MAC, ETH_P_IP, &ip.build(&l4))
     } else {
-        let src = Ipv6Addr::new(0x2001, 2, 0, 5, 0, 0, 0, r.below(65536) as u16);
+        let src = Ipv6Addr::new(0x2001, 2, 0, 5, 0, 0, 0, r.usize(..65536) as u16);
         let mut ip = Ipv6::new(src, VIP6, if proto_tcp { 6 } else { 17 });
-        ip.tclass = r.below(256) as u8;
-        ip.hop_limit = 1 + r.below(255) as u8;
-        for _ in 0..r.below(4) {
+        ip.tclass = r.usize(..256) as u8;
+        ip.hop_limit = 1 + r.usize(..255) as u8;
+        for _ in 0..r.usize(..4) {
             ip.ext.push((60, vec![0, 0, 1, 4, 0, 0, 0, 0]));
         }
         let l4 = if proto_tcp {
-            tcp(src, VIP6, sport, port, r.below(256) as u8, &payload)
+            tcp(src, VIP6, sport, port, r.usize(..256) as u8, &payload)
         } else {
             udp(src, VIP6, sport, port, &payload)
         };
@@ -109,40 +91,40 @@ fn valid_packet(h: &Harness, r: &mut Rng) -> Vec<u8> {
 }
 
 /// `frame` with one or two VLAN tags after its MAC addresses, sometimes.
-fn maybe_tagged(frame: Vec<u8>, r: &mut Rng) -> Vec<u8> {
-    if !r.chance(15) {
+fn maybe_tagged(frame: Vec<u8>, r: &mut fastrand::Rng) -> Vec<u8> {
+    if r.u64(..100) >= 15 {
         return frame;
     }
     let mut f = frame[..12].to_vec();
-    if r.chance(30) {
-        f.extend_from_slice(&[0x88, 0xa8, 0, r.below(256) as u8]);
+    if r.u64(..100) < 30 {
+        f.extend_from_slice(&[0x88, 0xa8, 0, r.usize(..256) as u8]);
     }
-    f.extend_from_slice(&[0x81, 0x00, 0, r.below(256) as u8]);
+    f.extend_from_slice(&[0x81, 0x00, 0, r.usize(..256) as u8]);
     f.extend_from_slice(&frame[12..]);
     f
 }
 
 /// Damages a packet: flipped bytes, cut or grown, or replaced by noise.
-fn mutate(p: &mut Vec<u8>, r: &mut Rng) {
-    match r.below(4) {
+fn mutate(p: &mut Vec<u8>, r: &mut fastrand::Rng) {
+    match r.usize(..4) {
         0 => {
-            for _ in 0..1 + r.below(4) {
-                let i = r.below(p.len().min(80));
-                p[i] = r.next() as u8;
+            for _ in 0..1 + r.usize(..4) {
+                let i = r.usize(..p.len().min(80));
+                p[i] = r.u64(..) as u8;
             }
         }
         1 => {
-            let keep = 14 + r.below(p.len() - 13);
+            let keep = 14 + r.usize(..p.len() - 13);
             p.truncate(keep);
         }
         2 => {
-            for _ in 0..r.below(40) {
-                p.push(r.next() as u8);
+            for _ in 0..r.usize(..40) {
+                p.push(r.u64(..) as u8);
             }
         }
         _ => {
-            let len = 14 + r.below(200);
-            *p = (0..len).map(|_| r.next() as u8).collect();
+            let len = 14 + r.usize(..200);
+            *p = (0..len).map(|_| r.u64(..) as u8).collect();
         }
     }
 }
@@ -227,13 +209,13 @@ fn a_hundred_thousand_random_and_mutated_packets() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0x5eed_1b00_u64);
-    let mut r = Rng(seed | 1);
+    let mut r = fastrand::Rng::with_seed(seed);
     let mut h = harness();
     let (mut sent, mut transmitted) = (0usize, 0usize);
     for i in 0..PACKETS {
         let p = valid_packet(&h, &mut r);
         let mut p = maybe_tagged(p, &mut r);
-        let valid = !r.chance(60);
+        let valid = r.u64(..100) >= 60;
         if !valid {
             mutate(&mut p, &mut r);
         }
