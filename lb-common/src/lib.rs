@@ -197,8 +197,10 @@ pub const SVC_F_ONE_PACKET: u32 = 1 << 1;
 /// that every packet is scheduled as a new flow. Only `cargo xtask bench` sets it, to measure
 /// the new-flow path with `BPF_PROG_TEST_RUN` repeats.
 pub const CFG_F_NO_CONN_TABLE: u32 = 1 << 0;
-/// [`GlobalConfig::flags`]: some real server uses `nat`, so packets for no VIP are looked up
-/// as possible replies of a `nat` connection before they go to the host stack. Set by lbd.
+/// [`GlobalConfig::flags`]: some real server uses `nat`, so an ICMP error about no VIP's
+/// connection may be a `nat` real server's about a client's packet (`lb_icmp` looks its reply
+/// entry up). Set by lbd. (Other packets need no flag: the connection table is looked up
+/// first, and the address filter decides which packets get that far.)
 pub const CFG_F_NAT: u32 = 1 << 1;
 /// [`GlobalConfig::flags`]: `lbctl trace` is running: `lb` reports its decisions for the
 /// packets [`TraceFilter`] selects into [`map_name::TRACE`]. Set and cleared by lbd.
