@@ -15,9 +15,6 @@ use serde::{Deserialize, Serialize};
 pub const KNOWN_SCHEDULERS: [&str; 13] = [
     "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh", "fo", "ovf",
 ];
-/// The schedulers this build's data plane implements.
-pub const IMPLEMENTED_SCHEDULERS: [&str; 13] = KNOWN_SCHEDULERS;
-/// IPVS's forwarding methods, by our config names (ipvsadm `-i`, `-g`, `-m`).
 /// Scheduler flags (ipvsadm `-b`) each scheduler accepts.
 pub fn sched_flags_for(sched: &str) -> &'static [&'static str] {
     match sched {
@@ -26,15 +23,12 @@ pub fn sched_flags_for(sched: &str) -> &'static [&'static str] {
         _ => &[],
     }
 }
-pub const IMPLEMENTED_SCHED_FLAGS: [&str; 4] = ["sh-fallback", "sh-port", "mh-fallback", "mh-port"];
-pub const ONE_PACKET_IMPLEMENTED: bool = true;
-pub const THRESHOLDS_IMPLEMENTED: bool = true;
 /// Most connections a threshold may name (ipvsadm takes an int).
 pub const MAX_THRESHOLD: u32 = i32::MAX as u32;
 /// Range of `lblc_expiration` / `lblcr_expiration`, seconds (a year at most).
 pub const MAX_EXPIRATION_S: u32 = 31_536_000;
+/// IPVS's forwarding methods, by our config names (ipvsadm `-i`, `-g`, `-m`).
 pub const KNOWN_FORWARDING: [&str; 3] = ["tun", "dr", "nat"];
-pub const IMPLEMENTED_FORWARDING: [&str; 3] = ["tun", "dr", "nat"];
 /// ipvsadm's weight range.
 pub const MAX_WEIGHT: u32 = i32::MAX as u32;
 
@@ -447,14 +441,6 @@ impl Config {
                         KNOWN_SCHEDULERS.join(", ")
                     ),
                 );
-            } else if !IMPLEMENTED_SCHEDULERS.contains(&sched) {
-                err(
-                    format!("{sp}.scheduler"),
-                    format!(
-                        "scheduler {sched:?} is not implemented yet; implemented: {}",
-                        IMPLEMENTED_SCHEDULERS.join(", ")
-                    ),
-                );
             }
             let size = s
                 .mh_table_size
@@ -527,22 +513,12 @@ impl Config {
                             )
                         },
                     );
-                } else if !IMPLEMENTED_SCHED_FLAGS.contains(&f.as_str()) {
-                    err(
-                        format!("{sp}.sched_flags[{k}]"),
-                        format!("scheduler flag {f:?} is not implemented yet"),
-                    );
                 }
             }
             if s.one_packet && s.protocol != Protocol::Udp {
                 err(
                     format!("{sp}.one_packet"),
                     "one-packet scheduling is for UDP services only".into(),
-                );
-            } else if s.one_packet && !ONE_PACKET_IMPLEMENTED {
-                err(
-                    format!("{sp}.one_packet"),
-                    "one-packet scheduling is not implemented yet".into(),
                 );
             }
             let weights: Vec<u32> = s.real_servers.iter().map(|r| r.weight).collect();
@@ -590,14 +566,6 @@ impl Config {
                         format!(
                             "unknown forwarding method {fwd:?}; valid: {}",
                             KNOWN_FORWARDING.join(", ")
-                        ),
-                    );
-                } else if !IMPLEMENTED_FORWARDING.contains(&fwd) {
-                    err(
-                        format!("{rp}.forwarding"),
-                        format!(
-                            "forwarding method {fwd:?} is not implemented yet; implemented: {}",
-                            IMPLEMENTED_FORWARDING.join(", ")
                         ),
                     );
                 }
@@ -649,14 +617,6 @@ impl Config {
                         format!("{rp}.tun_csum"),
                         "only a gue or gre tunnel has a checksum mode (set tun_type)".into(),
                     ),
-                }
-                if (r.upper_threshold.is_some() || r.lower_threshold.is_some())
-                    && !THRESHOLDS_IMPLEMENTED
-                {
-                    err(
-                        format!("{rp}.upper_threshold"),
-                        "connection thresholds are not implemented yet".into(),
-                    );
                 }
                 for (name, v) in [
                     ("upper_threshold", r.upper_threshold),

@@ -52,9 +52,16 @@ pub struct Daemon {
 
 impl Daemon {
     /// The services as listed: counters from the data plane, configured weights, health.
+    /// The services as listed (lbctl, metrics): counters, health and the estimator's rates.
     pub fn views(&self) -> Result<Vec<ServiceView>, crate::dataplane::DataplaneError> {
         let mut v = self.state.views(&self.dp)?;
         self.health.annotate(&mut v);
+        for (svc, (sid, rids)) in v.iter_mut().zip(self.state.view_ids()) {
+            svc.rate = self.rates.service(sid);
+            for (r, rid) in svc.real_servers.iter_mut().zip(rids) {
+                r.rate = self.rates.real(rid);
+            }
+        }
         Ok(v)
     }
 }

@@ -228,14 +228,6 @@ impl Dataplane {
             .collect()
     }
 
-    /// The kernel's id of the program attached through the pinned link (what `ip link`
-    /// shows as `prog/xdp id N`).
-    pub fn attached_program_id(&self) -> Option<u32> {
-        let p = self.link_pin.as_ref()?;
-        let link: FdLink = PinnedLink::from_pin(p).ok()?.into();
-        link.info().ok().map(|i| i.program_id())
-    }
-
     /// The whole object, for tests and benchmarks that load extra programs.
     pub fn ebpf_mut(&mut self) -> &mut Ebpf {
         &mut self.ebpf

@@ -4,8 +4,8 @@
 use std::{collections::HashMap, net::IpAddr};
 
 use lb_common::{
-    CONN_F_REPLY, CONN_S_CLOSING, CONN_S_ESTABLISHED, CONN_S_SYN, CONN_S_UDP, FAMILY_V6, PROTO_TCP,
-    PROTO_UDP, REASON_NAMES,
+    CONN_F_REPLY, CONN_S_CLOSING, CONN_S_ESTABLISHED, CONN_S_SYN, CONN_S_UDP, PROTO_TCP, PROTO_UDP,
+    REASON_NAMES,
     api::{ConnView, Edit, Op, Response, ServiceKey, StatusView},
 };
 use tracing::{info, warn};
@@ -15,7 +15,7 @@ use crate::{
     conntrack::monotonic_ns,
     control,
     daemon::Daemon,
-    state::ApplyError,
+    state::{ApplyError, addr_of},
 };
 
 /// Answers one request.
@@ -178,10 +178,8 @@ fn list(d: &Daemon) -> Response {
             *persist_conns.entry(t.real).or_default() += 1;
         }
     }
-    for (svc, (sid, rids)) in services.iter_mut().zip(d.state.view_ids()) {
-        svc.rate = d.rates.service(sid);
+    for (svc, (_, rids)) in services.iter_mut().zip(d.state.view_ids()) {
         for (r, rid) in svc.real_servers.iter_mut().zip(rids) {
-            r.rate = d.rates.real(rid);
             r.persist_conns = persist_conns.get(&rid).copied().unwrap_or(0);
         }
     }
@@ -248,19 +246,6 @@ fn zero(d: &mut Daemon, service: Option<&ServiceKey>) -> Response {
     }
 }
 
-/// An address as the maps store it (network byte order words) back to an `IpAddr`.
-fn addr_of(words: [u32; 4], family: u8) -> IpAddr {
-    if family == FAMILY_V6 {
-        let mut o = [0u8; 16];
-        for (i, w) in words.iter().enumerate() {
-            o[i * 4..i * 4 + 4].copy_from_slice(&w.to_ne_bytes());
-        }
-        IpAddr::from(o)
-    } else {
-        IpAddr::from(words[0].to_ne_bytes())
-    }
-}
-
 /// IPVS's names of the states lb tracks.
 fn state_name(state: u32) -> &'static str {
     match state {
@@ -284,7 +269,7 @@ fn connections(d: &Daemon) -> Response {
         }
         let port = u16::from_be(r.port);
         Some((
-            addr_of(r.addr, r.family),
+            addr_of(&r.addr, r.family),
             if port == 0 { vport } else { port },
         ))
     };
@@ -306,9 +291,9 @@ fn connections(d: &Daemon) -> Response {
             .into(),
             state: state_name(c.state).into(),
             expires: secs_left(d.conntrack.timeouts.for_state(c.state), c.last_seen_ns),
-            client: addr_of(k.src, k.family),
+            client: addr_of(&k.src, k.family),
             client_port: u16::from_be(k.sport),
-            vip: addr_of(k.dst, k.family),
+            vip: addr_of(&k.dst, k.family),
             vport,
             real: raddr,
             real_port: rport,
@@ -335,7 +320,7 @@ fn connections(d: &Daemon) -> Response {
             protocol: proto.name().into(),
             state: "NONE".into(),
             expires: secs_left(*timeout as u64 * 1_000_000_000, t.last_seen_ns),
-            client: addr_of(k.addr, k.family),
+            client: addr_of(&k.addr, k.family),
             client_port: 0,
             vip: *vip,
             vport: *port,
@@ -363,17 +348,4 @@ fn connections(d: &Daemon) -> Response {
             ))
     });
     Response::Connections { connections: out }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn map_addresses_back_to_ip() {
-        let (w, f) = crate::state::addr_words("192.168.0.1".parse().unwrap());
-        assert_eq!(addr_of(w, f), "192.168.0.1".parse::<IpAddr>().unwrap());
-        let (w, f) = crate::state::addr_words("2001:db8::7".parse().unwrap());
-        assert_eq!(addr_of(w, f), "2001:db8::7".parse::<IpAddr>().unwrap());
-    }
 }

@@ -307,10 +307,6 @@ impl State {
         st
     }
 
-    pub fn config(&self) -> Option<&Config> {
-        self.config.as_ref()
-    }
-
     /// Makes the maps match a validated config: adds, changes and removes services, each
     /// service's change atomic.
     pub fn apply(&mut self, dp: &mut Dataplane, cfg: &Config) -> Result<ApplyReport, ApplyError> {
@@ -434,7 +430,7 @@ impl State {
                 o.cfg.address == r.address
                     && o.port == port
                     && o.cfg.forwarding == r.forwarding
-                    && o.cfg.tun_type == r.tun_type
+                    && tunnel(&o.cfg) == tunnel(r)
                     && o.cfg.tun_port == r.tun_port
             });
             let (id, limits) = match same {
@@ -494,7 +490,11 @@ impl State {
         };
         // Locality entries name the old scheduler's choices (lblc's single real server is not
         // an lblcr set and back).
-        if input.scheduler != old_input.scheduler && old_region.is_some() {
+        // (An adopted service's old input is unknown, default: its entries are kept.)
+        if input.scheduler != old_input.scheduler
+            && old_region.is_some()
+            && old_input != TableInput::default()
+        {
             forget_locality(dp, id);
         }
         let region = match old_region {
@@ -813,6 +813,12 @@ impl State {
     pub fn service_count(&self) -> usize {
         self.services.len()
     }
+}
+
+/// A real server's tunnel type, `ipip` (the default) as none, so that spelling it out does not
+/// change the real server's identity.
+fn tunnel(r: &RealServerConfig) -> Option<&str> {
+    r.tun_type.as_deref().filter(|t| *t != "ipip")
 }
 
 /// A `nat` real server's address (the source of the replies lb rewrites).

@@ -70,6 +70,25 @@ fn three_hundred_connections_through_the_vip_all_succeed_and_spread() {
         .map(|r| r["stats"]["conns"].as_u64().unwrap())
         .sum();
     assert_eq!(per_real, 300);
+    // The estimator's rates reach the metrics too (a 2-second sample after the traffic).
+    let rate = format!("lb_service_connections_per_second{{{vip_labels}}} ");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let m = scrape(&t);
+        let v: f64 = m
+            .lines()
+            .find_map(|l| l.strip_prefix(rate.as_str()))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {rate} line in\n{m}"));
+        if v > 0.0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rate stays 0:\n{m}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
 
 #[test]
