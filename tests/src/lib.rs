@@ -14,13 +14,20 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// Skips the calling test (returns early) with a reason when not root.
+/// The calling test needs root (BPF, XDP, network namespaces): without it the test fails,
+/// so that a run without privileges never reports tests as passed that did not run. Set
+/// `LB_TESTS_SKIP_UNPRIVILEGED=1` to skip them instead (they return early, saying so).
 #[macro_export]
 macro_rules! require_root {
     () => {
         if !$crate::is_root() {
-            eprintln!("skipped: needs root (BPF and network namespaces)");
-            return;
+            if std::env::var_os("LB_TESTS_SKIP_UNPRIVILEGED").is_some() {
+                eprintln!("skipped: needs root (BPF and network namespaces)");
+                return;
+            }
+            panic!(
+                "needs root (BPF and network namespaces); set LB_TESTS_SKIP_UNPRIVILEGED=1 to skip"
+            );
         }
     };
 }

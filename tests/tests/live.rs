@@ -442,8 +442,9 @@ fn persistence_keeps_a_client_on_one_real_server_and_releases_it_after_the_timeo
     require_root!();
     let mut t = Topology::new(2, Method::Tun);
     let mut cfg = t.config_sched(&[1, 1], "rr");
-    // rr alone would alternate between the two real servers.
-    cfg["services"][0]["persistent"] = serde_json::json!(2);
+    // rr alone would alternate between the two real servers. (5 s: ten connections fit well
+    // inside it even on a loaded machine; each refreshes the template anyway.)
+    cfg["services"][0]["persistent"] = serde_json::json!(5);
     t.start_lbd(&cfg);
     let hits = |t: &Topology| -> u64 {
         let v: serde_json::Value = serde_json::from_str(&t.lbctl(&["status", "--json"])).unwrap();
@@ -471,8 +472,21 @@ fn persistence_keeps_a_client_on_one_real_server_and_releases_it_after_the_timeo
         9,
         "every connection after the first followed the template"
     );
-    // Past the 2-second timeout and lbd's next expiry pass (every 2 seconds).
-    std::thread::sleep(std::time::Duration::from_millis(4500));
+    // Once lbd's expiry pass (every 2 seconds) has removed the template, past its timeout.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let c: serde_json::Value =
+            serde_json::from_str(&t.lbctl(&["-L", "-c", "-n", "--json"])).unwrap();
+        let templates = c.to_string().matches("\"template\":true").count();
+        if templates == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the template never expired: {c}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
     {
         let _in = t.client.enter();
         let (status, _) = http_get(vip, None).expect("connection");

