@@ -161,7 +161,7 @@ fn a_failing_real_server_leaves_scheduling_and_returns_after_rise_successes() {
             .is_some_and(|e| e.contains("refused")),
         "{r}"
     );
-    let v6_down = wait_listing(&t, Duration::from_secs(20), "rs1 (IPv6) taken out", |v| {
+    wait_listing(&t, Duration::from_secs(20), "rs1 (IPv6) taken out", |v| {
         real(
             service(v, &v6, VIP_PORT),
             &lb_tests::topo::real_addr6(1).to_string(),
