@@ -1,12 +1,13 @@
-//! lbd: the lb daemon. `lbd --config FILE` runs the director; `lbd decap --interface IF` runs
-//! the real-server side.
+//! lbd: the lb daemon (command line only; the daemon is the library). `lbd --config FILE`
+//! runs the director; `lbd decap --interface IF` runs the real-server side.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use lb_common::api::DEFAULT_SOCKET;
-use lb_daemon::{config, control, daemon, dataplane, netns};
+use lb_daemon::{control, dataplane, host::netns, run};
+use lb_model::config::{self, Config};
 use tracing::info;
 
 #[derive(Parser)]
@@ -141,11 +142,11 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Some(Cmd::Schema) => {
-            print!("{}", lb_daemon::schema::schema_text());
+            print!("{}", config::schema::schema_text());
             Ok(())
         }
         Some(Cmd::CheckConfig { file }) => {
-            config::Config::load(&file)?;
+            Config::load(&file)?;
             println!("{}: ok", file.display());
             Ok(())
         }
@@ -176,7 +177,7 @@ fn run(cli: Cli) -> Result<()> {
                 anyhow::bail!("--config FILE is required (or a subcommand; see --help)");
             };
             let state = (!cli.no_state).then_some(cli.state_file.as_path());
-            daemon::run(&config, &cli.socket, state)
+            run::run(&config, &cli.socket, state)
         }
     }
 }

@@ -5,10 +5,8 @@
 //! can be computed.
 
 use lb_common::api::{Edit, RealSpec, ServiceKey, ServiceSpec};
-use lb_daemon::{
-    config::Config,
-    control::{diff, edit_config},
-};
+use lb_daemon::control::edit_config;
+use lb_model::config::{Config, diff::diff};
 use serde_json::{Value, json};
 
 fn good() -> Value {

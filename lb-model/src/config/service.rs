@@ -160,6 +160,25 @@ impl<F: Form> ServiceConfig<F> {
 }
 
 impl ServiceConfig {
+    /// A service read back from a running data plane (lbd adopting it after a restart): what
+    /// the maps cannot tell is ipvsadm's default, replaced by the config's on the next apply.
+    pub fn adopted(protocol: Protocol, vip: IpAddr, port: u16) -> Self {
+        Self {
+            protocol,
+            vip,
+            port,
+            scheduler: Scheduler::default(),
+            mh_table_size: None,
+            persistent: None,
+            persistent_netmask: None,
+            sched_flags: Vec::new(),
+            one_packet: false,
+            real_servers: Vec::new(),
+            health_check: None,
+            sorry_server: None,
+        }
+    }
+
     /// The same service with its names as text.
     pub fn raw(&self) -> ServiceConfig<Raw> {
         self.with_reals(
