@@ -105,7 +105,9 @@ pub fn stream(op: &Op, w: &mut UnixStream, daemon: &Mutex<Context>) -> Result<()
                 ];
                 // A failed or interrupted poll is a round without events.
                 let _ = poll(&mut fds, PollTimeout::from(250u16));
-                fds[1].revents().is_some_and(|r| !r.is_empty())
+                // Any event on the client's side (POLLRDHUP is a bit nix has no name for, so
+                // the flags read as None then) means it went away.
+                !fds[1].revents().is_some_and(|r| r.is_empty())
             };
             if client_gone {
                 return Ok(());

@@ -444,3 +444,247 @@ fn spawn_checker(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use lb_model::config::RealServerConfig;
+
+    use super::*;
+
+    fn cfg(text: &str) -> Config {
+        Config::parse(text, "t.json").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    const TWO_SERVICES: &str = r#"{
+        "interface": "eth0",
+        "director": { "ipv4": "10.0.0.2" },
+        "services": [
+            { "protocol": "tcp", "vip": "10.0.0.100", "port": 80, "scheduler": "mh",
+              "health_check": { "type": "tcp", "interval_ms": 200, "rise": 2, "fall": 2 },
+              "sorry_server": { "address": "10.0.0.99", "forwarding": "tun" },
+              "real_servers": [
+                { "address": "10.0.0.11", "forwarding": "tun" },
+                { "address": "10.0.0.12", "weight": 3, "forwarding": "tun" },
+                { "address": "10.0.0.13", "forwarding": "tun", "health_check": { "type": "none" } }
+              ] },
+            { "protocol": "udp", "vip": "10.0.0.100", "port": 53, "scheduler": "rr",
+              "real_servers": [
+                { "address": "10.0.0.11", "forwarding": "tun",
+                  "health_check": { "type": "udp", "payload": "q" } }
+              ] }
+        ]
+    }"#;
+
+    fn key(c: &Config, s: usize, r: usize) -> RealKey {
+        c.services[s].real_key(&c.services[s].real_servers[r])
+    }
+
+    fn result(k: RealKey, generation: u64, ok: bool) -> CheckResult {
+        CheckResult {
+            key: k,
+            generation,
+            result: if ok { Ok(()) } else { Err("refused".into()) },
+            duration: Duration::from_millis(1),
+        }
+    }
+
+    fn weights(c: &Config, s: usize) -> Vec<(String, u32)> {
+        c.services[s]
+            .real_servers
+            .iter()
+            .map(|r| (r.address.to_string(), r.weight))
+            .collect()
+    }
+
+    /// A planner whose desired config is `c` (no maps behind it).
+    fn planner(c: &Config) -> Planner {
+        let mut p = Planner::new(1024, 0);
+        p.assume_desired(c);
+        p
+    }
+
+    impl Health {
+        fn record_in(&mut self, p: &mut Planner, r: CheckResult) -> bool {
+            self.record(r, &mut p.overlays)
+        }
+    }
+
+    #[test]
+    fn checks_results_and_drains_drive_the_effective_config() {
+        let c = cfg(TWO_SERVICES);
+        let mut h = Health::without_checkers();
+        let mut p = planner(&c);
+        h.set_config(&c, &mut p.overlays);
+        // Checked: reals 0 and 1 of service 0 (the service's check), real 0 of service 1.
+        assert_eq!(h.targets.len(), 3);
+        assert!(
+            !h.targets.contains_key(&key(&c, 0, 2)),
+            "type none opts out"
+        );
+        assert_eq!(p.effective().unwrap(), c, "everything starts up");
+        let k = key(&c, 0, 1);
+        let g = h.targets[&k].generation;
+        assert!(
+            !h.record_in(&mut p, result(k, g, false)),
+            "one failure of fall 2"
+        );
+        assert!(
+            !h.record_in(&mut p, result(k, g + 100, false)),
+            "a stale checker's result"
+        );
+        assert!(
+            h.record_in(&mut p, result(k, g, false)),
+            "second failure: down"
+        );
+        assert_eq!(weights(&p.effective().unwrap(), 0)[1].1, 0);
+        assert_eq!(p.services_down(), 0);
+        // The same config again keeps the checker and its state.
+        h.set_config(&c.clone(), &mut p.overlays);
+        assert_eq!(h.targets[&k].generation, g);
+        assert_eq!(weights(&p.effective().unwrap(), 0)[1].1, 0);
+        assert!(!h.record_in(&mut p, result(k, g, true)));
+        assert!(h.record_in(&mut p, result(k, g, true)), "rise 2: up again");
+        assert_eq!(p.effective().unwrap(), c);
+
+        // A changed check restarts the checker but keeps the state.
+        let mut c2 = c.clone();
+        c2.services[0].health_check.as_mut().unwrap().interval_ms = Some(300);
+        let k0 = key(&c, 0, 0);
+        let g0 = h.targets[&k0].generation;
+        h.record_in(&mut p, result(k0, g0, false));
+        h.record_in(&mut p, result(k0, g0, false));
+        p.assume_desired(&c2);
+        h.set_config(&c2, &mut p.overlays);
+        assert_ne!(h.targets[&k0].generation, g0);
+        assert!(
+            !h.targets[&k0].tracker.is_up(),
+            "still down after the change"
+        );
+
+        // A check removed: the real server is available whatever its last state.
+        let mut c3 = c2.clone();
+        c3.services[0].health_check = None;
+        assert!(p.overlays.unavailable_in(&c3).is_empty());
+        p.assume_desired(&c3);
+        h.set_config(&c3, &mut p.overlays);
+        assert_eq!(h.targets.len(), 1);
+
+        // Drains.
+        let d = key(&c3, 0, 2);
+        assert_eq!(
+            p.drain(
+                RealKey {
+                    address: "10.0.0.77".parse().unwrap(),
+                    ..d
+                },
+                Duration::from_secs(1)
+            ),
+            Err("service tcp 10.0.0.100:80 has no real server 10.0.0.77:80".into())
+        );
+        p.drain(d, Duration::from_secs(3600)).unwrap();
+        assert_eq!(weights(&p.effective().unwrap(), 0)[2].1, 0);
+        assert!(
+            p.due_drains(Instant::now()).is_empty(),
+            "deadline not reached"
+        );
+        let later = Instant::now() + Duration::from_secs(3601);
+        assert_eq!(p.due_drains(later), [d]);
+        assert!(p.due_drains(later).is_empty(), "reported once");
+        assert_eq!(
+            weights(&p.effective().unwrap(), 0)[2].1,
+            0,
+            "still drained after the deadline"
+        );
+        assert_eq!(p.undrain(d), Ok(true));
+        assert_eq!(p.undrain(d), Ok(false));
+        assert_eq!(p.effective().unwrap(), c3);
+    }
+
+    #[test]
+    fn on_down_expire_is_due_after_the_grace_period_once() {
+        let mut c = cfg(TWO_SERVICES);
+        let hc = c.services[0].health_check.as_mut().unwrap();
+        hc.on_down = Some(OnDown::Expire);
+        hc.grace_ms = Some(5000);
+        let mut h = Health::without_checkers();
+        let mut p = planner(&c);
+        h.set_config(&c, &mut p.overlays);
+        let k = key(&c, 0, 0);
+        let g = h.targets[&k].generation;
+        h.record_in(&mut p, result(k, g, false));
+        h.record_in(&mut p, result(k, g, false));
+        let now = Instant::now();
+        assert!(h.due_down(now).is_empty(), "within the grace period");
+        let later = now + Duration::from_secs(6);
+        assert_eq!(h.due_down(later), [k]);
+        assert!(h.due_down(later).is_empty());
+        // Up and down again: due again.
+        h.record_in(&mut p, result(k, g, true));
+        h.record_in(&mut p, result(k, g, true));
+        h.record_in(&mut p, result(k, g, false));
+        h.record_in(&mut p, result(k, g, false));
+        assert_eq!(h.due_down(Instant::now() + Duration::from_secs(6)), [k]);
+    }
+
+    #[test]
+    fn listings_show_configured_weight_health_and_the_sorry_server() {
+        use lb_common::api::{RealServerView, StatsView};
+        let c = cfg(TWO_SERVICES);
+        let mut h = Health::without_checkers();
+        let mut p = planner(&c);
+        h.set_config(&c, &mut p.overlays);
+        for r in 0..3 {
+            let k = key(&c, 0, r);
+            if let Some(g) = h.targets.get(&k).map(|t| t.generation) {
+                h.record_in(&mut p, result(k, g, false));
+                h.record_in(&mut p, result(k, g, false));
+            }
+        }
+        p.drain(key(&c, 0, 2), Duration::from_secs(10)).unwrap();
+        // What the context lists from the effective config.
+        let e = p.effective().unwrap();
+        let rv = |r: &RealServerConfig| RealServerView {
+            address: r.address,
+            port: 80,
+            forwarding: r.forwarding.name().into(),
+            weight: r.weight,
+            active_conns: 1,
+            inactive_conns: 2,
+            stats: StatsView::default(),
+            health: None,
+            ..Default::default()
+        };
+        let mut views = vec![ServiceView {
+            protocol: "tcp".into(),
+            vip: c.services[0].vip,
+            port: 80,
+            scheduler: "mh".into(),
+            sched_flags: vec![],
+            persistent: None,
+            stats: StatsView::default(),
+            real_servers: e.services[0].real_servers.iter().map(rv).collect(),
+            health: None,
+            ..Default::default()
+        }];
+        h.annotate(&mut views, &p);
+        let v = &views[0];
+        let sh = v.health.as_ref().unwrap();
+        assert!(!sh.up && sh.sorry_server_active && sh.fallback == "sorry_server");
+        let rs = &v.real_servers;
+        assert_eq!(rs.len(), 4);
+        assert_eq!(rs[1].weight, 3, "the configured weight");
+        let h1 = rs[1].health.as_ref().unwrap();
+        assert_eq!((h1.state.as_str(), h1.effective_weight), ("down", 0));
+        let c1 = h1.check.as_ref().unwrap();
+        assert_eq!((c1.failures, c1.checks_failed, c1.checks_ok), (2, 2, 0));
+        assert_eq!(c1.last_error.as_deref(), Some("refused"));
+        assert_eq!(c1.target, "10.0.0.12:80");
+        let h2 = rs[2].health.as_ref().unwrap();
+        assert_eq!(h2.state, "unchecked");
+        let d = h2.draining.as_ref().unwrap();
+        assert_eq!((d.remaining_secs, d.expired, d.connections), (10, false, 3));
+        let h3 = rs[3].health.as_ref().unwrap();
+        assert!(h3.sorry_server);
+        assert_eq!(h3.effective_weight, 1);
+    }
+}

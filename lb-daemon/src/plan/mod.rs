@@ -133,6 +133,13 @@ impl Planner {
         Ok(report)
     }
 
+    /// Takes `cfg` as the desired config without writing the maps (unit tests).
+    #[cfg(test)]
+    pub(crate) fn assume_desired(&mut self, cfg: &Config) {
+        self.desired = Some(cfg.clone());
+        self.overlays.keep_configured(cfg);
+    }
+
     /// Applies the desired config again (after a health change or a drain).
     pub fn reapply(&mut self, dp: &mut Dataplane) -> Result<ApplyReport, ApplyError> {
         let Some(cfg) = self.desired.clone() else {

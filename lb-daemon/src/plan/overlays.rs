@@ -125,3 +125,101 @@ pub fn service_down(svc: &ServiceConfig, unavailable: &HashSet<RealKey>) -> bool
         .iter()
         .any(|r| r.weight > 0 && !unavailable.contains(&svc.real_key(r)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(text: &str) -> Config {
+        Config::parse(text, "t.json").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    const TWO_SERVICES: &str = r#"{
+        "interface": "eth0",
+        "director": { "ipv4": "10.0.0.2" },
+        "services": [
+            { "protocol": "tcp", "vip": "10.0.0.100", "port": 80, "scheduler": "mh",
+              "health_check": { "type": "tcp", "interval_ms": 200, "rise": 2, "fall": 2 },
+              "sorry_server": { "address": "10.0.0.99", "forwarding": "tun" },
+              "real_servers": [
+                { "address": "10.0.0.11", "forwarding": "tun" },
+                { "address": "10.0.0.12", "weight": 3, "forwarding": "tun" },
+                { "address": "10.0.0.13", "forwarding": "tun", "health_check": { "type": "none" } }
+              ] },
+            { "protocol": "udp", "vip": "10.0.0.100", "port": 53, "scheduler": "rr",
+              "real_servers": [
+                { "address": "10.0.0.11", "forwarding": "tun",
+                  "health_check": { "type": "udp", "payload": "q" } }
+              ] }
+        ]
+    }"#;
+
+    fn key(c: &Config, s: usize, r: usize) -> RealKey {
+        c.services[s].real_key(&c.services[s].real_servers[r])
+    }
+
+    fn weights(c: &Config, s: usize) -> Vec<(String, u32)> {
+        c.services[s]
+            .real_servers
+            .iter()
+            .map(|r| (r.address.to_string(), r.weight))
+            .collect()
+    }
+
+    #[test]
+    fn effective_config_zeroes_unavailable_and_adds_the_sorry_server_only_when_all_are_out() {
+        let c = cfg(TWO_SERVICES);
+        assert_eq!(
+            effective(&c, &HashSet::new()),
+            c,
+            "nothing unavailable: unchanged"
+        );
+        let un: HashSet<RealKey> = [key(&c, 0, 1)].into();
+        let e = effective(&c, &un);
+        assert_eq!(
+            weights(&e, 0),
+            [
+                ("10.0.0.11".into(), 1),
+                ("10.0.0.12".into(), 0),
+                ("10.0.0.13".into(), 1)
+            ]
+        );
+        assert_eq!(e.services[1], c.services[1], "other services untouched");
+        assert!(!service_down(&c.services[0], &un));
+        let un: HashSet<RealKey> = [key(&c, 0, 0), key(&c, 0, 1), key(&c, 0, 2)].into();
+        let e = effective(&c, &un);
+        assert!(service_down(&c.services[0], &un));
+        assert_eq!(
+            weights(&e, 0),
+            [
+                ("10.0.0.11".into(), 0),
+                ("10.0.0.12".into(), 0),
+                ("10.0.0.13".into(), 0),
+                ("10.0.0.99".into(), 1)
+            ],
+            "the sorry server is added"
+        );
+        // The same real server address in the other service is another real server.
+        let un: HashSet<RealKey> = [key(&c, 1, 0)].into();
+        let e = effective(&c, &un);
+        assert_eq!(weights(&e, 1), [("10.0.0.11".into(), 0)]);
+        assert_eq!(weights(&e, 0), weights(&c, 0));
+        assert!(
+            service_down(&c.services[1], &un),
+            "no sorry server: down, drop"
+        );
+        assert_eq!(e.services[1].real_servers.len(), 1);
+        // Weight 0 by configuration counts as out too.
+        let mut q = c.clone();
+        for r in &mut q.services[0].real_servers {
+            r.weight = 0;
+        }
+        assert!(service_down(&q.services[0], &HashSet::new()));
+        assert_eq!(
+            effective(&q, &HashSet::new()).services[0]
+                .real_servers
+                .len(),
+            4
+        );
+    }
+}

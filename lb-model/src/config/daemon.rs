@@ -182,3 +182,36 @@ pub fn restart_only_changes<F: Form, G: Form>(
     );
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Config {
+        Config::parse(
+            r#"{ "interface": "eth0", "director": { "ipv4": "10.0.0.2" }, "services": [
+                { "protocol": "tcp", "vip": "192.168.0.1", "port": 80, "scheduler": "rr",
+                  "real_servers": [ { "address": "172.16.0.1", "forwarding": "nat" } ] } ] }"#,
+            "t",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn daemon_settings_need_a_restart() {
+        let mut n = base();
+        n.interface = "eth1".into();
+        n.conn_table_size = Some(4096);
+        let e: Vec<String> = restart_only_changes(&base(), &n)
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(
+            e,
+            vec![
+                "interface: cannot change while lbd runs (running: \"eth0\", new: \"eth1\"); restart lbd to change it",
+                "conn_table_size: cannot change while lbd runs (running: 1048576, new: 4096); restart lbd to change it",
+            ]
+        );
+    }
+}
