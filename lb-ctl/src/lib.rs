@@ -19,7 +19,7 @@
 //! - [`resolve`]: [`cli::Cli::resolve`], a verb or else [`ipvsadm`];
 //! - [`cmd`]: one module per command, run by [`cmd::run`];
 //! - [`client`]: the control-socket client;
-//! - [`format`]: pure text formatting, byte-for-byte as ipvsadm 1.31.
+//! - [`format`](mod@format): pure text formatting, byte-for-byte as ipvsadm 1.31.
 
 pub mod cli;
 pub mod client;

@@ -1,6 +1,6 @@
 //! The names a listing prints without `-n` (ipvsadm's `addr_to_host`, `port_to_service`).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// Name lookups for output without `-n` (ipvsadm's `addr_to_host`, `port_to_service`).
 pub trait Resolve {
@@ -22,68 +22,77 @@ impl Resolve for Numeric {
     }
 }
 
-/// The system's resolver (`getnameinfo`, `getservbyport`).
+/// The system's resolver (`getnameinfo`).
 pub struct SystemNames;
 
 impl Resolve for SystemNames {
+    /// `getnameinfo(NI_NAMEREQD)`: the host's name, or none (never the address as text); the
+    /// port is not looked up (`NI_NUMERICSERV`).
     fn host(&self, addr: IpAddr) -> Option<String> {
-        let sa = std::net::SocketAddr::new(addr, 0);
-        // SAFETY: a sockaddr of the right family and length, and a buffer getnameinfo fills
-        // with a NUL-terminated name.
-        unsafe {
-            let mut storage: libc::sockaddr_storage = std::mem::zeroed();
-            let len = match sa {
-                std::net::SocketAddr::V4(v4) => {
-                    let p = &mut storage as *mut _ as *mut libc::sockaddr_in;
-                    (*p).sin_family = libc::AF_INET as u16;
-                    (*p).sin_addr.s_addr = u32::from_ne_bytes(v4.ip().octets());
-                    std::mem::size_of::<libc::sockaddr_in>()
-                }
-                std::net::SocketAddr::V6(v6) => {
-                    let p = &mut storage as *mut _ as *mut libc::sockaddr_in6;
-                    (*p).sin6_family = libc::AF_INET6 as u16;
-                    (*p).sin6_addr.s6_addr = v6.ip().octets();
-                    std::mem::size_of::<libc::sockaddr_in6>()
-                }
-            };
-            let mut host = [0 as libc::c_char; 1025];
-            let rc = libc::getnameinfo(
-                &storage as *const _ as *const libc::sockaddr,
-                len as libc::socklen_t,
-                host.as_mut_ptr(),
-                host.len() as libc::socklen_t,
-                std::ptr::null_mut(),
-                0,
-                libc::NI_NAMEREQD,
-            );
-            if rc != 0 {
-                return None;
-            }
-            Some(
-                std::ffi::CStr::from_ptr(host.as_ptr())
-                    .to_string_lossy()
-                    .into_owned(),
-            )
-        }
+        let flags = libc::NI_NAMEREQD | libc::NI_NUMERICSERV;
+        dns_lookup::getnameinfo(&SocketAddr::new(addr, 0), flags)
+            .ok()
+            .map(|(host, _)| host)
     }
 
+    /// `getservbyport(port, protocol)`, asked of `getnameinfo` (which looks the port up the
+    /// same way, of "udp" with `NI_DGRAM`, else "tcp"). getnameinfo prints the number for a
+    /// port without a name: that is no name.
     fn service(&self, port: u16, protocol: &str) -> Option<String> {
-        if protocol != "tcp" && protocol != "udp" {
-            return None;
-        }
-        let proto = std::ffi::CString::new(protocol).ok()?;
-        // SAFETY: a valid C string; the entry is copied out at once.
-        unsafe {
-            let e = libc::getservbyport(port.to_be() as libc::c_int, proto.as_ptr());
-            if e.is_null() {
-                None
-            } else {
-                Some(
-                    std::ffi::CStr::from_ptr((*e).s_name)
-                        .to_string_lossy()
-                        .into_owned(),
-                )
+        let datagram = match protocol {
+            "tcp" => 0,
+            "udp" => libc::NI_DGRAM,
+            _ => return None,
+        };
+        let any = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
+        let (_, service) = dns_lookup::getnameinfo(&any, libc::NI_NUMERICHOST | datagram).ok()?;
+        (service != port.to_string()).then_some(service)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The services database of this machine (a file, no network): each port's first name.
+    #[test]
+    fn service_names_of_the_system() {
+        let Some(services) = std::fs::read_to_string("/etc/services").ok() else {
+            eprintln!("skipped: no /etc/services on this machine");
+            return;
+        };
+        let first = |port: u16, proto: &str| {
+            services.lines().find_map(|l| {
+                let mut w = l.split('#').next().unwrap_or("").split_whitespace();
+                let name = w.next()?;
+                (w.next()? == format!("{port}/{proto}")).then(|| name.to_string())
+            })
+        };
+        for proto in ["tcp", "udp"] {
+            for port in (0..=1024).chain([8080, 65535]) {
+                assert_eq!(
+                    SystemNames.service(port, proto),
+                    first(port, proto),
+                    "{port}/{proto}"
+                );
             }
         }
+        assert_eq!(SystemNames.service(80, "sctp"), None);
+    }
+
+    /// Host names from the hosts file only (the addresses of the loopback), so that no
+    /// resolver is asked.
+    #[test]
+    fn host_names_of_the_system() {
+        let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        let first = hosts.lines().find_map(|l| {
+            let mut w = l.split('#').next().unwrap_or("").split_whitespace();
+            (w.next()? == "127.0.0.1").then(|| w.next().map(str::to_string))?
+        });
+        let Some(name) = first else {
+            eprintln!("skipped: 127.0.0.1 has no name in /etc/hosts");
+            return;
+        };
+        assert_eq!(SystemNames.host("127.0.0.1".parse().unwrap()), Some(name));
     }
 }
