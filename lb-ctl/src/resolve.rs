@@ -67,11 +67,7 @@ mod tests {
     };
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
-        let words: Vec<String> = std::iter::once("lbctl")
-            .chain(args.iter().copied())
-            .map(str::to_string)
-            .collect();
-        Cli::parse_words(&words)
+        Cli::parse_args(args)
     }
 
     fn resolve(args: &[&str]) -> Result<Command, String> {

@@ -157,17 +157,25 @@ impl Cli {
 }
 
 #[cfg(test)]
+impl Cli {
+    /// `lbctl` and `args`, parsed (for tests).
+    pub(crate) fn parse_args(args: &[&str]) -> Result<Cli, clap::Error> {
+        let words: Vec<String> = std::iter::once("lbctl")
+            .chain(args.iter().copied())
+            .map(str::to_string)
+            .collect();
+        Cli::parse_words(&words)
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use clap::{CommandFactory, error::ErrorKind};
 
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
-        let words: Vec<String> = std::iter::once("lbctl")
-            .chain(args.iter().copied())
-            .map(str::to_string)
-            .collect();
-        Cli::parse_words(&words)
+        Cli::parse_args(args)
     }
 
     #[test]

@@ -25,11 +25,7 @@ impl Lookup for Table {
 }
 
 pub(super) fn run(args: &[&str]) -> Result<Command, String> {
-    let words: Vec<String> = std::iter::once("lbctl")
-        .chain(args.iter().copied())
-        .map(str::to_string)
-        .collect();
-    let cli = Cli::parse_words(&words).map_err(|e| format!("clap: {e}"))?;
+    let cli = Cli::parse_args(args).map_err(|e| format!("clap: {e}"))?;
     resolve_with(&cli, &Table).map_err(|e| e.0)
 }
 
