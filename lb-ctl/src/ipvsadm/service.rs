@@ -8,6 +8,7 @@ use lb_common::api::{ServiceKey, ServiceSpec};
 use super::{address::parse_address, c_values::number, lookup::Lookup};
 use crate::{cli::Cli, command::UsageError};
 
+/// ipvsadm's `DEF_SCHED`: the scheduler of a service given none (or `-s ""`).
 pub const DEFAULT_SCHEDULER: &str = "wlc";
 
 /// The service selected by `-t`/`-u` (`--sctp-service` and `-f` are refused: lb has neither).

@@ -4,6 +4,7 @@
 
 use crate::command::UsageError;
 
+/// ipvsadm's commands (`CMD_*`), in its order: the rows of [`TABLE`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Cmd {
     Add,
@@ -22,6 +23,7 @@ pub(super) enum Cmd {
     Zero,
 }
 
+/// ipvsadm's names of its commands (`cmdnames`), as its messages say them.
 pub(super) const CMD_NAMES: [&str; 14] = [
     "add-service",
     "edit-service",
