@@ -10,8 +10,6 @@
 #[cfg(feature = "user")]
 extern crate std;
 
-#[cfg(feature = "user")]
-pub mod api;
 pub mod hash;
 pub mod reason;
 

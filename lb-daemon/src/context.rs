@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use lb_common::api::{RealServerView, ServiceView};
+use lb_model::api::{RealServerView, ServiceView};
 use lb_model::{
     Named,
     config::{Config, XdpMode},

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use lb_common::api::DEFAULT_SOCKET;
 use lb_daemon::{control, dataplane, host::netns, run};
+use lb_model::api::DEFAULT_SOCKET;
 use lb_model::config::{self, Config};
 use tracing::info;
 

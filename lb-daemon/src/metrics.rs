@@ -11,10 +11,8 @@ use std::{
     time::Duration,
 };
 
-use lb_common::{
-    REASON_NAMES,
-    api::{RateView, ServiceView, StatsView},
-};
+use lb_common::REASON_NAMES;
+use lb_model::api::{RateView, ServiceView, StatsView};
 use tracing::warn;
 
 use crate::context::Context;
@@ -282,7 +280,7 @@ pub fn serve(addr: SocketAddr, daemon: Arc<Mutex<Context>>) -> std::io::Result<(
 
 #[cfg(test)]
 mod tests {
-    use lb_common::api::RealServerView;
+    use lb_model::api::RealServerView;
 
     use super::*;
 
@@ -359,7 +357,7 @@ mod tests {
 
 #[cfg(test)]
 mod health_tests {
-    use lb_common::api::{
+    use lb_model::api::{
         CheckView, DrainView, RealHealthView, RealServerView, ServiceHealthView, StatsView,
     };
 

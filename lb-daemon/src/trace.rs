@@ -15,8 +15,8 @@ use anyhow::{Result, bail};
 use lb_common::{
     PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, REASON_NAMES, TRACE_F_PARSED, TraceEvent,
     TraceFilter,
-    api::{Op, Response, TraceView},
 };
+use lb_model::api::{Op, Response, TraceView};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use lb_model::addr::{addr_of, addr_words};

@@ -5,6 +5,7 @@
 //! lb-common's plain integers.
 
 pub mod addr;
+pub mod api;
 pub mod config;
 pub mod forwarding;
 pub mod names;

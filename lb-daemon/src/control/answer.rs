@@ -1,12 +1,10 @@
-//! lbd's answers to control requests (`lb_common::api::Op`), made under the context's lock:
+//! lbd's answers to control requests (`lb_model::api::Op`), made under the context's lock:
 //! a changing request is applied whole before the next request is looked at.
 
 use std::collections::HashMap;
 
-use lb_common::{
-    REASON_NAMES,
-    api::{Edit, Op, Response, ServiceKey, StatusView},
-};
+use lb_common::REASON_NAMES;
+use lb_model::api::{Edit, Op, Response, ServiceKey, StatusView};
 use lb_model::config::Config;
 
 use super::{commit::commit, connections::connections, drain::drain_op, edit::edit_config};

@@ -2,10 +2,8 @@
 
 use std::net::IpAddr;
 
-use lb_common::{
-    CONN_F_REPLY, CONN_S_CLOSING, CONN_S_ESTABLISHED, CONN_S_SYN, CONN_S_UDP,
-    api::{ConnView, Response},
-};
+use lb_common::{CONN_F_REPLY, CONN_S_CLOSING, CONN_S_ESTABLISHED, CONN_S_SYN, CONN_S_UDP};
+use lb_model::api::{ConnView, Response};
 use lb_model::{Named, addr::addr_of};
 
 use crate::{context::Context, dataplane::monotonic_ns};

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use lb_common::api::{Op, Response};
+use lb_model::api::{Op, Response};
 use lb_model::{
     Named, Protocol,
     config::{RealKey, ServiceKey},

@@ -3,10 +3,10 @@
 //! checks, all or nothing. Errors use ipvsadm's wording (libipvs's `ipvs_strerror`) where
 //! ipvsadm has one.
 
-use lb_common::api::{Edit, RealSpec, ServiceKey as WireKey, ServiceSpec};
+use lb_model::api::{Edit, RealSpec, ServiceKey as WireKey, ServiceSpec};
 use lb_model::{
     Protocol, Scheduler,
-    config::{Config, ConfigError, Raw, RealServerConfig, ServiceConfig, ServiceKey},
+    config::{Config, ConfigError, Raw, RealServerConfig, ServiceKey},
     names::fmt_addr_port,
 };
 
@@ -40,52 +40,26 @@ pub fn service_key(k: &WireKey) -> Result<ServiceKey, String> {
     })
 }
 
-/// A service from ipvsadm's words; `keep` (the service being edited) keeps what ipvsadm has
-/// no option for (health checks, sorry server).
-fn service_config(
-    key: ServiceKey,
-    spec: &ServiceSpec,
-    real_servers: Vec<RealServerConfig<Raw>>,
-    keep: Option<&ServiceConfig<Raw>>,
-) -> ServiceConfig<Raw> {
-    ServiceConfig {
-        protocol: key.protocol,
-        vip: key.vip,
-        port: key.port,
-        scheduler: spec.scheduler.clone(),
-        mh_table_size: spec.mh_table_size,
-        persistent: spec.persistent,
-        persistent_netmask: spec.persistent_netmask,
-        sched_flags: spec.sched_flags.clone(),
-        one_packet: spec.one_packet,
-        real_servers,
-        health_check: keep.and_then(|k| k.health_check.clone()),
-        sorry_server: keep.and_then(|k| k.sorry_server.clone()),
-    }
-}
-
 /// A real server from ipvsadm's words; `keep` (the real server being edited) keeps what
-/// ipvsadm has no option for (its health check).
+/// ipvsadm has no option for (its health check) unless the request gives it.
 fn real_config(
     spec: &RealSpec,
     service_port: u16,
     keep: Option<&RealServerConfig<Raw>>,
 ) -> RealServerConfig<Raw> {
     RealServerConfig {
-        address: spec.address,
         // The service's port is the default: a config written back stays as short as the
         // user would write it.
-        port: (spec.port != service_port).then_some(spec.port),
-        weight: spec.weight,
-        forwarding: spec.forwarding.clone(),
+        port: spec.port.filter(|p| *p != service_port),
         // The defaults (ipip, no checksum) are left out, as a config file leaves them out:
         // `-S` names them and `-R` gives them back unchanged.
         tun_type: spec.tun_type.clone().filter(|t| t != "ipip"),
-        tun_port: spec.tun_port,
         tun_csum: spec.tun_csum.clone().filter(|c| c != "nocsum"),
-        upper_threshold: spec.upper_threshold,
-        lower_threshold: spec.lower_threshold,
-        health_check: keep.and_then(|k| k.health_check.clone()),
+        health_check: spec
+            .health_check
+            .clone()
+            .or_else(|| keep.and_then(|k| k.health_check.clone())),
+        ..spec.clone()
     }
 }
 
@@ -126,21 +100,30 @@ pub fn edit_config(current: &Config, edits: &[Edit]) -> Result<Config, EditError
     };
     for (i, e) in edits.iter().enumerate() {
         match e {
-            Edit::AddService { service } => match find(&cfg, i, &service.key)? {
-                (_, Some(_)) => return Err(fail(i, "Service already exists")),
-                (key, None) => {
-                    unknown_scheduler(i, service)?;
-                    cfg.services
-                        .push(service_config(key, service, Vec::new(), None))
+            Edit::AddService { service } => {
+                if cfg.find_service(&service.key()).is_some() {
+                    return Err(fail(i, "Service already exists"));
                 }
-            },
+                unknown_scheduler(i, service)?;
+                cfg.services.push(service.clone());
+            }
             Edit::EditService { service } => {
-                let (key, Some(k)) = find(&cfg, i, &service.key)? else {
+                let Some(k) = cfg.find_service(&service.key()) else {
                     return Err(fail(i, "No such service"));
                 };
                 unknown_scheduler(i, service)?;
-                let reals = std::mem::take(&mut cfg.services[k].real_servers);
-                cfg.services[k] = service_config(key, service, reals, Some(&cfg.services[k]));
+                if !service.real_servers.is_empty() {
+                    return Err(fail(
+                        i,
+                        "edit_service changes a service's settings; its real servers are changed with add_real, edit_real and del_real",
+                    ));
+                }
+                let old = std::mem::replace(&mut cfg.services[k], service.clone());
+                let s = &mut cfg.services[k];
+                s.real_servers = old.real_servers;
+                // ipvsadm has no words for these: kept unless the request gives them.
+                s.health_check = s.health_check.take().or(old.health_check);
+                s.sorry_server = s.sorry_server.take().or(old.sorry_server);
             }
             Edit::DelService { service } => {
                 let (_, Some(k)) = find(&cfg, i, service)? else {
@@ -155,7 +138,7 @@ pub fn edit_config(current: &Config, edits: &[Edit]) -> Result<Config, EditError
                 };
                 thresholds(i, real)?;
                 let s = &mut cfg.services[k];
-                if s.find_real(real.address, real.port).is_some() {
+                if s.find_real(real.address, s.real_port(real)).is_some() {
                     return Err(fail(i, "Destination already exists"));
                 }
                 let r = real_config(real, s.port, None);
@@ -167,7 +150,7 @@ pub fn edit_config(current: &Config, edits: &[Edit]) -> Result<Config, EditError
                 };
                 thresholds(i, real)?;
                 let s = &mut cfg.services[k];
-                let Some(j) = s.find_real(real.address, real.port) else {
+                let Some(j) = s.find_real(real.address, s.real_port(real)) else {
                     return Err(fail(i, "No such destination"));
                 };
                 s.real_servers[j] = real_config(real, s.port, Some(&s.real_servers[j]));
@@ -275,7 +258,7 @@ fn describe_error(cfg: &Config<Raw>, e: &ConfigError) -> String {
 
 #[cfg(test)]
 mod tests {
-    use lb_model::config::diff::diff;
+    use lb_model::config::{ServiceConfig, diff::diff};
 
     use super::*;
 
@@ -299,27 +282,17 @@ mod tests {
 
     fn spec(vip: &str, port: u16, sched: &str) -> ServiceSpec {
         ServiceSpec {
-            key: key("tcp", vip, port),
             scheduler: sched.into(),
-            persistent: None,
-            persistent_netmask: None,
-            sched_flags: vec![],
-            one_packet: false,
-            mh_table_size: None,
+            ..ServiceConfig::adopted(Protocol::Tcp, vip.parse().unwrap(), port).raw()
         }
     }
 
     fn real(addr: &str, port: u16, fwd: &str, weight: u32) -> RealSpec {
         RealSpec {
-            address: addr.parse().unwrap(),
-            port,
+            port: Some(port),
             weight,
             forwarding: fwd.into(),
-            tun_type: None,
-            tun_port: None,
-            tun_csum: None,
-            upper_threshold: None,
-            lower_threshold: None,
+            ..RealServerConfig::adopted(addr.parse().unwrap()).raw()
         }
     }
 
@@ -423,11 +396,8 @@ mod tests {
                 "Scheduler or persistence engine not found (unknown scheduler \"fastest\"; valid: rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, mh, fo, ovf)",
             ),
             (
-                Edit::AddService {
-                    service: ServiceSpec {
-                        key: key("sctp", "192.168.0.3", 80),
-                        ..spec("192.168.0.3", 80, "rr")
-                    },
+                Edit::DelService {
+                    service: key("sctp", "192.168.0.3", 80),
                 },
                 "protocol \"sctp\" is not supported by lb (tcp or udp)",
             ),
@@ -497,5 +467,36 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.edit, Some(1));
+    }
+
+    #[test]
+    fn edit_service_keeps_what_ipvsadm_cannot_say_and_takes_no_real_servers() {
+        let mut checked = base();
+        checked.services[0].health_check = Some(serde_json::from_str(r#"{"type":"tcp"}"#).unwrap());
+        let c = edit_config(
+            &checked,
+            &[Edit::EditService {
+                service: spec("192.168.0.1", 80, "wrr"),
+            }],
+        )
+        .unwrap();
+        assert_eq!(c.services[0].scheduler, Scheduler::Wrr);
+        assert_eq!(c.services[0].real_servers, checked.services[0].real_servers);
+        assert_eq!(c.services[0].health_check, checked.services[0].health_check);
+        let err = edit_config(
+            &checked,
+            &[Edit::EditService {
+                service: ServiceSpec {
+                    real_servers: vec![real("172.16.0.9", 80, "dr", 1)],
+                    ..spec("192.168.0.1", 80, "wrr")
+                },
+            }],
+        )
+        .unwrap_err();
+        assert!(
+            err.message
+                .starts_with("edit_service changes a service's settings"),
+            "{err:?}"
+        );
     }
 }

@@ -14,7 +14,7 @@ use std::{
 };
 
 use anyhow::{Context as _, Result, bail};
-use lb_common::api::{API_VERSION, Op, Request, Response};
+use lb_model::api::{API_VERSION, Op, Request, Response};
 use tracing::warn;
 
 use super::answer::answer;

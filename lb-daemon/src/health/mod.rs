@@ -27,7 +27,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use lb_common::api::{CheckView, DrainView, RealHealthView, ServiceHealthView, ServiceView};
+use lb_model::api::{CheckView, DrainView, RealHealthView, ServiceHealthView, ServiceView};
 use lb_model::{
     Named,
     config::{Config, OnDown, RealKey},
@@ -628,7 +628,7 @@ mod tests {
 
     #[test]
     fn listings_show_configured_weight_health_and_the_sorry_server() {
-        use lb_common::api::{RealServerView, StatsView};
+        use lb_model::api::{RealServerView, StatsView};
         let c = cfg(TWO_SERVICES);
         let mut h = Health::without_checkers();
         let mut p = planner(&c);
