@@ -257,12 +257,13 @@ fn describe_error(cfg: &Config<Raw>, e: &ConfigError) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use lb_model::config::{ServiceConfig, diff::diff};
 
     use super::*;
 
-    fn base() -> Config {
+    /// One service with one real server (also the state file's tests').
+    pub(crate) fn base() -> Config {
         Config::parse(
             r#"{ "interface": "eth0", "director": { "ipv4": "10.0.0.2" }, "services": [
                 { "protocol": "tcp", "vip": "192.168.0.1", "port": 80, "scheduler": "rr",

@@ -95,16 +95,7 @@ pub fn persist(path: &Path, cfg: &Config) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn base() -> Config {
-        Config::parse(
-            r#"{ "interface": "eth0", "director": { "ipv4": "10.0.0.2" }, "services": [
-                { "protocol": "tcp", "vip": "192.168.0.1", "port": 80, "scheduler": "rr",
-                  "real_servers": [ { "address": "172.16.0.1", "forwarding": "nat" } ] } ] }"#,
-            "t",
-        )
-        .unwrap()
-    }
+    use crate::control::edit::tests::base;
 
     #[test]
     fn state_file_round_trip_and_merge() {

@@ -450,34 +450,7 @@ mod tests {
     use lb_model::config::RealServerConfig;
 
     use super::*;
-
-    fn cfg(text: &str) -> Config {
-        Config::parse(text, "t.json").unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    const TWO_SERVICES: &str = r#"{
-        "interface": "eth0",
-        "director": { "ipv4": "10.0.0.2" },
-        "services": [
-            { "protocol": "tcp", "vip": "10.0.0.100", "port": 80, "scheduler": "mh",
-              "health_check": { "type": "tcp", "interval_ms": 200, "rise": 2, "fall": 2 },
-              "sorry_server": { "address": "10.0.0.99", "forwarding": "tun" },
-              "real_servers": [
-                { "address": "10.0.0.11", "forwarding": "tun" },
-                { "address": "10.0.0.12", "weight": 3, "forwarding": "tun" },
-                { "address": "10.0.0.13", "forwarding": "tun", "health_check": { "type": "none" } }
-              ] },
-            { "protocol": "udp", "vip": "10.0.0.100", "port": 53, "scheduler": "rr",
-              "real_servers": [
-                { "address": "10.0.0.11", "forwarding": "tun",
-                  "health_check": { "type": "udp", "payload": "q" } }
-              ] }
-        ]
-    }"#;
-
-    fn key(c: &Config, s: usize, r: usize) -> RealKey {
-        c.services[s].real_key(&c.services[s].real_servers[r])
-    }
+    use crate::plan::overlays::tests::{TWO_SERVICES, cfg, key, weights};
 
     fn result(k: RealKey, generation: u64, ok: bool) -> CheckResult {
         CheckResult {
@@ -486,14 +459,6 @@ mod tests {
             result: if ok { Ok(()) } else { Err("refused".into()) },
             duration: Duration::from_millis(1),
         }
-    }
-
-    fn weights(c: &Config, s: usize) -> Vec<(String, u32)> {
-        c.services[s]
-            .real_servers
-            .iter()
-            .map(|r| (r.address.to_string(), r.weight))
-            .collect()
     }
 
     /// A planner whose desired config is `c` (no maps behind it).

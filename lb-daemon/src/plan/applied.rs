@@ -466,65 +466,29 @@ impl Applied {
         {
             plan.push(Step::ForgetLocality { service: id });
         }
-        let region = match old_region {
-            Some(r) if old_input.as_ref() == Some(&input) => r,
-            _ => {
-                let keys: Vec<Vec<u8>> = reals.iter().map(maglev_key).collect();
-                let backends: Vec<maglev::Backend<'_>> = reals
-                    .iter()
-                    .zip(&keys)
-                    .map(|(r, k)| maglev::Backend {
-                        id: r.id,
-                        key: k,
-                        weight: r.cfg.weight,
-                    })
-                    .collect();
-                let table = match sched::cells(scfg.scheduler, size, &backends) {
-                    Ok(t) => t,
-                    Err(source) => {
-                        // Keep account of what was planned for it so far.
-                        self.keep(key, id, index, scfg, reals, old_region, old_input);
-                        return Err(CompileError::Sched {
-                            path: format!("services[{index}]"),
-                            source,
-                        });
-                    }
-                };
-                let len = table.len() as u32;
-                let Some(region) = self.regions.alloc(len.max(1)) else {
-                    self.keep(key, id, index, scfg, reals, old_region, old_input);
-                    return Err(CompileError::TableFull(len));
-                };
-                let table_len = if table.iter().any(|&cell| cell as u32 != 0) {
-                    len
-                } else {
-                    0
-                };
-                plan.push(Step::WriteTable {
-                    off: region.off,
-                    cells: table,
-                });
-                plan.push(Step::SetService(
-                    key,
-                    Service {
-                        id,
-                        flags: input.flags.0,
-                        sched: scfg.scheduler.code(),
-                        persist_prefix: input.persistence.1,
-                        sched_flags: input.flags.1,
-                        _pad: 0,
-                        table_off: region.off,
-                        table_len,
-                        persist_timeout: input.persistence.0,
-                    },
-                ));
-                if let Some(old) = old_region {
-                    self.regions.free(old);
-                }
-                report.tables_rewritten += 1;
-                region
-            }
+        let made = self.table_region(
+            plan,
+            key,
+            id,
+            index,
+            scfg,
+            &reals,
+            old_region.filter(|_| old_input.as_ref() == Some(&input)),
+            report,
+        );
+        // A service whose table could not be made keeps its old one (if any) in the
+        // bookkeeping, with its real servers as planned.
+        let (region, table_input) = match (&made, old_region) {
+            (Ok(r), _) => (*r, Some(input)),
+            (Err(_), Some(old)) => (old, old_input),
+            (Err(_), None) => return made.map(drop),
         };
+        if made.is_ok()
+            && let Some(old) = old_region
+            && old != region
+        {
+            self.regions.free(old);
+        }
         self.services.insert(
             key,
             ServiceState {
@@ -533,38 +497,80 @@ impl Applied {
                 cfg: scfg.clone(),
                 reals,
                 region,
-                table_input: Some(input),
+                table_input,
             },
         );
-        Ok(())
+        made.map(drop)
     }
 
-    /// Keeps account of a service whose table could not be made: its real servers as planned,
-    /// its old table (if any) still in place.
+    /// The region of a service's table: `unchanged` (its table is what the config asks), or a
+    /// new one with the table written into it and the service entry pointed at it.
     #[allow(clippy::too_many_arguments)]
-    fn keep(
+    fn table_region(
         &mut self,
+        plan: &mut Plan,
         key: VipKey,
         id: u32,
         index: usize,
         scfg: &ServiceConfig,
-        reals: Vec<RealState>,
-        region: Option<Region>,
-        input: Option<TableInput>,
-    ) {
-        if let Some(region) = region {
-            self.services.insert(
-                key,
-                ServiceState {
-                    id,
-                    index,
-                    cfg: scfg.clone(),
-                    reals,
-                    region,
-                    table_input: input,
-                },
-            );
+        reals: &[RealState],
+        unchanged: Option<Region>,
+        report: &mut ApplyReport,
+    ) -> Result<Region, CompileError> {
+        if let Some(r) = unchanged {
+            return Ok(r);
         }
+        let size = scfg.mh_table_size();
+        let keys: Vec<Vec<u8>> = reals.iter().map(maglev_key).collect();
+        let backends: Vec<maglev::Backend<'_>> = reals
+            .iter()
+            .zip(&keys)
+            .map(|(r, k)| maglev::Backend {
+                id: r.id,
+                key: k,
+                weight: r.cfg.weight,
+            })
+            .collect();
+        let table = sched::cells(scfg.scheduler, size, &backends).map_err(|source| {
+            CompileError::Sched {
+                path: format!("services[{index}]"),
+                source,
+            }
+        })?;
+        let len = table.len() as u32;
+        let region = self
+            .regions
+            .alloc(len.max(1))
+            .ok_or(CompileError::TableFull(len))?;
+        let table_len = if table.iter().any(|&cell| cell as u32 != 0) {
+            len
+        } else {
+            0
+        };
+        plan.push(Step::WriteTable {
+            off: region.off,
+            cells: table,
+        });
+        plan.push(Step::SetService(
+            key,
+            Service {
+                id,
+                flags: if scfg.one_packet && scfg.protocol == Protocol::Udp {
+                    SVC_F_ONE_PACKET
+                } else {
+                    0
+                },
+                sched: scfg.scheduler.code(),
+                persist_prefix: scfg.persistence_prefix(),
+                sched_flags: scfg.sched_flag_bits(),
+                _pad: 0,
+                table_off: region.off,
+                table_len,
+                persist_timeout: scfg.persistent.unwrap_or(0),
+            },
+        ));
+        report.tables_rewritten += 1;
+        Ok(region)
     }
 
     /// One marker per distinct VIP address.

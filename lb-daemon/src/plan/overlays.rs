@@ -127,14 +127,15 @@ pub fn service_down(svc: &ServiceConfig, unavailable: &HashSet<RealKey>) -> bool
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn cfg(text: &str) -> Config {
+    pub(crate) fn cfg(text: &str) -> Config {
         Config::parse(text, "t.json").unwrap_or_else(|e| panic!("{e}"))
     }
 
-    const TWO_SERVICES: &str = r#"{
+    /// Two services, checked and not, with a sorry server (also the health tests').
+    pub(crate) const TWO_SERVICES: &str = r#"{
         "interface": "eth0",
         "director": { "ipv4": "10.0.0.2" },
         "services": [
@@ -154,11 +155,11 @@ mod tests {
         ]
     }"#;
 
-    fn key(c: &Config, s: usize, r: usize) -> RealKey {
+    pub(crate) fn key(c: &Config, s: usize, r: usize) -> RealKey {
         c.services[s].real_key(&c.services[s].real_servers[r])
     }
 
-    fn weights(c: &Config, s: usize) -> Vec<(String, u32)> {
+    pub(crate) fn weights(c: &Config, s: usize) -> Vec<(String, u32)> {
         c.services[s]
             .real_servers
             .iter()
