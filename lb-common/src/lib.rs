@@ -13,66 +13,12 @@ extern crate std;
 #[cfg(feature = "user")]
 pub mod api;
 pub mod hash;
+pub mod layout;
+pub mod maps;
 pub mod reason;
 
+pub use maps::{LAYOUT_FINGERPRINT, LAYOUT_VERSION, LayoutMeta, capacity, map_name};
 pub use reason::*;
-
-/// Map names, shared so that user space finds (and pins) exactly what the object defines.
-/// Kept at 15 characters or fewer: the kernel truncates longer names, which breaks lookups of
-/// pinned maps by name.
-pub mod map_name {
-    pub const SERVICES: &str = "lb_services";
-    pub const REALS: &str = "lb_reals";
-    pub const SCHED_TABLE: &str = "lb_sched_tbl";
-    pub const CONNS: &str = "lb_conns";
-    pub const CONFIG: &str = "lb_config";
-    pub const REASONS: &str = "lb_reasons";
-    pub const SVC_STATS: &str = "lb_svc_stats";
-    pub const REAL_STATS: &str = "lb_real_stats";
-    pub const BENCH_PROGS: &str = "lb_bench_progs";
-    pub const BENCH_STATE: &str = "lb_bench_state";
-    pub const NH_CACHE: &str = "lb_nh_cache";
-    pub const REAL_CONNS: &str = "lb_real_conns";
-    pub const SCHED_CURSOR: &str = "lb_sched_cur";
-    pub const PERSIST: &str = "lb_persist";
-    pub const FRAGS: &str = "lb_frags";
-    pub const REAL_LIMITS: &str = "lb_real_limits";
-    pub const LOCALITY: &str = "lb_locality";
-    /// Not pinned (a new program instance has its own): `lbctl trace`'s ring buffer and
-    /// filter.
-    pub const TRACE: &str = "lb_trace";
-    pub const TRACE_FILTER: &str = "lb_trace_flt";
-    pub const PROGS: &str = "lb_progs";
-    pub const ADDR_FILTER: &str = "lb_addr_flt";
-    /// Not a map: the pinned XDP link of `lb` (a restarted or upgraded lbd swaps the program
-    /// in it atomically).
-    pub const LINK: &str = "link_lb";
-    pub const DECAP_CONFIG: &str = "lb_decap_cfg";
-    /// The maps that hold the director's state; `lbd` pins each under its pin directory, and a
-    /// restarted or upgraded lbd adopts them.
-    ///
-    /// Not `PROGS`: each program instance keeps its own tail-call map, so that during an
-    /// upgrade the old `lb` hands ICMP to the old `lb_icmp` (which reads the old scratch
-    /// map) and the new one to the new, until the link swap.
-    pub const DIRECTOR: [&str; 16] = [
-        SERVICES,
-        REALS,
-        SCHED_TABLE,
-        CONNS,
-        CONFIG,
-        REASONS,
-        SVC_STATS,
-        REAL_STATS,
-        NH_CACHE,
-        REAL_CONNS,
-        SCHED_CURSOR,
-        PERSIST,
-        FRAGS,
-        ADDR_FILTER,
-        REAL_LIMITS,
-        LOCALITY,
-    ];
-}
 
 /// Capacities. Service and real-server ids index arrays of these sizes; id 0 is reserved as
 /// "unset" so that an unfilled table slot is detectable.
@@ -644,4 +590,5 @@ mod user {
     unsafe impl aya::Pod for Locality {}
     unsafe impl aya::Pod for TraceFilter {}
     unsafe impl aya::Pod for TraceEvent {}
+    unsafe impl aya::Pod for LayoutMeta {}
 }

@@ -9,23 +9,29 @@
 // 40-byte key onto the 512-byte stack first.
 #![allow(clippy::needless_borrows_for_generic_args)]
 
+// The modules, from the top of the packet path down; each imports only modules below it.
 mod bench;
+mod clock;
 mod conn;
+mod count;
 mod csum;
 mod decap;
 mod director;
-mod forward;
 mod frag;
+mod headers;
 mod icmp;
+mod lookup;
 mod maps;
-mod nat;
 mod parse;
+mod persist;
 mod ptr;
 mod sched;
+mod scratch;
+mod stats;
 mod trace;
-mod tun;
 mod verdict;
 mod vlan;
+mod xmit;
 
 use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
 
@@ -41,7 +47,7 @@ pub fn lb(ctx: XdpContext) -> u32 {
         }
         Err(v) => (v, false),
     };
-    verdict::count(v.reason);
+    count::count(v.reason);
     trace::emit(&v, parsed);
     v.action
 }
@@ -50,7 +56,7 @@ pub fn lb(ctx: XdpContext) -> u32 {
 #[xdp]
 pub fn lb_icmp(ctx: XdpContext) -> u32 {
     let v = verdict::of(director::process_icmp(&ctx));
-    verdict::count(v.reason);
+    count::count(v.reason);
     trace::emit(&v, true);
     v.action
 }
@@ -58,7 +64,7 @@ pub fn lb_icmp(ctx: XdpContext) -> u32 {
 /// The real server: strip the director's tunnel header.
 #[xdp]
 pub fn decap(ctx: XdpContext) -> u32 {
-    verdict::finish(decap::process(&ctx))
+    count::finish(decap::process(&ctx))
 }
 
 /// Pass-through, for the far end of a veth: frames a program sends with XDP_TX or
