@@ -254,6 +254,21 @@ fn pin_map(path: &std::path::Path, key: u32, value: u32, entries: u32) {
     unsafe { libc::close(fd as i32) };
 }
 
+/// Runs lbd in the director's namespace with the topology's config file, to its end (it
+/// stops at once when it refuses the running data plane).
+fn lbd_once(t: &Topology) -> std::process::Output {
+    std::process::Command::new(bin("lbd"))
+        .arg("--netns")
+        .arg(&t.director.name)
+        .arg("--no-state")
+        .arg("--config")
+        .arg(&t.config_path)
+        .arg("--socket")
+        .arg(&t.socket)
+        .output()
+        .expect("run lbd")
+}
+
 #[test]
 fn lbd_refuses_to_take_over_a_data_plane_whose_layout_it_cannot_read() {
     require_root!();
@@ -264,16 +279,7 @@ fn lbd_refuses_to_take_over_a_data_plane_whose_layout_it_cannot_read() {
     pin_map(&bogus, 8, 8, 16);
     let cfg = t.config(&[1]);
     std::fs::write(&t.config_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
-    let out = std::process::Command::new(bin("lbd"))
-        .arg("--netns")
-        .arg(&t.director.name)
-        .arg("--no-state")
-        .arg("--config")
-        .arg(&t.config_path)
-        .arg("--socket")
-        .arg(&t.socket)
-        .output()
-        .expect("run lbd");
+    let out = lbd_once(&t);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "lbd took it over:\n{err}");
     assert!(
@@ -305,16 +311,7 @@ fn lbd_refuses_a_data_plane_of_another_layout_version_even_when_every_size_agree
     meta.set(0, next, 0).expect("write lb_meta");
 
     std::fs::write(&t.config_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
-    let out = std::process::Command::new(bin("lbd"))
-        .arg("--netns")
-        .arg(&t.director.name)
-        .arg("--no-state")
-        .arg("--config")
-        .arg(&t.config_path)
-        .arg("--socket")
-        .arg(&t.socket)
-        .output()
-        .expect("run lbd");
+    let out = lbd_once(&t);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "lbd took it over:\n{err}");
     let fp = lb_common::LAYOUT_FINGERPRINT;
