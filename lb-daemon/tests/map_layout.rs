@@ -13,7 +13,9 @@
 //! - the layout version: `LAYOUT_FINGERPRINT` is the hash of those layouts, so that changing
 //!   any of them (a same-size field reorder included) fails here until the fingerprint is
 //!   recorded again, with `LAYOUT_VERSION` bumped;
-//! - lbd refuses pinned maps of another layout version (real maps, pinned in bpffs).
+//! - lbd refuses pinned maps of another layout version (real maps, pinned in bpffs);
+//! - the object's source, `lb-ebpf`: each module imports only from layers below its own (no
+//!   import circle), by the layers `lb-ebpf/src/main.rs` draws.
 
 use std::{borrow::Cow, collections::HashMap, path::PathBuf};
 
@@ -539,4 +541,183 @@ fn maps_pinned_before_layout_versions_are_version_1_and_get_one_recorded() {
             "{err}"
         );
     }
+}
+
+/// The layers of `lb-ebpf`'s modules, top down (as `lb-ebpf/src/main.rs` draws them). Every
+/// module is listed, so that a new one is placed on purpose.
+const EBPF_LAYERS: &[&[&str]] = &[
+    &["main", "lib"],
+    &["director", "decap", "bench", "trace"],
+    &["icmp"],
+    &["xmit"],
+    &["xmit::tun", "xmit::dr", "xmit::nat"],
+    &["xmit::too_big", "xmit::route"],
+    &["conn"],
+    &["persist", "sched"],
+    &["sched::locality"],
+    &["sched::counted", "sched::table"],
+    &["frag", "stats", "lookup"],
+    &["count"],
+    &["maps"],
+    &["scratch"],
+    &["parse", "vlan"],
+    &["clock", "csum", "headers", "ptr", "verdict"],
+];
+
+/// `lb-ebpf`'s modules (`a::b` for `src/a/b.rs`, `a` for `src/a/mod.rs`) and their sources.
+fn ebpf_modules() -> Vec<(String, String)> {
+    fn walk(dir: &std::path::Path, prefix: &str, out: &mut Vec<(String, String)>) {
+        for e in std::fs::read_dir(dir).expect("lb-ebpf's sources") {
+            let p = e.expect("an entry").path();
+            let stem = p.file_stem().unwrap().to_string_lossy().into_owned();
+            let name = if prefix.is_empty() {
+                stem.clone()
+            } else if stem == "mod" {
+                prefix.to_string()
+            } else {
+                format!("{prefix}::{stem}")
+            };
+            if p.is_dir() {
+                walk(&p, &name, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push((name, std::fs::read_to_string(&p).expect("a source file")));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../lb-ebpf/src");
+    walk(&src, "", &mut out);
+    out
+}
+
+/// The paths a source names from its own crate: every path of its `use` items (braces
+/// expanded) and every `crate::` / `super::` path in its code, comments left out.
+fn crate_paths(src: &str) -> Vec<String> {
+    fn expand(prefix: &str, tree: &str, out: &mut Vec<String>) {
+        match tree.find('{') {
+            None => out.push(format!("{prefix}{}", tree.split(" as ").next().unwrap())),
+            Some(open) => {
+                let head = format!("{prefix}{}", &tree[..open]);
+                let inner = &tree[open + 1..tree.rfind('}').expect("a closing brace")];
+                let (mut depth, mut start) = (0, 0);
+                for (i, c) in inner.char_indices() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' => depth -= 1,
+                        ',' if depth == 0 => {
+                            expand(&head, inner[start..i].trim(), out);
+                            start = i + 1;
+                        }
+                        _ => {}
+                    }
+                }
+                let last = inner[start..].trim();
+                if !last.is_empty() {
+                    expand(&head, last, out);
+                }
+            }
+        }
+    }
+    let code: String = src
+        .lines()
+        .map(|l| l.split("//").next().unwrap())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut out = Vec::new();
+    for item in code.split(';') {
+        if let Some(at) = item.find("use ") {
+            let tree: String = item[at + 4..]
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            let tree = tree.replace(" ", "");
+            expand("", &tree, &mut out);
+        }
+    }
+    for start in ["crate::", "super::"] {
+        for (i, _) in code.match_indices(start) {
+            let rest = &code[i..];
+            let end = rest
+                .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+                .unwrap_or(rest.len());
+            let path = rest[..end].trim_end_matches(':');
+            // `use super::{...}` is read above: a path of its own only with a name after it.
+            if path.contains("::") {
+                out.push(path.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// The module of `lb-ebpf` a path from module `from` names, if any.
+fn resolve(from: &str, path: &str, modules: &[&str]) -> Option<String> {
+    let mut parts: Vec<&str> = path.split("::").collect();
+    let mut base: Vec<&str> = match parts.first() {
+        Some(&"crate") => vec![],
+        Some(&"super") => {
+            let mut b: Vec<&str> = from.split("::").collect();
+            // A folder's mod.rs is the folder itself; its `super` is the folder's parent.
+            b.pop();
+            b
+        }
+        Some(&"self") => from.split("::").collect(),
+        _ => return None,
+    };
+    parts.remove(0);
+    while let Some(&p) = parts.first() {
+        let mut longer = base.clone();
+        longer.push(p);
+        if modules.contains(&longer.join("::").as_str()) {
+            base = longer;
+            parts.remove(0);
+        } else {
+            break;
+        }
+    }
+    (!base.is_empty()).then(|| base.join("::"))
+}
+
+#[test]
+fn lb_ebpf_modules_import_only_lower_layers() {
+    let modules = ebpf_modules();
+    let names: Vec<&str> = modules.iter().map(|(n, _)| n.as_str()).collect();
+    let layer = |m: &str| {
+        EBPF_LAYERS
+            .iter()
+            .position(|l| l.contains(&m))
+            .unwrap_or_else(|| panic!("lb-ebpf module {m} is in no layer of EBPF_LAYERS"))
+    };
+    let mut wrong = Vec::new();
+    let mut seen = 0;
+    for (m, src) in &modules {
+        for path in crate_paths(src) {
+            let Some(to) = resolve(m, &path, &names) else {
+                continue;
+            };
+            seen += 1;
+            if to != *m && layer(&to) <= layer(m) {
+                wrong.push(format!(
+                    "{m} (layer {}) uses {path} (layer {})",
+                    layer(m),
+                    layer(&to)
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "imports that go up or sideways:\n{}",
+        wrong.join("\n")
+    );
+    assert!(
+        seen > 50,
+        "only {seen} imports found: the reader of `use` lines is broken"
+    );
+    // The check can fail: conn using the director would be refused.
+    assert!(layer("conn") >= layer("director"));
+    assert!(
+        resolve("conn", "crate::director::process", &names)
+            .is_some_and(|to| layer(&to) <= layer("conn"))
+    );
 }

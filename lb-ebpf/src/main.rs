@@ -9,7 +9,13 @@
 // 40-byte key onto the 512-byte stack first.
 #![allow(clippy::needless_borrows_for_generic_args)]
 
-// The modules, from the top of the packet path down; each imports only modules below it.
+// The modules in layers, top down; each imports only from layers below its own (checked by
+// `lb-daemon/tests/map_layout.rs`, `lb_ebpf_modules_import_only_lower_layers`):
+//   the programs' bodies: director (lb), decap, bench, trace; then icmp (lb_icmp);
+//   forwarding: xmit (tun, dr, nat; over route and too_big);
+//   the connection table: conn; over persist and sched (locality over counted, table);
+//   frag, stats, lookup; count; maps; scratch; parse, vlan;
+//   leaves: clock, csum, headers, ptr, verdict.
 mod bench;
 mod clock;
 mod conn;
