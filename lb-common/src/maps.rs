@@ -72,6 +72,15 @@ pub mod map_name {
     ];
 }
 
+/// Slots of [`map_name::PROGS`], the programs `lb` tail-calls, by name.
+pub mod prog_slot {
+    /// `lb_icmp`: ICMP to or about a VIP.
+    pub const ICMP: u32 = 0;
+    pub const COUNT: u32 = 1;
+    /// The program in each slot.
+    pub const NAMES: [&str; COUNT as usize] = ["lb_icmp"];
+}
+
 /// Each map's capacity (`max_entries`; for the ring buffer, its size in bytes), by the map's
 /// name in [`map_name`]. lbd may give the connection table another at load
 /// (`conn_table_size`); every other capacity is fixed by the object.
