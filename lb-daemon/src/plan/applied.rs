@@ -224,14 +224,16 @@ impl Applied {
             let members = reals
                 .iter()
                 .filter(|(_, r, _)| r.service == svc.id && !removed(r))
-                .map(|(id, r, limits)| {
+                .filter_map(|(id, r, limits)| {
+                    // lbd writes only entries of its methods; anything else is left alone.
+                    let forwarding = Forwarding::from_code(r.method)?;
                     let port = u16::from_be(r.port);
                     let threshold = |v: u32| (v != 0).then_some(v);
-                    RealState {
+                    Some(RealState {
                         id: *id,
                         cfg: RealServerConfig {
                             port: Some(port),
-                            forwarding: Forwarding::from_code(r.method).unwrap_or_default(),
+                            forwarding,
                             tun_type: if r.tun_port != 0 {
                                 Some(TunType::Gue)
                             } else if r.flags & REAL_F_GRE != 0 {
@@ -245,7 +247,7 @@ impl Applied {
                             ..RealServerConfig::adopted(addr_of(&r.addr, r.family))
                         },
                         port,
-                    }
+                    })
                 })
                 .collect();
             st.services.insert(

@@ -123,26 +123,19 @@ pub fn diff(old: &Config, new: &Config) -> Vec<String> {
             Some(&to_value(n)),
             &["real_servers"],
         );
-        let rkey = |r: &RealServerConfig, port: u16| (r.address, r.port.unwrap_or(port));
+        // A real server's identity: its address and the port it is reached on.
+        let rkey = |s: &ServiceConfig, r: &RealServerConfig| (r.address, s.real_port(r));
         for r in &o.real_servers {
-            if !n
-                .real_servers
-                .iter()
-                .any(|x| rkey(x, n.port) == rkey(r, o.port))
-            {
+            if !n.real_servers.iter().any(|x| rkey(n, x) == rkey(o, r)) {
                 lines.push(format!(
                     "-   real server {} (service {})",
-                    fmt_addr_port(r.address, r.port.unwrap_or(o.port)),
+                    fmt_addr_port(r.address, o.real_port(r)),
                     n.key().ipvsadm()
                 ));
             }
         }
         for r in &n.real_servers {
-            let Some(or) = o
-                .real_servers
-                .iter()
-                .find(|x| rkey(x, o.port) == rkey(r, n.port))
-            else {
+            let Some(or) = o.real_servers.iter().find(|x| rkey(o, x) == rkey(n, r)) else {
                 lines.push(format!(
                     "+   real server {} (service {})",
                     real_summary(r, n.port),
@@ -159,7 +152,7 @@ pub fn diff(old: &Config, new: &Config) -> Vec<String> {
                 &mut lines,
                 &format!(
                     "  real server {} (service {}) ",
-                    fmt_addr_port(r.address, r.port.unwrap_or(n.port)),
+                    fmt_addr_port(r.address, n.real_port(r)),
                     n.key().ipvsadm()
                 ),
                 "",
@@ -170,7 +163,7 @@ pub fn diff(old: &Config, new: &Config) -> Vec<String> {
         }
         // rr, wrr, sh and dh follow the configured order of the real servers.
         let order = |s: &ServiceConfig| -> Vec<(IpAddr, u16)> {
-            s.real_servers.iter().map(|r| rkey(r, s.port)).collect()
+            s.real_servers.iter().map(|r| rkey(s, r)).collect()
         };
         let (oo, no) = (order(o), order(n));
         let common_o: Vec<_> = oo.iter().filter(|k| no.contains(k)).collect();
