@@ -311,7 +311,7 @@ impl Applied {
             src4: cfg
                 .director
                 .ipv4
-                .map(|a| u32::from_ne_bytes(a.octets()))
+                .map(|a| addr_words(IpAddr::V4(a)).0[0])
                 .unwrap_or(0),
             flags: if cfg.has_nat() { CFG_F_NAT } else { 0 },
             src6: cfg
