@@ -1,5 +1,5 @@
-//! Making a validated config the desired state: the one way every change goes (ipvsadm
-//! edits, `apply`, SIGHUP). Only runtime settings may change; the maps are made to hold it
+//! Making a validated config the desired state: where every change comes (ipvsadm edits,
+//! `apply`, SIGHUP). Only runtime settings may change; the maps are made to hold it
 //! (each service flipped in one map update; on failure the previous state is applied again);
 //! then it is persisted.
 

@@ -1,6 +1,6 @@
 //! lbd's control API (a door on top of the context): the socket server and its framing
-//! ([`server`]), the answers ([`answer`]), ipvsadm's edits ([`edit`]), the one way a change is
-//! made ([`commit`]), drains ([`drain`]), connection listings ([`connections`]) and the state
+//! ([`server`]), the answers ([`answer`]), ipvsadm's edits ([`edit`]), the commit of a
+//! change ([`commit`]), drains ([`drain`]), connection listings ([`connections`]) and the state
 //! file ([`state_file`]).
 
 pub mod answer;

@@ -1,5 +1,4 @@
-//! A compiled change of the maps ([`Plan`]) and [`Dataplane::apply`], the one way a desired
-//! state reaches them.
+//! A compiled change of the maps ([`Plan`]) and [`Dataplane::apply`], which writes it.
 
 use std::collections::BTreeSet;
 

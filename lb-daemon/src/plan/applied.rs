@@ -625,3 +625,115 @@ impl Applied {
         v
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(services: &str) -> Config {
+        Config::parse(
+            &format!(r#"{{ "interface": "eth0", "services": [{services}] }}"#),
+            "t",
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    const ONE: &str = r#"{ "protocol": "tcp", "vip": "10.0.0.1", "port": 80, "scheduler": "rr",
+        "real_servers": [ { "address": "10.0.1.1" }, { "address": "10.0.1.2", "weight": 0 } ] }"#;
+
+    /// The kinds of a plan's steps, in order.
+    fn kinds(p: &Plan) -> Vec<&'static str> {
+        p.steps
+            .iter()
+            .map(|s| match s {
+                Step::FilterWord { .. } => "filter",
+                Step::Config(_) => "config",
+                Step::RemoveService(_) => "remove-service",
+                Step::SetService(_, s) if s.flags & SVC_F_VIP_ADDR != 0 => "marker",
+                Step::SetService(..) => "service",
+                Step::SetReal(_, r) if r.flags & REAL_F_REMOVED != 0 => "real-removed",
+                Step::SetReal(..) => "real",
+                Step::ZeroServiceStats(_) => "zero-service",
+                Step::ZeroRealStats(_) => "zero-real",
+                Step::SetLimits { .. } => "limits",
+                Step::WriteTable { .. } => "table",
+                Step::ForgetTemplates { .. } => "forget-templates",
+                Step::ForgetLocality { .. } => "forget-locality",
+                Step::ForgetTemplatesOfReals(_) => "forget-templates-of",
+                Step::ExpireConnections(_) => "expire",
+                Step::ClearReal(_) => "clear-real",
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_new_service_is_written_table_first_then_flipped_and_removed_in_the_other_order() {
+        let mut a = Applied::new(1024, 1500);
+        let (plan, r) = a.compile(&cfg(ONE));
+        assert_eq!(r.unwrap().services_added, 1);
+        // The VIP's filter bit first, real servers before the table that names them, the
+        // table before the service entry that points at it.
+        assert_eq!(
+            kinds(&plan),
+            [
+                "filter",
+                "config",
+                "zero-service",
+                "zero-real",
+                "real",
+                "zero-real",
+                "real",
+                "table",
+                "service",
+                "marker"
+            ]
+        );
+        let Step::WriteTable { cells, .. } = &plan.steps[7] else {
+            panic!("{:?}", plan.steps[7]);
+        };
+        assert_eq!(
+            cells.len(),
+            1,
+            "rr lists the real server of weight > 0 only"
+        );
+        // The same config again: nothing but the settings.
+        let (again, r) = a.compile(&cfg(ONE));
+        assert_eq!(r.unwrap().tables_rewritten, 0);
+        assert_eq!(kinds(&again), ["config"]);
+        // Gone: the entry first, its real servers flagged (their connections go on), its
+        // templates and locality forgotten, then the marker and the filter bit.
+        let (gone, r) = a.compile(&cfg(""));
+        assert_eq!(r.unwrap().services_removed, 1);
+        assert_eq!(
+            kinds(&gone),
+            [
+                "config",
+                "remove-service",
+                "real-removed",
+                "real-removed",
+                "forget-templates",
+                "forget-locality",
+                "remove-service"
+            ],
+            "the removed real servers' addresses keep the VIP's bit while they wait"
+        );
+        assert_eq!(a.ids.removed().len(), 2);
+    }
+
+    #[test]
+    fn a_full_table_keeps_the_service_on_its_old_table_and_says_so() {
+        let mut a = Applied::new(2, 1500);
+        let (_, r) = a.compile(&cfg(ONE));
+        r.unwrap();
+        let more = ONE.replace(r#""weight": 0"#, r#""weight": 1"#);
+        let (plan, r) = a.compile(&cfg(&more));
+        assert!(matches!(r, Err(CompileError::TableFull(2))), "{r:?}");
+        assert!(
+            !kinds(&plan).contains(&"service"),
+            "no service entry points at a table that was not written"
+        );
+        let st = a.ordered()[0];
+        assert_eq!(st.reals.len(), 2, "the real servers as planned");
+        assert_eq!(st.region, Region { off: 0, len: 1 }, "the old table");
+    }
+}
