@@ -1,12 +1,24 @@
-//! Shared fixtures of lb's tests, demo and benchmark: network-namespace guards, the live
-//! topology, a packet builder, and a loaded data plane in a namespace for `BPF_PROG_TEST_RUN`.
+//! Shared fixtures of lb's tests, demo and benchmark: the constants of the test world, a
+//! packet builder and the frames `lb` must emit, flow keys, a typed config builder, the
+//! schedulers' reference models, a loaded data plane in a namespace for `BPF_PROG_TEST_RUN`
+//! with Katran-style fixture tables, network-namespace guards, the live topology and lbd on
+//! its own, servers, and readers of lbd's listings and metrics.
 
+pub mod config;
+pub mod consts;
+pub mod expect;
+pub mod fixture;
+pub mod flow;
+pub mod listing;
+pub mod models;
 pub mod netns;
 pub mod packet;
 pub mod servers;
 pub mod solo;
 pub mod testrun;
 pub mod topo;
+
+use std::time::{Duration, Instant};
 
 /// True when running as root (every test here needs it); tests skip with a message otherwise.
 pub fn is_root() -> bool {
@@ -30,4 +42,37 @@ macro_rules! require_root {
             );
         }
     };
+}
+
+/// Keeps the calling thread on `cpu`: per-CPU state (rr / wrr's cursor, per-CPU counters
+/// read one CPU at a time) makes `lb`'s choices depend on the CPU a packet runs on. Every
+/// test runs on a thread of its own, so this binds that test only.
+pub fn pin_to_cpu(cpu: usize) {
+    // SAFETY: a zeroed cpu_set_t with one bit set, for the calling thread only.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        assert_eq!(
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set),
+            0,
+            "sched_setaffinity: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+/// [`pin_to_cpu`] 0.
+pub fn pin_to_cpu0() {
+    pin_to_cpu(0)
+}
+
+/// Polls `cond` every 20 ms until it holds; panics naming `what` after `limit`. Returns how
+/// long it took.
+pub fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) -> Duration {
+    let t0 = Instant::now();
+    while !cond() {
+        assert!(t0.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    t0.elapsed()
 }

@@ -10,8 +10,9 @@ use std::{
 };
 
 use crate::{
+    config::{ConfigBuilder, config},
+    consts::{DIRECTOR, real_mac},
     netns::{Netns, unique_name},
-    testrun::real_mac,
     topo::{Proc, bin},
 };
 
@@ -24,7 +25,7 @@ pub struct SoloLbd {
     pub pin_dir: PathBuf,
     pub socket: PathBuf,
     /// The config lbd started with (no services).
-    pub config: serde_json::Value,
+    pub config: ConfigBuilder,
     pub ns: Netns,
 }
 
@@ -34,20 +35,14 @@ impl SoloLbd {
         ns.ip(&[
             "link", "add", "eth0", "type", "veth", "peer", "name", "peer0",
         ]);
-        ns.ip(&["addr", "add", "198.18.0.2/24", "dev", "eth0"]);
+        ns.ip(&["addr", "add", &format!("{DIRECTOR}/24"), "dev", "eth0"]);
         ns.ip(&["link", "set", "eth0", "up"]);
         ns.ip(&["link", "set", "peer0", "up"]);
         let dir = std::env::temp_dir().join(unique_name("ctl"));
         std::fs::create_dir_all(&dir).unwrap();
         let pin_dir = PathBuf::from("/sys/fs/bpf").join(unique_name("pins"));
-        let config = serde_json::json!({
-            "interface": "eth0",
-            "director": { "ipv4": "198.18.0.2" },
-            "pin_dir": pin_dir,
-            "conn_table_size": 65536,
-            "services": [],
-        });
-        std::fs::write(dir.join("lb.json"), config.to_string()).unwrap();
+        let config = config().conn_table_size(65536).pin_dir(&pin_dir);
+        std::fs::write(dir.join("lb.json"), config.json()).unwrap();
         let socket = dir.join("lbd.sock");
         let log = std::fs::File::create(dir.join("lbd.log")).unwrap();
         let mut p = Proc::spawn(
@@ -106,18 +101,7 @@ impl SoloLbd {
     /// `BPF_PROG_TEST_RUN` in this namespace.
     pub fn neighbours(&self, addrs: &[Ipv4Addr]) {
         for a in addrs {
-            let mac = real_mac(*a).map(|b| format!("{b:02x}")).join(":");
-            self.ns.ip(&[
-                "neigh",
-                "replace",
-                &a.to_string(),
-                "lladdr",
-                &mac,
-                "dev",
-                "eth0",
-                "nud",
-                "permanent",
-            ]);
+            self.ns.neighbour("eth0", (*a).into(), real_mac(*a));
         }
     }
 }
