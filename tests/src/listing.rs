@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::topo::{Topology, http_get};
 
 /// The service `vip`:`port` in a `lbctl -L --json` listing.
-pub fn service<'a>(listing: &'a Value, vip: impl Display, port: u16) -> &'a Value {
+pub fn service(listing: &Value, vip: impl Display, port: u16) -> &Value {
     let vip = vip.to_string();
     listing["services"]
         .as_array()
@@ -25,7 +25,7 @@ pub fn service<'a>(listing: &'a Value, vip: impl Display, port: u16) -> &'a Valu
 }
 
 /// The real server at `address` of a service of a listing.
-pub fn real<'a>(svc: &'a Value, address: impl Display) -> &'a Value {
+pub fn real(svc: &Value, address: impl Display) -> &Value {
     let address = address.to_string();
     svc["real_servers"]
         .as_array()
@@ -85,7 +85,7 @@ impl Topology {
         &self,
         limit: Duration,
         what: &str,
-        cond: impl Fn(&Value) -> bool,
+        mut cond: impl FnMut(&Value) -> bool,
     ) -> Duration {
         let t0 = Instant::now();
         loop {
