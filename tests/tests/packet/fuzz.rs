@@ -24,20 +24,19 @@ use lb_tests::{
 const PACKETS: usize = 100_000;
 const REAL4: Ipv4Addr = real_addr(0);
 const REAL6: Ipv6Addr = real_addr6(0);
-const VIP4: Ipv4Addr = VIP;
 
 /// Every forwarding method for both families, TCP and UDP, on ports 80..=82.
 fn services() -> ConfigBuilder {
     config()
         .conn_table_size(65536)
         .service(
-            tcp_service(VIP4, 80)
+            tcp_service(VIP, 80)
                 .mh(251)
                 .reals([real(REAL4).tun(), real(REAL6).tun()]),
         )
-        .service(tcp_service(VIP4, 81).mh(251).real(real(REAL4).dr()))
+        .service(tcp_service(VIP, 81).mh(251).real(real(REAL4).dr()))
         .service(
-            udp_service(VIP4, 82)
+            udp_service(VIP, 82)
                 .mh(251)
                 .real(real(REAL4).port(9082).nat()),
         )
@@ -67,7 +66,7 @@ fn valid_packet(h: &Harness, r: &mut fastrand::Rng) -> Vec<u8> {
     let proto_tcp = r.u64(..100) < 60;
     if r.u64(..100) < 50 {
         let src = Ipv4Addr::new(198, 18, 5, r.usize(..256) as u8);
-        let mut ip = Ipv4::new(src, VIP4, if proto_tcp { 6 } else { 17 });
+        let mut ip = Ipv4::new(src, VIP, if proto_tcp { 6 } else { 17 });
         ip.tos = r.usize(..256) as u8;
         ip.ttl = 1 + r.usize(..255) as u8;
         if r.u64(..100) < 20 {
@@ -83,9 +82,9 @@ fn valid_packet(h: &Harness, r: &mut fastrand::Rng) -> Vec<u8> {
             ip.id = r.usize(..8) as u16;
         }
         let l4 = if proto_tcp {
-            tcp(src, VIP4, sport, port, r.usize(..256) as u8, &payload)
+            tcp(src, VIP, sport, port, r.usize(..256) as u8, &payload)
         } else {
-            udp(src, VIP4, sport, port, &payload)
+            udp(src, VIP, sport, port, &payload)
         };
         eth(h.if_mac, CLIENT_MAC, ETH_P_IP, &ip.build(&l4))
     } else {

@@ -10,6 +10,7 @@
 
 mod conntrack;
 mod dr_nat;
+mod fixtures;
 mod frag_vlan;
 mod fuzz;
 mod gue_gre;

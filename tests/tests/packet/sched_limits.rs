@@ -25,7 +25,7 @@ use lb_tests::{
 
 /// A service on the VIP with the three real servers, each tunnelled and changed by its
 /// function in `reals` (weights, thresholds).
-fn service(svc: ServiceBuilder, reals: [fn(RealBuilder) -> RealBuilder; 3]) -> ServiceBuilder {
+fn three_reals(svc: ServiceBuilder, reals: [fn(RealBuilder) -> RealBuilder; 3]) -> ServiceBuilder {
     svc.reals(REALS.iter().zip(reals).map(|(a, f)| f(real(*a).tun())))
 }
 
@@ -141,13 +141,13 @@ fn overload(h: &mut Harness, id: u32, on: bool) {
 fn sh_and_mh_hash_the_client_address_and_add_its_port_only_with_the_port_flag() {
     require_root!();
     let mut h = director(&services([
-        service(tcp_service(VIP, 82).scheduler("sh"), WEIGHTED),
-        service(
+        three_reals(tcp_service(VIP, 82).scheduler("sh"), WEIGHTED),
+        three_reals(
             tcp_service(VIP, 83).scheduler("sh").flags(&["sh-port"]),
             WEIGHTED,
         ),
-        service(tcp_service(VIP, 84).mh(251), WEIGHTED),
-        service(tcp_service(VIP, 85).mh(251).flags(&["mh-port"]), WEIGHTED),
+        three_reals(tcp_service(VIP, 84).mh(251), WEIGHTED),
+        three_reals(tcp_service(VIP, 85).mh(251).flags(&["mh-port"]), WEIGHTED),
     ]));
     for (port, sched, with_port) in [
         (82u16, SCHED_SH, false),
@@ -189,21 +189,21 @@ fn an_overloaded_real_server_is_skipped_by_fallback_rr_and_wrr_and_refused_by_pl
     require_root!();
     pin_to_cpu0();
     let mut h = director(&services([
-        service(tcp_service(VIP, 80).scheduler("rr"), WEIGHTED),
-        service(tcp_service(VIP, 81).scheduler("wrr"), WEIGHTED),
-        service(tcp_service(VIP, 82).scheduler("sh"), WEIGHTED),
-        service(
+        three_reals(tcp_service(VIP, 80).scheduler("rr"), WEIGHTED),
+        three_reals(tcp_service(VIP, 81).scheduler("wrr"), WEIGHTED),
+        three_reals(tcp_service(VIP, 82).scheduler("sh"), WEIGHTED),
+        three_reals(
             tcp_service(VIP, 83).scheduler("sh").flags(&["sh-fallback"]),
             WEIGHTED,
         ),
-        service(tcp_service(VIP, 84).mh(251), WEIGHTED),
-        service(
+        three_reals(tcp_service(VIP, 84).mh(251), WEIGHTED),
+        three_reals(
             tcp_service(VIP, 85)
                 .mh(251)
                 .flags(&["mh-fallback", "mh-port"]),
             WEIGHTED,
         ),
-        service(tcp_service(VIP, 86).scheduler("dh"), WEIGHTED),
+        three_reals(tcp_service(VIP, 86).scheduler("dh"), WEIGHTED),
     ]));
     // rr and wrr walk their sequence past the overloaded real server, from a cursor that
     // then goes on after the one taken.
@@ -381,8 +381,8 @@ fn one_packet_scheduling_schedules_every_datagram_and_keeps_no_entry() {
     require_root!();
     pin_to_cpu0();
     let mut h = director(&services([
-        service(udp_service(VIP, 53).scheduler("rr").one_packet(), PLAIN),
-        service(udp_service(VIP, 54).scheduler("rr"), PLAIN),
+        three_reals(udp_service(VIP, 53).scheduler("rr").one_packet(), PLAIN),
+        three_reals(udp_service(VIP, 54).scheduler("rr"), PLAIN),
         udp_service(VIP, 55)
             .scheduler("rr")
             .one_packet()
