@@ -12,7 +12,6 @@
 //! the table, and a restarted daemon rebuilds exactly the table it had.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 
 use lb_common::hash::bytes_hash;
 
@@ -58,18 +57,6 @@ pub enum MaglevError {
     },
 }
 
-/// A backend's walk along its permutation `offset, offset + skip, offset + 2·skip, … (mod
-/// size)`. `skip` is in `1..size` and `size` is prime, so the walk visits every slot before
-/// repeating: a backend always finds a free slot while one is left.
-struct Cursor {
-    id: u32,
-    weight: u64,
-    next: u64,
-    skip: u64,
-    placed: u64,
-    quota: u64,
-}
-
 /// Returns a table of `size` slots, each holding the id of one backend with weight > 0; every
 /// slot filled. When no backend has weight > 0, returns a table of all zeros (0 = "no real
 /// server").
@@ -82,8 +69,11 @@ struct Cursor {
 /// a round; a backend that has its quota stops claiming. With equal weights this is exactly
 /// plain Maglev.
 ///
-/// Cost is O(size · log n) for the turns plus Maglev's expected O(size · ln size) probes, and
-/// memory is the table itself (4 bytes a slot): the caller bounds `size`.
+/// Cost is O(size + n) to order the turns plus Maglev's expected O(size · ln size) probes,
+/// each a test of one bit in a bitmap of `size` bits (8 KiB for the default 65537 slots, so
+/// it stays in the first-level cache while the table itself is written once per slot).
+/// Memory is the table (4 bytes a slot) and about as much again while building: the caller
+/// bounds `size`.
 pub fn build(size: u32, backends: &[Backend<'_>]) -> Result<Vec<u32>, MaglevError> {
     if !is_prime(size) {
         return Err(MaglevError::SizeNotPrime(size));
@@ -107,71 +97,245 @@ pub fn build(size: u32, backends: &[Backend<'_>]) -> Result<Vec<u32>, MaglevErro
     }
 
     let size64 = u64::from(size);
-    let max_weight = active
+    let weights: Vec<u64> = active.iter().map(|b| u64::from(b.weight)).collect();
+    let quotas = quotas(size64, &weights);
+    let turns = turns(&weights, &quotas);
+
+    // Each backend's walk along its permutation `offset, offset + skip, offset + 2·skip, …
+    // (mod size)`: `skip` is in `1..size` and `size` is prime, so the walk visits every slot
+    // before repeating and a backend always finds a free slot while one is left. Kept as
+    // plain u32 arrays indexed by backend (size < 2^32, so `next + skip` < 2^33 fits u64).
+    let mut next: Vec<u32> = active
         .iter()
-        .map(|b| u64::from(b.weight))
-        .max()
-        .unwrap_or(1);
-    let mut cursors: Vec<Cursor> = active
-        .iter()
-        .map(|b| Cursor {
-            id: b.id,
-            weight: u64::from(b.weight),
-            next: u64::from(bytes_hash(b.key, OFFSET_SEED)) % size64,
-            skip: u64::from(bytes_hash(b.key, SKIP_SEED)) % (size64 - 1) + 1,
-            placed: 0,
-            quota: 0,
-        })
+        .map(|b| (u64::from(bytes_hash(b.key, OFFSET_SEED)) % size64) as u32)
         .collect();
-
-    // Credit alone rounds every backend's share down except the heaviest one's, which absorbs
-    // the sum of the others' fractions: up to n - 1 slots (1.1% of a 251-slot table for weights
-    // 100:1×9, 0.75% of 65537 slots for 1018:1×999). Fixed quotas keep every share within one
-    // slot. With equal weights all remainders tie, and the extra slots go to the lowest keys,
-    // which are the ones plain Maglev's last, partial round serves.
-    let total_weight: u64 = cursors.iter().map(|c| c.weight).sum();
-    for c in &mut cursors {
-        c.quota = size64 * c.weight / total_weight;
-    }
-    let short = size64 - cursors.iter().map(|c| c.quota).sum::<u64>();
-    let mut by_remainder: Vec<usize> = (0..cursors.len()).collect();
-    by_remainder.sort_by_key(|&i| (Reverse(size64 * cursors[i].weight % total_weight), i));
-    for &i in by_remainder.iter().take(short as usize) {
-        cursors[i].quota += 1;
-    }
-
-    // The credit scheme puts a backend's k-th claim in round ceil(k · max / weight). Driving the
-    // turns from a heap keyed by (round, key order) replays exactly that sequence without
-    // visiting, round after round, backends that have no claim due: with very unequal weights
-    // a round-by-round scan costs O(size · n).
-    let round_of = |k: u64, weight: u64| (k * max_weight).div_ceil(weight);
-    let mut turns: BinaryHeap<Reverse<(u64, usize)>> = cursors
+    let skip: Vec<u32> = active
         .iter()
-        .enumerate()
-        .filter(|(_, c)| c.quota > 0)
-        .map(|(i, c)| Reverse((round_of(1, c.weight), i)))
+        .map(|b| (u64::from(bytes_hash(b.key, SKIP_SEED)) % (size64 - 1) + 1) as u32)
         .collect();
-
-    // The quotas add up to `size`, so the turns run out exactly when the table is full.
-    while let Some(Reverse((_, i))) = turns.pop() {
-        let c = &mut cursors[i];
+    let mut taken = vec![0u64; (size as usize).div_ceil(64)];
+    // Probing gets slow as the table fills: with `f` slots free a turn probes `size / f`
+    // slots on average, so the last slots cost most of all probes. Once few are left, a turn
+    // instead computes where each free slot lies along the backend's walk and takes the
+    // nearest (see `Tail`): the same slot probing would find, in O(free) steps.
+    let tail_at = (size as usize / 4).isqrt().max(1);
+    let mut left = size as usize;
+    let mut turns = turns.iter();
+    for &i in turns.by_ref() {
+        let i = i as usize;
+        let (mut n, s) = (u64::from(next[i]), u64::from(skip[i]));
         loop {
-            let slot = c.next as usize;
-            c.next += c.skip;
-            if c.next >= size64 {
-                c.next -= size64;
+            let slot = n as usize;
+            n += s;
+            if n >= size64 {
+                n -= size64;
             }
-            if table[slot] == 0 {
-                table[slot] = c.id;
+            let (w, bit) = (slot / 64, 1u64 << (slot % 64));
+            if taken[w] & bit == 0 {
+                taken[w] |= bit;
+                table[slot] = active[i].id;
                 break;
             }
         }
-        c.placed += 1;
-        if c.placed < c.quota {
-            turns.push(Reverse((round_of(c.placed + 1, c.weight), i)));
+        next[i] = n as u32;
+        left -= 1;
+        if left <= tail_at {
+            break;
         }
     }
+    let mut tail = Tail::new(size, &taken);
+    for &i in turns {
+        let i = i as usize;
+        let slot = tail.take(next[i], skip[i]);
+        table[slot as usize] = active[i].id;
+        next[i] = ((u64::from(slot) + u64::from(skip[i])) % size64) as u32;
+    }
     Ok(table)
+}
+
+/// The last free slots of a table being filled, for the turns that remain.
+struct Tail {
+    size: u64,
+    free: Vec<u32>,
+}
+
+impl Tail {
+    fn new(size: u32, taken: &[u64]) -> Self {
+        let mut free = Vec::new();
+        for (w, &word) in taken.iter().enumerate() {
+            let mut holes = !word;
+            while holes != 0 {
+                let slot = w as u32 * 64 + holes.trailing_zeros();
+                if slot < size {
+                    free.push(slot);
+                }
+                holes &= holes - 1;
+            }
+        }
+        Self {
+            size: u64::from(size),
+            free,
+        }
+    }
+
+    /// Takes the first free slot of the walk that starts at `next` and steps by `skip`: slot
+    /// `f` is `k = (f - next) · skip⁻¹ (mod size)` steps along it (`size` is prime, so `skip`
+    /// has an inverse), and the first free slot is the one with the least `k`.
+    fn take(&mut self, next: u32, skip: u32) -> u32 {
+        let inv = inverse(u64::from(skip), self.size);
+        let (n, size) = (u64::from(next), self.size);
+        let steps = |f: u32| (u64::from(f) + size - n) % size * inv % size;
+        let (at, _) = self
+            .free
+            .iter()
+            .enumerate()
+            .min_by_key(|&(_, &f)| steps(f))
+            .expect("a turn is left only while a slot is free");
+        self.free.swap_remove(at)
+    }
+}
+
+/// The inverse of `a` modulo the prime `m` (`0 < a < m`), by the extended Euclidean algorithm.
+fn inverse(a: u64, m: u64) -> u64 {
+    let (mut r0, mut r1) = (m as i64, a as i64);
+    let (mut t0, mut t1) = (0i64, 1i64);
+    while r1 != 0 {
+        let q = r0 / r1;
+        (r0, r1) = (r1, r0 - q * r1);
+        (t0, t1) = (t1, t0 - q * t1);
+    }
+    t0.rem_euclid(m as i64) as u64
+}
+
+/// Each backend's number of slots: `size · weight / total`, rounded down, and the slots left
+/// over given one each by largest remainder (ties to the lower key, that is the lower index).
+///
+/// Credit alone rounds every backend's share down except the heaviest one's, which absorbs the
+/// sum of the others' fractions: up to n - 1 slots (1.1% of a 251-slot table for weights
+/// 100:1×9, 0.75% of 65537 slots for 1018:1×999). Fixed quotas keep every share within one
+/// slot. With equal weights all remainders tie, and the extra slots go to the lowest keys,
+/// which are the ones plain Maglev's last, partial round serves.
+fn quotas(size: u64, weights: &[u64]) -> Vec<u64> {
+    let total: u64 = weights.iter().sum();
+    let mut q: Vec<u64> = weights.iter().map(|w| size * w / total).collect();
+    let short = size - q.iter().sum::<u64>();
+    let mut by_remainder: Vec<usize> = (0..weights.len()).collect();
+    by_remainder.sort_by_key(|&i| (Reverse(size * weights[i] % total), i));
+    for &i in by_remainder.iter().take(short as usize) {
+        q[i] += 1;
+    }
+    q
+}
+
+/// The order in which backends claim slots: the credit scheme puts backend `i`'s k-th claim in
+/// round `ceil(k · max / weight_i)`, and within a round backends go in key order. The claims
+/// are laid out by a counting sort on their round (stable, so key order holds within a round):
+/// O(size + rounds), where a round-by-round scan would cost O(size · n) with very unequal
+/// weights and a priority queue O(size · log n).
+fn turns(weights: &[u64], quotas: &[u64]) -> Vec<u32> {
+    let max = weights.iter().copied().max().unwrap_or(1);
+    let total: u64 = quotas.iter().sum();
+    // The last claim's round: about size · max / total weight.
+    let rounds = weights
+        .iter()
+        .zip(quotas)
+        .filter(|(_, q)| **q > 0)
+        .map(|(&w, &q)| (q * max).div_ceil(w))
+        .max()
+        .unwrap_or(0);
+    if rounds.saturating_mul(weights.len() as u64) <= 4 * total {
+        return turns_by_round(max, weights, quotas, total);
+    }
+    // Every claim's round, backend by backend, in the order the result lists them.
+    let mut round = Vec::with_capacity(total as usize);
+    for (&w, &q) in weights.iter().zip(quotas) {
+        Claims::new(max, w)
+            .take(q as usize)
+            .for_each(|r| round.push(r));
+    }
+    // starts[r]: where round r's claims begin in the result.
+    let mut starts = vec![0u32; rounds as usize + 2];
+    for &r in &round {
+        starts[r as usize + 1] += 1;
+    }
+    for r in 1..starts.len() {
+        starts[r] += starts[r - 1];
+    }
+    let mut out = vec![0u32; round.len()];
+    let mut claims = round.iter();
+    for (i, &q) in quotas.iter().enumerate() {
+        for &r in claims.by_ref().take(q as usize) {
+            let at = &mut starts[r as usize];
+            out[*at as usize] = i as u32;
+            *at += 1;
+        }
+    }
+    out
+}
+
+/// [`turns`] when weights are close (few rounds): round after round, the backends with a claim
+/// due, in key order. O(rounds · n), which the caller keeps within a few times `size`.
+fn turns_by_round(max: u64, weights: &[u64], quotas: &[u64], total: u64) -> Vec<u32> {
+    let mut claims: Vec<(Claims, u64, u32)> = weights
+        .iter()
+        .zip(quotas)
+        .map(|(&w, &q)| {
+            let mut c = Claims::new(max, w);
+            let first = c.next().unwrap_or(0);
+            (c, q, first)
+        })
+        .collect();
+    let mut out = Vec::with_capacity(total as usize);
+    let mut round = 1;
+    while out.len() < total as usize {
+        for (i, (c, left, due)) in claims.iter_mut().enumerate() {
+            if *left > 0 && *due == round {
+                out.push(i as u32);
+                *left -= 1;
+                *due = c.next().unwrap_or(0);
+            }
+        }
+        round += 1;
+    }
+    out
+}
+
+/// The rounds `ceil(k · max / w)` of a backend's claims `k = 1, 2, …`, without a division per
+/// claim: with `max = a·w + b`, `k · max / w = k·a + k·b / w`, and `k·b / w` is carried along
+/// as a quotient and remainder.
+struct Claims {
+    a: u64,
+    b: u64,
+    w: u64,
+    base: u64,
+    quot: u64,
+    rem: u64,
+}
+
+impl Claims {
+    fn new(max: u64, w: u64) -> Self {
+        Self {
+            a: max / w,
+            b: max % w,
+            w,
+            base: 0,
+            quot: 0,
+            rem: 0,
+        }
+    }
+}
+
+impl Iterator for Claims {
+    type Item = u32;
+    fn next(&mut self) -> Option<u32> {
+        self.base += self.a;
+        self.rem += self.b;
+        if self.rem >= self.w {
+            self.rem -= self.w;
+            self.quot += 1;
+        }
+        Some((self.base + self.quot + u64::from(self.rem != 0)) as u32)
+    }
 }
 
 /// Checks ids and keys and returns the indices of `backends` in key order.
@@ -477,6 +641,78 @@ mod tests {
         for weights in [mixed, skewed] {
             let dev = max_share_deviation(BIG, &backends(&k, &weights));
             assert!(dev <= 1.0 / f64::from(BIG), "deviation {dev}");
+        }
+    }
+
+    /// The weighted builder as it was first written (a priority queue of turns, the table
+    /// itself tested for free slots): the faster builder must give exactly its tables, or
+    /// every table would move on an upgrade.
+    fn heap_table(size: u32, bs: &[Backend<'_>]) -> Vec<u32> {
+        use std::collections::BinaryHeap;
+        let mut active: Vec<&Backend<'_>> = bs.iter().filter(|b| b.weight > 0).collect();
+        active.sort_by_key(|b| b.key);
+        let size64 = u64::from(size);
+        let weights: Vec<u64> = active.iter().map(|b| u64::from(b.weight)).collect();
+        let quota = super::quotas(size64, &weights);
+        let max = weights.iter().copied().max().unwrap();
+        let round_of = |k: u64, w: u64| (k * max).div_ceil(w);
+        let mut next: Vec<u64> = active
+            .iter()
+            .map(|b| u64::from(bytes_hash(b.key, OFFSET_SEED)) % size64)
+            .collect();
+        let skip: Vec<u64> = active
+            .iter()
+            .map(|b| u64::from(bytes_hash(b.key, SKIP_SEED)) % (size64 - 1) + 1)
+            .collect();
+        let mut placed = vec![0u64; active.len()];
+        let mut turns: BinaryHeap<Reverse<(u64, usize)>> = (0..active.len())
+            .filter(|&i| quota[i] > 0)
+            .map(|i| Reverse((round_of(1, weights[i]), i)))
+            .collect();
+        let mut table = vec![0u32; size as usize];
+        while let Some(Reverse((_, i))) = turns.pop() {
+            loop {
+                let slot = next[i] as usize;
+                next[i] = (next[i] + skip[i]) % size64;
+                if table[slot] == 0 {
+                    table[slot] = active[i].id;
+                    break;
+                }
+            }
+            placed[i] += 1;
+            if placed[i] < quota[i] {
+                turns.push(Reverse((round_of(placed[i] + 1, weights[i]), i)));
+            }
+        }
+        table
+    }
+
+    #[test]
+    fn weighted_tables_are_the_priority_queue_builders() {
+        let ks = keys(1000);
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut rand = move |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        for (size, n) in [
+            (251u32, 10usize),
+            (65537, 1000),
+            (65537, 3),
+            (4093, 200),
+            (7, 7),
+        ] {
+            for spread in [1u64, 3, 100, 1000] {
+                let weights: Vec<u32> = (0..n).map(|_| 1 + rand(spread) as u32).collect();
+                let bs = backends(&ks[..n], &weights);
+                assert_eq!(
+                    build(size, &bs).unwrap(),
+                    heap_table(size, &bs),
+                    "size {size}, {n} backends, weights up to {spread}"
+                );
+            }
         }
     }
 
