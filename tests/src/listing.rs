@@ -35,6 +35,16 @@ pub fn real(svc: &Value, address: impl Display) -> &Value {
         .unwrap_or_else(|| panic!("no real server {address} in {svc}"))
 }
 
+/// The connections of a listed service's real servers (`--stats`), summed.
+pub fn real_servers_conns(svc: &Value) -> u64 {
+    svc["real_servers"]
+        .as_array()
+        .expect("real_servers")
+        .iter()
+        .map(|r| r["stats"]["conns"].as_u64().expect("stats.conns"))
+        .sum()
+}
+
 /// The sum of the metric samples whose line starts with `prefix` (a name and labels).
 pub fn sample_sum(metrics: &str, prefix: &str) -> f64 {
     metrics

@@ -2,18 +2,13 @@
 //! 198.18.0.2/24): enough for control-plane tests that send no traffic through it, and for
 //! packet tests through `BPF_PROG_TEST_RUN` against the maps lbd pins.
 
-use std::{
-    net::Ipv4Addr,
-    path::PathBuf,
-    process::{Command, Output, Stdio},
-    time::{Duration, Instant},
-};
+use std::{net::Ipv4Addr, path::PathBuf, process::Output};
 
 use crate::{
     config::{ConfigBuilder, config},
     consts::{DIRECTOR, real_mac},
     netns::{Netns, unique_name},
-    topo::{Proc, bin},
+    topo::{Proc, lbctl, spawn_lbd},
 };
 
 /// lbd alone in a namespace with one veth: enough for everything that sends no traffic.
@@ -45,23 +40,13 @@ impl SoloLbd {
         std::fs::write(dir.join("lb.json"), config.json()).unwrap();
         let socket = dir.join("lbd.sock");
         let log = std::fs::File::create(dir.join("lbd.log")).unwrap();
-        let mut p = Proc::spawn(
-            "lbd",
-            Command::new(bin("lbd"))
-                .stderr(log)
-                .args(["--netns", &ns.name, "--config"])
-                .arg(dir.join("lb.json"))
-                .arg("--socket")
-                .arg(&socket)
-                .arg("--state-file")
-                .arg(dir.join("state.json")),
+        let p = spawn_lbd(
+            &ns,
+            &dir.join("lb.json"),
+            &socket,
+            &dir.join("state.json"),
+            log,
         );
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
-            p.assert_running();
-            assert!(Instant::now() < deadline, "lbd did not open its socket");
-            std::thread::sleep(Duration::from_millis(50));
-        }
         SoloLbd {
             lbd: Some(p),
             dir,
@@ -74,18 +59,7 @@ impl SoloLbd {
 
     /// Runs lbctl against this lbd, returning its whole output without judging it.
     pub fn lbctl(&self, args: &[&str], stdin: &[u8]) -> Output {
-        use std::io::Write;
-        let mut child = Command::new(bin("lbctl"))
-            .arg("--socket")
-            .arg(&self.socket)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run lbctl");
-        child.stdin.take().unwrap().write_all(stdin).unwrap();
-        child.wait_with_output().unwrap()
+        lbctl(&self.socket, args, stdin)
     }
 
     /// lbctl's stdout, which must have succeeded.

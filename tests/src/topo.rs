@@ -335,6 +335,58 @@ fn sockaddr_in(ip: Ipv4Addr, port: u16) -> libc::sockaddr_in {
     }
 }
 
+/// Starts lbd in namespace `ns` with `config`, its control socket at `socket`, its state file
+/// and its log; returns once the socket answers (within 20 s, or panics).
+pub fn spawn_lbd(
+    ns: &Netns,
+    config: &std::path::Path,
+    socket: &std::path::Path,
+    state_file: &std::path::Path,
+    log: std::fs::File,
+) -> Proc {
+    let mut p = Proc::spawn(
+        "lbd",
+        Command::new(bin("lbd"))
+            .stderr(log)
+            .arg("--netns")
+            .arg(&ns.name)
+            .arg("--config")
+            .arg(config)
+            .arg("--socket")
+            .arg(socket)
+            .arg("--state-file")
+            .arg(state_file),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while UnixStream::connect(socket).is_err() {
+        p.assert_running();
+        assert!(Instant::now() < deadline, "lbd did not open its socket");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    p
+}
+
+/// Runs lbctl against the lbd at `socket` with `stdin`, returning its whole output (status,
+/// stdout, stderr) without judging it.
+pub fn lbctl(socket: &std::path::Path, args: &[&str], stdin: &[u8]) -> std::process::Output {
+    let mut child = Command::new(bin("lbctl"))
+        .arg("--socket")
+        .arg(socket)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run lbctl");
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(stdin)
+        .expect("lbctl stdin");
+    child.wait_with_output().expect("lbctl output")
+}
+
 /// The whole topology. Drop order tears down processes and servers before namespaces.
 pub struct Topology {
     pub method: Method,
@@ -513,6 +565,14 @@ impl Topology {
             )
     }
 
+    /// [`Topology::config`] with the IPv4 service alone, on `port` (and its real servers on
+    /// `port` too).
+    pub fn config_on_port(&self, weights: &[u32], port: u16) -> ConfigBuilder {
+        self.config(weights)
+            .first_services(1)
+            .edit_service(0, |s| s.port(port).edit_reals(|r| r.port(port)))
+    }
+
     /// A real server at `addr` set up for this topology's method (port, forwarding, tunnel).
     pub fn real_server(&self, addr: impl Into<IpAddr>) -> RealBuilder {
         let r = real(addr).port(self.method.real_port());
@@ -542,25 +602,14 @@ impl Topology {
             .append(true)
             .open(self.workdir.join("lbd.log"))
             .expect("lbd log");
-        let mut p = Proc::spawn(
-            "lbd",
-            Command::new(bin("lbd"))
-                .stderr(log)
-                .arg("--netns")
-                .arg(&self.director.name)
-                .arg("--config")
-                .arg(&self.config_path)
-                .arg("--socket")
-                .arg(&self.socket)
-                .arg("--state-file")
-                .arg(self.state_path()),
-        );
         let deadline = Instant::now() + Duration::from_secs(20);
-        while UnixStream::connect(&self.socket).is_err() {
-            p.assert_running();
-            assert!(Instant::now() < deadline, "lbd did not open its socket");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let mut p = spawn_lbd(
+            &self.director,
+            &self.config_path,
+            &self.socket,
+            &self.state_path(),
+            log,
+        );
         // lbd resolves the real servers' MACs (the XDP FIB lookup cannot); on a loaded machine
         // that can take longer than lbd's own 2-second wait, and a first SYN meeting an
         // unresolved neighbour is dropped (and only retried a second later): wait for it.
@@ -620,23 +669,7 @@ impl Topology {
     /// Runs lbctl against this topology's lbd with `stdin`, returning its whole output
     /// (status, stdout, stderr) without judging it.
     pub fn lbctl_output(&self, args: &[&str], stdin: &[u8]) -> std::process::Output {
-        use std::io::Write as _;
-        let mut child = Command::new(bin("lbctl"))
-            .arg("--socket")
-            .arg(&self.socket)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run lbctl");
-        child
-            .stdin
-            .take()
-            .expect("piped")
-            .write_all(stdin)
-            .expect("lbctl stdin");
-        child.wait_with_output().expect("lbctl output")
+        lbctl(&self.socket, args, stdin)
     }
 
     /// This topology's lbd state file (its own, so that parallel tests never share one).

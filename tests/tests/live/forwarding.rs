@@ -13,7 +13,7 @@ use std::{
 
 use lb_tests::{
     consts::{VIP, VIP_PORT, VIP6},
-    listing::{sample_sum, service},
+    listing::{real_servers_conns, sample_sum, service},
     require_root,
     topo::{Method, Topology, http_get, socket2_connect},
 };
@@ -63,13 +63,7 @@ fn three_hundred_connections_through_the_vip_all_succeed_and_spread() {
         "{metrics}"
     );
     assert!(sample_sum(&metrics, "lb_packets_total{reason=\"tx\"}") >= 300.0 * 3.0);
-    let per_real: u64 = svc["real_servers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["stats"]["conns"].as_u64().unwrap())
-        .sum();
-    assert_eq!(per_real, 300);
+    assert_eq!(real_servers_conns(svc), 300);
     // The estimator's rates reach the metrics too (a 2-second sample after the traffic).
     let rate = format!("lb_service_connections_per_second{{{vip_labels}}} ");
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -247,16 +247,8 @@ fn a_drained_real_server_keeps_its_connection_until_the_deadline_then_loses_it()
     const PORT: u16 = 9000;
     const DEADLINE: u64 = 8;
     let mut t = Topology::new(3, Method::Tun);
-    let lines: Vec<LineServer> = t
-        .reals
-        .iter()
-        .enumerate()
-        .map(|(i, ns)| LineServer::start(ns, &format!("rs{i}"), PORT))
-        .collect();
-    let cfg = t
-        .config(&[1, 1, 1])
-        .first_services(1)
-        .edit_service(0, |s| s.port(PORT).edit_reals(|r| r.port(PORT)));
+    let lines = t.line_servers(PORT);
+    let cfg = t.config_on_port(&[1, 1, 1], PORT);
     t.start_lbd(&cfg);
     let vip = SocketAddr::from((VIP, PORT));
     let v4 = VIP.to_string();
@@ -423,20 +415,11 @@ fn on_down_expire_removes_a_down_real_servers_connections_after_the_grace_period
     // real server down while its service port keeps serving the held connection.
     const CHECK_PORT: u16 = 9001;
     let mut t = Topology::new(2, Method::Tun);
-    let lines: Vec<LineServer> = t
-        .reals
-        .iter()
-        .enumerate()
-        .map(|(i, ns)| LineServer::start(ns, &format!("rs{i}"), PORT))
-        .collect();
-    let mut checked: Vec<Option<LineServer>> = t
-        .reals
-        .iter()
-        .enumerate()
-        .map(|(i, ns)| Some(LineServer::start(ns, &format!("rs{i}"), CHECK_PORT)))
-        .collect();
-    let cfg = t.config(&[1, 1]).first_services(1).edit_service(0, |s| {
-        s.port(PORT).edit_reals(|r| r.port(PORT)).health_check(
+    let lines = t.line_servers(PORT);
+    let mut checked: Vec<Option<LineServer>> =
+        t.line_servers(CHECK_PORT).into_iter().map(Some).collect();
+    let cfg = t.config_on_port(&[1, 1], PORT).edit_service(0, |s| {
+        s.health_check(
             check("tcp")
                 .port(CHECK_PORT)
                 .interval_ms(200)

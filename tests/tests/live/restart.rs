@@ -15,7 +15,7 @@ use std::{
 use lb_tests::{
     consts::{VIP, real_addr},
     require_root,
-    servers::{LineServer, exchange},
+    servers::exchange,
     topo::{Method, Topology, bin, socket2_connect},
     wait_until,
 };
@@ -40,16 +40,8 @@ fn a_stream_keeps_flowing_across_kill_9_restart_upgrade_and_stop() {
     // nat: both directions cross the director, so the replies' rewrite entries must survive
     // as well as the connection's.
     let mut t = Topology::new(2, Method::Nat);
-    let _lines: Vec<LineServer> = t
-        .reals
-        .iter()
-        .enumerate()
-        .map(|(i, ns)| LineServer::start(ns, &format!("rs{i}"), PORT))
-        .collect();
-    let cfg = t
-        .config(&[1, 1])
-        .first_services(1)
-        .edit_service(0, |s| s.port(PORT).edit_reals(|r| r.port(PORT)));
+    let _lines = t.line_servers(PORT);
+    let cfg = t.config_on_port(&[1, 1], PORT);
     t.start_lbd(&cfg);
     let first_prog = xdp_prog_id(&t).expect("lb attached");
 

@@ -31,6 +31,15 @@ fn recycle(h: &mut Harness, min_age: Duration) -> usize {
         .unwrap()
 }
 
+/// The data plane's entry of real-server id `id`.
+fn real_entry(h: &Harness, id: u32) -> lb_common::RealServer {
+    h.dp.reals_all()
+        .into_iter()
+        .find(|(i, _)| *i == id)
+        .unwrap_or_else(|| panic!("no real server {id} in the data plane"))
+        .1
+}
+
 fn id_of(h: &Harness, addr: Ipv4Addr) -> Option<u32> {
     h.real_id(&service_key(Protocol::Tcp, VIP, 80), addr)
 }
@@ -63,12 +72,7 @@ fn a_removed_real_servers_id_is_reused_only_once_nothing_names_it() {
         0,
         "a connection still names the id"
     );
-    let entry =
-        h.dp.reals_all()
-            .into_iter()
-            .find(|(id, _)| *id == old)
-            .unwrap()
-            .1;
+    let entry = real_entry(&h, old);
     assert_eq!(
         entry.flags & lb_common::REAL_F_REMOVED,
         lb_common::REAL_F_REMOVED
@@ -90,12 +94,7 @@ fn a_removed_real_servers_id_is_reused_only_once_nothing_names_it() {
         Some(old),
         "the freed id is given out again"
     );
-    let entry =
-        h.dp.reals_all()
-            .into_iter()
-            .find(|(id, _)| *id == old)
-            .unwrap()
-            .1;
+    let entry = real_entry(&h, old);
     assert_eq!(entry.addr[0], u32::from_ne_bytes(R[2].octets()));
     assert_eq!(entry.flags, 0);
     let c = h.dp.real_conns(old).unwrap();
