@@ -18,7 +18,10 @@ pub mod solo;
 pub mod testrun;
 pub mod topo;
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::{RwLock, RwLockReadGuard, RwLockWriteGuard},
+    time::{Duration, Instant},
+};
 
 /// True when running as root (every test here needs it); tests skip with a message otherwise.
 pub fn is_root() -> bool {
@@ -64,6 +67,32 @@ pub fn pin_to_cpu(cpu: usize) {
 /// [`pin_to_cpu`] 0.
 pub fn pin_to_cpu0() {
     pin_to_cpu(0)
+}
+
+/// The machine, as the live tests of one binary share it.
+static MACHINE: RwLock<()> = RwLock::new(());
+
+/// A live test's hold on the machine, kept as long as its topology. Live tests run side by
+/// side ([`Share::side_by_side`], what a topology and a solo lbd take), except one that keeps
+/// the CPUs busy on purpose ([`Share::alone`]): beside it, a test that measures how soon lbd
+/// reacts would measure the load instead (a failed test's poisoned hold counts as released).
+/// One hold per test: a second one on the same thread could wait behind a test that waits to
+/// run alone.
+pub enum Share {
+    SideBySide(#[allow(dead_code)] RwLockReadGuard<'static, ()>),
+    Alone(#[allow(dead_code)] RwLockWriteGuard<'static, ()>),
+}
+
+impl Share {
+    /// Waits while a test runs alone, then runs beside the others.
+    pub fn side_by_side() -> Self {
+        Share::SideBySide(MACHINE.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Waits until no other live test runs, and keeps the others waiting.
+    pub fn alone() -> Self {
+        Share::Alone(MACHINE.write().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 /// Polls `cond` every 20 ms until it holds; panics naming `what` after `limit`. Returns how

@@ -5,6 +5,7 @@
 use std::{net::Ipv4Addr, path::PathBuf, process::Output};
 
 use crate::{
+    Share,
     config::{ConfigBuilder, config},
     consts::{DIRECTOR, real_mac},
     netns::{Netns, unique_name},
@@ -22,10 +23,22 @@ pub struct SoloLbd {
     /// The config lbd started with (no services).
     pub config: ConfigBuilder,
     pub ns: Netns,
+    // Last: released once everything above is torn down.
+    _share: Share,
 }
 
 impl SoloLbd {
+    /// lbd beside the other live tests.
     pub fn start() -> Self {
+        Self::start_sharing(Share::side_by_side())
+    }
+
+    /// lbd for a test that keeps the CPUs busy: it runs while no other live test does.
+    pub fn start_alone() -> Self {
+        Self::start_sharing(Share::alone())
+    }
+
+    fn start_sharing(share: Share) -> Self {
         let ns = Netns::new("ctl");
         ns.ip(&[
             "link", "add", "eth0", "type", "veth", "peer", "name", "peer0",
@@ -54,6 +67,7 @@ impl SoloLbd {
             socket,
             config,
             ns,
+            _share: share,
         }
     }
 

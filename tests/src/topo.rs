@@ -24,6 +24,7 @@ use std::{
 };
 
 use crate::{
+    Share,
     config::{ConfigBuilder, RealBuilder, config, real, tcp_service},
     consts::{
         CLIENT, CLIENT6, DIRECTOR, DIRECTOR6, GUE_PORT, NAT_PORT, VIP, VIP_PORT, VIP6, real_addr,
@@ -402,12 +403,15 @@ pub struct Topology {
     pub pin_dir: PathBuf,
     pub config_path: PathBuf,
     workdir: PathBuf,
+    // Last: released once everything above is torn down.
+    _share: Share,
 }
 
 impl Topology {
     /// Creates the namespaces and links, prepares each real server for `method` and starts
     /// an HTTP server on it. Call [`Topology::start_lbd`] to bring the director up.
     pub fn new(n_reals: usize, method: Method) -> Self {
+        let share = Share::side_by_side();
         let switch = Netns::new("sw");
         let client = Netns::new("cl");
         let director = Netns::new("dir");
@@ -526,6 +530,7 @@ impl Topology {
             switch,
             pin_dir,
             workdir,
+            _share: share,
         }
     }
 

@@ -597,11 +597,7 @@ fn bad_input_gets_its_exact_message_a_failing_status_and_changes_nothing() {
 fn concurrent_clients_each_get_their_change_applied_whole() {
     require_root!();
     let lbd = SoloLbd::start();
-    assert!(
-        lbd.lbctl(&["-A", "-t", "192.168.0.1:80", "-s", "mh"], b"")
-            .status
-            .success()
-    );
+    lbd.ok(&["-A", "-t", "192.168.0.1:80", "-s", "mh"]);
     // Four clients add 20 real servers each at the same time, every one its own connection.
     std::thread::scope(|s| {
         for c in 0..4u8 {
