@@ -350,3 +350,51 @@ impl CheckBuilder {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consts::{REALS, VIP, VIP6};
+
+    #[test]
+    fn a_built_config_is_what_lbd_reads_back_from_its_json() {
+        let b = config()
+            .conn_table_size(65536)
+            .expire_nodest_conn()
+            .service(
+                tcp_service(VIP, 80)
+                    .mh(251)
+                    .flags(&["mh-port"])
+                    .persistent(300)
+                    .reals(REALS.map(|a| real(a).weight(2).tun()))
+                    .health_check(check("http").path("/").rise(2).fall(3)),
+            )
+            .service(
+                udp_service(VIP6, 53)
+                    .scheduler("rr")
+                    .one_packet()
+                    .real(real(REALS[0]).gue(6080).upper_threshold(10))
+                    .sorry_server(real(REALS[1]).tun()),
+            );
+        let parsed = Config::parse(&b.json(), "built").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(parsed, b.build());
+        assert_eq!(parsed.services.len(), 2);
+        assert_eq!(parsed.services[0].real_servers[2].weight, 2);
+    }
+
+    #[test]
+    fn builders_start_from_lbds_defaults() {
+        let text = format!(
+            r#"{{ "interface": "eth0", "director": {{ "ipv4": "{DIRECTOR}", "ipv6": "{DIRECTOR6}" }},
+                 "conn_table_size": 4096,
+                 "services": [ {{ "protocol": "tcp", "vip": "{VIP}", "port": 80,
+                                  "real_servers": [ {{ "address": "{}" }} ] }} ] }}"#,
+            REALS[0]
+        );
+        let lbd = Config::parse(&text, "minimal").unwrap();
+        let built = config()
+            .service(tcp_service(VIP, 80).real(real(REALS[0])))
+            .build();
+        assert_eq!(built, lbd);
+    }
+}

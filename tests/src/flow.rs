@@ -44,3 +44,34 @@ pub fn flow_key(
 pub fn entropy(flow: &FlowKey) -> u32 {
     hash::flow_hash(flow, 0)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    use super::*;
+
+    #[test]
+    fn addresses_are_words_in_network_order() {
+        let (w, f) = addr_words(Ipv4Addr::new(1, 2, 3, 4));
+        assert_eq!(
+            (w[0].to_ne_bytes(), &w[1..], f),
+            ([1, 2, 3, 4], &[0u32; 3][..], FAMILY_V4)
+        );
+        let (w, f) = addr_words(Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 0x11));
+        assert_eq!(w[0].to_ne_bytes(), [0x20, 0x01, 0, 2]);
+        assert_eq!(w[3].to_ne_bytes(), [0, 0, 0, 0x11]);
+        assert_eq!(f, FAMILY_V6);
+        let k = flow_key(
+            Ipv4Addr::new(1, 2, 3, 4),
+            Ipv4Addr::new(5, 6, 7, 8),
+            1000,
+            80,
+            6,
+        );
+        assert_eq!(
+            (k.sport.to_ne_bytes(), k.dport.to_ne_bytes()),
+            ([0x03, 0xe8], [0, 80])
+        );
+    }
+}

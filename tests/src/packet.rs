@@ -363,3 +363,69 @@ pub fn icmp6(
     m[2..4].copy_from_slice(&c.to_be_bytes());
     m
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checksums_match_published_examples() {
+        // RFC 1071 section 3's example: the one's complement sum of these bytes is ddf2.
+        assert_eq!(
+            csum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]),
+            !0xddf2
+        );
+        // A captured IPv4 header (192.168.0.1 -> 192.168.0.199, UDP, 115 bytes, DF, TTL 64,
+        // id 0) whose checksum field is b861.
+        let mut ip = Ipv4::new(
+            Ipv4Addr::new(192, 168, 0, 1),
+            Ipv4Addr::new(192, 168, 0, 199),
+            IPPROTO_UDP,
+        );
+        ip.id = 0;
+        let h = ip.build(&[0u8; 95]);
+        assert_eq!(
+            &h[..20],
+            &[
+                0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0xb8, 0x61, 0xc0, 0xa8,
+                0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7
+            ]
+        );
+        assert!(ipv4_csum_ok(&h));
+    }
+
+    #[test]
+    fn transport_checksums_verify_behind_options_and_extension_headers() {
+        let (s4, d4) = (Ipv4Addr::new(198, 18, 5, 7), Ipv4Addr::new(198, 18, 1, 100));
+        let mut ip = Ipv4::new(s4, d4, IPPROTO_TCP);
+        ip.options = vec![1; 8];
+        let mut p = ip.build(&tcp(s4, d4, 1000, 80, TCP_SYN, b"x"));
+        assert!(l4_csum_ok(&p));
+        let last = p.len() - 1;
+        p[last] ^= 1;
+        assert!(!l4_csum_ok(&p), "a changed byte is seen");
+        let (s6, d6) = (
+            Ipv6Addr::new(0x2001, 2, 0, 5, 0, 0, 0, 7),
+            Ipv6Addr::new(0x2001, 2, 0, 1, 0, 0, 0, 0x100),
+        );
+        let mut ip = Ipv6::new(s6, d6, IPPROTO_UDP);
+        ip.ext = vec![(0, vec![0, 0, 1, 4, 0, 0, 0, 0]), (60, vec![0; 16])];
+        ip.ext[1].1[1] = 1; // 16 bytes: length field 1
+        let p = ip.build(&udp(s6, d6, 53, 5353, b"answer"));
+        assert_eq!(ipv6_upper_layer(&p), Some((40 + 8 + 16, IPPROTO_UDP)));
+        assert!(l4_csum_ok(&p));
+        // A fragment header stops the walk: its transport checksum spans other packets.
+        let mut ip = Ipv6::new(s6, d6, IPPROTO_UDP);
+        ip.ext = vec![(44, vec![0, 0, 0, 8, 0, 0, 0, 1])];
+        assert_eq!(ipv6_upper_layer(&ip.build(b"12345678")), None);
+    }
+
+    #[test]
+    fn vlan_tags_go_after_the_mac_addresses() {
+        let f = eth([1; 6], [2; 6], ETH_P_IP, &[0x45]);
+        let t = tagged(&f, &[(ETH_P_8021AD, 10), (ETH_P_8021Q, 20)]);
+        assert_eq!(&t[..12], &f[..12]);
+        assert_eq!(&t[12..20], &[0x88, 0xa8, 0, 10, 0x81, 0x00, 0, 20]);
+        assert_eq!(&t[20..], &f[12..]);
+    }
+}
