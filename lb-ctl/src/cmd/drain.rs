@@ -5,86 +5,12 @@ use std::{
     fmt::Write as _,
     io::Write,
     net::{IpAddr, SocketAddr},
-    str::FromStr,
 };
 
 use anyhow::{Context, Result, bail};
-use clap::Args;
 use lb_common::api::{Op, RealServerView, Response, ServiceView};
 
-use crate::{client::Client, format};
-
-/// The real server of a service, as ipvsadm names them: `-t|-u VIP:PORT -r RIP[:PORT]`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Args)]
-#[group(skip)]
-#[command(group(clap::ArgGroup::new("drain-service").required(true).multiple(false)))]
-pub struct RealTarget {
-    /// The TCP service
-    #[arg(
-        short = 't',
-        long = "tcp-service",
-        value_name = "VIP:PORT",
-        group = "drain-service"
-    )]
-    pub tcp: Option<SocketAddr>,
-    /// The UDP service
-    #[arg(
-        short = 'u',
-        long = "udp-service",
-        value_name = "VIP:PORT",
-        group = "drain-service"
-    )]
-    pub udp: Option<SocketAddr>,
-    /// The real server (its port defaults to the service's)
-    #[arg(
-        short = 'r',
-        long = "real-server",
-        value_name = "RIP[:PORT]",
-        required = true
-    )]
-    pub real: RealAddr,
-}
-
-/// `lbctl drain` options.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Args)]
-pub struct DrainArgs {
-    #[command(flatten)]
-    pub target: RealTarget,
-    /// Seconds after which the connections it still has are removed (0: at once)
-    #[arg(long, value_name = "SECS")]
-    pub deadline: u64,
-}
-
-/// A real server's address with an optional port: `10.0.0.1`, `10.0.0.1:80`, `2001:db8::1`,
-/// `[2001:db8::1]:80`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RealAddr {
-    pub address: IpAddr,
-    pub port: Option<u16>,
-}
-
-impl FromStr for RealAddr {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        if let Ok(sa) = s.parse::<SocketAddr>() {
-            if sa.port() == 0 {
-                return Err("port 0 is not allowed (1 to 65535)".into());
-            }
-            return Ok(Self {
-                address: sa.ip(),
-                port: Some(sa.port()),
-            });
-        }
-        s.parse::<IpAddr>()
-            .map(|address| Self {
-                address,
-                port: None,
-            })
-            .map_err(|_| {
-                format!("{s:?} is not an address or address:port ([address]:port for IPv6)")
-            })
-    }
-}
+use crate::{cli::RealTarget, client::Client, format};
 
 impl RealTarget {
     fn op_parts(&self) -> (String, IpAddr, u16, IpAddr, u16) {
@@ -287,26 +213,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn real_addresses_with_and_without_ports() {
-        let r: RealAddr = "10.0.0.1".parse().unwrap();
-        assert_eq!((r.address.to_string(), r.port), ("10.0.0.1".into(), None));
-        let r: RealAddr = "10.0.0.1:8080".parse().unwrap();
-        assert_eq!(r.port, Some(8080));
-        let r: RealAddr = "2001:db8::1".parse().unwrap();
-        assert_eq!(r.port, None);
-        let r: RealAddr = "[2001:db8::1]:80".parse().unwrap();
-        assert_eq!(
-            (r.address.to_string(), r.port),
-            ("2001:db8::1".into(), Some(80))
-        );
-        assert!("10.0.0.1:0".parse::<RealAddr>().is_err());
-        assert_eq!(
-            "web1".parse::<RealAddr>().unwrap_err(),
-            "\"web1\" is not an address or address:port ([address]:port for IPv6)"
-        );
-    }
-
-    #[test]
     fn ops_default_the_real_port_to_the_services() {
         let t = RealTarget {
             tcp: Some("10.0.0.100:80".parse().unwrap()),
@@ -339,7 +245,7 @@ mod tests {
     fn command_lines() {
         use clap::Parser;
 
-        use crate::cli::{Cli, Command};
+        use crate::{cli::Cli, command::Command};
         // Err: the exit status (clap's, or 2 for ipvsadm-style usage errors, as main exits).
         let parse = |args: &[&str]| -> Result<Command, i32> {
             Cli::try_parse_from(std::iter::once("lbctl").chain(args.iter().copied()))

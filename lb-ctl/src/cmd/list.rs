@@ -6,8 +6,9 @@ use lb_common::api::{Op, Response, ServiceKey};
 
 use super::{Failure, json};
 use crate::{
-    cli::{ListOptions, ListWhat},
+    cli::ListOptions,
     client::Client,
+    command::ListWhat,
     format::{self, ListFormat, Numeric, Resolve, SystemNames},
 };
 

@@ -13,10 +13,7 @@ use std::io::{Read, Write};
 use anyhow::{Context, Result};
 use lb_common::api::Response;
 
-use crate::{
-    cli::{Command, GlobalOptions},
-    client::Client,
-};
+use crate::{cli::GlobalOptions, client::Client, command::Command};
 
 /// A command that failed the way ipvsadm's do: lbctl prints the message as it is and exits
 /// with ipvsadm's status for it.

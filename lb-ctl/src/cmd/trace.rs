@@ -4,35 +4,13 @@
 
 use std::{
     io::{BufRead, BufReader, Write},
-    net::IpAddr,
     os::unix::net::UnixStream,
 };
 
 use anyhow::{Context, Result, bail};
-use clap::Args;
 use lb_common::api::{API_VERSION, Op, Request, Response, TraceView};
 
-use crate::client::Client;
-
-/// `lbctl trace` options.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Args)]
-pub struct TraceArgs {
-    /// Only packets to this VIP (and nat replies from it)
-    #[arg(long, value_name = "ADDRESS")]
-    pub vip: Option<IpAddr>,
-    /// Only packets from (or to) this client address
-    #[arg(long, value_name = "ADDRESS")]
-    pub client: Option<IpAddr>,
-    /// Only packets forwarded to this real server
-    #[arg(long, value_name = "ADDRESS")]
-    pub real: Option<IpAddr>,
-    /// Stop after this many events (default: until interrupted)
-    #[arg(long, short = 'c', value_name = "N")]
-    pub count: Option<u64>,
-    /// At most this many events per second and CPU (0: no limit)
-    #[arg(long, value_name = "N", default_value_t = 1000)]
-    pub max_per_sec: u32,
-}
+use crate::{cli::TraceArgs, client::Client};
 
 /// One line per event: time, protocol, source -> destination, verdict (reason), real server.
 pub fn line(t: &TraceView) -> String {

@@ -1,0 +1,126 @@
+//! The options of lbctl's own verbs that take more than a word: `drain`, `undrain`, `trace`
+//! (what they do is in `crate::cmd`).
+
+use std::{
+    net::{IpAddr, SocketAddr},
+    str::FromStr,
+};
+
+use clap::Args;
+
+/// The real server of a service, as ipvsadm names them: `-t|-u VIP:PORT -r RIP[:PORT]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Args)]
+#[group(skip)]
+#[command(group(clap::ArgGroup::new("drain-service").required(true).multiple(false)))]
+pub struct RealTarget {
+    /// The TCP service
+    #[arg(
+        short = 't',
+        long = "tcp-service",
+        value_name = "VIP:PORT",
+        group = "drain-service"
+    )]
+    pub tcp: Option<SocketAddr>,
+    /// The UDP service
+    #[arg(
+        short = 'u',
+        long = "udp-service",
+        value_name = "VIP:PORT",
+        group = "drain-service"
+    )]
+    pub udp: Option<SocketAddr>,
+    /// The real server (its port defaults to the service's)
+    #[arg(
+        short = 'r',
+        long = "real-server",
+        value_name = "RIP[:PORT]",
+        required = true
+    )]
+    pub real: RealAddr,
+}
+
+/// `lbctl drain` options.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Args)]
+pub struct DrainArgs {
+    #[command(flatten)]
+    pub target: RealTarget,
+    /// Seconds after which the connections it still has are removed (0: at once)
+    #[arg(long, value_name = "SECS")]
+    pub deadline: u64,
+}
+
+/// A real server's address with an optional port: `10.0.0.1`, `10.0.0.1:80`, `2001:db8::1`,
+/// `[2001:db8::1]:80`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RealAddr {
+    pub address: IpAddr,
+    pub port: Option<u16>,
+}
+
+impl FromStr for RealAddr {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Ok(sa) = s.parse::<SocketAddr>() {
+            if sa.port() == 0 {
+                return Err("port 0 is not allowed (1 to 65535)".into());
+            }
+            return Ok(Self {
+                address: sa.ip(),
+                port: Some(sa.port()),
+            });
+        }
+        s.parse::<IpAddr>()
+            .map(|address| Self {
+                address,
+                port: None,
+            })
+            .map_err(|_| {
+                format!("{s:?} is not an address or address:port ([address]:port for IPv6)")
+            })
+    }
+}
+
+/// `lbctl trace` options.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Args)]
+pub struct TraceArgs {
+    /// Only packets to this VIP (and nat replies from it)
+    #[arg(long, value_name = "ADDRESS")]
+    pub vip: Option<IpAddr>,
+    /// Only packets from (or to) this client address
+    #[arg(long, value_name = "ADDRESS")]
+    pub client: Option<IpAddr>,
+    /// Only packets forwarded to this real server
+    #[arg(long, value_name = "ADDRESS")]
+    pub real: Option<IpAddr>,
+    /// Stop after this many events (default: until interrupted)
+    #[arg(long, short = 'c', value_name = "N")]
+    pub count: Option<u64>,
+    /// At most this many events per second and CPU (0: no limit)
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub max_per_sec: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn real_addresses_with_and_without_ports() {
+        let r: RealAddr = "10.0.0.1".parse().unwrap();
+        assert_eq!((r.address.to_string(), r.port), ("10.0.0.1".into(), None));
+        let r: RealAddr = "10.0.0.1:8080".parse().unwrap();
+        assert_eq!(r.port, Some(8080));
+        let r: RealAddr = "2001:db8::1".parse().unwrap();
+        assert_eq!(r.port, None);
+        let r: RealAddr = "[2001:db8::1]:80".parse().unwrap();
+        assert_eq!(
+            (r.address.to_string(), r.port),
+            ("2001:db8::1".into(), Some(80))
+        );
+        assert!("10.0.0.1:0".parse::<RealAddr>().is_err());
+        assert_eq!(
+            "web1".parse::<RealAddr>().unwrap_err(),
+            "\"web1\" is not an address or address:port ([address]:port for IPv6)"
+        );
+    }
+}

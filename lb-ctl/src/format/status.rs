@@ -1,0 +1,98 @@
+//! `lbctl status`: a readable summary of lbd (not an ipvsadm format).
+
+use std::fmt::Write as _;
+
+use lb_common::api::StatusView;
+
+/// `lbctl status`: a readable summary of lbd (not an ipvsadm format).
+pub fn status(s: &StatusView) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "lbd version {}", s.version);
+    let _ = writeln!(
+        out,
+        "Interface:     {} (XDP {} mode)",
+        s.interface, s.xdp_mode
+    );
+    let _ = writeln!(out, "Services:      {}", s.services);
+    if s.services_down > 0 {
+        let _ = writeln!(
+            out,
+            "Services down: {} (no real server can take new connections)",
+            s.services_down
+        );
+    }
+    let _ = writeln!(out, "Real servers:  {}", s.real_servers);
+    let _ = writeln!(
+        out,
+        "Connections:   {} of {}",
+        s.connections, s.connection_capacity
+    );
+    if !s.reasons.is_empty() {
+        let name_w = s.reasons.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+        let count_w = s
+            .reasons
+            .iter()
+            .map(|(_, c)| c.to_string().len())
+            .max()
+            .unwrap_or(0);
+        out.push_str("Reasons:\n");
+        for (name, count) in &s.reasons {
+            let _ = writeln!(out, "  {name:<name_w$}  {count:>count_w$}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_summary() {
+        let s = StatusView {
+            version: "0.1.0".into(),
+            interface: "eth0".into(),
+            xdp_mode: "native".into(),
+            services: 2,
+            real_servers: 5,
+            connections: 17,
+            connection_capacity: 65536,
+            services_down: 0,
+            reasons: vec![
+                ("pass".into(), 1234),
+                ("fwd_tunnel".into(), 5),
+                ("drop".into(), 0),
+            ],
+        };
+        assert_eq!(
+            status(&s),
+            "\
+lbd version 0.1.0
+Interface:     eth0 (XDP native mode)
+Services:      2
+Real servers:  5
+Connections:   17 of 65536
+Reasons:
+  pass        1234
+  fwd_tunnel     5
+  drop           0
+"
+        );
+        let down = StatusView {
+            services_down: 1,
+            reasons: vec![],
+            ..s
+        };
+        assert_eq!(
+            status(&down),
+            "\
+lbd version 0.1.0
+Interface:     eth0 (XDP native mode)
+Services:      2
+Services down: 1 (no real server can take new connections)
+Real servers:  5
+Connections:   17 of 65536
+"
+        );
+    }
+}

@@ -1,0 +1,218 @@
+//! The virtual service of a command line: which one (`-t`, `-u`; `-f` and `--sctp-service`
+//! refused), and for `-A`/`-E` its spec: scheduler (`-s`), flags (`-b`), persistence (`-p`,
+//! `-M`), one-packet scheduling (`-o`), persistence engine (`--pe`, refused) and lbctl's
+//! `--mh-table-size`.
+
+use lb_common::api::{ServiceKey, ServiceSpec};
+
+use super::{address::parse_address, c_values::number, lookup::Lookup};
+use crate::{cli::Cli, command::UsageError};
+
+/// ipvsadm's `DEF_SCHED`: the scheduler of a service given none (or `-s ""`).
+pub const DEFAULT_SCHEDULER: &str = "wlc";
+
+/// The service selected by `-t`/`-u` (`--sctp-service` and `-f` are refused: lb has neither).
+pub(super) fn selected(
+    cli: &Cli,
+    lookup: &dyn Lookup,
+) -> Result<Option<(ServiceKey, bool /* port given */)>, UsageError> {
+    let s = &cli.service;
+    if let Some(f) = &s.fwmark {
+        if number(f, 1, u32::MAX as i64).is_none() {
+            return Err(UsageError::new(format!(
+                "invalid fwmark value `{f}' specified"
+            )));
+        }
+        return Err(UsageError::new(
+            "firewall-mark services (-f) are not supported by lb; use -t or -u",
+        ));
+    }
+    if s.ipv6 > 0 {
+        // ipvsadm's format ends in "\n" and fail() adds another.
+        return Err(UsageError::new("-6 used before -f\n"));
+    }
+    let (proto, text) = match (&s.tcp, &s.udp, &s.sctp) {
+        (Some(t), _, _) => ("tcp", t),
+        (_, Some(u), _) => ("udp", u),
+        (_, _, Some(x)) => {
+            if parse_address(x, "sctp", lookup).is_none() {
+                return Err(UsageError::new(
+                    "illegal virtual server address[:port] specified",
+                ));
+            }
+            return Err(UsageError::new(
+                "SCTP services (--sctp-service) are not supported by lb; use -t or -u",
+            ));
+        }
+        _ => return Ok(None),
+    };
+    let (vip, port) = parse_address(text, proto, lookup)
+        .ok_or_else(|| UsageError::new("illegal virtual server address[:port] specified"))?;
+    Ok(Some((
+        ServiceKey {
+            protocol: proto.into(),
+            vip,
+            port: port.unwrap_or(0),
+        },
+        port.is_some(),
+    )))
+}
+
+/// ipvsadm 1.31's `parse_sched_flags`, with the generic `flag-1`/`flag-2` named as the
+/// scheduler's own flags (lbd knows them by name).
+pub(super) fn sched_flags(sched: &str, arg: &str) -> Result<Vec<String>, UsageError> {
+    let mut out: Vec<String> = Vec::new();
+    for flag in arg.split(',').filter(|f| !f.is_empty()) {
+        let name = match flag {
+            "flag-1" | "flag-2" | "flag-3" => match (sched, flag) {
+                ("sh", "flag-1") => "sh-fallback",
+                ("sh", "flag-2") => "sh-port",
+                ("mh", "flag-1") => "mh-fallback",
+                ("mh", "flag-2") => "mh-port",
+                _ => flag,
+            },
+            "sh-fallback" | "sh-port" if sched != "sh" => {
+                return Err(UsageError::new(format!(
+                    "incompatible scheduler flag `{flag}'"
+                )));
+            }
+            "mh-fallback" | "mh-port" if sched != "mh" => {
+                return Err(UsageError::new(format!(
+                    "incompatible scheduler flag `{flag}'"
+                )));
+            }
+            "sh-fallback" | "sh-port" | "mh-fallback" | "mh-port" => flag,
+            _ => return Err(UsageError::new(format!("invalid scheduler flag `{flag}'"))),
+        };
+        if !out.iter().any(|f| f == name) {
+            out.push(name.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// `--mh-table-size`: lbctl's own, a prime checked by lbd.
+pub(super) fn mh_table_size(t: Option<&str>) -> Result<Option<u32>, UsageError> {
+    Ok(match t {
+        None => None,
+        Some(t) => Some(
+            number(t, 1, u32::MAX as i64)
+                .ok_or_else(|| UsageError::new("illegal mh-table-size specified"))?
+                as u32,
+        ),
+    })
+}
+
+/// `-A`, `-E`: the service's spec, with the checks ipvsadm makes after the command-option
+/// table.
+pub(super) fn spec(
+    cli: &Cli,
+    key: ServiceKey,
+    persistent: Option<u32>,
+    netmask: Option<u8>,
+    mh_table_size: Option<u32>,
+) -> Result<ServiceSpec, UsageError> {
+    if key.port == 0 && persistent.is_none() {
+        return Err(UsageError::new(
+            "Zero port specified for non-persistent service",
+        ));
+    }
+    if cli.service.ops && key.protocol != "udp" {
+        return Err(UsageError::new(
+            "One-Packet Scheduling is only for UDP virtual services",
+        ));
+    }
+    if let Some(pe) = &cli.service.pe {
+        return Err(UsageError::new(format!(
+            "persistence engine `{pe}' is not supported by lb (--pe)"
+        )));
+    }
+    // "if (strlen(ce.svc.sched_name) == 0) strcpy(ce.svc.sched_name, DEF_SCHED)":
+    // `-s ""` is the default too.
+    let scheduler = cli
+        .service
+        .scheduler
+        .clone()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| DEFAULT_SCHEDULER.into());
+    let flags = match &cli.service.sched_flags {
+        None => Vec::new(),
+        Some(f) => sched_flags(&scheduler, f)?,
+    };
+    Ok(ServiceSpec {
+        key,
+        scheduler,
+        persistent,
+        // IPVS keeps a netmask without -p, where it means nothing and no listing
+        // shows it (a later -E without -M resets it): lb keeps none.
+        persistent_netmask: netmask.filter(|_| persistent.is_some()),
+        sched_flags: flags,
+        one_packet: cli.service.ops,
+        mh_table_size,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use lb_common::api::{Edit, ServiceSpec};
+
+    use crate::{
+        command::Command,
+        ipvsadm::test_util::{run, spec},
+    };
+
+    #[test]
+    fn service_options() {
+        assert_eq!(
+            run(&[
+                "-E",
+                "-t",
+                "10.0.0.1:443",
+                "-s",
+                "sh",
+                "-b",
+                "sh-port,flag-1",
+                "-p",
+                "600",
+                "-M",
+                "255.255.255.0"
+            ])
+            .unwrap(),
+            Command::Edit(Edit::EditService {
+                service: ServiceSpec {
+                    persistent: Some(600),
+                    persistent_netmask: Some(24),
+                    sched_flags: vec!["sh-port".into(), "sh-fallback".into()],
+                    ..spec("tcp", "10.0.0.1", 443, "sh")
+                }
+            })
+        );
+        assert_eq!(
+            run(&[
+                "-A",
+                "-u",
+                "[2001:db8::1]:53",
+                "-o",
+                "-p",
+                "-M",
+                "64",
+                "--mh-table-size",
+                "251",
+                "-s",
+                "mh"
+            ])
+            .unwrap(),
+            Command::Edit(Edit::AddService {
+                service: ServiceSpec {
+                    persistent: Some(300),
+                    persistent_netmask: Some(64),
+                    one_packet: true,
+                    mh_table_size: Some(251),
+                    ..spec("udp", "2001:db8::1", 53, "mh")
+                }
+            })
+        );
+        // Port 0 is allowed for a persistent service (lbd then says what it thinks).
+        assert!(run(&["-A", "-t", "10.0.0.1", "-p"]).is_ok());
+    }
+}
