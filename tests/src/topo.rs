@@ -337,7 +337,8 @@ fn sockaddr_in(ip: Ipv4Addr, port: u16) -> libc::sockaddr_in {
 }
 
 /// Starts lbd in namespace `ns` with `config`, its control socket at `socket`, its state file
-/// and its log; returns once the socket answers (within 20 s, or panics).
+/// and its log; returns once the socket answers and `lb` is attached to the namespace's eth0
+/// (within 20 s, or panics).
 pub fn spawn_lbd(
     ns: &Netns,
     config: &std::path::Path,
@@ -363,6 +364,15 @@ pub fn spawn_lbd(
         p.assert_running();
         assert!(Instant::now() < deadline, "lbd did not open its socket");
         std::thread::sleep(Duration::from_millis(50));
+    }
+    // lbd opens its socket before it has loaded the object and attached `lb` (seconds on a
+    // loaded machine), and answers only then: a request may time out meanwhile, and a
+    // client's SYN that meets the director's own stack is answered "network unreachable".
+    // Wait for the attachment.
+    while !ns.ip(&["link", "show", "dev", "eth0"]).contains("prog/xdp") {
+        p.assert_running();
+        assert!(Instant::now() < deadline, "lbd did not attach lb to eth0");
+        std::thread::sleep(Duration::from_millis(20));
     }
     p
 }
