@@ -1,9 +1,9 @@
 //! Packet fixtures as Katran's tester reads them: each one a record of what it shows, the
 //! input frame (built with [`crate::packet`]), the expected verdict, the expected output
 //! bytes and the expected reason-counter changes. [`Harness::run_fixtures`] runs a table of
-//! them in order through one harness and asserts everything together: it goes through the whole table,
-//! then fails naming every fixture that did not hold, with both frames in hex, and writes
-//! them to a pcap file under the target directory for a human with Wireshark.
+//! them in order through one harness and asserts everything together: it goes through the
+//! whole table, then fails naming every fixture that did not hold, with both frames in hex,
+//! and writes them to a pcap file under the target directory for a human with Wireshark.
 
 use std::{collections::BTreeMap, fmt::Write as _, path::PathBuf, time::Duration};
 
@@ -71,7 +71,7 @@ impl Fixture {
     }
 
     /// Dropped, the frame left as it came.
-    pub fn drop(mut self) -> Self {
+    pub fn dropped(mut self) -> Self {
         self.verdict = XDP_DROP;
         self.output = None;
         self

@@ -57,7 +57,7 @@ fn dr_rewrites_only_the_destination_mac_and_refuses_a_real_server_behind_a_route
             .tx(direct(&on_link, me, REALS[1]))
             .counters(&[("tx", 1), ("conn_new", 1)]),
         Fixture::new("dr to a real server not on the link", routed)
-            .drop()
+            .dropped()
             .counters(&[("conn_new", 1), ("drop_dr_not_onlink", 1)]),
     ]);
 }

@@ -197,7 +197,7 @@ fn too_big_once_encapsulated_is_answered_with_fragmentation_needed() {
             .tx(frag_needed)
             .counters(&[("conn_new", 1), ("icmp_too_big_sent", 1)]),
         Fixture::new("1490 bytes without DF", h.from_client(&no_df.build(&seg)))
-            .drop()
+            .dropped()
             .counters(&[("drop_too_big", 1), ("conn_hit", 1)]),
         Fixture::new("1480 bytes: fits exactly", h.from_client(&fits))
             .tx(ipip(me, &fits, REAL4))

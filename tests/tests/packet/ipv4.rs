@@ -228,14 +228,14 @@ fn drops_leave_the_packet_as_it_came_and_name_their_reason() {
     let frame = syn(&h, &Ipv4::new(REMOTE_CLIENT, VIP, 6), 40005, 80, b"");
     h.run_fixture(
         Fixture::new("no neighbour entry for the real server", frame)
-            .drop()
+            .dropped()
             .counters(&[("drop_fib_no_neigh", 1), ("conn_new", 1)]),
     );
     let mut h = Harness::new(&services([0, 0, 0]), &REALS);
     let frame = syn(&h, &Ipv4::new(REMOTE_CLIENT, VIP, 6), 40006, 80, b"");
     h.run_fixture(
         Fixture::new("every real server of weight 0", frame)
-            .drop()
+            .dropped()
             .counters(&[("drop_no_real", 1)]),
     );
 }
