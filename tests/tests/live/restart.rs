@@ -241,6 +241,21 @@ fn pin_map(path: &std::path::Path, key: u32, value: u32, entries: u32) {
     unsafe { libc::close(fd as i32) };
 }
 
+/// Runs lbd in the director's namespace with the topology's config file, to its end (it
+/// stops at once when it refuses the running data plane).
+fn lbd_once(t: &Topology) -> std::process::Output {
+    std::process::Command::new(bin("lbd"))
+        .arg("--netns")
+        .arg(&t.director.name)
+        .arg("--no-state")
+        .arg("--config")
+        .arg(&t.config_path)
+        .arg("--socket")
+        .arg(&t.socket)
+        .output()
+        .expect("run lbd")
+}
+
 #[test]
 fn lbd_refuses_to_take_over_a_data_plane_whose_layout_it_cannot_read() {
     require_root!();
@@ -250,16 +265,7 @@ fn lbd_refuses_to_take_over_a_data_plane_whose_layout_it_cannot_read() {
     let bogus = t.pin_dir.join(lb_common::map_name::SERVICES);
     pin_map(&bogus, 8, 8, 16);
     t.write_config(&t.config(&[1]));
-    let out = std::process::Command::new(bin("lbd"))
-        .arg("--netns")
-        .arg(&t.director.name)
-        .arg("--no-state")
-        .arg("--config")
-        .arg(&t.config_path)
-        .arg("--socket")
-        .arg(&t.socket)
-        .output()
-        .expect("run lbd");
+    let out = lbd_once(&t);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "lbd took it over:\n{err}");
     assert!(
@@ -269,4 +275,48 @@ fn lbd_refuses_to_take_over_a_data_plane_whose_layout_it_cannot_read() {
     assert!(err.contains("lbd flush --pin-dir"), "{err}");
     assert!(bogus.exists(), "the running data plane's map is left alone");
     assert_eq!(xdp_prog_id(&t), None, "nothing attached");
+}
+
+#[test]
+fn lbd_refuses_a_data_plane_of_another_layout_version_even_when_every_size_agrees() {
+    require_root!();
+    let mut t = Topology::new(1, Method::Dr);
+    let cfg = t.config(&[1]);
+    t.start_lbd(&cfg);
+    let running = xdp_prog_id(&t).expect("lb attached");
+    // A clean stop leaves the data plane running, its maps pinned with this build's layout
+    // version; then it is made a data plane of the next version (every size unchanged).
+    t.lbd.take().unwrap().stop();
+    let meta_pin = t.pin_dir.join(lb_common::map_name::META);
+    let data = aya::maps::MapData::from_pin(&meta_pin).expect("lb_meta is pinned");
+    let mut meta: aya::maps::Array<_, lb_common::LayoutMeta> =
+        aya::maps::Array::try_from(aya::maps::Map::Array(data)).expect("lb_meta");
+    let mut next = meta.get(&0, 0).expect("lb_meta's entry");
+    assert_eq!(next.version, lb_common::LAYOUT_VERSION, "{next:?}");
+    next.version += 1;
+    meta.set(0, next, 0).expect("write lb_meta");
+
+    t.write_config(&cfg);
+    let out = lbd_once(&t);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "lbd took it over:\n{err}");
+    let fp = lb_common::LAYOUT_FINGERPRINT;
+    let (pinned, built) = (next.version, lb_common::LAYOUT_VERSION);
+    assert!(
+        err.contains(&format!(
+            "the running data plane's maps have layout version {pinned} (fingerprint {fp:#018x}), this build's have layout version {built} (fingerprint {fp:#018x})"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("lbd flush --pin-dir"), "{err}");
+    assert_eq!(
+        xdp_prog_id(&t),
+        Some(running),
+        "the running data plane is left attached"
+    );
+    assert_eq!(
+        meta.get(&0, 0).expect("lb_meta's entry"),
+        next,
+        "and its maps as they were"
+    );
 }

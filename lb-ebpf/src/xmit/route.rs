@@ -1,6 +1,6 @@
-//! Stage `forward`: sends the packet to its real server by the real server's forwarding
-//! method (`tun.rs`, `nat.rs`, and `dr` here). Next hop and MAC addresses come from the
-//! kernel's FIB (`bpf_fib_lookup`), cached per real server and CPU.
+//! Routing for every forwarding method: the next hop and MAC addresses from the kernel's FIB
+//! (`bpf_fib_lookup`), cached per real server and CPU, and sending the frame out (XDP_TX on
+//! the ingress interface, a redirect to another).
 
 use aya_ebpf::{
     bindings::{
@@ -10,19 +10,16 @@ use aya_ebpf::{
     helpers::{bpf_fib_lookup, bpf_redirect},
     programs::XdpContext,
 };
-use lb_common::{
-    FAMILY_V6, FWD_DR, FWD_NAT, FWD_TUN, GlobalConfig, NH_CACHE_TTL_NS, NextHop, RealServer, reason,
-};
+use lb_common::{FAMILY_V6, GlobalConfig, NH_CACHE_TTL_NS, NextHop, RealServer, reason};
 
 use crate::{
-    maps::{NH_CACHE, SCRATCH},
-    nat,
-    parse::{ETH_HLEN, ETH_P_IP, ETH_P_IPV6, Packet},
+    headers::{ETH_ALEN, ETH_HLEN, ETH_P_IP, ETH_P_IPV6, ETH_TYPE},
+    maps::{NH_CACHE, scratch},
     ptr::{self, ptr_at},
-    tun,
     verdict::Verdict,
 };
 
+/// The kernel's address families, as `bpf_fib_lookup` takes them.
 const AF_INET: u8 = 2;
 const AF_INET6: u8 = 10;
 
@@ -30,27 +27,6 @@ const AF_INET6: u8 = 10;
 pub struct Target {
     pub id: u32,
     pub real: RealServer,
-}
-
-#[inline(always)]
-pub fn forward(
-    ctx: &XdpContext,
-    pkt: &Packet,
-    to: &Target,
-    cfg: &GlobalConfig,
-    now: u64,
-) -> Result<Verdict, Verdict> {
-    // dr and nat keep the packet's addresses' family: their real server must be of the
-    // VIP's family (lbd refuses anything else; this guards against a map written otherwise).
-    if to.real.method != FWD_TUN && to.real.family != pkt.flow.family {
-        return Err(Verdict::drop(reason::DROP_UNSUPPORTED_METHOD));
-    }
-    match to.real.method {
-        FWD_TUN => tun::encap(ctx, pkt, to, cfg, now),
-        FWD_DR => dr(ctx, pkt, to, cfg, now),
-        FWD_NAT => nat::to_real(ctx, pkt, to, cfg, now),
-        _ => Err(Verdict::drop(reason::DROP_UNSUPPORTED_METHOD)),
-    }
 }
 
 /// The Ethernet type of an address family.
@@ -61,23 +37,6 @@ pub fn ethertype(family: u8) -> u16 {
     } else {
         ETH_P_IP
     }
-}
-
-/// `dr` (direct routing, ipvsadm `-g`): only the destination MAC changes, to the real
-/// server's, which holds the VIP on a local interface and answers the client directly.
-#[inline(always)]
-fn dr(
-    ctx: &XdpContext,
-    pkt: &Packet,
-    to: &Target,
-    cfg: &GlobalConfig,
-    now: u64,
-) -> Result<Verdict, Verdict> {
-    let nh = next_hop(ctx, to, cfg, now)?;
-    if nh.onlink == 0 {
-        return Err(Verdict::drop(reason::DROP_DR_NOT_ONLINK));
-    }
-    send(ctx, &nh, ethertype(pkt.flow.family), reason::TX)
 }
 
 /// The next hop toward a real server: from this CPU's cache while fresh, else from the FIB
@@ -120,9 +79,9 @@ pub fn send(
 ) -> Result<Verdict, Verdict> {
     let eth: *mut [u8; ETH_HLEN] = ptr_at(ctx, 0).ok_or(Verdict::drop(reason::DROP_NO_HEADROOM))?;
     let mut hdr = [0u8; ETH_HLEN];
-    hdr[..6].copy_from_slice(&nh.dmac);
-    hdr[6..12].copy_from_slice(&nh.smac);
-    hdr[12..].copy_from_slice(&ethertype.to_be_bytes());
+    hdr[..ETH_ALEN].copy_from_slice(&nh.dmac);
+    hdr[ETH_ALEN..ETH_TYPE].copy_from_slice(&nh.smac);
+    hdr[ETH_TYPE..].copy_from_slice(&ethertype.to_be_bytes());
     // SAFETY: bounds-checked above.
     unsafe { eth.write_unaligned(hdr) };
     if nh.ifindex == ctx.ingress_ifindex() as u32 {
@@ -149,7 +108,7 @@ pub fn fib_v6(ctx: &XdpContext, src: &[u32; 4], dst: &[u32; 4]) -> Result<NextHo
 
 #[inline(always)]
 fn fib(ctx: &XdpContext, family: u8, src: &[u32; 4], dst: &[u32; 4]) -> Result<NextHop, Verdict> {
-    let Some(scratch) = SCRATCH.get_ptr_mut(0) else {
+    let Some(scratch) = scratch() else {
         // Index 0 of a one-entry per-CPU array always exists; this arm is for the type checker.
         return Err(Verdict::drop(reason::DROP_FIB_NO_ROUTE));
     };

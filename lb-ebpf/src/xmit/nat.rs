@@ -4,34 +4,21 @@
 //! (RFC 1624); TTL is decremented, as a router does.
 
 use aya_ebpf::programs::XdpContext;
-use lb_common::{
-    CONN_F_ONE_PACKET, CONN_F_REPLY, Conn, FAMILY_V6, FRAG_F_REPLY, FlowKey, GlobalConfig,
-    PROTO_TCP, Stats, reason,
-};
+use lb_common::{CONN_F_REPLY, Conn, FAMILY_V6, FRAG_F_REPLY, GlobalConfig, PROTO_TCP, reason};
 
+use super::route::{Target, ethertype, fib_v4, fib_v6, next_hop, send};
 use crate::{
-    conn::insert_conn,
-    csum,
-    forward::{Target, ethertype, fib_v4, fib_v6, next_hop, send},
-    frag,
-    maps::{REAL_STATS, SCRATCH, SVC_STATS},
-    parse::{ETH_HLEN, FRAG_FIRST, FRAG_LATER, Packet},
+    clock, csum, frag,
+    headers::{
+        ETH_HLEN, IP_CSUM, IP_DADDR, IP_SADDR, IP_TTL, IP6_DADDR, IP6_HOPLIMIT, IP6_SADDR,
+        IPV4_HLEN_MIN, IPV6_HLEN, TCP_CSUM, UDP_CSUM,
+    },
+    maps::scratch,
+    parse::{FRAG_FIRST, FRAG_LATER, Packet},
     ptr::{self, ptr_at},
+    stats,
     verdict::Verdict,
 };
-
-/// Offsets in the IPv4 header.
-const IP_TTL: usize = 8;
-const IP_CSUM: usize = 10;
-const IP_SADDR: usize = 12;
-const IP_DADDR: usize = 16;
-/// Offsets in the IPv6 header.
-const IP6_HOPLIMIT: usize = 7;
-const IP6_SADDR: usize = 8;
-const IP6_DADDR: usize = 24;
-/// Offsets of the checksum in the TCP and UDP headers.
-const TCP_CSUM: usize = 16;
-const UDP_CSUM: usize = 6;
 
 /// Which end of the packet is rewritten.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -59,47 +46,13 @@ pub fn to_real(
     send(ctx, &nh, ethertype(pkt.flow.family), reason::TX)
 }
 
-/// Records the reply direction of a new `nat` connection: real server -> client, with the VIP
-/// to restore.
-#[inline(always)]
-pub fn track_reply(flow: &FlowKey, to: &Target, service: u32, now: u64, one_packet: bool) {
-    let rport = if to.real.port != 0 {
-        to.real.port
-    } else {
-        flow.dport
-    };
-    let key = FlowKey {
-        src: to.real.addr,
-        dst: flow.src,
-        sport: rport,
-        dport: flow.sport,
-        proto: flow.proto,
-        family: flow.family,
-        _pad: [0; 2],
-    };
-    insert_conn(
-        &key,
-        to.id,
-        service,
-        now,
-        if one_packet {
-            CONN_F_REPLY | CONN_F_ONE_PACKET
-        } else {
-            CONN_F_REPLY
-        },
-        flow.dport,
-        flow.dst,
-        0,
-    );
-}
-
 /// A real server's reply of a `nat` connection (its entry `c`, a live element of the
 /// connection table with [`CONN_F_REPLY`]): rewrite its source back to the VIP and send it
 /// toward the client.
 #[inline(always)]
 pub fn from_real(ctx: &XdpContext, pkt: &Packet, c: *const Conn) -> Result<Verdict, Verdict> {
     let not_ours = Verdict::pass(reason::PASS_NOT_VIP);
-    let Some(s) = SCRATCH.get_ptr_mut(0) else {
+    let Some(s) = scratch() else {
         // Index 0 of a one-entry per-CPU array always exists; this is for the type checker.
         return Err(not_ours);
     };
@@ -118,7 +71,7 @@ pub fn from_real(ctx: &XdpContext, pkt: &Packet, c: *const Conn) -> Result<Verdi
         return Err(not_ours);
     }
     if pkt.frag == FRAG_FIRST {
-        let now = crate::verdict::now();
+        let now = clock::now();
         frag::remember(pkt, c.real, c.service, FRAG_F_REPLY, &c.vaddr, now);
     }
     reply(ctx, pkt, &c.vaddr, c.vport, c.service, c.real)
@@ -142,7 +95,7 @@ pub fn reply(
         fib_v4(ctx, vaddr[0], pkt.flow.dst[0])?
     };
     rewrite(ctx, pkt, End::Source, vaddr, vport)?;
-    account_out(service, real, pkt.ip_len as u64);
+    stats::account_out(service, real, pkt.ip_len as u64);
     send(ctx, &nh, ethertype(pkt.flow.family), reason::NAT_REPLY)
 }
 
@@ -211,7 +164,7 @@ pub fn rewrite_ip(
 ) -> Result<u16, Verdict> {
     let bad = Verdict::pass(reason::PASS_BAD_IP_HEADER);
     if pkt.flow.family == FAMILY_V6 {
-        let ip: *mut u8 = ptr_at::<[u8; 40]>(ctx, ETH_HLEN).ok_or(bad)? as *mut u8;
+        let ip: *mut u8 = ptr_at::<[u8; IPV6_HLEN]>(ctx, ETH_HLEN).ok_or(bad)? as *mut u8;
         // SAFETY: every access below is inside the 40 bytes checked above.
         unsafe {
             if *ip.add(IP6_HOPLIMIT) <= 1 {
@@ -234,7 +187,7 @@ pub fn rewrite_ip(
             Ok(adj)
         }
     } else {
-        let ip: *mut u8 = ptr_at::<[u8; 20]>(ctx, ETH_HLEN).ok_or(bad)? as *mut u8;
+        let ip: *mut u8 = ptr_at::<[u8; IPV4_HLEN_MIN]>(ctx, ETH_HLEN).ok_or(bad)? as *mut u8;
         // SAFETY: every access below is inside the 20 bytes checked above.
         unsafe {
             if *ip.add(IP_TTL) <= 1 {
@@ -258,26 +211,5 @@ pub fn rewrite_ip(
             a.write_unaligned(addr[0]);
             Ok(csum::diff32(0, old, addr[0]))
         }
-    }
-}
-
-/// ipvsadm's OutPkts/OutBytes, per service and real server.
-#[inline(always)]
-fn account_out(service: u32, real: u32, bytes: u64) {
-    if let Some(s) = SVC_STATS.get_ptr_mut(service) {
-        // SAFETY: per-CPU slot.
-        unsafe { bump_out(s, bytes) };
-    }
-    if let Some(s) = REAL_STATS.get_ptr_mut(real) {
-        // SAFETY: per-CPU slot.
-        unsafe { bump_out(s, bytes) };
-    }
-}
-
-#[inline(always)]
-unsafe fn bump_out(s: *mut Stats, bytes: u64) {
-    unsafe {
-        (*s).out_pkts += 1;
-        (*s).out_bytes += bytes;
     }
 }

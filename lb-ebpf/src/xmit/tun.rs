@@ -8,19 +8,21 @@ use lb_common::{
     reason,
 };
 
+use super::{
+    route::{Target, ethertype, next_hop, send},
+    too_big,
+};
 use crate::{
     csum,
-    forward::{Target, ethertype, next_hop, send},
-    icmp,
-    parse::{ETH_HLEN, IPPROTO_IPIP, IPPROTO_IPV6, IPV4_HLEN_MIN, IPV6_HLEN, Packet},
+    headers::{
+        ETH_HLEN, GRE_HLEN, IP_DF, IP_FRAG_OFF, IP_ID, IP6_DADDR, IP6_HOPLIMIT, IP6_NEXTHDR,
+        IP6_PAYLOAD_LEN, IP6_SADDR, IPPROTO_GRE, IPPROTO_IPIP, IPPROTO_IPV6, IPV4_HLEN_MIN,
+        IPV6_HLEN, OWN_TTL, UDP_CSUM, UDP_GUE_HLEN, UDP_HLEN, UDP_LEN,
+    },
+    parse::Packet,
     ptr::{self, ptr_at},
     verdict::Verdict,
 };
-
-/// TTL / hop limit of the outer header we add.
-const TUN_TTL: u8 = 64;
-/// IPv4 "don't fragment" flag.
-const IP_DF: u16 = 0x4000;
 
 #[inline(always)]
 pub fn encap(
@@ -41,7 +43,7 @@ pub fn encap(
     let gre = !gue && to.real.flags & REAL_F_GRE != 0;
     let outer_hlen = ip_hlen
         + if gue {
-            GUE_HLEN
+            UDP_GUE_HLEN
         } else if gre {
             GRE_HLEN
         } else {
@@ -56,7 +58,7 @@ pub fn encap(
         if pkt.flow.proto == PROTO_ICMP || pkt.flow.proto == PROTO_ICMPV6 {
             return Err(Verdict::drop(reason::DROP_TOO_BIG));
         }
-        return icmp::too_big(ctx, pkt, cfg.mtu.saturating_sub(outer_hlen as u32));
+        return too_big::reply(ctx, pkt, cfg.mtu.saturating_sub(outer_hlen as u32));
     }
     let inner_proto = if pkt.flow.family == FAMILY_V4 {
         IPPROTO_IPIP
@@ -70,10 +72,18 @@ pub fn encap(
     let (df, id) = if pkt.flow.family == FAMILY_V4 {
         let w: *const [u16; 4] =
             ptr_at(ctx, ETH_HLEN).ok_or(Verdict::pass(reason::PASS_BAD_IP_HEADER))?;
-        // SAFETY: in bounds. Word 2 is the identification, word 3 holds the flags.
+        // SAFETY: in bounds: the identification and the flags are the header's 16-bit words
+        // at IP_ID and IP_FRAG_OFF.
         let w = unsafe { w.read_unaligned() };
-        let df = u16::from_be(w[3]) & IP_DF;
-        (df, if df == 0 { u16::from_be(w[2]) } else { 0 })
+        let df = u16::from_be(w[IP_FRAG_OFF / 2]) & IP_DF;
+        (
+            df,
+            if df == 0 {
+                u16::from_be(w[IP_ID / 2])
+            } else {
+                0
+            },
+        )
     } else {
         (IP_DF, 0)
     };
@@ -123,11 +133,6 @@ pub fn encap(
     send(ctx, &nh, ethertype(to.real.family), reason::TX)
 }
 
-/// The GRE header: no checksum, key or sequence number (RFC 2784).
-const GRE_HLEN: usize = 4;
-/// IP protocol number of GRE.
-pub const IPPROTO_GRE: u8 = 47;
-
 /// A GRE header (RFC 2784, version 0, no options) whose protocol type is the inner packet's
 /// Ethernet type.
 #[inline(always)]
@@ -142,9 +147,6 @@ fn write_gre(ctx: &XdpContext, ip_hlen: usize, inner_family: u8) -> Result<(), V
     Ok(())
 }
 
-/// UDP (8 bytes) and GUE (4 bytes) headers.
-const GUE_HLEN: usize = 12;
-
 /// The UDP header (checksum 0: RFC 768 for IPv4, RFC 6935/6936 for tunnels over IPv6) and a
 /// GUE header (draft-ietf-intarea-gue, variant 0: version 0, data message, no options, the
 /// inner protocol) after the outer IP header. `udp_len` counts UDP, GUE and the inner packet.
@@ -157,15 +159,15 @@ fn write_gue(
     udp_len: u32,
     inner_proto: u8,
 ) -> Result<(), Verdict> {
-    let h: *mut u8 = ptr_at::<[u8; GUE_HLEN]>(ctx, ETH_HLEN + ip_hlen)
+    let h: *mut u8 = ptr_at::<[u8; UDP_GUE_HLEN]>(ctx, ETH_HLEN + ip_hlen)
         .ok_or(Verdict::drop(reason::DROP_NO_HEADROOM))? as *mut u8;
     // SAFETY: the 12 bytes were checked above.
     unsafe {
         (h as *mut u16).write_unaligned(sport.to_be());
         (h.add(2) as *mut u16).write_unaligned(dport_be);
-        (h.add(4) as *mut u16).write_unaligned((udp_len as u16).to_be());
-        (h.add(6) as *mut u16).write_unaligned(0);
-        (h.add(8) as *mut u32).write_unaligned(u32::from_ne_bytes([0, inner_proto, 0, 0]));
+        (h.add(UDP_LEN) as *mut u16).write_unaligned((udp_len as u16).to_be());
+        (h.add(UDP_CSUM) as *mut u16).write_unaligned(0);
+        (h.add(UDP_HLEN) as *mut u32).write_unaligned(u32::from_ne_bytes([0, inner_proto, 0, 0]));
     }
     Ok(())
 }
@@ -192,7 +194,7 @@ fn write_ipv4(
         outer_len,
         id,
         df,
-        ((TUN_TTL as u16) << 8) | inner_proto as u16,
+        ((OWN_TTL as u16) << 8) | inner_proto as u16,
         0,
         (src >> 16) as u16,
         src as u16,
@@ -227,11 +229,11 @@ fn write_ipv6(
     // SAFETY: every write is inside the 40 bytes checked above.
     unsafe {
         (ip as *mut u32).write_unaligned(word0.to_be());
-        (ip.add(4) as *mut u16).write_unaligned(payload_len.to_be());
-        *ip.add(6) = inner_proto;
-        *ip.add(7) = TUN_TTL;
-        ptr::store_addr(ip.add(8), &cfg.src6);
-        ptr::store_addr(ip.add(24), &to.real.addr);
+        (ip.add(IP6_PAYLOAD_LEN) as *mut u16).write_unaligned(payload_len.to_be());
+        *ip.add(IP6_NEXTHDR) = inner_proto;
+        *ip.add(IP6_HOPLIMIT) = OWN_TTL;
+        ptr::store_addr(ip.add(IP6_SADDR), &cfg.src6);
+        ptr::store_addr(ip.add(IP6_DADDR), &to.real.addr);
     }
     Ok(())
 }
