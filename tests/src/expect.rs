@@ -143,3 +143,98 @@ pub fn fix_ipv4_csum(header: &mut [u8]) {
     let c = csum(&header[..hlen]);
     header[10..12].copy_from_slice(&c.to_be_bytes());
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv6Addr;
+
+    use super::*;
+    use crate::{
+        flow::flow_key,
+        packet::{IPPROTO_TCP, TCP_SYN, ipv4_csum_ok, tcp},
+    };
+
+    const ME: [u8; 6] = [2, 0, 0, 0, 0, 1];
+
+    fn inner4(tos: u8, frag: u16) -> Vec<u8> {
+        let (s, d) = (Ipv4Addr::new(198, 18, 5, 7), Ipv4Addr::new(198, 18, 1, 100));
+        let mut ip = Ipv4::new(s, d, IPPROTO_TCP);
+        ip.tos = tos;
+        ip.frag = frag;
+        ip.build(&tcp(s, d, 1000, 80, TCP_SYN, b""))
+    }
+
+    #[test]
+    fn ipip_copies_tos_and_df_and_the_id_only_when_it_may_fragment() {
+        let real = Ipv4Addr::new(198, 18, 0, 11);
+        for (frag, id) in [(0x4000u16, [0, 0]), (0, [0x12, 0x34])] {
+            let inner = inner4(0x10, frag);
+            let f = ipip(ME, &inner, real);
+            assert_eq!(&f[..12], &[2, 0xaa, 198, 18, 0, 11, 2, 0, 0, 0, 0, 1]);
+            assert_eq!(&f[12..14], &ETH_P_IP.to_be_bytes());
+            let o = &f[14..34];
+            assert_eq!((o[0], o[1]), (0x45, 0x10), "version, IHL 5, TOS copied");
+            assert_eq!(u16::from_be_bytes([o[2], o[3]]) as usize, 20 + inner.len());
+            assert_eq!(&o[4..6], &id, "the inner id only without DF");
+            assert_eq!(u16::from_be_bytes([o[6], o[7]]), frag & 0x4000, "DF copied");
+            assert_eq!((o[8], o[9]), (TUN_TTL, IPPROTO_IPIP));
+            assert_eq!(
+                (&o[12..16], &o[16..20]),
+                (&DIRECTOR.octets()[..], &real.octets()[..])
+            );
+            assert!(ipv4_csum_ok(o));
+            assert_eq!(&f[34..], &inner[..], "the inner packet whole");
+        }
+    }
+
+    #[test]
+    fn an_ipv6_outer_header_carries_the_traffic_class_and_the_flows_entropy() {
+        let real = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 0x11);
+        let inner = inner4(0x28, 0x4000);
+        let flow = flow_key(
+            Ipv4Addr::new(198, 18, 5, 7),
+            Ipv4Addr::new(198, 18, 1, 100),
+            1000,
+            80,
+            IPPROTO_TCP,
+        );
+        let f = tunnelled(ME, &inner, real, Encap::Ip, &flow);
+        assert_eq!(&f[12..14], &ETH_P_IPV6.to_be_bytes());
+        let o = &f[14..54];
+        let w0 = u32::from_be_bytes(o[..4].try_into().unwrap());
+        assert_eq!(w0, (6 << 28) | (0x28 << 20) | (entropy(&flow) & 0xfffff));
+        assert_eq!(u16::from_be_bytes([o[4], o[5]]) as usize, inner.len());
+        assert_eq!((o[6], o[7]), (IPPROTO_IPIP, TUN_TTL));
+        assert_eq!(&o[8..24], &DIRECTOR6.octets());
+        assert_eq!(&o[24..40], &real.octets());
+        assert_eq!(&f[54..], &inner[..]);
+    }
+
+    #[test]
+    fn gue_and_gre_headers_name_the_inner_protocol() {
+        let real = Ipv4Addr::new(198, 18, 0, 11);
+        let inner = inner4(0, 0x4000);
+        let flow = flow_key(DIRECTOR, real, 1, 2, IPPROTO_TCP);
+        let gue = tunnelled(ME, &inner, real, Encap::Gue(6080), &flow);
+        assert_eq!(gue[14 + 9], IPPROTO_UDP);
+        let u = &gue[34..46];
+        let sport = u16::from_be_bytes([u[0], u[1]]);
+        assert_eq!(sport, 49152 + (entropy(&flow) % 16384) as u16);
+        assert_eq!(u16::from_be_bytes([u[2], u[3]]), 6080);
+        assert_eq!(u16::from_be_bytes([u[4], u[5]]) as usize, 12 + inner.len());
+        assert_eq!(
+            &u[6..],
+            &[0, 0, 0, IPPROTO_IPIP, 0, 0],
+            "no checksum; GUE variant 0"
+        );
+        assert_eq!(&gue[46..], &inner[..]);
+        let gre = tunnelled(ME, &inner, real, Encap::Gre, &flow);
+        assert_eq!(gre[14 + 9], IPPROTO_GRE);
+        assert_eq!(
+            &gre[34..38],
+            &[0, 0, 0x08, 0x00],
+            "version 0, the inner Ethernet type"
+        );
+        assert_eq!(&gre[38..], &inner[..]);
+    }
+}
