@@ -11,8 +11,6 @@ pub mod edit;
 pub mod server;
 pub mod state_file;
 
-pub use lb_model::config::diff::diff;
-
 pub use self::{
     commit::{CommitError, commit},
     edit::{EditError, edit_config},
