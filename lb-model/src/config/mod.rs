@@ -262,7 +262,7 @@ impl Config<Raw> {
             .services
             .iter()
             .enumerate()
-            .map(|(i, s)| s.typed(&format!("services[{i}]")))
+            .map(|(i, s)| s.typed(&|| format!("services[{i}]")))
             .collect::<Result<_, _>>()?;
         Ok(self.with_services(services))
     }

@@ -158,18 +158,19 @@ impl RealServerConfig {
 }
 
 impl RealServerConfig<Raw> {
-    /// The same real server with typed names; `path` is where it is in the config.
-    pub(super) fn typed(&self, path: &str) -> Result<RealServerConfig, ConfigError> {
-        let forwarding = typed(&self.forwarding, || format!("{path}.forwarding"))?;
+    /// The same real server with typed names; `path` tells where it is in the config (made
+    /// only for an error).
+    pub(super) fn typed(&self, path: &dyn Fn() -> String) -> Result<RealServerConfig, ConfigError> {
+        let forwarding = typed(&self.forwarding, || format!("{}.forwarding", path()))?;
         let tun_type = self
             .tun_type
             .as_ref()
-            .map(|t| typed(t, || format!("{path}.tun_type")))
+            .map(|t| typed(t, || format!("{}.tun_type", path())))
             .transpose()?;
         let tun_csum = self
             .tun_csum
             .as_ref()
-            .map(|c| typed(c, || format!("{path}.tun_csum")))
+            .map(|c| typed(c, || format!("{}.tun_csum", path())))
             .transpose()?;
         Ok(self.with_names(forwarding, tun_type, tun_csum))
     }

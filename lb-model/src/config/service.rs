@@ -199,25 +199,26 @@ impl ServiceConfig {
 }
 
 impl ServiceConfig<Raw> {
-    /// The same service with typed names; `path` is where it is in the config.
-    pub(super) fn typed(&self, path: &str) -> Result<ServiceConfig, ConfigError> {
-        let scheduler = typed(&self.scheduler, || format!("{path}.scheduler"))?;
+    /// The same service with typed names; `path` tells where it is in the config (made only
+    /// for an error).
+    pub(super) fn typed(&self, path: &dyn Fn() -> String) -> Result<ServiceConfig, ConfigError> {
+        let scheduler = typed(&self.scheduler, || format!("{}.scheduler", path()))?;
         let sched_flags = self
             .sched_flags
             .iter()
             .enumerate()
-            .map(|(k, f)| typed(f, || format!("{path}.sched_flags[{k}]")))
+            .map(|(k, f)| typed(f, || format!("{}.sched_flags[{k}]", path())))
             .collect::<Result<_, _>>()?;
         let real_servers = self
             .real_servers
             .iter()
             .enumerate()
-            .map(|(j, r)| r.typed(&format!("{path}.real_servers[{j}]")))
+            .map(|(j, r)| r.typed(&|| format!("{}.real_servers[{j}]", path())))
             .collect::<Result<_, _>>()?;
         let sorry_server = self
             .sorry_server
             .as_ref()
-            .map(|r| r.typed(&format!("{path}.sorry_server")))
+            .map(|r| r.typed(&|| format!("{}.sorry_server", path())))
             .transpose()?;
         Ok(self.with_reals(scheduler, sched_flags, real_servers, sorry_server))
     }
