@@ -129,7 +129,7 @@ pub enum Verb {
     },
     /// Print lbctl's man page (roff), or a verb's
     Man {
-        /// The verb whose page to print (lbctl-VERB(8))
+        /// The verb whose page to print (its own, named lbctl-VERB)
         #[arg(value_name = "VERB", value_parser = clap::builder::PossibleValuesParser::new(MAN_VERBS))]
         verb: Option<String>,
     },
