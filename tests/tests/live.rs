@@ -448,13 +448,7 @@ fn persistence_keeps_a_client_on_one_real_server_and_releases_it_after_the_timeo
     t.start_lbd(&cfg);
     let hits = |t: &Topology| -> u64 {
         let v: serde_json::Value = serde_json::from_str(&t.lbctl(&["status", "--json"])).unwrap();
-        v["reasons"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r[0] == "persist_hit")
-            .map(|r| r[1].as_u64().unwrap())
-            .unwrap()
+        v["reasons"]["persist_hit"].as_u64().unwrap()
     };
     let vip: SocketAddr = (VIP, VIP_PORT).into();
     let mut seen = std::collections::BTreeSet::new();
