@@ -18,9 +18,10 @@ use aya::{
     },
 };
 use lb_common::{
-    CFG_F_TRACE, Conn, DEFAULT_SCHED_TABLE_SLOTS, DecapConfig, FlowKey, GlobalConfig, Locality,
-    PersistKey, REASON_MAX, RealConns, RealLimits, RealServer, Service, Stats, TraceFilter, VipKey,
-    map_name,
+    CFG_F_TRACE, Conn, DEFAULT_SCHED_TABLE_SLOTS, DecapConfig, FlowKey, GlobalConfig,
+    LAYOUT_FINGERPRINT, LAYOUT_VERSION, LayoutMeta, Locality, PersistKey, REASON_MAX, RealConns,
+    RealLimits, RealServer, Service, Stats, TraceFilter, VipKey, map_name,
+    maps::LAYOUT_VERSION_UNVERSIONED,
 };
 
 use crate::config::XdpMode;
@@ -61,6 +62,14 @@ pub enum DataplaneError {
     )]
     Incompatible {
         name: &'static str,
+        pinned: String,
+        built: String,
+        dir: String,
+    },
+    #[error(
+        "the running data plane's maps have layout {pinned}, this build's have layout {built}: this build would read them wrongly, so it cannot take over without losing every connection; nothing was changed. To replace it anyway, `lbd flush --pin-dir {dir}` (drops all connections) and start again"
+    )]
+    LayoutVersion {
         pinned: String,
         built: String,
         dir: String,
@@ -137,6 +146,9 @@ impl Dataplane {
             }
         }
         let mut ebpf = loader.load(OBJECT)?;
+        // The maps' layout version: new maps get this build's; adopted ones already had it
+        // (`check_pinned_layout`), or had none (pinned before versions were recorded).
+        write_layout_meta(&mut ebpf)?;
         fn take(ebpf: &mut Ebpf, name: &'static str) -> Result<Map> {
             ebpf.take_map(name).ok_or(DataplaneError::MissingMap(name))
         }
@@ -557,7 +569,8 @@ pub fn set_decap_gue_port(ebpf: &mut Ebpf, port: u16) -> Result<()> {
 }
 
 /// Checks that the maps pinned in `dir` (a running data plane's) have the key size, value size
-/// and capacity this build's object defines, so that adopting them is safe. The connection
+/// and capacity this build's object defines, and this build's layout version (which also
+/// catches a change that keeps every size), so that adopting them is safe. The connection
 /// table alone may differ in capacity (it is configurable; the pinned size is kept).
 fn check_pinned_layout(dir: &Path) -> Result<()> {
     let obj = aya_obj::Object::parse(OBJECT).map_err(|e| DataplaneError::Incompatible {
@@ -599,7 +612,55 @@ fn check_pinned_layout(dir: &Path) -> Result<()> {
             });
         }
     }
-    Ok(())
+    check_layout_version(dir)
+}
+
+/// The layout version and fingerprint of this build, as a person reads them.
+fn layout_name(version: u32, fingerprint: u64) -> String {
+    format!("version {version} (fingerprint {fingerprint:#018x})")
+}
+
+/// Refuses pinned maps of another layout version than this build's (see
+/// `lb_common::LAYOUT_VERSION`), even when every size agrees. Maps pinned without
+/// `lb_meta` predate versions and have version `LAYOUT_VERSION_UNVERSIONED`'s layout.
+fn check_layout_version(dir: &Path) -> Result<()> {
+    let name = map_name::META;
+    let path = dir.join(name);
+    let pinned = if path.exists() {
+        let data = MapData::from_pin(&path).map_err(|source| map_err(name, source))?;
+        let meta: Array<MapData, LayoutMeta> =
+            Array::try_from(Map::Array(data)).map_err(|source| map_err(name, source))?;
+        let m = meta.get(&0, 0).map_err(|source| map_err(name, source))?;
+        if m.version == LAYOUT_VERSION && m.fingerprint == LAYOUT_FINGERPRINT {
+            return Ok(());
+        }
+        layout_name(m.version, m.fingerprint)
+    } else if LAYOUT_VERSION == LAYOUT_VERSION_UNVERSIONED {
+        return Ok(());
+    } else {
+        format!(
+            "version {LAYOUT_VERSION_UNVERSIONED} (no {name}: pinned before layout versions were recorded)"
+        )
+    };
+    Err(DataplaneError::LayoutVersion {
+        pinned,
+        built: layout_name(LAYOUT_VERSION, LAYOUT_FINGERPRINT),
+        dir: dir.display().to_string(),
+    })
+}
+
+/// Records this build's layout version in `lb_meta`.
+fn write_layout_meta(ebpf: &mut Ebpf) -> Result<()> {
+    let name = map_name::META;
+    let mut m: Array<&mut MapData, LayoutMeta> =
+        Array::try_from(ebpf.map_mut(name).ok_or(DataplaneError::MissingMap(name))?)
+            .map_err(|source| map_err(name, source))?;
+    let meta = LayoutMeta {
+        version: LAYOUT_VERSION,
+        _pad: 0,
+        fingerprint: LAYOUT_FINGERPRINT,
+    };
+    m.set(0, meta, 0).map_err(|source| map_err(name, source))
 }
 
 /// Removes a data plane's pins (the link first, which detaches its program; then the maps,

@@ -9,11 +9,12 @@
 use aya_ebpf::{bindings::xdp_action, helpers::bpf_xdp_adjust_head, programs::XdpContext};
 
 use crate::{
-    maps::{BENCH_PROGS, BENCH_STATE},
-    parse::{
-        ETH_HLEN, ETH_P_IP, ETH_P_IPV6, IPPROTO_IPIP, IPPROTO_IPV6, IPV4_HLEN_MIN, IPV6_HLEN,
-        eth_proto,
+    headers::{
+        ETH_ALEN, ETH_HLEN, ETH_P_IP, ETH_P_IPV6, IP_PROTO, IP6_NEXTHDR, IPPROTO_IPIP,
+        IPPROTO_IPV6, IPV4_HLEN_MIN, IPV6_HLEN,
     },
+    maps::{BENCH_PROGS, BENCH_STATE},
+    parse::eth_proto,
     ptr::ptr_at,
 };
 
@@ -22,12 +23,12 @@ pub fn shim(ctx: &XdpContext) -> u32 {
     // Strip the outer header `lb` added on the previous repeat: 20 bytes of IPv4 or 40 of
     // IPv6 carrying IPIP or IPv6 (lb's outer headers have no options or extensions).
     let outer = match eth_proto(ctx) {
-        Ok(ETH_P_IP) => match ptr_at::<u8>(ctx, ETH_HLEN + 9) {
+        Ok(ETH_P_IP) => match ptr_at::<u8>(ctx, ETH_HLEN + IP_PROTO) {
             // SAFETY: in bounds.
             Some(p) if matches!(unsafe { *p }, IPPROTO_IPIP | IPPROTO_IPV6) => IPV4_HLEN_MIN,
             _ => 0,
         },
-        Ok(ETH_P_IPV6) => match ptr_at::<u8>(ctx, ETH_HLEN + 6) {
+        Ok(ETH_P_IPV6) => match ptr_at::<u8>(ctx, ETH_HLEN + IP6_NEXTHDR) {
             // SAFETY: in bounds.
             Some(p) if matches!(unsafe { *p }, IPPROTO_IPIP | IPPROTO_IPV6) => IPV6_HLEN,
             _ => 0,
@@ -71,13 +72,13 @@ pub fn shim(ctx: &XdpContext) -> u32 {
 /// Baseline: swap the MAC addresses and send the frame back (the least a forwarder does).
 #[inline(always)]
 pub fn tx(ctx: &XdpContext) -> u32 {
-    match ptr_at::<[u8; 12]>(ctx, 0) {
+    match ptr_at::<[u8; 2 * ETH_ALEN]>(ctx, 0) {
         Some(p) => {
             // SAFETY: in bounds.
             let mut m = unsafe { p.read_unaligned() };
             let mut i = 0;
-            while i < 6 {
-                m.swap(i, i + 6);
+            while i < ETH_ALEN {
+                m.swap(i, i + ETH_ALEN);
                 i += 1;
             }
             // SAFETY: in bounds.

@@ -6,23 +6,21 @@
 use core::intrinsics::{AtomicOrdering, atomic_xadd};
 
 use lb_common::{
-    CFG_F_NO_CONN_TABLE, CONN_S_CLOSING, CONN_S_ESTABLISHED, CONN_S_SYN, CONN_S_UDP, CONN_TOUCH_NS,
-    Conn, FAMILY_V4, FlowKey, GlobalConfig, PROTO_TCP, PersistKey, REAL_F_REMOVED,
+    CFG_F_NO_CONN_TABLE, CONN_F_ONE_PACKET, CONN_F_REPLY, CONN_S_CLOSING, CONN_S_ESTABLISHED,
+    CONN_S_SYN, CONN_S_UDP, CONN_TOUCH_NS, Conn, FlowKey, GlobalConfig, PROTO_TCP, RealServer,
     SVC_F_ONE_PACKET, Service, reason,
 };
 
 use crate::{
-    maps::{CONNS, PERSIST, REAL_CONNS, REAL_LIMITS, REALS, SCRATCH},
+    count::count,
+    headers::{TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN},
+    maps::{CONNS, REAL_CONNS, REAL_LIMITS, scratch},
     parse::Packet,
+    persist,
     ptr::zero_in_place,
     sched,
-    verdict::{Verdict, count},
+    verdict::Verdict,
 };
-
-const TCP_FIN: u8 = 0x01;
-const TCP_SYN: u8 = 0x02;
-const TCP_RST: u8 = 0x04;
-const TCP_ACK: u8 = 0x10;
 
 /// [`track`]'s second result: the packet started a new connection.
 pub const TRACK_NEW: u8 = 1;
@@ -62,7 +60,7 @@ pub fn track_new(
     let one_packet = svc.flags & SVC_F_ONE_PACKET != 0;
     let use_table = cfg.flags & CFG_F_NO_CONN_TABLE == 0 && !one_packet;
     let sticky = if svc.persist_timeout != 0 {
-        persist_lookup(pkt, svc, now)
+        persist::lookup(pkt, svc, now)
     } else {
         0
     };
@@ -71,7 +69,7 @@ pub fn track_new(
     } else {
         let real = sched::schedule(&pkt.flow, svc, now)?;
         if svc.persist_timeout != 0 {
-            persist_store(pkt, svc, real, now);
+            persist::store(pkt, svc, real, now);
         }
         real
     };
@@ -112,91 +110,6 @@ fn note_load(real: u32) {
         // SAFETY: as above.
         unsafe { (*l).overloaded = 1 };
     }
-}
-
-/// Persistence (ipvsadm `-p`): the real server of a live template for the client's network
-/// (while that real server still exists, even quiesced, as in IPVS), refreshed; 0 when there
-/// is none. Out of line, like [`persist_store`]: `lb`'s own frame has no room left.
-#[inline(never)]
-fn persist_lookup(pkt: &Packet, svc: &Service, now: u64) -> u32 {
-    let Some(key) = persist_key(pkt, svc) else {
-        return 0;
-    };
-    let Some(t) = PERSIST.get_ptr_mut(key) else {
-        return 0;
-    };
-    // SAFETY: a live LRU element; only its time is written.
-    let t = unsafe { &mut *t };
-    // A removed real server keeps its connections, not its clients' future ones.
-    if REALS
-        .get(t.real)
-        .map(|r| r.family != 0 && r.flags & REAL_F_REMOVED == 0)
-        .unwrap_or(false)
-    {
-        t.last_seen_ns = now;
-        count(reason::PERSIST_HIT);
-        t.real
-    } else {
-        0
-    }
-}
-
-/// Creates (or replaces) the client network's template: its new connections go to `real`.
-#[inline(never)]
-fn persist_store(pkt: &Packet, svc: &Service, real: u32, now: u64) {
-    let Some(scratch) = SCRATCH.get_ptr_mut(0) else {
-        return;
-    };
-    let Some(key) = persist_key(pkt, svc) else {
-        return;
-    };
-    // SAFETY: this CPU's scratch Conn, zeroed then filled in place; the update copies it.
-    unsafe {
-        let p = core::ptr::addr_of_mut!((*scratch).conn);
-        zero_in_place(p);
-        (*p).real = real;
-        (*p).service = svc.id;
-        (*p).last_seen_ns = now;
-        let _ = PERSIST.insert(key, &*p, 0);
-    }
-}
-
-/// The template key of the packet's client network, built in the scratch map: the service
-/// and the client address with only the service's persistence prefix kept.
-#[inline(always)]
-fn persist_key(pkt: &Packet, svc: &Service) -> Option<&'static PersistKey> {
-    let scratch = SCRATCH.get_ptr_mut(0)?;
-    let bits = if pkt.flow.family == FAMILY_V4 {
-        svc.persist_prefix.min(32) as u32
-    } else {
-        svc.persist_prefix.min(128) as u32
-    };
-    // SAFETY: this CPU's scratch slot, used by nothing else during this run.
-    let k = unsafe { &mut (*scratch).pkey };
-    k.service = svc.id;
-    // The family and its 3 padding bytes as one aligned word: a 3-byte zero fill becomes a
-    // memset call on the BPF target.
-    // SAFETY: `family` starts a 4-byte-aligned 4-byte run (family + _pad) of PersistKey.
-    unsafe {
-        core::ptr::write_volatile(
-            core::ptr::addr_of_mut!(k.family) as *mut u32,
-            pkt.flow.family as u32,
-        )
-    };
-    let mut i = 0;
-    while i < 4 {
-        let start = i as u32 * 32;
-        let keep = if bits >= start + 32 {
-            u32::MAX
-        } else if bits <= start {
-            0
-        } else {
-            u32::MAX << (32 - (bits - start))
-        };
-        k.addr[i] = pkt.flow.src[i] & keep.to_be();
-        i += 1;
-    }
-    Some(k)
 }
 
 /// The state of a connection from its first packet. A TCP flow met mid-way (after a director
@@ -262,12 +175,55 @@ fn add_count(real: u32, state: u32, n: i64) {
     }
 }
 
+/// Records the reply direction of a new `nat` connection to real server `real_id`: real server
+/// -> client, with the VIP to restore. Made with the connection and made again each time the
+/// connection's entry is refreshed: should the LRU have dropped it, replies find it again
+/// within a second.
+#[inline(always)]
+pub fn insert_reply(
+    flow: &FlowKey,
+    real_id: u32,
+    real: &RealServer,
+    service: u32,
+    now: u64,
+    one_packet: bool,
+) {
+    let rport = if real.port != 0 {
+        real.port
+    } else {
+        flow.dport
+    };
+    let key = FlowKey {
+        src: real.addr,
+        dst: flow.src,
+        sport: rport,
+        dport: flow.sport,
+        proto: flow.proto,
+        family: flow.family,
+        _pad: [0; 2],
+    };
+    insert_conn(
+        &key,
+        real_id,
+        service,
+        now,
+        if one_packet {
+            CONN_F_REPLY | CONN_F_ONE_PACKET
+        } else {
+            CONN_F_REPLY
+        },
+        flow.dport,
+        flow.dst,
+        0,
+    );
+}
+
 /// Inserts a connection entry (counting a failure); true when inserted. The entry is built in
 /// place through a pointer: a by-value struct with zero fields turns into a `memset` call on
 /// the BPF target.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-pub fn insert_conn(
+fn insert_conn(
     key: &FlowKey,
     real: u32,
     service: u32,
@@ -277,7 +233,7 @@ pub fn insert_conn(
     vaddr: [u32; 4],
     state: u32,
 ) -> bool {
-    let Some(scratch) = SCRATCH.get_ptr_mut(0) else {
+    let Some(scratch) = scratch() else {
         // Index 0 of a one-entry per-CPU array always exists; this arm is for the type checker.
         return false;
     };

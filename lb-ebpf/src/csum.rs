@@ -2,9 +2,10 @@
 //! sum does not depend on byte order as long as every word is taken the same way, so the
 //! incremental helpers work on 16-bit words exactly as they lie in the packet.
 
-/// Folds a 32-bit one's-complement accumulator to 16 bits.
+/// Folds a 32-bit one's-complement accumulator to 16 bits: the one fold every checksum here
+/// (IPv4 header check and build, ICMP errors, incremental updates) goes through.
 #[inline(always)]
-fn fold(mut sum: u32) -> u16 {
+pub fn fold(mut sum: u32) -> u16 {
     sum = (sum & 0xffff) + (sum >> 16);
     sum = (sum & 0xffff) + (sum >> 16);
     sum as u16

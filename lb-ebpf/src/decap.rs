@@ -6,15 +6,16 @@ use aya_ebpf::{helpers::bpf_xdp_adjust_head, programs::XdpContext};
 use lb_common::{FAMILY_V4, FAMILY_V6, PROTO_UDP, reason};
 
 use crate::{
-    forward::ethertype,
-    maps::DECAP_CONFIG,
-    parse::{
-        ETH_HLEN, ETH_P_IP, ETH_P_IPV6, IPPROTO_IPIP, IPPROTO_IPV6, IPV6_HLEN, UDP_HLEN, eth_proto,
-        ipv4_header, ipv6_header,
+    headers::{
+        ETH_HLEN, ETH_P_IP, ETH_P_IPV6, ETH_TYPE, GRE_F_CSUM, GRE_F_KEY, GRE_F_ROUTING, GRE_F_SEQ,
+        GRE_HLEN, GRE_OPT_LEN, GRE_VERSION, GUE_HLEN, IP_MF, IP_OFFSET, IPPROTO_GRE, IPPROTO_IPIP,
+        IPPROTO_IPV6, IPV4_HLEN_MAX, IPV6_HLEN, UDP_HLEN,
     },
+    maps::DECAP_CONFIG,
+    parse::{eth_proto, ipv4_header, ipv6_header},
     ptr::ptr_at,
-    tun::IPPROTO_GRE,
     verdict::Verdict,
+    xmit::route::ethertype,
 };
 
 /// GUE to the configured port (`lbd decap --gue-port`): the length of everything before the
@@ -28,10 +29,11 @@ fn gue(ctx: &XdpContext, ip_len: usize) -> Result<(usize, u8), ()> {
         _ => return Err(()),
     };
     // Only for the verifier: an IPv4 header is at most 60 bytes (checked by ipv4_header).
-    if ip_len > 60 {
+    if ip_len > IPV4_HLEN_MAX {
         return Err(());
     }
-    let h: *const u8 = ptr_at::<[u8; UDP_HLEN + 4]>(ctx, ETH_HLEN + ip_len).ok_or(())? as *const u8;
+    let h: *const u8 =
+        ptr_at::<[u8; UDP_HLEN + GUE_HLEN]>(ctx, ETH_HLEN + ip_len).ok_or(())? as *const u8;
     // SAFETY: the 12 bytes were checked above.
     let (dport, first, proto) = unsafe {
         (
@@ -47,7 +49,7 @@ fn gue(ctx: &XdpContext, ip_len: usize) -> Result<(usize, u8), ()> {
         // Variant 0, data message (C = 0).
         0 if first & 0x20 == 0 => {
             let hlen = (first & 0x1f) as usize * 4;
-            Ok((ip_len + UDP_HLEN + 4 + hlen, proto))
+            Ok((ip_len + UDP_HLEN + GUE_HLEN + hlen, proto))
         }
         // Variant 1: IPv4 (0x4_) or IPv6 (0x6_) right after UDP.
         1 => Ok((
@@ -67,27 +69,27 @@ fn gue(ctx: &XdpContext, ip_len: usize) -> Result<(usize, u8), ()> {
 #[inline(always)]
 fn gre(ctx: &XdpContext, ip_len: usize) -> Result<(usize, u8), ()> {
     // Only for the verifier: an IPv4 header is at most 60 bytes (checked by ipv4_header).
-    if ip_len > 60 {
+    if ip_len > IPV4_HLEN_MAX {
         return Err(());
     }
-    let h: *const u8 = ptr_at::<[u8; 4]>(ctx, ETH_HLEN + ip_len).ok_or(())? as *const u8;
+    let h: *const u8 = ptr_at::<[u8; GRE_HLEN]>(ctx, ETH_HLEN + ip_len).ok_or(())? as *const u8;
     // SAFETY: the 4 bytes were checked above.
     let (flags, proto) = unsafe { (*h, u16::from_be((h.add(2) as *const u16).read_unaligned())) };
-    // Version (low 3 bits of the second byte) must be 0; routing (R, bit 0x40) is obsolete.
+    // Version (low 3 bits of the second byte) must be 0; routing (R) is obsolete.
     // SAFETY: as above.
-    if unsafe { *h.add(1) } & 0x07 != 0 || flags & 0x40 != 0 {
+    if unsafe { *h.add(1) } & GRE_VERSION != 0 || flags & GRE_F_ROUTING != 0 {
         return Err(());
     }
-    let opts = ((flags & 0x80 != 0) as usize
-        + (flags & 0x20 != 0) as usize
-        + (flags & 0x10 != 0) as usize)
-        * 4;
+    let opts = ((flags & GRE_F_CSUM != 0) as usize
+        + (flags & GRE_F_KEY != 0) as usize
+        + (flags & GRE_F_SEQ != 0) as usize)
+        * GRE_OPT_LEN;
     let inner = match proto {
         ETH_P_IP => IPPROTO_IPIP,
         ETH_P_IPV6 => IPPROTO_IPV6,
         _ => return Err(()),
     };
-    Ok((ip_len + 4 + opts, inner))
+    Ok((ip_len + GRE_HLEN + opts, inner))
 }
 
 #[inline(always)]
@@ -97,7 +99,7 @@ pub fn process(ctx: &XdpContext) -> Result<Verdict, Verdict> {
         ETH_P_IP => {
             let h = ipv4_header(ctx, ETH_HLEN).map_err(|_| not_ours)?;
             // A fragment of a tunnelled packet: the host stack reassembles (or not) first.
-            if h.frag & 0x3fff != 0 {
+            if h.frag & (IP_MF | IP_OFFSET) != 0 {
                 return Err(not_ours);
             }
             (h.hlen, h.proto)
@@ -131,7 +133,7 @@ pub fn process(ctx: &XdpContext) -> Result<Verdict, Verdict> {
     let eth: *const [u8; ETH_HLEN] = ptr_at(ctx, 0).ok_or(not_ours)?;
     // SAFETY: in bounds.
     let mut hdr = unsafe { eth.read_unaligned() };
-    hdr[12..].copy_from_slice(&ethertype(family).to_be_bytes());
+    hdr[ETH_TYPE..].copy_from_slice(&ethertype(family).to_be_bytes());
     // SAFETY: shrinking by the outer header, which is inside the packet (checked above).
     if unsafe { bpf_xdp_adjust_head(ctx.ctx, outer_len as i32) } != 0 {
         return Err(bad);

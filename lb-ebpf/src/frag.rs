@@ -7,9 +7,11 @@
 use lb_common::{FRAG_TIMEOUT_NS, FragEntry, reason};
 
 use crate::{
-    maps::{FRAGS, SCRATCH, Scratch},
+    count::count,
+    maps::{FRAGS, scratch},
     parse::{FRAG_FIRST, Packet},
-    verdict::{Verdict, count},
+    scratch::Scratch,
+    verdict::Verdict,
 };
 
 /// Copies an address word by word. Both sides live in the same map value (the scratch
@@ -28,8 +30,8 @@ fn copy_words(dst: &mut [u32; 4], src: &[u32; 4]) {
 /// Fills this CPU's scratch key for the packet's datagram; `None` only if the scratch slot
 /// is missing (it never is: index 0 of a one-entry per-CPU array).
 #[inline(always)]
-fn scratch(pkt: &Packet) -> Option<*mut Scratch> {
-    let s = SCRATCH.get_ptr_mut(0)?;
+fn key_in_scratch(pkt: &Packet) -> Option<*mut Scratch> {
+    let s = scratch()?;
     // SAFETY: this CPU's slot, used by nothing else during this run.
     unsafe {
         let k = &mut (*s).frag_key;
@@ -49,10 +51,10 @@ pub fn remember(pkt: &Packet, real: u32, service: u32, flags: u32, vaddr: &[u32;
     if pkt.frag != FRAG_FIRST {
         return;
     }
-    let Some(s) = scratch(pkt) else {
+    let Some(s) = key_in_scratch(pkt) else {
         return;
     };
-    // SAFETY: as in `scratch`.
+    // SAFETY: as in `key_in_scratch`.
     let ok = unsafe {
         let e = &mut (*s).frag;
         e.real = real;
@@ -75,8 +77,8 @@ pub fn remember(pkt: &Packet, real: u32, service: u32, flags: u32, vaddr: &[u32;
 #[inline(always)]
 pub fn lookup(pkt: &Packet, now: u64) -> Result<*const FragEntry, Verdict> {
     let miss = Verdict::pass(reason::PASS_FRAGMENT);
-    let s = scratch(pkt).ok_or(miss)?;
-    // SAFETY: as in `scratch`; the map value is copied out at once.
+    let s = key_in_scratch(pkt).ok_or(miss)?;
+    // SAFETY: as in `key_in_scratch`; the map value is copied out at once.
     unsafe {
         let e = FRAGS.get_ptr(&(*s).frag_key).ok_or(miss)?;
         let f = &mut (*s).frag;

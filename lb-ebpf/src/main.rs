@@ -9,23 +9,35 @@
 // 40-byte key onto the 512-byte stack first.
 #![allow(clippy::needless_borrows_for_generic_args)]
 
+// The modules in layers, top down; each imports only from layers below its own (checked by
+// `lb-daemon/tests/map_layout.rs`, `lb_ebpf_modules_import_only_lower_layers`):
+//   the programs' bodies: director (lb), decap, bench, trace; then icmp (lb_icmp);
+//   forwarding: xmit (tun, dr, nat; over route and too_big);
+//   the connection table: conn; over persist and sched (locality over counted, table);
+//   frag, stats, lookup; count; maps; scratch; parse, vlan;
+//   leaves: clock, csum, headers, ptr, verdict.
 mod bench;
+mod clock;
 mod conn;
+mod count;
 mod csum;
 mod decap;
 mod director;
-mod forward;
 mod frag;
+mod headers;
 mod icmp;
+mod lookup;
 mod maps;
-mod nat;
 mod parse;
+mod persist;
 mod ptr;
 mod sched;
+mod scratch;
+mod stats;
 mod trace;
-mod tun;
 mod verdict;
 mod vlan;
+mod xmit;
 
 use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
 
@@ -41,7 +53,7 @@ pub fn lb(ctx: XdpContext) -> u32 {
         }
         Err(v) => (v, false),
     };
-    verdict::count(v.reason);
+    count::count(v.reason);
     trace::emit(&v, parsed);
     v.action
 }
@@ -50,7 +62,7 @@ pub fn lb(ctx: XdpContext) -> u32 {
 #[xdp]
 pub fn lb_icmp(ctx: XdpContext) -> u32 {
     let v = verdict::of(director::process_icmp(&ctx));
-    verdict::count(v.reason);
+    count::count(v.reason);
     trace::emit(&v, true);
     v.action
 }
@@ -58,7 +70,7 @@ pub fn lb_icmp(ctx: XdpContext) -> u32 {
 /// The real server: strip the director's tunnel header.
 #[xdp]
 pub fn decap(ctx: XdpContext) -> u32 {
-    verdict::finish(decap::process(&ctx))
+    count::finish(decap::process(&ctx))
 }
 
 /// Pass-through, for the far end of a veth: frames a program sends with XDP_TX or

@@ -6,29 +6,20 @@ use lb_common::{
     FAMILY_V4, FAMILY_V6, FlowKey, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, reason,
 };
 
-use crate::{ptr::ptr_at, verdict::Verdict};
+use crate::{
+    csum,
+    headers::{
+        ETH_HLEN, ETH_P_IP, ETH_P_IPV6, ETH_TYPE, IP_DADDR, IP_FRAG_OFF, IP_ID, IP_MF, IP_OFFSET,
+        IP_PROTO, IP_SADDR, IP_TOS, IP_TOT_LEN, IP6_DADDR, IP6_NEXTHDR, IP6_PAYLOAD_LEN, IP6_SADDR,
+        IPV4_HLEN_MAX, IPV4_HLEN_MIN, IPV6_HLEN, NEXTHDR_AUTH, NEXTHDR_DEST, NEXTHDR_FRAGMENT,
+        NEXTHDR_HOP, NEXTHDR_ROUTING, TCP_FLAGS, TCP_HLEN_MIN, UDP_HLEN,
+    },
+    ptr::ptr_at,
+    verdict::Verdict,
+};
 
-pub const ETH_HLEN: usize = 14;
-pub const ETH_P_IP: u16 = 0x0800;
-pub const ETH_P_IPV6: u16 = 0x86dd;
-pub const IPV4_HLEN_MIN: usize = 20;
-pub const IPV6_HLEN: usize = 40;
-pub const IPPROTO_IPIP: u8 = 4;
-/// IPv6 in IP (RFC 2473 / RFC 4213).
-pub const IPPROTO_IPV6: u8 = 41;
-/// IPv6 extension headers walked to find the transport header.
-const NEXTHDR_HOP: u8 = 0;
-const NEXTHDR_ROUTING: u8 = 43;
-const NEXTHDR_FRAGMENT: u8 = 44;
-const NEXTHDR_AUTH: u8 = 51;
-const NEXTHDR_DEST: u8 = 60;
 /// At most this many extension headers before the transport header (bounded loop).
 const MAX_EXT_HDRS: usize = 6;
-pub const TCP_HLEN_MIN: usize = 20;
-pub const UDP_HLEN: usize = 8;
-/// IPv4 "more fragments" flag and fragment-offset mask, in host order of the 16-bit field.
-const IP_MF: u16 = 0x2000;
-const IP_OFFSET: u16 = 0x1fff;
 
 /// A whole datagram.
 pub const FRAG_NONE: u8 = 0;
@@ -73,7 +64,7 @@ impl Packet {
 /// The Ethernet header's type field (network order on the wire, returned in host order).
 #[inline(always)]
 pub fn eth_proto(ctx: &XdpContext) -> Result<u16, Verdict> {
-    let p: *const u16 = ptr_at(ctx, 12).ok_or(Verdict::pass(reason::PASS_SHORT_ETH))?;
+    let p: *const u16 = ptr_at(ctx, ETH_TYPE).ok_or(Verdict::pass(reason::PASS_SHORT_ETH))?;
     // SAFETY: ptr_at checked the two bytes are inside the packet.
     Ok(u16::from_be(unsafe { p.read_unaligned() }))
 }
@@ -109,13 +100,13 @@ pub fn ipv4_header(ctx: &XdpContext, off: usize) -> Result<Ipv4Fields, Verdict> 
     let (vihl, tos, tot_len, id, frag, proto, saddr, daddr) = unsafe {
         (
             *h,
-            *h.add(1),
-            u16::from_be((h.add(2) as *const u16).read_unaligned()),
-            (h.add(4) as *const u16).read_unaligned(),
-            u16::from_be((h.add(6) as *const u16).read_unaligned()),
-            *h.add(9),
-            (h.add(12) as *const u32).read_unaligned(),
-            (h.add(16) as *const u32).read_unaligned(),
+            *h.add(IP_TOS),
+            u16::from_be((h.add(IP_TOT_LEN) as *const u16).read_unaligned()),
+            (h.add(IP_ID) as *const u16).read_unaligned(),
+            u16::from_be((h.add(IP_FRAG_OFF) as *const u16).read_unaligned()),
+            *h.add(IP_PROTO),
+            (h.add(IP_SADDR) as *const u32).read_unaligned(),
+            (h.add(IP_DADDR) as *const u32).read_unaligned(),
         )
     };
     if vihl >> 4 != 4 {
@@ -164,7 +155,7 @@ fn header_sum(ctx: &XdpContext, off: usize, hlen: usize, h: *const u8) -> Option
     }
     let mut o = IPV4_HLEN_MIN;
     // IHL <= 15: at most 40 bytes of options, a whole number of 32-bit words.
-    while o < 60 {
+    while o < IPV4_HLEN_MAX {
         if o >= hlen {
             break;
         }
@@ -174,9 +165,7 @@ fn header_sum(ctx: &XdpContext, off: usize, hlen: usize, h: *const u8) -> Option
         sum += v[0] as u32 + v[1] as u32;
         o += 4;
     }
-    sum = (sum & 0xffff) + (sum >> 16);
-    sum = (sum & 0xffff) + (sum >> 16);
-    Some(sum as u16)
+    Some(csum::fold(sum))
 }
 
 /// Parses an IPv4 or IPv6 TCP or UDP packet into `out` (which lives in a map: each field is
@@ -259,10 +248,10 @@ pub fn ipv6_header(ctx: &XdpContext, off: usize) -> Result<Ipv6Fields, Verdict> 
     let (vtc, payload, next, saddr, daddr) = unsafe {
         (
             u16::from_be((h as *const u16).read_unaligned()),
-            u16::from_be((h.add(4) as *const u16).read_unaligned()),
-            *h.add(6),
-            (h.add(8) as *const [u32; 4]).read_unaligned(),
-            (h.add(24) as *const [u32; 4]).read_unaligned(),
+            u16::from_be((h.add(IP6_PAYLOAD_LEN) as *const u16).read_unaligned()),
+            *h.add(IP6_NEXTHDR),
+            (h.add(IP6_SADDR) as *const [u32; 4]).read_unaligned(),
+            (h.add(IP6_DADDR) as *const [u32; 4]).read_unaligned(),
         )
     };
     if vtc >> 12 != 6 {
@@ -404,12 +393,16 @@ fn ports(ctx: &XdpContext, proto: u8, l4_off: usize, ip_end: usize) -> Result<(u
     if proto != PROTO_TCP && proto != PROTO_UDP {
         return Ok((0, 0));
     }
-    // SAFETY: in bounds (checked above); the TCP flags are byte 13 of its 20-byte header.
+    // SAFETY: in bounds (checked above); the TCP flags are a byte of its 20-byte header.
     // Both ports travel as one u32 (as they lie in memory): a [u16; 2] in the result lands
     // in a 2-byte-aligned stack slot that LLVM, told misaligned access is fine (build.rs),
     // then moves 4 bytes at a time, and the verifier refuses misaligned stack access.
     unsafe {
-        let flags = if proto == PROTO_TCP { *p.add(13) } else { 0 };
+        let flags = if proto == PROTO_TCP {
+            *p.add(TCP_FLAGS)
+        } else {
+            0
+        };
         Ok(((p as *const u32).read_unaligned(), flags))
     }
 }

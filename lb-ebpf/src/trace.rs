@@ -7,7 +7,7 @@ use aya_ebpf::helpers::bpf_ktime_get_ns;
 use lb_common::{CFG_F_TRACE, TRACE_F_PARSED, TraceEvent};
 
 use crate::{
-    maps::{CONFIG, SCRATCH, TRACE, TRACE_FILTER},
+    maps::{CONFIG, TRACE, TRACE_FILTER, scratch},
     ptr,
     verdict::Verdict,
 };
@@ -30,7 +30,7 @@ fn same(a: &[u32; 4], b: &[u32; 4]) -> bool {
 /// Out of line: its frame is only on the stack while tracing.
 #[inline(never)]
 fn emit_outlined(action: u32, reason: u32, parsed: u32) {
-    let (Some(s), Some(f)) = (SCRATCH.get_ptr_mut(0), TRACE_FILTER.get(0)) else {
+    let (Some(s), Some(f)) = (scratch(), TRACE_FILTER.get(0)) else {
         return;
     };
     // SAFETY: this CPU's scratch slot; nothing else uses it during this run.

@@ -8,12 +8,11 @@
 use aya_ebpf::{bindings::xdp_action, helpers::bpf_xdp_adjust_head, programs::XdpContext};
 use lb_common::reason;
 
-use crate::{ptr::ptr_at, verdict::Verdict};
-
-const ETH_P_8021Q: u16 = 0x8100;
-const ETH_P_8021AD: u16 = 0x88a8;
-/// Bytes of one tag (TPID + TCI).
-const TAG_LEN: usize = 4;
+use crate::{
+    headers::{ETH_ALEN, ETH_P_8021AD, ETH_P_8021Q, ETH_TYPE, VLAN_TAG_LEN as TAG_LEN},
+    ptr::ptr_at,
+    verdict::Verdict,
+};
 
 /// The tags taken out of a frame: their bytes as they lay after the MAC addresses (first
 /// tag in `outer`, second in `inner`, as they lie in memory), and how many bytes that is (0:
@@ -32,7 +31,7 @@ struct Macs(u64, u32);
 
 #[inline(always)]
 fn read_macs(ctx: &XdpContext) -> Option<Macs> {
-    let p: *const u8 = ptr_at::<[u8; 12]>(ctx, 0)? as *const u8;
+    let p: *const u8 = ptr_at::<[u8; 2 * ETH_ALEN]>(ctx, 0)? as *const u8;
     // SAFETY: the 12 bytes are in the packet (checked above).
     unsafe {
         Some(Macs(
@@ -44,7 +43,7 @@ fn read_macs(ctx: &XdpContext) -> Option<Macs> {
 
 #[inline(always)]
 fn write_macs(ctx: &XdpContext, m: Macs) -> Option<()> {
-    let p: *mut u8 = ptr_at::<[u8; 12]>(ctx, 0)? as *mut u8;
+    let p: *mut u8 = ptr_at::<[u8; 2 * ETH_ALEN]>(ctx, 0)? as *mut u8;
     // SAFETY: as above.
     unsafe {
         (p as *mut u64).write_unaligned(m.0);
@@ -69,7 +68,7 @@ pub fn pop(ctx: &XdpContext) -> Result<Tags, Verdict> {
         inner: 0,
         len: 0,
     };
-    let Some(t) = ptr_at::<u32>(ctx, 12) else {
+    let Some(t) = ptr_at::<u32>(ctx, ETH_TYPE) else {
         return Ok(tags);
     };
     // SAFETY: bounds-checked above.
@@ -79,12 +78,13 @@ pub fn pop(ctx: &XdpContext) -> Result<Tags, Verdict> {
     }
     let short = Verdict::pass(reason::PASS_SHORT_ETH);
     // Two tag words and the ethertype (or a third tag) after the MAC addresses.
-    let w: *const u8 = ptr_at::<[u8; 12 + 2 * TAG_LEN + 2]>(ctx, 0).ok_or(short)? as *const u8;
+    let w: *const u8 =
+        ptr_at::<[u8; ETH_TYPE + 2 * TAG_LEN + 2]>(ctx, 0).ok_or(short)? as *const u8;
     // SAFETY: bounds-checked above.
     let (inner, third) = unsafe {
         (
-            (w.add(16) as *const u32).read_unaligned(),
-            (w.add(20) as *const u16).read_unaligned(),
+            (w.add(ETH_TYPE + TAG_LEN) as *const u32).read_unaligned(),
+            (w.add(ETH_TYPE + 2 * TAG_LEN) as *const u16).read_unaligned(),
         )
     };
     if is_tag(inner) {
@@ -132,7 +132,7 @@ pub fn push(
         return Err(lost);
     }
     write_macs(ctx, macs).ok_or(lost)?;
-    let t: *mut u32 = ptr_at::<[u32; 2]>(ctx, 12).ok_or(lost)? as *mut u32;
+    let t: *mut u32 = ptr_at::<[u32; 2]>(ctx, ETH_TYPE).ok_or(lost)? as *mut u32;
     // SAFETY: bounds-checked above (a popped frame is at least 14 bytes long, so with its
     // tags back it holds both words; the second is only written for two tags).
     unsafe {

@@ -1,0 +1,48 @@
+//! Settings lbd gives the programs: the director's (`lb_config`) and the real-server side's
+//! (`lb_decap_cfg`).
+
+#[cfg(doc)]
+use crate::{TraceFilter, map_name};
+
+/// [`GlobalConfig::flags`]: skip the connection table entirely (no lookup, no insert), so
+/// that every packet is scheduled as a new flow. Only `cargo xtask bench` sets it, to measure
+/// the new-flow path with `BPF_PROG_TEST_RUN` repeats.
+pub const CFG_F_NO_CONN_TABLE: u32 = 1 << 0;
+/// [`GlobalConfig::flags`]: some real server uses `nat`, so an ICMP error about no VIP's
+/// connection may be a `nat` real server's about a client's packet (`lb_icmp` looks its reply
+/// entry up). Set by lbd. (Other packets need no flag: the connection table is looked up
+/// first, and the address filter decides which packets get that far.)
+pub const CFG_F_NAT: u32 = 1 << 1;
+/// [`GlobalConfig::flags`]: `lbctl trace` is running: `lb` reports its decisions for the
+/// packets [`TraceFilter`] selects into [`map_name::TRACE`]. Set and cleared by lbd.
+pub const CFG_F_TRACE: u32 = 1 << 2;
+/// Director-wide settings: the single entry of [`map_name::CONFIG`]. Written by lbd at start
+/// and on config change; read by `lb` per packet.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GlobalConfig {
+    /// The director's IPv4 address, network byte order: the outer source of IPIP packets.
+    pub src4: u32,
+    /// `CFG_F_*`.
+    pub flags: u32,
+    /// The director's IPv6 address, network byte order (for IPv6 tunnels).
+    pub src6: [u32; 4],
+    /// MTU of the director's interface: an encapsulated packet longer than this is not sent.
+    /// 0 means unknown (no check).
+    pub mtu: u32,
+    /// IPVS's `lblcr_expiration` in seconds: an `lblcr` server set unchanged this long loses
+    /// its most loaded member on its next use (lbd removes mappings idle this long).
+    pub lblcr_expiration_s: u32,
+}
+const _: () = assert!(core::mem::size_of::<GlobalConfig>() == 32);
+/// The decapsulating program's settings (value of the one-entry array
+/// [`map_name::DECAP_CONFIG`]): written by `lbd decap`, read by `decap`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DecapConfig {
+    /// UDP destination port of GUE encapsulation (network byte order); 0: GUE is not
+    /// decapsulated.
+    pub gue_port: u16,
+    pub _pad: [u8; 6],
+}
+const _: () = assert!(core::mem::size_of::<DecapConfig>() == 8);

@@ -1,0 +1,109 @@
+//! Real servers: the value of `lb_reals` (address, forwarding method), their live connection
+//! counts, thresholds and overload state, and the cached next hop toward each.
+
+#[cfg(doc)]
+use crate::{FAMILY_V4, FAMILY_V6, map_name};
+
+/// Real servers are counted per service (as ipvsadm lists them): one id per (service, real
+/// server) pair, so per-service real-server counters need no second key.
+pub const MAX_REALS: u32 = 131_072;
+/// Forwarding methods (ipvsadm `-i`, `-g`, `-m`).
+pub const FWD_TUN: u8 = 1;
+pub const FWD_DR: u8 = 2;
+pub const FWD_NAT: u8 = 3;
+/// A real server of one service: the value of [`map_name::REALS`], indexed by real-server id.
+/// Written by lbd before any table refers to the id; never rewritten while referenced (a
+/// changed real server gets a new id), so readers never see a half-written entry.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RealServer {
+    /// Network byte order. IPv4 uses `addr[0]`.
+    pub addr: [u32; 4],
+    /// Network byte order; the destination port for `nat` (0 keeps the VIP's port).
+    pub port: u16,
+    /// [`FAMILY_V4`] or [`FAMILY_V6`]; 0 marks an unused id.
+    pub family: u8,
+    /// `FWD_*`.
+    pub method: u8,
+    /// `REAL_F_*`.
+    pub flags: u16,
+    /// `tun` only: 0 for IP-in-IP; otherwise GUE (ipvsadm `--tun-type gue`) to this UDP
+    /// destination port, network byte order.
+    pub tun_port: u16,
+    /// The service this real server belongs to: not read by the data plane; a restarted lbd
+    /// rebuilds its bookkeeping from the maps with it.
+    pub service: u32,
+    pub _pad: u32,
+}
+const _: () = assert!(core::mem::size_of::<RealServer>() == 32);
+/// [`RealServer::flags`]: removed from its service (its connections still drain to it, but
+/// persistence templates no longer send new ones). Set by lbd.
+pub const REAL_F_REMOVED: u16 = 1 << 0;
+/// A `tun` real server reached through GRE (ipvsadm `--tun-type gre`, RFC 2784) rather than
+/// IP-in-IP.
+pub const REAL_F_GRE: u16 = 1 << 1;
+/// Active and inactive connection counts of one real server, as IPVS defines them (active:
+/// established TCP; inactive: everything else). The value of the mmapable array
+/// [`map_name::REAL_CONNS`], indexed by real-server id: `lb` adds and subtracts atomically as
+/// connections start and change state; lbd subtracts what it expires and corrects the drift
+/// left by entries the LRU evicted (also atomically, through the mapping). The count-driven
+/// schedulers read it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RealConns {
+    pub active: i64,
+    pub inactive: i64,
+}
+const _: () = assert!(core::mem::size_of::<RealConns>() == 16);
+/// A cached next hop toward one real server: the value of the per-CPU array
+/// [`map_name::NH_CACHE`], indexed by real-server id. Written and read by `lb` only: filled
+/// from `bpf_fib_lookup` and trusted for [`NH_CACHE_TTL_NS`], so the FIB (about 70 ns a
+/// lookup here) is consulted about once a second per real server and CPU, not per packet.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NextHop {
+    pub ifindex: u32,
+    pub smac: [u8; 6],
+    pub dmac: [u8; 6],
+    /// `bpf_ktime_get_ns` after which the entry must be looked up again; 0 = empty.
+    pub expires_ns: u64,
+    /// 1 when the destination itself is the next hop (on-link, no gateway): what `dr` needs.
+    pub onlink: u8,
+    pub _pad: [u8; 7],
+}
+const _: () = assert!(core::mem::size_of::<NextHop>() == 32);
+/// How long `lb` trusts a cached next hop. A real server's MAC or route change is picked up
+/// within this time.
+pub const NH_CACHE_TTL_NS: u64 = 1_000_000_000;
+/// Connection thresholds of one real server (ipvsadm `-x`, `-y`) and its overload state, as
+/// IPVS keeps them (`IP_VS_DEST_F_OVERLOAD`): the value of [`map_name::REAL_LIMITS`], indexed
+/// by real-server id. lbd writes the thresholds; `lb` sets `overloaded` when a new connection
+/// brings the real server's active + inactive connections to `upper` (IPVS's
+/// `ip_vs_bind_dest`), and lbd clears it when its expiry takes them below `lower`, or below
+/// three quarters of `upper` when `lower` is 0 (IPVS's `ip_vs_unbind_dest`). An overloaded real
+/// server gets no new connection from any scheduler.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RealLimits {
+    /// 0: no upper threshold.
+    pub upper: u32,
+    /// 0: three quarters of `upper`.
+    pub lower: u32,
+    /// Non-zero while overloaded.
+    pub overloaded: u32,
+    pub _pad: u32,
+}
+const _: () = assert!(core::mem::size_of::<RealLimits>() == 16);
+impl RealLimits {
+    /// IPVS's rule for clearing the overload flag (`ip_vs_unbind_dest`): below the lower
+    /// threshold, or below three quarters of the upper one when there is no lower.
+    pub const fn may_clear(&self, total: u64) -> bool {
+        if self.lower != 0 {
+            total < self.lower as u64
+        } else if self.upper != 0 {
+            total * 4 < self.upper as u64 * 3
+        } else {
+            true
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! Schedulers: their codes (`Service::sched`), flags (ipvsadm `-b`), the scheduler-table cells lbd
+//! computes and the limits of the data plane's walks.
+
+#[cfg(doc)]
+use crate::{RealConns, Service, map_name};
+
+/// Default capacity of the flat scheduler-table array, in slots (u32 real-server ids). Each
+/// service owns one region of it per table generation (see [`Service::table_off`]); 16 default
+/// Maglev tables fit with room for a spare generation each.
+pub const DEFAULT_SCHED_TABLE_SLOTS: u32 = 32 * 65_537;
+/// IPVS's `mh` default table size (a prime).
+pub const MAGLEV_DEFAULT_TABLE_SIZE: u32 = 65_537;
+/// Schedulers, by their ipvsadm names. Table-driven ones read [`map_name::SCHED_TABLE`]; how
+/// `lb` picks a slot is the only difference between them (the tables differ too, lbd builds
+/// each by IPVS's rules):
+/// `mh`: Maglev table, slot by the hash of the client address (and port, [`SCHED_F_PORT`]).
+pub const SCHED_MH: u8 = 1;
+/// `rr`: each real server of weight > 0 once, slot from a per-CPU rotating cursor.
+pub const SCHED_RR: u8 = 2;
+/// `wrr`: IPVS's interleaved weighted sequence, slot from a per-CPU rotating cursor.
+pub const SCHED_WRR: u8 = 3;
+/// `sh` (source hashing): 256 buckets filled by weight, slot by the hash of the client address
+/// (and port, [`SCHED_F_PORT`]).
+pub const SCHED_SH: u8 = 4;
+/// `dh` (destination hashing): 256 buckets, slot by the hash of the destination address.
+pub const SCHED_DH: u8 = 5;
+/// Count-driven schedulers: the table lists the real servers of weight > 0 with their
+/// weights, and `lb` picks by their live connection counts ([`RealConns`]) with IPVS's
+/// formulas. `lc`: least (active x 256 + inactive).
+pub const SCHED_LC: u8 = 6;
+/// `wlc` (ipvsadm's default): least (active x 256 + inactive) / weight.
+pub const SCHED_WLC: u8 = 7;
+/// `sed` (shortest expected delay): least (active + 1) / weight.
+pub const SCHED_SED: u8 = 8;
+/// `nq` (never queue): the first real server with no active connection, else as `sed`.
+pub const SCHED_NQ: u8 = 9;
+/// `fo` (weighted failover): the first real server of the highest weight.
+pub const SCHED_FO: u8 = 10;
+/// `ovf` (weighted overflow): as `fo`, among the real servers whose active connections do
+/// not exceed their weight.
+pub const SCHED_OVF: u8 = 11;
+/// `lblc` (locality-based least-connection): the real server last chosen for the packet's
+/// destination address ([`map_name::LOCALITY`]) while it is not overloaded (IPVS's rule: more
+/// active connections than its weight while another real server has fewer than half its
+/// weight), else the `wlc` choice, remembered.
+pub const SCHED_LBLC: u8 = 12;
+/// `lblcr` (locality-based least-connection with replication): as `lblc` with a set of real
+/// servers per destination address: the least loaded of the set; an overloaded set grows by
+/// the `wlc` choice, and a set unchanged for the expiration time loses its most loaded member.
+pub const SCHED_LBLCR: u8 = 13;
+/// Most real servers a count-driven service may have: `lb` looks at each for every new
+/// connection (in a `bpf_loop`).
+pub const MAX_COUNTED_REALS: u32 = 1024;
+/// [`Service::sched_flags`] (ipvsadm `-b`): `sh-fallback` / `mh-fallback`: when the hashed
+/// real server is unavailable (over its upper connection threshold), the next available one
+/// in the table is taken instead of dropping the connection.
+pub const SCHED_F_FALLBACK: u8 = 1 << 0;
+/// [`Service::sched_flags`]: `sh-port` / `mh-port`: hash the client's port with its address.
+pub const SCHED_F_PORT: u8 = 1 << 1;
+/// Most further table slots `lb` looks at for an available real server when the one a
+/// table-driven scheduler picked is overloaded (`rr`, `wrr`, `sh-fallback`, `mh-fallback`):
+/// every `sh` bucket, and in longer tables (`mh`, long `wrr` sequences) enough that a service
+/// with any sizeable share of available real servers finds one, while a service whose real
+/// servers are all overloaded costs a bounded walk per new connection.
+pub const MAX_SCHED_PROBES: u32 = 4096;
+/// A scheduler-table cell ([`map_name::SCHED_TABLE`] values): the real-server id in the low
+/// 32 bits, its weight in the high 32 (count-driven schedulers only; 0 otherwise).
+pub const fn sched_cell(id: u32, weight: u32) -> u64 {
+    id as u64 | (weight as u64) << 32
+}

@@ -1,0 +1,94 @@
+//! The per-CPU scratch space (the one-entry map `maps::SCRATCH`, reached through
+//! `maps::scratch()`): values too big for the 512-byte BPF stack next to everything else `lb`
+//! keeps there. Written and read by `lb` (and `lb_icmp`, which `lb` tail-calls) only, within
+//! one run.
+//!
+//! The schedulers' walks keep their state here too, not on the stack, so that the verifier
+//! does not track its values: it then checks a `bpf_loop` step once instead of until every
+//! tracked value converges.
+
+use lb_common::{Conn, FragEntry, FragKey, LBLCR_SET_MAX, Locality, PersistKey};
+
+use crate::{parse::Packet, vlan::Tags};
+
+#[repr(C)]
+pub struct Scratch {
+    /// The packet being processed, as `parse` found it.
+    pub pkt: Packet,
+    /// Its VLAN tags, for the program `lb` tail-calls (which puts them back).
+    pub tags: Tags,
+    pub fib: aya_ebpf::bindings::bpf_fib_lookup,
+    pub conn: Conn,
+    pub least: Least,
+    /// A table-driven scheduler's search for an available real server.
+    pub probe: Probe,
+    pub pkey: PersistKey,
+    /// The locality table's key and the entry being built (`lblc`, `lblcr`).
+    pub lkey: PersistKey,
+    pub loc: Locality,
+    /// Set once `parse` has filled `pkt` for this packet (so a trace can show its flow).
+    pub pkt_ok: u32,
+    /// The real-server id this packet goes to (0: none yet), for a trace.
+    pub trace_real: u32,
+    /// This CPU's trace rate limit: start of the current second and events in it.
+    pub trace_window_ns: u64,
+    pub trace_count: u32,
+    pub _pad: u32,
+    /// A fragment table key and entry being looked up or inserted.
+    pub frag_key: FragKey,
+    pub frag: FragEntry,
+}
+
+/// The state of `sched::table`'s walk to the next available slot.
+#[repr(C)]
+pub struct Probe {
+    pub off: u32,
+    pub len: u32,
+    pub start: u32,
+    pub found: u32,
+    pub steps: u32,
+    pub _pad: u32,
+}
+
+/// The state `sched::counted`'s walk carries from one real server to the next (and, for
+/// `lblc` / `lblcr`, what `sched::locality` needs of it).
+#[repr(C)]
+pub struct Least {
+    pub off: u32,
+    pub len: u32,
+    /// sed and nq count active + 1 (1), lc and wlc active x 256 + inactive (0).
+    pub sed: u64,
+    /// lc ignores weights (1).
+    pub lc: u64,
+    pub nq: u64,
+    /// fo and ovf rank by weight alone (overhead 1 for all).
+    pub fo: u64,
+    /// ovf skips real servers with more active connections than their weight.
+    pub ovf: u64,
+    pub best: u64,
+    pub best_oh: u64,
+    pub best_w: u64,
+    /// lblc / lblcr (1): note the members of the destination's set as they come by, and
+    /// whether some real server has fewer active connections than half its weight.
+    pub loc: u64,
+    /// Some real server has active x 2 < weight (IPVS's `is_overloaded` looks for one).
+    pub any_half: u64,
+    /// The locality entry existed (1).
+    pub found: u64,
+    /// Members of the set (at most `LBLCR_SET_MAX`), newest first, and per member as the walk
+    /// found it: weight (0: not schedulable: weight 0, or no longer in the service), overhead
+    /// (active x 256 + inactive), active connections, not overloaded (1).
+    pub count: u64,
+    pub set: [u32; LBLCR_SET_MAX],
+    pub m_w: [u64; LBLCR_SET_MAX],
+    pub m_oh: [u64; LBLCR_SET_MAX],
+    pub m_act: [u64; LBLCR_SET_MAX],
+    pub m_ok: [u64; LBLCR_SET_MAX],
+    /// When the set last changed (ns).
+    pub last_mod: u64,
+    /// `sched::locality`'s member walk's results: the positions of the least loaded
+    /// schedulable member and of the most loaded member of weight > 0; `LBLCR_SET_MAX` for
+    /// none.
+    pub dj: u64,
+    pub mj: u64,
+}

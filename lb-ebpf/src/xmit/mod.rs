@@ -1,0 +1,37 @@
+//! Stage `forward` (IPVS's transmitters, ip_vs_xmit.c): sends the packet to its real server by
+//! the real server's forwarding method, one file each: `tun.rs` (ipvsadm `-i`), `dr.rs` (`-g`),
+//! `nat.rs` (`-m`, both directions); `route.rs` finds the next hop and sends the frame;
+//! `too_big.rs` answers a packet too big once encapsulated.
+
+pub mod dr;
+pub mod nat;
+pub mod route;
+pub mod too_big;
+pub mod tun;
+
+use aya_ebpf::programs::XdpContext;
+use lb_common::{FWD_DR, FWD_NAT, FWD_TUN, GlobalConfig, reason};
+
+use self::route::Target;
+use crate::{parse::Packet, verdict::Verdict};
+
+#[inline(always)]
+pub fn forward(
+    ctx: &XdpContext,
+    pkt: &Packet,
+    to: &Target,
+    cfg: &GlobalConfig,
+    now: u64,
+) -> Result<Verdict, Verdict> {
+    // dr and nat keep the packet's addresses' family: their real server must be of the
+    // VIP's family (lbd refuses anything else; this guards against a map written otherwise).
+    if to.real.method != FWD_TUN && to.real.family != pkt.flow.family {
+        return Err(Verdict::drop(reason::DROP_UNSUPPORTED_METHOD));
+    }
+    match to.real.method {
+        FWD_TUN => tun::encap(ctx, pkt, to, cfg, now),
+        FWD_DR => dr::xmit(ctx, pkt, to, cfg, now),
+        FWD_NAT => nat::to_real(ctx, pkt, to, cfg, now),
+        _ => Err(Verdict::drop(reason::DROP_UNSUPPORTED_METHOD)),
+    }
+}

@@ -1,0 +1,215 @@
+//! `nat` (masquerading, ipvsadm `-m`): the destination address and port become the real
+//! server's on the way in, and the real server's replies (the director is its gateway) get
+//! the VIP and port back as their source on the way out. Checksums are updated incrementally
+//! (RFC 1624); TTL is decremented, as a router does.
+
+use aya_ebpf::programs::XdpContext;
+use lb_common::{CONN_F_REPLY, Conn, FAMILY_V6, FRAG_F_REPLY, GlobalConfig, PROTO_TCP, reason};
+
+use super::route::{Target, ethertype, fib_v4, fib_v6, next_hop, send};
+use crate::{
+    clock, csum, frag,
+    headers::{
+        ETH_HLEN, IP_CSUM, IP_DADDR, IP_SADDR, IP_TTL, IP6_DADDR, IP6_HOPLIMIT, IP6_SADDR,
+        IPV4_HLEN_MIN, IPV6_HLEN, TCP_CSUM, UDP_CSUM,
+    },
+    maps::scratch,
+    parse::{FRAG_FIRST, FRAG_LATER, Packet},
+    ptr::{self, ptr_at},
+    stats,
+    verdict::Verdict,
+};
+
+/// Which end of the packet is rewritten.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    Source,
+    Destination,
+}
+
+/// The client's direction: VIP:port -> real server address:port.
+#[inline(always)]
+pub fn to_real(
+    ctx: &XdpContext,
+    pkt: &Packet,
+    to: &Target,
+    cfg: &GlobalConfig,
+    now: u64,
+) -> Result<Verdict, Verdict> {
+    let nh = next_hop(ctx, to, cfg, now)?;
+    let port = if to.real.port != 0 {
+        to.real.port
+    } else {
+        pkt.flow.dport
+    };
+    rewrite(ctx, pkt, End::Destination, &to.real.addr, port)?;
+    send(ctx, &nh, ethertype(pkt.flow.family), reason::TX)
+}
+
+/// A real server's reply of a `nat` connection (its entry `c`, a live element of the
+/// connection table with [`CONN_F_REPLY`]): rewrite its source back to the VIP and send it
+/// toward the client.
+#[inline(always)]
+pub fn from_real(ctx: &XdpContext, pkt: &Packet, c: *const Conn) -> Result<Verdict, Verdict> {
+    let not_ours = Verdict::pass(reason::PASS_NOT_VIP);
+    let Some(s) = scratch() else {
+        // Index 0 of a one-entry per-CPU array always exists; this is for the type checker.
+        return Err(not_ours);
+    };
+    // SAFETY: copied out at once, into this CPU's scratch slot (on the stack, its fields
+    // would wait in spilled registers through the FIB lookup).
+    let c = unsafe {
+        let d = &mut (*s).conn;
+        d.flags = (*c).flags;
+        d.real = (*c).real;
+        d.service = (*c).service;
+        d.vport = (*c).vport;
+        ptr::store_addr(d.vaddr.as_mut_ptr() as *mut u8, &(*c).vaddr);
+        &(*s).conn
+    };
+    if c.flags & CONN_F_REPLY == 0 {
+        return Err(not_ours);
+    }
+    if pkt.frag == FRAG_FIRST {
+        let now = clock::now();
+        frag::remember(pkt, c.real, c.service, FRAG_F_REPLY, &c.vaddr, now);
+    }
+    reply(ctx, pkt, &c.vaddr, c.vport, c.service, c.real)
+}
+
+/// Sends a real server's reply (or a later fragment of one: its ports are left alone) to the
+/// client with the VIP and port as its source.
+#[inline(always)]
+pub fn reply(
+    ctx: &XdpContext,
+    pkt: &Packet,
+    vaddr: &[u32; 4],
+    vport: u16,
+    service: u32,
+    real: u32,
+) -> Result<Verdict, Verdict> {
+    // Toward the client: the reply's destination.
+    let nh = if pkt.flow.family == FAMILY_V6 {
+        fib_v6(ctx, vaddr, &pkt.flow.dst)?
+    } else {
+        fib_v4(ctx, vaddr[0], pkt.flow.dst[0])?
+    };
+    rewrite(ctx, pkt, End::Source, vaddr, vport)?;
+    stats::account_out(service, real, pkt.ip_len as u64);
+    send(ctx, &nh, ethertype(pkt.flow.family), reason::NAT_REPLY)
+}
+
+/// Replaces the source or destination address and port, decrements TTL / hop limit, and
+/// fixes the IPv4 and TCP/UDP checksums. Everything is checked before anything is written.
+/// A later fragment has no transport header: only its address changes (the first
+/// fragment's checksum update covers the whole datagram).
+#[inline(always)]
+fn rewrite(
+    ctx: &XdpContext,
+    pkt: &Packet,
+    end: End,
+    addr: &[u32; 4],
+    port: u16,
+) -> Result<(), Verdict> {
+    let bad = Verdict::pass(reason::PASS_BAD_IP_HEADER);
+    let tcp = pkt.flow.proto == PROTO_TCP;
+    let l4_csum_off = if tcp { TCP_CSUM } else { UDP_CSUM };
+    let later = pkt.frag == FRAG_LATER;
+    // Checked before the IP header is touched (and again below, for the verifier): a
+    // failure must leave the packet as it came. parse already required the full TCP / UDP
+    // header, so these cannot fail on a packet parse accepted.
+    if !later && ptr_at::<[u8; 8]>(ctx, pkt.l4()).is_none()
+        || !later && ptr_at::<u16>(ctx, pkt.l4() + l4_csum_off).is_none()
+    {
+        return Err(bad);
+    }
+    // The one's-complement difference the address change makes to the pseudo-header.
+    let adj = rewrite_ip(ctx, pkt, end, addr)?;
+    if later {
+        return Ok(());
+    }
+    let l4: *mut u8 = ptr_at::<[u8; 8]>(ctx, pkt.l4()).ok_or(bad)? as *mut u8;
+    let l4_csum: *mut u16 = ptr_at::<u16>(ctx, pkt.l4() + l4_csum_off).ok_or(bad)?;
+    let port_p = if end == End::Source {
+        l4
+    } else {
+        l4.wrapping_add(2)
+    } as *mut u16;
+    // SAFETY: both pointers were checked just above.
+    unsafe {
+        let old_port = port_p.read_unaligned();
+        let old_l4c = l4_csum.read_unaligned();
+        port_p.write_unaligned(port);
+        // A UDP checksum of 0 means "none" (RFC 768; not allowed over IPv6, RFC 8200 8.1)
+        // and stays 0.
+        if tcp || old_l4c != 0 {
+            let mut c = csum::replace16(csum::adjust(old_l4c, adj), old_port, port);
+            if !tcp && c == 0 {
+                c = 0xffff;
+            }
+            l4_csum.write_unaligned(c);
+        }
+    }
+    Ok(())
+}
+
+/// The IP half of [`rewrite`]: TTL / hop limit and the address (and IPv4's header checksum).
+/// Returns the address change as a one's-complement difference for the transport checksum.
+#[inline(always)]
+pub fn rewrite_ip(
+    ctx: &XdpContext,
+    pkt: &Packet,
+    end: End,
+    addr: &[u32; 4],
+) -> Result<u16, Verdict> {
+    let bad = Verdict::pass(reason::PASS_BAD_IP_HEADER);
+    if pkt.flow.family == FAMILY_V6 {
+        let ip: *mut u8 = ptr_at::<[u8; IPV6_HLEN]>(ctx, ETH_HLEN).ok_or(bad)? as *mut u8;
+        // SAFETY: every access below is inside the 40 bytes checked above.
+        unsafe {
+            if *ip.add(IP6_HOPLIMIT) <= 1 {
+                return Err(Verdict::pass(reason::PASS_TTL_EXCEEDED));
+            }
+            *ip.add(IP6_HOPLIMIT) -= 1;
+            let a = ip.add(if end == End::Source {
+                IP6_SADDR
+            } else {
+                IP6_DADDR
+            }) as *mut [u32; 4];
+            let old = (a as *const u8 as *const [u32; 4]).read_unaligned();
+            let mut adj = 0u16;
+            let mut i = 0;
+            while i < 4 {
+                adj = csum::diff32(adj, old[i], addr[i]);
+                i += 1;
+            }
+            ptr::store_addr(a as *mut u8, addr);
+            Ok(adj)
+        }
+    } else {
+        let ip: *mut u8 = ptr_at::<[u8; IPV4_HLEN_MIN]>(ctx, ETH_HLEN).ok_or(bad)? as *mut u8;
+        // SAFETY: every access below is inside the 20 bytes checked above.
+        unsafe {
+            if *ip.add(IP_TTL) <= 1 {
+                return Err(Verdict::pass(reason::PASS_TTL_EXCEEDED));
+            }
+            let ttl_word = ip.add(IP_TTL) as *mut u16;
+            let old_ttl_word = ttl_word.read_unaligned();
+            *ip.add(IP_TTL) -= 1;
+            let new_ttl_word = ttl_word.read_unaligned();
+            let a = ip.add(if end == End::Source {
+                IP_SADDR
+            } else {
+                IP_DADDR
+            }) as *mut u32;
+            let old = (a as *const u8 as *const u32).read_unaligned();
+            let ipc_p = ip.add(IP_CSUM) as *mut u16;
+            let mut ipc = ipc_p.read_unaligned();
+            ipc = csum::replace16(ipc, old_ttl_word, new_ttl_word);
+            ipc = csum::replace32(ipc, old, addr[0]);
+            ipc_p.write_unaligned(ipc);
+            a.write_unaligned(addr[0]);
+            Ok(csum::diff32(0, old, addr[0]))
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Routing for every forwarding method: the next hop and MAC addresses from the kernel's FIB
+//! (`bpf_fib_lookup`), cached per real server and CPU, and sending the frame out (XDP_TX on
+//! the ingress interface, a redirect to another).
+
+use aya_ebpf::{
+    bindings::{
+        BPF_FIB_LKUP_RET_FWD_DISABLED, BPF_FIB_LKUP_RET_NO_NEIGH, BPF_FIB_LKUP_RET_SUCCESS,
+        bpf_fib_lookup as FibParams,
+    },
+    helpers::{bpf_fib_lookup, bpf_redirect},
+    programs::XdpContext,
+};
+use lb_common::{FAMILY_V6, GlobalConfig, NH_CACHE_TTL_NS, NextHop, RealServer, reason};
+
+use crate::{
+    headers::{ETH_ALEN, ETH_HLEN, ETH_P_IP, ETH_P_IPV6, ETH_TYPE},
+    maps::{NH_CACHE, scratch},
+    ptr::{self, ptr_at},
+    verdict::Verdict,
+};
+
+/// The kernel's address families, as `bpf_fib_lookup` takes them.
+const AF_INET: u8 = 2;
+const AF_INET6: u8 = 10;
+
+/// The real server a packet goes to, as the forwarding stage needs it.
+pub struct Target {
+    pub id: u32,
+    pub real: RealServer,
+}
+
+/// The Ethernet type of an address family.
+#[inline(always)]
+pub fn ethertype(family: u8) -> u16 {
+    if family == FAMILY_V6 {
+        ETH_P_IPV6
+    } else {
+        ETH_P_IP
+    }
+}
+
+/// The next hop toward a real server: from this CPU's cache while fresh, else from the FIB
+/// (and cached again).
+#[inline(always)]
+pub fn next_hop(
+    ctx: &XdpContext,
+    to: &Target,
+    cfg: &GlobalConfig,
+    now: u64,
+) -> Result<NextHop, Verdict> {
+    let Some(c) = NH_CACHE.get_ptr_mut(to.id) else {
+        // Ids beyond the cache's size do not exist (REALS has the same size).
+        return Err(Verdict::drop(reason::DROP_BAD_REAL));
+    };
+    // SAFETY: a per-CPU slot, only this CPU touches it while this program runs.
+    let c = unsafe { &mut *c };
+    if c.expires_ns > now {
+        return Ok(*c);
+    }
+    let mut nh = if to.real.family == FAMILY_V6 {
+        fib_v6(ctx, &cfg.src6, &to.real.addr)?
+    } else {
+        fib_v4(ctx, cfg.src4, to.real.addr[0])?
+    };
+    nh.expires_ns = now + NH_CACHE_TTL_NS;
+    *c = nh;
+    Ok(nh)
+}
+
+/// Writes the next hop's MAC addresses and `ethertype` into the frame's Ethernet header (at
+/// offset 0) and sends it: back out of the ingress interface (XDP_TX) or out of another
+/// (redirect). `tx_reason` is the reason counted for XDP_TX.
+#[inline(always)]
+pub fn send(
+    ctx: &XdpContext,
+    nh: &NextHop,
+    ethertype: u16,
+    tx_reason: u32,
+) -> Result<Verdict, Verdict> {
+    let eth: *mut [u8; ETH_HLEN] = ptr_at(ctx, 0).ok_or(Verdict::drop(reason::DROP_NO_HEADROOM))?;
+    let mut hdr = [0u8; ETH_HLEN];
+    hdr[..ETH_ALEN].copy_from_slice(&nh.dmac);
+    hdr[ETH_ALEN..ETH_TYPE].copy_from_slice(&nh.smac);
+    hdr[ETH_TYPE..].copy_from_slice(&ethertype.to_be_bytes());
+    // SAFETY: bounds-checked above.
+    unsafe { eth.write_unaligned(hdr) };
+    if nh.ifindex == ctx.ingress_ifindex() as u32 {
+        Ok(Verdict::tx(tx_reason))
+    } else {
+        // SAFETY: helper without memory arguments.
+        unsafe { bpf_redirect(nh.ifindex, 0) };
+        Ok(Verdict::redirect(reason::REDIRECT))
+    }
+}
+
+/// Asks the kernel's FIB for the next hop toward IPv4 `dst` (network order), as if the packet
+/// had been routed from the ingress interface.
+#[inline(always)]
+pub fn fib_v4(ctx: &XdpContext, src: u32, dst: u32) -> Result<NextHop, Verdict> {
+    fib(ctx, AF_INET, &[src, 0, 0, 0], &[dst, 0, 0, 0])
+}
+
+/// The same for IPv6.
+#[inline(always)]
+pub fn fib_v6(ctx: &XdpContext, src: &[u32; 4], dst: &[u32; 4]) -> Result<NextHop, Verdict> {
+    fib(ctx, AF_INET6, src, dst)
+}
+
+#[inline(always)]
+fn fib(ctx: &XdpContext, family: u8, src: &[u32; 4], dst: &[u32; 4]) -> Result<NextHop, Verdict> {
+    let Some(scratch) = scratch() else {
+        // Index 0 of a one-entry per-CPU array always exists; this arm is for the type checker.
+        return Err(Verdict::drop(reason::DROP_FIB_NO_ROUTE));
+    };
+    // SAFETY: this CPU's scratch slot, used by nothing else during this run.
+    let p: *mut FibParams = unsafe { core::ptr::addr_of_mut!((*scratch).fib) };
+    let rc = unsafe {
+        ptr::zero_in_place(p);
+        (*p).family = family;
+        (*p).ifindex = ctx.ingress_ifindex() as u32;
+        if family == AF_INET6 {
+            (*p).__bindgen_anon_3.ipv6_src = *src;
+            (*p).__bindgen_anon_4.ipv6_dst = *dst;
+        } else {
+            (*p).__bindgen_anon_3.ipv4_src = src[0];
+            (*p).__bindgen_anon_4.ipv4_dst = dst[0];
+        }
+        bpf_fib_lookup(
+            ctx.ctx as *mut _,
+            p,
+            core::mem::size_of::<FibParams>() as i32,
+            0,
+        )
+    };
+    // SAFETY: fully initialised above and by the helper.
+    let p = unsafe { &*p };
+    match rc as u32 {
+        // On success the kernel leaves the gateway's address in the destination when there is
+        // one: the destination unchanged means it is on-link.
+        BPF_FIB_LKUP_RET_SUCCESS => {
+            // SAFETY: reading the union member this family uses.
+            let onlink = unsafe {
+                if family == AF_INET6 {
+                    p.__bindgen_anon_4.ipv6_dst == *dst
+                } else {
+                    p.__bindgen_anon_4.ipv4_dst == dst[0]
+                }
+            };
+            Ok(NextHop {
+                ifindex: p.ifindex,
+                smac: p.smac,
+                dmac: p.dmac,
+                expires_ns: 0,
+                onlink: onlink as u8,
+                _pad: [0; 7],
+            })
+        }
+        BPF_FIB_LKUP_RET_NO_NEIGH => Err(Verdict::drop(reason::DROP_FIB_NO_NEIGH)),
+        BPF_FIB_LKUP_RET_FWD_DISABLED => Err(Verdict::drop(reason::DROP_FIB_FWD_DISABLED)),
+        _ => Err(Verdict::drop(reason::DROP_FIB_NO_ROUTE)),
+    }
+}

@@ -1,0 +1,239 @@
+//! `tun` (ipvsadm `-i`): the packet travels to the real server inside an outer IP header of
+//! the real server's family: IPIP (RFC 2003) or IPv6 in IPv4 (RFC 4213) to an IPv4 real
+//! server, IPv6 or IPv4 in IPv6 (RFC 2473) to an IPv6 one.
+
+use aya_ebpf::{helpers::bpf_xdp_adjust_head, programs::XdpContext};
+use lb_common::{
+    FAMILY_V4, FAMILY_V6, GlobalConfig, PROTO_ICMP, PROTO_ICMPV6, PROTO_UDP, REAL_F_GRE, hash,
+    reason,
+};
+
+use super::{
+    route::{Target, ethertype, next_hop, send},
+    too_big,
+};
+use crate::{
+    csum,
+    headers::{
+        ETH_HLEN, GRE_HLEN, IP_DF, IP_FRAG_OFF, IP_ID, IP6_DADDR, IP6_HOPLIMIT, IP6_NEXTHDR,
+        IP6_PAYLOAD_LEN, IP6_SADDR, IPPROTO_GRE, IPPROTO_IPIP, IPPROTO_IPV6, IPV4_HLEN_MIN,
+        IPV6_HLEN, OWN_TTL, UDP_CSUM, UDP_GUE_HLEN, UDP_HLEN, UDP_LEN,
+    },
+    parse::Packet,
+    ptr::{self, ptr_at},
+    verdict::Verdict,
+};
+
+#[inline(always)]
+pub fn encap(
+    ctx: &XdpContext,
+    pkt: &Packet,
+    to: &Target,
+    cfg: &GlobalConfig,
+    now: u64,
+) -> Result<Verdict, Verdict> {
+    let v6 = to.real.family == FAMILY_V6;
+    if (v6 && cfg.src6 == [0; 4]) || (!v6 && cfg.src4 == 0) {
+        return Err(Verdict::drop(reason::DROP_NO_SOURCE_ADDR));
+    }
+    let ip_hlen = if v6 { IPV6_HLEN } else { IPV4_HLEN_MIN };
+    // GUE (ipvsadm --tun-type gue): UDP and a 4-byte GUE header after the outer IP header;
+    // GRE (--tun-type gre): a 4-byte GRE header.
+    let gue = to.real.tun_port != 0;
+    let gre = !gue && to.real.flags & REAL_F_GRE != 0;
+    let outer_hlen = ip_hlen
+        + if gue {
+            UDP_GUE_HLEN
+        } else if gre {
+            GRE_HLEN
+        } else {
+            0
+        };
+    let outer_len = pkt.ip_len as u32 + outer_hlen as u32;
+    if outer_len > u16::MAX as u32 || (cfg.mtu != 0 && outer_len > cfg.mtu) {
+        // Tell the client how large a packet fits once encapsulated (RFC 1191, RFC 8201), so
+        // that it lowers its MSS; an IPv4 packet that may be fragmented is dropped (XDP
+        // cannot fragment), and so is an ICMP message (no ICMP error about ICMP errors,
+        // RFC 1122 3.2.2).
+        if pkt.flow.proto == PROTO_ICMP || pkt.flow.proto == PROTO_ICMPV6 {
+            return Err(Verdict::drop(reason::DROP_TOO_BIG));
+        }
+        return too_big::reply(ctx, pkt, cfg.mtu.saturating_sub(outer_hlen as u32));
+    }
+    let inner_proto = if pkt.flow.family == FAMILY_V4 {
+        IPPROTO_IPIP
+    } else {
+        IPPROTO_IPV6
+    };
+    // IPv4 inner: copy its DF bit (RFC 2003 3.1). IPv6 is never fragmented on the way, so its
+    // outer IPv4 header forbids it too (RFC 4213 3.2.1). An outer header that may be
+    // fragmented gets the inner one's identification (in host order), so that the outer
+    // datagrams are as distinct as the sender made the inner ones (RFC 6864); with DF it is 0.
+    let (df, id) = if pkt.flow.family == FAMILY_V4 {
+        let w: *const [u16; 4] =
+            ptr_at(ctx, ETH_HLEN).ok_or(Verdict::pass(reason::PASS_BAD_IP_HEADER))?;
+        // SAFETY: in bounds: the identification and the flags are the header's 16-bit words
+        // at IP_ID and IP_FRAG_OFF.
+        let w = unsafe { w.read_unaligned() };
+        let df = u16::from_be(w[IP_FRAG_OFF / 2]) & IP_DF;
+        (
+            df,
+            if df == 0 {
+                u16::from_be(w[IP_ID / 2])
+            } else {
+                0
+            },
+        )
+    } else {
+        (IP_DF, 0)
+    };
+    // Look up the next hop before changing anything, so a failure leaves the packet intact.
+    let nh = next_hop(ctx, to, cfg, now)?;
+
+    // SAFETY: the helper only moves ctx->data within the frame's headroom.
+    if unsafe { bpf_xdp_adjust_head(ctx.ctx, -(outer_hlen as i32)) } != 0 {
+        return Err(Verdict::drop(reason::DROP_NO_HEADROOM));
+    }
+    let ip_proto = if gue {
+        // Entropy for ECMP in the UDP source port (as IPVS's GUE does), from the dynamic
+        // port range; computed after the helper calls for the reason given below.
+        let sport = 49152 + (hash::flow_hash(&pkt.flow, 0) % 16384) as u16;
+        write_gue(
+            ctx,
+            ip_hlen,
+            sport,
+            to.real.tun_port,
+            outer_len - ip_hlen as u32,
+            inner_proto,
+        )?;
+        PROTO_UDP
+    } else if gre {
+        write_gre(ctx, ip_hlen, pkt.flow.family)?;
+        IPPROTO_GRE
+    } else {
+        inner_proto
+    };
+    // adjust_head invalidated every earlier bounds check: the writers check again.
+    if v6 {
+        // Entropy for ECMP on the way to the real server (RFC 6438). Computed here, after
+        // the helper calls: live across them, the flow's ten words would all be spilled.
+        let flow_label = hash::flow_hash(&pkt.flow, 0) & 0x000f_ffff;
+        write_ipv6(
+            ctx,
+            pkt,
+            to,
+            cfg,
+            ip_proto,
+            flow_label,
+            (outer_len - IPV6_HLEN as u32) as u16,
+        )?;
+    } else {
+        write_ipv4(ctx, pkt, to, cfg, ip_proto, outer_len as u16, df, id)?;
+    }
+    send(ctx, &nh, ethertype(to.real.family), reason::TX)
+}
+
+/// A GRE header (RFC 2784, version 0, no options) whose protocol type is the inner packet's
+/// Ethernet type.
+#[inline(always)]
+fn write_gre(ctx: &XdpContext, ip_hlen: usize, inner_family: u8) -> Result<(), Verdict> {
+    let h: *mut u16 = ptr_at::<[u16; 2]>(ctx, ETH_HLEN + ip_hlen)
+        .ok_or(Verdict::drop(reason::DROP_NO_HEADROOM))? as *mut u16;
+    // SAFETY: the 4 bytes were checked above.
+    unsafe {
+        h.write_unaligned(0);
+        h.add(1).write_unaligned(ethertype(inner_family).to_be());
+    }
+    Ok(())
+}
+
+/// The UDP header (checksum 0: RFC 768 for IPv4, RFC 6935/6936 for tunnels over IPv6) and a
+/// GUE header (draft-ietf-intarea-gue, variant 0: version 0, data message, no options, the
+/// inner protocol) after the outer IP header. `udp_len` counts UDP, GUE and the inner packet.
+#[inline(always)]
+fn write_gue(
+    ctx: &XdpContext,
+    ip_hlen: usize,
+    sport: u16,
+    dport_be: u16,
+    udp_len: u32,
+    inner_proto: u8,
+) -> Result<(), Verdict> {
+    let h: *mut u8 = ptr_at::<[u8; UDP_GUE_HLEN]>(ctx, ETH_HLEN + ip_hlen)
+        .ok_or(Verdict::drop(reason::DROP_NO_HEADROOM))? as *mut u8;
+    // SAFETY: the 12 bytes were checked above.
+    unsafe {
+        (h as *mut u16).write_unaligned(sport.to_be());
+        (h.add(2) as *mut u16).write_unaligned(dport_be);
+        (h.add(UDP_LEN) as *mut u16).write_unaligned((udp_len as u16).to_be());
+        (h.add(UDP_CSUM) as *mut u16).write_unaligned(0);
+        (h.add(UDP_HLEN) as *mut u32).write_unaligned(u32::from_ne_bytes([0, inner_proto, 0, 0]));
+    }
+    Ok(())
+}
+
+// Inlined: the arguments are the header's fields, not a call's registers.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn write_ipv4(
+    ctx: &XdpContext,
+    pkt: &Packet,
+    to: &Target,
+    cfg: &GlobalConfig,
+    inner_proto: u8,
+    outer_len: u16,
+    df: u16,
+    id: u16,
+) -> Result<(), Verdict> {
+    let ip: *mut [u16; 10] =
+        ptr_at(ctx, ETH_HLEN).ok_or(Verdict::drop(reason::DROP_NO_HEADROOM))?;
+    let src = u32::from_be(cfg.src4);
+    let dst = u32::from_be(to.real.addr[0]);
+    let mut w: [u16; 10] = [
+        0x4500 | pkt.tos as u16,
+        outer_len,
+        id,
+        df,
+        ((OWN_TTL as u16) << 8) | inner_proto as u16,
+        0,
+        (src >> 16) as u16,
+        src as u16,
+        (dst >> 16) as u16,
+        dst as u16,
+    ];
+    w[5] = csum::ipv4_header(&w);
+    let mut wire = [0u16; 10];
+    let mut i = 0;
+    while i < 10 {
+        wire[i] = w[i].to_be();
+        i += 1;
+    }
+    // SAFETY: bounds-checked above.
+    unsafe { ip.write_unaligned(wire) };
+    Ok(())
+}
+
+#[inline(always)]
+fn write_ipv6(
+    ctx: &XdpContext,
+    pkt: &Packet,
+    to: &Target,
+    cfg: &GlobalConfig,
+    inner_proto: u8,
+    flow_label: u32,
+    payload_len: u16,
+) -> Result<(), Verdict> {
+    let ip: *mut u8 = ptr_at::<[u8; IPV6_HLEN]>(ctx, ETH_HLEN)
+        .ok_or(Verdict::drop(reason::DROP_NO_HEADROOM))? as *mut u8;
+    let word0 = (6u32 << 28) | ((pkt.tos as u32) << 20) | flow_label;
+    // SAFETY: every write is inside the 40 bytes checked above.
+    unsafe {
+        (ip as *mut u32).write_unaligned(word0.to_be());
+        (ip.add(IP6_PAYLOAD_LEN) as *mut u16).write_unaligned(payload_len.to_be());
+        *ip.add(IP6_NEXTHDR) = inner_proto;
+        *ip.add(IP6_HOPLIMIT) = OWN_TTL;
+        ptr::store_addr(ip.add(IP6_SADDR), &cfg.src6);
+        ptr::store_addr(ip.add(IP6_DADDR), &to.real.addr);
+    }
+    Ok(())
+}

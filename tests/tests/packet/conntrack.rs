@@ -1,0 +1,168 @@
+//! Connection states, the real servers' active / inactive counts, and lbd's expiry: the XDP
+//! program's half through `BPF_PROG_TEST_RUN`, lbd's half through the same code lbd runs.
+
+use lb_common::{CONN_S_CLOSING, CONN_S_ESTABLISHED, CONN_S_SYN, CONN_S_UDP, RealConns};
+use lb_daemon::conntrack::{Conntrack, Timeouts, monotonic_ns};
+use lb_tests::{
+    config::{Protocol, config, real, service_key, tcp_service, udp_service},
+    consts::{LOCAL_CLIENT, VIP, XDP_TX, real_addr},
+    packet::{TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, tcp_ip, udp_ip},
+    require_root,
+    testrun::Harness,
+};
+
+const CLIENT: std::net::Ipv4Addr = LOCAL_CLIENT;
+const REAL: std::net::Ipv4Addr = real_addr(0);
+
+/// tcp VIP:80 and udp VIP:53 tunnelled to REAL; tcp VIP:81 masqueraded to REAL:8081.
+fn director() -> Harness {
+    let cfg = config()
+        .service(tcp_service(VIP, 80).mh(251).real(real(REAL).tun()))
+        .service(udp_service(VIP, 53).mh(251).real(real(REAL).tun()))
+        .service(
+            tcp_service(VIP, 81)
+                .mh(251)
+                .real(real(REAL).port(8081).nat()),
+        );
+    Harness::new(&cfg, &[REAL, CLIENT])
+}
+
+fn segment(h: &Harness, sport: u16, dport: u16, flags: u8) -> Vec<u8> {
+    h.from_client(&tcp_ip(CLIENT, VIP, sport, dport, flags, b""))
+}
+
+fn real_id(h: &Harness, proto: Protocol, port: u16) -> u32 {
+    h.state.real_ids(&service_key(proto, VIP, port))[0].2
+}
+
+fn counts(h: &Harness, id: u32) -> (i64, i64) {
+    let RealConns { active, inactive } = h.dp.real_conns(id).unwrap();
+    (active, inactive)
+}
+
+fn only_state(h: &Harness) -> u32 {
+    let c = h.dp.connections();
+    assert_eq!(c.len(), 1, "{c:?}");
+    c[0].1.state
+}
+
+#[test]
+fn tcp_states_move_the_real_servers_counts_as_ipvs_counts_them() {
+    require_root!();
+    let mut h = director();
+    let id = real_id(&h, Protocol::Tcp, 80);
+    for (flags, state, want, what) in [
+        (TCP_SYN, CONN_S_SYN, (0, 1), "SYN: inactive"),
+        (TCP_ACK, CONN_S_ESTABLISHED, (1, 0), "ACK after SYN: active"),
+        (
+            TCP_PSH | TCP_ACK,
+            CONN_S_ESTABLISHED,
+            (1, 0),
+            "data: still active",
+        ),
+        (
+            TCP_FIN | TCP_ACK,
+            CONN_S_CLOSING,
+            (0, 1),
+            "FIN: inactive again",
+        ),
+        (TCP_SYN, CONN_S_SYN, (0, 1), "a new SYN on the same 5-tuple"),
+        (TCP_RST, CONN_S_CLOSING, (0, 1), "RST"),
+    ] {
+        assert_eq!(
+            h.run("lb", &segment(&h, 40000, 80, flags)).action,
+            XDP_TX,
+            "{what}"
+        );
+        assert_eq!(only_state(&h), state, "{what}");
+        assert_eq!(counts(&h, id), want, "{what}");
+    }
+}
+
+#[test]
+fn a_flow_met_mid_way_counts_as_established_and_udp_as_inactive() {
+    require_root!();
+    let mut h = director();
+    h.run("lb", &segment(&h, 40001, 80, TCP_ACK));
+    assert_eq!(only_state(&h), CONN_S_ESTABLISHED);
+    assert_eq!(counts(&h, real_id(&h, Protocol::Tcp, 80)), (1, 0));
+    let dgram = h.from_client(&udp_ip(CLIENT, VIP, 5353, 53, b"q"));
+    assert_eq!(h.run("lb", &dgram).action, XDP_TX);
+    let udp_id = real_id(&h, Protocol::Udp, 53);
+    assert_eq!(counts(&h, udp_id), (0, 1));
+    assert!(
+        h.dp.connections()
+            .iter()
+            .any(|(_, c)| c.state == CONN_S_UDP)
+    );
+}
+
+#[test]
+fn lbd_expires_idle_connections_by_state_and_takes_back_their_counts() {
+    require_root!();
+    let mut h = director();
+    let id = real_id(&h, Protocol::Tcp, 80);
+    h.run("lb", &segment(&h, 40002, 80, TCP_SYN)); // SYN: 60 s
+    h.run("lb", &segment(&h, 40003, 80, TCP_SYN));
+    h.run("lb", &segment(&h, 40003, 80, TCP_ACK)); // established: tcp timeout
+    assert_eq!(counts(&h, id), (1, 1));
+    let mut ct = Conntrack::new(Timeouts {
+        tcp: 900,
+        tcpfin: 120,
+        udp: 300,
+    });
+    let reals = h.state.all_real_ids();
+    let now = monotonic_ns();
+    let r = ct.pass(&mut h.dp, now, &reals).unwrap();
+    assert_eq!((r.expired, r.entries), (0, 2), "nothing idle yet: {r:?}");
+    // 61 s later the half-open one is gone; the established one stays.
+    let r = ct.pass(&mut h.dp, now + 61_000_000_000, &reals).unwrap();
+    assert_eq!((r.expired, r.entries), (1, 1), "{r:?}");
+    assert_eq!(counts(&h, id), (1, 0));
+    // After the tcp timeout, the established one too.
+    let r = ct.pass(&mut h.dp, now + 901_000_000_000, &reals).unwrap();
+    assert_eq!((r.expired, r.entries), (1, 0), "{r:?}");
+    assert_eq!(counts(&h, id), (0, 0));
+    assert!(h.dp.connections().is_empty());
+}
+
+#[test]
+fn nat_reply_entries_go_with_their_connection() {
+    require_root!();
+    let mut h = director();
+    h.run("lb", &segment(&h, 40004, 81, TCP_SYN));
+    assert_eq!(
+        h.dp.connections().len(),
+        2,
+        "connection and its reply entry"
+    );
+    let mut ct = Conntrack::new(Timeouts::default());
+    let reals = h.state.all_real_ids();
+    let r = ct
+        .pass(&mut h.dp, monotonic_ns() + 61_000_000_000, &reals)
+        .unwrap();
+    assert_eq!((r.expired, r.replies_removed), (1, 1), "{r:?}");
+    assert!(h.dp.connections().is_empty());
+}
+
+#[test]
+fn counts_that_drift_are_corrected_once_the_drift_persists() {
+    require_root!();
+    let mut h = director();
+    let id = real_id(&h, Protocol::Tcp, 80);
+    h.run("lb", &segment(&h, 40005, 80, TCP_ACK));
+    // As if the LRU had silently evicted two established and one inactive connection.
+    h.dp.add_real_conns(id, 2, 1).unwrap();
+    assert_eq!(counts(&h, id), (3, 1));
+    let mut ct = Conntrack::new(Timeouts::default());
+    let reals = h.state.all_real_ids();
+    let r = ct.pass(&mut h.dp, monotonic_ns(), &reals).unwrap();
+    assert_eq!(
+        r.corrected, 0,
+        "a drift seen once may be a connection starting: wait"
+    );
+    assert_eq!(counts(&h, id), (3, 1));
+    let r = ct.pass(&mut h.dp, monotonic_ns(), &reals).unwrap();
+    assert_eq!(r.corrected, 1);
+    assert_eq!(counts(&h, id), (1, 0), "back to what the table holds");
+}
