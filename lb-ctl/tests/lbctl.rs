@@ -99,6 +99,21 @@ fn status_json() {
     );
 }
 
+/// lbctl `args` against a fake lbd that answers `answer`.
+fn against_fake_lbd(answer: &'static str, args: &[&str]) -> Output {
+    let path = sock_path();
+    let lbd = fake_lbd(&path, answer);
+    let out = Command::new(env!("CARGO_BIN_EXE_lbctl"))
+        .args(args)
+        .arg("--socket")
+        .arg(&path)
+        .output()
+        .expect("run lbctl");
+    lbd.join().unwrap();
+    let _ = std::fs::remove_file(&path);
+    out
+}
+
 /// With --json a failure is the contract's error object on stdout (nothing on stderr), with
 /// the exit status of the text form.
 #[test]
@@ -116,48 +131,28 @@ fn errors_as_json_keep_the_exit_status() {
         )
     };
     // -L -t of a missing service: status 1.
-    let path = sock_path();
-    let lbd = fake_lbd(&path, SERVICES);
-    let out = lbctl(&[
-        "-L",
-        "-t",
-        "10.0.0.9:80",
-        "--json",
-        "--socket",
-        path.to_str().unwrap(),
-    ]);
-    lbd.join().unwrap();
-    let _ = std::fs::remove_file(&path);
+    let out = against_fake_lbd(SERVICES, &["-L", "-t", "10.0.0.9:80", "--json"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(error(&out), ("not_found".into(), "No such service".into()));
     // A refused change: 255.
-    let lbd = fake_lbd(
-        &path,
+    let out = against_fake_lbd(
         "{\"result\":\"error\",\"message\":\"Service already exists\",\"edit\":0}\n",
+        &["-A", "-t", "10.0.0.1:80", "--json"],
     );
-    let out = lbctl(&[
-        "-A",
-        "-t",
-        "10.0.0.1:80",
-        "--json",
-        "--socket",
-        path.to_str().unwrap(),
-    ]);
-    lbd.join().unwrap();
-    let _ = std::fs::remove_file(&path);
     assert_eq!(out.status.code(), Some(255));
     assert_eq!(
         error(&out),
         ("refused".into(), "Service already exists".into())
     );
     // lbd refusing a verb's request: 1.
-    let lbd = fake_lbd(&path, "{\"result\":\"error\",\"message\":\"boom\"}\n");
-    let out = lbctl(&["status", "--json", "--socket", path.to_str().unwrap()]);
-    lbd.join().unwrap();
-    let _ = std::fs::remove_file(&path);
+    let out = against_fake_lbd(
+        "{\"result\":\"error\",\"message\":\"boom\"}\n",
+        &["status", "--json"],
+    );
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(error(&out), ("refused".into(), "boom".into()));
     // No lbd: 1.
+    let path = sock_path();
     let out = lbctl(&["-L", "-n", "--json", "--socket", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let (code, message) = error(&out);

@@ -257,17 +257,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Some(Cmd::GenerateDocs { dir }) => {
-            let mut files: Vec<(String, String)> =
-                lb_docs::man_pages(Cli::command(), MAN_SECTIONS, &["lbctl"])
-                    .into_iter()
-                    .map(|(name, text)| (format!("man/{name}"), text))
-                    .collect();
-            for s in lb_docs::Shell::ALL {
-                files.push((
-                    format!("completions/{}", s.file_name("lbd")),
-                    lb_docs::completion(Cli::command(), s),
-                ));
-            }
+            let mut files = lb_docs::files(Cli::command(), MAN_SECTIONS, &["lbctl"]);
             files.push(("lb.schema.json".into(), lb_daemon::schema::schema_text()));
             lb_docs::write_all(&dir, &files)
                 .with_context(|| format!("writing into {}", dir.display()))?;

@@ -401,6 +401,23 @@ fn fish_positionals(cmd: &Command, bin: &str) -> String {
     out
 }
 
+/// What docs/ ships for the program of `cmd`: its man pages (`man/NAME.8`) and completion
+/// scripts (`completions/...`), as (path under docs/, text).
+pub fn files(cmd: Command, sections: &[Section], see_also: &[&str]) -> Vec<(String, String)> {
+    let bin = cmd.get_name().to_string();
+    let mut files: Vec<(String, String)> = man_pages(cmd.clone(), sections, see_also)
+        .into_iter()
+        .map(|(name, text)| (format!("man/{name}"), text))
+        .collect();
+    for shell in Shell::ALL {
+        files.push((
+            format!("completions/{}", shell.file_name(&bin)),
+            completion(cmd.clone(), shell),
+        ));
+    }
+    files
+}
+
 /// Writes `files` (name relative to `dir`, text) into `dir`, making folders as needed.
 pub fn write_all(dir: &Path, files: &[(String, String)]) -> io::Result<()> {
     for (name, text) in files {
@@ -437,7 +454,7 @@ mod tests {
 
     #[test]
     fn synopsis_names_values() {
-        let cmd = Command::new("x")
+        let mut cmd = Command::new("x")
             .arg(
                 Arg::new("sched")
                     .short('s')
@@ -446,6 +463,7 @@ mod tests {
             )
             .arg(Arg::new("v").short('v').action(ArgAction::Count))
             .arg(Arg::new("file").value_name("FILE").required(true));
+        cmd.build();
         let text = synopsis(&cmd).render();
         assert!(
             text.contains(

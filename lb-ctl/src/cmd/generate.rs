@@ -62,16 +62,7 @@ pub fn man(verb: Option<&str>) -> Result<String> {
 
 /// What `docs/` ships for lbctl: (path under docs/, text).
 pub fn docs() -> Vec<(String, String)> {
-    let mut files: Vec<(String, String)> = lb_docs::man_pages(Cli::command(), SECTIONS, SEE_ALSO)
-        .into_iter()
-        .map(|(name, text)| (format!("man/{name}"), text))
-        .collect();
-    for s in lb_docs::Shell::ALL {
-        files.push((
-            format!("completions/{}", s.file_name("lbctl")),
-            lb_docs::completion(Cli::command(), s),
-        ));
-    }
+    let mut files = lb_docs::files(Cli::command(), SECTIONS, SEE_ALSO);
     for (name, text) in contract::schema::schemas() {
         files.push((format!("json/{name}"), text));
     }

@@ -15,6 +15,7 @@ use std::{
 use lb_tests::{
     config::{check, tcp_service},
     consts::{VIP, VIP_PORT, real_addr},
+    listing::{real_servers_conns, service},
     netns::{Netns, unique_name},
     require_root,
     topo::{Method, Proc, Topology, bin, http_get},
@@ -280,13 +281,8 @@ fn lbd_under_the_units_capabilities_and_sandbox_forwards_and_restarts() {
     let answers = get_all(&t, 20);
     assert_eq!(answers.values().sum::<usize>(), 20);
     assert_eq!(answers.len(), 2, "both real servers answer: {answers:?}");
-    let listing: Value = serde_json::from_str(&t.lbctl(&["-L", "-n", "--json"])).unwrap();
-    let conns: u64 = listing["services"][0]["real_servers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["stats"]["conns"].as_u64().unwrap())
-        .sum();
+    let listing = t.listing();
+    let conns = real_servers_conns(service(&listing, VIP, VIP_PORT));
     assert_eq!(conns, 20, "{listing}");
 
     // systemctl restart: stopped, then started again under the same sandbox, it takes the
@@ -295,13 +291,8 @@ fn lbd_under_the_units_capabilities_and_sandbox_forwards_and_restarts() {
     start_sandboxed(&mut t, &u, &log);
     let answers = get_all(&t, 10);
     assert_eq!(answers.values().sum::<usize>(), 10);
-    let listing: Value = serde_json::from_str(&t.lbctl(&["-L", "-n", "--json"])).unwrap();
-    let conns: u64 = listing["services"][0]["real_servers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["stats"]["conns"].as_u64().unwrap())
-        .sum();
+    let listing = t.listing();
+    let conns = real_servers_conns(service(&listing, VIP, VIP_PORT));
     assert_eq!(
         conns, 30,
         "the counters carried over the restart: {listing}"
