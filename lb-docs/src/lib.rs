@@ -455,6 +455,7 @@ mod tests {
     #[test]
     fn synopsis_names_values() {
         let mut cmd = Command::new("x")
+            .disable_help_flag(true)
             .arg(
                 Arg::new("sched")
                     .short('s')
