@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use lb_model::api::{Edit, ServiceKey};
 
-use crate::cli::{DrainArgs, ListOptions, RealTarget, Shell, TraceArgs};
+use crate::cli::{DrainArgs, ListOptions, RealTarget, Shell, TopArgs, TraceArgs};
 
 /// What `-L` shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,8 +50,10 @@ pub enum Command {
     GetConfig,
     /// `completions SHELL`.
     Completions(Shell),
-    /// `man`.
-    Man,
+    /// `man [VERB]`.
+    Man(Option<String>),
+    /// `generate-docs DIR`.
+    GenerateDocs(PathBuf),
     /// `drain`.
     Drain(DrainArgs),
     /// `undrain`.
@@ -60,6 +62,8 @@ pub enum Command {
     Health,
     /// `trace`.
     Trace(TraceArgs),
+    /// `top`.
+    Top(TopArgs),
 }
 
 /// A command line ipvsadm would refuse, with ipvsadm's message; lbctl exits with status 2
