@@ -1,5 +1,5 @@
 //! The client side of lbd's control socket: one JSON request line out, one JSON response line
-//! back (`lb_common::api`).
+//! back (`lb_model::api`).
 
 use std::{
     io::{self, BufRead, BufReader, Read, Write},
@@ -9,7 +9,7 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
-use lb_common::api::{API_VERSION, Op, Request, Response};
+use lb_model::api::{API_VERSION, Op, Request, Response};
 
 /// How long lbctl waits for lbd to accept, read and answer before giving up.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);

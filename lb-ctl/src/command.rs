@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use lb_common::api::{Edit, ServiceKey};
+use lb_model::api::{Edit, ServiceKey};
 
 use crate::cli::{DrainArgs, ListOptions, RealTarget, Shell, TopArgs, TraceArgs};
 
@@ -24,6 +24,9 @@ pub enum ListWhat {
 
 /// What to do, resolved from the command flags and verbs.
 #[derive(Clone, Debug, PartialEq, Eq)]
+// One command per run: the size of its largest variant (an edit carries a whole service
+// spec) costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// `-L`/`-l`/`--list`, or no command at all.
     List(ListWhat, ListOptions),

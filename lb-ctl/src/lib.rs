@@ -1,5 +1,5 @@
 //! lbctl, the ipvsadm-compatible command line of lb: it talks only to lbd, over lbd's control
-//! socket (`lb_common::api`).
+//! socket (`lb_model::api`).
 //!
 //! The modules in layers, each importing only from those below it (a test checks it):
 //!

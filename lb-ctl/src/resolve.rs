@@ -62,7 +62,7 @@ impl Cli {
 mod tests {
     use std::path::PathBuf;
 
-    use lb_common::api::DEFAULT_SOCKET;
+    use lb_model::api::DEFAULT_SOCKET;
 
     use super::*;
     use crate::{

@@ -1,12 +1,15 @@
-//! lbd: the lb daemon. `lbd --config FILE` runs the director; `lbd decap --interface IF` runs
-//! the real-server side.
+//! lbd: the lb daemon (command line only; the daemon is the library). `lbd --config FILE`
+//! runs the director; `lbd decap --interface IF` runs the real-server side.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
-use lb_common::api::DEFAULT_SOCKET;
-use lb_daemon::{config, control, daemon, dataplane, netns};
+use lb_daemon::{control, dataplane, host::netns, run};
+use lb_model::{
+    api::DEFAULT_SOCKET,
+    config::{self, Config},
+};
 use tracing::{error, info};
 
 #[derive(Parser)]
@@ -244,11 +247,11 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Some(Cmd::Schema) => {
-            print!("{}", lb_daemon::schema::schema_text());
+            print!("{}", config::schema::schema_text());
             Ok(())
         }
         Some(Cmd::CheckConfig { file }) => {
-            config::Config::load(&file)?;
+            Config::load(&file)?;
             if json {
                 info!(file = %file.display(), "config ok");
             } else {
@@ -258,7 +261,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Some(Cmd::GenerateDocs { dir }) => {
             let mut files = lb_docs::files(Cli::command(), MAN_SECTIONS, &["lbctl"]);
-            files.push(("lb.schema.json".into(), lb_daemon::schema::schema_text()));
+            files.push(("lb.schema.json".into(), config::schema::schema_text()));
             lb_docs::write_all(&dir, &files)
                 .with_context(|| format!("writing into {}", dir.display()))?;
             for (name, _) in files {
@@ -293,7 +296,7 @@ fn run(cli: Cli) -> Result<()> {
                 anyhow::bail!("--config FILE is required (or a subcommand; see --help)");
             };
             let state = (!cli.no_state).then_some(cli.state_file.as_path());
-            daemon::run(&config, &cli.socket, state)
+            run::run(&config, &cli.socket, state)
         }
     }
 }

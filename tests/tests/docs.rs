@@ -249,8 +249,10 @@ fn set(words: &[&str]) -> BTreeSet<String> {
 
 #[test]
 fn completions_offer_schedulers_tunnel_types_and_verbs() {
-    let schedulers = set(&lb_daemon::config::KNOWN_SCHEDULERS);
-    let tun_types = set(&["ipip", "gue", "gre"]);
+    use lb_model::Named;
+    let schedulers = set(&lb_model::Scheduler::names());
+    let tun_types = set(&lb_model::TunType::names());
+
     let bash = docs().join("completions/lbctl.bash");
     let bash = bash.to_str().unwrap();
     assert_eq!(

@@ -17,7 +17,7 @@ pub mod verbs;
 use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
-use lb_common::api::DEFAULT_SOCKET;
+use lb_model::api::DEFAULT_SOCKET;
 
 pub use self::{
     options::{CommandFlags, DaemonOptions, ListOptions, RealOptions, ServiceOptions},

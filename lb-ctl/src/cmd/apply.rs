@@ -4,7 +4,7 @@
 use std::{io::Read, path::Path};
 
 use anyhow::{Context, Result, bail};
-use lb_common::api::{Op, Response};
+use lb_model::api::{Op, Response};
 
 use crate::{
     client::Client,

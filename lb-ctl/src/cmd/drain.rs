@@ -8,7 +8,7 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
-use lb_common::api::{Op, RealServerView, Response, ServiceView};
+use lb_model::api::{Op, RealServerView, Response, ServiceView};
 
 use crate::{
     cli::RealTarget,
@@ -197,7 +197,7 @@ fn real_line(r: &RealServerView) -> String {
 
 #[cfg(test)]
 mod tests {
-    use lb_common::api::{CheckView, DrainView, RealHealthView, ServiceHealthView, StatsView};
+    use lb_model::api::{CheckView, DrainView, RealHealthView, ServiceHealthView, StatsView};
 
     use super::*;
 

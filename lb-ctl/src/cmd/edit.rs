@@ -4,7 +4,7 @@
 use std::io::Read;
 
 use anyhow::{Context, Result, bail};
-use lb_common::api::{Edit, Op, Response, ServiceKey};
+use lb_model::api::{Edit, Op, Response, ServiceKey};
 
 use super::Failure;
 use crate::{

@@ -2,7 +2,7 @@
 //! and sync daemons, as ipvsadm prints the kernel's.
 
 use anyhow::{Result, bail};
-use lb_common::api::{Op, Response, ServiceKey};
+use lb_model::api::{Op, Response, ServiceKey};
 
 use super::Failure;
 use crate::{
@@ -149,7 +149,7 @@ pub fn save(client: &Client, opts: &ListOptions, as_json: bool) -> Result<String
 
 #[cfg(test)]
 mod tests {
-    use lb_common::api::{RealServerView, ServiceView, StatsView};
+    use lb_model::api::{RealServerView, ServiceView, StatsView};
 
     use super::*;
 

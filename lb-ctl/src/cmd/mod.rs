@@ -12,7 +12,7 @@ pub mod trace;
 use std::io::{Read, Write};
 
 use anyhow::{Context, Result};
-use lb_common::api::Response;
+use lb_model::api::Response;
 
 use crate::{cli::GlobalOptions, client::Client, command::Command, contract::error::ErrorCode};
 

@@ -1,7 +1,7 @@
 //! `lbctl status`: lbd's daemon-wide state.
 
 use anyhow::{Result, bail};
-use lb_common::api::{Op, Response};
+use lb_model::api::{Op, Response};
 
 use crate::{
     client::Client,
@@ -30,7 +30,7 @@ pub fn render(response: &Response, json: bool) -> Result<String> {
 
 #[cfg(test)]
 mod tests {
-    use lb_common::api::StatusView;
+    use lb_model::api::StatusView;
 
     use super::*;
 

@@ -16,7 +16,7 @@ use crossterm::{
     execute, queue,
     terminal::{self, Clear, ClearType, EnterAlternateScreen, LeaveAlternateScreen},
 };
-use lb_common::api::{Op, Response};
+use lb_model::api::{Op, Response};
 
 use crate::{
     cli::TopArgs,

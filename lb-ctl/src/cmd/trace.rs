@@ -8,7 +8,7 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
-use lb_common::api::{API_VERSION, Op, Request, Response, TraceView};
+use lb_model::api::{API_VERSION, Op, Request, Response, TraceView};
 
 use crate::{
     cli::TraceArgs,

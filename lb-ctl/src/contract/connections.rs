@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use lb_common::api::ConnView;
+use lb_model::api::ConnView;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Serialize;
 

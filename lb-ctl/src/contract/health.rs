@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use lb_common::api::ServiceView;
+use lb_model::api::ServiceView;
 use schemars::JsonSchema;
 use serde::Serialize;
 

@@ -2,7 +2,7 @@
 //! each (shipped in `docs/json/`, generated from these types, checked against real outputs).
 //!
 //! These are the outputs scripts read, kept apart from lbd's wire format
-//! (`lb_common::api`): lbd and lbctl may change how they talk without changing what a script
+//! (`lb_model::api`): lbd and lbctl may change how they talk without changing what a script
 //! sees. Every output is one JSON object with a [`Version`] field (`"version": 1`);
 //! `lbctl trace --json` prints one such object per line. Counters are objects keyed by name.
 //! A command that fails prints an [`error::ErrorOutput`] on standard output instead, with

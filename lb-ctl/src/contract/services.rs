@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use lb_common::api::{
+use lb_model::api::{
     CheckView, DrainView, RateView, RealHealthView, RealServerView, ServiceHealthView, ServiceView,
     StatsView,
 };

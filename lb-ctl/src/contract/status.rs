@@ -1,6 +1,7 @@
 //! `lbctl status --json`: lbd's daemon-wide state, with every reason counter by name.
 
-use lb_common::{REASON_NAMES, api::StatusView};
+use lb_common::REASON_NAMES;
+use lb_model::api::StatusView;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Serialize, Serializer, ser::SerializeMap};
 

@@ -1,6 +1,6 @@
 //! `lbctl trace --json`: one object per line, one line per packet the data plane decided on.
 
-use lb_common::api::TraceView;
+use lb_model::api::TraceView;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::Serialize;
 

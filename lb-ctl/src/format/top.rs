@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use lb_common::api::{RealServerView, ServiceView, StatusView};
+use lb_model::api::{RealServerView, ServiceView, StatusView};
 
 use super::{address::addrport, names::protocol_name};
 
@@ -189,7 +189,7 @@ fn seconds(ms: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use lb_common::api::{DrainView, RateView, RealHealthView, ServiceHealthView, StatsView};
+    use lb_model::api::{DrainView, RateView, RealHealthView, ServiceHealthView, StatsView};
 
     use super::*;
 

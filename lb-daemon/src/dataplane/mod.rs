@@ -1,11 +1,16 @@
 //! The loaded XDP object and its maps: the only place user space touches the kernel's BPF
-//! objects. lbd, the packet tests and the benchmark all load the programs through here.
+//! objects (lbd's lowest layer). lbd, the packet tests and the benchmark all load the
+//! programs through here. Configuration reaches the maps through [`Dataplane::apply`] of a
+//! compiled [`Plan`]; reads (counters, connections, templates) and the connection table's
+//! upkeep have their own methods.
+
+mod apply;
+mod conns;
+mod mmap;
 
 use std::{
-    ffi::c_void,
-    os::fd::{AsFd, AsRawFd},
     path::{Path, PathBuf},
-    sync::atomic::{AtomicI64, Ordering},
+    sync::atomic::Ordering,
 };
 
 use aya::{
@@ -18,13 +23,18 @@ use aya::{
     },
 };
 use lb_common::{
-    CFG_F_TRACE, Conn, DEFAULT_SCHED_TABLE_SLOTS, DecapConfig, FlowKey, GlobalConfig,
-    LAYOUT_FINGERPRINT, LAYOUT_VERSION, LayoutMeta, Locality, PersistKey, REASON_MAX, RealConns,
-    RealLimits, RealServer, Service, Stats, TraceFilter, VipKey, map_name,
-    maps::LAYOUT_VERSION_UNVERSIONED,
+    CFG_F_TRACE, Conn, DecapConfig, FlowKey, GlobalConfig, LAYOUT_FINGERPRINT, LAYOUT_VERSION,
+    LayoutMeta, Locality, PersistKey, REASON_MAX, RealConns, RealLimits, RealServer, Service,
+    Stats, TraceFilter, VipKey, map_name, maps::LAYOUT_VERSION_UNVERSIONED,
 };
 
-use crate::config::XdpMode;
+use lb_model::config::XdpMode;
+
+use self::mmap::MmapArray;
+pub use self::{
+    apply::{Applied, Plan, Step},
+    conns::{Snapshot, is_active, monotonic_ns},
+};
 
 /// The XDP object built by `build.rs` (aya-build), embedded at compile time.
 pub static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/lb-ebpf"));
@@ -705,7 +715,8 @@ fn load_program(prog: &mut Xdp, name: &'static str) -> Result<()> {
         match prog.load() {
             Ok(()) => return Ok(()),
             Err(aya::programs::ProgramError::LoadError { io_error, .. })
-                if io_error.raw_os_error() == Some(libc::EAGAIN) && attempt < 4 =>
+                if io_error.raw_os_error() == Some(nix::errno::Errno::EAGAIN as i32)
+                    && attempt < 4 =>
             {
                 attempt += 1;
                 tracing::debug!(
@@ -741,109 +752,6 @@ pub fn attach_standalone(name: &'static str, iface: &str, mode: XdpMode) -> Resu
     Ok(ebpf)
 }
 
-/// A BPF array map created with `BPF_F_MMAPABLE`, mapped into this process: writes are plain
-/// memory stores (a 65537-slot scheduler table is one pass over memory instead of 65537
-/// syscalls) and counters can be updated atomically alongside the XDP program. The kernel
-/// lays elements out `round_up(value_size, 8)` bytes apart.
-struct MmapArray {
-    ptr: *mut u8,
-    slots: u32,
-    stride: usize,
-    bytes: usize,
-    _map: MapData,
-}
-
-// SAFETY: the mapping is owned by this value and only accessed through &self / &mut self.
-unsafe impl Send for MmapArray {}
-
-impl MmapArray {
-    fn new(map: MapData, value_size: usize) -> Result<Self> {
-        let slots = map
-            .info()
-            .map(|i| i.max_entries())
-            .unwrap_or(DEFAULT_SCHED_TABLE_SLOTS);
-        let stride = value_size.div_ceil(8) * 8;
-        let page = 4096usize;
-        let bytes = (slots as usize * stride).div_ceil(page) * page;
-        // SAFETY: mapping a BPF array map created with BPF_F_MMAPABLE, shared, read-write,
-        // no larger than the map's value area rounded to a page.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                bytes,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                map.fd().as_fd().as_raw_fd(),
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(DataplaneError::Mmap(std::io::Error::last_os_error()));
-        }
-        Ok(Self {
-            ptr: ptr as *mut u8,
-            slots,
-            stride,
-            bytes,
-            _map: map,
-        })
-    }
-
-    fn check(&self, off: u32, len: usize) -> Result<()> {
-        if off as usize + len > self.slots as usize {
-            return Err(DataplaneError::TableRange {
-                off,
-                len,
-                cap: self.slots,
-            });
-        }
-        Ok(())
-    }
-
-    /// Element `i` (bounds-checked by the caller).
-    fn at(&self, i: u32) -> *mut u8 {
-        // SAFETY: callers check i < slots; the mapping covers slots * stride bytes.
-        unsafe { self.ptr.add(i as usize * self.stride) }
-    }
-
-    /// Scheduler table: writes 8-byte cells from `off`.
-    fn write_cells(&mut self, off: u32, cells: &[u64]) -> Result<()> {
-        self.check(off, cells.len())?;
-        for (i, c) in cells.iter().enumerate() {
-            // SAFETY: in range (checked above), cells are 8-aligned.
-            unsafe { (self.at(off + i as u32) as *mut u64).write(*c) };
-        }
-        // Make the table visible before the service update that points readers at it (the
-        // bpf() syscall is a barrier too; this states the intent).
-        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
-        Ok(())
-    }
-
-    fn read_ids(&self, off: u32, len: usize) -> Result<Vec<u32>> {
-        self.check(off, len)?;
-        // SAFETY: in range (checked above).
-        Ok((0..len)
-            .map(|i| unsafe { (self.at(off + i as u32) as *const u64).read() } as u32)
-            .collect())
-    }
-
-    /// The pair of i64 counters at element `i`, as atomics shared with the XDP program.
-    fn counters(&self, i: u32) -> Result<[&AtomicI64; 2]> {
-        self.check(i, 1)?;
-        let p = self.at(i) as *mut i64;
-        // SAFETY: in range, 8-aligned, and the XDP program only ever updates these with
-        // atomic adds.
-        Ok(unsafe { [AtomicI64::from_ptr(p), AtomicI64::from_ptr(p.add(1))] })
-    }
-}
-
-impl Drop for MmapArray {
-    fn drop(&mut self) {
-        // SAFETY: unmapping exactly what new() mapped.
-        unsafe { libc::munmap(self.ptr as *mut c_void, self.bytes) };
-    }
-}
-
 /// Mounts a bpffs at `path` unless one is there already.
 pub fn ensure_bpffs(path: &Path) -> std::io::Result<()> {
     let mounts = std::fs::read_to_string("/proc/self/mounts")?;
@@ -855,12 +763,12 @@ pub fn ensure_bpffs(path: &Path) -> std::io::Result<()> {
         return Ok(());
     }
     std::fs::create_dir_all(path)?;
-    let c = |s: &str| std::ffi::CString::new(s).expect("no NUL");
-    let (src, tgt, fs) = (c("bpf"), c(&target), c("bpf"));
-    // SAFETY: valid C strings; mounting a bpffs has no other preconditions.
-    let rc = unsafe { libc::mount(src.as_ptr(), tgt.as_ptr(), fs.as_ptr(), 0, std::ptr::null()) };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
+    nix::mount::mount(
+        Some("bpf"),
+        path,
+        Some("bpf"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .map_err(std::io::Error::from)
 }

@@ -14,6 +14,7 @@
 use std::cmp::Reverse;
 
 use lb_common::hash::bytes_hash;
+pub use lb_model::scheduler::is_prime;
 
 /// Seed of the hash that picks where a backend's permutation starts. Part of the table's
 /// identity: changing it (or [`SKIP_SEED`]) reshuffles every table on the next rebuild.
@@ -368,26 +369,6 @@ fn validate(backends: &[Backend<'_>]) -> Result<Vec<usize>, MaglevError> {
         }
     }
     Ok(by_key)
-}
-
-/// Whether `n` is prime (trial division: at most ~22k divisions for any `u32`).
-pub fn is_prime(n: u32) -> bool {
-    if n < 4 {
-        return n >= 2;
-    }
-    if n.is_multiple_of(2) || n.is_multiple_of(3) {
-        return false;
-    }
-    // u64 so that `d * d` cannot overflow near u32::MAX.
-    let n = u64::from(n);
-    let mut d = 5u64;
-    while d * d <= n {
-        if n.is_multiple_of(d) || n.is_multiple_of(d + 2) {
-            return false;
-        }
-        d += 6;
-    }
-    true
 }
 
 #[cfg(test)]

@@ -1,69 +1,25 @@
-//! Connection expiry and accounting: lbd's half of the connection table. `lb` creates entries
-//! and moves their state; lbd removes the ones idle longer than their state's timeout (IPVS's
-//! `--set tcp tcpfin udp`), keeps each real server's active / inactive counts in step with
-//! what it removes, and corrects the drift left by entries the LRU evicted on its own.
+//! Connection expiry and accounting: lbd's half of the connection table (a service over
+//! `plan` and `dataplane`). `lb` creates entries and moves their state; lbd removes the ones
+//! idle longer than their state's timeout (IPVS's `--set tcp tcpfin udp`), keeps each real
+//! server's active / inactive counts in step with what it removes, and corrects the drift
+//! left by entries the LRU evicted on its own. The same periodic pass expires persistence
+//! templates and `lblc` / `lblcr` mappings, lets overloaded real servers take connections
+//! again, and frees removed real servers' ids nothing names any more.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, time::Duration};
 
-use lb_common::{
-    CONN_F_ONE_PACKET, CONN_F_REPLY, CONN_S_CLOSING, CONN_S_ESTABLISHED, CONN_S_SYN, CONN_S_UDP,
-    Conn, FlowKey,
+use lb_common::{CONN_F_ONE_PACKET, CONN_F_REPLY, Conn, FlowKey};
+pub use lb_model::config::Timeouts;
+use tracing::{debug, warn};
+
+pub use crate::dataplane::monotonic_ns;
+use crate::{
+    dataplane::{Dataplane, DataplaneError, is_active},
+    plan::{Planner, REAL_ID_QUARANTINE},
 };
-use serde::{Deserialize, Serialize};
 
-use crate::dataplane::{Dataplane, DataplaneError};
-
-/// Idle timeouts in seconds, as `ipvsadm --set tcp tcpfin udp` sets them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Timeouts {
-    /// Established TCP connections.
-    #[serde(default = "default_tcp")]
-    pub tcp: u32,
-    /// TCP connections after FIN or RST.
-    #[serde(default = "default_tcpfin")]
-    pub tcpfin: u32,
-    /// UDP "connections".
-    #[serde(default = "default_udp")]
-    pub udp: u32,
-}
-
-fn default_tcp() -> u32 {
-    900
-}
-fn default_tcpfin() -> u32 {
-    120
-}
-fn default_udp() -> u32 {
-    300
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Self {
-            tcp: default_tcp(),
-            tcpfin: default_tcpfin(),
-            udp: default_udp(),
-        }
-    }
-}
-
-/// IPVS's SYN_RECV timeout: a handshake the client never completes.
-pub const SYN_TIMEOUT_S: u32 = 60;
-
-impl Timeouts {
-    /// The idle timeout of a connection in `state`, in nanoseconds.
-    pub fn for_state(&self, state: u32) -> u64 {
-        let s = match state {
-            CONN_S_ESTABLISHED => self.tcp,
-            CONN_S_CLOSING => self.tcpfin,
-            CONN_S_UDP => self.udp,
-            CONN_S_SYN => SYN_TIMEOUT_S,
-            _ => self.tcpfin,
-        };
-        s as u64 * 1_000_000_000
-    }
-}
+/// How often lbd walks the connection table to expire idle connections.
+pub const PERIOD: Duration = Duration::from_secs(2);
 
 /// What one expiry pass did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -76,21 +32,6 @@ pub struct ExpiryReport {
     pub replies_removed: usize,
     /// Count corrections applied (real servers whose counts had drifted).
     pub corrected: usize,
-}
-
-/// CLOCK_MONOTONIC in nanoseconds: the clock of `bpf_ktime_get_ns`.
-pub fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: a valid timespec to fill.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-fn is_active(state: u32) -> bool {
-    state == CONN_S_ESTABLISHED
 }
 
 /// The expiry pass and its memory of count drift between passes.
@@ -244,42 +185,6 @@ fn persistent(prev: i64, now: i64) -> i64 {
     }
 }
 
-/// Removes every connection of real server `real` (its `nat` reply entries too) and takes
-/// them out of its active / inactive counts: a drain's deadline, or a real server down with
-/// `on_down: expire`. The next packet of such a connection is scheduled as a new flow.
-/// Returns how many connections were removed.
-pub fn expire_real(dp: &mut Dataplane, real: u32) -> Result<usize, DataplaneError> {
-    expire_reals(dp, &std::collections::HashSet::from([real]))
-}
-
-/// [`expire_real`] for several real servers in one walk of the connection table (removed
-/// real servers with `expire_nodest_conn`).
-pub fn expire_reals(
-    dp: &mut Dataplane,
-    reals: &std::collections::HashSet<u32>,
-) -> Result<usize, DataplaneError> {
-    let mut removed = 0;
-    for (key, c) in dp.connections() {
-        if !reals.contains(&c.real) {
-            continue;
-        }
-        if c.flags & CONN_F_REPLY != 0 {
-            dp.delete_conn(&key);
-            continue;
-        }
-        // Read again: take back the counts of the state it is in now.
-        let Some(c) = dp.conn(&key).filter(|c| reals.contains(&c.real)) else {
-            continue;
-        };
-        if dp.delete_conn(&key) {
-            removed += 1;
-            let (a, i) = if is_active(c.state) { (-1, 0) } else { (0, -1) };
-            dp.add_real_conns(c.real, a, i)?;
-        }
-    }
-    Ok(removed)
-}
-
 /// IPVS's `ip_vs_unbind_dest` for the real servers in `reals`: each one overloaded whose
 /// connections (active + inactive) are now below its lower threshold (or three quarters of
 /// its upper one when it has no lower) takes new connections again. lbd runs it after each
@@ -323,4 +228,39 @@ pub fn expire_locality(dp: &mut Dataplane, now: u64, expirations: &HashMap<u32, 
         }
     }
     removed
+}
+
+/// One round of upkeep (every [`PERIOD`]): persistence templates, `lblc` / `lblcr` mappings,
+/// the connection-table pass, removed real servers' ids, overload flags.
+pub fn tick(dp: &mut Dataplane, plan: &mut Planner, conntrack: &mut Conntrack) {
+    let now = monotonic_ns();
+    let templates = expire_templates(dp, now, &plan.persist_timeouts());
+    if templates > 0 {
+        debug!(templates, "persistence templates expired");
+    }
+    let locality = expire_locality(dp, now, &plan.locality_expirations());
+    if locality > 0 {
+        debug!(locality, "lblc/lblcr mappings expired");
+    }
+    let reals = plan.all_real_ids();
+    match conntrack.pass(dp, now, &reals) {
+        Ok(r) if r.expired + r.replies_removed + r.corrected > 0 => {
+            debug!(?r, "connection table pass")
+        }
+        Ok(_) => {}
+        Err(e) => warn!("connection table pass: {e}"),
+    }
+    if plan.real_ids_to_recycle(REAL_ID_QUARANTINE) {
+        let referenced = dp.referenced_real_ids();
+        match plan.recycle_real_ids(dp, &referenced, REAL_ID_QUARANTINE) {
+            Ok(0) => {}
+            Ok(n) => debug!(ids = n, "removed real servers' ids free again"),
+            Err(e) => warn!("recycling real-server ids: {e}"),
+        }
+    }
+    match refresh_overload(dp, &plan.limited_reals()) {
+        Ok(0) => {}
+        Ok(n) => debug!(real_servers = n, "below their lower threshold again"),
+        Err(e) => warn!("connection thresholds: {e}"),
+    }
 }

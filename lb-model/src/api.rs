@@ -8,9 +8,11 @@
 //! its desired config, validates the copy with the same checks as a config file, and only
 //! then writes the maps (each service flipped in one map update) and persists the new state.
 
-use std::{net::IpAddr, string::String, vec::Vec};
+use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
+
+use crate::config::{Raw, RealServerConfig, ServiceConfig};
 
 /// Version 2 added the changing ops (`edit`, `apply`, `zero`, `drain`, `undrain`),
 /// `get_config`, `timeouts` and `connections`, and rates, thresholds, tunnel details and health
@@ -107,59 +109,26 @@ pub struct ServiceKey {
     pub port: u16,
 }
 
-/// A virtual service's settings as ipvsadm `-A`/`-E` give them (every field, defaults
-/// filled in by the client: `-E` replaces them all, as in ipvsadm).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ServiceSpec {
-    #[serde(flatten)]
-    pub key: ServiceKey,
-    pub scheduler: String,
-    /// Persistence timeout in seconds (`-p`).
-    #[serde(default)]
-    pub persistent: Option<u32>,
-    /// Persistence granularity as a prefix length (`-M`).
-    #[serde(default)]
-    pub persistent_netmask: Option<u8>,
-    /// Scheduler flags (`-b`).
-    #[serde(default)]
-    pub sched_flags: Vec<String>,
-    /// One-packet scheduling (`-o`).
-    #[serde(default)]
-    pub one_packet: bool,
-    /// Maglev table size (lbctl's `--mh-table-size`, not an ipvsadm option).
-    #[serde(default)]
-    pub mh_table_size: Option<u32>,
-}
+/// A virtual service as a client sends it for ipvsadm `-A`/`-E`: the config's own service
+/// type, names as written (lbd checks them, with the config file's checks and ipvsadm's
+/// words). ipvsadm's clients fill every setting (`-E` replaces them all, as in ipvsadm).
+pub type ServiceSpec = ServiceConfig<Raw>;
 
-/// A real server's settings as ipvsadm `-a`/`-e` give them (defaults filled in by the
-/// client: `-e` replaces them all, as in ipvsadm).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RealSpec {
-    pub address: IpAddr,
-    pub port: u16,
-    pub weight: u32,
-    /// "dr" (`-g`), "tun" (`-i`) or "nat" (`-m`).
-    pub forwarding: String,
-    #[serde(default)]
-    pub tun_type: Option<String>,
-    #[serde(default)]
-    pub tun_port: Option<u16>,
-    /// "nocsum", "csum" or "remcsum" (`--tun-nocsum`, `--tun-csum`, `--tun-remcsum`).
-    #[serde(default)]
-    pub tun_csum: Option<String>,
-    #[serde(default)]
-    pub upper_threshold: Option<u32>,
-    #[serde(default)]
-    pub lower_threshold: Option<u32>,
-}
+/// A real server as a client sends it for ipvsadm `-a`/`-e`: the config's own real-server
+/// type, names as written. ipvsadm's clients fill every setting and give the port (`-e`
+/// replaces them all, as in ipvsadm).
+pub type RealSpec = RealServerConfig<Raw>;
 
 /// One of ipvsadm's changing commands.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "snake_case")]
 pub enum Edit {
-    /// `-A`: "Service already exists" if it does.
+    /// `-A`: "Service already exists" if it does. The service is added as given (ipvsadm
+    /// gives no real servers).
     AddService { service: ServiceSpec },
-    /// `-E`: "No such service" if it does not exist.
+    /// `-E`: "No such service" if it does not exist. The service's settings are replaced;
+    /// its real servers stay (the edit gives none), and so do its health check and sorry
+    /// server unless the edit gives them.
     EditService { service: ServiceSpec },
     /// `-D`: "No such service" if it does not exist.
     DelService { service: ServiceKey },
@@ -261,8 +230,8 @@ pub struct StatsView {
     pub out_bytes: u64,
 }
 
-impl From<crate::Stats> for StatsView {
-    fn from(s: crate::Stats) -> Self {
+impl From<lb_common::Stats> for StatsView {
+    fn from(s: lb_common::Stats) -> Self {
         Self {
             conns: s.conns,
             in_pkts: s.in_pkts,
@@ -516,7 +485,7 @@ mod tests {
         let req = Request {
             v: API_VERSION,
             op: Op::Edit {
-                edits: std::vec![Edit::DelService {
+                edits: vec![Edit::DelService {
                     service: ServiceKey {
                         protocol: "tcp".into(),
                         vip: "192.168.0.1".parse().unwrap(),
@@ -531,5 +500,37 @@ mod tests {
             r#"{"v":2,"op":"edit","edits":[{"cmd":"del_service","service":{"protocol":"tcp","vip":"192.168.0.1","port":80}}]}"#
         );
         assert_eq!(serde_json::from_str::<Request>(&text).unwrap(), req);
+    }
+
+    #[test]
+    fn service_and_real_server_edits_read_what_version_2_clients_send() {
+        // As lbctl sent them before the API used the config's own types.
+        let old = r#"{"v":2,"op":"edit","edits":[
+            {"cmd":"add_service","service":{"protocol":"tcp","vip":"192.168.0.1","port":80,
+             "scheduler":"wlc","persistent":null,"persistent_netmask":null,"sched_flags":[],
+             "one_packet":false,"mh_table_size":null}},
+            {"cmd":"add_real","service":{"protocol":"tcp","vip":"192.168.0.1","port":80},
+             "real":{"address":"172.16.0.1","port":80,"weight":1,"forwarding":"nat",
+             "tun_type":null,"tun_port":null,"tun_csum":null,"upper_threshold":null,
+             "lower_threshold":null}}]}"#;
+        let Request {
+            op: Op::Edit { edits },
+            ..
+        } = serde_json::from_str::<Request>(old).unwrap()
+        else {
+            panic!("an edit");
+        };
+        let [Edit::AddService { service }, Edit::AddReal { real, .. }] = &edits[..] else {
+            panic!("{edits:?}");
+        };
+        assert_eq!((service.scheduler.as_str(), service.port), ("wlc", 80));
+        assert!(service.real_servers.is_empty());
+        assert_eq!((real.port, real.forwarding.as_str()), (Some(80), "nat"));
+        // What is sent now: the same fields (a version 2 lbd ignores real_servers).
+        let text = serde_json::to_string(&edits[1]).unwrap();
+        assert_eq!(
+            text,
+            r#"{"cmd":"add_real","service":{"protocol":"tcp","vip":"192.168.0.1","port":80},"real":{"address":"172.16.0.1","port":80,"weight":1,"forwarding":"nat"}}"#
+        );
     }
 }

@@ -1,17 +1,18 @@
 //! The JSON Schema of lbd's config (`docs/lb.schema.json`, `lbd schema`): generated from the
 //! config types (field docs become descriptions, serde's defaults and unknown-field refusal
 //! carry over), then given what the types alone cannot say: the names each string field
-//! takes and the numeric ranges [`Config::validate`] enforces. Validation proper stays in
-//! lbd (it also checks what a schema cannot: duplicates, families, table budgets); the schema
-//! is for editors and for people reading what is allowed.
+//! takes and the numeric ranges validation enforces. Validation proper stays in
+//! [`Config::validate`] (it also checks what a schema cannot: duplicates, families, table
+//! budgets); the schema is for editors and for people reading what is allowed.
 
 use serde_json::{Value, json};
 
-use crate::config::{Config, KNOWN_FORWARDING, KNOWN_SCHEDULERS, MAX_WEIGHT};
+use super::{Config, MAX_WEIGHT, Raw};
+use crate::{Forwarding, Named, SchedFlag, Scheduler, TunCsum, TunType};
 
 /// The schema as JSON.
 pub fn schema() -> Value {
-    let mut v = serde_json::to_value(schemars::schema_for!(Config)).expect("a schema is JSON");
+    let mut v = serde_json::to_value(schemars::schema_for!(Config<Raw>)).expect("a schema is JSON");
     v["$id"] = json!("https://lb.invalid/lb.schema.json");
     v["title"] = json!("lb config (lbd --config, lbctl apply -f)");
     let mut set = |pointer: &str, extra: Value| {
@@ -27,7 +28,7 @@ pub fn schema() -> Value {
     let real = "/$defs/RealServerConfig/properties";
     set(
         &format!("{svc}/scheduler"),
-        json!({ "enum": KNOWN_SCHEDULERS }),
+        json!({ "enum": Scheduler::names() }),
     );
     set(&format!("{svc}/port"), json!({ "minimum": 1 }));
     set(
@@ -44,13 +45,13 @@ pub fn schema() -> Value {
     );
     set(
         &format!("{svc}/sched_flags/items"),
-        json!({ "enum": ["sh-fallback", "sh-port", "mh-fallback", "mh-port"] }),
+        json!({ "enum": SchedFlag::names() }),
     );
     set(&format!("{real}/port"), json!({ "minimum": 1 }));
     set(&format!("{real}/weight"), json!({ "maximum": MAX_WEIGHT }));
     set(
         &format!("{real}/forwarding"),
-        json!({ "enum": KNOWN_FORWARDING }),
+        json!({ "enum": Forwarding::names() }),
     );
     set(&format!("{real}/tun_port"), json!({ "minimum": 1 }));
     set(
@@ -73,11 +74,8 @@ pub fn schema() -> Value {
         all.push(Value::Null);
         json!({ "enum": all })
     };
-    set(&format!("{real}/tun_type"), names(&["ipip", "gue", "gre"]));
-    set(
-        &format!("{real}/tun_csum"),
-        names(&["nocsum", "csum", "remcsum"]),
-    );
+    set(&format!("{real}/tun_type"), names(&TunType::names()));
+    set(&format!("{real}/tun_csum"), names(&TunCsum::names()));
     v
 }
 
@@ -93,7 +91,7 @@ mod tests {
     use super::*;
 
     /// The shipped schema is the generated one (regenerate with
-    /// `LB_UPDATE_DOCS=1 cargo test -p lb-daemon schema`).
+    /// `LB_UPDATE_DOCS=1 cargo test -p lb-model schema`).
     #[test]
     fn shipped_schema_is_current() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/lb.schema.json");
@@ -104,7 +102,7 @@ mod tests {
         let shipped = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             shipped == text,
-            "{} is out of date: run LB_UPDATE_DOCS=1 cargo test -p lb-daemon schema",
+            "{} is out of date: run LB_UPDATE_DOCS=1 cargo test -p lb-model schema",
             path.display()
         );
     }

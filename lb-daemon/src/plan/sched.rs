@@ -3,122 +3,61 @@
 //! `lb`'s choices against these tables and against the count-driven and locality schedulers'
 //! reference models (in the tests crate, `tests/src/models.rs`).
 
-use lb_common::{
-    SCHED_DH, SCHED_F_FALLBACK, SCHED_F_PORT, SCHED_FO, SCHED_LBLC, SCHED_LBLCR, SCHED_LC,
-    SCHED_MH, SCHED_NQ, SCHED_OVF, SCHED_RR, SCHED_SED, SCHED_SH, SCHED_WLC, SCHED_WRR, sched_cell,
-};
+use lb_common::sched_cell;
+pub use lb_model::scheduler::{HASH_BUCKETS, MAX_WRR_SEQUENCE};
+use lb_model::{Scheduler, scheduler::gcd};
 
-use crate::maglev::{self, Backend, MaglevError};
-
-/// Buckets of the `sh` and `dh` tables (IPVS's IP_VS_SH_TAB_SIZE / IP_VS_DH_TAB_SIZE).
-pub const HASH_BUCKETS: usize = 256;
-/// Longest `wrr` sequence; heavier weight sets are scaled down proportionally.
-pub const MAX_WRR_SEQUENCE: u64 = 65_536;
+use super::maglev::{self, Backend, MaglevError};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SchedError {
-    #[error("scheduler {0:?} is not table-driven in this build")]
-    Unsupported(String),
+    #[error("scheduler \"{0}\" is not table-driven in this build")]
+    Unsupported(Scheduler),
     #[error(transparent)]
     Maglev(#[from] MaglevError),
 }
 
-/// The `SCHED_*` code `lb` switches on.
-pub fn code(name: &str) -> Option<u8> {
-    Some(match name {
-        "mh" => SCHED_MH,
-        "rr" => SCHED_RR,
-        "wrr" => SCHED_WRR,
-        "sh" => SCHED_SH,
-        "dh" => SCHED_DH,
-        "lc" => SCHED_LC,
-        "wlc" => SCHED_WLC,
-        "sed" => SCHED_SED,
-        "nq" => SCHED_NQ,
-        "fo" => SCHED_FO,
-        "ovf" => SCHED_OVF,
-        "lblc" => SCHED_LBLC,
-        "lblcr" => SCHED_LBLCR,
-        _ => return None,
-    })
-}
-
-/// The `SCHED_F_*` bits of scheduler flags (ipvsadm `-b`; validated per scheduler by the
-/// config).
-pub fn flag_bits(flags: &[String]) -> u8 {
-    flags.iter().fold(0, |bits, f| {
-        bits | match f.as_str() {
-            "sh-fallback" | "mh-fallback" => SCHED_F_FALLBACK,
-            "sh-port" | "mh-port" => SCHED_F_PORT,
-            _ => 0,
-        }
-    })
-}
-
-/// Count-driven schedulers pick by live connection counts, not from a computed order.
-pub fn is_count_driven(name: &str) -> bool {
-    matches!(
-        name,
-        "lc" | "wlc" | "sed" | "nq" | "fo" | "ovf" | "lblc" | "lblcr"
-    )
-}
-
-/// The cells `lb` reads for scheduler `name` (`lb_common::sched_cell`): the table's ids, and
-/// for count-driven schedulers every real server of weight > 0 with its weight.
-pub fn cells(name: &str, mh_size: u32, backends: &[Backend<'_>]) -> Result<Vec<u64>, SchedError> {
-    if is_count_driven(name) {
+/// The cells `lb` reads for scheduler `sched` (`lb_common::sched_cell`): the table's ids,
+/// and for count-driven schedulers every real server of weight > 0 with its weight.
+pub fn cells(
+    sched: Scheduler,
+    mh_size: u32,
+    backends: &[Backend<'_>],
+) -> Result<Vec<u64>, SchedError> {
+    if sched.is_count_driven() {
         return Ok(backends
             .iter()
             .filter(|b| b.weight > 0)
             .map(|b| sched_cell(b.id, b.weight))
             .collect());
     }
-    Ok(table(name, mh_size, backends)?
+    Ok(table(sched, mh_size, backends)?
         .into_iter()
         .map(|id| sched_cell(id, 0))
         .collect())
 }
 
-/// The table of scheduler `name` over `backends` (in the order the real servers were
+/// The table of scheduler `sched` over `backends` (in the order the real servers were
 /// configured, as IPVS keeps its list), `mh_size` slots for `mh`. Real servers of weight 0
 /// never appear: new connections must not reach them. An all-zero table means no real server.
-pub fn table(name: &str, mh_size: u32, backends: &[Backend<'_>]) -> Result<Vec<u32>, SchedError> {
+pub fn table(
+    sched: Scheduler,
+    mh_size: u32,
+    backends: &[Backend<'_>],
+) -> Result<Vec<u32>, SchedError> {
     let live: Vec<(u32, u32)> = backends
         .iter()
         .filter(|b| b.weight > 0)
         .map(|b| (b.id, b.weight))
         .collect();
-    match name {
-        "mh" => Ok(maglev::build(mh_size, backends)?),
-        "rr" => Ok(live.iter().map(|(id, _)| *id).collect()),
-        "wrr" => Ok(wrr_sequence(&live)),
-        "sh" => Ok(sh_buckets(&live)),
-        "dh" => Ok(dh_buckets(&live)),
-        other => Err(SchedError::Unsupported(other.into())),
+    match sched {
+        Scheduler::Mh => Ok(maglev::build(mh_size, backends)?),
+        Scheduler::Rr => Ok(live.iter().map(|(id, _)| *id).collect()),
+        Scheduler::Wrr => Ok(wrr_sequence(&live)),
+        Scheduler::Sh => Ok(sh_buckets(&live)),
+        Scheduler::Dh => Ok(dh_buckets(&live)),
+        other => Err(SchedError::Unsupported(other)),
     }
-}
-
-/// The most slots the table of scheduler `name` can take (for the table capacity check).
-pub fn table_len_bound(name: &str, mh_size: u32, weights: &[u32]) -> u64 {
-    let live: Vec<u64> = weights
-        .iter()
-        .filter(|w| **w > 0)
-        .map(|w| *w as u64)
-        .collect();
-    match name {
-        "mh" => mh_size as u64,
-        "sh" | "dh" => HASH_BUCKETS as u64,
-        n if is_count_driven(n) => live.len() as u64,
-        "wrr" if !live.is_empty() => {
-            let g = live.iter().copied().fold(0, gcd);
-            (live.iter().sum::<u64>() / g).min(MAX_WRR_SEQUENCE + live.len() as u64)
-        }
-        _ => live.len() as u64,
-    }
-}
-
-fn gcd(a: u64, b: u64) -> u64 {
-    if b == 0 { a } else { gcd(b, a % b) }
 }
 
 /// IPVS's weighted round robin (ip_vs_wrr_schedule) unrolled into one period: the current
@@ -259,7 +198,7 @@ mod tests {
                 weight: 1,
             },
         ];
-        for name in ["rr", "wrr", "sh", "dh"] {
+        for name in [Scheduler::Rr, Scheduler::Wrr, Scheduler::Sh, Scheduler::Dh] {
             let t = table(name, 0, &backends).unwrap();
             assert!(
                 !t.is_empty() && t.iter().all(|&id| id == 2),
@@ -267,27 +206,18 @@ mod tests {
             );
         }
         assert_eq!(
-            table("lblc", 0, &backends),
-            Err(SchedError::Unsupported("lblc".into())),
+            table(Scheduler::Lblc, 0, &backends),
+            Err(SchedError::Unsupported(Scheduler::Lblc)),
             "lblc is count-driven: no table order"
         );
-        assert_eq!(code("wrr"), Some(SCHED_WRR));
-        assert_eq!(code("lblcr"), Some(SCHED_LBLCR));
-        assert_eq!(code("fastest"), None);
-        assert_eq!(cells("wlc", 0, &backends).unwrap(), vec![sched_cell(2, 1)]);
-        assert_eq!(cells("lblc", 0, &backends).unwrap(), vec![sched_cell(2, 1)]);
-    }
-
-    #[test]
-    fn flags_map_to_their_bits() {
-        let f = |v: &[&str]| flag_bits(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        assert_eq!(f(&[]), 0);
-        assert_eq!(f(&["sh-port"]), SCHED_F_PORT);
         assert_eq!(
-            f(&["mh-fallback", "mh-port"]),
-            SCHED_F_FALLBACK | SCHED_F_PORT
+            cells(Scheduler::Wlc, 0, &backends).unwrap(),
+            vec![sched_cell(2, 1)]
         );
-        assert_eq!(f(&["sh-fallback"]), SCHED_F_FALLBACK);
+        assert_eq!(
+            cells(Scheduler::Lblc, 0, &backends).unwrap(),
+            vec![sched_cell(2, 1)]
+        );
     }
 
     #[test]

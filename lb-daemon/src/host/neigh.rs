@@ -8,15 +8,13 @@
 use std::{
     net::{IpAddr, Ipv4Addr, UdpSocket},
     sync::{
-        Arc, Mutex,
+        Arc,
         atomic::{AtomicBool, Ordering},
     },
     time::{Duration, Instant},
 };
 
 use tracing::{debug, warn};
-
-use crate::daemon::{Daemon, real_addrs};
 
 /// IPv4 neighbours with a resolved MAC (`/proc/net/arp` flags has ATF_COM).
 fn resolved() -> Vec<Ipv4Addr> {
@@ -82,16 +80,13 @@ pub fn warm_initial(addrs: &[IpAddr]) {
     }
 }
 
-/// Re-resolves missing entries every few seconds until `stop`.
-pub fn keep_warm(daemon: Arc<Mutex<Daemon>>, stop: Arc<AtomicBool>) {
+/// Re-resolves missing entries every few seconds until `stop`; `addrs` tells the real
+/// servers' addresses each time.
+pub fn keep_warm(addrs: impl Fn() -> Vec<IpAddr>, stop: Arc<AtomicBool>) {
     let mut round: u32 = 0;
     while !stop.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_secs(2));
         round = round.wrapping_add(1);
-        let addrs = {
-            let d = daemon.lock().unwrap_or_else(|e| e.into_inner());
-            d.health.desired().map(real_addrs).unwrap_or_default()
-        };
-        probe(&addrs, round.is_multiple_of(15));
+        probe(&addrs(), round.is_multiple_of(15));
     }
 }

@@ -2,9 +2,10 @@
 //! process, while keeping the host's mount namespace and so its bpffs (which `ip netns exec`
 //! would hide behind a fresh /sys).
 
-use std::{fs::File, os::fd::AsRawFd};
+use std::fs::File;
 
 use anyhow::{Context, Result, bail};
+use nix::sched::{CloneFlags, setns};
 
 pub fn enter(name: &str) -> Result<()> {
     if name.contains('/') || name.is_empty() {
@@ -12,9 +13,8 @@ pub fn enter(name: &str) -> Result<()> {
     }
     let path = format!("/run/netns/{name}");
     let f = File::open(&path).with_context(|| format!("--netns {name}: opening {path}"))?;
-    // SAFETY: setns on a namespace fd; called before any thread is started.
-    if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-        return Err(std::io::Error::last_os_error()).with_context(|| format!("--netns {name}"));
-    }
-    Ok(())
+    // Called before any thread is started.
+    setns(&f, CloneFlags::CLONE_NEWNET)
+        .map_err(std::io::Error::from)
+        .with_context(|| format!("--netns {name}"))
 }
