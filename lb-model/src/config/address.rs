@@ -54,12 +54,10 @@ fn v6(a: Ipv6Addr) -> Option<String> {
         Some(format!(
             "{a} is a multicast address: lb balances unicast traffic"
         ))
-    } else if let Some(v4) = a.to_ipv4_mapped() {
-        Some(format!(
-            "{a} is an IPv4-mapped address: packets carry the IPv4 address, write {v4}"
-        ))
     } else {
-        None
+        a.to_ipv4_mapped().map(|v4| {
+            format!("{a} is an IPv4-mapped address: packets carry the IPv4 address, write {v4}")
+        })
     }
 }
 
