@@ -218,7 +218,11 @@ mod tests {
     fn pair(timeout: Duration) -> (UnixStream, Requests, Budget) {
         let (a, b) = UnixStream::pair().unwrap();
         let budget = Budget::default();
-        (a, Requests::with_timeout(b, budget.clone(), timeout), budget)
+        (
+            a,
+            Requests::with_timeout(b, budget.clone(), timeout),
+            budget,
+        )
     }
 
     #[test]
@@ -314,7 +318,11 @@ mod tests {
         });
         let t0 = Instant::now();
         assert_eq!(r.next_line().unwrap_err(), FrameError::Timeout);
-        assert!(t0.elapsed() < Duration::from_millis(900), "{:?}", t0.elapsed());
+        assert!(
+            t0.elapsed() < Duration::from_millis(900),
+            "{:?}",
+            t0.elapsed()
+        );
         drop(r);
         trickle.join().unwrap();
     }

@@ -178,7 +178,11 @@ mod tests {
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
-        assert_eq!(left, vec![std::ffi::OsString::from("state.json")], "{left:?}");
+        assert_eq!(
+            left,
+            vec![std::ffi::OsString::from("state.json")],
+            "{left:?}"
+        );
         // Its directory cannot be made: nothing is written.
         let below_a_file = dir.join("state.json/x/f/state.json");
         std::fs::write(dir.join("state.json/x/f"), "").unwrap();
