@@ -42,6 +42,8 @@ pub mod map_name {
     pub const DECAP_CONFIG: &str = "lb_decap_cfg";
     /// The XDP programs' per-CPU scratch space (kernel only; not pinned).
     pub const SCRATCH: &str = "lb_scratch";
+    /// `twos`' last draws per CPU ([`crate::TwosDraw`]; not pinned): for the tests.
+    pub const TWOS_DRAW: &str = "lb_twos_draw";
     /// The layout version of the pinned maps ([`crate::LayoutMeta`]): written by lbd when it
     /// creates them, checked by an lbd that adopts them. The programs never read it.
     pub const META: &str = "lb_meta";
@@ -117,6 +119,7 @@ pub mod capacity {
     pub const BENCH_PROGS: u32 = 1;
     pub const BENCH_STATE: u32 = 1;
     pub const SCRATCH: u32 = 1;
+    pub const TWOS_DRAW: u32 = 1;
     pub const META: u32 = 1;
 }
 
@@ -184,7 +187,7 @@ const fn spec(
 }
 
 /// Every map of the object, pinned ones in [`map_name::DIRECTOR`]'s order first.
-pub const MAPS: [MapSpec; 24] = {
+pub const MAPS: [MapSpec; 25] = {
     use layout::*;
     use map_name as n;
     const K: Option<&TypeLayout> = Some(&U32);
@@ -373,6 +376,14 @@ pub const MAPS: [MapSpec; 24] = {
             0,
             K,
             None,
+        ),
+        spec(
+            n::TWOS_DRAW,
+            capacity::TWOS_DRAW,
+            kind::PERCPU_ARRAY,
+            0,
+            K,
+            Some(&TWOS_DRAW),
         ),
     ]
 };

@@ -13,7 +13,8 @@
 // `lb-daemon/tests/map_layout.rs`, `lb_ebpf_modules_import_only_lower_layers`):
 //   the programs' bodies: director (lb), decap, bench, trace; then icmp (lb_icmp);
 //   forwarding: xmit (tun, dr, nat; over route and too_big);
-//   the connection table: conn; over persist and sched (locality over counted, table);
+//   the connection table: conn; over persist and sched (locality and twos over counted,
+//   table);
 //   frag, stats, lookup; count; maps; scratch; parse, vlan;
 //   leaves: clock, csum, headers, ptr, verdict.
 mod bench;

@@ -11,8 +11,8 @@ use aya_ebpf::{
 };
 use lb_common::{
     BenchState, Conn, DecapConfig, FlowKey, FragEntry, FragKey, GlobalConfig, LayoutMeta, Locality,
-    NextHop, PersistKey, RealConns, RealLimits, RealServer, Service, Stats, TraceFilter, VipKey,
-    capacity,
+    NextHop, PersistKey, RealConns, RealLimits, RealServer, Service, Stats, TraceFilter, TwosDraw,
+    VipKey, capacity,
 };
 
 use crate::scratch::Scratch;
@@ -146,6 +146,12 @@ pub static BENCH_STATE: PerCpuArray<BenchState> =
 /// only, within one run.
 #[map(name = "lb_scratch")]
 pub static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(capacity::SCRATCH, 0);
+
+/// `twos`' draws and walk state for the connection being scheduled on this CPU (see
+/// `lb_common::TwosDraw`). Written by `lb` for each `twos` connection; read by the
+/// differential test only (the state of the last connection stays until the next).
+#[map(name = "lb_twos_draw")]
+pub static TWOS_DRAW: PerCpuArray<TwosDraw> = PerCpuArray::with_max_entries(capacity::TWOS_DRAW, 0);
 
 /// This CPU's scratch slot. `None` never happens (index 0 of a one-entry per-CPU array always
 /// exists); callers still handle it, for the type checker.
