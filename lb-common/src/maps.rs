@@ -275,10 +275,10 @@ pub const MAPS: [MapSpec; 25] = {
         spec(
             n::SCHED_CURSOR,
             capacity::SCHED_CURSOR,
-            kind::PERCPU_ARRAY,
+            kind::ARRAY,
             0,
             K,
-            Some(&U32),
+            Some(&U64),
         ),
         spec(
             n::PERSIST,
@@ -400,11 +400,14 @@ pub const MAPS: [MapSpec; 25] = {
 /// it (the test's message says so).
 ///
 /// A data plane pinned before versions existed (no [`map_name::META`]) has version 1's layout.
-pub const LAYOUT_VERSION: u32 = 1;
+///
+/// Version 2: `rr` / `wrr`'s position ([`map_name::SCHED_CURSOR`]) is one `u64` per service
+/// shared by every CPU (it was a per-CPU `u32`).
+pub const LAYOUT_VERSION: u32 = 2;
 
 /// [`layout_fingerprint`] of the layout [`LAYOUT_VERSION`] describes; stored next to the
 /// version in the pinned maps.
-pub const LAYOUT_FINGERPRINT: u64 = 0x1caf_e427_6268_0b41;
+pub const LAYOUT_FINGERPRINT: u64 = 0xc9d9_c0f2_3660_79be;
 
 /// The version a data plane pinned without [`map_name::META`] has.
 pub const LAYOUT_VERSION_UNVERSIONED: u32 = 1;

@@ -15,9 +15,10 @@ pub const MAGLEV_DEFAULT_TABLE_SIZE: u32 = 65_537;
 /// each by IPVS's rules):
 /// `mh`: Maglev table, slot by the hash of the client address (and port, [`SCHED_F_PORT`]).
 pub const SCHED_MH: u8 = 1;
-/// `rr`: each real server of weight > 0 once, slot from a per-CPU rotating cursor.
+/// `rr`: each real server of weight > 0 once, slot from the service's rotating position
+/// ([`map_name::SCHED_CURSOR`], one per service, shared by every CPU).
 pub const SCHED_RR: u8 = 2;
-/// `wrr`: IPVS's interleaved weighted sequence, slot from a per-CPU rotating cursor.
+/// `wrr`: IPVS's interleaved weighted sequence, slot from the service's rotating position.
 pub const SCHED_WRR: u8 = 3;
 /// `sh` (source hashing): 256 buckets filled by weight, slot by the hash of the client address
 /// (and port, [`SCHED_F_PORT`]).

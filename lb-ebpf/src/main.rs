@@ -5,6 +5,7 @@
 // `atomic_xadd` for the real servers' connection counts (see conn.rs).
 #![allow(internal_features)]
 #![feature(core_intrinsics)]
+#![feature(asm_experimental_arch)]
 // Map keys and values are passed by reference on purpose: by value, each call copies the
 // 40-byte key onto the 512-byte stack first.
 #![allow(clippy::needless_borrows_for_generic_args)]

@@ -44,11 +44,10 @@ pub static SCHED_TABLE: Array<u64> = Array::with_max_entries(capacity::SCHED_TAB
 pub static PERSIST: LruHashMap<PersistKey, Conn> =
     LruHashMap::with_max_entries(capacity::PERSIST, 0);
 
-/// Per service (by id), this CPU's position in a `rr` / `wrr` sequence. Written and read by
-/// `lb` only.
+/// Per service (by id), its position in a `rr` / `wrr` sequence, shared by every CPU (as
+/// IPVS's one position per service): taken and advanced atomically by `lb` only.
 #[map(name = "lb_sched_cur")]
-pub static SCHED_CURSOR: PerCpuArray<u32> =
-    PerCpuArray::with_max_entries(capacity::SCHED_CURSOR, 0);
+pub static SCHED_CURSOR: Array<u64> = Array::with_max_entries(capacity::SCHED_CURSOR, 0);
 
 /// The connection table: 5-tuple -> real server. Inserted by `lb` on a new flow, read by `lb`
 /// on every later packet; read (and expired) by lbd. Per-CPU LRU lists

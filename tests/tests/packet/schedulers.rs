@@ -130,6 +130,70 @@ fn rr_and_wrr_follow_their_sequences_connection_by_connection() {
     }
 }
 
+/// `rr` and `wrr` keep one position per service for every CPU, as IPVS does: 20 new
+/// connections over two real servers, taken by the two CPUs in a random order, follow one
+/// sequence and split 10/10 (`rr`) or 15/5 (`wrr`, weights 3:1). Per-CPU positions would start
+/// each CPU at the first real server and repeat it whenever the CPU changes.
+#[test]
+fn rr_and_wrr_are_one_sequence_across_cpus() {
+    require_root!();
+    let cpus = aya::util::online_cpus().map(|c| c.len()).unwrap_or(1);
+    if cpus < 2 {
+        eprintln!("skipped: needs two online CPUs, this machine has {cpus}");
+        return;
+    }
+    let two = |w: [u32; 2]| {
+        REALS[..2]
+            .iter()
+            .zip(w)
+            .map(|(a, w)| real(*a).weight(w).tun())
+            .collect::<Vec<_>>()
+    };
+    let cfg = config()
+        .conn_table_size(65536)
+        .service(tcp_service(VIP, 86).scheduler("rr").reals(two([1, 1])))
+        .service(tcp_service(VIP, 87).scheduler("wrr").reals(two([3, 1])));
+    let mut h = Harness::new(&cfg, &REALS);
+    let mut rng = fastrand::Rng::with_seed(0xc0ffee);
+    for (name, port, split) in [("rr", 86u16, [10, 10]), ("wrr", 87, [15, 5])] {
+        let ids: Vec<u32> = REALS[..2]
+            .iter()
+            .map(|a| id_of(&h, VIP, port, *a))
+            .collect();
+        let backends: Vec<Backend<'_>> = ids
+            .iter()
+            .zip(if name == "rr" { [1, 1] } else { [3, 1] })
+            .map(|(id, weight)| Backend {
+                id: *id,
+                key: &[],
+                weight,
+            })
+            .collect();
+        let seq = sched::table(name.parse().unwrap(), 0, &backends).unwrap();
+        let mut on = Vec::new();
+        let got: Vec<u32> = (0..20u16)
+            .map(|k| {
+                let cpu = rng.usize(..2);
+                on.push(cpu);
+                lb_tests::pin_to_cpu(cpu);
+                chosen(&mut h, Ipv4Addr::new(198, 18, 5, 8), 42000 + k, port)
+            })
+            .collect();
+        pin_to_cpu0();
+        assert!(
+            on.contains(&0) && on.contains(&1),
+            "both CPUs took connections: {on:?}"
+        );
+        let want: Vec<u32> = seq.iter().cycle().take(20).copied().collect();
+        assert_eq!(got, want, "{name}: one sequence whatever the CPU ({on:?})");
+        let counts: Vec<usize> = ids
+            .iter()
+            .map(|id| got.iter().filter(|g| *g == id).count())
+            .collect();
+        assert_eq!(counts, split.to_vec(), "{name}: the split");
+    }
+}
+
 #[test]
 fn sh_keeps_a_client_on_one_real_server_and_agrees_with_the_model() {
     require_root!();
