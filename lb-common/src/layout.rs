@@ -5,7 +5,8 @@
 
 use crate::{
     BenchState, Conn, DecapConfig, FlowKey, FragEntry, FragKey, GlobalConfig, LayoutMeta, Locality,
-    NextHop, PersistKey, RealConns, RealLimits, RealServer, Service, Stats, TraceFilter, VipKey,
+    NextHop, PersistKey, RealConns, RealLimits, RealServer, Service, Stats, TraceFilter, TwosDraw,
+    VipKey,
 };
 
 /// One field of a type.
@@ -136,6 +137,23 @@ pub const LOCALITY: TypeLayout = layout!(Locality {
     _pad,
     last_use_ns,
     last_mod_ns
+});
+pub const TWOS_DRAW: TypeLayout = layout!(TwosDraw {
+    off,
+    len,
+    draw1,
+    draw2,
+    total,
+    rest1,
+    rest2,
+    id1,
+    id2,
+    weight1,
+    weight2,
+    overhead1,
+    overhead2,
+    last,
+    chosen
 });
 pub const PERSIST_KEY: TypeLayout = layout!(PersistKey {
     service,

@@ -42,6 +42,8 @@ pub mod map_name {
     pub const DECAP_CONFIG: &str = "lb_decap_cfg";
     /// The XDP programs' per-CPU scratch space (kernel only; not pinned).
     pub const SCRATCH: &str = "lb_scratch";
+    /// `twos`' last draws per CPU ([`crate::TwosDraw`]; not pinned): for the tests.
+    pub const TWOS_DRAW: &str = "lb_twos_draw";
     /// The layout version of the pinned maps ([`crate::LayoutMeta`]): written by lbd when it
     /// creates them, checked by an lbd that adopts them. The programs never read it.
     pub const META: &str = "lb_meta";
@@ -121,6 +123,7 @@ pub mod capacity {
     pub const BENCH_PROGS: u32 = 1;
     pub const BENCH_STATE: u32 = 1;
     pub const SCRATCH: u32 = 1;
+    pub const TWOS_DRAW: u32 = 1;
     pub const META: u32 = 1;
 }
 
@@ -188,7 +191,7 @@ const fn spec(
 }
 
 /// Every map of the object, pinned ones in [`map_name::DIRECTOR`]'s order first.
-pub const MAPS: [MapSpec; 24] = {
+pub const MAPS: [MapSpec; 25] = {
     use layout::*;
     use map_name as n;
     const K: Option<&TypeLayout> = Some(&U32);
@@ -276,10 +279,10 @@ pub const MAPS: [MapSpec; 24] = {
         spec(
             n::SCHED_CURSOR,
             capacity::SCHED_CURSOR,
-            kind::PERCPU_ARRAY,
+            kind::ARRAY,
             0,
             K,
-            Some(&U32),
+            Some(&U64),
         ),
         spec(
             n::PERSIST,
@@ -378,6 +381,14 @@ pub const MAPS: [MapSpec; 24] = {
             K,
             None,
         ),
+        spec(
+            n::TWOS_DRAW,
+            capacity::TWOS_DRAW,
+            kind::PERCPU_ARRAY,
+            0,
+            K,
+            Some(&TWOS_DRAW),
+        ),
     ]
 };
 
@@ -393,11 +404,14 @@ pub const MAPS: [MapSpec; 24] = {
 /// it (the test's message says so).
 ///
 /// A data plane pinned before versions existed (no [`map_name::META`]) has version 1's layout.
-pub const LAYOUT_VERSION: u32 = 1;
+///
+/// Version 2: `rr` / `wrr`'s position ([`map_name::SCHED_CURSOR`]) is one `u64` per service
+/// shared by every CPU (it was a per-CPU `u32`).
+pub const LAYOUT_VERSION: u32 = 2;
 
 /// [`layout_fingerprint`] of the layout [`LAYOUT_VERSION`] describes; stored next to the
 /// version in the pinned maps.
-pub const LAYOUT_FINGERPRINT: u64 = 0x1caf_e427_6268_0b41;
+pub const LAYOUT_FINGERPRINT: u64 = 0xc9d9_c0f2_3660_79be;
 
 /// The version a data plane pinned without [`map_name::META`] has.
 pub const LAYOUT_VERSION_UNVERSIONED: u32 = 1;

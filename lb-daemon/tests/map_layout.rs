@@ -554,7 +554,7 @@ const EBPF_LAYERS: &[&[&str]] = &[
     &["xmit::too_big", "xmit::route"],
     &["conn"],
     &["persist", "sched"],
-    &["sched::locality"],
+    &["sched::locality", "sched::twos"],
     &["sched::counted", "sched::table"],
     &["frag", "stats", "lookup"],
     &["count"],

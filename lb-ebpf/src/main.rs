@@ -5,6 +5,7 @@
 // `atomic_xadd` for the real servers' connection counts (see conn.rs).
 #![allow(internal_features)]
 #![feature(core_intrinsics)]
+#![feature(asm_experimental_arch)]
 // Map keys and values are passed by reference on purpose: by value, each call copies the
 // 40-byte key onto the 512-byte stack first.
 #![allow(clippy::needless_borrows_for_generic_args)]
@@ -13,7 +14,8 @@
 // `lb-daemon/tests/map_layout.rs`, `lb_ebpf_modules_import_only_lower_layers`):
 //   the programs' bodies: director (lb), decap, bench, trace; then icmp (lb_icmp);
 //   forwarding: xmit (tun, dr, nat; over route and too_big);
-//   the connection table: conn; over persist and sched (locality over counted, table);
+//   the connection table: conn; over persist and sched (locality and twos over counted,
+//   table);
 //   frag, stats, lookup; count; maps; scratch; parse, vlan;
 //   leaves: clock, csum, headers, ptr, verdict.
 mod bench;

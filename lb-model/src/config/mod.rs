@@ -546,7 +546,7 @@ mod tests {
             vec![
                 r#"interface: "" is not an interface name (1 to 15 characters, no '/')"#,
                 "services[0].port: port 0 is not allowed (1 to 65535)",
-                r#"services[0].scheduler: unknown scheduler "fastest"; valid: rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, mh, fo, ovf"#,
+                r#"services[0].scheduler: unknown scheduler "fastest"; valid: rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, mh, fo, ovf, twos"#,
                 "services[0].real_servers[0].weight: 4294967295 is out of range (0 to 2147483647)",
                 "director.ipv4: required: services[0].real_servers[0] is tunnelled over IPv4 and needs the director's IPv4 address as outer source",
                 "services[1]: duplicate service tcp 10.0.0.100:0: already defined at services[0]",
@@ -614,7 +614,7 @@ mod tests {
                 "services[0].real_servers[0].lower_threshold: 20 is above the upper threshold 10",
                 "services[0].real_servers[1].upper_threshold: 3000000000 is out of range (0 to 2147483647 connections)",
                 r#"services[1].sched_flags[0]: scheduler "wlc" takes no flags (got "sh-port"); sh takes sh-fallback, sh-port; mh takes mh-fallback, mh-port"#,
-                r#"services[2].scheduler: unknown scheduler "fastest"; valid: rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, mh, fo, ovf"#,
+                r#"services[2].scheduler: unknown scheduler "fastest"; valid: rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, mh, fo, ovf, twos"#,
             ]
         );
         let good = r#"{ "interface": "eth0", "expire_nodest_conn": true, "lblc_expiration": 60,

@@ -321,6 +321,8 @@ fn main() {
             "samples_ns": c.samples,
         }));
     }
+    let vip_mh = syn_port(&h, VIP, 80);
+    let rr = rr_cursor(&mut h, &vip_rr, &vip_mh, repeat, rounds);
     drop(h);
     let control_plane = control_plane(rounds.clamp(1, 5));
     let doc = serde_json::json!({
@@ -328,6 +330,7 @@ fn main() {
         "rounds": rounds,
         "baseline": "xdp_tx",
         "cases": json,
+        "rr_cursor": rr,
         "control_plane": control_plane,
     });
     if let Some(dir) = out_path.parent() {
@@ -400,6 +403,87 @@ fn set_mode(h: &mut Harness, c: &Case, packet: &[u8]) {
         0
     }) | (if c.nat_replies { CFG_F_NAT } else { 0 });
     h.dp.set_config(&cfg).unwrap();
+}
+
+/// `rr`'s shared position (one per service, as IPVS's): the cost of scheduling with it, on one
+/// CPU and on two CPUs at once scheduling the same service (each thread pinned to its own
+/// CPU), against `mh` on the same real servers, whose choice touches nothing shared. The
+/// connection table is skipped (`CFG_F_NO_CONN_TABLE`) so that every repeat is scheduled.
+/// Median ns per packet of `rounds` runs of `repeat` repeats each (per thread).
+fn rr_cursor(
+    h: &mut Harness,
+    rr_packet: &[u8],
+    mh_packet: &[u8],
+    repeat: u32,
+    rounds: u32,
+) -> serde_json::Value {
+    let cpus = aya::util::online_cpus().map(|c| c.len()).unwrap_or(1);
+    let variants: [(&str, &[u8]); 2] = [("rr", rr_packet), ("mh", mh_packet)];
+    let mut samples: Vec<[Vec<f64>; 2]> = variants.iter().map(|_| [vec![], vec![]]).collect();
+    set_target(h, "lb");
+    for _ in 0..rounds {
+        for (v, (_, packet)) in variants.iter().enumerate() {
+            let mut c = case("rr_cursor", "", "lb", packet, false, true);
+            c.skip_conn_table = true;
+            set_mode(h, &c, packet);
+            let mut ctx = [0u8; 24];
+            ctx[4..8].copy_from_slice(&(packet.len() as u32).to_ne_bytes());
+            ctx[12..16].copy_from_slice(&h.ifindex.to_ne_bytes());
+            let shim: &Xdp = h.dp.program("bench_shim").unwrap();
+            let run = |cpu: usize| {
+                lb_tests::pin_to_cpu(cpu);
+                let r = shim
+                    .test_run(TestRunOptions {
+                        data_in: Some(packet),
+                        ctx_in: Some(&ctx),
+                        repeat,
+                        ..Default::default()
+                    })
+                    .unwrap_or_else(|e| panic!("rr_cursor: {e}"));
+                r.duration.as_nanos() as f64
+            };
+            samples[v][0].push(run(0));
+            if cpus >= 2 {
+                let barrier = std::sync::Barrier::new(2);
+                let both: Vec<f64> = std::thread::scope(|s| {
+                    let t: Vec<_> = [0, 1]
+                        .map(|cpu| {
+                            let (run, barrier) = (&run, &barrier);
+                            s.spawn(move || {
+                                barrier.wait();
+                                run(cpu)
+                            })
+                        })
+                        .into_iter()
+                        .collect();
+                    t.into_iter().map(|t| t.join().unwrap()).collect()
+                });
+                samples[v][1].push(both.iter().sum::<f64>() / 2.0);
+            }
+            lb_tests::pin_to_cpu(0);
+        }
+    }
+    let median = |v: &[f64]| if v.is_empty() { f64::NAN } else { median_ms(v) };
+    println!(
+        "rr's shared cursor, connection table skipped (every packet scheduled), median ns/packet:"
+    );
+    println!(
+        "{:<12} {:>10} {:>16}",
+        "scheduler", "one CPU", "two CPUs at once"
+    );
+    let mut out = Vec::new();
+    for (v, (name, _)) in variants.iter().enumerate() {
+        let (one, two) = (median(&samples[v][0]), median(&samples[v][1]));
+        println!("{name:<12} {one:>10.1} {two:>16.1}");
+        out.push(serde_json::json!({
+            "scheduler": name,
+            "one_cpu_ns": one,
+            "two_cpus_ns": two,
+            "samples_one_cpu_ns": samples[v][0],
+            "samples_two_cpus_ns": samples[v][1],
+        }));
+    }
+    serde_json::Value::Array(out)
 }
 
 fn median_ms(v: &[f64]) -> f64 {
