@@ -4,8 +4,9 @@
 //! [`crate::maps::layout_fingerprint`] hashes them for the layout version check.
 
 use crate::{
-    BenchState, Conn, DecapConfig, FlowKey, FragEntry, FragKey, GlobalConfig, LayoutMeta, Locality,
-    NextHop, PersistKey, RealConns, RealLimits, RealServer, Service, Stats, TraceFilter, VipKey,
+    BenchState, BenchWords, Conn, DecapConfig, FlowKey, FragEntry, FragKey, GlobalConfig,
+    LayoutMeta, Locality, NextHop, PersistKey, RealConns, RealLimits, RealServer, Service, Stats,
+    TraceFilter, VipKey,
 };
 
 /// One field of a type.
@@ -172,11 +173,18 @@ pub const TRACE_FILTER: TypeLayout = layout!(TraceFilter {
 pub const DECAP_CONFIG: TypeLayout = layout!(DecapConfig { gue_port, _pad });
 pub const BENCH_STATE: TypeLayout = layout!(BenchState {
     counter,
-    new_flows,
+    mode,
     restore,
-    _pad,
+    every,
+    seq,
+    first_flags,
+    est_base,
+    est_n,
+    est_i,
+    table,
     head
 });
+pub const BENCH_WORDS: TypeLayout = layout!(BenchWords { w });
 pub const LAYOUT_META: TypeLayout = layout!(LayoutMeta {
     version,
     _pad,

@@ -23,6 +23,15 @@ pub mod map_name {
     pub const REAL_STATS: &str = "lb_real_stats";
     pub const BENCH_PROGS: &str = "lb_bench_progs";
     pub const BENCH_STATE: &str = "lb_bench_state";
+    /// `bench_table`'s experiment tables (`lb_common::BENCH_TABLE_*`), in that order.
+    pub const BENCH_TABLES: [&str; 6] = [
+        "lb_bt_hash16",
+        "lb_bt_lru16",
+        "lb_bt_lru16pc",
+        "lb_bt_hash40",
+        "lb_bt_lru40",
+        "lb_bt_lru40pc",
+    ];
     pub const NH_CACHE: &str = "lb_nh_cache";
     pub const REAL_CONNS: &str = "lb_real_conns";
     pub const SCHED_CURSOR: &str = "lb_sched_cur";
@@ -116,6 +125,7 @@ pub mod capacity {
     pub const REAL_STATS: u32 = MAX_REALS;
     pub const BENCH_PROGS: u32 = 1;
     pub const BENCH_STATE: u32 = 1;
+    pub const BENCH_TABLE: u32 = crate::BENCH_TABLE_DEFAULT_SIZE;
     pub const SCRATCH: u32 = 1;
     pub const META: u32 = 1;
 }
@@ -184,7 +194,7 @@ const fn spec(
 }
 
 /// Every map of the object, pinned ones in [`map_name::DIRECTOR`]'s order first.
-pub const MAPS: [MapSpec; 24] = {
+pub const MAPS: [MapSpec; 30] = {
     use layout::*;
     use map_name as n;
     const K: Option<&TypeLayout> = Some(&U32);
@@ -365,6 +375,54 @@ pub const MAPS: [MapSpec; 24] = {
             0,
             K,
             Some(&BENCH_STATE),
+        ),
+        spec(
+            n::BENCH_TABLES[0],
+            capacity::BENCH_TABLE,
+            kind::HASH,
+            0,
+            Some(&BENCH_WORDS),
+            Some(&BENCH_WORDS),
+        ),
+        spec(
+            n::BENCH_TABLES[1],
+            capacity::BENCH_TABLE,
+            kind::LRU_HASH,
+            0,
+            Some(&BENCH_WORDS),
+            Some(&BENCH_WORDS),
+        ),
+        spec(
+            n::BENCH_TABLES[2],
+            capacity::BENCH_TABLE,
+            kind::LRU_HASH,
+            flag::NO_COMMON_LRU,
+            Some(&BENCH_WORDS),
+            Some(&BENCH_WORDS),
+        ),
+        spec(
+            n::BENCH_TABLES[3],
+            capacity::BENCH_TABLE,
+            kind::HASH,
+            0,
+            Some(&FLOW_KEY),
+            Some(&BENCH_WORDS),
+        ),
+        spec(
+            n::BENCH_TABLES[4],
+            capacity::BENCH_TABLE,
+            kind::LRU_HASH,
+            0,
+            Some(&FLOW_KEY),
+            Some(&BENCH_WORDS),
+        ),
+        spec(
+            n::BENCH_TABLES[5],
+            capacity::BENCH_TABLE,
+            kind::LRU_HASH,
+            flag::NO_COMMON_LRU,
+            Some(&FLOW_KEY),
+            Some(&BENCH_WORDS),
         ),
         spec(
             n::SCRATCH,

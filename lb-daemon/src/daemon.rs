@@ -98,6 +98,7 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
     let mut dp = Dataplane::load(&LoadOptions {
         pin_dir: Some(pin_dir.clone()),
         conn_table_size: Some(cfg.conn_table_size()),
+        ..Default::default()
     })
     .context("loading the XDP programs")?;
     let adopted = dp.adopted();

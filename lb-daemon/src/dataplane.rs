@@ -87,6 +87,9 @@ pub struct LoadOptions {
     pub pin_dir: Option<PathBuf>,
     /// Capacity of the connection table (None: the object's default).
     pub conn_table_size: Option<u32>,
+    /// Capacity of the benchmark's experiment tables (`map_name::BENCH_TABLES`; None: the
+    /// object's few entries). Only `cargo xtask bench` sets it.
+    pub bench_table_size: Option<u32>,
 }
 
 /// The loaded object with typed handles on every map the director uses.
@@ -126,6 +129,11 @@ impl Dataplane {
         let mut loader = EbpfLoader::new();
         if let Some(n) = opts.conn_table_size {
             loader.map_max_entries(map_name::CONNS, n);
+        }
+        if let Some(n) = opts.bench_table_size {
+            for name in map_name::BENCH_TABLES {
+                loader.map_max_entries(name, n);
+            }
         }
         let mut pinned = Vec::new();
         let adopted = opts

@@ -418,6 +418,7 @@ fn opts(dir: &PinDir) -> LoadOptions {
     LoadOptions {
         pin_dir: Some(dir.0.clone()),
         conn_table_size: Some(4096),
+        ..Default::default()
     }
 }
 

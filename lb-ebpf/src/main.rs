@@ -93,6 +93,11 @@ pub fn bench_tx(ctx: XdpContext) -> u32 {
 }
 
 #[xdp]
+pub fn bench_table(ctx: XdpContext) -> u32 {
+    bench::table(&ctx)
+}
+
+#[xdp]
 pub fn bench_drop(_ctx: XdpContext) -> u32 {
     xdp_action::XDP_DROP
 }

@@ -10,9 +10,9 @@ use aya_ebpf::{
     maps::{Array, HashMap, LruHashMap, PerCpuArray, ProgramArray, RingBuf},
 };
 use lb_common::{
-    BenchState, Conn, DecapConfig, FlowKey, FragEntry, FragKey, GlobalConfig, LayoutMeta, Locality,
-    NextHop, PersistKey, RealConns, RealLimits, RealServer, Service, Stats, TraceFilter, VipKey,
-    capacity,
+    BenchState, BenchWords, Conn, DecapConfig, FlowKey, FragEntry, FragKey, GlobalConfig,
+    LayoutMeta, Locality, NextHop, PersistKey, RealConns, RealLimits, RealServer, Service, Stats,
+    TraceFilter, VipKey, capacity,
 };
 
 use crate::scratch::Scratch;
@@ -141,6 +141,29 @@ pub static BENCH_PROGS: ProgramArray = ProgramArray::with_max_entries(capacity::
 #[map(name = "lb_bench_state")]
 pub static BENCH_STATE: PerCpuArray<BenchState> =
     PerCpuArray::with_max_entries(capacity::BENCH_STATE, 0);
+
+/// Benchmark only: `bench_table`'s experiment tables (`lb_common::BENCH_TABLE_*`): a first
+/// packet's miss + insert and an established packet's hit, by map kind and key size. lbd
+/// leaves them at `lb_common::BENCH_TABLE_DEFAULT_SIZE` entries; `cargo xtask bench` loads
+/// them larger. Written and read by `bench_table` only.
+#[map(name = "lb_bt_hash16")]
+pub static BT_HASH16: HashMap<BenchWords, BenchWords> =
+    HashMap::with_max_entries(capacity::BENCH_TABLE, 0);
+#[map(name = "lb_bt_lru16")]
+pub static BT_LRU16: LruHashMap<BenchWords, BenchWords> =
+    LruHashMap::with_max_entries(capacity::BENCH_TABLE, 0);
+#[map(name = "lb_bt_lru16pc")]
+pub static BT_LRU16_PERCPU: LruHashMap<BenchWords, BenchWords> =
+    LruHashMap::with_max_entries(capacity::BENCH_TABLE, BPF_F_NO_COMMON_LRU);
+#[map(name = "lb_bt_hash40")]
+pub static BT_HASH40: HashMap<FlowKey, BenchWords> =
+    HashMap::with_max_entries(capacity::BENCH_TABLE, 0);
+#[map(name = "lb_bt_lru40")]
+pub static BT_LRU40: LruHashMap<FlowKey, BenchWords> =
+    LruHashMap::with_max_entries(capacity::BENCH_TABLE, 0);
+#[map(name = "lb_bt_lru40pc")]
+pub static BT_LRU40_PERCPU: LruHashMap<FlowKey, BenchWords> =
+    LruHashMap::with_max_entries(capacity::BENCH_TABLE, BPF_F_NO_COMMON_LRU);
 
 /// The per-CPU scratch space (see `scratch.rs`). Written and read by `lb` and `lb_icmp`
 /// only, within one run.
