@@ -16,7 +16,14 @@ pub mod map_name {
     pub const SERVICES: &str = "lb_services";
     pub const REALS: &str = "lb_reals";
     pub const SCHED_TABLE: &str = "lb_sched_tbl";
+    /// The confirmed IPv4 connections (see `lb_common::conn`).
     pub const CONNS: &str = "lb_conns";
+    /// The confirmed IPv6 connections.
+    pub const CONNS6: &str = "lb_conns6";
+    /// The unconfirmed connections (both families): first packets.
+    pub const CONNS_NEW: &str = "lb_conns_new";
+    /// Entries of the confirmed tables.
+    pub const CONN_COUNT: &str = "lb_conn_count";
     pub const CONFIG: &str = "lb_config";
     pub const REASONS: &str = "lb_reasons";
     pub const SVC_STATS: &str = "lb_svc_stats";
@@ -60,11 +67,14 @@ pub mod map_name {
     /// Not `PROGS`: each program instance keeps its own tail-call map, so that during an
     /// upgrade the old `lb` hands ICMP to the old `lb_icmp` (which reads the old scratch
     /// map) and the new one to the new, until the link swap.
-    pub const DIRECTOR: [&str; 17] = [
+    pub const DIRECTOR: [&str; 20] = [
         SERVICES,
         REALS,
         SCHED_TABLE,
         CONNS,
+        CONNS6,
+        CONNS_NEW,
+        CONN_COUNT,
         CONFIG,
         REASONS,
         SVC_STATS,
@@ -95,14 +105,17 @@ pub mod prog_slot {
 /// (`conn_table_size`); every other capacity is fixed by the object.
 pub mod capacity {
     use crate::{
-        ADDR_FILTER_WORDS, DEFAULT_MAX_CONNS, DEFAULT_SCHED_TABLE_SLOTS, FRAG_TABLE_SIZE,
-        LOCALITY_TABLE_SIZE, MAX_REALS, MAX_SERVICES, REASON_MAX, prog_slot,
+        ADDR_FILTER_WORDS, DEFAULT_MAX_CONNS, DEFAULT_MAX_CONNS6, DEFAULT_SCHED_TABLE_SLOTS,
+        FRAG_TABLE_SIZE, LOCALITY_TABLE_SIZE, MAX_REALS, MAX_SERVICES, REASON_MAX, prog_slot,
     };
 
     pub const SERVICES: u32 = MAX_SERVICES;
     pub const REALS: u32 = MAX_REALS;
     pub const SCHED_TABLE: u32 = DEFAULT_SCHED_TABLE_SLOTS;
     pub const CONNS: u32 = DEFAULT_MAX_CONNS;
+    pub const CONNS6: u32 = DEFAULT_MAX_CONNS6;
+    pub const CONNS_NEW: u32 = crate::NEW_CONN_SLOTS;
+    pub const CONN_COUNT: u32 = 2;
     /// Persistence templates: a quarter of the default connection table (a template covers a
     /// client network, most of whose connections share it).
     pub const PERSIST: u32 = DEFAULT_MAX_CONNS / 4;
@@ -194,7 +207,7 @@ const fn spec(
 }
 
 /// Every map of the object, pinned ones in [`map_name::DIRECTOR`]'s order first.
-pub const MAPS: [MapSpec; 30] = {
+pub const MAPS: [MapSpec; 33] = {
     use layout::*;
     use map_name as n;
     const K: Option<&TypeLayout> = Some(&U32);
@@ -226,10 +239,34 @@ pub const MAPS: [MapSpec; 30] = {
         spec(
             n::CONNS,
             capacity::CONNS,
-            kind::LRU_HASH,
-            flag::NO_COMMON_LRU,
+            kind::HASH,
+            0,
+            Some(&CONN_KEY4),
+            Some(&CONN),
+        ),
+        spec(
+            n::CONNS6,
+            capacity::CONNS6,
+            kind::HASH,
+            0,
             Some(&FLOW_KEY),
             Some(&CONN),
+        ),
+        spec(
+            n::CONNS_NEW,
+            capacity::CONNS_NEW,
+            kind::ARRAY,
+            flag::MMAPABLE,
+            K,
+            Some(&NEW_CONN),
+        ),
+        spec(
+            n::CONN_COUNT,
+            capacity::CONN_COUNT,
+            kind::ARRAY,
+            flag::MMAPABLE,
+            K,
+            Some(&CONN_COUNT),
         ),
         spec(
             n::CONFIG,
@@ -293,7 +330,7 @@ pub const MAPS: [MapSpec; 30] = {
             kind::LRU_HASH,
             0,
             Some(&PERSIST_KEY),
-            Some(&CONN),
+            Some(&TEMPLATE),
         ),
         spec(
             n::FRAGS,
@@ -447,7 +484,7 @@ pub const MAPS: [MapSpec; 30] = {
 /// it (the test's message says so).
 ///
 /// A data plane pinned before versions existed (no [`map_name::META`]) has version 1's layout.
-pub const LAYOUT_VERSION: u32 = 1;
+pub const LAYOUT_VERSION: u32 = 2;
 
 /// [`layout_fingerprint`] of the layout [`LAYOUT_VERSION`] describes; stored next to the
 /// version in the pinned maps.

@@ -45,9 +45,29 @@ pub struct Config {
     /// Where lbd pins its maps (on a bpffs). Default `/sys/fs/bpf/lb`.
     #[serde(default)]
     pub pin_dir: Option<PathBuf>,
-    /// Capacity of the connection table. Default `lb_common::DEFAULT_MAX_CONNS`.
+    /// Capacity of the IPv4 connection table. Default `lb_common::DEFAULT_MAX_CONNS`.
     #[serde(default)]
     pub conn_table_size: Option<u32>,
+    /// Capacity of the IPv6 connection table. Default: a quarter of `conn_table_size`, at
+    /// least 1024.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conn_table_size_v6: Option<u32>,
+    /// IPVS's `sloppy_tcp`: a TCP packet other than a SYN of a connection lb does not hold is
+    /// scheduled as a new connection by every scheduler. Default false: only the hash
+    /// schedulers (`sh`, `dh`, `mh`) schedule it (every director makes the same choice); the
+    /// others drop it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub sloppy_tcp: bool,
+    /// IPVS's `conn_reuse_mode`: non-zero, a SYN of a connection lb holds in a closing state
+    /// ends it and starts a new connection, scheduled and counted anew; 0, the SYN goes on to
+    /// the old connection's real server. Default 1 (IPVS's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conn_reuse_mode: Option<u32>,
+    /// Flood mode: above this many new connections per second on one CPU, new connections of
+    /// hash-scheduled services (`sh`, `dh`, `mh`) are forwarded by the hash and recorded
+    /// nowhere (Katran's flood mode); 0 turns it off. Default 125000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flood_rate: Option<u32>,
     /// Address of the Prometheus metrics endpoint (`GET /metrics`). Default
     /// `crate::metrics::DEFAULT_LISTEN` (loopback).
     #[serde(default)]
@@ -344,6 +364,22 @@ impl Config {
         self.conn_table_size.unwrap_or(lb_common::DEFAULT_MAX_CONNS)
     }
 
+    /// The IPv6 connection table's capacity (a quarter of the IPv4 one's when unset).
+    pub fn conn_table_size_v6(&self) -> u32 {
+        self.conn_table_size_v6
+            .unwrap_or((self.conn_table_size() / 4).max(1024))
+    }
+
+    /// `conn_reuse_mode` (IPVS's default, 1, when unset).
+    pub fn conn_reuse_mode(&self) -> u32 {
+        self.conn_reuse_mode.unwrap_or(1)
+    }
+
+    /// `flood_rate`, new connections per second per CPU (0: no flood mode).
+    pub fn flood_rate(&self) -> u32 {
+        self.flood_rate.unwrap_or(lb_common::DEFAULT_FLOOD_RATE)
+    }
+
     /// `lblc_expiration` in seconds (IPVS's default when unset).
     pub fn lblc_expiration(&self) -> u32 {
         self.lblc_expiration
@@ -369,12 +405,25 @@ impl Config {
                 ),
             );
         }
-        if let Some(n) = self.conn_table_size
-            && !(1024..=1 << 26).contains(&n)
+        for (name, v) in [
+            ("conn_table_size", self.conn_table_size),
+            ("conn_table_size_v6", self.conn_table_size_v6),
+        ] {
+            if let Some(n) = v
+                && !(1024..=1 << 26).contains(&n)
+            {
+                err(
+                    name.into(),
+                    format!("{n} is out of range (1024 to {})", 1u32 << 26),
+                );
+            }
+        }
+        if let Some(m) = self.conn_reuse_mode
+            && m > 3
         {
             err(
-                "conn_table_size".into(),
-                format!("{n} is out of range (1024 to {})", 1u32 << 26),
+                "conn_reuse_mode".into(),
+                format!("{m} is out of range (0 to 3)"),
             );
         }
         for (name, v) in [

@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 
 use lb_common::{
-    CONN_F_ONE_PACKET, CONN_F_REPLY, CONN_S_CLOSING, CONN_S_ESTABLISHED, CONN_S_SYN, CONN_S_UDP,
-    Conn, FlowKey,
+    CONN_F_ONE_PACKET, CONN_F_REPLY, CONN_F_UNCONFIRMED, CONN_S_CLOSING, CONN_S_ESTABLISHED,
+    CONN_S_SYN, CONN_S_UDP, Conn, FlowKey, PROTO_UDP, idle_ns,
 };
 use serde::{Deserialize, Serialize};
 
@@ -53,7 +53,7 @@ pub const SYN_TIMEOUT_S: u32 = 60;
 
 impl Timeouts {
     /// The idle timeout of a connection in `state`, in nanoseconds.
-    pub fn for_state(&self, state: u32) -> u64 {
+    pub fn for_state(&self, state: u8) -> u64 {
         let s = match state {
             CONN_S_ESTABLISHED => self.tcp,
             CONN_S_CLOSING => self.tcpfin,
@@ -89,7 +89,7 @@ pub fn monotonic_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-fn is_active(state: u32) -> bool {
+fn is_active(state: u8) -> bool {
     state == CONN_S_ESTABLISHED
 }
 
@@ -130,14 +130,19 @@ impl Conntrack {
         let mut replies: Vec<(FlowKey, Conn)> = Vec::new();
         let mut forward_alive: std::collections::HashSet<FlowKey> = Default::default();
         for (key, c) in entries {
-            if c.flags & CONN_F_ONE_PACKET != 0 {
-                // A one-packet service's reply entry has no connection: it goes when idle
-                // for the UDP timeout.
-                let limit = self.timeouts.udp as u64 * 1_000_000_000;
-                if now.saturating_sub(c.last_seen_ns) > limit
+            if c.flags & CONN_F_REPLY != 0 && c.flags & CONN_F_UNCONFIRMED != 0 {
+                // An unconfirmed reply slot (a nat connection's replies before its client
+                // confirmed it, or a one-packet service's): it goes when idle for as long as
+                // an unconfirmed connection may be.
+                let limit = if key.proto == PROTO_UDP || c.flags & CONN_F_ONE_PACKET != 0 {
+                    self.timeouts.udp as u64 * 1_000_000_000
+                } else {
+                    self.timeouts.for_state(CONN_S_SYN)
+                };
+                if idle_ns(now, c.last_seen) > limit
                     && dp
                         .conn(&key)
-                        .is_some_and(|c| now.saturating_sub(c.last_seen_ns) > limit)
+                        .is_some_and(|c| idle_ns(now, c.last_seen) > limit)
                     && dp.delete_conn(&key)
                 {
                     report.replies_removed += 1;
@@ -148,8 +153,7 @@ impl Conntrack {
                 replies.push((key, c));
                 continue;
             }
-            let idle =
-                |c: &Conn| now.saturating_sub(c.last_seen_ns) > self.timeouts.for_state(c.state);
+            let idle = |c: &Conn| idle_ns(now, c.last_seen) > self.timeouts.for_state(c.state);
             // The walk is a snapshot: read the entry again before removing it (a packet may
             // have refreshed it since), and take back the counts of the state it is in now.
             if idle(&c)
@@ -170,23 +174,27 @@ impl Conntrack {
                 e.1 += 1;
             }
         }
-        // A reply entry lives as long as its connection (client -> VIP: its key reversed).
+        // A reply entry lives as long as its connection (client -> VIP: its key reversed, the
+        // VIP its real server's).
+        let mut vips: HashMap<u32, Option<([u32; 4], u16)>> = HashMap::new();
         for (key, c) in replies {
-            let forward = FlowKey {
+            let vip = *vips
+                .entry(c.real)
+                .or_insert_with(|| dp.real(c.real).ok().map(|r| (r.vaddr, r.vport)));
+            let forward = vip.map(|(vaddr, vport)| FlowKey {
                 src: key.dst,
-                dst: c.vaddr,
+                dst: vaddr,
                 sport: key.dport,
-                dport: c.vport,
+                dport: vport,
                 proto: key.proto,
                 family: key.family,
                 _pad: [0; 2],
-            };
+            });
             // The forward entry may have been created after the walk passed it (lb inserts it
             // first, then the reply entry): look again before removing.
-            if !forward_alive.contains(&forward)
-                && dp.conn(&forward).is_none()
-                && dp.delete_conn(&key)
-            {
+            let alive =
+                forward.is_some_and(|f| forward_alive.contains(&f) || dp.conn(&f).is_some());
+            if !alive && dp.delete_conn(&key) {
                 report.replies_removed += 1;
             }
         }

@@ -341,6 +341,11 @@ pub fn restart_only_changes(running: &Config, new: &Config) -> Vec<ConfigError> 
         new.conn_table_size().to_string(),
     );
     check(
+        "conn_table_size_v6",
+        running.conn_table_size_v6().to_string(),
+        new.conn_table_size_v6().to_string(),
+    );
+    check(
         "metrics_listen",
         format!("{:?}", running.metrics_listen),
         format!("{:?}", new.metrics_listen),
@@ -414,6 +419,10 @@ pub fn diff(old: &Config, new: &Config) -> Vec<String> {
             director,
             pin_dir,
             conn_table_size,
+            conn_table_size_v6,
+            sloppy_tcp,
+            conn_reuse_mode,
+            flood_rate,
             metrics_listen,
             timeouts,
             expire_nodest_conn,
@@ -427,6 +436,10 @@ pub fn diff(old: &Config, new: &Config) -> Vec<String> {
             "director": director,
             "pin_dir": pin_dir,
             "conn_table_size": conn_table_size,
+            "conn_table_size_v6": conn_table_size_v6,
+            "sloppy_tcp": sloppy_tcp,
+            "conn_reuse_mode": conn_reuse_mode,
+            "flood_rate": flood_rate,
             "metrics_listen": metrics_listen,
             "timeouts": timeouts,
             "expire_nodest_conn": expire_nodest_conn,

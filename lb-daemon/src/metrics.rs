@@ -245,8 +245,8 @@ fn snapshot(d: &Daemon) -> Option<Snapshot> {
     Some(Snapshot {
         services: d.views().ok()?,
         reasons: d.dp.reasons().ok()?,
-        connections: d.dp.connections().len() as u64,
-        capacity: d.dp.conn_capacity(),
+        connections: d.dp.conn_table_entries(),
+        capacity: d.dp.conn_table_capacity(),
     })
 }
 

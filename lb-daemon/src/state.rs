@@ -10,9 +10,9 @@ use std::{
 };
 
 use lb_common::{
-    CFG_F_NAT, FAMILY_V4, FAMILY_V6, FWD_DR, FWD_NAT, FWD_TUN, GlobalConfig, MAX_REALS,
-    MAX_SERVICES, PROTO_ICMP, PROTO_ICMPV6, RealLimits, RealServer, SCHED_MH, SVC_F_ONE_PACKET,
-    SVC_F_VIP_ADDR, Service, VipKey,
+    CFG_F_CONN_REUSE, CFG_F_NAT, CFG_F_SLOPPY_TCP, FAMILY_V4, FAMILY_V6, FWD_DR, FWD_NAT, FWD_TUN,
+    GlobalConfig, MAX_REALS, MAX_SERVICES, PROTO_ICMP, PROTO_ICMPV6, RealLimits, RealServer,
+    SCHED_MH, SVC_F_ONE_PACKET, SVC_F_VIP_ADDR, Service, VipKey,
     api::{RealServerView, ServiceView},
 };
 
@@ -332,7 +332,13 @@ impl State {
                 .ipv4
                 .map(|a| u32::from_ne_bytes(a.octets()))
                 .unwrap_or(0),
-            flags: if nat { CFG_F_NAT } else { 0 },
+            flags: (if nat { CFG_F_NAT } else { 0 })
+                | (if cfg.sloppy_tcp { CFG_F_SLOPPY_TCP } else { 0 })
+                | (if cfg.conn_reuse_mode() != 0 {
+                    CFG_F_CONN_REUSE
+                } else {
+                    0
+                }),
             src6: cfg
                 .director
                 .ipv6
@@ -340,6 +346,8 @@ impl State {
                 .unwrap_or([0; 4]),
             mtu: self.mtu,
             lblcr_expiration_s: cfg.lblcr_expiration(),
+            flood_window_max: lb_common::flood_window_max(cfg.flood_rate()),
+            _pad: 0,
         })?;
         // Real servers leaving (alone or with their service): with expire_nodest_conn, their
         // connections go at once, after the new tables are in.
@@ -441,7 +449,7 @@ impl State {
                 None => {
                     let id = self.alloc_real_id()?;
                     dp.zero_real_stats(id)?;
-                    dp.set_real(id, &real_entry(r, port, 0, service_id))?;
+                    dp.set_real(id, &real_entry(r, port, 0, service_id, scfg))?;
                     (id, (0, 0))
                 }
             };
@@ -866,7 +874,13 @@ fn write_filter(dp: &mut Dataplane, had: &[u64], want: &[u64]) -> Result<(), App
 }
 
 /// The data plane's entry for a real server.
-fn real_entry(r: &RealServerConfig, port: u16, flags: u16, service: u32) -> RealServer {
+fn real_entry(
+    r: &RealServerConfig,
+    port: u16,
+    flags: u16,
+    service: u32,
+    scfg: &ServiceConfig,
+) -> RealServer {
     let (addr, family) = addr_words(r.address);
     RealServer {
         addr,
@@ -883,7 +897,9 @@ fn real_entry(r: &RealServerConfig, port: u16, flags: u16, service: u32) -> Real
             _ => 0,
         },
         service,
+        vport: scfg.port.to_be(),
         _pad: 0,
+        vaddr: addr_words(scfg.vip).0,
     }
 }
 
@@ -928,10 +944,10 @@ fn forget_locality(dp: &mut Dataplane, service: u32) {
 /// Flags a real server as removed (REAL_F_REMOVED) in the data plane, keeping the rest of
 /// its entry as it is for the connections still draining to it.
 fn mark_removed(dp: &mut Dataplane, r: &RealState, service: u32) -> Result<(), ApplyError> {
-    dp.set_real(
-        r.id,
-        &real_entry(&r.cfg, r.port, lb_common::REAL_F_REMOVED, service),
-    )?;
+    let mut e = dp.real(r.id)?;
+    e.flags |= lb_common::REAL_F_REMOVED;
+    e.service = service;
+    dp.set_real(r.id, &e)?;
     Ok(())
 }
 

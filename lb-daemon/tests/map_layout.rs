@@ -554,6 +554,8 @@ const EBPF_LAYERS: &[&[&str]] = &[
     &["xmit::tun", "xmit::dr", "xmit::nat"],
     &["xmit::too_big", "xmit::route"],
     &["conn"],
+    &["conn::unconfirmed", "conn::flood", "conn::table"],
+    &["conn::counts"],
     &["persist", "sched"],
     &["sched::locality"],
     &["sched::counted", "sched::table"],

@@ -108,6 +108,7 @@ impl Harness {
         let mut dp = Dataplane::load(&LoadOptions {
             pin_dir: None,
             conn_table_size: Some(cfg.conn_table_size()),
+            conn_table_size_v6: Some(cfg.conn_table_size_v6()),
             bench_table_size,
         })
         .unwrap_or_else(|e| panic!("load: {e}"));

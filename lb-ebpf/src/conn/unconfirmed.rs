@@ -1,0 +1,160 @@
+//! The unconfirmed table (`lb_conns_new`): where a flow's first packet is recorded, until its
+//! second packet from the client confirms it into the connection table. An array of
+//! `NewConn` slots in buckets of `NEW_CONN_WAYS` (a bucket per flow hash): array lookups are
+//! inlined by the verifier (no helper call), a first packet costs a few stores, and a flood of
+//! first packets only churns this array: a new flow takes a free slot of its bucket, else the
+//! oldest one, so a slot lives about as long as the bucket takes to see `NEW_CONN_WAYS` newer
+//! flows. The slots are shared by every CPU without a lock: each is written with its check
+//! word cleared first and set last, and a reader takes a slot whose check does not match its
+//! fields (another CPU was rewriting it) as no entry.
+
+use core::sync::atomic::{Ordering, compiler_fence};
+
+use lb_common::{CONN_F_REPLY, FlowKey, NEW_CONN_WAYS, NewConn, new_conn_bucket, reason};
+
+use super::counts;
+use crate::{count::count, maps::CONNS_NEW};
+
+/// Whether a slot's flow is `flow` (word by word: the flow may be on the stack, where wider
+/// reads of a 4-aligned key are refused).
+#[inline(always)]
+fn same(a: &FlowKey, b: &FlowKey) -> bool {
+    a.src[0] == b.src[0]
+        && a.dst[0] == b.dst[0]
+        && a.sport == b.sport
+        && a.dport == b.dport
+        && a.proto == b.proto
+        && a.family == b.family
+        && a.src[1] == b.src[1]
+        && a.src[2] == b.src[2]
+        && a.src[3] == b.src[3]
+        && a.dst[1] == b.dst[1]
+        && a.dst[2] == b.dst[2]
+        && a.dst[3] == b.dst[3]
+}
+
+/// The flow's slot, when its bucket holds it whole; a slot another CPU is rewriting counts as
+/// none (`conn_new_torn`).
+#[inline(always)]
+pub fn find(flow: &FlowKey) -> Option<*mut NewConn> {
+    let base = new_conn_bucket(flow) * NEW_CONN_WAYS;
+    let mut w = 0;
+    while w < NEW_CONN_WAYS {
+        if let Some(s) = CONNS_NEW.get_ptr_mut(base + w) {
+            // SAFETY: an array element; other CPUs may be rewriting it, which `sealed` tells.
+            let r = unsafe { &*s };
+            if r.check != 0 && same(&r.flow, flow) {
+                if r.sealed() {
+                    return Some(s);
+                }
+                count(reason::CONN_NEW_TORN);
+                return None;
+            }
+        }
+        w += 1;
+    }
+    None
+}
+
+/// Records `flow` in its bucket: the slot it already has, else a free one, else the oldest
+/// (whose flow is forgotten: `conn_new_evicted`, and its connection leaves its real server's
+/// counts). The caller counts the new entry.
+#[inline(always)]
+pub fn record(flow: &FlowKey, real: u32, state: u8, flags: u8, now: u32) {
+    let base = new_conn_bucket(flow) * NEW_CONN_WAYS;
+    let mut pick = 0;
+    let mut oldest = 0u32;
+    let mut free = false;
+    let mut w = 0;
+    while w < NEW_CONN_WAYS {
+        if let Some(s) = CONNS_NEW.get_ptr_mut(base + w) {
+            // SAFETY: an array element, read only.
+            let r = unsafe { &*s };
+            if r.check == 0 {
+                if !free {
+                    pick = w;
+                    free = true;
+                }
+            } else if same(&r.flow, flow) {
+                pick = w;
+                break;
+            } else if !free && now.wrapping_sub(r.last_seen) >= oldest {
+                pick = w;
+                oldest = now.wrapping_sub(r.last_seen);
+            }
+        }
+        w += 1;
+    }
+    let Some(s) = CONNS_NEW.get_ptr_mut(base + pick) else {
+        // `base + pick` is below the array's size by construction; this is for the type
+        // checker.
+        return;
+    };
+    // SAFETY: an array element, rewritten in place (see the module's doc for the check word).
+    unsafe {
+        let r = &mut *s;
+        if r.check != 0 && r.sealed() {
+            if r.flags & CONN_F_REPLY == 0 {
+                counts::add(r.real, r.state, -1);
+            }
+            if !same(&r.flow, flow) {
+                count(reason::CONN_NEW_EVICTED);
+            }
+        }
+        core::ptr::write_volatile(&mut r.check, 0);
+        compiler_fence(Ordering::SeqCst);
+        let f = &mut r.flow;
+        let mut i = 0;
+        while i < 4 {
+            f.src[i] = flow.src[i];
+            f.dst[i] = flow.dst[i];
+            i += 1;
+        }
+        f.sport = flow.sport;
+        f.dport = flow.dport;
+        // proto, family and the padding as one word: byte stores of zero padding may become
+        // a memset call.
+        core::ptr::write_volatile(
+            core::ptr::addr_of_mut!(f.proto) as *mut u32,
+            flow.proto as u32 | (flow.family as u32) << 8,
+        );
+        r.real = real;
+        r.last_seen = now;
+        core::ptr::write_volatile(
+            core::ptr::addr_of_mut!(r.state) as *mut u32,
+            state as u32 | (flags as u32) << 8,
+        );
+        compiler_fence(Ordering::SeqCst);
+        let seal = r.seal();
+        core::ptr::write_volatile(&mut r.check, seal);
+    }
+}
+
+/// Moves a slot's connection on: its state and last-seen time.
+///
+/// # Safety
+/// `s` is a slot [`find`] returned during this run.
+#[inline(always)]
+pub unsafe fn refresh(s: *mut NewConn, state: u8, now: u32) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        let r = &mut *s;
+        core::ptr::write_volatile(&mut r.check, 0);
+        compiler_fence(Ordering::SeqCst);
+        r.state = state;
+        r.last_seen = now;
+        compiler_fence(Ordering::SeqCst);
+        let seal = r.seal();
+        core::ptr::write_volatile(&mut r.check, seal);
+    }
+}
+
+/// Empties a slot (its flow was confirmed, or a SYN ended it).
+///
+/// # Safety
+/// `s` is a slot [`find`] returned during this run.
+#[inline(always)]
+pub unsafe fn clear(s: *mut NewConn) {
+    // SAFETY: the caller's contract.
+    unsafe { core::ptr::write_volatile(&mut (*s).check, 0) };
+}
