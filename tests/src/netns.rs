@@ -85,6 +85,22 @@ impl Netns {
         Entered { orig }
     }
 
+    /// A permanent neighbour entry: `addr` is at `mac` on `dev`.
+    pub fn neighbour(&self, dev: &str, addr: std::net::IpAddr, mac: [u8; 6]) {
+        let mac = mac.map(|b| format!("{b:02x}")).join(":");
+        self.ip(&[
+            "neigh",
+            "replace",
+            &addr.to_string(),
+            "lladdr",
+            &mac,
+            "dev",
+            dev,
+            "nud",
+            "permanent",
+        ]);
+    }
+
     pub fn ifindex(&self, dev: &str) -> u32 {
         let out = self.ip(&["-o", "link", "show", "dev", dev]);
         out.split(':')

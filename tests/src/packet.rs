@@ -6,6 +6,25 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 pub const ETH_P_IP: u16 = 0x0800;
 pub const ETH_P_IPV6: u16 = 0x86dd;
 pub const ETH_P_ARP: u16 = 0x0806;
+/// 802.1Q and 802.1ad tag protocol identifiers.
+pub const ETH_P_8021Q: u16 = 0x8100;
+pub const ETH_P_8021AD: u16 = 0x88a8;
+
+/// IP protocol numbers.
+pub const IPPROTO_ICMP: u8 = 1;
+pub const IPPROTO_IPIP: u8 = 4;
+pub const IPPROTO_TCP: u8 = 6;
+pub const IPPROTO_UDP: u8 = 17;
+pub const IPPROTO_IPV6: u8 = 41;
+pub const IPPROTO_GRE: u8 = 47;
+pub const IPPROTO_ICMPV6: u8 = 58;
+
+/// TCP flags (RFC 9293 3.1).
+pub const TCP_FIN: u8 = 0x01;
+pub const TCP_SYN: u8 = 0x02;
+pub const TCP_RST: u8 = 0x04;
+pub const TCP_PSH: u8 = 0x08;
+pub const TCP_ACK: u8 = 0x10;
 
 /// RFC 1071 Internet checksum of `data`.
 pub fn csum(data: &[u8]) -> u16 {
@@ -31,6 +50,71 @@ pub fn eth(dst: [u8; 6], src: [u8; 6], ethertype: u16, payload: &[u8]) -> Vec<u8
     v.extend_from_slice(&ethertype.to_be_bytes());
     v.extend_from_slice(payload);
     v
+}
+
+/// The Ethernet type of an IP packet, by its version nibble.
+pub fn ethertype_of(ip: &[u8]) -> u16 {
+    if ip[0] >> 4 == 6 {
+        ETH_P_IPV6
+    } else {
+        ETH_P_IP
+    }
+}
+
+/// An Ethernet frame around an IP packet (IPv4 or IPv6, by its version).
+pub fn eth_ip(dst: [u8; 6], src: [u8; 6], ip: &[u8]) -> Vec<u8> {
+    eth(dst, src, ethertype_of(ip), ip)
+}
+
+/// `frame` with VLAN tags (TPID, VID) inserted after its MAC addresses.
+pub fn tagged(frame: &[u8], tags: &[(u16, u16)]) -> Vec<u8> {
+    let mut f = frame[..12].to_vec();
+    for (tpid, vid) in tags {
+        f.extend_from_slice(&tpid.to_be_bytes());
+        f.extend_from_slice(&vid.to_be_bytes());
+    }
+    f.extend_from_slice(&frame[12..]);
+    f
+}
+
+/// An IP packet with default header fields ([`Ipv4::new`], [`Ipv6::new`]), of the family of
+/// its addresses, around `l4`.
+pub fn ip(src: impl Into<IpAddr>, dst: impl Into<IpAddr>, proto: u8, l4: &[u8]) -> Vec<u8> {
+    match (src.into(), dst.into()) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => Ipv4::new(s, d, proto).build(l4),
+        (IpAddr::V6(s), IpAddr::V6(d)) => Ipv6::new(s, d, proto).build(l4),
+        _ => panic!("an IP header with mixed families"),
+    }
+}
+
+/// An IP packet (default header fields) carrying a TCP segment.
+pub fn tcp_ip(
+    src: impl Into<IpAddr>,
+    dst: impl Into<IpAddr>,
+    sport: u16,
+    dport: u16,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    let (src, dst) = (src.into(), dst.into());
+    ip(
+        src,
+        dst,
+        IPPROTO_TCP,
+        &tcp(src, dst, sport, dport, flags, payload),
+    )
+}
+
+/// An IP packet (default header fields) carrying a UDP datagram.
+pub fn udp_ip(
+    src: impl Into<IpAddr>,
+    dst: impl Into<IpAddr>,
+    sport: u16,
+    dport: u16,
+    payload: &[u8],
+) -> Vec<u8> {
+    let (src, dst) = (src.into(), dst.into());
+    ip(src, dst, IPPROTO_UDP, &udp(src, dst, sport, dport, payload))
 }
 
 /// IPv4 header fields a test may want to vary.
@@ -205,8 +289,21 @@ pub fn ipv4_csum_ok(ip: &[u8]) -> bool {
     csum(&ip[..hlen]) == 0
 }
 
-/// True when the TCP or UDP checksum of an IPv4 or IPv6 (no extension headers) packet
-/// verifies.
+/// Where an IPv6 packet's upper-layer header starts and which protocol it is: the
+/// hop-by-hop, routing and destination-options headers walked (RFC 8200 4); None for a
+/// fragment header or a packet cut inside its extension headers.
+pub fn ipv6_upper_layer(ip: &[u8]) -> Option<(usize, u8)> {
+    let (mut next, mut off) = (ip[6], 40);
+    while matches!(next, 0 | 43 | 60) {
+        let h = ip.get(off..off + 2)?;
+        next = h[0];
+        off += (h[1] as usize + 1) * 8;
+    }
+    (next != 44 && off <= ip.len()).then_some((off, next))
+}
+
+/// True when the TCP or UDP checksum of an IPv4 or IPv6 packet verifies (IPv4 options and
+/// IPv6 extension headers skipped).
 pub fn l4_csum_ok(ip: &[u8]) -> bool {
     if ip[0] >> 4 == 6 {
         let tot = 40 + u16::from_be_bytes([ip[4], ip[5]]) as usize;
@@ -215,7 +312,10 @@ pub fn l4_csum_ok(ip: &[u8]) -> bool {
                 <[u8; 16]>::try_from(&ip[o..o + 16]).unwrap(),
             ))
         };
-        return pseudo_sum(a(8), a(24), ip[6], &ip[40..tot]) == 0;
+        let Some((off, proto)) = ipv6_upper_layer(&ip[..tot]) else {
+            return false;
+        };
+        return pseudo_sum(a(8), a(24), proto, &ip[off..tot]) == 0;
     }
     let hlen = ((ip[0] & 0x0f) as usize) * 4;
     let tot = u16::from_be_bytes([ip[2], ip[3]]) as usize;
@@ -262,4 +362,70 @@ pub fn icmp6(
     let c = pseudo_sum(src.into(), dst.into(), 58, &m);
     m[2..4].copy_from_slice(&c.to_be_bytes());
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checksums_match_published_examples() {
+        // RFC 1071 section 3's example: the one's complement sum of these bytes is ddf2.
+        assert_eq!(
+            csum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]),
+            !0xddf2
+        );
+        // A captured IPv4 header (192.168.0.1 -> 192.168.0.199, UDP, 115 bytes, DF, TTL 64,
+        // id 0) whose checksum field is b861.
+        let mut ip = Ipv4::new(
+            Ipv4Addr::new(192, 168, 0, 1),
+            Ipv4Addr::new(192, 168, 0, 199),
+            IPPROTO_UDP,
+        );
+        ip.id = 0;
+        let h = ip.build(&[0u8; 95]);
+        assert_eq!(
+            &h[..20],
+            &[
+                0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0xb8, 0x61, 0xc0, 0xa8,
+                0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7
+            ]
+        );
+        assert!(ipv4_csum_ok(&h));
+    }
+
+    #[test]
+    fn transport_checksums_verify_behind_options_and_extension_headers() {
+        let (s4, d4) = (Ipv4Addr::new(198, 18, 5, 7), Ipv4Addr::new(198, 18, 1, 100));
+        let mut ip = Ipv4::new(s4, d4, IPPROTO_TCP);
+        ip.options = vec![1; 8];
+        let mut p = ip.build(&tcp(s4, d4, 1000, 80, TCP_SYN, b"x"));
+        assert!(l4_csum_ok(&p));
+        let last = p.len() - 1;
+        p[last] ^= 1;
+        assert!(!l4_csum_ok(&p), "a changed byte is seen");
+        let (s6, d6) = (
+            Ipv6Addr::new(0x2001, 2, 0, 5, 0, 0, 0, 7),
+            Ipv6Addr::new(0x2001, 2, 0, 1, 0, 0, 0, 0x100),
+        );
+        let mut ip = Ipv6::new(s6, d6, IPPROTO_UDP);
+        ip.ext = vec![(0, vec![0, 0, 1, 4, 0, 0, 0, 0]), (60, vec![0; 16])];
+        ip.ext[1].1[1] = 1; // 16 bytes: length field 1
+        let p = ip.build(&udp(s6, d6, 53, 5353, b"answer"));
+        assert_eq!(ipv6_upper_layer(&p), Some((40 + 8 + 16, IPPROTO_UDP)));
+        assert!(l4_csum_ok(&p));
+        // A fragment header stops the walk: its transport checksum spans other packets.
+        let mut ip = Ipv6::new(s6, d6, IPPROTO_UDP);
+        ip.ext = vec![(44, vec![0, 0, 0, 8, 0, 0, 0, 1])];
+        assert_eq!(ipv6_upper_layer(&ip.build(b"12345678")), None);
+    }
+
+    #[test]
+    fn vlan_tags_go_after_the_mac_addresses() {
+        let f = eth([1; 6], [2; 6], ETH_P_IP, &[0x45]);
+        let t = tagged(&f, &[(ETH_P_8021AD, 10), (ETH_P_8021Q, 20)]);
+        assert_eq!(&t[..12], &f[..12]);
+        assert_eq!(&t[12..20], &[0x88, 0xa8, 0, 10, 0x81, 0x00, 0, 20]);
+        assert_eq!(&t[20..], &f[12..]);
+    }
 }

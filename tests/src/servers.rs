@@ -112,6 +112,17 @@ impl Drop for LineServer {
     }
 }
 
+impl crate::topo::Topology {
+    /// A [`LineServer`] on `port` of every real server, named `rs0`, `rs1`, ...
+    pub fn line_servers(&self, port: u16) -> Vec<LineServer> {
+        self.reals
+            .iter()
+            .enumerate()
+            .map(|(i, ns)| LineServer::start(ns, &format!("rs{i}"), port))
+            .collect()
+    }
+}
+
 /// Sends one line on a connection and reads the one-line answer (5-second timeout).
 pub fn exchange(s: &mut TcpStream, line: &str) -> std::io::Result<String> {
     s.set_read_timeout(Some(Duration::from_secs(5)))?;

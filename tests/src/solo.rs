@@ -2,17 +2,14 @@
 //! 198.18.0.2/24): enough for control-plane tests that send no traffic through it, and for
 //! packet tests through `BPF_PROG_TEST_RUN` against the maps lbd pins.
 
-use std::{
-    net::Ipv4Addr,
-    path::PathBuf,
-    process::{Command, Output, Stdio},
-    time::{Duration, Instant},
-};
+use std::{net::Ipv4Addr, path::PathBuf, process::Output};
 
 use crate::{
+    Share,
+    config::{ConfigBuilder, config},
+    consts::{DIRECTOR, real_mac},
     netns::{Netns, unique_name},
-    testrun::real_mac,
-    topo::{Proc, bin},
+    topo::{Proc, lbctl, spawn_lbd},
 };
 
 /// lbd alone in a namespace with one veth: enough for everything that sends no traffic.
@@ -24,49 +21,45 @@ pub struct SoloLbd {
     pub pin_dir: PathBuf,
     pub socket: PathBuf,
     /// The config lbd started with (no services).
-    pub config: serde_json::Value,
+    pub config: ConfigBuilder,
     pub ns: Netns,
+    // Last: released once everything above is torn down.
+    _share: Share,
 }
 
 impl SoloLbd {
+    /// lbd beside the other live tests.
     pub fn start() -> Self {
+        Self::start_sharing(Share::side_by_side())
+    }
+
+    /// lbd for a test that keeps the CPUs busy: it runs while no other live test does.
+    pub fn start_alone() -> Self {
+        Self::start_sharing(Share::alone())
+    }
+
+    fn start_sharing(share: Share) -> Self {
         let ns = Netns::new("ctl");
         ns.ip(&[
             "link", "add", "eth0", "type", "veth", "peer", "name", "peer0",
         ]);
-        ns.ip(&["addr", "add", "198.18.0.2/24", "dev", "eth0"]);
+        ns.ip(&["addr", "add", &format!("{DIRECTOR}/24"), "dev", "eth0"]);
         ns.ip(&["link", "set", "eth0", "up"]);
         ns.ip(&["link", "set", "peer0", "up"]);
         let dir = std::env::temp_dir().join(unique_name("ctl"));
         std::fs::create_dir_all(&dir).unwrap();
         let pin_dir = PathBuf::from("/sys/fs/bpf").join(unique_name("pins"));
-        let config = serde_json::json!({
-            "interface": "eth0",
-            "director": { "ipv4": "198.18.0.2" },
-            "pin_dir": pin_dir,
-            "conn_table_size": 65536,
-            "services": [],
-        });
-        std::fs::write(dir.join("lb.json"), config.to_string()).unwrap();
+        let config = config().conn_table_size(65536).pin_dir(&pin_dir);
+        std::fs::write(dir.join("lb.json"), config.json()).unwrap();
         let socket = dir.join("lbd.sock");
         let log = std::fs::File::create(dir.join("lbd.log")).unwrap();
-        let mut p = Proc::spawn(
-            "lbd",
-            Command::new(bin("lbd"))
-                .stderr(log)
-                .args(["--netns", &ns.name, "--config"])
-                .arg(dir.join("lb.json"))
-                .arg("--socket")
-                .arg(&socket)
-                .arg("--state-file")
-                .arg(dir.join("state.json")),
+        let p = spawn_lbd(
+            &ns,
+            &dir.join("lb.json"),
+            &socket,
+            &dir.join("state.json"),
+            log,
         );
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
-            p.assert_running();
-            assert!(Instant::now() < deadline, "lbd did not open its socket");
-            std::thread::sleep(Duration::from_millis(50));
-        }
         SoloLbd {
             lbd: Some(p),
             dir,
@@ -74,23 +67,13 @@ impl SoloLbd {
             socket,
             config,
             ns,
+            _share: share,
         }
     }
 
     /// Runs lbctl against this lbd, returning its whole output without judging it.
     pub fn lbctl(&self, args: &[&str], stdin: &[u8]) -> Output {
-        use std::io::Write;
-        let mut child = Command::new(bin("lbctl"))
-            .arg("--socket")
-            .arg(&self.socket)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run lbctl");
-        child.stdin.take().unwrap().write_all(stdin).unwrap();
-        child.wait_with_output().unwrap()
+        lbctl(&self.socket, args, stdin)
     }
 
     /// lbctl's stdout, which must have succeeded.
@@ -106,18 +89,7 @@ impl SoloLbd {
     /// `BPF_PROG_TEST_RUN` in this namespace.
     pub fn neighbours(&self, addrs: &[Ipv4Addr]) {
         for a in addrs {
-            let mac = real_mac(*a).map(|b| format!("{b:02x}")).join(":");
-            self.ns.ip(&[
-                "neigh",
-                "replace",
-                &a.to_string(),
-                "lladdr",
-                &mac,
-                "dev",
-                "eth0",
-                "nud",
-                "permanent",
-            ]);
+            self.ns.neighbour("eth0", (*a).into(), real_mac(*a));
         }
     }
 }

@@ -1,43 +1,27 @@
-//! A loaded data plane inside a private network namespace, driven with `BPF_PROG_TEST_RUN`.
+//! A loaded data plane inside a private network namespace, driven with `BPF_PROG_TEST_RUN`:
+//! the one harness of the packet tests.
 //!
 //! `lb` takes next hops from the kernel's FIB, so the harness gives it a small world: a
-//! namespace with one veth (`eth0`, the director's 198.18.0.2/24, forwarding on) and permanent
-//! neighbour entries for the real servers' addresses with known MACs. Packets are run with
-//! `ingress_ifindex` = eth0, as if they had arrived there.
+//! namespace with one veth (`eth0`, the director's [`DIRECTOR`]/24 and [`DIRECTOR6`]/64,
+//! forwarding on) and permanent neighbour entries for the addresses the test names, with the
+//! MACs of [`real_mac`]. Packets are run with `ingress_ifindex` = eth0, as if they had
+//! arrived there.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 
 use aya::programs::{TestRun, TestRunOptions};
-use lb_common::{REASON_MAX, Stats};
+use lb_common::{FlowKey, REASON_MAX, Stats, VipKey};
 use lb_daemon::{
-    config::Config,
     dataplane::{Dataplane, LoadOptions},
-    state::State,
+    state::{ApplyReport, State},
 };
 
 use crate::{
+    config::ConfigBuilder,
+    consts::{CLIENT_MAC, DIRECTOR, DIRECTOR6, real_mac},
     netns::{Entered, Netns},
-    packet::hex,
+    packet::{TCP_SYN, eth_ip, tcp_ip},
 };
-
-pub const DIRECTOR: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
-/// The director's IPv6 address (RFC 5180's benchmarking prefix, 2001:2::/48).
-pub const DIRECTOR6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2);
-pub const CLIENT_MAC: [u8; 6] = [0x02, 0xcc, 0, 0, 0, 0x01];
-
-/// The MAC the harness gives neighbour `addr` in its neighbour table.
-pub fn real_mac(addr: impl Into<IpAddr>) -> [u8; 6] {
-    match addr.into() {
-        IpAddr::V4(a) => {
-            let o = a.octets();
-            [0x02, 0xaa, o[0], o[1], o[2], o[3]]
-        }
-        IpAddr::V6(a) => {
-            let o = a.octets();
-            [0x02, 0xbb, o[12], o[13], o[14], o[15]]
-        }
-    }
-}
 
 pub struct Harness {
     pub dp: Dataplane,
@@ -56,18 +40,19 @@ pub struct Outcome {
 }
 
 impl Harness {
-    /// Loads the object, applies `config` (JSON text) through the daemon's own code, and
-    /// adds neighbour entries for `neighbours`.
-    pub fn new<A: Into<IpAddr> + Copy>(config: &str, neighbours: &[A]) -> Self {
+    /// Loads the object, applies `config` through the daemon's own code, and adds neighbour
+    /// entries for `neighbours`.
+    pub fn new<A: Into<IpAddr> + Copy>(config: &ConfigBuilder, neighbours: &[A]) -> Self {
         Self::with_bench_tables(config, neighbours, None)
     }
 
     /// [`Harness::new`], with the benchmark's experiment tables of `bench_table_size` entries.
     pub fn with_bench_tables<A: Into<IpAddr> + Copy>(
-        config: &str,
+        config: &ConfigBuilder,
         neighbours: &[A],
         bench_table_size: Option<u32>,
     ) -> Self {
+        let cfg = config.build();
         let ns = Netns::new("pkt");
         ns.ip(&[
             "link", "add", "eth0", "type", "veth", "peer", "name", "peer0",
@@ -86,25 +71,11 @@ impl Harness {
         ns.sysctl("net.ipv4.conf.eth0.forwarding", "1");
         ns.sysctl("net.ipv6.conf.eth0.forwarding", "1");
         for a in neighbours {
-            let a: IpAddr = (*a).into();
-            let m = real_mac(a);
-            let mac = m.map(|b| format!("{b:02x}")).join(":");
-            ns.ip(&[
-                "neigh",
-                "replace",
-                &a.to_string(),
-                "lladdr",
-                &mac,
-                "dev",
-                "eth0",
-                "nud",
-                "permanent",
-            ]);
+            ns.neighbour("eth0", (*a).into(), real_mac(*a));
         }
         let ifindex = ns.ifindex("eth0");
         let if_mac = ns.mac("eth0");
         let entered = ns.enter();
-        let cfg = Config::parse(config, "test config").unwrap_or_else(|e| panic!("{e}"));
         let mut dp = Dataplane::load(&LoadOptions {
             pin_dir: None,
             conn_table_size: Some(cfg.conn_table_size()),
@@ -126,10 +97,69 @@ impl Harness {
         }
     }
 
+    /// Applies another config through the daemon's code, as lbd does on a change.
+    pub fn apply(&mut self, config: &ConfigBuilder) -> ApplyReport {
+        self.state
+            .apply(&mut self.dp, &config.build())
+            .unwrap_or_else(|e| panic!("apply: {e}"))
+    }
+
+    /// A frame from a client ([`CLIENT_MAC`]) to eth0 around `ip`.
+    pub fn from_client(&self, ip: &[u8]) -> Vec<u8> {
+        eth_ip(self.if_mac, CLIENT_MAC, ip)
+    }
+
+    /// A frame from `addr`'s neighbour MAC ([`real_mac`]) to eth0 around `ip`: a real server's
+    /// (or an on-link client's) packet.
+    pub fn from_neighbour(&self, addr: impl Into<IpAddr>, ip: &[u8]) -> Vec<u8> {
+        eth_ip(self.if_mac, real_mac(addr), ip)
+    }
+
+    /// A client's TCP SYN (default header fields, no payload) from `src:sport` to `dst:dport`.
+    pub fn syn(
+        &self,
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
+        sport: u16,
+        dport: u16,
+    ) -> Vec<u8> {
+        self.from_client(&tcp_ip(src, dst, sport, dport, TCP_SYN, b""))
+    }
+
+    /// The id lbd gave real server `addr` of service `key`, if it is one.
+    pub fn real_id(&self, key: &VipKey, addr: impl Into<IpAddr>) -> Option<u32> {
+        let addr = addr.into();
+        self.state
+            .real_ids(key)
+            .into_iter()
+            .find(|(a, _, _)| *a == addr)
+            .map(|(_, _, id)| id)
+    }
+
+    /// The address of the real server of service `key` with id `id`.
+    pub fn real_addr_of(&self, key: &VipKey, id: u32) -> IpAddr {
+        self.state
+            .real_ids(key)
+            .into_iter()
+            .find(|(_, _, rid)| *rid == id)
+            .unwrap_or_else(|| panic!("no real server {id} in the service"))
+            .0
+    }
+
+    /// The id of service `key` in the data plane.
+    pub fn service_id(&self, key: &VipKey) -> u32 {
+        self.dp.service(key).expect("service in map").id
+    }
+
+    /// The table of service `key` as `lb` reads it (real-server ids).
+    pub fn table(&self, key: &VipKey) -> Vec<u32> {
+        let svc = self.dp.service(key).expect("service in map");
+        self.dp.read_table(svc.table_off, svc.table_len).unwrap()
+    }
+
     /// The real server the daemon's table gives `flow` of service `key` (the reference
-    /// computation: the same flow hash into the table lbd wrote), for the table-driven
-    /// schedulers that hash the whole 5-tuple (`mh`).
-    pub fn table_real(&self, key: &lb_common::VipKey, flow: &lb_common::FlowKey) -> IpAddr {
+    /// computation: the shared hash into the table lbd wrote), for the hashing schedulers.
+    pub fn table_real(&self, key: &VipKey, flow: &FlowKey) -> IpAddr {
         let svc = self.dp.service(key).expect("service in map");
         // sh and mh hash the client address (and its port with their -port flag), dh the
         // destination, as lb does.
@@ -139,12 +169,7 @@ impl Harness {
             svc.sched_flags & lb_common::SCHED_F_PORT != 0,
         ) % svc.table_len;
         let id = self.dp.read_table(svc.table_off + slot, 1).unwrap()[0];
-        self.state
-            .real_ids(key)
-            .into_iter()
-            .find(|(_, _, rid)| *rid == id)
-            .expect("the table names a real server of the service")
-            .0
+        self.real_addr_of(key, id)
     }
 
     /// Runs `prog` once on `pkt` as if it arrived on eth0.
@@ -174,6 +199,7 @@ impl Harness {
         }
     }
 
+    /// The reason counters, summed over CPUs.
     pub fn reasons(&self) -> Vec<u64> {
         let r = self.dp.reasons().expect("reasons");
         assert_eq!(r.len(), REASON_MAX as usize);
@@ -198,39 +224,4 @@ pub fn reason_delta(before: &[u64], after: &[u64]) -> Vec<(&'static str, u64)> {
         .filter(|(_, (b, a))| a != b)
         .map(|(i, (b, a))| (lb_common::REASON_NAMES[i], a - b))
         .collect()
-}
-
-/// Asserts two frames are equal, dumping both in hex when they are not.
-pub fn assert_frame(what: &str, got: &[u8], want: &[u8]) {
-    assert!(
-        got == want,
-        "{what}: output differs\n--- got ({} bytes)\n{}\n--- want ({} bytes)\n{}",
-        got.len(),
-        hex(got),
-        want.len(),
-        hex(want)
-    );
-}
-
-/// One fixture, as Katran's tester reads them: what it shows, the input, the expected verdict,
-/// the expected output bytes (`None`: the input unchanged) and the expected reason-counter
-/// changes, all asserted together; a failure dumps both frames.
-pub fn check(
-    h: &mut Harness,
-    what: &str,
-    input: &[u8],
-    action: u32,
-    want: Option<&[u8]>,
-    reasons: &[(&str, u64)],
-) -> Vec<u8> {
-    let before = h.reasons();
-    let out = h.run("lb", input);
-    assert_eq!(out.action, action, "{what}: verdict");
-    assert_frame(what, &out.data, want.unwrap_or(input));
-    assert_eq!(
-        reason_delta(&before, &h.reasons()),
-        reasons,
-        "{what}: counters"
-    );
-    out.data
 }

@@ -23,22 +23,15 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::netns::{Netns, unique_name};
-
-pub const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 10);
-pub const DIRECTOR: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
-pub const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 100);
-/// IPv6 twins, from RFC 5180's benchmarking prefix 2001:2::/48.
-pub const CLIENT6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 0x10);
-pub const DIRECTOR6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2);
-pub const VIP6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 1, 0, 0, 0, 0x100);
-pub const VIP_PORT: u16 = 80;
-
-/// The UDP port of GUE tunnels ([`Method::Gue`]).
-pub const GUE_PORT: u16 = 6080;
-
-/// The port real servers listen on with `nat` (the director rewrites VIP_PORT to it).
-pub const NAT_PORT: u16 = 8080;
+use crate::{
+    Share,
+    config::{ConfigBuilder, RealBuilder, config, real, tcp_service},
+    consts::{
+        CLIENT, CLIENT6, DIRECTOR, DIRECTOR6, GUE_PORT, NAT_PORT, VIP, VIP_PORT, VIP6, real_addr,
+        real_addr6,
+    },
+    netns::{Netns, unique_name},
+};
 
 /// The forwarding method every real server of a topology uses, and what it needs set up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,13 +50,6 @@ pub enum Method {
 }
 
 impl Method {
-    pub fn name(self) -> &'static str {
-        match self {
-            Method::Tun | Method::Gue | Method::Gre => "tun",
-            Method::Dr => "dr",
-            Method::Nat => "nat",
-        }
-    }
     fn real_port(self) -> u16 {
         if self == Method::Nat {
             NAT_PORT
@@ -71,14 +57,6 @@ impl Method {
             VIP_PORT
         }
     }
-}
-
-pub fn real_addr(i: usize) -> Ipv4Addr {
-    Ipv4Addr::new(198, 18, 0, 11 + i as u8)
-}
-
-pub fn real_addr6(i: usize) -> Ipv6Addr {
-    Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 0x11 + i as u16)
 }
 
 /// Where the workspace's binaries are: `LB_BIN_DIR`, or the target directory this executable
@@ -358,6 +336,68 @@ fn sockaddr_in(ip: Ipv4Addr, port: u16) -> libc::sockaddr_in {
     }
 }
 
+/// Starts lbd in namespace `ns` with `config`, its control socket at `socket`, its state file
+/// and its log; returns once the socket answers and `lb` is attached to the namespace's eth0
+/// (within 20 s, or panics).
+pub fn spawn_lbd(
+    ns: &Netns,
+    config: &std::path::Path,
+    socket: &std::path::Path,
+    state_file: &std::path::Path,
+    log: std::fs::File,
+) -> Proc {
+    let mut p = Proc::spawn(
+        "lbd",
+        Command::new(bin("lbd"))
+            .stderr(log)
+            .arg("--netns")
+            .arg(&ns.name)
+            .arg("--config")
+            .arg(config)
+            .arg("--socket")
+            .arg(socket)
+            .arg("--state-file")
+            .arg(state_file),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while UnixStream::connect(socket).is_err() {
+        p.assert_running();
+        assert!(Instant::now() < deadline, "lbd did not open its socket");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // lbd opens its socket before it has loaded the object and attached `lb` (seconds on a
+    // loaded machine), and answers only then: a request may time out meanwhile, and a
+    // client's SYN that meets the director's own stack is answered "network unreachable".
+    // Wait for the attachment.
+    while !ns.ip(&["link", "show", "dev", "eth0"]).contains("prog/xdp") {
+        p.assert_running();
+        assert!(Instant::now() < deadline, "lbd did not attach lb to eth0");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    p
+}
+
+/// Runs lbctl against the lbd at `socket` with `stdin`, returning its whole output (status,
+/// stdout, stderr) without judging it.
+pub fn lbctl(socket: &std::path::Path, args: &[&str], stdin: &[u8]) -> std::process::Output {
+    let mut child = Command::new(bin("lbctl"))
+        .arg("--socket")
+        .arg(socket)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run lbctl");
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(stdin)
+        .expect("lbctl stdin");
+    child.wait_with_output().expect("lbctl output")
+}
+
 /// The whole topology. Drop order tears down processes and servers before namespaces.
 pub struct Topology {
     pub method: Method,
@@ -373,12 +413,15 @@ pub struct Topology {
     pub pin_dir: PathBuf,
     pub config_path: PathBuf,
     workdir: PathBuf,
+    // Last: released once everything above is torn down.
+    _share: Share,
 }
 
 impl Topology {
     /// Creates the namespaces and links, prepares each real server for `method` and starts
     /// an HTTP server on it. Call [`Topology::start_lbd`] to bring the director up.
     pub fn new(n_reals: usize, method: Method) -> Self {
+        let share = Share::side_by_side();
         let switch = Netns::new("sw");
         let client = Netns::new("cl");
         let director = Netns::new("dir");
@@ -497,113 +540,91 @@ impl Topology {
             switch,
             pin_dir,
             workdir,
+            _share: share,
         }
     }
 
     /// The director's config for this topology: a TCP service on the VIP and one on the IPv6
     /// VIP, Maglev, every real server (by its IPv4 and its IPv6 address respectively) with the
     /// topology's method, weights given per real server.
-    pub fn config(&self, weights: &[u32]) -> serde_json::Value {
+    pub fn config(&self, weights: &[u32]) -> ConfigBuilder {
         self.config_sched(weights, "mh")
     }
 
     /// [`Topology::config`] with another scheduler. `mh` gets its `mh-port` flag: the tests
     /// spread one client's connections over the real servers (plain `mh`, like IPVS's,
     /// hashes the client address alone).
-    pub fn config_sched(&self, weights: &[u32], scheduler: &str) -> serde_json::Value {
-        let flags: Vec<&str> = if scheduler == "mh" {
-            vec!["mh-port"]
-        } else {
-            vec![]
-        };
-        let reals = |addr: &dyn Fn(usize) -> String| -> Vec<serde_json::Value> {
+    pub fn config_sched(&self, weights: &[u32], scheduler: &str) -> ConfigBuilder {
+        let flags: &[&str] = if scheduler == "mh" { &["mh-port"] } else { &[] };
+        let reals = |addr: &dyn Fn(usize) -> IpAddr| -> Vec<RealBuilder> {
             weights
                 .iter()
                 .enumerate()
-                .map(|(i, w)| {
-                    let mut r = serde_json::json!({
-                        "address": addr(i),
-                        "port": self.method.real_port(),
-                        "weight": w,
-                        "forwarding": self.method.name(),
-                    });
-                    if self.method == Method::Gue {
-                        r["tun_type"] = "gue".into();
-                        r["tun_port"] = GUE_PORT.into();
-                    }
-                    if self.method == Method::Gre {
-                        r["tun_type"] = "gre".into();
-                    }
-                    r
-                })
+                .map(|(i, w)| self.real_server(addr(i)).weight(*w))
                 .collect()
         };
-        serde_json::json!({
-            "interface": "eth0",
-            "director": { "ipv4": DIRECTOR.to_string(), "ipv6": DIRECTOR6.to_string() },
-            "pin_dir": self.pin_dir,
-            "conn_table_size": 65536,
-            "services": [
-                {
-                    "protocol": "tcp",
-                    "vip": VIP.to_string(),
-                    "port": VIP_PORT,
-                    "scheduler": scheduler,
-                    "sched_flags": flags,
-                    "real_servers": reals(&|i| real_addr(i).to_string()),
-                },
-                {
-                    "protocol": "tcp",
-                    "vip": VIP6.to_string(),
-                    "port": VIP_PORT,
-                    "scheduler": scheduler,
-                    "sched_flags": flags,
-                    "real_servers": reals(&|i| real_addr6(i).to_string()),
-                },
-            ],
-        })
+        config()
+            .conn_table_size(65536)
+            .pin_dir(&self.pin_dir)
+            .service(
+                tcp_service(VIP, VIP_PORT)
+                    .scheduler(scheduler)
+                    .flags(flags)
+                    .reals(reals(&|i| real_addr(i).into())),
+            )
+            .service(
+                tcp_service(VIP6, VIP_PORT)
+                    .scheduler(scheduler)
+                    .flags(flags)
+                    .reals(reals(&|i| real_addr6(i).into())),
+            )
+    }
+
+    /// [`Topology::config`] with the IPv4 service alone, on `port` (and its real servers on
+    /// `port` too).
+    pub fn config_on_port(&self, weights: &[u32], port: u16) -> ConfigBuilder {
+        self.config(weights)
+            .first_services(1)
+            .edit_service(0, |s| s.port(port).edit_reals(|r| r.port(port)))
+    }
+
+    /// A real server at `addr` set up for this topology's method (port, forwarding, tunnel).
+    pub fn real_server(&self, addr: impl Into<IpAddr>) -> RealBuilder {
+        let r = real(addr).port(self.method.real_port());
+        match self.method {
+            Method::Tun => r.tun(),
+            Method::Gue => r.gue(GUE_PORT),
+            Method::Gre => r.gre(),
+            Method::Dr => r.dr(),
+            Method::Nat => r.nat(),
+        }
     }
 
     /// Writes the config and starts lbd in the director namespace; returns once its control
     /// socket answers and the real servers' neighbour entries are resolved.
-    pub fn start_lbd(&mut self, config: &serde_json::Value) {
+    pub fn start_lbd(&mut self, config: &ConfigBuilder) {
         let reals: Vec<IpAddr> = (0..self.reals.len()).map(|i| real_addr(i).into()).collect();
         self.start_lbd_resolving(config, &reals);
     }
 
     /// [`Topology::start_lbd`], waiting for the neighbour entries of `reals` (the real
     /// servers the config names).
-    pub fn start_lbd_resolving(&mut self, config: &serde_json::Value, reals: &[IpAddr]) {
-        std::fs::write(
-            &self.config_path,
-            serde_json::to_vec_pretty(config).expect("json"),
-        )
-        .expect("write config");
+    pub fn start_lbd_resolving(&mut self, config: &ConfigBuilder, reals: &[IpAddr]) {
+        self.write_config(config);
         // Appended to: a test that restarts lbd keeps every run's log.
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.workdir.join("lbd.log"))
             .expect("lbd log");
-        let mut p = Proc::spawn(
-            "lbd",
-            Command::new(bin("lbd"))
-                .stderr(log)
-                .arg("--netns")
-                .arg(&self.director.name)
-                .arg("--config")
-                .arg(&self.config_path)
-                .arg("--socket")
-                .arg(&self.socket)
-                .arg("--state-file")
-                .arg(self.state_path()),
-        );
         let deadline = Instant::now() + Duration::from_secs(20);
-        while UnixStream::connect(&self.socket).is_err() {
-            p.assert_running();
-            assert!(Instant::now() < deadline, "lbd did not open its socket");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let mut p = spawn_lbd(
+            &self.director,
+            &self.config_path,
+            &self.socket,
+            &self.state_path(),
+            log,
+        );
         // lbd resolves the real servers' MACs (the XDP FIB lookup cannot); on a loaded machine
         // that can take longer than lbd's own 2-second wait, and a first SYN meeting an
         // unresolved neighbour is dropped (and only retried a second later): wait for it.
@@ -623,6 +644,19 @@ impl Topology {
             }
         }
         self.lbd = Some(p);
+    }
+
+    /// Writes `config` to lbd's config file (read at start and on SIGHUP).
+    pub fn write_config(&self, config: &ConfigBuilder) {
+        std::fs::write(&self.config_path, config.json()).expect("write config");
+    }
+
+    /// Writes `config` and has lbd re-read it (SIGHUP).
+    pub fn reload(&self, config: &ConfigBuilder) {
+        self.write_config(config);
+        let pid = self.lbd.as_ref().expect("lbd running").pid();
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(pid as i32, libc::SIGHUP) };
     }
 
     /// Waits until the director has a neighbour entry for `addr` (lbd resolves real servers;
@@ -650,23 +684,7 @@ impl Topology {
     /// Runs lbctl against this topology's lbd with `stdin`, returning its whole output
     /// (status, stdout, stderr) without judging it.
     pub fn lbctl_output(&self, args: &[&str], stdin: &[u8]) -> std::process::Output {
-        use std::io::Write as _;
-        let mut child = Command::new(bin("lbctl"))
-            .arg("--socket")
-            .arg(&self.socket)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run lbctl");
-        child
-            .stdin
-            .take()
-            .expect("piped")
-            .write_all(stdin)
-            .expect("lbctl stdin");
-        child.wait_with_output().expect("lbctl output")
+        lbctl(&self.socket, args, stdin)
     }
 
     /// This topology's lbd state file (its own, so that parallel tests never share one).

@@ -37,13 +37,12 @@ use lb_common::{
     BENCH_TABLE_LRU40_PERCPU, BenchState, CFG_F_NAT, CFG_F_NO_CONN_TABLE, REASON_NAMES, map_name,
 };
 use lb_tests::{
+    config::{RealBuilder, config, real, tcp_service},
+    consts::{CLIENT_MAC, REMOTE_CLIENT6 as CLIENT6, VIP, VIP6, real_addr, real_addr6},
     packet::{ETH_P_IP, ETH_P_IPV6, Ipv4, Ipv6, eth, tcp},
-    testrun::{CLIENT_MAC, DIRECTOR, DIRECTOR6, Harness},
+    testrun::Harness,
 };
 
-const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 100);
-const VIP6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 1, 0, 0, 0, 0x100);
-const CLIENT6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 5, 0, 0, 0, 7);
 /// Clients are 198.19.0.0/16 (the shim writes the low 16 bits): never a VIP or real server.
 const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 0);
 const TCP_SYN: u8 = 0x02;
@@ -165,51 +164,52 @@ fn main() {
         let code = compare_runs(&before, &out_path, repeat, rounds, runs, only.as_deref());
         std::process::exit(code);
     }
-    pin_to_cpu(0);
+    lb_tests::pin_to_cpu(0);
 
-    let reals: Vec<Ipv4Addr> = (0..16).map(|i| Ipv4Addr::new(198, 18, 0, 11 + i)).collect();
+    let reals: Vec<Ipv4Addr> = (0..16).map(real_addr).collect();
     // 128 real servers for the count-driven scheduler's worst case.
-    let many: Vec<Ipv4Addr> = (0..128)
-        .map(|i| Ipv4Addr::new(198, 18, 0, 11 + i))
-        .collect();
-    let reals6: Vec<Ipv6Addr> = (0..16)
-        .map(|i| Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 0x11 + i))
-        .collect();
-    let json = |addrs: Vec<String>| -> String {
-        addrs
-            .iter()
-            .map(|r| format!(r#"{{ "address": "{r}", "forwarding": "tun" }}"#))
-            .collect::<Vec<_>>()
-            .join(",")
+    let many: Vec<Ipv4Addr> = (0..128).map(real_addr).collect();
+    let reals6: Vec<Ipv6Addr> = (0..16).map(real_addr6).collect();
+    let by = |addrs: &[Ipv4Addr], method: fn(RealBuilder) -> RealBuilder| {
+        addrs.iter().map(|a| method(real(*a))).collect::<Vec<_>>()
     };
-    let real_json = json(reals.iter().map(|a| a.to_string()).collect());
-    let many_json = json(many.iter().map(|a| a.to_string()).collect());
-    let real6_json = json(reals6.iter().map(|a| a.to_string()).collect());
-    let config = format!(
-        r#"{{ "interface": "eth0", "director": {{ "ipv4": "{DIRECTOR}", "ipv6": "{DIRECTOR6}" }},
-            "conn_table_size": 1048576,
-            "services": [ {{ "protocol": "tcp", "vip": "{VIP}", "port": 80, "scheduler": "mh",
-                            "real_servers": [ {} ] }},
-                          {{ "protocol": "tcp", "vip": "{VIP}", "port": 81, "scheduler": "mh",
-                            "real_servers": [ {} ] }},
-                          {{ "protocol": "tcp", "vip": "{VIP}", "port": 82, "scheduler": "mh",
-                            "real_servers": [ {} ] }},
-                          {{ "protocol": "tcp", "vip": "{VIP6}", "port": 80, "scheduler": "mh",
-                            "real_servers": [ {} ] }},
-                          {{ "protocol": "tcp", "vip": "{VIP}", "port": 83, "scheduler": "wlc",
-                            "real_servers": [ {} ] }},
-                          {{ "protocol": "tcp", "vip": "{VIP}", "port": 84, "scheduler": "wlc",
-                            "real_servers": [ {} ] }},
-                          {{ "protocol": "tcp", "vip": "{VIP}", "port": 85, "scheduler": "rr",
-                            "real_servers": [ {} ] }} ] }}"#,
-        real_json,
-        real_json.replace("tun", "dr"),
-        real_json.replace("tun", "nat"),
-        real6_json,
-        real_json,
-        many_json,
-        real_json,
-    );
+    let config = config()
+        .conn_table_size(1048576)
+        .service(
+            tcp_service(VIP, 80)
+                .scheduler("mh")
+                .reals(by(&reals, RealBuilder::tun)),
+        )
+        .service(
+            tcp_service(VIP, 81)
+                .scheduler("mh")
+                .reals(by(&reals, RealBuilder::dr)),
+        )
+        .service(
+            tcp_service(VIP, 82)
+                .scheduler("mh")
+                .reals(by(&reals, RealBuilder::nat)),
+        )
+        .service(
+            tcp_service(VIP6, 80)
+                .scheduler("mh")
+                .reals(reals6.iter().map(|a| real(*a).tun())),
+        )
+        .service(
+            tcp_service(VIP, 83)
+                .scheduler("wlc")
+                .reals(by(&reals, RealBuilder::tun)),
+        )
+        .service(
+            tcp_service(VIP, 84)
+                .scheduler("wlc")
+                .reals(by(&many, RealBuilder::tun)),
+        )
+        .service(
+            tcp_service(VIP, 85)
+                .scheduler("rr")
+                .reals(by(&reals, RealBuilder::tun)),
+        );
     let neighbours: Vec<IpAddr> = many
         .iter()
         .map(|a| IpAddr::from(*a))
@@ -821,15 +821,6 @@ fn fdinfo_field(text: &str, key: &str) -> Option<u64> {
     text.lines()
         .find_map(|l| l.strip_prefix(key))
         .and_then(|v| v.trim().parse().ok())
-}
-
-fn pin_to_cpu(cpu: usize) {
-    // SAFETY: a zeroed cpu_set_t with one bit set, for the calling thread.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-    }
 }
 
 fn median(v: &[f64]) -> f64 {

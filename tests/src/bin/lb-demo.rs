@@ -9,7 +9,10 @@ use std::{
     sync::atomic::{AtomicBool, Ordering},
 };
 
-use lb_tests::topo::{self, Method, Topology, VIP, VIP_PORT};
+use lb_tests::{
+    consts::{VIP, VIP_PORT},
+    topo::{self, Method, Topology},
+};
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
@@ -39,10 +42,7 @@ fn run() -> bool {
     println!("== building the topology: client, director, rs0..rs2 on one bridge");
     let mut t = Topology::new(3, Method::Tun);
     let cfg = t.config(&[1, 1, 1]);
-    println!(
-        "== lbd config:\n{}",
-        serde_json::to_string_pretty(&cfg).unwrap()
-    );
+    println!("== lbd config:\n{}", cfg.json());
     t.start_lbd(&cfg);
     println!("== lbd is up");
     println!("== 30 HTTP requests from the client to {VIP}:{VIP_PORT}, one TCP connection each");

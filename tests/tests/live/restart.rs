@@ -9,15 +9,16 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicBool, AtomicU64, Ordering},
     },
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use lb_tests::{
+    consts::{VIP, real_addr},
     require_root,
-    servers::{LineServer, exchange},
-    topo::{Method, Topology, VIP, bin},
+    servers::exchange,
+    topo::{Method, Topology, bin, socket2_connect},
+    wait_until,
 };
-use serde_json::json;
 
 const PORT: u16 = 9000;
 
@@ -29,12 +30,8 @@ fn xdp_prog_id(t: &Topology) -> Option<u32> {
 }
 
 /// Waits until `f` holds (polling), or panics with `what` after `secs`.
-fn wait_for(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out: {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+fn wait_for(secs: u64, what: &str, f: impl FnMut() -> bool) {
+    wait_until(Duration::from_secs(secs), what, f);
 }
 
 #[test]
@@ -43,18 +40,8 @@ fn a_stream_keeps_flowing_across_kill_9_restart_upgrade_and_stop() {
     // nat: both directions cross the director, so the replies' rewrite entries must survive
     // as well as the connection's.
     let mut t = Topology::new(2, Method::Nat);
-    let _lines: Vec<LineServer> = t
-        .reals
-        .iter()
-        .enumerate()
-        .map(|(i, ns)| LineServer::start(ns, &format!("rs{i}"), PORT))
-        .collect();
-    let mut cfg = t.config(&[1, 1]);
-    cfg["services"].as_array_mut().unwrap().truncate(1);
-    cfg["services"][0]["port"] = json!(PORT);
-    for r in cfg["services"][0]["real_servers"].as_array_mut().unwrap() {
-        r["port"] = json!(PORT);
-    }
+    let _lines = t.line_servers(PORT);
+    let cfg = t.config_on_port(&[1, 1], PORT);
     t.start_lbd(&cfg);
     let first_prog = xdp_prog_id(&t).expect("lb attached");
 
@@ -63,7 +50,7 @@ fn a_stream_keeps_flowing_across_kill_9_restart_upgrade_and_stop() {
     let vip = SocketAddr::from((VIP, PORT));
     let mut conn = {
         let _in = t.client.enter();
-        lb_tests::topo::socket2_connect(vip, None).expect("connect")
+        socket2_connect(vip, None).expect("connect")
     };
     let owner = exchange(&mut conn, "0").expect("first exchange");
     let owner = owner.split(' ').next().unwrap().to_string();
@@ -143,7 +130,7 @@ fn a_stream_keeps_flowing_across_kill_9_restart_upgrade_and_stop() {
         })
         .filter(|(_, n)| *n > 0)
         .collect();
-    let owner_addr = lb_tests::topo::real_addr(owner[2..].parse().unwrap()).to_string();
+    let owner_addr = real_addr(owner[2..].parse().unwrap()).to_string();
     assert_eq!(
         active,
         vec![(owner_addr, 1)],
@@ -152,7 +139,7 @@ fn a_stream_keeps_flowing_across_kill_9_restart_upgrade_and_stop() {
     // New connections work too.
     {
         let _in = t.client.enter();
-        let mut c = lb_tests::topo::socket2_connect(vip, None).expect("new connection");
+        let mut c = socket2_connect(vip, None).expect("new connection");
         let a = exchange(&mut c, "new").expect("new exchange");
         assert!(a.ends_with(" new"), "{a}");
     }
@@ -277,8 +264,7 @@ fn lbd_refuses_to_take_over_a_data_plane_whose_layout_it_cannot_read() {
     std::fs::create_dir_all(&t.pin_dir).unwrap();
     let bogus = t.pin_dir.join(lb_common::map_name::SERVICES);
     pin_map(&bogus, 8, 8, 16);
-    let cfg = t.config(&[1]);
-    std::fs::write(&t.config_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
+    t.write_config(&t.config(&[1]));
     let out = lbd_once(&t);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "lbd took it over:\n{err}");
@@ -310,7 +296,7 @@ fn lbd_refuses_a_data_plane_of_another_layout_version_even_when_every_size_agree
     next.version += 1;
     meta.set(0, next, 0).expect("write lb_meta");
 
-    std::fs::write(&t.config_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
+    t.write_config(&cfg);
     let out = lbd_once(&t);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "lbd took it over:\n{err}");

@@ -14,23 +14,20 @@ use std::{
 use aya::programs::{TestRun, TestRunOptions};
 use lb_daemon::dataplane::{Dataplane, LoadOptions};
 use lb_tests::{
-    packet::{ETH_P_IP, Ipv4, eth, tcp},
+    consts::{CLIENT_MAC, VIP, XDP_TX, real_addr},
+    packet::{TCP_SYN, eth_ip, tcp_ip},
     require_root,
     solo::SoloLbd,
-    testrun::CLIENT_MAC,
 };
 
-const VIP: &str = "198.18.1.100";
-/// Rotating sets of real servers: set k is 198.18.0.{10k+11 ..= 10k+14}.
+/// Rotating sets of real servers: set k is real servers 10k ..= 10k + 3 (198.18.0.{10k+11
+/// ..= 10k+14}).
 const SETS: usize = 6;
 const SWAPS: usize = 100;
-const XDP_TX: u32 = 3;
 
 fn set(k: usize) -> Vec<Ipv4Addr> {
     let k = k % SETS;
-    (0..4)
-        .map(|i| Ipv4Addr::new(198, 18, 0, (10 * k + 11 + i) as u8))
-        .collect()
+    (0..4).map(|i| real_addr(10 * k + i)).collect()
 }
 
 /// The `-R` batch that replaces set `from` by set `to`.
@@ -48,7 +45,8 @@ fn swap(from: usize, to: usize) -> String {
 #[test]
 fn packets_during_real_server_replacements_reach_only_the_old_or_the_new_set() {
     require_root!();
-    let lbd = SoloLbd::start();
+    // Its reader keeps a CPU busy with test runs: alone, so that no other test measures that.
+    let lbd = SoloLbd::start_alone();
     let all: Vec<Ipv4Addr> = (0..SETS).flat_map(set).collect();
     lbd.neighbours(&all);
     let mut first = format!("-A -t {VIP}:80 -s mh --mh-table-size 4093\n");
@@ -84,12 +82,10 @@ fn packets_during_real_server_replacements_reach_only_the_old_or_the_new_set() {
                 // Every packet a new flow: a fresh (client address, source port).
                 let client = Ipv4Addr::new(198, 18, 5 + (n / 60_000) as u8, 7);
                 let sport = 1024 + (n % 60_000) as u16;
-                let ip = Ipv4::new(client, VIP.parse().unwrap(), 6);
-                let frame = eth(
+                let frame = eth_ip(
                     if_mac,
                     CLIENT_MAC,
-                    ETH_P_IP,
-                    &ip.build(&tcp(client, ip.dst, sport, 80, 0x02, b"")),
+                    &tcp_ip(client, VIP, sport, 80, TCP_SYN, b""),
                 );
                 ctx[4..8].copy_from_slice(&(frame.len() as u32).to_ne_bytes());
                 let mut out = vec![0u8; frame.len() + 256];

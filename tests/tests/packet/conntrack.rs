@@ -1,50 +1,38 @@
 //! Connection states, the real servers' active / inactive counts, and lbd's expiry: the XDP
 //! program's half through `BPF_PROG_TEST_RUN`, lbd's half through the same code lbd runs.
 
-use std::net::Ipv4Addr;
-
 use lb_common::{CONN_S_CLOSING, CONN_S_ESTABLISHED, CONN_S_SYN, CONN_S_UDP, RealConns};
-use lb_daemon::{
-    config::Protocol,
-    conntrack::{Conntrack, Timeouts, monotonic_ns},
-    state::vip_key,
-};
+use lb_daemon::conntrack::{Conntrack, Timeouts, monotonic_ns};
 use lb_tests::{
-    packet::{ETH_P_IP, Ipv4, eth, tcp, udp},
+    config::{Protocol, config, real, service_key, tcp_service, udp_service},
+    consts::{LOCAL_CLIENT, VIP, XDP_TX, real_addr},
+    packet::{TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, tcp_ip, udp_ip},
     require_root,
-    testrun::{CLIENT_MAC, DIRECTOR, Harness},
+    testrun::Harness,
 };
 
-const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 100);
-const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 77);
-const REAL: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 11);
-const XDP_TX: u32 = 3;
+const CLIENT: std::net::Ipv4Addr = LOCAL_CLIENT;
+const REAL: std::net::Ipv4Addr = real_addr(0);
 
-fn harness() -> Harness {
-    let config = format!(
-        r#"{{ "interface": "eth0", "director": {{ "ipv4": "{DIRECTOR}" }}, "conn_table_size": 4096,
-            "services": [
-          {{ "protocol": "tcp", "vip": "{VIP}", "port": 80, "scheduler": "mh", "mh_table_size": 251,
-             "real_servers": [ {{ "address": "{REAL}", "forwarding": "tun" }} ] }},
-          {{ "protocol": "udp", "vip": "{VIP}", "port": 53, "scheduler": "mh", "mh_table_size": 251,
-             "real_servers": [ {{ "address": "{REAL}", "forwarding": "tun" }} ] }},
-          {{ "protocol": "tcp", "vip": "{VIP}", "port": 81, "scheduler": "mh", "mh_table_size": 251,
-             "real_servers": [ {{ "address": "{REAL}", "port": 8081, "forwarding": "nat" }} ] }} ] }}"#
-    );
-    Harness::new(&config, &[REAL, CLIENT])
+/// tcp VIP:80 and udp VIP:53 tunnelled to REAL; tcp VIP:81 masqueraded to REAL:8081.
+fn director() -> Harness {
+    let cfg = config()
+        .service(tcp_service(VIP, 80).mh(251).real(real(REAL).tun()))
+        .service(udp_service(VIP, 53).mh(251).real(real(REAL).tun()))
+        .service(
+            tcp_service(VIP, 81)
+                .mh(251)
+                .real(real(REAL).port(8081).nat()),
+        );
+    Harness::new(&cfg, &[REAL, CLIENT])
 }
 
 fn segment(h: &Harness, sport: u16, dport: u16, flags: u8) -> Vec<u8> {
-    eth(
-        h.if_mac,
-        CLIENT_MAC,
-        ETH_P_IP,
-        &Ipv4::new(CLIENT, VIP, 6).build(&tcp(CLIENT, VIP, sport, dport, flags, b"")),
-    )
+    h.from_client(&tcp_ip(CLIENT, VIP, sport, dport, flags, b""))
 }
 
 fn real_id(h: &Harness, proto: Protocol, port: u16) -> u32 {
-    h.state.real_ids(&vip_key(proto, VIP.into(), port))[0].2
+    h.state.real_ids(&service_key(proto, VIP, port))[0].2
 }
 
 fn counts(h: &Harness, id: u32) -> (i64, i64) {
@@ -52,7 +40,7 @@ fn counts(h: &Harness, id: u32) -> (i64, i64) {
     (active, inactive)
 }
 
-fn only_state(h: &Harness) -> u32 {
+fn only_state(h: &Harness) -> u8 {
     let c = h.dp.connections();
     assert_eq!(c.len(), 1, "{c:?}");
     c[0].1.state
@@ -61,15 +49,25 @@ fn only_state(h: &Harness) -> u32 {
 #[test]
 fn tcp_states_move_the_real_servers_counts_as_ipvs_counts_them() {
     require_root!();
-    let mut h = harness();
+    let mut h = director();
     let id = real_id(&h, Protocol::Tcp, 80);
     for (flags, state, want, what) in [
-        (0x02, CONN_S_SYN, (0, 1), "SYN: inactive"),
-        (0x10, CONN_S_ESTABLISHED, (1, 0), "ACK after SYN: active"),
-        (0x18, CONN_S_ESTABLISHED, (1, 0), "data: still active"),
-        (0x11, CONN_S_CLOSING, (0, 1), "FIN: inactive again"),
-        (0x02, CONN_S_SYN, (0, 1), "a new SYN on the same 5-tuple"),
-        (0x04, CONN_S_CLOSING, (0, 1), "RST"),
+        (TCP_SYN, CONN_S_SYN, (0, 1), "SYN: inactive"),
+        (TCP_ACK, CONN_S_ESTABLISHED, (1, 0), "ACK after SYN: active"),
+        (
+            TCP_PSH | TCP_ACK,
+            CONN_S_ESTABLISHED,
+            (1, 0),
+            "data: still active",
+        ),
+        (
+            TCP_FIN | TCP_ACK,
+            CONN_S_CLOSING,
+            (0, 1),
+            "FIN: inactive again",
+        ),
+        (TCP_SYN, CONN_S_SYN, (0, 1), "a new SYN on the same 5-tuple"),
+        (TCP_RST, CONN_S_CLOSING, (0, 1), "RST"),
     ] {
         assert_eq!(
             h.run("lb", &segment(&h, 40000, 80, flags)).action,
@@ -84,16 +82,11 @@ fn tcp_states_move_the_real_servers_counts_as_ipvs_counts_them() {
 #[test]
 fn a_flow_met_mid_way_counts_as_established_and_udp_as_inactive() {
     require_root!();
-    let mut h = harness();
-    h.run("lb", &segment(&h, 40001, 80, 0x10));
+    let mut h = director();
+    h.run("lb", &segment(&h, 40001, 80, TCP_ACK));
     assert_eq!(only_state(&h), CONN_S_ESTABLISHED);
     assert_eq!(counts(&h, real_id(&h, Protocol::Tcp, 80)), (1, 0));
-    let dgram = eth(
-        h.if_mac,
-        CLIENT_MAC,
-        ETH_P_IP,
-        &Ipv4::new(CLIENT, VIP, 17).build(&udp(CLIENT, VIP, 5353, 53, b"q")),
-    );
+    let dgram = h.from_client(&udp_ip(CLIENT, VIP, 5353, 53, b"q"));
     assert_eq!(h.run("lb", &dgram).action, XDP_TX);
     let udp_id = real_id(&h, Protocol::Udp, 53);
     assert_eq!(counts(&h, udp_id), (0, 1));
@@ -107,11 +100,11 @@ fn a_flow_met_mid_way_counts_as_established_and_udp_as_inactive() {
 #[test]
 fn lbd_expires_idle_connections_by_state_and_takes_back_their_counts() {
     require_root!();
-    let mut h = harness();
+    let mut h = director();
     let id = real_id(&h, Protocol::Tcp, 80);
-    h.run("lb", &segment(&h, 40002, 80, 0x02)); // SYN: 60 s
-    h.run("lb", &segment(&h, 40003, 80, 0x02));
-    h.run("lb", &segment(&h, 40003, 80, 0x10)); // established: tcp timeout
+    h.run("lb", &segment(&h, 40002, 80, TCP_SYN)); // SYN: 60 s
+    h.run("lb", &segment(&h, 40003, 80, TCP_SYN));
+    h.run("lb", &segment(&h, 40003, 80, TCP_ACK)); // established: tcp timeout
     assert_eq!(counts(&h, id), (1, 1));
     let mut ct = Conntrack::new(Timeouts {
         tcp: 900,
@@ -136,8 +129,8 @@ fn lbd_expires_idle_connections_by_state_and_takes_back_their_counts() {
 #[test]
 fn nat_reply_entries_go_with_their_connection() {
     require_root!();
-    let mut h = harness();
-    h.run("lb", &segment(&h, 40004, 81, 0x02));
+    let mut h = director();
+    h.run("lb", &segment(&h, 40004, 81, TCP_SYN));
     assert_eq!(
         h.dp.connections().len(),
         2,
@@ -155,9 +148,9 @@ fn nat_reply_entries_go_with_their_connection() {
 #[test]
 fn counts_that_drift_are_corrected_once_the_drift_persists() {
     require_root!();
-    let mut h = harness();
+    let mut h = director();
     let id = real_id(&h, Protocol::Tcp, 80);
-    h.run("lb", &segment(&h, 40005, 80, 0x10));
+    h.run("lb", &segment(&h, 40005, 80, TCP_ACK));
     // As if the LRU had silently evicted two established and one inactive connection.
     h.dp.add_real_conns(id, 2, 1).unwrap();
     assert_eq!(counts(&h, id), (3, 1));

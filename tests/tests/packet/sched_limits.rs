@@ -1,89 +1,52 @@
 //! Scheduler flags (`sh-port`, `sh-fallback`, `mh-port`, `mh-fallback`), connection thresholds
 //! (`-x`, `-y`), one-packet scheduling (`-o`), weight changes under an established flow and
 //! `expire_nodest_conn`: `lb`'s choices through `BPF_PROG_TEST_RUN`, against the reference
-//! models (lbd's tables, `sched::table_choice`, the shared hash).
+//! models (lbd's tables, `lb_tests::models::table_choice`, the shared hash).
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 
 use lb_common::{
-    CONN_F_ONE_PACKET, CONN_F_REPLY, FAMILY_V4, FlowKey, MAX_SCHED_PROBES, PROTO_TCP, PROTO_UDP,
-    RealLimits, SCHED_DH, SCHED_MH, SCHED_SH, hash::sched_hash,
+    CONN_F_ONE_PACKET, CONN_F_REPLY, FlowKey, MAX_SCHED_PROBES, PROTO_TCP, PROTO_UDP, RealLimits,
+    SCHED_DH, SCHED_MH, SCHED_SH, hash::sched_hash,
 };
-use lb_daemon::{
-    config::{Config, Protocol},
-    conntrack::{Conntrack, Timeouts, monotonic_ns, refresh_overload},
-    sched,
-    state::vip_key,
-};
+use lb_daemon::conntrack::{Conntrack, Timeouts, monotonic_ns, refresh_overload};
 use lb_tests::{
-    packet::{ETH_P_IP, Ipv4, eth, tcp, udp},
-    require_root,
-    testrun::{CLIENT_MAC, DIRECTOR, Harness},
+    config::{
+        ConfigBuilder, Protocol, RealBuilder, ServiceBuilder, config, real, service_key,
+        tcp_service, udp_service,
+    },
+    consts::{REALS, VIP, XDP_DROP, XDP_TX, real_addr},
+    flow::flow_key,
+    models::table_choice,
+    packet::{TCP_ACK, TCP_SYN, tcp_ip, udp_ip},
+    pin_to_cpu0, require_root,
+    testrun::Harness,
 };
 
-const VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 100);
-const REALS: [Ipv4Addr; 3] = [
-    Ipv4Addr::new(198, 18, 0, 11),
-    Ipv4Addr::new(198, 18, 0, 12),
-    Ipv4Addr::new(198, 18, 0, 13),
-];
-const XDP_DROP: u32 = 1;
-const XDP_TX: u32 = 3;
-const TCP_SYN: u8 = 0x02;
-const TCP_ACK: u8 = 0x10;
-
-/// One service (JSON) with the three real servers (`reals`: extra JSON fields per real
-/// server, e.g. weights and thresholds).
-fn service(proto: &str, port: u16, sched: &str, extra: &str, reals: [&str; 3]) -> String {
-    let reals: Vec<String> = REALS
-        .iter()
-        .zip(reals)
-        .map(|(a, x)| {
-            let x = if x.is_empty() {
-                String::new()
-            } else {
-                format!(", {x}")
-            };
-            format!(r#"{{ "address": "{a}", "forwarding": "tun"{x} }}"#)
-        })
-        .collect();
-    let extra = if extra.is_empty() {
-        String::new()
-    } else {
-        format!(", {extra}")
-    };
-    format!(
-        r#"{{ "protocol": "{proto}", "vip": "{VIP}", "port": {port}, "scheduler": "{sched}"{extra},
-             "real_servers": [ {} ] }}"#,
-        reals.join(",")
-    )
+/// A service on the VIP with the three real servers, each tunnelled and changed by its
+/// function in `reals` (weights, thresholds).
+fn three_reals(svc: ServiceBuilder, reals: [fn(RealBuilder) -> RealBuilder; 3]) -> ServiceBuilder {
+    svc.reals(REALS.iter().zip(reals).map(|(a, f)| f(real(*a).tun())))
 }
 
-fn config(top: &str, services: &[String]) -> String {
-    format!(
-        r#"{{ "interface": "eth0", "director": {{ "ipv4": "{DIRECTOR}" }}, "conn_table_size": 65536,
-             {top} "services": [ {} ] }}"#,
-        services.join(",")
-    )
+/// A real server as it is.
+fn same(r: RealBuilder) -> RealBuilder {
+    r
 }
 
-fn harness(top: &str, services: &[String]) -> Harness {
+/// Weights 4:3:2.
+const WEIGHTED: [fn(RealBuilder) -> RealBuilder; 3] =
+    [|r| r.weight(4), |r| r.weight(3), |r| r.weight(2)];
+const PLAIN: [fn(RealBuilder) -> RealBuilder; 3] = [same, same, same];
+
+fn services(services: impl IntoIterator<Item = ServiceBuilder>) -> ConfigBuilder {
+    config().conn_table_size(65536).services(services)
+}
+
+fn director(cfg: &ConfigBuilder) -> Harness {
     let mut n = REALS.to_vec();
-    n.push(Ipv4Addr::new(198, 18, 0, 21));
-    Harness::new(&config(top, services), &n)
-}
-
-/// The per-CPU cursor of rr / wrr makes choices depend on the CPU: stay on one.
-fn pin_to_cpu0() {
-    // SAFETY: a zeroed cpu_set_t with one bit set, for the calling thread only.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(0, &mut set);
-        assert_eq!(
-            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set),
-            0
-        );
-    }
+    n.push(real_addr(10));
+    Harness::new(cfg, &n)
 }
 
 fn proto_of(p: u8) -> Protocol {
@@ -117,17 +80,12 @@ fn send_to(
     dport: u16,
     flags: u8,
 ) -> Option<Ipv4Addr> {
-    let l4 = if proto == PROTO_UDP {
-        udp(client, VIP, sport, dport, b"datagram")
+    let ip = if proto == PROTO_UDP {
+        udp_ip(client, VIP, sport, dport, b"datagram")
     } else {
-        tcp(client, VIP, sport, dport, flags, b"")
+        tcp_ip(client, VIP, sport, dport, flags, b"")
     };
-    let frame = eth(
-        h.if_mac,
-        CLIENT_MAC,
-        ETH_P_IP,
-        &Ipv4::new(client, VIP, proto).build(&l4),
-    );
+    let frame = h.from_client(&ip);
     let before = h.reasons()[lb_common::DROP_NO_REAL as usize];
     let out = h.run("lb", &frame);
     if out.action == XDP_DROP {
@@ -152,32 +110,17 @@ fn syn(h: &mut Harness, client: Ipv4Addr, sport: u16, dport: u16) -> Option<u32>
 }
 
 fn id_of(h: &Harness, proto: u8, port: u16, addr: Ipv4Addr) -> u32 {
-    h.state
-        .real_ids(&vip_key(proto_of(proto), VIP.into(), port))
-        .into_iter()
-        .find(|(a, _, _)| *a == IpAddr::V4(addr))
+    h.real_id(&service_key(proto_of(proto), VIP, port), addr)
         .unwrap_or_else(|| panic!("{addr} is not a real server of port {port}"))
-        .2
 }
 
 /// The service's table as lb reads it (ids).
 fn table(h: &Harness, proto: u8, port: u16) -> Vec<u32> {
-    let svc =
-        h.dp.service(&vip_key(proto_of(proto), VIP.into(), port))
-            .expect("service");
-    h.dp.read_table(svc.table_off, svc.table_len).unwrap()
+    h.table(&service_key(proto_of(proto), VIP, port))
 }
 
 fn flow(client: Ipv4Addr, sport: u16, dport: u16) -> FlowKey {
-    FlowKey {
-        src: [u32::from_ne_bytes(client.octets()), 0, 0, 0],
-        dst: [u32::from_ne_bytes(VIP.octets()), 0, 0, 0],
-        sport: sport.to_be(),
-        dport: dport.to_be(),
-        proto: PROTO_TCP,
-        family: FAMILY_V4,
-        _pad: [0; 2],
-    }
+    flow_key(client, VIP, sport, dport, PROTO_TCP)
 }
 
 fn overload(h: &mut Harness, id: u32, on: bool) {
@@ -197,20 +140,15 @@ fn overload(h: &mut Harness, id: u32, on: bool) {
 #[test]
 fn sh_and_mh_hash_the_client_address_and_add_its_port_only_with_the_port_flag() {
     require_root!();
-    let w = [r#""weight": 4"#, r#""weight": 3"#, r#""weight": 2"#];
-    let svcs = [
-        service("tcp", 82, "sh", "", w),
-        service("tcp", 83, "sh", r#""sched_flags": ["sh-port"]"#, w),
-        service("tcp", 84, "mh", r#""mh_table_size": 251"#, w),
-        service(
-            "tcp",
-            85,
-            "mh",
-            r#""mh_table_size": 251, "sched_flags": ["mh-port"]"#,
-            w,
+    let mut h = director(&services([
+        three_reals(tcp_service(VIP, 82).scheduler("sh"), WEIGHTED),
+        three_reals(
+            tcp_service(VIP, 83).scheduler("sh").flags(&["sh-port"]),
+            WEIGHTED,
         ),
-    ];
-    let mut h = harness("", &svcs);
+        three_reals(tcp_service(VIP, 84).mh(251), WEIGHTED),
+        three_reals(tcp_service(VIP, 85).mh(251).flags(&["mh-port"]), WEIGHTED),
+    ]));
     for (port, sched, with_port) in [
         (82u16, SCHED_SH, false),
         (83, SCHED_SH, true),
@@ -250,23 +188,23 @@ fn sh_and_mh_hash_the_client_address_and_add_its_port_only_with_the_port_flag() 
 fn an_overloaded_real_server_is_skipped_by_fallback_rr_and_wrr_and_refused_by_plain_hashing() {
     require_root!();
     pin_to_cpu0();
-    let w = [r#""weight": 4"#, r#""weight": 3"#, r#""weight": 2"#];
-    let svcs = [
-        service("tcp", 80, "rr", "", w),
-        service("tcp", 81, "wrr", "", w),
-        service("tcp", 82, "sh", "", w),
-        service("tcp", 83, "sh", r#""sched_flags": ["sh-fallback"]"#, w),
-        service("tcp", 84, "mh", r#""mh_table_size": 251"#, w),
-        service(
-            "tcp",
-            85,
-            "mh",
-            r#""mh_table_size": 251, "sched_flags": ["mh-fallback", "mh-port"]"#,
-            w,
+    let mut h = director(&services([
+        three_reals(tcp_service(VIP, 80).scheduler("rr"), WEIGHTED),
+        three_reals(tcp_service(VIP, 81).scheduler("wrr"), WEIGHTED),
+        three_reals(tcp_service(VIP, 82).scheduler("sh"), WEIGHTED),
+        three_reals(
+            tcp_service(VIP, 83).scheduler("sh").flags(&["sh-fallback"]),
+            WEIGHTED,
         ),
-        service("tcp", 86, "dh", "", w),
-    ];
-    let mut h = harness("", &svcs);
+        three_reals(tcp_service(VIP, 84).mh(251), WEIGHTED),
+        three_reals(
+            tcp_service(VIP, 85)
+                .mh(251)
+                .flags(&["mh-fallback", "mh-port"]),
+            WEIGHTED,
+        ),
+        three_reals(tcp_service(VIP, 86).scheduler("dh"), WEIGHTED),
+    ]));
     // rr and wrr walk their sequence past the overloaded real server, from a cursor that
     // then goes on after the one taken.
     for port in [80u16, 81] {
@@ -275,7 +213,7 @@ fn an_overloaded_real_server_is_skipped_by_fallback_rr_and_wrr_and_refused_by_pl
         overload(&mut h, busy, true);
         let mut cursor = 0usize;
         for i in 0..2 * t.len() {
-            let (want, steps) = sched::table_choice(
+            let (want, steps) = table_choice(
                 &t,
                 cursor % t.len(),
                 |id| id == busy,
@@ -310,7 +248,7 @@ fn an_overloaded_real_server_is_skipped_by_fallback_rr_and_wrr_and_refused_by_pl
             let client = Ipv4Addr::new(198, 18, 6, host);
             let start =
                 (sched_hash(&flow(client, 3000, port), sched, with_port) % t.len() as u32) as usize;
-            let want = sched::table_choice(
+            let want = table_choice(
                 &t,
                 start,
                 |id| id == busy,
@@ -353,18 +291,15 @@ fn thresholds_stop_new_connections_at_the_upper_and_resume_below_the_lower() {
     require_root!();
     pin_to_cpu0();
     // rr over A (upper 3, lower 1), B (upper 2, no lower: below 3/4 of 2), C (no limit).
-    let svcs = [service(
-        "tcp",
-        80,
-        "rr",
-        "",
-        [
-            r#""upper_threshold": 3, "lower_threshold": 1"#,
-            r#""upper_threshold": 2"#,
-            "",
-        ],
-    )];
-    let mut h = harness("", &svcs);
+    let limited = |upper_a: u32| {
+        let a = move |r: RealBuilder| r.upper_threshold(upper_a).lower_threshold(1);
+        tcp_service(VIP, 80).scheduler("rr").reals([
+            a(real(REALS[0]).tun()),
+            real(REALS[1]).tun().upper_threshold(2),
+            real(REALS[2]).tun(),
+        ])
+    };
+    let mut h = director(&services([limited(3)]));
     let ids: Vec<u32> = REALS.iter().map(|a| id_of(&h, PROTO_TCP, 80, *a)).collect();
     let uppers = [3u64, 2, 0];
     let t = table(&h, PROTO_TCP, 80);
@@ -376,7 +311,7 @@ fn thresholds_stop_new_connections_at_the_upper_and_resume_below_the_lower() {
     let mut run = |h: &mut Harness, conns: &mut [u64; 3], over: &mut [bool; 3], n: usize| {
         for _ in 0..n {
             let o = *over;
-            let (want, steps) = sched::table_choice(
+            let (want, steps) = table_choice(
                 &t,
                 cursor % t.len(),
                 |id| o[ids.iter().position(|x| *x == id).unwrap()],
@@ -435,23 +370,7 @@ fn thresholds_stop_new_connections_at_the_upper_and_resume_below_the_lower() {
     );
     // A raised upper threshold lifts the overload at once (IPVS's __ip_vs_update_dest); an
     // unchanged one keeps it.
-    let raised = config(
-        "",
-        &[service(
-            "tcp",
-            80,
-            "rr",
-            "",
-            [
-                r#""upper_threshold": 10, "lower_threshold": 1"#,
-                r#""upper_threshold": 2"#,
-                "",
-            ],
-        )],
-    );
-    h.state
-        .apply(&mut h.dp, &Config::parse(&raised, "t").unwrap())
-        .unwrap();
+    h.apply(&services([limited(10)]));
     let l = |h: &Harness, k: usize| h.dp.real_limits(ids[k]).unwrap();
     assert_eq!((l(&h, 0).upper, l(&h, 0).overloaded), (10, 0));
     assert_eq!((l(&h, 1).upper, l(&h, 1).overloaded), (2, 1));
@@ -461,16 +380,14 @@ fn thresholds_stop_new_connections_at_the_upper_and_resume_below_the_lower() {
 fn one_packet_scheduling_schedules_every_datagram_and_keeps_no_entry() {
     require_root!();
     pin_to_cpu0();
-    let nat = r#"{ "address": "198.18.0.21", "forwarding": "nat" }"#;
-    let svcs = [
-        service("udp", 53, "rr", r#""one_packet": true"#, ["", "", ""]),
-        service("udp", 54, "rr", "", ["", "", ""]),
-        format!(
-            r#"{{ "protocol": "udp", "vip": "{VIP}", "port": 55, "scheduler": "rr", "one_packet": true,
-                 "real_servers": [ {nat} ] }}"#
-        ),
-    ];
-    let mut h = harness("", &svcs);
+    let mut h = director(&services([
+        three_reals(udp_service(VIP, 53).scheduler("rr").one_packet(), PLAIN),
+        three_reals(udp_service(VIP, 54).scheduler("rr"), PLAIN),
+        udp_service(VIP, 55)
+            .scheduler("rr")
+            .one_packet()
+            .real(real(real_addr(10)).nat()),
+    ]));
     let client = Ipv4Addr::new(198, 18, 5, 9);
     let t = table(&h, PROTO_UDP, 53);
     let got: Vec<Option<u32>> = (0..6)
@@ -478,10 +395,9 @@ fn one_packet_scheduling_schedules_every_datagram_and_keeps_no_entry() {
         .collect();
     let want: Vec<Option<u32>> = (0..6).map(|i| Some(t[i % 3])).collect();
     assert_eq!(got, want, "one 5-tuple, every datagram scheduled anew (rr)");
-    let key = vip_key(Protocol::Udp, VIP.into(), 53);
-    let svc = h.dp.service(&key).unwrap();
+    let key = service_key(Protocol::Udp, VIP, 53);
     assert_eq!(
-        h.service_stats(svc.id).conns,
+        h.service_stats(h.service_id(&key)).conns,
         6,
         "each datagram is a connection"
     );
@@ -495,21 +411,14 @@ fn one_packet_scheduling_schedules_every_datagram_and_keeps_no_entry() {
         .map(|_| send(&mut h, PROTO_UDP, client, 5353, 54, 0))
         .collect();
     assert!(got.iter().all(|g| g.is_some() && *g == got[0]), "{got:?}");
-    let svc54 =
-        h.dp.service(&vip_key(Protocol::Udp, VIP.into(), 54))
-            .unwrap();
-    assert_eq!(h.service_stats(svc54.id).conns, 1);
+    let svc54 = h.service_id(&service_key(Protocol::Udp, VIP, 54));
+    assert_eq!(h.service_stats(svc54).conns, 1);
     assert_eq!(h.dp.connections().len(), 1);
     // nat: the datagrams' reply entry (real server -> client) is kept for the UDP timeout,
     // though no connection entry goes with it.
     let before: std::collections::HashSet<FlowKey> =
         h.dp.connections().into_iter().map(|(k, _)| k).collect();
-    let frame = eth(
-        h.if_mac,
-        CLIENT_MAC,
-        ETH_P_IP,
-        &Ipv4::new(client, VIP, PROTO_UDP).build(&udp(client, VIP, 5354, 55, b"q")),
-    );
+    let frame = h.from_client(&udp_ip(client, VIP, 5354, 55, b"q"));
     assert_eq!(h.run("lb", &frame).action, XDP_TX);
     let new: Vec<(FlowKey, lb_common::Conn)> =
         h.dp.connections()
@@ -527,34 +436,25 @@ fn one_packet_scheduling_schedules_every_datagram_and_keeps_no_entry() {
     assert!(h.dp.conn(&new[0].0).is_none(), "gone after the UDP timeout");
 }
 
-/// A config of one wlc service over the real servers in `reals` (address, weight).
-fn wlc_config(top: &str, reals: &[(Ipv4Addr, u32)]) -> Config {
-    let reals: Vec<String> = reals
-        .iter()
-        .map(|(a, w)| format!(r#"{{ "address": "{a}", "weight": {w}, "forwarding": "tun" }}"#))
-        .collect();
-    let svc = format!(
-        r#"{{ "protocol": "tcp", "vip": "{VIP}", "port": 80, "scheduler": "wlc",
-             "real_servers": [ {} ] }}"#,
-        reals.join(",")
-    );
-    Config::parse(&config(top, &[svc]), "t").unwrap_or_else(|e| panic!("{e}"))
+/// A config of one wlc service over the real servers in `reals` (address, weight), with
+/// `expire_nodest_conn` when `expire`.
+fn wlc_config(expire: bool, reals: &[(Ipv4Addr, u32)]) -> ConfigBuilder {
+    let cfg = services([tcp_service(VIP, 80)
+        .scheduler("wlc")
+        .reals(reals.iter().map(|(a, w)| real(*a).weight(*w).tun()))]);
+    if expire {
+        cfg.expire_nodest_conn()
+    } else {
+        cfg
+    }
 }
 
 #[test]
 fn weight_changes_never_move_an_established_flow_and_expire_nodest_conn_moves_a_removed_ones() {
     require_root!();
     for expire in [false, true] {
-        let top = if expire {
-            r#""expire_nodest_conn": true,"#
-        } else {
-            ""
-        };
         let all = [(REALS[0], 1), (REALS[1], 1), (REALS[2], 1)];
-        let mut h = Harness::new(
-            &config(top, &[service("tcp", 80, "wlc", "", ["", "", ""])]),
-            &REALS,
-        );
+        let mut h = Harness::new(&wlc_config(expire, &all), &REALS);
         let client = Ipv4Addr::new(198, 18, 5, 10);
         let a = syn(&mut h, client, 6000, 80).unwrap();
         let a_addr = *REALS
@@ -568,9 +468,7 @@ fn weight_changes_never_move_an_established_flow_and_expire_nodest_conn_moves_a_
             .iter()
             .map(|(r, _)| (*r, if *r == a_addr { 0 } else { 5 }))
             .collect();
-        h.state
-            .apply(&mut h.dp, &wlc_config(top, &quiesced))
-            .unwrap();
+        h.apply(&wlc_config(expire, &quiesced));
         for p in 0..10 {
             let r = syn(&mut h, Ipv4Addr::new(198, 18, 5, 11), 7000 + p, 80);
             assert!(
@@ -583,7 +481,7 @@ fn weight_changes_never_move_an_established_flow_and_expire_nodest_conn_moves_a_
         // once and its next packet is scheduled anew.
         let rest: Vec<(Ipv4Addr, u32)> =
             all.iter().copied().filter(|(r, _)| *r != a_addr).collect();
-        let report = h.state.apply(&mut h.dp, &wlc_config(top, &rest)).unwrap();
+        let report = h.apply(&wlc_config(expire, &rest));
         assert_eq!(report.connections_expired, expire as usize);
         let next = send_to(&mut h, PROTO_TCP, client, 6000, 80, TCP_ACK);
         if expire {

@@ -9,9 +9,12 @@ use std::{
 };
 
 use lb_tests::{
+    config::ConfigBuilder,
+    consts::DIRECTOR,
+    listing::real_servers_conns,
     require_root,
     solo::SoloLbd,
-    topo::{DIRECTOR, HttpServer, Method, Topology, http_get},
+    topo::{HttpServer, Method, Topology},
 };
 
 /// The seed example's addresses (ipvsadm(8)'s NAT example), held only inside the test's
@@ -74,10 +77,8 @@ fn seed_topology() -> Topology {
 }
 
 /// The topology's config without services.
-fn empty_config(t: &Topology) -> serde_json::Value {
-    let mut c = t.config(&[]);
-    c["services"] = serde_json::json!([]);
-    c
+fn empty_config(t: &Topology) -> ConfigBuilder {
+    t.config(&[]).no_services()
 }
 
 /// Runs one line of the seed example against the topology's lbd (the words after `lbctl`,
@@ -98,20 +99,7 @@ fn seed_reals() -> Vec<IpAddr> {
 /// `n` HTTP requests to the seed VIP over new connections; which real server answered how
 /// often.
 fn requests(t: &Topology, n: u32) -> BTreeMap<String, u32> {
-    let vip = SocketAddr::from((SEED_VIP, 80));
-    let mut answers = BTreeMap::new();
-    let _in = t.client.enter();
-    for i in 0..n {
-        let (status, body) =
-            http_get(vip, None).unwrap_or_else(|e| panic!("connection {i} failed: {e}"));
-        assert_eq!(status, 200, "connection {i}: {body}");
-        *answers.entry(body.trim().to_string()).or_default() += 1;
-    }
-    answers
-}
-
-fn listing_json(t: &Topology) -> serde_json::Value {
-    serde_json::from_str(&t.lbctl(&["-L", "-n", "--stats", "--json"])).expect("json")
+    t.requests(SocketAddr::from((SEED_VIP, 80)), n)
 }
 
 #[test]
@@ -137,16 +125,10 @@ fn the_seed_example_verbatim_serves_http_from_both_real_servers() {
         assert_eq!(Some(&served), answers.get(&h.name), "{}", h.name);
     }
     // lbd counted them, and -Z zeroes them.
-    let v = listing_json(&t);
+    let v = t.stats_listing();
     let svc = &v["services"][0];
     assert_eq!(svc["stats"]["conns"], 20, "{v}");
-    let per_real: u64 = svc["real_servers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["stats"]["conns"].as_u64().unwrap())
-        .sum();
-    assert_eq!(per_real, 20);
+    assert_eq!(real_servers_conns(svc), 20);
     assert!(
         svc["stats"]["out_pkts"].as_u64().unwrap() >= 3 * 20,
         "{svc}"
@@ -196,7 +178,7 @@ fn the_seed_example_verbatim_serves_http_from_both_real_servers() {
     }
     // -Z zeroes the counters.
     run_line(&t, "lbctl -Z -t 192.168.0.1:80");
-    let v = listing_json(&t);
+    let v = t.stats_listing();
     assert_eq!(v["services"][0]["stats"]["conns"], 0, "{v}");
     assert_eq!(
         v["services"][0]["real_servers"][0]["stats"]["in_pkts"], 0,
@@ -369,8 +351,9 @@ fn bad_input_gets_its_exact_message_a_failing_status_and_changes_nothing() {
     // A config file for apply: the running daemon settings with `services` (and more) set.
     let file = lbd.dir.join("bad.json");
     let f = file.to_str().unwrap().to_string();
+    let running: serde_json::Value = serde_json::from_str(&lbd.config.json()).unwrap();
     let with = |services: serde_json::Value| {
-        let mut c = lbd.config.clone();
+        let mut c = running.clone();
         c["services"] = services;
         c
     };
@@ -614,11 +597,7 @@ fn bad_input_gets_its_exact_message_a_failing_status_and_changes_nothing() {
 fn concurrent_clients_each_get_their_change_applied_whole() {
     require_root!();
     let lbd = SoloLbd::start();
-    assert!(
-        lbd.lbctl(&["-A", "-t", "192.168.0.1:80", "-s", "mh"], b"")
-            .status
-            .success()
-    );
+    lbd.ok(&["-A", "-t", "192.168.0.1:80", "-s", "mh"]);
     // Four clients add 20 real servers each at the same time, every one its own connection.
     std::thread::scope(|s| {
         for c in 0..4u8 {

@@ -10,20 +10,19 @@ use std::{
 };
 
 use lb_tests::{
+    config::tcp_service,
+    consts::{VIP, VIP_PORT, real_addr},
     require_root,
-    topo::{Method, Topology, VIP, VIP_PORT, bin, http_get, real_addr},
+    topo::{Method, Topology, bin, http_get},
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 
 #[test]
 fn trace_shows_a_forwarded_and_a_dropped_packet_with_their_reasons() {
     require_root!();
     let mut t = Topology::new(2, Method::Tun);
-    let mut cfg = t.config(&[1, 1]);
     // Port 81 of the VIP has no real server: its SYNs are dropped (drop_no_real).
-    cfg["services"].as_array_mut().unwrap().push(json!({
-        "protocol": "tcp", "vip": VIP.to_string(), "port": 81, "real_servers": []
-    }));
+    let cfg = t.config(&[1, 1]).service(tcp_service(VIP, 81));
     t.start_lbd(&cfg);
     let mut child = Command::new(bin("lbctl"))
         .arg("--socket")

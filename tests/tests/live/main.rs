@@ -1,0 +1,16 @@
+//! The live tier: client, director and real servers as network namespaces joined by veth
+//! pairs and a bridge the tests create, lbd (and `lbd decap`) running for real with XDP in
+//! native mode, real TCP/UDP traffic, lbctl against lbd's socket; asserting what the client
+//! and the servers saw and what lbd reports. Nothing is routed out of the namespaces.
+//!
+//! Every test builds its own topology (namespaces, pins, work directory, names unique to it),
+//! so tests run in parallel; `cargo test`'s default of one thread per core keeps two at a
+//! time here.
+
+mod atomicity;
+mod ctl;
+mod daemon;
+mod forwarding;
+mod health;
+mod restart;
+mod trace;

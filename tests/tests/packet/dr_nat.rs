@@ -1,0 +1,251 @@
+//! Direct routing and masquerading over IPv4: `dr` rewrites the destination MAC only and
+//! needs its real server on the link; `nat` rewrites addresses, ports, TTL and checksums in
+//! both directions, and keeps its replies' entries as long as their connection.
+
+use std::time::Duration;
+
+use lb_common::CONN_F_REPLY;
+use lb_tests::{
+    config::{ConfigBuilder, Protocol, config, real, service_key, tcp_service, udp_service},
+    consts::{GATEWAY, LOCAL_CLIENT, REALS, REMOTE_CLIENT, REMOTE_REAL, VIP, real_mac},
+    expect::{direct, routed4},
+    fixture::Fixture,
+    packet::{IPPROTO_TCP, IPPROTO_UDP, Ipv4, TCP_ACK, TCP_SYN, tcp, tcp_ip, udp},
+    require_root,
+    testrun::Harness,
+};
+
+const SYN_ACK: u8 = TCP_SYN | TCP_ACK;
+
+/// tcp VIP:81 by `dr` to REALS[1], VIP:82 by `dr` to a real server behind a router;
+/// tcp VIP:80 masqueraded to `nat_real`:8080, udp VIP:53 to `nat_real`:5353.
+fn services(nat_real: std::net::Ipv4Addr) -> ConfigBuilder {
+    config()
+        .service(tcp_service(VIP, 81).mh(251).real(real(REALS[1]).dr()))
+        .service(tcp_service(VIP, 82).mh(251).real(real(REMOTE_REAL).dr()))
+        .service(
+            tcp_service(VIP, 80)
+                .mh(251)
+                .real(real(nat_real).port(8080).nat()),
+        )
+        .service(
+            udp_service(VIP, 53)
+                .mh(251)
+                .real(real(nat_real).port(5353).nat()),
+        )
+}
+
+fn director() -> Harness {
+    let h = Harness::new(
+        &services(REALS[2]),
+        &[REALS[1], REALS[2], LOCAL_CLIENT, GATEWAY],
+    );
+    // A real server behind a router: not on the director's link.
+    h.ns.ip(&["route", "add", "198.19.0.0/24", "via", &GATEWAY.to_string()]);
+    h
+}
+
+#[test]
+fn dr_rewrites_only_the_destination_mac_and_refuses_a_real_server_behind_a_router() {
+    require_root!();
+    let mut h = director();
+    let on_link = h.from_client(&tcp_ip(REMOTE_CLIENT, VIP, 40010, 81, TCP_SYN, b"data"));
+    let routed = h.from_client(&tcp_ip(REMOTE_CLIENT, VIP, 40011, 82, TCP_SYN, b""));
+    let me = h.if_mac;
+    h.run_fixtures(&[
+        Fixture::new("dr: to the real server's MAC", on_link.clone())
+            .tx(direct(&on_link, me, REALS[1]))
+            .counters(&[("tx", 1), ("conn_new", 1)]),
+        Fixture::new("dr to a real server not on the link", routed)
+            .dropped()
+            .counters(&[("conn_new", 1), ("drop_dr_not_onlink", 1)]),
+    ]);
+}
+
+#[test]
+fn nat_rewrites_both_directions_with_correct_checksums() {
+    require_root!();
+    let mut h = director();
+    let rip = REALS[2];
+    let me = h.if_mac;
+    // Client -> VIP:80 becomes client -> RIP:8080.
+    let mut ip = Ipv4::new(LOCAL_CLIENT, VIP, IPPROTO_TCP);
+    ip.tos = 0x28;
+    let syn = h.from_client(&ip.build(&tcp(LOCAL_CLIENT, VIP, 40012, 80, TCP_SYN, b"hello")));
+    let mut ip_in = ip.clone();
+    ip_in.dst = rip;
+    h.run_fixture(
+        Fixture::new("nat in: to the real server's address and port", syn)
+            .tx(routed4(
+                &ip_in,
+                real_mac(rip),
+                me,
+                &tcp(LOCAL_CLIENT, rip, 40012, 8080, TCP_SYN, b"hello"),
+            ))
+            .counters(&[("tx", 1), ("conn_new", 1)]),
+    );
+    assert_eq!(h.dp.connections().len(), 2, "both directions tracked");
+
+    // RIP:8080 -> client becomes VIP:80 -> client, toward the client's MAC.
+    let reply_ip = Ipv4::new(rip, LOCAL_CLIENT, IPPROTO_TCP);
+    let reply = h.from_neighbour(
+        rip,
+        &reply_ip.build(&tcp(rip, LOCAL_CLIENT, 8080, 40012, SYN_ACK, b"world!")),
+    );
+    let mut ip_out = reply_ip.clone();
+    ip_out.src = VIP;
+    h.run_fixture(
+        Fixture::new("nat out: from the VIP again", reply)
+            .tx(routed4(
+                &ip_out,
+                real_mac(LOCAL_CLIENT),
+                me,
+                &tcp(VIP, LOCAL_CLIENT, 80, 40012, SYN_ACK, b"world!"),
+            ))
+            .counters(&[("nat_reply", 1)]),
+    );
+    let s = h.service_stats(h.service_id(&service_key(Protocol::Tcp, VIP, 80)));
+    assert_eq!(
+        (s.conns, s.in_pkts, s.out_pkts, s.in_bytes, s.out_bytes),
+        (1, 1, 1, 45, 46),
+        "ipvsadm --stats: Conns InPkts OutPkts InBytes OutBytes"
+    );
+}
+
+#[test]
+fn nat_udp_keeps_a_zero_checksum_and_fixes_a_real_one() {
+    require_root!();
+    let mut h = director();
+    let rip = REALS[2];
+    let me = h.if_mac;
+    let fixtures: Vec<Fixture> = [(40013u16, false), (40014, true)]
+        .into_iter()
+        .map(|(sport, zero)| {
+            let ip = Ipv4::new(LOCAL_CLIENT, VIP, IPPROTO_UDP);
+            let mut dgram = udp(LOCAL_CLIENT, VIP, sport, 53, b"query");
+            let mut want_l4 = udp(LOCAL_CLIENT, rip, sport, 5353, b"query");
+            if zero {
+                // No checksum (RFC 768): none after the rewrite either.
+                dgram[6..8].copy_from_slice(&[0, 0]);
+                want_l4[6..8].copy_from_slice(&[0, 0]);
+            }
+            let mut ip_in = ip.clone();
+            ip_in.dst = rip;
+            Fixture::new(
+                if zero { "udp, checksum 0" } else { "udp" },
+                h.from_client(&ip.build(&dgram)),
+            )
+            .tx(routed4(&ip_in, real_mac(rip), me, &want_l4))
+            .counters(&[("tx", 1), ("conn_new", 1)])
+        })
+        .collect();
+    h.run_fixtures(&fixtures);
+}
+
+#[test]
+fn packets_for_no_vip_and_no_nat_connection_and_expiring_ones_pass_untouched() {
+    require_root!();
+    let mut h = director();
+    // Looks like a reply from a nat real server, but no connection exists.
+    let stray = h.from_neighbour(
+        REALS[2],
+        &tcp_ip(REALS[2], LOCAL_CLIENT, 8080, 1, SYN_ACK, b""),
+    );
+    let mut ip = Ipv4::new(LOCAL_CLIENT, VIP, IPPROTO_TCP);
+    ip.ttl = 1;
+    let ttl1 = h.from_client(&ip.build(&tcp(LOCAL_CLIENT, VIP, 40015, 80, TCP_SYN, b"")));
+    h.run_fixtures(&[
+        Fixture::new("a stray reply", stray).counters(&[("pass_not_vip", 1)]),
+        Fixture::new(
+            "nat of a packet whose TTL would expire: the host answers it",
+            ttl1,
+        )
+        .counters(&[("conn_new", 1), ("pass_ttl_exceeded", 1)]),
+    ]);
+}
+
+#[test]
+fn a_lost_nat_reply_entry_is_made_again_by_its_connection() {
+    require_root!();
+    let mut h = director();
+    let rip = REALS[2];
+    let me = h.if_mac;
+    let seg = |h: &Harness, flags| h.from_client(&tcp_ip(LOCAL_CLIENT, VIP, 40030, 80, flags, b""));
+    let (syn, ack) = (seg(&h, TCP_SYN), seg(&h, TCP_ACK));
+    let rewritten = |flags| {
+        routed4(
+            &Ipv4::new(LOCAL_CLIENT, rip, IPPROTO_TCP),
+            real_mac(rip),
+            me,
+            &tcp(LOCAL_CLIENT, rip, 40030, 8080, flags, b""),
+        )
+    };
+    h.run_fixture(
+        Fixture::new("the connection", syn)
+            .tx(rewritten(TCP_SYN))
+            .counters(&[("tx", 1), ("conn_new", 1)]),
+    );
+    // The LRU drops the reply entry (here: deleted by hand).
+    let reply_key =
+        h.dp.connections()
+            .into_iter()
+            .find(|(_, c)| c.flags & CONN_F_REPLY != 0)
+            .expect("a reply entry")
+            .0;
+    assert!(h.dp.delete_conn(&reply_key));
+    let reply = h.from_neighbour(rip, &tcp_ip(rip, LOCAL_CLIENT, 8080, 40030, SYN_ACK, b""));
+    h.run_fixture(
+        Fixture::new("the reply without its entry: the host's", reply.clone())
+            .counters(&[("pass_not_vip", 1)]),
+    );
+    // The connection's entry is refreshed at most once a second; the refresh makes the reply
+    // entry again.
+    std::thread::sleep(Duration::from_millis(1100));
+    h.run_fixtures(&[
+        Fixture::new("the connection's next packet", ack)
+            .tx(rewritten(TCP_ACK))
+            .counters(&[("tx", 1), ("conn_hit", 1)]),
+        Fixture::new("the reply: rewritten again", reply)
+            .tx(routed4(
+                &Ipv4::new(VIP, LOCAL_CLIENT, IPPROTO_TCP),
+                real_mac(LOCAL_CLIENT),
+                me,
+                &tcp(VIP, LOCAL_CLIENT, 80, 40030, SYN_ACK, b""),
+            ))
+            .counters(&[("nat_reply", 1)]),
+    ]);
+}
+
+#[test]
+fn a_removed_nat_real_servers_connection_keeps_its_replies() {
+    require_root!();
+    let mut h = director();
+    let rip = REALS[2];
+    let me = h.if_mac;
+    let syn = h.from_client(&tcp_ip(LOCAL_CLIENT, VIP, 40040, 80, TCP_SYN, b""));
+    h.run_fixture(
+        Fixture::new("the connection", syn)
+            .tx(routed4(
+                &Ipv4::new(LOCAL_CLIENT, rip, IPPROTO_TCP),
+                real_mac(rip),
+                me,
+                &tcp(LOCAL_CLIENT, rip, 40040, 8080, TCP_SYN, b""),
+            ))
+            .counters(&[("tx", 1), ("conn_new", 1)]),
+    );
+    // The nat real server leaves both nat services (another takes its place): its connection
+    // goes on, so the address filter must still let its replies through, though no
+    // configured address keeps its bit.
+    h.apply(&services(REALS[1]));
+    let reply = h.from_neighbour(rip, &tcp_ip(rip, LOCAL_CLIENT, 8080, 40040, SYN_ACK, b""));
+    h.run_fixture(
+        Fixture::new("its reply: still rewritten", reply)
+            .tx(routed4(
+                &Ipv4::new(VIP, LOCAL_CLIENT, IPPROTO_TCP),
+                real_mac(LOCAL_CLIENT),
+                me,
+                &tcp(VIP, LOCAL_CLIENT, 80, 40040, SYN_ACK, b""),
+            ))
+            .counters(&[("nat_reply", 1)]),
+    );
+}
