@@ -488,7 +488,7 @@ pub const LAYOUT_VERSION: u32 = 2;
 
 /// [`layout_fingerprint`] of the layout [`LAYOUT_VERSION`] describes; stored next to the
 /// version in the pinned maps.
-pub const LAYOUT_FINGERPRINT: u64 = 0x1caf_e427_6268_0b41;
+pub const LAYOUT_FINGERPRINT: u64 = 0x2899_f066_bddb_0ad9;
 
 /// The version a data plane pinned without [`map_name::META`] has.
 pub const LAYOUT_VERSION_UNVERSIONED: u32 = 1;

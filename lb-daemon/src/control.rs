@@ -340,11 +340,14 @@ pub fn restart_only_changes(running: &Config, new: &Config) -> Vec<ConfigError> 
         running.conn_table_size().to_string(),
         new.conn_table_size().to_string(),
     );
-    check(
-        "conn_table_size_v6",
-        running.conn_table_size_v6().to_string(),
-        new.conn_table_size_v6().to_string(),
-    );
+    // Unset, the IPv6 table's size follows conn_table_size (which says so itself).
+    if running.conn_table_size_v6.is_some() || new.conn_table_size_v6.is_some() {
+        check(
+            "conn_table_size_v6",
+            running.conn_table_size_v6().to_string(),
+            new.conn_table_size_v6().to_string(),
+        );
+    }
     check(
         "metrics_listen",
         format!("{:?}", running.metrics_listen),
