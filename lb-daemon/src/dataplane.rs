@@ -763,7 +763,10 @@ fn check_pinned_layout(dir: &Path) -> Result<()> {
             continue;
         }
         let info = aya::maps::MapInfo::from_pin(&path).map_err(|source| map_err(name, source))?;
-        let same_capacity = name == map_name::CONNS || info.max_entries() == def.max_entries();
+        // The connection tables' capacities are the config's (an adopted table keeps its own).
+        let same_capacity = name == map_name::CONNS
+            || name == map_name::CONNS6
+            || info.max_entries() == def.max_entries();
         if info.key_size() != def.key_size()
             || info.value_size() != def.value_size()
             || !same_capacity

@@ -84,7 +84,7 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
             Known::Flow(real) => (real, false),
             Known::Nothing => {
                 let svc = vip(&pkt.flow)?;
-                (conn::track_new(pkt, &svc, cfg, now)?, true)
+                conn::track_new(pkt, &svc, cfg, now)?
             }
         }
     };

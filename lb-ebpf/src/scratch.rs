@@ -22,6 +22,8 @@ pub struct Scratch {
     pub tpl: Template,
     /// A `nat` connection's reply direction (real server -> client) being recorded.
     pub reply: FlowKey,
+    /// The unconfirmed table's walk to a slot for a new flow (`conn/unconfirmed.rs`).
+    pub pick: Pick,
     pub least: Least,
     /// A table-driven scheduler's search for an available real server.
     pub probe: Probe,
@@ -44,6 +46,16 @@ pub struct Scratch {
     /// A fragment table key and entry being looked up or inserted.
     pub frag_key: FragKey,
     pub frag: FragEntry,
+}
+
+/// The state of the unconfirmed table's walk to the slot a new flow takes: its own (if it
+/// has one), the first free one, and the oldest one with its age; `NEW_CONN_WAYS` for none.
+#[repr(C)]
+pub struct Pick {
+    pub own: u32,
+    pub free: u32,
+    pub oldest: u32,
+    pub oldest_age: u32,
 }
 
 /// The state of `sched::table`'s walk to the next available slot.

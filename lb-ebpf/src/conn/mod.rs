@@ -141,7 +141,8 @@ fn reuses(pkt: &Packet, state: u8, cfg: &GlobalConfig) -> bool {
 
 /// Stage `conn`, second half, for a flow the tables do not know: a real server from
 /// persistence or the scheduler, and the flow recorded in the unconfirmed table (with
-/// one-packet scheduling, nothing but a `nat` reply's slot). Returns the real server.
+/// one-packet scheduling, nothing but a `nat` reply's slot). Returns the real server, and
+/// whether the packet started a connection (a RST passed on is none).
 ///
 /// A TCP packet other than a SYN (a flow lb never saw, or forgot) is scheduled only by the
 /// hash schedulers (`sh`, `dh`, `mh`: the choice every director makes for the flow) or with
@@ -154,11 +155,12 @@ pub fn track_new(
     svc: &Service,
     cfg: &GlobalConfig,
     now_ns: u64,
-) -> Result<u32, Verdict> {
+) -> Result<(u32, bool), Verdict> {
     let hashed = matches!(svc.sched, SCHED_SH | SCHED_DH | SCHED_MH);
     let mut record = cfg.flags & CFG_F_NO_CONN_TABLE == 0;
+    let mut rst = false;
     if pkt.flow.proto == PROTO_TCP && pkt.tcp_flags & TCP_SYN == 0 {
-        let rst = pkt.tcp_flags & TCP_RST != 0;
+        rst = pkt.tcp_flags & TCP_RST != 0;
         if !hashed && (rst || cfg.flags & CFG_F_SLOPPY_TCP == 0) {
             return Err(Verdict::drop(reason::DROP_TCP_MID_FLOW));
         }
@@ -182,6 +184,10 @@ pub fn track_new(
         }
         real
     };
+    if rst {
+        // Passed on to the hash's real server: no connection, nothing recorded.
+        return Ok((real, false));
+    }
     count(reason::CONN_NEW);
     let flooding = record && flood::note(cfg, now_ns);
     if flooding && hashed {
@@ -211,7 +217,7 @@ pub fn track_new(
             unconfirmed::record(key, real, 0, flags, now);
         }
     }
-    Ok(real)
+    Ok((real, true))
 }
 
 /// A confirmed `nat` connection's reply entry (real server -> client). Refused only when the

@@ -13,7 +13,10 @@ use core::sync::atomic::{Ordering, compiler_fence};
 use lb_common::{CONN_F_REPLY, FlowKey, NEW_CONN_WAYS, NewConn, new_conn_bucket, reason};
 
 use super::counts;
-use crate::{count::count, maps::CONNS_NEW};
+use crate::{
+    count::count,
+    maps::{CONNS_NEW, scratch},
+};
 
 /// Whether a slot's flow is `flow` (word by word: the flow may be on the stack, where wider
 /// reads of a 4-aligned key are refused).
@@ -62,29 +65,47 @@ pub fn find(flow: &FlowKey) -> Option<*mut NewConn> {
 #[inline(always)]
 pub fn record(flow: &FlowKey, real: u32, state: u8, flags: u8, now: u32) {
     let base = new_conn_bucket(flow) * NEW_CONN_WAYS;
-    let mut pick = 0;
-    let mut oldest = 0u32;
-    let mut free = false;
+    let Some(sc) = scratch() else {
+        // Index 0 of a one-entry per-CPU array always exists; this is for the type checker.
+        return;
+    };
+    // The walk's state lives in the scratch slot: off the 512-byte stack, and untracked by
+    // the verifier (which then checks each step once).
+    // SAFETY: this CPU's scratch slot, used by nothing else during this run.
+    let p = unsafe { &mut (*sc).pick };
+    // The flow's own slot, else the first free one, else the oldest.
+    p.own = NEW_CONN_WAYS;
+    p.free = NEW_CONN_WAYS;
+    p.oldest = 0;
+    p.oldest_age = 0;
     let mut w = 0;
     while w < NEW_CONN_WAYS {
         if let Some(s) = CONNS_NEW.get_ptr_mut(base + w) {
             // SAFETY: an array element, read only.
             let r = unsafe { &*s };
             if r.check == 0 {
-                if !free {
-                    pick = w;
-                    free = true;
+                if p.free == NEW_CONN_WAYS {
+                    p.free = w;
                 }
             } else if same(&r.flow, flow) {
-                pick = w;
-                break;
-            } else if !free && now.wrapping_sub(r.last_seen) >= oldest {
-                pick = w;
-                oldest = now.wrapping_sub(r.last_seen);
+                p.own = w;
+            } else {
+                let age = now.wrapping_sub(r.last_seen);
+                if age >= p.oldest_age {
+                    p.oldest = w;
+                    p.oldest_age = age;
+                }
             }
         }
         w += 1;
     }
+    let pick = if p.own != NEW_CONN_WAYS {
+        p.own
+    } else if p.free != NEW_CONN_WAYS {
+        p.free
+    } else {
+        p.oldest
+    } & (NEW_CONN_WAYS - 1);
     let Some(s) = CONNS_NEW.get_ptr_mut(base + pick) else {
         // `base + pick` is below the array's size by construction; this is for the type
         // checker.

@@ -23,23 +23,19 @@
 
 use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
-    os::fd::AsFd,
     time::Duration,
 };
 
-use aya::{
-    maps::{PerCpuArray, PerCpuValues, ProgramArray},
-    programs::{TestRun, TestRunOptions, Xdp},
-};
 use lb_common::{
     BENCH_FIXED, BENCH_FLOOD, BENCH_NEW, BENCH_PAIRS, BENCH_TABLE_DELETE, BENCH_TABLE_HASH16,
     BENCH_TABLE_HASH40, BENCH_TABLE_LRU16, BENCH_TABLE_LRU16_PERCPU, BENCH_TABLE_LRU40,
-    BENCH_TABLE_LRU40_PERCPU, BenchState, CFG_F_NAT, CFG_F_NO_CONN_TABLE, REASON_NAMES, map_name,
+    BENCH_TABLE_LRU40_PERCPU, CFG_F_NAT, CFG_F_NO_CONN_TABLE, REASON_NAMES, map_name,
 };
 use lb_tests::{
     config::{RealBuilder, config, real, tcp_service},
     consts::{CLIENT_MAC, REMOTE_CLIENT6 as CLIENT6, VIP, VIP6, real_addr, real_addr6},
     packet::{ETH_P_IP, ETH_P_IPV6, Ipv4, Ipv6, eth, tcp},
+    shim::Repeats,
     testrun::Harness,
 };
 
@@ -351,7 +347,7 @@ fn main() {
             let base = (k as u32) << CASE_SHIFT;
             // Every round continues the case's range: no tuple number is ever used twice.
             let start = base + round * repeat;
-            set_target(&mut h, c.program);
+            h.shim_target(c.program);
             set_flags(&mut h, c.cfg_flags);
             if c.warm {
                 // The flow's first packet and a second one, which makes it established.
@@ -691,31 +687,7 @@ fn count(delta: &[(&'static str, u64)], name: &str) -> u64 {
 
 /// Runs the shim `repeat` times over the case's packet; returns ns per packet.
 fn run(h: &mut Harness, c: &Case, repeat: u32) -> f64 {
-    let mut ctx = [0u8; 24];
-    ctx[4..8].copy_from_slice(&(c.packet.len() as u32).to_ne_bytes());
-    ctx[12..16].copy_from_slice(&h.ifindex.to_ne_bytes());
-    let shim: &mut Xdp = h.dp.program("bench_shim").unwrap();
-    let r = shim
-        .test_run(TestRunOptions {
-            data_in: Some(&c.packet),
-            ctx_in: Some(&ctx),
-            repeat,
-            ..Default::default()
-        })
-        .unwrap_or_else(|e| panic!("{}: {e}", c.name));
-    r.duration.as_nanos() as f64
-}
-
-/// Puts `program` into the shim's tail-call slot.
-fn set_target(h: &mut Harness, program: &'static str) {
-    let fd = {
-        let p = h.dp.program(program).unwrap();
-        p.fd().unwrap().try_clone().unwrap()
-    };
-    let ebpf = h.dp.ebpf_mut();
-    let mut slots = ProgramArray::try_from(ebpf.map_mut(map_name::BENCH_PROGS).unwrap()).unwrap();
-    slots.set(0, &fd, 0).unwrap();
-    let _ = fd.as_fd();
+    h.shim_run(&c.packet, repeat)
 }
 
 fn set_flags(h: &mut Harness, flags: u32) {
@@ -725,38 +697,23 @@ fn set_flags(h: &mut Harness, flags: u32) {
 }
 
 /// The shim's state for the next run: mode, first tuple number, and (flood) the established
-/// flows' first tuple number. Every case restores the packet's first 64 bytes before each
-/// repeat, baselines included, so that the copy cancels out of the ratios.
-fn shim_state(h: &mut Harness, c: &Case, mode: u32, counter: u32, est_base: u32, est_i: u32) {
-    let n = aya::util::nr_cpus().unwrap();
-    let ebpf = h.dp.ebpf_mut();
-    let mut st: PerCpuArray<_, BenchState> =
-        PerCpuArray::try_from(ebpf.map_mut(map_name::BENCH_STATE).unwrap()).unwrap();
-    let mut head = [0u64; 8];
-    for (i, w) in head.iter_mut().enumerate() {
-        *w = u64::from_ne_bytes(c.packet[i * 8..i * 8 + 8].try_into().unwrap());
-    }
-    // The fixed flow is tuple number `counter`; a new-flow mode moves on before each packet.
-    let counter = if mode == BENCH_FIXED {
-        counter
-    } else {
-        counter.wrapping_sub(1)
-    };
-    let v = BenchState {
-        counter,
-        mode,
-        restore: 1,
-        every: FLOOD_EVERY,
-        seq: 0,
-        first_flags: TCP_SYN as u32,
-        est_base,
-        est_n: FLOOD_ESTABLISHED,
-        est_i,
-        table: c.table,
-        head,
-    };
-    st.set(0, PerCpuValues::try_from(vec![v; n]).unwrap(), 0)
-        .unwrap();
+/// flows' first tuple number and the next one's index. Every case restores the packet's
+/// first 64 bytes before each repeat, baselines included, so that the copy cancels out of
+/// the ratios.
+fn shim_state(h: &mut Harness, c: &Case, mode: u32, first: u32, est_base: u32, est_i: u32) {
+    h.shim_state(
+        &c.packet,
+        &Repeats {
+            mode,
+            first,
+            first_flags: TCP_SYN,
+            every: FLOOD_EVERY,
+            est_base,
+            est_n: FLOOD_ESTABLISHED,
+            est_i,
+            table: c.table,
+        },
+    );
 }
 
 /// What the connection table (and the experiment tables) cost in kernel memory, as the

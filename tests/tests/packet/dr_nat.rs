@@ -2,8 +2,6 @@
 //! needs its real server on the link; `nat` rewrites addresses, ports, TTL and checksums in
 //! both directions, and keeps its replies' entries as long as their connection.
 
-use std::time::Duration;
-
 use lb_common::CONN_F_REPLY;
 use lb_tests::{
     config::{ConfigBuilder, Protocol, config, real, service_key, tcp_service, udp_service},
