@@ -184,12 +184,13 @@ fn to_owner(
         // server as long as the table did not change.
         None => sched::rehash(&flow, &svc).ok_or(no_flow)?,
     };
-    let real = real_server(id)?;
+    // A copy: `lb_icmp`'s frame has room for it, and fewer registers to keep.
+    let real = *real_server(id)?;
     if real.method == FWD_NAT {
-        return nat_to_real(ctx, pkt, cfg, &q, &Target { id, real }, flow.dport);
+        return nat_to_real(ctx, pkt, cfg, &q, &Target { id, real: &real }, flow.dport);
     }
     let now = clock::now();
-    let v = xmit::forward(ctx, pkt, &Target { id, real }, cfg, now)?;
+    let v = xmit::forward(ctx, pkt, &Target { id, real: &real }, cfg, now)?;
     Ok(Verdict {
         action: v.action,
         reason: reason::ICMP_ERROR_FORWARDED,

@@ -213,7 +213,9 @@ fn main() {
         .collect();
     // The experiment tables hold a whole round's new flows.
     let table_size = repeat.next_power_of_two().max(1 << 20);
+    let loading = std::time::Instant::now();
     let mut h = Harness::with_bench_tables(&config, &neighbours, Some(table_size));
+    let load_ms = loading.elapsed().as_secs_f64() * 1e3;
     let v6 = {
         let ip = Ipv6::new(CLIENT6, VIP6, 6);
         eth(
@@ -466,6 +468,7 @@ fn main() {
         }));
     }
     let table = table_memory();
+    let programs = program_sizes(&mut h, load_ms);
     drop(h);
     let control_plane = if control {
         control_plane(rounds.clamp(1, 5))
@@ -479,6 +482,7 @@ fn main() {
         "baseline_ns": base,
         "cases": json,
         "connection_table": table,
+        "programs": programs,
         "control_plane": control_plane,
         "regime_failures": failed,
     });
@@ -771,6 +775,27 @@ fn table_memory() -> serde_json::Value {
             t["value_size"]
         );
     }
+    serde_json::Value::Object(v)
+}
+
+/// The size of `lb` and `lb_icmp` as the kernel has them: instructions the verifier went
+/// through, instructions after it (8 bytes each), bytes of x86 code from the JIT; and how long
+/// loading the object took (the verifier's share of it grows with the first two).
+fn program_sizes(h: &mut Harness, load_ms: f64) -> serde_json::Value {
+    let mut v = serde_json::Map::new();
+    for name in ["lb", "lb_icmp"] {
+        let Ok(p) = h.dp.program(name) else { continue };
+        let Ok(info) = p.info() else { continue };
+        let row = serde_json::json!({
+            "verified_insns": info.verified_instruction_count(),
+            "xlated_insns": info.size_translated().map(|b| b / 8),
+            "jited_bytes": info.size_jitted(),
+        });
+        println!("program {name}: {row}");
+        v.insert(name.to_string(), row);
+    }
+    println!("loading the object (and applying the bench's config): {load_ms:.0} ms");
+    v.insert("load_and_apply_ms".to_string(), serde_json::json!(load_ms));
     serde_json::Value::Object(v)
 }
 
