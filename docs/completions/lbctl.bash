@@ -25,6 +25,9 @@ _lbctl() {
             lbctl,drain)
                 cmd="lbctl__subcmd__drain"
                 ;;
+            lbctl,generate-docs)
+                cmd="lbctl__subcmd__generate__subcmd__docs"
+                ;;
             lbctl,get)
                 cmd="lbctl__subcmd__get"
                 ;;
@@ -36,6 +39,9 @@ _lbctl() {
                 ;;
             lbctl,status)
                 cmd="lbctl__subcmd__status"
+                ;;
+            lbctl,top)
+                cmd="lbctl__subcmd__top"
                 ;;
             lbctl,trace)
                 cmd="lbctl__subcmd__trace"
@@ -50,7 +56,7 @@ _lbctl() {
 
     case "${cmd}" in
         lbctl)
-            opts="-v -A -E -D -C -R -S -a -e -d -l -L -Z -t -u -f -s -p -M -b -o -6 -r -g -i -m -w -x -y -n -c -X -h --json --socket --version --add-service --edit-service --delete-service --clear --restore --save --add-server --edit-server --delete-server --list --zero --set --start-daemon --stop-daemon --tcp-service --udp-service --sctp-service --fwmark-service --scheduler --persistent --netmask --pe --sched-flags --ops --ipv6 --mh-table-size --real-server --gatewaying --ipip --masquerading --tun-type --tun-port --tun-nocsum --tun-csum --tun-remcsum --weight --u-threshold --l-threshold --numeric --connection --timeout --daemon --stats --rate --thresholds --persistent-conn --tun-info --exact --nosort --sort --mcast-interface --syncid --mcast-group --mcast-port --mcast-ttl --sync-maxlen --help status apply get completions man drain undrain health trace"
+            opts="-v -A -E -D -C -R -S -a -e -d -l -L -Z -t -u -f -s -p -M -b -o -6 -r -g -i -m -w -x -y -n -c -X -h --json --socket --version --add-service --edit-service --delete-service --clear --restore --save --add-server --edit-server --delete-server --list --zero --set --start-daemon --stop-daemon --tcp-service --udp-service --sctp-service --fwmark-service --scheduler --persistent --netmask --pe --sched-flags --ops --ipv6 --mh-table-size --real-server --gatewaying --ipip --masquerading --tun-type --tun-port --tun-nocsum --tun-csum --tun-remcsum --weight --u-threshold --l-threshold --numeric --connection --timeout --daemon --stats --rate --thresholds --persistent-conn --tun-info --exact --nosort --sort --mcast-interface --syncid --mcast-group --mcast-port --mcast-ttl --sync-maxlen --help status apply get completions man drain undrain health trace top generate-docs"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -101,11 +107,11 @@ _lbctl() {
                     return 0
                     ;;
                 --scheduler)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "rr wrr lc wlc lblc lblcr dh sh sed nq mh fo ovf" -- "${cur}"))
                     return 0
                     ;;
                 -s)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "rr wrr lc wlc lblc lblcr dh sh sed nq mh fo ovf" -- "${cur}"))
                     return 0
                     ;;
                 --persistent)
@@ -129,11 +135,11 @@ _lbctl() {
                     return 0
                     ;;
                 --sched-flags)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "sh-fallback sh-port mh-fallback mh-port flag-1 flag-2 flag-3" -- "${cur}"))
                     return 0
                     ;;
                 -b)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "sh-fallback sh-port mh-fallback mh-port flag-1 flag-2 flag-3" -- "${cur}"))
                     return 0
                     ;;
                 --mh-table-size)
@@ -149,7 +155,7 @@ _lbctl() {
                     return 0
                     ;;
                 --tun-type)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "ipip gue gre" -- "${cur}"))
                     return 0
                     ;;
                 --tun-port)
@@ -301,6 +307,24 @@ _lbctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        lbctl__subcmd__generate__subcmd__docs)
+            opts="-h --json --socket --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         lbctl__subcmd__get)
             opts="-h --json --socket --help config"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -338,7 +362,7 @@ _lbctl() {
             return 0
             ;;
         lbctl__subcmd__man)
-            opts="-h --json --socket --help"
+            opts="-h --json --socket --help status apply get completions man drain undrain health trace top"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -362,6 +386,40 @@ _lbctl() {
                 return 0
             fi
             case "${prev}" in
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        lbctl__subcmd__top)
+            opts="-b -n -d -h --batch --iterations --delay --json --socket --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --iterations)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --delay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -d)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

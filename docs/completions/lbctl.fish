@@ -8,7 +8,7 @@ function __fish_lbctl_needs_command
     set -l cmd (commandline -opc)
     set -e cmd[1]
     argparse -s (__fish_lbctl_global_optspecs) -- $cmd 2>/dev/null
-    or return
+    or return 0
     if set -q argv[1]
         # Also print the command, so this can be used to figure out what it is.
         echo $argv[1]
@@ -32,16 +32,36 @@ complete -c lbctl -n "__fish_lbctl_needs_command" -s t -l tcp-service -d 'TCP se
 complete -c lbctl -n "__fish_lbctl_needs_command" -s u -l udp-service -d 'UDP service: host[:port]' -r
 complete -c lbctl -n "__fish_lbctl_needs_command" -l sctp-service -d 'SCTP service (not supported by lb)' -r
 complete -c lbctl -n "__fish_lbctl_needs_command" -s f -l fwmark-service -d 'Firewall-mark service (not supported by lb)' -r
-complete -c lbctl -n "__fish_lbctl_needs_command" -s s -l scheduler -d 'Scheduler: rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, mh, fo, ovf (default wlc)' -r
+complete -c lbctl -n "__fish_lbctl_needs_command" -s s -l scheduler -d 'Scheduler (default wlc)' -r -f -a "rr\t'Round Robin'
+wrr\t'Weighted Round Robin'
+lc\t'Least-Connection'
+wlc\t'Weighted Least-Connection (the default)'
+lblc\t'Locality-Based Least-Connection'
+lblcr\t'Locality-Based Least-Connection with Replication'
+dh\t'Destination Hashing'
+sh\t'Source Hashing'
+sed\t'Shortest Expected Delay'
+nq\t'Never Queue'
+mh\t'Maglev Hashing'
+fo\t'Weighted Failover'
+ovf\t'Weighted Overflow'"
 complete -c lbctl -n "__fish_lbctl_needs_command" -s p -l persistent -d 'Persistent service, timeout in seconds (default 300)' -r
 complete -c lbctl -n "__fish_lbctl_needs_command" -s M -l netmask -d 'Persistence granularity: a netmask (IPv4) or prefix length (IPv6)' -r
 complete -c lbctl -n "__fish_lbctl_needs_command" -l pe -d 'Persistence engine (not supported by lb)' -r
-complete -c lbctl -n "__fish_lbctl_needs_command" -s b -l sched-flags -d 'Scheduler flags, comma-separated (sh-fallback, sh-port, mh-fallback, mh-port, flag-1..3)' -r
+complete -c lbctl -n "__fish_lbctl_needs_command" -s b -l sched-flags -d 'Scheduler flags, comma-separated' -r -f -a "sh-fallback\t'sh: another real server when the chosen one is unavailable'
+sh-port\t'sh: hash the source port too'
+mh-fallback\t'mh: another real server when the chosen one is unavailable'
+mh-port\t'mh: hash the source port too'
+flag-1\t'the first scheduler flag, by number'
+flag-2\t'the second scheduler flag, by number'
+flag-3\t'the third scheduler flag, by number'"
 complete -c lbctl -n "__fish_lbctl_needs_command" -l mh-table-size -d 'Maglev table size, a prime (lbctl extension; mh only)' -r
 complete -c lbctl -n "__fish_lbctl_needs_command" -s r -l real-server -d 'Real server: host[:port]' -r
-complete -c lbctl -n "__fish_lbctl_needs_command" -l tun-type -d 'Tunnel type: ipip (default), gue, gre' -r
+complete -c lbctl -n "__fish_lbctl_needs_command" -l tun-type -d 'Tunnel type (default ipip)' -r -f -a "ipip\t'IPIP, or IPv6 in IPv6 (the default)'
+gue\t'Generic UDP Encapsulation to --tun-port'
+gre\t'Generic Routing Encapsulation'"
 complete -c lbctl -n "__fish_lbctl_needs_command" -l tun-port -d 'Tunnel destination port (gue)' -r
-complete -c lbctl -n "__fish_lbctl_needs_command" -s w -l weight -d 'Capacity of the real server (0 to 65535, default 1)' -r
+complete -c lbctl -n "__fish_lbctl_needs_command" -s w -l weight -d 'Capacity of the real server (0 to 2147483647, default 1)' -r
 complete -c lbctl -n "__fish_lbctl_needs_command" -s x -l u-threshold -d 'Upper threshold of connections' -r
 complete -c lbctl -n "__fish_lbctl_needs_command" -s y -l l-threshold -d 'Lower threshold of connections' -r
 complete -c lbctl -n "__fish_lbctl_needs_command" -l mcast-interface -d 'Multicast interface for connection sync' -r
@@ -88,11 +108,13 @@ complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "status" -d 'Show lbd\'s
 complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "apply" -d 'Make a JSON config the whole desired state (prints what changed)'
 complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "get" -d 'Print lbd\'s desired state'
 complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "completions" -d 'Print a shell completion script'
-complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "man" -d 'Print lbctl\'s man page (roff)'
+complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "man" -d 'Print lbctl\'s man page (roff), or a verb\'s'
 complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "drain" -d 'Drain a real server: no new connections now, its remaining ones removed at the deadline'
 complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "undrain" -d 'End a drain: the real server takes new connections again'
 complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "health" -d 'Show every real server\'s health check, state and drain'
 complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "trace" -d 'Show live what the data plane does with matching packets (verdict, reason, real server)'
+complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "top" -d 'Show services and real servers live, refreshed like top (connections, rates, health, drains)'
+complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "generate-docs" -d 'Write the man pages, completions and JSON Schemas into DIR (what docs/ ships)'
 complete -c lbctl -n "__fish_lbctl_using_subcommand status" -l socket -d 'Path of lbd\'s control socket' -r -F
 complete -c lbctl -n "__fish_lbctl_using_subcommand status" -l json -d 'Print lbd\'s answer as JSON instead of a table'
 complete -c lbctl -n "__fish_lbctl_using_subcommand status" -s h -l help -d 'Print help'
@@ -134,3 +156,38 @@ complete -c lbctl -n "__fish_lbctl_using_subcommand trace" -l max-per-sec -d 'At
 complete -c lbctl -n "__fish_lbctl_using_subcommand trace" -l socket -d 'Path of lbd\'s control socket' -r -F
 complete -c lbctl -n "__fish_lbctl_using_subcommand trace" -l json -d 'Print lbd\'s answer as JSON instead of a table'
 complete -c lbctl -n "__fish_lbctl_using_subcommand trace" -s h -l help -d 'Print help'
+complete -c lbctl -n "__fish_lbctl_using_subcommand top" -s n -l iterations -d 'Stop after this many frames (default: until q or Ctrl-C)' -r
+complete -c lbctl -n "__fish_lbctl_using_subcommand top" -s d -l delay -d 'Seconds between frames, 0.1 to 3600 (lbd\'s rates are 2-second samples)' -r
+complete -c lbctl -n "__fish_lbctl_using_subcommand top" -l socket -d 'Path of lbd\'s control socket' -r -F
+complete -c lbctl -n "__fish_lbctl_using_subcommand top" -s b -l batch -d 'Batch mode: print frame after frame, without terminal control (also when standard output is not a terminal)'
+complete -c lbctl -n "__fish_lbctl_using_subcommand top" -l json -d 'Print lbd\'s answer as JSON instead of a table'
+complete -c lbctl -n "__fish_lbctl_using_subcommand top" -s h -l help -d 'Print help'
+complete -c lbctl -n "__fish_lbctl_using_subcommand generate-docs" -l socket -d 'Path of lbd\'s control socket' -r -F
+complete -c lbctl -n "__fish_lbctl_using_subcommand generate-docs" -l json -d 'Print lbd\'s answer as JSON instead of a table'
+complete -c lbctl -n "__fish_lbctl_using_subcommand generate-docs" -s h -l help -d 'Print help'
+
+# Positional arguments of the verbs (values; no file names where none is taken).
+complete -c lbctl -n "__fish_lbctl_using_subcommand status" -f
+complete -c lbctl -n "__fish_lbctl_using_subcommand apply" -f
+complete -c lbctl -n "__fish_lbctl_using_subcommand get" -f -a "config" -d 'The desired state as a JSON config (`lbctl apply -f` takes it back unchanged)'
+complete -c lbctl -n "__fish_lbctl_using_subcommand get" -f
+complete -c lbctl -n "__fish_lbctl_using_subcommand completions" -f -a "bash"
+complete -c lbctl -n "__fish_lbctl_using_subcommand completions" -f -a "zsh"
+complete -c lbctl -n "__fish_lbctl_using_subcommand completions" -f -a "fish"
+complete -c lbctl -n "__fish_lbctl_using_subcommand completions" -f
+complete -c lbctl -n "__fish_lbctl_using_subcommand man" -f -a "status"
+complete -c lbctl -n "__fish_lbctl_using_subcommand man" -f -a "apply"
+complete -c lbctl -n "__fish_lbctl_using_subcommand man" -f -a "get"
+complete -c lbctl -n "__fish_lbctl_using_subcommand man" -f -a "completions"
+complete -c lbctl -n "__fish_lbctl_using_subcommand man" -f -a "man"
+complete -c lbctl -n "__fish_lbctl_using_subcommand man" -f -a "drain"
+complete -c lbctl -n "__fish_lbctl_using_subcommand man" -f -a "undrain"
+complete -c lbctl -n "__fish_lbctl_using_subcommand man" -f -a "health"
+complete -c lbctl -n "__fish_lbctl_using_subcommand man" -f -a "trace"
+complete -c lbctl -n "__fish_lbctl_using_subcommand man" -f -a "top"
+complete -c lbctl -n "__fish_lbctl_using_subcommand man" -f
+complete -c lbctl -n "__fish_lbctl_using_subcommand drain" -f
+complete -c lbctl -n "__fish_lbctl_using_subcommand undrain" -f
+complete -c lbctl -n "__fish_lbctl_using_subcommand health" -f
+complete -c lbctl -n "__fish_lbctl_using_subcommand trace" -f
+complete -c lbctl -n "__fish_lbctl_using_subcommand top" -f

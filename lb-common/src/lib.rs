@@ -18,8 +18,6 @@
 extern crate std;
 
 pub mod addr_filter;
-#[cfg(feature = "user")]
-pub mod api;
 pub mod bench;
 pub mod config;
 pub mod conn;

@@ -1,5 +1,5 @@
 //! The client side of lbd's control socket: one JSON request line out, one JSON response line
-//! back (`lb_common::api`).
+//! back (`lb_model::api`).
 
 use std::{
     io::{self, BufRead, BufReader, Read, Write},
@@ -8,8 +8,8 @@ use std::{
     time::Duration,
 };
 
-use anyhow::{Context, Result, anyhow, bail};
-use lb_common::api::{API_VERSION, Op, Request, Response};
+use anyhow::{Context, Result, bail};
+use lb_model::api::{API_VERSION, Op, Request, Response};
 
 /// How long lbctl waits for lbd to accept, read and answer before giving up.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -73,7 +73,10 @@ impl Client {
             .read_line(&mut answer)
             .map_err(|e| io_error("cannot read lbd's answer", &self.path, &e))?;
         if n == 0 {
-            bail!("lbd at {at} closed the connection without answering");
+            return Err(Unavailable(format!(
+                "lbd at {at} closed the connection without answering"
+            ))
+            .into());
         }
         if !answer.ends_with('\n') && n as u64 >= MAX_RESPONSE {
             bail!("lbd's answer at {at} is larger than {MAX_RESPONSE} bytes");
@@ -92,6 +95,11 @@ pub struct Refused {
     pub message: String,
     pub edit: Option<usize>,
 }
+
+/// lbd could not be reached, or did not answer: the message says which and where.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Unavailable(pub String);
 
 /// `io::Error`'s text without the " (os error N)" suffix std appends to OS errors.
 fn strerror(e: &io::Error) -> String {
@@ -113,22 +121,24 @@ fn connect_error(path: &Path, e: &io::Error) -> anyhow::Error {
         }
         _ => "",
     };
-    anyhow!(
+    Unavailable(format!(
         "cannot connect to lbd at {}: {}{hint}",
         path.display(),
         strerror(e)
-    )
+    ))
+    .into()
 }
 
 fn io_error(what: &str, path: &Path, e: &io::Error) -> anyhow::Error {
-    if matches!(
+    let message = if matches!(
         e.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
     ) {
-        anyhow!("{what} at {}: timed out", path.display())
+        format!("{what} at {}: timed out", path.display())
     } else {
-        anyhow!("{what} at {}: {}", path.display(), strerror(e))
-    }
+        format!("{what} at {}: {}", path.display(), strerror(e))
+    };
+    Unavailable(message).into()
 }
 
 #[cfg(test)]

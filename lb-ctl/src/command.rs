@@ -5,9 +5,9 @@
 
 use std::path::PathBuf;
 
-use lb_common::api::{Edit, ServiceKey};
+use lb_model::api::{Edit, ServiceKey};
 
-use crate::cli::{DrainArgs, ListOptions, RealTarget, Shell, TraceArgs};
+use crate::cli::{DrainArgs, ListOptions, RealTarget, Shell, TopArgs, TraceArgs};
 
 /// What `-L` shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,6 +24,9 @@ pub enum ListWhat {
 
 /// What to do, resolved from the command flags and verbs.
 #[derive(Clone, Debug, PartialEq, Eq)]
+// One command per run: the size of its largest variant (an edit carries a whole service
+// spec) costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// `-L`/`-l`/`--list`, or no command at all.
     List(ListWhat, ListOptions),
@@ -47,8 +50,10 @@ pub enum Command {
     GetConfig,
     /// `completions SHELL`.
     Completions(Shell),
-    /// `man`.
-    Man,
+    /// `man [VERB]`.
+    Man(Option<String>),
+    /// `generate-docs DIR`.
+    GenerateDocs(PathBuf),
     /// `drain`.
     Drain(DrainArgs),
     /// `undrain`.
@@ -57,6 +62,8 @@ pub enum Command {
     Health,
     /// `trace`.
     Trace(TraceArgs),
+    /// `top`.
+    Top(TopArgs),
 }
 
 /// A command line ipvsadm would refuse, with ipvsadm's message; lbctl exits with status 2

@@ -22,7 +22,9 @@ impl Cli {
                 Verb::Apply { .. } => "apply",
                 Verb::Get { .. } => "get",
                 Verb::Completions { .. } => "completions",
-                Verb::Man => "man",
+                Verb::Man { .. } => "man",
+                Verb::GenerateDocs { .. } => "generate-docs",
+                Verb::Top(_) => "top",
                 Verb::Drain(_) => "drain",
                 Verb::Undrain(_) => "undrain",
                 Verb::Health => "health",
@@ -43,7 +45,9 @@ impl Cli {
                     GetWhat::Config => Command::GetConfig,
                 },
                 Verb::Completions { shell } => Command::Completions(*shell),
-                Verb::Man => Command::Man,
+                Verb::Man { verb } => Command::Man(verb.clone()),
+                Verb::GenerateDocs { dir } => Command::GenerateDocs(dir.clone()),
+                Verb::Top(a) => Command::Top(*a),
                 Verb::Drain(a) => Command::Drain(*a),
                 Verb::Undrain(t) => Command::Undrain(*t),
                 Verb::Health => Command::Health,
@@ -58,7 +62,7 @@ impl Cli {
 mod tests {
     use std::path::PathBuf;
 
-    use lb_common::api::DEFAULT_SOCKET;
+    use lb_model::api::DEFAULT_SOCKET;
 
     use super::*;
     use crate::{

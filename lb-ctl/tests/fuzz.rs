@@ -6,12 +6,12 @@
 
 use std::net::IpAddr;
 
-use lb_common::api::{ConnView, RateView, RealServerView, Response, ServiceView, StatsView};
 use lb_ctl::{
     cli::Cli,
     format::{self, ListFormat, Resolve},
     ipvsadm::{self, NoLookup},
 };
+use lb_model::api::{ConnView, RateView, RealServerView, Response, ServiceView, StatsView};
 
 const FLAGS: &[&str] = &[
     "-A",

@@ -90,9 +90,112 @@ fn status_json() {
     assert!(out.status.success(), "{out:?}");
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(
-        stdout.starts_with("{\n  \"result\": \"status\",\n"),
+        stdout.starts_with("{\n  \"version\": 1,\n  \"lbd_version\": \"0.1.0\",\n"),
         "{stdout}"
     );
+    assert!(
+        stdout.ends_with("  \"reasons\": {\n    \"pass\": 7\n  }\n}\n"),
+        "{stdout}"
+    );
+}
+
+/// lbctl `args` against a fake lbd that answers `answer`.
+fn against_fake_lbd(answer: &'static str, args: &[&str]) -> Output {
+    let path = sock_path();
+    let lbd = fake_lbd(&path, answer);
+    let out = Command::new(env!("CARGO_BIN_EXE_lbctl"))
+        .args(args)
+        .arg("--socket")
+        .arg(&path)
+        .output()
+        .expect("run lbctl");
+    lbd.join().unwrap();
+    let _ = std::fs::remove_file(&path);
+    out
+}
+
+/// With --json a failure is the contract's error object on stdout (nothing on stderr), with
+/// the exit status of the text form.
+#[test]
+fn errors_as_json_keep_the_exit_status() {
+    let error = |out: &Output| -> (String, String) {
+        assert!(out.stderr.is_empty(), "{out:?}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("not JSON: {e}: {out:?}"));
+        assert_eq!(v["version"], 1, "{v}");
+        assert_eq!(v.as_object().unwrap().len(), 2, "{v}");
+        assert_eq!(v["error"].as_object().unwrap().len(), 2, "{v}");
+        (
+            v["error"]["code"].as_str().unwrap().to_string(),
+            v["error"]["message"].as_str().unwrap().to_string(),
+        )
+    };
+    // -L -t of a missing service: status 1.
+    let out = against_fake_lbd(SERVICES, &["-L", "-t", "10.0.0.9:80", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(error(&out), ("not_found".into(), "No such service".into()));
+    // A refused change: 255.
+    let out = against_fake_lbd(
+        "{\"result\":\"error\",\"message\":\"Service already exists\",\"edit\":0}\n",
+        &["-A", "-t", "10.0.0.1:80", "--json"],
+    );
+    assert_eq!(out.status.code(), Some(255));
+    assert_eq!(
+        error(&out),
+        ("refused".into(), "Service already exists".into())
+    );
+    // lbd refusing a verb's request: 1.
+    let out = against_fake_lbd(
+        "{\"result\":\"error\",\"message\":\"boom\"}\n",
+        &["status", "--json"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(error(&out), ("refused".into(), "boom".into()));
+    // No lbd: 1.
+    let path = sock_path();
+    let out = lbctl(&["-L", "-n", "--json", "--socket", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let (code, message) = error(&out);
+    assert_eq!(code, "unavailable");
+    assert!(
+        message.starts_with("cannot connect to lbd at "),
+        "{message}"
+    );
+    // Command lines refused: ipvsadm's (2), popt's (255), clap's for verbs (2).
+    for (args, status, message) in [
+        (
+            &["-A", "--json"][..],
+            2,
+            "You need to supply the 'service-address' option for the 'add-service' command",
+        ),
+        (
+            &["-L", "--frobnicate", "--json"],
+            255,
+            "--frobnicate: unknown option",
+        ),
+        (&["-A", "-6", "--json"], 2, "-6 used before -f"),
+        (
+            &["--json", "top"],
+            2,
+            "top has no JSON output: lbctl -L --json and lbctl status --json carry its numbers",
+        ),
+    ] {
+        let out = lbctl(args);
+        assert_eq!(out.status.code(), Some(status), "{args:?}");
+        assert_eq!(error(&out), ("usage".into(), message.into()), "{args:?}");
+    }
+    let out = lbctl(&["status", "--stats", "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let (code, message) = error(&out);
+    assert_eq!(code, "usage");
+    assert!(
+        message.starts_with("error: unexpected argument '--stats'"),
+        "{message}"
+    );
+    // --start-daemon: what lb does not do.
+    let out = lbctl(&["--start-daemon", "master", "--json"]);
+    assert_eq!(out.status.code(), Some(255));
+    assert_eq!(error(&out).0, "not_supported");
 }
 
 #[test]

@@ -15,7 +15,8 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use lb_common::{Stats, api::RateView};
+use lb_common::Stats;
+use lb_model::api::RateView;
 
 /// How often the estimator samples (IPVS's 2 seconds).
 pub const PERIOD: Duration = Duration::from_secs(2);

@@ -1,5 +1,6 @@
-//! Prometheus metrics: the data plane's counters in the text exposition format, served over
-//! HTTP (`metrics_listen` in the config; loopback by default). Labels name services and real
+//! Prometheus metrics (a door on top of the context): the data plane's counters in the text
+//! exposition format, served over HTTP (`metrics_listen` in the config; loopback by
+//! default). Labels name services and real
 //! servers, never clients or flows.
 
 use std::{
@@ -10,13 +11,11 @@ use std::{
     time::Duration,
 };
 
-use lb_common::{
-    REASON_NAMES,
-    api::{RateView, ServiceView, StatsView},
-};
+use lb_common::REASON_NAMES;
+use lb_model::api::{RateView, ServiceView, StatsView};
 use tracing::warn;
 
-use crate::daemon::Daemon;
+use crate::context::Context;
 
 /// Default address of the metrics endpoint.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9406";
@@ -241,7 +240,7 @@ pub fn render(s: &Snapshot) -> String {
     out
 }
 
-fn snapshot(d: &Daemon) -> Option<Snapshot> {
+fn snapshot(d: &Context) -> Option<Snapshot> {
     Some(Snapshot {
         services: d.views().ok()?,
         reasons: d.dp.reasons().ok()?,
@@ -251,7 +250,7 @@ fn snapshot(d: &Daemon) -> Option<Snapshot> {
 }
 
 /// Serves `GET /metrics` (any path, in fact) until the process ends.
-pub fn serve(addr: SocketAddr, daemon: Arc<Mutex<Daemon>>) -> std::io::Result<()> {
+pub fn serve(addr: SocketAddr, daemon: Arc<Mutex<Context>>) -> std::io::Result<()> {
     let l = TcpListener::bind(addr)?;
     std::thread::spawn(move || {
         for conn in l.incoming() {
@@ -281,7 +280,7 @@ pub fn serve(addr: SocketAddr, daemon: Arc<Mutex<Daemon>>) -> std::io::Result<()
 
 #[cfg(test)]
 mod tests {
-    use lb_common::api::RealServerView;
+    use lb_model::api::RealServerView;
 
     use super::*;
 
@@ -358,7 +357,7 @@ mod tests {
 
 #[cfg(test)]
 mod health_tests {
-    use lb_common::api::{
+    use lb_model::api::{
         CheckView, DrainView, RealHealthView, RealServerView, ServiceHealthView, StatsView,
     };
 

@@ -1,4 +1,4 @@
-//! `lbctl trace`: streams the data plane's decisions for the packets a client asks about. The
+//! `lbctl trace` (a door on top of the context): streams the data plane's decisions for the packets a client asks about. The
 //! control connection that asked gets one JSON line per event until it closes; the data plane
 //! writes events only while a trace runs (see lb-ebpf `trace.rs`).
 
@@ -6,10 +6,7 @@ use std::{
     collections::HashMap,
     io::Write,
     net::{IpAddr, SocketAddr},
-    os::{
-        fd::{AsFd, AsRawFd},
-        unix::net::UnixStream,
-    },
+    os::{fd::AsFd, unix::net::UnixStream},
     sync::Mutex,
     time::{Duration, Instant, SystemTime},
 };
@@ -18,20 +15,19 @@ use anyhow::{Result, bail};
 use lb_common::{
     PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, REASON_NAMES, TRACE_F_PARSED, TraceEvent,
     TraceFilter,
-    api::{Op, Response, TraceView},
 };
+use lb_model::api::{Op, Response, TraceView};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
-use crate::{
-    conntrack::monotonic_ns,
-    daemon::Daemon,
-    state::{addr_of, addr_words},
-};
+use lb_model::addr::{addr_of, addr_words};
+
+use crate::{context::Context, dataplane::monotonic_ns};
 
 /// Events per second and CPU when the client does not say.
 const DEFAULT_MAX_PER_SEC: u32 = 1000;
 
 /// Runs one trace on connection `w` until the client closes it (or a write fails).
-pub fn stream(op: &Op, w: &mut UnixStream, daemon: &Mutex<Daemon>) -> Result<()> {
+pub fn stream(op: &Op, w: &mut UnixStream, daemon: &Mutex<Context>) -> Result<()> {
     let Op::Trace {
         vip,
         client,
@@ -43,7 +39,7 @@ pub fn stream(op: &Op, w: &mut UnixStream, daemon: &Mutex<Daemon>) -> Result<()>
     };
     let (mut ring, mut names, real_ids) = {
         let mut d = daemon.lock().unwrap_or_else(|e| e.into_inner());
-        let names = d.state.real_names();
+        let names = d.plan.real_names();
         let real_ids: Vec<u32> = match real {
             Some(a) => names
                 .iter()
@@ -99,28 +95,28 @@ pub fn stream(op: &Op, w: &mut UnixStream, daemon: &Mutex<Daemon>) -> Result<()>
         let mut refreshed = Instant::now();
         loop {
             // Wait for events, or for the client to go away (readable: EOF).
-            let mut fds = [
-                libc::pollfd {
-                    fd: ring.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-                libc::pollfd {
-                    fd: w.as_fd().as_raw_fd(),
-                    events: libc::POLLIN | libc::POLLRDHUP,
-                    revents: 0,
-                },
-            ];
-            // SAFETY: two valid pollfd entries.
-            unsafe { libc::poll(fds.as_mut_ptr(), 2, 250) };
-            if fds[1].revents != 0 {
+            let client_gone = {
+                let mut fds = [
+                    PollFd::new(ring.as_fd(), PollFlags::POLLIN),
+                    PollFd::new(
+                        w.as_fd(),
+                        PollFlags::POLLIN | PollFlags::from_bits_retain(libc::POLLRDHUP),
+                    ),
+                ];
+                // A failed or interrupted poll is a round without events.
+                let _ = poll(&mut fds, PollTimeout::from(250u16));
+                // Any event on the client's side (POLLRDHUP is a bit nix has no name for, so
+                // the flags read as None then) means it went away.
+                !fds[1].revents().is_some_and(|r| r.is_empty())
+            };
+            if client_gone {
                 return Ok(());
             }
             if refreshed.elapsed() > Duration::from_secs(1) {
                 names = daemon
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .state
+                    .plan
                     .real_names();
                 refreshed = Instant::now();
             }

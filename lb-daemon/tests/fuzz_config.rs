@@ -4,10 +4,11 @@
 //! path, or line and column); whatever is accepted is valid, and its diff from the original
 //! can be computed.
 
-use lb_common::api::{Edit, RealSpec, ServiceKey, ServiceSpec};
-use lb_daemon::{
-    config::Config,
-    control::{diff, edit_config},
+use lb_daemon::control::edit_config;
+use lb_model::api::{Edit, RealSpec, ServiceKey, ServiceSpec};
+use lb_model::{
+    Protocol,
+    config::{Config, diff::diff},
 };
 use serde_json::{Value, json};
 
@@ -172,7 +173,7 @@ fn random_edit(r: &mut fastrand::Rng) -> Edit {
             .expect("a non-empty choice")
             .parse()
             .unwrap(),
-        port: *r.choice(&[0u16, 53, 80, 8080]).expect("a non-empty choice"),
+        port: Some(*r.choice(&[0u16, 53, 80, 8080]).expect("a non-empty choice")),
         weight: *r
             .choice(&[0u32, 1, 7, 2_147_483_647, 2_147_483_648, u32::MAX])
             .expect("a non-empty choice"),
@@ -193,11 +194,18 @@ fn random_edit(r: &mut fastrand::Rng) -> Edit {
         }),
         upper_threshold: (r.u64(..100) < 10).then(|| r.u64(..) as u32),
         lower_threshold: (r.u64(..100) < 10).then(|| r.u64(..) as u32),
+        health_check: None,
     };
     match r.usize(..8) {
         0 | 1 => Edit::AddService {
             service: ServiceSpec {
-                key: random_key(r),
+                // The service's own protocol is typed (another is refused by the request's
+                // parse); the keys of the other edits carry any name.
+                protocol: *r
+                    .choice(&[Protocol::Tcp, Protocol::Udp])
+                    .expect("a non-empty choice"),
+                vip: random_key(r).vip,
+                port: random_key(r).port,
                 scheduler: r
                     .choice(&["rr", "wlc", "mh", "sh", "lblc", "fastest"])
                     .expect("a non-empty choice")
@@ -218,6 +226,9 @@ fn random_edit(r: &mut fastrand::Rng) -> Edit {
                     *r.choice(&[7u32, 100, 251, 65537, u32::MAX])
                         .expect("a non-empty choice")
                 }),
+                real_servers: Vec::new(),
+                health_check: None,
+                sorry_server: None,
             },
         },
         2 => Edit::DelService {

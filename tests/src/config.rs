@@ -10,11 +10,14 @@
 use std::{net::IpAddr, path::PathBuf};
 
 use lb_common::VipKey;
-pub use lb_daemon::config::{Config, Protocol};
-use lb_daemon::{
-    config::{RealServerConfig, ServiceConfig},
-    health::CheckConfig,
-};
+use lb_model::config::{CheckConfig, Raw};
+pub use lb_model::{Protocol, config::Config};
+
+/// The config as the builders make it: names as text, as a config file writes them
+/// (validated into a [`Config`] by [`ConfigBuilder::build`]).
+type RawConfig = lb_model::config::Config<Raw>;
+type ServiceConfig = lb_model::config::ServiceConfig<Raw>;
+type RealServerConfig = lb_model::config::RealServerConfig<Raw>;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
@@ -28,7 +31,7 @@ fn defaults<T: DeserializeOwned>(required: serde_json::Value) -> T {
 
 /// The key of service `proto` `vip`:`port` in `lb`'s service map.
 pub fn service_key(proto: Protocol, vip: impl Into<IpAddr>, port: u16) -> VipKey {
-    lb_daemon::state::vip_key(proto, vip.into(), port)
+    lb_model::addr::vip_key(proto, vip.into(), port)
 }
 
 /// Parses and validates config text as lbd does (for tests of its error messages).
@@ -39,7 +42,7 @@ pub fn parse(text: &str, source_name: &str) -> Result<Config, String> {
 /// A director's config: interface `eth0`, the director's addresses [`DIRECTOR`] and
 /// [`DIRECTOR6`], a connection table of 4096 entries, no services.
 pub fn config() -> ConfigBuilder {
-    let mut c: Config = defaults(json!({ "interface": "eth0" }));
+    let mut c: RawConfig = defaults(json!({ "interface": "eth0" }));
     c.director.ipv4 = Some(DIRECTOR);
     c.director.ipv6 = Some(DIRECTOR6);
     c.conn_table_size = Some(4096);
@@ -48,7 +51,7 @@ pub fn config() -> ConfigBuilder {
 
 /// A config under construction.
 #[derive(Clone, Debug)]
-pub struct ConfigBuilder(Config);
+pub struct ConfigBuilder(RawConfig);
 
 impl ConfigBuilder {
     pub fn service(mut self, s: ServiceBuilder) -> Self {
@@ -119,13 +122,12 @@ impl ConfigBuilder {
     /// The config, validated as lbd validates it (a test's own mistake panics here, naming
     /// the field).
     pub fn build(&self) -> Config {
-        let errors = self.0.validate();
-        assert!(
-            errors.is_empty(),
-            "the test's config is invalid: {errors:?}\n{}",
-            serde_json::to_string_pretty(&self.0).unwrap_or_default()
-        );
-        self.0.clone()
+        self.0.check().unwrap_or_else(|errors| {
+            panic!(
+                "the test's config is invalid: {errors:?}\n{}",
+                serde_json::to_string_pretty(&self.0).unwrap_or_default()
+            )
+        })
     }
 
     /// The config, validated, as lbd's JSON config file.

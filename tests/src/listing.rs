@@ -80,12 +80,8 @@ impl Topology {
     /// Reason counter `name` from `lbctl status --json`.
     pub fn reason(&self, name: &str) -> u64 {
         let s: Value = serde_json::from_str(&self.lbctl(&["status", "--json"])).unwrap();
-        s["reasons"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r[0] == name)
-            .and_then(|r| r[1].as_u64())
+        s["reasons"][name]
+            .as_u64()
             .unwrap_or_else(|| panic!("no reason {name} in {s}"))
     }
 

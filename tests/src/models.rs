@@ -3,7 +3,7 @@
 //! `lblc` / `lblcr`'s locality table. The differential tests drive `lb` with the same
 //! connection starts as a model and require the same choices. (The table builders that lbd
 //! itself uses, and that are also the table-driven schedulers' models, are lbd's own:
-//! `lb_daemon::sched`.)
+//! `lb_daemon::plan::sched`.)
 
 use std::collections::HashMap;
 

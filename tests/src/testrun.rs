@@ -13,7 +13,7 @@ use aya::programs::{TestRun, TestRunOptions};
 use lb_common::{FlowKey, REASON_MAX, Stats, VipKey};
 use lb_daemon::{
     dataplane::{Dataplane, LoadOptions},
-    state::{ApplyReport, State},
+    plan::{ApplyReport, Planner as State},
 };
 
 use crate::{

@@ -459,7 +459,7 @@ impl Topology {
             lb_daemon::dataplane::attach_standalone(
                 "pass",
                 "p-director",
-                lb_daemon::config::XdpMode::Native,
+                lb_model::config::XdpMode::Native,
             )
             .unwrap_or_else(|e| panic!("attaching pass to p-director: {e}"))
         };

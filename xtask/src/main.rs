@@ -5,6 +5,8 @@
 //! - `build`: the eBPF object (through lb-daemon's build script) and every binary.
 //! - `demo`: the end-to-end demo in network namespaces (runs setup first).
 //! - `test`: setup, build, then the whole test suite.
+//! - `docs`: regenerates what docs/ ships from the binaries (man pages, completions, JSON
+//!   Schemas of lbctl's outputs and of the config); a test checks that docs/ is current.
 //! - `bench`: per-packet costs through BPF_PROG_TEST_RUN, and the control plane's costs
 //!   (applying 1,000 services x 100 real servers from one JSON file; one Maglev rebuild of
 //!   65537 slots for 1,000 real servers); see tests/src/bin/lb-bench.rs. `--before BIN`
@@ -42,6 +44,8 @@ enum Cmd {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Regenerate docs/ (man pages, completions, JSON Schemas) from the binaries.
+    Docs,
     /// Measure per-packet and control-plane costs (a benchmark, not a test).
     Bench {
         /// Repeats per BPF_PROG_TEST_RUN call.
@@ -74,6 +78,17 @@ const APT_PACKAGES: &[&str] = &[
     "iproute2",
     "procps",
     "ethtool",
+    // Tests of what users script and read, with tools nobody here wrote: man pages
+    // (mandoc -Tlint), completions (bash, zsh, fish), JSON outputs against their schemas
+    // (python3-jsonschema), the unit's capabilities (setpriv, util-linux).
+    "mandoc",
+    "bash-completion",
+    "zsh",
+    "fish",
+    "jq",
+    "python3",
+    "python3-jsonschema",
+    "util-linux",
 ];
 const BPF_LINKER_VERSION: &str = "0.13.0";
 const LLVM_PREFIX: &str = "/usr/lib/llvm-22";
@@ -115,6 +130,11 @@ fn run(cli: Cli) -> Result<()> {
             }
             run_tests(&mut c)
         }
+        Cmd::Docs => {
+            setup()?;
+            build(false)?;
+            docs()
+        }
         Cmd::Bench {
             repeat,
             rounds,
@@ -148,6 +168,28 @@ fn run(cli: Cli) -> Result<()> {
             run_cmd("lb-bench", &mut cmd)
         }
     }
+}
+
+/// Writes docs/ as the binaries generate it, generated folders emptied first so that a page
+/// nothing generates any more goes.
+fn docs() -> Result<()> {
+    let dir = workspace_root().join("docs");
+    for sub in ["man", "completions", "json"] {
+        let d = dir.join(sub);
+        if d.exists() {
+            std::fs::remove_dir_all(&d).with_context(|| format!("removing {}", d.display()))?;
+        }
+    }
+    for program in ["lbctl", "lbd"] {
+        step(&format!("docs: {program} generate-docs docs/"));
+        run_cmd(
+            &format!("{program} generate-docs"),
+            Command::new(target_dir().join("debug").join(program))
+                .arg("generate-docs")
+                .arg(&dir),
+        )?;
+    }
+    Ok(())
 }
 
 fn step(msg: &str) {

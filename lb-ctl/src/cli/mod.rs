@@ -7,20 +7,21 @@
 //! ([`options`]), and [`Cli::resolve`] (`crate::resolve`) then does what ipvsadm's
 //! `process_options` does, giving one [`crate::command::Command`] for `crate::cmd` to run.
 //! Options may come in any order. Verbs that ipvsadm has no flag for (`status`, `apply`,
-//! `get`, `completions`, `man`, `drain`, `undrain`, `health`, `trace`) are subcommands
-//! ([`verbs`]).
+//! `get`, `completions`, `man`, `drain`, `undrain`, `health`, `trace`, `top`) are
+//! subcommands ([`verbs`]). Some options' values are offered to completions ([`values`]).
 
 pub mod options;
+pub mod values;
 pub mod verbs;
 
 use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
-use lb_common::api::DEFAULT_SOCKET;
+use lb_model::api::DEFAULT_SOCKET;
 
 pub use self::{
     options::{CommandFlags, DaemonOptions, ListOptions, RealOptions, ServiceOptions},
-    verbs::{DrainArgs, RealAddr, RealTarget, TraceArgs},
+    verbs::{DrainArgs, RealAddr, RealTarget, TopArgs, TraceArgs},
 };
 
 #[derive(Debug, Parser)]
@@ -44,7 +45,23 @@ pub use self::{
                   lbctl status --json\n  \
                   lbctl drain -t 10.0.0.1:80 -r 192.168.1.10 --deadline 300\n  \
                   lbctl health\n  \
-                  lbctl trace --vip 10.0.0.1",
+                  lbctl trace --vip 10.0.0.1\n  \
+                  lbctl top",
+    // ipvsadm(8)'s synopsis, one form per command, with lbctl's verbs.
+    override_usage = "lbctl -A|-E -t|-u SERVICE-ADDRESS [-s SCHEDULER] [-p [TIMEOUT]] [-M NETMASK] [-b FLAGS] [-o] [--mh-table-size SIZE]\n       \
+                      lbctl -D -t|-u SERVICE-ADDRESS\n       \
+                      lbctl -C\n       \
+                      lbctl -R\n       \
+                      lbctl -S [-n]\n       \
+                      lbctl -a|-e -t|-u SERVICE-ADDRESS -r SERVER-ADDRESS [-g|-i|-m] [-w WEIGHT] [-x UTHRESHOLD] [-y LTHRESHOLD] [--tun-type TYPE] [--tun-port PORT] [--tun-nocsum|--tun-csum|--tun-remcsum]\n       \
+                      lbctl -d -t|-u SERVICE-ADDRESS -r SERVER-ADDRESS\n       \
+                      lbctl -L|-l [-t|-u SERVICE-ADDRESS] [-n] [-c] [--timeout] [--daemon] [--stats|--rate|--thresholds|--persistent-conn|--tun-info] [-X] [--nosort]\n       \
+                      lbctl -Z [-t|-u SERVICE-ADDRESS]\n       \
+                      lbctl --set TCP TCPFIN UDP\n       \
+                      lbctl --start-daemon STATE [--mcast-interface INTERFACE] [--syncid SID] | --stop-daemon STATE\n       \
+                      lbctl VERB [VERB OPTIONS]\n       \
+                      lbctl -h|--help|-v|--version\n       \
+                      (every form also takes --json and --socket PATH)",
     disable_version_flag = true,
     disable_help_subcommand = true,
     // "-w -1" is ipvsadm's "illegal weight specified", not an unknown option.
@@ -110,8 +127,12 @@ pub enum Verb {
         #[arg(value_enum)]
         shell: Shell,
     },
-    /// Print lbctl's man page (roff)
-    Man,
+    /// Print lbctl's man page (roff), or a verb's
+    Man {
+        /// The verb whose page to print (its own, named lbctl-VERB)
+        #[arg(value_name = "VERB", value_parser = clap::builder::PossibleValuesParser::new(VERBS))]
+        verb: Option<String>,
+    },
     /// Drain a real server: no new connections now, its remaining ones removed at the deadline
     Drain(DrainArgs),
     /// End a drain: the real server takes new connections again
@@ -120,7 +141,32 @@ pub enum Verb {
     Health,
     /// Show live what the data plane does with matching packets (verdict, reason, real server)
     Trace(TraceArgs),
+    /// Show services and real servers live, refreshed like top (connections, rates, health, drains)
+    Top(TopArgs),
+    /// Write the man pages, completions and JSON Schemas into DIR (what docs/ ships)
+    #[command(hide = true)]
+    GenerateDocs {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
+
+/// lbctl's verbs as help shows them, each with a man page of its own.
+pub const VERBS: &[&str] = &[
+    "status",
+    "apply",
+    "get",
+    "completions",
+    "man",
+    "drain",
+    "undrain",
+    "health",
+    "trace",
+    "top",
+];
+
+/// Verbs help does not show (what `cargo xtask docs` runs).
+pub const HIDDEN_VERBS: &[&str] = &["generate-docs"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum GetWhat {
@@ -181,6 +227,19 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_verb_lists_are_the_subcommands() {
+        let names = |hidden: bool| -> Vec<String> {
+            Cli::command()
+                .get_subcommands()
+                .filter(|c| c.is_hide_set() == hidden)
+                .map(|c| c.get_name().to_string())
+                .collect()
+        };
+        assert_eq!(names(false), VERBS);
+        assert_eq!(names(true), HIDDEN_VERBS);
     }
 
     #[test]

@@ -4,6 +4,9 @@
 
 use clap::{ArgAction, Args};
 
+use super::values::Offered;
+use crate::words::{SCHED_FLAGS, SCHEDULERS, TUN_TYPES};
+
 /// ipvsadm's command flags. Counted, so that giving two (even `-L -l`) is ipvsadm's
 /// "multiple commands specified" rather than a clap error.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Args)]
@@ -93,12 +96,13 @@ pub struct ServiceOptions {
         allow_hyphen_values = true
     )]
     pub fwmark: Option<String>,
-    /// Scheduler: rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, mh, fo, ovf (default wlc)
+    /// Scheduler (default wlc)
     #[arg(
         short = 's',
         long = "scheduler",
         value_name = "SCHEDULER",
-        allow_hyphen_values = true
+        allow_hyphen_values = true,
+        value_parser = Offered(SCHEDULERS)
     )]
     pub scheduler: Option<String>,
     /// Persistent service, timeout in seconds (default 300)
@@ -115,12 +119,13 @@ pub struct ServiceOptions {
     /// Persistence engine (not supported by lb)
     #[arg(long = "pe", value_name = "ENGINE", allow_hyphen_values = true)]
     pub pe: Option<String>,
-    /// Scheduler flags, comma-separated (sh-fallback, sh-port, mh-fallback, mh-port, flag-1..3)
+    /// Scheduler flags, comma-separated
     #[arg(
         short = 'b',
         long = "sched-flags",
         value_name = "FLAGS",
-        allow_hyphen_values = true
+        allow_hyphen_values = true,
+        value_parser = Offered(SCHED_FLAGS)
     )]
     pub sched_flags: Option<String>,
     /// One-packet scheduling (UDP)
@@ -159,8 +164,13 @@ pub struct RealOptions {
     /// Masquerading (NAT)
     #[arg(short = 'm', long = "masquerading", action = ArgAction::Count)]
     pub masquerading: u8,
-    /// Tunnel type: ipip (default), gue, gre
-    #[arg(long = "tun-type", value_name = "TYPE", allow_hyphen_values = true)]
+    /// Tunnel type (default ipip)
+    #[arg(
+        long = "tun-type",
+        value_name = "TYPE",
+        allow_hyphen_values = true,
+        value_parser = Offered(TUN_TYPES)
+    )]
     pub tun_type: Option<String>,
     /// Tunnel destination port (gue)
     #[arg(long = "tun-port", value_name = "PORT", allow_hyphen_values = true)]
@@ -174,7 +184,7 @@ pub struct RealOptions {
     /// Tunnel encapsulation with remote checksum
     #[arg(long = "tun-remcsum")]
     pub tun_remcsum: bool,
-    /// Capacity of the real server (0 to 65535, default 1)
+    /// Capacity of the real server (0 to 2147483647, default 1)
     #[arg(
         short = 'w',
         long = "weight",

@@ -1,9 +1,10 @@
-//! The options of lbctl's own verbs that take more than a word: `drain`, `undrain`, `trace`
-//! (what they do is in `crate::cmd`).
+//! The options of lbctl's own verbs that take more than a word: `drain`, `undrain`, `trace`,
+//! `top` (what they do is in `crate::cmd`).
 
 use std::{
     net::{IpAddr, SocketAddr},
     str::FromStr,
+    time::Duration,
 };
 
 use clap::Args;
@@ -100,9 +101,52 @@ pub struct TraceArgs {
     pub max_per_sec: u32,
 }
 
+/// `lbctl top` options (as top's own: `-b`, `-n`, `-d`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Args)]
+pub struct TopArgs {
+    /// Batch mode: print frame after frame, without terminal control (also when standard
+    /// output is not a terminal)
+    #[arg(short = 'b', long)]
+    pub batch: bool,
+    /// Stop after this many frames (default: until q or Ctrl-C)
+    #[arg(
+        short = 'n',
+        long = "iterations",
+        value_name = "N",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub iterations: Option<u64>,
+    /// Seconds between frames, 0.1 to 3600 (lbd's rates are 2-second samples)
+    #[arg(short = 'd', long = "delay", value_name = "SECS", default_value = "2", value_parser = delay)]
+    pub delay: Duration,
+}
+
+/// `-d SECS`: a number of seconds, fractions allowed, 0.1 to 3600.
+fn delay(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !(0.1..=3600.0).contains(&secs) {
+        return Err(format!("{s} is out of range (0.1 to 3600 seconds)"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn top_delays() {
+        assert_eq!(delay("0.5"), Ok(Duration::from_millis(500)));
+        assert_eq!(delay("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(
+            delay("0.01"),
+            Err("0.01 is out of range (0.1 to 3600 seconds)".into())
+        );
+        assert_eq!(delay("x"), Err("\"x\" is not a number of seconds".into()));
+    }
 
     #[test]
     fn real_addresses_with_and_without_ports() {

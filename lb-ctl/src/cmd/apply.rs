@@ -4,10 +4,12 @@
 use std::{io::Read, path::Path};
 
 use anyhow::{Context, Result, bail};
-use lb_common::api::{Op, Response};
+use lb_model::api::{Op, Response};
 
-use super::json;
-use crate::client::Client;
+use crate::{
+    client::Client,
+    contract::{self, changes::Changes, config::ConfigOutput},
+};
 
 pub fn apply(client: &Client, file: &Path, dry_run: bool, as_json: bool) -> Result<String> {
     let (text, source) = if file == Path::new("-") {
@@ -38,7 +40,7 @@ pub fn render_applied(r: &Response, as_json: bool) -> Result<String> {
         );
     };
     if as_json {
-        return json(r);
+        return Ok(contract::to_text(&Changes::new(changes, *dry_run)));
     }
     let mut out = String::new();
     if changes.is_empty() {
@@ -58,8 +60,15 @@ pub fn get_config(client: &Client, as_json: bool) -> Result<String> {
     let r = client.call(Op::GetConfig)?;
     match r {
         Response::Config { config } if !as_json => Ok(config),
-        // The config is JSON already; --json wraps it in lbd's answer.
-        Response::Config { .. } => json(&r),
+        // The config is JSON already: --json carries it as an object.
+        Response::Config { config } => {
+            let config =
+                serde_json::from_str(&config).context("lbd sent a config that is not JSON")?;
+            Ok(contract::to_text(&ConfigOutput {
+                version: contract::Version,
+                config,
+            }))
+        }
         other => bail!(
             "unexpected answer from lbd to get config: {}",
             super::response_kind(&other)

@@ -8,9 +8,18 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
-use lb_common::api::{Op, RealServerView, Response, ServiceView};
+use lb_model::api::{Op, RealServerView, Response, ServiceView};
 
-use crate::{cli::RealTarget, client::Client, format};
+use crate::{
+    cli::RealTarget,
+    client::Client,
+    contract::{
+        self,
+        health::Health,
+        services::{RealServer, RealServerOutput},
+    },
+    format,
+};
 
 impl RealTarget {
     fn op_parts(&self) -> (String, IpAddr, u16, IpAddr, u16) {
@@ -77,9 +86,13 @@ pub fn render_real(response: &Response, json: bool) -> Result<String> {
         );
     };
     if json {
-        let mut s = serde_json::to_string_pretty(response)?;
-        s.push('\n');
-        return Ok(s);
+        return Ok(contract::to_text(&RealServerOutput {
+            version: contract::Version,
+            protocol: protocol.clone(),
+            vip: *vip,
+            port: *port,
+            real: RealServer::from(real),
+        }));
     }
     let name = format!(
         "{} of {} {}",
@@ -112,37 +125,13 @@ pub fn run_health(client: &Client, json: bool, out: &mut dyn Write) -> Result<()
         );
     };
     let text = if json {
-        let mut s = serde_json::to_string_pretty(&health_json(services))?;
-        s.push('\n');
-        s
+        contract::to_text(&Health::new(services))
     } else {
         health_table(services)
     };
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
         .context("cannot write the health table")
-}
-
-fn health_json(services: &[ServiceView]) -> serde_json::Value {
-    serde_json::Value::Array(
-        services
-            .iter()
-            .map(|s| {
-                serde_json::json!({
-                    "protocol": s.protocol,
-                    "vip": s.vip,
-                    "port": s.port,
-                    "health": s.health,
-                    "real_servers": s.real_servers.iter().map(|r| serde_json::json!({
-                        "address": r.address,
-                        "port": r.port,
-                        "weight": r.weight,
-                        "health": r.health,
-                    })).collect::<Vec<_>>(),
-                })
-            })
-            .collect(),
-    )
 }
 
 /// One line per service, then one per real server: state, effective weight, check results.
@@ -208,7 +197,7 @@ fn real_line(r: &RealServerView) -> String {
 
 #[cfg(test)]
 mod tests {
-    use lb_common::api::{CheckView, DrainView, RealHealthView, ServiceHealthView, StatsView};
+    use lb_model::api::{CheckView, DrainView, RealHealthView, ServiceHealthView, StatsView};
 
     use super::*;
 
@@ -373,8 +362,14 @@ mod tests {
             render_real(&resp, false).unwrap(),
             "10.0.0.11:80 of TCP 10.0.0.100:80: draining, 1 connection left, removed in 30 s\n"
         );
-        let back: Response = serde_json::from_str(&render_real(&resp, true).unwrap()).unwrap();
-        assert_eq!(back, resp);
+        let v: serde_json::Value =
+            serde_json::from_str(&render_real(&resp, true).unwrap()).unwrap();
+        assert_eq!(v["version"], 1);
+        assert_eq!(v["real"]["health"]["draining"]["remaining_secs"], 30);
+        assert_eq!(
+            v["real"]["health"]["check"]["last_error"],
+            serde_json::Value::Null
+        );
         let svc = ServiceView {
             protocol: "tcp".into(),
             vip: "10.0.0.100".parse().unwrap(),

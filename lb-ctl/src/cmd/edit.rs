@@ -4,11 +4,12 @@
 use std::io::Read;
 
 use anyhow::{Context, Result, bail};
-use lb_common::api::{Edit, Op, Response, ServiceKey};
+use lb_model::api::{Edit, Op, Response, ServiceKey};
 
-use super::{Failure, json};
+use super::Failure;
 use crate::{
     client::{Client, Refused},
+    contract::{self, changes::Changes},
     ipvsadm,
 };
 
@@ -31,7 +32,9 @@ fn refused(e: anyhow::Error) -> anyhow::Error {
 
 fn done(r: &Response, as_json: bool) -> Result<String> {
     match r {
-        Response::Applied { .. } if as_json => json(r),
+        Response::Applied { changes, dry_run } if as_json => {
+            Ok(contract::to_text(&Changes::new(changes, *dry_run)))
+        }
         Response::Applied { .. } => Ok(String::new()),
         other => bail!(
             "unexpected answer from lbd: {}",
@@ -51,7 +54,13 @@ pub fn restore(client: &Client, input: &mut dyn Read, as_json: bool) -> Result<S
         .map_err(|e| Failure::usage(format!("{} (nothing was restored)", e.message), e.status))?;
     let (lines, edits): (Vec<usize>, Vec<Edit>) = rules.into_iter().unzip();
     if edits.is_empty() {
-        return Ok(String::new());
+        return done(
+            &Response::Applied {
+                changes: vec![],
+                dry_run: false,
+            },
+            as_json,
+        );
     }
     match client.call(Op::Edit { edits }) {
         Ok(r) => done(&r, as_json),

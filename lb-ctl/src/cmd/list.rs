@@ -2,13 +2,19 @@
 //! and sync daemons, as ipvsadm prints the kernel's.
 
 use anyhow::{Result, bail};
-use lb_common::api::{Op, Response, ServiceKey};
+use lb_model::api::{Op, Response, ServiceKey};
 
-use super::{Failure, json};
+use super::Failure;
 use crate::{
     cli::ListOptions,
     client::Client,
     command::ListWhat,
+    contract::{
+        self,
+        changes::Rules,
+        connections::{Connections, Daemons, Timeouts},
+        services::Services,
+    },
     format::{self, ListFormat, Numeric, Resolve, SystemNames},
 };
 
@@ -26,7 +32,9 @@ pub fn run(client: &Client, what: &ListWhat, opts: &ListOptions, as_json: bool) 
         ListWhat::Connections => {
             let r = client.call(Op::Connections)?;
             match &r {
-                _ if as_json => json(&r),
+                Response::Connections { connections } if as_json => {
+                    Ok(contract::to_text(&Connections::new(connections)))
+                }
                 Response::Connections { connections } => Ok(format::connections(
                     connections,
                     opts.persistent_conn,
@@ -38,7 +46,14 @@ pub fn run(client: &Client, what: &ListWhat, opts: &ListOptions, as_json: bool) 
         ListWhat::Timeouts => {
             let r = client.call(Op::Timeouts)?;
             match &r {
-                _ if as_json => json(&r),
+                Response::Timeouts { tcp, tcpfin, udp } if as_json => {
+                    Ok(contract::to_text(&Timeouts {
+                        version: contract::Version,
+                        tcp: *tcp,
+                        tcpfin: *tcpfin,
+                        udp: *udp,
+                    }))
+                }
                 Response::Timeouts { tcp, tcpfin, udp } => {
                     Ok(format::timeouts(*tcp, *tcpfin, *udp))
                 }
@@ -50,7 +65,10 @@ pub fn run(client: &Client, what: &ListWhat, opts: &ListOptions, as_json: bool) 
             // still tells whether it is there at all.
             client.call(Op::Status)?;
             if as_json {
-                return Ok("[]\n".into());
+                return Ok(contract::to_text(&Daemons {
+                    version: contract::Version,
+                    daemons: vec![],
+                }));
             }
             Ok(format::daemons(&[]))
         }
@@ -89,7 +107,10 @@ pub fn render(
         nosort: opts.nosort,
     };
     match service {
-        None if as_json => json(response),
+        None if as_json => Ok(contract::to_text(&Services::new(
+            *conn_table_size,
+            services,
+        ))),
         None => Ok(format::list_all(services, *conn_table_size, fmt, names)),
         Some(k) => {
             let Some(svc) = services.iter().find(|s| {
@@ -98,10 +119,10 @@ pub fn render(
                 return Err(Failure::listing("No such service").into());
             };
             if as_json {
-                return json(&Response::Services {
-                    conn_table_size: *conn_table_size,
-                    services: vec![svc.clone()],
-                });
+                return Ok(contract::to_text(&Services::new(
+                    *conn_table_size,
+                    std::slice::from_ref(svc),
+                )));
             }
             Ok(format::list_service(svc, fmt, names))
         }
@@ -112,9 +133,15 @@ pub fn render(
 pub fn save(client: &Client, opts: &ListOptions, as_json: bool) -> Result<String> {
     let r = client.call(Op::List)?;
     match &r {
-        _ if as_json => json(&r),
         Response::Services { services, .. } => {
-            Ok(format::rules(services, opts.nosort, names(opts)))
+            let text = format::rules(services, opts.nosort, names(opts));
+            if !as_json {
+                return Ok(text);
+            }
+            Ok(contract::to_text(&Rules {
+                version: contract::Version,
+                rules: text.lines().map(str::to_string).collect(),
+            }))
         }
         other => unexpected("save", other),
     }
@@ -122,7 +149,7 @@ pub fn save(client: &Client, opts: &ListOptions, as_json: bool) -> Result<String
 
 #[cfg(test)]
 mod tests {
-    use lb_common::api::{RealServerView, ServiceView, StatsView};
+    use lb_model::api::{RealServerView, ServiceView, StatsView};
 
     use super::*;
 
@@ -194,12 +221,22 @@ mod tests {
     }
 
     #[test]
-    fn json_round_trips() {
+    fn json_is_the_contract() {
         let text = render(&response(), None, &ListOptions::default(), true, &Numeric).unwrap();
-        assert!(text.ends_with("}\n"));
-        assert!(text.contains("\n  \"conn_table_size\": 4096,\n"), "{text}");
-        let back: Response = serde_json::from_str(&text).unwrap();
-        assert_eq!(back, response());
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["version"], 1);
+        assert_eq!(v["conn_table_size"], 4096);
+        assert!(v.get("result").is_none(), "{text}");
+        let s = &v["services"][0];
+        assert_eq!(s["scheduler"], "mh");
+        assert_eq!(s["sched_flags"], serde_json::json!(["mh-port"]));
+        assert_eq!(s["persistent"], serde_json::Value::Null);
+        let r = &s["real_servers"][0];
+        assert_eq!(
+            (&r["address"], &r["active_conns"], &r["stats"]["conns"]),
+            (&"192.168.1.10".into(), &2.into(), &5.into())
+        );
+        assert_eq!(r["tun_type"], serde_json::Value::Null);
     }
 
     #[test]

@@ -6,22 +6,24 @@ pub mod edit;
 pub mod generate;
 pub mod list;
 pub mod status;
+pub mod top;
 pub mod trace;
 
 use std::io::{Read, Write};
 
 use anyhow::{Context, Result};
-use lb_common::api::Response;
+use lb_model::api::Response;
 
-use crate::{cli::GlobalOptions, client::Client, command::Command};
+use crate::{cli::GlobalOptions, client::Client, command::Command, contract::error::ErrorCode};
 
 /// A command that failed the way ipvsadm's do: lbctl prints the message as it is and exits
-/// with ipvsadm's status for it.
+/// with ipvsadm's status for it (with `--json`, as an error of `code`).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct Failure {
     pub message: String,
     pub status: u8,
+    pub code: ErrorCode,
 }
 
 impl Failure {
@@ -30,6 +32,7 @@ impl Failure {
         Self {
             message: message.into(),
             status: 1,
+            code: ErrorCode::NotFound,
         }
     }
 
@@ -39,6 +42,15 @@ impl Failure {
         Self {
             message: message.into(),
             status: 255,
+            code: ErrorCode::Refused,
+        }
+    }
+
+    /// What lb does not do, with the status ipvsadm gives the kernel's refusal (255).
+    pub fn not_supported(message: impl Into<String>) -> Self {
+        Self {
+            code: ErrorCode::NotSupported,
+            ..Self::refused(message)
         }
     }
 
@@ -47,6 +59,7 @@ impl Failure {
         Self {
             message: message.into(),
             status,
+            code: ErrorCode::Usage,
         }
     }
 }
@@ -70,7 +83,7 @@ pub fn run(
         // lb synchronises no connections between directors.
         // ipvsadm exits with 255 when the kernel refuses to start or stop a daemon.
         Command::StartDaemon => {
-            return Err(Failure::refused(
+            return Err(Failure::not_supported(
                 "connection synchronisation (--start-daemon) is not supported by lb",
             )
             .into());
@@ -80,7 +93,16 @@ pub fn run(
         Command::Apply { file, dry_run } => apply::apply(&client, &file, dry_run, global.json)?,
         Command::GetConfig => apply::get_config(&client, global.json)?,
         Command::Completions(shell) => generate::completions(shell),
-        Command::Man => generate::man()?,
+        Command::Man(verb) => generate::man(verb.as_deref())?,
+        Command::GenerateDocs(dir) => generate::write_docs(&dir)?,
+        Command::Top(_) if global.json => {
+            return Err(Failure::usage(
+                "top has no JSON output: lbctl -L --json and lbctl status --json carry its numbers",
+                2,
+            )
+            .into());
+        }
+        Command::Top(a) => return top::run(&client, &a, out),
         Command::Drain(a) => {
             capture(|o| drain::run(&client, a.target.drain_op(a.deadline), global.json, o))?
         }
@@ -113,11 +135,4 @@ pub(crate) fn response_kind(r: &Response) -> &'static str {
         Response::TraceStarted => "trace started",
         Response::Trace(_) => "trace event",
     }
-}
-
-/// lbd's answer as pretty JSON (`--json`).
-pub(crate) fn json(response: &Response) -> Result<String> {
-    let mut s = serde_json::to_string_pretty(response)?;
-    s.push('\n');
-    Ok(s)
 }

@@ -1,9 +1,13 @@
 //! `lbctl status`: lbd's daemon-wide state.
 
 use anyhow::{Result, bail};
-use lb_common::api::{Op, Response};
+use lb_model::api::{Op, Response};
 
-use crate::{client::Client, format};
+use crate::{
+    client::Client,
+    contract::{self, status::Status},
+    format,
+};
 
 pub fn run(client: &Client, json: bool) -> Result<String> {
     let response = client.call(Op::Status)?;
@@ -19,16 +23,14 @@ pub fn render(response: &Response, json: bool) -> Result<String> {
         );
     };
     if json {
-        let mut s = serde_json::to_string_pretty(response)?;
-        s.push('\n');
-        return Ok(s);
+        return Ok(contract::to_text(&Status::from(status)));
     }
     Ok(format::status(status))
 }
 
 #[cfg(test)]
 mod tests {
-    use lb_common::api::StatusView;
+    use lb_model::api::StatusView;
 
     use super::*;
 
@@ -42,7 +44,7 @@ mod tests {
             connections: 0,
             connection_capacity: 4096,
             services_down: 0,
-            reasons: vec![],
+            reasons: vec![("tx".into(), 3), ("pass_not_ip".into(), 0)],
         })
     }
 
@@ -54,16 +56,25 @@ mod tests {
              Interface:     eth0 (XDP generic mode)\n\
              Services:      0\n\
              Real servers:  0\n\
-             Connections:   0 of 4096\n"
+             Connections:   0 of 4096\n\
+             Reasons:\n  \
+             tx           3\n  \
+             pass_not_ip  0\n"
         );
     }
 
     #[test]
-    fn json_round_trips() {
+    fn json_has_a_version_and_reasons_by_name() {
         let text = render(&response(), true).unwrap();
-        assert!(text.contains("\"result\": \"status\""), "{text}");
-        let back: Response = serde_json::from_str(&text).unwrap();
-        assert_eq!(back, response());
+        assert!(
+            text.starts_with("{\n  \"version\": 1,\n  \"lbd_version\": \"0.1.0\",\n"),
+            "{text}"
+        );
+        // In lbd's order, not sorted.
+        assert!(
+            text.ends_with("  \"reasons\": {\n    \"tx\": 3,\n    \"pass_not_ip\": 0\n  }\n}\n"),
+            "{text}"
+        );
     }
 
     #[test]

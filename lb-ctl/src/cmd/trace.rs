@@ -8,9 +8,13 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
-use lb_common::api::{API_VERSION, Op, Request, Response, TraceView};
+use lb_model::api::{API_VERSION, Op, Request, Response, TraceView};
 
-use crate::{cli::TraceArgs, client::Client};
+use crate::{
+    cli::TraceArgs,
+    client::{Client, Unavailable},
+    contract::{self, trace::TraceEvent},
+};
 
 /// One line per event: time, protocol, source -> destination, verdict (reason), real server.
 pub fn line(t: &TraceView) -> String {
@@ -28,11 +32,11 @@ pub fn line(t: &TraceView) -> String {
 
 pub fn run(client: &Client, a: &TraceArgs, json: bool, out: &mut dyn Write) -> Result<()> {
     let path = client.path();
-    let mut stream = UnixStream::connect(path).with_context(|| {
-        format!(
-            "cannot connect to lbd at {} (is lbd running?)",
+    let mut stream = UnixStream::connect(path).map_err(|e| {
+        Unavailable(format!(
+            "cannot connect to lbd at {} (is lbd running?): {e}",
             path.display()
-        )
+        ))
     })?;
     let op = Op::Trace {
         vip: a.vip,
@@ -52,7 +56,7 @@ pub fn run(client: &Client, a: &TraceArgs, json: bool, out: &mut dyn Write) -> R
             Response::TraceStarted => {}
             Response::Trace(t) => {
                 if json {
-                    writeln!(out, "{}", serde_json::to_string(&t)?)?;
+                    writeln!(out, "{}", contract::to_line(&TraceEvent::from(&t)))?;
                 } else {
                     writeln!(out, "{}", self::line(&t))?;
                 }

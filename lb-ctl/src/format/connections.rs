@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use lb_common::api::ConnView;
+use lb_model::api::ConnView;
 
 use super::{address::addrport_any, lookup::Resolve, names::protocol_name};
 

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use lb_common::api::{RateView, ServiceView, StatsView};
+use lb_model::api::{RateView, ServiceView, StatsView};
 
 use super::{
     address::{addrport_any, truncate},
@@ -145,7 +145,7 @@ fn push_rates(out: &mut String, r: &RateView, exact: bool) {
 
 #[cfg(test)]
 mod tests {
-    use lb_common::api::{RealServerView, ServiceView};
+    use lb_model::api::{RealServerView, ServiceView};
 
     use super::*;
     use crate::format::{

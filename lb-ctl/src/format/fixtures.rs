@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use lb_common::api::{RateView, RealServerView, ServiceView, StatsView};
+use lb_model::api::{RateView, RealServerView, ServiceView, StatsView};
 
 use super::lookup::Resolve;
 

@@ -1,7 +1,7 @@
 //! `-L`: the banner, the title and every service with its real servers (the lines of one
 //! service are [`super::entry`]'s).
 
-use lb_common::api::ServiceView;
+use lb_model::api::ServiceView;
 
 use super::{entry::service_entry, list_format::ListFormat, lookup::Resolve, sort::sorted};
 

@@ -17,7 +17,7 @@
 //!   `lookup.rs`: the host and service names printed without `-n`;
 //! - `sort.rs`: ipvsadm's order (`ipvs_cmp_services`, `ipvs_cmp_dests`, glibc's `qsort`);
 //! - `largenum.rs`: counters (`print_largenum`);
-//! - `status.rs`: `lbctl status` (lbctl's own).
+//! - `status.rs`: `lbctl status`, and `top.rs`: a frame of `lbctl top` (lbctl's own).
 //!
 //! Nothing here does I/O except name lookups, and those go through a [`Resolve`] the caller
 //! chooses ([`Numeric`] for `-n`): every function takes views and returns a `String`, so the
@@ -37,6 +37,7 @@ pub mod service;
 pub mod sort;
 pub mod status;
 pub mod timeouts;
+pub mod top;
 
 #[cfg(test)]
 mod fixtures;
@@ -54,4 +55,5 @@ pub use self::{
     save::rules,
     status::status,
     timeouts::timeouts,
+    top::{TopFrame, top},
 };

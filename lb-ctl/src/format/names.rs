@@ -2,7 +2,7 @@
 //! methods (`fwd_name`, `fwd_switch`), scheduler flags (`print_sched_flags`) and tunnels
 //! (`fwd_tun_info`, `tunflags`).
 
-use lb_common::api::RealServerView;
+use lb_model::api::RealServerView;
 
 /// `protocol_name`: "TCP", "UDP", "SCTP", else "?".
 pub fn protocol_name(protocol: &str) -> &'static str {
@@ -115,7 +115,7 @@ pub fn tun_info(rs: &RealServerView) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use lb_common::api::ServiceView;
+    use lb_model::api::ServiceView;
 
     use super::*;
     use crate::format::{ListFormat, Numeric, rules, service_entry};

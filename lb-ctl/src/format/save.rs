@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use lb_common::api::ServiceView;
+use lb_model::api::ServiceView;
 
 use super::{
     address::addrport_any,

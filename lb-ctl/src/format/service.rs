@@ -3,7 +3,7 @@
 
 use std::net::Ipv4Addr;
 
-use lb_common::api::ServiceView;
+use lb_model::api::ServiceView;
 
 use super::{
     address::{addrport_any, truncate},

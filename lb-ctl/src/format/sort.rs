@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use lb_common::api::{RealServerView, ServiceView};
+use lb_model::api::{RealServerView, ServiceView};
 
 use super::names::protocol_number;
 
@@ -140,7 +140,7 @@ fn glibc_qsort<T: Copy>(v: &mut [T], cmp: &dyn Fn(T, T) -> i32) {
 
 #[cfg(test)]
 mod tests {
-    use lb_common::api::{RealServerView, ServiceView};
+    use lb_model::api::{RealServerView, ServiceView};
 
     use crate::format::{ListFormat, Numeric, list_all, rules};
 

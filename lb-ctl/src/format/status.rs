@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use lb_common::api::StatusView;
+use lb_model::api::StatusView;
 
 /// `lbctl status`: a readable summary of lbd (not an ipvsadm format).
 pub fn status(s: &StatusView) -> String {

@@ -2,7 +2,7 @@
 //! checked: ipvsadm's `process_options` after `generic_opt_check`, with the checks it makes
 //! last (the list command's conflicts here; a service's and a real server's in their files).
 
-use lb_common::api::{Edit, ServiceKey};
+use lb_model::api::{Edit, ServiceKey};
 
 use super::{real, service, table::Cmd, values::Values};
 use crate::{

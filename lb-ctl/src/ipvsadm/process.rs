@@ -37,7 +37,7 @@ pub fn resolve_with(cli: &Cli, lookup: &dyn Lookup) -> Result<Command, UsageErro
 
 #[cfg(test)]
 mod tests {
-    use lb_common::api::{Edit, RealSpec, ServiceSpec};
+    use lb_model::api::{Edit, RealSpec, ServiceSpec};
 
     use crate::command::{Command, ListWhat};
     use crate::ipvsadm::test_util::{key, real, run, spec};

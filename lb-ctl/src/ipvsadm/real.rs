@@ -5,13 +5,16 @@
 
 use std::net::IpAddr;
 
-use lb_common::api::{Edit, RealSpec, ServiceKey};
+use lb_model::{
+    Forwarding, Named, TunCsum, TunType,
+    api::{Edit, RealSpec, ServiceKey},
+};
 
 use super::{
     address::parse_address,
     c_values::number,
     lookup::Lookup,
-    table::{self, Cmd, TUN_NAMES},
+    table::{self, Cmd},
 };
 use crate::cli::RealOptions;
 use crate::command::UsageError;
@@ -23,8 +26,7 @@ pub(super) struct RealValues {
     pub weight: Option<u32>,
     pub u_threshold: Option<u32>,
     pub l_threshold: Option<u32>,
-    /// An index into [`TUN_NAMES`].
-    pub tun_type: Option<usize>,
+    pub tun_type: Option<TunType>,
     pub tun_port: Option<u16>,
 }
 
@@ -52,17 +54,10 @@ pub(super) fn thresholds(r: &RealOptions) -> Result<(Option<u32>, Option<u32>), 
     Ok((u_threshold, l_threshold))
 }
 
-/// `--tun-type`, as an index into [`TUN_NAMES`].
-pub(super) fn tun_type(t: Option<&str>) -> Result<Option<usize>, UsageError> {
-    Ok(match t {
-        None => None,
-        Some(t) => Some(
-            TUN_NAMES
-                .iter()
-                .position(|n| *n == t)
-                .ok_or_else(|| UsageError::new("illegal tunnel type specified"))?,
-        ),
-    })
+/// `--tun-type`.
+pub(super) fn tun_type(t: Option<&str>) -> Result<Option<TunType>, UsageError> {
+    t.map(|t| TunType::from_name(t).ok_or_else(|| UsageError::new("illegal tunnel type specified")))
+        .transpose()
 }
 
 /// `--tun-port`.
@@ -114,18 +109,18 @@ pub(super) fn edit(
         });
     }
     let forwarding = if r.masquerading > 0 {
-        "nat"
+        Forwarding::Nat
     } else if r.ipip > 0 {
-        "tun"
+        Forwarding::Tun
     } else {
-        "dr"
+        Forwarding::Dr
     };
     // ipvsadm: "The destination port must be equal to the service port if the
     // IP_VS_CONN_F_TUNNEL or IP_VS_CONN_F_DROUTE is set."
-    if forwarding != "nat" {
+    if !forwarding.may_change_port() {
         port = service.port;
     }
-    if address.is_ipv6() != service.vip.is_ipv6() && forwarding != "tun" {
+    if address.is_ipv6() != service.vip.is_ipv6() && !forwarding.crosses_families() {
         return Err(UsageError::new(
             "Different address family is allowed only for tunneling servers",
         ));
@@ -137,34 +132,35 @@ pub(super) fn edit(
         table::O_TUN_CSUM,
         table::O_TUN_REMCSUM,
     ];
-    if tunnel_opts.iter().any(|&o| opts[o]) && forwarding != "tun" {
+    if tunnel_opts.iter().any(|&o| opts[o]) && forwarding != Forwarding::Tun {
         return Err(UsageError::new(
             "Tunnel options conflict with forward method",
         ));
     }
-    let tt = v.tun_type.unwrap_or(0);
-    if forwarding == "tun" {
-        table::check_tunnel_options(tt, opts)?;
+    if forwarding == Forwarding::Tun {
+        table::check_tunnel_options(v.tun_type.unwrap_or(TunType::Ipip), opts)?;
     }
     let tun_csum = if r.tun_csum {
-        Some("csum")
+        Some(TunCsum::Csum)
     } else if r.tun_remcsum {
-        Some("remcsum")
+        Some(TunCsum::Remcsum)
     } else if r.tun_nocsum {
-        Some("nocsum")
+        Some(TunCsum::Nocsum)
     } else {
         None
     };
     let real = RealSpec {
         address,
-        port,
+        port: Some(port),
         weight: v.weight.unwrap_or(1),
-        forwarding: forwarding.into(),
-        tun_type: v.tun_type.map(|t| TUN_NAMES[t].to_string()),
+        forwarding: forwarding.name().into(),
+        tun_type: v.tun_type.map(Into::into),
         tun_port: v.tun_port,
-        tun_csum: tun_csum.map(str::to_string),
+        tun_csum: tun_csum.map(Into::into),
         upper_threshold: v.u_threshold,
         lower_threshold: v.l_threshold,
+        // ipvsadm has no words for health checks: lbd keeps a real server's.
+        health_check: None,
     };
     Ok(if cmd == Cmd::AddDest {
         Edit::AddReal { service, real }
@@ -175,7 +171,7 @@ pub(super) fn edit(
 
 #[cfg(test)]
 mod tests {
-    use lb_common::api::Edit;
+    use lb_model::api::Edit;
 
     use crate::{command::Command, ipvsadm::test_util::run};
 

@@ -1,6 +1,6 @@
 //! `lbctl -R`: ipvsadm's restore format, the rules `-S` prints, read into edits.
 
-use lb_common::api::Edit;
+use lb_model::api::Edit;
 
 use super::{lookup::Lookup, popt::clap_error, process::resolve_with};
 use crate::{cli::Cli, command::Command};

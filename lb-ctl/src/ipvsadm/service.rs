@@ -3,7 +3,10 @@
 //! `-M`), one-packet scheduling (`-o`), persistence engine (`--pe`, refused) and lbctl's
 //! `--mh-table-size`.
 
-use lb_common::api::{ServiceKey, ServiceSpec};
+use lb_model::{
+    Named, Protocol, SchedFlag, Scheduler,
+    api::{ServiceKey, ServiceSpec},
+};
 
 use super::{address::parse_address, c_values::number, lookup::Lookup};
 use crate::{cli::Cli, command::UsageError};
@@ -61,28 +64,29 @@ pub(super) fn selected(
 /// ipvsadm 1.31's `parse_sched_flags`, with the generic `flag-1`/`flag-2` named as the
 /// scheduler's own flags (lbd knows them by name).
 pub(super) fn sched_flags(sched: &str, arg: &str) -> Result<Vec<String>, UsageError> {
+    let scheduler: Option<Scheduler> = sched.parse().ok();
+    let own = scheduler.map(Scheduler::flags).unwrap_or(&[]);
     let mut out: Vec<String> = Vec::new();
     for flag in arg.split(',').filter(|f| !f.is_empty()) {
         let name = match flag {
-            "flag-1" | "flag-2" | "flag-3" => match (sched, flag) {
-                ("sh", "flag-1") => "sh-fallback",
-                ("sh", "flag-2") => "sh-port",
-                ("mh", "flag-1") => "mh-fallback",
-                ("mh", "flag-2") => "mh-port",
-                _ => flag,
+            // IPVS's flag bits by number: the scheduler's own name of the bit where it has
+            // one (sh: flag-1 is sh-fallback, flag-2 sh-port; mh likewise).
+            "flag-1" | "flag-2" | "flag-3" => {
+                let bit = 1u8 << (flag.as_bytes()[5] - b'1');
+                own.iter()
+                    .find(|f| f.bit() == bit)
+                    .map(|f| f.name())
+                    .unwrap_or(flag)
+            }
+            _ => match SchedFlag::from_name(flag) {
+                Some(f) if own.contains(&f) => f.name(),
+                Some(_) => {
+                    return Err(UsageError::new(format!(
+                        "incompatible scheduler flag `{flag}'"
+                    )));
+                }
+                None => return Err(UsageError::new(format!("invalid scheduler flag `{flag}'"))),
             },
-            "sh-fallback" | "sh-port" if sched != "sh" => {
-                return Err(UsageError::new(format!(
-                    "incompatible scheduler flag `{flag}'"
-                )));
-            }
-            "mh-fallback" | "mh-port" if sched != "mh" => {
-                return Err(UsageError::new(format!(
-                    "incompatible scheduler flag `{flag}'"
-                )));
-            }
-            "sh-fallback" | "sh-port" | "mh-fallback" | "mh-port" => flag,
-            _ => return Err(UsageError::new(format!("invalid scheduler flag `{flag}'"))),
         };
         if !out.iter().any(|f| f == name) {
             out.push(name.to_string());
@@ -139,8 +143,14 @@ pub(super) fn spec(
         None => Vec::new(),
         Some(f) => sched_flags(&scheduler, f)?,
     };
+    let protocol: Protocol = key
+        .protocol
+        .parse()
+        .map_err(|e: lb_model::UnknownName| UsageError::new(e.to_string()))?;
     Ok(ServiceSpec {
-        key,
+        protocol,
+        vip: key.vip,
+        port: key.port,
         scheduler,
         persistent,
         // IPVS keeps a netmask without -p, where it means nothing and no listing
@@ -149,12 +159,16 @@ pub(super) fn spec(
         sched_flags: flags,
         one_packet: cli.service.ops,
         mh_table_size,
+        // ipvsadm's -A/-E have no words for these: lbd keeps a service's.
+        real_servers: Vec::new(),
+        health_check: None,
+        sorry_server: None,
     })
 }
 
 #[cfg(test)]
 mod tests {
-    use lb_common::api::{Edit, ServiceSpec};
+    use lb_model::api::{Edit, ServiceSpec};
 
     use crate::{
         command::Command,

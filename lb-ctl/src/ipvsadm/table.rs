@@ -3,6 +3,7 @@
 //! against the options given (`generic_opt_check`, `tunnel_opt_check`) in ipvsadm's words.
 
 use crate::command::UsageError;
+use lb_model::{Named, TunType};
 
 /// ipvsadm's commands (`CMD_*`), in its order: the rows of [`TABLE`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,9 +135,8 @@ pub(super) const TABLE: [&[u8; 34]; 14] = [
     b"xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", // zero
 ];
 
-/// Tunnel types (`tunnames`) and their options (`tunnel_types_v_options`: tun-port,
-/// tun-nocsum, tun-csum, tun-remcsum).
-pub(super) const TUN_NAMES: [&str; 3] = ["ipip", "gue", "gre"];
+/// The options of each tunnel type (`tunnel_types_v_options`: tun-port, tun-nocsum,
+/// tun-csum, tun-remcsum), in the order of ipvsadm's `tunnames` (`TunType::ALL`).
 pub(super) const TUN_OPTS: [usize; 4] = [O_TUN_PORT, O_TUN_NOCSUM, O_TUN_CSUM, O_TUN_REMCSUM];
 pub(super) const TUN_TABLE: [&[u8; 4]; 3] = [b"xxxx", b"+111", b"x11x"];
 
@@ -148,13 +148,17 @@ pub(super) fn check_options(cmd: Cmd, opts: &[bool; 34]) -> Result<(), UsageErro
 }
 
 /// ipvsadm's `tunnel_opt_check`.
-pub(super) fn check_tunnel_options(tun_type: usize, opts: &[bool; 34]) -> Result<(), UsageError> {
-    let row = TUN_TABLE[tun_type];
+pub(super) fn check_tunnel_options(tun_type: TunType, opts: &[bool; 34]) -> Result<(), UsageError> {
+    let i = TunType::ALL
+        .iter()
+        .position(|t| *t == tun_type)
+        .unwrap_or_default();
+    let row = TUN_TABLE[i];
     let given = TUN_OPTS
         .iter()
         .enumerate()
         .map(|(j, &k)| (k, opts[k], row[j]));
-    check_against(given, &format!("'{}' tunnel type", TUN_NAMES[tun_type]))
+    check_against(given, &format!("'{}' tunnel type", tun_type.name()))
 }
 
 /// One row of an ipvsadm option table against the options given: (option index, given,

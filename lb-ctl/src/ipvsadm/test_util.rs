@@ -3,7 +3,10 @@
 
 use std::net::Ipv4Addr;
 
-use lb_common::api::{RealSpec, ServiceKey, ServiceSpec};
+use lb_model::{
+    api::{RealSpec, ServiceKey, ServiceSpec},
+    config::{RealServerConfig, ServiceConfig},
+};
 
 use super::{lookup::Lookup, process::resolve_with};
 use crate::{cli::Cli, command::Command};
@@ -39,26 +42,16 @@ pub(super) fn key(p: &str, vip: &str, port: u16) -> ServiceKey {
 
 pub(super) fn spec(p: &str, vip: &str, port: u16, sched: &str) -> ServiceSpec {
     ServiceSpec {
-        key: key(p, vip, port),
         scheduler: sched.into(),
-        persistent: None,
-        persistent_netmask: None,
-        sched_flags: vec![],
-        one_packet: false,
-        mh_table_size: None,
+        ..ServiceConfig::adopted(p.parse().unwrap(), vip.parse().unwrap(), port).raw()
     }
 }
 
 pub(super) fn real(addr: &str, port: u16, fwd: &str, weight: u32) -> RealSpec {
     RealSpec {
-        address: addr.parse().unwrap(),
-        port,
+        port: Some(port),
         weight,
         forwarding: fwd.into(),
-        tun_type: None,
-        tun_port: None,
-        tun_csum: None,
-        upper_threshold: None,
-        lower_threshold: None,
+        ..RealServerConfig::adopted(addr.parse().unwrap()).raw()
     }
 }

@@ -2,7 +2,7 @@
 //! the options, in its order, before the command-option table: the first faulty value gives
 //! the message. What each value means is in the file of its subject.
 
-use lb_common::api::ServiceKey;
+use lb_model::api::ServiceKey;
 
 use super::{
     address, daemon,
@@ -63,7 +63,7 @@ pub(super) fn read(cli: &Cli, lookup: &dyn Lookup) -> Result<Values, UsageError>
 
 #[cfg(test)]
 mod tests {
-    use lb_common::api::Edit;
+    use lb_model::api::Edit;
 
     use crate::{command::Command, ipvsadm::test_util::run};
 

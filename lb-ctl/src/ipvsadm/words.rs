@@ -2,6 +2,8 @@
 //! commands, and whether a line names one of lbctl's verbs. ipvsadm's messages name words
 //! ("invalid option `-L'"), which clap's parse no longer has.
 
+use crate::cli::{HIDDEN_VERBS, VERBS};
+
 /// The words of a command line that give ipvsadm commands, in order, once per command (a
 /// word such as `-AL` twice), looking past option values.
 pub(super) fn command_words(words: &[String]) -> Vec<String> {
@@ -51,19 +53,6 @@ pub(super) fn command_words(words: &[String]) -> Vec<String> {
     }
     out
 }
-
-/// lbctl's verbs (subcommands), which take clap's own messages.
-const VERBS: [&str; 9] = [
-    "status",
-    "apply",
-    "get",
-    "completions",
-    "man",
-    "drain",
-    "undrain",
-    "health",
-    "trace",
-];
 
 /// Long options that take a value (the next word when not given with `=`).
 pub(super) const VALUE_LONGS: [&str; 24] = [
@@ -131,7 +120,8 @@ pub(super) fn uses_verb(args: &[String]) -> bool {
                 }
             }
         } else {
-            return VERBS.contains(&w.as_str());
+            // lbctl's verbs (subcommands) take clap's own messages.
+            return VERBS.contains(&w.as_str()) || HIDDEN_VERBS.contains(&w.as_str());
         }
     }
     false

@@ -1,6 +1,6 @@
-//! Health checks of real servers: what the config says (`health_check` of a service or of a
-//! real server), its validation, and running one check (TCP connect, HTTP GET, UDP request and
-//! reply, an external command), bounded by the check's timeout.
+//! Running one health check of a real server (TCP connect, HTTP GET, UDP request and reply,
+//! an external command), bounded by the check's timeout. What the config says about checks,
+//! and its validation, is `lb_model::config::health`.
 
 use std::{
     io::{Read, Write},
@@ -9,296 +9,17 @@ use std::{
     time::{Duration, Instant},
 };
 
-use serde::{Deserialize, Serialize};
+use lb_model::{
+    Named,
+    config::{
+        CheckKind, OnDown, RealServerConfig, ServiceConfig,
+        health::{DEFAULT_FALL, DEFAULT_INTERVAL_MS, DEFAULT_RISE, DEFAULT_TIMEOUT_MS},
+    },
+    names::fmt_addr_port,
+};
 
-use crate::config::{ConfigError, RealServerConfig, ServiceConfig, fmt_addr_port};
-
-/// Defaults, in the spirit of keepalived and HAProxy: check every 5 s, give up on one check
-/// after 2 s, take a real server out after 3 failures in a row and back after 2 successes.
-pub const DEFAULT_INTERVAL_MS: u32 = 5_000;
-pub const DEFAULT_TIMEOUT_MS: u32 = 2_000;
-pub const DEFAULT_RISE: u32 = 2;
-pub const DEFAULT_FALL: u32 = 3;
-/// Bounds of the settings (checked by validation).
-pub const MIN_INTERVAL_MS: u32 = 50;
-pub const MAX_INTERVAL_MS: u32 = 86_400_000;
-pub const MIN_TIMEOUT_MS: u32 = 10;
-pub const MAX_RISE_FALL: u32 = 100;
-pub const MAX_GRACE_MS: u32 = 86_400_000;
 /// How much of an HTTP answer or a UDP reply is read and searched.
 const MAX_READ: usize = 64 * 1024;
-
-/// The kind of check (`type` in the config).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum CheckKind {
-    /// A TCP connection is accepted.
-    Tcp,
-    /// An HTTP/1.0 GET answers with the expected status (and body substring).
-    Http,
-    /// A UDP datagram is answered (with the expected substring).
-    Udp,
-    /// An external command exits with status 0.
-    Exec,
-    /// No check: a real server's way to opt out of its service's default check.
-    None,
-}
-
-impl CheckKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            CheckKind::Tcp => "tcp",
-            CheckKind::Http => "http",
-            CheckKind::Udp => "udp",
-            CheckKind::Exec => "exec",
-            CheckKind::None => "none",
-        }
-    }
-}
-
-/// What happens to the existing connections of a real server that its check took out.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum OnDown {
-    /// They stay on it (IPVS's behaviour for a quiesced real server).
-    #[default]
-    Keep,
-    /// They are removed from the connection table `grace_ms` after it went down; their next
-    /// packets are scheduled anew.
-    Expire,
-}
-
-/// `health_check` in the config. Settings of another kind of check than `type` are errors.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CheckConfig {
-    #[serde(rename = "type")]
-    pub kind: CheckKind,
-    /// Address to check. Default: the real server's address (see the README on `tun` and
-    /// `dr`: the director checks the real server's own address, not the VIP).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<IpAddr>,
-    /// Port to check. Default: the real server's port.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub port: Option<u16>,
-    /// Time between the starts of two checks. Default [`DEFAULT_INTERVAL_MS`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interval_ms: Option<u32>,
-    /// A check not done by then failed. Default [`DEFAULT_TIMEOUT_MS`] (at most the interval).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout_ms: Option<u32>,
-    /// Successes in a row that bring a down real server back. Default [`DEFAULT_RISE`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rise: Option<u32>,
-    /// Failures in a row that take an up real server out. Default [`DEFAULT_FALL`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fall: Option<u32>,
-    /// http: the path requested. Default "/".
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path: Option<String>,
-    /// http: the Host header. Default: the checked address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub host: Option<String>,
-    /// http: the status that means healthy. Default 200.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expect_status: Option<u16>,
-    /// http: a substring the body must contain.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expect_body: Option<String>,
-    /// udp: the datagram sent. Default: empty.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payload: Option<String>,
-    /// udp: a substring the reply must contain (any reply will do without it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expect: Option<String>,
-    /// exec: program and arguments (no shell). Exit status 0 means healthy. The environment
-    /// has `LB_REAL_ADDRESS`, `LB_REAL_PORT`, `LB_CHECK_ADDRESS`, `LB_CHECK_PORT`, `LB_VIP`,
-    /// `LB_VIP_PORT`, `LB_PROTOCOL` and `LB_FORWARDING`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub command: Option<Vec<String>>,
-    /// What happens to the connections of a real server taken out. Default `keep`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub on_down: Option<OnDown>,
-    /// With `on_down: expire`: how long after going down its connections are removed.
-    /// Default 0 (at once).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grace_ms: Option<u32>,
-}
-
-impl CheckConfig {
-    /// Semantic checks; `path` is where the object is in the config.
-    pub fn validate(&self, path: &str, errs: &mut Vec<ConfigError>) {
-        let mut err = |field: &str, message: String| {
-            errs.push(ConfigError {
-                path: if field.is_empty() {
-                    path.to_string()
-                } else {
-                    format!("{path}.{field}")
-                },
-                message,
-            })
-        };
-        let kind = self.kind.name();
-        if self.kind == CheckKind::None {
-            let set = self.fields_set();
-            if let Some(f) = set.first() {
-                err(
-                    f,
-                    "a check of type \"none\" takes no other settings".to_string(),
-                );
-            }
-            return;
-        }
-        let interval = self.interval_ms.unwrap_or(DEFAULT_INTERVAL_MS);
-        if !(MIN_INTERVAL_MS..=MAX_INTERVAL_MS).contains(&interval) {
-            err(
-                "interval_ms",
-                format!("{interval} is out of range ({MIN_INTERVAL_MS} to {MAX_INTERVAL_MS})"),
-            );
-        }
-        if let Some(t) = self.timeout_ms
-            && !(MIN_TIMEOUT_MS..=interval.max(MIN_TIMEOUT_MS)).contains(&t)
-        {
-            err(
-                "timeout_ms",
-                format!(
-                    "{t} is out of range ({MIN_TIMEOUT_MS} to the interval, {interval}): a check must end before the next one starts"
-                ),
-            );
-        }
-        for (name, v) in [("rise", self.rise), ("fall", self.fall)] {
-            if let Some(v) = v
-                && !(1..=MAX_RISE_FALL).contains(&v)
-            {
-                err(name, format!("{v} is out of range (1 to {MAX_RISE_FALL})"));
-            }
-        }
-        if self.port == Some(0) {
-            err("port", "port 0 is not allowed (1 to 65535)".into());
-        }
-        let only =
-            |field: &str, set: bool, for_kind: CheckKind, err: &mut dyn FnMut(&str, String)| {
-                if set && self.kind != for_kind {
-                    err(
-                        field,
-                        format!(
-                            "only {} checks have {field} (this check is {kind:?})",
-                            for_kind.name()
-                        ),
-                    );
-                }
-            };
-        only("path", self.path.is_some(), CheckKind::Http, &mut err);
-        only("host", self.host.is_some(), CheckKind::Http, &mut err);
-        only(
-            "expect_status",
-            self.expect_status.is_some(),
-            CheckKind::Http,
-            &mut err,
-        );
-        only(
-            "expect_body",
-            self.expect_body.is_some(),
-            CheckKind::Http,
-            &mut err,
-        );
-        only("payload", self.payload.is_some(), CheckKind::Udp, &mut err);
-        only("expect", self.expect.is_some(), CheckKind::Udp, &mut err);
-        only("command", self.command.is_some(), CheckKind::Exec, &mut err);
-        if let Some(p) = &self.path
-            && (!p.starts_with('/') || p.chars().any(|c| c.is_whitespace() || c.is_control()))
-        {
-            err(
-                "path",
-                format!(
-                    "{p:?} is not a request path (starts with '/', no spaces or control characters)"
-                ),
-            );
-        }
-        if let Some(h) = &self.host
-            && (h.is_empty() || h.chars().any(|c| c.is_whitespace() || c.is_control()))
-        {
-            err(
-                "host",
-                format!(
-                    "{h:?} is not a Host header value (not empty, no spaces or control characters)"
-                ),
-            );
-        }
-        if let Some(s) = self.expect_status
-            && !(100..=599).contains(&s)
-        {
-            err(
-                "expect_status",
-                format!("{s} is not an HTTP status (100 to 599)"),
-            );
-        }
-        if let Some(p) = &self.payload
-            && p.len() > 1400
-        {
-            err(
-                "payload",
-                format!(
-                    "{} bytes; at most 1400 (one datagram without fragmentation)",
-                    p.len()
-                ),
-            );
-        }
-        if self.kind == CheckKind::Exec {
-            match &self.command {
-                None => err(
-                    "command",
-                    "required for exec checks: the program and its arguments, e.g. [\"/usr/local/bin/check\", \"--quick\"]".into(),
-                ),
-                Some(c) if c.is_empty() || c[0].is_empty() => err(
-                    "command",
-                    "the program to run is missing (the first element)".into(),
-                ),
-                Some(_) => {}
-            }
-        }
-        if let Some(g) = self.grace_ms {
-            if self.on_down != Some(OnDown::Expire) {
-                err(
-                    "grace_ms",
-                    "only with on_down \"expire\" (with \"keep\" connections are never removed)"
-                        .into(),
-                );
-            } else if g > MAX_GRACE_MS {
-                err(
-                    "grace_ms",
-                    format!("{g} is out of range (0 to {MAX_GRACE_MS})"),
-                );
-            }
-        }
-    }
-
-    /// The names of the optional settings given (for `type: none`).
-    fn fields_set(&self) -> Vec<&'static str> {
-        [
-            ("address", self.address.is_some()),
-            ("port", self.port.is_some()),
-            ("interval_ms", self.interval_ms.is_some()),
-            ("timeout_ms", self.timeout_ms.is_some()),
-            ("rise", self.rise.is_some()),
-            ("fall", self.fall.is_some()),
-            ("path", self.path.is_some()),
-            ("host", self.host.is_some()),
-            ("expect_status", self.expect_status.is_some()),
-            ("expect_body", self.expect_body.is_some()),
-            ("payload", self.payload.is_some()),
-            ("expect", self.expect.is_some()),
-            ("command", self.command.is_some()),
-            ("on_down", self.on_down.is_some()),
-            ("grace_ms", self.grace_ms.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(n, set)| set.then_some(n))
-        .collect()
-    }
-}
 
 /// A check with every default filled in, for one real server of one service.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -336,11 +57,8 @@ impl CheckSpec {
     /// The check of real server `r` of service `svc`: its own `health_check`, else the
     /// service's; None when neither has one or it is of type `none`.
     pub fn of(svc: &ServiceConfig, r: &RealServerConfig) -> Option<CheckSpec> {
-        let c = r.health_check.as_ref().or(svc.health_check.as_ref())?;
-        if c.kind == CheckKind::None {
-            return None;
-        }
-        let real_port = r.port.unwrap_or(svc.port);
+        let c = r.check(svc)?;
+        let real_port = svc.real_port(r);
         let target = SocketAddr::new(c.address.unwrap_or(r.address), c.port.unwrap_or(real_port));
         let interval = c.interval_ms.unwrap_or(DEFAULT_INTERVAL_MS);
         let timeout = c.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS).min(interval);
@@ -376,7 +94,7 @@ impl CheckSpec {
                 ("LB_VIP".into(), svc.vip.to_string()),
                 ("LB_VIP_PORT".into(), svc.port.to_string()),
                 ("LB_PROTOCOL".into(), svc.protocol.name().into()),
-                ("LB_FORWARDING".into(), r.forwarding.clone()),
+                ("LB_FORWARDING".into(), r.forwarding.name().into()),
             ],
         })
     }
@@ -748,57 +466,6 @@ mod tests {
             s.run()
                 .unwrap_err()
                 .starts_with("cannot run \"/nonexistent/check\"")
-        );
-    }
-
-    fn errors(c: &str) -> Vec<String> {
-        let c: CheckConfig = serde_json::from_str(c).unwrap();
-        let mut errs = Vec::new();
-        c.validate("services[0].health_check", &mut errs);
-        errs.iter().map(|e| e.to_string()).collect()
-    }
-
-    #[test]
-    fn validation_names_the_field() {
-        assert!(errors(r#"{"type":"tcp"}"#).is_empty());
-        assert!(errors(r#"{"type":"http","path":"/h","expect_status":204,"expect_body":"ok","interval_ms":200,"timeout_ms":100,"rise":2,"fall":2}"#).is_empty());
-        assert_eq!(
-            errors(r#"{"type":"tcp","interval_ms":10,"rise":0,"path":"/x","port":0}"#),
-            vec![
-                "services[0].health_check.interval_ms: 10 is out of range (50 to 86400000)",
-                "services[0].health_check.rise: 0 is out of range (1 to 100)",
-                "services[0].health_check.port: port 0 is not allowed (1 to 65535)",
-                "services[0].health_check.path: only http checks have path (this check is \"tcp\")",
-            ]
-        );
-        assert_eq!(
-            errors(r#"{"type":"http","interval_ms":1000,"timeout_ms":2000,"path":"health"}"#),
-            vec![
-                "services[0].health_check.timeout_ms: 2000 is out of range (10 to the interval, 1000): a check must end before the next one starts",
-                "services[0].health_check.path: \"health\" is not a request path (starts with '/', no spaces or control characters)",
-            ]
-        );
-        assert_eq!(
-            errors(r#"{"type":"exec"}"#),
-            vec![
-                "services[0].health_check.command: required for exec checks: the program and its arguments, e.g. [\"/usr/local/bin/check\", \"--quick\"]"
-            ]
-        );
-        assert_eq!(
-            errors(r#"{"type":"none","fall":2}"#),
-            vec!["services[0].health_check.fall: a check of type \"none\" takes no other settings"]
-        );
-        assert_eq!(
-            errors(r#"{"type":"udp","grace_ms":100}"#),
-            vec![
-                "services[0].health_check.grace_ms: only with on_down \"expire\" (with \"keep\" connections are never removed)"
-            ]
-        );
-        assert!(
-            errors(
-                r#"{"type":"udp","payload":"x","expect":"y","on_down":"expire","grace_ms":100}"#
-            )
-            .is_empty()
         );
     }
 }

@@ -823,12 +823,14 @@ fn spread(v: &[f64]) -> (f64, f64) {
 /// servers. Median of `rounds`, in milliseconds.
 fn control_plane(rounds: u32) -> serde_json::Value {
     use lb_daemon::{
-        config::Config,
         control,
         dataplane::{Dataplane, LoadOptions},
         health::{self, Health},
-        maglev, sched,
-        state::State,
+        plan::{Planner as State, maglev, sched},
+    };
+    use lb_model::{
+        Scheduler,
+        config::{Config, diff::diff},
     };
     use std::time::Instant;
 
@@ -874,7 +876,7 @@ fn control_plane(rounds: u32) -> serde_json::Value {
             services: Vec::new(),
             ..cfg.clone()
         };
-        let changes = control::diff(&empty, &cfg);
+        let changes = diff(&empty, &cfg);
         health::apply(&mut hl, &mut st, &mut dp, &cfg).expect("apply");
         let t2 = Instant::now();
         control::persist(&state_file, &cfg).expect("persist");
@@ -888,7 +890,7 @@ fn control_plane(rounds: u32) -> serde_json::Value {
         // The same file again: parse, an empty diff, nothing written.
         let t4 = Instant::now();
         let same = Config::parse(&text, "bench.json").expect("valid");
-        assert!(control::diff(&cfg, &same).is_empty());
+        assert!(diff(&cfg, &same).is_empty());
         let report = health::apply(&mut hl, &mut st, &mut dp, &same).expect("apply");
         assert_eq!(report.tables_rewritten, 0);
         again.push(t4.elapsed().as_secs_f64() * 1e3);
@@ -919,11 +921,11 @@ fn control_plane(rounds: u32) -> serde_json::Value {
     let mut mh_equal = Vec::new();
     for _ in 0..rounds.max(5) {
         let t = Instant::now();
-        let cells = sched::cells("mh", 65537, &backends).expect("table");
+        let cells = sched::cells(Scheduler::Mh, 65537, &backends).expect("table");
         mh.push(t.elapsed().as_secs_f64() * 1e3);
         assert_eq!(cells.len(), 65537);
         let t = Instant::now();
-        let cells = sched::cells("mh", 65537, &equal).expect("table");
+        let cells = sched::cells(Scheduler::Mh, 65537, &equal).expect("table");
         mh_equal.push(t.elapsed().as_secs_f64() * 1e3);
         assert_eq!(cells.len(), 65537);
     }

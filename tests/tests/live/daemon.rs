@@ -99,7 +99,8 @@ fn lbd_logs_one_json_object_per_event_and_tells_systemd_its_state() {
         let n = notify
             .recv(&mut buf)
             .unwrap_or_else(|e| panic!("no {what} from lbd: {e}"));
-        String::from_utf8_lossy(&buf[..n]).into_owned()
+        // sd_notify(3): newline-separated assignments (lbd ends each with one).
+        String::from_utf8_lossy(&buf[..n]).trim_end().to_string()
     };
     let log = dir.join("lbd.log");
     let mut lbd = Proc::spawn(

@@ -12,5 +12,7 @@ mod ctl;
 mod daemon;
 mod forwarding;
 mod health;
+mod json;
+mod ops;
 mod restart;
 mod trace;

@@ -2,7 +2,8 @@
 //! program's half through `BPF_PROG_TEST_RUN`, lbd's half through the same code lbd runs.
 
 use lb_common::{CONN_S_CLOSING, CONN_S_ESTABLISHED, CONN_S_SYN, CONN_S_UDP, RealConns};
-use lb_daemon::conntrack::{Conntrack, Timeouts, monotonic_ns};
+use lb_daemon::{dataplane::monotonic_ns, expiry::Conntrack};
+use lb_model::config::Timeouts;
 use lb_tests::{
     config::{Protocol, config, real, service_key, tcp_service, udp_service},
     consts::{LOCAL_CLIENT, VIP, XDP_TX, real_addr},

@@ -3,7 +3,6 @@
 
 use std::{net::Ipv4Addr, time::Duration};
 
-use lb_daemon::daemon::referenced_real_ids;
 use lb_tests::{
     config::{ConfigBuilder, Protocol, config, real, service_key, tcp_service},
     consts::{REALS, REMOTE_CLIENT, VIP, XDP_TX},
@@ -25,7 +24,7 @@ fn services(reals: &[Ipv4Addr]) -> ConfigBuilder {
 
 /// Recycles with the references the data plane holds now.
 fn recycle(h: &mut Harness, min_age: Duration) -> usize {
-    let referenced = referenced_real_ids(&h.dp);
+    let referenced = h.dp.referenced_real_ids();
     h.state
         .recycle_real_ids(&mut h.dp, &referenced, min_age)
         .unwrap()

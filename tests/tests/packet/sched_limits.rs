@@ -9,7 +9,11 @@ use lb_common::{
     CONN_F_ONE_PACKET, CONN_F_REPLY, CONN_F_UNCONFIRMED, FlowKey, MAX_SCHED_PROBES, PROTO_TCP,
     PROTO_UDP, RealLimits, SCHED_DH, SCHED_MH, SCHED_SH, hash::sched_hash,
 };
-use lb_daemon::conntrack::{Conntrack, Timeouts, monotonic_ns, refresh_overload};
+use lb_daemon::{
+    dataplane::monotonic_ns,
+    expiry::{Conntrack, refresh_overload},
+};
+use lb_model::config::Timeouts;
 use lb_tests::{
     config::{
         ConfigBuilder, Protocol, RealBuilder, ServiceBuilder, config, real, service_key,

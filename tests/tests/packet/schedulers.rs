@@ -1,12 +1,12 @@
 //! Schedulers (rr, wrr, sh, dh, the count-driven ones, lblc, lblcr) and persistence: `lb`'s
 //! choices for new flows, run through `BPF_PROG_TEST_RUN`, against the reference models that
-//! define them (lbd's table builders `lb_daemon::sched`, `lb_tests::models` and the shared
+//! define them (lbd's table builders `lb_daemon::plan::sched`, `lb_tests::models` and the shared
 //! hash), connection by connection.
 
 use std::net::Ipv4Addr;
 
 use lb_common::hash::{FLOW_HASH_SEED, addr_hash};
-use lb_daemon::{maglev::Backend, sched};
+use lb_daemon::plan::{maglev::Backend, sched};
 use lb_tests::{
     config::{ConfigBuilder, Protocol, RealBuilder, config, real, service_key, tcp_service},
     consts::{REALS, VIP, XDP_TX, real_addr},
@@ -103,7 +103,7 @@ fn model_table(h: &Harness, name: &str, vip: Ipv4Addr, port: u16) -> Vec<u32> {
             weight: w,
         })
         .collect();
-    sched::table(name, 0, &backends).unwrap()
+    sched::table(name.parse().expect("a scheduler name"), 0, &backends).unwrap()
 }
 
 /// The slot of `addr` in a 256-bucket hashing table, as lb hashes an address.
@@ -321,7 +321,7 @@ fn lblc_and_lblcr_agree_with_the_model_connection_by_connection() {
                     .unwrap();
                 set_overloaded(&mut h, id, busy == Some(i));
             }
-            let now = lb_daemon::conntrack::monotonic_ns();
+            let now = lb_daemon::dataplane::monotonic_ns();
             if lblcr && round % 7 == 6 {
                 let mut e = h.dp.locality(&key).expect("an entry after the first round");
                 e.last_mod_ns = now.wrapping_sub(2 * expiration);
@@ -362,13 +362,10 @@ fn lblc_and_lblcr_agree_with_the_model_connection_by_connection() {
     // lbd removes mappings idle longer than their expiration, and no others.
     let exps = h.state.locality_expirations();
     assert_eq!(exps.len(), 2);
-    let now = lb_daemon::conntrack::monotonic_ns();
+    let now = lb_daemon::dataplane::monotonic_ns();
+    assert_eq!(lb_daemon::expiry::expire_locality(&mut h.dp, now, &exps), 0);
     assert_eq!(
-        lb_daemon::conntrack::expire_locality(&mut h.dp, now, &exps),
-        0
-    );
-    assert_eq!(
-        lb_daemon::conntrack::expire_locality(&mut h.dp, now + expiration + 1_000_000_000, &exps),
+        lb_daemon::expiry::expire_locality(&mut h.dp, now + expiration + 1_000_000_000, &exps),
         2
     );
     assert!(h.dp.locality_entries().is_empty());
@@ -408,13 +405,13 @@ fn persistence_keeps_a_client_network_on_one_real_server_until_the_template_expi
     assert_eq!(hits, 4, "four connections followed the template");
     // lbd's expiry: nothing before the timeout, both templates after it.
     let timeouts = h.state.persist_timeouts();
-    let now = lb_daemon::conntrack::monotonic_ns();
+    let now = lb_daemon::dataplane::monotonic_ns();
     assert_eq!(
-        lb_daemon::conntrack::expire_templates(&mut h.dp, now, &timeouts),
+        lb_daemon::expiry::expire_templates(&mut h.dp, now, &timeouts),
         0
     );
     assert_eq!(
-        lb_daemon::conntrack::expire_templates(&mut h.dp, now + 301_000_000_000, &timeouts),
+        lb_daemon::expiry::expire_templates(&mut h.dp, now + 301_000_000_000, &timeouts),
         2
     );
     // With the template gone, the network is scheduled again: rr's next real server.

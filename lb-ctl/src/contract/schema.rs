@@ -1,0 +1,44 @@
+//! The JSON Schema (draft 2020-12) of every output, as shipped in `docs/json/`.
+
+use schemars::{JsonSchema, generate::SchemaSettings};
+
+use super::{
+    changes::{Changes, Rules},
+    config::ConfigOutput,
+    connections::{Connections, Daemons, Timeouts},
+    error::ErrorOutput,
+    health::Health,
+    services::{RealServerOutput, Services},
+    status::Status,
+    trace::TraceEvent,
+};
+
+/// Every output's schema: (file name in `docs/json/`, the schema as pretty JSON).
+pub fn schemas() -> Vec<(&'static str, String)> {
+    vec![
+        ("list.schema.json", schema::<Services>()),
+        ("connections.schema.json", schema::<Connections>()),
+        ("timeouts.schema.json", schema::<Timeouts>()),
+        ("daemons.schema.json", schema::<Daemons>()),
+        ("rules.schema.json", schema::<Rules>()),
+        ("changes.schema.json", schema::<Changes>()),
+        ("status.schema.json", schema::<Status>()),
+        ("config.schema.json", schema::<ConfigOutput>()),
+        ("real-server.schema.json", schema::<RealServerOutput>()),
+        ("health.schema.json", schema::<Health>()),
+        ("trace.schema.json", schema::<TraceEvent>()),
+        ("error.schema.json", schema::<ErrorOutput>()),
+    ]
+}
+
+/// `T`'s schema as what lbctl prints (the serialising side: a field printed as null is
+/// required and may be null).
+fn schema<T: JsonSchema>() -> String {
+    let schema = SchemaSettings::draft2020_12()
+        .for_serialize()
+        .into_generator()
+        .into_root_schema_for::<T>();
+    let mut text = serde_json::to_string_pretty(&schema).expect("a schema serialises");
+    text.push('\n');
+    text
+}

@@ -1,0 +1,122 @@
+//! The daemon's shared context: the data plane, the desired state and the services' state,
+//! behind one lock (`run` wires it to the threads and doors that use it). A changing request
+//! is made whole under the lock before the next is looked at.
+
+use std::path::PathBuf;
+
+use lb_model::api::{RealServerView, ServiceView};
+use lb_model::{
+    Named,
+    config::{Config, XdpMode},
+};
+
+use crate::{
+    dataplane::{Dataplane, DataplaneError},
+    estimator::Estimator,
+    expiry::Conntrack,
+    health::Health,
+    plan::{ApplyError, ApplyReport, Planner},
+};
+
+pub struct Context {
+    pub dp: Dataplane,
+    /// The desired state (one owner) and what the maps hold.
+    pub plan: Planner,
+    /// Health checks.
+    pub health: Health,
+    /// The connection table's upkeep.
+    pub conntrack: Conntrack,
+    /// Rates for `--rate`, sampled every 2 seconds.
+    pub rates: Estimator,
+    pub interface: String,
+    pub xdp_mode: XdpMode,
+    pub config_path: PathBuf,
+    /// Where the applied state is persisted (None: not persisted).
+    pub state_file: Option<PathBuf>,
+    /// The config lbd started with: its daemon settings (interface, XDP mode, pins, table
+    /// size, metrics) hold until a restart.
+    pub started: Config,
+}
+
+impl Context {
+    /// The desired state: the config last applied, as the user gave it (health checks and
+    /// drains make an effective one of it for the maps).
+    pub fn desired(&self) -> &Config {
+        self.plan.desired().unwrap_or(&self.started)
+    }
+
+    /// Makes `cfg` the desired state: the maps hold its effective config, and the health
+    /// checks follow it.
+    pub fn set_desired(&mut self, cfg: &Config) -> Result<ApplyReport, ApplyError> {
+        crate::health::apply(&mut self.health, &mut self.plan, &mut self.dp, cfg)
+    }
+
+    /// The services as listed (lbctl, metrics): counters and connection counts from the data
+    /// plane, configured weights, health, and the estimator's rates.
+    pub fn views(&self) -> Result<Vec<ServiceView>, DataplaneError> {
+        let services = self.plan.services();
+        let mut out = Vec::with_capacity(services.len());
+        for st in services {
+            let mut real_servers = Vec::with_capacity(st.reals.len());
+            for r in &st.reals {
+                let conns = self.dp.real_conns(r.id)?;
+                real_servers.push(RealServerView {
+                    address: r.cfg.address,
+                    port: r.port,
+                    forwarding: r.cfg.forwarding.name().into(),
+                    weight: r.cfg.weight,
+                    active_conns: conns.active.max(0) as u64,
+                    inactive_conns: conns.inactive.max(0) as u64,
+                    upper_threshold: r.cfg.upper_threshold.unwrap_or(0),
+                    lower_threshold: r.cfg.lower_threshold.unwrap_or(0),
+                    tun_type: (r.cfg.forwarding == lb_model::Forwarding::Tun).then(|| {
+                        r.cfg
+                            .tun_type
+                            .unwrap_or(lb_model::TunType::Ipip)
+                            .name()
+                            .into()
+                    }),
+                    tun_port: r.cfg.tun_port,
+                    tun_csum: r.cfg.tun_csum.map(|c| c.name().into()),
+                    stats: self.dp.real_stats(r.id)?.into(),
+                    rate: self.rates.real(r.id),
+                    ..Default::default()
+                });
+            }
+            let full = lb_model::addr::full_prefix(st.cfg.vip);
+            out.push(ServiceView {
+                protocol: st.cfg.protocol.name().into(),
+                vip: st.cfg.vip,
+                port: st.cfg.port,
+                scheduler: st.cfg.scheduler.name().into(),
+                sched_flags: st.cfg.sched_flags.iter().map(|f| f.name().into()).collect(),
+                persistent: st.cfg.persistent,
+                persistent_netmask: st.cfg.persistent_netmask.filter(|m| *m != full),
+                one_packet: st.cfg.one_packet,
+                mh_table_size: st.cfg.mh_table_size,
+                stats: self.dp.service_stats(st.id)?.into(),
+                rate: self.rates.service(st.id),
+                real_servers,
+                ..Default::default()
+            });
+        }
+        self.health.annotate(&mut out, &self.plan);
+        Ok(out)
+    }
+
+    /// One sample of every service's and real server's counters for the rate estimator.
+    pub fn sample_rates(&mut self, elapsed_ms: u64) {
+        let (mut svcs, mut reals) = (Vec::new(), Vec::new());
+        for st in self.plan.services() {
+            if let Ok(s) = self.dp.service_stats(st.id) {
+                svcs.push((st.id, s));
+            }
+            for r in &st.reals {
+                if let Ok(s) = self.dp.real_stats(r.id) {
+                    reals.push((r.id, s));
+                }
+            }
+        }
+        self.rates.tick(&svcs, &reals, elapsed_ms);
+    }
+}

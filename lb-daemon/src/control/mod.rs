@@ -1,0 +1,18 @@
+//! lbd's control API (a door on top of the context): the socket server and its framing
+//! ([`server`]), the answers ([`answer`]), ipvsadm's edits ([`edit`]), the commit of a
+//! change ([`commit`]), drains ([`drain`]), connection listings ([`connections`]) and the state
+//! file ([`state_file`]).
+
+pub mod answer;
+pub mod commit;
+mod connections;
+mod drain;
+pub mod edit;
+pub mod server;
+pub mod state_file;
+
+pub use self::{
+    commit::{CommitError, commit},
+    edit::{EditError, edit_config},
+    state_file::{DEFAULT_STATE_FILE, persist, restore},
+};

@@ -1,0 +1,93 @@
+//! Reading and removing connections: the connection table, persistence templates and
+//! locality entries as lbd's upkeep needs them, and the monotonic clock the data plane
+//! stamps them with.
+
+use std::collections::{BTreeSet, HashSet};
+
+use lb_common::{CONN_F_REPLY, CONN_S_ESTABLISHED, RealLimits, RealServer, Service, VipKey};
+
+use super::{Dataplane, Result};
+
+/// CLOCK_MONOTONIC in nanoseconds: the clock of `bpf_ktime_get_ns`.
+pub fn monotonic_ns() -> u64 {
+    // clock_gettime(2) fails only for a clock the kernel does not have.
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .map(|t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
+        .unwrap_or(0)
+}
+
+/// Whether a connection in `state` counts as active (IPVS: established TCP).
+pub fn is_active(state: u8) -> bool {
+    state == CONN_S_ESTABLISHED
+}
+
+/// What lbd needs to know of a running data plane to take it over (a restart or an
+/// upgrade): its services and VIP markers, its real servers with their thresholds, the
+/// address filter and the scheduler table's size.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    pub services: Vec<(VipKey, Service)>,
+    /// Every real-server id in use (family set), with its entry and thresholds.
+    pub reals: Vec<(u32, RealServer, RealLimits)>,
+    pub addr_filter: Vec<u64>,
+    pub table_capacity: u32,
+}
+
+impl Dataplane {
+    /// The running data plane's state (see [`Snapshot`]).
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        Ok(Snapshot {
+            services: self.services_all(),
+            reals: self
+                .reals_all()
+                .into_iter()
+                .map(|(id, r)| (id, r, self.real_limits(id).unwrap_or_default()))
+                .collect(),
+            addr_filter: self.addr_filter()?,
+            table_capacity: self.table_capacity(),
+        })
+    }
+
+    /// The real-server ids the data plane's state still names: connections (both
+    /// directions), persistence templates and lblc/lblcr sets.
+    pub fn referenced_real_ids(&self) -> HashSet<u32> {
+        let mut ids: HashSet<u32> = self
+            .connections()
+            .into_iter()
+            .map(|(_, c)| c.real)
+            .collect();
+        ids.extend(self.persist_templates().into_iter().map(|(_, t)| t.real));
+        for (_, l) in self.locality_entries() {
+            ids.extend(l.reals.iter().take(l.count as usize).copied());
+        }
+        ids
+    }
+
+    /// Removes every connection of the real servers `reals` (their `nat` reply entries too)
+    /// in one walk of the connection table, and takes them out of their active / inactive
+    /// counts: a drain's deadline, a real server down with `on_down: expire`, or removed real
+    /// servers with `expire_nodest_conn`. The next packet of such a connection is scheduled
+    /// as a new flow. Returns how many connections were removed.
+    pub fn expire_reals(&mut self, reals: &BTreeSet<u32>) -> Result<usize> {
+        let mut removed = 0;
+        for (key, c) in self.connections() {
+            if !reals.contains(&c.real) {
+                continue;
+            }
+            if c.flags & CONN_F_REPLY != 0 {
+                self.delete_conn(&key);
+                continue;
+            }
+            // Read again: take back the counts of the state it is in now.
+            let Some(c) = self.conn(&key).filter(|c| reals.contains(&c.real)) else {
+                continue;
+            };
+            if self.delete_conn(&key) {
+                removed += 1;
+                let (a, i) = if is_active(c.state) { (-1, 0) } else { (0, -1) };
+                self.add_real_conns(c.real, a, i)?;
+            }
+        }
+        Ok(removed)
+    }
+}

@@ -1,0 +1,273 @@
+//! The director daemon's life (the top layer: it wires the others): load the config, load and
+//! attach the programs, fill the maps, start the threads (control socket, health, expiry,
+//! rates, neighbours, metrics), reload on SIGHUP, and stop on SIGTERM/SIGINT leaving the data
+//! plane forwarding.
+
+use std::{
+    path::Path,
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicBool, Ordering},
+        mpsc::{Receiver, RecvTimeoutError},
+    },
+};
+
+use anyhow::{Context as _, Result};
+use lb_model::config::{Config, XdpMode};
+use sd_notify::NotifyState;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use tracing::{error, info, warn};
+
+use crate::{
+    context::Context,
+    control,
+    dataplane::{Dataplane, LoadOptions, ensure_bpffs},
+    estimator::{self, Estimator},
+    expiry::{self, Conntrack},
+    health::{self, CheckResult, Health},
+    host,
+    plan::Planner,
+};
+
+/// Runs lbd until SIGTERM or SIGINT. With a `state_file` that exists, lbd serves the state
+/// it records (the last one applied) instead of the config file's services.
+pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Result<()> {
+    // Handlers first: a reload or stop as soon as the socket answers (or systemd hears
+    // "ready") must not meet the signals' default action, which kills lbd without cleaning up.
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])?;
+    let file_cfg = Config::load(config_path)?;
+    let cfg = match state_file {
+        Some(p) => match control::restore(&file_cfg, p)? {
+            Some(restored) => {
+                info!(
+                    state_file = %p.display(),
+                    services = restored.services.len(),
+                    "restoring the applied state"
+                );
+                restored
+            }
+            None => file_cfg,
+        },
+        None => file_cfg,
+    };
+    // Everything that can be checked before touching the kernel's BPF state is checked first.
+    let mtu = host::mtu::interface_mtu(&cfg.interface)
+        .with_context(|| format!("config field interface: {:?}", cfg.interface))?;
+    let pin_dir = cfg.pin_dir();
+    if pin_dir.starts_with("/sys/fs/bpf") {
+        ensure_bpffs(Path::new("/sys/fs/bpf")).context("mounting bpffs at /sys/fs/bpf")?;
+    }
+    let listener = control::server::bind(socket)?;
+    let dp = Dataplane::load(&LoadOptions {
+        pin_dir: Some(pin_dir.clone()),
+        conn_table_size: Some(cfg.conn_table_size()),
+        conn_table_size_v6: Some(cfg.conn_table_size_v6()),
+        ..Default::default()
+    })
+    .context("loading the XDP programs")?;
+    let adopted = dp.adopted();
+    let plan = if adopted {
+        info!(
+            pin_dir = %pin_dir.display(),
+            "a data plane is running: adopting its maps, connections and real-server ids"
+        );
+        if dp.conn_capacity() != cfg.conn_table_size() {
+            warn!(
+                running = dp.conn_capacity(),
+                configured = cfg.conn_table_size(),
+                "the running connection table keeps its size (resizing drops every connection; `lbd flush` first to resize)"
+            );
+        }
+        Planner::adopt(
+            &dp.snapshot().context("reading the running data plane")?,
+            mtu,
+        )
+    } else {
+        Planner::new(dp.table_capacity(), mtu)
+    };
+    let (check_results, check_results_rx) = std::sync::mpsc::channel();
+    let mut ctx = Context {
+        dp,
+        plan,
+        health: Health::new(check_results),
+        conntrack: Conntrack::new(cfg.timeouts),
+        rates: Estimator::default(),
+        interface: cfg.interface.clone(),
+        xdp_mode: cfg.xdp_mode,
+        config_path: config_path.to_path_buf(),
+        state_file: state_file.map(Path::to_path_buf),
+        started: cfg.clone(),
+    };
+    let started = (|| -> Result<()> {
+        let report = ctx.set_desired(&cfg).context("filling the maps")?;
+        info!(?report, "config applied");
+        host::forwarding::enable(&cfg)?;
+        if cfg.xdp_mode == XdpMode::Generic {
+            warn!(
+                interface = %cfg.interface,
+                "attaching in generic (skb) mode as the config asks: slower than native"
+            );
+        }
+        ctx.dp
+            .attach(&cfg.interface, cfg.xdp_mode)
+            .with_context(|| format!("attaching XDP ({} mode) to {}", cfg.xdp_mode, cfg.interface))
+    })();
+    if let Err(e) = started {
+        // A fresh start leaves nothing behind: no pins, no socket. A running data plane that
+        // was being adopted is left running, not torn down.
+        if !adopted {
+            ctx.dp.unpin();
+        }
+        let _ = std::fs::remove_file(socket);
+        return Err(e);
+    }
+    info!(interface = %cfg.interface, mode = %cfg.xdp_mode, pin_dir = %pin_dir.display(), "lb attached");
+
+    // The estimator's baseline: what the counters hold now (pinned maps lbd adopted may
+    // hold counts from before); everything added later counts from zero.
+    ctx.sample_rates(0);
+    let ctx = Arc::new(Mutex::new(ctx));
+    let stop = Arc::new(AtomicBool::new(false));
+    host::neigh::warm_initial(&cfg.real_addrs());
+    spawn_loops(&ctx, &stop, check_results_rx);
+    {
+        let c = ctx.clone();
+        std::thread::spawn(move || control::server::serve(listener, c));
+    }
+    let metrics_addr = cfg.metrics_listen.unwrap_or_else(|| {
+        crate::metrics::DEFAULT_LISTEN
+            .parse()
+            .expect("valid default")
+    });
+    match crate::metrics::serve(metrics_addr, ctx.clone()) {
+        Ok(()) => info!(address = %metrics_addr, "metrics endpoint ready"),
+        // Forwarding matters more than metrics: say so and go on.
+        Err(e) => warn!(address = %metrics_addr, "metrics endpoint not available: {e}"),
+    }
+    info!(socket = %socket.display(), "control socket ready");
+    notify_systemd(&[NotifyState::Ready]);
+
+    for sig in signals.forever() {
+        if sig == SIGHUP {
+            notify_systemd(&[NotifyState::Reloading]);
+            reload(&ctx);
+            notify_systemd(&[NotifyState::Ready]);
+            continue;
+        }
+        notify_systemd(&[NotifyState::Stopping]);
+        info!(
+            signal = sig,
+            pin_dir = %pin_dir.display(),
+            "stopping; the data plane keeps forwarding with its last state (pinned), and lbd started again takes it over (`lbd flush --pin-dir` removes it)"
+        );
+        break;
+    }
+    stop.store(true, Ordering::SeqCst);
+    let _ = std::fs::remove_file(socket);
+    // Hold the lock while the process ends, so no thread writes a map half-way.
+    let _d = lock(&ctx);
+    Ok(())
+}
+
+/// The context, also after a thread panicked while holding it.
+fn lock(ctx: &Mutex<Context>) -> MutexGuard<'_, Context> {
+    ctx.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The periodic threads: neighbour entries, health results, connection expiry, rates.
+fn spawn_loops(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>, results: Receiver<CheckResult>) {
+    {
+        let c = ctx.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            host::neigh::keep_warm(
+                || {
+                    let d = lock(&c);
+                    d.plan.desired().map(Config::real_addrs).unwrap_or_default()
+                },
+                stop,
+            )
+        });
+    }
+    {
+        let c = ctx.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                let first = match results.recv_timeout(health::TICK) {
+                    Ok(r) => Some(r),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => {
+                        std::thread::sleep(health::TICK);
+                        None
+                    }
+                };
+                let mut d = lock(&c);
+                let Context {
+                    dp, plan, health, ..
+                } = &mut *d;
+                health.step(plan, dp, first.into_iter().chain(results.try_iter()));
+            }
+        });
+    }
+    {
+        let c = ctx.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                std::thread::sleep(expiry::PERIOD);
+                let mut d = lock(&c);
+                let Context {
+                    dp,
+                    plan,
+                    conntrack,
+                    ..
+                } = &mut *d;
+                expiry::tick(dp, plan, conntrack);
+            }
+        });
+    }
+    {
+        let c = ctx.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut last = std::time::Instant::now();
+            while !stop.load(Ordering::SeqCst) {
+                std::thread::sleep(estimator::PERIOD);
+                let mut d = lock(&c);
+                let elapsed = last.elapsed().as_millis() as u64;
+                last = std::time::Instant::now();
+                d.sample_rates(elapsed);
+            }
+        });
+    }
+}
+
+/// Tells systemd (Type=notify) about lbd's state, when started by it ($NOTIFY_SOCKET).
+/// Failures are logged and otherwise ignored: they must not stop forwarding.
+fn notify_systemd(state: &[NotifyState]) {
+    if let Err(e) = sd_notify::notify(state) {
+        warn!("telling systemd {state:?}: {e}");
+    }
+}
+
+/// SIGHUP: the config file replaces the desired state (and the state file).
+fn reload(ctx: &Mutex<Context>) {
+    let mut d = lock(ctx);
+    let path = d.config_path.clone();
+    match Config::load(&path) {
+        Err(e) => error!("SIGHUP: keeping the running config: {e}"),
+        Ok(cfg) => {
+            let addrs = cfg.real_addrs();
+            match control::commit(&mut d, cfg, false) {
+                Ok(changes) => info!(?changes, "SIGHUP: config re-read and applied"),
+                Err(e) => error!(
+                    "SIGHUP: keeping the running config: {}",
+                    e.describe(&path.display().to_string())
+                ),
+            }
+            drop(d);
+            host::neigh::warm_initial(&addrs);
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! The daemon settings of a config: the interface and XDP mode, pins, the connection table,
+//! the director's addresses, idle timeouts and IPVS's sysctls; and their validation.
+
+use std::{
+    fmt,
+    net::{Ipv4Addr, Ipv6Addr},
+};
+
+use lb_common::{CONN_S_CLOSING, CONN_S_ESTABLISHED, CONN_S_SYN, CONN_S_UDP};
+use serde::{Deserialize, Serialize};
+
+use super::{Config, Errors, Form, MAX_EXPIRATION_S};
+
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum XdpMode {
+    /// Driver mode; lbd refuses to start if the driver cannot do it.
+    #[default]
+    Native,
+    /// Generic (skb) mode: slower, works on any interface. Only when asked for.
+    Generic,
+}
+
+impl fmt::Display for XdpMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            XdpMode::Native => "native",
+            XdpMode::Generic => "generic",
+        })
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Director {
+    #[serde(default)]
+    pub ipv4: Option<Ipv4Addr>,
+    #[serde(default)]
+    pub ipv6: Option<Ipv6Addr>,
+}
+
+/// Idle timeouts in seconds, as `ipvsadm --set tcp tcpfin udp` sets them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Timeouts {
+    /// Established TCP connections.
+    #[serde(default = "default_tcp")]
+    pub tcp: u32,
+    /// TCP connections after FIN or RST.
+    #[serde(default = "default_tcpfin")]
+    pub tcpfin: u32,
+    /// UDP "connections".
+    #[serde(default = "default_udp")]
+    pub udp: u32,
+}
+
+fn default_tcp() -> u32 {
+    900
+}
+fn default_tcpfin() -> u32 {
+    120
+}
+fn default_udp() -> u32 {
+    300
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            tcp: default_tcp(),
+            tcpfin: default_tcpfin(),
+            udp: default_udp(),
+        }
+    }
+}
+
+/// IPVS's SYN_RECV timeout: a handshake the client never completes.
+pub const SYN_TIMEOUT_S: u32 = 60;
+
+impl Timeouts {
+    /// The idle timeout of a connection in `state` (`CONN_S_*`), in nanoseconds.
+    pub fn for_state(&self, state: u8) -> u64 {
+        let s = match state {
+            CONN_S_ESTABLISHED => self.tcp,
+            CONN_S_CLOSING => self.tcpfin,
+            CONN_S_UDP => self.udp,
+            CONN_S_SYN => SYN_TIMEOUT_S,
+            _ => self.tcpfin,
+        };
+        s as u64 * 1_000_000_000
+    }
+}
+
+/// The daemon settings' checks.
+pub(super) fn validate<F: Form>(cfg: &Config<F>, err: &mut Errors) {
+    if cfg.interface.is_empty() || cfg.interface.len() > 15 || cfg.interface.contains('/') {
+        err.add(
+            "interface",
+            format!(
+                "{:?} is not an interface name (1 to 15 characters, no '/')",
+                cfg.interface
+            ),
+        );
+    }
+    for (name, v) in [
+        ("conn_table_size", cfg.conn_table_size),
+        ("conn_table_size_v6", cfg.conn_table_size_v6),
+    ] {
+        if let Some(n) = v
+            && !(1024..=1 << 26).contains(&n)
+        {
+            err.add(
+                name,
+                format!("{n} is out of range (1024 to {})", 1u32 << 26),
+            );
+        }
+    }
+    if let Some(m) = cfg.conn_reuse_mode
+        && m > 3
+    {
+        err.add("conn_reuse_mode", format!("{m} is out of range (0 to 3)"));
+    }
+    for (name, v) in [
+        ("tcp", cfg.timeouts.tcp),
+        ("tcpfin", cfg.timeouts.tcpfin),
+        ("udp", cfg.timeouts.udp),
+    ] {
+        if !(1..=31_536_000).contains(&v) {
+            err.add(
+                format!("timeouts.{name}"),
+                format!("{v} is out of range (1 to 31536000 seconds)"),
+            );
+        }
+    }
+    for (name, v) in [
+        ("lblc_expiration", cfg.lblc_expiration),
+        ("lblcr_expiration", cfg.lblcr_expiration),
+    ] {
+        if let Some(v) = v
+            && !(1..=MAX_EXPIRATION_S).contains(&v)
+        {
+            err.add(
+                name,
+                format!("{v} is out of range (1 to {MAX_EXPIRATION_S} seconds)"),
+            );
+        }
+    }
+}
+
+/// The settings that need a restart of lbd: loading, attaching and pinning depend on them.
+pub fn restart_only_changes<F: Form, G: Form>(
+    running: &Config<F>,
+    new: &Config<G>,
+) -> Vec<super::ConfigError> {
+    let mut out = Vec::new();
+    let mut check = |field: &str, a: String, b: String| {
+        if a != b {
+            out.push(super::ConfigError::new(
+                field,
+                format!(
+                    "cannot change while lbd runs (running: {a}, new: {b}); restart lbd to change it"
+                ),
+            ));
+        }
+    };
+    check(
+        "interface",
+        format!("{:?}", running.interface),
+        format!("{:?}", new.interface),
+    );
+    check(
+        "xdp_mode",
+        running.xdp_mode.to_string(),
+        new.xdp_mode.to_string(),
+    );
+    check(
+        "pin_dir",
+        running.pin_dir().display().to_string(),
+        new.pin_dir().display().to_string(),
+    );
+    check(
+        "conn_table_size",
+        running.conn_table_size().to_string(),
+        new.conn_table_size().to_string(),
+    );
+    // Unset, the IPv6 table's size follows conn_table_size (which says so itself).
+    if running.conn_table_size_v6.is_some() || new.conn_table_size_v6.is_some() {
+        check(
+            "conn_table_size_v6",
+            running.conn_table_size_v6().to_string(),
+            new.conn_table_size_v6().to_string(),
+        );
+    }
+    check(
+        "metrics_listen",
+        format!("{:?}", running.metrics_listen),
+        format!("{:?}", new.metrics_listen),
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Config {
+        Config::parse(
+            r#"{ "interface": "eth0", "director": { "ipv4": "10.0.0.2" }, "services": [
+                { "protocol": "tcp", "vip": "192.168.0.1", "port": 80, "scheduler": "rr",
+                  "real_servers": [ { "address": "172.16.0.1", "forwarding": "nat" } ] } ] }"#,
+            "t",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn daemon_settings_need_a_restart() {
+        let mut n = base();
+        n.interface = "eth1".into();
+        n.conn_table_size = Some(4096);
+        let e: Vec<String> = restart_only_changes(&base(), &n)
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(
+            e,
+            vec![
+                "interface: cannot change while lbd runs (running: \"eth0\", new: \"eth1\"); restart lbd to change it",
+                "conn_table_size: cannot change while lbd runs (running: 1048576, new: 4096); restart lbd to change it",
+            ]
+        );
+    }
+}

@@ -1,0 +1,584 @@
+//! lb's configuration: the JSON lbd reads (`--config`, the state file, `lbctl apply`) and the
+//! typed model it becomes.
+//!
+//! The same structs serve both: a config is generic over its [`Form`]. As read, a
+//! [`Config<Raw>`] holds the names the user wrote as text (so that an unknown scheduler is
+//! reported with every other mistake, each with its JSON path, instead of stopping the
+//! parse); [`Config::parse`] validates it and returns the checked [`Config`], whose names are
+//! the typed enums. Both serialise to the same JSON. Validation is split by section:
+//! [`daemon`] (interface, table size, timeouts, director), [`service`], [`real`] and
+//! [`health`] (health checks and sorry servers).
+
+pub mod daemon;
+pub mod diff;
+pub mod health;
+pub mod real;
+pub mod schema;
+pub mod service;
+
+use std::{
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+pub use self::{
+    daemon::{Director, Timeouts, XdpMode},
+    health::{CheckConfig, CheckKind, OnDown},
+    real::{RealKey, RealServerConfig},
+    service::{ServiceConfig, ServiceKey},
+};
+use crate::{
+    forwarding::{Forwarding, TunCsum, TunType},
+    names::UnknownName,
+    scheduler::{SchedFlag, Scheduler},
+};
+
+/// What the names in a config are: text as written ([`Raw`]) or typed ([`Checked`]).
+pub trait Form: Clone + fmt::Debug + PartialEq + Eq + 'static {
+    type Scheduler: Name<Scheduler>;
+    type SchedFlag: Name<SchedFlag>;
+    type Forwarding: Name<Forwarding>;
+    type TunType: Name<TunType>;
+    type TunCsum: Name<TunCsum>;
+
+    /// ipvsadm's default scheduler, `wlc`.
+    fn default_scheduler() -> Self::Scheduler {
+        Scheduler::default().into()
+    }
+    /// ipvsadm's default forwarding method, `dr`.
+    fn default_forwarding() -> Self::Forwarding {
+        Forwarding::default().into()
+    }
+}
+
+/// A name in a config of either form: made from the typed value, read as the typed value
+/// (or, as written, the text that names nothing).
+pub trait Name<T>:
+    Clone + fmt::Debug + PartialEq + Eq + Serialize + DeserializeOwned + schemars::JsonSchema + From<T>
+{
+    /// The typed value, or why the text names none.
+    fn typed(&self) -> Result<T, UnknownName>;
+}
+
+impl<T> Name<T> for String
+where
+    T: std::str::FromStr<Err = UnknownName>,
+    String: From<T>,
+{
+    fn typed(&self) -> Result<T, UnknownName> {
+        self.parse()
+    }
+}
+
+macro_rules! typed_name {
+    ($t:ty) => {
+        impl Name<$t> for $t {
+            fn typed(&self) -> Result<$t, UnknownName> {
+                Ok(*self)
+            }
+        }
+    };
+}
+typed_name!(Scheduler);
+typed_name!(SchedFlag);
+typed_name!(Forwarding);
+typed_name!(TunType);
+typed_name!(TunCsum);
+
+/// A config as read: names are the text the user wrote, not checked yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Raw;
+impl Form for Raw {
+    type Scheduler = String;
+    type SchedFlag = String;
+    type Forwarding = String;
+    type TunType = String;
+    type TunCsum = String;
+}
+
+/// A validated config: names are typed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checked;
+impl Form for Checked {
+    type Scheduler = Scheduler;
+    type SchedFlag = SchedFlag;
+    type Forwarding = Forwarding;
+    type TunType = TunType;
+    type TunCsum = TunCsum;
+}
+
+/// Most connections a threshold may name (ipvsadm takes an int).
+pub const MAX_THRESHOLD: u32 = i32::MAX as u32;
+/// Range of `lblc_expiration` / `lblcr_expiration`, seconds (a year at most).
+pub const MAX_EXPIRATION_S: u32 = 31_536_000;
+/// IPVS's weight range.
+pub const MAX_WEIGHT: u32 = i32::MAX as u32;
+/// Where lbd pins its maps unless `pin_dir` says otherwise.
+pub const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/lb";
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, bound = "")]
+#[schemars(rename = "Config", bound = "F: Form")]
+pub struct Config<F: Form = Checked> {
+    /// The interface `lb` is attached to (clients' traffic arrives there).
+    pub interface: String,
+    #[serde(default)]
+    pub xdp_mode: XdpMode,
+    /// The director's own addresses: the outer source of tunnelled packets.
+    #[serde(default)]
+    pub director: Director,
+    /// Where lbd pins its maps (on a bpffs). Default `/sys/fs/bpf/lb`.
+    #[serde(default)]
+    pub pin_dir: Option<PathBuf>,
+    /// Capacity of the IPv4 connection table. Default `lb_common::DEFAULT_MAX_CONNS`.
+    #[serde(default)]
+    pub conn_table_size: Option<u32>,
+    /// Capacity of the IPv6 connection table. Default: a quarter of `conn_table_size`, at
+    /// least 1024.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conn_table_size_v6: Option<u32>,
+    /// IPVS's `sloppy_tcp`: a TCP packet other than a SYN of a connection lb does not hold is
+    /// scheduled as a new connection by every scheduler. Default false: only the hash
+    /// schedulers (`sh`, `dh`, `mh`) schedule it (every director makes the same choice); the
+    /// others drop it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub sloppy_tcp: bool,
+    /// IPVS's `conn_reuse_mode`: non-zero, a SYN of a connection lb holds in a closing state
+    /// ends it and starts a new connection, scheduled and counted anew; 0, the SYN goes on to
+    /// the old connection's real server. Default 1 (IPVS's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conn_reuse_mode: Option<u32>,
+    /// Flood mode: above this many new connections per second on one CPU, new connections of
+    /// hash-scheduled services (`sh`, `dh`, `mh`) are forwarded by the hash and recorded
+    /// nowhere (Katran's flood mode); 0 turns it off. Default 125000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flood_rate: Option<u32>,
+    /// Address of the Prometheus metrics endpoint (`GET /metrics`). Default
+    /// `crate::metrics::DEFAULT_LISTEN` (loopback).
+    #[serde(default)]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Idle timeouts (ipvsadm `--set tcp tcpfin udp`), seconds.
+    #[serde(default)]
+    pub timeouts: Timeouts,
+    /// IPVS's `expire_nodest_conn`: when a real server is removed from its service (or the
+    /// service is removed), lbd expires its connections at once; their next packets are
+    /// scheduled anew. Default false: they keep flowing to it until they end.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub expire_nodest_conn: bool,
+    /// IPVS's `lblc_expiration`, seconds: an `lblc` destination's mapping idle this long is
+    /// removed. Default 86400 (24 h).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lblc_expiration: Option<u32>,
+    /// IPVS's `lblcr_expiration`, seconds: an `lblcr` destination's mapping idle this long is
+    /// removed, and a server set unchanged this long loses its most loaded member on its next
+    /// use. Default 86400 (24 h).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lblcr_expiration: Option<u32>,
+    #[serde(default)]
+    pub services: Vec<ServiceConfig<F>>,
+}
+
+pub(crate) fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// One thing wrong with a config: where (a JSON path, or line and column) and what.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub path: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// Every error found in a config, reported together.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors {
+    pub source_name: String,
+    pub errors: Vec<ConfigError>,
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid config {}:", self.source_name)?;
+        for e in &self.errors {
+            write!(f, "\n  {e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Collects a config's errors in the order they are found.
+#[derive(Debug, Default)]
+pub(crate) struct Errors(pub Vec<ConfigError>);
+
+impl Errors {
+    pub fn add(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(ConfigError::new(path, message));
+    }
+}
+
+impl Config<Raw> {
+    /// Reads a config's JSON text (syntax errors name line and column, type errors the JSON
+    /// path), without validating it.
+    pub fn read(text: &str) -> Result<Self, ConfigError> {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            ConfigError {
+                // "." is the whole document; "" a field with an empty name at the top.
+                path: if path == "." || path.is_empty() {
+                    "(document)".into()
+                } else {
+                    path
+                },
+                message: inner.to_string(),
+            }
+        })
+    }
+
+    /// Semantic checks; an empty list means the config is usable.
+    pub fn validate(&self) -> Vec<ConfigError> {
+        let mut errs = Errors::default();
+        daemon::validate(self, &mut errs);
+        service::validate_all(self, &mut errs);
+        health::validate(self, &mut errs);
+        let mut errs = errs.0;
+        // Report director.ipv4 / ipv6 once, however many real servers need it.
+        let mut seen_director = std::collections::HashSet::new();
+        errs.retain(|e| !e.path.starts_with("director.") || seen_director.insert(e.path.clone()));
+        errs
+    }
+
+    /// The checked config, or every error found.
+    pub fn check(&self) -> Result<Config, Vec<ConfigError>> {
+        let errors = self.validate();
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        self.typed().map_err(|e| vec![e])
+    }
+
+    /// The same config with typed names (an error names the first that names nothing).
+    fn typed(&self) -> Result<Config, ConfigError> {
+        let services = self
+            .services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| s.typed(&|| format!("services[{i}]")))
+            .collect::<Result<_, _>>()?;
+        Ok(self.with_services(services))
+    }
+}
+
+impl<F: Form> Config<F> {
+    /// This config's settings with other services (of any form).
+    pub fn with_services<G: Form>(&self, services: Vec<ServiceConfig<G>>) -> Config<G> {
+        Config {
+            interface: self.interface.clone(),
+            xdp_mode: self.xdp_mode,
+            director: self.director.clone(),
+            pin_dir: self.pin_dir.clone(),
+            conn_table_size: self.conn_table_size,
+            conn_table_size_v6: self.conn_table_size_v6,
+            sloppy_tcp: self.sloppy_tcp,
+            conn_reuse_mode: self.conn_reuse_mode,
+            flood_rate: self.flood_rate,
+            metrics_listen: self.metrics_listen,
+            timeouts: self.timeouts,
+            expire_nodest_conn: self.expire_nodest_conn,
+            lblc_expiration: self.lblc_expiration,
+            lblcr_expiration: self.lblcr_expiration,
+            services,
+        }
+    }
+
+    pub fn pin_dir(&self) -> PathBuf {
+        self.pin_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_PIN_DIR))
+    }
+
+    pub fn conn_table_size(&self) -> u32 {
+        self.conn_table_size.unwrap_or(lb_common::DEFAULT_MAX_CONNS)
+    }
+
+    /// The IPv6 connection table's capacity (a quarter of the IPv4 one's when unset).
+    pub fn conn_table_size_v6(&self) -> u32 {
+        self.conn_table_size_v6
+            .unwrap_or((self.conn_table_size() / 4).max(1024))
+    }
+
+    /// `conn_reuse_mode` (IPVS's default, 1, when unset).
+    pub fn conn_reuse_mode(&self) -> u32 {
+        self.conn_reuse_mode.unwrap_or(1)
+    }
+
+    /// `flood_rate`, new connections per second per CPU (0: no flood mode).
+    pub fn flood_rate(&self) -> u32 {
+        self.flood_rate.unwrap_or(lb_common::DEFAULT_FLOOD_RATE)
+    }
+
+    /// `lblc_expiration` in seconds (IPVS's default when unset).
+    pub fn lblc_expiration(&self) -> u32 {
+        self.lblc_expiration
+            .unwrap_or(lb_common::LOCALITY_DEFAULT_EXPIRATION_S)
+    }
+
+    /// `lblcr_expiration` in seconds (IPVS's default when unset).
+    pub fn lblcr_expiration(&self) -> u32 {
+        self.lblcr_expiration
+            .unwrap_or(lb_common::LOCALITY_DEFAULT_EXPIRATION_S)
+    }
+
+    /// The index of the service `key` names.
+    pub fn find_service(&self, key: &ServiceKey) -> Option<usize> {
+        self.services.iter().position(|s| s.key() == *key)
+    }
+}
+
+impl Config {
+    /// Reads, parses and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
+            source_name: name.clone(),
+            errors: vec![ConfigError::new("(file)", format!("cannot read: {e}"))],
+        })?;
+        Config::parse(&text, &name)
+    }
+
+    /// Parses and validates config text; `source_name` names it in errors.
+    pub fn parse(text: &str, source_name: &str) -> Result<Config, ConfigErrors> {
+        let fail = |errors| ConfigErrors {
+            source_name: source_name.into(),
+            errors,
+        };
+        Config::read(text)
+            .map_err(|e| fail(vec![e]))?
+            .check()
+            .map_err(fail)
+    }
+
+    /// The same config with its names as text (to be edited, then checked again).
+    pub fn raw(&self) -> Config<Raw> {
+        self.with_services(self.services.iter().map(ServiceConfig::raw).collect())
+    }
+
+    /// Every real server's and sorry server's address (whose neighbour entries the data
+    /// plane needs), sorted, once each.
+    pub fn real_addrs(&self) -> Vec<std::net::IpAddr> {
+        let mut v: Vec<std::net::IpAddr> = self
+            .services
+            .iter()
+            .flat_map(|s| s.real_servers.iter().chain(s.sorry_server.as_ref()))
+            .map(|r| r.address)
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Whether some real server uses `nat`.
+    pub fn has_nat(&self) -> bool {
+        self.services
+            .iter()
+            .flat_map(|s| &s.real_servers)
+            .any(|r| r.forwarding == Forwarding::Nat)
+    }
+
+    /// Whether the config has an IPv6 VIP or real server.
+    pub fn has_ipv6(&self) -> bool {
+        self.services
+            .iter()
+            .any(|s| s.vip.is_ipv6() || s.real_servers.iter().any(|r| r.address.is_ipv6()))
+    }
+}
+
+/// A name of the checked form from a raw one, or the error for `path`.
+pub(crate) fn typed<T, N: Name<T>>(n: &N, path: impl FnOnce() -> String) -> Result<T, ConfigError> {
+    n.typed()
+        .map_err(|e| ConfigError::new(path(), e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"{
+        "interface": "eth0",
+        "director": { "ipv4": "10.0.0.2" },
+        "services": [
+            { "protocol": "tcp", "vip": "10.0.0.100", "port": 80, "scheduler": "mh",
+              "real_servers": [
+                { "address": "10.0.0.11", "forwarding": "tun" },
+                { "address": "10.0.0.12", "port": 8080, "weight": 3, "forwarding": "nat" }
+              ] }
+        ]
+    }"#;
+
+    fn errors(text: &str) -> Vec<String> {
+        match Config::parse(text, "t.json") {
+            Ok(_) => panic!("config was accepted: {text}"),
+            Err(e) => e.errors.iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn good_config_parses_with_defaults() {
+        let c = Config::parse(GOOD, "t.json").expect("valid");
+        assert_eq!(c.xdp_mode, XdpMode::Native);
+        assert_eq!(c.services[0].real_servers[0].weight, 1);
+        assert_eq!(c.services[0].real_servers[0].port, None);
+        assert_eq!(c.pin_dir(), PathBuf::from("/sys/fs/bpf/lb"));
+    }
+
+    #[test]
+    fn syntax_error_names_line_and_column() {
+        let e = errors("{\n  \"interface\": \"eth0\",\n  oops\n}");
+        assert_eq!(e.len(), 1);
+        assert!(e[0].contains("line 3 column 3"), "{e:?}");
+    }
+
+    #[test]
+    fn type_errors_name_the_json_path() {
+        let bad = GOOD.replace("\"10.0.0.12\"", "\"10.0.0.x\"");
+        assert_eq!(
+            errors(&bad),
+            vec![
+                "services[0].real_servers[1].address: invalid IP address syntax at line 8 column 39"
+            ]
+        );
+        let bad = GOOD.replace("\"weight\": 3", "\"weight\": -3");
+        assert!(errors(&bad)[0].starts_with("services[0].real_servers[1].weight: invalid value"));
+    }
+
+    #[test]
+    fn unknown_field_is_rejected_with_its_path() {
+        let bad = GOOD.replace("\"weight\": 3", "\"wieght\": 3");
+        assert_eq!(
+            errors(&bad),
+            vec![
+                "services[0].real_servers[1].wieght: unknown field `wieght`, expected one of `address`, `port`, `weight`, `forwarding`, `tun_type`, `tun_port`, `tun_csum`, `upper_threshold`, `lower_threshold`, `health_check` at line 8 column 64"
+            ]
+        );
+    }
+
+    #[test]
+    fn semantic_errors_are_all_reported_with_paths() {
+        let bad = r#"{
+            "interface": "",
+            "services": [
+                { "protocol": "tcp", "vip": "10.0.0.100", "port": 0, "scheduler": "fastest",
+                  "real_servers": [ { "address": "10.0.0.11", "weight": 4294967295, "forwarding": "tun" } ] },
+                { "protocol": "tcp", "vip": "10.0.0.100", "port": 0, "scheduler": "lblc", "mh_table_size": 100,
+                  "real_servers": [ { "address": "10.0.0.11", "forwarding": "ipip" },
+                                    { "address": "10.0.0.11" } ] }
+            ]
+        }"#;
+        assert_eq!(
+            errors(bad),
+            vec![
+                r#"interface: "" is not an interface name (1 to 15 characters, no '/')"#,
+                "services[0].port: port 0 is not allowed (1 to 65535)",
+                r#"services[0].scheduler: unknown scheduler "fastest"; valid: rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, mh, fo, ovf"#,
+                "services[0].real_servers[0].weight: 4294967295 is out of range (0 to 2147483647)",
+                "director.ipv4: required: services[0].real_servers[0] is tunnelled over IPv4 and needs the director's IPv4 address as outer source",
+                "services[1]: duplicate service tcp 10.0.0.100:0: already defined at services[0]",
+                "services[1].port: port 0 is not allowed (1 to 65535)",
+                r#"services[1].mh_table_size: only the mh scheduler has a table size (scheduler is "lblc")"#,
+                r#"services[1].real_servers[0].forwarding: unknown forwarding method "ipip"; valid: tun, dr, nat"#,
+                "services[1].real_servers[1]: duplicate real server 10.0.0.11:0: already defined at services[1].real_servers[0]",
+            ]
+        );
+    }
+
+    #[test]
+    fn only_tun_crosses_address_families() {
+        let mixed = r#"{ "interface": "eth0", "director": { "ipv6": "2001:2::2" },
+            "services": [ { "protocol": "tcp", "vip": "198.18.1.1", "port": 80, "scheduler": "mh",
+              "real_servers": [ { "address": "2001:2::11", "forwarding": "tun" },
+                                { "address": "2001:2::12", "forwarding": "dr" },
+                                { "address": "2001:2::13", "forwarding": "nat" },
+                                { "address": "198.18.0.14", "forwarding": "tun" } ] } ] }"#;
+        assert_eq!(
+            errors(mixed),
+            vec![
+                "services[0].real_servers[1].address: 2001:2::12 is IPv6 but the VIP is IPv4: dr keeps the packet's addresses' family; only tun crosses families",
+                "services[0].real_servers[2].address: 2001:2::13 is IPv6 but the VIP is IPv4: nat keeps the packet's addresses' family; only tun crosses families",
+                "director.ipv4: required: services[0].real_servers[3] is tunnelled over IPv4 and needs the director's IPv4 address as outer source",
+            ]
+        );
+    }
+
+    #[test]
+    fn only_nat_may_change_the_port() {
+        for fwd in ["tun", "dr"] {
+            let bad = GOOD.replace(
+                r#""weight": 3, "forwarding": "nat""#,
+                &format!(r#""weight": 3, "forwarding": "{fwd}""#),
+            );
+            assert_eq!(
+                errors(&bad),
+                vec![format!(
+                    "services[0].real_servers[1].port: 8080 differs from the service's port 80: only nat can change the port ({fwd} forwards the packet unchanged)"
+                )]
+            );
+        }
+    }
+
+    #[test]
+    fn scheduler_flags_thresholds_and_one_packet_are_checked_with_their_paths() {
+        let bad = r#"{ "interface": "eth0", "lblcr_expiration": 0,
+            "services": [
+              { "protocol": "tcp", "vip": "10.0.0.100", "port": 80, "scheduler": "sh",
+                "sched_flags": ["sh-port", "mh-port", "sh-port"], "one_packet": true,
+                "real_servers": [ { "address": "10.0.0.11", "upper_threshold": 10, "lower_threshold": 20 },
+                                  { "address": "10.0.0.12", "upper_threshold": 3000000000 } ] },
+              { "protocol": "udp", "vip": "10.0.0.100", "port": 53, "scheduler": "wlc",
+                "sched_flags": ["sh-port"], "one_packet": true, "real_servers": [] },
+              { "protocol": "udp", "vip": "10.0.0.100", "port": 54, "scheduler": "fastest",
+                "real_servers": [] } ] }"#;
+        assert_eq!(
+            errors(bad),
+            vec![
+                "lblcr_expiration: 0 is out of range (1 to 31536000 seconds)",
+                r#"services[0].sched_flags[1]: unknown flag "mh-port" for scheduler "sh"; valid: sh-fallback, sh-port"#,
+                r#"services[0].sched_flags[2]: duplicate flag "sh-port": already given at services[0].sched_flags[0]"#,
+                "services[0].one_packet: one-packet scheduling is for UDP services only",
+                "services[0].real_servers[0].lower_threshold: 20 is above the upper threshold 10",
+                "services[0].real_servers[1].upper_threshold: 3000000000 is out of range (0 to 2147483647 connections)",
+                r#"services[1].sched_flags[0]: scheduler "wlc" takes no flags (got "sh-port"); sh takes sh-fallback, sh-port; mh takes mh-fallback, mh-port"#,
+                r#"services[2].scheduler: unknown scheduler "fastest"; valid: rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, mh, fo, ovf"#,
+            ]
+        );
+        let good = r#"{ "interface": "eth0", "expire_nodest_conn": true, "lblc_expiration": 60,
+            "services": [
+              { "protocol": "udp", "vip": "10.0.0.100", "port": 53, "scheduler": "mh",
+                "sched_flags": ["mh-fallback", "mh-port"], "one_packet": true,
+                "real_servers": [ { "address": "10.0.0.11", "upper_threshold": 100 },
+                                  { "address": "10.0.0.12", "upper_threshold": 100, "lower_threshold": 50 } ] },
+              { "protocol": "tcp", "vip": "10.0.0.100", "port": 80, "scheduler": "lblc", "real_servers": [] },
+              { "protocol": "tcp", "vip": "10.0.0.100", "port": 81, "scheduler": "lblcr", "real_servers": [] } ] }"#;
+        let c = Config::parse(good, "t").unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.expire_nodest_conn);
+        assert_eq!((c.lblc_expiration(), c.lblcr_expiration()), (60, 86_400));
+    }
+}

@@ -1,0 +1,390 @@
+//! A virtual service in the config (ipvsadm `-A`: protocol, VIP and port, scheduler,
+//! persistence, flags), its identity, and its validation.
+
+use std::{collections::HashMap, net::IpAddr};
+
+use serde::{Deserialize, Serialize};
+
+use super::{CheckConfig, Config, ConfigError, Errors, Form, Raw, RealServerConfig, real, typed};
+use crate::{
+    addr::full_prefix,
+    names::{Named, UnknownName, fmt_addr_port},
+    protocol::Protocol,
+    scheduler::{SchedFlag, Scheduler, is_prime},
+};
+
+/// A virtual service's identity, as ipvsadm's `-t`/`-u` name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ServiceKey {
+    pub protocol: Protocol,
+    pub vip: IpAddr,
+    pub port: u16,
+}
+
+impl ServiceKey {
+    /// `-t 192.168.0.1:80` / `-u [2001:db8::1]:53`: how ipvsadm names a service.
+    pub fn ipvsadm(&self) -> String {
+        format!(
+            "{} {}",
+            self.protocol.ipvsadm_flag(),
+            fmt_addr_port(self.vip, self.port)
+        )
+    }
+
+    /// The services map's key.
+    pub fn vip_key(&self) -> lb_common::VipKey {
+        crate::addr::vip_key(self.protocol, self.vip, self.port)
+    }
+}
+
+impl std::fmt::Display for ServiceKey {
+    /// `tcp 10.0.0.1:80`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}",
+            self.protocol.name(),
+            fmt_addr_port(self.vip, self.port)
+        )
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, bound = "")]
+#[schemars(rename = "ServiceConfig", bound = "F: Form")]
+pub struct ServiceConfig<F: Form = super::Checked> {
+    pub protocol: Protocol,
+    pub vip: IpAddr,
+    pub port: u16,
+    /// ipvsadm scheduler name; ipvsadm's default is `wlc`.
+    #[serde(default = "F::default_scheduler")]
+    pub scheduler: F::Scheduler,
+    /// Lookup-table size for `mh` (a prime). Default 65537.
+    #[serde(default)]
+    pub mh_table_size: Option<u32>,
+    /// Persistence timeout in seconds (ipvsadm `-p`; 300 there when given without a value):
+    /// new connections from a client network go to the same real server while its last
+    /// connection is younger than this.
+    #[serde(default)]
+    pub persistent: Option<u32>,
+    /// The client network of persistence, as a prefix length (ipvsadm `-M`). Default: one
+    /// address (32 / 128).
+    #[serde(default)]
+    pub persistent_netmask: Option<u8>,
+    /// Scheduler flags (ipvsadm `-b`): `sh-fallback`, `sh-port` for `sh`; `mh-fallback`,
+    /// `mh-port` for `mh`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sched_flags: Vec<F::SchedFlag>,
+    /// One-packet scheduling (ipvsadm `-o`, UDP only): every datagram is scheduled on its own
+    /// and no connection entry is made.
+    #[serde(default, skip_serializing_if = "super::is_false")]
+    pub one_packet: bool,
+    #[serde(default)]
+    pub real_servers: Vec<RealServerConfig<F>>,
+    /// The health check of every real server that has none of its own (see
+    /// `crate::health::CheckConfig`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<CheckConfig>,
+    /// keepalived's `sorry_server`: a server that takes the service's new connections only
+    /// while none of its real servers can (all down, draining or of weight 0). Without one,
+    /// such a service drops new connections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sorry_server: Option<RealServerConfig<F>>,
+}
+
+impl<F: Form> ServiceConfig<F> {
+    pub fn key(&self) -> ServiceKey {
+        ServiceKey {
+            protocol: self.protocol,
+            vip: self.vip,
+            port: self.port,
+        }
+    }
+
+    /// The port a real server of this service is reached on (its own, else the service's).
+    pub fn real_port(&self, r: &RealServerConfig<F>) -> u16 {
+        r.port.unwrap_or(self.port)
+    }
+
+    /// The identity of one of this service's real servers.
+    pub fn real_key(&self, r: &RealServerConfig<F>) -> super::RealKey {
+        super::RealKey {
+            service: self.key(),
+            address: r.address,
+            port: self.real_port(r),
+        }
+    }
+
+    /// The index of the real server at `address`:`port`.
+    pub fn find_real(&self, address: IpAddr, port: u16) -> Option<usize> {
+        self.real_servers
+            .iter()
+            .position(|r| r.address == address && self.real_port(r) == port)
+    }
+
+    /// The persistence prefix: `persistent_netmask`, else one address.
+    pub fn persistence_prefix(&self) -> u8 {
+        self.persistent_netmask
+            .unwrap_or_else(|| full_prefix(self.vip))
+    }
+
+    /// The Maglev table size: `mh_table_size`, else IPVS's default.
+    pub fn mh_table_size(&self) -> u32 {
+        self.mh_table_size
+            .unwrap_or(lb_common::MAGLEV_DEFAULT_TABLE_SIZE)
+    }
+
+    /// This service's settings with other real servers (of any form).
+    pub(super) fn with_reals<G: Form>(
+        &self,
+        scheduler: G::Scheduler,
+        sched_flags: Vec<G::SchedFlag>,
+        real_servers: Vec<RealServerConfig<G>>,
+        sorry_server: Option<RealServerConfig<G>>,
+    ) -> ServiceConfig<G> {
+        ServiceConfig {
+            protocol: self.protocol,
+            vip: self.vip,
+            port: self.port,
+            scheduler,
+            mh_table_size: self.mh_table_size,
+            persistent: self.persistent,
+            persistent_netmask: self.persistent_netmask,
+            sched_flags,
+            one_packet: self.one_packet,
+            real_servers,
+            health_check: self.health_check.clone(),
+            sorry_server,
+        }
+    }
+}
+
+impl ServiceConfig {
+    /// A service read back from a running data plane (lbd adopting it after a restart): what
+    /// the maps cannot tell is ipvsadm's default, replaced by the config's on the next apply.
+    pub fn adopted(protocol: Protocol, vip: IpAddr, port: u16) -> Self {
+        Self {
+            protocol,
+            vip,
+            port,
+            scheduler: Scheduler::default(),
+            mh_table_size: None,
+            persistent: None,
+            persistent_netmask: None,
+            sched_flags: Vec::new(),
+            one_packet: false,
+            real_servers: Vec::new(),
+            health_check: None,
+            sorry_server: None,
+        }
+    }
+
+    /// The same service with its names as text.
+    pub fn raw(&self) -> ServiceConfig<Raw> {
+        self.with_reals(
+            self.scheduler.into(),
+            self.sched_flags.iter().map(|f| (*f).into()).collect(),
+            self.real_servers
+                .iter()
+                .map(RealServerConfig::raw)
+                .collect(),
+            self.sorry_server.as_ref().map(RealServerConfig::raw),
+        )
+    }
+
+    /// The `SCHED_F_*` bits of the service's flags.
+    pub fn sched_flag_bits(&self) -> u8 {
+        SchedFlag::bits(&self.sched_flags)
+    }
+}
+
+impl ServiceConfig<Raw> {
+    /// The same service with typed names; `path` tells where it is in the config (made only
+    /// for an error).
+    pub(super) fn typed(&self, path: &dyn Fn() -> String) -> Result<ServiceConfig, ConfigError> {
+        let scheduler = typed(&self.scheduler, || format!("{}.scheduler", path()))?;
+        let sched_flags = self
+            .sched_flags
+            .iter()
+            .enumerate()
+            .map(|(k, f)| typed(f, || format!("{}.sched_flags[{k}]", path())))
+            .collect::<Result<_, _>>()?;
+        let real_servers = self
+            .real_servers
+            .iter()
+            .enumerate()
+            .map(|(j, r)| r.typed(&|| format!("{}.real_servers[{j}]", path())))
+            .collect::<Result<_, _>>()?;
+        let sorry_server = self
+            .sorry_server
+            .as_ref()
+            .map(|r| r.typed(&|| format!("{}.sorry_server", path())))
+            .transpose()?;
+        Ok(self.with_reals(scheduler, sched_flags, real_servers, sorry_server))
+    }
+}
+
+/// The checks of every service and its real servers, in the order of the config.
+pub(super) fn validate_all(cfg: &Config<Raw>, err: &mut Errors) {
+    if cfg.services.len() >= lb_common::MAX_SERVICES as usize {
+        err.add(
+            "services",
+            format!(
+                "{} services; at most {} are supported",
+                cfg.services.len(),
+                lb_common::MAX_SERVICES - 1
+            ),
+        );
+    }
+    let mut seen: HashMap<ServiceKey, usize> = HashMap::new();
+    let mut table_slots: u64 = 0;
+    for (i, s) in cfg.services.iter().enumerate() {
+        let sp = format!("services[{i}]");
+        if let Some(first) = seen.insert(s.key(), i) {
+            err.add(
+                sp.clone(),
+                format!(
+                    "duplicate service {}: already defined at services[{first}]",
+                    s.key()
+                ),
+            );
+        }
+        table_slots += validate(cfg, s, &sp, err);
+    }
+    if table_slots > lb_common::DEFAULT_SCHED_TABLE_SLOTS as u64 {
+        err.add(
+            "services",
+            format!(
+                "the services' scheduler tables need {table_slots} slots (two generations each) but the table holds {}; use smaller mh_table_size values",
+                lb_common::DEFAULT_SCHED_TABLE_SLOTS
+            ),
+        );
+    }
+}
+
+/// One service's checks (`sp`: its path); returns the scheduler-table slots it needs.
+fn validate(cfg: &Config<Raw>, s: &ServiceConfig<Raw>, sp: &str, err: &mut Errors) -> u64 {
+    if s.port == 0 {
+        err.add(format!("{sp}.port"), "port 0 is not allowed (1 to 65535)");
+    }
+    let name = s.scheduler.as_str();
+    let sched: Option<Scheduler> = match name.parse() {
+        Ok(v) => Some(v),
+        Err(e) => {
+            err.add(format!("{sp}.scheduler"), UnknownName::to_string(&e));
+            None
+        }
+    };
+    let mh = sched == Some(Scheduler::Mh);
+    let size = s.mh_table_size();
+    let weighted = s.real_servers.iter().filter(|r| r.weight > 0).count();
+    if mh && weighted > size as usize {
+        err.add(
+            format!("{sp}.mh_table_size"),
+            format!(
+                "{size} slots cannot hold {weighted} real servers of weight > 0 (choose a larger prime)"
+            ),
+        );
+    }
+    if s.mh_table_size.is_some() && !mh {
+        err.add(
+            format!("{sp}.mh_table_size"),
+            format!("only the mh scheduler has a table size (scheduler is {name:?})"),
+        );
+    }
+    if mh && (!is_prime(size) || !(7..=1_048_573).contains(&size)) {
+        err.add(
+            format!("{sp}.mh_table_size"),
+            format!("{size} is not a prime between 7 and 1048573"),
+        );
+    }
+    if let Some(t) = s.persistent
+        && !(1..=2_678_400).contains(&t)
+    {
+        err.add(
+            format!("{sp}.persistent"),
+            format!("{t} is out of range (1 to 2678400 seconds)"),
+        );
+    }
+    let max_prefix = full_prefix(s.vip);
+    if let Some(m) = s.persistent_netmask {
+        if m > max_prefix {
+            err.add(
+                format!("{sp}.persistent_netmask"),
+                format!("{m} is not a prefix length of the VIP's family (0 to {max_prefix})"),
+            );
+        }
+        if s.persistent.is_none() {
+            err.add(
+                format!("{sp}.persistent_netmask"),
+                "only a persistent service has a netmask (set persistent)",
+            );
+        }
+    }
+    let valid = sched.map(Scheduler::flags).unwrap_or(&[]);
+    for (k, f) in s.sched_flags.iter().enumerate() {
+        if let Some(first) = s.sched_flags[..k].iter().position(|g| g == f) {
+            err.add(
+                format!("{sp}.sched_flags[{k}]"),
+                format!("duplicate flag {f:?}: already given at {sp}.sched_flags[{first}]"),
+            );
+        } else if !f.parse::<SchedFlag>().is_ok_and(|f| valid.contains(&f)) {
+            err.add(
+                format!("{sp}.sched_flags[{k}]"),
+                if valid.is_empty() {
+                    format!(
+                        "scheduler {name:?} takes no flags (got {f:?}); sh takes sh-fallback, sh-port; mh takes mh-fallback, mh-port"
+                    )
+                } else {
+                    let names: Vec<&str> = valid.iter().map(|f| f.name()).collect();
+                    format!(
+                        "unknown flag {f:?} for scheduler {name:?}; valid: {}",
+                        names.join(", ")
+                    )
+                },
+            );
+        }
+    }
+    if s.one_packet && s.protocol != Protocol::Udp {
+        err.add(
+            format!("{sp}.one_packet"),
+            "one-packet scheduling is for UDP services only",
+        );
+    }
+    let weights: Vec<u32> = s.real_servers.iter().map(|r| r.weight).collect();
+    let slots = 2 * crate::scheduler::table_len_bound(sched, size, &weights);
+    let mut reals_seen: HashMap<(IpAddr, u16), usize> = HashMap::new();
+    for (j, r) in s.real_servers.iter().enumerate() {
+        let rp = format!("{sp}.real_servers[{j}]");
+        let port = s.real_port(r);
+        if let Some(first) = reals_seen.insert((r.address, port), j) {
+            err.add(
+                rp.clone(),
+                format!(
+                    "duplicate real server {}: already defined at {sp}.real_servers[{first}]",
+                    fmt_addr_port(r.address, port)
+                ),
+            );
+        }
+        real::validate(cfg, s, r, &rp, err);
+    }
+    if sched.is_some_and(Scheduler::is_count_driven)
+        && s.real_servers.len() > lb_common::MAX_COUNTED_REALS as usize
+    {
+        err.add(
+            format!("{sp}.real_servers"),
+            format!(
+                "{} real servers; scheduler {name:?} looks at every one for each new connection and takes at most {}",
+                s.real_servers.len(),
+                lb_common::MAX_COUNTED_REALS
+            ),
+        );
+    }
+    if s.real_servers.len() >= lb_common::MAX_REALS as usize {
+        err.add(
+            format!("{sp}.real_servers"),
+            format!("at most {} real servers", lb_common::MAX_REALS - 1),
+        );
+    }
+    slots
+}
