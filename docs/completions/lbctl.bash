@@ -107,11 +107,11 @@ _lbctl() {
                     return 0
                     ;;
                 --scheduler)
-                    COMPREPLY=($(compgen -W "rr wrr lc wlc lblc lblcr dh sh sed nq mh fo ovf" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "rr wrr lc wlc lblc lblcr dh sh sed nq mh fo ovf twos" -- "${cur}"))
                     return 0
                     ;;
                 -s)
-                    COMPREPLY=($(compgen -W "rr wrr lc wlc lblc lblcr dh sh sed nq mh fo ovf" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "rr wrr lc wlc lblc lblcr dh sh sed nq mh fo ovf twos" -- "${cur}"))
                     return 0
                     ;;
                 --persistent)

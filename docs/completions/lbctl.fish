@@ -44,7 +44,8 @@ sed\t'Shortest Expected Delay'
 nq\t'Never Queue'
 mh\t'Maglev Hashing'
 fo\t'Weighted Failover'
-ovf\t'Weighted Overflow'"
+ovf\t'Weighted Overflow'
+twos\t'Weighted Random Twos Choice'"
 complete -c lbctl -n "__fish_lbctl_needs_command" -s p -l persistent -d 'Persistent service, timeout in seconds (default 300)' -r
 complete -c lbctl -n "__fish_lbctl_needs_command" -s M -l netmask -d 'Persistence granularity: a netmask (IPv4) or prefix length (IPv6)' -r
 complete -c lbctl -n "__fish_lbctl_needs_command" -l pe -d 'Persistence engine (not supported by lb)' -r

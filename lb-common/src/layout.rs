@@ -6,7 +6,7 @@
 use crate::{
     BenchState, BenchWords, Conn, ConnCount, ConnKey4, DecapConfig, FlowKey, FragEntry, FragKey,
     GlobalConfig, LayoutMeta, Locality, NewConn, NextHop, PersistKey, RealConns, RealLimits,
-    RealServer, Service, Stats, Template, TraceFilter, VipKey,
+    RealServer, Service, Stats, Template, TraceFilter, TwosDraw, VipKey,
 };
 
 /// One field of a type.
@@ -162,6 +162,23 @@ pub const LOCALITY: TypeLayout = layout!(Locality {
     _pad,
     last_use_ns,
     last_mod_ns
+});
+pub const TWOS_DRAW: TypeLayout = layout!(TwosDraw {
+    off,
+    len,
+    draw1,
+    draw2,
+    total,
+    rest1,
+    rest2,
+    id1,
+    id2,
+    weight1,
+    weight2,
+    overhead1,
+    overhead2,
+    last,
+    chosen
 });
 pub const PERSIST_KEY: TypeLayout = layout!(PersistKey {
     service,

@@ -85,4 +85,5 @@ mod user {
     unsafe impl aya::Pod for TraceFilter {}
     unsafe impl aya::Pod for TraceEvent {}
     unsafe impl aya::Pod for LayoutMeta {}
+    unsafe impl aya::Pod for TwosDraw {}
 }

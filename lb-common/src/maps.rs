@@ -58,6 +58,8 @@ pub mod map_name {
     pub const DECAP_CONFIG: &str = "lb_decap_cfg";
     /// The XDP programs' per-CPU scratch space (kernel only; not pinned).
     pub const SCRATCH: &str = "lb_scratch";
+    /// `twos`' last draws per CPU ([`crate::TwosDraw`]; not pinned): for the tests.
+    pub const TWOS_DRAW: &str = "lb_twos_draw";
     /// The layout version of the pinned maps ([`crate::LayoutMeta`]): written by lbd when it
     /// creates them, checked by an lbd that adopts them. The programs never read it.
     pub const META: &str = "lb_meta";
@@ -109,7 +111,11 @@ pub mod capacity {
         FRAG_TABLE_SIZE, LOCALITY_TABLE_SIZE, MAX_REALS, MAX_SERVICES, REASON_MAX, prog_slot,
     };
 
-    pub const SERVICES: u32 = MAX_SERVICES;
+    /// Services and VIP address markers ([`crate::SVC_F_VIP_ADDR`], one per distinct VIP
+    /// address) share the map: up to `MAX_SERVICES - 1` of each. A change removes the
+    /// services it deletes first, adds the new ones, and only then swaps the markers, so it
+    /// never holds more than the new services and the old markers.
+    pub const SERVICES: u32 = 2 * MAX_SERVICES;
     pub const REALS: u32 = MAX_REALS;
     pub const SCHED_TABLE: u32 = DEFAULT_SCHED_TABLE_SLOTS;
     pub const CONNS: u32 = DEFAULT_MAX_CONNS;
@@ -140,6 +146,7 @@ pub mod capacity {
     pub const BENCH_STATE: u32 = 1;
     pub const BENCH_TABLE: u32 = crate::BENCH_TABLE_DEFAULT_SIZE;
     pub const SCRATCH: u32 = 1;
+    pub const TWOS_DRAW: u32 = 1;
     pub const META: u32 = 1;
 }
 
@@ -207,7 +214,7 @@ const fn spec(
 }
 
 /// Every map of the object, pinned ones in [`map_name::DIRECTOR`]'s order first.
-pub const MAPS: [MapSpec; 33] = {
+pub const MAPS: [MapSpec; 34] = {
     use layout::*;
     use map_name as n;
     const K: Option<&TypeLayout> = Some(&U32);
@@ -319,10 +326,10 @@ pub const MAPS: [MapSpec; 33] = {
         spec(
             n::SCHED_CURSOR,
             capacity::SCHED_CURSOR,
-            kind::PERCPU_ARRAY,
+            kind::ARRAY,
             0,
             K,
-            Some(&U32),
+            Some(&U64),
         ),
         spec(
             n::PERSIST,
@@ -469,6 +476,14 @@ pub const MAPS: [MapSpec; 33] = {
             K,
             None,
         ),
+        spec(
+            n::TWOS_DRAW,
+            capacity::TWOS_DRAW,
+            kind::PERCPU_ARRAY,
+            0,
+            K,
+            Some(&TWOS_DRAW),
+        ),
     ]
 };
 
@@ -484,11 +499,20 @@ pub const MAPS: [MapSpec; 33] = {
 /// it (the test's message says so).
 ///
 /// A data plane pinned before versions existed (no [`map_name::META`]) has version 1's layout.
-pub const LAYOUT_VERSION: u32 = 2;
+///
+/// Version 2: `rr` / `wrr`'s position ([`map_name::SCHED_CURSOR`]) is one `u64` per service
+/// shared by every CPU (it was a per-CPU `u32`).
+///
+/// Version 3: the connection tables: confirmed connections per family (`lb_conns` with
+/// 16-byte IPv4 keys, `lb_conns6`), both hash maps without LRU and 16-byte values; the
+/// unconfirmed slots (`lb_conns_new`) and the tables' counts (`lb_conn_count`); a real
+/// server's entry holds its service's VIP; persistence templates have their own value type;
+/// `GlobalConfig` the flood window.
+pub const LAYOUT_VERSION: u32 = 3;
 
 /// [`layout_fingerprint`] of the layout [`LAYOUT_VERSION`] describes; stored next to the
 /// version in the pinned maps.
-pub const LAYOUT_FINGERPRINT: u64 = 0x2899_f066_bddb_0ad9;
+pub const LAYOUT_FINGERPRINT: u64 = 0x4896_babc_5601_886e;
 
 /// The version a data plane pinned without [`map_name::META`] has.
 pub const LAYOUT_VERSION_UNVERSIONED: u32 = 1;

@@ -19,6 +19,7 @@ pub const SCHEDULERS: &[(&str, &str)] = &[
     ("mh", "Maglev Hashing"),
     ("fo", "Weighted Failover"),
     ("ovf", "Weighted Overflow"),
+    ("twos", "Weighted Random Twos Choice"),
 ];
 
 /// Scheduler flags (ipvsadm `-b`, comma-separated).

@@ -557,7 +557,7 @@ const EBPF_LAYERS: &[&[&str]] = &[
     &["conn::unconfirmed", "conn::flood", "conn::table"],
     &["conn::counts"],
     &["persist", "sched"],
-    &["sched::locality"],
+    &["sched::locality", "sched::twos"],
     &["sched::counted", "sched::table"],
     &["frag", "stats", "lookup"],
     &["count"],

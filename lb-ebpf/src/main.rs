@@ -5,6 +5,7 @@
 // `atomic_xadd` for the real servers' connection counts (see conn.rs).
 #![allow(internal_features)]
 #![feature(core_intrinsics)]
+#![feature(asm_experimental_arch)]
 // Map keys and values are passed by reference on purpose: by value, each call copies the
 // 40-byte key onto the 512-byte stack first.
 #![allow(clippy::needless_borrows_for_generic_args)]
@@ -14,7 +15,8 @@
 //   the programs' bodies: director (lb), decap, bench, trace; then icmp (lb_icmp);
 //   forwarding: xmit (tun, dr, nat; over route and too_big);
 //   the connection table: conn (over its unconfirmed slots, flood mode and the confirmed
-//   tables, over the real servers' counts); over persist and sched (locality over counted,
+//   tables, over the real servers' counts); over persist and sched (locality and twos over
+//   counted,
 //   table);
 //   frag, stats, lookup; count; maps; scratch; parse, vlan;
 //   leaves: clock, csum, headers, ptr, verdict.

@@ -12,7 +12,7 @@ use aya_ebpf::{
 use lb_common::{
     BenchState, BenchWords, Conn, ConnCount, ConnKey4, DecapConfig, FlowKey, FragEntry, FragKey,
     GlobalConfig, LayoutMeta, Locality, NewConn, NextHop, PersistKey, RealConns, RealLimits,
-    RealServer, Service, Stats, Template, TraceFilter, VipKey, capacity,
+    RealServer, Service, Stats, Template, TraceFilter, TwosDraw, VipKey, capacity,
 };
 
 use crate::scratch::Scratch;
@@ -44,11 +44,10 @@ pub static SCHED_TABLE: Array<u64> = Array::with_max_entries(capacity::SCHED_TAB
 pub static PERSIST: LruHashMap<PersistKey, Template> =
     LruHashMap::with_max_entries(capacity::PERSIST, 0);
 
-/// Per service (by id), this CPU's position in a `rr` / `wrr` sequence. Written and read by
-/// `lb` only.
+/// Per service (by id), its position in a `rr` / `wrr` sequence, shared by every CPU (as
+/// IPVS's one position per service): taken and advanced atomically by `lb` only.
 #[map(name = "lb_sched_cur")]
-pub static SCHED_CURSOR: PerCpuArray<u32> =
-    PerCpuArray::with_max_entries(capacity::SCHED_CURSOR, 0);
+pub static SCHED_CURSOR: Array<u64> = Array::with_max_entries(capacity::SCHED_CURSOR, 0);
 
 /// The confirmed IPv4 connections (see `lb_common::conn`): inserted by `lb` when a flow's
 /// second packet confirms it, read and updated in place by `lb` on every later packet; read
@@ -185,6 +184,12 @@ pub static BT_LRU40_PERCPU: LruHashMap<FlowKey, BenchWords> =
 /// only, within one run.
 #[map(name = "lb_scratch")]
 pub static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(capacity::SCRATCH, 0);
+
+/// `twos`' draws and walk state for the connection being scheduled on this CPU (see
+/// `lb_common::TwosDraw`). Written by `lb` for each `twos` connection; read by the
+/// differential test only (the state of the last connection stays until the next).
+#[map(name = "lb_twos_draw")]
+pub static TWOS_DRAW: PerCpuArray<TwosDraw> = PerCpuArray::with_max_entries(capacity::TWOS_DRAW, 0);
 
 /// This CPU's scratch slot. `None` never happens (index 0 of a one-entry per-CPU array always
 /// exists); callers still handle it, for the type checker.

@@ -4,7 +4,7 @@
 
 use lb_common::{
     SCHED_DH, SCHED_F_FALLBACK, SCHED_F_PORT, SCHED_FO, SCHED_LBLC, SCHED_LBLCR, SCHED_LC,
-    SCHED_MH, SCHED_NQ, SCHED_OVF, SCHED_RR, SCHED_SED, SCHED_SH, SCHED_WLC, SCHED_WRR,
+    SCHED_MH, SCHED_NQ, SCHED_OVF, SCHED_RR, SCHED_SED, SCHED_SH, SCHED_TWOS, SCHED_WLC, SCHED_WRR,
 };
 
 use crate::names::{Named, named_impls};
@@ -38,6 +38,8 @@ pub enum Scheduler {
     Fo,
     /// `ovf`: weighted overflow.
     Ovf,
+    /// `twos`: weighted random of two choices.
+    Twos,
 }
 
 impl Named for Scheduler {
@@ -56,6 +58,7 @@ impl Named for Scheduler {
         Self::Mh,
         Self::Fo,
         Self::Ovf,
+        Self::Twos,
     ];
     fn name(self) -> &'static str {
         match self {
@@ -72,6 +75,7 @@ impl Named for Scheduler {
             Self::Mh => "mh",
             Self::Fo => "fo",
             Self::Ovf => "ovf",
+            Self::Twos => "twos",
         }
     }
 }
@@ -101,6 +105,7 @@ impl Scheduler {
             Self::Ovf => SCHED_OVF,
             Self::Lblc => SCHED_LBLC,
             Self::Lblcr => SCHED_LBLCR,
+            Self::Twos => SCHED_TWOS,
         }
     }
 
@@ -118,6 +123,7 @@ impl Scheduler {
                 | Self::Ovf
                 | Self::Lblc
                 | Self::Lblcr
+                | Self::Twos
         )
     }
 
@@ -244,7 +250,7 @@ mod tests {
         }
         assert_eq!(
             "fastest".parse::<Scheduler>().unwrap_err().to_string(),
-            "unknown scheduler \"fastest\"; valid: rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, mh, fo, ovf"
+            "unknown scheduler \"fastest\"; valid: rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, mh, fo, ovf, twos"
         );
         assert_eq!(Scheduler::Wrr.code(), SCHED_WRR);
         assert_eq!(Scheduler::Lblcr.code(), SCHED_LBLCR);

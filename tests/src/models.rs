@@ -1,6 +1,6 @@
 //! The schedulers' reference models that only the tests need: the count-driven schedulers
-//! (IPVS's formulas), how `lb` takes a real server from a table when one is overloaded, and
-//! `lblc` / `lblcr`'s locality table. The differential tests drive `lb` with the same
+//! (IPVS's formulas), `twos` given its two random draws, how `lb` takes a real server from a
+//! table when one is overloaded, and `lblc` / `lblcr`'s locality table. The differential tests drive `lb` with the same
 //! connection starts as a model and require the same choices. (The table builders that lbd
 //! itself uses, and that are also the table-driven schedulers' models, are lbd's own:
 //! `lb_daemon::plan::sched`.)
@@ -65,6 +65,41 @@ pub fn pick(name: &str, reals: &[Load]) -> Option<u32> {
         }
     }
     best.map(|b| b.0)
+}
+
+/// The reference model of `twos` (IPVS's ip_vs_twos.c), given the two 32-bit random numbers
+/// drawn (`lb` takes them from `bpf_get_prandom_u32`): over the real servers of weight > 0 not
+/// overloaded, in list order, `total` = the sum of their weights + 1; each draw becomes
+/// `draw * total / 2^32` (IPVS's `get_random_u32_below`); the first real server at which the
+/// running sum of weights reaches a draw is that draw's choice; the second draw's is taken
+/// only when its overhead (active x 256 + inactive) per weight is strictly less than the
+/// first's. None when no real server qualifies.
+pub fn twos(reals: &[Load], draw1: u32, draw2: u32) -> Option<u32> {
+    let avail: Vec<&Load> = reals
+        .iter()
+        .filter(|r| r.weight > 0 && !r.overloaded)
+        .collect();
+    if avail.is_empty() {
+        return None;
+    }
+    let total = avail.iter().map(|r| r.weight as u128).sum::<u128>() + 1;
+    let place = |draw: u32| {
+        let mut rest = ((draw as u128 * total) >> 32) as i128;
+        for r in &avail {
+            rest -= r.weight as i128;
+            if rest <= 0 {
+                return *r;
+            }
+        }
+        unreachable!("a draw below the total is placed by the last real server")
+    };
+    let (c1, c2) = (place(draw1), place(draw2));
+    let (w1, w2) = (c1.weight as u128, c2.weight as u128);
+    Some(if w2 * c1.overhead() as u128 > w1 * c2.overhead() as u128 {
+        c2.id
+    } else {
+        c1.id
+    })
 }
 
 /// The reference model of how `lb` takes a real server from a table-driven scheduler's table:
@@ -246,6 +281,48 @@ mod tests {
         assert_eq!(pick("ovf", &fo), Some(3));
         assert_eq!(pick("ovf", &[load(1, 1, 2, 0)]), None);
         assert_eq!(pick("wlc", &[]), None);
+    }
+
+    #[test]
+    fn twos_places_draws_by_weight_and_takes_the_less_loaded() {
+        // Weights 1, 0, 2, 1: total 4 + 1 = 5; a draw d is placed at d * 5 / 2^32: 0 and 1 go
+        // to the first (its weight + 1 chances), 2 and 3 to the third, 4 to the fourth.
+        let reals = [
+            load(1, 1, 0, 0),
+            load(2, 0, 0, 0),
+            load(3, 2, 0, 0),
+            load(4, 1, 0, 0),
+        ];
+        let at = |k: u64| ((k << 32) / 5 + 1) as u32;
+        assert_eq!(twos(&reals, 0, 0), Some(1));
+        assert_eq!(twos(&reals, at(1), at(1)), Some(1));
+        assert_eq!(twos(&reals, at(2), at(2)), Some(3));
+        assert_eq!(twos(&reals, at(3), at(3)), Some(3));
+        assert_eq!(twos(&reals, at(4), at(4)), Some(4));
+        assert_eq!(twos(&reals, u32::MAX, u32::MAX), Some(4));
+        // Equal loads: the first draw's real server.
+        assert_eq!(twos(&reals, at(4), 0), Some(4));
+        assert_eq!(twos(&reals, 0, at(4)), Some(1));
+        // The second draw's when it is less loaded per weight: 1 active on weight 1 (256)
+        // against 1 active on weight 2 (128).
+        let loaded = [load(1, 1, 1, 0), load(3, 2, 1, 0)];
+        assert_eq!(twos(&loaded, 0, u32::MAX), Some(3));
+        assert_eq!(twos(&loaded, u32::MAX, 0), Some(3));
+        // A tie per weight keeps the first draw's: 256 / 1 against 512 / 2.
+        let tie = [load(1, 1, 1, 0), load(3, 2, 2, 0)];
+        assert_eq!(twos(&tie, 0, u32::MAX), Some(1));
+        assert_eq!(twos(&tie, u32::MAX, 0), Some(3));
+        // Overloaded and weight-0 real servers are never placed; none left: no choice.
+        let mut over = reals;
+        over[0].overloaded = true;
+        assert_eq!(twos(&over, 0, 0), Some(3));
+        assert_eq!(twos(&[load(1, 0, 0, 0)], 0, 0), None);
+        // Weights near 2^31 do not overflow.
+        let heavy = [
+            load(1, i32::MAX as u32, 0, 0),
+            load(2, i32::MAX as u32, 9, 0),
+        ];
+        assert_eq!(twos(&heavy, u32::MAX, 0), Some(1));
     }
 
     fn busy(id: u32, weight: u32, active: u64, inactive: u64) -> Load {

@@ -394,7 +394,7 @@ pub(crate) mod tests {
                 Edit::AddService {
                     service: spec("192.168.0.3", 80, "fastest"),
                 },
-                "Scheduler or persistence engine not found (unknown scheduler \"fastest\"; valid: rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, mh, fo, ovf)",
+                "Scheduler or persistence engine not found (unknown scheduler \"fastest\"; valid: rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, mh, fo, ovf, twos)",
             ),
             (
                 Edit::DelService {

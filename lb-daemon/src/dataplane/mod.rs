@@ -25,8 +25,8 @@ use aya::{
 use lb_common::{
     CFG_F_TRACE, CONN_F_UNCONFIRMED, Conn, ConnKey4, DecapConfig, FAMILY_V6, FlowKey, GlobalConfig,
     LAYOUT_FINGERPRINT, LAYOUT_VERSION, LayoutMeta, Locality, NEW_CONN_WAYS, NewConn, PersistKey,
-    REASON_MAX, RealConns, RealLimits, RealServer, Service, Stats, Template, TraceFilter, VipKey,
-    map_name, maps::LAYOUT_VERSION_UNVERSIONED, new_conn_bucket,
+    REASON_MAX, RealConns, RealLimits, RealServer, Service, Stats, Template, TraceFilter, TwosDraw,
+    VipKey, map_name, maps::LAYOUT_VERSION_UNVERSIONED, new_conn_bucket,
 };
 
 use lb_model::config::XdpMode;
@@ -478,6 +478,29 @@ impl Dataplane {
 
     pub fn real_stats(&self, id: u32) -> Result<Stats> {
         sum_stats(&self.real_stats, id, map_name::REAL_STATS)
+    }
+
+    /// A service's counters on each possible CPU, in CPU order (`/proc/net/ip_vs_stats_percpu`).
+    pub fn service_stats_per_cpu(&self, id: u32) -> Result<Vec<Stats>> {
+        let vals = self
+            .svc_stats
+            .get(&id, 0)
+            .map_err(|source| map_err(map_name::SVC_STATS, source))?;
+        Ok(vals.iter().copied().collect())
+    }
+
+    /// `twos`' last draws on each possible CPU, in CPU order (`lb_common::TwosDraw`): what the
+    /// tests recompute the choice from.
+    pub fn twos_draws(&self) -> Result<Vec<TwosDraw>> {
+        let name = map_name::TWOS_DRAW;
+        let map = self
+            .ebpf
+            .map(name)
+            .ok_or(DataplaneError::MissingMap(name))?;
+        let m: PerCpuArray<&MapData, TwosDraw> =
+            PerCpuArray::try_from(map).map_err(|source| map_err(name, source))?;
+        let vals = m.get(&0, 0).map_err(|source| map_err(name, source))?;
+        Ok(vals.iter().copied().collect())
     }
 
     /// Zeroes the counters of a service id (when the id is given to a new service).

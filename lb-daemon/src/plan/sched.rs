@@ -1,5 +1,5 @@
 //! Scheduler tables: what each table-driven IPVS scheduler's table holds, built here and read
-//! by `lb` (which only picks a slot: a hash, or a per-CPU rotating cursor). The tests check
+//! by `lb` (which only picks a slot: a hash, or the service's rotating position). The tests check
 //! `lb`'s choices against these tables and against the count-driven and locality schedulers'
 //! reference models (in the tests crate, `tests/src/models.rs`).
 

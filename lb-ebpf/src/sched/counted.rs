@@ -129,7 +129,7 @@ extern "C" fn least_step(i: u32, _ctx: *mut c_void) -> i64 {
 
 /// A volatile store into the scratch map (see [`least_loaded`]).
 #[inline(always)]
-pub fn put(p: &mut u64, v: u64) {
+pub fn put<T>(p: &mut T, v: T) {
     // SAFETY: a valid, aligned reference.
     unsafe { core::ptr::write_volatile(p, v) };
 }
@@ -137,7 +137,7 @@ pub fn put(p: &mut u64, v: u64) {
 /// A count as an overhead input: never negative, and capped at 2^23 (active x 256 stays
 /// below 2^31; busy UDP services reach hundreds of thousands of inactive entries, far below).
 #[inline(always)]
-fn clamp(v: i64) -> u64 {
+pub(super) fn clamp(v: i64) -> u64 {
     if v < 0 {
         0
     } else if v > 0x7f_ffff {

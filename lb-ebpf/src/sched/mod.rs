@@ -5,7 +5,8 @@
 //! - `counted.rs`: count-driven (`lc`, `wlc`, `sed`, `nq`, `fo`, `ovf`), a walk over the real
 //!   servers' live connection counts;
 //! - `locality.rs`: locality-based (`lblc`, `lblcr`), a destination's remembered real
-//!   server(s), else the `wlc` choice.
+//!   server(s), else the `wlc` choice;
+//! - `twos.rs`: `twos`, two real servers drawn at random by weight, the less loaded taken.
 //!
 //! A real server over its upper connection threshold (`RealLimits::overloaded`) gets no new
 //! connection from any scheduler, as in IPVS: `rr` and `wrr` move on along their sequence, `sh`
@@ -15,10 +16,11 @@
 mod counted;
 mod locality;
 mod table;
+mod twos;
 
 use lb_common::{
     FlowKey, SCHED_DH, SCHED_FO, SCHED_LBLC, SCHED_LBLCR, SCHED_LC, SCHED_MH, SCHED_NQ, SCHED_OVF,
-    SCHED_RR, SCHED_SED, SCHED_SH, SCHED_WLC, SCHED_WRR, Service, reason,
+    SCHED_RR, SCHED_SED, SCHED_SH, SCHED_TWOS, SCHED_WLC, SCHED_WRR, Service, reason,
 };
 
 pub use self::table::rehash;
@@ -35,6 +37,7 @@ pub fn schedule(flow: &FlowKey, svc: &Service, now: u64) -> Result<u32, Verdict>
             counted::least_loaded(svc.sched, svc.table_off, svc.table_len, 0)
         }
         SCHED_LBLC | SCHED_LBLCR => locality::pick(svc, now),
+        SCHED_TWOS => twos::pick(svc.table_off, svc.table_len),
         // lbd writes no other code.
         _ => 0,
     };

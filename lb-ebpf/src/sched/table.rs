@@ -1,10 +1,13 @@
 //! The table-driven schedulers, `rr`, `wrr`, `sh`, `dh` and `mh`: the service's table (lbd
 //! computed it by the scheduler's rules: IPVS's interleaved weighted sequence, 256 buckets
-//! filled by weight, a weighted Maglev table) is read at one slot, chosen by a rotating
-//! per-CPU cursor (`rr`, `wrr`) or by a hash of the client address (`sh`, `mh`; with its port
+//! filled by weight, a weighted Maglev table) is read at one slot, chosen by the service's
+//! rotating position, shared by every CPU (`rr`, `wrr`) or by a hash of the client address (`sh`, `mh`; with its port
 //! under their `-port` flag) or of the destination address (`dh`).
 
-use core::ffi::c_void;
+use core::{
+    ffi::c_void,
+    intrinsics::{AtomicOrdering, atomic_xadd},
+};
 
 use aya_ebpf::helpers::bpf_loop;
 use lb_common::{
@@ -22,12 +25,11 @@ use crate::{
 #[inline(always)]
 pub fn pick(flow: &FlowKey, svc: &Service) -> u32 {
     let rotating = svc.sched == SCHED_RR || svc.sched == SCHED_WRR;
-    let pick = if rotating {
-        cursor(svc.id)
+    let start = if rotating {
+        cursor(svc.id, svc.table_len)
     } else {
-        sched_hash(flow, svc.sched, svc.sched_flags & SCHED_F_PORT != 0)
+        sched_hash(flow, svc.sched, svc.sched_flags & SCHED_F_PORT != 0) % svc.table_len
     };
-    let start = pick % svc.table_len;
     let id = cell_id(svc.table_off.wrapping_add(start));
     if id == 0 || !overloaded(id) {
         return id;
@@ -58,27 +60,38 @@ pub fn rehash(flow: &FlowKey, svc: &Service) -> Option<u32> {
     }
 }
 
-/// This CPU's position in a round-robin service's sequence, advanced by one. Per CPU, so no
-/// two CPUs contend for it; each CPU walks the whole sequence in order (IPVS keeps one global
-/// position under a lock).
+/// The slot of a round-robin service's sequence that this connection takes: the service's one
+/// position, shared by every CPU as IPVS's is (IPVS moves it under a lock; here one atomic
+/// fetch-and-add takes the position and advances it, so two CPUs scheduling at once take
+/// consecutive slots).
 #[inline(always)]
-fn cursor(service: u32) -> u32 {
-    match SCHED_CURSOR.get_ptr_mut(service) {
-        // SAFETY: this CPU's slot.
-        Some(c) => unsafe {
-            let v = *c;
-            *c = v.wrapping_add(1);
-            v
-        },
-        None => 0,
-    }
+fn cursor(service: u32, len: u32) -> u32 {
+    let Some(c) = SCHED_CURSOR.get_ptr_mut(service) else {
+        return 0;
+    };
+    let mut v: u64 = 1;
+    // SAFETY: an array element, 8-aligned, only ever accessed atomically. The instruction is
+    // BPF_ATOMIC | BPF_FETCH (Linux 5.12+), written out because the code generator, at the
+    // CPU version rustc asks bpf-linker for (v1), selects only the add without fetch.
+    unsafe {
+        core::arch::asm!(
+            "{v} = atomic_fetch_add((u64 *)({p} + 0), {v})",
+            p = in(reg) c,
+            v = inout(reg) v,
+        )
+    };
+    // In 64 bits, so that the sequence runs on unbroken when the position passes 2^32.
+    (v % len as u64) as u32
 }
 
+/// Moves a round-robin service's position `steps` slots on (past the real servers a probe
+/// passed over), atomically.
 #[inline(always)]
 fn advance(service: u32, steps: u32) {
     if let Some(c) = SCHED_CURSOR.get_ptr_mut(service) {
-        // SAFETY: this CPU's slot.
-        unsafe { *c = (*c).wrapping_add(steps) };
+        // SAFETY: as in `cursor`. The intrinsic with its result unused is the plain atomic
+        // add (BPF_XADD) every BPF CPU version has.
+        let _ = unsafe { atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(c, steps as u64) };
     }
 }
 

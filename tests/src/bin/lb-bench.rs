@@ -237,6 +237,7 @@ fn main() {
     let ack = |port| v4(&h, VIP, port, TCP_ACK);
     let syn = |port| v4(&h, VIP, port, TCP_SYN);
     let other = v4(&h, Ipv4Addr::new(198, 18, 0, 99), 80, TCP_ACK);
+    let (rr_packet, mh_packet) = (syn(85), syn(80));
     use Regime::*;
     #[rustfmt::skip]
     let mut table: Vec<Row> = vec![
@@ -469,6 +470,11 @@ fn main() {
     }
     let table = table_memory();
     let programs = program_sizes(&mut h, load_ms);
+    let rr = if only.as_deref().is_none_or(|w| "rr_cursor".contains(w)) {
+        rr_cursor(&mut h, &rr_packet, &mh_packet, repeat, rounds)
+    } else {
+        serde_json::Value::Null
+    };
     drop(h);
     let control_plane = if control {
         control_plane(rounds.clamp(1, 5))
@@ -483,6 +489,7 @@ fn main() {
         "cases": json,
         "connection_table": table,
         "programs": programs,
+        "rr_cursor": rr,
         "control_plane": control_plane,
         "regime_failures": failed,
     });
@@ -803,6 +810,93 @@ fn fdinfo_field(text: &str, key: &str) -> Option<u64> {
     text.lines()
         .find_map(|l| l.strip_prefix(key))
         .and_then(|v| v.trim().parse().ok())
+}
+
+/// `rr`'s shared position (one per service, as IPVS's): the cost of scheduling with it, on one
+/// CPU and on two CPUs at once scheduling the same service (each thread pinned to its own
+/// CPU), against `mh` on the same real servers, whose choice touches nothing shared. The
+/// connection table is skipped (`CFG_F_NO_CONN_TABLE`) so that every repeat is scheduled.
+/// Median ns per packet of `rounds` runs of `repeat` repeats each (per thread).
+fn rr_cursor(
+    h: &mut Harness,
+    rr_packet: &[u8],
+    mh_packet: &[u8],
+    repeat: u32,
+    rounds: u32,
+) -> serde_json::Value {
+    use aya::programs::TestRun as _;
+    let cpus = aya::util::online_cpus().map(|c| c.len()).unwrap_or(1);
+    let variants: [(&str, &[u8]); 2] = [("rr", rr_packet), ("mh", mh_packet)];
+    let mut samples: Vec<[Vec<f64>; 2]> = variants.iter().map(|_| [vec![], vec![]]).collect();
+    h.shim_target("lb");
+    set_flags(h, CFG_F_NO_CONN_TABLE);
+    for _ in 0..rounds {
+        for (v, (_, packet)) in variants.iter().enumerate() {
+            h.shim_state(
+                packet,
+                &Repeats {
+                    mode: BENCH_FIXED,
+                    ..Default::default()
+                },
+            );
+            let mut ctx = [0u8; 24];
+            ctx[4..8].copy_from_slice(&(packet.len() as u32).to_ne_bytes());
+            ctx[12..16].copy_from_slice(&h.ifindex.to_ne_bytes());
+            let shim: &aya::programs::Xdp = h.dp.program("bench_shim").unwrap();
+            let run = |cpu: usize| {
+                lb_tests::pin_to_cpu(cpu);
+                let r = shim
+                    .test_run(aya::programs::TestRunOptions {
+                        data_in: Some(packet),
+                        ctx_in: Some(&ctx),
+                        repeat,
+                        ..Default::default()
+                    })
+                    .unwrap_or_else(|e| panic!("rr_cursor: {e}"));
+                r.duration.as_nanos() as f64
+            };
+            samples[v][0].push(run(0));
+            if cpus >= 2 {
+                let barrier = std::sync::Barrier::new(2);
+                let both: Vec<f64> = std::thread::scope(|s| {
+                    let t: Vec<_> = [0, 1]
+                        .map(|cpu| {
+                            let (run, barrier) = (&run, &barrier);
+                            s.spawn(move || {
+                                barrier.wait();
+                                run(cpu)
+                            })
+                        })
+                        .into_iter()
+                        .collect();
+                    t.into_iter().map(|t| t.join().unwrap()).collect()
+                });
+                samples[v][1].push(both.iter().sum::<f64>() / 2.0);
+            }
+            lb_tests::pin_to_cpu(0);
+        }
+    }
+    let median = |v: &[f64]| if v.is_empty() { f64::NAN } else { median(v) };
+    println!(
+        "rr's shared cursor, connection table skipped (every packet scheduled), median ns/packet:"
+    );
+    println!(
+        "{:<12} {:>10} {:>16}",
+        "scheduler", "one CPU", "two CPUs at once"
+    );
+    let mut out = Vec::new();
+    for (v, (name, _)) in variants.iter().enumerate() {
+        let (one, two) = (median(&samples[v][0]), median(&samples[v][1]));
+        println!("{name:<12} {one:>10.1} {two:>16.1}");
+        out.push(serde_json::json!({
+            "scheduler": name,
+            "one_cpu_ns": one,
+            "two_cpus_ns": two,
+            "samples_one_cpu_ns": samples[v][0],
+            "samples_two_cpus_ns": samples[v][1],
+        }));
+    }
+    serde_json::Value::Array(out)
 }
 
 fn median(v: &[f64]) -> f64 {

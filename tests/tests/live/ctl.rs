@@ -363,6 +363,7 @@ fn bad_input_gets_its_exact_message_a_failing_status_and_changes_nothing() {
     };
     let valid: Vec<String> = [
         "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh", "fo", "ovf",
+        "twos",
     ]
     .iter()
     .map(|s| s.to_string())

@@ -1,7 +1,7 @@
-//! Schedulers (rr, wrr, sh, dh, the count-driven ones, lblc, lblcr) and persistence: `lb`'s
-//! choices for new flows, run through `BPF_PROG_TEST_RUN`, against the reference models that
-//! define them (lbd's table builders `lb_daemon::plan::sched`, `lb_tests::models` and the shared
-//! hash), connection by connection.
+//! Schedulers (rr, wrr, sh, dh, the count-driven ones, twos, lblc, lblcr) and persistence:
+//! `lb`'s choices for new flows, run through `BPF_PROG_TEST_RUN`, against the reference models
+//! that define them (lbd's table builders `lb_daemon::plan::sched`, `lb_tests::models` and the
+//! shared hash), connection by connection.
 
 use std::net::Ipv4Addr;
 
@@ -127,6 +127,70 @@ fn rr_and_wrr_follow_their_sequences_connection_by_connection() {
             .collect();
         let want: Vec<u32> = seq.iter().chain(seq.iter()).copied().collect();
         assert_eq!(got, want, "{name}");
+    }
+}
+
+/// `rr` and `wrr` keep one position per service for every CPU, as IPVS does: 20 new
+/// connections over two real servers, taken by the two CPUs in a random order, follow one
+/// sequence and split 10/10 (`rr`) or 15/5 (`wrr`, weights 3:1). Per-CPU positions would start
+/// each CPU at the first real server and repeat it whenever the CPU changes.
+#[test]
+fn rr_and_wrr_are_one_sequence_across_cpus() {
+    require_root!();
+    let cpus = aya::util::online_cpus().map(|c| c.len()).unwrap_or(1);
+    if cpus < 2 {
+        eprintln!("skipped: needs two online CPUs, this machine has {cpus}");
+        return;
+    }
+    let two = |w: [u32; 2]| {
+        REALS[..2]
+            .iter()
+            .zip(w)
+            .map(|(a, w)| real(*a).weight(w).tun())
+            .collect::<Vec<_>>()
+    };
+    let cfg = config()
+        .conn_table_size(65536)
+        .service(tcp_service(VIP, 86).scheduler("rr").reals(two([1, 1])))
+        .service(tcp_service(VIP, 87).scheduler("wrr").reals(two([3, 1])));
+    let mut h = Harness::new(&cfg, &REALS);
+    let mut rng = fastrand::Rng::with_seed(0xc0ffee);
+    for (name, port, split) in [("rr", 86u16, [10, 10]), ("wrr", 87, [15, 5])] {
+        let ids: Vec<u32> = REALS[..2]
+            .iter()
+            .map(|a| id_of(&h, VIP, port, *a))
+            .collect();
+        let backends: Vec<Backend<'_>> = ids
+            .iter()
+            .zip(if name == "rr" { [1, 1] } else { [3, 1] })
+            .map(|(id, weight)| Backend {
+                id: *id,
+                key: &[],
+                weight,
+            })
+            .collect();
+        let seq = sched::table(name.parse().unwrap(), 0, &backends).unwrap();
+        let mut on = Vec::new();
+        let got: Vec<u32> = (0..20u16)
+            .map(|k| {
+                let cpu = rng.usize(..2);
+                on.push(cpu);
+                lb_tests::pin_to_cpu(cpu);
+                chosen(&mut h, Ipv4Addr::new(198, 18, 5, 8), 42000 + k, port)
+            })
+            .collect();
+        pin_to_cpu0();
+        assert!(
+            on.contains(&0) && on.contains(&1),
+            "both CPUs took connections: {on:?}"
+        );
+        let want: Vec<u32> = seq.iter().cycle().take(20).copied().collect();
+        assert_eq!(got, want, "{name}: one sequence whatever the CPU ({on:?})");
+        let counts: Vec<usize> = ids
+            .iter()
+            .map(|id| got.iter().filter(|g| *g == id).count())
+            .collect();
+        assert_eq!(counts, split.to_vec(), "{name}: the split");
     }
 }
 
@@ -269,6 +333,151 @@ fn count_driven_schedulers_agree_with_the_model_connection_by_connection() {
             assert_eq!(got, want, "{name} round {round}: loads {loads:?}");
         }
     }
+}
+
+/// `twos` on port 98 over the count-driven services' real servers (weights 4, 0, 3, 2), and
+/// the order the model sees them in.
+fn twos_director() -> (Harness, Vec<(Ipv4Addr, u32)>) {
+    let mut reals = weighted_reals();
+    reals.insert(1, real(real_addr(3)).weight(0).tun());
+    let cfg = per_scheduler(config().conn_table_size(65536), VIP, &["twos"], 98, &reals);
+    let mut n = REALS.to_vec();
+    n.push(real_addr(3));
+    let mut order: Vec<(Ipv4Addr, u32)> = REALS.iter().copied().zip(WEIGHTS).collect();
+    order.insert(1, (real_addr(3), 0));
+    (Harness::new(&cfg, &n), order)
+}
+
+/// Sets every real server's counts in `order` to `counts(i)` (active, inactive).
+fn set_counts(
+    h: &Harness,
+    port: u16,
+    order: &[(Ipv4Addr, u32)],
+    mut counts: impl FnMut(usize) -> (i64, i64),
+) {
+    for (i, (addr, _)) in order.iter().enumerate() {
+        let id = id_of(h, VIP, port, *addr);
+        let now = h.dp.real_conns(id).unwrap();
+        let (a, b) = counts(i);
+        h.dp.add_real_conns(id, a - now.active, b - now.inactive)
+            .unwrap();
+    }
+}
+
+/// `twos` connection by connection against [`models::twos`] given the two numbers `lb` drew
+/// (read back from `lb_twos_draw` on the test's CPU): counts and overload flags drawn at
+/// random before each connection, so that the second draw wins sometimes and loses other
+/// times, and ties. The model computes the reduction of the draws, the placing by weight and the
+/// comparison on its own (128-bit arithmetic, none of the data plane's code).
+#[test]
+fn twos_agrees_with_the_model_given_the_data_planes_draws() {
+    require_root!();
+    pin_to_cpu0();
+    let (mut h, order) = twos_director();
+    let port = 98;
+    let mut rng = fastrand::Rng::with_seed(0x2_c401ce);
+    let (mut first, mut second) = (0, 0);
+    for round in 0..300u16 {
+        let busy = (round % 3 == 0).then(|| rng.usize(..4));
+        // Every fourth round the loads tie per weight (active = weight x k): the first draw's
+        // real server must win the tie.
+        let k = rng.i64(0..3);
+        set_counts(&h, port, &order, |i| {
+            if round % 4 == 1 {
+                (order[i].1 as i64 * k, 0)
+            } else {
+                (rng.i64(0..6), rng.i64(0..300))
+            }
+        });
+        for (i, (addr, _)) in order.iter().enumerate() {
+            let id = id_of(&h, VIP, port, *addr);
+            set_overloaded(&mut h, id, busy == Some(i));
+        }
+        let loads = loads(&h, port, &order);
+        let got = chosen(&mut h, Ipv4Addr::new(198, 18, 8, 3), 20000 + round, port);
+        let d = h.dp.twos_draws().unwrap()[0];
+        let svc =
+            h.dp.service(&service_key(Protocol::Tcp, VIP, port))
+                .unwrap();
+        assert_eq!(
+            (d.off, d.len),
+            (svc.table_off, svc.table_len),
+            "round {round}: the draws of this service's connection"
+        );
+        let want = models::twos(&loads, d.draw1, d.draw2);
+        assert_eq!(
+            Some(got),
+            want,
+            "round {round}: draws {:#x} {:#x}, loads {loads:?}",
+            d.draw1,
+            d.draw2
+        );
+        assert_eq!(d.chosen, got, "round {round}: the choice the map records");
+        // Which draw won (the model's own placing of the first draw alone).
+        if models::twos(&loads, d.draw1, d.draw1) == Some(got) {
+            first += 1;
+        } else {
+            second += 1;
+        }
+    }
+    assert!(
+        first > 30 && second > 30,
+        "both draws must win sometimes: first {first}, second {second}"
+    );
+}
+
+/// With every count at 0 the two draws tie and the first draw's real server is taken, so
+/// `twos` picks real server i with probability (weight_i, + 1 for the first) / (sum + 1):
+/// 5/10, 0, 3/10 and 2/10 for weights 4, 0, 3, 2. Over 3,000 connections each share must be
+/// within 0.04 of that (more than 4 standard deviations: a correct data plane fails this
+/// about once in 10^4 runs; one whose draws are not uniform, or that places them by anything
+/// but weight, fails it every time), and the draws must not repeat.
+#[test]
+fn twos_draws_real_servers_in_proportion_to_their_weights() {
+    require_root!();
+    pin_to_cpu0();
+    let (mut h, order) = twos_director();
+    let port = 98;
+    const N: usize = 3000;
+    let ids: Vec<u32> = order
+        .iter()
+        .map(|(a, _)| id_of(&h, VIP, port, *a))
+        .collect();
+    let mut counts = vec![0usize; ids.len()];
+    let mut draws = std::collections::HashSet::new();
+    for k in 0..N {
+        set_counts(&h, port, &order, |_| (0, 0));
+        let got = chosen(
+            &mut h,
+            Ipv4Addr::new(198, 18, 9, (k % 250) as u8 + 1),
+            10000 + (k / 250) as u16,
+            port,
+        );
+        counts[ids
+            .iter()
+            .position(|i| *i == got)
+            .expect("a real server of the service")] += 1;
+        let d = h.dp.twos_draws().unwrap()[0];
+        draws.insert(d.draw1);
+        draws.insert(d.draw2);
+        assert_eq!(d.total, 10, "weights 4 + 0 + 3 + 2, plus one");
+    }
+    let want = [0.5, 0.0, 0.3, 0.2];
+    for (i, (c, p)) in counts.iter().zip(want).enumerate() {
+        let share = *c as f64 / N as f64;
+        assert!(
+            (share - p).abs() <= 0.04,
+            "real server {i} (weight {}): share {share:.3}, expected {p} (counts {counts:?})",
+            order[i].1
+        );
+    }
+    // 6,000 draws of 32 bits: a repeat is a one-in-a-thousand event; allow two.
+    assert!(
+        draws.len() >= 2 * N - 2,
+        "{} distinct draws of {}",
+        draws.len(),
+        2 * N
+    );
 }
 
 /// lblc on port 96 and lblcr on 97 (their mapping key is the VIP: every connection of a
