@@ -16,6 +16,15 @@ pub const CFG_F_NAT: u32 = 1 << 1;
 /// [`GlobalConfig::flags`]: `lbctl trace` is running: `lb` reports its decisions for the
 /// packets [`TraceFilter`] selects into [`map_name::TRACE`]. Set and cleared by lbd.
 pub const CFG_F_TRACE: u32 = 1 << 2;
+/// [`GlobalConfig::flags`]: IPVS's `sloppy_tcp`: a TCP packet other than a SYN of a flow lb
+/// does not hold is scheduled as a new connection by every scheduler (without it, only by the
+/// hash schedulers `sh`, `dh`, `mh`, whose choice is the same on every director; the others
+/// drop it). Set by lbd from the config.
+pub const CFG_F_SLOPPY_TCP: u32 = 1 << 3;
+/// [`GlobalConfig::flags`]: IPVS's `conn_reuse_mode` (non-zero): a SYN of a connection held
+/// in a closing state ends it and starts a new connection, scheduled and counted anew. Set
+/// by lbd from the config.
+pub const CFG_F_CONN_REUSE: u32 = 1 << 4;
 /// Director-wide settings: the single entry of [`map_name::CONFIG`]. Written by lbd at start
 /// and on config change; read by `lb` per packet.
 #[repr(C)]
@@ -33,8 +42,28 @@ pub struct GlobalConfig {
     /// IPVS's `lblcr_expiration` in seconds: an `lblcr` server set unchanged this long loses
     /// its most loaded member on its next use (lbd removes mappings idle this long).
     pub lblcr_expiration_s: u32,
+    /// Flood mode: above this many new connections on one CPU within one window of
+    /// 2^[`FLOOD_WINDOW_SHIFT`] ns, new connections of hash-scheduled services are forwarded
+    /// by the hash and recorded nowhere (Katran's flood mode); 0: never. lbd computes it from
+    /// the config's `flood_rate` (new connections per second per CPU).
+    pub flood_window_max: u32,
+    pub _pad: u32,
 }
-const _: () = assert!(core::mem::size_of::<GlobalConfig>() == 32);
+/// Flood mode's window: 2^27 ns (about 134 ms).
+pub const FLOOD_WINDOW_SHIFT: u32 = 27;
+/// [`GlobalConfig::flood_window_max`] for a rate of new connections per second (0: off).
+pub const fn flood_window_max(rate_per_sec: u32) -> u32 {
+    if rate_per_sec == 0 {
+        0
+    } else {
+        let w = (rate_per_sec as u64 * (1u64 << FLOOD_WINDOW_SHIFT)) / 1_000_000_000;
+        if w == 0 { 1 } else { w as u32 }
+    }
+}
+const _: () = assert!(core::mem::size_of::<GlobalConfig>() == 40);
+/// The default of [`GlobalConfig::flood_rate`] (Katran's default connection rate limit per
+/// CPU before it bypasses its LRU).
+pub const DEFAULT_FLOOD_RATE: u32 = 125_000;
 /// The decapsulating program's settings (value of the one-entry array
 /// [`map_name::DECAP_CONFIG`]): written by `lbd decap`, read by `decap`.
 #[repr(C)]

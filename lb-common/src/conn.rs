@@ -1,12 +1,30 @@
-//! The connection table: a flow's 5-tuple -> its connection (real server, state, a `nat` reply's
-//! VIP).
+//! The connection table: a flow's 5-tuple -> its connection (real server, state, last packet).
+//!
+//! Two tables per family, IPVS's connections split by how far the director trusts them:
+//! - the **confirmed** tables ([`map_name::CONNS`] for IPv4, keyed by the 16-byte
+//!   [`ConnKey4`]; [`map_name::CONNS6`] for IPv6, keyed by the [`FlowKey`]), hash maps without
+//!   LRU: an entry leaves only when lbd removes it (idle past its timeout, its real server
+//!   removed or drained), never because another flow came;
+//! - the **unconfirmed** table ([`map_name::CONNS_NEW`]), a small array of [`NewConn`] slots
+//!   in buckets of [`NEW_CONN_WAYS`], where a flow's first packet is recorded; its second
+//!   packet from the client promotes it into the confirmed table. A flood of first packets
+//!   only churns this array (the oldest slot of a bucket goes first).
+//!
+//! A `nat` connection has a second entry for its replies (key: real server -> client, flag
+//! [`CONN_F_REPLY`]); the VIP and port to restore come from its real server's entry
+//! ([`crate::RealServer::vaddr`]), so the entry holds no address.
 
 #[cfg(doc)]
 use crate::map_name;
+use crate::{FAMILY_V6, hash};
 
-/// Default capacity of the connection table (an LRU hash); `lbd` may override it at load.
+/// Default capacity of the IPv4 confirmed table; `lbd` may give another at load
+/// (`conn_table_size`).
 pub const DEFAULT_MAX_CONNS: u32 = 1_048_576;
-/// A connection (flow) as the director sees it: the key of [`map_name::CONNS`].
+/// Default capacity of the IPv6 confirmed table (`conn_table_size_v6`).
+pub const DEFAULT_MAX_CONNS6: u32 = DEFAULT_MAX_CONNS / 4;
+
+/// A flow as `lb` parses it (both families), and the key of [`map_name::CONNS6`].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct FlowKey {
@@ -23,45 +41,195 @@ pub struct FlowKey {
     pub _pad: [u8; 2],
 }
 const _: () = assert!(core::mem::size_of::<FlowKey>() == 40);
-/// A tracked connection: the value of [`map_name::CONNS`]. Inserted by `lb` on a new flow;
-/// read by `lb` for every later packet of the flow; read (and, later, expired) by lbd.
-///
-/// A `nat` connection has two entries: the client's direction, and the real server's reply
-/// direction (key: real server -> client, flag [`CONN_F_REPLY`]), whose `vaddr`/`vport` say
-/// what to rewrite the reply's source back to.
+
+/// An IPv4 flow: the key of [`map_name::CONNS`] (16 bytes; the kernel hashes and compares
+/// fewer words than for a [`FlowKey`]).
+#[repr(C, align(8))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ConnKey4 {
+    /// Network byte order.
+    pub src: u32,
+    /// Network byte order.
+    pub dst: u32,
+    /// Network byte order.
+    pub sport: u16,
+    /// Network byte order.
+    pub dport: u16,
+    pub proto: u8,
+    pub _pad: [u8; 3],
+}
+const _: () = assert!(core::mem::size_of::<ConnKey4>() == 16);
+
+impl ConnKey4 {
+    /// The IPv4 key of `flow`.
+    #[inline(always)]
+    pub fn of(flow: &FlowKey) -> Self {
+        ConnKey4 {
+            src: flow.src[0],
+            dst: flow.dst[0],
+            sport: flow.sport,
+            dport: flow.dport,
+            proto: flow.proto,
+            _pad: [0; 3],
+        }
+    }
+
+    /// The flow of this key.
+    pub fn flow(&self) -> FlowKey {
+        FlowKey {
+            src: [self.src, 0, 0, 0],
+            dst: [self.dst, 0, 0, 0],
+            sport: self.sport,
+            dport: self.dport,
+            proto: self.proto,
+            family: crate::FAMILY_V4,
+            _pad: [0; 2],
+        }
+    }
+}
+
+/// A confirmed connection: the value of [`map_name::CONNS`] and [`map_name::CONNS6`] (16
+/// bytes). Inserted by `lb` when a flow's second packet promotes it (or, for a `nat` reply
+/// entry, with it); updated in place by `lb` on every packet that changes its state and at
+/// most once per [`CONN_TOUCH`] otherwise; removed by lbd.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Conn {
-    /// Real-server id the flow is bound to.
+    /// Real-server id the flow is bound to (its service is the real server's).
     pub real: u32,
-    /// Service id, so lbd can account connections without a reverse lookup.
-    pub service: u32,
-    /// `bpf_ktime_get_ns` (CLOCK_MONOTONIC) when a packet of the flow was last seen, to a
-    /// second: `lb` rewrites it at most once a second per flow. lbd expires entries by it.
-    pub last_seen_ns: u64,
-    /// `CONN_F_*`.
-    pub flags: u16,
-    /// The VIP's port, network byte order (reply entries).
-    pub vport: u16,
+    /// When a packet of the flow was last seen, in [`conn_time`] units.
+    pub last_seen: u32,
     /// `CONN_S_*`: the connection's state as the director sees it (forward entries).
-    pub state: u32,
-    /// The VIP, network byte order, IPv4 in `[0]` (reply entries).
-    pub vaddr: [u32; 4],
+    pub state: u8,
+    /// `CONN_F_*`.
+    pub flags: u8,
+    pub _pad: [u8; 6],
 }
-const _: () = assert!(core::mem::size_of::<Conn>() == 40);
+const _: () = assert!(core::mem::size_of::<Conn>() == 16);
+
+/// A slot of the unconfirmed table [`map_name::CONNS_NEW`] (56 bytes): a flow's first packet,
+/// or a `nat` connection's reply direction until the connection is confirmed. Written by `lb`
+/// in place (its own slot array, no lock): `check` last, so that a reader on another CPU can
+/// tell a slot being rewritten ([`NewConn::sealed`]); cleared by `lb` when it promotes the
+/// flow and by lbd when it expires it (an atomic store of 0 into `check`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NewConn {
+    pub flow: FlowKey,
+    /// Real-server id.
+    pub real: u32,
+    /// [`conn_time`] units.
+    pub last_seen: u32,
+    /// `CONN_S_*`.
+    pub state: u8,
+    /// `CONN_F_*`.
+    pub flags: u8,
+    pub _pad: u16,
+    /// 0: empty. Otherwise [`NewConn::seal`] of the other fields, so a slot half rewritten
+    /// by another CPU does not match.
+    pub check: u32,
+}
+const _: () = assert!(core::mem::size_of::<NewConn>() == 56);
+
+impl NewConn {
+    /// The check word of the slot's fields (never 0).
+    #[inline(always)]
+    pub fn seal(&self) -> u32 {
+        #[inline(always)]
+        fn m(h: u32, w: u32) -> u32 {
+            (h ^ w).wrapping_mul(0x9e37_79b1).rotate_left(13)
+        }
+        let f = &self.flow;
+        let mut h = hash::FLOW_HASH_SEED ^ 0x5eed;
+        h = m(h, f.src[0]);
+        h = m(h, f.src[1]);
+        h = m(h, f.src[2]);
+        h = m(h, f.src[3]);
+        h = m(h, f.dst[0]);
+        h = m(h, f.dst[1]);
+        h = m(h, f.dst[2]);
+        h = m(h, f.dst[3]);
+        h = m(h, (f.sport as u32) | ((f.dport as u32) << 16));
+        h = m(
+            h,
+            (f.proto as u32) | ((f.family as u32) << 8) | ((self.flags as u32) << 16),
+        );
+        h = m(h, self.real);
+        h = m(h, self.last_seen);
+        h = m(h, self.state as u32);
+        hash::fmix(h) | 1
+    }
+
+    /// Whether the slot holds an entry whose fields are all of one write.
+    #[inline(always)]
+    pub fn sealed(&self) -> bool {
+        self.check != 0 && self.check == self.seal()
+    }
+}
+
+/// Capacity of the unconfirmed table: [`NEW_CONN_BUCKETS`] buckets of [`NEW_CONN_WAYS`] slots.
+pub const NEW_CONN_SLOTS: u32 = NEW_CONN_BUCKETS * NEW_CONN_WAYS;
+/// Buckets of the unconfirmed table (a power of two).
+pub const NEW_CONN_BUCKETS: u32 = 16_384;
+/// Slots per bucket: a first packet takes a free slot of its flow's bucket, else the oldest.
+pub const NEW_CONN_WAYS: u32 = 4;
+
+/// The bucket of `flow` in the unconfirmed table (both sides compute it: `lb` to find and
+/// record, lbd to find a slot it removes).
+#[inline(always)]
+pub fn new_conn_bucket(flow: &FlowKey) -> u32 {
+    let mut x = flow.src[0] ^ flow.dst[0].rotate_left(7);
+    if flow.family == FAMILY_V6 {
+        x ^= flow.src[1] ^ flow.src[2] ^ flow.src[3];
+        x ^= (flow.dst[1] ^ flow.dst[2] ^ flow.dst[3]).rotate_left(7);
+    }
+    x ^= ((flow.sport as u32) << 16 | flow.dport as u32).rotate_left(19) ^ flow.proto as u32;
+    hash::fmix(x) & (NEW_CONN_BUCKETS - 1)
+}
+
 /// [`Conn::flags`]: this entry is the reply direction of a `nat` connection.
-pub const CONN_F_REPLY: u16 = 1 << 0;
+pub const CONN_F_REPLY: u8 = 1 << 0;
 /// [`Conn::flags`], with [`CONN_F_REPLY`]: the reply direction of a one-packet service's
 /// datagrams, which have no forward entry: lbd expires it by the UDP timeout alone.
-pub const CONN_F_ONE_PACKET: u16 = 1 << 1;
+pub const CONN_F_ONE_PACKET: u8 = 1 << 1;
+/// Not stored: marks, in lbd's listings, a connection that is still in the unconfirmed table.
+pub const CONN_F_UNCONFIRMED: u8 = 1 << 7;
 /// [`Conn::state`], from the client's packets (all the director sees with `tun` and `dr`):
 /// a TCP connection that has sent SYN but no ACK yet (IPVS's SYN_RECV).
-pub const CONN_S_SYN: u32 = 1;
+pub const CONN_S_SYN: u8 = 1;
 /// TCP, an ACK seen after the handshake: what IPVS counts as an active connection.
-pub const CONN_S_ESTABLISHED: u32 = 2;
+pub const CONN_S_ESTABLISHED: u8 = 2;
 /// TCP, FIN or RST seen: closing.
-pub const CONN_S_CLOSING: u32 = 3;
+pub const CONN_S_CLOSING: u8 = 3;
 /// UDP (no states; counted as inactive, as IPVS does).
-pub const CONN_S_UDP: u32 = 4;
-/// How often `lb` refreshes [`Conn::last_seen_ns`] of a busy flow.
-pub const CONN_TOUCH_NS: u64 = 1_000_000_000;
+pub const CONN_S_UDP: u8 = 4;
+
+/// Connection times: CLOCK_MONOTONIC nanoseconds >> [`CONN_TIME_SHIFT`] (16.8 ms units) in 32
+/// bits, which wrap after 2.2 years; ages are taken with wrapping arithmetic, so they are
+/// right up to 1.1 years (an entry idle that long without lbd running may look young again).
+pub const CONN_TIME_SHIFT: u32 = 24;
+/// [`conn_time`] of a CLOCK_MONOTONIC time in nanoseconds.
+#[inline(always)]
+pub fn conn_time(ns: u64) -> u32 {
+    (ns >> CONN_TIME_SHIFT) as u32
+}
+/// How often `lb` refreshes [`Conn::last_seen`] of a busy flow, in [`conn_time`] units (about
+/// a second).
+pub const CONN_TOUCH: u32 = (1_000_000_000u64 >> CONN_TIME_SHIFT) as u32;
+/// The time lbd's timeouts are compared with, for an entry stamped `t` (in [`conn_time`]
+/// units), at CLOCK_MONOTONIC `now_ns`: its idle time in nanoseconds, wrapping as `lb`'s stamps
+/// do (at most the true idle time).
+pub fn idle_ns(now_ns: u64, t: u32) -> u64 {
+    (conn_time(now_ns).wrapping_sub(t).saturating_sub(1) as u64) << CONN_TIME_SHIFT
+}
+
+/// Entries of the confirmed tables: the value of [`map_name::CONN_COUNT`] (index 0: IPv4,
+/// 1: IPv6), an mmapable array kept atomically: `lb` adds one for each entry it inserts, lbd
+/// takes one off for each it removes. lbd's status and metrics read it instead of walking the
+/// tables.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConnCount {
+    pub entries: i64,
+}
+const _: () = assert!(core::mem::size_of::<ConnCount>() == 8);

@@ -4,9 +4,9 @@
 //! [`crate::maps::layout_fingerprint`] hashes them for the layout version check.
 
 use crate::{
-    BenchState, Conn, DecapConfig, FlowKey, FragEntry, FragKey, GlobalConfig, LayoutMeta, Locality,
-    NextHop, PersistKey, RealConns, RealLimits, RealServer, Service, Stats, TraceFilter, TwosDraw,
-    VipKey,
+    BenchState, BenchWords, Conn, ConnCount, ConnKey4, DecapConfig, FlowKey, FragEntry, FragKey,
+    GlobalConfig, LayoutMeta, Locality, NewConn, NextHop, PersistKey, RealConns, RealLimits,
+    RealServer, Service, Stats, Template, TraceFilter, TwosDraw, VipKey,
 };
 
 /// One field of a type.
@@ -82,7 +82,9 @@ pub const REAL_SERVER: TypeLayout = layout!(RealServer {
     flags,
     tun_port,
     service,
-    _pad
+    vport,
+    _pad,
+    vaddr
 });
 pub const FLOW_KEY: TypeLayout = layout!(FlowKey {
     src,
@@ -93,14 +95,35 @@ pub const FLOW_KEY: TypeLayout = layout!(FlowKey {
     family,
     _pad
 });
+pub const CONN_KEY4: TypeLayout = layout!(ConnKey4 {
+    src,
+    dst,
+    sport,
+    dport,
+    proto,
+    _pad
+});
 pub const CONN: TypeLayout = layout!(Conn {
     real,
-    service,
-    last_seen_ns,
-    flags,
-    vport,
+    last_seen,
     state,
-    vaddr
+    flags,
+    _pad
+});
+pub const NEW_CONN: TypeLayout = layout!(NewConn {
+    flow,
+    real,
+    last_seen,
+    state,
+    flags,
+    _pad,
+    check
+});
+pub const CONN_COUNT: TypeLayout = layout!(ConnCount { entries });
+pub const TEMPLATE: TypeLayout = layout!(Template {
+    real,
+    service,
+    last_seen_ns
 });
 pub const REAL_CONNS: TypeLayout = layout!(RealConns { active, inactive });
 pub const GLOBAL_CONFIG: TypeLayout = layout!(GlobalConfig {
@@ -108,7 +131,9 @@ pub const GLOBAL_CONFIG: TypeLayout = layout!(GlobalConfig {
     flags,
     src6,
     mtu,
-    lblcr_expiration_s
+    lblcr_expiration_s,
+    flood_window_max,
+    _pad
 });
 pub const STATS: TypeLayout = layout!(Stats {
     conns,
@@ -190,11 +215,18 @@ pub const TRACE_FILTER: TypeLayout = layout!(TraceFilter {
 pub const DECAP_CONFIG: TypeLayout = layout!(DecapConfig { gue_port, _pad });
 pub const BENCH_STATE: TypeLayout = layout!(BenchState {
     counter,
-    new_flows,
+    mode,
     restore,
-    _pad,
+    every,
+    seq,
+    first_flags,
+    est_base,
+    est_n,
+    est_i,
+    table,
     head
 });
+pub const BENCH_WORDS: TypeLayout = layout!(BenchWords { w });
 pub const LAYOUT_META: TypeLayout = layout!(LayoutMeta {
     version,
     _pad,

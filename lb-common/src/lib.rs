@@ -67,6 +67,10 @@ mod user {
     unsafe impl aya::Pod for RealServer {}
     unsafe impl aya::Pod for FlowKey {}
     unsafe impl aya::Pod for Conn {}
+    unsafe impl aya::Pod for ConnKey4 {}
+    unsafe impl aya::Pod for NewConn {}
+    unsafe impl aya::Pod for ConnCount {}
+    unsafe impl aya::Pod for Template {}
     unsafe impl aya::Pod for GlobalConfig {}
     unsafe impl aya::Pod for Stats {}
     unsafe impl aya::Pod for BenchState {}

@@ -16,13 +16,29 @@ pub mod map_name {
     pub const SERVICES: &str = "lb_services";
     pub const REALS: &str = "lb_reals";
     pub const SCHED_TABLE: &str = "lb_sched_tbl";
+    /// The confirmed IPv4 connections (see `lb_common::conn`).
     pub const CONNS: &str = "lb_conns";
+    /// The confirmed IPv6 connections.
+    pub const CONNS6: &str = "lb_conns6";
+    /// The unconfirmed connections (both families): first packets.
+    pub const CONNS_NEW: &str = "lb_conns_new";
+    /// Entries of the confirmed tables.
+    pub const CONN_COUNT: &str = "lb_conn_count";
     pub const CONFIG: &str = "lb_config";
     pub const REASONS: &str = "lb_reasons";
     pub const SVC_STATS: &str = "lb_svc_stats";
     pub const REAL_STATS: &str = "lb_real_stats";
     pub const BENCH_PROGS: &str = "lb_bench_progs";
     pub const BENCH_STATE: &str = "lb_bench_state";
+    /// `bench_table`'s experiment tables (`lb_common::BENCH_TABLE_*`), in that order.
+    pub const BENCH_TABLES: [&str; 6] = [
+        "lb_bt_hash16",
+        "lb_bt_lru16",
+        "lb_bt_lru16pc",
+        "lb_bt_hash40",
+        "lb_bt_lru40",
+        "lb_bt_lru40pc",
+    ];
     pub const NH_CACHE: &str = "lb_nh_cache";
     pub const REAL_CONNS: &str = "lb_real_conns";
     pub const SCHED_CURSOR: &str = "lb_sched_cur";
@@ -53,11 +69,14 @@ pub mod map_name {
     /// Not `PROGS`: each program instance keeps its own tail-call map, so that during an
     /// upgrade the old `lb` hands ICMP to the old `lb_icmp` (which reads the old scratch
     /// map) and the new one to the new, until the link swap.
-    pub const DIRECTOR: [&str; 17] = [
+    pub const DIRECTOR: [&str; 20] = [
         SERVICES,
         REALS,
         SCHED_TABLE,
         CONNS,
+        CONNS6,
+        CONNS_NEW,
+        CONN_COUNT,
         CONFIG,
         REASONS,
         SVC_STATS,
@@ -88,8 +107,8 @@ pub mod prog_slot {
 /// (`conn_table_size`); every other capacity is fixed by the object.
 pub mod capacity {
     use crate::{
-        ADDR_FILTER_WORDS, DEFAULT_MAX_CONNS, DEFAULT_SCHED_TABLE_SLOTS, FRAG_TABLE_SIZE,
-        LOCALITY_TABLE_SIZE, MAX_REALS, MAX_SERVICES, REASON_MAX, prog_slot,
+        ADDR_FILTER_WORDS, DEFAULT_MAX_CONNS, DEFAULT_MAX_CONNS6, DEFAULT_SCHED_TABLE_SLOTS,
+        FRAG_TABLE_SIZE, LOCALITY_TABLE_SIZE, MAX_REALS, MAX_SERVICES, REASON_MAX, prog_slot,
     };
 
     /// Services and VIP address markers ([`crate::SVC_F_VIP_ADDR`], one per distinct VIP
@@ -100,6 +119,9 @@ pub mod capacity {
     pub const REALS: u32 = MAX_REALS;
     pub const SCHED_TABLE: u32 = DEFAULT_SCHED_TABLE_SLOTS;
     pub const CONNS: u32 = DEFAULT_MAX_CONNS;
+    pub const CONNS6: u32 = DEFAULT_MAX_CONNS6;
+    pub const CONNS_NEW: u32 = crate::NEW_CONN_SLOTS;
+    pub const CONN_COUNT: u32 = 2;
     /// Persistence templates: a quarter of the default connection table (a template covers a
     /// client network, most of whose connections share it).
     pub const PERSIST: u32 = DEFAULT_MAX_CONNS / 4;
@@ -122,6 +144,7 @@ pub mod capacity {
     pub const REAL_STATS: u32 = MAX_REALS;
     pub const BENCH_PROGS: u32 = 1;
     pub const BENCH_STATE: u32 = 1;
+    pub const BENCH_TABLE: u32 = crate::BENCH_TABLE_DEFAULT_SIZE;
     pub const SCRATCH: u32 = 1;
     pub const TWOS_DRAW: u32 = 1;
     pub const META: u32 = 1;
@@ -191,7 +214,7 @@ const fn spec(
 }
 
 /// Every map of the object, pinned ones in [`map_name::DIRECTOR`]'s order first.
-pub const MAPS: [MapSpec; 25] = {
+pub const MAPS: [MapSpec; 34] = {
     use layout::*;
     use map_name as n;
     const K: Option<&TypeLayout> = Some(&U32);
@@ -223,10 +246,34 @@ pub const MAPS: [MapSpec; 25] = {
         spec(
             n::CONNS,
             capacity::CONNS,
-            kind::LRU_HASH,
-            flag::NO_COMMON_LRU,
+            kind::HASH,
+            0,
+            Some(&CONN_KEY4),
+            Some(&CONN),
+        ),
+        spec(
+            n::CONNS6,
+            capacity::CONNS6,
+            kind::HASH,
+            0,
             Some(&FLOW_KEY),
             Some(&CONN),
+        ),
+        spec(
+            n::CONNS_NEW,
+            capacity::CONNS_NEW,
+            kind::ARRAY,
+            flag::MMAPABLE,
+            K,
+            Some(&NEW_CONN),
+        ),
+        spec(
+            n::CONN_COUNT,
+            capacity::CONN_COUNT,
+            kind::ARRAY,
+            flag::MMAPABLE,
+            K,
+            Some(&CONN_COUNT),
         ),
         spec(
             n::CONFIG,
@@ -290,7 +337,7 @@ pub const MAPS: [MapSpec; 25] = {
             kind::LRU_HASH,
             0,
             Some(&PERSIST_KEY),
-            Some(&CONN),
+            Some(&TEMPLATE),
         ),
         spec(
             n::FRAGS,
@@ -374,6 +421,54 @@ pub const MAPS: [MapSpec; 25] = {
             Some(&BENCH_STATE),
         ),
         spec(
+            n::BENCH_TABLES[0],
+            capacity::BENCH_TABLE,
+            kind::HASH,
+            0,
+            Some(&BENCH_WORDS),
+            Some(&BENCH_WORDS),
+        ),
+        spec(
+            n::BENCH_TABLES[1],
+            capacity::BENCH_TABLE,
+            kind::LRU_HASH,
+            0,
+            Some(&BENCH_WORDS),
+            Some(&BENCH_WORDS),
+        ),
+        spec(
+            n::BENCH_TABLES[2],
+            capacity::BENCH_TABLE,
+            kind::LRU_HASH,
+            flag::NO_COMMON_LRU,
+            Some(&BENCH_WORDS),
+            Some(&BENCH_WORDS),
+        ),
+        spec(
+            n::BENCH_TABLES[3],
+            capacity::BENCH_TABLE,
+            kind::HASH,
+            0,
+            Some(&FLOW_KEY),
+            Some(&BENCH_WORDS),
+        ),
+        spec(
+            n::BENCH_TABLES[4],
+            capacity::BENCH_TABLE,
+            kind::LRU_HASH,
+            0,
+            Some(&FLOW_KEY),
+            Some(&BENCH_WORDS),
+        ),
+        spec(
+            n::BENCH_TABLES[5],
+            capacity::BENCH_TABLE,
+            kind::LRU_HASH,
+            flag::NO_COMMON_LRU,
+            Some(&FLOW_KEY),
+            Some(&BENCH_WORDS),
+        ),
+        spec(
             n::SCRATCH,
             capacity::SCRATCH,
             kind::PERCPU_ARRAY,
@@ -407,11 +502,17 @@ pub const MAPS: [MapSpec; 25] = {
 ///
 /// Version 2: `rr` / `wrr`'s position ([`map_name::SCHED_CURSOR`]) is one `u64` per service
 /// shared by every CPU (it was a per-CPU `u32`).
-pub const LAYOUT_VERSION: u32 = 2;
+///
+/// Version 3: the connection tables: confirmed connections per family (`lb_conns` with
+/// 16-byte IPv4 keys, `lb_conns6`), both hash maps without LRU and 16-byte values; the
+/// unconfirmed slots (`lb_conns_new`) and the tables' counts (`lb_conn_count`); a real
+/// server's entry holds its service's VIP; persistence templates have their own value type;
+/// `GlobalConfig` the flood window.
+pub const LAYOUT_VERSION: u32 = 3;
 
 /// [`layout_fingerprint`] of the layout [`LAYOUT_VERSION`] describes; stored next to the
 /// version in the pinned maps.
-pub const LAYOUT_FINGERPRINT: u64 = 0xc9d9_c0f2_3660_79be;
+pub const LAYOUT_FINGERPRINT: u64 = 0x4896_babc_5601_886e;
 
 /// The version a data plane pinned without [`map_name::META`] has.
 pub const LAYOUT_VERSION_UNVERSIONED: u32 = 1;

@@ -2,11 +2,10 @@
 //! of the locality table).
 
 #[cfg(doc)]
-use crate::{Conn, map_name};
+use crate::map_name;
 
-/// A persistence template's key (value of [`map_name::PERSIST`]: a [`Conn`] whose `real` is
-/// the real server the client network sticks to): the service and the client's address
-/// masked to the service's persistence prefix.
+/// A persistence template's key (value of [`map_name::PERSIST`]: a [`Template`]): the service
+/// and the client's address masked to the service's persistence prefix.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct PersistKey {
@@ -17,3 +16,17 @@ pub struct PersistKey {
     pub addr: [u32; 4],
 }
 const _: () = assert!(core::mem::size_of::<PersistKey>() == 24);
+
+/// A persistence template: the value of [`map_name::PERSIST`]. Inserted and refreshed by `lb`
+/// when a persistent service gets a new connection; expired by lbd.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Template {
+    /// The real server the client network's new connections go to.
+    pub real: u32,
+    /// The service (the key's, repeated for lbd's accounting).
+    pub service: u32,
+    /// CLOCK_MONOTONIC (coarse) when it was last used.
+    pub last_seen_ns: u64,
+}
+const _: () = assert!(core::mem::size_of::<Template>() == 16);

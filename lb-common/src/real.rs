@@ -30,12 +30,17 @@ pub struct RealServer {
     /// `tun` only: 0 for IP-in-IP; otherwise GUE (ipvsadm `--tun-type gue`) to this UDP
     /// destination port, network byte order.
     pub tun_port: u16,
-    /// The service this real server belongs to: not read by the data plane; a restarted lbd
-    /// rebuilds its bookkeeping from the maps with it.
+    /// The service this real server belongs to: the service a connection to it is counted
+    /// in; a restarted lbd also rebuilds its bookkeeping from the maps with it.
     pub service: u32,
-    pub _pad: u32,
+    /// The service's port, network byte order: what a `nat` reply's source port becomes.
+    pub vport: u16,
+    pub _pad: u16,
+    /// The service's VIP, network byte order (IPv4 in `[0]`): what a `nat` reply's source
+    /// address becomes.
+    pub vaddr: [u32; 4],
 }
-const _: () = assert!(core::mem::size_of::<RealServer>() == 32);
+const _: () = assert!(core::mem::size_of::<RealServer>() == 48);
 /// [`RealServer::flags`]: removed from its service (its connections still drain to it, but
 /// persistence templates no longer send new ones). Set by lbd.
 pub const REAL_F_REMOVED: u16 = 1 << 0;

@@ -97,8 +97,34 @@ pub const FRAG_FOLLOWED: u32 = 38;
 /// An ICMP error a `nat` real server sent about one of its connections, rewritten to come
 /// from the VIP and sent to the client.
 pub const ICMP_NAT_REPLY: u32 = 39;
+/// Informational: a flow's second packet from the client confirmed it: its entry moved from
+/// the unconfirmed table into the connection table.
+pub const CONN_PROMOTED: u32 = 40;
+/// Informational: a first packet took the slot of an older unconfirmed flow (the oldest of
+/// its bucket), which is forgotten: its next packet is a new flow.
+pub const CONN_NEW_EVICTED: u32 = 41;
+/// The connection table is full: a flow's second packet could not confirm it (it stays in
+/// the unconfirmed table while its slot lives; it is still forwarded).
+pub const CONN_TABLE_FULL: u32 = 42;
+/// Informational: flood mode (more new connections per second on this CPU than
+/// `flood_rate`): a new connection of a hash-scheduled service (`sh`, `dh`, `mh`) was
+/// forwarded by the hash alone and recorded nowhere.
+pub const CONN_FLOOD: u32 = 43;
+/// Informational: a SYN of a connection lb holds in a closing state ended it and started a
+/// new connection, scheduled and counted anew (IPVS's `conn_reuse_mode`).
+pub const CONN_REUSED: u32 = 44;
+/// Informational: a TCP packet other than a SYN, of a flow lb does not hold, was scheduled as
+/// a new connection (hash schedulers always; the others with `sloppy_tcp`).
+pub const TCP_MID_FLOW: u32 = 45;
+/// A TCP packet other than a SYN, of a flow lb does not hold, for a service whose scheduler
+/// would pick a real server that knows nothing of it (every scheduler but `sh`, `dh`, `mh`,
+/// without `sloppy_tcp`; a RST for all of them): dropped.
+pub const DROP_TCP_MID_FLOW: u32 = 46;
+/// Informational: an unconfirmed slot was being rewritten by another CPU when read (its check
+/// word did not match): taken as no entry.
+pub const CONN_NEW_TORN: u32 = 47;
 /// One past the last reason: the size of the counter array.
-pub const REASON_MAX: u32 = 40;
+pub const REASON_MAX: u32 = 48;
 
 /// Names for metrics and listings, indexed by reason.
 pub const REASON_NAMES: [&str; REASON_MAX as usize] = [
@@ -142,4 +168,12 @@ pub const REASON_NAMES: [&str; REASON_MAX as usize] = [
     "frag_first",
     "frag_followed",
     "icmp_nat_reply",
+    "conn_promoted",
+    "conn_new_evicted",
+    "conn_table_full",
+    "conn_flood",
+    "conn_reused",
+    "tcp_mid_flow",
+    "drop_tcp_mid_flow",
+    "conn_new_torn",
 ];

@@ -2,13 +2,16 @@
 //! `plan` and `dataplane`). `lb` creates entries and moves their state; lbd removes the ones
 //! idle longer than their state's timeout (IPVS's `--set tcp tcpfin udp`), keeps each real
 //! server's active / inactive counts in step with what it removes, and corrects the drift
-//! left by entries the LRU evicted on its own. The same periodic pass expires persistence
+//! that races between the data plane and lbd leave behind. The same periodic pass expires persistence
 //! templates and `lblc` / `lblcr` mappings, lets overloaded real servers take connections
 //! again, and frees removed real servers' ids nothing names any more.
 
 use std::{collections::HashMap, time::Duration};
 
-use lb_common::{CONN_F_ONE_PACKET, CONN_F_REPLY, Conn, FlowKey};
+use lb_common::{
+    CONN_F_ONE_PACKET, CONN_F_REPLY, CONN_F_UNCONFIRMED, CONN_S_SYN, Conn, FlowKey, PROTO_UDP,
+    idle_ns,
+};
 pub use lb_model::config::Timeouts;
 use tracing::{debug, warn};
 
@@ -57,8 +60,9 @@ impl Conntrack {
     ///
     /// The table is read while `lb` keeps changing it, so a disagreement may only be a
     /// connection that started during the read. Only the part of a disagreement seen by two
-    /// passes in a row is corrected: a transient one is gone by the next pass, while what an
-    /// LRU eviction left behind stays.
+    /// passes in a row is corrected: a transient one is gone by the next pass, while what a
+    /// race left behind (two CPUs counting one state change, a slot cleared by lb and lbd at
+    /// once) stays.
     pub fn pass(
         &mut self,
         dp: &mut Dataplane,
@@ -71,14 +75,19 @@ impl Conntrack {
         let mut replies: Vec<(FlowKey, Conn)> = Vec::new();
         let mut forward_alive: std::collections::HashSet<FlowKey> = Default::default();
         for (key, c) in entries {
-            if c.flags & CONN_F_ONE_PACKET != 0 {
-                // A one-packet service's reply entry has no connection: it goes when idle
-                // for the UDP timeout.
-                let limit = self.timeouts.udp as u64 * 1_000_000_000;
-                if now.saturating_sub(c.last_seen_ns) > limit
+            if c.flags & CONN_F_REPLY != 0 && c.flags & CONN_F_UNCONFIRMED != 0 {
+                // An unconfirmed reply slot (a nat connection's replies before its client
+                // confirmed it, or a one-packet service's): it goes when idle for as long as
+                // an unconfirmed connection may be.
+                let limit = if key.proto == PROTO_UDP || c.flags & CONN_F_ONE_PACKET != 0 {
+                    self.timeouts.udp as u64 * 1_000_000_000
+                } else {
+                    self.timeouts.for_state(CONN_S_SYN)
+                };
+                if idle_ns(now, c.last_seen) > limit
                     && dp
                         .conn(&key)
-                        .is_some_and(|c| now.saturating_sub(c.last_seen_ns) > limit)
+                        .is_some_and(|c| idle_ns(now, c.last_seen) > limit)
                     && dp.delete_conn(&key)
                 {
                     report.replies_removed += 1;
@@ -89,8 +98,7 @@ impl Conntrack {
                 replies.push((key, c));
                 continue;
             }
-            let idle =
-                |c: &Conn| now.saturating_sub(c.last_seen_ns) > self.timeouts.for_state(c.state);
+            let idle = |c: &Conn| idle_ns(now, c.last_seen) > self.timeouts.for_state(c.state);
             // The walk is a snapshot: read the entry again before removing it (a packet may
             // have refreshed it since), and take back the counts of the state it is in now.
             if idle(&c)
@@ -111,23 +119,27 @@ impl Conntrack {
                 e.1 += 1;
             }
         }
-        // A reply entry lives as long as its connection (client -> VIP: its key reversed).
+        // A reply entry lives as long as its connection (client -> VIP: its key reversed, the
+        // VIP its real server's).
+        let mut vips: HashMap<u32, Option<([u32; 4], u16)>> = HashMap::new();
         for (key, c) in replies {
-            let forward = FlowKey {
+            let vip = *vips
+                .entry(c.real)
+                .or_insert_with(|| dp.real(c.real).ok().map(|r| (r.vaddr, r.vport)));
+            let forward = vip.map(|(vaddr, vport)| FlowKey {
                 src: key.dst,
-                dst: c.vaddr,
+                dst: vaddr,
                 sport: key.dport,
-                dport: c.vport,
+                dport: vport,
                 proto: key.proto,
                 family: key.family,
                 _pad: [0; 2],
-            };
+            });
             // The forward entry may have been created after the walk passed it (lb inserts it
             // first, then the reply entry): look again before removing.
-            if !forward_alive.contains(&forward)
-                && dp.conn(&forward).is_none()
-                && dp.delete_conn(&key)
-            {
+            let alive =
+                forward.is_some_and(|f| forward_alive.contains(&f) || dp.conn(&f).is_some());
+            if !alive && dp.delete_conn(&key) {
                 report.replies_removed += 1;
             }
         }

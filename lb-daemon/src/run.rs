@@ -61,6 +61,8 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
     let dp = Dataplane::load(&LoadOptions {
         pin_dir: Some(pin_dir.clone()),
         conn_table_size: Some(cfg.conn_table_size()),
+        conn_table_size_v6: Some(cfg.conn_table_size_v6()),
+        ..Default::default()
     })
     .context("loading the XDP programs")?;
     let adopted = dp.adopted();

@@ -418,6 +418,7 @@ fn opts(dir: &PinDir) -> LoadOptions {
     LoadOptions {
         pin_dir: Some(dir.0.clone()),
         conn_table_size: Some(4096),
+        ..Default::default()
     }
 }
 
@@ -553,6 +554,8 @@ const EBPF_LAYERS: &[&[&str]] = &[
     &["xmit::tun", "xmit::dr", "xmit::nat"],
     &["xmit::too_big", "xmit::route"],
     &["conn"],
+    &["conn::unconfirmed", "conn::flood", "conn::table"],
+    &["conn::counts"],
     &["persist", "sched"],
     &["sched::locality", "sched::twos"],
     &["sched::counted", "sched::table"],

@@ -9,27 +9,26 @@
 //!    to the client (`xmit/nat.rs`);
 //! 4. the address filter (`lookup.rs`): neither a VIP destination nor a `nat` real-server
 //!    source goes to the host stack after two array reads;
-//! 5. the connection table (`conn.rs`): a `nat` reply entry sends the packet back to the
-//!    client (`xmit/nat.rs`); a known flow keeps its real server and follows its state; a new
-//!    one finds its service (`lookup.rs`), persistence template (`persist.rs`) or scheduler
-//!    (`sched/`), and is recorded;
-//! 6. the real server (`lookup.rs`), the `nat` reply entry (`conn.rs`), the first fragment
-//!    remembered (`frag.rs`), the service's and real server's counters (`stats.rs`);
+//! 5. the connection table (`conn/`): a `nat` reply entry sends the packet back to the
+//!    client (`xmit/nat.rs`); a known flow keeps its real server and follows its state (its
+//!    second packet confirms it); a new one finds its service (`lookup.rs`), persistence
+//!    template (`persist.rs`) or scheduler (`sched/`), and is recorded as unconfirmed;
+//! 6. the real server (`lookup.rs`), the first fragment remembered (`frag.rs`), the
+//!    service's and real server's counters (`stats.rs`);
 //! 7. forwarding by the real server's method (`xmit/`: `tun.rs`, `dr.rs`, `nat.rs`, with the
 //!    next hop from `route.rs`).
 //!
 //! Each stage returns `Result<_, Verdict>`; `Err` stops the chain with a counted verdict.
 
 use aya_ebpf::programs::XdpContext;
-use lb_common::{
-    CFG_F_NO_CONN_TABLE, CONN_F_REPLY, FRAG_F_REPLY, FWD_NAT, PROTO_ICMP, PROTO_ICMPV6, prog_slot,
-    reason,
-};
+use lb_common::{FRAG_F_REPLY, PROTO_ICMP, PROTO_ICMPV6, conn_time, prog_slot, reason};
 
 use crate::{
-    clock, conn, frag, icmp,
+    clock,
+    conn::{self, Known},
+    frag, icmp,
     lookup::{config, maybe_ours, real_server, vip},
-    maps::{CONNS, PROGS, scratch},
+    maps::{PROGS, scratch},
     parse::{self, FRAG_LATER, Packet},
     stats,
     verdict::Verdict,
@@ -61,7 +60,7 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
         return Err(Verdict::pass(reason::PASS_ICMP));
     }
     let now;
-    let (service, id, how) = if pkt.frag == FRAG_LATER {
+    let (id, new) = if pkt.frag == FRAG_LATER {
         now = clock::now();
         let e = frag::lookup(pkt, now)?;
         // SAFETY: points into this CPU's scratch slot, filled by the lookup.
@@ -69,7 +68,7 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
         if e.flags & FRAG_F_REPLY != 0 {
             return nat::reply(ctx, pkt, &e.vaddr, 0, e.service, e.real);
         }
-        (e.service, e.real, 0)
+        (e.real, false)
     } else {
         // Most of what is not for a VIP (the host's own traffic) stops here, after two array
         // reads; what passes may still be nobody's (the filter has false positives).
@@ -80,26 +79,12 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
         now = clock::now();
         // Stage `conn` first: a packet of an established flow (or a `nat` reply) is one
         // lookup; only a packet the table does not know needs its VIP's service.
-        let known = if cfg.flags & CFG_F_NO_CONN_TABLE == 0 {
-            CONNS.get_ptr_mut(&pkt.flow)
-        } else {
-            None
-        };
-        match known {
-            // SAFETY: a live LRU element, read and updated in place (see conn::established).
-            Some(c) if unsafe { (*c).flags } & CONN_F_REPLY != 0 => {
-                return nat::from_real(ctx, pkt, c);
-            }
-            Some(c) => {
-                // SAFETY: as above.
-                let c = unsafe { &mut *c };
-                let how = conn::established(c, pkt, now);
-                (c.service, c.real, how)
-            }
-            None => {
+        match conn::find(pkt, cfg, conn_time(now)) {
+            Known::Reply(real) => return nat::from_real(ctx, pkt, real),
+            Known::Flow(real) => (real, false),
+            Known::Nothing => {
                 let svc = vip(&pkt.flow)?;
-                let (id, how) = conn::track_new(pkt, &svc, cfg, now)?;
-                (svc.id, id, how)
+                conn::track_new(pkt, &svc, cfg, now)?
             }
         }
     };
@@ -109,21 +94,9 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
         id,
         real: real_server(id)?,
     };
-    // A nat connection's reply entry, made with the connection and made again each time the
-    // connection's entry is refreshed: should the LRU have dropped it, replies find it again
-    // within a second.
-    if how != 0 && to.real.method == FWD_NAT {
-        conn::insert_reply(
-            &pkt.flow,
-            to.id,
-            &to.real,
-            service,
-            now,
-            how & conn::TRACK_ONE_PACKET != 0,
-        );
-    }
+    let service = to.real.service;
     frag::remember(pkt, id, service, 0, &[0; 4], now);
-    stats::account(service, id, pkt, how & conn::TRACK_NEW != 0);
+    stats::account(service, id, pkt, new);
     xmit::forward(ctx, pkt, &to, cfg, now)
 }
 

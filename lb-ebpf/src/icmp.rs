@@ -11,7 +11,7 @@ use lb_common::{
 };
 
 use crate::{
-    clock, csum,
+    clock, conn, csum,
     headers::{
         ETH_ALEN, ETH_HLEN, ICMP_CSUM, ICMP_DEST_UNREACH, ICMP_ECHO, ICMP_ECHO_REPLY, ICMP_HLEN,
         ICMP_TIME_EXCEEDED, ICMPV6_DEST_UNREACH, ICMPV6_ECHO_REPLY, ICMPV6_ECHO_REQUEST,
@@ -19,7 +19,7 @@ use crate::{
         IP6_DADDR, IP6_HOPLIMIT, IP6_NEXTHDR, IP6_SADDR, IPV4_HLEN_MIN, IPV6_HLEN, OWN_TTL,
     },
     lookup::{is_vip_addr, real_server, vip},
-    maps::CONNS,
+    maps::REALS,
     parse::Packet,
     ptr::{self, ptr_at},
     sched,
@@ -178,19 +178,19 @@ fn to_owner(
         Err(_) if cfg.flags & CFG_F_NAT != 0 => return nat_from_real(ctx, pkt, &flow, &q),
         Err(_) => return Err(no_flow),
     };
-    let id = match CONNS.get_ptr(&flow) {
-        // SAFETY: a plain read of a live entry.
-        Some(c) => unsafe { (*c).real },
+    let id = match conn::lookup(&flow) {
+        Some((real, _)) => real,
         // The entry may have expired: a hash-based scheduler's table gives the same real
         // server as long as the table did not change.
         None => sched::rehash(&flow, &svc).ok_or(no_flow)?,
     };
-    let real = real_server(id)?;
+    // A copy: `lb_icmp`'s frame has room for it, and fewer registers to keep.
+    let real = *real_server(id)?;
     if real.method == FWD_NAT {
-        return nat_to_real(ctx, pkt, cfg, &q, &Target { id, real }, flow.dport);
+        return nat_to_real(ctx, pkt, cfg, &q, &Target { id, real: &real }, flow.dport);
     }
     let now = clock::now();
-    let v = xmit::forward(ctx, pkt, &Target { id, real }, cfg, now)?;
+    let v = xmit::forward(ctx, pkt, &Target { id, real: &real }, cfg, now)?;
     Ok(Verdict {
         action: v.action,
         reason: reason::ICMP_ERROR_FORWARDED,
@@ -328,12 +328,15 @@ fn nat_from_real(
     q: &Quote,
 ) -> Result<Verdict, Verdict> {
     let no_flow = Verdict::pass(reason::PASS_ICMP_NO_FLOW);
-    let c = CONNS.get_ptr(reply).ok_or(no_flow)?;
-    // SAFETY: a live entry; the fields are copied out at once.
-    let (flags, vaddr, vport) = unsafe { ((*c).flags, (*c).vaddr, (*c).vport) };
+    let (real, flags) = conn::lookup(reply).ok_or(no_flow)?;
     if flags & CONN_F_REPLY == 0 {
         return Err(no_flow);
     }
+    // The VIP and port to restore: the real server's service's.
+    let (vaddr, vport) = match REALS.get(real) {
+        Some(r) if r.family != 0 => (r.vaddr, r.vport),
+        _ => return Err(no_flow),
+    };
     // Toward the client: the error's destination.
     let nh = if q.v6 {
         route::fib_v6(ctx, &vaddr, &pkt.flow.dst)?

@@ -60,11 +60,13 @@ pub fn config() -> Result<&'static GlobalConfig, Verdict> {
     CONFIG.get(0).ok_or(Verdict::pass(reason::PASS_NOT_IP))
 }
 
-/// The real server behind an id (a table cell, a connection entry), copied out.
+/// The real server behind an id (a table cell, a connection entry), in place: lbd never
+/// rewrites an entry while anything names its id (a changed real server gets a new one), and
+/// a copy would take 48 bytes of the 512-byte stack.
 #[inline(always)]
-pub fn real_server(id: u32) -> Result<RealServer, Verdict> {
+pub fn real_server(id: u32) -> Result<&'static RealServer, Verdict> {
     match REALS.get(id) {
-        Some(r) if r.family != 0 => Ok(*r),
+        Some(r) if r.family != 0 => Ok(r),
         _ => Err(Verdict::drop(reason::DROP_BAD_REAL)),
     }
 }

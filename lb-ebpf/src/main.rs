@@ -14,7 +14,9 @@
 // `lb-daemon/tests/map_layout.rs`, `lb_ebpf_modules_import_only_lower_layers`):
 //   the programs' bodies: director (lb), decap, bench, trace; then icmp (lb_icmp);
 //   forwarding: xmit (tun, dr, nat; over route and too_big);
-//   the connection table: conn; over persist and sched (locality and twos over counted,
+//   the connection table: conn (over its unconfirmed slots, flood mode and the confirmed
+//   tables, over the real servers' counts); over persist and sched (locality and twos over
+//   counted,
 //   table);
 //   frag, stats, lookup; count; maps; scratch; parse, vlan;
 //   leaves: clock, csum, headers, ptr, verdict.
@@ -92,6 +94,11 @@ pub fn bench_shim(ctx: XdpContext) -> u32 {
 #[xdp]
 pub fn bench_tx(ctx: XdpContext) -> u32 {
     bench::tx(&ctx)
+}
+
+#[xdp]
+pub fn bench_table(ctx: XdpContext) -> u32 {
+    bench::table(&ctx)
 }
 
 #[xdp]

@@ -10,9 +10,9 @@ use aya_ebpf::{
     maps::{Array, HashMap, LruHashMap, PerCpuArray, ProgramArray, RingBuf},
 };
 use lb_common::{
-    BenchState, Conn, DecapConfig, FlowKey, FragEntry, FragKey, GlobalConfig, LayoutMeta, Locality,
-    NextHop, PersistKey, RealConns, RealLimits, RealServer, Service, Stats, TraceFilter, TwosDraw,
-    VipKey, capacity,
+    BenchState, BenchWords, Conn, ConnCount, ConnKey4, DecapConfig, FlowKey, FragEntry, FragKey,
+    GlobalConfig, LayoutMeta, Locality, NewConn, NextHop, PersistKey, RealConns, RealLimits,
+    RealServer, Service, Stats, Template, TraceFilter, TwosDraw, VipKey, capacity,
 };
 
 use crate::scratch::Scratch;
@@ -41,7 +41,7 @@ pub static SCHED_TABLE: Array<u64> = Array::with_max_entries(capacity::SCHED_TAB
 /// its new connections go to. Inserted and refreshed by `lb` when a persistent service gets a
 /// new connection; expired by lbd after the service's persistence timeout.
 #[map(name = "lb_persist")]
-pub static PERSIST: LruHashMap<PersistKey, Conn> =
+pub static PERSIST: LruHashMap<PersistKey, Template> =
     LruHashMap::with_max_entries(capacity::PERSIST, 0);
 
 /// Per service (by id), its position in a `rr` / `wrr` sequence, shared by every CPU (as
@@ -49,12 +49,28 @@ pub static PERSIST: LruHashMap<PersistKey, Conn> =
 #[map(name = "lb_sched_cur")]
 pub static SCHED_CURSOR: Array<u64> = Array::with_max_entries(capacity::SCHED_CURSOR, 0);
 
-/// The connection table: 5-tuple -> real server. Inserted by `lb` on a new flow, read by `lb`
-/// on every later packet; read (and expired) by lbd. Per-CPU LRU lists
-/// (`BPF_F_NO_COMMON_LRU`) avoid a global lock on insert.
+/// The confirmed IPv4 connections (see `lb_common::conn`): inserted by `lb` when a flow's
+/// second packet confirms it, read and updated in place by `lb` on every later packet; read
+/// and removed by lbd (expiry, drains). A hash map without LRU: nothing else removes an entry
+/// (lbd may give it another capacity at load).
 #[map(name = "lb_conns")]
-pub static CONNS: LruHashMap<FlowKey, Conn> =
-    LruHashMap::with_max_entries(capacity::CONNS, BPF_F_NO_COMMON_LRU);
+pub static CONNS: HashMap<ConnKey4, Conn> = HashMap::with_max_entries(capacity::CONNS, 0);
+
+/// The confirmed IPv6 connections, as [`CONNS`].
+#[map(name = "lb_conns6")]
+pub static CONNS6: HashMap<FlowKey, Conn> = HashMap::with_max_entries(capacity::CONNS6, 0);
+
+/// The unconfirmed connections of both families (`lb_common::NewConn` slots in buckets):
+/// written by `lb` for a flow's first packet, cleared by `lb` when its second packet
+/// confirms it; read (through a shared mapping, `BPF_F_MMAPABLE`) and expired by lbd.
+#[map(name = "lb_conns_new")]
+pub static CONNS_NEW: Array<NewConn> = Array::with_max_entries(capacity::CONNS_NEW, BPF_F_MMAPABLE);
+
+/// The confirmed tables' entry counts (index 0: IPv4, 1: IPv6), kept atomically by `lb` (on
+/// insert) and lbd (on removal, through a shared mapping); read by lbd's status and metrics.
+#[map(name = "lb_conn_count")]
+pub static CONN_COUNT: Array<ConnCount> =
+    Array::with_max_entries(capacity::CONN_COUNT, BPF_F_MMAPABLE);
 
 /// Fragmented datagrams: (source, destination, protocol, IP id) -> the real server their
 /// first fragment went to (or, for a `nat` reply, the VIP to restore). Inserted by `lb` for
@@ -140,6 +156,29 @@ pub static BENCH_PROGS: ProgramArray = ProgramArray::with_max_entries(capacity::
 #[map(name = "lb_bench_state")]
 pub static BENCH_STATE: PerCpuArray<BenchState> =
     PerCpuArray::with_max_entries(capacity::BENCH_STATE, 0);
+
+/// Benchmark only: `bench_table`'s experiment tables (`lb_common::BENCH_TABLE_*`): a first
+/// packet's miss + insert and an established packet's hit, by map kind and key size. lbd
+/// leaves them at `lb_common::BENCH_TABLE_DEFAULT_SIZE` entries; `cargo xtask bench` loads
+/// them larger. Written and read by `bench_table` only.
+#[map(name = "lb_bt_hash16")]
+pub static BT_HASH16: HashMap<BenchWords, BenchWords> =
+    HashMap::with_max_entries(capacity::BENCH_TABLE, 0);
+#[map(name = "lb_bt_lru16")]
+pub static BT_LRU16: LruHashMap<BenchWords, BenchWords> =
+    LruHashMap::with_max_entries(capacity::BENCH_TABLE, 0);
+#[map(name = "lb_bt_lru16pc")]
+pub static BT_LRU16_PERCPU: LruHashMap<BenchWords, BenchWords> =
+    LruHashMap::with_max_entries(capacity::BENCH_TABLE, BPF_F_NO_COMMON_LRU);
+#[map(name = "lb_bt_hash40")]
+pub static BT_HASH40: HashMap<FlowKey, BenchWords> =
+    HashMap::with_max_entries(capacity::BENCH_TABLE, 0);
+#[map(name = "lb_bt_lru40")]
+pub static BT_LRU40: LruHashMap<FlowKey, BenchWords> =
+    LruHashMap::with_max_entries(capacity::BENCH_TABLE, 0);
+#[map(name = "lb_bt_lru40pc")]
+pub static BT_LRU40_PERCPU: LruHashMap<FlowKey, BenchWords> =
+    LruHashMap::with_max_entries(capacity::BENCH_TABLE, BPF_F_NO_COMMON_LRU);
 
 /// The per-CPU scratch space (see `scratch.rs`). Written and read by `lb` and `lb_icmp`
 /// only, within one run.

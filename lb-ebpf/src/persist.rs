@@ -47,9 +47,9 @@ pub fn store(pkt: &Packet, svc: &Service, real: u32, now: u64) {
     let Some(key) = persist_key(pkt, svc) else {
         return;
     };
-    // SAFETY: this CPU's scratch Conn, zeroed then filled in place; the update copies it.
+    // SAFETY: this CPU's scratch Template, zeroed then filled in place; the update copies it.
     unsafe {
-        let p = core::ptr::addr_of_mut!((*scratch).conn);
+        let p = core::ptr::addr_of_mut!((*scratch).tpl);
         zero_in_place(p);
         (*p).real = real;
         (*p).service = svc.id;

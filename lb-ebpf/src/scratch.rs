@@ -7,7 +7,7 @@
 //! does not track its values: it then checks a `bpf_loop` step once instead of until every
 //! tracked value converges.
 
-use lb_common::{Conn, FragEntry, FragKey, LBLCR_SET_MAX, Locality, PersistKey};
+use lb_common::{FlowKey, FragEntry, FragKey, LBLCR_SET_MAX, Locality, PersistKey, Template};
 
 use crate::{parse::Packet, vlan::Tags};
 
@@ -18,7 +18,12 @@ pub struct Scratch {
     /// Its VLAN tags, for the program `lb` tail-calls (which puts them back).
     pub tags: Tags,
     pub fib: aya_ebpf::bindings::bpf_fib_lookup,
-    pub conn: Conn,
+    /// A persistence template being stored.
+    pub tpl: Template,
+    /// A `nat` connection's reply direction (real server -> client) being recorded.
+    pub reply: FlowKey,
+    /// The unconfirmed table's walk to a slot for a new flow (`conn/unconfirmed.rs`).
+    pub pick: Pick,
     pub least: Least,
     /// A table-driven scheduler's search for an available real server.
     pub probe: Probe,
@@ -33,10 +38,24 @@ pub struct Scratch {
     /// This CPU's trace rate limit: start of the current second and events in it.
     pub trace_window_ns: u64,
     pub trace_count: u32,
+    /// Flood mode's window on this CPU (`conn/flood.rs`): its number and the new
+    /// connections seen in it.
+    pub flood_window: u32,
+    pub flood_count: u32,
     pub _pad: u32,
     /// A fragment table key and entry being looked up or inserted.
     pub frag_key: FragKey,
     pub frag: FragEntry,
+}
+
+/// The state of the unconfirmed table's walk to the slot a new flow takes: its own (if it
+/// has one), the first free one, and the oldest one with its age; `NEW_CONN_WAYS` for none.
+#[repr(C)]
+pub struct Pick {
+    pub own: u32,
+    pub free: u32,
+    pub oldest: u32,
+    pub oldest_age: u32,
 }
 
 /// The state of `sched::table`'s walk to the next available slot.

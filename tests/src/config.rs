@@ -101,6 +101,24 @@ impl ConfigBuilder {
         self
     }
 
+    /// IPVS's `sloppy_tcp`.
+    pub fn sloppy_tcp(mut self) -> Self {
+        self.0.sloppy_tcp = true;
+        self
+    }
+
+    /// IPVS's `conn_reuse_mode`.
+    pub fn conn_reuse_mode(mut self, mode: u32) -> Self {
+        self.0.conn_reuse_mode = Some(mode);
+        self
+    }
+
+    /// Flood mode's rate (new connections per second per CPU; 0: off).
+    pub fn flood_rate(mut self, rate: u32) -> Self {
+        self.0.flood_rate = Some(rate);
+        self
+    }
+
     /// The config, validated as lbd validates it (a test's own mistake panics here, naming
     /// the field).
     pub fn build(&self) -> Config {

@@ -14,6 +14,7 @@ pub mod models;
 pub mod netns;
 pub mod packet;
 pub mod servers;
+pub mod shim;
 pub mod solo;
 pub mod testrun;
 pub mod topo;

@@ -43,6 +43,15 @@ impl Harness {
     /// Loads the object, applies `config` through the daemon's own code, and adds neighbour
     /// entries for `neighbours`.
     pub fn new<A: Into<IpAddr> + Copy>(config: &ConfigBuilder, neighbours: &[A]) -> Self {
+        Self::with_bench_tables(config, neighbours, None)
+    }
+
+    /// [`Harness::new`], with the benchmark's experiment tables of `bench_table_size` entries.
+    pub fn with_bench_tables<A: Into<IpAddr> + Copy>(
+        config: &ConfigBuilder,
+        neighbours: &[A],
+        bench_table_size: Option<u32>,
+    ) -> Self {
         let cfg = config.build();
         let ns = Netns::new("pkt");
         ns.ip(&[
@@ -70,6 +79,8 @@ impl Harness {
         let mut dp = Dataplane::load(&LoadOptions {
             pin_dir: None,
             conn_table_size: Some(cfg.conn_table_size()),
+            conn_table_size_v6: Some(cfg.conn_table_size_v6()),
+            bench_table_size,
         })
         .unwrap_or_else(|e| panic!("load: {e}"));
         let mut state = State::new(dp.table_capacity(), 1500);

@@ -9,7 +9,8 @@
 //!   Schemas of lbctl's outputs and of the config); a test checks that docs/ is current.
 //! - `bench`: per-packet costs through BPF_PROG_TEST_RUN, and the control plane's costs
 //!   (applying 1,000 services x 100 real servers from one JSON file; one Maglev rebuild of
-//!   65537 slots for 1,000 real servers); see tests/src/bin/lb-bench.rs.
+//!   65537 slots for 1,000 real servers); see tests/src/bin/lb-bench.rs. `--before BIN`
+//!   runs an older build's lb-bench alternately with this one and prints both side by side.
 
 use std::{
     path::{Path, PathBuf},
@@ -53,6 +54,16 @@ enum Cmd {
         /// Rounds per case (the median is reported).
         #[arg(long, default_value_t = 7)]
         rounds: u32,
+        /// Side by side with an older build: the path of a copy of its lb-bench binary (its
+        /// own XDP object embedded); both run alternately, `--runs` times.
+        #[arg(long)]
+        before: Option<PathBuf>,
+        /// With `--before`: how many times each side runs.
+        #[arg(long, default_value_t = 3)]
+        runs: u32,
+        /// Only the cases whose name contains this word (and the baseline).
+        #[arg(long)]
+        only: Option<String>,
     },
 }
 
@@ -124,7 +135,13 @@ fn run(cli: Cli) -> Result<()> {
             build(false)?;
             docs()
         }
-        Cmd::Bench { repeat, rounds } => {
+        Cmd::Bench {
+            repeat,
+            rounds,
+            before,
+            runs,
+            only,
+        } => {
             setup()?;
             step("bench: building lb-bench (release)");
             run_cmd(
@@ -132,16 +149,23 @@ fn run(cli: Cli) -> Result<()> {
                 cargo().args(["build", "--release", "-p", "lb-tests", "--bin", "lb-bench"]),
             )?;
             let out = target_dir().join("bench/bench.json");
-            run_cmd(
-                "lb-bench",
-                Command::new(target_dir().join("release/lb-bench"))
-                    .arg("--out")
-                    .arg(&out)
-                    .arg("--repeat")
-                    .arg(repeat.to_string())
-                    .arg("--rounds")
-                    .arg(rounds.to_string()),
-            )
+            let mut cmd = Command::new(target_dir().join("release/lb-bench"));
+            cmd.arg("--out")
+                .arg(&out)
+                .arg("--repeat")
+                .arg(repeat.to_string())
+                .arg("--rounds")
+                .arg(rounds.to_string());
+            if let Some(b) = before {
+                cmd.arg("--compare")
+                    .arg(b)
+                    .arg("--runs")
+                    .arg(runs.to_string());
+            }
+            if let Some(w) = only {
+                cmd.arg("--only").arg(w);
+            }
+            run_cmd("lb-bench", &mut cmd)
         }
     }
 }

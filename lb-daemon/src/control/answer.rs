@@ -107,8 +107,8 @@ fn status(d: &Context) -> Response {
             xdp_mode: d.xdp_mode.to_string(),
             services: d.plan.service_count(),
             real_servers: d.plan.real_count(),
-            connections: d.dp.connections().len() as u64,
-            connection_capacity: d.dp.conn_capacity(),
+            connections: d.dp.conn_table_entries(),
+            connection_capacity: d.dp.conn_table_capacity(),
             reasons: REASON_NAMES
                 .iter()
                 .zip(reasons)

@@ -9,7 +9,7 @@ use lb_model::{Named, addr::addr_of};
 use crate::{context::Context, dataplane::monotonic_ns};
 
 /// IPVS's names of the states lb tracks.
-fn state_name(state: u32) -> &'static str {
+fn state_name(state: u8) -> &'static str {
     match state {
         CONN_S_SYN => "SYN_RECV",
         CONN_S_ESTABLISHED => "ESTABLISHED",
@@ -21,9 +21,8 @@ fn state_name(state: u32) -> &'static str {
 
 pub(super) fn connections(d: &Context) -> Response {
     let now = monotonic_ns();
-    let secs_left = |limit_ns: u64, last_seen: u64| -> u64 {
-        limit_ns.saturating_sub(now.saturating_sub(last_seen)) / 1_000_000_000
-    };
+    let secs_left =
+        |limit_ns: u64, idle_ns: u64| -> u64 { limit_ns.saturating_sub(idle_ns) / 1_000_000_000 };
     let real = |id: u32, vport: u16| -> Option<(IpAddr, u16)> {
         let r = d.dp.real(id).ok()?;
         if r.family == 0 {
@@ -50,7 +49,10 @@ pub(super) fn connections(d: &Context) -> Response {
                 .unwrap_or("?")
                 .into(),
             state: state_name(c.state).into(),
-            expires: secs_left(d.conntrack.timeouts.for_state(c.state), c.last_seen_ns),
+            expires: secs_left(
+                d.conntrack.timeouts.for_state(c.state),
+                lb_common::idle_ns(now, c.last_seen),
+            ),
             client: addr_of(&k.src, k.family),
             client_port: u16::from_be(k.sport),
             vip: addr_of(&k.dst, k.family),
@@ -73,7 +75,10 @@ pub(super) fn connections(d: &Context) -> Response {
         out.push(ConnView {
             protocol: svc.protocol.name().into(),
             state: "NONE".into(),
-            expires: secs_left(*timeout as u64 * 1_000_000_000, t.last_seen_ns),
+            expires: secs_left(
+                *timeout as u64 * 1_000_000_000,
+                now.saturating_sub(t.last_seen_ns),
+            ),
             client: addr_of(&k.addr, k.family),
             client_port: 0,
             vip: svc.vip,

@@ -17,7 +17,7 @@ pub fn monotonic_ns() -> u64 {
 }
 
 /// Whether a connection in `state` counts as active (IPVS: established TCP).
-pub fn is_active(state: u32) -> bool {
+pub fn is_active(state: u8) -> bool {
     state == CONN_S_ESTABLISHED
 }
 

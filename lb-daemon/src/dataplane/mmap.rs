@@ -61,7 +61,7 @@ impl MmapArray {
     }
 
     /// Element `i` (bounds-checked by the caller).
-    fn at(&self, i: u32) -> *mut u8 {
+    pub(super) fn at(&self, i: u32) -> *mut u8 {
         // SAFETY: callers check i < slots; the mapping covers slots * stride bytes.
         unsafe { self.ptr.add(i as usize * self.stride) }
     }
@@ -85,6 +85,15 @@ impl MmapArray {
         Ok((0..len)
             .map(|i| unsafe { (self.at(off + i as u32) as *const u64).read() } as u32)
             .collect())
+    }
+
+    /// The i64 counter at element `i` (an array of 8-byte values), as an atomic shared with
+    /// the XDP program.
+    pub(super) fn counter(&self, i: u32) -> Result<&AtomicI64> {
+        self.check(i, 1)?;
+        // SAFETY: in range, 8-aligned, and the XDP program only ever updates it with atomic
+        // adds.
+        Ok(unsafe { AtomicI64::from_ptr(self.at(i) as *mut i64) })
     }
 
     /// The pair of i64 counters at element `i`, as atomics shared with the XDP program.

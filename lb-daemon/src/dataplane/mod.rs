@@ -10,7 +10,7 @@ mod mmap;
 
 use std::{
     path::{Path, PathBuf},
-    sync::atomic::Ordering,
+    sync::atomic::{AtomicU32, Ordering},
 };
 
 use aya::{
@@ -23,9 +23,10 @@ use aya::{
     },
 };
 use lb_common::{
-    CFG_F_TRACE, Conn, DecapConfig, FlowKey, GlobalConfig, LAYOUT_FINGERPRINT, LAYOUT_VERSION,
-    LayoutMeta, Locality, PersistKey, REASON_MAX, RealConns, RealLimits, RealServer, Service,
-    Stats, TraceFilter, TwosDraw, VipKey, map_name, maps::LAYOUT_VERSION_UNVERSIONED,
+    CFG_F_TRACE, CONN_F_UNCONFIRMED, Conn, ConnKey4, DecapConfig, FAMILY_V6, FlowKey, GlobalConfig,
+    LAYOUT_FINGERPRINT, LAYOUT_VERSION, LayoutMeta, Locality, NEW_CONN_WAYS, NewConn, PersistKey,
+    REASON_MAX, RealConns, RealLimits, RealServer, Service, Stats, Template, TraceFilter, TwosDraw,
+    VipKey, map_name, maps::LAYOUT_VERSION_UNVERSIONED, new_conn_bucket,
 };
 
 use lb_model::config::XdpMode;
@@ -95,8 +96,13 @@ type Result<T> = std::result::Result<T, DataplaneError>;
 pub struct LoadOptions {
     /// Pin (or adopt already pinned) maps in this bpffs directory; None: no pinning.
     pub pin_dir: Option<PathBuf>,
-    /// Capacity of the connection table (None: the object's default).
+    /// Capacity of the IPv4 connection table (None: the object's default).
     pub conn_table_size: Option<u32>,
+    /// Capacity of the IPv6 connection table (None: the object's default).
+    pub conn_table_size_v6: Option<u32>,
+    /// Capacity of the benchmark's experiment tables (`map_name::BENCH_TABLES`; None: the
+    /// object's few entries). Only `cargo xtask bench` sets it.
+    pub bench_table_size: Option<u32>,
 }
 
 /// The loaded object with typed handles on every map the director uses.
@@ -104,8 +110,13 @@ pub struct Dataplane {
     ebpf: Ebpf,
     services: HashMap<MapData, VipKey, Service>,
     reals: Array<MapData, RealServer>,
-    conns: HashMap<MapData, FlowKey, Conn>,
-    persist: HashMap<MapData, PersistKey, Conn>,
+    conns: HashMap<MapData, ConnKey4, Conn>,
+    conns6: HashMap<MapData, FlowKey, Conn>,
+    /// The unconfirmed connections' slots (`lb_conns_new`), shared with the XDP program.
+    new_conns: MmapArray,
+    /// The confirmed tables' entry counts (`lb_conn_count`), shared with the XDP program.
+    conn_count: MmapArray,
+    persist: HashMap<MapData, PersistKey, Template>,
     locality: HashMap<MapData, PersistKey, Locality>,
     real_limits: Array<MapData, RealLimits>,
     config: Array<MapData, GlobalConfig>,
@@ -115,6 +126,7 @@ pub struct Dataplane {
     table: MmapArray,
     real_conns: MmapArray,
     conn_capacity: u32,
+    conn6_capacity: u32,
     pinned: Vec<PathBuf>,
     /// Where `lb`'s XDP link is pinned (with a pin directory).
     link_pin: Option<PathBuf>,
@@ -136,6 +148,14 @@ impl Dataplane {
         let mut loader = EbpfLoader::new();
         if let Some(n) = opts.conn_table_size {
             loader.map_max_entries(map_name::CONNS, n);
+        }
+        if let Some(n) = opts.conn_table_size_v6 {
+            loader.map_max_entries(map_name::CONNS6, n);
+        }
+        if let Some(n) = opts.bench_table_size {
+            for name in map_name::BENCH_TABLES {
+                loader.map_max_entries(name, n);
+            }
         }
         let mut pinned = Vec::new();
         let adopted = opts
@@ -168,14 +188,33 @@ impl Dataplane {
         ) -> Result<T> {
             T::try_from(take(ebpf, name)?).map_err(|source| DataplaneError::Map { name, source })
         }
-        let conns: HashMap<MapData, FlowKey, Conn> = typed(&mut ebpf, map_name::CONNS)?;
-        let persist: HashMap<MapData, PersistKey, Conn> = typed(&mut ebpf, map_name::PERSIST)?;
+        let conns: HashMap<MapData, ConnKey4, Conn> = typed(&mut ebpf, map_name::CONNS)?;
+        let conns6: HashMap<MapData, FlowKey, Conn> = typed(&mut ebpf, map_name::CONNS6)?;
+        let persist: HashMap<MapData, PersistKey, Template> = typed(&mut ebpf, map_name::PERSIST)?;
         // An adopted table keeps its size (resizing would drop every connection).
-        let conn_capacity = match &opts.pin_dir {
-            Some(dir) if adopted => aya::maps::MapInfo::from_pin(dir.join(map_name::CONNS))
-                .map_err(|source| map_err(map_name::CONNS, source))?
-                .max_entries(),
-            _ => opts.conn_table_size.unwrap_or(lb_common::DEFAULT_MAX_CONNS),
+        let capacity = |name: &'static str, want: Option<u32>, default: u32| match &opts.pin_dir {
+            Some(dir) if adopted => aya::maps::MapInfo::from_pin(dir.join(name))
+                .map_err(|source| map_err(name, source))
+                .map(|i| i.max_entries()),
+            _ => Ok(want.unwrap_or(default)),
+        };
+        let conn_capacity = capacity(
+            map_name::CONNS,
+            opts.conn_table_size,
+            lb_common::DEFAULT_MAX_CONNS,
+        )?;
+        let conn6_capacity = capacity(
+            map_name::CONNS6,
+            opts.conn_table_size_v6,
+            lb_common::DEFAULT_MAX_CONNS6,
+        )?;
+        let new_conns = match take(&mut ebpf, map_name::CONNS_NEW)? {
+            Map::Array(data) => MmapArray::new(data, std::mem::size_of::<NewConn>())?,
+            _ => return Err(DataplaneError::MissingMap(map_name::CONNS_NEW)),
+        };
+        let conn_count = match take(&mut ebpf, map_name::CONN_COUNT)? {
+            Map::Array(data) => MmapArray::new(data, 8)?,
+            _ => return Err(DataplaneError::MissingMap(map_name::CONN_COUNT)),
         };
         let table = match take(&mut ebpf, map_name::SCHED_TABLE)? {
             Map::Array(data) => MmapArray::new(data, 8)?,
@@ -216,10 +255,14 @@ impl Dataplane {
             svc_stats: typed(&mut ebpf, map_name::SVC_STATS)?,
             real_stats: typed(&mut ebpf, map_name::REAL_STATS)?,
             conns,
+            conns6,
+            new_conns,
+            conn_count,
             persist,
             table,
             real_conns,
             conn_capacity,
+            conn6_capacity,
             pinned,
             link_pin: opts.pin_dir.as_ref().map(|d| d.join(map_name::LINK)),
             trace_ring: Some(typed(&mut ebpf, map_name::TRACE)?),
@@ -487,13 +530,115 @@ impl Dataplane {
         Ok(())
     }
 
-    /// Deletes a connection entry (expiry); false when it was already gone.
+    /// Deletes a connection entry, confirmed or not (expiry); false when it was already gone.
+    /// The caller takes a deleted connection out of its real server's counts.
     pub fn delete_conn(&mut self, key: &FlowKey) -> bool {
-        self.conns.remove(key).is_ok()
+        let removed = if key.family == FAMILY_V6 {
+            self.conns6.remove(key).is_ok()
+        } else {
+            self.conns.remove(&ConnKey4::of(key)).is_ok()
+        };
+        if removed {
+            self.count_entries(key.family, -1);
+            return true;
+        }
+        self.clear_new_conn(key)
+    }
+
+    /// Empties the unconfirmed slot of `key`, unless the XDP program rewrote it meanwhile
+    /// (the check word is swapped out atomically); false when no slot holds it. As for a
+    /// confirmed entry, the caller takes the connection out of its real server's counts.
+    fn clear_new_conn(&mut self, key: &FlowKey) -> bool {
+        let Some((i, c)) = self.find_new_conn(key) else {
+            return false;
+        };
+        self.new_conn_check(i)
+            .compare_exchange(c.check, 0, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    }
+
+    /// The unconfirmed slot holding `key`, whole (its check word matching its fields).
+    fn find_new_conn(&self, key: &FlowKey) -> Option<(u32, NewConn)> {
+        let base = new_conn_bucket(key) * NEW_CONN_WAYS;
+        (base..base + NEW_CONN_WAYS)
+            .filter_map(|i| self.new_conn_at(i).map(|c| (i, c)))
+            .find(|(_, c)| c.flow == *key)
+    }
+
+    /// Slot `i` of the unconfirmed table, copied out, if it holds an entry written whole.
+    fn new_conn_at(&self, i: u32) -> Option<NewConn> {
+        if i >= self.new_conns.slots {
+            return None;
+        }
+        // SAFETY: in range; a plain copy of memory the XDP program may be rewriting, which
+        // the check word reveals.
+        let c = unsafe { (self.new_conns.at(i) as *const NewConn).read_volatile() };
+        c.sealed().then_some(c)
+    }
+
+    /// The check word of slot `i`, as an atomic shared with the XDP program.
+    fn new_conn_check(&self, i: u32) -> &AtomicU32 {
+        let off = std::mem::offset_of!(NewConn, check);
+        // SAFETY: i is in range (the caller found it); the word is 4-aligned (the stride is a
+        // multiple of 8 and the offset of 4).
+        unsafe { AtomicU32::from_ptr(self.new_conns.at(i).add(off) as *mut u32) }
+    }
+
+    fn count_entries(&self, family: u8, n: i64) {
+        let i = (family == FAMILY_V6) as u32;
+        if let Ok(c) = self.conn_count.counter(i) {
+            c.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Entries of the confirmed tables, IPv4 and IPv6, as the data plane counts them (no
+    /// walk).
+    pub fn conn_entries(&self) -> (i64, i64) {
+        let get = |i| {
+            self.conn_count
+                .counter(i)
+                .map(|c| c.load(Ordering::Relaxed))
+                .unwrap_or(0)
+        };
+        (get(0), get(1))
+    }
+
+    /// Every connection entry, confirmed (both families, from the data plane's counts) and
+    /// unconfirmed (slots in use), without walking the confirmed tables.
+    pub fn conn_table_entries(&self) -> u64 {
+        let (v4, v6) = self.conn_entries();
+        let unconfirmed = (0..self.new_conns.slots)
+            .filter(|i| self.new_conn_at(*i).is_some())
+            .count();
+        (v4.max(0) + v6.max(0)) as u64 + unconfirmed as u64
+    }
+
+    /// Every table's capacity: both families' connection tables and the unconfirmed slots.
+    pub fn conn_table_capacity(&self) -> u32 {
+        self.conn_capacity + self.conn6_capacity + self.new_conns.slots
+    }
+
+    /// The unconfirmed connections (slots of a flow's first packet, and `nat` reply slots).
+    pub fn new_conns(&self) -> Vec<(FlowKey, Conn)> {
+        (0..self.new_conns.slots)
+            .filter_map(|i| self.new_conn_at(i))
+            .map(|c| {
+                (
+                    c.flow,
+                    Conn {
+                        real: c.real,
+                        last_seen: c.last_seen,
+                        state: c.state,
+                        flags: c.flags | CONN_F_UNCONFIRMED,
+                        _pad: [0; 6],
+                    },
+                )
+            })
+            .collect()
     }
 
     /// The persistence templates (walks the whole map).
-    pub fn persist_templates(&self) -> Vec<(PersistKey, Conn)> {
+    pub fn persist_templates(&self) -> Vec<(PersistKey, Template)> {
         self.persist.iter().filter_map(|r| r.ok()).collect()
     }
 
@@ -533,18 +678,47 @@ impl Dataplane {
         self.locality.remove(key).is_ok()
     }
 
-    /// One connection entry, if present.
+    /// One connection entry, if present: confirmed, else unconfirmed (flag
+    /// `CONN_F_UNCONFIRMED`).
     pub fn conn(&self, key: &FlowKey) -> Option<Conn> {
-        self.conns.get(key, 0).ok()
+        let c = if key.family == FAMILY_V6 {
+            self.conns6.get(key, 0).ok()
+        } else {
+            self.conns.get(&ConnKey4::of(key), 0).ok()
+        };
+        c.or_else(|| {
+            self.find_new_conn(key).map(|(_, c)| Conn {
+                real: c.real,
+                last_seen: c.last_seen,
+                state: c.state,
+                flags: c.flags | CONN_F_UNCONFIRMED,
+                _pad: [0; 6],
+            })
+        })
     }
 
-    /// The connection table's entries (for listings and tests; walks the whole map).
+    /// Every connection entry: the confirmed tables' (both families) and the unconfirmed
+    /// ones (flag `CONN_F_UNCONFIRMED`), for listings, expiry and tests.
     pub fn connections(&self) -> Vec<(FlowKey, Conn)> {
-        self.conns.iter().filter_map(|r| r.ok()).collect()
+        let mut v: Vec<(FlowKey, Conn)> = self
+            .conns
+            .iter()
+            .filter_map(|r| r.ok())
+            .map(|(k, c)| (k.flow(), c))
+            .collect();
+        v.extend(self.conns6.iter().filter_map(|r| r.ok()));
+        v.extend(self.new_conns());
+        v
     }
 
+    /// Capacity of the IPv4 connection table.
     pub fn conn_capacity(&self) -> u32 {
         self.conn_capacity
+    }
+
+    /// Capacity of the IPv6 connection table.
+    pub fn conn6_capacity(&self) -> u32 {
+        self.conn6_capacity
     }
 
     /// Removes the pins this instance created or adopted (a clean stop), and their directory
@@ -622,7 +796,10 @@ fn check_pinned_layout(dir: &Path) -> Result<()> {
             continue;
         }
         let info = aya::maps::MapInfo::from_pin(&path).map_err(|source| map_err(name, source))?;
-        let same_capacity = name == map_name::CONNS || info.max_entries() == def.max_entries();
+        // The connection tables' capacities are the config's (an adopted table keeps its own).
+        let same_capacity = name == map_name::CONNS
+            || name == map_name::CONNS6
+            || info.max_entries() == def.max_entries();
         if info.key_size() != def.key_size()
             || info.value_size() != def.value_size()
             || !same_capacity

@@ -34,8 +34,8 @@ impl Snapshot {
         Some(Snapshot {
             services: d.views().ok()?,
             reasons: d.dp.reasons().ok()?,
-            connections: d.dp.connections().len() as u64,
-            capacity: d.dp.conn_capacity(),
+            connections: d.dp.conn_table_entries(),
+            capacity: d.dp.conn_table_capacity(),
         })
     }
 }

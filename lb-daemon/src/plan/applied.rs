@@ -11,8 +11,9 @@ use std::{
 };
 
 use lb_common::{
-    CFG_F_NAT, FAMILY_V6, GlobalConfig, PROTO_ICMP, PROTO_ICMPV6, REAL_F_GRE, REAL_F_REMOVED,
-    RealServer, SVC_F_ONE_PACKET, SVC_F_VIP_ADDR, Service, VipKey,
+    CFG_F_CONN_REUSE, CFG_F_NAT, CFG_F_SLOPPY_TCP, FAMILY_V6, GlobalConfig, PROTO_ICMP,
+    PROTO_ICMPV6, REAL_F_GRE, REAL_F_REMOVED, RealServer, SVC_F_ONE_PACKET, SVC_F_VIP_ADDR,
+    Service, VipKey,
 };
 use lb_model::{
     Forwarding, Protocol, Scheduler, TunType,
@@ -102,8 +103,15 @@ pub struct Applied {
     filter: Vec<u64>,
 }
 
-/// The data plane's entry for a real server.
-fn real_entry(r: &RealServerConfig, port: u16, flags: u16, service: u32) -> RealServer {
+/// The data plane's entry for a real server of service `service` (VIP `vip`: a `nat` reply's
+/// source becomes its address and port).
+fn real_entry(
+    r: &RealServerConfig,
+    port: u16,
+    flags: u16,
+    service: u32,
+    vip: &VipKey,
+) -> RealServer {
     let (addr, family) = addr_words(r.address);
     RealServer {
         addr,
@@ -120,7 +128,9 @@ fn real_entry(r: &RealServerConfig, port: u16, flags: u16, service: u32) -> Real
             _ => 0,
         },
         service,
+        vport: vip.port,
         _pad: 0,
+        vaddr: vip.addr,
     }
 }
 
@@ -314,7 +324,13 @@ impl Applied {
                 .ipv4
                 .map(|a| addr_words(IpAddr::V4(a)).0[0])
                 .unwrap_or(0),
-            flags: if cfg.has_nat() { CFG_F_NAT } else { 0 },
+            flags: (if cfg.has_nat() { CFG_F_NAT } else { 0 })
+                | (if cfg.sloppy_tcp { CFG_F_SLOPPY_TCP } else { 0 })
+                | (if cfg.conn_reuse_mode() != 0 {
+                    CFG_F_CONN_REUSE
+                } else {
+                    0
+                }),
             src6: cfg
                 .director
                 .ipv6
@@ -322,6 +338,8 @@ impl Applied {
                 .unwrap_or([0; 4]),
             mtu: self.mtu,
             lblcr_expiration_s: cfg.lblcr_expiration(),
+            flood_window_max: lb_common::flood_window_max(cfg.flood_rate()),
+            _pad: 0,
         }));
         // Real servers leaving (alone or with their service): with expire_nodest_conn, their
         // connections go at once, after the new tables are in.
@@ -344,7 +362,7 @@ impl Applied {
             };
             plan.push(Step::RemoveService(key));
             for r in &st.reals {
-                self.remove_real(plan, r, st.id, st.cfg.vip);
+                self.remove_real(plan, r, st.id, &st.cfg);
                 removed_reals.insert(r.id);
             }
             // Its persistence templates and locality entries must not outlive it: the id may
@@ -373,8 +391,15 @@ impl Applied {
     /// A real server leaves service `service` (VIP `vip`): flagged as removed in the data plane
     /// (the rest of its entry kept for the connections still draining to it, but persistence
     /// no longer sends it new ones); its id waits.
-    fn remove_real(&mut self, plan: &mut Plan, r: &RealState, service: u32, vip: IpAddr) {
-        let entry = real_entry(&r.cfg, r.port, REAL_F_REMOVED, service);
+    fn remove_real(&mut self, plan: &mut Plan, r: &RealState, service: u32, scfg: &ServiceConfig) {
+        let vip = scfg.vip;
+        let entry = real_entry(
+            &r.cfg,
+            r.port,
+            REAL_F_REMOVED,
+            service,
+            &scfg.key().vip_key(),
+        );
         plan.push(Step::SetReal(r.id, entry));
         self.ids.remove_real(RemovedReal {
             id: r.id,
@@ -416,18 +441,18 @@ impl Applied {
                     (o.id, Some(o.cfg.thresholds()))
                 }
                 None => {
-                    let removed = real_entry(r, port, REAL_F_REMOVED, id);
+                    let removed = real_entry(r, port, REAL_F_REMOVED, id, &key);
                     match self.ids.take_back_real(id, &removed) {
                         // Back from removal: its id, connections and counters again (its
                         // thresholds as they were are unknown: written again).
                         Some(rid) => {
-                            plan.push(Step::SetReal(rid, real_entry(r, port, 0, id)));
+                            plan.push(Step::SetReal(rid, real_entry(r, port, 0, id, &key)));
                             (rid, None)
                         }
                         None => {
                             let rid = self.ids.alloc_real()?;
                             plan.push(Step::ZeroRealStats(rid));
-                            plan.push(Step::SetReal(rid, real_entry(r, port, 0, id)));
+                            plan.push(Step::SetReal(rid, real_entry(r, port, 0, id, &key)));
                             (rid, Some((0, 0)))
                         }
                     }
@@ -450,7 +475,7 @@ impl Applied {
         // Real servers no longer in the service keep their connections; persistence must stop
         // sending them new ones.
         for gone in &old_reals {
-            self.remove_real(plan, gone, id, scfg.vip);
+            self.remove_real(plan, gone, id, scfg);
             removed_reals.insert(gone.id);
         }
         let size = scfg.mh_table_size();

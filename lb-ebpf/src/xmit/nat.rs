@@ -4,7 +4,7 @@
 //! (RFC 1624); TTL is decremented, as a router does.
 
 use aya_ebpf::programs::XdpContext;
-use lb_common::{CONN_F_REPLY, Conn, FAMILY_V6, FRAG_F_REPLY, GlobalConfig, PROTO_TCP, reason};
+use lb_common::{FAMILY_V6, FRAG_F_REPLY, GlobalConfig, PROTO_TCP, reason};
 
 use super::route::{Target, ethertype, fib_v4, fib_v6, next_hop, send};
 use crate::{
@@ -13,7 +13,7 @@ use crate::{
         ETH_HLEN, IP_CSUM, IP_DADDR, IP_SADDR, IP_TTL, IP6_DADDR, IP6_HOPLIMIT, IP6_SADDR,
         IPV4_HLEN_MIN, IPV6_HLEN, TCP_CSUM, UDP_CSUM,
     },
-    maps::scratch,
+    maps::REALS,
     parse::{FRAG_FIRST, FRAG_LATER, Packet},
     ptr::{self, ptr_at},
     stats,
@@ -46,35 +46,19 @@ pub fn to_real(
     send(ctx, &nh, ethertype(pkt.flow.family), reason::TX)
 }
 
-/// A real server's reply of a `nat` connection (its entry `c`, a live element of the
-/// connection table with [`CONN_F_REPLY`]): rewrite its source back to the VIP and send it
-/// toward the client.
+/// A real server's reply of a `nat` connection to real server `real`: rewrite its source back
+/// to the VIP and port (its real server entry's) and send it toward the client.
 #[inline(always)]
-pub fn from_real(ctx: &XdpContext, pkt: &Packet, c: *const Conn) -> Result<Verdict, Verdict> {
-    let not_ours = Verdict::pass(reason::PASS_NOT_VIP);
-    let Some(s) = scratch() else {
-        // Index 0 of a one-entry per-CPU array always exists; this is for the type checker.
-        return Err(not_ours);
+pub fn from_real(ctx: &XdpContext, pkt: &Packet, real: u32) -> Result<Verdict, Verdict> {
+    let r = match REALS.get(real) {
+        Some(r) if r.family != 0 => r,
+        _ => return Err(Verdict::drop(reason::DROP_BAD_REAL)),
     };
-    // SAFETY: copied out at once, into this CPU's scratch slot (on the stack, its fields
-    // would wait in spilled registers through the FIB lookup).
-    let c = unsafe {
-        let d = &mut (*s).conn;
-        d.flags = (*c).flags;
-        d.real = (*c).real;
-        d.service = (*c).service;
-        d.vport = (*c).vport;
-        ptr::store_addr(d.vaddr.as_mut_ptr() as *mut u8, &(*c).vaddr);
-        &(*s).conn
-    };
-    if c.flags & CONN_F_REPLY == 0 {
-        return Err(not_ours);
-    }
     if pkt.frag == FRAG_FIRST {
         let now = clock::now();
-        frag::remember(pkt, c.real, c.service, FRAG_F_REPLY, &c.vaddr, now);
+        frag::remember(pkt, real, r.service, FRAG_F_REPLY, &r.vaddr, now);
     }
-    reply(ctx, pkt, &c.vaddr, c.vport, c.service, c.real)
+    reply(ctx, pkt, &r.vaddr, r.vport, r.service, real)
 }
 
 /// Sends a real server's reply (or a later fragment of one: its ports are left alone) to the

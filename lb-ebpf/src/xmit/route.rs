@@ -24,9 +24,10 @@ const AF_INET: u8 = 2;
 const AF_INET6: u8 = 10;
 
 /// The real server a packet goes to, as the forwarding stage needs it.
-pub struct Target {
+pub struct Target<'a> {
     pub id: u32,
-    pub real: RealServer,
+    /// The real server's entry (in place in the map, from `lookup::real_server`, or a copy).
+    pub real: &'a RealServer,
 }
 
 /// The Ethernet type of an address family.

@@ -81,7 +81,7 @@ pub const SYN_TIMEOUT_S: u32 = 60;
 
 impl Timeouts {
     /// The idle timeout of a connection in `state` (`CONN_S_*`), in nanoseconds.
-    pub fn for_state(&self, state: u32) -> u64 {
+    pub fn for_state(&self, state: u8) -> u64 {
         let s = match state {
             CONN_S_ESTABLISHED => self.tcp,
             CONN_S_CLOSING => self.tcpfin,
@@ -112,13 +112,23 @@ pub(super) fn validate<F: Form>(cfg: &Config<F>, err: &mut Errors) {
             err.add(name, why);
         }
     }
-    if let Some(n) = cfg.conn_table_size
-        && !(1024..=1 << 26).contains(&n)
+    for (name, v) in [
+        ("conn_table_size", cfg.conn_table_size),
+        ("conn_table_size_v6", cfg.conn_table_size_v6),
+    ] {
+        if let Some(n) = v
+            && !(1024..=1 << 26).contains(&n)
+        {
+            err.add(
+                name,
+                format!("{n} is out of range (1024 to {})", 1u32 << 26),
+            );
+        }
+    }
+    if let Some(m) = cfg.conn_reuse_mode
+        && m > 3
     {
-        err.add(
-            "conn_table_size",
-            format!("{n} is out of range (1024 to {})", 1u32 << 26),
-        );
+        err.add("conn_reuse_mode", format!("{m} is out of range (0 to 3)"));
     }
     for (name, v) in [
         ("tcp", cfg.timeouts.tcp),
@@ -183,6 +193,14 @@ pub fn restart_only_changes<F: Form, G: Form>(
         running.conn_table_size().to_string(),
         new.conn_table_size().to_string(),
     );
+    // Unset, the IPv6 table's size follows conn_table_size (which says so itself).
+    if running.conn_table_size_v6.is_some() || new.conn_table_size_v6.is_some() {
+        check(
+            "conn_table_size_v6",
+            running.conn_table_size_v6().to_string(),
+            new.conn_table_size_v6().to_string(),
+        );
+    }
     check(
         "metrics_listen",
         format!("{:?}", running.metrics_listen),

@@ -134,9 +134,29 @@ pub struct Config<F: Form = Checked> {
     /// Where lbd pins its maps (on a bpffs). Default `/sys/fs/bpf/lb`.
     #[serde(default)]
     pub pin_dir: Option<PathBuf>,
-    /// Capacity of the connection table. Default `lb_common::DEFAULT_MAX_CONNS`.
+    /// Capacity of the IPv4 connection table. Default `lb_common::DEFAULT_MAX_CONNS`.
     #[serde(default)]
     pub conn_table_size: Option<u32>,
+    /// Capacity of the IPv6 connection table. Default: a quarter of `conn_table_size`, at
+    /// least 1024.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conn_table_size_v6: Option<u32>,
+    /// IPVS's `sloppy_tcp`: a TCP packet other than a SYN of a connection lb does not hold is
+    /// scheduled as a new connection by every scheduler. Default false: only the hash
+    /// schedulers (`sh`, `dh`, `mh`) schedule it (every director makes the same choice); the
+    /// others drop it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub sloppy_tcp: bool,
+    /// IPVS's `conn_reuse_mode`: non-zero, a SYN of a connection lb holds in a closing state
+    /// ends it and starts a new connection, scheduled and counted anew; 0, the SYN goes on to
+    /// the old connection's real server. Default 1 (IPVS's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conn_reuse_mode: Option<u32>,
+    /// Flood mode: above this many new connections per second on one CPU, new connections of
+    /// hash-scheduled services (`sh`, `dh`, `mh`) are forwarded by the hash and recorded
+    /// nowhere (Katran's flood mode); 0 turns it off. Default 125000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flood_rate: Option<u32>,
     /// Address of the Prometheus metrics endpoint (`GET /metrics`). Default
     /// `crate::metrics::DEFAULT_LISTEN` (loopback).
     #[serde(default)]
@@ -286,6 +306,10 @@ impl<F: Form> Config<F> {
             director: self.director.clone(),
             pin_dir: self.pin_dir.clone(),
             conn_table_size: self.conn_table_size,
+            conn_table_size_v6: self.conn_table_size_v6,
+            sloppy_tcp: self.sloppy_tcp,
+            conn_reuse_mode: self.conn_reuse_mode,
+            flood_rate: self.flood_rate,
             metrics_listen: self.metrics_listen,
             timeouts: self.timeouts,
             expire_nodest_conn: self.expire_nodest_conn,
@@ -303,6 +327,22 @@ impl<F: Form> Config<F> {
 
     pub fn conn_table_size(&self) -> u32 {
         self.conn_table_size.unwrap_or(lb_common::DEFAULT_MAX_CONNS)
+    }
+
+    /// The IPv6 connection table's capacity (a quarter of the IPv4 one's when unset).
+    pub fn conn_table_size_v6(&self) -> u32 {
+        self.conn_table_size_v6
+            .unwrap_or((self.conn_table_size() / 4).max(1024))
+    }
+
+    /// `conn_reuse_mode` (IPVS's default, 1, when unset).
+    pub fn conn_reuse_mode(&self) -> u32 {
+        self.conn_reuse_mode.unwrap_or(1)
+    }
+
+    /// `flood_rate`, new connections per second per CPU (0: no flood mode).
+    pub fn flood_rate(&self) -> u32 {
+        self.flood_rate.unwrap_or(lb_common::DEFAULT_FLOOD_RATE)
     }
 
     /// `lblc_expiration` in seconds (IPVS's default when unset).

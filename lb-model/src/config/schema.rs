@@ -59,6 +59,14 @@ pub fn schema() -> Value {
         json!({ "minimum": 1024, "maximum": 1u32 << 26 }),
     );
     set(
+        "/properties/conn_table_size_v6",
+        json!({ "minimum": 1024, "maximum": 1u32 << 26 }),
+    );
+    set(
+        "/properties/conn_reuse_mode",
+        json!({ "minimum": 0, "maximum": 3 }),
+    );
+    set(
         "/properties/interface",
         json!({ "minLength": 1, "maxLength": 15, "pattern": "^[^/]+$" }),
     );

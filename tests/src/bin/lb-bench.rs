@@ -1,54 +1,113 @@
 //! `cargo xtask bench`: per-packet cost of lb's paths through `BPF_PROG_TEST_RUN`, as ratios
-//! to an XDP_TX baseline measured in the same run. Never a pass/fail test: it prints numbers.
+//! to an XDP_TX baseline measured in the same run. Never a pass/fail test of speed: it prints
+//! numbers. It does fail (exit status 1, after writing its report) when a case's packets were
+//! not what the case is named for.
 //!
 //! Method (TOOLCHAIN.md, "Measuring with BPF_PROG_TEST_RUN"): repeats reuse one buffer, so
 //! every measured program runs behind `bench_shim`, which strips the IPIP header `lb` added on
-//! the previous repeat and, for the new-flow case, writes a fresh source port from a per-CPU
-//! counter so that every repeat misses the connection table; then it tail-calls the program
-//! under test. The baselines go through the same shim, so its cost cancels out of the ratios.
-//! Rounds are interleaved across cases and the median is reported.
+//! the previous repeat, restores the packet's first 64 bytes (undoing `nat`'s rewrite) and
+//! writes the repeat's flow into it: a 32-bit tuple number in the source address and port
+//! (`lb_common::BENCH_*`: one fixed flow, a new flow each repeat, the first and second packets
+//! of new flows, a flood among established flows). Every case (baselines too) runs through
+//! the same shim, so its cost cancels out of the ratios. Tuple numbers never repeat within a
+//! run: each case has its own range and every round continues where the last one stopped, so
+//! a new flow is always a table miss.
+//!
+//! Each case proves its regime with the data plane's own counters, read around the measured
+//! run: a new-flow case must count `conn_new` for every packet and `conn_hit` for none, an
+//! established case the opposite, a packet for no VIP `pass_not_vip`, and so on; the flood
+//! case also checks afterwards that every established flow is still in the table.
+//!
+//! Rounds are interleaved across cases; the report gives each case's median ns/packet and the
+//! median (and spread) of its per-round ratio to that round's `xdp_tx`.
 
 use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
-    os::fd::AsFd,
     time::Duration,
 };
 
-use aya::{
-    maps::{PerCpuArray, PerCpuValues, ProgramArray},
-    programs::{TestRun, TestRunOptions, Xdp},
+use lb_common::{
+    BENCH_FIXED, BENCH_FLOOD, BENCH_NEW, BENCH_PAIRS, BENCH_TABLE_DELETE, BENCH_TABLE_HASH16,
+    BENCH_TABLE_HASH40, BENCH_TABLE_LRU16, BENCH_TABLE_LRU16_PERCPU, BENCH_TABLE_LRU40,
+    BENCH_TABLE_LRU40_PERCPU, CFG_F_NAT, CFG_F_NO_CONN_TABLE, REASON_NAMES, map_name,
 };
-use lb_common::{BenchState, CFG_F_NAT, CFG_F_NO_CONN_TABLE, map_name};
 use lb_tests::{
     config::{RealBuilder, config, real, tcp_service},
-    consts::{
-        CLIENT_MAC, REMOTE_CLIENT as CLIENT, REMOTE_CLIENT6 as CLIENT6, VIP, VIP6, real_addr,
-        real_addr6,
-    },
+    consts::{CLIENT_MAC, REMOTE_CLIENT6 as CLIENT6, VIP, VIP6, real_addr, real_addr6},
     packet::{ETH_P_IP, ETH_P_IPV6, Ipv4, Ipv6, eth, tcp},
+    shim::Repeats,
     testrun::Harness,
 };
 
-/// (name, what, program under test, packet, new flow per repeat, skip connection table)
-type CaseRow<'a> = (
+/// Clients are 198.19.0.0/16 (the shim writes the low 16 bits): never a VIP or real server.
+const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 0);
+const TCP_SYN: u8 = 0x02;
+const TCP_ACK: u8 = 0x10;
+/// Each case's tuple numbers: `index << CASE_SHIFT ..`, so ranges never meet.
+const CASE_SHIFT: u32 = 26;
+/// The flood case's established flows.
+const FLOOD_ESTABLISHED: u32 = 4096;
+/// In the flood case, one packet in this many is of an established flow: each of them is
+/// idle while some 16 million new flows arrive (16 times what the connection table holds),
+/// as idle connections are during a real flood. The established flows are made once, before
+/// the first round, and checked after the last.
+const FLOOD_EVERY: u32 = 4096;
+
+/// What a case's packets must have been, checked against the reason counters' change over
+/// the measured run (`n` packets).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Regime {
+    /// A baseline program: lb's counters do not move.
+    Baseline,
+    /// Every packet matched a connection and was forwarded.
+    Hits,
+    /// Every packet started a connection and was forwarded.
+    NewFlows,
+    /// Half the packets started a connection, the other half (their second packets) matched it.
+    Pairs,
+    /// Every packet went to the host stack as not for a VIP.
+    NotVip,
+    /// One packet in [`FLOOD_EVERY`] matched an established connection, every other one started
+    /// a connection; afterwards, every established flow is still known.
+    Flood,
+}
+
+/// (name, what, program, packet, shim mode, config flags, regime, warm-up first)
+type Row = (
     &'static str,
     &'static str,
     &'static str,
-    &'a [u8],
-    bool,
+    Vec<u8>,
+    u32,
+    u32,
+    Regime,
     bool,
 );
+
+/// One case of one side of `--compare`: name, what, every round's ratio, every round's ns, and
+/// whether every run held the regime.
+type Side = (String, String, Vec<f64>, Vec<f64>, bool);
 
 struct Case {
     name: &'static str,
     what: &'static str,
     program: &'static str,
     packet: Vec<u8>,
-    new_flows: bool,
-    skip_conn_table: bool,
-    /// CFG_F_NAT on: packets for no VIP are looked up as nat replies first.
-    nat_replies: bool,
+    mode: u32,
+    cfg_flags: u32,
+    regime: Regime,
+    /// The flows this case's packets belong to must exist first (established cases).
+    warm: bool,
+    /// `bench_table`'s experiment table (`BENCH_TABLE_*`; 0 for other programs).
+    table: u32,
+    /// `bench_table`: fill the table to capacity before the measured run.
+    full: bool,
     samples: Vec<f64>,
+    ratios: Vec<f64>,
+    /// The first regime failure seen, if any.
+    failure: Option<String>,
+    /// The counters' change over the last measured run (non-zero ones).
+    last_delta: Vec<(&'static str, u64)>,
 }
 
 fn main() {
@@ -59,7 +118,11 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let mut out_path = std::path::PathBuf::from("target/bench/bench.json");
     let mut repeat: u32 = 1_000_000;
-    let mut rounds = 7;
+    let mut rounds: u32 = 7;
+    let mut control = true;
+    let mut only: Option<String> = None;
+    let mut compare: Option<std::path::PathBuf> = None;
+    let mut runs: u32 = 3;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--out" => out_path = args.next().expect("--out PATH").into(),
@@ -75,13 +138,27 @@ fn main() {
                     .and_then(|v| v.parse().ok())
                     .expect("--rounds N")
             }
+            "--no-control-plane" => control = false,
+            "--compare" => compare = Some(args.next().expect("--compare BINARY").into()),
+            "--runs" => runs = args.next().and_then(|v| v.parse().ok()).expect("--runs N"),
+            "--only" => only = Some(args.next().expect("--only WORD")),
             other => {
                 eprintln!(
-                    "lb-bench: unknown argument {other} (--out PATH, --repeat N, --rounds N)"
+                    "lb-bench: unknown argument {other} (--out PATH, --repeat N, --rounds N, \
+                     --no-control-plane, --only WORD, --compare BINARY, --runs N)"
                 );
                 std::process::exit(2);
             }
         }
+    }
+    assert!(
+        (repeat as u64) * (rounds as u64 + 1) < 1 << (CASE_SHIFT - 1),
+        "--repeat x --rounds must stay below 2^{} flows per case",
+        CASE_SHIFT - 1
+    );
+    if let Some(before) = compare {
+        let code = compare_runs(&before, &out_path, repeat, rounds, runs, only.as_deref());
+        std::process::exit(code);
     }
     lb_tests::pin_to_cpu(0);
 
@@ -134,275 +211,605 @@ fn main() {
         .map(|a| IpAddr::from(*a))
         .chain(reals6.iter().map(|a| IpAddr::from(*a)))
         .collect();
-    let mut h = Harness::new(&config, &neighbours);
-    let vip6_pkt = {
+    // The experiment tables hold a whole round's new flows.
+    let table_size = repeat.next_power_of_two().max(1 << 20);
+    let loading = std::time::Instant::now();
+    let mut h = Harness::with_bench_tables(&config, &neighbours, Some(table_size));
+    let load_ms = loading.elapsed().as_secs_f64() * 1e3;
+    let v6 = {
         let ip = Ipv6::new(CLIENT6, VIP6, 6);
         eth(
             h.if_mac,
             CLIENT_MAC,
             ETH_P_IPV6,
-            &ip.build(&tcp(CLIENT6, VIP6, 40000, 80, 0x10, &[0u8; 20])),
+            &ip.build(&tcp(CLIENT6, VIP6, 40000, 80, TCP_ACK, &[0u8; 20])),
         )
     };
-    let syn_port = |h: &Harness, dst: Ipv4Addr, port: u16| {
+    let v4 = |h: &Harness, dst: Ipv4Addr, port: u16, flags: u8| {
         let ip = Ipv4::new(CLIENT, dst, 6);
         eth(
             h.if_mac,
             CLIENT_MAC,
             ETH_P_IP,
-            &ip.build(&tcp(CLIENT, dst, 40000, port, 0x10, &[0u8; 20])),
+            &ip.build(&tcp(CLIENT, dst, 40000, port, flags, &[0u8; 20])),
         )
     };
-    let syn = |h: &Harness, dst: Ipv4Addr| syn_port(h, dst, 80);
-    let vip_pkt = syn(&h, VIP);
-    let vip_dr = syn_port(&h, VIP, 81);
-    let vip_wlc16 = syn_port(&h, VIP, 83);
-    let vip_wlc128 = syn_port(&h, VIP, 84);
-    let vip_rr = syn_port(&h, VIP, 85);
-    let vip_nat = syn_port(&h, VIP, 82);
-    let other_pkt = syn(&h, Ipv4Addr::new(198, 18, 0, 99));
-    // (name, what, program under test, packet, new flow per repeat, skip connection table)
-    let table: [CaseRow<'_>; 13] = [
-        (
-            "xdp_drop",
-            "XDP_DROP, nothing else",
-            "bench_drop",
-            &vip_pkt,
-            false,
-            false,
-        ),
-        (
-            "xdp_tx",
-            "swap MACs, XDP_TX (baseline)",
-            "bench_tx",
-            &vip_pkt,
-            false,
-            false,
-        ),
-        (
-            "lb_established",
-            "lb: known TCP flow, tun (IPIP), XDP_TX",
-            "lb",
-            &vip_pkt,
-            false,
-            false,
-        ),
-        (
-            "lb_established_dr",
-            "lb: known TCP flow, dr (MAC rewrite), XDP_TX",
-            "lb",
-            &vip_dr,
-            false,
-            false,
-        ),
-        (
-            "lb_established_nat",
-            "lb: known TCP flow, nat (address, port, TTL, checksums), XDP_TX",
-            "lb",
-            &vip_nat,
-            false,
-            false,
-        ),
-        (
-            "lb_established_v6",
-            "lb: known IPv6 TCP flow, tun (IPv6 in IPv6), XDP_TX",
-            "lb",
-            &vip6_pkt,
-            false,
-            false,
-        ),
-        (
-            "lb_not_vip",
-            "lb: packet for no VIP, XDP_PASS",
-            "lb",
-            &other_pkt,
-            false,
-            false,
-        ),
-        (
-            "lb_new_flow",
-            "lb: new flow each packet (conn miss + insert), mh, tun",
-            "lb",
-            &vip_pkt,
-            true,
-            false,
-        ),
-        (
-            "lb_new_flow_no_table",
-            "lb: new flow, connection table skipped (CFG_F_NO_CONN_TABLE), mh, tun",
-            "lb",
-            &vip_pkt,
-            true,
-            true,
-        ),
-        (
-            "lb_new_flow_rr",
-            "lb: new flow each packet, rr over 16 real servers, tun",
-            "lb",
-            &vip_rr,
-            true,
-            false,
-        ),
-        (
-            "lb_new_flow_wlc16",
-            "lb: new flow each packet, wlc over 16 real servers, tun",
-            "lb",
-            &vip_wlc16,
-            true,
-            false,
-        ),
-        (
-            "lb_new_flow_wlc128",
-            "lb: new flow each packet, wlc over 128 real servers, tun",
-            "lb",
-            &vip_wlc128,
-            true,
-            false,
-        ),
-        (
-            "lb_not_vip_nat_on",
-            "lb: packet for no VIP while nat is configured (the address filter: looked up only when from a nat real server), XDP_PASS",
-            "lb",
-            &other_pkt,
-            false,
-            false,
-        ),
+    let ack = |port| v4(&h, VIP, port, TCP_ACK);
+    let syn = |port| v4(&h, VIP, port, TCP_SYN);
+    let other = v4(&h, Ipv4Addr::new(198, 18, 0, 99), 80, TCP_ACK);
+    let (rr_packet, mh_packet) = (syn(85), syn(80));
+    use Regime::*;
+    #[rustfmt::skip]
+    let mut table: Vec<Row> = vec![
+        ("xdp_drop", "XDP_DROP, nothing else", "bench_drop", ack(80), BENCH_FIXED, 0, Baseline, false),
+        ("xdp_tx", "swap MACs, XDP_TX (the baseline)", "bench_tx", ack(80), BENCH_FIXED, 0, Baseline, false),
+        ("established_tun", "an established TCP flow, tun (IPIP), mh", "lb", ack(80), BENCH_FIXED, 0, Hits, true),
+        ("established_dr", "an established TCP flow, dr (MAC rewrite), mh", "lb", ack(81), BENCH_FIXED, 0, Hits, true),
+        ("established_nat", "an established TCP flow, nat (address, port, TTL, checksums), mh", "lb", ack(82), BENCH_FIXED, 0, Hits, true),
+        ("established_v6", "an established IPv6 TCP flow, tun (IPv6 in IPv6), mh", "lb", v6.clone(), BENCH_FIXED, 0, Hits, true),
+        ("not_vip", "a packet for no VIP, XDP_PASS", "lb", other.clone(), BENCH_FIXED, 0, NotVip, false),
+        ("not_vip_nat_on", "a packet for no VIP while nat is configured (the address filter), XDP_PASS", "lb", other.clone(), BENCH_FIXED, CFG_F_NAT, NotVip, false),
+        ("syn_new_flow", "a SYN of a flow never seen (table miss, recorded), mh, tun", "lb", syn(80), BENCH_NEW, 0, NewFlows, false),
+        ("ack_unknown_flow", "an ACK of a flow never seen (table miss), mh, tun", "lb", ack(80), BENCH_NEW, 0, NewFlows, false),
+        ("syn_new_flow_no_table", "a SYN of a flow never seen, connection table off (CFG_F_NO_CONN_TABLE), mh, tun", "lb", syn(80), BENCH_NEW, CFG_F_NO_CONN_TABLE, NewFlows, false),
+        ("syn_new_flow_rr", "a SYN of a flow never seen, rr over 16 real servers, tun", "lb", syn(85), BENCH_NEW, 0, NewFlows, false),
+        ("syn_new_flow_wlc16", "a SYN of a flow never seen, wlc over 16 real servers, tun", "lb", syn(83), BENCH_NEW, 0, NewFlows, false),
+        ("syn_new_flow_wlc128", "a SYN of a flow never seen, wlc over 128 real servers, tun", "lb", syn(84), BENCH_NEW, 0, NewFlows, false),
+        ("syn_then_ack_new_flow", "a new flow's SYN then its first ACK (per packet), mh, tun", "lb", ack(80), BENCH_PAIRS, 0, Pairs, false),
+        ("flood_established", "a SYN flood of flows never seen, one packet in 4096 of 4096 idle established flows, mh, tun", "lb", ack(80), BENCH_FLOOD, 0, Flood, false),
     ];
-    let mut cases: Vec<Case> = table
-        .iter()
-        .map(|&(name, what, program, packet, new_flows, skip)| {
-            let mut c = case(name, what, program, packet, new_flows, skip);
-            c.nat_replies = name == "lb_not_vip_nat_on";
-            c
-        })
-        .collect();
-    for p in ["lb", "bench_shim", "bench_tx", "bench_drop"] {
-        h.dp.program(p).unwrap_or_else(|e| panic!("{e}"));
-    }
-    let ifindex = h.ifindex;
-    let mut ctx = [0u8; 24];
-    ctx[12..16].copy_from_slice(&ifindex.to_ne_bytes());
-
-    println!("lb-bench: {repeat} repeats x {rounds} rounds per case, median ns/packet");
-    for _ in 0..rounds {
-        for c in cases.iter_mut() {
-            set_target(&mut h, c.program);
-            set_mode(&mut h, c, &c.packet.clone());
-            let mut pctx = ctx;
-            pctx[4..8].copy_from_slice(&(c.packet.len() as u32).to_ne_bytes());
-            let shim: &mut Xdp = h.dp.program("bench_shim").unwrap();
-            let r = shim
-                .test_run(TestRunOptions {
-                    data_in: Some(&c.packet),
-                    ctx_in: Some(&pctx),
-                    repeat,
-                    ..Default::default()
-                })
-                .unwrap_or_else(|e| panic!("{}: {e}", c.name));
-            c.samples.push(r.duration.as_nanos() as f64);
+    // The connection table's choices, apart from the rest of lb: a miss + insert and a hit,
+    // by map kind and key size (16-byte values).
+    #[rustfmt::skip]
+    let flavours: [(&str, &str, &str, u32); 6] = [
+        ("table_hash16_miss_insert", "table_hash16_hit", "hash map (no LRU), 16-byte IPv4 key", BENCH_TABLE_HASH16),
+        ("table_lru16_miss_insert", "table_lru16_hit", "LRU, common lists, 16-byte IPv4 key", BENCH_TABLE_LRU16),
+        ("table_lru16pc_miss_insert", "table_lru16pc_hit", "LRU, per-CPU lists, 16-byte IPv4 key", BENCH_TABLE_LRU16_PERCPU),
+        ("table_hash40_miss_insert", "table_hash40_hit", "hash map (no LRU), 40-byte key", BENCH_TABLE_HASH40),
+        ("table_lru40_miss_insert", "table_lru40_hit", "LRU, common lists, 40-byte key", BENCH_TABLE_LRU40),
+        ("table_lru40pc_miss_insert", "table_lru40pc_hit", "LRU, per-CPU lists, 40-byte key (lb's table before)", BENCH_TABLE_LRU40_PERCPU),
+    ];
+    let mut tables = Vec::new();
+    for (miss, hit, what, t) in flavours {
+        let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+        let w1 = leak(format!("table only: a miss + insert with room, {what}"));
+        let w2 = leak(format!("table only: a hit, {what}"));
+        table.push((
+            miss,
+            w1,
+            "bench_table",
+            syn(80),
+            BENCH_NEW,
+            0,
+            NewFlows,
+            false,
+        ));
+        tables.push((miss, t, false));
+        table.push((hit, w2, "bench_table", ack(80), BENCH_FIXED, 0, Hits, true));
+        tables.push((hit, t, false));
+        if t != BENCH_TABLE_HASH16 && t != BENCH_TABLE_HASH40 {
+            // An LRU at capacity: every insert evicts (a hash map without LRU refuses).
+            let full = leak(miss.replace("miss_insert", "miss_insert_full"));
+            let w3 = leak(format!(
+                "table only: a miss + insert into a full table (evicts), {what}"
+            ));
+            table.push((
+                full,
+                w3,
+                "bench_table",
+                syn(80),
+                BENCH_NEW,
+                0,
+                NewFlows,
+                false,
+            ));
+            tables.push((full, t, true));
         }
     }
-    let median = |v: &[f64]| {
-        let mut s = v.to_vec();
-        s.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        s[s.len() / 2]
-    };
-    let base = median(&cases[1].samples);
-    println!("{:<22} {:>10} {:>8}  what", "case", "ns/packet", "x xdp_tx");
+    let mut cases: Vec<Case> = table
+        .into_iter()
+        .filter(|r| {
+            only.as_deref()
+                .is_none_or(|w| r.0.contains(w) || r.0 == "xdp_tx")
+        })
+        .map(
+            |(name, what, program, packet, mode, cfg_flags, regime, warm)| Case {
+                name,
+                what,
+                program,
+                packet,
+                mode,
+                cfg_flags,
+                regime,
+                warm,
+                table: tables
+                    .iter()
+                    .find(|(n, _, _)| *n == name)
+                    .map(|(_, t, _)| *t)
+                    .unwrap_or(0),
+                full: tables.iter().any(|(n, _, full)| *n == name && *full),
+                samples: Vec::new(),
+                ratios: Vec::new(),
+                failure: None,
+                last_delta: Vec::new(),
+            },
+        )
+        .collect();
+    let base_idx = cases
+        .iter()
+        .position(|c| c.name == "xdp_tx")
+        .expect("the baseline");
+    for p in ["lb", "bench_shim", "bench_tx", "bench_drop", "bench_table"] {
+        h.dp.program(p).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    println!("lb-bench: {repeat} repeats x {rounds} rounds per case, median ns/packet");
+    for round in 0..rounds {
+        let mut round_ns = vec![0.0; cases.len()];
+        for (k, c) in cases.iter_mut().enumerate() {
+            let base = (k as u32) << CASE_SHIFT;
+            // Every round continues the case's range: no tuple number is ever used twice.
+            let start = base + round * repeat;
+            h.shim_target(c.program);
+            set_flags(&mut h, c.cfg_flags);
+            if c.warm {
+                // The flow's first packet and a second one, which makes it established.
+                shim_state(&mut h, c, BENCH_FIXED, base, 0, 0);
+                run(&mut h, c, 2);
+            }
+            // A full table: its capacity's worth of other flows first (their range: past what
+            // the case's rounds use, below the next case's).
+            let fill = base + (1 << (CASE_SHIFT - 1));
+            if c.full {
+                shim_state(&mut h, c, BENCH_NEW, fill, 0, 0);
+                run(&mut h, c, table_size);
+            }
+            // The flood case's established flows (tuple numbers past what its rounds use).
+            let est = base + (1 << CASE_SHIFT) - FLOOD_ESTABLISHED - 1;
+            if c.regime == Regime::Flood {
+                if round == 0 {
+                    // Each one's SYN, then its ACK.
+                    shim_state(&mut h, c, BENCH_PAIRS, est, 0, 0);
+                    run(&mut h, c, 2 * FLOOD_ESTABLISHED);
+                }
+                // Each round's established packets take the next flows in turn.
+                let per_round = repeat.div_ceil(FLOOD_EVERY);
+                let est_i = (round * per_round) % FLOOD_ESTABLISHED;
+                shim_state(&mut h, c, BENCH_FLOOD, start, est, est_i);
+            } else {
+                shim_state(&mut h, c, c.mode, if c.warm { base } else { start }, 0, 0);
+            }
+            let before = h.reasons();
+            let ns = run(&mut h, c, repeat);
+            let delta = lb_tests::testrun::reason_delta(&before, &h.reasons());
+            let mut verdict = check(c.regime, repeat, &delta);
+            if c.regime == Regime::Flood && round + 1 == rounds {
+                // After the last round every established flow must still be known: its ACKs
+                // all hit.
+                shim_state(&mut h, c, BENCH_NEW, est, 0, 0);
+                let before = h.reasons();
+                run(&mut h, c, FLOOD_ESTABLISHED);
+                let after = lb_tests::testrun::reason_delta(&before, &h.reasons());
+                let hits = count(&after, "conn_hit");
+                if hits != FLOOD_ESTABLISHED as u64 && verdict.is_ok() {
+                    verdict = Err(format!(
+                        "after the flood, {hits} of {FLOOD_ESTABLISHED} established flows were \
+                         still known ({after:?})"
+                    ));
+                }
+            }
+            if c.table != 0 && c.mode == BENCH_NEW {
+                // A hash map without LRU fills up: empty it for the next round (a table under
+                // lbd's expiry always has room). The LRU ones are emptied too, so that every
+                // flavour's inserts meet the same fill.
+                let t = c.table;
+                c.table = t | BENCH_TABLE_DELETE;
+                shim_state(&mut h, c, BENCH_NEW, start, 0, 0);
+                run(&mut h, c, repeat);
+                if c.full {
+                    shim_state(&mut h, c, BENCH_NEW, fill, 0, 0);
+                    run(&mut h, c, table_size);
+                }
+                c.table = t;
+            }
+            if let Err(e) = verdict
+                && c.failure.is_none()
+            {
+                c.failure = Some(format!("round {round}: {e}"));
+            }
+            c.last_delta = delta;
+            c.samples.push(ns);
+            round_ns[k] = ns;
+        }
+        let b = round_ns[base_idx];
+        for (k, c) in cases.iter_mut().enumerate() {
+            c.ratios.push(round_ns[k] / b);
+        }
+    }
+    let base = median(&cases[base_idx].samples);
+    println!(
+        "{:<22} {:>9} {:>8} {:>13}  what",
+        "case", "ns/packet", "x xdp_tx", "[spread]"
+    );
     let mut json = Vec::new();
+    let mut failed = Vec::new();
     for c in &cases {
         let m = median(&c.samples);
-        println!("{:<22} {:>10.1} {:>8.2}  {}", c.name, m, m / base, c.what);
+        let r = median(&c.ratios);
+        let (lo, hi) = spread(&c.ratios);
+        println!(
+            "{:<22} {:>9.1} {:>8.2} {:>13}  {}{}",
+            c.name,
+            m,
+            r,
+            format!("[{lo:.2}-{hi:.2}]"),
+            c.what,
+            if c.failure.is_some() {
+                "  ** REGIME FAILED **"
+            } else {
+                ""
+            }
+        );
+        if let Some(f) = &c.failure {
+            failed.push(format!("{}: {f}", c.name));
+        }
         json.push(serde_json::json!({
             "case": c.name,
             "what": c.what,
             "ns_per_packet": m,
-            "ratio_to_xdp_tx": m / base,
+            "ratio_to_xdp_tx": r,
+            "ratio_min": lo,
+            "ratio_max": hi,
             "samples_ns": c.samples,
+            "ratios": c.ratios,
+            "regime": format!("{:?}", c.regime),
+            "regime_ok": c.failure.is_none(),
+            "regime_failure": c.failure,
+            "counters_last_round": c.last_delta.iter().map(|(n, v)| (n.to_string(), *v)).collect::<std::collections::BTreeMap<_, _>>(),
         }));
     }
-    let vip_mh = syn_port(&h, VIP, 80);
-    let rr = rr_cursor(&mut h, &vip_rr, &vip_mh, repeat, rounds);
+    let table = table_memory();
+    let programs = program_sizes(&mut h, load_ms);
+    let rr = if only.as_deref().is_none_or(|w| "rr_cursor".contains(w)) {
+        rr_cursor(&mut h, &rr_packet, &mh_packet, repeat, rounds)
+    } else {
+        serde_json::Value::Null
+    };
     drop(h);
-    let control_plane = control_plane(rounds.clamp(1, 5));
+    let control_plane = if control {
+        control_plane(rounds.clamp(1, 5))
+    } else {
+        serde_json::Value::Null
+    };
     let doc = serde_json::json!({
         "repeat": repeat,
         "rounds": rounds,
         "baseline": "xdp_tx",
+        "baseline_ns": base,
         "cases": json,
+        "connection_table": table,
+        "programs": programs,
         "rr_cursor": rr,
         "control_plane": control_plane,
+        "regime_failures": failed,
     });
     if let Some(dir) = out_path.parent() {
         std::fs::create_dir_all(dir).expect("bench dir");
     }
     std::fs::write(&out_path, serde_json::to_vec_pretty(&doc).unwrap()).expect("write bench.json");
     println!("written to {}", out_path.display());
+    if !failed.is_empty() {
+        eprintln!("lb-bench: cases whose packets were not what they are named for:");
+        for f in &failed {
+            eprintln!("  {f}");
+        }
+        std::process::exit(1);
+    }
     std::thread::sleep(Duration::from_millis(1));
 }
 
-fn case(
-    name: &'static str,
-    what: &'static str,
-    program: &'static str,
-    packet: &[u8],
-    new_flows: bool,
-    skip_conn_table: bool,
-) -> Case {
-    Case {
-        name,
-        what,
-        program,
-        packet: packet.to_vec(),
-        new_flows,
-        skip_conn_table,
-        nat_replies: false,
-        samples: Vec::new(),
-    }
-}
-
-/// Puts `program` into the shim's tail-call slot.
-fn set_target(h: &mut Harness, program: &'static str) {
-    let fd = {
-        let p = h.dp.program(program).unwrap();
-        p.fd().unwrap().try_clone().unwrap()
-    };
-    let ebpf = h.dp.ebpf_mut();
-    let mut slots = ProgramArray::try_from(ebpf.map_mut(map_name::BENCH_PROGS).unwrap()).unwrap();
-    slots.set(0, &fd, 0).unwrap();
-    let _ = fd.as_fd();
-}
-
-/// Every case restores the packet's first 64 bytes before each repeat (so that `nat`'s
-/// rewrite is undone), baselines included, so the copy cancels out of the ratios.
-fn set_mode(h: &mut Harness, c: &Case, packet: &[u8]) {
-    let (new_flows, skip_conn_table) = (c.new_flows, c.skip_conn_table);
-    let n = aya::util::nr_cpus().unwrap();
-    {
-        let ebpf = h.dp.ebpf_mut();
-        let mut st: PerCpuArray<_, BenchState> =
-            PerCpuArray::try_from(ebpf.map_mut(map_name::BENCH_STATE).unwrap()).unwrap();
-        let mut head = [0u64; 8];
-        for (i, w) in head.iter_mut().enumerate() {
-            *w = u64::from_ne_bytes(packet[i * 8..i * 8 + 8].try_into().unwrap());
+/// `--compare BEFORE`: the same bench built from older code (`BEFORE`, a copy of an earlier
+/// lb-bench binary: its own object embedded) and this one, run alternately `runs` times, each
+/// for `rounds` rounds; every ratio is to the `xdp_tx` of its own round and process. Writes
+/// the side-by-side table into `out` and returns the exit status (1 if this build's cases
+/// failed their regime; the older build's failures are reported, not fatal).
+fn compare_runs(
+    before: &std::path::Path,
+    out: &std::path::Path,
+    repeat: u32,
+    rounds: u32,
+    runs: u32,
+    only: Option<&str>,
+) -> i32 {
+    let me = std::env::current_exe().expect("own path");
+    let dir = out
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join("compare");
+    std::fs::create_dir_all(&dir).expect("bench dir");
+    let mut docs: [Vec<serde_json::Value>; 2] = [Vec::new(), Vec::new()];
+    for run in 0..runs {
+        for (side, bin) in [before, me.as_path()].into_iter().enumerate() {
+            let path = dir.join(format!("{}-{run}.json", ["before", "after"][side]));
+            let mut cmd = std::process::Command::new(bin);
+            cmd.args(["--repeat", &repeat.to_string()])
+                .args(["--rounds", &rounds.to_string()])
+                .arg("--no-control-plane")
+                .arg("--out")
+                .arg(&path);
+            if let Some(w) = only {
+                cmd.args(["--only", w]);
+            }
+            let st = cmd.status().expect("run lb-bench");
+            println!(
+                "lb-bench --compare: {} run {run}: {st}",
+                ["before", "after"][side]
+            );
+            let text = std::fs::read_to_string(&path).expect("its report");
+            docs[side].push(serde_json::from_str(&text).expect("json"));
         }
-        let v = BenchState {
-            counter: 0,
-            new_flows: new_flows as u32,
-            restore: 1,
-            _pad: 0,
-            head,
-        };
-        st.set(0, PerCpuValues::try_from(vec![v; n]).unwrap(), 0)
-            .unwrap();
     }
-    let mut cfg = h.dp.config().unwrap();
-    cfg.flags = (if skip_conn_table {
-        CFG_F_NO_CONN_TABLE
+    // Per case and side: every round's ratio, and whether every run held the regime.
+    let gather = |docs: &[serde_json::Value]| {
+        let mut m: Vec<Side> = Vec::new();
+        for d in docs {
+            for c in d["cases"].as_array().into_iter().flatten() {
+                let name = c["case"].as_str().unwrap_or("").to_string();
+                let ratios: Vec<f64> = c["ratios"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|v| v.as_f64())
+                    .collect();
+                let ns: Vec<f64> = c["samples_ns"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|v| v.as_f64())
+                    .collect();
+                let ok = c["regime_ok"].as_bool().unwrap_or(false);
+                match m.iter_mut().find(|e| e.0 == name) {
+                    Some(e) => {
+                        e.2.extend(ratios);
+                        e.3.extend(ns);
+                        e.4 &= ok;
+                    }
+                    None => m.push((
+                        name,
+                        c["what"].as_str().unwrap_or("").to_string(),
+                        ratios,
+                        ns,
+                        ok,
+                    )),
+                }
+            }
+        }
+        m
+    };
+    let b = gather(&docs[0]);
+    let a = gather(&docs[1]);
+    println!(
+        "{:<26} {:>22} {:>22}",
+        "case (x xdp_tx, median [spread])", "before", "after"
+    );
+    let cell = |e: Option<&Side>| match e {
+        Some(e) if !e.2.is_empty() => {
+            let (lo, hi) = spread(&e.2);
+            format!(
+                "{:.2} [{lo:.2}-{hi:.2}]{}",
+                median(&e.2),
+                if e.4 { "" } else { " !!" }
+            )
+        }
+        _ => "-".to_string(),
+    };
+    let mut rows = Vec::new();
+    let mut names: Vec<&String> = a.iter().map(|e| &e.0).collect();
+    for e in &b {
+        if !names.contains(&&e.0) {
+            names.push(&e.0);
+        }
+    }
+    let mut failed = false;
+    for name in names {
+        let eb = b.iter().find(|e| &e.0 == name);
+        let ea = a.iter().find(|e| &e.0 == name);
+        println!("{:<26} {:>22} {:>22}", name, cell(eb), cell(ea));
+        failed |= ea.is_some_and(|e| !e.4);
+        let side = |e: Option<&Side>| {
+            e.map(|e| {
+                let (lo, hi) = spread(&e.2);
+                serde_json::json!({
+                    "ratio_to_xdp_tx": median(&e.2),
+                    "ratio_min": lo,
+                    "ratio_max": hi,
+                    "ns_per_packet": median(&e.3),
+                    "ratios": e.2,
+                    "regime_ok": e.4,
+                })
+            })
+        };
+        rows.push(serde_json::json!({
+            "case": name,
+            "what": ea.or(eb).map(|e| e.1.clone()),
+            "before": side(eb),
+            "after": side(ea),
+        }));
+    }
+    println!("(!! : the case's packets were not what it is named for, in some run)");
+    let doc = serde_json::json!({
+        "method": "before and after binaries run alternately, each ratio to the xdp_tx of its own round",
+        "before_binary": before.display().to_string(),
+        "repeat": repeat,
+        "rounds_per_run": rounds,
+        "runs": runs,
+        "cases": rows,
+        "connection_table": docs[1].last().map(|d| d["connection_table"].clone()),
+    });
+    std::fs::write(out, serde_json::to_vec_pretty(&doc).unwrap()).expect("write report");
+    println!("written to {}", out.display());
+    if failed { 1 } else { 0 }
+}
+
+/// Checks one measured run's counter changes against the case's regime.
+fn check(regime: Regime, n: u32, delta: &[(&'static str, u64)]) -> Result<(), String> {
+    let n = n as u64;
+    let got = |name| count(delta, name);
+    let want: Vec<(&str, u64)> = match regime {
+        Regime::Baseline => {
+            return if delta.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("lb's counters moved: {delta:?}"))
+            };
+        }
+        Regime::Hits => vec![("conn_hit", n), ("conn_new", 0), ("tx", n)],
+        Regime::NewFlows => vec![("conn_new", n), ("conn_hit", 0), ("tx", n)],
+        Regime::Pairs => vec![("conn_new", n / 2), ("conn_hit", n / 2), ("tx", n)],
+        Regime::NotVip => vec![("pass_not_vip", n), ("conn_new", 0), ("conn_hit", 0)],
+        Regime::Flood => {
+            let est = n.div_ceil(FLOOD_EVERY as u64);
+            vec![("conn_hit", est), ("conn_new", n - est), ("tx", n)]
+        }
+    };
+    let wrong: Vec<String> = want
+        .iter()
+        .filter(|(name, v)| got(name) != *v)
+        .map(|(name, v)| format!("{name} {} (expected {v})", got(name)))
+        .collect();
+    if wrong.is_empty() {
+        Ok(())
     } else {
-        0
-    }) | (if c.nat_replies { CFG_F_NAT } else { 0 });
+        Err(format!(
+            "{} over {n} packets; all counters: {delta:?}",
+            wrong.join(", ")
+        ))
+    }
+}
+
+fn count(delta: &[(&'static str, u64)], name: &str) -> u64 {
+    debug_assert!(REASON_NAMES.contains(&name) || name.is_empty());
+    delta
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| *v)
+        .unwrap_or(0)
+}
+
+/// Runs the shim `repeat` times over the case's packet; returns ns per packet.
+fn run(h: &mut Harness, c: &Case, repeat: u32) -> f64 {
+    h.shim_run(&c.packet, repeat)
+}
+
+fn set_flags(h: &mut Harness, flags: u32) {
+    let mut cfg = h.dp.config().unwrap();
+    cfg.flags = flags;
     h.dp.set_config(&cfg).unwrap();
+}
+
+/// The shim's state for the next run: mode, first tuple number, and (flood) the established
+/// flows' first tuple number and the next one's index. Every case restores the packet's
+/// first 64 bytes before each repeat, baselines included, so that the copy cancels out of
+/// the ratios.
+fn shim_state(h: &mut Harness, c: &Case, mode: u32, first: u32, est_base: u32, est_i: u32) {
+    h.shim_state(
+        &c.packet,
+        &Repeats {
+            mode,
+            first,
+            first_flags: TCP_SYN,
+            every: FLOOD_EVERY,
+            est_base,
+            est_n: FLOOD_ESTABLISHED,
+            est_i,
+            table: c.table,
+        },
+    );
+}
+
+/// What the connection table (and the experiment tables) cost in kernel memory, as the
+/// kernel accounts it (`memlock` in the map's fdinfo), per entry of its capacity.
+fn table_memory() -> serde_json::Value {
+    let wanted: Vec<&str> = std::iter::once(map_name::CONNS)
+        .chain(map_name::BENCH_TABLES)
+        .collect();
+    // This process's map fds, by map id.
+    let mut ours = std::collections::HashMap::new();
+    if let Ok(dir) = std::fs::read_dir("/proc/self/fdinfo") {
+        for e in dir.flatten() {
+            let Ok(text) = std::fs::read_to_string(e.path()) else {
+                continue;
+            };
+            if let Some(id) = fdinfo_field(&text, "map_id:") {
+                ours.insert(id, text);
+            }
+        }
+    }
+    let mut v = serde_json::Map::new();
+    for m in aya::maps::loaded_maps().flatten() {
+        let Some(name) = m.name_as_str() else {
+            continue;
+        };
+        if !wanted.contains(&name) {
+            continue;
+        }
+        let Some(text) = ours.get(&(m.id() as u64)) else {
+            continue;
+        };
+        let (Some(memlock), Some(max)) = (
+            fdinfo_field(text, "memlock:"),
+            fdinfo_field(text, "max_entries:"),
+        ) else {
+            continue;
+        };
+        v.insert(
+            name.to_string(),
+            serde_json::json!({
+                "max_entries": max,
+                "key_size": fdinfo_field(text, "key_size:"),
+                "value_size": fdinfo_field(text, "value_size:"),
+                "memlock_bytes": memlock,
+                "bytes_per_entry": memlock as f64 / max as f64,
+            }),
+        );
+    }
+    for (name, t) in &v {
+        println!(
+            "memory: {name}: {:.1} bytes per entry ({} entries, key {} value {})",
+            t["bytes_per_entry"].as_f64().unwrap_or(0.0),
+            t["max_entries"],
+            t["key_size"],
+            t["value_size"]
+        );
+    }
+    serde_json::Value::Object(v)
+}
+
+/// The size of `lb` and `lb_icmp` as the kernel has them: instructions the verifier went
+/// through, instructions after it (8 bytes each), bytes of x86 code from the JIT; and how long
+/// loading the object took (the verifier's share of it grows with the first two).
+fn program_sizes(h: &mut Harness, load_ms: f64) -> serde_json::Value {
+    let mut v = serde_json::Map::new();
+    for name in ["lb", "lb_icmp"] {
+        let Ok(p) = h.dp.program(name) else { continue };
+        let Ok(info) = p.info() else { continue };
+        let row = serde_json::json!({
+            "verified_insns": info.verified_instruction_count(),
+            "xlated_insns": info.size_translated().map(|b| b / 8),
+            "jited_bytes": info.size_jitted(),
+        });
+        println!("program {name}: {row}");
+        v.insert(name.to_string(), row);
+    }
+    println!("loading the object (and applying the bench's config): {load_ms:.0} ms");
+    v.insert("load_and_apply_ms".to_string(), serde_json::json!(load_ms));
+    serde_json::Value::Object(v)
+}
+
+fn fdinfo_field(text: &str, key: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// `rr`'s shared position (one per service, as IPVS's): the cost of scheduling with it, on one
@@ -417,23 +824,29 @@ fn rr_cursor(
     repeat: u32,
     rounds: u32,
 ) -> serde_json::Value {
+    use aya::programs::TestRun as _;
     let cpus = aya::util::online_cpus().map(|c| c.len()).unwrap_or(1);
     let variants: [(&str, &[u8]); 2] = [("rr", rr_packet), ("mh", mh_packet)];
     let mut samples: Vec<[Vec<f64>; 2]> = variants.iter().map(|_| [vec![], vec![]]).collect();
-    set_target(h, "lb");
+    h.shim_target("lb");
+    set_flags(h, CFG_F_NO_CONN_TABLE);
     for _ in 0..rounds {
         for (v, (_, packet)) in variants.iter().enumerate() {
-            let mut c = case("rr_cursor", "", "lb", packet, false, true);
-            c.skip_conn_table = true;
-            set_mode(h, &c, packet);
+            h.shim_state(
+                packet,
+                &Repeats {
+                    mode: BENCH_FIXED,
+                    ..Default::default()
+                },
+            );
             let mut ctx = [0u8; 24];
             ctx[4..8].copy_from_slice(&(packet.len() as u32).to_ne_bytes());
             ctx[12..16].copy_from_slice(&h.ifindex.to_ne_bytes());
-            let shim: &Xdp = h.dp.program("bench_shim").unwrap();
+            let shim: &aya::programs::Xdp = h.dp.program("bench_shim").unwrap();
             let run = |cpu: usize| {
                 lb_tests::pin_to_cpu(cpu);
                 let r = shim
-                    .test_run(TestRunOptions {
+                    .test_run(aya::programs::TestRunOptions {
                         data_in: Some(packet),
                         ctx_in: Some(&ctx),
                         repeat,
@@ -463,7 +876,7 @@ fn rr_cursor(
             lb_tests::pin_to_cpu(0);
         }
     }
-    let median = |v: &[f64]| if v.is_empty() { f64::NAN } else { median_ms(v) };
+    let median = |v: &[f64]| if v.is_empty() { f64::NAN } else { median(v) };
     println!(
         "rr's shared cursor, connection table skipped (every packet scheduled), median ns/packet:"
     );
@@ -486,10 +899,16 @@ fn rr_cursor(
     serde_json::Value::Array(out)
 }
 
-fn median_ms(v: &[f64]) -> f64 {
+fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
     s.sort_by(|a, b| a.partial_cmp(b).unwrap());
     s[s.len() / 2]
+}
+
+fn spread(v: &[f64]) -> (f64, f64) {
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (lo, hi)
 }
 
 /// The control plane's costs: applying one JSON file of 1,000 services with 100 real servers
@@ -588,35 +1007,48 @@ fn control_plane(rounds: u32) -> serde_json::Value {
             weight: 1 + (i as u32 % 3),
         })
         .collect();
+    let equal: Vec<maglev::Backend<'_>> = backends
+        .iter()
+        .map(|b| maglev::Backend { weight: 1, ..*b })
+        .collect();
     let mut mh = Vec::new();
+    let mut mh_equal = Vec::new();
     for _ in 0..rounds.max(5) {
         let t = Instant::now();
         let cells = sched::cells(Scheduler::Mh, 65537, &backends).expect("table");
         mh.push(t.elapsed().as_secs_f64() * 1e3);
         assert_eq!(cells.len(), 65537);
+        let t = Instant::now();
+        let cells = sched::cells(Scheduler::Mh, 65537, &equal).expect("table");
+        mh_equal.push(t.elapsed().as_secs_f64() * 1e3);
+        assert_eq!(cells.len(), 65537);
     }
     let v = serde_json::json!({
         "apply_1000_services_x_100_reals_ms": {
-            "total": median_ms(&total),
-            "parse_and_validate": median_ms(&parse),
-            "diff_and_write_maps": median_ms(&apply),
-            "persist_state": median_ms(&persist),
+            "total": median(&total),
+            "parse_and_validate": median(&parse),
+            "diff_and_write_maps": median(&apply),
+            "persist_state": median(&persist),
             "samples_total": total,
         },
-        "apply_same_file_again_ms": median_ms(&again),
-        "maglev_rebuild_65537_slots_1000_reals_ms": median_ms(&mh),
+        "apply_same_file_again_ms": median(&again),
+        "maglev_rebuild_65537_slots_1000_reals_ms": median(&mh),
         "maglev_samples_ms": mh,
+        "maglev_rebuild_65537_slots_1000_equal_weights_ms": median(&mh_equal),
+        "maglev_equal_samples_ms": mh_equal,
     });
     println!(
         "control plane: apply 1,000 services x 100 real servers from one JSON file: {:.0} ms \
          (parse+validate {:.0}, diff+maps {:.0}, persist {:.0}); the same file again: {:.0} ms; \
-         one Maglev table of 65537 slots for 1,000 real servers: {:.1} ms",
-        median_ms(&total),
-        median_ms(&parse),
-        median_ms(&apply),
-        median_ms(&persist),
-        median_ms(&again),
-        median_ms(&mh)
+         one Maglev table of 65537 slots for 1,000 real servers: {:.2} ms (weights 1-3), \
+         {:.2} ms (equal weights)",
+        median(&total),
+        median(&parse),
+        median(&apply),
+        median(&persist),
+        median(&again),
+        median(&mh),
+        median(&mh_equal),
     );
     v
 }

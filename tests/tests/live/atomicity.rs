@@ -67,6 +67,7 @@ fn packets_during_real_server_replacements_reach_only_the_old_or_the_new_set() {
             let mut dp = Dataplane::load(&LoadOptions {
                 pin_dir: Some(lbd.pin_dir.clone()),
                 conn_table_size: Some(65536),
+                ..Default::default()
             })
             .expect("load lb adopting lbd's pinned maps");
             let ifindex = lbd.ns.ifindex("eth0");

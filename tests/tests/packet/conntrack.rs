@@ -41,7 +41,7 @@ fn counts(h: &Harness, id: u32) -> (i64, i64) {
     (active, inactive)
 }
 
-fn only_state(h: &Harness) -> u32 {
+fn only_state(h: &Harness) -> u8 {
     let c = h.dp.connections();
     assert_eq!(c.len(), 1, "{c:?}");
     c[0].1.state

@@ -2,8 +2,6 @@
 //! needs its real server on the link; `nat` rewrites addresses, ports, TTL and checksums in
 //! both directions, and keeps its replies' entries as long as their connection.
 
-use std::time::Duration;
-
 use lb_common::CONN_F_REPLY;
 use lb_tests::{
     config::{ConfigBuilder, Protocol, config, real, service_key, tcp_service, udp_service},
@@ -165,7 +163,7 @@ fn packets_for_no_vip_and_no_nat_connection_and_expiring_ones_pass_untouched() {
 }
 
 #[test]
-fn a_lost_nat_reply_entry_is_made_again_by_its_connection() {
+fn a_lost_nat_reply_slot_is_made_again_when_its_connection_is_confirmed() {
     require_root!();
     let mut h = director();
     let rip = REALS[2];
@@ -185,7 +183,7 @@ fn a_lost_nat_reply_entry_is_made_again_by_its_connection() {
             .tx(rewritten(TCP_SYN))
             .counters(&[("tx", 1), ("conn_new", 1)]),
     );
-    // The LRU drops the reply entry (here: deleted by hand).
+    // A flood takes the reply direction's unconfirmed slot (here: deleted by hand).
     let reply_key =
         h.dp.connections()
             .into_iter()
@@ -198,13 +196,11 @@ fn a_lost_nat_reply_entry_is_made_again_by_its_connection() {
         Fixture::new("the reply without its entry: the host's", reply.clone())
             .counters(&[("pass_not_vip", 1)]),
     );
-    // The connection's entry is refreshed at most once a second; the refresh makes the reply
-    // entry again.
-    std::thread::sleep(Duration::from_millis(1100));
+    // The client's ACK confirms the connection, with its reply entry.
     h.run_fixtures(&[
         Fixture::new("the connection's next packet", ack)
             .tx(rewritten(TCP_ACK))
-            .counters(&[("tx", 1), ("conn_hit", 1)]),
+            .counters(&[("tx", 1), ("conn_hit", 1), ("conn_promoted", 1)]),
         Fixture::new("the reply: rewritten again", reply)
             .tx(routed4(
                 &Ipv4::new(VIP, LOCAL_CLIENT, IPPROTO_TCP),

@@ -193,12 +193,18 @@ fn too_big_once_encapsulated_is_answered_with_fragmentation_needed() {
     no_df.frag = 0;
     let fits = tcp_ip(REMOTE_CLIENT, VIP, 40100, 80, TCP_ACK, &[0x42; 1440]);
     h.run_fixtures(&[
+        // An ACK of a flow lb does not hold: mh schedules it (the choice of every director).
         Fixture::new("1490 bytes with DF", h.from_client(&big))
             .tx(frag_needed)
-            .counters(&[("conn_new", 1), ("icmp_too_big_sent", 1)]),
+            .counters(&[
+                ("conn_new", 1),
+                ("icmp_too_big_sent", 1),
+                ("tcp_mid_flow", 1),
+            ]),
+        // Its second packet confirms it.
         Fixture::new("1490 bytes without DF", h.from_client(&no_df.build(&seg)))
             .dropped()
-            .counters(&[("drop_too_big", 1), ("conn_hit", 1)]),
+            .counters(&[("drop_too_big", 1), ("conn_hit", 1), ("conn_promoted", 1)]),
         Fixture::new("1480 bytes: fits exactly", h.from_client(&fits))
             .tx(ipip(me, &fits, REAL4))
             .counters(&[("tx", 1), ("conn_hit", 1)]),
@@ -232,7 +238,11 @@ fn too_big_once_encapsulated_is_answered_with_packet_too_big() {
     h.run_fixture(
         Fixture::new("1470 bytes to an IPv6 tunnel", h.from_client(&big))
             .tx(want)
-            .counters(&[("conn_new", 1), ("icmp_too_big_sent", 1)]),
+            .counters(&[
+                ("conn_new", 1),
+                ("icmp_too_big_sent", 1),
+                ("tcp_mid_flow", 1),
+            ]),
     );
 }
 

@@ -8,6 +8,7 @@
 //! Every test builds its own harness (its own namespace and loaded object), so tests run in
 //! parallel; the ones that depend on per-CPU state pin their thread.
 
+mod admission;
 mod conntrack;
 mod dr_nat;
 mod fixtures;
@@ -17,7 +18,9 @@ mod gue_gre;
 mod icmp;
 mod ipv4;
 mod ipv6;
+mod mid_flow;
 mod object;
 mod real_ids;
+mod reuse;
 mod sched_limits;
 mod schedulers;

@@ -6,8 +6,8 @@
 use std::net::Ipv4Addr;
 
 use lb_common::{
-    CONN_F_ONE_PACKET, CONN_F_REPLY, FlowKey, MAX_SCHED_PROBES, PROTO_TCP, PROTO_UDP, RealLimits,
-    SCHED_DH, SCHED_MH, SCHED_SH, hash::sched_hash,
+    CONN_F_ONE_PACKET, CONN_F_REPLY, CONN_F_UNCONFIRMED, FlowKey, MAX_SCHED_PROBES, PROTO_TCP,
+    PROTO_UDP, RealLimits, SCHED_DH, SCHED_MH, SCHED_SH, hash::sched_hash,
 };
 use lb_daemon::{
     dataplane::monotonic_ns,
@@ -419,7 +419,8 @@ fn one_packet_scheduling_schedules_every_datagram_and_keeps_no_entry() {
     assert_eq!(h.service_stats(svc54).conns, 1);
     assert_eq!(h.dp.connections().len(), 1);
     // nat: the datagrams' reply entry (real server -> client) is kept for the UDP timeout,
-    // though no connection entry goes with it.
+    // though no connection entry goes with it (in the unconfirmed table: a flood of such
+    // datagrams only churns that).
     let before: std::collections::HashSet<FlowKey> =
         h.dp.connections().into_iter().map(|(k, _)| k).collect();
     let frame = h.from_client(&udp_ip(client, VIP, 5354, 55, b"q"));
@@ -430,7 +431,10 @@ fn one_packet_scheduling_schedules_every_datagram_and_keeps_no_entry() {
             .filter(|(k, _)| !before.contains(k))
             .collect();
     assert_eq!(new.len(), 1, "{new:?}");
-    assert_eq!(new[0].1.flags, CONN_F_REPLY | CONN_F_ONE_PACKET);
+    assert_eq!(
+        new[0].1.flags,
+        CONN_F_REPLY | CONN_F_ONE_PACKET | CONN_F_UNCONFIRMED
+    );
     let ids = h.state.all_real_ids();
     let mut ct = Conntrack::new(Timeouts::default());
     let now = monotonic_ns();
@@ -487,13 +491,25 @@ fn weight_changes_never_move_an_established_flow_and_expire_nodest_conn_moves_a_
             all.iter().copied().filter(|(r, _)| *r != a_addr).collect();
         let report = h.apply(&wlc_config(expire, &rest));
         assert_eq!(report.connections_expired, expire as usize);
-        let next = send_to(&mut h, PROTO_TCP, client, 6000, 80, TCP_ACK);
         if expire {
+            // Its next packet is an ACK of a flow lb no longer holds: wlc would pick a real
+            // server that knows nothing of it, so it is dropped (IPVS's sloppy_tcp off) ...
+            let ack = h.from_client(&tcp_ip(client, VIP, 6000, 80, TCP_ACK, b""));
+            let before = h.reasons()[lb_common::DROP_TCP_MID_FLOW as usize];
+            assert_eq!(h.run("lb", &ack).action, XDP_DROP);
+            assert_eq!(
+                h.reasons()[lb_common::DROP_TCP_MID_FLOW as usize],
+                before + 1
+            );
+            // ... and with sloppy_tcp it is scheduled anew, to a real server still there.
+            h.apply(&wlc_config(expire, &rest).sloppy_tcp());
+            let next = send_to(&mut h, PROTO_TCP, client, 6000, 80, TCP_ACK);
             assert!(
                 next.is_some() && next != Some(a_addr),
                 "rescheduled: {next:?}"
             );
         } else {
+            let next = send_to(&mut h, PROTO_TCP, client, 6000, 80, TCP_ACK);
             assert_eq!(next, Some(a_addr), "drains to its real server");
         }
     }

@@ -1,0 +1,33 @@
+//! Flood mode (Katran's): above `GlobalConfig::flood_window_max` new connections on one CPU
+//! within one window of 2^`FLOOD_WINDOW_SHIFT` ns, a new connection of a hash-scheduled
+//! service (`sh`, `dh`, `mh`, whose choice is the same for every packet of the flow as long as
+//! the table does not change) is forwarded by the hash alone and recorded nowhere, so that a
+//! flood leaves even the unconfirmed table to the other services' new connections. The
+//! count-driven and rotating schedulers have no stateless choice: their new connections are
+//! recorded as always.
+
+use lb_common::{FLOOD_WINDOW_SHIFT, GlobalConfig};
+
+use crate::maps::scratch;
+
+/// Counts one new connection on this CPU; true while this CPU is in flood mode.
+#[inline(always)]
+pub fn note(cfg: &GlobalConfig, now: u64) -> bool {
+    if cfg.flood_window_max == 0 {
+        return false;
+    }
+    let Some(s) = scratch() else {
+        // Index 0 of a one-entry per-CPU array always exists; this is for the type checker.
+        return false;
+    };
+    let w = (now >> FLOOD_WINDOW_SHIFT) as u32;
+    // SAFETY: this CPU's scratch slot; only this CPU's programs touch it, one at a time.
+    unsafe {
+        if (*s).flood_window != w {
+            (*s).flood_window = w;
+            (*s).flood_count = 0;
+        }
+        (*s).flood_count += 1;
+        (*s).flood_count > cfg.flood_window_max
+    }
+}

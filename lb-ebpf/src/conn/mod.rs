@@ -1,0 +1,327 @@
+//! Stage `conn`: the connection table, as IPVS's connections. A known flow keeps its real
+//! server and follows its TCP state as far as the director sees it (the client's packets);
+//! a new one is scheduled and recorded; the real servers' active / inactive counts follow the
+//! entries, as IPVS keeps them.
+//!
+//! Admission, so that new-flow pressure never takes a confirmed connection's place: a flow's
+//! first packet is recorded in the unconfirmed table (`unconfirmed.rs`, a slot array a flood
+//! only churns); its second packet from the client (an ACK, for TCP; any datagram, for UDP)
+//! confirms it into the connection table (`table.rs`, hash maps without LRU: nothing but lbd
+//! removes their entries). Above a rate of new connections, the hash schedulers' new flows
+//! are recorded nowhere (`flood.rs`). The counts live in `counts.rs`.
+
+mod counts;
+mod flood;
+pub mod table;
+mod unconfirmed;
+
+use lb_common::{
+    CFG_F_CONN_REUSE, CFG_F_NO_CONN_TABLE, CFG_F_SLOPPY_TCP, CONN_F_ONE_PACKET, CONN_F_REPLY,
+    CONN_S_CLOSING, CONN_S_ESTABLISHED, CONN_S_SYN, CONN_S_UDP, CONN_TOUCH, Conn, FWD_NAT, FlowKey,
+    GlobalConfig, PROTO_TCP, RealServer, SCHED_DH, SCHED_MH, SCHED_SH, SVC_F_ONE_PACKET, Service,
+    reason,
+};
+
+use crate::{
+    count::count,
+    headers::{TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN},
+    lookup::real_server,
+    maps::scratch,
+    parse::Packet,
+    persist, sched,
+    verdict::Verdict,
+};
+
+/// What the tables know of a packet's flow.
+pub enum Known {
+    /// Nothing (or a closing connection that a SYN has just ended): a new flow.
+    Nothing,
+    /// A connection of the client: its real server.
+    Flow(u32),
+    /// A `nat` connection's reply from its real server: that real server.
+    Reply(u32),
+}
+
+/// Stage `conn`, first half: the packet's flow in the connection table, then in the
+/// unconfirmed table. A confirmed connection follows its state; an unconfirmed one is
+/// confirmed by its client's second packet. A SYN of a connection in a closing state ends it
+/// (IPVS's `conn_reuse_mode`): the flow is new again.
+#[inline(always)]
+pub fn find(pkt: &Packet, cfg: &GlobalConfig, now: u32) -> Known {
+    if cfg.flags & CFG_F_NO_CONN_TABLE != 0 {
+        return Known::Nothing;
+    }
+    if let Some(c) = table::get(&pkt.flow) {
+        // SAFETY: a live element of a hash map, read and updated in place; two CPUs rarely see
+        // packets of one flow at once (RSS keeps a flow on one queue), and if they do a state
+        // change may be counted twice, which lbd's reconciliation corrects.
+        let c = unsafe { &mut *c };
+        let (real, state) = (c.real, c.state);
+        if c.flags & CONN_F_REPLY != 0 {
+            return Known::Reply(real);
+        }
+        if reuses(pkt, state, cfg) {
+            // Read before the removal: the element may be reused at once.
+            if table::remove(&pkt.flow) {
+                counts::add(real, state, -1);
+            }
+            count(reason::CONN_REUSED);
+            return Known::Nothing;
+        }
+        count(reason::CONN_HIT);
+        follow(c, pkt, now);
+        return Known::Flow(real);
+    }
+    let Some(s) = unconfirmed::find(&pkt.flow) else {
+        return Known::Nothing;
+    };
+    // SAFETY: a slot `find` returned (sealed, this flow's); copied out before any change.
+    let (real, state, flags) = unsafe { ((*s).real, (*s).state, (*s).flags) };
+    if flags & CONN_F_REPLY != 0 {
+        return Known::Reply(real);
+    }
+    if reuses(pkt, state, cfg) {
+        // SAFETY: as above.
+        unsafe { unconfirmed::clear(s) };
+        counts::add(real, state, -1);
+        count(reason::CONN_REUSED);
+        return Known::Nothing;
+    }
+    count(reason::CONN_HIT);
+    let next = next_state(state, pkt);
+    if confirms(pkt) {
+        match table::insert(&pkt.flow, real, next, 0, now) {
+            Ok(()) => {
+                // SAFETY: as above.
+                unsafe { unconfirmed::clear(s) };
+                counts::moved(real, state, next);
+                count(reason::CONN_PROMOTED);
+                if let Ok(r) = real_server(real)
+                    && r.method == FWD_NAT
+                {
+                    confirm_reply(&pkt.flow, real, &r, now);
+                }
+                return Known::Flow(real);
+            }
+            Err(table::Refused::Full) => count(reason::CONN_TABLE_FULL),
+            Err(table::Refused::Failed) => count(reason::CONN_INSERT_FAILED),
+        }
+    }
+    if next != state || now.wrapping_sub(last_seen(s)) > CONN_TOUCH {
+        // SAFETY: as above.
+        unsafe { unconfirmed::refresh(s, next, now) };
+        counts::moved(real, state, next);
+    }
+    Known::Flow(real)
+}
+
+/// The slot's last-seen time.
+#[inline(always)]
+fn last_seen(s: *mut lb_common::NewConn) -> u32 {
+    // SAFETY: a slot `unconfirmed::find` returned during this run.
+    unsafe { (*s).last_seen }
+}
+
+/// Whether the client's packet confirms its flow: for TCP, an ACK that is no SYN (the
+/// handshake's last packet, or any later one); for UDP, any second datagram.
+#[inline(always)]
+fn confirms(pkt: &Packet) -> bool {
+    pkt.flow.proto != PROTO_TCP || pkt.tcp_flags & (TCP_ACK | TCP_SYN) == TCP_ACK
+}
+
+/// IPVS's `conn_reuse_mode`: a SYN (no ACK) of a connection held in a closing state is a new
+/// connection on the same tuple.
+#[inline(always)]
+fn reuses(pkt: &Packet, state: u8, cfg: &GlobalConfig) -> bool {
+    cfg.flags & CFG_F_CONN_REUSE != 0
+        && state == CONN_S_CLOSING
+        && pkt.flow.proto == PROTO_TCP
+        && pkt.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN
+}
+
+/// Stage `conn`, second half, for a flow the tables do not know: a real server from
+/// persistence or the scheduler, and the flow recorded in the unconfirmed table (with
+/// one-packet scheduling, nothing but a `nat` reply's slot). Returns the real server, and
+/// whether the packet started a connection (a RST passed on is none).
+///
+/// A TCP packet other than a SYN (a flow lb never saw, or forgot) is scheduled only by the
+/// hash schedulers (`sh`, `dh`, `mh`: the choice every director makes for the flow) or with
+/// `sloppy_tcp`; any other scheduler would pick a real server that knows nothing of the
+/// connection and resets it, so the packet is dropped (`drop_tcp_mid_flow`). A RST of an
+/// unknown flow is never scheduled (IPVS's rule); the hash schedulers pass it on unrecorded.
+#[inline(always)]
+pub fn track_new(
+    pkt: &Packet,
+    svc: &Service,
+    cfg: &GlobalConfig,
+    now_ns: u64,
+) -> Result<(u32, bool), Verdict> {
+    let hashed = matches!(svc.sched, SCHED_SH | SCHED_DH | SCHED_MH);
+    let mut record = cfg.flags & CFG_F_NO_CONN_TABLE == 0;
+    let mut rst = false;
+    if pkt.flow.proto == PROTO_TCP && pkt.tcp_flags & TCP_SYN == 0 {
+        rst = pkt.tcp_flags & TCP_RST != 0;
+        if !hashed && (rst || cfg.flags & CFG_F_SLOPPY_TCP == 0) {
+            return Err(Verdict::drop(reason::DROP_TCP_MID_FLOW));
+        }
+        count(reason::TCP_MID_FLOW);
+        record &= !rst;
+    }
+    // One-packet scheduling (ipvsadm -o, UDP only: lbd sets it for no other service): every
+    // datagram is a new connection of its own and leaves no entry.
+    let one_packet = svc.flags & SVC_F_ONE_PACKET != 0;
+    let sticky = if svc.persist_timeout != 0 {
+        persist::lookup(pkt, svc, now_ns)
+    } else {
+        0
+    };
+    let real = if sticky != 0 {
+        sticky
+    } else {
+        let real = sched::schedule(&pkt.flow, svc, now_ns)?;
+        if svc.persist_timeout != 0 {
+            persist::store(pkt, svc, real, now_ns);
+        }
+        real
+    };
+    if rst {
+        // Passed on to the hash's real server: no connection, nothing recorded.
+        return Ok((real, false));
+    }
+    count(reason::CONN_NEW);
+    let flooding = record && flood::note(cfg, now_ns);
+    if flooding && hashed {
+        count(reason::CONN_FLOOD);
+        record = false;
+    }
+    let now = lb_common::conn_time(now_ns);
+    if record && !one_packet {
+        let state = first_state(pkt);
+        unconfirmed::record(&pkt.flow, real, state, 0, now);
+        counts::add(real, state, 1);
+        counts::note_load(real);
+    }
+    // A nat connection's replies are rewritten back to the VIP from its first packet on (the
+    // real server answers a SYN before the client confirms it): their direction gets a slot
+    // too. A one-packet service's, which has no connection, lasts as long as its slot.
+    if record
+        && let Ok(r) = real_server(real)
+        && r.method == FWD_NAT
+    {
+        let flags = if one_packet {
+            CONN_F_REPLY | CONN_F_ONE_PACKET
+        } else {
+            CONN_F_REPLY
+        };
+        if let Some(key) = reply_key(&pkt.flow, &r) {
+            unconfirmed::record(key, real, 0, flags, now);
+        }
+    }
+    Ok((real, true))
+}
+
+/// A confirmed `nat` connection's reply entry (real server -> client). Refused only when the
+/// table is full, which is counted; the reply slot then serves while it lives.
+#[inline(always)]
+fn confirm_reply(flow: &FlowKey, real_id: u32, real: &RealServer, now: u32) {
+    let Some(key) = reply_key(flow, real) else {
+        return;
+    };
+    match table::insert(key, real_id, 0, CONN_F_REPLY, now) {
+        Ok(()) => {}
+        Err(table::Refused::Full) => count(reason::CONN_TABLE_FULL),
+        Err(table::Refused::Failed) => count(reason::CONN_INSERT_FAILED),
+    }
+}
+
+/// The reply direction of a client's flow to a `nat` real server (real server -> client),
+/// built in this CPU's scratch slot.
+#[inline(always)]
+fn reply_key(flow: &FlowKey, real: &RealServer) -> Option<&'static FlowKey> {
+    let s = scratch()?;
+    let rport = if real.port != 0 {
+        real.port
+    } else {
+        flow.dport
+    };
+    // SAFETY: this CPU's scratch slot, used by nothing else during this run.
+    let k = unsafe { &mut (*s).reply };
+    let mut i = 0;
+    while i < 4 {
+        k.src[i] = real.addr[i];
+        k.dst[i] = flow.src[i];
+        i += 1;
+    }
+    k.sport = rport;
+    k.dport = flow.sport;
+    // proto, family and padding as one word (byte stores of zeros may become a memset).
+    // SAFETY: `proto` starts a 4-aligned 4-byte run (proto, family, _pad) of FlowKey.
+    unsafe {
+        core::ptr::write_volatile(
+            core::ptr::addr_of_mut!(k.proto) as *mut u32,
+            flow.proto as u32 | (flow.family as u32) << 8,
+        )
+    };
+    Some(k)
+}
+
+/// The state of a connection from its first packet. A TCP flow met mid-way (after a director
+/// restart or failover; see [`track_new`] for who schedules it) is taken as established.
+#[inline(always)]
+fn first_state(pkt: &Packet) -> u8 {
+    if pkt.flow.proto != PROTO_TCP {
+        CONN_S_UDP
+    } else if pkt.tcp_flags & (TCP_FIN | TCP_RST) != 0 {
+        CONN_S_CLOSING
+    } else if pkt.tcp_flags & TCP_SYN != 0 {
+        CONN_S_SYN
+    } else {
+        CONN_S_ESTABLISHED
+    }
+}
+
+/// The state a client's packet takes a connection in `state` to.
+#[inline(always)]
+fn next_state(state: u8, pkt: &Packet) -> u8 {
+    if pkt.flow.proto != PROTO_TCP {
+        return state;
+    }
+    let f = pkt.tcp_flags;
+    if f & (TCP_FIN | TCP_RST) != 0 {
+        CONN_S_CLOSING
+    } else if f & TCP_SYN != 0 && f & TCP_ACK == 0 && state == CONN_S_CLOSING {
+        // A new connection reusing the tuple of one that closed (with conn_reuse_mode 0).
+        CONN_S_SYN
+    } else if f & TCP_ACK != 0 && f & TCP_SYN == 0 && state == CONN_S_SYN {
+        CONN_S_ESTABLISHED
+    } else {
+        state
+    }
+}
+
+/// Moves a confirmed entry's state on (and its counts with it) and refreshes its last-seen
+/// time at most once per `CONN_TOUCH`.
+#[inline(always)]
+fn follow(c: &mut Conn, pkt: &Packet, now: u32) {
+    let next = next_state(c.state, pkt);
+    if next != c.state {
+        counts::moved(c.real, c.state, next);
+        c.state = next;
+        c.last_seen = now;
+    } else if now.wrapping_sub(c.last_seen) > CONN_TOUCH {
+        c.last_seen = now;
+    }
+}
+
+/// The real server of a connection the tables hold for `flow` (confirmed or not), and its
+/// flags: what an ICMP error about the flow needs.
+#[inline(always)]
+pub fn lookup(flow: &FlowKey) -> Option<(u32, u8)> {
+    if let Some(c) = table::get(flow) {
+        // SAFETY: a live element, read only.
+        return Some(unsafe { ((*c).real, (*c).flags) });
+    }
+    let s = unconfirmed::find(flow)?;
+    // SAFETY: a slot `find` returned, read only.
+    Some(unsafe { ((*s).real, (*s).flags) })
+}
