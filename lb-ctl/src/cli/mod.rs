@@ -10,6 +10,7 @@
 //! `get`, `completions`, `man`, `drain`, `undrain`, `health`, `trace`, `top`) are
 //! subcommands ([`verbs`]). Some options' values are offered to completions ([`values`]).
 
+pub mod argv0;
 pub mod options;
 pub mod values;
 pub mod verbs;
