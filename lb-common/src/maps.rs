@@ -92,7 +92,11 @@ pub mod capacity {
         LOCALITY_TABLE_SIZE, MAX_REALS, MAX_SERVICES, REASON_MAX, prog_slot,
     };
 
-    pub const SERVICES: u32 = MAX_SERVICES;
+    /// Services and VIP address markers ([`crate::SVC_F_VIP_ADDR`], one per distinct VIP
+    /// address) share the map: up to `MAX_SERVICES - 1` of each. A change removes the
+    /// services it deletes first, adds the new ones, and only then swaps the markers, so it
+    /// never holds more than the new services and the old markers.
+    pub const SERVICES: u32 = 2 * MAX_SERVICES;
     pub const REALS: u32 = MAX_REALS;
     pub const SCHED_TABLE: u32 = DEFAULT_SCHED_TABLE_SLOTS;
     pub const CONNS: u32 = DEFAULT_MAX_CONNS;

@@ -9,7 +9,7 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
-use lb_model::api::{API_VERSION, Op, Request, Response};
+use lb_model::api::{API_VERSION, MAX_REQUEST_BYTES, Op, Request, Response};
 
 /// How long lbctl waits for lbd to accept, read and answer before giving up.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -61,6 +61,12 @@ impl Client {
 
         let mut line = serde_json::to_string(&Request { v: API_VERSION, op })
             .context("cannot encode the request")?;
+        if line.len() > MAX_REQUEST_BYTES {
+            bail!(
+                "the request is {} bytes; lbd reads requests of at most {MAX_REQUEST_BYTES} bytes",
+                line.len()
+            );
+        }
         line.push('\n');
         stream
             .write_all(line.as_bytes())

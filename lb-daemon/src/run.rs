@@ -138,7 +138,7 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
             .expect("valid default")
     });
     match crate::metrics::serve(metrics_addr, ctx.clone()) {
-        Ok(()) => info!(address = %metrics_addr, "metrics endpoint ready"),
+        Ok(_) => info!(address = %metrics_addr, "metrics endpoint ready"),
         // Forwarding matters more than metrics: say so and go on.
         Err(e) => warn!(address = %metrics_addr, "metrics endpoint not available: {e}"),
     }

@@ -1,8 +1,9 @@
 //! Fuzzing lbd's config parser and ipvsadm edits from a fixed seed (reproducible; set
 //! LB_FUZZ_SEED to explore others): mangled config text, structurally mutated configs, and
 //! random batches of ipvsadm edits. Nothing may panic; every rejection names where (a JSON
-//! path, or line and column); whatever is accepted is valid, and its diff from the original
-//! can be computed.
+//! path, or line and column); text that is not exactly one JSON document (judged by
+//! `serde_json::Value`, not by the parser under test) is refused with a line and column;
+//! whatever is accepted is valid, and its diff from the original can be computed.
 
 use lb_daemon::control::edit_config;
 use lb_model::api::{Edit, RealSpec, ServiceKey, ServiceSpec};
@@ -107,7 +108,7 @@ fn mutated_configs_never_panic_and_every_error_says_where() {
     let mut r = seeded_rng();
     let base = good();
     let base_cfg = Config::parse(&base.to_string(), "good").expect("the base config is valid");
-    let (mut ok, mut bad) = (0u32, 0u32);
+    let (mut ok, mut bad, mut syntax) = (0u32, 0u32, 0u32);
     for _ in 0..5_000 {
         let mut v = base.clone();
         for _ in 0..1 + r.usize(..3) {
@@ -118,18 +119,30 @@ fn mutated_configs_never_panic_and_every_error_says_where() {
         } else {
             v.to_string()
         };
-        // Sometimes break the syntax too.
+        // Sometimes break the syntax too: a character anywhere, or data after the end.
         if r.u64(..100) < 25 && !text.is_empty() {
-            let i = r.usize(..text.len());
+            let i = if r.u64(..100) < 30 {
+                text.len()
+            } else {
+                r.usize(..text.len())
+            };
             if text.is_char_boundary(i) {
                 let c = *r
-                    .choice(&['{', '}', '"', ',', ':', '[', 'x', '\u{1F4A5}'])
+                    .choice(&['{', '}', '"', ',', ':', '[', 'x', '0', '\u{1F4A5}'])
                     .expect("a non-empty choice");
                 text.insert(i, c);
             }
         }
+        let one_document = serde_json::from_str::<Value>(&text).is_ok();
+        if !one_document {
+            syntax += 1;
+        }
         match Config::parse(&text, "fuzz.json") {
             Ok(cfg) => {
+                assert!(
+                    one_document,
+                    "accepted text that is not one JSON document:\n{text}"
+                );
                 ok += 1;
                 // What was accepted survives its own serialisation, and differs from itself
                 // in nothing.
@@ -145,10 +158,37 @@ fn mutated_configs_never_panic_and_every_error_says_where() {
                 for err in &e.errors {
                     assert!(!err.path.is_empty() && !err.message.is_empty(), "{err:?}");
                 }
+                if !one_document {
+                    assert!(
+                        e.errors.len() == 1
+                            && e.errors[0].message.contains(" at line ")
+                            && e.errors[0].message.contains(" column "),
+                        "a syntax error without its line and column: {e}\n{text}"
+                    );
+                }
             }
         }
     }
-    assert!(ok > 100 && bad > 1000, "{ok} accepted, {bad} refused");
+    eprintln!("config fuzz: {ok} accepted, {bad} refused ({syntax} not one JSON document)");
+    assert!(
+        ok > 100 && bad > 1000 && syntax > 300,
+        "{ok} accepted, {bad} refused, {syntax} broken"
+    );
+}
+
+#[test]
+fn one_character_after_a_valid_config_is_refused() {
+    let text = good().to_string();
+    for c in ['}', 'x', '0', '{', ',', '"', '\u{1F4A5}', '\0'] {
+        for sep in ["", " ", "\n"] {
+            let t = format!("{text}{sep}{c}");
+            let e = Config::parse(&t, "t.json").expect_err(&t);
+            assert!(
+                e.to_string().contains("trailing characters at line"),
+                "{t:?}: {e}"
+            );
+        }
+    }
 }
 
 fn random_key(r: &mut fastrand::Rng) -> ServiceKey {

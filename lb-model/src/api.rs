@@ -22,6 +22,11 @@ pub const API_VERSION: u32 = 2;
 /// Default path of lbd's control socket (lbd `--socket`, lbctl `--socket`).
 pub const DEFAULT_SOCKET: &str = "/run/lb/lbd.sock";
 
+/// The largest request line lbd reads, in bytes without its newline: 64 MiB, room for an
+/// `apply` of a config at the documented limits. lbd answers a longer one with an error and
+/// closes the connection; lbctl refuses to send one.
+pub const MAX_REQUEST_BYTES: usize = 64 << 20;
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Request {
     pub v: u32,

@@ -1,7 +1,8 @@
 //! Making a validated config the desired state: where every change comes (ipvsadm edits,
 //! `apply`, SIGHUP). Only runtime settings may change; the maps are made to hold it
 //! (each service flipped in one map update; on failure the previous state is applied again);
-//! then it is persisted.
+//! then it is persisted, and only then confirmed: a change whose state file cannot be written
+//! is taken back out of the maps and refused, so a restarted lbd serves what was confirmed.
 
 use lb_model::config::{
     Config, ConfigError, ConfigErrors, daemon::restart_only_changes, diff::diff,
@@ -22,6 +23,9 @@ pub enum CommitError {
     Restart(Vec<ConfigError>),
     /// The maps could not be written (the previous state was restored as far as possible).
     Apply(String),
+    /// The state file could not be written: the change was taken back out of the maps (the
+    /// message says whether that worked).
+    Persist(String),
 }
 
 impl CommitError {
@@ -33,7 +37,7 @@ impl CommitError {
                 errors: errors.clone(),
             }
             .to_string(),
-            CommitError::Apply(m) => m.clone(),
+            CommitError::Apply(m) | CommitError::Persist(m) => m.clone(),
         }
     }
 }
@@ -46,7 +50,7 @@ pub fn commit(ctx: &mut Context, new: Config, dry_run: bool) -> Result<Vec<Strin
     if !restart.is_empty() {
         return Err(CommitError::Restart(restart));
     }
-    let mut changes = diff(ctx.desired(), &new);
+    let changes = diff(ctx.desired(), &new);
     if dry_run || changes.is_empty() {
         return Ok(changes);
     }
@@ -55,17 +59,8 @@ pub fn commit(ctx: &mut Context, new: Config, dry_run: bool) -> Result<Vec<Strin
     }
     let old = ctx.desired().clone();
     ctx.conntrack.timeouts = new.timeouts;
-    let mut applied = ctx.set_desired(&new);
-    if let Err(ApplyError::Compile(CompileError::TableFull(_))) = applied {
-        // Tables replaced in the last second are still quarantined (a packet may still read
-        // them): a burst of changes to large tables can find no free region yet. Once the
-        // quarantine is over there is room again; applying again finishes the change.
-        std::thread::sleep(REGION_QUARANTINE + std::time::Duration::from_millis(50));
-        applied = ctx.set_desired(&new);
-    }
-    if let Err(e) = applied {
-        ctx.conntrack.timeouts = old.timeouts;
-        let back = ctx.set_desired(&old).err();
+    if let Err(e) = set_desired(ctx, &new) {
+        let back = restore(ctx, &old);
         return Err(CommitError::Apply(match back {
             None => format!("Memory allocation problem: {e} (the previous state is kept)"),
             Some(b) => format!(
@@ -73,15 +68,48 @@ pub fn commit(ctx: &mut Context, new: Config, dry_run: bool) -> Result<Vec<Strin
             ),
         }));
     }
-    info!(changes = changes.len(), "new state applied");
-    if let Some(p) = &ctx.state_file
-        && let Err(e) = state_file::persist(p, &new)
+    if let Some(p) = ctx.state_file.clone()
+        && let Err(e) = state_file::persist(&p, &new)
     {
-        warn!(path = %p.display(), "state not persisted: {e}");
-        changes.push(format!(
-            "! applied, but the state file {} could not be written: {e}",
-            p.display()
-        ));
+        warn!(path = %p.display(), "state not persisted, the change is taken back: {e}");
+        let mut back = restore(ctx, &old);
+        if e.replaced
+            && let Err(again) = state_file::persist(&p, &old)
+        {
+            let also = format!("the state file may hold the refused state: {again}");
+            back = Some(match back {
+                Some(b) => format!("{b}; {also}"),
+                None => also,
+            });
+        }
+        return Err(CommitError::Persist(match back {
+            None => format!(
+                "the state file could not be written ({e}); the change was not made (the previous state is kept)"
+            ),
+            Some(b) => format!(
+                "the state file could not be written ({e}); taking the change back failed: {b}"
+            ),
+        }));
     }
+    info!(changes = changes.len(), "new state applied");
     Ok(changes)
+}
+
+/// Makes `cfg` the desired state. Tables replaced in the last second are still quarantined (a
+/// packet may still read them): a burst of changes to large tables can find no free region
+/// yet. Once the quarantine is over there is room again; applying again finishes the change.
+fn set_desired(ctx: &mut Context, cfg: &Config) -> Result<(), ApplyError> {
+    match ctx.set_desired(cfg) {
+        Err(ApplyError::Compile(CompileError::TableFull(_))) => {
+            std::thread::sleep(REGION_QUARANTINE + std::time::Duration::from_millis(50));
+            ctx.set_desired(cfg).map(drop)
+        }
+        r => r.map(drop),
+    }
+}
+
+/// Makes `old` the desired state again after a change failed; why that failed too, if it did.
+fn restore(ctx: &mut Context, old: &Config) -> Option<String> {
+    ctx.conntrack.timeouts = old.timeouts;
+    set_desired(ctx, old).err().map(|e| e.to_string())
 }

@@ -1,5 +1,5 @@
-//! lbd's control API (a door on top of the context): the socket server and its framing
-//! ([`server`]), the answers ([`answer`]), ipvsadm's edits ([`edit`]), the commit of a
+//! lbd's control API (a door on top of the context): the socket server ([`server`]) and its
+//! framing ([`framing`]), the answers ([`answer`]), ipvsadm's edits ([`edit`]), the commit of a
 //! change ([`commit`]), drains ([`drain`]), connection listings ([`connections`]) and the state
 //! file ([`state_file`]).
 
@@ -8,6 +8,7 @@ pub mod commit;
 mod connections;
 mod drain;
 pub mod edit;
+pub mod framing;
 pub mod server;
 pub mod state_file;
 

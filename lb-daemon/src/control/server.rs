@@ -1,23 +1,31 @@
 //! The control socket: a Unix socket (mode 0600) where each request is one JSON line and
 //! each answer one JSON line back ([`answer`] makes it); a trace takes its connection for
-//! itself.
+//! itself. Lines are read with bounds ([`super::framing`]), clients are served at most
+//! [`MAX_CLIENTS`] at once, and a client that does not read its answers is given up after
+//! [`WRITE_TIMEOUT`].
 
 use std::{
-    io::{BufRead, BufReader, Write},
+    io::Write,
     os::unix::{
         fs::PermissionsExt,
         net::{UnixListener, UnixStream},
     },
     path::Path,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::Duration,
 };
 
 use anyhow::{Context as _, Result, bail};
 use lb_model::api::{API_VERSION, Op, Request, Response};
-use tracing::warn;
+use tracing::{debug, warn};
 
-use super::answer::answer;
+use super::{
+    answer::answer,
+    framing::{Budget, Requests},
+};
 use crate::{context::Context, host};
 
 /// Binds the control socket (mode 0600); a stale socket is replaced, a live one refused.
@@ -39,16 +47,38 @@ pub fn bind(path: &Path) -> Result<UnixListener> {
     Ok(l)
 }
 
-/// Serves the control socket until the process ends: one thread per client.
+/// Clients served at once; one more is answered with an error and closed at once, so that
+/// lbd's threads and memory stay bounded whatever connects.
+pub const MAX_CLIENTS: usize = 64;
+
+/// How long an answer may wait for the client to read it before lbd gives the client up.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves the control socket until the process ends: one thread per client, at most
+/// [`MAX_CLIENTS`] at once, all of them reading within one [`Budget`].
 pub fn serve(l: UnixListener, daemon: Arc<Mutex<Context>>) {
+    let clients = Arc::new(AtomicUsize::new(0));
+    let budget = Budget::default();
     for conn in l.incoming() {
         match conn {
             Ok(s) => {
-                let d = daemon.clone();
+                let _ = s.set_write_timeout(Some(WRITE_TIMEOUT));
+                if clients.fetch_add(1, Ordering::SeqCst) >= MAX_CLIENTS {
+                    clients.fetch_sub(1, Ordering::SeqCst);
+                    let _ = reply(
+                        &s,
+                        &error(format!(
+                            "lbd is serving {MAX_CLIENTS} clients already; try again"
+                        )),
+                    );
+                    continue;
+                }
+                let (d, n, b) = (daemon.clone(), clients.clone(), budget.clone());
                 std::thread::spawn(move || {
-                    if let Err(e) = handle_client(s, &d) {
-                        warn!("control client: {e:#}");
+                    if let Err(e) = handle_client(Requests::new(s, b), &d) {
+                        debug!("control client: {e:#}");
                     }
+                    n.fetch_sub(1, Ordering::SeqCst);
                 });
             }
             Err(e) => warn!("control socket: {e}"),
@@ -56,29 +86,48 @@ pub fn serve(l: UnixListener, daemon: Arc<Mutex<Context>>) {
     }
 }
 
-/// One client's requests, one JSON line each, answered in turn.
-fn handle_client(s: UnixStream, daemon: &Mutex<Context>) -> Result<()> {
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut w = s.try_clone()?;
-    for line in BufReader::new(s).lines() {
-        let line = line?;
+fn error(message: String) -> Response {
+    Response::Error {
+        message,
+        edit: None,
+    }
+}
+
+/// One answer line.
+fn reply(mut w: &UnixStream, resp: &Response) -> Result<()> {
+    let mut out = serde_json::to_string(resp)?;
+    out.push('\n');
+    w.write_all(out.as_bytes())?;
+    Ok(())
+}
+
+/// One client's requests, one JSON line each, answered in turn; every line gets one answer,
+/// an error for one that cannot be read.
+fn handle_client(mut requests: Requests, daemon: &Mutex<Context>) -> Result<()> {
+    loop {
+        let line = match requests.next_line() {
+            Ok(Some(line)) => line,
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                reply(requests.stream(), &error(e.to_string()))?;
+                if e.keeps_connection() {
+                    continue;
+                }
+                return Ok(());
+            }
+        };
         if line.trim().is_empty() {
             continue;
         }
         let resp = match serde_json::from_str::<Request>(&line) {
-            Err(e) => Response::Error {
-                message: format!("bad request: {e}"),
-                edit: None,
-            },
-            Ok(req) if req.v != API_VERSION => Response::Error {
-                message: format!(
-                    "request is API version {}, this lbd speaks version {API_VERSION}",
-                    req.v
-                ),
-                edit: None,
-            },
+            Err(e) => error(format!("bad request: {e}")),
+            Ok(req) if req.v != API_VERSION => error(format!(
+                "request is API version {}, this lbd speaks version {API_VERSION}",
+                req.v
+            )),
             Ok(req) if matches!(req.op, Op::Trace { .. }) => {
                 // A trace takes the connection until the client closes it.
+                let mut w = requests.stream().try_clone()?;
                 return crate::trace::stream(&req.op, &mut w, daemon);
             }
             Ok(req) => {
@@ -95,9 +144,6 @@ fn handle_client(s: UnixStream, daemon: &Mutex<Context>) -> Result<()> {
                 resp
             }
         };
-        let mut out = serde_json::to_string(&resp)?;
-        out.push('\n');
-        w.write_all(out.as_bytes())?;
+        reply(requests.stream(), &resp)?;
     }
-    Ok(())
 }

@@ -197,6 +197,7 @@ impl Applied {
                 vip: None,
                 nat: (r.method == Forwarding::Nat.code()).then(|| addr_of(&r.addr, r.family)),
                 service: r.service,
+                entry: *r,
             })
             .collect();
         // Ids below the highest that no entry holds were freed before the restart.
@@ -351,7 +352,7 @@ impl Applied {
             plan.push(Step::ForgetTemplates { service: st.id });
             plan.push(Step::ForgetLocality { service: st.id });
             self.regions.free(st.region);
-            self.ids.free_service(st.id);
+            self.ids.free_service(key, st.id);
             report.services_removed += 1;
         }
         for (key, (index, scfg)) in wanted {
@@ -373,16 +374,15 @@ impl Applied {
     /// (the rest of its entry kept for the connections still draining to it, but persistence
     /// no longer sends it new ones); its id waits.
     fn remove_real(&mut self, plan: &mut Plan, r: &RealState, service: u32, vip: IpAddr) {
-        plan.push(Step::SetReal(
-            r.id,
-            real_entry(&r.cfg, r.port, REAL_F_REMOVED, service),
-        ));
+        let entry = real_entry(&r.cfg, r.port, REAL_F_REMOVED, service);
+        plan.push(Step::SetReal(r.id, entry));
         self.ids.remove_real(RemovedReal {
             id: r.id,
             since: Instant::now(),
             vip: Some(vip),
             nat: r.cfg.nat_addr(),
             service,
+            entry,
         });
     }
 
@@ -398,7 +398,7 @@ impl Applied {
         let (id, mut old_reals, old_region, old_input) = match self.services.remove(&key) {
             Some(st) => (st.id, st.reals, Some(st.region), st.table_input),
             None => {
-                let id = self.ids.alloc_service()?;
+                let id = self.ids.alloc_service(&key)?;
                 plan.push(Step::ZeroServiceStats(id));
                 report.services_added += 1;
                 (id, Vec::new(), None, None)
@@ -413,16 +413,27 @@ impl Applied {
             let (rid, limits) = match same {
                 Some(i) => {
                     let o = old_reals.swap_remove(i);
-                    (o.id, o.cfg.thresholds())
+                    (o.id, Some(o.cfg.thresholds()))
                 }
                 None => {
-                    let rid = self.ids.alloc_real()?;
-                    plan.push(Step::ZeroRealStats(rid));
-                    plan.push(Step::SetReal(rid, real_entry(r, port, 0, id)));
-                    (rid, (0, 0))
+                    let removed = real_entry(r, port, REAL_F_REMOVED, id);
+                    match self.ids.take_back_real(id, &removed) {
+                        // Back from removal: its id, connections and counters again (its
+                        // thresholds as they were are unknown: written again).
+                        Some(rid) => {
+                            plan.push(Step::SetReal(rid, real_entry(r, port, 0, id)));
+                            (rid, None)
+                        }
+                        None => {
+                            let rid = self.ids.alloc_real()?;
+                            plan.push(Step::ZeroRealStats(rid));
+                            plan.push(Step::SetReal(rid, real_entry(r, port, 0, id)));
+                            (rid, Some((0, 0)))
+                        }
+                    }
                 }
             };
-            if limits != r.thresholds() {
+            if limits != Some(r.thresholds()) {
                 let (upper, lower) = r.thresholds();
                 plan.push(Step::SetLimits {
                     id: rid,

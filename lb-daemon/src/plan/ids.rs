@@ -4,14 +4,20 @@
 //! to it (as in IPVS), so it waits until nothing in the data plane names it any more (see
 //! [`Ids::recyclable`]). A deleted service's id waits as long as one of its removed real
 //! servers does: their connections count on it.
+//!
+//! What comes back while it waits takes its id back, as IPVS takes a destination back out of
+//! its trash (`ip_vs_trash_get_dest`): the same service (protocol, VIP, port) gets its held id
+//! again, and the same real server of it (address, port, forwarding) its own id, with its
+//! connections, counts and counters. So `lbctl -C` then `lbctl -R` of the same rules needs no
+//! new ids, even at the limits.
 
 use std::{
-    collections::{BTreeSet, HashSet},
+    collections::{BTreeMap, BTreeSet, HashSet},
     net::IpAddr,
     time::{Duration, Instant},
 };
 
-use lb_common::{MAX_REALS, MAX_SERVICES};
+use lb_common::{MAX_REALS, MAX_SERVICES, RealServer, VipKey};
 
 /// How long a removed real server's id waits before lbd looks whether anything still names it
 /// (past the fragment table's 30 s, whose entries lbd cannot cheaply read).
@@ -28,6 +34,8 @@ pub struct RemovedReal {
     pub nat: Option<IpAddr>,
     /// The id of the service it belonged to.
     pub service: u32,
+    /// Its entry in the data plane (flagged removed): what it must equal to be taken back.
+    pub entry: RealServer,
 }
 
 #[derive(Debug)]
@@ -40,10 +48,14 @@ pub struct Ids {
     pub(super) free_reals: Vec<u32>,
     /// In the order they were removed.
     pub(super) removed: Vec<RemovedReal>,
+    /// Deleted services whose ids wait (removed real servers name them), by key.
+    held: BTreeMap<VipKey, u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("no free {0} id left")]
+#[error(
+    "no free {0} id left (ids of real servers and services removed in the last minute wait while their connections drain)"
+)]
 pub struct NoIdLeft(pub &'static str);
 
 impl Default for Ids {
@@ -54,12 +66,18 @@ impl Default for Ids {
             next_real: 1,
             free_reals: Vec::new(),
             removed: Vec::new(),
+            held: BTreeMap::new(),
         }
     }
 }
 
 impl Ids {
-    pub fn alloc_service(&mut self) -> Result<u32, NoIdLeft> {
+    /// An id for the service `key`: its own while it waits (deleted a moment ago), else a free
+    /// one.
+    pub fn alloc_service(&mut self, key: &VipKey) -> Result<u32, NoIdLeft> {
+        if let Some(id) = self.held.remove(key) {
+            return Ok(id);
+        }
         if let Some(id) = self.free_services.pop() {
             return Ok(id);
         }
@@ -82,8 +100,10 @@ impl Ids {
     }
 
     /// A deleted service's id: free at once, or held while removed real servers name it.
-    pub fn free_service(&mut self, id: u32) {
-        if !self.removed.iter().any(|r| r.service == id) {
+    pub fn free_service(&mut self, key: VipKey, id: u32) {
+        if self.removed.iter().any(|r| r.service == id) {
+            self.held.insert(key, id);
+        } else {
             self.free_services.push(id);
         }
     }
@@ -91,6 +111,16 @@ impl Ids {
     /// A real server leaves its service: its id waits.
     pub fn remove_real(&mut self, r: RemovedReal) {
         self.removed.push(r);
+    }
+
+    /// A removed real server of service `service` that is back, the same endpoint (`entry`
+    /// equal to its removed one): its id, which stops waiting.
+    pub fn take_back_real(&mut self, service: u32, entry: &RealServer) -> Option<u32> {
+        let i = self
+            .removed
+            .iter()
+            .position(|r| r.service == service && r.entry == *entry)?;
+        Some(self.removed.remove(i).id)
     }
 
     /// The ids of the removed real servers that still wait.
@@ -126,8 +156,12 @@ impl Ids {
         let ids: Vec<u32> = freed.iter().map(|r| r.id).collect();
         self.free_reals.extend(&ids);
         let held_now = self.held_services(in_use);
-        self.free_services
-            .extend(held_before.into_iter().filter(|s| !held_now.contains(s)));
+        let freed_services: Vec<u32> = held_before
+            .into_iter()
+            .filter(|s| !held_now.contains(s))
+            .collect();
+        self.held.retain(|_, id| !freed_services.contains(id));
+        self.free_services.extend(freed_services);
         ids
     }
 

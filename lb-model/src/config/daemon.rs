@@ -3,7 +3,7 @@
 
 use std::{
     fmt,
-    net::{Ipv4Addr, Ipv6Addr},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
 };
 
 use lb_common::{CONN_S_CLOSING, CONN_S_ESTABLISHED, CONN_S_SYN, CONN_S_UDP};
@@ -103,6 +103,14 @@ pub(super) fn validate<F: Form>(cfg: &Config<F>, err: &mut Errors) {
                 cfg.interface
             ),
         );
+    }
+    for (name, a) in [
+        ("director.ipv4", cfg.director.ipv4.map(IpAddr::V4)),
+        ("director.ipv6", cfg.director.ipv6.map(IpAddr::V6)),
+    ] {
+        if let Some(why) = a.and_then(super::address::not_unicast) {
+            err.add(name, why);
+        }
     }
     if let Some(n) = cfg.conn_table_size
         && !(1024..=1 << 26).contains(&n)

@@ -9,6 +9,7 @@
 //! [`daemon`] (interface, table size, timeouts, director), [`service`], [`real`] and
 //! [`health`] (health checks and sorry servers).
 
+pub mod address;
 pub mod daemon;
 pub mod diff;
 pub mod health;
@@ -216,10 +217,11 @@ impl Errors {
 
 impl Config<Raw> {
     /// Reads a config's JSON text (syntax errors name line and column, type errors the JSON
-    /// path), without validating it.
+    /// path), without validating it. The text must be one JSON document: anything but
+    /// whitespace after it is an error naming its line and column.
     pub fn read(text: &str) -> Result<Self, ConfigError> {
         let de = &mut serde_json::Deserializer::from_str(text);
-        serde_path_to_error::deserialize(de).map_err(|e| {
+        let cfg: Self = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner();
             ConfigError {
@@ -231,7 +233,14 @@ impl Config<Raw> {
                 },
                 message: inner.to_string(),
             }
-        })
+        })?;
+        de.end().map_err(|e| {
+            ConfigError::new(
+                "(document)",
+                format!("{e} after the end of the config (one JSON object, nothing after it)"),
+            )
+        })?;
+        Ok(cfg)
     }
 
     /// Semantic checks; an empty list means the config is usable.
@@ -415,6 +424,85 @@ mod tests {
         let e = errors("{\n  \"interface\": \"eth0\",\n  oops\n}");
         assert_eq!(e.len(), 1);
         assert!(e[0].contains("line 3 column 3"), "{e:?}");
+    }
+
+    #[test]
+    fn trailing_data_after_the_document_is_refused_with_line_and_column() {
+        for (tail, at) in [
+            ("x", "line 11 column 6"),
+            ("}", "line 11 column 6"),
+            ("\n\n  {}", "line 13 column 3"),
+            (" 0", "line 11 column 7"),
+        ] {
+            let e = errors(&format!("{GOOD}{tail}"));
+            assert_eq!(
+                e,
+                vec![format!(
+                    "(document): trailing characters at {at} after the end of the config (one JSON object, nothing after it)"
+                )],
+                "{tail:?}"
+            );
+        }
+        // Whitespace after it is no data.
+        Config::parse(&format!("{GOOD} \n\t\r\n"), "t.json").expect("valid");
+    }
+
+    #[test]
+    fn addresses_that_are_not_unicast_or_the_vip_itself_are_refused() {
+        let bad = GOOD
+            .replace("\"10.0.0.100\"", "\"224.0.0.1\"")
+            .replace("\"10.0.0.11\"", "\"127.0.0.1\"")
+            .replace("\"10.0.0.2\"", "\"0.0.0.0\"");
+        assert_eq!(
+            errors(&bad),
+            vec![
+                "director.ipv4: 0.0.0.0 is the unspecified address",
+                "services[0].vip: 224.0.0.1 is a multicast address: lb balances unicast traffic",
+                "services[0].real_servers[0].address: 127.0.0.1 is a loopback address: packets to it never leave a host",
+            ]
+        );
+        let bad = GOOD.replace("\"10.0.0.12\"", "\"10.0.0.100\"");
+        assert_eq!(
+            errors(&bad),
+            vec![
+                "services[0].real_servers[1].address: 10.0.0.100 is the service's VIP: the director would send the service's packets to itself"
+            ]
+        );
+    }
+
+    #[test]
+    fn real_servers_are_limited_in_all_services_together() {
+        let reals = |n: usize, net: u8| -> String {
+            (0..n)
+                .map(|i| format!(r#"{{ "address": "10.{net}.{}.{}" }}"#, i / 256, i % 256))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let two = |a: usize, b: usize, sorry: bool| {
+            format!(
+                r#"{{ "interface": "eth0", "services": [
+                  {{ "protocol": "tcp", "vip": "10.0.0.1", "port": 80, "scheduler": "rr",
+                     "real_servers": [{}] }},
+                  {{ "protocol": "tcp", "vip": "10.0.0.1", "port": 81, "scheduler": "rr",
+                     {} "real_servers": [{}] }} ] }}"#,
+                reals(a, 1),
+                if sorry {
+                    r#""sorry_server": { "address": "10.9.0.1" },"#
+                } else {
+                    ""
+                },
+                reals(b, 2)
+            )
+        };
+        let max = lb_common::MAX_REALS as usize - 1;
+        Config::parse(&two(max - 65_535, 65_535, false), "t").expect("at the limit");
+        assert_eq!(
+            errors(&two(max - 65_535, 65_535, true)),
+            vec![format!(
+                "services: {} real servers and sorry servers in all; at most {max} are supported",
+                max + 1
+            )]
+        );
     }
 
     #[test]

@@ -185,6 +185,17 @@ pub(super) fn validate(
     err: &mut Errors,
 ) {
     let port = s.real_port(r);
+    if let Some(why) = super::address::not_unicast(r.address) {
+        err.add(format!("{rp}.address"), why);
+    } else if r.address == s.vip {
+        err.add(
+            format!("{rp}.address"),
+            format!(
+                "{} is the service's VIP: the director would send the service's packets to itself",
+                r.address
+            ),
+        );
+    }
     let fwd_name = r.forwarding.as_str();
     let fwd: Option<Forwarding> = fwd_name.parse().ok();
     if fwd.is_some_and(|f| !f.crosses_families()) && r.address.is_ipv6() != s.vip.is_ipv6() {

@@ -236,6 +236,22 @@ pub(super) fn validate_all(cfg: &Config<Raw>, err: &mut Errors) {
             ),
         );
     }
+    // Each real server (and sorry server, which joins its service while the service is down)
+    // has an id of its own in the data plane's arrays.
+    let reals: usize = cfg
+        .services
+        .iter()
+        .map(|s| s.real_servers.len() + usize::from(s.sorry_server.is_some()))
+        .sum();
+    if reals >= lb_common::MAX_REALS as usize {
+        err.add(
+            "services",
+            format!(
+                "{reals} real servers and sorry servers in all; at most {} are supported",
+                lb_common::MAX_REALS - 1
+            ),
+        );
+    }
     let mut seen: HashMap<ServiceKey, usize> = HashMap::new();
     let mut table_slots: u64 = 0;
     for (i, s) in cfg.services.iter().enumerate() {
@@ -264,6 +280,9 @@ pub(super) fn validate_all(cfg: &Config<Raw>, err: &mut Errors) {
 
 /// One service's checks (`sp`: its path); returns the scheduler-table slots it needs.
 fn validate(cfg: &Config<Raw>, s: &ServiceConfig<Raw>, sp: &str, err: &mut Errors) -> u64 {
+    if let Some(why) = super::address::not_unicast(s.vip) {
+        err.add(format!("{sp}.vip"), why);
+    }
     if s.port == 0 {
         err.add(format!("{sp}.port"), "port 0 is not allowed (1 to 65535)");
     }

@@ -141,3 +141,73 @@ fn a_deleted_services_id_waits_for_its_connections() {
         "free once nothing counts on it"
     );
 }
+
+/// A flow of `sport` from the remote client to VIP:`port`, run through `lb`: the real-server
+/// id it was given.
+fn connect(h: &mut Harness, sport: u16, port: u16) -> u32 {
+    let syn = h.syn(REMOTE_CLIENT, VIP, sport, port);
+    assert_eq!(h.run("lb", &syn).action, XDP_TX);
+    h.dp.connections()
+        .into_iter()
+        .find(|(k, _)| u16::from_be(k.sport) == sport && u16::from_be(k.dport) == port)
+        .map(|(_, c)| c.real)
+        .expect("the flow has a connection entry")
+}
+
+#[test]
+fn what_comes_back_while_its_id_waits_takes_the_id_back_like_ipvss_trash() {
+    require_root!();
+    let mut h = Harness::new(&services(&R[..2]), &R);
+    let ids: Vec<u32> = R[..2].iter().map(|a| id_of(&h, *a).unwrap()).collect();
+    // A connection on each real server.
+    let mut sport = 32000;
+    let mut on = [0u32; 2];
+    while on.contains(&0) {
+        let rid = connect(&mut h, sport, 80);
+        let i = ids.iter().position(|x| *x == rid).unwrap();
+        on[i] += 1;
+        sport += 1;
+        assert!(sport < 32400, "flows land on both real servers");
+    }
+    let counts = |h: &Harness, id: u32| {
+        let c = h.dp.real_conns(id).unwrap();
+        c.active + c.inactive
+    };
+    let before = counts(&h, ids[0]);
+    assert_eq!(before, on[0] as i64);
+    // R[0] leaves, then comes back (the same address, port and forwarding): its own id, its
+    // entry no longer flagged removed, its connections still counted.
+    h.apply(&services(&R[1..2]));
+    assert_ne!(real_entry(&h, ids[0]).flags & lb_common::REAL_F_REMOVED, 0);
+    h.apply(&services(&R[..2]));
+    assert_eq!(id_of(&h, R[0]), Some(ids[0]), "its id again");
+    assert_eq!(real_entry(&h, ids[0]).flags, 0);
+    assert_eq!(counts(&h, ids[0]), before, "its connections carry on");
+    assert_eq!(recycle(&mut h, Duration::ZERO), 0, "no id waits any more");
+
+    // Back with another forwarding method, it is another real server: a new id.
+    h.apply(&services(&R[1..2]));
+    h.apply(
+        &config().service(
+            tcp_service(VIP, 80)
+                .mh(251)
+                .flags(&["mh-port"])
+                .reals([real(R[0]).dr(), real(R[1]).tun()]),
+        ),
+    );
+    assert_ne!(id_of(&h, R[0]), Some(ids[0]));
+
+    // A deleted service that comes back while its id waits gets that id, and its real server
+    // its own.
+    let mut h = Harness::new(&per_port(&[80, 81]), &R);
+    let svc = service_id(&h, 81);
+    let rid = connect(&mut h, 33000, 81);
+    h.apply(&per_port(&[80]));
+    h.apply(&per_port(&[80, 81]));
+    assert_eq!(service_id(&h, 81), svc, "the held id again");
+    assert_eq!(
+        h.real_id(&service_key(Protocol::Tcp, VIP, 81), R[1]),
+        Some(rid)
+    );
+    assert_eq!(counts(&h, rid), 1, "its connection carries on");
+}
