@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_lbctl_global_optspecs
-    string join \n json socket= v/version A/add-service E/edit-service D/delete-service C/clear R/restore S/save a/add-server e/edit-server d/delete-server L/list Z/zero set= start-daemon= stop-daemon= t/tcp-service= u/udp-service= sctp-service= f/fwmark-service= s/scheduler= p/persistent= M/netmask= pe= b/sched-flags= o/ops 6/ipv6 mh-table-size= r/real-server= g/gatewaying i/ipip m/masquerading tun-type= tun-port= tun-nocsum tun-csum tun-remcsum w/weight= x/u-threshold= y/l-threshold= n/numeric c/connection timeout daemon stats rate thresholds persistent-conn tun-info X/exact nosort sort mcast-interface= syncid= mcast-group= mcast-port= mcast-ttl= sync-maxlen= h/help
+    string join \n json socket= v/version A/add-service E/edit-service D/delete-service C/clear R/restore line-by-line S/save a/add-server e/edit-server d/delete-server L/list Z/zero set= start-daemon= stop-daemon= t/tcp-service= u/udp-service= sctp-service= f/fwmark-service= s/scheduler= p/persistent= M/netmask= pe= b/sched-flags= o/ops 6/ipv6 mh-table-size= r/real-server= g/gatewaying i/ipip m/masquerading tun-type= tun-port= tun-nocsum tun-csum tun-remcsum w/weight= x/u-threshold= y/l-threshold= n/numeric c/connection timeout daemon stats rate thresholds persistent-conn tun-info X/exact nosort sort mcast-interface= syncid= mcast-group= mcast-port= mcast-ttl= sync-maxlen= h/help
 end
 
 function __fish_lbctl_needs_command
@@ -78,6 +78,7 @@ complete -c lbctl -n "__fish_lbctl_needs_command" -s E -l edit-service -d 'Edit 
 complete -c lbctl -n "__fish_lbctl_needs_command" -s D -l delete-service -d 'Delete a virtual service'
 complete -c lbctl -n "__fish_lbctl_needs_command" -s C -l clear -d 'Clear the whole table'
 complete -c lbctl -n "__fish_lbctl_needs_command" -s R -l restore -d 'Restore rules from stdin (one batch: all or nothing)'
+complete -c lbctl -n "__fish_lbctl_needs_command" -l line-by-line -d 'With -R: apply each line on its own as ipvsadm does (lines before a refused one stay applied, the next ones are still tried; lbctl extension)'
 complete -c lbctl -n "__fish_lbctl_needs_command" -s S -l save -d 'Save rules to stdout'
 complete -c lbctl -n "__fish_lbctl_needs_command" -s a -l add-server -d 'Add a real server with options'
 complete -c lbctl -n "__fish_lbctl_needs_command" -s e -l edit-server -d 'Edit a real server with options'
@@ -115,6 +116,8 @@ complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "undrain" -d 'End a drai
 complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "health" -d 'Show every real server\'s health check, state and drain'
 complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "trace" -d 'Show live what the data plane does with matching packets (verdict, reason, real server)'
 complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "top" -d 'Show services and real servers live, refreshed like top (connections, rates, health, drains)'
+complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "proc" -d 'Print what the kernel\'s /proc/net/FILE of IPVS would hold (ip_vs, ip_vs_conn, ip_vs_stats, ip_vs_stats_percpu)'
+complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "sysctl" -d 'List the IPVS sysctls lb honours with their values, or set one (-w NAME=VALUE)'
 complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "generate-docs" -d 'Write the man pages, completions and JSON Schemas into DIR (what docs/ ships)'
 complete -c lbctl -n "__fish_lbctl_using_subcommand status" -l socket -d 'Path of lbd\'s control socket' -r -F
 complete -c lbctl -n "__fish_lbctl_using_subcommand status" -l json -d 'Print lbd\'s answer as JSON instead of a table'
@@ -163,6 +166,15 @@ complete -c lbctl -n "__fish_lbctl_using_subcommand top" -l socket -d 'Path of l
 complete -c lbctl -n "__fish_lbctl_using_subcommand top" -s b -l batch -d 'Batch mode: print frame after frame, without terminal control (also when standard output is not a terminal)'
 complete -c lbctl -n "__fish_lbctl_using_subcommand top" -l json -d 'Print lbd\'s answer as JSON instead of a table'
 complete -c lbctl -n "__fish_lbctl_using_subcommand top" -s h -l help -d 'Print help'
+complete -c lbctl -n "__fish_lbctl_using_subcommand proc" -l hz -d 'The kernel\'s CONFIG_HZ, for ip_vs\'s persistence timeouts, which the kernel prints in jiffies (default: CONFIG_HZ from /boot/config-RELEASE, else 250)' -r
+complete -c lbctl -n "__fish_lbctl_using_subcommand proc" -l socket -d 'Path of lbd\'s control socket' -r -F
+complete -c lbctl -n "__fish_lbctl_using_subcommand proc" -l json -d 'Print lbd\'s answer as JSON instead of a table'
+complete -c lbctl -n "__fish_lbctl_using_subcommand proc" -s h -l help -d 'Print help'
+complete -c lbctl -n "__fish_lbctl_using_subcommand sysctl" -s w -l write -d 'Set NAME=VALUE (lbd applies its config with that field changed)' -r
+complete -c lbctl -n "__fish_lbctl_using_subcommand sysctl" -l socket -d 'Path of lbd\'s control socket' -r -F
+complete -c lbctl -n "__fish_lbctl_using_subcommand sysctl" -s d -l describe -d 'Print what each sysctl does in lb instead of its value'
+complete -c lbctl -n "__fish_lbctl_using_subcommand sysctl" -l json -d 'Print lbd\'s answer as JSON instead of a table'
+complete -c lbctl -n "__fish_lbctl_using_subcommand sysctl" -s h -l help -d 'Print help'
 complete -c lbctl -n "__fish_lbctl_using_subcommand generate-docs" -l socket -d 'Path of lbd\'s control socket' -r -F
 complete -c lbctl -n "__fish_lbctl_using_subcommand generate-docs" -l json -d 'Print lbd\'s answer as JSON instead of a table'
 complete -c lbctl -n "__fish_lbctl_using_subcommand generate-docs" -s h -l help -d 'Print help'
@@ -186,9 +198,16 @@ complete -c lbctl -n "__fish_lbctl_using_subcommand man" -f -a "undrain"
 complete -c lbctl -n "__fish_lbctl_using_subcommand man" -f -a "health"
 complete -c lbctl -n "__fish_lbctl_using_subcommand man" -f -a "trace"
 complete -c lbctl -n "__fish_lbctl_using_subcommand man" -f -a "top"
+complete -c lbctl -n "__fish_lbctl_using_subcommand man" -f -a "proc"
+complete -c lbctl -n "__fish_lbctl_using_subcommand man" -f -a "sysctl"
 complete -c lbctl -n "__fish_lbctl_using_subcommand man" -f
 complete -c lbctl -n "__fish_lbctl_using_subcommand drain" -f
 complete -c lbctl -n "__fish_lbctl_using_subcommand undrain" -f
 complete -c lbctl -n "__fish_lbctl_using_subcommand health" -f
 complete -c lbctl -n "__fish_lbctl_using_subcommand trace" -f
 complete -c lbctl -n "__fish_lbctl_using_subcommand top" -f
+complete -c lbctl -n "__fish_lbctl_using_subcommand proc" -f -a "ip_vs"
+complete -c lbctl -n "__fish_lbctl_using_subcommand proc" -f -a "ip_vs_conn"
+complete -c lbctl -n "__fish_lbctl_using_subcommand proc" -f -a "ip_vs_stats"
+complete -c lbctl -n "__fish_lbctl_using_subcommand proc" -f -a "ip_vs_stats_percpu"
+complete -c lbctl -n "__fish_lbctl_using_subcommand proc" -f

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 
 use lb_model::api::{Edit, ServiceKey};
 
-use crate::cli::{DrainArgs, ListOptions, RealTarget, Shell, TopArgs, TraceArgs};
+use crate::cli::{
+    DrainArgs, ListOptions, ProcArgs, RealTarget, Shell, SysctlArgs, TopArgs, TraceArgs,
+};
 
 /// What `-L` shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,8 +38,8 @@ pub enum Command {
     Zero(Option<ServiceKey>),
     /// `-S`.
     Save(ListOptions),
-    /// `-R`: rules from stdin.
-    Restore,
+    /// `-R`: rules from stdin; one batch, or (`--line-by-line`) each line on its own.
+    Restore { line_by_line: bool },
     /// `--start-daemon`.
     StartDaemon,
     /// `--stop-daemon`.
@@ -64,6 +66,10 @@ pub enum Command {
     Trace(TraceArgs),
     /// `top`.
     Top(TopArgs),
+    /// `proc FILE`.
+    Proc(ProcArgs),
+    /// `sysctl`.
+    Sysctl(SysctlArgs),
 }
 
 /// A command line ipvsadm would refuse, with ipvsadm's message; lbctl exits with status 2

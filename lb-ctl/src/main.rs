@@ -1,7 +1,12 @@
 use std::{io, process::ExitCode};
 
+use std::io::Read as _;
+
 use lb_ctl::{
-    cli::Cli,
+    cli::{
+        Cli,
+        argv0::{self, Personality},
+    },
     client::{Refused, Unavailable},
     cmd,
     contract::{
@@ -15,6 +20,16 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    // Installed as ipvsadm-save / ipvsadm-restore (or lbctl-save / lbctl-restore): the
+    // command line those stand for.
+    let personality = argv0::personality(args.first().map(String::as_str).unwrap_or(""));
+    let args = match argv0::words(personality, &args) {
+        Ok(a) => a,
+        Err(help) => {
+            eprintln!("{help}");
+            return ExitCode::FAILURE;
+        }
+    };
     // Read before parsing: a command line clap refuses still gets its error as JSON.
     let json = args.iter().skip(1).any(|a| a == "--json");
     let fail = |code: ErrorCode, message: &str, status: u8| fail(json, code, message, status);
@@ -40,7 +55,13 @@ fn main() -> ExitCode {
     };
     let stdout = io::stdout();
     let stdin = io::stdin();
-    match cmd::run(command, &cli.global, &mut stdin.lock(), &mut stdout.lock()) {
+    // lbctl-restore: the table cleared and the rules restored, in one batch.
+    let mut input: Box<dyn io::Read> = if personality == Personality::Restore {
+        Box::new(io::Cursor::new(b"-C\n".to_vec()).chain(stdin.lock()))
+    } else {
+        Box::new(stdin.lock())
+    };
+    match cmd::run(command, &cli.global, &mut input, &mut stdout.lock()) {
         Ok(()) => ExitCode::SUCCESS,
         // `lbctl -L | head`: the reader went away, nothing is wrong.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,

@@ -29,6 +29,8 @@ impl Cli {
                 Verb::Undrain(_) => "undrain",
                 Verb::Health => "health",
                 Verb::Trace(_) => "trace",
+                Verb::Proc(_) => "proc",
+                Verb::Sysctl(_) => "sysctl",
             };
             if let Some(flag) = ipvsadm::given_flags(self).first() {
                 return Err(UsageError(format!(
@@ -52,6 +54,8 @@ impl Cli {
                 Verb::Undrain(t) => Command::Undrain(*t),
                 Verb::Health => Command::Health,
                 Verb::Trace(a) => Command::Trace(*a),
+                Verb::Proc(a) => Command::Proc(a.clone()),
+                Verb::Sysctl(a) => Command::Sysctl(a.clone()),
             });
         }
         ipvsadm::resolve_with(self, lookup)

@@ -22,6 +22,9 @@ pub const SCHEDULERS: &[(&str, &str)] = &[
     ("twos", "Weighted Random Twos Choice"),
 ];
 
+/// IPVS's files in `/proc/net` that `lbctl proc` prints.
+pub const PROC_FILES: &[&str] = &["ip_vs", "ip_vs_conn", "ip_vs_stats", "ip_vs_stats_percpu"];
+
 /// Scheduler flags (ipvsadm `-b`, comma-separated).
 pub const SCHED_FLAGS: &[(&str, &str)] = &[
     (

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use lb_model::api::{RealServerView, ServiceView};
+use lb_model::api::{RateView, RealServerView, ServiceView};
 use lb_model::{
     Named,
     config::{Config, XdpMode},
@@ -102,6 +102,35 @@ impl Context {
         }
         self.health.annotate(&mut out, &self.plan);
         Ok(out)
+    }
+
+    /// IPVS's total counters (`tot_stats`, which every packet of every service adds to): the
+    /// services' per-CPU counters summed CPU by CPU, and their rates summed (the estimator
+    /// is linear, so the sum of the services' rates is the total's). Unlike IPVS's, the total
+    /// leaves out services that were removed.
+    pub fn cpu_stats(&self) -> Result<(Vec<lb_common::Stats>, RateView), DataplaneError> {
+        let mut per_cpu: Vec<lb_common::Stats> = Vec::new();
+        let mut rate = RateView::default();
+        for st in self.plan.services() {
+            let cpus = self.dp.service_stats_per_cpu(st.id)?;
+            if per_cpu.len() < cpus.len() {
+                per_cpu.resize(cpus.len(), lb_common::Stats::default());
+            }
+            for (sum, s) in per_cpu.iter_mut().zip(&cpus) {
+                sum.add(s);
+            }
+            let r = self.rates.service(st.id);
+            rate.cps += r.cps;
+            rate.in_pps += r.in_pps;
+            rate.out_pps += r.out_pps;
+            rate.in_bps += r.in_bps;
+            rate.out_bps += r.out_bps;
+        }
+        if per_cpu.is_empty() {
+            // No service: every possible CPU's counters are 0.
+            per_cpu = vec![lb_common::Stats::default(); crate::dataplane::possible_cpus()];
+        }
+        Ok((per_cpu, rate))
     }
 
     /// One sample of every service's and real server's counters for the rate estimator.

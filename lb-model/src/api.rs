@@ -103,6 +103,10 @@ pub enum Op {
     Timeouts,
     /// The connection table and the persistence templates (ipvsadm `-L -c`).
     Connections,
+    /// Every service's counters summed, CPU by CPU, and their rates summed (IPVS's total
+    /// counters, `/proc/net/ip_vs_stats` and `ip_vs_stats_percpu`). Answered with
+    /// [`Response::CpuStats`].
+    CpuStats,
 }
 
 /// A virtual service's identity, as ipvsadm's `-t`/`-u` name it.
@@ -189,6 +193,13 @@ pub enum Response {
     },
     Connections {
         connections: Vec<ConnView>,
+    },
+    /// The answer to [`Op::CpuStats`].
+    CpuStats {
+        /// The counters of every service summed, one entry per possible CPU, in CPU order.
+        per_cpu: Vec<StatsView>,
+        /// The estimator's rates of every service summed.
+        rate: RateView,
     },
     /// A trace is running (see [`Op::Trace`]); events follow.
     TraceStarted,

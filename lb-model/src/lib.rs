@@ -11,6 +11,7 @@ pub mod forwarding;
 pub mod names;
 pub mod protocol;
 pub mod scheduler;
+pub mod sysctl;
 
 pub use crate::{
     forwarding::{Forwarding, TunCsum, TunType},

@@ -10,6 +10,7 @@
 //! `get`, `completions`, `man`, `drain`, `undrain`, `health`, `trace`, `top`) are
 //! subcommands ([`verbs`]). Some options' values are offered to completions ([`values`]).
 
+pub mod argv0;
 pub mod options;
 pub mod values;
 pub mod verbs;
@@ -21,7 +22,7 @@ use lb_model::api::DEFAULT_SOCKET;
 
 pub use self::{
     options::{CommandFlags, DaemonOptions, ListOptions, RealOptions, ServiceOptions},
-    verbs::{DrainArgs, RealAddr, RealTarget, TopArgs, TraceArgs},
+    verbs::{DrainArgs, ProcArgs, RealAddr, RealTarget, SysctlArgs, TopArgs, TraceArgs},
 };
 
 #[derive(Debug, Parser)]
@@ -143,6 +144,10 @@ pub enum Verb {
     Trace(TraceArgs),
     /// Show services and real servers live, refreshed like top (connections, rates, health, drains)
     Top(TopArgs),
+    /// Print what the kernel's /proc/net/FILE of IPVS would hold (ip_vs, ip_vs_conn, ip_vs_stats, ip_vs_stats_percpu)
+    Proc(ProcArgs),
+    /// List the IPVS sysctls lb honours with their values, or set one (-w NAME=VALUE)
+    Sysctl(SysctlArgs),
     /// Write the man pages, completions and JSON Schemas into DIR (what docs/ ships)
     #[command(hide = true)]
     GenerateDocs {
@@ -163,6 +168,8 @@ pub const VERBS: &[&str] = &[
     "health",
     "trace",
     "top",
+    "proc",
+    "sysctl",
 ];
 
 /// Verbs help does not show (what `cargo xtask docs` runs).

@@ -27,6 +27,10 @@ pub struct CommandFlags {
     /// Restore rules from stdin (one batch: all or nothing)
     #[arg(short = 'R', long = "restore", action = ArgAction::Count)]
     pub restore: u8,
+    /// With -R: apply each line on its own as ipvsadm does (lines before a refused one stay
+    /// applied, the next ones are still tried; lbctl extension)
+    #[arg(long = "line-by-line")]
+    pub line_by_line: bool,
     /// Save rules to stdout
     #[arg(short = 'S', long = "save", action = ArgAction::Count)]
     pub save: u8,

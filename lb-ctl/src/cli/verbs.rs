@@ -9,6 +9,8 @@ use std::{
 
 use clap::Args;
 
+use crate::words::PROC_FILES;
+
 /// The real server of a service, as ipvsadm names them: `-t|-u VIP:PORT -r RIP[:PORT]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Args)]
 #[group(skip)]
@@ -119,6 +121,32 @@ pub struct TopArgs {
     /// Seconds between frames, 0.1 to 3600 (lbd's rates are 2-second samples)
     #[arg(short = 'd', long = "delay", value_name = "SECS", default_value = "2", value_parser = delay)]
     pub delay: Duration,
+}
+
+/// `lbctl proc` options.
+#[derive(Clone, Debug, PartialEq, Eq, Args)]
+pub struct ProcArgs {
+    /// The file of /proc/net
+    #[arg(value_name = "FILE", value_parser = clap::builder::PossibleValuesParser::new(PROC_FILES))]
+    pub file: String,
+    /// The kernel's CONFIG_HZ, for ip_vs's persistence timeouts, which the kernel prints in
+    /// jiffies (default: CONFIG_HZ from /boot/config-RELEASE, else 250)
+    #[arg(long, value_name = "HZ", value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub hz: Option<u32>,
+}
+
+/// `lbctl sysctl` options, as sysctl(8)'s.
+#[derive(Clone, Debug, PartialEq, Eq, Args)]
+pub struct SysctlArgs {
+    /// Set NAME=VALUE (lbd applies its config with that field changed)
+    #[arg(short = 'w', long = "write", value_name = "NAME=VALUE")]
+    pub write: Vec<String>,
+    /// Print what each sysctl does in lb instead of its value
+    #[arg(short = 'd', long = "describe", conflicts_with = "write")]
+    pub describe: bool,
+    /// Only these (net.ipv4.vs.NAME, net/ipv4/vs/NAME or NAME)
+    #[arg(value_name = "NAME", conflicts_with = "write")]
+    pub names: Vec<String>,
 }
 
 /// `-d SECS`: a number of seconds, fractions allowed, 0.1 to 3600.

@@ -82,6 +82,58 @@ pub fn restore(client: &Client, input: &mut dyn Read, as_json: bool) -> Result<S
     }
 }
 
+/// `-R --line-by-line`: ipvsadm's own way (`restore_table`), each line read and applied
+/// before the next. A line ipvsadm's option checks refuse stops there, with its message and
+/// status (ipvsadm's `fail(2, ...)` exits; the lines before it stay applied); a change lbd
+/// refuses is reported on standard error and the next line is tried; the exit status is the
+/// last line's, as ipvsadm's (0, or 255 when lbd refused the last line). With `--json`, the
+/// output is the changes made (or the last line's error).
+pub fn restore_lines(client: &Client, input: &mut dyn Read, as_json: bool) -> Result<String> {
+    let mut text = String::new();
+    input
+        .read_to_string(&mut text)
+        .context("cannot read the rules from standard input")?;
+    let mut changes = Vec::new();
+    let mut last: Option<String> = None;
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        let edit = match ipvsadm::parse_restore_line(n, line, &ipvsadm::SystemLookup) {
+            Ok(Some(e)) => e,
+            Ok(None) => continue,
+            Err(e) => {
+                if let Some(m) = last.take() {
+                    eprintln!("{m}");
+                }
+                return Err(Failure::usage(e.message, e.status).into());
+            }
+        };
+        if let Some(m) = last.take() {
+            eprintln!("{m}");
+        }
+        match client.call(Op::Edit { edits: vec![edit] }) {
+            Ok(Response::Applied { changes: c, .. }) => changes.extend(c),
+            Ok(other) => bail!(
+                "unexpected answer from lbd: {}",
+                super::response_kind(&other)
+            ),
+            Err(e) => match e.downcast_ref::<Refused>() {
+                Some(r) => last = Some(format!("line {n}: {}", r.message)),
+                None => return Err(e),
+            },
+        }
+    }
+    if let Some(m) = last {
+        return Err(Failure::refused(m).into());
+    }
+    done(
+        &Response::Applied {
+            changes,
+            dry_run: false,
+        },
+        as_json,
+    )
+}
+
 /// `-Z`: zero the counters of one service or all.
 pub fn zero(client: &Client, service: Option<ServiceKey>, as_json: bool) -> Result<String> {
     let r = client.call(Op::Zero { service }).map_err(refused)?;

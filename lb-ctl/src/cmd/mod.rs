@@ -5,7 +5,9 @@ pub mod drain;
 pub mod edit;
 pub mod generate;
 pub mod list;
+pub mod proc;
 pub mod status;
+pub mod sysctl;
 pub mod top;
 pub mod trace;
 
@@ -78,7 +80,12 @@ pub fn run(
         Command::List(what, opts) => list::run(&client, &what, &opts, global.json)?,
         Command::Save(opts) => list::save(&client, &opts, global.json)?,
         Command::Edit(e) => edit::one(&client, e, global.json)?,
-        Command::Restore => edit::restore(&client, input, global.json)?,
+        Command::Restore {
+            line_by_line: false,
+        } => edit::restore(&client, input, global.json)?,
+        Command::Restore { line_by_line: true } => {
+            edit::restore_lines(&client, input, global.json)?
+        }
         Command::Zero(service) => edit::zero(&client, service, global.json)?,
         // lb synchronises no connections between directors.
         // ipvsadm exits with 255 when the kernel refuses to start or stop a daemon.
@@ -103,6 +110,17 @@ pub fn run(
             .into());
         }
         Command::Top(a) => return top::run(&client, &a, out),
+        // Their output is the kernel's text format; the JSON forms of the same numbers are
+        // -L, -L -c and status's, and get config's.
+        Command::Proc(_) | Command::Sysctl(_) if global.json => {
+            return Err(Failure::usage(
+                "proc and sysctl print the kernel's text formats and have no JSON output: lbctl -L --json, -L -c --json and get config --json carry their numbers",
+                2,
+            )
+            .into());
+        }
+        Command::Proc(a) => proc::run(&client, &a)?,
+        Command::Sysctl(a) => sysctl::run(&client, &a)?,
         Command::Drain(a) => {
             capture(|o| drain::run(&client, a.target.drain_op(a.deadline), global.json, o))?
         }
@@ -130,6 +148,7 @@ pub(crate) fn response_kind(r: &Response) -> &'static str {
         Response::Config { .. } => "config",
         Response::Timeouts { .. } => "timeouts",
         Response::Connections { .. } => "connections",
+        Response::CpuStats { .. } => "cpu stats",
         Response::RealServer { .. } => "real server",
         Response::Error { .. } => "error",
         Response::TraceStarted => "trace started",

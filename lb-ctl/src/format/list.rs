@@ -153,8 +153,10 @@ TCP  [2001:db8::1]:443                  42     1000        0    65536        0
         assert_eq!(list_all(&fixture(), 4096, fmt, &Numeric), expected);
     }
 
+    /// `--nosort`: services in lbd's order, each one's real servers newest first (lbd lists
+    /// them oldest first; the kernel's list has the newest at its head).
     #[test]
-    fn nosort_keeps_daemon_order() {
+    fn nosort_lists_real_servers_newest_first() {
         let fmt = ListFormat {
             nosort: true,
             ..Default::default()
@@ -165,11 +167,11 @@ IP Virtual Server version 1.2.1 (size=65536)
 Prot LocalAddress:Port Scheduler Flags
   -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
 TCP  [2001:db8::1]:443 wlc persistent 300
-  -> [2001:db8::20]:443           Route   5      3          17        
   -> [2001:db8::10]:443           Tunnel  10     4          9         
+  -> [2001:db8::20]:443           Route   5      3          17        
 UDP  10.0.0.53:53 rr
-  -> 192.168.1.11:53              Route   1      0          1234      
   -> 192.168.1.10:53              Route   1      0          1233      
+  -> 192.168.1.11:53              Route   1      0          1234      
 ";
         assert_eq!(list_all(&services[..2], 65536, fmt, &Numeric), expected);
     }

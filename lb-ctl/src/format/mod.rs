@@ -17,6 +17,8 @@
 //!   `lookup.rs`: the host and service names printed without `-n`;
 //! - `sort.rs`: ipvsadm's order (`ipvs_cmp_services`, `ipvs_cmp_dests`, glibc's `qsort`);
 //! - `largenum.rs`: counters (`print_largenum`);
+//! - `proc.rs`: the kernel's own files, `/proc/net/ip_vs`, `ip_vs_conn`, `ip_vs_stats`,
+//!   `ip_vs_stats_percpu` (`lbctl proc`), from the kernel's seq_file format strings;
 //! - `status.rs`: `lbctl status`, and `top.rs`: a frame of `lbctl top` (lbctl's own).
 //!
 //! Nothing here does I/O except name lookups, and those go through a [`Resolve`] the caller
@@ -32,6 +34,7 @@ pub mod list;
 pub mod list_format;
 pub mod lookup;
 pub mod names;
+pub mod proc;
 pub mod save;
 pub mod service;
 pub mod sort;

@@ -32,7 +32,8 @@ use super::{
 ///
 /// lbctl adds what ipvsadm's rules cannot say, only where it is set, so that `-S` then `-R`
 /// gives back the same state: ` --mh-table-size N` on a service, ` -x U -y L` on a real
-/// server with connection thresholds. A sorry server in use (lbd's health checks) is left
+/// server with connection thresholds. (A weight above 65535, which only the JSON config
+/// can set, is printed as it is: neither ipvsadm nor lbctl's `-R` takes it back.) A sorry server in use (lbd's health checks) is left
 /// out: it belongs to the service's config, which `lbctl get config` shows.
 pub fn rules(services: &[ServiceView], nosort: bool, names: &dyn Resolve) -> String {
     let mut out = String::new();
@@ -89,11 +90,14 @@ pub fn rules(services: &[ServiceView], nosort: bool, names: &dyn Resolve) -> Str
                     }
                 }
             }
+            // A lower threshold without an upper one (the JSON config allows it; it has no
+            // effect) is left out: `-y` without `-x` is ERANGE to IPVS and to lbd's ipvsadm
+            // commands, and the rules must restore.
             if rs.upper_threshold != 0 {
                 let _ = write!(out, " -x {}", rs.upper_threshold);
-            }
-            if rs.lower_threshold != 0 {
-                let _ = write!(out, " -y {}", rs.lower_threshold);
+                if rs.lower_threshold != 0 {
+                    let _ = write!(out, " -y {}", rs.lower_threshold);
+                }
             }
             out.push('\n');
         }
@@ -126,6 +130,14 @@ mod tests {
 -a -f 8 -6 -r [2001:db8::20]:80 -g -w 1
 ";
         assert_eq!(rules(&fixture2(), false, &Numeric), expected);
+        // A lower threshold without an upper one is not saved (`-y` alone does not restore).
+        let mut lone = fixture2();
+        lone[3].real_servers[0].upper_threshold = 0;
+        assert!(
+            rules(&lone, false, &Numeric).contains("-a -u 10.0.0.53:53 -r 10.1.0.1:53 -g -w 2\n"),
+            "{}",
+            rules(&lone, false, &Numeric)
+        );
         // The first table too (IPv6 persistence, local real servers saved as -g).
         let first = rules(&fixture(), false, &Numeric);
         assert!(

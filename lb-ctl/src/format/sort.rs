@@ -9,7 +9,9 @@ use lb_model::api::{RealServerView, ServiceView};
 use super::names::protocol_number;
 
 /// The services in ipvsadm's order: `ipvs_sort_services(get, ipvs_cmp_services)` unless
-/// `--nosort`.
+/// `--nosort`, which keeps lbd's order, the order they were added in (the kernel's is that of
+/// its hash table's buckets, and `ip_vs_svc_hashkey` mixes in the kernel address of the
+/// namespace's IPVS state: no order lbd could reproduce).
 pub(super) fn sorted(services: &[ServiceView], nosort: bool) -> Vec<&ServiceView> {
     let mut order: Vec<&ServiceView> = services.iter().collect();
     if !nosort {
@@ -18,11 +20,15 @@ pub(super) fn sorted(services: &[ServiceView], nosort: bool) -> Vec<&ServiceView
     order
 }
 
-/// A service's real servers in ipvsadm's order: `ipvs_sort_dests(d, ipvs_cmp_dests)` unless
-/// `--nosort`.
+/// A service's real servers in ipvsadm's order: `ipvs_sort_dests(d, ipvs_cmp_dests)`, or with
+/// `--nosort` the kernel's own, newest first: IPVS adds a destination at the head of its
+/// service's list (`list_add_rcu` in `__ip_vs_update_dest`; an edit keeps its place), and lbd
+/// lists them in the order they were added, so the kernel's is that order reversed.
 pub(super) fn sorted_dests(svc: &ServiceView, nosort: bool) -> Vec<&RealServerView> {
     let mut dests: Vec<&RealServerView> = svc.real_servers.iter().collect();
-    if !nosort {
+    if nosort {
+        dests.reverse();
+    } else {
         glibc_qsort(&mut dests, &|a, b| cmp_dests(a, b));
     }
     dests

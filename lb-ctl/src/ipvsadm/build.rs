@@ -37,7 +37,9 @@ pub(super) fn command(
             Command::List(what, cli.list)
         }
         Cmd::Save => Command::Save(cli.list),
-        Cmd::Restore => Command::Restore,
+        Cmd::Restore => Command::Restore {
+            line_by_line: cli.command.line_by_line,
+        },
         Cmd::Flush => Command::Edit(Edit::Clear),
         Cmd::Zero => Command::Zero(v.svc.map(|(k, _)| k)),
         Cmd::Timeout => {

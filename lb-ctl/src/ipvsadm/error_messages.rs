@@ -112,6 +112,11 @@ fn ipvsadm_error_messages() {
             ],
             "illegal weight specified",
         ),
+        // ipvsadm's range, 0 to 65535 (the JSON config takes the kernel's, to 2147483647).
+        (
+            &["-a", "-t", "10.0.0.1:80", "-r", "10.1.0.1", "-w", "65536"],
+            "illegal weight specified",
+        ),
         (
             &["-a", "-t", "10.0.0.1:80", "-r", "10.1.0.1", "-w", "-1"],
             "illegal weight specified",
@@ -335,6 +340,10 @@ fn ipvsadm_error_messages() {
         (
             &["-L", "--mh-table-size", "7"],
             "Illegal 'mh-table-size' option with the 'list' command",
+        ),
+        (
+            &["-L", "--line-by-line"],
+            "Illegal 'line-by-line' option with the 'list' command",
         ),
     ] {
         assert_eq!(run(args).unwrap_err(), want, "{args:?}");

@@ -47,7 +47,7 @@ pub use self::{
     options::given_flags,
     popt::clap_error,
     process::{resolve, resolve_with},
-    restore::{RestoreError, parse_restore},
+    restore::{RestoreError, parse_restore, parse_restore_line},
     service::DEFAULT_SCHEDULER,
     timeout::{DEFAULT_PERSISTENT_TIMEOUT, MAX_TIMEOUT},
 };

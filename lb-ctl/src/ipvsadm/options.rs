@@ -28,6 +28,7 @@ pub fn given_flags(cli: &Cli) -> Vec<&'static str> {
         (c.list > 0, "--list"),
         (c.zero > 0, "--zero"),
         (c.set.is_some(), "--set"),
+        (c.line_by_line, "--line-by-line"),
         (c.start_daemon.is_some(), "--start-daemon"),
         (c.stop_daemon.is_some(), "--stop-daemon"),
         (s.tcp.is_some(), "--tcp-service"),

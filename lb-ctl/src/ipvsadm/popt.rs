@@ -16,6 +16,7 @@ fn option_name(long: &str) -> Option<Result<&'static str, ()>> {
         }
         "set" | "start-daemon" | "stop-daemon" => Some(Err(())),
         "mh-table-size" => Some(Ok("mh-table-size")),
+        "line-by-line" => Some(Ok("line-by-line")),
         _ => OPT_NAMES.iter().find(|n| **n == long).map(|n| Ok(*n)),
     }
 }

@@ -31,6 +31,12 @@ pub fn resolve_with(cli: &Cli, lookup: &dyn Lookup) -> Result<Command, UsageErro
             CMD_NAMES[cmd as usize]
         )));
     }
+    if cli.command.line_by_line && cmd != Cmd::Restore {
+        return Err(UsageError::new(format!(
+            "Illegal 'line-by-line' option with the '{}' command",
+            CMD_NAMES[cmd as usize]
+        )));
+    }
     table::check_options(cmd, &opts)?;
     build::command(cmd, cli, &opts, values)
 }
@@ -162,7 +168,16 @@ mod tests {
             Command::Zero(Some(key("tcp", "10.0.0.1", 80)))
         );
         assert!(matches!(run(&["-S", "-n"]).unwrap(), Command::Save(o) if o.numeric));
-        assert_eq!(run(&["-R"]).unwrap(), Command::Restore);
+        assert_eq!(
+            run(&["-R"]).unwrap(),
+            Command::Restore {
+                line_by_line: false
+            }
+        );
+        assert_eq!(
+            run(&["-R", "--line-by-line"]).unwrap(),
+            Command::Restore { line_by_line: true }
+        );
         assert_eq!(
             run(&["-L", "-t", "10.0.0.1:80", "--rate"]).unwrap(),
             Command::List(

@@ -39,12 +39,15 @@ fn u32_option(v: &Option<String>, max: i64, what: &str) -> Result<Option<u32>, U
     }
 }
 
+/// The highest weight ipvsadm's `-w` reads.
+pub const MAX_IPVSADM_WEIGHT: i64 = 65535;
+
 /// `-w`.
 pub(super) fn weight(r: &RealOptions) -> Result<Option<u32>, UsageError> {
-    // ipvsadm 1.31 reads 0..65535 (string_to_number(optarg, 0, 65535)); lbctl takes IPVS's
-    // whole weight range, 0..2147483647 (what the kernel and lb's config accept), so that
-    // every ipvsadm command line still works and `-S` / `-R` round-trips any state.
-    u32_option(&r.weight, i32::MAX as i64, "weight")
+    // ipvsadm 1.31: string_to_number(optarg, 0, 65535). The kernel and lb's JSON config take
+    // up to 2147483647; the ipvsadm interface keeps ipvsadm's range, so that what it makes
+    // `-S` prints in words the real ipvsadm restores.
+    u32_option(&r.weight, MAX_IPVSADM_WEIGHT, "weight")
 }
 
 /// `-x`, `-y`: the upper and lower connection thresholds.

@@ -22,51 +22,60 @@ pub struct RestoreError {
 pub fn parse_restore(text: &str, lookup: &dyn Lookup) -> Result<Vec<(usize, Edit)>, RestoreError> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
-        let n = i + 1;
-        let fail = |message: String, status: u8| RestoreError {
-            message: format!("line {n}: {}", message.trim_end()),
-            status,
-        };
-        let line = match line.find('#') {
-            Some(c) => &line[..c],
-            None => line,
-        };
-        let words: Vec<String> = std::iter::once("lbctl")
-            .chain(
-                line.split([' ', '\t', '\r'])
-                    .filter(|w| !w.is_empty() && *w != "ipvsadm" && *w != "lbctl"),
-            )
-            .map(str::to_string)
-            .collect();
-        if words.len() == 1 {
-            continue;
-        }
-        let cli = Cli::parse_words(&words).map_err(|e| match clap_error(&words, &e) {
-            Some((message, status)) => fail(message, status),
-            None => {
-                let text = e.to_string();
-                let first = text.lines().next().unwrap_or("").trim();
-                fail(first.strip_prefix("error: ").unwrap_or(first).into(), 2)
-            }
-        })?;
-        if cli.verb.is_some() {
-            return Err(fail(
-                "only ipvsadm's changing commands can be restored".into(),
-                2,
-            ));
-        }
-        match resolve_with(&cli, lookup) {
-            Ok(Command::Edit(e)) => out.push((n, e)),
-            Ok(_) => {
-                return Err(fail(
-                    "only -A, -E, -D, -C, -a, -e, -d and --set can be restored".into(),
-                    2,
-                ));
-            }
-            Err(e) => return Err(fail(e.0, 2)),
+        if let Some(e) = parse_restore_line(i + 1, line, lookup)? {
+            out.push((i + 1, e));
         }
     }
     Ok(out)
+}
+
+/// Line `n` of `-R`'s input (see [`parse_restore`]): its edit, None for a line with no
+/// command, or the error naming the line.
+pub fn parse_restore_line(
+    n: usize,
+    line: &str,
+    lookup: &dyn Lookup,
+) -> Result<Option<Edit>, RestoreError> {
+    let fail = |message: String, status: u8| RestoreError {
+        message: format!("line {n}: {}", message.trim_end()),
+        status,
+    };
+    let line = match line.find('#') {
+        Some(c) => &line[..c],
+        None => line,
+    };
+    let words: Vec<String> = std::iter::once("lbctl")
+        .chain(
+            line.split([' ', '\t', '\r'])
+                .filter(|w| !w.is_empty() && *w != "ipvsadm" && *w != "lbctl"),
+        )
+        .map(str::to_string)
+        .collect();
+    if words.len() == 1 {
+        return Ok(None);
+    }
+    let cli = Cli::parse_words(&words).map_err(|e| match clap_error(&words, &e) {
+        Some((message, status)) => fail(message, status),
+        None => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("").trim();
+            fail(first.strip_prefix("error: ").unwrap_or(first).into(), 2)
+        }
+    })?;
+    if cli.verb.is_some() {
+        return Err(fail(
+            "only ipvsadm's changing commands can be restored".into(),
+            2,
+        ));
+    }
+    match resolve_with(&cli, lookup) {
+        Ok(Command::Edit(e)) => Ok(Some(e)),
+        Ok(_) => Err(fail(
+            "only -A, -E, -D, -C, -a, -e, -d and --set can be restored".into(),
+            2,
+        )),
+        Err(e) => Err(fail(e.0, 2)),
+    }
 }
 
 #[cfg(test)]
@@ -122,6 +131,13 @@ ipvsadm -a -t 192.168.0.1:80 -r 172.16.0.2:80 -m -w 2   # trailing comment
             ("line 1: multiple 'scheduler' options specified".into(), 2)
         );
         assert_eq!(err("-6\n"), ("line 1: -6 used before -f".into(), 2));
+        assert_eq!(
+            err("-R --line-by-line\n"),
+            (
+                "line 1: only -A, -E, -D, -C, -a, -e, -d and --set can be restored".into(),
+                2
+            )
+        );
         // Words are split at spaces, tabs and carriage returns only (config_stream_read).
         let edits = parse_restore("\t-A\t-t 10.0.0.1:80\r\n \r\n", &Table).unwrap();
         assert_eq!(edits.len(), 1);

@@ -96,21 +96,14 @@ mod tests {
             panic!()
         };
         assert_eq!(service.persistent_netmask, Some(64));
-        // Weights up to IPVS's 2147483647 (ipvsadm's own parser stops at 65535), with
-        // strtol's leading blanks and sign.
-        let Command::Edit(Edit::AddReal { real, .. }) = run(&[
-            "-a",
-            "-t",
-            "10.0.0.1:80",
-            "-r",
-            "10.1.0.1",
-            "-w",
-            " +2147483647",
-        ])
-        .unwrap() else {
+        // Weights up to ipvsadm's 65535 (the kernel's 2147483647 only through the JSON
+        // config), with strtol's leading blanks and sign.
+        let Command::Edit(Edit::AddReal { real, .. }) =
+            run(&["-a", "-t", "10.0.0.1:80", "-r", "10.1.0.1", "-w", " +65535"]).unwrap()
+        else {
             panic!()
         };
-        assert_eq!(real.weight, 2147483647);
+        assert_eq!(real.weight, 65535);
         // -6 may be given twice, --sort any number of times, and --sort does not undo
         // --nosort ("does nothing, for backwards compatibility").
         let Command::List(_, o) = run(&["-L", "--nosort", "--sort", "--sort"]).unwrap() else {

@@ -50,6 +50,13 @@ pub fn answer(d: &mut Context, op: &Op) -> Response {
             }
         }
         Op::Connections => connections(d),
+        Op::CpuStats => match d.cpu_stats() {
+            Ok((per_cpu, rate)) => Response::CpuStats {
+                per_cpu: per_cpu.into_iter().map(Into::into).collect(),
+                rate,
+            },
+            Err(e) => error(e.to_string()),
+        },
     }
 }
 

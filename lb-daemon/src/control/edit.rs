@@ -90,13 +90,16 @@ pub fn edit_config(current: &Config, edits: &[Edit]) -> Result<Config, EditError
     };
     // IPVS's ip_vs_add_dest / ip_vs_edit_dest, once the service is found and before the real
     // server is looked up: "l_threshold > u_threshold" is ERANGE, which ipvsadm prints as
-    // strerror(ERANGE). (lb, unlike IPVS, also takes a lower threshold without an upper one:
-    // it then has no effect.)
+    // strerror(ERANGE). A threshold not given is 0, as in ipvsadm's request, so `-y` without
+    // `-x` is refused too. (The JSON config takes a lower threshold without an upper one,
+    // where it has no effect; ipvsadm's commands refuse it as IPVS does.)
     let thresholds = |i: usize, real: &RealSpec| -> Result<(), EditError> {
-        match (real.upper_threshold, real.lower_threshold) {
-            (Some(u), Some(l)) if u > 0 && l > u => Err(fail(i, "Numerical result out of range")),
-            _ => Ok(()),
+        let upper = real.upper_threshold.unwrap_or(0);
+        let lower = real.lower_threshold.unwrap_or(0);
+        if lower > upper {
+            return Err(fail(i, "Numerical result out of range"));
         }
+        Ok(())
     };
     for (i, e) in edits.iter().enumerate() {
         match e {
@@ -449,6 +452,28 @@ pub(crate) mod tests {
                     },
                 },
                 "Service not defined",
+            ),
+            // `-y` without `-x`: the upper threshold is 0, so the lower one is above it.
+            (
+                Edit::AddReal {
+                    service: key("tcp", "192.168.0.1", 80),
+                    real: RealSpec {
+                        lower_threshold: Some(5),
+                        ..real("172.16.0.1", 80, "dr", 1)
+                    },
+                },
+                "Numerical result out of range",
+            ),
+            (
+                Edit::EditReal {
+                    service: key("tcp", "192.168.0.1", 80),
+                    real: RealSpec {
+                        upper_threshold: Some(0),
+                        lower_threshold: Some(1),
+                        ..real("172.16.0.1", 80, "dr", 1)
+                    },
+                },
+                "Numerical result out of range",
             ),
         ];
         for (e, want) in cases {

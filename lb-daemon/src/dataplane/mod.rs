@@ -762,6 +762,11 @@ fn zero_stats(m: &mut PerCpuArray<MapData, Stats>, id: u32, name: &'static str) 
     m.set(id, zeros, 0).map_err(|source| map_err(name, source))
 }
 
+/// How many CPUs the kernel's per-CPU maps have a value for (the possible CPUs).
+pub fn possible_cpus() -> usize {
+    aya::util::nr_cpus().unwrap_or(1)
+}
+
 /// Tells a standalone `decap` (from [`attach_standalone`]) to strip GUE sent to `port`.
 pub fn set_decap_gue_port(ebpf: &mut Ebpf, port: u16) -> Result<()> {
     let name = map_name::DECAP_CONFIG;

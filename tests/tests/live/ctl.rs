@@ -421,6 +421,36 @@ fn bad_input_gets_its_exact_message_a_failing_status_and_changes_nothing() {
             "illegal weight specified".into(),
         ),
         (
+            "weight above ipvsadm's 65535",
+            Args(&[
+                "-a",
+                "-t",
+                "192.168.0.1:80",
+                "-r",
+                "172.16.0.3:80",
+                "-m",
+                "-w",
+                "65536",
+            ]),
+            2,
+            "illegal weight specified".into(),
+        ),
+        (
+            "lower threshold without an upper one",
+            Args(&[
+                "-a",
+                "-t",
+                "192.168.0.1:80",
+                "-r",
+                "172.16.0.3:80",
+                "-m",
+                "-y",
+                "5",
+            ]),
+            255,
+            "Numerical result out of range".into(),
+        ),
+        (
             "duplicate service",
             Args(&["-A", "-t", "192.168.0.1:80", "-s", "wlc"]),
             255,
@@ -592,6 +622,209 @@ fn bad_input_gets_its_exact_message_a_failing_status_and_changes_nothing() {
             "{what}: the state file changed"
         );
     }
+}
+
+/// ipvsadm's details: `--nosort` lists real servers newest first (as the kernel does), and
+/// `-R --line-by-line` restores as ipvsadm does (lines before a refused one stay, the next
+/// ones are tried, a usage error stops, the status is the last line's), while `-R` stays all
+/// or nothing.
+#[test]
+fn nosort_lists_newest_first_and_line_by_line_restore_keeps_what_worked() {
+    require_root!();
+    let lbd = SoloLbd::start();
+    let rules = "-A -t 192.168.0.1:80 -s rr\n\
+                 -a -t 192.168.0.1:80 -r 172.16.0.2:80 -m\n\
+                 -a -t 192.168.0.1:80 -r 172.16.0.3:80 -m -w 65535\n\
+                 -a -t 192.168.0.1:80 -r 172.16.0.1:80 -m -x 10 -y 5\n";
+    let out = lbd.lbctl(&["-R"], rules.as_bytes());
+    assert!(out.status.success(), "{out:?}");
+    // The banner's size is the solo lbd's table size, which this test does not choose.
+    let banner = lbd.ok(&["-L", "-n"]).lines().next().unwrap().to_string();
+    let head = format!(
+        "{banner}\n\
+         Prot LocalAddress:Port Scheduler Flags\n  \
+         -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n\
+         TCP  192.168.0.1:80 rr\n"
+    );
+    assert_eq!(
+        lbd.ok(&["-L", "-n"]),
+        format!(
+            "{head}  \
+             -> 172.16.0.1:80                Masq    1      0          0         \n  \
+             -> 172.16.0.2:80                Masq    1      0          0         \n  \
+             -> 172.16.0.3:80                Masq    65535  0          0         \n"
+        )
+    );
+    assert_eq!(
+        lbd.ok(&["-L", "-n", "--nosort"]),
+        format!(
+            "{head}  \
+             -> 172.16.0.1:80                Masq    1      0          0         \n  \
+             -> 172.16.0.3:80                Masq    65535  0          0         \n  \
+             -> 172.16.0.2:80                Masq    1      0          0         \n"
+        )
+    );
+    // -S restores under ipvsadm's own limits: every weight within 65535, -y only with -x.
+    let saved = lbd.ok(&["-S", "-n"]);
+    assert_eq!(
+        saved,
+        "-A -t 192.168.0.1:80 -s rr\n\
+         -a -t 192.168.0.1:80 -r 172.16.0.1:80 -m -w 1 -x 10 -y 5\n\
+         -a -t 192.168.0.1:80 -r 172.16.0.2:80 -m -w 1\n\
+         -a -t 192.168.0.1:80 -r 172.16.0.3:80 -m -w 65535\n"
+    );
+
+    // The batch: one refused line (a duplicate) and nothing is restored.
+    let more = "-a -t 192.168.0.1:80 -r 172.16.0.4:80 -m\n\
+                -a -t 192.168.0.1:80 -r 172.16.0.1:80 -m\n\
+                -a -t 192.168.0.1:80 -r 172.16.0.5:80 -m\n";
+    let out = lbd.lbctl(&["-R"], more.as_bytes());
+    assert_eq!(out.status.code(), Some(255), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "line 2: Destination already exists (nothing was restored)\n"
+    );
+    assert_eq!(lbd.ok(&["-S", "-n"]), saved);
+
+    // Line by line: line 2 is reported, lines 1 and 3 are applied, the last line worked: 0.
+    let out = lbd.lbctl(&["-R", "--line-by-line"], more.as_bytes());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "line 2: Destination already exists\n"
+    );
+    let now = lbd.ok(&["-S", "-n"]);
+    assert!(now.contains("-r 172.16.0.4:80 -m -w 1\n"), "{now}");
+    assert!(now.contains("-r 172.16.0.5:80 -m -w 1\n"), "{now}");
+    // The last line refused: status 255 with its message.
+    let out = lbd.lbctl(
+        &["-R", "--line-by-line"],
+        b"-a -t 192.168.0.1:80 -r 172.16.0.6:80 -m\n-d -t 192.168.0.1:80 -r 172.16.0.9:80\n",
+    );
+    assert_eq!(out.status.code(), Some(255), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "line 2: No such destination\n"
+    );
+    // A line ipvsadm's checks refuse stops there: line 1 stays, line 3 is never read.
+    let out = lbd.lbctl(
+        &["-R", "--line-by-line"],
+        b"-a -t 192.168.0.1:80 -r 172.16.0.7:80 -m\n-a -t 192.168.0.1:80 -r 172.16.0.8:80 -w 70000\n-a -t 192.168.0.1:80 -r 172.16.0.9:80 -m\n",
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "line 2: illegal weight specified\n"
+    );
+    let now = lbd.ok(&["-S", "-n"]);
+    assert!(now.contains("-r 172.16.0.7:80 -m -w 1\n"), "{now}");
+    assert!(
+        !now.contains("172.16.0.8") && !now.contains("172.16.0.9"),
+        "{now}"
+    );
+}
+
+/// `lbctl proc` prints the kernel's /proc/net files of IPVS for lbd's state, and `lbctl
+/// sysctl` lists, describes and sets the IPVS sysctls lb honours (through the config).
+#[test]
+fn proc_files_and_sysctls_come_from_the_running_lbd() {
+    require_root!();
+    let lbd = SoloLbd::start();
+    let rules = "-A -t 192.168.0.1:80 -s rr\n\
+                 -a -t 192.168.0.1:80 -r 172.16.0.1:80 -m\n\
+                 -a -t 192.168.0.1:80 -r 172.16.0.2:8080 -m -w 3\n\
+                 -A -u 10.0.0.53:53 -s sh -p 600 -M 255.255.255.0\n\
+                 -a -u 10.0.0.53:53 -r 10.1.0.1:53 -g -w 2\n";
+    let out = lbd.lbctl(&["-R"], rules.as_bytes());
+    assert!(out.status.success(), "{out:?}");
+    let size = lbd.ok(&["-L", "-n"]).lines().next().unwrap().to_string();
+    // The kernel's format: hexadecimal addresses and ports, real servers newest first, the
+    // persistence timeout in jiffies (HZ given), the mask as a word.
+    assert_eq!(
+        lbd.ok(&["proc", "ip_vs", "--hz", "100"]),
+        format!(
+            "{size}\n\
+             Prot LocalAddress:Port Scheduler Flags\n  \
+             -> RemoteAddress:Port Forward Weight ActiveConn InActConn\n\
+             TCP  C0A80001:0050 rr  \n  \
+             -> AC100002:1F90      Masq    3      0          0         \n  \
+             -> AC100001:0050      Masq    1      0          0         \n\
+             UDP  0A000035:0035 sh  persistent 60000 FFFFFF00\n  \
+             -> 0A010001:0035      Route   2      0          0         \n"
+        )
+    );
+    assert_eq!(
+        lbd.ok(&["proc", "ip_vs_conn"]),
+        "Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData\n"
+    );
+    assert_eq!(
+        lbd.ok(&["proc", "ip_vs_stats"]),
+        "   Total Incoming Outgoing         Incoming         Outgoing\n   \
+         Conns  Packets  Packets            Bytes            Bytes\n       \
+         0        0        0                0                0\n\n \
+         Conns/s   Pkts/s   Pkts/s          Bytes/s          Bytes/s\n       \
+         0        0        0                0                0\n"
+    );
+    // One line per possible CPU, as the kernel's per-CPU counters have.
+    let possible = std::fs::read_to_string("/sys/devices/system/cpu/possible").unwrap();
+    let cpus = possible
+        .trim()
+        .split(',')
+        .map(|r| match r.split_once('-') {
+            Some((a, b)) => b.parse::<usize>().unwrap() - a.parse::<usize>().unwrap() + 1,
+            None => 1,
+        })
+        .sum::<usize>();
+    let percpu = lbd.ok(&["proc", "ip_vs_stats_percpu"]);
+    let lines: Vec<&str> = percpu.lines().collect();
+    assert_eq!(lines.len(), 2 + cpus + 4, "{percpu}");
+    for (i, l) in lines[2..2 + cpus].iter().enumerate() {
+        assert_eq!(
+            *l,
+            format!("{i:3X}        0        0        0                0                0"),
+            "{percpu}"
+        );
+    }
+    let out = lbd.lbctl(&["proc", "ip_vs_nope"], b"");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+
+    // sysctl: the values the config gives (defaults here), then one set, as sysctl -w does.
+    assert_eq!(
+        lbd.ok(&["sysctl"]),
+        "net.ipv4.vs.expire_nodest_conn = 0\n\
+         net.ipv4.vs.lblc_expiration = 86400\n\
+         net.ipv4.vs.lblcr_expiration = 86400\n"
+    );
+    assert_eq!(
+        lbd.ok(&["sysctl", "-w", "net.ipv4.vs.expire_nodest_conn=1"]),
+        "net.ipv4.vs.expire_nodest_conn = 1\n"
+    );
+    let config: serde_json::Value = serde_json::from_str(&lbd.ok(&["get", "config"])).unwrap();
+    assert_eq!(config["expire_nodest_conn"], true);
+    assert_eq!(
+        lbd.ok(&[
+            "sysctl",
+            "expire_nodest_conn",
+            "net/ipv4/vs/lblc_expiration"
+        ]),
+        "net.ipv4.vs.expire_nodest_conn = 1\nnet.ipv4.vs.lblc_expiration = 86400\n"
+    );
+    let described = lbd.ok(&["sysctl", "-d"]);
+    assert_eq!(described.lines().count(), 3, "{described}");
+    assert!(described.starts_with("net.ipv4.vs.expire_nodest_conn: 1: when a real server"));
+    // An IPVS sysctl lb does not honour, and a value out of range: refused, nothing changed.
+    let out = lbd.lbctl(&["sysctl", "-w", "net.ipv4.vs.secure_tcp=1"], b"");
+    assert_eq!(out.status.code(), Some(255), "{out:?}");
+    let out = lbd.lbctl(&["sysctl", "-w", "lblc_expiration=0"], b"");
+    assert_eq!(out.status.code(), Some(255), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "sysctl: setting key \"net.ipv4.vs.lblc_expiration\": Invalid argument (0 is out of range: 1 to 4294967295)\n"
+    );
+    assert_eq!(
+        lbd.ok(&["sysctl", "lblc_expiration"]),
+        "net.ipv4.vs.lblc_expiration = 86400\n"
+    );
 }
 
 #[test]

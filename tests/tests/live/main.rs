@@ -14,5 +14,6 @@ mod forwarding;
 mod health;
 mod json;
 mod ops;
+mod packaging;
 mod restart;
 mod trace;
