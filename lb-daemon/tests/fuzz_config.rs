@@ -103,13 +103,30 @@ fn mutate(v: &mut Value, r: &mut fastrand::Rng, depth: u32) {
     }
 }
 
+/// Inputs per fuzzer: 5,000, or `LB_FUZZ_ROUNDS` (`cargo xtask fuzz`).
+fn rounds() -> u32 {
+    std::env::var("LB_FUZZ_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5_000)
+}
+
+/// One line for `cargo xtask`'s summary (target/tmp/fuzz-report-NAME.txt).
+fn report(name: &str, line: &str) {
+    eprintln!("{name}: {line}");
+    let _ = std::fs::write(
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("fuzz-report-{name}.txt")),
+        line,
+    );
+}
+
 #[test]
 fn mutated_configs_never_panic_and_every_error_says_where() {
     let mut r = seeded_rng();
     let base = good();
     let base_cfg = Config::parse(&base.to_string(), "good").expect("the base config is valid");
     let (mut ok, mut bad, mut syntax) = (0u32, 0u32, 0u32);
-    for _ in 0..5_000 {
+    for _ in 0..rounds() {
         let mut v = base.clone();
         for _ in 0..1 + r.usize(..3) {
             mutate(&mut v, &mut r, 0);
@@ -169,7 +186,13 @@ fn mutated_configs_never_panic_and_every_error_says_where() {
             }
         }
     }
-    eprintln!("config fuzz: {ok} accepted, {bad} refused ({syntax} not one JSON document)");
+    report(
+        "config",
+        &format!(
+            "{} configs: {ok} accepted, {bad} refused ({syntax} not one JSON document, all refused with line and column)",
+            ok + bad
+        ),
+    );
     assert!(
         ok > 100 && bad > 1000 && syntax > 300,
         "{ok} accepted, {bad} refused, {syntax} broken"
@@ -299,7 +322,7 @@ fn random_ipvsadm_edits_never_panic_and_leave_valid_configs() {
     let base = Config::parse(&good().to_string(), "good").unwrap();
     let (mut ok, mut bad) = (0u32, 0u32);
     let mut cur = base.clone();
-    for _ in 0..5_000 {
+    for _ in 0..rounds() {
         let edits: Vec<Edit> = (0..1 + r.usize(..4)).map(|_| random_edit(&mut r)).collect();
         match edit_config(&cur, &edits) {
             Ok(next) => {
@@ -320,6 +343,13 @@ fn random_ipvsadm_edits_never_panic_and_leave_valid_configs() {
         }
     }
     assert!(ok > 100 && bad > 100, "{ok} accepted, {bad} refused");
+    report(
+        "ipvsadm-edits",
+        &format!(
+            "{} batches of edits: {ok} accepted, {bad} refused",
+            ok + bad
+        ),
+    );
 }
 
 const SEED: u64 = 0x5eed_c0f1_2026;

@@ -11,6 +11,7 @@ pub mod fixture;
 pub mod flow;
 pub mod listing;
 pub mod models;
+pub mod mount;
 pub mod netns;
 pub mod packet;
 pub mod servers;

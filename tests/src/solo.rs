@@ -20,6 +20,8 @@ pub struct SoloLbd {
     /// Where lbd pins its maps.
     pub pin_dir: PathBuf,
     pub socket: PathBuf,
+    /// lbd's state file (`dir/state.json` unless the test chose another place).
+    pub state_file: PathBuf,
     /// The config lbd started with (no services).
     pub config: ConfigBuilder,
     pub ns: Netns,
@@ -38,7 +40,17 @@ impl SoloLbd {
         Self::start_sharing(Share::alone())
     }
 
+    /// lbd beside the other live tests, its state file at `state_file` (a test's own
+    /// filesystem, say).
+    pub fn start_with_state_file(state_file: PathBuf) -> Self {
+        Self::start_full(Share::side_by_side(), Some(state_file))
+    }
+
     fn start_sharing(share: Share) -> Self {
+        Self::start_full(share, None)
+    }
+
+    fn start_full(share: Share, state_file: Option<PathBuf>) -> Self {
         let ns = Netns::new("ctl");
         ns.ip(&[
             "link", "add", "eth0", "type", "veth", "peer", "name", "peer0",
@@ -52,19 +64,15 @@ impl SoloLbd {
         let config = config().conn_table_size(65536).pin_dir(&pin_dir);
         std::fs::write(dir.join("lb.json"), config.json()).unwrap();
         let socket = dir.join("lbd.sock");
+        let state_file = state_file.unwrap_or_else(|| dir.join("state.json"));
         let log = std::fs::File::create(dir.join("lbd.log")).unwrap();
-        let p = spawn_lbd(
-            &ns,
-            &dir.join("lb.json"),
-            &socket,
-            &dir.join("state.json"),
-            log,
-        );
+        let p = spawn_lbd(&ns, &dir.join("lb.json"), &socket, &state_file, log);
         SoloLbd {
             lbd: Some(p),
             dir,
             pin_dir,
             socket,
+            state_file,
             config,
             ns,
             _share: share,
@@ -74,6 +82,39 @@ impl SoloLbd {
     /// Runs lbctl against this lbd, returning its whole output without judging it.
     pub fn lbctl(&self, args: &[&str], stdin: &[u8]) -> Output {
         lbctl(&self.socket, args, stdin)
+    }
+
+    /// lbd's process id.
+    pub fn pid(&self) -> u32 {
+        self.lbd.as_ref().expect("lbd runs").pid()
+    }
+
+    /// Kills lbd with SIGKILL (nothing it could still write on the way out), leaving the data
+    /// plane and the state file as they are.
+    pub fn stop(&mut self) {
+        if let Some(mut p) = self.lbd.take() {
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(p.pid() as i32, libc::SIGKILL) };
+            p.stop();
+        }
+        let _ = std::fs::remove_file(&self.socket);
+    }
+
+    /// Kills lbd with SIGKILL (nothing it could still write on the way out) and starts it
+    /// again with the same config, socket and state file; returns once it answers.
+    pub fn kill_and_restart(&mut self) {
+        self.stop();
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.join("lbd.log"))
+            .unwrap();
+        self.lbd = Some(spawn_lbd(
+            &self.ns,
+            &self.dir.join("lb.json"),
+            &self.socket,
+            &self.state_file,
+            log,
+        ));
     }
 
     /// lbctl's stdout, which must have succeeded.

@@ -7,6 +7,9 @@
 //! - `test`: setup, build, then the whole test suite.
 //! - `docs`: regenerates what docs/ ships from the binaries (man pages, completions, JSON
 //!   Schemas of lbctl's outputs and of the config); a test checks that docs/ is current.
+//! - `fuzz`: the long fuzz run, separate from CI's: the packet fuzz with 1,000,000 packets
+//!   (`--packets`), the config fuzz, and the live socket-framing and state-file fuzzes with
+//!   more rounds; it ends with each fuzzer's report (packets, XDP_ABORTED, inputs refused).
 //! - `bench`: per-packet costs through BPF_PROG_TEST_RUN, and the control plane's costs
 //!   (applying 1,000 services x 100 real servers from one JSON file; one Maglev rebuild of
 //!   65537 slots for 1,000 real servers); see tests/src/bin/lb-bench.rs. `--before BIN`
@@ -43,6 +46,19 @@ enum Cmd {
         /// Extra arguments for `cargo test` (after `--`).
         #[arg(last = true)]
         args: Vec<String>,
+    },
+    /// The long fuzz run (CI's `test` runs 100,000 packets): packets through `lb`, configs,
+    /// and lbd's socket framing and state file.
+    Fuzz {
+        /// Packets through `lb` (the packet fuzz).
+        #[arg(long, default_value_t = 1_000_000)]
+        packets: u64,
+        /// Requests and state files for the live fuzzes, and configs for the config fuzz.
+        #[arg(long, default_value_t = 5_000)]
+        rounds: u64,
+        /// The generators' seed (hex), for another run than the fixed one.
+        #[arg(long)]
+        seed: Option<String>,
     },
     /// Regenerate docs/ (man pages, completions, JSON Schemas) from the binaries.
     Docs,
@@ -128,7 +144,42 @@ fn run(cli: Cli) -> Result<()> {
             if !args.is_empty() {
                 c.arg("--").args(args);
             }
-            run_tests(&mut c)
+            run_tests(&mut [c])
+        }
+        Cmd::Fuzz {
+            packets,
+            rounds,
+            seed,
+        } => {
+            setup()?;
+            build(false)?;
+            step(&format!(
+                "fuzz: {packets} packets, {rounds} rounds of the config and live fuzzes"
+            ));
+            // The packet fuzz and the live fuzzes (test names with "fuzz"), then the config
+            // fuzz (all of its binary).
+            let mut packet_live = cargo();
+            packet_live
+                .args(["test", "--no-fail-fast", "-p", "lb-tests"])
+                .args(["--test", "packet", "--test", "live", "--", "fuzz"]);
+            let mut config = cargo();
+            config.args([
+                "test",
+                "--no-fail-fast",
+                "-p",
+                "lb-daemon",
+                "--test",
+                "fuzz_config",
+            ]);
+            let mut cmds = [packet_live, config];
+            for c in &mut cmds {
+                c.env("LB_FUZZ_PACKETS", packets.to_string())
+                    .env("LB_FUZZ_ROUNDS", rounds.to_string());
+                if let Some(seed) = &seed {
+                    c.env("LB_FUZZ_SEED", seed);
+                }
+            }
+            run_tests(&mut cmds)
         }
         Cmd::Docs => {
             setup()?;
@@ -227,37 +278,68 @@ fn run_cmd(what: &str, cmd: &mut Command) -> Result<()> {
 /// Runs `cargo test`, streaming its output, and ends with one summary line over every test
 /// binary ("xtask: N passed, M failed"), so the last line speaks for the whole suite rather
 /// than for the last (often empty) doc-test run.
-fn run_tests(cmd: &mut Command) -> Result<()> {
+fn run_tests(cmds: &mut [Command]) -> Result<()> {
     use std::io::{BufRead, BufReader};
-    let mut child = cmd
-        .current_dir(workspace_root())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .context("cargo test: cannot start")?;
+    // The fuzzers write one report line each here (tests' CARGO_TARGET_TMPDIR); a report
+    // left from an earlier run is not this run's.
+    let reports = target_dir().join("tmp");
+    for e in std::fs::read_dir(&reports).into_iter().flatten().flatten() {
+        if e.file_name().to_string_lossy().starts_with("fuzz-report-") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
     let (mut passed, mut failed, mut ignored) = (0u64, 0u64, 0u64);
-    let stdout = child.stdout.take().expect("piped");
-    for line in BufReader::new(stdout).lines() {
-        let line = line.context("reading cargo test output")?;
-        println!("{line}");
-        if let Some(rest) = line.strip_prefix("test result: ") {
-            for part in rest.split(';') {
-                let mut w = part.split_whitespace().rev();
-                let (Some(what), Some(n)) = (w.next(), w.next()) else {
-                    continue;
-                };
-                let n: u64 = n.parse().unwrap_or(0);
-                match what {
-                    "passed" => passed += n,
-                    "failed" => failed += n,
-                    "ignored" => ignored += n,
-                    _ => {}
+    let mut failures = Vec::new();
+    for cmd in cmds.iter_mut() {
+        let mut child = cmd
+            .current_dir(workspace_root())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .context("cargo test: cannot start")?;
+        let stdout = child.stdout.take().expect("piped");
+        for line in BufReader::new(stdout).lines() {
+            let line = line.context("reading cargo test output")?;
+            println!("{line}");
+            if let Some(rest) = line.strip_prefix("test result: ") {
+                for part in rest.split(';') {
+                    let mut w = part.split_whitespace().rev();
+                    let (Some(what), Some(n)) = (w.next(), w.next()) else {
+                        continue;
+                    };
+                    let n: u64 = n.parse().unwrap_or(0);
+                    match what {
+                        "passed" => passed += n,
+                        "failed" => failed += n,
+                        "ignored" => ignored += n,
+                        _ => {}
+                    }
                 }
             }
         }
+        let st = child.wait().context("cargo test")?;
+        if !st.success() {
+            failures.push(st);
+        }
     }
-    let st = child.wait().context("cargo test")?;
+    let mut found: Vec<(String, String)> = std::fs::read_dir(&reports)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let what = name
+                .strip_prefix("fuzz-report-")?
+                .strip_suffix(".txt")?
+                .to_string();
+            Some((what, std::fs::read_to_string(e.path()).ok()?))
+        })
+        .collect();
+    found.sort();
+    for (what, line) in found {
+        println!("xtask: fuzz {what}: {}", line.trim());
+    }
     println!("xtask: {passed} passed, {failed} failed, {ignored} skipped");
-    if !st.success() {
+    if let Some(st) = failures.first() {
         bail!("cargo test failed ({st})");
     }
     Ok(())
