@@ -7,7 +7,7 @@
 //! | --- | --- | --- |
 //! | 0 | [`dataplane`] | the XDP object and its maps: load, adopt, pin, attach; `apply(&Plan)`, the one way to the maps |
 //! | 1 | [`plan`] | the desired state (one owner) and its overlays, ids and table regions, the table builders, the compiler to a `Plan` |
-//! | 2 | [`health`], [`expiry`], [`estimator`], [`host`] | services that change the desired state through `plan` or keep the data plane's tables |
+//! | 2 | [`health`], [`expiry`], [`estimator`], [`host`], [`sync`] | services that change the desired state through `plan` or keep the data plane's tables |
 //! | 3 | [`context`] | the shared context of the daemon and the listings made from it |
 //! | 4 | [`control`], [`metrics`], [`trace`] | the doors: the control socket, the metrics endpoint, trace streams |
 //! | 5 | [`run`] | start-up and shut-down: the threads and signals that wire the rest |
@@ -25,4 +25,5 @@ pub mod host;
 pub mod metrics;
 pub mod plan;
 pub mod run;
+pub mod sync;
 pub mod trace;

@@ -13,7 +13,7 @@ use std::{
 const LAYERS: &[&[&str]] = &[
     &["dataplane"],
     &["plan"],
-    &["health", "expiry", "estimator", "host"],
+    &["health", "expiry", "estimator", "host", "sync"],
     &["context"],
     &["control", "metrics", "trace"],
     &["run"],

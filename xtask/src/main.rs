@@ -105,6 +105,8 @@ const APT_PACKAGES: &[&str] = &[
     "python3",
     "python3-jsonschema",
     "util-linux",
+    // The high-availability tests: a router and directors announcing VIPs through BIRD 2.
+    "bird2",
 ];
 const BPF_LINKER_VERSION: &str = "0.13.0";
 const LLVM_PREFIX: &str = "/usr/lib/llvm-22";
