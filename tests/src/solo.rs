@@ -101,7 +101,9 @@ impl SoloLbd {
     }
 
     /// Kills lbd with SIGKILL (nothing it could still write on the way out) and starts it
-    /// again with the same config, socket and state file; returns once it answers.
+    /// again with the same config, socket and state file; returns once it answers (it takes
+    /// requests once it has applied its state file, which for thousands of services takes a
+    /// while).
     pub fn kill_and_restart(&mut self) {
         self.stop();
         let log = std::fs::OpenOptions::new()
@@ -115,6 +117,11 @@ impl SoloLbd {
             &self.state_file,
             log,
         ));
+        crate::wait_until(
+            std::time::Duration::from_secs(180),
+            "lbd answers after its restart",
+            || self.lbctl(&["status"], b"").status.success(),
+        );
     }
 
     /// lbctl's stdout, which must have succeeded.

@@ -862,9 +862,9 @@ fn random_and_mutated_packets_leave_as_their_forwarding_method_makes_them() {
 }
 
 #[test]
-fn a_connection_table_of_1024_under_8192_flows_holds_at_most_1024_and_forwards_every_packet() {
+fn a_connection_table_of_1024_under_8192_flows_confirms_at_most_1024_and_forwards_every_packet() {
     require_root!();
-    // One CPU: lbd's table keeps one LRU list per CPU.
+    // One CPU, so that every packet meets the same per-CPU state (flood window, scratch).
     pin_to_cpu0();
     const CAPACITY: u32 = 1024;
     const FLOWS: u16 = 8192;
@@ -880,6 +880,8 @@ fn a_connection_table_of_1024_under_8192_flows_holds_at_most_1024_and_forwards_e
     let client = Ipv4Addr::new(198, 18, 5, 9);
     let before = h.reasons();
     let hit = lb_common::reason::CONN_HIT as usize;
+    let promoted = lb_common::reason::CONN_PROMOTED as usize;
+    let full = lb_common::reason::CONN_TABLE_FULL as usize;
     let mut actions: HashMap<u32, u64> = HashMap::new();
     let mut sent = 0u64;
     let mut send = |h: &mut Harness, sport: u16, flags: u8| -> u64 {
@@ -910,10 +912,24 @@ fn a_connection_table_of_1024_under_8192_flows_holds_at_most_1024_and_forwards_e
         .rev()
         .map(|sport| send(&mut h, sport, TCP_ACK))
         .sum();
-    eprintln!("table of {CAPACITY}: {held} of {FLOWS} flows still held");
+    let after = h.reasons();
+    let (confirmed, refused) = (
+        after[promoted] - before[promoted],
+        after[full] - before[full],
+    );
+    eprintln!(
+        "table of {CAPACITY}: {confirmed} of {FLOWS} flows confirmed, {refused} confirmations \
+         refused as the table was full, {held} of the last {FLOWS} packets met an entry"
+    );
+    // The connection table holds at most its capacity; every flow its second packet could not
+    // confirm is counted as refused (it still goes on, to the same real server, as checked).
     assert!(
-        held > 0 && held <= CAPACITY as u64,
-        "{held} flows of {FLOWS} held by a table of {CAPACITY}"
+        confirmed > 0 && confirmed <= CAPACITY as u64,
+        "{confirmed} flows of {FLOWS} confirmed into a table of {CAPACITY}"
+    );
+    assert!(
+        refused >= FLOWS as u64 - CAPACITY as u64,
+        "only {refused} confirmations refused with {FLOWS} flows for a table of {CAPACITY}"
     );
     assert_counters_add_up(&before, &h.reasons(), &actions, sent);
 }
