@@ -54,30 +54,10 @@ pub fn connections(conns: &[ConnView], persistent_conn: bool, names: &dyn Resolv
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::{Numeric, fixtures::Names};
-
-    /// A connection entry: (address, port) of the client, the VIP and the real server.
-    fn conn(
-        proto: &str,
-        state: &str,
-        expires: u64,
-        client: (&str, u16),
-        vip: (&str, u16),
-        real: (&str, u16),
-    ) -> ConnView {
-        ConnView {
-            protocol: proto.into(),
-            state: state.into(),
-            expires,
-            client: client.0.parse().unwrap(),
-            client_port: client.1,
-            vip: vip.0.parse().unwrap(),
-            vport: vip.1,
-            real: real.0.parse().unwrap(),
-            real_port: real.1,
-            template: state == "NONE",
-        }
-    }
+    use crate::format::{
+        Numeric,
+        fixtures::{Names, conn},
+    };
 
     #[test]
     fn connection_entries() {

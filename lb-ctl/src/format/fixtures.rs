@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use lb_model::api::{RateView, RealServerView, ServiceView, StatsView};
+use lb_model::api::{ConnView, RateView, RealServerView, ServiceView, StatsView};
 
 use super::lookup::Resolve;
 
@@ -286,5 +286,29 @@ impl Resolve for Names {
             (53, "udp") => Some("domain".into()),
             _ => None,
         }
+    }
+}
+
+/// A connection entry: (address, port) of the client, the VIP and the real server; a
+/// template when its state is `NONE`.
+pub(super) fn conn(
+    proto: &str,
+    state: &str,
+    expires: u64,
+    client: (&str, u16),
+    vip: (&str, u16),
+    real: (&str, u16),
+) -> ConnView {
+    ConnView {
+        protocol: proto.into(),
+        state: state.into(),
+        expires,
+        client: client.0.parse().unwrap(),
+        client_port: client.1,
+        vip: vip.0.parse().unwrap(),
+        vport: vip.1,
+        real: real.0.parse().unwrap(),
+        real_port: real.1,
+        template: state == "NONE",
     }
 }

@@ -253,6 +253,7 @@ mod tests {
     use lb_model::api::RealServerView;
 
     use super::*;
+    use crate::format::fixtures::conn;
 
     fn real(
         addr: &str,
@@ -346,28 +347,6 @@ TCP  0A000002:0015 twos  persistent 75000 FFFFFFFF
             ..Default::default()
         };
         assert!(ip_vs(&[fwm], 0, 250).ends_with("InActConn\nFWM  00000007 wlc \n"));
-    }
-
-    fn conn(
-        proto: &str,
-        state: &str,
-        expires: u64,
-        c: (&str, u16),
-        v: (&str, u16),
-        r: (&str, u16),
-    ) -> ConnView {
-        ConnView {
-            protocol: proto.into(),
-            state: state.into(),
-            expires,
-            client: c.0.parse().unwrap(),
-            client_port: c.1,
-            vip: v.0.parse().unwrap(),
-            vport: v.1,
-            real: r.0.parse().unwrap(),
-            real_port: r.1,
-            template: state == "NONE",
-        }
     }
 
     #[test]
