@@ -401,7 +401,8 @@ pub fn lbctl(socket: &std::path::Path, args: &[&str], stdin: &[u8]) -> std::proc
 /// The whole topology. Drop order tears down processes and servers before namespaces.
 pub struct Topology {
     pub method: Method,
-    peer_xdp: Option<aya::Ebpf>,
+    /// `pass` on the bridge side of each of the director's veths.
+    pub(crate) peer_xdp: Vec<aya::Ebpf>,
     pub lbd: Option<Proc>,
     pub decaps: Vec<Proc>,
     pub http: Vec<HttpServer>,
@@ -412,9 +413,9 @@ pub struct Topology {
     pub socket: PathBuf,
     pub pin_dir: PathBuf,
     pub config_path: PathBuf,
-    workdir: PathBuf,
+    pub(crate) workdir: PathBuf,
     // Last: released once everything above is torn down.
-    _share: Share,
+    pub(crate) _share: Share,
 }
 
 impl Topology {
@@ -528,7 +529,7 @@ impl Topology {
         let pin_dir = PathBuf::from("/sys/fs/bpf").join(unique_name("pins"));
         Topology {
             method,
-            peer_xdp: Some(peer_xdp),
+            peer_xdp: vec![peer_xdp],
             lbd: None,
             decaps,
             http,
@@ -729,7 +730,7 @@ impl Drop for Topology {
         }
         self.decaps.clear();
         self.http.clear();
-        self.peer_xdp.take();
+        self.peer_xdp.clear();
         // lbd removes its pins on a clean stop; this covers a crashed one.
         let _ = std::fs::remove_dir_all(&self.pin_dir);
         let _ = std::fs::remove_dir_all(&self.workdir);

@@ -66,9 +66,14 @@ pub fn schema() -> Value {
         "/properties/conn_reuse_mode",
         json!({ "minimum": 0, "maximum": 3 }),
     );
+    let ifname = json!({ "minLength": 1, "maxLength": 15, "pattern": "^[^/\\s]+$" });
+    set("/properties/interface", ifname.clone());
+    // Given, it is a name (null would leave no interface at all).
+    set("/properties/interface", json!({ "type": "string" }));
+    set("/properties/interfaces/items", ifname);
     set(
-        "/properties/interface",
-        json!({ "minLength": 1, "maxLength": 15, "pattern": "^[^/]+$" }),
+        "/properties/interfaces",
+        json!({ "minItems": 1, "maxItems": super::MAX_INTERFACES, "uniqueItems": true }),
     );
     for t in ["tcp", "tcpfin", "udp"] {
         set(
@@ -84,6 +89,8 @@ pub fn schema() -> Value {
     };
     set(&format!("{real}/tun_type"), names(&TunType::names()));
     set(&format!("{real}/tun_csum"), names(&TunCsum::names()));
+    // `interface` is the one-element shorthand of `interfaces`: exactly one is given.
+    v["oneOf"] = json!([{ "required": ["interface"] }, { "required": ["interfaces"] }]);
     v
 }
 
@@ -118,7 +125,15 @@ mod tests {
     #[test]
     fn schema_says_what_is_allowed() {
         let s = schema();
-        assert_eq!(s["required"], json!(["interface"]));
+        assert_eq!(s.get("required"), None);
+        assert_eq!(
+            s["oneOf"],
+            json!([{ "required": ["interface"] }, { "required": ["interfaces"] }])
+        );
+        assert_eq!(
+            s["properties"]["interfaces"]["items"]["maxLength"],
+            json!(15)
+        );
         assert_eq!(s["additionalProperties"], json!(false));
         let svc = &s["$defs"]["ServiceConfig"];
         assert_eq!(svc["additionalProperties"], json!(false));

@@ -19,3 +19,4 @@ mod ops;
 mod packaging;
 mod restart;
 mod trace;
+mod two_armed;
