@@ -116,7 +116,7 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
         host::forwarding::enable(&cfg)?;
         if cfg.xdp_mode == XdpMode::Generic {
             warn!(
-                interfaces = ?interfaces,
+                interfaces = %interfaces.join(", "),
                 "attaching in generic (skb) mode as the config asks: slower than native"
             );
         }
@@ -140,7 +140,7 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
         let _ = std::fs::remove_file(socket);
         return Err(e);
     }
-    info!(interfaces = ?interfaces, mode = %cfg.xdp_mode, pin_dir = %pin_dir.display(), "lb attached");
+    info!(interfaces = %interfaces.join(", "), mode = %cfg.xdp_mode, pin_dir = %pin_dir.display(), "lb attached");
 
     // The estimator's baseline: what the counters hold now (pinned maps lbd adopted may
     // hold counts from before); everything added later counts from zero.

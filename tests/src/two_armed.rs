@@ -163,7 +163,8 @@ impl Topology {
                     .env("RUST_LOG", "warn");
                 decaps.push(Proc::spawn(&format!("decap rs{i}"), &mut cmd));
             }
-            http.push(HttpServer::start(rs, &format!("rs{i}"), PORT));
+            // Patient: the tests hold connections open across listings and restarts.
+            http.push(HttpServer::start_patient(rs, &format!("rs{i}"), PORT));
         }
         let workdir = std::env::temp_dir().join(unique_name("work"));
         std::fs::create_dir_all(&workdir).expect("workdir");
