@@ -305,3 +305,104 @@ fn a_restart_adopts_both_interfaces_and_one_with_fewer_detaches_the_other() {
         "{s}"
     );
 }
+
+#[test]
+fn a_flap_of_the_client_side_link_keeps_the_stream_and_new_connections_succeed_within_2_s() {
+    require_root!();
+    const STREAM_PORT: u16 = 7000;
+    let mut t = Topology::two_armed(2, Method::Nat);
+    let lines = t.line_servers(STREAM_PORT);
+    let cfg = t.two_armed_config();
+    t.start_two_armed(&cfg);
+    configure(&t, VIP.into(), false, "-m");
+    let svc = endpoint(VIP.into(), STREAM_PORT);
+    run_line(&t, &format!("lbctl -A -t {svc} -s rr"));
+    for r in t.two_armed_reals(false) {
+        run_line(
+            &t,
+            &format!("lbctl -a -t {svc} -r {} -m", endpoint(r, STREAM_PORT)),
+        );
+    }
+    wait_neighbours_of(&t, &t.two_armed_reals(false));
+    let stream_to = SocketAddr::new(VIP.into(), STREAM_PORT);
+    let mut conn = {
+        let _in = t.client.enter();
+        socket2_connect(stream_to, None).expect("connect the stream")
+    };
+    let owner = lb_tests::servers::exchange(&mut conn, "0")
+        .expect("first line")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    // The stream: a line every 20 ms, each answered by the same real server, for as long as
+    // the flap and the reconnection take (bounded: 20 s).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let progress = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let stream = {
+        let (stop, owner, progress) = (stop.clone(), owner.clone(), progress.clone());
+        std::thread::spawn(move || -> Result<u32, String> {
+            let t0 = std::time::Instant::now();
+            let mut i = 1u32;
+            while !stop.load(Ordering::SeqCst) && t0.elapsed() < Duration::from_secs(20) {
+                let line = i.to_string();
+                match lb_tests::servers::exchange(&mut conn, &line) {
+                    Ok(a) if a == format!("{owner} {line}") => {}
+                    Ok(a) => return Err(format!("line {i}: answer {a:?}")),
+                    Err(e) => return Err(format!("line {i}: {e}")),
+                }
+                progress.store(i, Ordering::SeqCst);
+                i += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Ok(i)
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let before_flap = progress.load(Ordering::SeqCst);
+    // The flap: the director's client-side link down for a second, which flushes its
+    // neighbour entries (the client's MAC among them).
+    t.director.ip(&["link", "set", "eth0", "down"]);
+    std::thread::sleep(Duration::from_secs(1));
+    t.director.ip(&["link", "set", "eth0", "up"]);
+    let up = std::time::Instant::now();
+    let at_up = progress.load(Ordering::SeqCst);
+    // New connections succeed within 2 s of the link coming back.
+    let http = SocketAddr::new(VIP.into(), PORT);
+    loop {
+        let r = {
+            let _in = t.client.enter();
+            lb_tests::topo::http_get(http, None)
+        };
+        match r {
+            Ok((200, _)) => break,
+            other => assert!(
+                up.elapsed() < Duration::from_secs(2),
+                "no new connection within 2 s of the link coming back: {other:?}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let reconnect = up.elapsed();
+    assert!(reconnect < Duration::from_secs(2), "{reconnect:?}");
+    // The stream goes on a second longer, then must have lost nothing.
+    std::thread::sleep(Duration::from_secs(1));
+    stop.store(true, Ordering::SeqCst);
+    let sent = stream
+        .join()
+        .unwrap()
+        .unwrap_or_else(|e| panic!("the stream broke: {e}"));
+    let got = lines
+        .iter()
+        .find(|l| l.name == owner)
+        .expect("owner's server")
+        .received();
+    let want: Vec<String> = (0..sent).map(|i| i.to_string()).collect();
+    assert_eq!(got, want, "every line once, in order, at the owner");
+    // The replies that met the flushed client entry went through the kernel, not to waste.
+    assert!(t.reason("pass_no_neigh") >= 1, "{}", t.lbctl(&["status"]));
+    assert!(
+        before_flap > 5 && sent > at_up + 10,
+        "the stream ran before the flap ({before_flap} lines) and after it ({at_up} at the link's return, {sent} at the end)"
+    );
+}
