@@ -406,3 +406,35 @@ fn a_flap_of_the_client_side_link_keeps_the_stream_and_new_connections_succeed_w
         "the stream ran before the flap ({before_flap} lines) and after it ({at_up} at the link's return, {sent} at the end)"
     );
 }
+
+#[test]
+fn after_a_flap_of_the_real_servers_link_lbd_resolves_them_again_at_once() {
+    require_root!();
+    // dr needs the real servers' MACs (nothing can hand a dr packet to the kernel): new
+    // connections work again only once lbd has had them resolved, which it does when the
+    // kernel announces the link is back (rtnetlink), not at its next periodic round.
+    let mut t = Topology::two_armed(2, Method::Dr);
+    let cfg = t.two_armed_config();
+    t.start_two_armed(&cfg);
+    configure(&t, VIP6.into(), true, "-g");
+    let reals = t.two_armed_reals(true);
+    wait_neighbours_of(&t, &reals);
+    let http = SocketAddr::new(VIP6.into(), PORT);
+    assert_eq!(t.requests(http, 2).values().sum::<u32>(), 2);
+    t.director.ip(&["link", "set", "eth1", "down"]);
+    std::thread::sleep(Duration::from_secs(1));
+    let flushed = t.director.ip(&["-6", "neigh", "show", "dev", "eth1"]);
+    assert!(
+        !flushed.contains("lladdr"),
+        "the flap flushed them: {flushed}"
+    );
+    t.director.ip(&["link", "set", "eth1", "up"]);
+    let up = std::time::Instant::now();
+    wait_neighbours_of(&t, &reals);
+    let resolved = up.elapsed();
+    assert!(
+        resolved < Duration::from_millis(1500),
+        "real servers resolved {resolved:?} after the link came back"
+    );
+    assert_eq!(t.requests(http, 4).values().sum::<u32>(), 4);
+}
