@@ -389,26 +389,26 @@ fn names_or_null(v: &[&str]) -> Value {
 }
 
 /// schemars marks Rust's integer types with `format`s that are no JSON Schema format
-/// (`uint16`, `uint32`): each becomes the bounds of its type, which every validator checks.
-fn integer_bounds(v: &mut Value) {
+/// (`uint16`, `uint32`, `int64`): each becomes the bounds of its type, which every validator
+/// checks. lbctl's output schemas go through this too.
+pub fn integer_bounds(v: &mut Value) {
     match v {
         Value::Object(m) => {
-            let bits = match m.get("format").and_then(Value::as_str) {
-                Some("uint8") => Some(8),
-                Some("uint16") => Some(16),
-                Some("uint32") => Some(32),
-                Some("uint64") => Some(64),
+            let bounds: Option<(Value, Value)> = match m.get("format").and_then(Value::as_str) {
+                Some("uint8") => Some((json!(0), json!(u8::MAX))),
+                Some("uint16") => Some((json!(0), json!(u16::MAX))),
+                Some("uint32") => Some((json!(0), json!(u32::MAX))),
+                Some("uint64" | "uint") => Some((json!(0), json!(u64::MAX))),
+                Some("int8") => Some((json!(i8::MIN), json!(i8::MAX))),
+                Some("int16") => Some((json!(i16::MIN), json!(i16::MAX))),
+                Some("int32") => Some((json!(i32::MIN), json!(i32::MAX))),
+                Some("int64" | "int") => Some((json!(i64::MIN), json!(i64::MAX))),
                 _ => None,
             };
-            if let Some(bits) = bits {
+            if let Some((min, max)) = bounds {
                 m.remove("format");
-                m.entry("minimum").or_insert(json!(0));
-                let max: u64 = if bits == 64 {
-                    u64::MAX
-                } else {
-                    (1u64 << bits) - 1
-                };
-                m.entry("maximum").or_insert(json!(max));
+                m.entry("minimum").or_insert(min);
+                m.entry("maximum").or_insert(max);
             }
             for (_, child) in m.iter_mut() {
                 integer_bounds(child);
