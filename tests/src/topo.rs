@@ -439,7 +439,16 @@ impl Topology {
     /// Creates the namespaces and links, prepares each real server for `method` and starts
     /// an HTTP server on it. Call [`Topology::start_lbd`] to bring the director up.
     pub fn new(n_reals: usize, method: Method) -> Self {
-        let share = Share::side_by_side();
+        Self::sharing(n_reals, method, Share::side_by_side())
+    }
+
+    /// [`Topology::new`] for a test that keeps the CPUs busy on purpose (a flood): it waits
+    /// until no other live test runs, and keeps them waiting while it lives.
+    pub fn new_alone(n_reals: usize, method: Method) -> Self {
+        Self::sharing(n_reals, method, Share::alone())
+    }
+
+    fn sharing(n_reals: usize, method: Method, share: Share) -> Self {
         let switch = Netns::new("sw");
         let client = Netns::new("cl");
         let director = Netns::new("dir");

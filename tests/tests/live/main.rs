@@ -10,6 +10,7 @@
 mod atomicity;
 mod ctl;
 mod daemon;
+mod flood;
 mod forwarding;
 mod fuzz;
 mod health;
