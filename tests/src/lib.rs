@@ -20,6 +20,7 @@ pub mod shim;
 pub mod solo;
 pub mod testrun;
 pub mod topo;
+pub mod two_armed;
 
 use std::{
     sync::{RwLock, RwLockReadGuard, RwLockWriteGuard},

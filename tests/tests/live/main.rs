@@ -20,3 +20,4 @@ mod ops;
 mod packaging;
 mod restart;
 mod trace;
+mod two_armed;
