@@ -207,11 +207,15 @@ fn validate_interfaces<F: Form>(cfg: &Config<F>, err: &mut Errors) {
     }
     let mut seen: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
     for (path, name) in &named {
-        if name.is_empty() || name.len() > MAX_INTERFACE_LEN || name.contains('/') {
+        if name.is_empty()
+            || name.len() > MAX_INTERFACE_LEN
+            || name.contains('/')
+            || name.contains(char::is_whitespace)
+        {
             err.add(
                 path.clone(),
                 format!(
-                    "{name:?} is not an interface name (1 to {MAX_INTERFACE_LEN} characters, no '/')"
+                    "{name:?} is not an interface name (1 to {MAX_INTERFACE_LEN} characters, no '/' or space)"
                 ),
             );
         } else if let Some(first) = seen.get(name.as_str()) {

@@ -604,7 +604,7 @@ mod tests {
         assert_eq!(
             errors(bad),
             vec![
-                r#"interface: "" is not an interface name (1 to 15 characters, no '/')"#,
+                r#"interface: "" is not an interface name (1 to 15 characters, no '/' or space)"#,
                 "services[0].port: port 0 is not allowed (1 to 65535)",
                 r#"services[0].scheduler: unknown scheduler "fastest"; valid: rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, mh, fo, ovf, twos"#,
                 "services[0].real_servers[0].weight: 4294967295 is out of range (0 to 2147483647)",
@@ -659,7 +659,7 @@ mod tests {
             errors(&bad),
             vec![
                 r#"interfaces[2]: duplicate interface "eth0": already at interfaces[0]"#,
-                r#"interfaces[3]: "a/b" is not an interface name (1 to 15 characters, no '/')"#,
+                r#"interfaces[3]: "a/b" is not an interface name (1 to 15 characters, no '/' or space)"#,
                 r#"interfaces[4]: duplicate interface "eth0": already at interfaces[0]"#,
             ]
         );

@@ -14,7 +14,7 @@ mod rules;
 use serde_json::{Map, Value, json};
 
 use super::{
-    Config, MAX_CONN_REUSE_MODE, MAX_EXPIRATION_S, MAX_INTERFACES, MAX_THRESHOLD, MAX_WEIGHT, Raw,
+    Config, MAX_CONN_REUSE_MODE, MAX_EXPIRATION_S, MAX_THRESHOLD, MAX_WEIGHT, Raw,
     daemon::{
         MAX_CONN_TABLE_SIZE, MAX_INTERFACE_LEN, MAX_TIMEOUT_S, MIN_CONN_TABLE_SIZE, RESTART_ONLY,
     },
@@ -131,21 +131,27 @@ pub fn schema() -> Value {
         |def: &str| json!({ "anyOf": [{ "$ref": format!("#/$defs/{def}") }, { "type": "null" }] });
     let reference = |def: &str| json!({ "$ref": format!("#/$defs/{def}") });
 
-    // The daemon's settings. `interface` is the one-element shorthand of `interfaces`:
-    // exactly one of the two is given, and `interface`, when given, is a name (not null).
+    // The daemon's settings.
     let ifname = json!({
         "minLength": 1,
         "maxLength": MAX_INTERFACE_LEN,
-        "not": { "pattern": "/" },
+        "not": { "pattern": "[/\\s]" },
     });
     extend(&mut v, "/properties/interface", ifname.clone());
+    for p in ["/properties/interface", "/properties/interfaces/items"] {
+        if let Some(o) = v.pointer_mut(p).and_then(Value::as_object_mut) {
+            o.remove("pattern");
+        }
+    }
+    // Given, `interface` is a name (null would leave no interface at all).
     extend(&mut v, "/properties/interface", json!({ "type": "string" }));
     extend(&mut v, "/properties/interfaces/items", ifname);
     extend(
         &mut v,
         "/properties/interfaces",
-        json!({ "minItems": 1, "maxItems": MAX_INTERFACES, "uniqueItems": true }),
+        json!({ "minItems": 1, "maxItems": super::MAX_INTERFACES, "uniqueItems": true }),
     );
+    // `interface` is the one-element shorthand of `interfaces`: exactly one is given.
     v["oneOf"] = json!([{ "required": ["interface"] }, { "required": ["interfaces"] }]);
     for t in ["conn_table_size", "conn_table_size_v6"] {
         extend(
@@ -545,7 +551,7 @@ mod tests {
         );
         assert_eq!(
             s["properties"]["interfaces"]["items"]["maxLength"],
-            json!(15)
+            json!(MAX_INTERFACE_LEN)
         );
         assert_eq!(s["additionalProperties"], json!(false));
         let svc = &s["$defs"]["ServiceConfig"];
