@@ -11,6 +11,7 @@ use lb_model::{
 };
 
 use crate::{
+    bgp::Announcer,
     dataplane::{Dataplane, DataplaneError},
     estimator::Estimator,
     expiry::Conntrack,
@@ -28,6 +29,8 @@ pub struct Context {
     pub conntrack: Conntrack,
     /// Rates for `--rate`, sampled every 2 seconds.
     pub rates: Estimator,
+    /// The VIPs' announcement through BIRD, and the director's drain.
+    pub announcer: Announcer,
     pub interface: String,
     pub xdp_mode: XdpMode,
     pub config_path: PathBuf,

@@ -19,6 +19,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use tracing::{error, info, warn};
 
 use crate::{
+    bgp::{self, Announcer},
     context::Context,
     control,
     dataplane::{Dataplane, LoadOptions, ensure_bpffs},
@@ -92,6 +93,7 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
         health: Health::new(check_results),
         conntrack: Conntrack::new(cfg.timeouts),
         rates: Estimator::default(),
+        announcer: Announcer::new(cfg.announce.clone()),
         interface: cfg.interface.clone(),
         xdp_mode: cfg.xdp_mode,
         config_path: config_path.to_path_buf(),
@@ -122,6 +124,7 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
         return Err(e);
     }
     info!(interface = %cfg.interface, mode = %cfg.xdp_mode, pin_dir = %pin_dir.display(), "lb attached");
+    ctx.announcer.set_attached(true);
 
     // The estimator's baseline: what the counters hold now (pinned maps lbd adopted may
     // hold counts from before); everything added later counts from zero.
@@ -164,6 +167,19 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
     }
     stop.store(true, Ordering::SeqCst);
     let _ = std::fs::remove_file(socket);
+    {
+        // Withdrawn before lbd goes: the routers stop sending new traffic here.
+        let mut d = lock(&ctx);
+        let Context {
+            announcer, plan, ..
+        } = &mut *d;
+        if cfg.announce.is_some() {
+            match announcer.withdraw_all(plan) {
+                Ok(()) => info!("every VIP withdrawn from BIRD"),
+                Err(e) => error!("withdrawing the VIPs before stopping: {e}"),
+            }
+        }
+    }
     // Hold the lock while the process ends, so no thread writes a map half-way.
     let _d = lock(&ctx);
     Ok(())
@@ -174,8 +190,29 @@ fn lock(ctx: &Mutex<Context>) -> MutexGuard<'_, Context> {
     ctx.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The periodic threads: neighbour entries, health results, connection expiry, rates.
+/// The periodic threads: neighbour entries, health results, connection expiry, rates, the
+/// VIPs' announcement.
 fn spawn_loops(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>, results: Receiver<CheckResult>) {
+    {
+        let c = ctx.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            // Follows every change of the effective config (edits, SIGHUP, health, drains)
+            // within a period; BIRD is told only when the VIPs to announce change.
+            while !stop.load(Ordering::SeqCst) {
+                {
+                    let mut d = lock(&c);
+                    let Context {
+                        announcer, plan, ..
+                    } = &mut *d;
+                    if !stop.load(Ordering::SeqCst) {
+                        announcer.step(plan, false);
+                    }
+                }
+                std::thread::sleep(bgp::PERIOD);
+            }
+        });
+    }
     {
         let c = ctx.clone();
         let stop = stop.clone();

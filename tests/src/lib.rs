@@ -9,6 +9,7 @@ pub mod consts;
 pub mod expect;
 pub mod fixture;
 pub mod flow;
+pub mod ha;
 pub mod listing;
 pub mod models;
 pub mod mount;

@@ -81,6 +81,7 @@ pub fn diff(old: &Config, new: &Config) -> Vec<String> {
             expire_nodest_conn,
             lblc_expiration,
             lblcr_expiration,
+            announce,
             services: _,
         } = c;
         serde_json::json!({
@@ -98,6 +99,7 @@ pub fn diff(old: &Config, new: &Config) -> Vec<String> {
             "expire_nodest_conn": expire_nodest_conn,
             "lblc_expiration": lblc_expiration,
             "lblcr_expiration": lblcr_expiration,
+            "announce": announce,
         })
     };
     diff_values(&mut out, "", "", Some(&top(old)), Some(&top(new)), &[]);

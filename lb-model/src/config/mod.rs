@@ -10,6 +10,7 @@
 //! [`health`] (health checks and sorry servers).
 
 pub mod address;
+pub mod announce;
 pub mod daemon;
 pub mod diff;
 pub mod health;
@@ -26,6 +27,7 @@ use std::{
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 pub use self::{
+    announce::Announce,
     daemon::{Director, Timeouts, XdpMode},
     health::{CheckConfig, CheckKind, OnDown},
     real::{RealKey, RealServerConfig},
@@ -178,6 +180,10 @@ pub struct Config<F: Form = Checked> {
     /// use. Default 86400 (24 h).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lblcr_expiration: Option<u32>,
+    /// VIP announcement through BIRD 2 (BGP, ECMP): lbd writes the include file of the VIPs
+    /// it can serve and has BIRD read it. Absent: lbd announces nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announce: Option<Announce>,
     #[serde(default)]
     pub services: Vec<ServiceConfig<F>>,
 }
@@ -267,6 +273,9 @@ impl Config<Raw> {
     pub fn validate(&self) -> Vec<ConfigError> {
         let mut errs = Errors::default();
         daemon::validate(self, &mut errs);
+        if let Some(a) = &self.announce {
+            announce::validate(a, &mut errs);
+        }
         service::validate_all(self, &mut errs);
         health::validate(self, &mut errs);
         let mut errs = errs.0;
@@ -315,6 +324,7 @@ impl<F: Form> Config<F> {
             expire_nodest_conn: self.expire_nodest_conn,
             lblc_expiration: self.lblc_expiration,
             lblcr_expiration: self.lblcr_expiration,
+            announce: self.announce.clone(),
             services,
         }
     }

@@ -12,6 +12,7 @@ mod ctl;
 mod daemon;
 mod forwarding;
 mod fuzz;
+mod ha;
 mod health;
 mod json;
 mod limits;
