@@ -3,7 +3,7 @@
 //! running values and sets them (`-w NAME=VALUE`) by applying the config with that field
 //! changed. IPVS's other sysctls have no effect on lb; the README lists them with the reason.
 
-use crate::config::{Config, Raw};
+use crate::config::{Config, MAX_CONN_REUSE_MODE, MAX_EXPIRATION_S, Raw};
 
 /// The prefix of IPVS's sysctls.
 pub const PREFIX: &str = "net.ipv4.vs.";
@@ -29,6 +29,19 @@ pub struct Sysctl {
 /// Every IPVS sysctl lb honours, in IPVS's documentation's order.
 pub const SYSCTLS: &[Sysctl] = &[
     Sysctl {
+        name: "conn_reuse_mode",
+        field: "conn_reuse_mode",
+        default: 1,
+        range: (0, MAX_CONN_REUSE_MODE as u64),
+        doc: "what a SYN of a connection lb holds in a closing state (after a FIN or RST: \
+              IPVS's FIN_WAIT, TIME_WAIT and CLOSE alike) does: non-zero, it ends that \
+              connection and starts a new one, scheduled and counted anew (lb's closing state \
+              covers every method, so 1, 2 and 3 act alike, as IPVS's 2 does); 0: it goes on \
+              to the old connection's real server",
+        get: |c| u64::from(c.conn_reuse_mode()),
+        set: |c, v| c.conn_reuse_mode = Some(v as u32),
+    },
+    Sysctl {
         name: "expire_nodest_conn",
         field: "expire_nodest_conn",
         default: 0,
@@ -43,7 +56,7 @@ pub const SYSCTLS: &[Sysctl] = &[
         name: "lblc_expiration",
         field: "lblc_expiration",
         default: 86400,
-        range: (1, u32::MAX as u64),
+        range: (1, MAX_EXPIRATION_S as u64),
         doc: "seconds: an lblc destination's mapping to a real server idle this long is \
               removed (lbd checks every 2 s)",
         get: |c| c.lblc_expiration.map_or(86400, u64::from),
@@ -53,11 +66,23 @@ pub const SYSCTLS: &[Sysctl] = &[
         name: "lblcr_expiration",
         field: "lblcr_expiration",
         default: 86400,
-        range: (1, u32::MAX as u64),
+        range: (1, MAX_EXPIRATION_S as u64),
         doc: "seconds: an lblcr destination's server set idle this long is removed, and a set \
               unchanged this long loses its most loaded member when next used",
         get: |c| c.lblcr_expiration.map_or(86400, u64::from),
         set: |c, v| c.lblcr_expiration = Some(v as u32),
+    },
+    Sysctl {
+        name: "sloppy_tcp",
+        field: "sloppy_tcp",
+        default: 0,
+        range: (0, 1),
+        doc: "1: a TCP packet other than a SYN of a connection lb does not hold (one it never \
+              saw, or forgot) is scheduled as a new connection by every scheduler; 0: only \
+              the hash schedulers (sh, dh, mh, whose choice every director shares) schedule \
+              it, the others drop it (counted as drop_tcp_mid_flow); a RST starts no connection",
+        get: |c| u64::from(c.sloppy_tcp),
+        set: |c, v| c.sloppy_tcp = v != 0,
     },
 ];
 

@@ -140,6 +140,12 @@ mod tests {
         assert_eq!(line(s, &c), "net.ipv4.vs.expire_nodest_conn = 1\n");
         let s = sysctl::find("lblc_expiration").unwrap();
         assert_eq!(line(s, &c), "net.ipv4.vs.lblc_expiration = 86400\n");
+        let c = Config::read(r#"{"interface": "eth0", "sloppy_tcp": true, "conn_reuse_mode": 0}"#)
+            .unwrap();
+        let s = sysctl::find("sloppy_tcp").unwrap();
+        assert_eq!(line(s, &c), "net.ipv4.vs.sloppy_tcp = 1\n");
+        let s = sysctl::find("conn_reuse_mode").unwrap();
+        assert_eq!(line(s, &c), "net.ipv4.vs.conn_reuse_mode = 0\n");
     }
 
     #[test]
@@ -162,7 +168,20 @@ mod tests {
         assert_eq!(
             msg(parse_write("secure_tcp=1")).as_deref(),
             Some(
-                "sysctl: cannot stat /proc/sys/net/ipv4/vs/secure_tcp: lb honours no such IPVS sysctl (it honours expire_nodest_conn, lblc_expiration, lblcr_expiration)"
+                "sysctl: cannot stat /proc/sys/net/ipv4/vs/secure_tcp: lb honours no such IPVS sysctl (it honours conn_reuse_mode, expire_nodest_conn, lblc_expiration, lblcr_expiration, sloppy_tcp)"
+            )
+        );
+        assert_eq!(
+            msg(parse_write("conn_reuse_mode=4")).as_deref(),
+            Some(
+                "sysctl: setting key \"net.ipv4.vs.conn_reuse_mode\": Invalid argument (4 is out of range: 0 to 3)"
+            )
+        );
+        // lbd's own range: what lbctl lets through, lbd's validation accepts.
+        assert_eq!(
+            msg(parse_write("lblc_expiration=31536001")).as_deref(),
+            Some(
+                "sysctl: setting key \"net.ipv4.vs.lblc_expiration\": Invalid argument (31536001 is out of range: 1 to 31536000)"
             )
         );
         let (s, v) = parse_write("net/ipv4/vs/lblcr_expiration = 60").unwrap();

@@ -9,7 +9,7 @@ use std::{
 use lb_common::{CONN_S_CLOSING, CONN_S_ESTABLISHED, CONN_S_SYN, CONN_S_UDP};
 use serde::{Deserialize, Serialize};
 
-use super::{Config, Errors, Form, MAX_EXPIRATION_S};
+use super::{Config, Errors, Form, MAX_CONN_REUSE_MODE, MAX_EXPIRATION_S};
 
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
@@ -126,9 +126,12 @@ pub(super) fn validate<F: Form>(cfg: &Config<F>, err: &mut Errors) {
         }
     }
     if let Some(m) = cfg.conn_reuse_mode
-        && m > 3
+        && m > MAX_CONN_REUSE_MODE
     {
-        err.add("conn_reuse_mode", format!("{m} is out of range (0 to 3)"));
+        err.add(
+            "conn_reuse_mode",
+            format!("{m} is out of range (0 to {MAX_CONN_REUSE_MODE})"),
+        );
     }
     for (name, v) in [
         ("tcp", cfg.timeouts.tcp),

@@ -117,6 +117,8 @@ impl Form for Checked {
 pub const MAX_THRESHOLD: u32 = i32::MAX as u32;
 /// Range of `lblc_expiration` / `lblcr_expiration`, seconds (a year at most).
 pub const MAX_EXPIRATION_S: u32 = 31_536_000;
+/// The largest `conn_reuse_mode` (IPVS's two bits).
+pub const MAX_CONN_REUSE_MODE: u32 = 3;
 /// IPVS's weight range.
 pub const MAX_WEIGHT: u32 = i32::MAX as u32;
 /// Where lbd pins its maps unless `pin_dir` says otherwise.

@@ -791,9 +791,11 @@ fn proc_files_and_sysctls_come_from_the_running_lbd() {
     // sysctl: the values the config gives (defaults here), then one set, as sysctl -w does.
     assert_eq!(
         lbd.ok(&["sysctl"]),
-        "net.ipv4.vs.expire_nodest_conn = 0\n\
+        "net.ipv4.vs.conn_reuse_mode = 1\n\
+         net.ipv4.vs.expire_nodest_conn = 0\n\
          net.ipv4.vs.lblc_expiration = 86400\n\
-         net.ipv4.vs.lblcr_expiration = 86400\n"
+         net.ipv4.vs.lblcr_expiration = 86400\n\
+         net.ipv4.vs.sloppy_tcp = 0\n"
     );
     assert_eq!(
         lbd.ok(&["sysctl", "-w", "net.ipv4.vs.expire_nodest_conn=1"]),
@@ -804,14 +806,35 @@ fn proc_files_and_sysctls_come_from_the_running_lbd() {
     assert_eq!(
         lbd.ok(&[
             "sysctl",
+            "-w",
+            "net.ipv4.vs.sloppy_tcp=1",
+            "-w",
+            "conn_reuse_mode=0"
+        ]),
+        "net.ipv4.vs.sloppy_tcp = 1\nnet.ipv4.vs.conn_reuse_mode = 0\n"
+    );
+    let config: serde_json::Value = serde_json::from_str(&lbd.ok(&["get", "config"])).unwrap();
+    assert_eq!(
+        (&config["sloppy_tcp"], &config["conn_reuse_mode"]),
+        (&serde_json::json!(true), &serde_json::json!(0))
+    );
+    assert_eq!(
+        lbd.ok(&[
+            "sysctl",
             "expire_nodest_conn",
             "net/ipv4/vs/lblc_expiration"
         ]),
         "net.ipv4.vs.expire_nodest_conn = 1\nnet.ipv4.vs.lblc_expiration = 86400\n"
     );
     let described = lbd.ok(&["sysctl", "-d"]);
-    assert_eq!(described.lines().count(), 3, "{described}");
-    assert!(described.starts_with("net.ipv4.vs.expire_nodest_conn: 1: when a real server"));
+    assert_eq!(described.lines().count(), 5, "{described}");
+    assert!(
+        described
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("net.ipv4.vs.expire_nodest_conn: 1: when a real server")),
+        "{described}"
+    );
     // An IPVS sysctl lb does not honour, and a value out of range: refused, nothing changed.
     let out = lbd.lbctl(&["sysctl", "-w", "net.ipv4.vs.secure_tcp=1"], b"");
     assert_eq!(out.status.code(), Some(255), "{out:?}");
@@ -819,7 +842,7 @@ fn proc_files_and_sysctls_come_from_the_running_lbd() {
     assert_eq!(out.status.code(), Some(255), "{out:?}");
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "sysctl: setting key \"net.ipv4.vs.lblc_expiration\": Invalid argument (0 is out of range: 1 to 4294967295)\n"
+        "sysctl: setting key \"net.ipv4.vs.lblc_expiration\": Invalid argument (0 is out of range: 1 to 31536000)\n"
     );
     assert_eq!(
         lbd.ok(&["sysctl", "lblc_expiration"]),
