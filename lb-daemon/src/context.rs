@@ -17,6 +17,7 @@ use crate::{
     expiry::Conntrack,
     health::Health,
     plan::{ApplyError, ApplyReport, Planner},
+    sync::daemon::SyncState,
 };
 
 pub struct Context {
@@ -31,6 +32,8 @@ pub struct Context {
     pub rates: Estimator,
     /// The VIPs' announcement through BIRD, and the director's drain.
     pub announcer: Announcer,
+    /// The connection-sync daemon (None: the config has no `sync` section).
+    pub sync: Option<SyncState>,
     pub interface: String,
     pub xdp_mode: XdpMode,
     pub config_path: PathBuf,

@@ -28,6 +28,7 @@ use crate::{
     health::{self, CheckResult, Health},
     host,
     plan::Planner,
+    sync,
 };
 
 /// Runs lbd until SIGTERM or SIGINT. With a `state_file` that exists, lbd serves the state
@@ -52,6 +53,16 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
         None => file_cfg,
     };
     // Everything that can be checked before touching the kernel's BPF state is checked first.
+    let sync_sockets = match &cfg.sync {
+        Some(s) => Some(sync::daemon::open(s, &cfg.interface).with_context(|| {
+            format!(
+                "config field sync: opening the sync daemon's sockets (interface {}, port {})",
+                s.interface(&cfg.interface),
+                s.port()
+            )
+        })?),
+        None => None,
+    };
     let mtu = host::mtu::interface_mtu(&cfg.interface)
         .with_context(|| format!("config field interface: {:?}", cfg.interface))?;
     let pin_dir = cfg.pin_dir();
@@ -94,6 +105,10 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
         conntrack: Conntrack::new(cfg.timeouts),
         rates: Estimator::default(),
         announcer: Announcer::new(cfg.announce.clone()),
+        sync: cfg
+            .sync
+            .clone()
+            .map(|s| sync::daemon::SyncState::new(s, &cfg.interface)),
         interface: cfg.interface.clone(),
         xdp_mode: cfg.xdp_mode,
         config_path: config_path.to_path_buf(),
@@ -133,6 +148,9 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
     let stop = Arc::new(AtomicBool::new(false));
     host::neigh::warm_initial(&cfg.real_addrs());
     spawn_loops(&ctx, &stop, check_results_rx);
+    if let Some(sockets) = sync_sockets {
+        spawn_sync(&ctx, &stop, sockets);
+    }
     {
         let c = ctx.clone();
         std::thread::spawn(move || control::server::serve(listener, c));
@@ -275,6 +293,84 @@ fn spawn_loops(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>, results: Recei
                 let elapsed = last.elapsed().as_millis() as u64;
                 last = std::time::Instant::now();
                 d.sample_rates(elapsed);
+            }
+        });
+    }
+}
+
+/// The sync daemon's threads: the sender (a pass over the connection table every
+/// `sync::daemon::PERIOD`, messages sent outside the lock) and the receiver.
+fn spawn_sync(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>, sockets: sync::daemon::Sockets) {
+    if let Some((sock, dests)) = sockets.send {
+        let c = ctx.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                std::thread::sleep(sync::daemon::PERIOD);
+                let (syncid, maxlen, records) = {
+                    let mut d = lock(&c);
+                    let Context {
+                        dp,
+                        sync,
+                        conntrack,
+                        ..
+                    } = &mut *d;
+                    let Some(s) = sync.as_mut() else { return };
+                    let records = s.tracker.collect(dp, &conntrack.timeouts);
+                    (s.cfg.syncid, s.cfg.maxlen() as usize, records)
+                };
+                if records.is_empty() {
+                    continue;
+                }
+                let msgs = sync::daemon::messages(syncid, maxlen, &records);
+                let (mut sent, mut errors) = (0u64, 0u64);
+                for m in &msgs {
+                    for dest in &dests {
+                        match sock.send_to(m, dest) {
+                            Ok(_) => sent += 1,
+                            Err(e) => {
+                                errors += 1;
+                                warn!(%dest, "sending a sync message: {e}");
+                            }
+                        }
+                    }
+                }
+                let mut d = lock(&c);
+                if let Some(s) = d.sync.as_mut() {
+                    s.tracker.counters.messages += sent;
+                    s.tracker.counters.records += records.len() as u64;
+                    s.tracker.counters.errors += errors;
+                }
+            }
+        });
+    }
+    if let Some(sock) = sockets.recv {
+        let c = ctx.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 65536];
+            while !stop.load(Ordering::SeqCst) {
+                let n = match sock.recv_from(&mut buf) {
+                    Ok((n, _)) => n,
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) =>
+                    {
+                        continue;
+                    }
+                    Err(e) => {
+                        warn!("receiving sync messages: {e}");
+                        std::thread::sleep(std::time::Duration::from_millis(200));
+                        continue;
+                    }
+                };
+                let mut d = lock(&c);
+                let Context { dp, plan, sync, .. } = &mut *d;
+                if let Some(s) = sync.as_mut() {
+                    s.applier.handle(&buf[..n], dp, plan);
+                }
             }
         });
     }

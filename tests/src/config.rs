@@ -126,6 +126,13 @@ impl ConfigBuilder {
         self
     }
 
+    /// Connection sync between directors: the `sync` section as JSON (`{}`: IPVS's
+    /// defaults, sending and receiving by multicast on the config's interface).
+    pub fn sync(mut self, section: serde_json::Value) -> Self {
+        self.0.sync = Some(defaults(section));
+        self
+    }
+
     /// The director's IPv4 address (the outer source of its IPv4 tunnels).
     pub fn director_ipv4(mut self, addr: std::net::Ipv4Addr) -> Self {
         self.0.director.ipv4 = Some(addr);

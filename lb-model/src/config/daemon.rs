@@ -214,6 +214,11 @@ pub fn restart_only_changes<F: Form, G: Form>(
         serde_json::to_string(&running.announce).unwrap_or_default(),
         serde_json::to_string(&new.announce).unwrap_or_default(),
     );
+    check(
+        "sync",
+        serde_json::to_string(&running.sync).unwrap_or_default(),
+        serde_json::to_string(&new.sync).unwrap_or_default(),
+    );
     out
 }
 

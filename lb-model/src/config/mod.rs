@@ -17,6 +17,7 @@ pub mod health;
 pub mod real;
 pub mod schema;
 pub mod service;
+pub mod sync;
 
 use std::{
     fmt,
@@ -32,6 +33,7 @@ pub use self::{
     health::{CheckConfig, CheckKind, OnDown},
     real::{RealKey, RealServerConfig},
     service::{ServiceConfig, ServiceKey},
+    sync::SyncConfig,
 };
 use crate::{
     forwarding::{Forwarding, TunCsum, TunType},
@@ -186,6 +188,10 @@ pub struct Config<F: Form = Checked> {
     /// it can serve and has BIRD read it. Absent: lbd announces nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub announce: Option<Announce>,
+    /// Connection synchronisation between directors (IPVS's sync daemon). Absent: lbd
+    /// neither sends nor applies sync messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<SyncConfig>,
     #[serde(default)]
     pub services: Vec<ServiceConfig<F>>,
 }
@@ -278,6 +284,9 @@ impl Config<Raw> {
         if let Some(a) = &self.announce {
             announce::validate(a, &mut errs);
         }
+        if let Some(s) = &self.sync {
+            sync::validate(s, &mut errs);
+        }
         service::validate_all(self, &mut errs);
         health::validate(self, &mut errs);
         let mut errs = errs.0;
@@ -327,6 +336,7 @@ impl<F: Form> Config<F> {
             lblc_expiration: self.lblc_expiration,
             lblcr_expiration: self.lblcr_expiration,
             announce: self.announce.clone(),
+            sync: self.sync.clone(),
             services,
         }
     }

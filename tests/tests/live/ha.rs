@@ -14,9 +14,10 @@ use lb_tests::{
     ha::{HA_VIP, HA_VIP2, HaTopology, ha_director, ha_real},
     listing::{real_servers_conns, service},
     require_root,
-    topo::{HttpServer, http_get},
+    servers::{LineServer, exchange},
+    topo::{HttpServer, http_get, socket2_connect},
 };
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// How long BIRD takes to bring a session up or carry a change to the router here (sessions
 /// start within a second or two; a change is one `configure` and an UPDATE).
@@ -178,4 +179,130 @@ fn vips_are_announced_through_bird_per_healthy_director_and_withdrawn_on_failure
     assert_eq!(answers.values().sum::<u32>(), 10, "{answers:?}");
     assert_eq!(ha_director(0), t.directors[0].address);
     drop(b_server);
+}
+
+/// The connections of `lbctl -L -c -n --json` on director `i` to `vip`:`port`, as (client port,
+/// real server address, state).
+fn conns_of(t: &HaTopology, i: usize, port: u16) -> Vec<(u16, String, String)> {
+    let v: Value =
+        serde_json::from_str(&t.directors[i].lbctl(&["-L", "-c", "-n", "--json"])).unwrap();
+    let mut out: Vec<(u16, String, String)> = v["connections"]
+        .as_array()
+        .expect("connections")
+        .iter()
+        .filter(|c| c["vport"] == port && c["template"] == false)
+        .map(|c| {
+            (
+                c["client_port"].as_u64().unwrap() as u16,
+                c["real"].as_str().unwrap().to_string(),
+                c["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn reason(t: &HaTopology, i: usize, name: &str) -> u64 {
+    let s: Value = serde_json::from_str(&t.directors[i].lbctl(&["status", "--json"])).unwrap();
+    s["reasons"][name].as_u64().unwrap_or_else(|| panic!("{s}"))
+}
+
+#[test]
+fn connections_synced_by_multicast_survive_the_router_moving_them_to_the_other_director() {
+    require_root!();
+    HaTopology::check_binaries();
+    let mut t = HaTopology::new(2, 2);
+    const PORT: u16 = 7000;
+    let _lines: Vec<LineServer> = (0..2)
+        .map(|j| LineServer::start(&t.reals[j], &format!("rs{j}"), PORT))
+        .collect();
+    // rr: a count-driven scheduler, so the other director would not make the same choice by
+    // itself (and, with sloppy_tcp off, drops a mid-flow packet of a flow it does not hold).
+    let base = config().conn_table_size(65536).sync(json!({})).service(
+        tcp_service(HA_VIP, PORT)
+            .scheduler("rr")
+            .reals([real(ha_real(0)).dr(), real(ha_real(1)).dr()]),
+    );
+    for i in 0..2 {
+        let cfg = t.director_config(i, base.clone());
+        t.start_lbd(i, &cfg);
+    }
+    t.wait_next_hops(HA_VIP, &[0, 1], BGP_LIMIT);
+    // Everything through director 0 first.
+    t.directors[1].lbctl(&["director", "drain"]);
+    t.wait_next_hops(HA_VIP, &[0], BGP_LIMIT);
+
+    let vip = SocketAddr::from((HA_VIP, PORT));
+    let mut streams = Vec::new();
+    let mut served_by = Vec::new();
+    {
+        let _in = t.client.enter();
+        for i in 0..6 {
+            let mut s = socket2_connect(vip, None).unwrap_or_else(|e| panic!("connect {i}: {e}"));
+            let answer = exchange(&mut s, &format!("c{i} 1")).expect("first line");
+            let (name, rest) = answer.split_once(' ').expect("name and line");
+            assert_eq!(rest, format!("c{i} 1"));
+            served_by.push(name.to_string());
+            streams.push(s);
+        }
+    }
+    let ports: Vec<u16> = {
+        let mut p: Vec<u16> = streams
+            .iter()
+            .map(|s| s.local_addr().unwrap().port())
+            .collect();
+        p.sort();
+        p
+    };
+    // Director 0 holds them, established; director 1 learns each one by sync, with the same
+    // real server, within a second or so (a pass every 20 ms, one datagram).
+    let on0 = conns_of(&t, 0, PORT);
+    assert_eq!(
+        on0.iter().map(|c| c.0).collect::<Vec<_>>(),
+        ports,
+        "{on0:?}"
+    );
+    assert!(on0.iter().all(|c| c.2 == "ESTABLISHED"), "{on0:?}");
+    let mut on1 = Vec::new();
+    lb_tests::wait_until(
+        Duration::from_secs(10),
+        "director 1 has the synced connections",
+        || {
+            on1 = conns_of(&t, 1, PORT);
+            on1 == on0
+        },
+    );
+    // Synced entries are not director 1's: its real servers' counts stay 0.
+    let listing: Value =
+        serde_json::from_str(&t.directors[1].lbctl(&["-L", "-n", "--json"])).unwrap();
+    for r in service(&listing, HA_VIP, PORT)["real_servers"]
+        .as_array()
+        .unwrap()
+    {
+        assert_eq!(r["active_conns"], 0, "{listing}");
+        assert_eq!(r["inactive_conns"], 0, "{listing}");
+    }
+
+    // The router moves every flow to director 1: each goes on, to the same real server.
+    t.directors[1].lbctl(&["director", "undrain"]);
+    t.directors[0].lbctl(&["director", "drain"]);
+    t.wait_next_hops(HA_VIP, &[1], BGP_LIMIT);
+    let forwarded_before = reason(&t, 1, "tx");
+    {
+        let _in = t.client.enter();
+        for (i, s) in streams.iter_mut().enumerate() {
+            for n in 2..5 {
+                let answer = exchange(s, &format!("c{i} {n}"))
+                    .unwrap_or_else(|e| panic!("connection {i}, line {n} after the move: {e}"));
+                assert_eq!(answer, format!("{} c{i} {n}", served_by[i]));
+            }
+        }
+    }
+    assert!(
+        reason(&t, 1, "tx") >= forwarded_before + 18,
+        "director 1 forwarded the moved flows"
+    );
+    assert_eq!(reason(&t, 1, "drop_tcp_mid_flow"), 0);
+    drop(streams);
 }
