@@ -522,6 +522,9 @@ pub struct StatusView {
     /// Every interface `lb` is attached to, in the config's order.
     #[serde(default)]
     pub interfaces: Vec<String>,
+    /// Those interfaces as the kernel reports them now, in the same order.
+    #[serde(default)]
+    pub links: Vec<LinkView>,
     /// "native" or "generic".
     pub xdp_mode: String,
     pub services: usize,
@@ -535,6 +538,21 @@ pub struct StatusView {
     /// Services with no real server able to take new connections.
     #[serde(default)]
     pub services_down: usize,
+}
+
+/// An interface `lb` is attached to, as the kernel reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkView {
+    pub name: String,
+    /// 0 when the kernel does not know the interface (any more).
+    pub index: u32,
+    /// Administratively up with its carrier.
+    pub up: bool,
+    pub mtu: u32,
+    /// The XDP program attached now: its mode (`native`, `generic`, `offload`, `multi`, or
+    /// `none`) and id (0 for none).
+    pub xdp_mode: String,
+    pub program_id: u32,
 }
 
 impl StatusView {

@@ -39,6 +39,7 @@ mod tests {
             version: "0.1.0".into(),
             interface: "eth0".into(),
             interfaces: vec!["eth0".into()],
+            links: vec![],
             xdp_mode: "generic".into(),
             services: 0,
             real_servers: 0,

@@ -18,6 +18,9 @@ pub struct Status {
     pub interface: String,
     /// Every interface `lb` is attached to, in the config's order.
     pub interfaces: Vec<String>,
+    /// Those interfaces as the kernel reports them now, in the same order (empty from an lbd
+    /// that does not report them).
+    pub links: Vec<Link>,
     /// The XDP attach mode.
     #[schemars(schema_with = "xdp_mode")]
     pub xdp_mode: String,
@@ -31,6 +34,40 @@ pub struct Status {
     /// Every reason counter (verdicts, passes, drops; the names of `lbctl trace` and of the
     /// `lb_packets_total{reason}` metric), summed over CPUs.
     pub reasons: Reasons,
+}
+
+/// An interface `lb` is attached to, as the kernel reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Link {
+    pub name: String,
+    /// The kernel's interface index; 0 when it does not know the interface (any more).
+    pub index: u32,
+    /// Administratively up with its carrier.
+    pub up: bool,
+    pub mtu: u32,
+    /// The XDP attach mode of the program attached now.
+    #[schemars(schema_with = "link_xdp_mode")]
+    pub xdp_mode: String,
+    /// The attached XDP program's id (0: none): one program for every interface of one lbd.
+    pub program_id: u32,
+}
+
+impl From<&lb_model::api::LinkView> for Link {
+    fn from(l: &lb_model::api::LinkView) -> Self {
+        Self {
+            name: l.name.clone(),
+            index: l.index,
+            up: l.up,
+            mtu: l.mtu,
+            xdp_mode: l.xdp_mode.clone(),
+            program_id: l.program_id,
+        }
+    }
+}
+
+fn link_xdp_mode(_: &mut SchemaGenerator) -> Schema {
+    one_of(&["native", "generic", "offload", "multi", "none"], false)
 }
 
 /// Counters keyed by name, in lbd's order.
@@ -75,6 +112,7 @@ impl From<&StatusView> for Status {
             lbd_version: s.version.clone(),
             interface: s.interface.clone(),
             interfaces: s.attached(),
+            links: s.links.iter().map(Link::from).collect(),
             xdp_mode: s.xdp_mode.clone(),
             services: s.services,
             services_down: s.services_down,

@@ -20,6 +20,22 @@ pub fn status(s: &StatusView) -> String {
         interfaces.join(", "),
         s.xdp_mode
     );
+    for l in &s.links {
+        let _ = writeln!(
+            out,
+            "  {}: index {}, {}, mtu {}, XDP {}{}",
+            l.name,
+            l.index,
+            if l.up { "up" } else { "down" },
+            l.mtu,
+            l.xdp_mode,
+            if l.program_id != 0 {
+                format!(" program {}", l.program_id)
+            } else {
+                String::new()
+            }
+        );
+    }
     let _ = writeln!(out, "Services:      {}", s.services);
     if s.services_down > 0 {
         let _ = writeln!(
@@ -60,6 +76,7 @@ mod tests {
             version: "0.1.0".into(),
             interface: "eth0".into(),
             interfaces: vec!["eth0".into()],
+            links: vec![],
             xdp_mode: "native".into(),
             services: 2,
             real_servers: 5,
@@ -102,13 +119,26 @@ Real servers:  5
 Connections:   17 of 65536
 "
         );
+        let link = |name: &str, index, up, prog| lb_model::api::LinkView {
+            name: name.into(),
+            index,
+            up,
+            mtu: 1500,
+            xdp_mode: if prog != 0 { "native" } else { "none" }.into(),
+            program_id: prog,
+        };
         let two = StatusView {
             interfaces: vec!["eth0".into(), "eth1".into()],
+            links: vec![link("eth0", 2, true, 74), link("eth1", 3, false, 0)],
             reasons: vec![],
             ..down
         };
         assert!(
-            status(&two).contains("\nInterfaces:    eth0, eth1 (XDP native mode)\n"),
+            status(&two).contains(
+                "\nInterfaces:    eth0, eth1 (XDP native mode)\n  \
+                 eth0: index 2, up, mtu 1500, XDP native program 74\n  \
+                 eth1: index 3, down, mtu 1500, XDP none\nServices:"
+            ),
             "{}",
             status(&two)
         );

@@ -233,6 +233,7 @@ mod tests {
             version: "0.1.0".into(),
             interface: "eth0".into(),
             interfaces: vec!["eth0".into()],
+            links: vec![],
             xdp_mode: "native".into(),
             services: 1,
             real_servers: 2,

@@ -151,6 +151,7 @@ mod tests {
                 name: "eth0".into(),
                 mtu: 1500,
                 up,
+                xdp: None,
             })
         };
         let neigh = |addr, usable| {

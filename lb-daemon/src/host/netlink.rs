@@ -10,7 +10,7 @@ use netlink_packet_core::{
 };
 use netlink_packet_route::{
     RouteNetlinkMessage,
-    link::{LinkAttribute, LinkFlags, LinkMessage},
+    link::{LinkAttribute, LinkFlags, LinkMessage, LinkXdp, XdpAttached},
     neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage, NeighbourState},
 };
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
@@ -27,6 +27,9 @@ pub struct Link {
     pub mtu: u32,
     /// Administratively up with its carrier (IFF_UP and IFF_LOWER_UP).
     pub up: bool,
+    /// The XDP program attached, if any: its id and mode (`native`, `generic`, `offload`,
+    /// `multi`).
+    pub xdp: Option<(u32, &'static str)>,
 }
 
 /// A neighbour entry (ARP or NDP).
@@ -214,10 +217,12 @@ fn parse(buf: &[u8]) -> io::Result<Vec<RouteNetlinkMessage>> {
 fn link(l: &LinkMessage) -> Link {
     let mut name = String::new();
     let mut mtu = 0;
+    let mut xdp = None;
     for a in &l.attributes {
         match a {
             LinkAttribute::IfName(n) => name = n.clone(),
             LinkAttribute::Mtu(m) => mtu = *m,
+            LinkAttribute::Xdp(x) => xdp = xdp_of(x),
             _ => {}
         }
     }
@@ -226,7 +231,25 @@ fn link(l: &LinkMessage) -> Link {
         name,
         mtu,
         up: l.header.flags.contains(LinkFlags::Up) && l.header.flags.contains(LinkFlags::LowerUp),
+        xdp,
     }
+}
+
+/// The attached XDP program's id and mode, from a link's IFLA_XDP attributes.
+fn xdp_of(x: &[LinkXdp]) -> Option<(u32, &'static str)> {
+    let mode = x.iter().find_map(|a| match a {
+        LinkXdp::Attached(XdpAttached::None) => Some(None),
+        LinkXdp::Attached(XdpAttached::Driver) => Some(Some("native")),
+        LinkXdp::Attached(XdpAttached::SocketBuffer) => Some(Some("generic")),
+        LinkXdp::Attached(XdpAttached::Hardware) => Some(Some("offload")),
+        LinkXdp::Attached(_) => Some(Some("multi")),
+        _ => None,
+    })??;
+    let id = x.iter().find_map(|a| match a {
+        LinkXdp::ProgId(id) => Some(*id),
+        _ => None,
+    })?;
+    Some((id, mode))
 }
 
 fn neighbour(n: &NeighbourMessage) -> Option<Neighbour> {

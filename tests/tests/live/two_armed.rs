@@ -163,6 +163,32 @@ fn the_seed_example_verbatim_on_a_two_armed_director() {
     );
     let j: serde_json::Value = serde_json::from_str(&t.lbctl(&["status", "--json"])).unwrap();
     assert_eq!(j["interfaces"], serde_json::json!(["eth0", "eth1"]), "{j}");
+    // Each as the kernel reports it: up, native, one program on both.
+    let links = j["links"].as_array().expect("links");
+    assert_eq!(links.len(), 2, "{j}");
+    for (l, name) in links.iter().zip(["eth0", "eth1"]) {
+        assert_eq!(l["name"], name, "{l}");
+        assert_eq!(
+            l["index"].as_u64(),
+            Some(t.director.ifindex(name) as u64),
+            "{l}"
+        );
+        assert_eq!(
+            (&l["up"], &l["mtu"], &l["xdp_mode"]),
+            (
+                &serde_json::json!(true),
+                &serde_json::json!(1500),
+                &serde_json::json!("native")
+            ),
+            "{l}"
+        );
+        assert_eq!(
+            l["program_id"].as_u64(),
+            prog_id(&t, name).map(u64::from),
+            "{l}"
+        );
+    }
+    assert!(s.contains("\n  eth1: index "), "{s}");
     for line in SEED {
         run_line(&t, line);
     }
