@@ -19,4 +19,5 @@ mod limits;
 mod ops;
 mod packaging;
 mod restart;
+mod reuse;
 mod trace;
