@@ -76,6 +76,24 @@ impl Default for Timeouts {
     }
 }
 
+/// Range of `conn_table_size` and `conn_table_size_v6`.
+pub const MIN_CONN_TABLE_SIZE: u32 = 1024;
+pub const MAX_CONN_TABLE_SIZE: u32 = 1 << 26;
+/// Range of the idle timeouts, seconds (a year at most).
+pub const MAX_TIMEOUT_S: u32 = 31_536_000;
+/// The longest interface name (the kernel's IFNAMSIZ less its NUL), in bytes.
+pub const MAX_INTERFACE_LEN: usize = 15;
+/// The fields [`restart_only_changes`] compares: read when lbd starts, so that `lbctl apply`
+/// and a `SIGHUP` reload refuse a change to them (restart lbd to change one).
+pub const RESTART_ONLY: &[&str] = &[
+    "interface",
+    "xdp_mode",
+    "pin_dir",
+    "conn_table_size",
+    "conn_table_size_v6",
+    "metrics_listen",
+];
+
 /// IPVS's SYN_RECV timeout: a handshake the client never completes.
 pub const SYN_TIMEOUT_S: u32 = 60;
 
@@ -95,11 +113,14 @@ impl Timeouts {
 
 /// The daemon settings' checks.
 pub(super) fn validate<F: Form>(cfg: &Config<F>, err: &mut Errors) {
-    if cfg.interface.is_empty() || cfg.interface.len() > 15 || cfg.interface.contains('/') {
+    if cfg.interface.is_empty()
+        || cfg.interface.len() > MAX_INTERFACE_LEN
+        || cfg.interface.contains('/')
+    {
         err.add(
             "interface",
             format!(
-                "{:?} is not an interface name (1 to 15 characters, no '/')",
+                "{:?} is not an interface name (1 to {MAX_INTERFACE_LEN} characters, no '/')",
                 cfg.interface
             ),
         );
@@ -117,11 +138,11 @@ pub(super) fn validate<F: Form>(cfg: &Config<F>, err: &mut Errors) {
         ("conn_table_size_v6", cfg.conn_table_size_v6),
     ] {
         if let Some(n) = v
-            && !(1024..=1 << 26).contains(&n)
+            && !(MIN_CONN_TABLE_SIZE..=MAX_CONN_TABLE_SIZE).contains(&n)
         {
             err.add(
                 name,
-                format!("{n} is out of range (1024 to {})", 1u32 << 26),
+                format!("{n} is out of range ({MIN_CONN_TABLE_SIZE} to {MAX_CONN_TABLE_SIZE})"),
             );
         }
     }
@@ -138,10 +159,10 @@ pub(super) fn validate<F: Form>(cfg: &Config<F>, err: &mut Errors) {
         ("tcpfin", cfg.timeouts.tcpfin),
         ("udp", cfg.timeouts.udp),
     ] {
-        if !(1..=31_536_000).contains(&v) {
+        if !(1..=MAX_TIMEOUT_S).contains(&v) {
             err.add(
                 format!("timeouts.{name}"),
-                format!("{v} is out of range (1 to 31536000 seconds)"),
+                format!("{v} is out of range (1 to {MAX_TIMEOUT_S} seconds)"),
             );
         }
     }
@@ -224,6 +245,32 @@ mod tests {
             "t",
         )
         .unwrap()
+    }
+
+    #[test]
+    fn restart_only_names_every_field_compared_and_no_other() {
+        let mut n = base();
+        n.interface = "eth1".into();
+        n.xdp_mode = XdpMode::Generic;
+        n.pin_dir = Some("/sys/fs/bpf/other".into());
+        n.conn_table_size = Some(4096);
+        n.conn_table_size_v6 = Some(2048);
+        n.metrics_listen = Some("127.0.0.1:9999".parse().unwrap());
+        // The settings a running lbd changes.
+        n.timeouts.tcp = 1;
+        n.director.ipv4 = Some("10.0.0.3".parse().unwrap());
+        n.sloppy_tcp = true;
+        n.conn_reuse_mode = Some(0);
+        n.flood_rate = Some(1);
+        n.expire_nodest_conn = true;
+        n.lblc_expiration = Some(1);
+        n.lblcr_expiration = Some(1);
+        n.services.clear();
+        let fields: Vec<String> = restart_only_changes(&base(), &n)
+            .into_iter()
+            .map(|e| e.path)
+            .collect();
+        assert_eq!(fields, RESTART_ONLY);
     }
 
     #[test]
