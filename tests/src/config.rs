@@ -81,6 +81,20 @@ impl ConfigBuilder {
         self
     }
 
+    /// `lb` on these interfaces (`"interfaces": [...]`) instead of `"interface": "eth0"`.
+    pub fn interfaces(mut self, names: &[&str]) -> Self {
+        self.0.interface = None;
+        self.0.interfaces = names.iter().map(|n| n.to_string()).collect();
+        self
+    }
+
+    /// The director's own addresses (the outer source of tunnels).
+    pub fn director(mut self, v4: std::net::Ipv4Addr, v6: std::net::Ipv6Addr) -> Self {
+        self.0.director.ipv4 = Some(v4);
+        self.0.director.ipv6 = Some(v6);
+        self
+    }
+
     pub fn no_services(self) -> Self {
         self.first_services(0)
     }
@@ -110,6 +124,32 @@ impl ConfigBuilder {
     /// IPVS's `conn_reuse_mode`.
     pub fn conn_reuse_mode(mut self, mode: u32) -> Self {
         self.0.conn_reuse_mode = Some(mode);
+        self
+    }
+
+    /// VIP announcement through the BIRD at `bird_socket`, lbd writing `include_file`.
+    pub fn announce(
+        mut self,
+        bird_socket: impl Into<PathBuf>,
+        include_file: impl Into<PathBuf>,
+    ) -> Self {
+        self.0.announce = Some(lb_model::config::Announce {
+            bird_socket: bird_socket.into(),
+            include_file: include_file.into(),
+        });
+        self
+    }
+
+    /// Connection sync between directors: the `sync` section as JSON (`{}`: IPVS's
+    /// defaults, sending and receiving by multicast on the config's interface).
+    pub fn sync(mut self, section: serde_json::Value) -> Self {
+        self.0.sync = Some(defaults(section));
+        self
+    }
+
+    /// The director's IPv4 address (the outer source of its IPv4 tunnels).
+    pub fn director_ipv4(mut self, addr: std::net::Ipv4Addr) -> Self {
+        self.0.director.ipv4 = Some(addr);
         self
     }
 

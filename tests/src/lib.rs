@@ -10,6 +10,7 @@ pub mod expect;
 pub mod fixture;
 pub mod flood;
 pub mod flow;
+pub mod ha;
 pub mod listing;
 pub mod models;
 pub mod mount;
@@ -20,6 +21,7 @@ pub mod shim;
 pub mod solo;
 pub mod testrun;
 pub mod topo;
+pub mod two_armed;
 
 use std::{
     sync::{RwLock, RwLockReadGuard, RwLockWriteGuard},

@@ -68,6 +68,7 @@ pub fn diff(old: &Config, new: &Config) -> Vec<String> {
     let top = |c: &Config| -> serde_json::Value {
         let Config {
             interface,
+            interfaces,
             xdp_mode,
             director,
             pin_dir,
@@ -81,10 +82,13 @@ pub fn diff(old: &Config, new: &Config) -> Vec<String> {
             expire_nodest_conn,
             lblc_expiration,
             lblcr_expiration,
+            announce,
+            sync,
             services: _,
         } = c;
         serde_json::json!({
             "interface": interface,
+            "interfaces": interfaces,
             "xdp_mode": xdp_mode,
             "director": director,
             "pin_dir": pin_dir,
@@ -98,6 +102,8 @@ pub fn diff(old: &Config, new: &Config) -> Vec<String> {
             "expire_nodest_conn": expire_nodest_conn,
             "lblc_expiration": lblc_expiration,
             "lblcr_expiration": lblcr_expiration,
+            "announce": announce,
+            "sync": sync,
         })
     };
     diff_values(&mut out, "", "", Some(&top(old)), Some(&top(new)), &[]);

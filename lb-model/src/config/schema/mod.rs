@@ -23,6 +23,7 @@ use super::{
         MIN_INTERVAL_MS, MIN_TIMEOUT_MS,
     },
     service::{MAX_MH_TABLE_SIZE, MAX_PERSISTENT_S, MIN_MH_TABLE_SIZE},
+    sync::{MAX_SYNC_MAXLEN, MIN_SYNC_MAXLEN},
 };
 use crate::{Forwarding, Named, SchedFlag, Scheduler, TunCsum, TunType, scheduler::is_prime};
 
@@ -132,19 +133,23 @@ pub fn schema() -> Value {
     let reference = |def: &str| json!({ "$ref": format!("#/$defs/{def}") });
 
     // The daemon's settings.
+    let ifname = ifname_rules();
+    extend(&mut v, "/properties/interface", ifname.clone());
+    for p in ["/properties/interface", "/properties/interfaces/items"] {
+        if let Some(o) = v.pointer_mut(p).and_then(Value::as_object_mut) {
+            o.remove("pattern");
+        }
+    }
+    // Given, `interface` is a name (null would leave no interface at all).
+    extend(&mut v, "/properties/interface", json!({ "type": "string" }));
+    extend(&mut v, "/properties/interfaces/items", ifname);
     extend(
         &mut v,
-        "/properties/interface",
-        json!({
-            "minLength": 1,
-            "maxLength": MAX_INTERFACE_LEN,
-            "not": { "pattern": "/" },
-        }),
+        "/properties/interfaces",
+        json!({ "minItems": 1, "maxItems": super::MAX_INTERFACES, "uniqueItems": true }),
     );
-    v.pointer_mut("/properties/interface")
-        .and_then(Value::as_object_mut)
-        .expect("interface")
-        .remove("pattern");
+    // `interface` is the one-element shorthand of `interfaces`: exactly one is given.
+    v["oneOf"] = json!([{ "required": ["interface"] }, { "required": ["interfaces"] }]);
     for t in ["conn_table_size", "conn_table_size_v6"] {
         extend(
             &mut v,
@@ -178,6 +183,29 @@ pub fn schema() -> Value {
         &mut v,
         "/$defs/Director/properties/ipv6",
         nullable("Ipv6Unicast"),
+    );
+    // The connection-sync section (ipvsadm's sync daemon options).
+    let sync = "/$defs/SyncConfig/properties";
+    replace(
+        &mut v,
+        &format!("{sync}/mcast_group"),
+        nullable("Ipv4Multicast"),
+    );
+    extend(&mut v, &format!("{sync}/mcast_interface"), ifname_rules());
+    extend(
+        &mut v,
+        &format!("{sync}/mcast_port"),
+        json!({ "minimum": 1 }),
+    );
+    extend(
+        &mut v,
+        &format!("{sync}/mcast_ttl"),
+        json!({ "minimum": 1 }),
+    );
+    extend(
+        &mut v,
+        &format!("{sync}/sync_maxlen"),
+        json!({ "minimum": MIN_SYNC_MAXLEN, "maximum": MAX_SYNC_MAXLEN }),
     );
     extend(
         &mut v,
@@ -435,6 +463,15 @@ fn string_def(description: &str, pattern: &str, refused: Vec<(&str, String)>) ->
     })
 }
 
+/// An interface name's rules (`interface`, `interfaces`' items, `sync.mcast_interface`).
+fn ifname_rules() -> Value {
+    json!({
+        "minLength": 1,
+        "maxLength": MAX_INTERFACE_LEN,
+        "not": { "pattern": "[/\\s]" },
+    })
+}
+
 /// The address definitions the config's address fields refer to.
 fn address_defs() -> Map<String, Value> {
     let mut m = Map::new();
@@ -452,6 +489,14 @@ fn address_defs() -> Map<String, Value> {
             "An IPv6 address a packet can be sent to and come from (RFC 4291's text forms): not ::, ::1, ff00::/8 or ::ffff:0:0/96 (write an IPv4-mapped address as IPv4).",
             &patterns::ipv6(),
             patterns::ipv6_refused(),
+        ),
+    );
+    m.insert(
+        "Ipv4Multicast".into(),
+        string_def(
+            "An IPv4 multicast address (224.0.0.0/4): a dotted quad without leading zeros.",
+            &patterns::ipv4_multicast(),
+            Vec::new(),
         ),
     );
     m.insert(
@@ -536,7 +581,15 @@ mod tests {
     #[test]
     fn schema_says_what_is_allowed() {
         let s = schema();
-        assert_eq!(s["required"], json!(["interface"]));
+        assert_eq!(s.get("required"), None);
+        assert_eq!(
+            s["oneOf"],
+            json!([{ "required": ["interface"] }, { "required": ["interfaces"] }])
+        );
+        assert_eq!(
+            s["properties"]["interfaces"]["items"]["maxLength"],
+            json!(MAX_INTERFACE_LEN)
+        );
         assert_eq!(s["additionalProperties"], json!(false));
         let svc = &s["$defs"]["ServiceConfig"];
         assert_eq!(svc["additionalProperties"], json!(false));
