@@ -262,6 +262,23 @@ impl Config<Raw> {
                 format!("{e} after the end of the config (one JSON object, nothing after it)"),
             )
         })?;
+        // serde also reads a struct from an array of its fields' values in their order; a
+        // config names its fields. Where the text has an array, the config read back must
+        // have one too.
+        let text: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| ConfigError::new("(document)", e.to_string()))?;
+        let read = serde_json::to_value(&cfg)
+            .map_err(|e| ConfigError::new("(document)", e.to_string()))?;
+        if let Some(path) = array_for_object(&text, &read, String::new()) {
+            return Err(ConfigError::new(
+                if path.is_empty() {
+                    "(document)".into()
+                } else {
+                    path
+                },
+                "an array where an object is expected: write the fields by name ({\"field\": value, ...})",
+            ));
+        }
         Ok(cfg)
     }
 
@@ -423,6 +440,33 @@ impl Config {
     }
 }
 
+/// The path of the first array in `text` (the config as written) where `read` (the config
+/// as read, serialised again) has an object, in the form serde_path_to_error writes paths.
+fn array_for_object(
+    text: &serde_json::Value,
+    read: &serde_json::Value,
+    path: String,
+) -> Option<String> {
+    use serde_json::Value;
+    match (text, read) {
+        (Value::Array(_), Value::Object(_)) => Some(path),
+        (Value::Object(t), Value::Object(r)) => t.iter().find_map(|(k, v)| {
+            let sub = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            r.get(k).and_then(|rv| array_for_object(v, rv, sub))
+        }),
+        (Value::Array(t), Value::Array(r)) => t
+            .iter()
+            .zip(r)
+            .enumerate()
+            .find_map(|(i, (tv, rv))| array_for_object(tv, rv, format!("{path}[{i}]"))),
+        _ => None,
+    }
+}
+
 /// A name of the checked form from a raw one, or the error for `path`.
 pub(crate) fn typed<T, N: Name<T>>(n: &N, path: impl FnOnce() -> String) -> Result<T, ConfigError> {
     n.typed()
@@ -558,6 +602,49 @@ mod tests {
         );
         let bad = GOOD.replace("\"weight\": 3", "\"weight\": -3");
         assert!(errors(&bad)[0].starts_with("services[0].real_servers[1].weight: invalid value"));
+    }
+
+    #[test]
+    fn an_array_of_field_values_is_no_object() {
+        // serde would read these as the structs' fields in order.
+        for (text, path) in [
+            (r#"["eth0"]"#, "(document)"),
+            (
+                r#"{ "interface": "eth0", "director": ["10.0.0.2"] }"#,
+                "director",
+            ),
+            (r#"{ "interface": "eth0", "timeouts": [900] }"#, "timeouts"),
+            (
+                r#"{ "interface": "eth0", "services": [ ["tcp", "10.0.0.1", 80] ] }"#,
+                "services[0]",
+            ),
+            (
+                r#"{ "interface": "eth0", "services": [ { "protocol": "tcp", "vip": "10.0.0.1",
+                    "port": 80, "real_servers": [ { "address": "10.0.0.11" }, ["10.0.0.12"] ] } ] }"#,
+                "services[0].real_servers[1]",
+            ),
+            (
+                r#"{ "interface": "eth0", "services": [ { "protocol": "tcp", "vip": "10.0.0.1",
+                    "port": 80, "health_check": ["tcp"] } ] }"#,
+                "services[0].health_check",
+            ),
+        ] {
+            assert_eq!(
+                errors(text),
+                vec![format!(
+                    "{path}: an array where an object is expected: write the fields by name ({{\"field\": value, ...}})"
+                )],
+                "{text}"
+            );
+        }
+        // Arrays where the config has them.
+        Config::parse(
+            r#"{ "interface": "eth0", "services": [ { "protocol": "tcp", "vip": "10.0.0.1",
+                "port": 80, "scheduler": "sh", "sched_flags": ["sh-port"], "real_servers": [],
+                "health_check": { "type": "exec", "command": ["/bin/true"] } } ] }"#,
+            "t",
+        )
+        .unwrap();
     }
 
     #[test]

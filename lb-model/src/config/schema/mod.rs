@@ -310,12 +310,13 @@ pub fn schema() -> Value {
     extend(
         &mut v,
         &format!("{check}/path"),
-        json!({ "pattern": "^/", "not": { "pattern": space } }),
+        // `not` of a pattern alone would refuse null, which a pattern does not look at.
+        json!({ "pattern": "^/", "not": { "type": "string", "pattern": space } }),
     );
     extend(
         &mut v,
         &format!("{check}/host"),
-        json!({ "minLength": 1, "not": { "pattern": space } }),
+        json!({ "minLength": 1, "not": { "type": "string", "pattern": space } }),
     );
     extend(
         &mut v,
@@ -330,7 +331,8 @@ pub fn schema() -> Value {
     extend(
         &mut v,
         &format!("{check}/command"),
-        json!({ "minItems": 1, "prefixItems": [{ "minLength": 1 }] }),
+        // `items` covers only what follows `prefixItems`: the program is a string too.
+        json!({ "minItems": 1, "prefixItems": [{ "type": "string", "minLength": 1 }] }),
     );
     extend(
         &mut v,
