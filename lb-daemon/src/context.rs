@@ -28,7 +28,8 @@ pub struct Context {
     pub conntrack: Conntrack,
     /// Rates for `--rate`, sampled every 2 seconds.
     pub rates: Estimator,
-    pub interface: String,
+    /// The interfaces `lb` is attached to, in the config's order.
+    pub interfaces: Vec<String>,
     pub xdp_mode: XdpMode,
     pub config_path: PathBuf,
     /// Where the applied state is persisted (None: not persisted).

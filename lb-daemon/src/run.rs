@@ -51,8 +51,20 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
         None => file_cfg,
     };
     // Everything that can be checked before touching the kernel's BPF state is checked first.
-    let mtu = host::mtu::interface_mtu(&cfg.interface)
-        .with_context(|| format!("config field interface: {:?}", cfg.interface))?;
+    // Tunnels are sized for the smallest MTU of the interfaces (any may be the egress).
+    let interfaces = cfg.interfaces();
+    let mut mtu = u32::MAX;
+    for (i, iface) in interfaces.iter().enumerate() {
+        let field = if cfg.interface.is_some() {
+            "interface".to_string()
+        } else {
+            format!("interfaces[{i}]")
+        };
+        mtu = mtu.min(
+            host::mtu::interface_mtu(iface)
+                .with_context(|| format!("config field {field}: {iface:?}"))?,
+        );
+    }
     let pin_dir = cfg.pin_dir();
     if pin_dir.starts_with("/sys/fs/bpf") {
         ensure_bpffs(Path::new("/sys/fs/bpf")).context("mounting bpffs at /sys/fs/bpf")?;
@@ -92,7 +104,7 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
         health: Health::new(check_results),
         conntrack: Conntrack::new(cfg.timeouts),
         rates: Estimator::default(),
-        interface: cfg.interface.clone(),
+        interfaces: interfaces.clone(),
         xdp_mode: cfg.xdp_mode,
         config_path: config_path.to_path_buf(),
         state_file: state_file.map(Path::to_path_buf),
@@ -104,13 +116,20 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
         host::forwarding::enable(&cfg)?;
         if cfg.xdp_mode == XdpMode::Generic {
             warn!(
-                interface = %cfg.interface,
+                interfaces = %interfaces.join(", "),
                 "attaching in generic (skb) mode as the config asks: slower than native"
             );
         }
-        ctx.dp
-            .attach(&cfg.interface, cfg.xdp_mode)
-            .with_context(|| format!("attaching XDP ({} mode) to {}", cfg.xdp_mode, cfg.interface))
+        for (i, iface) in interfaces.iter().enumerate() {
+            ctx.dp
+                .attach(iface, cfg.xdp_mode, i == 0)
+                .with_context(|| format!("attaching XDP ({} mode) to {iface}", cfg.xdp_mode))?;
+        }
+        // A running data plane attached to interfaces the config no longer names: detached.
+        for gone in ctx.dp.detach_others(&interfaces)? {
+            info!(interface = %gone, "lb detached: the config no longer names the interface");
+        }
+        Ok(())
     })();
     if let Err(e) = started {
         // A fresh start leaves nothing behind: no pins, no socket. A running data plane that
@@ -121,7 +140,7 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
         let _ = std::fs::remove_file(socket);
         return Err(e);
     }
-    info!(interface = %cfg.interface, mode = %cfg.xdp_mode, pin_dir = %pin_dir.display(), "lb attached");
+    info!(interfaces = %interfaces.join(", "), mode = %cfg.xdp_mode, pin_dir = %pin_dir.display(), "lb attached");
 
     // The estimator's baseline: what the counters hold now (pinned maps lbd adopted may
     // hold counts from before); everything added later counts from zero.

@@ -9,7 +9,7 @@ use std::{
 use lb_common::{CONN_S_CLOSING, CONN_S_ESTABLISHED, CONN_S_SYN, CONN_S_UDP};
 use serde::{Deserialize, Serialize};
 
-use super::{Config, Errors, Form, MAX_CONN_REUSE_MODE, MAX_EXPIRATION_S};
+use super::{Config, Errors, Form, MAX_CONN_REUSE_MODE, MAX_EXPIRATION_S, MAX_INTERFACES};
 
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
@@ -86,7 +86,7 @@ pub const MAX_INTERFACE_LEN: usize = 15;
 /// The fields [`restart_only_changes`] compares: read when lbd starts, so that `lbctl apply`
 /// and a `SIGHUP` reload refuse a change to them (restart lbd to change one).
 pub const RESTART_ONLY: &[&str] = &[
-    "interface",
+    "interfaces",
     "xdp_mode",
     "pin_dir",
     "conn_table_size",
@@ -113,18 +113,7 @@ impl Timeouts {
 
 /// The daemon settings' checks.
 pub(super) fn validate<F: Form>(cfg: &Config<F>, err: &mut Errors) {
-    if cfg.interface.is_empty()
-        || cfg.interface.len() > MAX_INTERFACE_LEN
-        || cfg.interface.contains('/')
-    {
-        err.add(
-            "interface",
-            format!(
-                "{:?} is not an interface name (1 to {MAX_INTERFACE_LEN} characters, no '/')",
-                cfg.interface
-            ),
-        );
-    }
+    validate_interfaces(cfg, err);
     for (name, a) in [
         ("director.ipv4", cfg.director.ipv4.map(IpAddr::V4)),
         ("director.ipv6", cfg.director.ipv6.map(IpAddr::V6)),
@@ -181,6 +170,65 @@ pub(super) fn validate<F: Form>(cfg: &Config<F>, err: &mut Errors) {
     }
 }
 
+/// `interface` (the shorthand) or `interfaces`: exactly one of them, each a name the kernel
+/// could have, none twice.
+fn validate_interfaces<F: Form>(cfg: &Config<F>, err: &mut Errors) {
+    let named: Vec<(String, &String)> = match (&cfg.interface, cfg.interfaces.is_empty()) {
+        (Some(_), false) => {
+            err.add(
+                "interfaces",
+                "both \"interface\" and \"interfaces\" are given: give one (\"interface\": \"eth0\" is the shorthand of \"interfaces\": [\"eth0\"])",
+            );
+            return;
+        }
+        (None, true) => {
+            err.add(
+                "interfaces",
+                "required: the interfaces lb is attached to (or \"interface\" for one)",
+            );
+            return;
+        }
+        (Some(i), true) => vec![("interface".to_string(), i)],
+        (None, false) => cfg
+            .interfaces
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (format!("interfaces[{i}]"), n))
+            .collect(),
+    };
+    if named.len() > MAX_INTERFACES {
+        err.add(
+            "interfaces",
+            format!(
+                "{} interfaces is too many (at most {MAX_INTERFACES})",
+                named.len()
+            ),
+        );
+    }
+    let mut seen: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    for (path, name) in &named {
+        if name.is_empty()
+            || name.len() > MAX_INTERFACE_LEN
+            || name.contains('/')
+            || name.contains(char::is_whitespace)
+        {
+            err.add(
+                path.clone(),
+                format!(
+                    "{name:?} is not an interface name (1 to {MAX_INTERFACE_LEN} characters, no '/' or space)"
+                ),
+            );
+        } else if let Some(first) = seen.get(name.as_str()) {
+            err.add(
+                path.clone(),
+                format!("duplicate interface {name:?}: already at {first}"),
+            );
+        } else {
+            seen.insert(name.as_str(), path.as_str());
+        }
+    }
+}
+
 /// The settings that need a restart of lbd: loading, attaching and pinning depend on them.
 pub fn restart_only_changes<F: Form, G: Form>(
     running: &Config<F>,
@@ -198,9 +246,9 @@ pub fn restart_only_changes<F: Form, G: Form>(
         }
     };
     check(
-        "interface",
-        format!("{:?}", running.interface),
-        format!("{:?}", new.interface),
+        "interfaces",
+        format!("{:?}", running.interfaces()),
+        format!("{:?}", new.interfaces()),
     );
     check(
         "xdp_mode",
@@ -250,7 +298,7 @@ mod tests {
     #[test]
     fn restart_only_names_every_field_compared_and_no_other() {
         let mut n = base();
-        n.interface = "eth1".into();
+        n.interface = Some("eth1".into());
         n.xdp_mode = XdpMode::Generic;
         n.pin_dir = Some("/sys/fs/bpf/other".into());
         n.conn_table_size = Some(4096);
@@ -276,7 +324,7 @@ mod tests {
     #[test]
     fn daemon_settings_need_a_restart() {
         let mut n = base();
-        n.interface = "eth1".into();
+        n.interface = Some("eth1".into());
         n.conn_table_size = Some(4096);
         let e: Vec<String> = restart_only_changes(&base(), &n)
             .iter()
@@ -285,7 +333,7 @@ mod tests {
         assert_eq!(
             e,
             vec![
-                "interface: cannot change while lbd runs (running: \"eth0\", new: \"eth1\"); restart lbd to change it",
+                "interfaces: cannot change while lbd runs (running: [\"eth0\"], new: [\"eth1\"]); restart lbd to change it",
                 "conn_table_size: cannot change while lbd runs (running: 1048576, new: 4096); restart lbd to change it",
             ]
         );

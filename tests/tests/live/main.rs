@@ -10,6 +10,7 @@
 mod atomicity;
 mod ctl;
 mod daemon;
+mod flood;
 mod forwarding;
 mod fuzz;
 mod health;
@@ -19,3 +20,4 @@ mod ops;
 mod packaging;
 mod restart;
 mod trace;
+mod two_armed;

@@ -132,19 +132,27 @@ pub fn schema() -> Value {
     let reference = |def: &str| json!({ "$ref": format!("#/$defs/{def}") });
 
     // The daemon's settings.
+    let ifname = json!({
+        "minLength": 1,
+        "maxLength": MAX_INTERFACE_LEN,
+        "not": { "pattern": "[/\\s]" },
+    });
+    extend(&mut v, "/properties/interface", ifname.clone());
+    for p in ["/properties/interface", "/properties/interfaces/items"] {
+        if let Some(o) = v.pointer_mut(p).and_then(Value::as_object_mut) {
+            o.remove("pattern");
+        }
+    }
+    // Given, `interface` is a name (null would leave no interface at all).
+    extend(&mut v, "/properties/interface", json!({ "type": "string" }));
+    extend(&mut v, "/properties/interfaces/items", ifname);
     extend(
         &mut v,
-        "/properties/interface",
-        json!({
-            "minLength": 1,
-            "maxLength": MAX_INTERFACE_LEN,
-            "not": { "pattern": "/" },
-        }),
+        "/properties/interfaces",
+        json!({ "minItems": 1, "maxItems": super::MAX_INTERFACES, "uniqueItems": true }),
     );
-    v.pointer_mut("/properties/interface")
-        .and_then(Value::as_object_mut)
-        .expect("interface")
-        .remove("pattern");
+    // `interface` is the one-element shorthand of `interfaces`: exactly one is given.
+    v["oneOf"] = json!([{ "required": ["interface"] }, { "required": ["interfaces"] }]);
     for t in ["conn_table_size", "conn_table_size_v6"] {
         extend(
             &mut v,
@@ -538,7 +546,15 @@ mod tests {
     #[test]
     fn schema_says_what_is_allowed() {
         let s = schema();
-        assert_eq!(s["required"], json!(["interface"]));
+        assert_eq!(s.get("required"), None);
+        assert_eq!(
+            s["oneOf"],
+            json!([{ "required": ["interface"] }, { "required": ["interfaces"] }])
+        );
+        assert_eq!(
+            s["properties"]["interfaces"]["items"]["maxLength"],
+            json!(MAX_INTERFACE_LEN)
+        );
         assert_eq!(s["additionalProperties"], json!(false));
         let svc = &s["$defs"]["ServiceConfig"];
         assert_eq!(svc["additionalProperties"], json!(false));
