@@ -135,7 +135,7 @@ pub fn schema() -> Value {
     let ifname = json!({
         "minLength": 1,
         "maxLength": MAX_INTERFACE_LEN,
-        "not": { "pattern": "[/\\s]" },
+        "not": { "pattern": format!("[/{}]", patterns::WHITESPACE) },
     });
     extend(&mut v, "/properties/interface", ifname.clone());
     for p in ["/properties/interface", "/properties/interfaces/items"] {

@@ -138,6 +138,12 @@ pub fn socket_addr() -> String {
     )
 }
 
+/// Characters Rust's `char::is_whitespace` is true of (an interface name refuses them), as a
+/// class body: neither ECMA-262's `\s` (it lacks U+0085, has U+FEFF) nor Python's (it has
+/// U+001C to U+001F) is that set.
+pub const WHITESPACE: &str =
+    "\\u0009-\\u000d\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+
 /// Characters Rust's `char::is_whitespace` or `char::is_control` is true of (the check's
 /// path and Host header refuse them), as a class body.
 pub const SPACE_OR_CONTROL: &str =
@@ -162,11 +168,10 @@ mod tests {
         assert_eq!(decimal_upto(0), "(?:0)");
     }
 
-    #[test]
-    fn control_and_space_class_is_what_rust_says() {
-        // The class as ranges of code points ("\\uAAAA-\\uBBBB" or one "\\uAAAA").
+    /// A class body as ranges of code points ("\\uAAAA-\\uBBBB" or one "\\uAAAA").
+    fn ranges(class: &str) -> Vec<(u32, u32)> {
         let mut set = Vec::new();
-        let mut parts = SPACE_OR_CONTROL.split("\\u").filter(|s| !s.is_empty());
+        let mut parts = class.split("\\u").filter(|s| !s.is_empty());
         while let Some(p) = parts.next() {
             let a = u32::from_str_radix(p.trim_end_matches('-'), 16).unwrap();
             if p.ends_with('-') {
@@ -176,12 +181,23 @@ mod tests {
                 set.push((a, a));
             }
         }
+        set
+    }
+
+    #[test]
+    fn character_classes_are_what_rust_says() {
+        let (space_or_control, whitespace) = (ranges(SPACE_OR_CONTROL), ranges(WHITESPACE));
         for c in 0..=0x10FFFFu32 {
             let Some(ch) = char::from_u32(c) else {
                 continue;
             };
-            let listed = set.iter().any(|(a, b)| (*a..=*b).contains(&c));
-            assert_eq!(listed, ch.is_whitespace() || ch.is_control(), "U+{c:04X}");
+            let is_in = |set: &[(u32, u32)]| set.iter().any(|(a, b)| (*a..=*b).contains(&c));
+            assert_eq!(
+                is_in(&space_or_control),
+                ch.is_whitespace() || ch.is_control(),
+                "U+{c:04X}"
+            );
+            assert_eq!(is_in(&whitespace), ch.is_whitespace(), "U+{c:04X}");
         }
     }
 }
