@@ -118,6 +118,8 @@ complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "trace" -d 'Show live wh
 complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "top" -d 'Show services and real servers live, refreshed like top (connections, rates, health, drains)'
 complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "proc" -d 'Print what the kernel\'s /proc/net/FILE of IPVS would hold (ip_vs, ip_vs_conn, ip_vs_stats, ip_vs_stats_percpu)'
 complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "sysctl" -d 'List the IPVS sysctls lb honours with their values, or set one (-w NAME=VALUE)'
+complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "director" -d 'Drain the director (withdraw its VIPs from BIRD), undrain it, or show its announcement'
+complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "bird-config" -d 'Print the BIRD 2 config a director needs to announce lbd\'s VIPs (and the router\'s side)'
 complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "generate-docs" -d 'Write the man pages, completions and JSON Schemas into DIR (what docs/ ships)'
 complete -c lbctl -n "__fish_lbctl_using_subcommand status" -l socket -d 'Path of lbd\'s control socket' -r -F
 complete -c lbctl -n "__fish_lbctl_using_subcommand status" -l json -d 'Print lbd\'s answer as JSON instead of a table'
@@ -175,6 +177,17 @@ complete -c lbctl -n "__fish_lbctl_using_subcommand sysctl" -l socket -d 'Path o
 complete -c lbctl -n "__fish_lbctl_using_subcommand sysctl" -s d -l describe -d 'Print what each sysctl does in lb instead of its value'
 complete -c lbctl -n "__fish_lbctl_using_subcommand sysctl" -l json -d 'Print lbd\'s answer as JSON instead of a table'
 complete -c lbctl -n "__fish_lbctl_using_subcommand sysctl" -s h -l help -d 'Print help'
+complete -c lbctl -n "__fish_lbctl_using_subcommand director" -l socket -d 'Path of lbd\'s control socket' -r -F
+complete -c lbctl -n "__fish_lbctl_using_subcommand director" -l json -d 'Print lbd\'s answer as JSON instead of a table'
+complete -c lbctl -n "__fish_lbctl_using_subcommand director" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c lbctl -n "__fish_lbctl_using_subcommand bird-config" -l router -d 'A router to announce the VIPs to (its address: IPv4 sessions carry the IPv4 VIPs, IPv6 sessions the IPv6 ones); repeat for several' -r
+complete -c lbctl -n "__fish_lbctl_using_subcommand bird-config" -l router-as -d 'The routers\' AS number' -r
+complete -c lbctl -n "__fish_lbctl_using_subcommand bird-config" -l local-as -d 'This director\'s AS number (the router\'s for iBGP)' -r
+complete -c lbctl -n "__fish_lbctl_using_subcommand bird-config" -l include-file -d 'The include file lbd writes (the config\'s announce.include_file)' -r -F
+complete -c lbctl -n "__fish_lbctl_using_subcommand bird-config" -l hold-time -d 'BGP hold time in seconds: how soon a router drops the routes of a director whose BIRD stopped answering' -r
+complete -c lbctl -n "__fish_lbctl_using_subcommand bird-config" -l socket -d 'Path of lbd\'s control socket' -r -F
+complete -c lbctl -n "__fish_lbctl_using_subcommand bird-config" -l json -d 'Print lbd\'s answer as JSON instead of a table'
+complete -c lbctl -n "__fish_lbctl_using_subcommand bird-config" -s h -l help -d 'Print help'
 complete -c lbctl -n "__fish_lbctl_using_subcommand generate-docs" -l socket -d 'Path of lbd\'s control socket' -r -F
 complete -c lbctl -n "__fish_lbctl_using_subcommand generate-docs" -l json -d 'Print lbd\'s answer as JSON instead of a table'
 complete -c lbctl -n "__fish_lbctl_using_subcommand generate-docs" -s h -l help -d 'Print help'
@@ -200,6 +213,8 @@ complete -c lbctl -n "__fish_lbctl_using_subcommand man" -f -a "trace"
 complete -c lbctl -n "__fish_lbctl_using_subcommand man" -f -a "top"
 complete -c lbctl -n "__fish_lbctl_using_subcommand man" -f -a "proc"
 complete -c lbctl -n "__fish_lbctl_using_subcommand man" -f -a "sysctl"
+complete -c lbctl -n "__fish_lbctl_using_subcommand man" -f -a "director"
+complete -c lbctl -n "__fish_lbctl_using_subcommand man" -f -a "bird-config"
 complete -c lbctl -n "__fish_lbctl_using_subcommand man" -f
 complete -c lbctl -n "__fish_lbctl_using_subcommand drain" -f
 complete -c lbctl -n "__fish_lbctl_using_subcommand undrain" -f
@@ -211,3 +226,8 @@ complete -c lbctl -n "__fish_lbctl_using_subcommand proc" -f -a "ip_vs_conn"
 complete -c lbctl -n "__fish_lbctl_using_subcommand proc" -f -a "ip_vs_stats"
 complete -c lbctl -n "__fish_lbctl_using_subcommand proc" -f -a "ip_vs_stats_percpu"
 complete -c lbctl -n "__fish_lbctl_using_subcommand proc" -f
+complete -c lbctl -n "__fish_lbctl_using_subcommand director" -f -a "drain" -d 'Withdraw every VIP from BIRD: the routers send this director no new traffic (connections it carries keep being forwarded)'
+complete -c lbctl -n "__fish_lbctl_using_subcommand director" -f -a "undrain" -d 'Announce again the VIPs this director can serve'
+complete -c lbctl -n "__fish_lbctl_using_subcommand director" -f -a "status" -d 'Show what is announced, what should be, and BIRD\'s last error'
+complete -c lbctl -n "__fish_lbctl_using_subcommand director" -f
+complete -c lbctl -n "__fish_lbctl_using_subcommand bird-config" -f

@@ -192,6 +192,11 @@ pub const CONN_F_REPLY: u8 = 1 << 0;
 /// [`Conn::flags`], with [`CONN_F_REPLY`]: the reply direction of a one-packet service's
 /// datagrams, which have no forward entry: lbd expires it by the UDP timeout alone.
 pub const CONN_F_ONE_PACKET: u8 = 1 << 1;
+/// [`Conn::flags`] of a forward entry: lbd inserted it from another director's sync message
+/// (IPVS's `IP_VS_CONN_F_SYNC`). `lb` forwards it like any other; lbd leaves it out of the real
+/// server's active / inactive counts (the director that scheduled it counts it) and never sends
+/// it back out.
+pub const CONN_F_SYNCED: u8 = 1 << 2;
 /// Not stored: marks, in lbd's listings, a connection that is still in the unconfirmed table.
 pub const CONN_F_UNCONFIRMED: u8 = 1 << 7;
 /// [`Conn::state`], from the client's packets (all the director sees with `tun` and `dr`):

@@ -5,10 +5,11 @@
 
 use std::path::PathBuf;
 
-use lb_model::api::{Edit, ServiceKey};
+use lb_model::api::{DirectorAction, Edit, ServiceKey};
 
 use crate::cli::{
-    DrainArgs, ListOptions, ProcArgs, RealTarget, Shell, SysctlArgs, TopArgs, TraceArgs,
+    BirdConfigArgs, DrainArgs, ListOptions, ProcArgs, RealTarget, Shell, SysctlArgs, TopArgs,
+    TraceArgs,
 };
 
 /// What `-L` shows.
@@ -70,6 +71,10 @@ pub enum Command {
     Proc(ProcArgs),
     /// `sysctl`.
     Sysctl(SysctlArgs),
+    /// `director drain|undrain|status`.
+    Director(DirectorAction),
+    /// `bird-config`.
+    BirdConfig(BirdConfigArgs),
 }
 
 /// A command line ipvsadm would refuse, with ipvsadm's message; lbctl exits with status 2

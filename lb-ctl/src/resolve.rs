@@ -2,8 +2,10 @@
 //! ipvsadm flag, or else ipvsadm's command and options as ipvsadm processes them
 //! ([`crate::ipvsadm`]).
 
+use lb_model::api::DirectorAction;
+
 use crate::{
-    cli::{Cli, GetWhat, Verb},
+    cli::{Cli, DirectorVerb, GetWhat, Verb},
     command::{Command, UsageError},
     ipvsadm,
 };
@@ -31,6 +33,8 @@ impl Cli {
                 Verb::Trace(_) => "trace",
                 Verb::Proc(_) => "proc",
                 Verb::Sysctl(_) => "sysctl",
+                Verb::Director { .. } => "director",
+                Verb::BirdConfig(_) => "bird-config",
             };
             if let Some(flag) = ipvsadm::given_flags(self).first() {
                 return Err(UsageError(format!(
@@ -56,6 +60,12 @@ impl Cli {
                 Verb::Trace(a) => Command::Trace(*a),
                 Verb::Proc(a) => Command::Proc(a.clone()),
                 Verb::Sysctl(a) => Command::Sysctl(a.clone()),
+                Verb::Director { action } => Command::Director(match action {
+                    DirectorVerb::Drain => DirectorAction::Drain,
+                    DirectorVerb::Undrain => DirectorAction::Undrain,
+                    DirectorVerb::Status => DirectorAction::Status,
+                }),
+                Verb::BirdConfig(a) => Command::BirdConfig(a.clone()),
             });
         }
         ipvsadm::resolve_with(self, lookup)

@@ -11,11 +11,13 @@ use lb_model::{
 };
 
 use crate::{
+    bgp::Announcer,
     dataplane::{Dataplane, DataplaneError},
     estimator::Estimator,
     expiry::Conntrack,
     health::Health,
     plan::{ApplyError, ApplyReport, Planner},
+    sync::daemon::SyncState,
 };
 
 pub struct Context {
@@ -28,6 +30,10 @@ pub struct Context {
     pub conntrack: Conntrack,
     /// Rates for `--rate`, sampled every 2 seconds.
     pub rates: Estimator,
+    /// The VIPs' announcement through BIRD, and the director's drain.
+    pub announcer: Announcer,
+    /// The connection-sync daemon (None: the config has no `sync` section).
+    pub sync: Option<SyncState>,
     /// The interfaces `lb` is attached to, in the config's order.
     pub interfaces: Vec<String>,
     pub xdp_mode: XdpMode,

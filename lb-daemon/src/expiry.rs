@@ -9,8 +9,8 @@
 use std::{collections::HashMap, time::Duration};
 
 use lb_common::{
-    CONN_F_ONE_PACKET, CONN_F_REPLY, CONN_F_UNCONFIRMED, CONN_S_SYN, Conn, FlowKey, PROTO_UDP,
-    idle_ns,
+    CONN_F_ONE_PACKET, CONN_F_REPLY, CONN_F_SYNCED, CONN_F_UNCONFIRMED, CONN_S_SYN, Conn, FlowKey,
+    PROTO_UDP, idle_ns,
 };
 pub use lb_model::config::Timeouts;
 use tracing::{debug, warn};
@@ -106,12 +106,18 @@ impl Conntrack {
             {
                 if dp.delete_conn(&key) {
                     report.expired += 1;
-                    let (a, i) = if is_active(c.state) { (-1, 0) } else { (0, -1) };
-                    dp.add_real_conns(c.real, a, i)?;
+                    // A synced entry was never in this director's counts.
+                    if c.flags & CONN_F_SYNCED == 0 {
+                        let (a, i) = if is_active(c.state) { (-1, 0) } else { (0, -1) };
+                        dp.add_real_conns(c.real, a, i)?;
+                    }
                 }
                 continue;
             }
             forward_alive.insert(key);
+            if c.flags & CONN_F_SYNCED != 0 {
+                continue;
+            }
             let e = live.entry(c.real).or_default();
             if is_active(c.state) {
                 e.0 += 1;

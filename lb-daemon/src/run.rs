@@ -19,6 +19,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use tracing::{error, info, warn};
 
 use crate::{
+    bgp::{self, Announcer},
     context::Context,
     control,
     dataplane::{Dataplane, LoadOptions, ensure_bpffs},
@@ -27,6 +28,7 @@ use crate::{
     health::{self, CheckResult, Health},
     host,
     plan::Planner,
+    sync,
 };
 
 /// Runs lbd until SIGTERM or SIGINT. With a `state_file` that exists, lbd serves the state
@@ -65,6 +67,16 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
                 .with_context(|| format!("config field {field}: {iface:?}"))?,
         );
     }
+    let sync_sockets = match &cfg.sync {
+        Some(s) => Some(sync::daemon::open(s, &interfaces[0]).with_context(|| {
+            format!(
+                "config field sync: opening the sync daemon's sockets (interface {}, port {})",
+                s.interface(&interfaces[0]),
+                s.port()
+            )
+        })?),
+        None => None,
+    };
     let pin_dir = cfg.pin_dir();
     if pin_dir.starts_with("/sys/fs/bpf") {
         ensure_bpffs(Path::new("/sys/fs/bpf")).context("mounting bpffs at /sys/fs/bpf")?;
@@ -105,6 +117,11 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
         conntrack: Conntrack::new(cfg.timeouts),
         rates: Estimator::default(),
         interfaces: interfaces.clone(),
+        announcer: Announcer::new(cfg.announce.clone()),
+        sync: cfg
+            .sync
+            .clone()
+            .map(|s| sync::daemon::SyncState::new(s, &interfaces[0])),
         xdp_mode: cfg.xdp_mode,
         config_path: config_path.to_path_buf(),
         state_file: state_file.map(Path::to_path_buf),
@@ -141,6 +158,7 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
         return Err(e);
     }
     info!(interfaces = %interfaces.join(", "), mode = %cfg.xdp_mode, pin_dir = %pin_dir.display(), "lb attached");
+    ctx.announcer.set_attached(true);
 
     // The estimator's baseline: what the counters hold now (pinned maps lbd adopted may
     // hold counts from before); everything added later counts from zero.
@@ -149,6 +167,9 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
     let stop = Arc::new(AtomicBool::new(false));
     host::neigh::warm_initial(&cfg.real_addrs());
     spawn_loops(&ctx, &stop, check_results_rx);
+    if let Some(sockets) = sync_sockets {
+        spawn_sync(&ctx, &stop, sockets);
+    }
     {
         let c = ctx.clone();
         std::thread::spawn(move || control::server::serve(listener, c));
@@ -183,6 +204,19 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
     }
     stop.store(true, Ordering::SeqCst);
     let _ = std::fs::remove_file(socket);
+    {
+        // Withdrawn before lbd goes: the routers stop sending new traffic here.
+        let mut d = lock(&ctx);
+        let Context {
+            announcer, plan, ..
+        } = &mut *d;
+        if cfg.announce.is_some() {
+            match announcer.withdraw_all(plan) {
+                Ok(()) => info!("every VIP withdrawn from BIRD"),
+                Err(e) => error!("withdrawing the VIPs before stopping: {e}"),
+            }
+        }
+    }
     // Hold the lock while the process ends, so no thread writes a map half-way.
     let _d = lock(&ctx);
     Ok(())
@@ -193,8 +227,29 @@ fn lock(ctx: &Mutex<Context>) -> MutexGuard<'_, Context> {
     ctx.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The periodic threads: neighbour entries, health results, connection expiry, rates.
+/// The periodic threads: neighbour entries, health results, connection expiry, rates, the
+/// VIPs' announcement.
 fn spawn_loops(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>, results: Receiver<CheckResult>) {
+    {
+        let c = ctx.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            // Follows every change of the effective config (edits, SIGHUP, health, drains)
+            // within a period; BIRD is told only when the VIPs to announce change.
+            while !stop.load(Ordering::SeqCst) {
+                {
+                    let mut d = lock(&c);
+                    let Context {
+                        announcer, plan, ..
+                    } = &mut *d;
+                    if !stop.load(Ordering::SeqCst) {
+                        announcer.step(plan, false);
+                    }
+                }
+                std::thread::sleep(bgp::PERIOD);
+            }
+        });
+    }
     {
         let c = ctx.clone();
         let stop = stop.clone();
@@ -257,6 +312,84 @@ fn spawn_loops(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>, results: Recei
                 let elapsed = last.elapsed().as_millis() as u64;
                 last = std::time::Instant::now();
                 d.sample_rates(elapsed);
+            }
+        });
+    }
+}
+
+/// The sync daemon's threads: the sender (a pass over the connection table every
+/// `sync::daemon::PERIOD`, messages sent outside the lock) and the receiver.
+fn spawn_sync(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>, sockets: sync::daemon::Sockets) {
+    if let Some((sock, dests)) = sockets.send {
+        let c = ctx.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                std::thread::sleep(sync::daemon::PERIOD);
+                let (syncid, maxlen, records) = {
+                    let mut d = lock(&c);
+                    let Context {
+                        dp,
+                        sync,
+                        conntrack,
+                        ..
+                    } = &mut *d;
+                    let Some(s) = sync.as_mut() else { return };
+                    let records = s.tracker.collect(dp, &conntrack.timeouts);
+                    (s.cfg.syncid, s.cfg.maxlen() as usize, records)
+                };
+                if records.is_empty() {
+                    continue;
+                }
+                let msgs = sync::daemon::messages(syncid, maxlen, &records);
+                let (mut sent, mut errors) = (0u64, 0u64);
+                for m in &msgs {
+                    for dest in &dests {
+                        match sock.send_to(m, dest) {
+                            Ok(_) => sent += 1,
+                            Err(e) => {
+                                errors += 1;
+                                warn!(%dest, "sending a sync message: {e}");
+                            }
+                        }
+                    }
+                }
+                let mut d = lock(&c);
+                if let Some(s) = d.sync.as_mut() {
+                    s.tracker.counters.messages += sent;
+                    s.tracker.counters.records += records.len() as u64;
+                    s.tracker.counters.errors += errors;
+                }
+            }
+        });
+    }
+    if let Some(sock) = sockets.recv {
+        let c = ctx.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 65536];
+            while !stop.load(Ordering::SeqCst) {
+                let n = match sock.recv_from(&mut buf) {
+                    Ok((n, _)) => n,
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) =>
+                    {
+                        continue;
+                    }
+                    Err(e) => {
+                        warn!("receiving sync messages: {e}");
+                        std::thread::sleep(std::time::Duration::from_millis(200));
+                        continue;
+                    }
+                };
+                let mut d = lock(&c);
+                let Context { dp, plan, sync, .. } = &mut *d;
+                if let Some(s) = sync.as_mut() {
+                    s.applier.handle(&buf[..n], dp, plan);
+                }
             }
         });
     }

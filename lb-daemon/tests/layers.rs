@@ -13,7 +13,7 @@ use std::{
 const LAYERS: &[&[&str]] = &[
     &["dataplane"],
     &["plan"],
-    &["health", "expiry", "estimator", "host", "sync"],
+    &["health", "expiry", "estimator", "host", "sync", "bgp"],
     &["context"],
     &["control", "metrics", "trace"],
     &["run"],

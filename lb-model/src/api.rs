@@ -107,6 +107,45 @@ pub enum Op {
     /// counters, `/proc/net/ip_vs_stats` and `ip_vs_stats_percpu`). Answered with
     /// [`Response::CpuStats`].
     CpuStats,
+    /// The director as a whole (`lbctl director drain|undrain|status`): `drain` withdraws
+    /// every VIP's announcement (BIRD stops advertising this director to the routers), `undrain`
+    /// announces again the VIPs it can serve; `status` changes nothing. Answered with
+    /// [`Response::Director`] once BIRD has been told (or telling it failed).
+    Director { action: DirectorAction },
+}
+
+/// What `Op::Director` does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DirectorAction {
+    Drain,
+    Undrain,
+    Status,
+}
+
+/// The director's announcement state (the answer to [`Op::Director`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectorView {
+    /// Whether the config has an `announce` section (else lbd announces nothing).
+    pub announcing: bool,
+    /// `lb` is attached to the interface.
+    pub attached: bool,
+    /// Drained (`lbctl director drain`): no VIP is announced until undrained.
+    pub drained: bool,
+    /// The VIPs that should be announced now (lb attached, not drained, and a service on the
+    /// VIP with a real server that can take connections), sorted.
+    pub wanted: Vec<IpAddr>,
+    /// The VIPs of the include file BIRD last accepted (`configure` answered without error),
+    /// sorted.
+    pub announced: Vec<IpAddr>,
+    /// Why the last attempt to tell BIRD failed, if it did (lbd retries every second).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// BIRD's control socket and lbd's include file, as configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bird_socket: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include_file: Option<String>,
 }
 
 /// A virtual service's identity, as ipvsadm's `-t`/`-u` name it.
@@ -201,6 +240,8 @@ pub enum Response {
         /// The estimator's rates of every service summed.
         rate: RateView,
     },
+    /// The director's announcement state (the answer to [`Op::Director`]).
+    Director(DirectorView),
     /// A trace is running (see [`Op::Trace`]); events follow.
     TraceStarted,
     /// One decision of the data plane.

@@ -127,6 +127,32 @@ impl ConfigBuilder {
         self
     }
 
+    /// VIP announcement through the BIRD at `bird_socket`, lbd writing `include_file`.
+    pub fn announce(
+        mut self,
+        bird_socket: impl Into<PathBuf>,
+        include_file: impl Into<PathBuf>,
+    ) -> Self {
+        self.0.announce = Some(lb_model::config::Announce {
+            bird_socket: bird_socket.into(),
+            include_file: include_file.into(),
+        });
+        self
+    }
+
+    /// Connection sync between directors: the `sync` section as JSON (`{}`: IPVS's
+    /// defaults, sending and receiving by multicast on the config's interface).
+    pub fn sync(mut self, section: serde_json::Value) -> Self {
+        self.0.sync = Some(defaults(section));
+        self
+    }
+
+    /// The director's IPv4 address (the outer source of its IPv4 tunnels).
+    pub fn director_ipv4(mut self, addr: std::net::Ipv4Addr) -> Self {
+        self.0.director.ipv4 = Some(addr);
+        self
+    }
+
     /// Flood mode's rate (new connections per second per CPU; 0: off).
     pub fn flood_rate(mut self, rate: u32) -> Self {
         self.0.flood_rate = Some(rate);

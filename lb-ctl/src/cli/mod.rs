@@ -7,7 +7,8 @@
 //! ([`options`]), and [`Cli::resolve`] (`crate::resolve`) then does what ipvsadm's
 //! `process_options` does, giving one [`crate::command::Command`] for `crate::cmd` to run.
 //! Options may come in any order. Verbs that ipvsadm has no flag for (`status`, `apply`,
-//! `get`, `completions`, `man`, `drain`, `undrain`, `health`, `trace`, `top`) are
+//! `get`, `completions`, `man`, `drain`, `undrain`, `health`, `trace`, `top`, `proc`,
+//! `sysctl`, `director`, `bird-config`) are
 //! subcommands ([`verbs`]). Some options' values are offered to completions ([`values`]).
 
 pub mod argv0;
@@ -22,7 +23,10 @@ use lb_model::api::DEFAULT_SOCKET;
 
 pub use self::{
     options::{CommandFlags, DaemonOptions, ListOptions, RealOptions, ServiceOptions},
-    verbs::{DrainArgs, ProcArgs, RealAddr, RealTarget, SysctlArgs, TopArgs, TraceArgs},
+    verbs::{
+        BirdConfigArgs, DirectorVerb, DrainArgs, ProcArgs, RealAddr, RealTarget, SysctlArgs,
+        TopArgs, TraceArgs,
+    },
 };
 
 #[derive(Debug, Parser)]
@@ -47,7 +51,9 @@ pub use self::{
                   lbctl drain -t 10.0.0.1:80 -r 192.168.1.10 --deadline 300\n  \
                   lbctl health\n  \
                   lbctl trace --vip 10.0.0.1\n  \
-                  lbctl top",
+                  lbctl top\n  \
+                  lbctl director drain\n  \
+                  lbctl bird-config --router 192.0.2.1",
     // ipvsadm(8)'s synopsis, one form per command, with lbctl's verbs.
     override_usage = "lbctl -A|-E -t|-u SERVICE-ADDRESS [-s SCHEDULER] [-p [TIMEOUT]] [-M NETMASK] [-b FLAGS] [-o] [--mh-table-size SIZE]\n       \
                       lbctl -D -t|-u SERVICE-ADDRESS\n       \
@@ -148,6 +154,13 @@ pub enum Verb {
     Proc(ProcArgs),
     /// List the IPVS sysctls lb honours with their values, or set one (-w NAME=VALUE)
     Sysctl(SysctlArgs),
+    /// Drain the director (withdraw its VIPs from BIRD), undrain it, or show its announcement
+    Director {
+        #[arg(value_enum, value_name = "ACTION")]
+        action: DirectorVerb,
+    },
+    /// Print the BIRD 2 config a director needs to announce lbd's VIPs (and the router's side)
+    BirdConfig(BirdConfigArgs),
     /// Write the man pages, completions and JSON Schemas into DIR (what docs/ ships)
     #[command(hide = true)]
     GenerateDocs {
@@ -170,6 +183,8 @@ pub const VERBS: &[&str] = &[
     "top",
     "proc",
     "sysctl",
+    "director",
+    "bird-config",
 ];
 
 /// Verbs help does not show (what `cargo xtask docs` runs).

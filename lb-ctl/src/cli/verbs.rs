@@ -1,5 +1,5 @@
 //! The options of lbctl's own verbs that take more than a word: `drain`, `undrain`, `trace`,
-//! `top` (what they do is in `crate::cmd`).
+//! `top`, `proc`, `sysctl`, `director`, `bird-config` (what they do is in `crate::cmd`).
 
 use std::{
     net::{IpAddr, SocketAddr},
@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use crate::words::PROC_FILES;
 
@@ -147,6 +147,40 @@ pub struct SysctlArgs {
     /// Only these (net.ipv4.vs.NAME, net/ipv4/vs/NAME or NAME)
     #[arg(value_name = "NAME", conflicts_with = "write")]
     pub names: Vec<String>,
+}
+
+/// `lbctl director` actions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DirectorVerb {
+    /// Withdraw every VIP from BIRD: the routers send this director no new traffic
+    /// (connections it carries keep being forwarded)
+    Drain,
+    /// Announce again the VIPs this director can serve
+    Undrain,
+    /// Show what is announced, what should be, and BIRD's last error
+    Status,
+}
+
+/// `lbctl bird-config` options: the director's BGP session(s) and lbd's include file.
+#[derive(Clone, Debug, PartialEq, Eq, Args)]
+pub struct BirdConfigArgs {
+    /// A router to announce the VIPs to (its address: IPv4 sessions carry the IPv4 VIPs, IPv6
+    /// sessions the IPv6 ones); repeat for several
+    #[arg(long = "router", value_name = "ADDRESS", required = true)]
+    pub routers: Vec<IpAddr>,
+    /// The routers' AS number
+    #[arg(long, value_name = "ASN", default_value_t = 65000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub router_as: u32,
+    /// This director's AS number (the router's for iBGP)
+    #[arg(long, value_name = "ASN", default_value_t = 65001, value_parser = clap::value_parser!(u32).range(1..))]
+    pub local_as: u32,
+    /// The include file lbd writes (the config's announce.include_file)
+    #[arg(long, value_name = "PATH", default_value = "/etc/bird/lb-vips.conf")]
+    pub include_file: std::path::PathBuf,
+    /// BGP hold time in seconds: how soon a router drops the routes of a director whose BIRD
+    /// stopped answering
+    #[arg(long, value_name = "SECS", default_value_t = 3, value_parser = clap::value_parser!(u16).range(3..))]
+    pub hold_time: u16,
 }
 
 /// `-d SECS`: a number of seconds, fractions allowed, 0.1 to 3600.

@@ -1,6 +1,7 @@
 //! One module per lbctl command; [`run`] dispatches a parsed command line to it.
 
 pub mod apply;
+pub mod director;
 pub mod drain;
 pub mod edit;
 pub mod generate;
@@ -126,6 +127,16 @@ pub fn run(
         }
         Command::Undrain(t) => capture(|o| drain::run(&client, t.undrain_op(), global.json, o))?,
         Command::Health => capture(|o| drain::run_health(&client, global.json, o))?,
+        Command::Director(action) => director::run(&client, action, global.json)?,
+        Command::BirdConfig(a) if global.json => {
+            let _ = a;
+            return Err(Failure::usage(
+                "bird-config prints BIRD's config language and has no JSON output",
+                2,
+            )
+            .into());
+        }
+        Command::BirdConfig(a) => director::bird_config(&a),
     };
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
@@ -150,6 +161,7 @@ pub(crate) fn response_kind(r: &Response) -> &'static str {
         Response::Connections { .. } => "connections",
         Response::CpuStats { .. } => "cpu stats",
         Response::RealServer { .. } => "real server",
+        Response::Director(_) => "director",
         Response::Error { .. } => "error",
         Response::TraceStarted => "trace started",
         Response::Trace(_) => "trace event",

@@ -14,6 +14,7 @@
 pub mod changes;
 pub mod config;
 pub mod connections;
+pub mod director;
 pub mod error;
 pub mod health;
 pub mod schema;

@@ -6,6 +6,7 @@ use super::{
     changes::{Changes, Rules},
     config::ConfigOutput,
     connections::{Connections, Daemons, Timeouts},
+    director::Director,
     error::ErrorOutput,
     health::Health,
     services::{RealServerOutput, Services},
@@ -26,6 +27,7 @@ pub fn schemas() -> Vec<(&'static str, String)> {
         ("config.schema.json", schema::<ConfigOutput>()),
         ("real-server.schema.json", schema::<RealServerOutput>()),
         ("health.schema.json", schema::<Health>()),
+        ("director.schema.json", schema::<Director>()),
         ("trace.schema.json", schema::<TraceEvent>()),
         ("error.schema.json", schema::<ErrorOutput>()),
     ]

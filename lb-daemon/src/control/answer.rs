@@ -7,13 +7,17 @@ use lb_common::REASON_NAMES;
 use lb_model::api::{Edit, Op, Response, ServiceKey, StatusView};
 use lb_model::config::Config;
 
-use super::{commit::commit, connections::connections, drain::drain_op, edit::edit_config};
+use super::{
+    commit::commit, connections::connections, director::director_op, drain::drain_op,
+    edit::edit_config,
+};
 use crate::context::Context;
 
 /// Answers one request.
 pub fn answer(d: &mut Context, op: &Op) -> Response {
     match op {
         Op::Drain { .. } | Op::Undrain { .. } => drain_op(d, op),
+        Op::Director { action } => director_op(d, *action),
         // handle_client gives a trace its own connection before it gets here.
         Op::Trace { .. } => error("a trace streams: send it on a connection of its own"),
         Op::List => list(d),

@@ -4,7 +4,10 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use lb_common::{CONN_F_REPLY, CONN_S_ESTABLISHED, RealLimits, RealServer, Service, VipKey};
+use lb_common::{
+    CONN_F_REPLY, CONN_F_SYNCED, CONN_S_ESTABLISHED, Conn, ConnKey4, FAMILY_V6, FlowKey,
+    RealLimits, RealServer, Service, VipKey,
+};
 
 use super::{Dataplane, Result};
 
@@ -84,10 +87,61 @@ impl Dataplane {
             };
             if self.delete_conn(&key) {
                 removed += 1;
-                let (a, i) = if is_active(c.state) { (-1, 0) } else { (0, -1) };
-                self.add_real_conns(c.real, a, i)?;
+                // A synced entry was never in this director's counts.
+                if c.flags & CONN_F_SYNCED == 0 {
+                    let (a, i) = if is_active(c.state) { (-1, 0) } else { (0, -1) };
+                    self.add_real_conns(c.real, a, i)?;
+                }
             }
         }
         Ok(removed)
+    }
+}
+
+/// What [`Dataplane::insert_synced_conn`] did with a connection from another director.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncedInsert {
+    /// A new entry of the confirmed table.
+    New,
+    /// An entry synced before, replaced (state, real server, time refreshed).
+    Refreshed,
+    /// This director holds the flow itself (confirmed or not): its own entry wins, unchanged.
+    Local,
+    /// The confirmed table is full: nothing inserted.
+    Full,
+}
+
+impl Dataplane {
+    /// Inserts (or refreshes) a connection learnt from another director's sync message into
+    /// the confirmed table of its family, flagged [`CONN_F_SYNCED`] (`c.flags` should carry
+    /// it). An entry of this director's own traffic is never replaced. Synced entries are
+    /// counted in the table's entries but in no real server's active / inactive counts.
+    pub fn insert_synced_conn(&mut self, key: &FlowKey, c: &Conn) -> SyncedInsert {
+        let existing = self.conn(key);
+        if existing.is_some_and(|e| e.flags & CONN_F_SYNCED == 0) {
+            return SyncedInsert::Local;
+        }
+        // BPF_NOEXIST for a new entry: if `lb` inserted the flow since the look-up, its
+        // entry stays and this one is refused. BPF_EXIST for a refresh: an entry that lbd's
+        // expiry removed meanwhile is not brought back uncounted.
+        let flags = if existing.is_some() { 2 } else { 1 };
+        let r = if key.family == FAMILY_V6 {
+            self.conns6.insert(key, c, flags)
+        } else {
+            self.conns.insert(ConnKey4::of(key), c, flags)
+        };
+        match (r, existing) {
+            (Ok(()), Some(_)) => SyncedInsert::Refreshed,
+            (Ok(()), None) => {
+                self.count_entries(key.family, 1);
+                SyncedInsert::New
+            }
+            (Err(aya::maps::MapError::SyscallError(e)), None)
+                if e.io_error.raw_os_error() == Some(libc::E2BIG) =>
+            {
+                SyncedInsert::Full
+            }
+            (Err(_), _) => SyncedInsert::Local,
+        }
     }
 }

@@ -31,7 +31,7 @@ use lb_model::config::XdpMode;
 use self::mmap::MmapArray;
 pub use self::{
     apply::{Applied, Plan, Step},
-    conns::{Snapshot, is_active, monotonic_ns},
+    conns::{Snapshot, SyncedInsert, is_active, monotonic_ns},
 };
 
 /// The XDP object built by `build.rs` (aya-build), embedded at compile time.
@@ -566,7 +566,7 @@ impl Dataplane {
         unsafe { AtomicU32::from_ptr(self.new_conns.at(i).add(off) as *mut u32) }
     }
 
-    fn count_entries(&self, family: u8, n: i64) {
+    pub(super) fn count_entries(&self, family: u8, n: i64) {
         let i = (family == FAMILY_V6) as u32;
         if let Ok(c) = self.conn_count.counter(i) {
             c.fetch_add(n, Ordering::Relaxed);

@@ -278,6 +278,16 @@ pub fn restart_only_changes<F: Form, G: Form>(
         format!("{:?}", running.metrics_listen),
         format!("{:?}", new.metrics_listen),
     );
+    check(
+        "announce",
+        serde_json::to_string(&running.announce).unwrap_or_default(),
+        serde_json::to_string(&new.announce).unwrap_or_default(),
+    );
+    check(
+        "sync",
+        serde_json::to_string(&running.sync).unwrap_or_default(),
+        serde_json::to_string(&new.sync).unwrap_or_default(),
+    );
     out
 }
 

@@ -82,6 +82,8 @@ pub fn diff(old: &Config, new: &Config) -> Vec<String> {
             expire_nodest_conn,
             lblc_expiration,
             lblcr_expiration,
+            announce,
+            sync,
             services: _,
         } = c;
         serde_json::json!({
@@ -100,6 +102,8 @@ pub fn diff(old: &Config, new: &Config) -> Vec<String> {
             "expire_nodest_conn": expire_nodest_conn,
             "lblc_expiration": lblc_expiration,
             "lblcr_expiration": lblcr_expiration,
+            "announce": announce,
+            "sync": sync,
         })
     };
     diff_values(&mut out, "", "", Some(&top(old)), Some(&top(new)), &[]);

@@ -10,12 +10,14 @@
 //! [`health`] (health checks and sorry servers).
 
 pub mod address;
+pub mod announce;
 pub mod daemon;
 pub mod diff;
 pub mod health;
 pub mod real;
 pub mod schema;
 pub mod service;
+pub mod sync;
 
 use std::{
     fmt,
@@ -26,10 +28,12 @@ use std::{
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 pub use self::{
+    announce::Announce,
     daemon::{Director, Timeouts, XdpMode},
     health::{CheckConfig, CheckKind, OnDown},
     real::{RealKey, RealServerConfig},
     service::{ServiceConfig, ServiceKey},
+    sync::SyncConfig,
 };
 use crate::{
     forwarding::{Forwarding, TunCsum, TunType},
@@ -189,6 +193,14 @@ pub struct Config<F: Form = Checked> {
     /// use. Default 86400 (24 h).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lblcr_expiration: Option<u32>,
+    /// VIP announcement through BIRD 2 (BGP, ECMP): lbd writes the include file of the VIPs
+    /// it can serve and has BIRD read it. Absent: lbd announces nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announce: Option<Announce>,
+    /// Connection synchronisation between directors (IPVS's sync daemon). Absent: lbd
+    /// neither sends nor applies sync messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<SyncConfig>,
     #[serde(default)]
     pub services: Vec<ServiceConfig<F>>,
 }
@@ -295,6 +307,12 @@ impl Config<Raw> {
     pub fn validate(&self) -> Vec<ConfigError> {
         let mut errs = Errors::default();
         daemon::validate(self, &mut errs);
+        if let Some(a) = &self.announce {
+            announce::validate(a, &mut errs);
+        }
+        if let Some(s) = &self.sync {
+            sync::validate(s, &mut errs);
+        }
         service::validate_all(self, &mut errs);
         health::validate(self, &mut errs);
         let mut errs = errs.0;
@@ -344,6 +362,8 @@ impl<F: Form> Config<F> {
             expire_nodest_conn: self.expire_nodest_conn,
             lblc_expiration: self.lblc_expiration,
             lblcr_expiration: self.lblcr_expiration,
+            announce: self.announce.clone(),
+            sync: self.sync.clone(),
             services,
         }
     }

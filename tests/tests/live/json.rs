@@ -211,6 +211,14 @@ fn every_json_output_and_error_of_a_real_lbd_matches_its_schema() {
         label: "get config's config against the config schema".into(),
     }];
     ok("json/health.schema.json", &["health", "--json"], b"");
+    // No announce section: nothing announced, and said so.
+    let director = ok(
+        "json/director.schema.json",
+        &["director", "status", "--json"],
+        b"",
+    );
+    assert_eq!(director["announcing"], false, "{director}");
+    assert_eq!(director["announced"], json!([]), "{director}");
     let cfg_file = t.workdir().join("apply.json");
     std::fs::write(&cfg_file, cfg.json()).unwrap();
     let dry = ok(

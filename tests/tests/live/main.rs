@@ -13,6 +13,7 @@ mod daemon;
 mod flood;
 mod forwarding;
 mod fuzz;
+mod ha;
 mod health;
 mod json;
 mod limits;

@@ -1,0 +1,465 @@
+//! The sync daemon proper (IPVS's `--start-daemon master|backup`): the sender reads the
+//! connection table and sends, as protocol version 1 messages ([`super::wire`]), the
+//! connections that are new or changed since its last pass (and a refresh of each before a
+//! receiver would expire it), batched every [`PERIOD`] and bounded to [`MAX_PER_PASS`] records
+//! a pass; the receiver applies each record of a good message to the connection table as a
+//! synced entry ([`lb_common::CONN_F_SYNCED`]), so that this director forwards a flow another
+//! director scheduled to the same real server.
+//!
+//! Messages go to a multicast group on one interface (IPVS's default, 224.0.0.81:8848, TTL 1)
+//! or to unicast peers. Only confirmed forward entries are sent (a connection is synced once
+//! its client's second packet confirmed it, as IPVS syncs once established), never an entry
+//! this director learnt by sync. What is not synced yet: persistence templates, `nat`
+//! connections' reply entries (a `nat` record is refused by the receiver, counted), and the
+//! bulk sync of a joining director.
+
+use std::{
+    collections::HashMap,
+    net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket},
+    os::fd::AsRawFd,
+    time::{Duration, Instant},
+};
+
+use lb_common::{
+    CONN_F_REPLY, CONN_F_SYNCED, CONN_F_UNCONFIRMED, CONN_S_CLOSING, CONN_S_ESTABLISHED,
+    CONN_S_SYN, CONN_S_UDP, Conn, FAMILY_V6, FWD_DR, FWD_NAT, FWD_TUN, FlowKey, conn_time,
+};
+use lb_model::{
+    Protocol,
+    addr::{addr_of, addr_words, vip_key},
+    config::{SyncConfig, Timeouts},
+};
+use serde::Serialize;
+
+use super::{
+    receive::{Receiver, RecvCounters},
+    wire::{Addrs, MessageBuilder, SyncConn, flags, tcp_state},
+};
+use crate::{
+    dataplane::{Dataplane, SyncedInsert, monotonic_ns},
+    plan::Planner,
+};
+
+/// How often the sender reads the connection table: the batching delay of a change.
+pub const PERIOD: Duration = Duration::from_millis(20);
+/// The most records one pass sends (the rest go in the next passes): 250,000 a second.
+pub const MAX_PER_PASS: usize = 5000;
+
+/// What the sender has done.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SendCounters {
+    pub messages: u64,
+    pub records: u64,
+    /// Sends the system refused (the message is lost; its records are sent again later).
+    pub errors: u64,
+}
+
+/// What the receiver did with the records of good messages.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ApplyCounters {
+    /// New synced entries.
+    pub inserted: u64,
+    /// Synced entries refreshed.
+    pub refreshed: u64,
+    /// Flows this director holds itself (its entry kept).
+    pub local: u64,
+    /// Records of no service or real server this director has (or of another method).
+    pub unknown: u64,
+    /// Records lb does not apply: persistence templates, `nat` connections, other protocols.
+    pub unsupported: u64,
+    /// The connection table was full.
+    pub table_full: u64,
+}
+
+/// The sender's memory of what it sent.
+#[derive(Debug, Default)]
+pub struct Tracker {
+    sent: HashMap<FlowKey, Sent>,
+    pub counters: SendCounters,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Sent {
+    real: u32,
+    state: u8,
+    at: Instant,
+}
+
+/// IPVS's state number of an lb connection state.
+fn ipvs_state(state: u8) -> u16 {
+    match state {
+        CONN_S_ESTABLISHED => tcp_state::ESTABLISHED,
+        CONN_S_SYN => tcp_state::SYN_RECV,
+        CONN_S_CLOSING => tcp_state::FIN_WAIT,
+        _ => tcp_state::NONE,
+    }
+}
+
+/// lb's connection state of an IPVS record.
+fn lb_state(protocol: u8, state: u16) -> u8 {
+    if protocol == Protocol::Udp.number() {
+        return CONN_S_UDP;
+    }
+    match state {
+        tcp_state::ESTABLISHED => CONN_S_ESTABLISHED,
+        tcp_state::SYN_RECV | tcp_state::SYN_SENT | tcp_state::SYNACK | tcp_state::LISTEN => {
+            CONN_S_SYN
+        }
+        _ => CONN_S_CLOSING,
+    }
+}
+
+impl Tracker {
+    /// One pass: the records to send now (at most [`MAX_PER_PASS`]), remembered as sent.
+    pub fn collect(&mut self, dp: &Dataplane, timeouts: &Timeouts) -> Vec<SyncConn> {
+        let now = Instant::now();
+        let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut reals: HashMap<u32, Option<lb_common::RealServer>> = HashMap::new();
+        for (key, c) in dp.connections() {
+            if c.flags & (CONN_F_REPLY | CONN_F_UNCONFIRMED | CONN_F_SYNCED) != 0 {
+                continue;
+            }
+            seen.insert(key);
+            let timeout = timeouts.for_state(c.state) / 1_000_000_000;
+            let due = match self.sent.get(&key) {
+                None => true,
+                Some(s) => {
+                    s.real != c.real
+                        || s.state != c.state
+                        // A refresh before the receiver's copy would expire.
+                        || now.duration_since(s.at).as_secs() >= timeout / 2
+                }
+            };
+            if !due || out.len() >= MAX_PER_PASS {
+                continue;
+            }
+            let Some(real) = *reals.entry(c.real).or_insert_with(|| dp.real(c.real).ok()) else {
+                continue;
+            };
+            if real.family == 0 {
+                continue;
+            }
+            let Some(record) = record(&key, &c, &real, timeout as u32) else {
+                continue;
+            };
+            out.push(record);
+            self.sent.insert(
+                key,
+                Sent {
+                    real: c.real,
+                    state: c.state,
+                    at: now,
+                },
+            );
+        }
+        self.sent.retain(|k, _| seen.contains(k));
+        out
+    }
+}
+
+/// The sync record of a connection (None for what is not synced: `nat`, one family's VIP
+/// with the other's real server).
+fn record(key: &FlowKey, c: &Conn, real: &lb_common::RealServer, timeout: u32) -> Option<SyncConn> {
+    let fwd = match real.method {
+        FWD_TUN => flags::TUNNEL,
+        FWD_DR => flags::DROUTE,
+        // nat needs its reply entry synced too: not yet.
+        FWD_NAT => return None,
+        _ => return None,
+    };
+    let vport = u16::from_be(key.dport);
+    let port = u16::from_be(real.port);
+    let client = addr_of(&key.src, key.family);
+    let virt = addr_of(&key.dst, key.family);
+    let dest = addr_of(&real.addr, real.family);
+    let addrs = match (client, virt, dest) {
+        (IpAddr::V4(client), IpAddr::V4(virt), IpAddr::V4(dest)) => {
+            Addrs::V4 { client, virt, dest }
+        }
+        (IpAddr::V6(client), IpAddr::V6(virt), IpAddr::V6(dest)) => {
+            Addrs::V6 { client, virt, dest }
+        }
+        _ => return None,
+    };
+    let inactive = if c.state == CONN_S_ESTABLISHED {
+        0
+    } else {
+        flags::INACTIVE
+    };
+    Some(SyncConn {
+        protocol: key.proto,
+        flags: fwd | inactive,
+        state: if key.proto == Protocol::Udp.number() {
+            0
+        } else {
+            ipvs_state(c.state)
+        },
+        cport: u16::from_be(key.sport),
+        vport,
+        dport: if port == 0 { vport } else { port },
+        fwmark: 0,
+        timeout,
+        addrs,
+        seq: None,
+        pe_data: None,
+        pe_name: None,
+    })
+}
+
+/// `records` as messages of at most `maxlen` bytes.
+pub fn messages(syncid: u8, maxlen: usize, records: &[SyncConn]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let Ok(mut m) = MessageBuilder::new(syncid, maxlen) else {
+        return out;
+    };
+    for r in records {
+        if m.push(r).is_err() {
+            if !m.is_empty() {
+                out.push(
+                    std::mem::replace(
+                        &mut m,
+                        MessageBuilder::new(syncid, maxlen).expect("checked"),
+                    )
+                    .finish(),
+                );
+            }
+            // A record that does not fit an empty message is not sent.
+            let _ = m.push(r);
+        }
+    }
+    if !m.is_empty() {
+        out.push(m.finish());
+    }
+    out
+}
+
+/// The receiving side: decodes datagrams and applies their records.
+#[derive(Debug, Default)]
+pub struct Applier {
+    receiver: Receiver,
+    pub counters: ApplyCounters,
+}
+
+impl Applier {
+    pub fn new(syncid: u8) -> Self {
+        Self {
+            receiver: Receiver::new(syncid),
+            counters: ApplyCounters::default(),
+        }
+    }
+
+    pub fn recv_counters(&self) -> RecvCounters {
+        self.receiver.counters()
+    }
+
+    /// Applies one datagram's records (a bad datagram is counted and changes nothing).
+    pub fn handle(&mut self, datagram: &[u8], dp: &mut Dataplane, plan: &Planner) {
+        let mut counters = self.counters;
+        let _ = self
+            .receiver
+            .handle(datagram, |c| apply(c, dp, plan, &mut counters));
+        self.counters = counters;
+    }
+}
+
+/// One record into the connection table.
+fn apply(c: &SyncConn, dp: &mut Dataplane, plan: &Planner, n: &mut ApplyCounters) {
+    let Some(protocol) = Protocol::from_number(c.protocol) else {
+        n.unsupported += 1;
+        return;
+    };
+    let fwd = c.flags & flags::FWD_MASK;
+    if c.is_template() || !(fwd == flags::TUNNEL || fwd == flags::DROUTE) {
+        n.unsupported += 1;
+        return;
+    }
+    let (client, virt, dest) = c.addrs.ips();
+    let vk = vip_key(protocol, virt, c.vport);
+    let Some(real) = plan
+        .real_ids(&vk)
+        .into_iter()
+        .find(|(a, p, _)| *a == dest && *p == c.dport)
+        .map(|(_, _, id)| id)
+    else {
+        n.unknown += 1;
+        return;
+    };
+    let (src, family) = addr_words(client);
+    let (dst, _) = addr_words(virt);
+    let key = FlowKey {
+        src,
+        dst,
+        sport: c.cport.to_be(),
+        dport: c.vport.to_be(),
+        proto: c.protocol,
+        family,
+        _pad: [0; 2],
+    };
+    debug_assert!(family == FAMILY_V6 || src[1..] == [0, 0, 0]);
+    let conn = Conn {
+        real,
+        last_seen: conn_time(monotonic_ns()),
+        state: lb_state(c.protocol, c.state),
+        flags: CONN_F_SYNCED,
+        _pad: [0; 6],
+    };
+    match dp.insert_synced_conn(&key, &conn) {
+        SyncedInsert::New => n.inserted += 1,
+        SyncedInsert::Refreshed => n.refreshed += 1,
+        SyncedInsert::Local => n.local += 1,
+        SyncedInsert::Full => n.table_full += 1,
+    }
+}
+
+/// A running sync daemon's state: its settings, the sender's memory, the receiver's counts.
+#[derive(Debug)]
+pub struct SyncState {
+    pub cfg: SyncConfig,
+    /// The multicast interface (the config's `mcast_interface`, else its `interface`).
+    pub interface: String,
+    pub tracker: Tracker,
+    pub applier: Applier,
+}
+
+impl SyncState {
+    pub fn new(cfg: SyncConfig, interface: &str) -> Self {
+        Self {
+            interface: cfg.interface(interface).to_string(),
+            applier: Applier::new(cfg.syncid),
+            tracker: Tracker::default(),
+            cfg,
+        }
+    }
+}
+
+/// The sockets of a sync daemon: where messages go and where they come from.
+pub struct Sockets {
+    pub send: Option<(UdpSocket, Vec<SocketAddr>)>,
+    pub recv: Option<UdpSocket>,
+}
+
+/// The IPv4 address and index of interface `name`.
+fn interface_v4(name: &str) -> std::io::Result<(Ipv4Addr, u32)> {
+    let index = nix::net::if_::if_nametoindex(name)
+        .map_err(|e| std::io::Error::other(format!("interface {name}: {e}")))?;
+    let addr = nix::ifaddrs::getifaddrs()
+        .map_err(std::io::Error::other)?
+        .filter(|a| a.interface_name == name)
+        .find_map(|a| a.address.and_then(|s| s.as_sockaddr_in().map(|v4| v4.ip())))
+        .ok_or_else(|| std::io::Error::other(format!("interface {name} has no IPv4 address")))?;
+    Ok((addr, index))
+}
+
+/// Opens the sockets `cfg` asks for (`interface`: the config's).
+pub fn open(cfg: &SyncConfig, interface: &str) -> std::io::Result<Sockets> {
+    let iface = cfg.interface(interface);
+    let multicast = cfg.peers.is_empty();
+    let (if_addr, if_index) = if multicast {
+        interface_v4(iface)?
+    } else {
+        (Ipv4Addr::UNSPECIFIED, 0)
+    };
+    let send = if cfg.send {
+        let s = UdpSocket::bind(SocketAddrV4::new(if_addr, 0))?;
+        let dests = if multicast {
+            s.set_multicast_ttl_v4(cfg.ttl() as u32)?;
+            // Our own messages are not for us.
+            s.set_multicast_loop_v4(false)?;
+            set_multicast_if(&s, if_index)?;
+            vec![SocketAddr::from((cfg.group(), cfg.port()))]
+        } else {
+            cfg.peers.clone()
+        };
+        Some((s, dests))
+    } else {
+        None
+    };
+    let recv = if cfg.receive {
+        let s = if multicast {
+            let s = UdpSocket::bind(SocketAddrV4::new(cfg.group(), cfg.port()))?;
+            s.join_multicast_v4(&cfg.group(), &if_addr)?;
+            s
+        } else {
+            UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, cfg.port()))?
+        };
+        s.set_read_timeout(Some(Duration::from_millis(200)))?;
+        Some(s)
+    } else {
+        None
+    };
+    Ok(Sockets { send, recv })
+}
+
+/// `IP_MULTICAST_IF` by interface index (`struct ip_mreqn`).
+fn set_multicast_if(s: &UdpSocket, ifindex: u32) -> std::io::Result<()> {
+    let mreq = libc::ip_mreqn {
+        imr_multiaddr: libc::in_addr { s_addr: 0 },
+        imr_address: libc::in_addr { s_addr: 0 },
+        imr_ifindex: ifindex as i32,
+    };
+    // SAFETY: a setsockopt on a socket we own with a struct of the size we pass.
+    let rc = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_MULTICAST_IF,
+            &mreq as *const _ as *const libc::c_void,
+            std::mem::size_of::<libc::ip_mreqn>() as u32,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::wire::decode;
+
+    fn conn(i: u16) -> SyncConn {
+        SyncConn {
+            protocol: 6,
+            flags: flags::DROUTE,
+            state: tcp_state::ESTABLISHED,
+            cport: 40000 + i,
+            vport: 80,
+            dport: 80,
+            fwmark: 0,
+            timeout: 900,
+            addrs: Addrs::V4 {
+                client: Ipv4Addr::new(198, 19, 0, 10),
+                virt: Ipv4Addr::new(198, 18, 1, 100),
+                dest: Ipv4Addr::new(198, 18, 0, 11),
+            },
+            seq: None,
+            pe_data: None,
+            pe_name: None,
+        }
+    }
+
+    #[test]
+    fn records_are_split_into_messages_of_at_most_maxlen_bytes_none_lost() {
+        let records: Vec<SyncConn> = (0..100).map(conn).collect();
+        let msgs = messages(7, 8 + 36 * 10, &records);
+        assert_eq!(msgs.len(), 10);
+        let mut back = Vec::new();
+        for m in &msgs {
+            assert!(m.len() <= 8 + 36 * 10);
+            back.extend(decode(m, 7).expect("a good message").conns);
+        }
+        assert_eq!(back, records);
+        assert!(messages(7, 1472, &[]).is_empty());
+    }
+
+    #[test]
+    fn states_map_both_ways() {
+        for s in [CONN_S_SYN, CONN_S_ESTABLISHED, CONN_S_CLOSING] {
+            assert_eq!(lb_state(6, ipvs_state(s)), s);
+        }
+        assert_eq!(lb_state(17, 0), CONN_S_UDP);
+        assert_eq!(lb_state(6, tcp_state::TIME_WAIT), CONN_S_CLOSING);
+    }
+}

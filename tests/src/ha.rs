@@ -1,0 +1,535 @@
+//! The high-availability topology: a client behind a router running BIRD 2 with ECMP, N
+//! directors each running lbd and BIRD (eBGP to the router), real servers on a LAN with the
+//! directors (`dr`). Every host is a network namespace of its own; the LAN is a bridge in a
+//! "switch" namespace. Addresses exist only inside these namespaces; nothing is routed out.
+//!
+//! ```text
+//!   client 198.19.0.10 ── router 198.19.0.1 | 198.18.0.1 ─┐
+//!                         (BIRD, AS 65000, ECMP)          │
+//!   director i 198.18.0.(2+i) (lbd + BIRD, AS 65001) ─────┼─ br0 (switch ns)
+//!   real server j 198.18.0.(11+j) (VIPs on lo) ───────────┘
+//!   VIPs 198.18.1.100 (HA_VIP), 198.18.1.101 (HA_VIP2): announced by the directors
+//! ```
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    net::{IpAddr, Ipv4Addr},
+    os::unix::net::UnixStream,
+    path::{Path, PathBuf},
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use crate::{
+    Share,
+    config::ConfigBuilder,
+    netns::{Netns, unique_name},
+    topo::{HttpServer, Proc, bin, lbctl, spawn_lbd},
+};
+
+/// The router's address on the LAN (the directors' BGP neighbour).
+pub const HA_ROUTER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+/// The router's address on the client's link.
+pub const HA_ROUTER_CLIENT_SIDE: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 1);
+/// The client.
+pub const HA_CLIENT: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 10);
+/// The VIPs the directors announce.
+pub const HA_VIP: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 100);
+pub const HA_VIP2: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 101);
+/// The router's AS and the directors'.
+pub const ROUTER_AS: u32 = 65000;
+pub const DIRECTOR_AS: u32 = 65001;
+
+/// Director `i`'s address on the LAN.
+pub fn ha_director(i: usize) -> Ipv4Addr {
+    Ipv4Addr::new(198, 18, 0, 2 + i as u8)
+}
+
+/// Real server `j`'s address on the LAN.
+pub fn ha_real(j: usize) -> Ipv4Addr {
+    Ipv4Addr::new(198, 18, 0, 11 + j as u8)
+}
+
+/// A BIRD 2 daemon in a namespace, in the foreground (`bird -f`), with its config, control
+/// socket and log in a directory of the test's; stopped on Drop.
+pub struct Bird {
+    pub name: String,
+    pub socket: PathBuf,
+    pub log: PathBuf,
+    proc: Option<Proc>,
+}
+
+impl Bird {
+    /// Writes `config` and starts BIRD in `ns`; returns once its control socket greets.
+    pub fn start(ns: &Netns, dir: &Path, name: &str, config: &str) -> Bird {
+        let conf = dir.join(format!("{name}.conf"));
+        let socket = dir.join(format!("{name}.ctl"));
+        let log = dir.join(format!("{name}.log"));
+        let config = format!("log \"{}\" all;\n{config}", log.display());
+        std::fs::write(&conf, config).expect("write bird config");
+        let bird = which("bird");
+        let mut proc = Proc::spawn(
+            &format!("bird {name}"),
+            Command::new("ip")
+                .args(["netns", "exec", &ns.name])
+                .arg(bird)
+                .arg("-f")
+                .arg("-c")
+                .arg(&conf)
+                .arg("-s")
+                .arg(&socket)
+                .arg("-P")
+                .arg(dir.join(format!("{name}.pid"))),
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(s) = UnixStream::connect(&socket) {
+                let mut greeting = String::new();
+                s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+                if BufReader::new(s).read_line(&mut greeting).is_ok()
+                    && greeting.starts_with("0001 ")
+                {
+                    break;
+                }
+            }
+            proc.assert_running();
+            assert!(
+                Instant::now() < deadline,
+                "BIRD {name} did not open its control socket; log:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Bird {
+            name: name.into(),
+            socket,
+            log,
+            proc: Some(proc),
+        }
+    }
+
+    /// `birdc -s SOCKET COMMAND...` (BIRD's own client), its output.
+    pub fn birdc(&self, args: &[&str]) -> String {
+        let out = Command::new(which("birdc"))
+            .arg("-s")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run birdc");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Panics if BIRD has exited.
+    pub fn assert_running(&mut self) {
+        if let Some(p) = &mut self.proc {
+            p.assert_running();
+        }
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            p.stop();
+        }
+    }
+}
+
+impl Drop for Bird {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// BIRD's binaries (Debian's bird2 puts them in /usr/sbin).
+fn which(name: &str) -> PathBuf {
+    for dir in ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin"] {
+        let p = Path::new(dir).join(name);
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!("{name} not found: install bird2 (cargo xtask setup does)");
+}
+
+/// One director: its namespace, BIRD, and lbd with its files.
+pub struct HaDirector {
+    pub ns: Netns,
+    pub bird: Option<Bird>,
+    pub lbd: Option<Proc>,
+    pub socket: PathBuf,
+    pub config_path: PathBuf,
+    pub state_file: PathBuf,
+    pub include_file: PathBuf,
+    pub pin_dir: PathBuf,
+    pub log: PathBuf,
+    pub address: Ipv4Addr,
+}
+
+impl HaDirector {
+    /// Runs lbctl against this director's lbd and returns stdout (panics on failure).
+    pub fn lbctl(&self, args: &[&str]) -> String {
+        let out = lbctl(&self.socket, args, b"");
+        assert!(
+            out.status.success(),
+            "lbctl {args:?} on {} failed: {}{}",
+            self.ns.name,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Stops lbd cleanly (SIGTERM) and waits for it to exit.
+    pub fn stop_lbd(&mut self) {
+        if let Some(mut p) = self.lbd.take() {
+            p.stop();
+        }
+    }
+}
+
+/// The whole topology (see the module's doc). Drop stops every process, then removes the
+/// namespaces, pins and files.
+pub struct HaTopology {
+    pub client: Netns,
+    pub router: Netns,
+    pub router_bird: Option<Bird>,
+    pub directors: Vec<HaDirector>,
+    pub reals: Vec<Netns>,
+    pub http: Vec<HttpServer>,
+    pub switch: Netns,
+    peer_xdp: Vec<aya::Ebpf>,
+    workdir: PathBuf,
+    _share: Share,
+}
+
+/// The BGP timers of the tests: a session comes up within about a second, a silent peer is
+/// dropped after 3 s.
+const BGP_TIMERS: &str = "hold time 3; keepalive time 1; connect delay time 1; \
+                          connect retry time 1; error wait time 1, 2;";
+
+impl HaTopology {
+    /// Creates the namespaces and links, starts an HTTP server on each real server (port 80,
+    /// answering with its name) and BIRD on the router (ECMP into its kernel table) and on
+    /// each of `n_directors` directors (an empty include file, as `lbctl bird-config` says).
+    /// lbd is started by [`HaTopology::start_lbd`].
+    pub fn new(n_directors: usize, n_reals: usize) -> Self {
+        let share = Share::side_by_side();
+        let switch = Netns::new("hsw");
+        let client = Netns::new("hcl");
+        let router = Netns::new("hrt");
+        let directors_ns: Vec<Netns> = (0..n_directors)
+            .map(|i| Netns::new(&format!("hd{i}")))
+            .collect();
+        let reals: Vec<Netns> = (0..n_reals)
+            .map(|j| Netns::new(&format!("hrs{j}")))
+            .collect();
+        switch.ip(&["link", "add", "br0", "type", "bridge"]);
+        switch.ip(&["link", "set", "br0", "up"]);
+        let plug = |ns: &Netns, port: &str, addr: Ipv4Addr| {
+            switch.ip(&[
+                "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", &ns.name,
+            ]);
+            switch.ip(&["link", "set", port, "master", "br0", "up"]);
+            ns.ip(&["addr", "add", &format!("{addr}/24"), "dev", "eth0"]);
+            ns.ip(&["link", "set", "eth0", "up"]);
+        };
+        plug(&router, "p-router", HA_ROUTER);
+        for (i, d) in directors_ns.iter().enumerate() {
+            plug(d, &format!("p-d{i}"), ha_director(i));
+        }
+        for (j, rs) in reals.iter().enumerate() {
+            plug(rs, &format!("p-rs{j}"), ha_real(j));
+        }
+        // The client's link to the router.
+        router.ip(&[
+            "link",
+            "add",
+            "eth1",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            &client.name,
+        ]);
+        router.ip(&[
+            "addr",
+            "add",
+            &format!("{HA_ROUTER_CLIENT_SIDE}/24"),
+            "dev",
+            "eth1",
+        ]);
+        router.ip(&["link", "set", "eth1", "up"]);
+        client.ip(&["addr", "add", &format!("{HA_CLIENT}/24"), "dev", "eth0"]);
+        client.ip(&["link", "set", "eth0", "up"]);
+        // The client reaches the VIPs through the router (nothing else is routed).
+        client.ip(&[
+            "route",
+            "add",
+            "198.18.0.0/15",
+            "via",
+            &HA_ROUTER_CLIENT_SIDE.to_string(),
+        ]);
+        router.sysctl("net.ipv4.ip_forward", "1");
+        // ECMP hashes on the ports: one client's connections spread over the directors.
+        router.sysctl("net.ipv4.fib_multipath_hash_policy", "1");
+        // Frames a director sends back with XDP_TX reach its bridge port only if that veth
+        // runs an XDP program too (see the `pass` program).
+        let peer_xdp = {
+            let _in_switch = switch.enter();
+            (0..n_directors)
+                .map(|i| {
+                    let port = format!("p-d{i}");
+                    lb_daemon::dataplane::attach_standalone(
+                        "pass",
+                        &port,
+                        lb_model::config::XdpMode::Native,
+                    )
+                    .unwrap_or_else(|e| panic!("attaching pass to {port}: {e}"))
+                })
+                .collect()
+        };
+        // Senders whose packets cross a director compute their own checksums (see topo.rs).
+        client.exec(&["ethtool", "-K", "eth0", "tx", "off"]);
+        router.exec(&["ethtool", "-K", "eth0", "tx", "off"]);
+        router.exec(&["ethtool", "-K", "eth1", "tx", "off"]);
+        let workdir = std::env::temp_dir().join(unique_name("ha"));
+        std::fs::create_dir_all(&workdir).expect("workdir");
+        let mut http = Vec::new();
+        for (j, rs) in reals.iter().enumerate() {
+            rs.exec(&["ethtool", "-K", "eth0", "tx", "off"]);
+            for vip in [HA_VIP, HA_VIP2] {
+                rs.ip(&["addr", "add", &format!("{vip}/32"), "dev", "lo"]);
+            }
+            // dr: the VIPs are on loopback; the LAN's ARP for them is the directors' business.
+            rs.sysctl("net.ipv4.conf.all.arp_ignore", "1");
+            rs.sysctl("net.ipv4.conf.all.arp_announce", "2");
+            rs.ip(&[
+                "route",
+                "add",
+                "198.19.0.0/24",
+                "via",
+                &HA_ROUTER.to_string(),
+            ]);
+            http.push(HttpServer::start(rs, &format!("rs{j}"), 80));
+        }
+        let neighbours: String = (0..n_directors)
+            .map(|i| {
+                format!(
+                    "protocol bgp d{i} {{ local {HA_ROUTER} as {ROUTER_AS}; neighbor {} as {DIRECTOR_AS}; \
+                     {BGP_TIMERS} ipv4 {{ import all; export none; }}; }}\n",
+                    ha_director(i)
+                )
+            })
+            .collect();
+        let router_bird = Bird::start(
+            &router,
+            &workdir,
+            "router",
+            &format!(
+                "router id {HA_ROUTER};\n\
+                 protocol device {{ scan time 1; }}\n\
+                 protocol kernel {{ ipv4 {{ export all; }}; merge paths on; }}\n\
+                 {neighbours}"
+            ),
+        );
+        let mut directors = Vec::new();
+        for (i, ns) in directors_ns.into_iter().enumerate() {
+            let include_file = workdir.join(format!("d{i}-vips.conf"));
+            // As `lbctl bird-config` says: the file exists before BIRD's first start.
+            std::fs::write(&include_file, "").expect("include file");
+            let address = ha_director(i);
+            // The director's BIRD runs what `lbctl bird-config` prints: the snippet the README
+            // gives users is the one tested here.
+            let snippet = Command::new(bin("lbctl"))
+                .args(["bird-config", "--router", &HA_ROUTER.to_string()])
+                .args(["--router-as", &ROUTER_AS.to_string()])
+                .args(["--local-as", &DIRECTOR_AS.to_string()])
+                .arg("--include-file")
+                .arg(&include_file)
+                .output()
+                .expect("lbctl bird-config");
+            assert!(
+                snippet.status.success(),
+                "lbctl bird-config failed: {snippet:?}"
+            );
+            let bird = Bird::start(
+                &ns,
+                &workdir,
+                &format!("d{i}-bird"),
+                &format!(
+                    "router id {address};\n{}",
+                    String::from_utf8(snippet.stdout).expect("utf-8")
+                ),
+            );
+            directors.push(HaDirector {
+                socket: workdir.join(format!("d{i}-lbd.sock")),
+                config_path: workdir.join(format!("d{i}-lb.json")),
+                state_file: workdir.join(format!("d{i}-state.json")),
+                log: workdir.join(format!("d{i}-lbd.log")),
+                pin_dir: PathBuf::from("/sys/fs/bpf").join(unique_name(&format!("hapins{i}"))),
+                include_file,
+                bird: Some(bird),
+                lbd: None,
+                ns,
+                address,
+            });
+        }
+        HaTopology {
+            client,
+            router,
+            router_bird: Some(router_bird),
+            directors,
+            reals,
+            http,
+            switch,
+            peer_xdp,
+            workdir,
+            _share: share,
+        }
+    }
+
+    /// Director `i`'s config: `config` with its pins, its address and announcement through
+    /// its BIRD.
+    pub fn director_config(&self, i: usize, config: ConfigBuilder) -> ConfigBuilder {
+        let d = &self.directors[i];
+        config
+            .pin_dir(&d.pin_dir)
+            .director_ipv4(d.address)
+            .announce(d.directors_bird_socket(), &d.include_file)
+    }
+
+    /// Starts lbd on director `i` with `config` (see [`HaTopology::director_config`]);
+    /// returns once `lb` is attached and lbd has resolved the real servers' MACs.
+    pub fn start_lbd(&mut self, i: usize, config: &ConfigBuilder) {
+        let d = &mut self.directors[i];
+        std::fs::write(&d.config_path, config.json()).expect("write config");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&d.log)
+            .expect("lbd log");
+        let mut p = spawn_lbd(&d.ns, &d.config_path, &d.socket, &d.state_file, log);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for addr in config.build().real_addrs() {
+            let a = addr.to_string();
+            while !d.ns.ip(&["neigh", "show", &a]).contains("lladdr") {
+                p.assert_running();
+                assert!(Instant::now() < deadline, "{a} never resolved by lbd");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        d.lbd = Some(p);
+    }
+
+    /// The router's next hops for `vip` (its kernel table, as BIRD installed it), sorted.
+    pub fn next_hops(&self, vip: Ipv4Addr) -> Vec<Ipv4Addr> {
+        let out = self.router.ip(&["route", "show", &format!("{vip}/32")]);
+        let words: Vec<&str> = out.split_whitespace().collect();
+        let mut hops: Vec<Ipv4Addr> = words
+            .windows(2)
+            .filter(|w| w[0] == "via")
+            .filter_map(|w| w[1].parse().ok())
+            .collect();
+        hops.sort();
+        hops
+    }
+
+    /// Waits (up to `limit`) until the router's next hops for `vip` are the addresses of
+    /// `directors`; panics with the router's table, BIRD's view and the logs otherwise.
+    pub fn wait_next_hops(&self, vip: Ipv4Addr, directors: &[usize], limit: Duration) {
+        let mut want: Vec<Ipv4Addr> = directors.iter().map(|i| ha_director(*i)).collect();
+        want.sort();
+        let t0 = Instant::now();
+        loop {
+            let got = self.next_hops(vip);
+            if got == want {
+                return;
+            }
+            if t0.elapsed() > limit {
+                let protocols = self
+                    .router_bird
+                    .as_ref()
+                    .map(|b| b.birdc(&["show", "protocols"]))
+                    .unwrap_or_default();
+                let routes = self
+                    .router_bird
+                    .as_ref()
+                    .map(|b| b.birdc(&["show", "route", "all"]))
+                    .unwrap_or_default();
+                panic!(
+                    "router's next hops for {vip}: {got:?}, want {want:?} (after {limit:?})\n\
+                     ip route: {}\nrouter BIRD protocols:\n{protocols}\nroutes:\n{routes}",
+                    self.router.ip(&["route"]),
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// A directory of this topology's own, removed with it.
+    pub fn workdir(&self) -> &Path {
+        &self.workdir
+    }
+
+    /// lbd's binary is there (a clear panic otherwise, before anything starts).
+    pub fn check_binaries() {
+        let _ = bin("lbd");
+        let _ = bin("lbctl");
+    }
+}
+
+impl HaDirector {
+    /// This director's BIRD control socket.
+    pub fn directors_bird_socket(&self) -> PathBuf {
+        self.bird.as_ref().expect("BIRD running").socket.clone()
+    }
+
+    /// The VIPs of lbd's include file now (the routes it holds).
+    pub fn included_vips(&self) -> Vec<IpAddr> {
+        let text = std::fs::read_to_string(&self.include_file).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| l.trim().strip_prefix("route "))
+            .filter_map(|r| r.split('/').next()?.parse().ok())
+            .collect()
+    }
+}
+
+impl Drop for HaTopology {
+    fn drop(&mut self) {
+        for d in &mut self.directors {
+            d.stop_lbd();
+        }
+        let panicking = std::thread::panicking();
+        if panicking {
+            for d in &self.directors {
+                let log = std::fs::read_to_string(&d.log).unwrap_or_default();
+                eprintln!("--- lbd log of {}\n{log}--- end", d.ns.name);
+            }
+        }
+        for d in &mut self.directors {
+            if let Some(mut b) = d.bird.take() {
+                if panicking {
+                    let log = std::fs::read_to_string(&b.log).unwrap_or_default();
+                    eprintln!("--- BIRD log of {}\n{log}--- end", b.name);
+                }
+                b.stop();
+            }
+        }
+        if let Some(mut b) = self.router_bird.take() {
+            if panicking {
+                let log = std::fs::read_to_string(&b.log).unwrap_or_default();
+                eprintln!("--- BIRD log of the router\n{log}--- end");
+            }
+            b.stop();
+        }
+        self.http.clear();
+        self.peer_xdp.clear();
+        for d in &self.directors {
+            // lbd leaves its data plane pinned when it stops; the test removes it.
+            let _ = std::fs::remove_dir_all(&d.pin_dir);
+        }
+        let _ = std::fs::remove_dir_all(&self.workdir);
+        let _ = std::io::stderr().flush();
+    }
+}

@@ -1,0 +1,308 @@
+//! Live tests of high availability: two directors announcing their VIPs through real BIRD 2
+//! (eBGP) to a router running BIRD with ECMP into its kernel table, real servers on the
+//! directors' LAN (`dr`), and a client behind the router. The router's `ip route` shows what
+//! is announced; real TCP from the client crosses the router's ECMP to either director.
+
+use std::{
+    collections::BTreeMap,
+    net::{IpAddr, SocketAddr},
+    time::Duration,
+};
+
+use lb_tests::{
+    config::{check, config, real, tcp_service},
+    ha::{HA_VIP, HA_VIP2, HaTopology, ha_director, ha_real},
+    listing::{real_servers_conns, service},
+    require_root,
+    servers::{LineServer, exchange},
+    topo::{HttpServer, http_get, socket2_connect},
+};
+use serde_json::{Value, json};
+
+/// How long BIRD takes to bring a session up or carry a change to the router here (sessions
+/// start within a second or two; a change is one `configure` and an UPDATE).
+const BGP_LIMIT: Duration = Duration::from_secs(20);
+
+/// `n` GETs from the client to `vip`:80 over new connections; every one must succeed.
+/// Returns how many each real server answered.
+fn requests(t: &HaTopology, vip: SocketAddr, n: u32) -> BTreeMap<String, u32> {
+    let _in = t.client.enter();
+    let mut answers = BTreeMap::new();
+    for i in 0..n {
+        let (status, body) =
+            http_get(vip, None).unwrap_or_else(|e| panic!("{vip}: connection {i} failed: {e}"));
+        assert_eq!(status, 200, "{vip}: connection {i}: {body}");
+        *answers.entry(body.trim().to_string()).or_default() += 1;
+    }
+    answers
+}
+
+/// The connections director `i` has scheduled for service `vip`:`port` (its real servers'
+/// `--stats` connection counters, summed).
+fn scheduled(t: &HaTopology, i: usize, vip: impl std::fmt::Display, port: u16) -> u64 {
+    let v: Value =
+        serde_json::from_str(&t.directors[i].lbctl(&["-L", "-n", "--stats", "--json"])).unwrap();
+    real_servers_conns(service(&v, vip, port))
+}
+
+fn director_status(t: &HaTopology, i: usize) -> Value {
+    serde_json::from_str(&t.directors[i].lbctl(&["director", "status", "--json"])).unwrap()
+}
+
+fn ips(v: &Value) -> Vec<String> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|s| s.as_str().expect("address").to_string())
+        .collect()
+}
+
+#[test]
+fn vips_are_announced_through_bird_per_healthy_director_and_withdrawn_on_failure_drain_and_stop() {
+    require_root!();
+    HaTopology::check_binaries();
+    let mut t = HaTopology::new(2, 2);
+    // Service B's one real server listens on 8081; its health check takes it down.
+    let mut b_server = Some(HttpServer::start(&t.reals[1], "rs1-b", 8081));
+    let base = config()
+        .conn_table_size(65536)
+        .service(
+            tcp_service(HA_VIP, 80)
+                .scheduler("mh")
+                .flags(&["mh-port"])
+                .reals([real(ha_real(0)).dr(), real(ha_real(1)).dr()]),
+        )
+        .service(
+            tcp_service(HA_VIP2, 8081)
+                .scheduler("rr")
+                .real(real(ha_real(1)).port(8081).dr())
+                .health_check(
+                    check("tcp")
+                        .interval_ms(200)
+                        .timeout_ms(200)
+                        .rise(1)
+                        .fall(1),
+                ),
+        );
+    for i in 0..2 {
+        let cfg = t.director_config(i, base.clone());
+        t.start_lbd(i, &cfg);
+    }
+
+    // Both directors announce both VIPs: one next hop per director.
+    t.wait_next_hops(HA_VIP, &[0, 1], BGP_LIMIT);
+    t.wait_next_hops(HA_VIP2, &[0, 1], BGP_LIMIT);
+    for (i, d) in t.directors.iter().enumerate() {
+        let mut want: Vec<IpAddr> = vec![HA_VIP.into(), HA_VIP2.into()];
+        want.sort();
+        assert_eq!(d.included_vips(), want, "director {i}'s include file");
+        let s = director_status(&t, i);
+        assert_eq!(s["announcing"], true, "{s}");
+        assert_eq!(s["attached"], true, "{s}");
+        assert_eq!(s["drained"], false, "{s}");
+        assert_eq!(
+            ips(&s["announced"]),
+            ["198.18.1.100", "198.18.1.101"],
+            "{s}"
+        );
+        assert_eq!(s["error"], Value::Null, "{s}");
+    }
+
+    // Real TCP from the client through the router's ECMP: every connection answered, and
+    // each director carried some (the router hashes on the ports; 40 connections all on one
+    // of two directors would happen once in 2^39 runs).
+    let vip = SocketAddr::from((HA_VIP, 80));
+    let answers = requests(&t, vip, 40);
+    assert_eq!(answers.values().sum::<u32>(), 40, "{answers:?}");
+    let (s0, s1) = (scheduled(&t, 0, HA_VIP, 80), scheduled(&t, 1, HA_VIP, 80));
+    assert_eq!(s0 + s1, 40, "director 0 scheduled {s0}, director 1 {s1}");
+    assert!(s0 > 0 && s1 > 0, "ECMP used one director only: {s0} / {s1}");
+
+    // Service B's only real server fails: both directors withdraw its VIP (and only it).
+    b_server.take();
+    t.wait_next_hops(HA_VIP2, &[], BGP_LIMIT);
+    t.wait_next_hops(HA_VIP, &[0, 1], BGP_LIMIT);
+    for (i, d) in t.directors.iter().enumerate() {
+        assert_eq!(
+            d.included_vips(),
+            vec![IpAddr::from(HA_VIP)],
+            "director {i}'s include file"
+        );
+    }
+    // It comes back: announced again.
+    b_server = Some(HttpServer::start(&t.reals[1], "rs1-b", 8081));
+    t.wait_next_hops(HA_VIP2, &[0, 1], BGP_LIMIT);
+
+    // Draining director 0 withdraws every VIP it announced; the answer comes once BIRD took
+    // the new include file.
+    let s: Value =
+        serde_json::from_str(&t.directors[0].lbctl(&["director", "drain", "--json"])).unwrap();
+    assert_eq!(s["drained"], true, "{s}");
+    assert_eq!(ips(&s["announced"]), Vec::<String>::new(), "{s}");
+    assert_eq!(s["error"], Value::Null, "{s}");
+    assert!(t.directors[0].included_vips().is_empty());
+    t.wait_next_hops(HA_VIP, &[1], BGP_LIMIT);
+    t.wait_next_hops(HA_VIP2, &[1], BGP_LIMIT);
+    let text = t.directors[0].lbctl(&["director", "status"]);
+    assert!(text.contains("Drained:     yes\n"), "{text}");
+    assert!(text.contains("Announced:   none\n"), "{text}");
+    // Traffic goes on through director 1 alone.
+    let before = (scheduled(&t, 0, HA_VIP, 80), scheduled(&t, 1, HA_VIP, 80));
+    requests(&t, vip, 10);
+    assert_eq!(
+        (scheduled(&t, 0, HA_VIP, 80), scheduled(&t, 1, HA_VIP, 80)),
+        (before.0, before.1 + 10),
+        "a drained director takes no new connections from the router"
+    );
+
+    // Undrain: announced again.
+    let s: Value =
+        serde_json::from_str(&t.directors[0].lbctl(&["director", "undrain", "--json"])).unwrap();
+    assert_eq!(s["drained"], false, "{s}");
+    assert_eq!(
+        ips(&s["announced"]),
+        ["198.18.1.100", "198.18.1.101"],
+        "{s}"
+    );
+    t.wait_next_hops(HA_VIP, &[0, 1], BGP_LIMIT);
+    t.wait_next_hops(HA_VIP2, &[0, 1], BGP_LIMIT);
+
+    // A clean stop of director 1's lbd withdraws its VIPs before it exits.
+    t.directors[1].stop_lbd();
+    assert!(
+        t.directors[1].included_vips().is_empty(),
+        "lbd stopped with VIPs in its include file"
+    );
+    t.wait_next_hops(HA_VIP, &[0], BGP_LIMIT);
+    t.wait_next_hops(HA_VIP2, &[0], BGP_LIMIT);
+    let answers = requests(&t, vip, 10);
+    assert_eq!(answers.values().sum::<u32>(), 10, "{answers:?}");
+    assert_eq!(ha_director(0), t.directors[0].address);
+    drop(b_server);
+}
+
+/// The connections of `lbctl -L -c -n --json` on director `i` to `vip`:`port`, as (client port,
+/// real server address, state).
+fn conns_of(t: &HaTopology, i: usize, port: u16) -> Vec<(u16, String, String)> {
+    let v: Value =
+        serde_json::from_str(&t.directors[i].lbctl(&["-L", "-c", "-n", "--json"])).unwrap();
+    let mut out: Vec<(u16, String, String)> = v["connections"]
+        .as_array()
+        .expect("connections")
+        .iter()
+        .filter(|c| c["vport"] == port && c["template"] == false)
+        .map(|c| {
+            (
+                c["client_port"].as_u64().unwrap() as u16,
+                c["real"].as_str().unwrap().to_string(),
+                c["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn reason(t: &HaTopology, i: usize, name: &str) -> u64 {
+    let s: Value = serde_json::from_str(&t.directors[i].lbctl(&["status", "--json"])).unwrap();
+    s["reasons"][name].as_u64().unwrap_or_else(|| panic!("{s}"))
+}
+
+#[test]
+fn connections_synced_by_multicast_survive_the_router_moving_them_to_the_other_director() {
+    require_root!();
+    HaTopology::check_binaries();
+    let mut t = HaTopology::new(2, 2);
+    const PORT: u16 = 7000;
+    let _lines: Vec<LineServer> = (0..2)
+        .map(|j| LineServer::start(&t.reals[j], &format!("rs{j}"), PORT))
+        .collect();
+    // rr: a count-driven scheduler, so the other director would not make the same choice by
+    // itself (and, with sloppy_tcp off, drops a mid-flow packet of a flow it does not hold).
+    let base = config().conn_table_size(65536).sync(json!({})).service(
+        tcp_service(HA_VIP, PORT)
+            .scheduler("rr")
+            .reals([real(ha_real(0)).dr(), real(ha_real(1)).dr()]),
+    );
+    for i in 0..2 {
+        let cfg = t.director_config(i, base.clone());
+        t.start_lbd(i, &cfg);
+    }
+    t.wait_next_hops(HA_VIP, &[0, 1], BGP_LIMIT);
+    // Everything through director 0 first.
+    t.directors[1].lbctl(&["director", "drain"]);
+    t.wait_next_hops(HA_VIP, &[0], BGP_LIMIT);
+
+    let vip = SocketAddr::from((HA_VIP, PORT));
+    let mut streams = Vec::new();
+    let mut served_by = Vec::new();
+    {
+        let _in = t.client.enter();
+        for i in 0..6 {
+            let mut s = socket2_connect(vip, None).unwrap_or_else(|e| panic!("connect {i}: {e}"));
+            let answer = exchange(&mut s, &format!("c{i} 1")).expect("first line");
+            let (name, rest) = answer.split_once(' ').expect("name and line");
+            assert_eq!(rest, format!("c{i} 1"));
+            served_by.push(name.to_string());
+            streams.push(s);
+        }
+    }
+    let ports: Vec<u16> = {
+        let mut p: Vec<u16> = streams
+            .iter()
+            .map(|s| s.local_addr().unwrap().port())
+            .collect();
+        p.sort();
+        p
+    };
+    // Director 0 holds them, established; director 1 learns each one by sync, with the same
+    // real server, within a second or so (a pass every 20 ms, one datagram).
+    let on0 = conns_of(&t, 0, PORT);
+    assert_eq!(
+        on0.iter().map(|c| c.0).collect::<Vec<_>>(),
+        ports,
+        "{on0:?}"
+    );
+    assert!(on0.iter().all(|c| c.2 == "ESTABLISHED"), "{on0:?}");
+    let mut on1 = Vec::new();
+    lb_tests::wait_until(
+        Duration::from_secs(10),
+        "director 1 has the synced connections",
+        || {
+            on1 = conns_of(&t, 1, PORT);
+            on1 == on0
+        },
+    );
+    // Synced entries are not director 1's: its real servers' counts stay 0.
+    let listing: Value =
+        serde_json::from_str(&t.directors[1].lbctl(&["-L", "-n", "--json"])).unwrap();
+    for r in service(&listing, HA_VIP, PORT)["real_servers"]
+        .as_array()
+        .unwrap()
+    {
+        assert_eq!(r["active_conns"], 0, "{listing}");
+        assert_eq!(r["inactive_conns"], 0, "{listing}");
+    }
+
+    // The router moves every flow to director 1: each goes on, to the same real server.
+    t.directors[1].lbctl(&["director", "undrain"]);
+    t.directors[0].lbctl(&["director", "drain"]);
+    t.wait_next_hops(HA_VIP, &[1], BGP_LIMIT);
+    let forwarded_before = reason(&t, 1, "tx");
+    {
+        let _in = t.client.enter();
+        for (i, s) in streams.iter_mut().enumerate() {
+            for n in 2..5 {
+                let answer = exchange(s, &format!("c{i} {n}"))
+                    .unwrap_or_else(|e| panic!("connection {i}, line {n} after the move: {e}"));
+                assert_eq!(answer, format!("{} c{i} {n}", served_by[i]));
+            }
+        }
+    }
+    assert!(
+        reason(&t, 1, "tx") >= forwarded_before + 18,
+        "director 1 forwarded the moved flows"
+    );
+    assert_eq!(reason(&t, 1, "drop_tcp_mid_flow"), 0);
+    drop(streams);
+}
