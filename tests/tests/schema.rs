@@ -452,6 +452,44 @@ fn address_strings() -> Vec<String> {
     out
 }
 
+/// Paths as `announce` takes them: absolute or not, ending in a file, a slash, `..` or `.`.
+fn path_strings() -> Vec<String> {
+    let mut rng = fastrand::Rng::with_seed(19);
+    let parts = [
+        "/", "//", "a", "bird.ctl", ".", "..", "...", ".a", "a.", " ", "\n",
+    ];
+    let mut out: Vec<String> = [
+        "/",
+        "/.",
+        "/..",
+        "/a",
+        "/a/",
+        "/a/.",
+        "/a/..",
+        "/a/../.",
+        "/a/..//./",
+        "//",
+        "/./.",
+        "a",
+        "",
+        "./a",
+        "../a",
+        "/a\n",
+        "/a/\n",
+        "/run/bird/bird.ctl",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for _ in 0..600 {
+        let n = rng.usize(1..7);
+        let start = if rng.u8(0..10) < 7 { "/" } else { "" };
+        let rest: String = (0..n).map(|_| parts[rng.usize(0..parts.len())]).collect();
+        out.push(format!("{start}{rest}"));
+    }
+    out
+}
+
 fn socket_strings() -> Vec<String> {
     let mut rng = fastrand::Rng::with_seed(17);
     let hosts = [
@@ -534,6 +572,18 @@ fn address_definitions_take_what_lbds_parsers_and_unicast_check_take() {
         instances.push(("SocketAddress", json!(s)));
         expected.push(s.parse::<SocketAddr>().is_ok());
     }
+    for s in socket_strings() {
+        let want = s
+            .parse::<SocketAddr>()
+            .is_ok_and(|a| a.port() != 0 && unicast(a.ip()));
+        instances.push(("UnicastSocketAddress", json!(s)));
+        expected.push(want);
+    }
+    for s in path_strings() {
+        let p = Path::new(&s);
+        instances.push(("FilePath", json!(s)));
+        expected.push(p.is_absolute() && p.file_name().is_some() && !s.ends_with('/'));
+    }
     let mut rng = fastrand::Rng::with_seed(18);
     let sizes: Vec<u32> = (0..3000)
         .chain(
@@ -582,6 +632,8 @@ fn address_definitions_take_what_lbds_parsers_and_unicast_check_take() {
         "Ipv6Unicast",
         "IpAddress",
         "SocketAddress",
+        "UnicastSocketAddress",
+        "FilePath",
         "MhTableSize",
     ] {
         assert!(
