@@ -767,7 +767,9 @@ fn any_value(rng: &mut fastrand::Rng) -> Value {
         0..=6 => json!(numbers[rng.usize(0..numbers.len())]),
         7..=10 => json!(names[rng.usize(0..names.len())]),
         11..=14 => json!(strings[rng.usize(0..strings.len())]),
-        15 => Value::Null,
+        15 if rng.bool() => Value::Null,
+        // A name in serde's tagged form.
+        15 => json!({ names[rng.usize(0..names.len())]: null }),
         16 => json!(rng.bool()),
         17 => json!(["sh-port"]),
         18 => [json!(["/bin/true"]), json!([""]), json!([])][rng.usize(0..3)].clone(),

@@ -283,21 +283,22 @@ impl Config<Raw> {
                 format!("{e} after the end of the config (one JSON object, nothing after it)"),
             )
         })?;
-        // serde also reads a struct from an array of its fields' values in their order; a
-        // config names its fields. Where the text has an array, the config read back must
-        // have one too.
+        // serde also reads a struct from an array of its fields' values in their order, and a
+        // name from an object of one key (`{"generic": null}`, an enum's tagged form); a config
+        // names fields and writes names as strings. Where the text has an array or an object,
+        // the config read back must have one too.
         let text: serde_json::Value = serde_json::from_str(text)
             .map_err(|e| ConfigError::new("(document)", e.to_string()))?;
         let read = serde_json::to_value(&cfg)
             .map_err(|e| ConfigError::new("(document)", e.to_string()))?;
-        if let Some(path) = array_for_object(&text, &read, String::new()) {
+        if let Some((path, message)) = shape_mismatch(&text, &read, String::new()) {
             return Err(ConfigError::new(
                 if path.is_empty() {
                     "(document)".into()
                 } else {
                     path
                 },
-                "an array where an object is expected: write the fields by name ({\"field\": value, ...})",
+                message,
             ));
         }
         Ok(cfg)
@@ -479,28 +480,36 @@ impl Config {
 }
 
 /// The path of the first array in `text` (the config as written) where `read` (the config
-/// as read, serialised again) has an object, in the form serde_path_to_error writes paths.
-fn array_for_object(
+/// as read, serialised again) has an object, or of an object where it has a string, with
+/// what is wrong; paths in the form serde_path_to_error writes them.
+fn shape_mismatch(
     text: &serde_json::Value,
     read: &serde_json::Value,
     path: String,
-) -> Option<String> {
+) -> Option<(String, &'static str)> {
     use serde_json::Value;
     match (text, read) {
-        (Value::Array(_), Value::Object(_)) => Some(path),
+        (Value::Array(_), Value::Object(_)) => Some((
+            path,
+            "an array where an object is expected: write the fields by name ({\"field\": value, ...})",
+        )),
+        (Value::Object(_), Value::String(_)) => Some((
+            path,
+            "an object where a name is expected: write the name as a string (\"name\")",
+        )),
         (Value::Object(t), Value::Object(r)) => t.iter().find_map(|(k, v)| {
             let sub = if path.is_empty() {
                 k.clone()
             } else {
                 format!("{path}.{k}")
             };
-            r.get(k).and_then(|rv| array_for_object(v, rv, sub))
+            r.get(k).and_then(|rv| shape_mismatch(v, rv, sub))
         }),
         (Value::Array(t), Value::Array(r)) => t
             .iter()
             .zip(r)
             .enumerate()
-            .find_map(|(i, (tv, rv))| array_for_object(tv, rv, format!("{path}[{i}]"))),
+            .find_map(|(i, (tv, rv))| shape_mismatch(tv, rv, format!("{path}[{i}]"))),
         _ => None,
     }
 }
@@ -643,7 +652,7 @@ mod tests {
     }
 
     #[test]
-    fn an_array_of_field_values_is_no_object() {
+    fn an_array_of_field_values_is_no_object_and_an_object_no_name() {
         // serde would read these as the structs' fields in order.
         for (text, path) in [
             (r#"["eth0"]"#, "(document)"),
@@ -671,6 +680,31 @@ mod tests {
                 errors(text),
                 vec![format!(
                     "{path}: an array where an object is expected: write the fields by name ({{\"field\": value, ...}})"
+                )],
+                "{text}"
+            );
+        }
+        // A name in serde's tagged form.
+        for (text, path) in [
+            (
+                r#"{ "interface": "eth0", "xdp_mode": { "generic": null } }"#,
+                "xdp_mode",
+            ),
+            (
+                r#"{ "interface": "eth0", "services": [ { "protocol": { "tcp": null },
+                    "vip": "10.0.0.1", "port": 80 } ] }"#,
+                "services[0].protocol",
+            ),
+            (
+                r#"{ "interface": "eth0", "services": [ { "protocol": "tcp", "vip": "10.0.0.1",
+                    "port": 80, "health_check": { "type": "tcp", "on_down": { "expire": null } } } ] }"#,
+                "services[0].health_check.on_down",
+            ),
+        ] {
+            assert_eq!(
+                errors(text),
+                vec![format!(
+                    "{path}: an object where a name is expected: write the name as a string (\"name\")"
                 )],
                 "{text}"
             );
