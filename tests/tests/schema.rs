@@ -7,7 +7,9 @@
 //! what only lbd refuses. Each bad config breaks one rule, named by its file
 //! (`RULE.json`, `RULE--VARIANT.json`), and lbd must report exactly that one error
 //! (tests/configs/bad-errors.tsv). Then the schema's address, socket address and table size
-//! definitions against Rust's parsers and lbd's unicast check, on generated strings.
+//! definitions against Rust's parsers and lbd's unicast check, on generated strings; and
+//! mutations of the good configs, judged both ways, where every error lbd finds in a config
+//! the schema takes must be one of the listed rules.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -41,11 +43,13 @@ impl Drop for TempDir {
     }
 }
 
-/// What python's jsonschema says of each file and of each (definition, value) instance.
+/// What python's jsonschema says of each file and of each (definition, value) instance (the
+/// definition "" is the whole schema).
 struct Judged {
     /// Per file: None when valid, else the validator's first message.
     files: Vec<Option<String>>,
-    instances: Vec<bool>,
+    /// Per instance: for the whole schema, as `files`; for a definition, whether valid.
+    instances: Vec<Value>,
 }
 
 const VALIDATOR: &str = r##"
@@ -55,16 +59,16 @@ job = json.load(open(sys.argv[1]))
 schema = json.load(open(job["schema"]))
 Draft202012Validator.check_schema(schema)
 whole = Draft202012Validator(schema, format_checker=FormatChecker())
-files = []
-for f in job["files"]:
-    errors = sorted(whole.iter_errors(json.load(open(f, encoding="utf-8"))), key=lambda e: list(e.absolute_path))
-    files.append(None if not errors else "%s: %s" % ("/".join(map(str, errors[0].absolute_path)), errors[0].message[:300]))
+def first_error(validator, value):
+    errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+    return None if not errors else "%s: %s" % ("/".join(map(str, errors[0].absolute_path)), errors[0].message[:300])
+files = [first_error(whole, json.load(open(f, encoding="utf-8"))) for f in job["files"]]
 validators = {}
 instances = []
 for d, value in job["instances"]:
     if d not in validators:
-        validators[d] = Draft202012Validator({"$defs": schema["$defs"], "$ref": "#/$defs/" + d}, format_checker=FormatChecker())
-    instances.append(validators[d].is_valid(value))
+        validators[d] = whole if d == "" else Draft202012Validator({"$defs": schema["$defs"], "$ref": "#/$defs/" + d}, format_checker=FormatChecker())
+    instances.append(first_error(validators[d], value) if d == "" else validators[d].is_valid(value))
 json.dump({"files": files, "instances": instances}, sys.stdout)
 "##;
 
@@ -98,12 +102,7 @@ fn judge(schema: &Path, files: &[PathBuf], instances: &[(&str, Value)], tmp: &Pa
             .iter()
             .map(|f| f.as_str().map(str::to_string))
             .collect(),
-        instances: v["instances"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|b| b.as_bool().unwrap())
-            .collect(),
+        instances: v["instances"].as_array().unwrap().clone(),
     }
 }
 
@@ -453,6 +452,44 @@ fn address_strings() -> Vec<String> {
     out
 }
 
+/// Paths as `announce` takes them: absolute or not, ending in a file, a slash, `..` or `.`.
+fn path_strings() -> Vec<String> {
+    let mut rng = fastrand::Rng::with_seed(19);
+    let parts = [
+        "/", "//", "a", "bird.ctl", ".", "..", "...", ".a", "a.", " ", "\n",
+    ];
+    let mut out: Vec<String> = [
+        "/",
+        "/.",
+        "/..",
+        "/a",
+        "/a/",
+        "/a/.",
+        "/a/..",
+        "/a/../.",
+        "/a/..//./",
+        "//",
+        "/./.",
+        "a",
+        "",
+        "./a",
+        "../a",
+        "/a\n",
+        "/a/\n",
+        "/run/bird/bird.ctl",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for _ in 0..600 {
+        let n = rng.usize(1..7);
+        let start = if rng.u8(0..10) < 7 { "/" } else { "" };
+        let rest: String = (0..n).map(|_| parts[rng.usize(0..parts.len())]).collect();
+        out.push(format!("{start}{rest}"));
+    }
+    out
+}
+
 fn socket_strings() -> Vec<String> {
     let mut rng = fastrand::Rng::with_seed(17);
     let hosts = [
@@ -535,6 +572,18 @@ fn address_definitions_take_what_lbds_parsers_and_unicast_check_take() {
         instances.push(("SocketAddress", json!(s)));
         expected.push(s.parse::<SocketAddr>().is_ok());
     }
+    for s in socket_strings() {
+        let want = s
+            .parse::<SocketAddr>()
+            .is_ok_and(|a| a.port() != 0 && unicast(a.ip()));
+        instances.push(("UnicastSocketAddress", json!(s)));
+        expected.push(want);
+    }
+    for s in path_strings() {
+        let p = Path::new(&s);
+        instances.push(("FilePath", json!(s)));
+        expected.push(p.is_absolute() && p.file_name().is_some() && !s.ends_with('/'));
+    }
     let mut rng = fastrand::Rng::with_seed(18);
     let sizes: Vec<u32> = (0..3000)
         .chain(
@@ -554,7 +603,7 @@ fn address_definitions_take_what_lbds_parsers_and_unicast_check_take() {
         .iter()
         .zip(&expected)
         .zip(&judged.instances)
-        .filter(|((_, want), got)| *want != *got)
+        .filter(|((_, want), got)| got.as_bool() != Some(**want))
         .map(|(((def, v), want), _)| {
             format!(
                 "{def} {v}: lbd {}",
@@ -583,6 +632,8 @@ fn address_definitions_take_what_lbds_parsers_and_unicast_check_take() {
         "Ipv6Unicast",
         "IpAddress",
         "SocketAddress",
+        "UnicastSocketAddress",
+        "FilePath",
         "MhTableSize",
     ] {
         assert!(
@@ -598,4 +649,236 @@ fn address_definitions_take_what_lbds_parsers_and_unicast_check_take() {
         .filter(|a| not_unicast((*a).into()).is_some())
         .count();
     assert!(refused_v6 > 100, "only {refused_v6} refused IPv6 addresses");
+}
+
+/// The rule of `UNEXPRESSED` an error of lbd's is an instance of, if any (`config` is the
+/// config it was found in).
+fn unexpressed_rule(message: &str, config: &Value) -> Option<&'static str> {
+    let rules = [
+        ("duplicate service", "duplicate-service"),
+        ("duplicate real server", "duplicate-real-server"),
+        ("a sorry server must be another server", "sorry-is-real"),
+        ("is the service's VIP", "real-is-vip"),
+        ("differs from the service's port", "real-port-differs"),
+        ("is above the upper threshold", "lower-above-upper"),
+        ("to the interval,", "timeout-above-interval"),
+        ("slots cannot hold", "mh-table-too-small"),
+        ("scheduler tables need", "sched-table-budget"),
+        (
+            "real servers and sorry servers in all",
+            "too-many-real-servers",
+        ),
+        ("floating point", "integer-spelling"),
+        ("duplicate field", "duplicate-key"),
+    ];
+    if let Some((_, id)) = rules.iter().find(|(m, _)| message.contains(m)) {
+        return Some(id);
+    }
+    // Lengths in bytes: only when the characters are few enough for maxLength.
+    let (path, _) = message.split_once(": ")?;
+    let pointer = format!(
+        "/{}",
+        path.replace('[', "/").replace(']', "").replace('.', "/")
+    );
+    if message.contains("is not an interface name")
+        && config
+            .pointer(&pointer)
+            .and_then(Value::as_str)
+            .is_some_and(|i| {
+                !i.is_empty()
+                    && i.chars().count() <= 15
+                    && !i.contains(|c: char| c == '/' || c.is_whitespace())
+            })
+    {
+        return Some("interface-bytes");
+    }
+    if message.contains("bytes; at most") {
+        return Some("payload-bytes");
+    }
+    None
+}
+
+/// Every node's path (JSON pointer) in `v`.
+fn paths(v: &Value, at: String, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, c) in m {
+                paths(c, format!("{at}/{k}"), out);
+            }
+        }
+        Value::Array(a) => {
+            for (i, c) in a.iter().enumerate() {
+                paths(c, format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+    out.push(at);
+}
+
+/// A value drawn from what configs are made of: the typed model's names, edge numbers of
+/// every bound, addresses of every kind, and other JSON.
+fn any_value(rng: &mut fastrand::Rng) -> Value {
+    use lb_model::Named;
+    let mut names: Vec<&str> = Vec::new();
+    names.extend(lb_model::Scheduler::names());
+    names.extend(lb_model::SchedFlag::names());
+    names.extend(lb_model::Forwarding::names());
+    names.extend(lb_model::TunType::names());
+    names.extend(lb_model::TunCsum::names());
+    names.extend([
+        "tcp", "udp", "http", "exec", "none", "keep", "expire", "native", "generic",
+    ]);
+    let strings = [
+        "198.18.0.11",
+        "198.18.0.12",
+        "198.18.1.1",
+        "2001:2::11",
+        "2001:2:1::1",
+        "::1",
+        "::",
+        "0.0.0.0",
+        "224.0.0.1",
+        "255.255.255.255",
+        "::ffff:198.18.0.11",
+        "fe80::1",
+        "300.1.1.1",
+        "127.0.0.1:9100",
+        "[::1]:9100",
+        "198.18.0.2",
+        "2001:2::2",
+        "/",
+        "/h",
+        "h",
+        "/a b",
+        "",
+        "eth0",
+        "eth0123456789abc",
+        "ééééééééé",
+        "x",
+    ];
+    let numbers: [i64; 44] = [
+        0, 1, 2, 5, 6, 7, 10, 11, 31, 32, 33, 49, 50, 99, 100, 101, 127, 128, 129, 251, 599, 600,
+        1023, 1024, 1400, 1401, 5000, 5001, 65535, 65536, 65537, 2678400, 2678401, 31536000,
+        31536001, 67108864, 67108865, 86400000, 86400001, 1048573, 2147483647, 2147483648,
+        4294967295, -1,
+    ];
+    match rng.u8(0..20) {
+        0..=6 => json!(numbers[rng.usize(0..numbers.len())]),
+        7..=10 => json!(names[rng.usize(0..names.len())]),
+        11..=14 => json!(strings[rng.usize(0..strings.len())]),
+        15 if rng.bool() => Value::Null,
+        // A name in serde's tagged form.
+        15 => json!({ names[rng.usize(0..names.len())]: null }),
+        16 => json!(rng.bool()),
+        17 => json!(["sh-port"]),
+        18 => [json!(["/bin/true"]), json!([""]), json!([])][rng.usize(0..3)].clone(),
+        _ => json!({}),
+    }
+}
+
+/// Configs made by mutating the good corpus one to three times (seeded; `LB_FUZZ_SEED` in
+/// hex explores others, `LB_FUZZ_CONFIGS` sets how many).
+fn mutated(good: &[Value], keys: &[String], n: usize, seed: u64) -> Vec<Value> {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    (0..n)
+        .map(|_| {
+            let mut v = good[rng.usize(0..good.len())].clone();
+            for _ in 0..rng.usize(1..=3) {
+                let mut all = Vec::new();
+                paths(&v, String::new(), &mut all);
+                let at = all[rng.usize(0..all.len())].clone();
+                let node = v.pointer_mut(&at).unwrap();
+                match (rng.u8(0..5), node) {
+                    (0, Value::Object(m)) if !m.is_empty() => {
+                        let k = m.keys().nth(rng.usize(0..m.len())).unwrap().clone();
+                        m.remove(&k);
+                    }
+                    (1, Value::Object(m)) => {
+                        m.insert(keys[rng.usize(0..keys.len())].clone(), any_value(&mut rng));
+                    }
+                    (2, Value::Array(a)) if !a.is_empty() => {
+                        let e = a[rng.usize(0..a.len())].clone();
+                        a.push(e);
+                    }
+                    (_, node) => *node = any_value(&mut rng),
+                }
+            }
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn mutated_configs_are_judged_alike_but_on_the_listed_rules() {
+    let tmp = TempDir::new("schema-fuzz");
+    let schema_path = root().join("docs/lb.schema.json");
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(&schema_path).unwrap()).unwrap();
+    // Every property name of the schema, for mutations that add one.
+    let mut keys: BTreeSet<String> = BTreeSet::new();
+    for node in std::iter::once(&schema).chain(schema["$defs"].as_object().unwrap().values()) {
+        if let Some(p) = node["properties"].as_object() {
+            keys.extend(p.keys().cloned());
+        }
+    }
+    let keys: Vec<String> = keys.into_iter().collect();
+    let good: Vec<Value> = json_files(&root().join("tests/configs/good"))
+        .iter()
+        .map(|f| serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap())
+        .collect();
+    let n = std::env::var("LB_FUZZ_CONFIGS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2000);
+    let seed = std::env::var("LB_FUZZ_SEED")
+        .ok()
+        .and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok())
+        .unwrap_or(0x5c4e_3a16);
+    let configs = mutated(&good, &keys, n, seed);
+    let instances: Vec<(&str, Value)> = configs.iter().map(|c| ("", c.clone())).collect();
+    let judged = judge(&schema_path, &[], &instances, &tmp.0);
+    let unexpressed: BTreeSet<&str> = UNEXPRESSED.iter().map(|u| u.id).collect();
+    let mut wrong = Vec::new();
+    let (mut accepted, mut refused, mut left_to_lbd) = (0, 0, 0);
+    for (c, said) in configs.iter().zip(&judged.instances) {
+        let schema_ok = &said.is_null();
+        // lbd check-config is Config::load: the same parse and validation.
+        let text = serde_json::to_string(c).unwrap();
+        let lbd = lb_model::config::Config::parse(&text, "fuzz.json");
+        match (&lbd, schema_ok) {
+            (Ok(_), true) => accepted += 1,
+            (Err(_), false) => refused += 1,
+            (Ok(_), false) => wrong.push(format!(
+                "the schema refuses what lbd takes ({}): {text}",
+                said.as_str().unwrap_or("")
+            )),
+            (Err(e), true) => {
+                let not_listed: Vec<String> = e
+                    .errors
+                    .iter()
+                    .map(|e| e.to_string())
+                    .filter(|m| !unexpressed_rule(m, c).is_some_and(|r| unexpressed.contains(r)))
+                    .collect();
+                if not_listed.is_empty() {
+                    left_to_lbd += 1;
+                } else {
+                    wrong.push(format!(
+                        "the schema takes what lbd refuses ({not_listed:?}): {text}"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "seed {seed:x}: {} of {n} wrong:\n{}",
+        wrong.len(),
+        wrong[..wrong.len().min(15)].join("\n")
+    );
+    // The mutations reach both sides.
+    assert!(
+        accepted > n / 50 && refused > n / 4,
+        "{accepted} accepted, {refused} refused, {left_to_lbd} left to lbd"
+    );
 }

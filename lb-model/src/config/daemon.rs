@@ -92,6 +92,8 @@ pub const RESTART_ONLY: &[&str] = &[
     "conn_table_size",
     "conn_table_size_v6",
     "metrics_listen",
+    "announce",
+    "sync",
 ];
 
 /// IPVS's SYN_RECV timeout: a handshake the client never completes.
@@ -314,6 +316,9 @@ mod tests {
         n.conn_table_size = Some(4096);
         n.conn_table_size_v6 = Some(2048);
         n.metrics_listen = Some("127.0.0.1:9999".parse().unwrap());
+        n.announce =
+            Some(serde_json::from_str(r#"{ "include_file": "/etc/bird/lb.conf" }"#).unwrap());
+        n.sync = Some(serde_json::from_str("{}").unwrap());
         // The settings a running lbd changes.
         n.timeouts.tcp = 1;
         n.director.ipv4 = Some("10.0.0.3".parse().unwrap());

@@ -283,6 +283,24 @@ impl Config<Raw> {
                 format!("{e} after the end of the config (one JSON object, nothing after it)"),
             )
         })?;
+        // serde also reads a struct from an array of its fields' values in their order, and a
+        // name from an object of one key (`{"generic": null}`, an enum's tagged form); a config
+        // names fields and writes names as strings. Where the text has an array or an object,
+        // the config read back must have one too.
+        let text: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| ConfigError::new("(document)", e.to_string()))?;
+        let read = serde_json::to_value(&cfg)
+            .map_err(|e| ConfigError::new("(document)", e.to_string()))?;
+        if let Some((path, message)) = shape_mismatch(&text, &read, String::new()) {
+            return Err(ConfigError::new(
+                if path.is_empty() {
+                    "(document)".into()
+                } else {
+                    path
+                },
+                message,
+            ));
+        }
         Ok(cfg)
     }
 
@@ -461,6 +479,41 @@ impl Config {
     }
 }
 
+/// The path of the first array in `text` (the config as written) where `read` (the config
+/// as read, serialised again) has an object, or of an object where it has a string, with
+/// what is wrong; paths in the form serde_path_to_error writes them.
+fn shape_mismatch(
+    text: &serde_json::Value,
+    read: &serde_json::Value,
+    path: String,
+) -> Option<(String, &'static str)> {
+    use serde_json::Value;
+    match (text, read) {
+        (Value::Array(_), Value::Object(_)) => Some((
+            path,
+            "an array where an object is expected: write the fields by name ({\"field\": value, ...})",
+        )),
+        (Value::Object(_), Value::String(_)) => Some((
+            path,
+            "an object where a name is expected: write the name as a string (\"name\")",
+        )),
+        (Value::Object(t), Value::Object(r)) => t.iter().find_map(|(k, v)| {
+            let sub = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            r.get(k).and_then(|rv| shape_mismatch(v, rv, sub))
+        }),
+        (Value::Array(t), Value::Array(r)) => t
+            .iter()
+            .zip(r)
+            .enumerate()
+            .find_map(|(i, (tv, rv))| shape_mismatch(tv, rv, format!("{path}[{i}]"))),
+        _ => None,
+    }
+}
+
 /// A name of the checked form from a raw one, or the error for `path`.
 pub(crate) fn typed<T, N: Name<T>>(n: &N, path: impl FnOnce() -> String) -> Result<T, ConfigError> {
     n.typed()
@@ -596,6 +649,74 @@ mod tests {
         );
         let bad = GOOD.replace("\"weight\": 3", "\"weight\": -3");
         assert!(errors(&bad)[0].starts_with("services[0].real_servers[1].weight: invalid value"));
+    }
+
+    #[test]
+    fn an_array_of_field_values_is_no_object_and_an_object_no_name() {
+        // serde would read these as the structs' fields in order.
+        for (text, path) in [
+            (r#"["eth0"]"#, "(document)"),
+            (
+                r#"{ "interface": "eth0", "director": ["10.0.0.2"] }"#,
+                "director",
+            ),
+            (r#"{ "interface": "eth0", "timeouts": [900] }"#, "timeouts"),
+            (
+                r#"{ "interface": "eth0", "services": [ ["tcp", "10.0.0.1", 80] ] }"#,
+                "services[0]",
+            ),
+            (
+                r#"{ "interface": "eth0", "services": [ { "protocol": "tcp", "vip": "10.0.0.1",
+                    "port": 80, "real_servers": [ { "address": "10.0.0.11" }, ["10.0.0.12"] ] } ] }"#,
+                "services[0].real_servers[1]",
+            ),
+            (
+                r#"{ "interface": "eth0", "services": [ { "protocol": "tcp", "vip": "10.0.0.1",
+                    "port": 80, "health_check": ["tcp"] } ] }"#,
+                "services[0].health_check",
+            ),
+        ] {
+            assert_eq!(
+                errors(text),
+                vec![format!(
+                    "{path}: an array where an object is expected: write the fields by name ({{\"field\": value, ...}})"
+                )],
+                "{text}"
+            );
+        }
+        // A name in serde's tagged form.
+        for (text, path) in [
+            (
+                r#"{ "interface": "eth0", "xdp_mode": { "generic": null } }"#,
+                "xdp_mode",
+            ),
+            (
+                r#"{ "interface": "eth0", "services": [ { "protocol": { "tcp": null },
+                    "vip": "10.0.0.1", "port": 80 } ] }"#,
+                "services[0].protocol",
+            ),
+            (
+                r#"{ "interface": "eth0", "services": [ { "protocol": "tcp", "vip": "10.0.0.1",
+                    "port": 80, "health_check": { "type": "tcp", "on_down": { "expire": null } } } ] }"#,
+                "services[0].health_check.on_down",
+            ),
+        ] {
+            assert_eq!(
+                errors(text),
+                vec![format!(
+                    "{path}: an object where a name is expected: write the name as a string (\"name\")"
+                )],
+                "{text}"
+            );
+        }
+        // Arrays where the config has them.
+        Config::parse(
+            r#"{ "interface": "eth0", "services": [ { "protocol": "tcp", "vip": "10.0.0.1",
+                "port": 80, "scheduler": "sh", "sched_flags": ["sh-port"], "real_servers": [],
+                "health_check": { "type": "exec", "command": ["/bin/true"] } } ] }"#,
+            "t",
+        )
+        .unwrap();
     }
 
     #[test]

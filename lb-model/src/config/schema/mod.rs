@@ -109,6 +109,11 @@ pub const UNEXPRESSED: &[Unexpressed] = &[
         why: "JSON Schema sees numbers' values, and 3.0 is the integer 3",
     },
     Unexpressed {
+        id: "announce-same-path",
+        rule: "announce.include_file the same path as announce.bird_socket",
+        why: COMPARES,
+    },
+    Unexpressed {
         id: "duplicate-key",
         rule: "a key given twice in one object",
         why: "a schema sees the object as parsed, in which one of the two values is gone",
@@ -191,7 +196,51 @@ pub fn schema() -> Value {
         &format!("{sync}/mcast_group"),
         nullable("Ipv4Multicast"),
     );
-    extend(&mut v, &format!("{sync}/mcast_interface"), ifname_rules());
+    // lbd's check of `mcast_interface` refuses '/' but not whitespace.
+    extend(
+        &mut v,
+        &format!("{sync}/mcast_interface"),
+        json!({
+            "minLength": 1,
+            "maxLength": MAX_INTERFACE_LEN,
+            "not": { "type": "string", "pattern": "/" },
+        }),
+    );
+    extend(
+        &mut v,
+        &format!("{sync}/peers/items"),
+        reference("UnicastSocketAddress"),
+    );
+    extend(
+        &mut v,
+        "/$defs/SyncConfig",
+        json!({ "allOf": [{
+            "description": "a sync section sends or receives (or both)",
+            "not": {
+                "required": ["send", "receive"],
+                "properties": { "send": { "const": false }, "receive": { "const": false } },
+            },
+        }] }),
+    );
+    // The announce section: absolute paths of files, the include file quotable for BIRD.
+    let announce = "/$defs/Announce/properties";
+    replace(
+        &mut v,
+        &format!("{announce}/bird_socket"),
+        reference("FilePath"),
+    );
+    replace(
+        &mut v,
+        &format!("{announce}/include_file"),
+        json!({
+            "allOf": [{ "$ref": "#/$defs/FilePath" }],
+            "not": {
+                "description": "a '\"', '\\' or a control character, which BIRD's include \"...\" cannot quote",
+                "type": "string",
+                "pattern": "[\"\\\\\\u0000-\\u001f\\u007f-\\u009f]",
+            },
+        }),
+    );
     extend(
         &mut v,
         &format!("{sync}/mcast_port"),
@@ -219,7 +268,8 @@ pub fn schema() -> Value {
             json!({ "minimum": 1, "maximum": MAX_TIMEOUT_S }),
         );
     }
-    for field in RESTART_ONLY {
+    // `interface` is the one-element shorthand of `interfaces`.
+    for field in RESTART_ONLY.iter().chain(&["interface"]) {
         let node = v
             .pointer_mut(&format!("/properties/{field}"))
             .and_then(Value::as_object_mut)
@@ -338,12 +388,13 @@ pub fn schema() -> Value {
     extend(
         &mut v,
         &format!("{check}/path"),
-        json!({ "pattern": "^/", "not": { "pattern": space } }),
+        // `not` of a pattern alone would refuse null, which a pattern does not look at.
+        json!({ "pattern": "^/", "not": { "type": "string", "pattern": space } }),
     );
     extend(
         &mut v,
         &format!("{check}/host"),
-        json!({ "minLength": 1, "not": { "pattern": space } }),
+        json!({ "minLength": 1, "not": { "type": "string", "pattern": space } }),
     );
     extend(
         &mut v,
@@ -358,7 +409,8 @@ pub fn schema() -> Value {
     extend(
         &mut v,
         &format!("{check}/command"),
-        json!({ "minItems": 1, "prefixItems": [{ "minLength": 1 }] }),
+        // `items` covers only what follows `prefixItems`: the program is a string too.
+        json!({ "minItems": 1, "prefixItems": [{ "type": "string", "minLength": 1 }] }),
     );
     extend(
         &mut v,
@@ -463,12 +515,13 @@ fn string_def(description: &str, pattern: &str, refused: Vec<(&str, String)>) ->
     })
 }
 
-/// An interface name's rules (`interface`, `interfaces`' items, `sync.mcast_interface`).
+/// An interface name's rules (`interface`, `interfaces`' items).
 fn ifname_rules() -> Value {
     json!({
         "minLength": 1,
         "maxLength": MAX_INTERFACE_LEN,
-        "not": { "pattern": "[/\\s]" },
+        // A pattern looks at strings only: `not` of it alone would refuse null.
+        "not": { "type": "string", "pattern": format!("[/{}]", patterns::WHITESPACE) },
     })
 }
 
@@ -521,6 +574,30 @@ fn address_defs() -> Map<String, Value> {
             "type": "string",
             "pattern": patterns::socket_addr(),
             "not": { "pattern": "\n" },
+        }),
+    );
+    let mut unicast_socket = m["SocketAddress"].clone();
+    unicast_socket["description"] = json!(
+        "An address and port of a peer: a unicast address (as UnicastAddress) and a port from 1."
+    );
+    let mut refused: Vec<Value> = patterns::socket_refused()
+        .into_iter()
+        .map(|(why, p)| json!({ "description": why, "pattern": p }))
+        .collect();
+    refused.push(json!({ "description": "a line feed", "pattern": "\n" }));
+    unicast_socket["not"] = json!({ "anyOf": refused });
+    m.insert("UnicastSocketAddress".into(), unicast_socket);
+    let refused: Vec<Value> = patterns::not_a_file()
+        .into_iter()
+        .map(|(why, p)| json!({ "description": why, "pattern": p }))
+        .collect();
+    m.insert(
+        "FilePath".into(),
+        json!({
+            "description": "An absolute path that names a file (not ending in '/' or '..', not the root).",
+            "type": "string",
+            "pattern": "^/",
+            "not": { "anyOf": refused },
         }),
     );
     m

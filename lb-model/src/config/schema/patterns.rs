@@ -90,16 +90,24 @@ pub fn ipv6() -> String {
 /// The IPv4 addresses `not_unicast` refuses, each with its reason: patterns over a valid
 /// dotted quad.
 pub fn ipv4_refused() -> Vec<(&'static str, String)> {
+    ipv4_refused_in("^", "$")
+}
+
+/// The same, for an address between `start` and `end` (of a socket address: "^", ":").
+fn ipv4_refused_in(start: &str, end: &str) -> Vec<(&'static str, String)> {
     vec![
         (
             "0.0.0.0/8: the unspecified address and \"this network\"",
-            "^0".into(),
+            format!("{start}0"),
         ),
-        ("127.0.0.0/8: loopback", "^127\\.".into()),
-        ("224.0.0.0/4: multicast", "^(?:22[4-9]|23[0-9])\\.".into()),
+        ("127.0.0.0/8: loopback", format!("{start}127\\.")),
+        (
+            "224.0.0.0/4: multicast",
+            format!("{start}(?:22[4-9]|23[0-9])\\."),
+        ),
         (
             "255.255.255.255: the limited broadcast",
-            "^255\\.255\\.255\\.255$".into(),
+            format!("{start}255\\.255\\.255\\.255{end}"),
         ),
     ]
 }
@@ -107,21 +115,60 @@ pub fn ipv4_refused() -> Vec<(&'static str, String)> {
 /// The IPv6 addresses `not_unicast` refuses, each with its reason: patterns over a valid
 /// IPv6 address, in every text form it may take.
 pub fn ipv6_refused() -> Vec<(&'static str, String)> {
+    ipv6_refused_in("^", "$")
+}
+
+/// The same, for an address between `start` and `end` (of a socket address: "^\\[" and a
+/// scope or "]").
+fn ipv6_refused_in(start: &str, end: &str) -> Vec<(&'static str, String)> {
     let v4 = ipv4();
     vec![
         // Nothing but zero groups (and a zero quad).
         (
             "::, the unspecified address",
-            "^[0:]*(?:0\\.0\\.0\\.0)?$".into(),
+            format!("{start}[0:]*(?:0\\.0\\.0\\.0)?{end}"),
         ),
-        ("::1, loopback", "^[0:]*:(?:0{0,3}1|0\\.0\\.0\\.1)$".into()),
+        (
+            "::1, loopback",
+            format!("{start}[0:]*:(?:0{{0,3}}1|0\\.0\\.0\\.1){end}"),
+        ),
         // The first group, when written out, is the only one that can be ffXX.
-        ("ff00::/8: multicast", "^[Ff]{2}[0-9A-Fa-f]{2}:".into()),
+        (
+            "ff00::/8: multicast",
+            format!("{start}[Ff]{{2}}[0-9A-Fa-f]{{2}}:"),
+        ),
         // Five zero groups, then ffff: written out, or compressed with ffff third from last.
         (
             "::ffff:0:0/96: IPv4-mapped",
-            format!("^(?:(?:0{{1,4}}:){{5}}[Ff]{{4}}:|[0:]*:[Ff]{{4}}:(?:{H16}:{H16}|{v4})$)"),
+            format!(
+                "{start}(?:(?:0{{1,4}}:){{5}}[Ff]{{4}}:|[0:]*:[Ff]{{4}}:(?:{H16}:{H16}|{v4}){end})"
+            ),
         ),
+    ]
+}
+
+/// The socket addresses lbd refuses as a peer's: of an address `not_unicast` refuses, or of
+/// port 0 (patterns over a valid socket address).
+pub fn socket_refused() -> Vec<(&'static str, String)> {
+    let mut v = ipv4_refused_in("^", ":");
+    v.extend(ipv6_refused_in("^\\[", "(?:%|\\])"));
+    v.push(("port 0", ":0+$".into()));
+    v
+}
+
+/// The end of the text (Python's `$` also matches before a final line feed).
+pub const END: &str = "(?![\\s\\S])";
+
+/// An absolute path that names a file as `Path` reads it: refused when it ends in `/`, in a
+/// `..` component, or has no component but the root (`.` components count for nothing).
+pub fn not_a_file() -> Vec<(&'static str, String)> {
+    vec![
+        ("a path that ends in '/'", format!("/{END}")),
+        (
+            "a path whose last component is '..'",
+            format!("/\\.\\.(?:/+\\.)*/*{END}"),
+        ),
+        ("the root directory", format!("^(?:/+\\.)*/*{END}")),
     ]
 }
 
@@ -143,6 +190,12 @@ pub fn socket_addr() -> String {
         decimal_upto(u16::MAX as u64)
     )
 }
+
+/// Characters Rust's `char::is_whitespace` is true of (an interface name refuses them), as a
+/// class body: neither ECMA-262's `\s` (it lacks U+0085, has U+FEFF) nor Python's (it has
+/// U+001C to U+001F) is that set.
+pub const WHITESPACE: &str =
+    "\\u0009-\\u000d\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
 
 /// Characters Rust's `char::is_whitespace` or `char::is_control` is true of (the check's
 /// path and Host header refuse them), as a class body.
@@ -168,11 +221,10 @@ mod tests {
         assert_eq!(decimal_upto(0), "(?:0)");
     }
 
-    #[test]
-    fn control_and_space_class_is_what_rust_says() {
-        // The class as ranges of code points ("\\uAAAA-\\uBBBB" or one "\\uAAAA").
+    /// A class body as ranges of code points ("\\uAAAA-\\uBBBB" or one "\\uAAAA").
+    fn ranges(class: &str) -> Vec<(u32, u32)> {
         let mut set = Vec::new();
-        let mut parts = SPACE_OR_CONTROL.split("\\u").filter(|s| !s.is_empty());
+        let mut parts = class.split("\\u").filter(|s| !s.is_empty());
         while let Some(p) = parts.next() {
             let a = u32::from_str_radix(p.trim_end_matches('-'), 16).unwrap();
             if p.ends_with('-') {
@@ -182,12 +234,23 @@ mod tests {
                 set.push((a, a));
             }
         }
+        set
+    }
+
+    #[test]
+    fn character_classes_are_what_rust_says() {
+        let (space_or_control, whitespace) = (ranges(SPACE_OR_CONTROL), ranges(WHITESPACE));
         for c in 0..=0x10FFFFu32 {
             let Some(ch) = char::from_u32(c) else {
                 continue;
             };
-            let listed = set.iter().any(|(a, b)| (*a..=*b).contains(&c));
-            assert_eq!(listed, ch.is_whitespace() || ch.is_control(), "U+{c:04X}");
+            let is_in = |set: &[(u32, u32)]| set.iter().any(|(a, b)| (*a..=*b).contains(&c));
+            assert_eq!(
+                is_in(&space_or_control),
+                ch.is_whitespace() || ch.is_control(),
+                "U+{c:04X}"
+            );
+            assert_eq!(is_in(&whitespace), ch.is_whitespace(), "U+{c:04X}");
         }
     }
 }
