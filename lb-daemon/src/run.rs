@@ -53,16 +53,8 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
         None => file_cfg,
     };
     // Everything that can be checked before touching the kernel's BPF state is checked first.
-    let sync_sockets = match &cfg.sync {
-        Some(s) => Some(sync::daemon::open(s, &cfg.interface).with_context(|| {
-            format!(
-                "config field sync: opening the sync daemon's sockets (interface {}, port {})",
-                s.interface(&cfg.interface),
-                s.port()
-            )
-        })?),
-        None => None,
-    };
+    let sync_daemons = sync::daemon::SyncDaemons::from_config(cfg.sync.as_ref(), &cfg.interface)
+        .context("config field sync")?;
     let mtu = host::mtu::interface_mtu(&cfg.interface)
         .with_context(|| format!("config field interface: {:?}", cfg.interface))?;
     let pin_dir = cfg.pin_dir();
@@ -105,10 +97,7 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
         conntrack: Conntrack::new(cfg.timeouts),
         rates: Estimator::default(),
         announcer: Announcer::new(cfg.announce.clone()),
-        sync: cfg
-            .sync
-            .clone()
-            .map(|s| sync::daemon::SyncState::new(s, &cfg.interface)),
+        sync: sync_daemons,
         interface: cfg.interface.clone(),
         xdp_mode: cfg.xdp_mode,
         config_path: config_path.to_path_buf(),
@@ -148,9 +137,7 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
     let stop = Arc::new(AtomicBool::new(false));
     host::neigh::warm_initial(&cfg.real_addrs());
     spawn_loops(&ctx, &stop, check_results_rx);
-    if let Some(sockets) = sync_sockets {
-        spawn_sync(&ctx, &stop, sockets);
-    }
+    spawn_sync(&ctx, &stop);
     {
         let c = ctx.clone();
         std::thread::spawn(move || control::server::serve(listener, c));
@@ -298,16 +285,17 @@ fn spawn_loops(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>, results: Recei
     }
 }
 
-/// The sync daemon's threads: the sender (a pass over the connection table every
-/// `sync::daemon::PERIOD`, messages sent outside the lock) and the receiver.
-fn spawn_sync(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>, sockets: sync::daemon::Sockets) {
-    if let Some((sock, dests)) = sockets.send {
+/// The sync daemons' threads, running whether a daemon runs or not (`lbctl --start-daemon`
+/// starts one at any time): the sender (a pass over the connection table every
+/// `sync::daemon::PERIOD`, its messages sent outside the lock) and the receiver.
+fn spawn_sync(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>) {
+    {
         let c = ctx.clone();
         let stop = stop.clone();
         std::thread::spawn(move || {
             while !stop.load(Ordering::SeqCst) {
                 std::thread::sleep(sync::daemon::PERIOD);
-                let (syncid, maxlen, records) = {
+                let (socket, dests, syncid, maxlen, records) = {
                     let mut d = lock(&c);
                     let Context {
                         dp,
@@ -315,9 +303,17 @@ fn spawn_sync(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>, sockets: sync::
                         conntrack,
                         ..
                     } = &mut *d;
-                    let Some(s) = sync.as_mut() else { return };
-                    let records = s.tracker.collect(dp, &conntrack.timeouts);
-                    (s.cfg.syncid, s.cfg.maxlen() as usize, records)
+                    let Some(m) = sync.master.as_mut() else {
+                        continue;
+                    };
+                    let records = m.tracker.collect(dp, &conntrack.timeouts);
+                    (
+                        m.socket.clone(),
+                        m.dests.clone(),
+                        m.cfg.syncid,
+                        m.cfg.maxlen() as usize,
+                        records,
+                    )
                 };
                 if records.is_empty() {
                     continue;
@@ -326,7 +322,7 @@ fn spawn_sync(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>, sockets: sync::
                 let (mut sent, mut errors) = (0u64, 0u64);
                 for m in &msgs {
                     for dest in &dests {
-                        match sock.send_to(m, dest) {
+                        match socket.send_to(m, dest) {
                             Ok(_) => sent += 1,
                             Err(e) => {
                                 errors += 1;
@@ -336,21 +332,28 @@ fn spawn_sync(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>, sockets: sync::
                     }
                 }
                 let mut d = lock(&c);
-                if let Some(s) = d.sync.as_mut() {
-                    s.tracker.counters.messages += sent;
-                    s.tracker.counters.records += records.len() as u64;
-                    s.tracker.counters.errors += errors;
+                if let Some(m) = d.sync.master.as_mut()
+                    && Arc::ptr_eq(&m.socket, &socket)
+                {
+                    m.tracker.counters.messages += sent;
+                    m.tracker.counters.records += records.len() as u64;
+                    m.tracker.counters.errors += errors;
                 }
             }
         });
     }
-    if let Some(sock) = sockets.recv {
+    {
         let c = ctx.clone();
         let stop = stop.clone();
         std::thread::spawn(move || {
             let mut buf = vec![0u8; 65536];
             while !stop.load(Ordering::SeqCst) {
-                let n = match sock.recv_from(&mut buf) {
+                let socket = lock(&c).sync.backup.as_ref().map(|b| b.socket.clone());
+                let Some(socket) = socket else {
+                    std::thread::sleep(sync::daemon::RECV_WAIT);
+                    continue;
+                };
+                let n = match socket.recv_from(&mut buf) {
                     Ok((n, _)) => n,
                     Err(e)
                         if matches!(
@@ -362,14 +365,17 @@ fn spawn_sync(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>, sockets: sync::
                     }
                     Err(e) => {
                         warn!("receiving sync messages: {e}");
-                        std::thread::sleep(std::time::Duration::from_millis(200));
+                        std::thread::sleep(sync::daemon::RECV_WAIT);
                         continue;
                     }
                 };
                 let mut d = lock(&c);
                 let Context { dp, plan, sync, .. } = &mut *d;
-                if let Some(s) = sync.as_mut() {
-                    s.applier.handle(&buf[..n], dp, plan);
+                // A daemon stopped (or started again) meanwhile: not its datagram.
+                if let Some(b) = sync.backup.as_mut()
+                    && Arc::ptr_eq(&b.socket, &socket)
+                {
+                    b.applier.handle(&buf[..n], dp, plan);
                 }
             }
         });

@@ -75,6 +75,14 @@ impl SyncConfig {
     pub fn maxlen(&self) -> u16 {
         self.sync_maxlen.unwrap_or(DEFAULT_SYNC_MAXLEN)
     }
+    /// The section's errors on its own (what a config's validation reports for it), e.g.
+    /// for options given on a command line.
+    pub fn errors(&self) -> Vec<super::ConfigError> {
+        let mut e = Errors::default();
+        validate(self, &mut e);
+        e.0
+    }
+
     /// The interface of multicast messages (`interface` is the config's).
     pub fn interface<'a>(&'a self, interface: &'a str) -> &'a str {
         self.mcast_interface.as_deref().unwrap_or(interface)

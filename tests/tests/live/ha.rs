@@ -15,7 +15,7 @@ use lb_tests::{
     listing::{real_servers_conns, service},
     require_root,
     servers::{LineServer, exchange},
-    topo::{HttpServer, http_get, socket2_connect},
+    topo::{HttpServer, http_get, lbctl, socket2_connect},
 };
 use serde_json::{Value, json};
 
@@ -305,4 +305,101 @@ fn connections_synced_by_multicast_survive_the_router_moving_them_to_the_other_d
     );
     assert_eq!(reason(&t, 1, "drop_tcp_mid_flow"), 0);
     drop(streams);
+}
+
+#[test]
+fn sync_daemons_started_and_stopped_with_ipvsadms_options_sync_a_connection() {
+    require_root!();
+    HaTopology::check_binaries();
+    let mut t = HaTopology::new(2, 1);
+    const PORT: u16 = 7001;
+    let _line = LineServer::start(&t.reals[0], "rs0", PORT);
+    // No sync section: the daemons come from lbctl, as ipvsadm starts the kernel's.
+    let base = config().conn_table_size(65536).service(
+        tcp_service(HA_VIP, PORT)
+            .scheduler("wlc")
+            .real(real(ha_real(0)).dr()),
+    );
+    for i in 0..2 {
+        let cfg = t.director_config(i, base.clone());
+        t.start_lbd(i, &cfg);
+    }
+    for d in &t.directors {
+        assert_eq!(d.lbctl(&["-L", "--daemon"]), "", "no daemon runs yet");
+    }
+    let (d0, d1) = (&t.directors[0], &t.directors[1]);
+    assert_eq!(
+        d0.lbctl(&[
+            "--start-daemon",
+            "master",
+            "--mcast-interface",
+            "eth0",
+            "--syncid",
+            "9"
+        ]),
+        ""
+    );
+    assert_eq!(
+        d1.lbctl(&[
+            "--start-daemon",
+            "backup",
+            "--mcast-interface",
+            "eth0",
+            "--syncid",
+            "9"
+        ]),
+        ""
+    );
+    assert_eq!(
+        d0.lbctl(&["-L", "--daemon"]),
+        "master sync daemon (mcast=eth0, syncid=9, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n"
+    );
+    assert_eq!(
+        d1.lbctl(&["-L", "--daemon"]),
+        "backup sync daemon (mcast=eth0, syncid=9, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n"
+    );
+    // A second master is refused with ipvsadm's words.
+    let again = lbctl(&d0.socket, &["--start-daemon", "master"], b"");
+    assert_eq!(again.status.code(), Some(255));
+    assert_eq!(
+        String::from_utf8_lossy(&again.stderr),
+        "Daemon has already run\n"
+    );
+
+    t.directors[1].lbctl(&["director", "drain"]);
+    t.wait_next_hops(HA_VIP, &[0], BGP_LIMIT);
+    let mut s = {
+        let _in = t.client.enter();
+        let mut s = socket2_connect(SocketAddr::from((HA_VIP, PORT)), None).expect("connect");
+        assert_eq!(exchange(&mut s, "hello").unwrap(), "rs0 hello");
+        s
+    };
+    let on0 = conns_of(&t, 0, PORT);
+    assert_eq!(on0.len(), 1, "{on0:?}");
+    lb_tests::wait_until(
+        Duration::from_secs(10),
+        "the backup has the connection",
+        || conns_of(&t, 1, PORT) == on0,
+    );
+    let daemons: Value =
+        serde_json::from_str(&t.directors[1].lbctl(&["-L", "--daemon", "--json"])).unwrap();
+    assert_eq!(daemons["daemons"][0]["state"], "backup", "{daemons}");
+    assert!(
+        daemons["daemons"][0]["records"].as_u64().unwrap() >= 1,
+        "{daemons}"
+    );
+
+    // Stopped: listed no more; stopping again is ipvsadm's error.
+    assert_eq!(t.directors[1].lbctl(&["--stop-daemon", "backup"]), "");
+    assert_eq!(t.directors[1].lbctl(&["-L", "--daemon"]), "");
+    let again = lbctl(&t.directors[1].socket, &["--stop-daemon", "backup"], b"");
+    assert_eq!(again.status.code(), Some(255));
+    assert_eq!(
+        String::from_utf8_lossy(&again.stderr),
+        "No daemon is running\n"
+    );
+    {
+        let _in = t.client.enter();
+        assert_eq!(exchange(&mut s, "bye").unwrap(), "rs0 bye");
+    }
 }
