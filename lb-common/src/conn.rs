@@ -223,9 +223,19 @@ pub fn conn_time(ns: u64) -> u32 {
 pub const CONN_TOUCH: u32 = (1_000_000_000u64 >> CONN_TIME_SHIFT) as u32;
 /// The time lbd's timeouts are compared with, for an entry stamped `t` (in [`conn_time`]
 /// units), at CLOCK_MONOTONIC `now_ns`: its idle time in nanoseconds, wrapping as `lb`'s stamps
-/// do (at most the true idle time).
+/// do (at most the true idle time). A stamp later than `now_ns` (lbd read its clock, then `lb`
+/// stamped the entry while lbd was walking the table) is idle 0, not 2.2 years: the difference
+/// is taken as signed, so ages are right up to 1.1 years (see [`CONN_TIME_SHIFT`]).
 pub fn idle_ns(now_ns: u64, t: u32) -> u64 {
-    (conn_time(now_ns).wrapping_sub(t).saturating_sub(1) as u64) << CONN_TIME_SHIFT
+    let age = conn_time(now_ns).wrapping_sub(t) as i32;
+    (age.max(1) as u64 - 1) << CONN_TIME_SHIFT
+}
+
+/// An entry's age at `now` (both in [`conn_time`] units) for `lb`'s comparisons: a stamp
+/// another CPU made after `now` was read is age 0, not the oldest there is.
+#[inline(always)]
+pub fn conn_age(now: u32, t: u32) -> u32 {
+    (now.wrapping_sub(t) as i32).max(0) as u32
 }
 
 /// Entries of the confirmed tables: the value of [`map_name::CONN_COUNT`] (index 0: IPv4,
@@ -238,3 +248,36 @@ pub struct ConnCount {
     pub entries: i64,
 }
 const _: () = assert!(core::mem::size_of::<ConnCount>() == 8);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TICK: u64 = 1 << CONN_TIME_SHIFT;
+
+    #[test]
+    fn idle_time_of_past_and_future_stamps() {
+        let now = 1_000_000 * TICK + 5;
+        let t = conn_time(now);
+        // Stamped in the tick lbd reads, or the one before: less than a tick idle, taken as 0.
+        assert_eq!(idle_ns(now, t), 0);
+        assert_eq!(idle_ns(now, t - 1), 0);
+        assert_eq!(idle_ns(now, t - 11), 10 * TICK);
+        // Stamped by `lb` after lbd read its clock (the walk takes longer than a tick): idle
+        // 0, never a wrapped-around 2.2 years that would expire a connection just seen.
+        assert_eq!(idle_ns(now, t + 1), 0);
+        assert_eq!(idle_ns(now, t + 1000), 0);
+        // Across the wrap of the 32-bit stamps.
+        let wrapped = (u32::MAX as u64 + 3) * TICK;
+        assert_eq!(idle_ns(wrapped, u32::MAX - 8), 10 * TICK);
+        assert_eq!(idle_ns(wrapped, conn_time(wrapped).wrapping_add(2)), 0);
+    }
+
+    #[test]
+    fn age_of_future_stamps_is_zero() {
+        assert_eq!(conn_age(100, 40), 60);
+        assert_eq!(conn_age(100, 101), 0);
+        assert_eq!(conn_age(3, u32::MAX), 4);
+        assert_eq!(conn_age(u32::MAX, 2), 0);
+    }
+}

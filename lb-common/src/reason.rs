@@ -34,7 +34,8 @@ pub const DROP_BAD_REAL: u32 = 10;
 pub const DROP_NO_HEADROOM: u32 = 11;
 /// The kernel has no route to the real server.
 pub const DROP_FIB_NO_ROUTE: u32 = 12;
-/// The route exists but the next hop's MAC is unknown (no neighbour entry yet).
+/// The route exists but the next hop's MAC is unknown (no neighbour entry yet): `dr`,
+/// `tun` and ICMP; a `nat` packet goes to the kernel instead ([`PASS_NO_NEIGH`]).
 pub const DROP_FIB_NO_NEIGH: u32 = 13;
 /// Encapsulation would exceed the egress MTU and the packet is an IPv4 one that may be
 /// fragmented (XDP cannot fragment).
@@ -123,8 +124,12 @@ pub const DROP_TCP_MID_FLOW: u32 = 46;
 /// Informational: an unconfirmed slot was being rewritten by another CPU when read (its check
 /// word did not match): taken as no entry.
 pub const CONN_NEW_TORN: u32 = 47;
+/// The FIB has a route but no neighbour entry for the next hop (a client's entry flushed by
+/// a link flap, a real server not resolved yet): the `nat` packet was rewritten (its TTL left
+/// to the kernel) and handed to the kernel, which resolves the neighbour and forwards it.
+pub const PASS_NO_NEIGH: u32 = 48;
 /// One past the last reason: the size of the counter array.
-pub const REASON_MAX: u32 = 48;
+pub const REASON_MAX: u32 = 49;
 
 /// Names for metrics and listings, indexed by reason.
 pub const REASON_NAMES: [&str; REASON_MAX as usize] = [
@@ -176,4 +181,5 @@ pub const REASON_NAMES: [&str; REASON_MAX as usize] = [
     "tcp_mid_flow",
     "drop_tcp_mid_flow",
     "conn_new_torn",
+    "pass_no_neigh",
 ];

@@ -34,7 +34,8 @@ pub struct Context {
     pub announcer: Announcer,
     /// The connection-sync daemons (the config's `sync` section, `lbctl --start-daemon`).
     pub sync: SyncDaemons,
-    pub interface: String,
+    /// The interfaces `lb` is attached to, in the config's order.
+    pub interfaces: Vec<String>,
     pub xdp_mode: XdpMode,
     pub config_path: PathBuf,
     /// Where the applied state is persisted (None: not persisted).

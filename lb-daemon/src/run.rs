@@ -53,10 +53,26 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
         None => file_cfg,
     };
     // Everything that can be checked before touching the kernel's BPF state is checked first.
-    let sync_daemons = sync::daemon::SyncDaemons::from_config(cfg.sync.as_ref(), &cfg.interface)
-        .context("config field sync")?;
-    let mtu = host::mtu::interface_mtu(&cfg.interface)
-        .with_context(|| format!("config field interface: {:?}", cfg.interface))?;
+    // Tunnels are sized for the smallest MTU of the interfaces (any may be the egress).
+    let interfaces = cfg.interfaces();
+    let mut mtu = u32::MAX;
+    for (i, iface) in interfaces.iter().enumerate() {
+        let field = if cfg.interface.is_some() {
+            "interface".to_string()
+        } else {
+            format!("interfaces[{i}]")
+        };
+        mtu = mtu.min(
+            host::mtu::interface_mtu(iface)
+                .with_context(|| format!("config field {field}: {iface:?}"))?,
+        );
+    }
+    // Sync messages go by default on the first interface.
+    let sync_daemons = sync::daemon::SyncDaemons::from_config(
+        cfg.sync.as_ref(),
+        interfaces.first().map(String::as_str).unwrap_or(""),
+    )
+    .context("config field sync")?;
     let pin_dir = cfg.pin_dir();
     if pin_dir.starts_with("/sys/fs/bpf") {
         ensure_bpffs(Path::new("/sys/fs/bpf")).context("mounting bpffs at /sys/fs/bpf")?;
@@ -98,7 +114,7 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
         rates: Estimator::default(),
         announcer: Announcer::new(cfg.announce.clone()),
         sync: sync_daemons,
-        interface: cfg.interface.clone(),
+        interfaces: interfaces.clone(),
         xdp_mode: cfg.xdp_mode,
         config_path: config_path.to_path_buf(),
         state_file: state_file.map(Path::to_path_buf),
@@ -110,13 +126,20 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
         host::forwarding::enable(&cfg)?;
         if cfg.xdp_mode == XdpMode::Generic {
             warn!(
-                interface = %cfg.interface,
+                interfaces = %interfaces.join(", "),
                 "attaching in generic (skb) mode as the config asks: slower than native"
             );
         }
-        ctx.dp
-            .attach(&cfg.interface, cfg.xdp_mode)
-            .with_context(|| format!("attaching XDP ({} mode) to {}", cfg.xdp_mode, cfg.interface))
+        for (i, iface) in interfaces.iter().enumerate() {
+            ctx.dp
+                .attach(iface, cfg.xdp_mode, i == 0)
+                .with_context(|| format!("attaching XDP ({} mode) to {iface}", cfg.xdp_mode))?;
+        }
+        // A running data plane attached to interfaces the config no longer names: detached.
+        for gone in ctx.dp.detach_others(&interfaces)? {
+            info!(interface = %gone, "lb detached: the config no longer names the interface");
+        }
+        Ok(())
     })();
     if let Err(e) = started {
         // A fresh start leaves nothing behind: no pins, no socket. A running data plane that
@@ -127,7 +150,7 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
         let _ = std::fs::remove_file(socket);
         return Err(e);
     }
-    info!(interface = %cfg.interface, mode = %cfg.xdp_mode, pin_dir = %pin_dir.display(), "lb attached");
+    info!(interfaces = %interfaces.join(", "), mode = %cfg.xdp_mode, pin_dir = %pin_dir.display(), "lb attached");
     ctx.announcer.set_attached(true);
 
     // The estimator's baseline: what the counters hold now (pinned maps lbd adopted may

@@ -268,7 +268,7 @@ fn nat_rewrite(
     port: u16,
 ) -> Result<(), Verdict> {
     let mut adj = rewrite_quote(ctx, q, end == End::Source, addr, port)?;
-    let outer = nat::rewrite_ip(ctx, pkt, end, addr)?;
+    let outer = nat::rewrite_ip(ctx, pkt, end, addr, true)?;
     if q.v6 {
         adj = csum::add(adj, outer);
     }

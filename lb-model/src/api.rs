@@ -572,7 +572,11 @@ pub struct DrainView {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StatusView {
     pub version: String,
+    /// The first interface `lb` is attached to (for readers of one interface).
     pub interface: String,
+    /// Every interface `lb` is attached to, in the config's order.
+    #[serde(default)]
+    pub interfaces: Vec<String>,
     /// "native" or "generic".
     pub xdp_mode: String,
     pub services: usize,
@@ -586,6 +590,17 @@ pub struct StatusView {
     /// Services with no real server able to take new connections.
     #[serde(default)]
     pub services_down: usize,
+}
+
+impl StatusView {
+    /// The interfaces `lb` is attached to (an lbd of one interface names only `interface`).
+    pub fn attached(&self) -> Vec<String> {
+        if self.interfaces.is_empty() {
+            vec![self.interface.clone()]
+        } else {
+            self.interfaces.clone()
+        }
+    }
 }
 
 #[cfg(test)]

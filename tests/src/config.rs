@@ -81,6 +81,20 @@ impl ConfigBuilder {
         self
     }
 
+    /// `lb` on these interfaces (`"interfaces": [...]`) instead of `"interface": "eth0"`.
+    pub fn interfaces(mut self, names: &[&str]) -> Self {
+        self.0.interface = None;
+        self.0.interfaces = names.iter().map(|n| n.to_string()).collect();
+        self
+    }
+
+    /// The director's own addresses (the outer source of tunnels).
+    pub fn director(mut self, v4: std::net::Ipv4Addr, v6: std::net::Ipv6Addr) -> Self {
+        self.0.director.ipv4 = Some(v4);
+        self.0.director.ipv6 = Some(v6);
+        self
+    }
+
     pub fn no_services(self) -> Self {
         self.first_services(0)
     }

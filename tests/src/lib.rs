@@ -1,13 +1,14 @@
 //! Shared fixtures of lb's tests, demo and benchmark: the constants of the test world, a
-//! packet builder and the frames `lb` must emit, flow keys, a typed config builder, the
-//! schedulers' reference models, a loaded data plane in a namespace for `BPF_PROG_TEST_RUN`
-//! with Katran-style fixture tables, network-namespace guards, the live topology and lbd on
-//! its own, servers, and readers of lbd's listings and metrics.
+//! packet builder and the frames `lb` must emit, flow keys, floods of first packets, a typed
+//! config builder, the schedulers' reference models, a loaded data plane in a namespace for
+//! `BPF_PROG_TEST_RUN` with Katran-style fixture tables, network-namespace guards, the live
+//! topology and lbd on its own, servers, and readers of lbd's listings and metrics.
 
 pub mod config;
 pub mod consts;
 pub mod expect;
 pub mod fixture;
+pub mod flood;
 pub mod flow;
 pub mod ha;
 pub mod listing;
@@ -20,6 +21,7 @@ pub mod shim;
 pub mod solo;
 pub mod testrun;
 pub mod topo;
+pub mod two_armed;
 
 use std::{
     sync::{RwLock, RwLockReadGuard, RwLockWriteGuard},

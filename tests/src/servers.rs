@@ -1,9 +1,10 @@
 //! Servers for live tests beyond [`crate::topo::HttpServer`]: a line server that keeps
-//! connections open as long as the client wants (for drains and long-lived flows).
+//! connections open as long as the client wants (for drains and long-lived flows), and its
+//! UDP twin that answers each datagram.
 
 use std::{
     io::{Read, Write},
-    net::{TcpListener, TcpStream},
+    net::{SocketAddr, TcpListener, TcpStream, UdpSocket},
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
@@ -121,6 +122,15 @@ impl crate::topo::Topology {
             .map(|(i, ns)| LineServer::start(ns, &format!("rs{i}"), port))
             .collect()
     }
+
+    /// A [`UdpLineServer`] on `port` of every real server, named `rs0`, `rs1`, ...
+    pub fn udp_line_servers(&self, port: u16) -> Vec<UdpLineServer> {
+        self.reals
+            .iter()
+            .enumerate()
+            .map(|(i, ns)| UdpLineServer::start(ns, &format!("rs{i}"), port))
+            .collect()
+    }
 }
 
 /// Sends one line on a connection and reads the one-line answer (5-second timeout).
@@ -142,4 +152,72 @@ pub fn exchange(s: &mut TcpStream, line: &str) -> std::io::Result<String> {
     }
     answer.pop();
     Ok(String::from_utf8_lossy(&answer).into_owned())
+}
+
+/// A UDP server in a namespace that answers every non-empty datagram with `"{name} {text}"`
+/// and records each one it got; empty datagrams (a flood's) it reads and ignores. Answers it
+/// cannot send (to a source with no route back) are dropped. Stops on Drop.
+pub struct UdpLineServer {
+    pub name: String,
+    pub lines: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl UdpLineServer {
+    pub fn start(ns: &Netns, name: &str, port: u16) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = {
+            let (stop, lines, name) = (stop.clone(), lines.clone(), name.to_string());
+            let ns_name = ns.name.clone();
+            std::thread::spawn(move || {
+                let ns = Netns { name: ns_name };
+                let entered = ns.enter();
+                std::mem::forget(ns); // the caller owns the namespace
+                // "[::]" takes IPv4 too (IPV6_V6ONLY is off by default on Linux).
+                let s = UdpSocket::bind(("::", port)).expect("bind udp line server");
+                s.set_read_timeout(Some(Duration::from_millis(100)))
+                    .expect("read timeout");
+                tx.send(()).expect("ready");
+                let mut buf = [0u8; 2048];
+                while !stop.load(Ordering::SeqCst) {
+                    let (n, from): (usize, SocketAddr) = match s.recv_from(&mut buf) {
+                        Ok(r) => r,
+                        Err(_) => continue,
+                    };
+                    if n == 0 {
+                        continue;
+                    }
+                    let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+                    lines.lock().unwrap().push(line.clone());
+                    let _ = s.send_to(format!("{name} {line}").as_bytes(), from);
+                }
+                drop(entered);
+            })
+        };
+        rx.recv_timeout(Duration::from_secs(5))
+            .expect("udp line server started");
+        UdpLineServer {
+            name: name.into(),
+            lines,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// The datagrams received so far (empty ones left out).
+    pub fn received(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+}
+
+impl Drop for UdpLineServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }

@@ -139,7 +139,18 @@ pub struct HttpServer {
 }
 
 impl HttpServer {
+    /// Serves one connection at a time, giving a client 2 s to send its request.
     pub fn start(ns: &Netns, name: &str, port: u16) -> Self {
+        Self::start_with(ns, name, port, false)
+    }
+
+    /// Serves every connection at once, each in its own thread, giving a client 60 s to
+    /// send its request: for connections held open across a restart or a listing.
+    pub fn start_patient(ns: &Netns, name: &str, port: u16) -> Self {
+        Self::start_with(ns, name, port, true)
+    }
+
+    fn start_with(ns: &Netns, name: &str, port: u16, patient: bool) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let served = Arc::new(AtomicU64::new(0));
         let (tx, rx) = std::sync::mpsc::channel();
@@ -156,7 +167,13 @@ impl HttpServer {
                 tx.send(()).expect("ready");
                 while !stop.load(Ordering::SeqCst) {
                     match l.accept() {
-                        Ok((s, _)) => serve_one(s, &name, &served),
+                        Ok((s, _)) if patient => {
+                            let (name, served) = (name.clone(), served.clone());
+                            std::thread::spawn(move || {
+                                serve_one(s, &name, &served, Duration::from_secs(60))
+                            });
+                        }
+                        Ok((s, _)) => serve_one(s, &name, &served, Duration::from_secs(2)),
                         Err(_) => std::thread::sleep(Duration::from_millis(2)),
                     }
                 }
@@ -176,9 +193,9 @@ impl HttpServer {
 
 /// Answers one request; counts it before answering, so a client that has its answer can rely
 /// on the count.
-fn serve_one(mut s: TcpStream, name: &str, served: &AtomicU64) {
+fn serve_one(mut s: TcpStream, name: &str, served: &AtomicU64, patience: Duration) {
     let _ = s.set_nonblocking(false);
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = s.set_read_timeout(Some(patience));
     let mut buf = [0u8; 1024];
     let mut req = Vec::new();
     while !req.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -401,7 +418,8 @@ pub fn lbctl(socket: &std::path::Path, args: &[&str], stdin: &[u8]) -> std::proc
 /// The whole topology. Drop order tears down processes and servers before namespaces.
 pub struct Topology {
     pub method: Method,
-    peer_xdp: Option<aya::Ebpf>,
+    /// `pass` on the bridge side of each of the director's veths.
+    pub(crate) peer_xdp: Vec<aya::Ebpf>,
     pub lbd: Option<Proc>,
     pub decaps: Vec<Proc>,
     pub http: Vec<HttpServer>,
@@ -412,16 +430,25 @@ pub struct Topology {
     pub socket: PathBuf,
     pub pin_dir: PathBuf,
     pub config_path: PathBuf,
-    workdir: PathBuf,
+    pub(crate) workdir: PathBuf,
     // Last: released once everything above is torn down.
-    _share: Share,
+    pub(crate) _share: Share,
 }
 
 impl Topology {
     /// Creates the namespaces and links, prepares each real server for `method` and starts
     /// an HTTP server on it. Call [`Topology::start_lbd`] to bring the director up.
     pub fn new(n_reals: usize, method: Method) -> Self {
-        let share = Share::side_by_side();
+        Self::sharing(n_reals, method, Share::side_by_side())
+    }
+
+    /// [`Topology::new`] for a test that keeps the CPUs busy on purpose (a flood): it waits
+    /// until no other live test runs, and keeps them waiting while it lives.
+    pub fn new_alone(n_reals: usize, method: Method) -> Self {
+        Self::sharing(n_reals, method, Share::alone())
+    }
+
+    fn sharing(n_reals: usize, method: Method, share: Share) -> Self {
         let switch = Netns::new("sw");
         let client = Netns::new("cl");
         let director = Netns::new("dir");
@@ -528,7 +555,7 @@ impl Topology {
         let pin_dir = PathBuf::from("/sys/fs/bpf").join(unique_name("pins"));
         Topology {
             method,
-            peer_xdp: Some(peer_xdp),
+            peer_xdp: vec![peer_xdp],
             lbd: None,
             decaps,
             http,
@@ -729,7 +756,7 @@ impl Drop for Topology {
         }
         self.decaps.clear();
         self.http.clear();
-        self.peer_xdp.take();
+        self.peer_xdp.clear();
         // lbd removes its pins on a clean stop; this covers a crashed one.
         let _ = std::fs::remove_dir_all(&self.pin_dir);
         let _ = std::fs::remove_dir_all(&self.workdir);

@@ -318,3 +318,64 @@ fn completions_offer_schedulers_tunnel_types_and_verbs() {
         assert_eq!(&offered, want, "zsh {spec}");
     }
 }
+
+/// Every `format` the shipped schemas use is one JSON Schema 2020-12 defines (schemars'
+/// `uint32` or `ip` are none: a validator ignores them, so they promise nothing).
+#[test]
+fn schemas_use_only_json_schemas_own_formats() {
+    const FORMATS: &[&str] = &[
+        "date-time",
+        "date",
+        "time",
+        "duration",
+        "email",
+        "idn-email",
+        "hostname",
+        "idn-hostname",
+        "ipv4",
+        "ipv6",
+        "uri",
+        "uri-reference",
+        "iri",
+        "iri-reference",
+        "uuid",
+        "uri-template",
+        "json-pointer",
+        "relative-json-pointer",
+        "regex",
+    ];
+    fn walk(v: &serde_json::Value, at: &str, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let Some(f) = m.get("format").and_then(|f| f.as_str())
+                    && !FORMATS.contains(&f)
+                {
+                    out.push(format!("{at}: {f}"));
+                }
+                for (k, c) in m {
+                    walk(c, &format!("{at}/{k}"), out);
+                }
+            }
+            serde_json::Value::Array(a) => {
+                for (i, c) in a.iter().enumerate() {
+                    walk(c, &format!("{at}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(docs().join("json"))
+        .expect("docs/json")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.push(docs().join("lb.schema.json"));
+    assert!(files.len() > 5);
+    let mut bad = Vec::new();
+    for f in &files {
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
+        walk(&v, &f.display().to_string(), &mut bad);
+    }
+    assert!(bad.is_empty(), "formats JSON Schema lacks: {bad:?}");
+}

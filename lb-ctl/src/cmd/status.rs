@@ -38,6 +38,7 @@ mod tests {
         Response::Status(StatusView {
             version: "0.1.0".into(),
             interface: "eth0".into(),
+            interfaces: vec!["eth0".into()],
             xdp_mode: "generic".into(),
             services: 0,
             real_servers: 0,

@@ -34,12 +34,17 @@ pub fn schemas() -> Vec<(&'static str, String)> {
 }
 
 /// `T`'s schema as what lbctl prints (the serialising side: a field printed as null is
-/// required and may be null).
+/// required and may be null), integers bounded by their type.
 fn schema<T: JsonSchema>() -> String {
     let schema = SchemaSettings::draft2020_12()
         .for_serialize()
         .into_generator()
         .into_root_schema_for::<T>();
+    let mut value = serde_json::to_value(&schema).expect("a schema is JSON");
+    // Bounds instead of schemars' `uint32`-like formats, which JSON Schema does not have.
+    lb_model::config::schema::integer_bounds(&mut value);
+    // Back into a schemars schema, which prints its keywords in their usual order.
+    let schema: schemars::Schema = serde_json::from_value(value).expect("still a schema");
     let mut text = serde_json::to_string_pretty(&schema).expect("a schema serialises");
     text.push('\n');
     text

@@ -14,8 +14,10 @@ pub struct Status {
     pub version: Version,
     /// lbd's own version.
     pub lbd_version: String,
-    /// The interface `lb` is attached to.
+    /// The first interface `lb` is attached to.
     pub interface: String,
+    /// Every interface `lb` is attached to, in the config's order.
+    pub interfaces: Vec<String>,
     /// The XDP attach mode.
     #[schemars(schema_with = "xdp_mode")]
     pub xdp_mode: String,
@@ -72,6 +74,7 @@ impl From<&StatusView> for Status {
             version: Version,
             lbd_version: s.version.clone(),
             interface: s.interface.clone(),
+            interfaces: s.attached(),
             xdp_mode: s.xdp_mode.clone(),
             services: s.services,
             services_down: s.services_down,

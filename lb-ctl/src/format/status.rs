@@ -8,10 +8,17 @@ use lb_model::api::StatusView;
 pub fn status(s: &StatusView) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "lbd version {}", s.version);
+    let interfaces = s.attached();
     let _ = writeln!(
         out,
-        "Interface:     {} (XDP {} mode)",
-        s.interface, s.xdp_mode
+        "{:<15}{} (XDP {} mode)",
+        if interfaces.len() > 1 {
+            "Interfaces:"
+        } else {
+            "Interface:"
+        },
+        interfaces.join(", "),
+        s.xdp_mode
     );
     let _ = writeln!(out, "Services:      {}", s.services);
     if s.services_down > 0 {
@@ -52,6 +59,7 @@ mod tests {
         let s = StatusView {
             version: "0.1.0".into(),
             interface: "eth0".into(),
+            interfaces: vec!["eth0".into()],
             xdp_mode: "native".into(),
             services: 2,
             real_servers: 5,
@@ -93,6 +101,16 @@ Services down: 1 (no real server can take new connections)
 Real servers:  5
 Connections:   17 of 65536
 "
+        );
+        let two = StatusView {
+            interfaces: vec!["eth0".into(), "eth1".into()],
+            reasons: vec![],
+            ..down
+        };
+        assert!(
+            status(&two).contains("\nInterfaces:    eth0, eth1 (XDP native mode)\n"),
+            "{}",
+            status(&two)
         );
     }
 }

@@ -232,6 +232,7 @@ mod tests {
         let status = StatusView {
             version: "0.1.0".into(),
             interface: "eth0".into(),
+            interfaces: vec!["eth0".into()],
             xdp_mode: "native".into(),
             services: 1,
             real_servers: 2,

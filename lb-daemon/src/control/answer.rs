@@ -115,7 +115,8 @@ fn status(d: &Context) -> Response {
         Err(e) => error(e.to_string()),
         Ok(reasons) => Response::Status(StatusView {
             version: env!("CARGO_PKG_VERSION").into(),
-            interface: d.interface.clone(),
+            interface: d.interfaces.first().cloned().unwrap_or_default(),
+            interfaces: d.interfaces.clone(),
             xdp_mode: d.xdp_mode.to_string(),
             services: d.plan.service_count(),
             real_servers: d.plan.real_count(),

@@ -14,7 +14,8 @@ pub(super) fn daemon_op(d: &mut Context, op: &Op) -> Response {
             if let Some(e) = options.errors().first() {
                 return error(e.to_string());
             }
-            if let Err(e) = d.sync.start(*role, options, &d.interface) {
+            let first = d.interfaces.first().cloned().unwrap_or_default();
+            if let Err(e) = d.sync.start(*role, options, &first) {
                 return error(e.to_string());
             }
         }

@@ -133,7 +133,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(restore(&base(), &path).unwrap(), None);
         let mut applied = base();
-        applied.interface = "other0".into();
+        applied.interface = Some("other0".into());
         applied.timeouts.udp = 42;
         applied.services[0].scheduler = lb_model::Scheduler::Wlc;
         persist(&path, &applied).unwrap();
@@ -144,7 +144,7 @@ mod tests {
         );
         let got = restore(&base(), &path).unwrap().unwrap();
         // Daemon settings from the config file, the rest from the state.
-        assert_eq!(got.interface, "eth0");
+        assert_eq!(got.interfaces(), vec!["eth0"]);
         assert_eq!(got.timeouts.udp, 42);
         assert_eq!(got.services[0].scheduler, lb_model::Scheduler::Wlc);
         std::fs::write(&path, "{ not json").unwrap();

@@ -6,6 +6,7 @@
 
 mod apply;
 mod conns;
+pub mod links;
 mod mmap;
 
 use std::{
@@ -16,11 +17,7 @@ use std::{
 use aya::{
     Ebpf, EbpfLoader,
     maps::{Array, HashMap, Map, MapData, PerCpuArray, ProgramArray, RingBuf},
-    programs::{
-        Xdp,
-        links::{FdLink, PinnedLink},
-        xdp::{XdpLink, XdpMode as AyaXdpMode},
-    },
+    programs::{Xdp, xdp::XdpMode as AyaXdpMode},
 };
 use lb_common::{
     CFG_F_TRACE, CONN_F_UNCONFIRMED, Conn, ConnKey4, DecapConfig, FAMILY_V6, FlowKey, GlobalConfig,
@@ -128,8 +125,10 @@ pub struct Dataplane {
     conn_capacity: u32,
     conn6_capacity: u32,
     pinned: Vec<PathBuf>,
-    /// Where `lb`'s XDP link is pinned (with a pin directory).
-    link_pin: Option<PathBuf>,
+    /// The pin directory, if any.
+    pin_dir: Option<PathBuf>,
+    /// Where `lb`'s XDP links are pinned, one per interface attached (see `links.rs`).
+    link_pins: Vec<PathBuf>,
     /// `lbctl trace`: the ring buffer (None while a trace holds it), its filter, and whether
     /// tracing is on (kept in the config's flags whoever writes the config).
     trace_ring: Option<RingBuf<MapData>>,
@@ -264,7 +263,8 @@ impl Dataplane {
             conn_capacity,
             conn6_capacity,
             pinned,
-            link_pin: opts.pin_dir.as_ref().map(|d| d.join(map_name::LINK)),
+            pin_dir: opts.pin_dir.clone(),
+            link_pins: Vec::new(),
             trace_ring: Some(typed(&mut ebpf, map_name::TRACE)?),
             trace_filter: typed(&mut ebpf, map_name::TRACE_FILTER)?,
             addr_filter: typed(&mut ebpf, map_name::ADDR_FILTER)?,
@@ -304,48 +304,30 @@ impl Dataplane {
     }
 
     /// Attaches the director program `lb` to an interface of the current network namespace.
-    /// With a pin directory, through a pinned bpf_link: a data plane that is already running
-    /// (the link is pinned) gets this build's program swapped in atomically (no packet meets
-    /// no program); otherwise the new link is pinned, so that the program stays attached when
-    /// lbd stops.
-    pub fn attach(&mut self, iface: &str, mode: XdpMode) -> Result<()> {
-        let link_pin = self.link_pin.clone();
+    /// With a pin directory, through a pinned bpf_link per interface (`links.rs`): a data
+    /// plane that is already running on it (the link is pinned) gets this build's program
+    /// swapped in atomically (no packet meets no program); otherwise the new link is pinned,
+    /// so that the program stays attached when lbd stops. `first`: the config's first
+    /// interface (which takes over a link pinned by an lbd of one interface).
+    pub fn attach(&mut self, iface: &str, mode: XdpMode, first: bool) -> Result<()> {
+        let dir = self.pin_dir.clone();
         let prog = self.program("lb")?;
-        let Some(path) = link_pin else {
-            return attach(prog, "lb", iface, mode);
-        };
-        let link_err = |detail: String| DataplaneError::Link {
-            path: path.clone(),
-            detail,
-        };
-        if path.exists() {
-            let pinned = PinnedLink::from_pin(&path).map_err(|e| link_err(e.to_string()))?;
-            let fd: FdLink = pinned.into();
-            let xdp = XdpLink::try_from(fd).map_err(|e| link_err(e.to_string()))?;
-            let id = prog
-                .attach_to_link(xdp)
-                .map_err(|source| DataplaneError::Program { name: "lb", source })?;
-            // Dropping the handle closes a file descriptor; the pin keeps the link.
-            let _ = prog.take_link(id);
-            return Ok(());
+        if let Some(p) = links::attach(prog, dir.as_deref(), iface, mode, first)? {
+            self.link_pins.push(p);
         }
-        let flags = match mode {
-            XdpMode::Native => AyaXdpMode::Driver,
-            XdpMode::Generic => AyaXdpMode::Skb,
-        };
-        let id = prog
-            .attach(iface, flags)
-            .map_err(|source| DataplaneError::Program { name: "lb", source })?;
-        let link = prog
-            .take_link(id)
-            .map_err(|source| DataplaneError::Program { name: "lb", source })?;
-        let fd = FdLink::try_from(link).map_err(|_| {
-            link_err(
-                "this kernel attached XDP through netlink, not a bpf_link (Linux 5.9 or later has them): the program cannot outlive lbd".into(),
-            )
-        })?;
-        fd.pin(&path).map_err(|e| link_err(e.to_string()))?;
         Ok(())
+    }
+
+    /// Detaches `lb` from the interfaces a running data plane was attached to that are not
+    /// in `keep` (their pinned links are removed). Returns them.
+    pub fn detach_others(&mut self, keep: &[String]) -> Result<Vec<String>> {
+        let Some(dir) = self.pin_dir.clone() else {
+            return Ok(Vec::new());
+        };
+        links::detach_others(&dir, keep).map_err(|e| DataplaneError::Link {
+            path: dir,
+            detail: e.to_string(),
+        })
     }
 
     pub fn config(&self) -> Result<GlobalConfig> {
@@ -728,8 +710,8 @@ impl Dataplane {
             .pinned
             .first()
             .and_then(|p| p.parent().map(Path::to_path_buf));
-        // The link first: unpinned, it detaches the program from the interface.
-        if let Some(p) = self.link_pin.take() {
+        // The links first: unpinned, each detaches the program from its interface.
+        for p in self.link_pins.drain(..) {
             let _ = std::fs::remove_file(p);
         }
         for p in self.pinned.drain(..) {
@@ -881,12 +863,7 @@ fn write_layout_meta(ebpf: &mut Ebpf) -> Result<()> {
 /// Removes a data plane's pins (the link first, which detaches its program; then the maps,
 /// which go with their last reference): `lbd flush`.
 pub fn flush(dir: &Path) -> std::io::Result<usize> {
-    let mut n = 0;
-    let link = dir.join(map_name::LINK);
-    if link.exists() {
-        std::fs::remove_file(&link)?;
-        n += 1;
-    }
+    let mut n = links::flush(dir)?;
     for name in map_name::DIRECTOR {
         let p = dir.join(name);
         if p.exists() {

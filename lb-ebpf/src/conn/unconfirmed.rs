@@ -10,7 +10,7 @@
 
 use core::sync::atomic::{Ordering, compiler_fence};
 
-use lb_common::{CONN_F_REPLY, FlowKey, NEW_CONN_WAYS, NewConn, new_conn_bucket, reason};
+use lb_common::{CONN_F_REPLY, FlowKey, NEW_CONN_WAYS, NewConn, conn_age, new_conn_bucket, reason};
 
 use super::counts;
 use crate::{
@@ -87,7 +87,9 @@ pub fn record(flow: &FlowKey, real: u32, state: u8, flags: u8, now: u32) {
             } else if same(&r.flow, flow) {
                 p.own = w;
             } else {
-                let age = now.wrapping_sub(r.last_seen);
+                // A slot another CPU stamped after this packet read the clock is the
+                // youngest, not (wrapping) the oldest.
+                let age = conn_age(now, r.last_seen);
                 if age >= p.oldest_age {
                     p.oldest = w;
                     p.oldest_age = age;

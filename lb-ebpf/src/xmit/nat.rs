@@ -4,7 +4,7 @@
 //! (RFC 1624); TTL is decremented, as a router does.
 
 use aya_ebpf::programs::XdpContext;
-use lb_common::{FAMILY_V6, FRAG_F_REPLY, GlobalConfig, PROTO_TCP, reason};
+use lb_common::{FAMILY_V6, FRAG_F_REPLY, GlobalConfig, NextHop, PROTO_TCP, reason};
 
 use super::route::{Target, ethertype, fib_v4, fib_v6, next_hop, send};
 use crate::{
@@ -36,14 +36,49 @@ pub fn to_real(
     cfg: &GlobalConfig,
     now: u64,
 ) -> Result<Verdict, Verdict> {
-    let nh = next_hop(ctx, to, cfg, now)?;
+    let nh = without_neigh(next_hop(ctx, to, cfg, now))?;
     let port = if to.real.port != 0 {
         to.real.port
     } else {
         pkt.flow.dport
     };
-    rewrite(ctx, pkt, End::Destination, &to.real.addr, port)?;
-    send(ctx, &nh, ethertype(pkt.flow.family), reason::TX)
+    rewrite(
+        ctx,
+        pkt,
+        End::Destination,
+        &to.real.addr,
+        port,
+        nh.is_some(),
+    )?;
+    send_or_pass(ctx, nh, pkt.flow.family, reason::TX)
+}
+
+/// A next hop, or None when the FIB knows the route but has no neighbour entry for it yet:
+/// then the rewritten packet goes to the kernel, which resolves the neighbour and forwards
+/// it (as IPVS's packets always are), instead of being dropped until lbd or someone else
+/// happens to resolve it (a client's entry is flushed by a link flap, for one).
+#[inline(always)]
+fn without_neigh(r: Result<NextHop, Verdict>) -> Result<Option<NextHop>, Verdict> {
+    match r {
+        Ok(nh) => Ok(Some(nh)),
+        Err(v) if v.reason == reason::DROP_FIB_NO_NEIGH => Ok(None),
+        Err(v) => Err(v),
+    }
+}
+
+/// Sends the rewritten frame to `nh`, or without a next hop hands it to the kernel
+/// (`pass_no_neigh`; its Ethernet header is the one it came with, to this interface).
+#[inline(always)]
+fn send_or_pass(
+    ctx: &XdpContext,
+    nh: Option<NextHop>,
+    family: u8,
+    tx_reason: u32,
+) -> Result<Verdict, Verdict> {
+    match nh {
+        Some(nh) => send(ctx, &nh, ethertype(family), tx_reason),
+        None => Ok(Verdict::pass(reason::PASS_NO_NEIGH)),
+    }
 }
 
 /// A real server's reply of a `nat` connection to real server `real`: rewrite its source back
@@ -73,18 +108,19 @@ pub fn reply(
     real: u32,
 ) -> Result<Verdict, Verdict> {
     // Toward the client: the reply's destination.
-    let nh = if pkt.flow.family == FAMILY_V6 {
-        fib_v6(ctx, vaddr, &pkt.flow.dst)?
+    let nh = without_neigh(if pkt.flow.family == FAMILY_V6 {
+        fib_v6(ctx, vaddr, &pkt.flow.dst)
     } else {
-        fib_v4(ctx, vaddr[0], pkt.flow.dst[0])?
-    };
-    rewrite(ctx, pkt, End::Source, vaddr, vport)?;
+        fib_v4(ctx, vaddr[0], pkt.flow.dst[0])
+    })?;
+    rewrite(ctx, pkt, End::Source, vaddr, vport, nh.is_some())?;
     stats::account_out(service, real, pkt.ip_len as u64);
-    send(ctx, &nh, ethertype(pkt.flow.family), reason::NAT_REPLY)
+    send_or_pass(ctx, nh, pkt.flow.family, reason::NAT_REPLY)
 }
 
-/// Replaces the source or destination address and port, decrements TTL / hop limit, and
-/// fixes the IPv4 and TCP/UDP checksums. Everything is checked before anything is written.
+/// Replaces the source or destination address and port, decrements TTL / hop limit (with
+/// `ttl`; a packet handed to the kernel has it decremented there), and fixes the IPv4 and
+/// TCP/UDP checksums. Everything is checked before anything is written.
 /// A later fragment has no transport header: only its address changes (the first
 /// fragment's checksum update covers the whole datagram).
 #[inline(always)]
@@ -94,6 +130,7 @@ fn rewrite(
     end: End,
     addr: &[u32; 4],
     port: u16,
+    ttl: bool,
 ) -> Result<(), Verdict> {
     let bad = Verdict::pass(reason::PASS_BAD_IP_HEADER);
     let tcp = pkt.flow.proto == PROTO_TCP;
@@ -108,7 +145,7 @@ fn rewrite(
         return Err(bad);
     }
     // The one's-complement difference the address change makes to the pseudo-header.
-    let adj = rewrite_ip(ctx, pkt, end, addr)?;
+    let adj = rewrite_ip(ctx, pkt, end, addr, ttl)?;
     if later {
         return Ok(());
     }
@@ -137,24 +174,28 @@ fn rewrite(
     Ok(())
 }
 
-/// The IP half of [`rewrite`]: TTL / hop limit and the address (and IPv4's header checksum).
-/// Returns the address change as a one's-complement difference for the transport checksum.
+/// The IP half of [`rewrite`]: TTL / hop limit (with `ttl`) and the address (and IPv4's
+/// header checksum). Returns the address change as a one's-complement difference for the
+/// transport checksum.
 #[inline(always)]
 pub fn rewrite_ip(
     ctx: &XdpContext,
     pkt: &Packet,
     end: End,
     addr: &[u32; 4],
+    ttl: bool,
 ) -> Result<u16, Verdict> {
     let bad = Verdict::pass(reason::PASS_BAD_IP_HEADER);
     if pkt.flow.family == FAMILY_V6 {
         let ip: *mut u8 = ptr_at::<[u8; IPV6_HLEN]>(ctx, ETH_HLEN).ok_or(bad)? as *mut u8;
         // SAFETY: every access below is inside the 40 bytes checked above.
         unsafe {
-            if *ip.add(IP6_HOPLIMIT) <= 1 {
-                return Err(Verdict::pass(reason::PASS_TTL_EXCEEDED));
+            if ttl {
+                if *ip.add(IP6_HOPLIMIT) <= 1 {
+                    return Err(Verdict::pass(reason::PASS_TTL_EXCEEDED));
+                }
+                *ip.add(IP6_HOPLIMIT) -= 1;
             }
-            *ip.add(IP6_HOPLIMIT) -= 1;
             let a = ip.add(if end == End::Source {
                 IP6_SADDR
             } else {
@@ -174,12 +215,14 @@ pub fn rewrite_ip(
         let ip: *mut u8 = ptr_at::<[u8; IPV4_HLEN_MIN]>(ctx, ETH_HLEN).ok_or(bad)? as *mut u8;
         // SAFETY: every access below is inside the 20 bytes checked above.
         unsafe {
-            if *ip.add(IP_TTL) <= 1 {
+            if ttl && *ip.add(IP_TTL) <= 1 {
                 return Err(Verdict::pass(reason::PASS_TTL_EXCEEDED));
             }
             let ttl_word = ip.add(IP_TTL) as *mut u16;
             let old_ttl_word = ttl_word.read_unaligned();
-            *ip.add(IP_TTL) -= 1;
+            if ttl {
+                *ip.add(IP_TTL) -= 1;
+            }
             let new_ttl_word = ttl_word.read_unaligned();
             let a = ip.add(if end == End::Source {
                 IP_SADDR

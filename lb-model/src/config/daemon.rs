@@ -9,7 +9,7 @@ use std::{
 use lb_common::{CONN_S_CLOSING, CONN_S_ESTABLISHED, CONN_S_SYN, CONN_S_UDP};
 use serde::{Deserialize, Serialize};
 
-use super::{Config, Errors, Form, MAX_CONN_REUSE_MODE, MAX_EXPIRATION_S};
+use super::{Config, Errors, Form, MAX_CONN_REUSE_MODE, MAX_EXPIRATION_S, MAX_INTERFACES};
 
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
@@ -76,6 +76,26 @@ impl Default for Timeouts {
     }
 }
 
+/// Range of `conn_table_size` and `conn_table_size_v6`.
+pub const MIN_CONN_TABLE_SIZE: u32 = 1024;
+pub const MAX_CONN_TABLE_SIZE: u32 = 1 << 26;
+/// Range of the idle timeouts, seconds (a year at most).
+pub const MAX_TIMEOUT_S: u32 = 31_536_000;
+/// The longest interface name (the kernel's IFNAMSIZ less its NUL), in bytes.
+pub const MAX_INTERFACE_LEN: usize = 15;
+/// The fields [`restart_only_changes`] compares: read when lbd starts, so that `lbctl apply`
+/// and a `SIGHUP` reload refuse a change to them (restart lbd to change one).
+pub const RESTART_ONLY: &[&str] = &[
+    "interfaces",
+    "xdp_mode",
+    "pin_dir",
+    "conn_table_size",
+    "conn_table_size_v6",
+    "metrics_listen",
+    "announce",
+    "sync",
+];
+
 /// IPVS's SYN_RECV timeout: a handshake the client never completes.
 pub const SYN_TIMEOUT_S: u32 = 60;
 
@@ -95,15 +115,7 @@ impl Timeouts {
 
 /// The daemon settings' checks.
 pub(super) fn validate<F: Form>(cfg: &Config<F>, err: &mut Errors) {
-    if cfg.interface.is_empty() || cfg.interface.len() > 15 || cfg.interface.contains('/') {
-        err.add(
-            "interface",
-            format!(
-                "{:?} is not an interface name (1 to 15 characters, no '/')",
-                cfg.interface
-            ),
-        );
-    }
+    validate_interfaces(cfg, err);
     for (name, a) in [
         ("director.ipv4", cfg.director.ipv4.map(IpAddr::V4)),
         ("director.ipv6", cfg.director.ipv6.map(IpAddr::V6)),
@@ -117,11 +129,11 @@ pub(super) fn validate<F: Form>(cfg: &Config<F>, err: &mut Errors) {
         ("conn_table_size_v6", cfg.conn_table_size_v6),
     ] {
         if let Some(n) = v
-            && !(1024..=1 << 26).contains(&n)
+            && !(MIN_CONN_TABLE_SIZE..=MAX_CONN_TABLE_SIZE).contains(&n)
         {
             err.add(
                 name,
-                format!("{n} is out of range (1024 to {})", 1u32 << 26),
+                format!("{n} is out of range ({MIN_CONN_TABLE_SIZE} to {MAX_CONN_TABLE_SIZE})"),
             );
         }
     }
@@ -138,10 +150,10 @@ pub(super) fn validate<F: Form>(cfg: &Config<F>, err: &mut Errors) {
         ("tcpfin", cfg.timeouts.tcpfin),
         ("udp", cfg.timeouts.udp),
     ] {
-        if !(1..=31_536_000).contains(&v) {
+        if !(1..=MAX_TIMEOUT_S).contains(&v) {
             err.add(
                 format!("timeouts.{name}"),
-                format!("{v} is out of range (1 to 31536000 seconds)"),
+                format!("{v} is out of range (1 to {MAX_TIMEOUT_S} seconds)"),
             );
         }
     }
@@ -156,6 +168,65 @@ pub(super) fn validate<F: Form>(cfg: &Config<F>, err: &mut Errors) {
                 name,
                 format!("{v} is out of range (1 to {MAX_EXPIRATION_S} seconds)"),
             );
+        }
+    }
+}
+
+/// `interface` (the shorthand) or `interfaces`: exactly one of them, each a name the kernel
+/// could have, none twice.
+fn validate_interfaces<F: Form>(cfg: &Config<F>, err: &mut Errors) {
+    let named: Vec<(String, &String)> = match (&cfg.interface, cfg.interfaces.is_empty()) {
+        (Some(_), false) => {
+            err.add(
+                "interfaces",
+                "both \"interface\" and \"interfaces\" are given: give one (\"interface\": \"eth0\" is the shorthand of \"interfaces\": [\"eth0\"])",
+            );
+            return;
+        }
+        (None, true) => {
+            err.add(
+                "interfaces",
+                "required: the interfaces lb is attached to (or \"interface\" for one)",
+            );
+            return;
+        }
+        (Some(i), true) => vec![("interface".to_string(), i)],
+        (None, false) => cfg
+            .interfaces
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (format!("interfaces[{i}]"), n))
+            .collect(),
+    };
+    if named.len() > MAX_INTERFACES {
+        err.add(
+            "interfaces",
+            format!(
+                "{} interfaces is too many (at most {MAX_INTERFACES})",
+                named.len()
+            ),
+        );
+    }
+    let mut seen: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    for (path, name) in &named {
+        if name.is_empty()
+            || name.len() > MAX_INTERFACE_LEN
+            || name.contains('/')
+            || name.contains(char::is_whitespace)
+        {
+            err.add(
+                path.clone(),
+                format!(
+                    "{name:?} is not an interface name (1 to {MAX_INTERFACE_LEN} characters, no '/' or space)"
+                ),
+            );
+        } else if let Some(first) = seen.get(name.as_str()) {
+            err.add(
+                path.clone(),
+                format!("duplicate interface {name:?}: already at {first}"),
+            );
+        } else {
+            seen.insert(name.as_str(), path.as_str());
         }
     }
 }
@@ -177,9 +248,9 @@ pub fn restart_only_changes<F: Form, G: Form>(
         }
     };
     check(
-        "interface",
-        format!("{:?}", running.interface),
-        format!("{:?}", new.interface),
+        "interfaces",
+        format!("{:?}", running.interfaces()),
+        format!("{:?}", new.interfaces()),
     );
     check(
         "xdp_mode",
@@ -237,9 +308,40 @@ mod tests {
     }
 
     #[test]
+    fn restart_only_names_every_field_compared_and_no_other() {
+        let mut n = base();
+        n.interface = Some("eth1".into());
+        n.xdp_mode = XdpMode::Generic;
+        n.pin_dir = Some("/sys/fs/bpf/other".into());
+        n.conn_table_size = Some(4096);
+        n.conn_table_size_v6 = Some(2048);
+        n.metrics_listen = Some("127.0.0.1:9999".parse().unwrap());
+        n.announce = Some(super::super::Announce {
+            bird_socket: "/run/bird/bird.ctl".into(),
+            include_file: "/etc/bird/lb.conf".into(),
+        });
+        n.sync = Some(serde_json::from_str("{}").unwrap());
+        // The settings a running lbd changes.
+        n.timeouts.tcp = 1;
+        n.director.ipv4 = Some("10.0.0.3".parse().unwrap());
+        n.sloppy_tcp = true;
+        n.conn_reuse_mode = Some(0);
+        n.flood_rate = Some(1);
+        n.expire_nodest_conn = true;
+        n.lblc_expiration = Some(1);
+        n.lblcr_expiration = Some(1);
+        n.services.clear();
+        let fields: Vec<String> = restart_only_changes(&base(), &n)
+            .into_iter()
+            .map(|e| e.path)
+            .collect();
+        assert_eq!(fields, RESTART_ONLY);
+    }
+
+    #[test]
     fn daemon_settings_need_a_restart() {
         let mut n = base();
-        n.interface = "eth1".into();
+        n.interface = Some("eth1".into());
         n.conn_table_size = Some(4096);
         let e: Vec<String> = restart_only_changes(&base(), &n)
             .iter()
@@ -248,7 +350,7 @@ mod tests {
         assert_eq!(
             e,
             vec![
-                "interface: cannot change while lbd runs (running: \"eth0\", new: \"eth1\"); restart lbd to change it",
+                "interfaces: cannot change while lbd runs (running: [\"eth0\"], new: [\"eth1\"]); restart lbd to change it",
                 "conn_table_size: cannot change while lbd runs (running: 1048576, new: 4096); restart lbd to change it",
             ]
         );

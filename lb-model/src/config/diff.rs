@@ -68,6 +68,7 @@ pub fn diff(old: &Config, new: &Config) -> Vec<String> {
     let top = |c: &Config| -> serde_json::Value {
         let Config {
             interface,
+            interfaces,
             xdp_mode,
             director,
             pin_dir,
@@ -87,6 +88,7 @@ pub fn diff(old: &Config, new: &Config) -> Vec<String> {
         } = c;
         serde_json::json!({
             "interface": interface,
+            "interfaces": interfaces,
             "xdp_mode": xdp_mode,
             "director": director,
             "pin_dir": pin_dir,

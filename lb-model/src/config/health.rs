@@ -20,6 +20,10 @@ pub const MAX_INTERVAL_MS: u32 = 86_400_000;
 pub const MIN_TIMEOUT_MS: u32 = 10;
 pub const MAX_RISE_FALL: u32 = 100;
 pub const MAX_GRACE_MS: u32 = 86_400_000;
+/// The longest udp check payload, bytes (one datagram without fragmentation).
+pub const MAX_PAYLOAD_BYTES: usize = 1400;
+/// The HTTP statuses `expect_status` may name.
+pub const HTTP_STATUSES: (u16, u16) = (100, 599);
 
 /// The kind of check (`type` in the config).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
@@ -221,20 +225,23 @@ impl CheckConfig {
             );
         }
         if let Some(s) = self.expect_status
-            && !(100..=599).contains(&s)
+            && !(HTTP_STATUSES.0..=HTTP_STATUSES.1).contains(&s)
         {
             err(
                 "expect_status",
-                format!("{s} is not an HTTP status (100 to 599)"),
+                format!(
+                    "{s} is not an HTTP status ({} to {})",
+                    HTTP_STATUSES.0, HTTP_STATUSES.1
+                ),
             );
         }
         if let Some(p) = &self.payload
-            && p.len() > 1400
+            && p.len() > MAX_PAYLOAD_BYTES
         {
             err(
                 "payload",
                 format!(
-                    "{} bytes; at most 1400 (one datagram without fragmentation)",
+                    "{} bytes; at most {MAX_PAYLOAD_BYTES} (one datagram without fragmentation)",
                     p.len()
                 ),
             );

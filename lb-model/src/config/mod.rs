@@ -119,6 +119,8 @@ impl Form for Checked {
 pub const MAX_THRESHOLD: u32 = i32::MAX as u32;
 /// Range of `lblc_expiration` / `lblcr_expiration`, seconds (a year at most).
 pub const MAX_EXPIRATION_S: u32 = 31_536_000;
+/// Most interfaces `lb` may be attached to at once.
+pub const MAX_INTERFACES: usize = 64;
 /// The largest `conn_reuse_mode` (IPVS's two bits).
 pub const MAX_CONN_REUSE_MODE: u32 = 3;
 /// IPVS's weight range.
@@ -130,8 +132,15 @@ pub const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/lb";
 #[serde(deny_unknown_fields, bound = "")]
 #[schemars(rename = "Config", bound = "F: Form")]
 pub struct Config<F: Form = Checked> {
-    /// The interface `lb` is attached to (clients' traffic arrives there).
-    pub interface: String,
+    /// The interface `lb` is attached to: the one-element shorthand of `interfaces` (give
+    /// one of the two).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    /// The interfaces `lb` is attached to, one shared set of maps for all: packets may
+    /// arrive on any of them and leave on any (the egress is the FIB's choice). Give this or
+    /// `interface`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interfaces: Vec<String>,
     #[serde(default)]
     pub xdp_mode: XdpMode,
     /// The director's own addresses: the outer source of tunnelled packets.
@@ -322,6 +331,7 @@ impl<F: Form> Config<F> {
     pub fn with_services<G: Form>(&self, services: Vec<ServiceConfig<G>>) -> Config<G> {
         Config {
             interface: self.interface.clone(),
+            interfaces: self.interfaces.clone(),
             xdp_mode: self.xdp_mode,
             director: self.director.clone(),
             pin_dir: self.pin_dir.clone(),
@@ -339,6 +349,14 @@ impl<F: Form> Config<F> {
             sync: self.sync.clone(),
             services,
         }
+    }
+
+    /// The interfaces `lb` is attached to, in the config's order (`interface` is the
+    /// one-element shorthand of `interfaces`).
+    pub fn interfaces(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.interface.iter().cloned().collect();
+        v.extend(self.interfaces.iter().cloned());
+        v
     }
 
     pub fn pin_dir(&self) -> PathBuf {
@@ -606,7 +624,7 @@ mod tests {
         assert_eq!(
             errors(bad),
             vec![
-                r#"interface: "" is not an interface name (1 to 15 characters, no '/')"#,
+                r#"interface: "" is not an interface name (1 to 15 characters, no '/' or space)"#,
                 "services[0].port: port 0 is not allowed (1 to 65535)",
                 r#"services[0].scheduler: unknown scheduler "fastest"; valid: rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, mh, fo, ovf, twos"#,
                 "services[0].real_servers[0].weight: 4294967295 is out of range (0 to 2147483647)",
@@ -616,6 +634,60 @@ mod tests {
                 r#"services[1].mh_table_size: only the mh scheduler has a table size (scheduler is "lblc")"#,
                 r#"services[1].real_servers[0].forwarding: unknown forwarding method "ipip"; valid: tun, dr, nat"#,
                 "services[1].real_servers[1]: duplicate real server 10.0.0.11:0: already defined at services[1].real_servers[0]",
+            ]
+        );
+    }
+
+    #[test]
+    fn interfaces_is_a_list_and_interface_its_one_element_shorthand() {
+        let two = GOOD.replace(
+            r#""interface": "eth0""#,
+            r#""interfaces": ["eth0", "eth1"]"#,
+        );
+        let c = Config::parse(&two, "t.json").expect("valid");
+        assert_eq!(c.interfaces(), vec!["eth0", "eth1"]);
+        assert_eq!(
+            Config::parse(GOOD, "t.json").unwrap().interfaces(),
+            vec!["eth0"]
+        );
+        // Written back as it was given.
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!(v["interfaces"], serde_json::json!(["eth0", "eth1"]));
+        assert_eq!(v.get("interface"), None);
+        let both = GOOD.replace(
+            r#""interface": "eth0""#,
+            r#""interface": "eth0", "interfaces": ["eth1"]"#,
+        );
+        assert_eq!(
+            errors(&both),
+            vec![
+                r#"interfaces: both "interface" and "interfaces" are given: give one ("interface": "eth0" is the shorthand of "interfaces": ["eth0"])"#
+            ]
+        );
+        let none = GOOD.replace(r#""interface": "eth0","#, "");
+        assert_eq!(
+            errors(&none),
+            vec![
+                r#"interfaces: required: the interfaces lb is attached to (or "interface" for one)"#
+            ]
+        );
+        let bad = GOOD.replace(
+            r#""interface": "eth0""#,
+            r#""interfaces": ["eth0", "eth1", "eth0", "a/b", "eth0"]"#,
+        );
+        assert_eq!(
+            errors(&bad),
+            vec![
+                r#"interfaces[2]: duplicate interface "eth0": already at interfaces[0]"#,
+                r#"interfaces[3]: "a/b" is not an interface name (1 to 15 characters, no '/' or space)"#,
+                r#"interfaces[4]: duplicate interface "eth0": already at interfaces[0]"#,
+            ]
+        );
+        let empty = GOOD.replace(r#""interface": "eth0""#, r#""interfaces": []"#);
+        assert_eq!(
+            errors(&empty),
+            vec![
+                r#"interfaces: required: the interfaces lb is attached to (or "interface" for one)"#
             ]
         );
     }

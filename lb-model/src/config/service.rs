@@ -13,6 +13,12 @@ use crate::{
     scheduler::{SchedFlag, Scheduler, is_prime},
 };
 
+/// Range of `persistent`, seconds (a month).
+pub const MAX_PERSISTENT_S: u32 = 2_678_400;
+/// Range of `mh_table_size` (a prime).
+pub const MIN_MH_TABLE_SIZE: u32 = 7;
+pub const MAX_MH_TABLE_SIZE: u32 = 1_048_573;
+
 /// A virtual service's identity, as ipvsadm's `-t`/`-u` name it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ServiceKey {
@@ -311,18 +317,18 @@ fn validate(cfg: &Config<Raw>, s: &ServiceConfig<Raw>, sp: &str, err: &mut Error
             format!("only the mh scheduler has a table size (scheduler is {name:?})"),
         );
     }
-    if mh && (!is_prime(size) || !(7..=1_048_573).contains(&size)) {
+    if mh && (!is_prime(size) || !(MIN_MH_TABLE_SIZE..=MAX_MH_TABLE_SIZE).contains(&size)) {
         err.add(
             format!("{sp}.mh_table_size"),
-            format!("{size} is not a prime between 7 and 1048573"),
+            format!("{size} is not a prime between {MIN_MH_TABLE_SIZE} and {MAX_MH_TABLE_SIZE}"),
         );
     }
     if let Some(t) = s.persistent
-        && !(1..=2_678_400).contains(&t)
+        && !(1..=MAX_PERSISTENT_S).contains(&t)
     {
         err.add(
             format!("{sp}.persistent"),
-            format!("{t} is out of range (1 to 2678400 seconds)"),
+            format!("{t} is out of range (1 to {MAX_PERSISTENT_S} seconds)"),
         );
     }
     let max_prefix = full_prefix(s.vip);

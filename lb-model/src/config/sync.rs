@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
-use super::Errors;
+use super::{Errors, daemon::MAX_INTERFACE_LEN};
 
 /// IPVS's multicast group (`IP_VS_SYNC_GROUP`).
 pub const DEFAULT_SYNC_GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 81);
@@ -98,11 +98,16 @@ pub(super) fn validate(s: &SyncConfig, err: &mut Errors) {
         );
     }
     if let Some(i) = &s.mcast_interface
-        && (i.is_empty() || i.len() > 15 || i.contains('/'))
+        && (i.is_empty()
+            || i.len() > MAX_INTERFACE_LEN
+            || i.contains('/')
+            || i.contains(char::is_whitespace))
     {
         err.add(
             "sync.mcast_interface",
-            format!("{i:?} is not an interface name (1 to 15 characters, no '/')"),
+            format!(
+                "{i:?} is not an interface name (1 to {MAX_INTERFACE_LEN} characters, no '/' or space)"
+            ),
         );
     }
     if let Some(g) = s.mcast_group
@@ -178,7 +183,7 @@ mod tests {
             ),
             vec![
                 "sync: sends nothing and receives nothing: set send or receive (or remove the section)",
-                r#"sync.mcast_interface: "" is not an interface name (1 to 15 characters, no '/')"#,
+                r#"sync.mcast_interface: "" is not an interface name (1 to 15 characters, no '/' or space)"#,
                 "sync.mcast_group: 10.0.0.1 is not an IPv4 multicast address (224.0.0.0/4)",
                 "sync.mcast_port: port 0 is not allowed (1 to 65535)",
                 "sync.mcast_ttl: 0 is out of range (1 to 255)",

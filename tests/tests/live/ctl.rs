@@ -579,7 +579,7 @@ fn bad_input_gets_its_exact_message_a_failing_status_and_changes_nothing() {
             }),
             1,
             format!(
-                "invalid config {f}:\n  interface: cannot change while lbd runs (running: \"eth0\", new: \"eth9\"); restart lbd to change it"
+                "invalid config {f}:\n  interfaces: cannot change while lbd runs (running: [\"eth0\"], new: [\"eth9\"]); restart lbd to change it"
             ),
         ),
     ];

@@ -163,7 +163,7 @@ fn lbd_logs_one_json_object_per_event_and_tells_systemd_its_state() {
         .find(|e| e["message"] == "lb attached")
         .unwrap();
     assert_eq!(
-        attached["interface"], "eth0",
+        attached["interfaces"], "eth0",
         "fields are flattened: {attached}"
     );
 }

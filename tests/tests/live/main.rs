@@ -10,6 +10,7 @@
 mod atomicity;
 mod ctl;
 mod daemon;
+mod flood;
 mod forwarding;
 mod fuzz;
 mod ha;
@@ -20,3 +21,4 @@ mod ops;
 mod packaging;
 mod restart;
 mod trace;
+mod two_armed;

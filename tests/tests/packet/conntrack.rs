@@ -128,6 +128,36 @@ fn lbd_expires_idle_connections_by_state_and_takes_back_their_counts() {
 }
 
 #[test]
+fn a_pass_keeps_connections_stamped_after_it_read_the_clock() {
+    require_root!();
+    let mut h = director();
+    let id = real_id(&h, Protocol::Tcp, 80);
+    let mut ct = Conntrack::new(Timeouts {
+        tcp: 900,
+        tcpfin: 120,
+        udp: 300,
+    });
+    let reals = h.state.all_real_ids();
+    // lbd reads its clock, then walks the tables while `lb` goes on: entries stamped a tick
+    // (16.8 ms) or more after that read are the youngest there are, not 2.2 years idle.
+    let before = monotonic_ns();
+    std::thread::sleep(std::time::Duration::from_millis(40));
+    h.run("lb", &segment(&h, 40010, 80, TCP_SYN)); // unconfirmed
+    h.run("lb", &segment(&h, 40011, 80, TCP_SYN));
+    h.run("lb", &segment(&h, 40011, 80, TCP_ACK)); // confirmed, established
+    h.run("lb", &segment(&h, 40012, 81, TCP_SYN)); // nat: a slot each way
+    assert_eq!(counts(&h, id), (1, 1));
+    let r = ct.pass(&mut h.dp, before, &reals).unwrap();
+    assert_eq!(
+        (r.expired, r.replies_removed, r.entries),
+        (0, 0, 3),
+        "nothing is idle: {r:?}"
+    );
+    assert_eq!(h.dp.connections().len(), 4, "{:?}", h.dp.connections());
+    assert_eq!(counts(&h, id), (1, 1));
+}
+
+#[test]
 fn nat_reply_entries_go_with_their_connection() {
     require_root!();
     let mut h = director();

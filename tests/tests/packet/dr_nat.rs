@@ -5,10 +5,10 @@
 use lb_common::CONN_F_REPLY;
 use lb_tests::{
     config::{ConfigBuilder, Protocol, config, real, service_key, tcp_service, udp_service},
-    consts::{GATEWAY, LOCAL_CLIENT, REALS, REMOTE_CLIENT, REMOTE_REAL, VIP, real_mac},
+    consts::{CLIENT_MAC, GATEWAY, LOCAL_CLIENT, REALS, REMOTE_CLIENT, REMOTE_REAL, VIP, real_mac},
     expect::{direct, routed4},
     fixture::Fixture,
-    packet::{IPPROTO_TCP, IPPROTO_UDP, Ipv4, TCP_ACK, TCP_SYN, tcp, tcp_ip, udp},
+    packet::{IPPROTO_TCP, IPPROTO_UDP, Ipv4, TCP_ACK, TCP_SYN, eth_ip, tcp, tcp_ip, udp},
     require_root,
     testrun::Harness,
 };
@@ -244,4 +244,83 @@ fn a_removed_nat_real_servers_connection_keeps_its_replies() {
             ))
             .counters(&[("nat_reply", 1)]),
     );
+}
+
+#[test]
+fn nat_without_a_neighbour_entry_hands_the_rewritten_packet_to_the_kernel() {
+    require_root!();
+    // No neighbour entry for the nat real server nor for the client (a link flap flushed
+    // them, or the director never heard from them at layer 2).
+    let mut h = Harness::new(&services(REALS[2]), &[REALS[1], GATEWAY]);
+    let rip = REALS[2];
+    let me = h.if_mac;
+    let syn = h.from_client(&tcp_ip(LOCAL_CLIENT, VIP, 40050, 80, TCP_SYN, b"hi"));
+    // The kernel gets it rewritten, its TTL untouched (the kernel's forwarding decrements
+    // it), in the Ethernet header it came with.
+    h.run_fixture(
+        Fixture::new(
+            "nat in, no neighbour: to the kernel, rewritten",
+            syn.clone(),
+        )
+        .pass_as(eth_ip(
+            me,
+            CLIENT_MAC,
+            &Ipv4::new(LOCAL_CLIENT, rip, IPPROTO_TCP).build(&tcp(
+                LOCAL_CLIENT,
+                rip,
+                40050,
+                8080,
+                TCP_SYN,
+                b"hi",
+            )),
+        ))
+        .counters(&[("conn_new", 1), ("pass_no_neigh", 1)]),
+    );
+    let reply = h.from_neighbour(rip, &tcp_ip(rip, LOCAL_CLIENT, 8080, 40050, SYN_ACK, b"yo"));
+    h.run_fixture(
+        Fixture::new(
+            "nat out, no neighbour: to the kernel, from the VIP",
+            reply.clone(),
+        )
+        .pass_as(eth_ip(
+            me,
+            real_mac(rip),
+            &Ipv4::new(VIP, LOCAL_CLIENT, IPPROTO_TCP).build(&tcp(
+                VIP,
+                LOCAL_CLIENT,
+                80,
+                40050,
+                SYN_ACK,
+                b"yo",
+            )),
+        ))
+        .counters(&[("pass_no_neigh", 1)]),
+    );
+    let s = h.service_stats(h.service_id(&service_key(Protocol::Tcp, VIP, 80)));
+    assert_eq!(
+        (s.conns, s.in_pkts, s.out_pkts),
+        (1, 1, 1),
+        "counted as forwarded"
+    );
+    // Once the kernel has resolved them, the same packets leave by XDP again.
+    h.ns.neighbour("eth0", rip.into(), real_mac(rip));
+    h.ns.neighbour("eth0", LOCAL_CLIENT.into(), real_mac(LOCAL_CLIENT));
+    h.run_fixtures(&[
+        Fixture::new("nat in, resolved", syn)
+            .tx(routed4(
+                &Ipv4::new(LOCAL_CLIENT, rip, IPPROTO_TCP),
+                real_mac(rip),
+                me,
+                &tcp(LOCAL_CLIENT, rip, 40050, 8080, TCP_SYN, b"hi"),
+            ))
+            .counters(&[("tx", 1), ("conn_hit", 1)]),
+        Fixture::new("nat out, resolved", reply)
+            .tx(routed4(
+                &Ipv4::new(VIP, LOCAL_CLIENT, IPPROTO_TCP),
+                real_mac(LOCAL_CLIENT),
+                me,
+                &tcp(VIP, LOCAL_CLIENT, 80, 40050, SYN_ACK, b"yo"),
+            ))
+            .counters(&[("nat_reply", 1)]),
+    ]);
 }

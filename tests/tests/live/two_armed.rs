@@ -1,0 +1,408 @@
+//! The classic two-armed LVS director (`Topology::two_armed`): clients on eth0, real servers
+//! on eth1, the VIP an address of eth0, the real servers' default route the director. `lb` is
+//! attached to both interfaces with one set of maps: a client's packet arrives on eth0 and
+//! leaves by eth1 (a redirect the FIB chose), and a `nat` real server's reply arrives on eth1,
+//! is rewritten there, and leaves by eth0. The seed example's three ipvsadm lines, verbatim
+//! through lbctl, then the same over IPv6 and with `dr` and `tun` real servers.
+
+use std::{
+    io::{Read, Write},
+    net::{IpAddr, SocketAddr, TcpStream},
+    sync::atomic::Ordering,
+    time::Duration,
+};
+
+use lb_tests::{
+    require_root,
+    topo::{Method, Topology, socket2_connect},
+    two_armed::{PORT, VIP, VIP6},
+};
+
+/// ipvsadm(8)'s NAT example, as a user types it.
+const SEED: [&str; 3] = [
+    "lbctl -A -t 192.168.0.1:80 -s rr",
+    "lbctl -a -t 192.168.0.1:80 -r 172.16.0.1:80 -m",
+    "lbctl -a -t 192.168.0.1:80 -r 172.16.0.2:80 -m",
+];
+
+/// Runs one lbctl line (the words after `lbctl`) and checks it worked silently, as ipvsadm
+/// does.
+fn run_line(t: &Topology, line: &str) {
+    let args: Vec<&str> = line.split_whitespace().skip(1).collect();
+    let out = t.lbctl_output(&args, b"");
+    assert!(
+        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+        "{line}: {out:?}"
+    );
+}
+
+/// `addr:port` as ipvsadm writes it (IPv6 in brackets).
+fn endpoint(addr: IpAddr, port: u16) -> String {
+    SocketAddr::new(addr, port).to_string()
+}
+
+/// The two-armed director serves `vip`:80 (already configured, rr over `reals` with
+/// forwarding named `fwd` in ipvsadm's listing): 20 HTTP connections succeed, 10 on each real
+/// server; 6 more are held open, 3 on each, and `lbctl -L -n` shows them in ipvsadm's format
+/// with ActiveConn 6 in total; the held connections then complete.
+fn serves_twenty_and_holds_six(t: &Topology, vip: IpAddr, reals: &[IpAddr], fwd: &str) {
+    wait_neighbours_of(t, reals);
+    let vip_sa = SocketAddr::new(vip, PORT);
+    let answers = t.requests(vip_sa, 20);
+    assert_eq!(
+        answers.values().sum::<u32>(),
+        20,
+        "every connection answered: {answers:?}"
+    );
+    for (i, h) in t.http.iter().enumerate() {
+        let served = h.served.load(Ordering::SeqCst) as u32;
+        assert_eq!(
+            answers.get(&h.name),
+            Some(&10),
+            "rr: half each: {answers:?}"
+        );
+        assert_eq!(served, 10, "rs{i}'s own count");
+    }
+    // Six connections held open, each with half a request sent.
+    let mut held: Vec<TcpStream> = Vec::new();
+    {
+        let _in = t.client.enter();
+        for _ in 0..6 {
+            let mut s = socket2_connect(vip_sa, None).expect("connect to the VIP");
+            s.write_all(b"GET / HTTP/1.0\r\n").unwrap();
+            held.push(s);
+        }
+    }
+    let active = |v: &serde_json::Value| -> Vec<u64> {
+        v["services"][0]["real_servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["active_conns"].as_u64().unwrap())
+            .collect()
+    };
+    t.wait_listing(
+        Duration::from_secs(10),
+        "3 active connections on each",
+        |v| active(v) == [3, 3],
+    );
+    let text = t.lbctl(&["-L", "-n"]);
+    // InActConn: the twenty closed connections, until their tcpfin timeout; read from the
+    // listing (each at most 10), the rest of every line is ipvsadm's format exactly.
+    let inact: Vec<u32> = text
+        .lines()
+        .skip(4)
+        .map(|l| {
+            l.split_whitespace()
+                .nth(5)
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("no InActConn in {l:?}:\n{text}"))
+        })
+        .collect();
+    assert_eq!(inact.len(), reals.len(), "{text}");
+    let mut want = format!(
+        "IP Virtual Server version 1.2.1 (size=65536)\n\
+         Prot LocalAddress:Port Scheduler Flags\n  \
+         -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n\
+         TCP  {} rr\n",
+        endpoint(vip, PORT)
+    );
+    for (r, n) in reals.iter().zip(&inact) {
+        assert!(*n <= 10, "{text}");
+        want.push_str(&format!(
+            "  -> {:<28} {:<7} {:<6} {:<10} {:<10}\n",
+            endpoint(*r, PORT),
+            fwd,
+            1,
+            3,
+            n
+        ));
+    }
+    assert_eq!(text, want);
+    // The held connections are still served, each by its real server.
+    for mut s in held {
+        s.write_all(b"\r\n").unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).unwrap();
+        assert!(resp.starts_with("HTTP/1.0 200 OK"), "{resp}");
+    }
+    // The client's packets arrived on eth0 and left by eth1: redirects, not XDP_TX.
+    assert!(
+        t.reason("redirect") >= 26 * 2,
+        "redirects: {}",
+        t.reason("redirect")
+    );
+}
+
+/// Waits (up to 10 s) until lbd has resolved the real servers' neighbour entries.
+fn wait_neighbours_of(t: &Topology, reals: &[IpAddr]) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    for a in reals {
+        let a = a.to_string();
+        while !t.director.ip(&["neigh", "show", &a]).contains("lladdr") {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{a} never resolved by lbd"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+#[test]
+fn the_seed_example_verbatim_on_a_two_armed_director() {
+    require_root!();
+    let mut t = Topology::two_armed(2, Method::Nat);
+    let cfg = t.two_armed_config();
+    t.start_two_armed(&cfg);
+    let s = t.lbctl(&["status"]);
+    assert!(
+        s.contains("\nInterfaces:    eth0, eth1 (XDP native mode)\n"),
+        "{s}"
+    );
+    let j: serde_json::Value = serde_json::from_str(&t.lbctl(&["status", "--json"])).unwrap();
+    assert_eq!(j["interfaces"], serde_json::json!(["eth0", "eth1"]), "{j}");
+    for line in SEED {
+        run_line(&t, line);
+    }
+    serves_twenty_and_holds_six(&t, VIP.into(), &t.two_armed_reals(false), "Masq");
+    replies_were_rewritten(&t);
+    // The director forgets the client's MAC (as a link flap makes it do) while the client
+    // still knows the VIP's: the replies meet no neighbour entry, are handed to the kernel
+    // rewritten, and the kernel resolves the client and forwards them.
+    assert_eq!(t.reason("pass_no_neigh"), 0);
+    t.director.ip(&["neigh", "flush", "dev", "eth0"]);
+    let answers = t.requests(SocketAddr::new(VIP.into(), PORT), 4);
+    assert_eq!(answers.values().sum::<u32>(), 4, "{answers:?}");
+    assert!(t.reason("pass_no_neigh") >= 1, "{}", t.lbctl(&["status"]));
+}
+
+/// The nat replies came back on eth1 and were rewritten there (every one of the 26
+/// connections had at least its SYN-ACK and its answer counted out).
+fn replies_were_rewritten(t: &Topology) {
+    let v = t.stats_listing();
+    let out = v["services"][0]["stats"]["out_pkts"].as_u64().unwrap();
+    assert!(out >= 26 * 2, "OutPkts {out}: {v}");
+}
+
+/// Configures rr on `vip` with the topology's real servers of `family` by lbctl, forwarding
+/// flag `flag` (`-m`, `-g`, `-i`).
+fn configure(t: &Topology, vip: IpAddr, v6: bool, flag: &str) {
+    let svc = endpoint(vip, PORT);
+    run_line(t, &format!("lbctl -A -t {svc} -s rr"));
+    for r in t.two_armed_reals(v6) {
+        run_line(
+            t,
+            &format!("lbctl -a -t {svc} -r {} {flag}", endpoint(r, PORT)),
+        );
+    }
+}
+
+#[test]
+fn nat_over_ipv6_on_a_two_armed_director() {
+    require_root!();
+    let mut t = Topology::two_armed(2, Method::Nat);
+    let cfg = t.two_armed_config();
+    t.start_two_armed(&cfg);
+    configure(&t, VIP6.into(), true, "-m");
+    serves_twenty_and_holds_six(&t, VIP6.into(), &t.two_armed_reals(true), "Masq");
+    replies_were_rewritten(&t);
+}
+
+#[test]
+fn dr_real_servers_behind_the_second_interface_over_ipv4_and_ipv6() {
+    require_root!();
+    for (vip, v6) in [(IpAddr::from(VIP), false), (IpAddr::from(VIP6), true)] {
+        let mut t = Topology::two_armed(2, Method::Dr);
+        let cfg = t.two_armed_config();
+        t.start_two_armed(&cfg);
+        configure(&t, vip, v6, "-g");
+        serves_twenty_and_holds_six(&t, vip, &t.two_armed_reals(v6), "Route");
+    }
+}
+
+#[test]
+fn tun_real_servers_behind_the_second_interface_over_ipv4_and_ipv6() {
+    require_root!();
+    for (vip, v6) in [(IpAddr::from(VIP), false), (IpAddr::from(VIP6), true)] {
+        let mut t = Topology::two_armed(2, Method::Tun);
+        let cfg = t.two_armed_config();
+        t.start_two_armed(&cfg);
+        configure(&t, vip, v6, "-i");
+        serves_twenty_and_holds_six(&t, vip, &t.two_armed_reals(v6), "Tunnel");
+    }
+}
+
+/// The id of the XDP program attached to the director's `dev`, if any.
+fn prog_id(t: &Topology, dev: &str) -> Option<u32> {
+    let out = t.director.ip(&["-d", "link", "show", "dev", dev]);
+    let at = out.find("prog/xdp id ")?;
+    out[at + "prog/xdp id ".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[test]
+fn a_restart_adopts_both_interfaces_and_one_with_fewer_detaches_the_other() {
+    require_root!();
+    let mut t = Topology::two_armed(2, Method::Nat);
+    let cfg = t.two_armed_config();
+    t.start_two_armed(&cfg);
+    configure(&t, VIP.into(), false, "-m");
+    wait_neighbours_of(&t, &t.two_armed_reals(false));
+    let vip = SocketAddr::new(VIP.into(), PORT);
+    let mut held = {
+        let _in = t.client.enter();
+        socket2_connect(vip, None).expect("connect to the VIP")
+    };
+    held.write_all(b"GET / HTTP/1.0\r\n").unwrap();
+    let pins = |t: &Topology| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(&t.pin_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("link"))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(pins(&t), ["link_lb_eth0", "link_lb_eth1"]);
+    let before = (prog_id(&t, "eth0"), prog_id(&t, "eth1"));
+    assert!(
+        before.0.is_some() && before.0 == before.1,
+        "one program on both: {before:?}"
+    );
+    t.lbd.take().expect("lbd").stop();
+    // Stopped, lbd leaves lb attached to both.
+    assert_eq!((prog_id(&t, "eth0"), prog_id(&t, "eth1")), before);
+    t.start_two_armed(&cfg);
+    let after = (prog_id(&t, "eth0"), prog_id(&t, "eth1"));
+    assert!(
+        after.0.is_some() && after.0 == after.1 && after.0 != before.0,
+        "the new build's program swapped into both links: {before:?} -> {after:?}"
+    );
+    assert_eq!(pins(&t), ["link_lb_eth0", "link_lb_eth1"]);
+    // The connection held across the restart completes; new ones are served.
+    held.write_all(b"\r\n").unwrap();
+    held.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut resp = String::new();
+    held.read_to_string(&mut resp).unwrap();
+    assert!(resp.starts_with("HTTP/1.0 200 OK"), "{resp}");
+    assert_eq!(t.requests(vip, 4).values().sum::<u32>(), 4);
+    // Restarted with eth0 alone, lbd detaches lb from eth1.
+    t.lbd.take().expect("lbd").stop();
+    let one = cfg.interfaces(&["eth0"]);
+    t.start_lbd_resolving(&one, &[]);
+    t.lbctl(&["status"]);
+    assert!(prog_id(&t, "eth0").is_some());
+    assert_eq!(prog_id(&t, "eth1"), None, "detached from eth1");
+    assert_eq!(pins(&t), ["link_lb_eth0"]);
+    let s = t.lbctl(&["status"]);
+    assert!(
+        s.contains("\nInterface:     eth0 (XDP native mode)\n"),
+        "{s}"
+    );
+}
+
+#[test]
+fn a_flap_of_the_client_side_link_keeps_the_stream_and_new_connections_succeed_within_2_s() {
+    require_root!();
+    const STREAM_PORT: u16 = 7000;
+    let mut t = Topology::two_armed(2, Method::Nat);
+    let lines = t.line_servers(STREAM_PORT);
+    let cfg = t.two_armed_config();
+    t.start_two_armed(&cfg);
+    configure(&t, VIP.into(), false, "-m");
+    let svc = endpoint(VIP.into(), STREAM_PORT);
+    run_line(&t, &format!("lbctl -A -t {svc} -s rr"));
+    for r in t.two_armed_reals(false) {
+        run_line(
+            &t,
+            &format!("lbctl -a -t {svc} -r {} -m", endpoint(r, STREAM_PORT)),
+        );
+    }
+    wait_neighbours_of(&t, &t.two_armed_reals(false));
+    let stream_to = SocketAddr::new(VIP.into(), STREAM_PORT);
+    let mut conn = {
+        let _in = t.client.enter();
+        socket2_connect(stream_to, None).expect("connect the stream")
+    };
+    let owner = lb_tests::servers::exchange(&mut conn, "0")
+        .expect("first line")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    // The stream: a line every 20 ms, each answered by the same real server, for as long as
+    // the flap and the reconnection take (bounded: 20 s).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let progress = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let stream = {
+        let (stop, owner, progress) = (stop.clone(), owner.clone(), progress.clone());
+        std::thread::spawn(move || -> Result<u32, String> {
+            let t0 = std::time::Instant::now();
+            let mut i = 1u32;
+            while !stop.load(Ordering::SeqCst) && t0.elapsed() < Duration::from_secs(20) {
+                let line = i.to_string();
+                match lb_tests::servers::exchange(&mut conn, &line) {
+                    Ok(a) if a == format!("{owner} {line}") => {}
+                    Ok(a) => return Err(format!("line {i}: answer {a:?}")),
+                    Err(e) => return Err(format!("line {i}: {e}")),
+                }
+                progress.store(i, Ordering::SeqCst);
+                i += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Ok(i)
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let before_flap = progress.load(Ordering::SeqCst);
+    // The flap: the director's client-side link down for a second, which flushes its
+    // neighbour entries (the client's MAC among them).
+    t.director.ip(&["link", "set", "eth0", "down"]);
+    std::thread::sleep(Duration::from_secs(1));
+    t.director.ip(&["link", "set", "eth0", "up"]);
+    let up = std::time::Instant::now();
+    let at_up = progress.load(Ordering::SeqCst);
+    // New connections succeed within 2 s of the link coming back.
+    let http = SocketAddr::new(VIP.into(), PORT);
+    loop {
+        let r = {
+            let _in = t.client.enter();
+            lb_tests::topo::http_get(http, None)
+        };
+        match r {
+            Ok((200, _)) => break,
+            other => assert!(
+                up.elapsed() < Duration::from_secs(2),
+                "no new connection within 2 s of the link coming back: {other:?}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let reconnect = up.elapsed();
+    assert!(reconnect < Duration::from_secs(2), "{reconnect:?}");
+    // The stream goes on a second longer, then must have lost nothing.
+    std::thread::sleep(Duration::from_secs(1));
+    stop.store(true, Ordering::SeqCst);
+    let sent = stream
+        .join()
+        .unwrap()
+        .unwrap_or_else(|e| panic!("the stream broke: {e}"));
+    let got = lines
+        .iter()
+        .find(|l| l.name == owner)
+        .expect("owner's server")
+        .received();
+    let want: Vec<String> = (0..sent).map(|i| i.to_string()).collect();
+    assert_eq!(got, want, "every line once, in order, at the owner");
+    // The replies that met the flushed client entry went through the kernel, not to waste.
+    assert!(t.reason("pass_no_neigh") >= 1, "{}", t.lbctl(&["status"]));
+    assert!(
+        before_flap > 5 && sent > at_up + 10,
+        "the stream ran before the flap ({before_flap} lines) and after it ({at_up} at the link's return, {sent} at the end)"
+    );
+}
