@@ -36,7 +36,7 @@ pub struct SyncConfig {
     #[serde(default)]
     pub syncid: u8,
     /// ipvsadm `--mcast-interface`: where multicast messages go out and are received.
-    /// Default: the config's `interface`.
+    /// Default: the first of the config's interfaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mcast_interface: Option<String>,
     /// ipvsadm `--mcast-group` (IPv4). Default 224.0.0.81.
@@ -83,7 +83,7 @@ impl SyncConfig {
         e.0
     }
 
-    /// The interface of multicast messages (`interface` is the config's).
+    /// The interface of multicast messages (`interface`: the first of the config's).
     pub fn interface<'a>(&'a self, interface: &'a str) -> &'a str {
         self.mcast_interface.as_deref().unwrap_or(interface)
     }

@@ -23,6 +23,7 @@ use super::{
         MIN_INTERVAL_MS, MIN_TIMEOUT_MS,
     },
     service::{MAX_MH_TABLE_SIZE, MAX_PERSISTENT_S, MIN_MH_TABLE_SIZE},
+    sync::{MAX_SYNC_MAXLEN, MIN_SYNC_MAXLEN},
 };
 use crate::{Forwarding, Named, SchedFlag, Scheduler, TunCsum, TunType, scheduler::is_prime};
 
@@ -142,11 +143,7 @@ pub fn schema() -> Value {
     let reference = |def: &str| json!({ "$ref": format!("#/$defs/{def}") });
 
     // The daemon's settings.
-    let ifname = json!({
-        "minLength": 1,
-        "maxLength": MAX_INTERFACE_LEN,
-        "not": { "pattern": "[/\\s]" },
-    });
+    let ifname = ifname_rules();
     extend(&mut v, "/properties/interface", ifname.clone());
     for p in ["/properties/interface", "/properties/interfaces/items"] {
         if let Some(o) = v.pointer_mut(p).and_then(Value::as_object_mut) {
@@ -197,6 +194,29 @@ pub fn schema() -> Value {
         "/$defs/Director/properties/ipv6",
         nullable("Ipv6Unicast"),
     );
+    // The connection-sync section (ipvsadm's sync daemon options).
+    let sync = "/$defs/SyncConfig/properties";
+    replace(
+        &mut v,
+        &format!("{sync}/mcast_group"),
+        nullable("Ipv4Multicast"),
+    );
+    extend(&mut v, &format!("{sync}/mcast_interface"), ifname_rules());
+    extend(
+        &mut v,
+        &format!("{sync}/mcast_port"),
+        json!({ "minimum": 1 }),
+    );
+    extend(
+        &mut v,
+        &format!("{sync}/mcast_ttl"),
+        json!({ "minimum": 1 }),
+    );
+    extend(
+        &mut v,
+        &format!("{sync}/sync_maxlen"),
+        json!({ "minimum": MIN_SYNC_MAXLEN, "maximum": MAX_SYNC_MAXLEN }),
+    );
     extend(
         &mut v,
         "/properties/services",
@@ -209,7 +229,7 @@ pub fn schema() -> Value {
             json!({ "minimum": 1, "maximum": MAX_TIMEOUT_S }),
         );
     }
-    // VIP announcement and connection sync.
+    // VIP announcement, and the sync section's peers and roles.
     let abs_file = json!({
         "type": "string",
         "pattern": "^/",
@@ -232,42 +252,6 @@ pub fn schema() -> Value {
             ],
         }),
     );
-    let sync = "/$defs/SyncConfig/properties";
-    replace(
-        &mut v,
-        &format!("{sync}/mcast_group"),
-        json!({ "anyOf": [{ "$ref": "#/$defs/Ipv4Multicast" }, { "type": "null" }] }),
-    );
-    extend(
-        &mut v,
-        &format!("{sync}/mcast_interface"),
-        json!({
-            "anyOf": [
-                {
-                    "type": "string",
-                    "minLength": 1,
-                    "maxLength": MAX_INTERFACE_LEN,
-                    "not": { "pattern": "[/\\s]" },
-                },
-                { "type": "null" },
-            ]
-        }),
-    );
-    for (f, min, max) in [
-        ("mcast_port", 1, u16::MAX as u64),
-        ("mcast_ttl", 1, u8::MAX as u64),
-        (
-            "sync_maxlen",
-            super::sync::MIN_SYNC_MAXLEN as u64,
-            super::sync::MAX_SYNC_MAXLEN as u64,
-        ),
-    ] {
-        extend(
-            &mut v,
-            &format!("{sync}/{f}"),
-            json!({ "minimum": min, "maximum": max }),
-        );
-    }
     replace(
         &mut v,
         &format!("{sync}/peers"),
@@ -289,11 +273,6 @@ pub fn schema() -> Value {
             }
         }),
     );
-    v["$defs"]["Ipv4Multicast"] = json!({
-        "description": "An IPv4 multicast address (224.0.0.0/4), a dotted quad without leading zeros.",
-        "type": "string",
-        "pattern": format!("^(?:22[4-9]|23[0-9])\\.{}\\.{}\\.{}$", patterns::decimal_upto(255), patterns::decimal_upto(255), patterns::decimal_upto(255)),
-    });
 
     for field in RESTART_ONLY {
         let node = v
@@ -539,6 +518,15 @@ fn string_def(description: &str, pattern: &str, refused: Vec<(&str, String)>) ->
     })
 }
 
+/// An interface name's rules (`interface`, `interfaces`' items, `sync.mcast_interface`).
+fn ifname_rules() -> Value {
+    json!({
+        "minLength": 1,
+        "maxLength": MAX_INTERFACE_LEN,
+        "not": { "pattern": "[/\\s]" },
+    })
+}
+
 /// The address definitions the config's address fields refer to.
 fn address_defs() -> Map<String, Value> {
     let mut m = Map::new();
@@ -556,6 +544,14 @@ fn address_defs() -> Map<String, Value> {
             "An IPv6 address a packet can be sent to and come from (RFC 4291's text forms): not ::, ::1, ff00::/8 or ::ffff:0:0/96 (write an IPv4-mapped address as IPv4).",
             &patterns::ipv6(),
             patterns::ipv6_refused(),
+        ),
+    );
+    m.insert(
+        "Ipv4Multicast".into(),
+        string_def(
+            "An IPv4 multicast address (224.0.0.0/4): a dotted quad without leading zeros.",
+            &patterns::ipv4_multicast(),
+            Vec::new(),
         ),
     );
     m.insert(

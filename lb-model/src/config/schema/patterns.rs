@@ -125,6 +125,12 @@ pub fn ipv6_refused() -> Vec<(&'static str, String)> {
     ]
 }
 
+/// An IPv4 multicast address (224.0.0.0/4) as `Ipv4Addr`'s parser takes it (unanchored).
+pub fn ipv4_multicast() -> String {
+    let o = octet();
+    format!("(?:22[4-9]|23[0-9])\\.{o}\\.{o}\\.{o}")
+}
+
 /// A socket address as `SocketAddr`'s parser takes it (`metrics_listen`): `A.B.C.D:PORT` or
 /// `[IPV6%SCOPE]:PORT`, the port and scope id of any number of digits (leading zeros too)
 /// up to 65535 and 4294967295.
