@@ -403,3 +403,97 @@ fn sync_daemons_started_and_stopped_with_ipvsadms_options_sync_a_connection() {
         assert_eq!(exchange(&mut s, "bye").unwrap(), "rs0 bye");
     }
 }
+
+/// Sends one line and reads the one-line answer, waiting up to `limit` (TCP retransmits
+/// while the router still sends to a dead director).
+fn patient_exchange(s: &mut std::net::TcpStream, line: &str, limit: Duration) -> String {
+    use std::io::{Read, Write};
+    s.set_read_timeout(Some(limit)).unwrap();
+    s.write_all(format!("{line}\n").as_bytes())
+        .unwrap_or_else(|e| panic!("{line}: {e}"));
+    let mut answer = Vec::new();
+    let mut b = [0u8; 1];
+    while !answer.ends_with(b"\n") {
+        match s.read(&mut b) {
+            Ok(0) => panic!(
+                "{line}: closed after {:?}",
+                String::from_utf8_lossy(&answer)
+            ),
+            Ok(_) => answer.push(b[0]),
+            Err(e) => panic!("{line}: {e} after {:?}", String::from_utf8_lossy(&answer)),
+        }
+    }
+    answer.pop();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[test]
+fn a_director_whose_link_goes_down_loses_no_synced_connection() {
+    require_root!();
+    HaTopology::check_binaries();
+    let mut t = HaTopology::new(2, 2);
+    const PORT: u16 = 7002;
+    let _lines: Vec<LineServer> = (0..2)
+        .map(|j| LineServer::start(&t.reals[j], &format!("rs{j}"), PORT))
+        .collect();
+    // Unicast peers instead of the multicast group (directors behind routers share no group).
+    let base = |peer: std::net::Ipv4Addr| {
+        config()
+            .conn_table_size(65536)
+            .sync(json!({ "peers": [format!("{peer}:8848")] }))
+            .service(
+                tcp_service(HA_VIP, PORT)
+                    .scheduler("wlc")
+                    .reals([real(ha_real(0)).dr(), real(ha_real(1)).dr()]),
+            )
+    };
+    for i in 0..2 {
+        let cfg = t.director_config(i, base(ha_director(1 - i)));
+        t.start_lbd(i, &cfg);
+    }
+    assert_eq!(
+        t.directors[0].lbctl(&["-L", "--daemon"]),
+        "master sync daemon (mcast=eth0, syncid=0, maxlen=1472, port=8848, ttl=1)\n\
+         backup sync daemon (mcast=eth0, syncid=0, maxlen=1472, port=8848, ttl=1)\n"
+    );
+    t.wait_next_hops(HA_VIP, &[0, 1], BGP_LIMIT);
+    t.directors[1].lbctl(&["director", "drain"]);
+    t.wait_next_hops(HA_VIP, &[0], BGP_LIMIT);
+    let vip = SocketAddr::from((HA_VIP, PORT));
+    let mut streams = Vec::new();
+    let mut served_by = Vec::new();
+    {
+        let _in = t.client.enter();
+        for i in 0..6 {
+            let mut s = socket2_connect(vip, None).unwrap_or_else(|e| panic!("connect {i}: {e}"));
+            let answer = exchange(&mut s, &format!("c{i} 1")).expect("first line");
+            served_by.push(answer.split_once(' ').expect("name").0.to_string());
+            streams.push(s);
+        }
+    }
+    let on0 = conns_of(&t, 0, PORT);
+    assert_eq!(on0.len(), 6, "{on0:?}");
+    lb_tests::wait_until(
+        Duration::from_secs(10),
+        "director 1 has the synced connections",
+        || conns_of(&t, 1, PORT) == on0,
+    );
+    t.directors[1].lbctl(&["director", "undrain"]);
+    t.wait_next_hops(HA_VIP, &[0, 1], BGP_LIMIT);
+
+    // Director 0's link goes down: its BIRD and lbd run on, unreachable. The router drops its
+    // routes when the BGP hold timer (3 s) runs out; meanwhile the clients' TCP retransmits.
+    t.directors[0].ns.ip(&["link", "set", "eth0", "down"]);
+    t.wait_next_hops(HA_VIP, &[1], BGP_LIMIT);
+    {
+        let _in = t.client.enter();
+        for (i, s) in streams.iter_mut().enumerate() {
+            for n in 2..4 {
+                let line = format!("c{i} {n}");
+                let answer = patient_exchange(s, &line, Duration::from_secs(30));
+                assert_eq!(answer, format!("{} {line}", served_by[i]));
+            }
+        }
+    }
+    assert_eq!(reason(&t, 1, "drop_tcp_mid_flow"), 0);
+}
