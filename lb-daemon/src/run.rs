@@ -73,6 +73,16 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
         interfaces.first().map(String::as_str).unwrap_or(""),
     )
     .context("config field sync")?;
+    // The bulk sync's answering side, on the sync port (TCP).
+    let bulk_listener = match &cfg.sync {
+        Some(s) => Some(sync::bulk::listen(s.port()).with_context(|| {
+            format!(
+                "config field sync: listening for bulk sync requests on TCP port {}",
+                s.port()
+            )
+        })?),
+        None => None,
+    };
     let pin_dir = cfg.pin_dir();
     if pin_dir.starts_with("/sys/fs/bpf") {
         ensure_bpffs(Path::new("/sys/fs/bpf")).context("mounting bpffs at /sys/fs/bpf")?;
@@ -151,6 +161,10 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
         return Err(e);
     }
     info!(interfaces = %interfaces.join(", "), mode = %cfg.xdp_mode, pin_dir = %pin_dir.display(), "lb attached");
+    // Before any VIP is announced (the announcing thread starts below): the peers' tables.
+    if let Some(s) = cfg.sync.as_ref().filter(|s| !s.bulk_from.is_empty()) {
+        bulk_sync(&mut ctx, s);
+    }
     ctx.announcer.set_attached(true);
 
     // The estimator's baseline: what the counters hold now (pinned maps lbd adopted may
@@ -161,6 +175,9 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
     host::neigh::warm_initial(&cfg.real_addrs());
     spawn_loops(&ctx, &stop, check_results_rx);
     spawn_sync(&ctx, &stop);
+    if let (Some(l), Some(s)) = (bulk_listener, cfg.sync.clone()) {
+        spawn_bulk_answers(&ctx, l, s);
+    }
     {
         let c = ctx.clone();
         std::thread::spawn(move || control::server::serve(listener, c));
@@ -306,6 +323,52 @@ fn spawn_loops(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>, results: Recei
             }
         });
     }
+}
+
+/// Asks each of `sync.bulk_from` for its connection table and applies it (with the backup
+/// daemon's counters when one runs). A peer that does not answer is logged and skipped: a
+/// director alone must still start.
+fn bulk_sync(ctx: &mut Context, s: &lb_model::config::SyncConfig) {
+    let Context { dp, plan, sync, .. } = ctx;
+    let mut own = sync::daemon::Applier::new(s.syncid);
+    let applier = match sync.backup.as_mut() {
+        Some(b) => &mut b.applier,
+        None => &mut own,
+    };
+    for peer in &s.bulk_from {
+        match sync::bulk::fetch(*peer, applier, dp, plan) {
+            Ok(r) => info!(
+                %peer,
+                messages = r.messages,
+                connections = r.applied,
+                "bulk sync done"
+            ),
+            Err(e) => warn!(%peer, "bulk sync: {e} (going on without it)"),
+        }
+    }
+}
+
+/// Answers bulk sync requests, one at a time: the table read under the lock, written after.
+fn spawn_bulk_answers(
+    ctx: &Arc<Mutex<Context>>,
+    listener: std::net::TcpListener,
+    s: lb_model::config::SyncConfig,
+) {
+    let c = ctx.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let peer = stream.peer_addr().ok();
+            let records = {
+                let d = lock(&c);
+                sync::bulk::table_records(&d.dp, &d.conntrack.timeouts)
+            };
+            match sync::bulk::answer(stream, s.syncid, s.maxlen() as usize, &records) {
+                Ok(()) => info!(?peer, connections = records.len(), "bulk sync answered"),
+                Err(e) => warn!(?peer, "answering a bulk sync: {e}"),
+            }
+        }
+    });
 }
 
 /// The sync daemons' threads, running whether a daemon runs or not (`lbctl --start-daemon`

@@ -47,6 +47,7 @@ pub(super) fn start(c: &CommandFlags, d: &DaemonOptions) -> Result<Command, Usag
         mcast_ttl: num(&d.mcast_ttl, 255).map(|n| n as u8),
         sync_maxlen: num(&d.sync_maxlen, 65535).map(|n| n as u16),
         peers: Vec::new(),
+        bulk_from: Vec::new(),
     };
     Ok(Command::StartDaemon {
         role: role(state),

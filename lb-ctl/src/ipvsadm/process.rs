@@ -210,6 +210,7 @@ mod tests {
                     mcast_ttl: None,
                     sync_maxlen: None,
                     peers: vec![],
+                    bulk_from: vec![],
                 }
             }
         );

@@ -143,7 +143,7 @@ impl Tracker {
             if real.family == 0 {
                 continue;
             }
-            let Some(record) = record(&key, &c, &real, timeout as u32) else {
+            let Some(record) = record_of(&key, &c, &real, timeout as u32) else {
                 continue;
             };
             out.push(record);
@@ -163,7 +163,12 @@ impl Tracker {
 
 /// The sync record of a connection (None for what is not synced: `nat`, one family's VIP
 /// with the other's real server).
-fn record(key: &FlowKey, c: &Conn, real: &lb_common::RealServer, timeout: u32) -> Option<SyncConn> {
+pub(super) fn record_of(
+    key: &FlowKey,
+    c: &Conn,
+    real: &lb_common::RealServer,
+    timeout: u32,
+) -> Option<SyncConn> {
     let fwd = match real.method {
         FWD_TUN => flags::TUNNEL,
         FWD_DR => flags::DROUTE,

@@ -56,6 +56,10 @@ pub struct SyncConfig {
     /// messages then come on `mcast_port` of any address.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub peers: Vec<SocketAddr>,
+    /// Directors (address:port, TCP) lbd asks, when it starts, for their whole connection
+    /// table (a bulk sync) before it announces any VIP; each answers on its `mcast_port`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bulk_from: Vec<SocketAddr>,
 }
 
 fn yes() -> bool {
@@ -132,8 +136,12 @@ pub(super) fn validate(s: &SyncConfig, err: &mut Errors) {
             format!("{m} is out of range ({MIN_SYNC_MAXLEN} to {MAX_SYNC_MAXLEN} bytes)"),
         );
     }
-    for (i, p) in s.peers.iter().enumerate() {
-        let path = format!("sync.peers[{i}]");
+    let lists = [("peers", &s.peers), ("bulk_from", &s.bulk_from)];
+    for (i, p, name) in lists
+        .iter()
+        .flat_map(|(name, l)| l.iter().enumerate().map(move |(i, p)| (i, p, *name)))
+    {
+        let path = format!("sync.{name}[{i}]");
         if p.port() == 0 {
             err.add(&path, "port 0 is not allowed (1 to 65535)");
         }
@@ -179,7 +187,7 @@ mod tests {
             errors(
                 r#"{ "send": false, "receive": false, "mcast_group": "10.0.0.1", "mcast_port": 0,
                      "mcast_ttl": 0, "sync_maxlen": 20, "mcast_interface": "",
-                     "peers": ["10.0.0.3:0", "224.0.0.1:8848"] }"#
+                     "peers": ["10.0.0.3:0", "224.0.0.1:8848"], "bulk_from": ["10.0.0.3:0"] }"#
             ),
             vec![
                 "sync: sends nothing and receives nothing: set send or receive (or remove the section)",
@@ -190,6 +198,7 @@ mod tests {
                 "sync.sync_maxlen: 20 is out of range (44 to 65507 bytes)",
                 "sync.peers[0]: port 0 is not allowed (1 to 65535)",
                 "sync.peers[1]: 224.0.0.1 is a multicast address: lb balances unicast traffic",
+                "sync.bulk_from[0]: port 0 is not allowed (1 to 65535)",
             ]
         );
         assert!(errors(r#"{ "syncid": 256 }"#)[0].starts_with("sync.syncid: invalid value"));

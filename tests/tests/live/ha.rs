@@ -497,3 +497,101 @@ fn a_director_whose_link_goes_down_loses_no_synced_connection() {
     }
     assert_eq!(reason(&t, 1, "drop_tcp_mid_flow"), 0);
 }
+
+#[test]
+fn a_director_that_starts_bulk_syncs_the_table_before_it_announces() {
+    require_root!();
+    HaTopology::check_binaries();
+    let mut t = HaTopology::new(2, 2);
+    const PORT: u16 = 7003;
+    let _lines: Vec<LineServer> = (0..2)
+        .map(|j| LineServer::start(&t.reals[j], &format!("rs{j}"), PORT))
+        .collect();
+    let base = |peer: std::net::Ipv4Addr| {
+        config()
+            .conn_table_size(65536)
+            .sync(json!({
+                "peers": [format!("{peer}:8848")],
+                "bulk_from": [format!("{peer}:8848")],
+            }))
+            .service(
+                tcp_service(HA_VIP, PORT)
+                    .scheduler("lc")
+                    .reals([real(ha_real(0)).dr(), real(ha_real(1)).dr()]),
+            )
+    };
+    // Director 0 alone (its bulk sync finds no one and it starts anyway).
+    let cfg0 = t.director_config(0, base(ha_director(1)));
+    t.start_lbd(0, &cfg0);
+    t.wait_next_hops(HA_VIP, &[0], BGP_LIMIT);
+    let vip = SocketAddr::from((HA_VIP, PORT));
+    let mut streams = Vec::new();
+    let mut served_by = Vec::new();
+    {
+        let _in = t.client.enter();
+        for i in 0..4 {
+            let mut s = socket2_connect(vip, None).unwrap_or_else(|e| panic!("connect {i}: {e}"));
+            let answer = exchange(&mut s, &format!("c{i} 1")).expect("first line");
+            served_by.push(answer.split_once(' ').expect("name").0.to_string());
+            streams.push(s);
+        }
+    }
+    let on0 = conns_of(&t, 0, PORT);
+    assert_eq!(on0.len(), 4, "{on0:?}");
+    // Director 0 sent them to a peer that was not there; it sends them again only as a
+    // refresh (minutes away). Director 1 starting now learns them by its bulk sync alone.
+    let cfg1 = t.director_config(1, base(ha_director(0)));
+    t.start_lbd(1, &cfg1);
+    lb_tests::wait_until(
+        Duration::from_secs(10),
+        "director 1 has director 0's connections",
+        || conns_of(&t, 1, PORT) == on0,
+    );
+    // Announced only after the bulk sync (lbd's log, in order).
+    t.wait_next_hops(HA_VIP, &[0, 1], BGP_LIMIT);
+    let log = plain(&std::fs::read_to_string(&t.directors[1].log).unwrap());
+    let bulk = log.find("bulk sync done").expect("bulk sync logged");
+    assert!(
+        log[bulk..]
+            .lines()
+            .next()
+            .unwrap()
+            .contains("connections=4"),
+        "{log}"
+    );
+    let announced = log.find("announced VIPs").expect("announced");
+    assert!(bulk < announced, "announced before the bulk sync:\n{log}");
+
+    // The router moves every flow to director 1: each goes on.
+    t.directors[0].lbctl(&["director", "drain"]);
+    t.wait_next_hops(HA_VIP, &[1], BGP_LIMIT);
+    {
+        let _in = t.client.enter();
+        for (i, s) in streams.iter_mut().enumerate() {
+            let line = format!("c{i} 2");
+            assert_eq!(
+                exchange(s, &line).unwrap_or_else(|e| panic!("{line}: {e}")),
+                format!("{} {line}", served_by[i])
+            );
+        }
+    }
+    assert_eq!(reason(&t, 1, "drop_tcp_mid_flow"), 0);
+}
+
+/// A log without its terminal colours (`ESC [ ... m`).
+fn plain(log: &str) -> String {
+    let mut out = String::with_capacity(log.len());
+    let mut chars = log.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

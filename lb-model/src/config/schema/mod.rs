@@ -115,7 +115,7 @@ pub const UNEXPRESSED: &[Unexpressed] = &[
     },
     Unexpressed {
         id: "sync-peer-not-unicast",
-        rule: "a sync peer at an address that is not unicast (multicast, loopback, unspecified, broadcast)",
+        rule: "a sync peer (or bulk_from director) at an address that is not unicast (multicast, loopback, unspecified, broadcast)",
         why: "the socket-address pattern takes every address; the unicast definitions are of addresses without a port",
     },
     Unexpressed {
@@ -252,16 +252,18 @@ pub fn schema() -> Value {
             ],
         }),
     );
-    replace(
-        &mut v,
-        &format!("{sync}/peers"),
-        json!({
-            "type": "array",
-            "items": {
-                "allOf": [{ "$ref": "#/$defs/SocketAddress" }, { "not": { "pattern": ":0+$" } }],
-            },
-        }),
-    );
+    for list in ["peers", "bulk_from"] {
+        replace(
+            &mut v,
+            &format!("{sync}/{list}"),
+            json!({
+                "type": "array",
+                "items": {
+                    "allOf": [{ "$ref": "#/$defs/SocketAddress" }, { "not": { "pattern": ":0+$" } }],
+                },
+            }),
+        );
+    }
     // A sync section that neither sends nor receives is refused.
     extend(
         &mut v,
