@@ -195,7 +195,8 @@ pub const CONN_F_ONE_PACKET: u8 = 1 << 1;
 /// [`Conn::flags`] of a forward entry: lbd inserted it from another director's sync message
 /// (IPVS's `IP_VS_CONN_F_SYNC`). `lb` forwards it like any other; lbd leaves it out of the real
 /// server's active / inactive counts (the director that scheduled it counts it) and never sends
-/// it back out.
+/// it back out. The first packet `lb` forwards by it clears the flag and counts the connection:
+/// this director carries it from then on.
 pub const CONN_F_SYNCED: u8 = 1 << 2;
 /// Not stored: marks, in lbd's listings, a connection that is still in the unconfirmed table.
 pub const CONN_F_UNCONFIRMED: u8 = 1 << 7;

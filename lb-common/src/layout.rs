@@ -148,7 +148,9 @@ pub const NEXT_HOP: TypeLayout = layout!(NextHop {
     dmac,
     expires_ns,
     onlink,
-    _pad
+    _pad,
+    mtu,
+    _pad2
 });
 pub const REAL_LIMITS: TypeLayout = layout!(RealLimits {
     upper,

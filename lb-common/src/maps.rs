@@ -508,11 +508,14 @@ pub const MAPS: [MapSpec; 34] = {
 /// unconfirmed slots (`lb_conns_new`) and the tables' counts (`lb_conn_count`); a real
 /// server's entry holds its service's VIP; persistence templates have their own value type;
 /// `GlobalConfig` the flood window.
-pub const LAYOUT_VERSION: u32 = 3;
+///
+/// Version 4: a cached next hop ([`crate::NextHop`]) holds the path MTU the FIB reported
+/// (tunnels are sized by it); the reason counters grow by `pass_no_neigh`.
+pub const LAYOUT_VERSION: u32 = 4;
 
 /// [`layout_fingerprint`] of the layout [`LAYOUT_VERSION`] describes; stored next to the
 /// version in the pinned maps.
-pub const LAYOUT_FINGERPRINT: u64 = 0x4896_babc_5601_886e;
+pub const LAYOUT_FINGERPRINT: u64 = 0x4ea1_5933_5dde_a382;
 
 /// The version a data plane pinned without [`map_name::META`] has.
 pub const LAYOUT_VERSION_UNVERSIONED: u32 = 1;

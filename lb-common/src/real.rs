@@ -74,7 +74,12 @@ pub struct NextHop {
     pub expires_ns: u64,
     /// 1 when the destination itself is the next hop (on-link, no gateway): what `dr` needs.
     pub onlink: u8,
-    pub _pad: [u8; 7],
+    pub _pad: u8,
+    /// The path MTU toward the destination as the FIB reports it (`bpf_fib_lookup`'s
+    /// `mtu_result`: the route's MTU, else the egress link's); 0 when it reported none.
+    /// Tunnels are sized by it.
+    pub mtu: u16,
+    pub _pad2: [u8; 4],
 }
 const _: () = assert!(core::mem::size_of::<NextHop>() == 32);
 /// How long `lb` trusts a cached next hop. A real server's MAC or route change is picked up

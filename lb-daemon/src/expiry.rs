@@ -73,7 +73,8 @@ impl Conntrack {
         let entries = dp.connections();
         let mut live: HashMap<u32, (i64, i64)> = HashMap::new();
         let mut replies: Vec<(FlowKey, Conn)> = Vec::new();
-        let mut forward_alive: std::collections::HashSet<FlowKey> = Default::default();
+        // The connections kept, with their real servers.
+        let mut forward_alive: HashMap<FlowKey, u32> = HashMap::new();
         for (key, c) in entries {
             if c.flags & CONN_F_REPLY != 0 && c.flags & CONN_F_UNCONFIRMED != 0 {
                 // An unconfirmed reply slot (a nat connection's replies before its client
@@ -114,7 +115,7 @@ impl Conntrack {
                 }
                 continue;
             }
-            forward_alive.insert(key);
+            forward_alive.insert(key, c.real);
             if c.flags & CONN_F_SYNCED != 0 {
                 continue;
             }
@@ -126,7 +127,8 @@ impl Conntrack {
             }
         }
         // A reply entry lives as long as its connection (client -> VIP: its key reversed, the
-        // VIP its real server's).
+        // VIP its real server's) goes to its real server: once a reused tuple's new connection
+        // went to another real server, the old one's replies have nothing to go back to.
         let mut vips: HashMap<u32, Option<([u32; 4], u16)>> = HashMap::new();
         for (key, c) in replies {
             let vip = *vips
@@ -143,8 +145,10 @@ impl Conntrack {
             });
             // The forward entry may have been created after the walk passed it (lb inserts it
             // first, then the reply entry): look again before removing.
-            let alive =
-                forward.is_some_and(|f| forward_alive.contains(&f) || dp.conn(&f).is_some());
+            let alive = forward.is_some_and(|f| {
+                forward_alive.get(&f) == Some(&c.real)
+                    || dp.conn(&f).is_some_and(|f| f.real == c.real)
+            });
             if !alive && dp.delete_conn(&key) {
                 report.replies_removed += 1;
             }

@@ -1,6 +1,7 @@
 //! A flood of first packets for the live tests: distinct-tuple TCP SYNs or UDP datagrams to a
 //! VIP, written as whole Ethernet frames to a namespace's interface through AF_PACKET from
-//! several threads (one per CPU, pinned), paced to a rate and bounded in count and time.
+//! several threads (pinned round-robin to the CPUs), paced to a rate and bounded in count and
+//! time.
 //!
 //! The sources are spoofed from [`FLOOD_NET`], which no namespace routes: the real servers
 //! cannot answer them, so the flood adds no traffic of its own beyond what it sends to the

@@ -131,6 +131,8 @@ impl Topology {
         // and the dr / tun real servers' replies.
         director.sysctl("net.ipv4.ip_forward", "1");
         director.sysctl("net.ipv6.conf.all.forwarding", "1");
+        // Without it a link flap deletes the director's static IPv6 addresses.
+        director.sysctl("net.ipv6.conf.all.keep_addr_on_down", "1");
         // Frames lb sends with XDP_TX or redirects into a veth reach the bridge only if the
         // veth's far end runs an XDP program too (see the `pass` program).
         let peer_xdp = {

@@ -1,32 +1,18 @@
-//! An interface's MTU, asked of the current network namespace with `SIOCGIFMTU` (/sys would
-//! show the namespace it was mounted in, which with `--netns` is the host's).
+//! An interface's MTU, asked of the current network namespace by rtnetlink (/sys would show
+//! the namespace it was mounted in, which with `--netns` is the host's). The data plane sizes
+//! each tunnelled packet by the MTU the FIB reports for its route (route and link MTUs); this
+//! one is the fallback when the FIB reports none.
 
-use std::os::fd::AsRawFd;
+use anyhow::{Context, Result, bail};
 
-use anyhow::{Context, Result};
-use nix::sys::socket::{AddressFamily, SockFlag, SockType, socket};
-
-nix::ioctl_readwrite_bad!(siocgifmtu, libc::SIOCGIFMTU, libc::ifreq);
+use super::netlink;
 
 /// The MTU of interface `iface`.
 pub fn interface_mtu(iface: &str) -> Result<u32> {
-    let sock = socket(
-        AddressFamily::Inet,
-        SockType::Datagram,
-        SockFlag::SOCK_CLOEXEC,
-        None,
-    )
-    .with_context(|| format!("interface {iface}: reading its MTU"))?;
-    // SAFETY: ifreq is plain data; all zeros is a valid value.
-    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (d, s) in req.ifr_name.iter_mut().zip(iface.bytes().take(15)) {
-        *d = s as libc::c_char;
+    match netlink::link_by_name(iface)
+        .with_context(|| format!("interface {iface}: reading its MTU"))?
+    {
+        Some(l) => Ok(l.mtu),
+        None => bail!("interface {iface}: no such interface in this network namespace"),
     }
-    // SAFETY: SIOCGIFMTU on a datagram socket with a NUL-terminated name that fits; the
-    // kernel writes the MTU into the request.
-    unsafe { siocgifmtu(sock.as_raw_fd(), &mut req) }
-        .map_err(std::io::Error::from)
-        .with_context(|| format!("interface {iface}: reading its MTU"))?;
-    // SAFETY: SIOCGIFMTU filled the union's MTU member.
-    Ok(unsafe { req.ifr_ifru.ifru_mtu } as u32)
 }

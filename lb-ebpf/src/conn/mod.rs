@@ -17,9 +17,9 @@ mod unconfirmed;
 
 use lb_common::{
     CFG_F_CONN_REUSE, CFG_F_NO_CONN_TABLE, CFG_F_SLOPPY_TCP, CONN_F_ONE_PACKET, CONN_F_REPLY,
-    CONN_S_CLOSING, CONN_S_ESTABLISHED, CONN_S_SYN, CONN_S_UDP, CONN_TOUCH, Conn, FWD_NAT, FlowKey,
-    GlobalConfig, PROTO_TCP, RealServer, SCHED_DH, SCHED_MH, SCHED_SH, SVC_F_ONE_PACKET, Service,
-    reason,
+    CONN_F_SYNCED, CONN_S_CLOSING, CONN_S_ESTABLISHED, CONN_S_SYN, CONN_S_UDP, CONN_TOUCH, Conn,
+    FWD_NAT, FlowKey, GlobalConfig, PROTO_TCP, RealServer, SCHED_DH, SCHED_MH, SCHED_SH,
+    SVC_F_ONE_PACKET, Service, reason,
 };
 
 use crate::{
@@ -59,6 +59,14 @@ pub fn find(pkt: &Packet, cfg: &GlobalConfig, now: u32) -> Known {
         let (real, state) = (c.real, c.state);
         if c.flags & CONN_F_REPLY != 0 {
             return Known::Reply(real);
+        }
+        if c.flags & CONN_F_SYNCED != 0 {
+            // Another director's connection (lbd inserted it from a sync message) whose
+            // traffic this director now carries: a failover, or the router moved the flow.
+            // It joins this director's counts and is its own from now on: lbd sends it to
+            // the others, and no sync message replaces it.
+            c.flags &= !CONN_F_SYNCED;
+            counts::add(real, state, 1);
         }
         if reuses(pkt, state, cfg) {
             // Read before the removal: the element may be reused at once.

@@ -153,7 +153,11 @@ fn fib(ctx: &XdpContext, family: u8, src: &[u32; 4], dst: &[u32; 4]) -> Result<N
                 dmac: p.dmac,
                 expires_ns: 0,
                 onlink: onlink as u8,
-                _pad: [0; 7],
+                _pad: 0,
+                // SAFETY: on success the kernel (5.12 and later) leaves the path MTU in the
+                // union's output member (tot_len was 0 on the way in, so no MTU check failed).
+                mtu: unsafe { p.__bindgen_anon_1.mtu_result },
+                _pad2: [0; 4],
             })
         }
         BPF_FIB_LKUP_RET_NO_NEIGH => Err(Verdict::drop(reason::DROP_FIB_NO_NEIGH)),

@@ -50,7 +50,12 @@ pub fn encap(
             0
         };
     let outer_len = pkt.ip_len as u32 + outer_hlen as u32;
-    if outer_len > u16::MAX as u32 || (cfg.mtu != 0 && outer_len > cfg.mtu) {
+    // Look up the next hop before changing anything, so a failure leaves the packet intact;
+    // its path MTU (the route's, else the egress link's) sizes the tunnel, and lbd's MTU of
+    // the interfaces is the fallback when the FIB reported none.
+    let nh = next_hop(ctx, to, cfg, now)?;
+    let mtu = if nh.mtu != 0 { nh.mtu as u32 } else { cfg.mtu };
+    if outer_len > u16::MAX as u32 || (mtu != 0 && outer_len > mtu) {
         // Tell the client how large a packet fits once encapsulated (RFC 1191, RFC 8201), so
         // that it lowers its MSS; an IPv4 packet that may be fragmented is dropped (XDP
         // cannot fragment), and so is an ICMP message (no ICMP error about ICMP errors,
@@ -58,7 +63,7 @@ pub fn encap(
         if pkt.flow.proto == PROTO_ICMP || pkt.flow.proto == PROTO_ICMPV6 {
             return Err(Verdict::drop(reason::DROP_TOO_BIG));
         }
-        return too_big::reply(ctx, pkt, cfg.mtu.saturating_sub(outer_hlen as u32));
+        return too_big::reply(ctx, pkt, mtu.saturating_sub(outer_hlen as u32));
     }
     let inner_proto = if pkt.flow.family == FAMILY_V4 {
         IPPROTO_IPIP
@@ -87,9 +92,6 @@ pub fn encap(
     } else {
         (IP_DF, 0)
     };
-    // Look up the next hop before changing anything, so a failure leaves the packet intact.
-    let nh = next_hop(ctx, to, cfg, now)?;
-
     // SAFETY: the helper only moves ctx->data within the frame's headroom.
     if unsafe { bpf_xdp_adjust_head(ctx.ctx, -(outer_hlen as i32)) } != 0 {
         return Err(Verdict::drop(reason::DROP_NO_HEADROOM));

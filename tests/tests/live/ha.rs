@@ -304,6 +304,22 @@ fn connections_synced_by_multicast_survive_the_router_moving_them_to_the_other_d
         "director 1 forwarded the moved flows"
     );
     assert_eq!(reason(&t, 1, "drop_tcp_mid_flow"), 0);
+    // Director 1 carries them now: they are in its counts, each on its real server.
+    let listing: Value =
+        serde_json::from_str(&t.directors[1].lbctl(&["-L", "-n", "--json"])).unwrap();
+    let reals = service(&listing, HA_VIP, PORT)["real_servers"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let active: u64 = reals
+        .iter()
+        .map(|r| r["active_conns"].as_u64().unwrap())
+        .sum();
+    let inactive: u64 = reals
+        .iter()
+        .map(|r| r["inactive_conns"].as_u64().unwrap())
+        .sum();
+    assert_eq!((active, inactive), (streams.len() as u64, 0), "{listing}");
     drop(streams);
 }
 

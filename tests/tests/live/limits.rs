@@ -183,18 +183,24 @@ fn the_documented_number_of_real_servers_applies_in_one_service_and_one_more_is_
     };
     assert_eq!(count(&lbd), (Some(1), Some(MAX_REALS as u64)));
 
-    // One more, in this service or in a new one, is refused and changes nothing.
-    let one_more = lbd.lbctl(&["-a", "-t", "10.8.0.1:80", "-r", "10.9.0.1:80", "-g"], b"");
-    let new_service = lbd.lbctl(
-        &["-R"],
-        b"-A -t 10.8.0.2:80 -s rr\n-a -t 10.8.0.2:80 -r 10.9.0.2:80 -g\n",
+    // One more, in this service or in a new one, is refused and changes nothing: ipvsadm's
+    // edits as lbctl sends them for `-a` and for `-R`, straight to the socket (a debug lbd
+    // takes longer than lbctl's 10 s to edit a config this size).
+    let real = r#"{"address":"10.9.0.1","port":80,"forwarding":"dr"}"#;
+    let one_more = format!(
+        r#"{{"v":2,"op":"edit","edits":[{{"cmd":"add_real","service":{{"protocol":"tcp","vip":"10.8.0.1","port":80}},"real":{real}}}]}}"#
     );
-    for out in [one_more, new_service] {
-        assert!(!out.status.success(), "{out:?}");
-        let err = stderr(&out);
+    let new_service = format!(
+        r#"{{"v":2,"op":"edit","edits":[{{"cmd":"add_service","service":{{"protocol":"tcp","vip":"10.8.0.2","port":80,"scheduler":"rr"}}}},{{"cmd":"add_real","service":{{"protocol":"tcp","vip":"10.8.0.2","port":80}},"real":{real}}}]}}"#
+    );
+    for request in [one_more, new_service] {
+        let answer = ask_slowly(&lbd, &request);
+        assert_eq!(answer["result"], "error", "{answer}");
         assert!(
-            err.contains(&format!("at most {MAX_REALS}")),
-            "one past the limit: {err}"
+            answer["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(&format!("at most {MAX_REALS}"))),
+            "one past the limit: {answer}"
         );
     }
     assert_eq!(count(&lbd), (Some(1), Some(MAX_REALS as u64)));

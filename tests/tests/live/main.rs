@@ -20,5 +20,6 @@ mod limits;
 mod ops;
 mod packaging;
 mod restart;
+mod reuse;
 mod trace;
 mod two_armed;

@@ -406,3 +406,150 @@ fn a_flap_of_the_client_side_link_keeps_the_stream_and_new_connections_succeed_w
         "the stream ran before the flap ({before_flap} lines) and after it ({at_up} at the link's return, {sent} at the end)"
     );
 }
+
+#[test]
+fn after_a_flap_of_the_real_servers_link_lbd_resolves_them_again_at_once() {
+    require_root!();
+    // dr needs the real servers' MACs (nothing can hand a dr packet to the kernel): new
+    // connections work again only once lbd has had them resolved, which it does when the
+    // kernel announces the link is back (rtnetlink), not at its next periodic round.
+    let mut t = Topology::two_armed(2, Method::Dr);
+    let cfg = t.two_armed_config();
+    t.start_two_armed(&cfg);
+    configure(&t, VIP6.into(), true, "-g");
+    let reals = t.two_armed_reals(true);
+    wait_neighbours_of(&t, &reals);
+    let http = SocketAddr::new(VIP6.into(), PORT);
+    assert_eq!(t.requests(http, 2).values().sum::<u32>(), 2);
+    t.director.ip(&["link", "set", "eth1", "down"]);
+    std::thread::sleep(Duration::from_secs(1));
+    let flushed = t.director.ip(&["-6", "neigh", "show", "dev", "eth1"]);
+    assert!(
+        !flushed.contains("lladdr"),
+        "the flap flushed them: {flushed}"
+    );
+    t.director.ip(&["link", "set", "eth1", "up"]);
+    let up = std::time::Instant::now();
+    wait_neighbours_of(&t, &reals);
+    let resolved = up.elapsed();
+    assert!(
+        resolved < Duration::from_millis(1500),
+        "real servers resolved {resolved:?} after the link came back"
+    );
+    assert_eq!(t.requests(http, 4).values().sum::<u32>(), 4);
+}
+
+/// FNV-1a over a byte stream, as the upload's check: the sender and the sink each compute it.
+fn fnv(h: u64, bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .fold(h, |h, b| (h ^ *b as u64).wrapping_mul(0x100_0000_01b3))
+}
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+#[test]
+fn a_tcp_upload_to_tun_real_servers_behind_a_smaller_mtu_completes() {
+    require_root!();
+    const SINK_PORT: u16 = 9000;
+    const UPLOAD: usize = 2 << 20;
+    let mut t = Topology::two_armed(2, Method::Tun);
+    // The real servers' link takes 1400-byte frames only (its bridge drops bigger ones), and
+    // the director's routes to them say so; the director's own interfaces stay at 1500.
+    for i in 0..t.reals.len() {
+        t.switch
+            .ip(&["link", "set", &format!("p-rs{i}"), "mtu", "1400"]);
+        t.reals[i].ip(&["link", "set", "eth0", "mtu", "1400"]);
+    }
+    for r in t.two_armed_reals(false) {
+        t.director.ip(&[
+            "route",
+            "add",
+            &format!("{r}/32"),
+            "dev",
+            "eth1",
+            "mtu",
+            "lock",
+            "1400",
+        ]);
+    }
+    // A sink on each real server: reads one connection to its end and answers with the byte
+    // count and FNV-1a of what arrived.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sinks: Vec<_> = t
+        .reals
+        .iter()
+        .map(|rs| {
+            let l = {
+                let _in = rs.enter();
+                std::net::TcpListener::bind(("::", SINK_PORT)).expect("bind the sink")
+            };
+            l.set_nonblocking(true).unwrap();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let t0 = std::time::Instant::now();
+                while !stop.load(Ordering::SeqCst) && t0.elapsed() < Duration::from_secs(60) {
+                    let Ok((mut s, _)) = l.accept() else {
+                        std::thread::sleep(Duration::from_millis(10));
+                        continue;
+                    };
+                    s.set_nonblocking(false).unwrap();
+                    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                    let (mut n, mut h) = (0usize, FNV_OFFSET);
+                    let mut buf = vec![0u8; 65536];
+                    loop {
+                        match s.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(k) => {
+                                n += k;
+                                h = fnv(h, &buf[..k]);
+                            }
+                        }
+                    }
+                    let _ = s.write_all(format!("{n} {h:x}\n").as_bytes());
+                    return;
+                }
+            })
+        })
+        .collect();
+    let cfg = t.two_armed_config();
+    t.start_two_armed(&cfg);
+    let svc = endpoint(VIP.into(), SINK_PORT);
+    run_line(&t, &format!("lbctl -A -t {svc} -s rr"));
+    for r in t.two_armed_reals(false) {
+        run_line(
+            &t,
+            &format!("lbctl -a -t {svc} -r {} -i", endpoint(r, SINK_PORT)),
+        );
+    }
+    wait_neighbours_of(&t, &t.two_armed_reals(false));
+    let data: Vec<u8> = (0..UPLOAD).map(|i| (i * 7 + i / 1024) as u8).collect();
+    let want = format!("{UPLOAD} {:x}", fnv(FNV_OFFSET, &data));
+    let got = {
+        let _in = t.client.enter();
+        let mut s = socket2_connect(SocketAddr::new(VIP.into(), SINK_PORT), None)
+            .expect("connect to the VIP");
+        s.set_write_timeout(Some(Duration::from_secs(20))).unwrap();
+        s.write_all(&data).expect("the upload");
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).expect("the sink's answer");
+        answer
+    };
+    stop.store(true, Ordering::SeqCst);
+    for s in sinks {
+        s.join().unwrap();
+    }
+    assert_eq!(got.trim(), want, "every byte arrived");
+    // The client learnt the path's size from lb: 1400 less IPIP's 20 bytes.
+    assert!(
+        t.reason("icmp_too_big_sent") >= 1,
+        "{}",
+        t.lbctl(&["status"])
+    );
+    let route = t.client.ip(&["route", "get", &VIP.to_string()]);
+    assert!(
+        route.contains("mtu 1380"),
+        "the client's cached path MTU: {route}"
+    );
+}

@@ -246,6 +246,98 @@ fn too_big_once_encapsulated_is_answered_with_packet_too_big() {
     );
 }
 
+#[test]
+fn tunnels_are_sized_by_the_routes_mtu_the_fib_reports() {
+    require_root!();
+    let mut h = director();
+    let me = h.if_mac;
+    // The link stays at 1500; the routes to the real servers say 1400 (the FIB reports a
+    // route's MTU for forwarding when it is locked, as the kernel's own forwarding takes it).
+    h.ns.ip(&[
+        "route",
+        "add",
+        &format!("{REAL4}/32"),
+        "dev",
+        "eth0",
+        "mtu",
+        "lock",
+        "1400",
+    ]);
+    h.ns.ip(&[
+        "-6",
+        "route",
+        "add",
+        &format!("{REAL6}/128"),
+        "dev",
+        "eth0",
+        "mtu",
+        "lock",
+        "1400",
+    ]);
+    // 1390 + 20 of IPIP > 1400: the client must hear that 1380 fits.
+    let seg = tcp(REMOTE_CLIENT, VIP, 40110, 80, TCP_ACK, &[0x42; 1350]);
+    let big = Ipv4::new(REMOTE_CLIENT, VIP, IPPROTO_TCP).build(&seg);
+    assert_eq!(big.len(), 1390);
+    let mut rip = Ipv4::new(VIP, REMOTE_CLIENT, IPPROTO_ICMP);
+    rip.id = 0;
+    rip.frag = 0;
+    let mtu = 1380u16.to_be_bytes();
+    let frag_needed = answer(
+        me,
+        CLIENT_MAC,
+        &rip.build(&icmp4(
+            UNREACH,
+            FRAG_NEEDED,
+            [0, 0, mtu[0], mtu[1]],
+            &big[..28],
+        )),
+    );
+    let fits = tcp_ip(REMOTE_CLIENT, VIP, 40110, 80, TCP_ACK, &[0x42; 1340]);
+    assert_eq!(fits.len(), 1380);
+    // 1370 + 40 of IPv6 > 1400: 1360 fits.
+    let big6 = tcp_ip(REMOTE_CLIENT6, VIP6, 40111, 81, TCP_ACK, &[0x42; 1310]);
+    assert_eq!(big6.len(), 1370);
+    let too_big6 = answer(
+        me,
+        CLIENT_MAC,
+        &ip(
+            VIP6,
+            REMOTE_CLIENT6,
+            IPPROTO_ICMPV6,
+            &icmp6(
+                VIP6,
+                REMOTE_CLIENT6,
+                TOO_BIG6,
+                0,
+                1360u32.to_be_bytes(),
+                &big6[..64],
+            ),
+        ),
+    );
+    h.run_fixtures(&[
+        Fixture::new("1390 bytes with DF, route MTU 1400", h.from_client(&big))
+            .tx(frag_needed)
+            .counters(&[
+                ("conn_new", 1),
+                ("icmp_too_big_sent", 1),
+                ("tcp_mid_flow", 1),
+            ]),
+        Fixture::new("1380 bytes: fits the route exactly", h.from_client(&fits))
+            .tx(ipip(me, &fits, REAL4))
+            .counters(&[("tx", 1), ("conn_hit", 1), ("conn_promoted", 1)]),
+        Fixture::new(
+            "1370 bytes to an IPv6 tunnel, route MTU 1400",
+            h.from_client(&big6),
+        )
+        .tx(too_big6)
+        .counters(&[
+            ("conn_new", 1),
+            ("icmp_too_big_sent", 1),
+            ("tcp_mid_flow", 1),
+        ]),
+    ]);
+}
+
 // ---- ICMP errors about nat connections ----
 
 /// tcp VIP:90 and [VIP6]:90 masqueraded to port 8080 of REAL4 / REAL6; udp VIP:53 to

@@ -24,3 +24,4 @@ mod real_ids;
 mod reuse;
 mod sched_limits;
 mod schedulers;
+mod synced;

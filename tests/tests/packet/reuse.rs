@@ -5,6 +5,9 @@
 
 use std::net::Ipv4Addr;
 
+use lb_common::{CONN_F_REPLY, CONN_F_UNCONFIRMED};
+use lb_daemon::{dataplane::monotonic_ns, expiry::Conntrack};
+use lb_model::config::Timeouts;
 use lb_tests::{
     config::{ConfigBuilder, Protocol, config, real, service_key, tcp_service},
     consts::{REALS, REMOTE_CLIENT, VIP, XDP_TX, real_mac},
@@ -146,4 +149,53 @@ fn a_syn_retransmitted_or_on_an_established_connection_is_no_new_connection() {
     let (again, d) = send(&mut h, Method::Tun, 80, TCP_SYN);
     assert_eq!((again, d), (first, vec![("tx", 1), ("conn_hit", 1)]));
     assert_eq!(conns(&h, 80), 1);
+}
+
+#[test]
+fn a_nat_tuple_reused_toward_another_real_server_loses_the_old_reply_entry() {
+    require_root!();
+    lb_tests::pin_to_cpu0();
+    let (m, port) = METHODS[2];
+    let mut h = Harness::new(&services(1), &REALS);
+    let (first, _) = send(&mut h, m, port, TCP_SYN);
+    send(&mut h, m, port, TCP_ACK);
+    send(&mut h, m, port, TCP_FIN | TCP_ACK);
+    let (second, _) = send(&mut h, m, port, TCP_SYN);
+    assert_ne!(
+        second, first,
+        "rr: the reused tuple's connection goes to the other one"
+    );
+    send(&mut h, m, port, TCP_ACK);
+    // The confirmed reply entries (real server -> client), by real server address.
+    let replies = |h: &Harness| -> Vec<Ipv4Addr> {
+        let mut v: Vec<Ipv4Addr> =
+            h.dp.connections()
+                .iter()
+                .filter(|(_, c)| c.flags & CONN_F_REPLY != 0 && c.flags & CONN_F_UNCONFIRMED == 0)
+                .map(|(k, _)| Ipv4Addr::from(u32::from_be(k.src[0])))
+                .collect();
+        v.sort();
+        v
+    };
+    let mut both = vec![first, second];
+    both.sort();
+    assert_eq!(
+        replies(&h),
+        both,
+        "each connection confirmed its reply entry"
+    );
+    // lbd's next pass: the old connection's reply entry has no connection of its real server
+    // left (its tuple now goes to the other one) and goes; the new one's stays.
+    let mut ct = Conntrack::new(Timeouts::default());
+    let reals = h.state.all_real_ids();
+    let r = ct.pass(&mut h.dp, monotonic_ns(), &reals).unwrap();
+    assert_eq!(
+        (r.expired, r.replies_removed, r.entries),
+        (0, 1, 1),
+        "{r:?}"
+    );
+    assert_eq!(replies(&h), [second]);
+    // The new connection's replies still go back to the client as the VIP's.
+    let (to, _) = send(&mut h, m, port, TCP_ACK);
+    assert_eq!(to, second);
 }

@@ -1,0 +1,88 @@
+//! A connection another director synced (`CONN_F_SYNCED`, inserted by lbd from a sync
+//! message): `lb` forwards its packets to the real server the other director chose, also
+//! under a count-driven scheduler that would drop a mid-flow packet of an unknown flow; it is
+//! in no count of this director until this director forwards a packet of it, and from that
+//! packet on it is this director's own connection, counted and followed like any other.
+
+use lb_common::{CONN_F_SYNCED, CONN_S_CLOSING, CONN_S_ESTABLISHED, Conn, RealConns, conn_time};
+use lb_daemon::dataplane::{SyncedInsert, monotonic_ns};
+use lb_tests::{
+    config::{Protocol, config, real, service_key, tcp_service},
+    consts::{REALS, REMOTE_CLIENT, VIP},
+    expect::ipip,
+    fixture::Fixture,
+    flow::flow_key,
+    packet::{IPPROTO_TCP, TCP_ACK, TCP_FIN, tcp_ip},
+    require_root,
+    testrun::Harness,
+};
+
+#[test]
+fn a_synced_connection_is_forwarded_to_its_real_server_and_counted_from_its_first_packet() {
+    require_root!();
+    lb_tests::pin_to_cpu0();
+    // wlc: a mid-flow ACK of a flow the tables do not hold is dropped (drop_tcp_mid_flow).
+    let cfg = config().service(
+        tcp_service(VIP, 83)
+            .scheduler("wlc")
+            .reals(REALS.iter().map(|r| real(*r).tun())),
+    );
+    let mut h = Harness::new(&cfg, &REALS);
+    let key = service_key(Protocol::Tcp, VIP, 83);
+    let ids = h.state.real_ids(&key);
+    // The other director chose the last real server.
+    let (owner, _, owner_id) = *ids.last().unwrap();
+    let owner = match owner {
+        std::net::IpAddr::V4(a) => a,
+        a => panic!("{a} is not IPv4"),
+    };
+    let counts = |h: &Harness| {
+        let RealConns { active, inactive } = h.dp.real_conns(owner_id).unwrap();
+        (active, inactive)
+    };
+    let flow = flow_key(REMOTE_CLIENT, VIP, 40000, 83, IPPROTO_TCP);
+    let synced = Conn {
+        real: owner_id,
+        last_seen: conn_time(monotonic_ns()),
+        state: CONN_S_ESTABLISHED,
+        flags: CONN_F_SYNCED,
+        _pad: [0; 6],
+    };
+    assert_eq!(h.dp.insert_synced_conn(&flow, &synced), SyncedInsert::New);
+    assert_eq!(counts(&h), (0, 0), "a synced entry is the other director's");
+
+    let me = h.if_mac;
+    let inner = |flags| tcp_ip(REMOTE_CLIENT, VIP, 40000, 83, flags, b"data");
+    let seg = |h: &Harness, flags| h.from_client(&inner(flags));
+    h.run_fixtures(&[Fixture::new(
+        "the first packet this director sees of it",
+        seg(&h, TCP_ACK),
+    )
+    .tx(ipip(me, &inner(TCP_ACK), owner))
+    .counters(&[("tx", 1), ("conn_hit", 1)])]);
+    let c = h.dp.conn(&flow).expect("still held");
+    assert_eq!(c.flags & CONN_F_SYNCED, 0, "now this director's: {c:?}");
+    assert_eq!((c.real, c.state), (owner_id, CONN_S_ESTABLISHED));
+    assert_eq!(counts(&h), (1, 0), "counted once it carries the flow");
+    // A sync message about it no longer replaces it.
+    assert_eq!(
+        h.dp.insert_synced_conn(&flow, &synced),
+        SyncedInsert::Local,
+        "the local entry wins"
+    );
+
+    h.run_fixtures(&[
+        Fixture::new("a later packet", seg(&h, TCP_ACK))
+            .tx(ipip(me, &inner(TCP_ACK), owner))
+            .counters(&[("tx", 1), ("conn_hit", 1)]),
+        Fixture::new("its FIN", seg(&h, TCP_FIN | TCP_ACK))
+            .tx(ipip(me, &inner(TCP_FIN | TCP_ACK), owner))
+            .counters(&[("tx", 1), ("conn_hit", 1)]),
+    ]);
+    assert_eq!(h.dp.conn(&flow).map(|c| c.state), Some(CONN_S_CLOSING));
+    assert_eq!(
+        counts(&h),
+        (0, 1),
+        "counted once, followed to its closing state"
+    );
+}
