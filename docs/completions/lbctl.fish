@@ -26,7 +26,7 @@ end
 
 complete -c lbctl -n "__fish_lbctl_needs_command" -l socket -d 'Path of lbd\'s control socket' -r -F
 complete -c lbctl -n "__fish_lbctl_needs_command" -l set -d 'Set connection timeout values (seconds; 0 keeps a value)' -r
-complete -c lbctl -n "__fish_lbctl_needs_command" -l start-daemon -d 'Start connection sync daemon (not supported by lb)' -r
+complete -c lbctl -n "__fish_lbctl_needs_command" -l start-daemon -d 'Start connection sync daemon (master: send this director\'s connections; backup: apply the others\')' -r
 complete -c lbctl -n "__fish_lbctl_needs_command" -l stop-daemon -d 'Stop connection sync daemon' -r
 complete -c lbctl -n "__fish_lbctl_needs_command" -s t -l tcp-service -d 'TCP service: host[:port]' -r
 complete -c lbctl -n "__fish_lbctl_needs_command" -s u -l udp-service -d 'UDP service: host[:port]' -r

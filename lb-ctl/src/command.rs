@@ -5,7 +5,10 @@
 
 use std::path::PathBuf;
 
-use lb_model::api::{DirectorAction, Edit, ServiceKey};
+use lb_model::{
+    api::{DaemonRole, DirectorAction, Edit, ServiceKey},
+    config::SyncConfig,
+};
 
 use crate::cli::{
     BirdConfigArgs, DrainArgs, ListOptions, ProcArgs, RealTarget, Shell, SysctlArgs, TopArgs,
@@ -41,10 +44,13 @@ pub enum Command {
     Save(ListOptions),
     /// `-R`: rules from stdin; one batch, or (`--line-by-line`) each line on its own.
     Restore { line_by_line: bool },
-    /// `--start-daemon`.
-    StartDaemon,
-    /// `--stop-daemon`.
-    StopDaemon,
+    /// `--start-daemon master|backup` with ipvsadm's options.
+    StartDaemon {
+        role: DaemonRole,
+        options: SyncConfig,
+    },
+    /// `--stop-daemon master|backup`.
+    StopDaemon { role: DaemonRole },
     /// `status`.
     Status,
     /// `apply -f FILE`.

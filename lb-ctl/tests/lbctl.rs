@@ -192,10 +192,22 @@ fn errors_as_json_keep_the_exit_status() {
         message.starts_with("error: unexpected argument '--stats'"),
         "{message}"
     );
-    // --start-daemon: what lb does not do.
-    let out = lbctl(&["--start-daemon", "master", "--json"]);
-    assert_eq!(out.status.code(), Some(255));
-    assert_eq!(error(&out).0, "not_supported");
+    // --start-daemon with what lb does not do: an IPv6 group.
+    let out = lbctl(&[
+        "--start-daemon",
+        "master",
+        "--mcast-group",
+        "ff02::81",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        error(&out),
+        (
+            "usage".into(),
+            "IPv6 mcast-group `ff02::81' is not supported by lb (IPv4 groups only)".into()
+        )
+    );
 }
 
 #[test]

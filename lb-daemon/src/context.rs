@@ -17,7 +17,7 @@ use crate::{
     expiry::Conntrack,
     health::Health,
     plan::{ApplyError, ApplyReport, Planner},
-    sync::daemon::SyncState,
+    sync::daemon::SyncDaemons,
 };
 
 pub struct Context {
@@ -32,8 +32,8 @@ pub struct Context {
     pub rates: Estimator,
     /// The VIPs' announcement through BIRD, and the director's drain.
     pub announcer: Announcer,
-    /// The connection-sync daemon (None: the config has no `sync` section).
-    pub sync: Option<SyncState>,
+    /// The connection-sync daemons (the config's `sync` section, `lbctl --start-daemon`).
+    pub sync: SyncDaemons,
     /// The interfaces `lb` is attached to, in the config's order.
     pub interfaces: Vec<String>,
     pub xdp_mode: XdpMode,

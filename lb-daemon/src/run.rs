@@ -67,11 +67,17 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
                 .with_context(|| format!("config field {field}: {iface:?}"))?,
         );
     }
-    let sync_sockets = match &cfg.sync {
-        Some(s) => Some(sync::daemon::open(s, &interfaces[0]).with_context(|| {
+    // Sync messages go by default on the first interface.
+    let sync_daemons = sync::daemon::SyncDaemons::from_config(
+        cfg.sync.as_ref(),
+        interfaces.first().map(String::as_str).unwrap_or(""),
+    )
+    .context("config field sync")?;
+    // The bulk sync's answering side, on the sync port (TCP).
+    let bulk_listener = match &cfg.sync {
+        Some(s) => Some(sync::bulk::listen(s.port()).with_context(|| {
             format!(
-                "config field sync: opening the sync daemon's sockets (interface {}, port {})",
-                s.interface(&interfaces[0]),
+                "config field sync: listening for bulk sync requests on TCP port {}",
                 s.port()
             )
         })?),
@@ -116,12 +122,9 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
         health: Health::new(check_results),
         conntrack: Conntrack::new(cfg.timeouts),
         rates: Estimator::default(),
-        interfaces: interfaces.clone(),
         announcer: Announcer::new(cfg.announce.clone()),
-        sync: cfg
-            .sync
-            .clone()
-            .map(|s| sync::daemon::SyncState::new(s, &interfaces[0])),
+        sync: sync_daemons,
+        interfaces: interfaces.clone(),
         xdp_mode: cfg.xdp_mode,
         config_path: config_path.to_path_buf(),
         state_file: state_file.map(Path::to_path_buf),
@@ -158,6 +161,10 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
         return Err(e);
     }
     info!(interfaces = %interfaces.join(", "), mode = %cfg.xdp_mode, pin_dir = %pin_dir.display(), "lb attached");
+    // Before any VIP is announced (the announcing thread starts below): the peers' tables.
+    if let Some(s) = cfg.sync.as_ref().filter(|s| !s.bulk_from.is_empty()) {
+        bulk_sync(&mut ctx, s);
+    }
     ctx.announcer.set_attached(true);
 
     // The estimator's baseline: what the counters hold now (pinned maps lbd adopted may
@@ -167,8 +174,9 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
     let stop = Arc::new(AtomicBool::new(false));
     host::neigh::warm_initial(&cfg.real_addrs());
     spawn_loops(&ctx, &stop, check_results_rx);
-    if let Some(sockets) = sync_sockets {
-        spawn_sync(&ctx, &stop, sockets);
+    spawn_sync(&ctx, &stop);
+    if let (Some(l), Some(s)) = (bulk_listener, cfg.sync.clone()) {
+        spawn_bulk_answers(&ctx, l, s);
     }
     {
         let c = ctx.clone();
@@ -317,16 +325,63 @@ fn spawn_loops(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>, results: Recei
     }
 }
 
-/// The sync daemon's threads: the sender (a pass over the connection table every
-/// `sync::daemon::PERIOD`, messages sent outside the lock) and the receiver.
-fn spawn_sync(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>, sockets: sync::daemon::Sockets) {
-    if let Some((sock, dests)) = sockets.send {
+/// Asks each of `sync.bulk_from` for its connection table and applies it (with the backup
+/// daemon's counters when one runs). A peer that does not answer is logged and skipped: a
+/// director alone must still start.
+fn bulk_sync(ctx: &mut Context, s: &lb_model::config::SyncConfig) {
+    let Context { dp, plan, sync, .. } = ctx;
+    let mut own = sync::daemon::Applier::new(s.syncid);
+    let applier = match sync.backup.as_mut() {
+        Some(b) => &mut b.applier,
+        None => &mut own,
+    };
+    for peer in &s.bulk_from {
+        match sync::bulk::fetch(*peer, applier, dp, plan) {
+            Ok(r) => info!(
+                %peer,
+                messages = r.messages,
+                connections = r.applied,
+                "bulk sync done"
+            ),
+            Err(e) => warn!(%peer, "bulk sync: {e} (going on without it)"),
+        }
+    }
+}
+
+/// Answers bulk sync requests, one at a time: the table read under the lock, written after.
+fn spawn_bulk_answers(
+    ctx: &Arc<Mutex<Context>>,
+    listener: std::net::TcpListener,
+    s: lb_model::config::SyncConfig,
+) {
+    let c = ctx.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let peer = stream.peer_addr().ok();
+            let records = {
+                let d = lock(&c);
+                sync::bulk::table_records(&d.dp, &d.conntrack.timeouts)
+            };
+            match sync::bulk::answer(stream, s.syncid, s.maxlen() as usize, &records) {
+                Ok(()) => info!(?peer, connections = records.len(), "bulk sync answered"),
+                Err(e) => warn!(?peer, "answering a bulk sync: {e}"),
+            }
+        }
+    });
+}
+
+/// The sync daemons' threads, running whether a daemon runs or not (`lbctl --start-daemon`
+/// starts one at any time): the sender (a pass over the connection table every
+/// `sync::daemon::PERIOD`, its messages sent outside the lock) and the receiver.
+fn spawn_sync(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>) {
+    {
         let c = ctx.clone();
         let stop = stop.clone();
         std::thread::spawn(move || {
             while !stop.load(Ordering::SeqCst) {
                 std::thread::sleep(sync::daemon::PERIOD);
-                let (syncid, maxlen, records) = {
+                let (socket, dests, syncid, maxlen, records) = {
                     let mut d = lock(&c);
                     let Context {
                         dp,
@@ -334,9 +389,17 @@ fn spawn_sync(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>, sockets: sync::
                         conntrack,
                         ..
                     } = &mut *d;
-                    let Some(s) = sync.as_mut() else { return };
-                    let records = s.tracker.collect(dp, &conntrack.timeouts);
-                    (s.cfg.syncid, s.cfg.maxlen() as usize, records)
+                    let Some(m) = sync.master.as_mut() else {
+                        continue;
+                    };
+                    let records = m.tracker.collect(dp, &conntrack.timeouts);
+                    (
+                        m.socket.clone(),
+                        m.dests.clone(),
+                        m.cfg.syncid,
+                        m.cfg.maxlen() as usize,
+                        records,
+                    )
                 };
                 if records.is_empty() {
                     continue;
@@ -345,7 +408,7 @@ fn spawn_sync(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>, sockets: sync::
                 let (mut sent, mut errors) = (0u64, 0u64);
                 for m in &msgs {
                     for dest in &dests {
-                        match sock.send_to(m, dest) {
+                        match socket.send_to(m, dest) {
                             Ok(_) => sent += 1,
                             Err(e) => {
                                 errors += 1;
@@ -355,21 +418,28 @@ fn spawn_sync(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>, sockets: sync::
                     }
                 }
                 let mut d = lock(&c);
-                if let Some(s) = d.sync.as_mut() {
-                    s.tracker.counters.messages += sent;
-                    s.tracker.counters.records += records.len() as u64;
-                    s.tracker.counters.errors += errors;
+                if let Some(m) = d.sync.master.as_mut()
+                    && Arc::ptr_eq(&m.socket, &socket)
+                {
+                    m.tracker.counters.messages += sent;
+                    m.tracker.counters.records += records.len() as u64;
+                    m.tracker.counters.errors += errors;
                 }
             }
         });
     }
-    if let Some(sock) = sockets.recv {
+    {
         let c = ctx.clone();
         let stop = stop.clone();
         std::thread::spawn(move || {
             let mut buf = vec![0u8; 65536];
             while !stop.load(Ordering::SeqCst) {
-                let n = match sock.recv_from(&mut buf) {
+                let socket = lock(&c).sync.backup.as_ref().map(|b| b.socket.clone());
+                let Some(socket) = socket else {
+                    std::thread::sleep(sync::daemon::RECV_WAIT);
+                    continue;
+                };
+                let n = match socket.recv_from(&mut buf) {
                     Ok((n, _)) => n,
                     Err(e)
                         if matches!(
@@ -381,14 +451,17 @@ fn spawn_sync(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>, sockets: sync::
                     }
                     Err(e) => {
                         warn!("receiving sync messages: {e}");
-                        std::thread::sleep(std::time::Duration::from_millis(200));
+                        std::thread::sleep(sync::daemon::RECV_WAIT);
                         continue;
                     }
                 };
                 let mut d = lock(&c);
                 let Context { dp, plan, sync, .. } = &mut *d;
-                if let Some(s) = sync.as_mut() {
-                    s.applier.handle(&buf[..n], dp, plan);
+                // A daemon stopped (or started again) meanwhile: not its datagram.
+                if let Some(b) = sync.backup.as_mut()
+                    && Arc::ptr_eq(&b.socket, &socket)
+                {
+                    b.applier.handle(&buf[..n], dp, plan);
                 }
             }
         });

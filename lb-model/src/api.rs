@@ -112,6 +112,57 @@ pub enum Op {
     /// announces again the VIPs it can serve; `status` changes nothing. Answered with
     /// [`Response::Director`] once BIRD has been told (or telling it failed).
     Director { action: DirectorAction },
+    /// ipvsadm `--start-daemon master|backup`: starts a connection-sync daemon with
+    /// `options` (the config's `sync` fields; `send` and `receive` are ignored: the role
+    /// says). Not persisted: the config's `sync` section is what starts with lbd. Answered
+    /// with [`Response::Daemons`].
+    StartDaemon {
+        role: DaemonRole,
+        options: crate::config::SyncConfig,
+    },
+    /// ipvsadm `--stop-daemon master|backup`. Answered with [`Response::Daemons`].
+    StopDaemon { role: DaemonRole },
+    /// ipvsadm `-L --daemon`: the running sync daemons.
+    Daemons,
+}
+
+/// A connection-sync daemon's role (ipvsadm's `master` sends, `backup` receives).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DaemonRole {
+    Master,
+    Backup,
+}
+
+impl DaemonRole {
+    pub fn name(self) -> &'static str {
+        match self {
+            DaemonRole::Master => "master",
+            DaemonRole::Backup => "backup",
+        }
+    }
+}
+
+/// A running sync daemon (`-L --daemon`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaemonView {
+    pub role: DaemonRole,
+    pub mcast_interface: String,
+    pub syncid: u8,
+    pub sync_maxlen: u16,
+    /// The multicast group (None with unicast peers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcast_group: Option<IpAddr>,
+    pub mcast_port: u16,
+    pub mcast_ttl: u8,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peers: Vec<std::net::SocketAddr>,
+    /// Master: messages sent; backup: good messages received.
+    pub messages: u64,
+    /// Master: records sent; backup: records applied (inserted or refreshed).
+    pub records: u64,
+    /// Master: sends that failed; backup: datagrams refused and records not applied.
+    pub refused: u64,
 }
 
 /// What `Op::Director` does.
@@ -242,6 +293,10 @@ pub enum Response {
     },
     /// The director's announcement state (the answer to [`Op::Director`]).
     Director(DirectorView),
+    /// The running sync daemons (the answer to `start_daemon`, `stop_daemon`, `daemons`).
+    Daemons {
+        daemons: Vec<DaemonView>,
+    },
     /// A trace is running (see [`Op::Trace`]); events follow.
     TraceStarted,
     /// One decision of the data plane.

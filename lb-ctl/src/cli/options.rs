@@ -53,7 +53,7 @@ pub struct CommandFlags {
     // Given twice: clap's conflict, which lbctl words as ipvsadm does a second command.
     #[arg(long = "set", num_args = 0..=3, value_names = ["TCP", "TCPFIN", "UDP"], action = ArgAction::Set)]
     pub set: Option<Vec<String>>,
-    /// Start connection sync daemon (not supported by lb)
+    /// Start connection sync daemon (master: send this director's connections; backup: apply the others')
     #[arg(
         long = "start-daemon",
         value_name = "STATE",

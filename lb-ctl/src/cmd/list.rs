@@ -60,19 +60,46 @@ pub fn run(client: &Client, what: &ListWhat, opts: &ListOptions, as_json: bool) 
                 other => unexpected("list timeouts", other),
             }
         }
-        ListWhat::Daemons => {
-            // lb runs no connection-sync daemon: ipvsadm prints nothing then. Asking lbd
-            // still tells whether it is there at all.
-            client.call(Op::Status)?;
-            if as_json {
-                return Ok(contract::to_text(&Daemons {
-                    version: contract::Version,
-                    daemons: vec![],
-                }));
-            }
-            Ok(format::daemons(&[]))
-        }
+        ListWhat::Daemons => daemons(&client.call(Op::Daemons)?, as_json),
     }
+}
+
+/// `-L --daemon`: the running sync daemons, in ipvsadm's words (nothing when none runs).
+fn daemons(r: &Response, as_json: bool) -> Result<String> {
+    let Response::Daemons { daemons } = r else {
+        return unexpected("list daemons", r);
+    };
+    if as_json {
+        return Ok(contract::to_text(&Daemons::new(daemons)));
+    }
+    let listed: Vec<format::SyncDaemon> = daemons
+        .iter()
+        .map(|d| format::SyncDaemon {
+            state: d.role.name().into(),
+            mcast_interface: d.mcast_interface.clone(),
+            syncid: d.syncid,
+            sync_maxlen: d.sync_maxlen as u32,
+            mcast_group: d.mcast_group,
+            mcast_port: d.mcast_port,
+            mcast_ttl: d.mcast_ttl,
+        })
+        .collect();
+    Ok(format::daemons(&listed))
+}
+
+/// `--start-daemon` and `--stop-daemon`: as ipvsadm, nothing printed when lbd did it (with
+/// `--json`, the daemons then running); lbd's refusal is ipvsadm's message, status 255.
+pub fn daemon_op(client: &Client, op: Op, as_json: bool) -> Result<String> {
+    let r = client
+        .call(op)
+        .map_err(|e| match e.downcast::<crate::client::Refused>() {
+            Ok(r) => Failure::refused(r.message).into(),
+            Err(e) => e,
+        })?;
+    if as_json {
+        return daemons(&r, true);
+    }
+    daemons(&r, false).map(|_| String::new())
 }
 
 fn unexpected(what: &str, r: &Response) -> Result<String> {

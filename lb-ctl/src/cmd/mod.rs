@@ -15,7 +15,7 @@ pub mod trace;
 use std::io::{Read, Write};
 
 use anyhow::{Context, Result};
-use lb_model::api::Response;
+use lb_model::api::{Op, Response};
 
 use crate::{cli::GlobalOptions, client::Client, command::Command, contract::error::ErrorCode};
 
@@ -88,15 +88,12 @@ pub fn run(
             edit::restore_lines(&client, input, global.json)?
         }
         Command::Zero(service) => edit::zero(&client, service, global.json)?,
-        // lb synchronises no connections between directors.
-        // ipvsadm exits with 255 when the kernel refuses to start or stop a daemon.
-        Command::StartDaemon => {
-            return Err(Failure::not_supported(
-                "connection synchronisation (--start-daemon) is not supported by lb",
-            )
-            .into());
+        Command::StartDaemon { role, options } => {
+            list::daemon_op(&client, Op::StartDaemon { role, options }, global.json)?
         }
-        Command::StopDaemon => return Err(Failure::refused("No daemon is running").into()),
+        Command::StopDaemon { role } => {
+            list::daemon_op(&client, Op::StopDaemon { role }, global.json)?
+        }
         Command::Status => status::run(&client, global.json)?,
         Command::Apply { file, dry_run } => apply::apply(&client, &file, dry_run, global.json)?,
         Command::GetConfig => apply::get_config(&client, global.json)?,
@@ -162,6 +159,7 @@ pub(crate) fn response_kind(r: &Response) -> &'static str {
         Response::CpuStats { .. } => "cpu stats",
         Response::RealServer { .. } => "real server",
         Response::Director(_) => "director",
+        Response::Daemons { .. } => "daemons",
         Response::Error { .. } => "error",
         Response::TraceStarted => "trace started",
         Response::Trace(_) => "trace event",

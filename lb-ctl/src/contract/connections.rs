@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::{
     services::protocol,
-    types::{ip, one_of},
+    types::{endpoint, ip, one_of},
     version::Version,
 };
 
@@ -55,14 +55,64 @@ pub struct Timeouts {
     pub udp: u32,
 }
 
-/// `lbctl -L --daemon --json`: connection-synchronisation daemons. lb runs none, so the list
-/// is always empty.
+/// `lbctl -L --daemon --json` (and `--start-daemon`, `--stop-daemon` with `--json`): the
+/// running connection-synchronisation daemons, master first.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields, title = "lbctl -L --daemon --json")]
 pub struct Daemons {
     pub version: Version,
-    #[schemars(schema_with = "no_daemons")]
-    pub daemons: Vec<()>,
+    pub daemons: Vec<Daemon>,
+}
+
+/// One sync daemon.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Daemon {
+    /// "master" (sends this director's connections) or "backup" (applies the others').
+    #[schemars(schema_with = "daemon_role")]
+    pub state: String,
+    pub mcast_interface: String,
+    pub syncid: u8,
+    /// The largest message's UDP payload, bytes.
+    pub sync_maxlen: u16,
+    /// The multicast group (null with unicast peers).
+    #[schemars(schema_with = "ip_or_null")]
+    pub mcast_group: Option<IpAddr>,
+    pub mcast_port: u16,
+    pub mcast_ttl: u8,
+    /// Unicast peers ("address:port") messages go to instead of the group.
+    #[schemars(schema_with = "endpoints")]
+    pub peers: Vec<String>,
+    /// Master: messages sent; backup: good messages received.
+    pub messages: u64,
+    /// Master: records sent; backup: records applied.
+    pub records: u64,
+    /// Master: sends that failed; backup: datagrams refused and records not applied.
+    pub refused: u64,
+}
+
+impl Daemons {
+    pub fn new(daemons: &[lb_model::api::DaemonView]) -> Self {
+        Self {
+            version: Version,
+            daemons: daemons
+                .iter()
+                .map(|d| Daemon {
+                    state: d.role.name().into(),
+                    mcast_interface: d.mcast_interface.clone(),
+                    syncid: d.syncid,
+                    sync_maxlen: d.sync_maxlen,
+                    mcast_group: d.mcast_group,
+                    mcast_port: d.mcast_port,
+                    mcast_ttl: d.mcast_ttl,
+                    peers: d.peers.iter().map(|p| p.to_string()).collect(),
+                    messages: d.messages,
+                    records: d.records,
+                    refused: d.refused,
+                })
+                .collect(),
+        }
+    }
 }
 
 impl Connections {
@@ -95,6 +145,14 @@ fn conn_state(_: &mut SchemaGenerator) -> Schema {
     )
 }
 
-fn no_daemons(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({ "type": "array", "maxItems": 0 })
+fn daemon_role(_: &mut SchemaGenerator) -> Schema {
+    one_of(&["master", "backup"], false)
+}
+
+fn ip_or_null(g: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "anyOf": [ip(g), { "type": "null" }] })
+}
+
+fn endpoints(g: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "array", "items": endpoint(g) })
 }

@@ -46,8 +46,8 @@ pub(super) fn command(
             let [tcp, tcpfin, udp] = v.timeouts.expect("--set given");
             Command::Edit(Edit::SetTimeouts { tcp, tcpfin, udp })
         }
-        Cmd::StartDaemon => Command::StartDaemon,
-        Cmd::StopDaemon => Command::StopDaemon,
+        Cmd::StartDaemon => super::daemon::start(&cli.command, &cli.daemon)?,
+        Cmd::StopDaemon => super::daemon::stop(&cli.command),
         Cmd::Del => Command::Edit(Edit::DelService { service: key() }),
         Cmd::Add | Cmd::Edit => {
             let service = service::spec(cli, key(), v.persistent, v.netmask, v.mh_table_size)?;

@@ -1,14 +1,66 @@
 //! The connection-synchronisation daemon's options: `--start-daemon`, `--stop-daemon`
-//! (master or backup), `--syncid`, `--mcast-*`, `--sync-maxlen`. lb has no sync daemon, but
-//! their values are checked as ipvsadm checks them.
+//! (master or backup), `--syncid`, `--mcast-*`, `--sync-maxlen`, checked as ipvsadm checks
+//! them, and the command they make.
 
 use std::net::Ipv4Addr;
+
+use lb_model::{api::DaemonRole, config::SyncConfig};
 
 use super::c_values::number;
 use crate::{
     cli::{CommandFlags, DaemonOptions},
-    command::UsageError,
+    command::{Command, UsageError},
 };
+
+/// ipvsadm's default `--syncid` (its usage: "default=255").
+pub const DEFAULT_SYNCID: u8 = 255;
+
+fn role(state: &str) -> DaemonRole {
+    if state == "backup" {
+        DaemonRole::Backup
+    } else {
+        DaemonRole::Master
+    }
+}
+
+/// `--start-daemon STATE` with its options (already checked by [`check_sync_options`] and
+/// [`check_states`]). An unset option is lbd's default (the interface: lbd's own).
+pub(super) fn start(c: &CommandFlags, d: &DaemonOptions) -> Result<Command, UsageError> {
+    let state = c.start_daemon.as_deref().unwrap_or("master");
+    let num = |v: &Option<String>, max: i64| v.as_deref().and_then(|s| number(s, 0, max));
+    let mcast_group = match &d.mcast_group {
+        None => None,
+        Some(g) if g.contains(':') => {
+            return Err(UsageError::new(format!(
+                "IPv6 mcast-group `{g}' is not supported by lb (IPv4 groups only)"
+            )));
+        }
+        Some(g) => g.parse::<Ipv4Addr>().ok(),
+    };
+    let options = SyncConfig {
+        send: state == "master",
+        receive: state == "backup",
+        syncid: num(&d.syncid, 255).map_or(DEFAULT_SYNCID, |n| n as u8),
+        mcast_interface: d.mcast_interface.clone(),
+        mcast_group,
+        mcast_port: num(&d.mcast_port, 65535).map(|n| n as u16),
+        mcast_ttl: num(&d.mcast_ttl, 255).map(|n| n as u8),
+        sync_maxlen: num(&d.sync_maxlen, 65535).map(|n| n as u16),
+        peers: Vec::new(),
+        bulk_from: Vec::new(),
+    };
+    Ok(Command::StartDaemon {
+        role: role(state),
+        options,
+    })
+}
+
+/// `--stop-daemon STATE`.
+pub(super) fn stop(c: &CommandFlags) -> Command {
+    Command::StopDaemon {
+        role: role(c.stop_daemon.as_deref().unwrap_or("master")),
+    }
+}
 
 /// `--syncid`, `--mcast-group`, `--mcast-port`, `--mcast-ttl`, `--sync-maxlen`.
 pub(super) fn check_sync_options(d: &DaemonOptions) -> Result<(), UsageError> {

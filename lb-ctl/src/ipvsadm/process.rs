@@ -198,11 +198,27 @@ mod tests {
                 "3"
             ])
             .unwrap(),
-            Command::StartDaemon
+            Command::StartDaemon {
+                role: lb_model::api::DaemonRole::Master,
+                options: lb_model::config::SyncConfig {
+                    send: true,
+                    receive: false,
+                    syncid: 3,
+                    mcast_interface: Some("eth0".into()),
+                    mcast_group: None,
+                    mcast_port: None,
+                    mcast_ttl: None,
+                    sync_maxlen: None,
+                    peers: vec![],
+                    bulk_from: vec![],
+                }
+            }
         );
         assert_eq!(
             run(&["--stop-daemon", "backup"]).unwrap(),
-            Command::StopDaemon
+            Command::StopDaemon {
+                role: lb_model::api::DaemonRole::Backup
+            }
         );
     }
 }

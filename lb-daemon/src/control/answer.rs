@@ -8,8 +8,8 @@ use lb_model::api::{Edit, LinkView, Op, Response, ServiceKey, StatusView};
 use lb_model::config::Config;
 
 use super::{
-    commit::commit, connections::connections, director::director_op, drain::drain_op,
-    edit::edit_config,
+    commit::commit, connections::connections, daemon::daemon_op, director::director_op,
+    drain::drain_op, edit::edit_config,
 };
 use crate::context::Context;
 
@@ -18,6 +18,7 @@ pub fn answer(d: &mut Context, op: &Op) -> Response {
     match op {
         Op::Drain { .. } | Op::Undrain { .. } => drain_op(d, op),
         Op::Director { action } => director_op(d, *action),
+        Op::StartDaemon { .. } | Op::StopDaemon { .. } | Op::Daemons => daemon_op(d, op),
         // handle_client gives a trace its own connection before it gets here.
         Op::Trace { .. } => error("a trace streams: send it on a connection of its own"),
         Op::List => list(d),

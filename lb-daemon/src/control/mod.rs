@@ -1,11 +1,12 @@
 //! lbd's control API (a door on top of the context): the socket server ([`server`]) and its
 //! framing ([`framing`]), the answers ([`answer`]), ipvsadm's edits ([`edit`]), the commit of a
-//! change ([`commit`]), drains ([`drain`]), the director's drain ([`director`]), connection listings ([`connections`]) and the state
+//! change ([`commit`]), drains ([`drain`]), the director's drain ([`director`]), the sync daemons ([`daemon`]), connection listings ([`connections`]) and the state
 //! file ([`state_file`]).
 
 pub mod answer;
 pub mod commit;
 mod connections;
+mod daemon;
 mod director;
 mod drain;
 pub mod edit;

@@ -17,6 +17,7 @@ use std::{
     collections::HashMap,
     net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket},
     os::fd::AsRawFd,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -27,9 +28,11 @@ use lb_common::{
 use lb_model::{
     Protocol,
     addr::{addr_of, addr_words, vip_key},
+    api::{DaemonRole, DaemonView},
     config::{SyncConfig, Timeouts},
 };
 use serde::Serialize;
+use tracing::info;
 
 use super::{
     receive::{Receiver, RecvCounters},
@@ -140,7 +143,7 @@ impl Tracker {
             if real.family == 0 {
                 continue;
             }
-            let Some(record) = record(&key, &c, &real, timeout as u32) else {
+            let Some(record) = record_of(&key, &c, &real, timeout as u32) else {
                 continue;
             };
             out.push(record);
@@ -160,7 +163,12 @@ impl Tracker {
 
 /// The sync record of a connection (None for what is not synced: `nat`, one family's VIP
 /// with the other's real server).
-fn record(key: &FlowKey, c: &Conn, real: &lb_common::RealServer, timeout: u32) -> Option<SyncConn> {
+pub(super) fn record_of(
+    key: &FlowKey,
+    c: &Conn,
+    real: &lb_common::RealServer,
+    timeout: u32,
+) -> Option<SyncConn> {
     let fwd = match real.method {
         FWD_TUN => flags::TUNNEL,
         FWD_DR => flags::DROUTE,
@@ -312,31 +320,162 @@ fn apply(c: &SyncConn, dp: &mut Dataplane, plan: &Planner, n: &mut ApplyCounters
     }
 }
 
-/// A running sync daemon's state: its settings, the sender's memory, the receiver's counts.
+/// A master daemon: sends this director's connections.
 #[derive(Debug)]
-pub struct SyncState {
+pub struct Master {
     pub cfg: SyncConfig,
-    /// The multicast interface (the config's `mcast_interface`, else its `interface`).
     pub interface: String,
+    pub socket: Arc<UdpSocket>,
+    pub dests: Vec<SocketAddr>,
     pub tracker: Tracker,
+}
+
+/// A backup daemon: applies the connections other directors send.
+#[derive(Debug)]
+pub struct Backup {
+    pub cfg: SyncConfig,
+    pub interface: String,
+    pub socket: Arc<UdpSocket>,
     pub applier: Applier,
 }
 
-impl SyncState {
-    pub fn new(cfg: SyncConfig, interface: &str) -> Self {
-        Self {
-            interface: cfg.interface(interface).to_string(),
-            applier: Applier::new(cfg.syncid),
-            tracker: Tracker::default(),
-            cfg,
-        }
-    }
+/// The running sync daemons (at most one of each role, as in IPVS).
+#[derive(Debug, Default)]
+pub struct SyncDaemons {
+    pub master: Option<Master>,
+    pub backup: Option<Backup>,
 }
 
-/// The sockets of a sync daemon: where messages go and where they come from.
-pub struct Sockets {
-    pub send: Option<(UdpSocket, Vec<SocketAddr>)>,
-    pub recv: Option<UdpSocket>,
+/// Why a daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// ipvsadm's words for the kernel's EEXIST.
+    #[error("Daemon has already run")]
+    Running,
+    #[error(
+        "opening the {role} sync daemon's socket (interface {interface}, port {port}): {source}"
+    )]
+    Socket {
+        role: &'static str,
+        interface: String,
+        port: u16,
+        source: std::io::Error,
+    },
+}
+
+impl SyncDaemons {
+    /// The daemons the config's `sync` section asks for (`interface`: the config's).
+    pub fn from_config(cfg: Option<&SyncConfig>, interface: &str) -> Result<Self, StartError> {
+        let mut d = Self::default();
+        if let Some(c) = cfg {
+            if c.send {
+                d.start(DaemonRole::Master, c, interface)?;
+            }
+            if c.receive {
+                d.start(DaemonRole::Backup, c, interface)?;
+            }
+        }
+        Ok(d)
+    }
+
+    /// Starts the `role` daemon with `cfg`'s options.
+    pub fn start(
+        &mut self,
+        role: DaemonRole,
+        cfg: &SyncConfig,
+        interface: &str,
+    ) -> Result<(), StartError> {
+        let iface = cfg.interface(interface).to_string();
+        let err = |source| StartError::Socket {
+            role: role.name(),
+            interface: iface.clone(),
+            port: cfg.port(),
+            source,
+        };
+        match role {
+            DaemonRole::Master => {
+                if self.master.is_some() {
+                    return Err(StartError::Running);
+                }
+                let (socket, dests) = open_send(cfg, &iface).map_err(err)?;
+                self.master = Some(Master {
+                    cfg: cfg.clone(),
+                    interface: iface.clone(),
+                    socket: Arc::new(socket),
+                    dests,
+                    tracker: Tracker::default(),
+                });
+            }
+            DaemonRole::Backup => {
+                if self.backup.is_some() {
+                    return Err(StartError::Running);
+                }
+                let socket = open_recv(cfg, &iface).map_err(err)?;
+                self.backup = Some(Backup {
+                    cfg: cfg.clone(),
+                    interface: iface.clone(),
+                    socket: Arc::new(socket),
+                    applier: Applier::new(cfg.syncid),
+                });
+            }
+        }
+        info!(role = role.name(), interface = %iface, syncid = cfg.syncid, "sync daemon started");
+        Ok(())
+    }
+
+    /// Stops the `role` daemon; false when none runs.
+    pub fn stop(&mut self, role: DaemonRole) -> bool {
+        let was = match role {
+            DaemonRole::Master => self.master.take().is_some(),
+            DaemonRole::Backup => self.backup.take().is_some(),
+        };
+        if was {
+            info!(role = role.name(), "sync daemon stopped");
+        }
+        was
+    }
+
+    /// The running daemons as `-L --daemon` lists them (master first, as the kernel does).
+    pub fn views(&self) -> Vec<DaemonView> {
+        let view = |role, cfg: &SyncConfig, iface: &str, (messages, records, refused)| DaemonView {
+            role,
+            mcast_interface: iface.to_string(),
+            syncid: cfg.syncid,
+            sync_maxlen: cfg.maxlen(),
+            mcast_group: cfg.peers.is_empty().then(|| IpAddr::V4(cfg.group())),
+            mcast_port: cfg.port(),
+            mcast_ttl: cfg.ttl(),
+            peers: cfg.peers.clone(),
+            messages,
+            records,
+            refused,
+        };
+        let mut out = Vec::new();
+        if let Some(m) = &self.master {
+            let c = m.tracker.counters;
+            out.push(view(
+                DaemonRole::Master,
+                &m.cfg,
+                &m.interface,
+                (c.messages, c.records, c.errors),
+            ));
+        }
+        if let Some(b) = &self.backup {
+            let r = b.applier.recv_counters();
+            let a = b.applier.counters;
+            out.push(view(
+                DaemonRole::Backup,
+                &b.cfg,
+                &b.interface,
+                (
+                    r.messages,
+                    a.inserted + a.refreshed,
+                    r.refused() + r.records_skipped + a.unknown + a.unsupported + a.table_full,
+                ),
+            ));
+        }
+        out
+    }
 }
 
 /// The IPv4 address and index of interface `name`.
@@ -351,45 +490,37 @@ fn interface_v4(name: &str) -> std::io::Result<(Ipv4Addr, u32)> {
     Ok((addr, index))
 }
 
-/// Opens the sockets `cfg` asks for (`interface`: the config's).
-pub fn open(cfg: &SyncConfig, interface: &str) -> std::io::Result<Sockets> {
-    let iface = cfg.interface(interface);
-    let multicast = cfg.peers.is_empty();
-    let (if_addr, if_index) = if multicast {
-        interface_v4(iface)?
-    } else {
-        (Ipv4Addr::UNSPECIFIED, 0)
-    };
-    let send = if cfg.send {
-        let s = UdpSocket::bind(SocketAddrV4::new(if_addr, 0))?;
-        let dests = if multicast {
-            s.set_multicast_ttl_v4(cfg.ttl() as u32)?;
-            // Our own messages are not for us.
-            s.set_multicast_loop_v4(false)?;
-            set_multicast_if(&s, if_index)?;
-            vec![SocketAddr::from((cfg.group(), cfg.port()))]
-        } else {
-            cfg.peers.clone()
-        };
-        Some((s, dests))
-    } else {
-        None
-    };
-    let recv = if cfg.receive {
-        let s = if multicast {
-            let s = UdpSocket::bind(SocketAddrV4::new(cfg.group(), cfg.port()))?;
-            s.join_multicast_v4(&cfg.group(), &if_addr)?;
-            s
-        } else {
-            UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, cfg.port()))?
-        };
-        s.set_read_timeout(Some(Duration::from_millis(200)))?;
-        Some(s)
-    } else {
-        None
-    };
-    Ok(Sockets { send, recv })
+/// The master's socket and where its messages go.
+fn open_send(cfg: &SyncConfig, iface: &str) -> std::io::Result<(UdpSocket, Vec<SocketAddr>)> {
+    if !cfg.peers.is_empty() {
+        let s = UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))?;
+        return Ok((s, cfg.peers.clone()));
+    }
+    let (if_addr, if_index) = interface_v4(iface)?;
+    let s = UdpSocket::bind(SocketAddrV4::new(if_addr, 0))?;
+    s.set_multicast_ttl_v4(cfg.ttl() as u32)?;
+    // Our own messages are not for us.
+    s.set_multicast_loop_v4(false)?;
+    set_multicast_if(&s, if_index)?;
+    Ok((s, vec![SocketAddr::from((cfg.group(), cfg.port()))]))
 }
+
+/// The backup's socket: the group joined on the interface, or the port of any address.
+fn open_recv(cfg: &SyncConfig, iface: &str) -> std::io::Result<UdpSocket> {
+    let s = if cfg.peers.is_empty() {
+        let (if_addr, _) = interface_v4(iface)?;
+        let s = UdpSocket::bind(SocketAddrV4::new(cfg.group(), cfg.port()))?;
+        s.join_multicast_v4(&cfg.group(), &if_addr)?;
+        s
+    } else {
+        UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, cfg.port()))?
+    };
+    s.set_read_timeout(Some(RECV_WAIT))?;
+    Ok(s)
+}
+
+/// How long the receiver waits for a datagram before it looks whether it was stopped.
+pub const RECV_WAIT: Duration = Duration::from_millis(200);
 
 /// `IP_MULTICAST_IF` by interface index (`struct ip_mreqn`).
 fn set_multicast_if(s: &UdpSocket, ifindex: u32) -> std::io::Result<()> {

@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
-use super::Errors;
+use super::{Errors, daemon::MAX_INTERFACE_LEN};
 
 /// IPVS's multicast group (`IP_VS_SYNC_GROUP`).
 pub const DEFAULT_SYNC_GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 81);
@@ -56,6 +56,10 @@ pub struct SyncConfig {
     /// messages then come on `mcast_port` of any address.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub peers: Vec<SocketAddr>,
+    /// Directors (address:port, TCP) lbd asks, when it starts, for their whole connection
+    /// table (a bulk sync) before it announces any VIP; each answers on its `mcast_port`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bulk_from: Vec<SocketAddr>,
 }
 
 fn yes() -> bool {
@@ -75,6 +79,14 @@ impl SyncConfig {
     pub fn maxlen(&self) -> u16 {
         self.sync_maxlen.unwrap_or(DEFAULT_SYNC_MAXLEN)
     }
+    /// The section's errors on its own (what a config's validation reports for it), e.g.
+    /// for options given on a command line.
+    pub fn errors(&self) -> Vec<super::ConfigError> {
+        let mut e = Errors::default();
+        validate(self, &mut e);
+        e.0
+    }
+
     /// The interface of multicast messages (`interface`: the first of the config's).
     pub fn interface<'a>(&'a self, interface: &'a str) -> &'a str {
         self.mcast_interface.as_deref().unwrap_or(interface)
@@ -90,11 +102,16 @@ pub(super) fn validate(s: &SyncConfig, err: &mut Errors) {
         );
     }
     if let Some(i) = &s.mcast_interface
-        && (i.is_empty() || i.len() > 15 || i.contains('/'))
+        && (i.is_empty()
+            || i.len() > MAX_INTERFACE_LEN
+            || i.contains('/')
+            || i.contains(char::is_whitespace))
     {
         err.add(
             "sync.mcast_interface",
-            format!("{i:?} is not an interface name (1 to 15 characters, no '/')"),
+            format!(
+                "{i:?} is not an interface name (1 to {MAX_INTERFACE_LEN} characters, no '/' or space)"
+            ),
         );
     }
     if let Some(g) = s.mcast_group
@@ -119,8 +136,12 @@ pub(super) fn validate(s: &SyncConfig, err: &mut Errors) {
             format!("{m} is out of range ({MIN_SYNC_MAXLEN} to {MAX_SYNC_MAXLEN} bytes)"),
         );
     }
-    for (i, p) in s.peers.iter().enumerate() {
-        let path = format!("sync.peers[{i}]");
+    let lists = [("peers", &s.peers), ("bulk_from", &s.bulk_from)];
+    for (i, p, name) in lists
+        .iter()
+        .flat_map(|(name, l)| l.iter().enumerate().map(move |(i, p)| (i, p, *name)))
+    {
+        let path = format!("sync.{name}[{i}]");
         if p.port() == 0 {
             err.add(&path, "port 0 is not allowed (1 to 65535)");
         }
@@ -166,17 +187,18 @@ mod tests {
             errors(
                 r#"{ "send": false, "receive": false, "mcast_group": "10.0.0.1", "mcast_port": 0,
                      "mcast_ttl": 0, "sync_maxlen": 20, "mcast_interface": "",
-                     "peers": ["10.0.0.3:0", "224.0.0.1:8848"] }"#
+                     "peers": ["10.0.0.3:0", "224.0.0.1:8848"], "bulk_from": ["10.0.0.3:0"] }"#
             ),
             vec![
                 "sync: sends nothing and receives nothing: set send or receive (or remove the section)",
-                r#"sync.mcast_interface: "" is not an interface name (1 to 15 characters, no '/')"#,
+                r#"sync.mcast_interface: "" is not an interface name (1 to 15 characters, no '/' or space)"#,
                 "sync.mcast_group: 10.0.0.1 is not an IPv4 multicast address (224.0.0.0/4)",
                 "sync.mcast_port: port 0 is not allowed (1 to 65535)",
                 "sync.mcast_ttl: 0 is out of range (1 to 255)",
                 "sync.sync_maxlen: 20 is out of range (44 to 65507 bytes)",
                 "sync.peers[0]: port 0 is not allowed (1 to 65535)",
                 "sync.peers[1]: 224.0.0.1 is a multicast address: lb balances unicast traffic",
+                "sync.bulk_from[0]: port 0 is not allowed (1 to 65535)",
             ]
         );
         assert!(errors(r#"{ "syncid": 256 }"#)[0].starts_with("sync.syncid: invalid value"));

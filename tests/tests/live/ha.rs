@@ -15,7 +15,7 @@ use lb_tests::{
     listing::{real_servers_conns, service},
     require_root,
     servers::{LineServer, exchange},
-    topo::{HttpServer, http_get, socket2_connect},
+    topo::{HttpServer, http_get, lbctl, socket2_connect},
 };
 use serde_json::{Value, json};
 
@@ -321,4 +321,293 @@ fn connections_synced_by_multicast_survive_the_router_moving_them_to_the_other_d
         .sum();
     assert_eq!((active, inactive), (streams.len() as u64, 0), "{listing}");
     drop(streams);
+}
+
+#[test]
+fn sync_daemons_started_and_stopped_with_ipvsadms_options_sync_a_connection() {
+    require_root!();
+    HaTopology::check_binaries();
+    let mut t = HaTopology::new(2, 1);
+    const PORT: u16 = 7001;
+    let _line = LineServer::start(&t.reals[0], "rs0", PORT);
+    // No sync section: the daemons come from lbctl, as ipvsadm starts the kernel's.
+    let base = config().conn_table_size(65536).service(
+        tcp_service(HA_VIP, PORT)
+            .scheduler("wlc")
+            .real(real(ha_real(0)).dr()),
+    );
+    for i in 0..2 {
+        let cfg = t.director_config(i, base.clone());
+        t.start_lbd(i, &cfg);
+    }
+    for d in &t.directors {
+        assert_eq!(d.lbctl(&["-L", "--daemon"]), "", "no daemon runs yet");
+    }
+    let (d0, d1) = (&t.directors[0], &t.directors[1]);
+    assert_eq!(
+        d0.lbctl(&[
+            "--start-daemon",
+            "master",
+            "--mcast-interface",
+            "eth0",
+            "--syncid",
+            "9"
+        ]),
+        ""
+    );
+    assert_eq!(
+        d1.lbctl(&[
+            "--start-daemon",
+            "backup",
+            "--mcast-interface",
+            "eth0",
+            "--syncid",
+            "9"
+        ]),
+        ""
+    );
+    assert_eq!(
+        d0.lbctl(&["-L", "--daemon"]),
+        "master sync daemon (mcast=eth0, syncid=9, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n"
+    );
+    assert_eq!(
+        d1.lbctl(&["-L", "--daemon"]),
+        "backup sync daemon (mcast=eth0, syncid=9, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)\n"
+    );
+    // A second master is refused with ipvsadm's words.
+    let again = lbctl(&d0.socket, &["--start-daemon", "master"], b"");
+    assert_eq!(again.status.code(), Some(255));
+    assert_eq!(
+        String::from_utf8_lossy(&again.stderr),
+        "Daemon has already run\n"
+    );
+
+    t.directors[1].lbctl(&["director", "drain"]);
+    t.wait_next_hops(HA_VIP, &[0], BGP_LIMIT);
+    let mut s = {
+        let _in = t.client.enter();
+        let mut s = socket2_connect(SocketAddr::from((HA_VIP, PORT)), None).expect("connect");
+        assert_eq!(exchange(&mut s, "hello").unwrap(), "rs0 hello");
+        s
+    };
+    let on0 = conns_of(&t, 0, PORT);
+    assert_eq!(on0.len(), 1, "{on0:?}");
+    lb_tests::wait_until(
+        Duration::from_secs(10),
+        "the backup has the connection",
+        || conns_of(&t, 1, PORT) == on0,
+    );
+    let daemons: Value =
+        serde_json::from_str(&t.directors[1].lbctl(&["-L", "--daemon", "--json"])).unwrap();
+    assert_eq!(daemons["daemons"][0]["state"], "backup", "{daemons}");
+    assert!(
+        daemons["daemons"][0]["records"].as_u64().unwrap() >= 1,
+        "{daemons}"
+    );
+
+    // Stopped: listed no more; stopping again is ipvsadm's error.
+    assert_eq!(t.directors[1].lbctl(&["--stop-daemon", "backup"]), "");
+    assert_eq!(t.directors[1].lbctl(&["-L", "--daemon"]), "");
+    let again = lbctl(&t.directors[1].socket, &["--stop-daemon", "backup"], b"");
+    assert_eq!(again.status.code(), Some(255));
+    assert_eq!(
+        String::from_utf8_lossy(&again.stderr),
+        "No daemon is running\n"
+    );
+    {
+        let _in = t.client.enter();
+        assert_eq!(exchange(&mut s, "bye").unwrap(), "rs0 bye");
+    }
+}
+
+/// Sends one line and reads the one-line answer, waiting up to `limit` (TCP retransmits
+/// while the router still sends to a dead director).
+fn patient_exchange(s: &mut std::net::TcpStream, line: &str, limit: Duration) -> String {
+    use std::io::{Read, Write};
+    s.set_read_timeout(Some(limit)).unwrap();
+    s.write_all(format!("{line}\n").as_bytes())
+        .unwrap_or_else(|e| panic!("{line}: {e}"));
+    let mut answer = Vec::new();
+    let mut b = [0u8; 1];
+    while !answer.ends_with(b"\n") {
+        match s.read(&mut b) {
+            Ok(0) => panic!(
+                "{line}: closed after {:?}",
+                String::from_utf8_lossy(&answer)
+            ),
+            Ok(_) => answer.push(b[0]),
+            Err(e) => panic!("{line}: {e} after {:?}", String::from_utf8_lossy(&answer)),
+        }
+    }
+    answer.pop();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[test]
+fn a_director_whose_link_goes_down_loses_no_synced_connection() {
+    require_root!();
+    HaTopology::check_binaries();
+    let mut t = HaTopology::new(2, 2);
+    const PORT: u16 = 7002;
+    let _lines: Vec<LineServer> = (0..2)
+        .map(|j| LineServer::start(&t.reals[j], &format!("rs{j}"), PORT))
+        .collect();
+    // Unicast peers instead of the multicast group (directors behind routers share no group).
+    let base = |peer: std::net::Ipv4Addr| {
+        config()
+            .conn_table_size(65536)
+            .sync(json!({ "peers": [format!("{peer}:8848")] }))
+            .service(
+                tcp_service(HA_VIP, PORT)
+                    .scheduler("wlc")
+                    .reals([real(ha_real(0)).dr(), real(ha_real(1)).dr()]),
+            )
+    };
+    for i in 0..2 {
+        let cfg = t.director_config(i, base(ha_director(1 - i)));
+        t.start_lbd(i, &cfg);
+    }
+    assert_eq!(
+        t.directors[0].lbctl(&["-L", "--daemon"]),
+        "master sync daemon (mcast=eth0, syncid=0, maxlen=1472, port=8848, ttl=1)\n\
+         backup sync daemon (mcast=eth0, syncid=0, maxlen=1472, port=8848, ttl=1)\n"
+    );
+    t.wait_next_hops(HA_VIP, &[0, 1], BGP_LIMIT);
+    t.directors[1].lbctl(&["director", "drain"]);
+    t.wait_next_hops(HA_VIP, &[0], BGP_LIMIT);
+    let vip = SocketAddr::from((HA_VIP, PORT));
+    let mut streams = Vec::new();
+    let mut served_by = Vec::new();
+    {
+        let _in = t.client.enter();
+        for i in 0..6 {
+            let mut s = socket2_connect(vip, None).unwrap_or_else(|e| panic!("connect {i}: {e}"));
+            let answer = exchange(&mut s, &format!("c{i} 1")).expect("first line");
+            served_by.push(answer.split_once(' ').expect("name").0.to_string());
+            streams.push(s);
+        }
+    }
+    let on0 = conns_of(&t, 0, PORT);
+    assert_eq!(on0.len(), 6, "{on0:?}");
+    lb_tests::wait_until(
+        Duration::from_secs(10),
+        "director 1 has the synced connections",
+        || conns_of(&t, 1, PORT) == on0,
+    );
+    t.directors[1].lbctl(&["director", "undrain"]);
+    t.wait_next_hops(HA_VIP, &[0, 1], BGP_LIMIT);
+
+    // Director 0's link goes down: its BIRD and lbd run on, unreachable. The router drops its
+    // routes when the BGP hold timer (3 s) runs out; meanwhile the clients' TCP retransmits.
+    t.directors[0].ns.ip(&["link", "set", "eth0", "down"]);
+    t.wait_next_hops(HA_VIP, &[1], BGP_LIMIT);
+    {
+        let _in = t.client.enter();
+        for (i, s) in streams.iter_mut().enumerate() {
+            for n in 2..4 {
+                let line = format!("c{i} {n}");
+                let answer = patient_exchange(s, &line, Duration::from_secs(30));
+                assert_eq!(answer, format!("{} {line}", served_by[i]));
+            }
+        }
+    }
+    assert_eq!(reason(&t, 1, "drop_tcp_mid_flow"), 0);
+}
+
+#[test]
+fn a_director_that_starts_bulk_syncs_the_table_before_it_announces() {
+    require_root!();
+    HaTopology::check_binaries();
+    let mut t = HaTopology::new(2, 2);
+    const PORT: u16 = 7003;
+    let _lines: Vec<LineServer> = (0..2)
+        .map(|j| LineServer::start(&t.reals[j], &format!("rs{j}"), PORT))
+        .collect();
+    let base = |peer: std::net::Ipv4Addr| {
+        config()
+            .conn_table_size(65536)
+            .sync(json!({
+                "peers": [format!("{peer}:8848")],
+                "bulk_from": [format!("{peer}:8848")],
+            }))
+            .service(
+                tcp_service(HA_VIP, PORT)
+                    .scheduler("lc")
+                    .reals([real(ha_real(0)).dr(), real(ha_real(1)).dr()]),
+            )
+    };
+    // Director 0 alone (its bulk sync finds no one and it starts anyway).
+    let cfg0 = t.director_config(0, base(ha_director(1)));
+    t.start_lbd(0, &cfg0);
+    t.wait_next_hops(HA_VIP, &[0], BGP_LIMIT);
+    let vip = SocketAddr::from((HA_VIP, PORT));
+    let mut streams = Vec::new();
+    let mut served_by = Vec::new();
+    {
+        let _in = t.client.enter();
+        for i in 0..4 {
+            let mut s = socket2_connect(vip, None).unwrap_or_else(|e| panic!("connect {i}: {e}"));
+            let answer = exchange(&mut s, &format!("c{i} 1")).expect("first line");
+            served_by.push(answer.split_once(' ').expect("name").0.to_string());
+            streams.push(s);
+        }
+    }
+    let on0 = conns_of(&t, 0, PORT);
+    assert_eq!(on0.len(), 4, "{on0:?}");
+    // Director 0 sent them to a peer that was not there; it sends them again only as a
+    // refresh (minutes away). Director 1 starting now learns them by its bulk sync alone.
+    let cfg1 = t.director_config(1, base(ha_director(0)));
+    t.start_lbd(1, &cfg1);
+    lb_tests::wait_until(
+        Duration::from_secs(10),
+        "director 1 has director 0's connections",
+        || conns_of(&t, 1, PORT) == on0,
+    );
+    // Announced only after the bulk sync (lbd's log, in order).
+    t.wait_next_hops(HA_VIP, &[0, 1], BGP_LIMIT);
+    let log = plain(&std::fs::read_to_string(&t.directors[1].log).unwrap());
+    let bulk = log.find("bulk sync done").expect("bulk sync logged");
+    assert!(
+        log[bulk..]
+            .lines()
+            .next()
+            .unwrap()
+            .contains("connections=4"),
+        "{log}"
+    );
+    let announced = log.find("announced VIPs").expect("announced");
+    assert!(bulk < announced, "announced before the bulk sync:\n{log}");
+
+    // The router moves every flow to director 1: each goes on.
+    t.directors[0].lbctl(&["director", "drain"]);
+    t.wait_next_hops(HA_VIP, &[1], BGP_LIMIT);
+    {
+        let _in = t.client.enter();
+        for (i, s) in streams.iter_mut().enumerate() {
+            let line = format!("c{i} 2");
+            assert_eq!(
+                exchange(s, &line).unwrap_or_else(|e| panic!("{line}: {e}")),
+                format!("{} {line}", served_by[i])
+            );
+        }
+    }
+    assert_eq!(reason(&t, 1, "drop_tcp_mid_flow"), 0);
+}
+
+/// A log without its terminal colours (`ESC [ ... m`).
+fn plain(log: &str) -> String {
+    let mut out = String::with_capacity(log.len());
+    let mut chars = log.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

@@ -196,6 +196,22 @@ fn every_json_output_and_error_of_a_real_lbd_matches_its_schema() {
         &["-L", "--daemon", "--json"],
         b"",
     );
+    let started = ok(
+        "json/daemons.schema.json",
+        &["--start-daemon", "master", "--syncid", "7", "--json"],
+        b"",
+    );
+    assert_eq!(started["daemons"][0]["state"], "master", "{started}");
+    assert_eq!(started["daemons"][0]["syncid"], 7, "{started}");
+    assert_eq!(
+        started["daemons"][0]["mcast_group"], "224.0.0.81",
+        "{started}"
+    );
+    ok(
+        "json/daemons.schema.json",
+        &["--stop-daemon", "master", "--json"],
+        b"",
+    );
     let rules = ok("json/rules.schema.json", &["-S", "-n", "--json"], b"");
     assert!(
         rules["rules"][0].as_str().unwrap().starts_with("-A -t "),
@@ -341,7 +357,11 @@ fn every_json_output_and_error_of_a_real_lbd_matches_its_schema() {
         "usage",
     );
     err(&["-L", "--frob", "--json"], "usage");
-    err(&["--start-daemon", "master", "--json"], "not_supported");
+    err(&["--stop-daemon", "master", "--json"], "refused");
+    err(
+        &["--start-daemon", "backup", "--sync-maxlen", "20", "--json"],
+        "refused",
+    );
     let bad = t.workdir().join("bad.json");
     std::fs::write(
         &bad,

@@ -196,21 +196,14 @@ pub fn schema() -> Value {
         &format!("{sync}/mcast_group"),
         nullable("Ipv4Multicast"),
     );
-    // lbd's check of `mcast_interface` refuses '/' but not whitespace.
-    extend(
-        &mut v,
-        &format!("{sync}/mcast_interface"),
-        json!({
-            "minLength": 1,
-            "maxLength": MAX_INTERFACE_LEN,
-            "not": { "type": "string", "pattern": "/" },
-        }),
-    );
-    extend(
-        &mut v,
-        &format!("{sync}/peers/items"),
-        reference("UnicastSocketAddress"),
-    );
+    extend(&mut v, &format!("{sync}/mcast_interface"), ifname_rules());
+    for list in ["peers", "bulk_from"] {
+        extend(
+            &mut v,
+            &format!("{sync}/{list}/items"),
+            reference("UnicastSocketAddress"),
+        );
+    }
     extend(
         &mut v,
         "/$defs/SyncConfig",
