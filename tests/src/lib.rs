@@ -19,6 +19,7 @@ pub mod packet;
 pub mod servers;
 pub mod shim;
 pub mod solo;
+pub mod tempdir;
 pub mod testrun;
 pub mod topo;
 pub mod two_armed;

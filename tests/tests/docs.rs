@@ -9,27 +9,10 @@ use std::{
     process::Command,
 };
 
-use lb_tests::{netns::unique_name, topo::bin};
+use lb_tests::{tempdir::TempDir, topo::bin};
 
 fn docs() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs")
-}
-
-/// A temporary directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(what: &str) -> Self {
-        let p = std::env::temp_dir().join(unique_name(what));
-        std::fs::create_dir_all(&p).expect("temp dir");
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// Runs `program generate-docs DIR` and returns the files it wrote (relative to DIR).

@@ -19,28 +19,11 @@ use std::{
 };
 
 use lb_model::config::{address::not_unicast, schema::UNEXPRESSED};
-use lb_tests::{netns::unique_name, topo::bin};
+use lb_tests::{tempdir::TempDir, topo::bin};
 use serde_json::{Value, json};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// A temporary directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(what: &str) -> Self {
-        let p = std::env::temp_dir().join(unique_name(what));
-        std::fs::create_dir_all(&p).expect("temp dir");
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// What python's jsonschema says of each file and of each (definition, value) instance (the
