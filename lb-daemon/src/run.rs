@@ -178,10 +178,8 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
     if let (Some(l), Some(s)) = (bulk_listener, cfg.sync.clone()) {
         spawn_bulk_answers(&ctx, l, s);
     }
-    {
-        let c = ctx.clone();
-        std::thread::spawn(move || control::server::serve(listener, c));
-    }
+    // The metrics endpoint is bound before the control socket answers: a client that got an
+    // answer from lbd can scrape it.
     let metrics_addr = cfg.metrics_listen.unwrap_or_else(|| {
         crate::metrics::DEFAULT_LISTEN
             .parse()
@@ -191,6 +189,10 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
         Ok(_) => info!(address = %metrics_addr, "metrics endpoint ready"),
         // Forwarding matters more than metrics: say so and go on.
         Err(e) => warn!(address = %metrics_addr, "metrics endpoint not available: {e}"),
+    }
+    {
+        let c = ctx.clone();
+        std::thread::spawn(move || control::server::serve(listener, c));
     }
     info!(socket = %socket.display(), "control socket ready");
     notify_systemd(&[NotifyState::Ready]);
