@@ -11,7 +11,10 @@ use std::{
 
 use serde_json::Value;
 
-use crate::topo::{Topology, http_get};
+use crate::{
+    netns::Netns,
+    topo::{Topology, http_get},
+};
 
 /// The service `vip`:`port` in a `lbctl -L --json` listing.
 pub fn service(listing: &Value, vip: impl Display, port: u16) -> &Value {
@@ -118,14 +121,20 @@ impl Topology {
     /// `n` HTTP GETs from the client to `vip` over new connections: every one must succeed;
     /// returns how many each real server answered (by the name in its answer).
     pub fn requests(&self, vip: SocketAddr, n: u32) -> BTreeMap<String, u32> {
-        let _in = self.client.enter();
-        let mut answers = BTreeMap::new();
-        for i in 0..n {
-            let (status, body) =
-                http_get(vip, None).unwrap_or_else(|e| panic!("{vip}: connection {i} failed: {e}"));
-            assert_eq!(status, 200, "{vip}: connection {i}: {body}");
-            *answers.entry(body.trim().to_string()).or_default() += 1;
-        }
-        answers
+        requests_from(&self.client, vip, n)
     }
+}
+
+/// `n` HTTP GETs from `client`'s namespace to `vip` over new connections: every one must
+/// succeed; returns how many each real server answered (by the name in its answer).
+pub fn requests_from(client: &Netns, vip: SocketAddr, n: u32) -> BTreeMap<String, u32> {
+    let _in = client.enter();
+    let mut answers = BTreeMap::new();
+    for i in 0..n {
+        let (status, body) =
+            http_get(vip, None).unwrap_or_else(|e| panic!("{vip}: connection {i} failed: {e}"));
+        assert_eq!(status, 200, "{vip}: connection {i}: {body}");
+        *answers.entry(body.trim().to_string()).or_default() += 1;
+    }
+    answers
 }

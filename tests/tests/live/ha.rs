@@ -12,10 +12,10 @@ use std::{
 use lb_tests::{
     config::{check, config, real, tcp_service},
     ha::{HA_VIP, HA_VIP2, HaTopology, ha_director, ha_real},
-    listing::{real_servers_conns, service},
+    listing::{real_servers_conns, requests_from, service},
     require_root,
     servers::{LineServer, exchange},
-    topo::{HttpServer, http_get, lbctl, socket2_connect},
+    topo::{HttpServer, lbctl, socket2_connect},
 };
 use serde_json::{Value, json};
 
@@ -26,15 +26,7 @@ const BGP_LIMIT: Duration = Duration::from_secs(20);
 /// `n` GETs from the client to `vip`:80 over new connections; every one must succeed.
 /// Returns how many each real server answered.
 fn requests(t: &HaTopology, vip: SocketAddr, n: u32) -> BTreeMap<String, u32> {
-    let _in = t.client.enter();
-    let mut answers = BTreeMap::new();
-    for i in 0..n {
-        let (status, body) =
-            http_get(vip, None).unwrap_or_else(|e| panic!("{vip}: connection {i} failed: {e}"));
-        assert_eq!(status, 200, "{vip}: connection {i}: {body}");
-        *answers.entry(body.trim().to_string()).or_default() += 1;
-    }
-    answers
+    requests_from(&t.client, vip, n)
 }
 
 /// The connections director `i` has scheduled for service `vip`:`port` (its real servers'
