@@ -714,6 +714,17 @@ impl Topology {
         lbctl(&self.socket, args, stdin)
     }
 
+    /// Runs one command line as a user types it (`lbctl -A -t ...`: the words after the
+    /// first) and checks that it worked silently, as ipvsadm does.
+    pub fn lbctl_line(&self, line: &str) {
+        let args: Vec<&str> = line.split_whitespace().skip(1).collect();
+        let out = self.lbctl_output(&args, b"");
+        assert!(
+            out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+            "{line}: {out:?}"
+        );
+    }
+
     /// This topology's lbd state file (its own, so that parallel tests never share one).
     pub fn state_path(&self) -> PathBuf {
         self.workdir.join("state.json")

@@ -81,17 +81,6 @@ fn empty_config(t: &Topology) -> ConfigBuilder {
     t.config(&[]).no_services()
 }
 
-/// Runs one line of the seed example against the topology's lbd (the words after `lbctl`,
-/// as they are) and checks it worked silently, as ipvsadm does.
-fn run_line(t: &Topology, line: &str) {
-    let args: Vec<&str> = line.split_whitespace().skip(1).collect();
-    let out = t.lbctl_output(&args, b"");
-    assert!(
-        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
-        "{line}: {out:?}"
-    );
-}
-
 fn seed_reals() -> Vec<IpAddr> {
     (0..2).map(|i| seed_real(i).into()).collect()
 }
@@ -107,7 +96,7 @@ fn the_seed_example_verbatim_serves_http_from_both_real_servers() {
     require_root!();
     let mut t = seed_topology();
     for line in SEED {
-        run_line(&t, line);
+        t.lbctl_line(line);
     }
     assert_eq!(t.lbctl(&["-L", "-n"]), SEED_LISTING);
     t.wait_neighbours(&seed_reals());
@@ -177,7 +166,7 @@ fn the_seed_example_verbatim_serves_http_from_both_real_servers() {
         );
     }
     // -Z zeroes the counters.
-    run_line(&t, "lbctl -Z -t 192.168.0.1:80");
+    t.lbctl_line("lbctl -Z -t 192.168.0.1:80");
     let v = t.stats_listing();
     assert_eq!(v["services"][0]["stats"]["conns"], 0, "{v}");
     assert_eq!(
@@ -186,7 +175,7 @@ fn the_seed_example_verbatim_serves_http_from_both_real_servers() {
     );
     // -E makes the service persistent: the client then sticks to one real server, whose
     // template -c lists and --persistent-conn counts.
-    run_line(&t, "lbctl -E -t 192.168.0.1:80 -s rr -p 60");
+    t.lbctl_line("lbctl -E -t 192.168.0.1:80 -s rr -p 60");
     let answers = requests(&t, 6);
     assert_eq!(
         answers.len(),
@@ -235,7 +224,7 @@ fn save_clear_restore_apply_restart_and_sighup_keep_or_replace_the_state_as_told
     require_root!();
     let mut t = seed_topology();
     for line in SEED.iter().chain(&MORE) {
-        run_line(&t, line);
+        t.lbctl_line(line);
     }
     assert_eq!(t.lbctl(&["-S", "-n"]), SAVED);
     assert_eq!(
@@ -246,7 +235,7 @@ fn save_clear_restore_apply_restart_and_sighup_keep_or_replace_the_state_as_told
     let config = t.lbctl(&["get", "config"]);
 
     // -S, -C, -R: the same state again.
-    run_line(&t, "lbctl -C");
+    t.lbctl_line("lbctl -C");
     assert_eq!(
         t.lbctl(&["-L", "-n"]),
         "IP Virtual Server version 1.2.1 (size=65536)\n\

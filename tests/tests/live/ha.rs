@@ -174,6 +174,27 @@ fn vips_are_announced_through_bird_per_healthy_director_and_withdrawn_on_failure
 }
 
 /// The connections of `lbctl -L -c -n --json` on director `i` to `vip`:`port`, as (client port,
+/// `n` line connections from the client to `vip`, each with its first line (`cI 1`) answered
+/// whole; the connections and the real server that answered each.
+fn open_streams(
+    t: &HaTopology,
+    vip: SocketAddr,
+    n: usize,
+) -> (Vec<std::net::TcpStream>, Vec<String>) {
+    let _in = t.client.enter();
+    let mut streams = Vec::new();
+    let mut served_by = Vec::new();
+    for i in 0..n {
+        let mut s = socket2_connect(vip, None).unwrap_or_else(|e| panic!("connect {i}: {e}"));
+        let answer = exchange(&mut s, &format!("c{i} 1")).expect("first line");
+        let (name, rest) = answer.split_once(' ').expect("name and line");
+        assert_eq!(rest, format!("c{i} 1"));
+        served_by.push(name.to_string());
+        streams.push(s);
+    }
+    (streams, served_by)
+}
+
 /// real server address, state).
 fn conns_of(t: &HaTopology, i: usize, port: u16) -> Vec<(u16, String, String)> {
     let v: Value =
@@ -226,19 +247,7 @@ fn connections_synced_by_multicast_survive_the_router_moving_them_to_the_other_d
     t.wait_next_hops(HA_VIP, &[0], BGP_LIMIT);
 
     let vip = SocketAddr::from((HA_VIP, PORT));
-    let mut streams = Vec::new();
-    let mut served_by = Vec::new();
-    {
-        let _in = t.client.enter();
-        for i in 0..6 {
-            let mut s = socket2_connect(vip, None).unwrap_or_else(|e| panic!("connect {i}: {e}"));
-            let answer = exchange(&mut s, &format!("c{i} 1")).expect("first line");
-            let (name, rest) = answer.split_once(' ').expect("name and line");
-            assert_eq!(rest, format!("c{i} 1"));
-            served_by.push(name.to_string());
-            streams.push(s);
-        }
-    }
+    let (mut streams, served_by) = open_streams(&t, vip, 6);
     let ports: Vec<u16> = {
         let mut p: Vec<u16> = streams
             .iter()
@@ -468,17 +477,7 @@ fn a_director_whose_link_goes_down_loses_no_synced_connection() {
     t.directors[1].lbctl(&["director", "drain"]);
     t.wait_next_hops(HA_VIP, &[0], BGP_LIMIT);
     let vip = SocketAddr::from((HA_VIP, PORT));
-    let mut streams = Vec::new();
-    let mut served_by = Vec::new();
-    {
-        let _in = t.client.enter();
-        for i in 0..6 {
-            let mut s = socket2_connect(vip, None).unwrap_or_else(|e| panic!("connect {i}: {e}"));
-            let answer = exchange(&mut s, &format!("c{i} 1")).expect("first line");
-            served_by.push(answer.split_once(' ').expect("name").0.to_string());
-            streams.push(s);
-        }
-    }
+    let (mut streams, served_by) = open_streams(&t, vip, 6);
     let on0 = conns_of(&t, 0, PORT);
     assert_eq!(on0.len(), 6, "{on0:?}");
     lb_tests::wait_until(
@@ -533,17 +532,7 @@ fn a_director_that_starts_bulk_syncs_the_table_before_it_announces() {
     t.start_lbd(0, &cfg0);
     t.wait_next_hops(HA_VIP, &[0], BGP_LIMIT);
     let vip = SocketAddr::from((HA_VIP, PORT));
-    let mut streams = Vec::new();
-    let mut served_by = Vec::new();
-    {
-        let _in = t.client.enter();
-        for i in 0..4 {
-            let mut s = socket2_connect(vip, None).unwrap_or_else(|e| panic!("connect {i}: {e}"));
-            let answer = exchange(&mut s, &format!("c{i} 1")).expect("first line");
-            served_by.push(answer.split_once(' ').expect("name").0.to_string());
-            streams.push(s);
-        }
-    }
+    let (mut streams, served_by) = open_streams(&t, vip, 4);
     let on0 = conns_of(&t, 0, PORT);
     assert_eq!(on0.len(), 4, "{on0:?}");
     // Director 0 sent them to a peer that was not there; it sends them again only as a

@@ -25,17 +25,6 @@ const SEED: [&str; 3] = [
     "lbctl -a -t 192.168.0.1:80 -r 172.16.0.2:80 -m",
 ];
 
-/// Runs one lbctl line (the words after `lbctl`) and checks it worked silently, as ipvsadm
-/// does.
-fn run_line(t: &Topology, line: &str) {
-    let args: Vec<&str> = line.split_whitespace().skip(1).collect();
-    let out = t.lbctl_output(&args, b"");
-    assert!(
-        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
-        "{line}: {out:?}"
-    );
-}
-
 /// `addr:port` as ipvsadm writes it (IPv6 in brackets).
 fn endpoint(addr: IpAddr, port: u16) -> String {
     SocketAddr::new(addr, port).to_string()
@@ -190,7 +179,7 @@ fn the_seed_example_verbatim_on_a_two_armed_director() {
     }
     assert!(s.contains("\n  eth1: index "), "{s}");
     for line in SEED {
-        run_line(&t, line);
+        t.lbctl_line(line);
     }
     serves_twenty_and_holds_six(&t, VIP.into(), &t.two_armed_reals(false), "Masq");
     replies_were_rewritten(&t);
@@ -216,12 +205,12 @@ fn replies_were_rewritten(t: &Topology) {
 /// flag `flag` (`-m`, `-g`, `-i`).
 fn configure(t: &Topology, vip: IpAddr, v6: bool, flag: &str) {
     let svc = endpoint(vip, PORT);
-    run_line(t, &format!("lbctl -A -t {svc} -s rr"));
+    t.lbctl_line(&format!("lbctl -A -t {svc} -s rr"));
     for r in t.two_armed_reals(v6) {
-        run_line(
-            t,
-            &format!("lbctl -a -t {svc} -r {} {flag}", endpoint(r, PORT)),
-        );
+        t.lbctl_line(&format!(
+            "lbctl -a -t {svc} -r {} {flag}",
+            endpoint(r, PORT)
+        ));
     }
 }
 
@@ -342,12 +331,12 @@ fn a_flap_of_the_client_side_link_keeps_the_stream_and_new_connections_succeed_w
     t.start_two_armed(&cfg);
     configure(&t, VIP.into(), false, "-m");
     let svc = endpoint(VIP.into(), STREAM_PORT);
-    run_line(&t, &format!("lbctl -A -t {svc} -s rr"));
+    t.lbctl_line(&format!("lbctl -A -t {svc} -s rr"));
     for r in t.two_armed_reals(false) {
-        run_line(
-            &t,
-            &format!("lbctl -a -t {svc} -r {} -m", endpoint(r, STREAM_PORT)),
-        );
+        t.lbctl_line(&format!(
+            "lbctl -a -t {svc} -r {} -m",
+            endpoint(r, STREAM_PORT)
+        ));
     }
     wait_neighbours_of(&t, &t.two_armed_reals(false));
     let stream_to = SocketAddr::new(VIP.into(), STREAM_PORT);
@@ -540,12 +529,12 @@ fn a_tcp_upload_to_tun_real_servers_behind_a_smaller_mtu_completes() {
     let cfg = t.two_armed_config();
     t.start_two_armed(&cfg);
     let svc = endpoint(VIP.into(), SINK_PORT);
-    run_line(&t, &format!("lbctl -A -t {svc} -s rr"));
+    t.lbctl_line(&format!("lbctl -A -t {svc} -s rr"));
     for r in t.two_armed_reals(false) {
-        run_line(
-            &t,
-            &format!("lbctl -a -t {svc} -r {} -i", endpoint(r, SINK_PORT)),
-        );
+        t.lbctl_line(&format!(
+            "lbctl -a -t {svc} -r {} -i",
+            endpoint(r, SINK_PORT)
+        ));
     }
     wait_neighbours_of(&t, &t.two_armed_reals(false));
     let data: Vec<u8> = (0..UPLOAD).map(|i| (i * 7 + i / 1024) as u8).collect();
