@@ -10,6 +10,7 @@
 mod atomicity;
 mod ctl;
 mod daemon;
+mod failover;
 mod flood;
 mod forwarding;
 mod fuzz;
