@@ -8,6 +8,7 @@
 //! time here.
 
 mod atomicity;
+mod balance;
 mod ctl;
 mod daemon;
 mod failover;
