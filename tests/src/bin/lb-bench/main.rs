@@ -491,9 +491,15 @@ fn main() {
         }));
     }
     let chain_wanted = only.as_deref().is_none_or(|w| {
-        ["chain_floor", "chain_nat_16k_flows", "chain_nat_new_flows"]
-            .iter()
-            .any(|n| n.contains(w))
+        [
+            "chain_floor",
+            "chain_nat_16k_flows",
+            "chain_nat_new_flows",
+            "chain_nftables_16k_flows",
+            "chain_nftables_new_flows",
+        ]
+        .iter()
+        .any(|n| n.contains(w))
     });
     let veth_chain = if chain_wanted {
         assert!(cases.len() < CHAIN_CASE, "the chain's tuple range is taken");
