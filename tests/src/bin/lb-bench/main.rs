@@ -517,6 +517,7 @@ fn main() {
         serde_json::Value::Null
     };
     let table = table_memory();
+    let walk = conn_walk(&h);
     let programs = program_sizes(&mut h, load_ms);
     let rr = if only.as_deref().is_none_or(|w| "rr_cursor".contains(w)) {
         rr_cursor(&mut h, &rr_packet, &mh_packet, repeat, rounds)
@@ -536,6 +537,7 @@ fn main() {
         "baseline_ns": base,
         "cases": json,
         "connection_table": table,
+        "connection_table_walk": walk,
         "programs": programs,
         "rr_cursor": rr,
         "veth_chain": veth_chain,
@@ -819,41 +821,23 @@ fn table_memory() -> serde_json::Value {
     let wanted: Vec<&str> = std::iter::once(map_name::CONNS)
         .chain(map_name::BENCH_TABLES)
         .collect();
-    // This process's map fds, by map id.
-    let mut ours = std::collections::HashMap::new();
-    if let Ok(dir) = std::fs::read_dir("/proc/self/fdinfo") {
-        for e in dir.flatten() {
-            let Ok(text) = std::fs::read_to_string(e.path()) else {
-                continue;
-            };
-            if let Some(id) = fdinfo_field(&text, "map_id:") {
-                ours.insert(id, text);
-            }
-        }
-    }
     let mut v = serde_json::Map::new();
-    for m in aya::maps::loaded_maps().flatten() {
-        let Some(name) = m.name_as_str() else {
-            continue;
-        };
-        if !wanted.contains(&name) {
+    for (name, _, text) in our_maps() {
+        if !wanted.contains(&name.as_str()) {
             continue;
         }
-        let Some(text) = ours.get(&(m.id() as u64)) else {
-            continue;
-        };
         let (Some(memlock), Some(max)) = (
-            fdinfo_field(text, "memlock:"),
-            fdinfo_field(text, "max_entries:"),
+            fdinfo_field(&text, "memlock:"),
+            fdinfo_field(&text, "max_entries:"),
         ) else {
             continue;
         };
         v.insert(
-            name.to_string(),
+            name,
             serde_json::json!({
                 "max_entries": max,
-                "key_size": fdinfo_field(text, "key_size:"),
-                "value_size": fdinfo_field(text, "value_size:"),
+                "key_size": fdinfo_field(&text, "key_size:"),
+                "value_size": fdinfo_field(&text, "value_size:"),
                 "memlock_bytes": memlock,
                 "bytes_per_entry": memlock as f64 / max as f64,
             }),
@@ -869,6 +853,63 @@ fn table_memory() -> serde_json::Value {
         );
     }
     serde_json::Value::Object(v)
+}
+
+/// This process's maps (other processes may have maps of the same names): name, id and
+/// fdinfo text.
+fn our_maps() -> Vec<(String, u32, String)> {
+    let mut ours = std::collections::HashMap::new();
+    if let Ok(dir) = std::fs::read_dir("/proc/self/fdinfo") {
+        for e in dir.flatten() {
+            let Ok(text) = std::fs::read_to_string(e.path()) else {
+                continue;
+            };
+            if let Some(id) = fdinfo_field(&text, "map_id:") {
+                ours.insert(id, text);
+            }
+        }
+    }
+    aya::maps::loaded_maps()
+        .flatten()
+        .filter_map(|m| {
+            let text = ours.get(&(m.id() as u64))?;
+            Some((m.name_as_str()?.to_string(), m.id(), text.clone()))
+        })
+        .collect()
+}
+
+/// What reading the whole IPv4 connection table costs lbd's upkeep (expiry, listings,
+/// sync), with the table as the cases left it (full, or nearly): key by key (two system calls
+/// an entry, the way aya iterates a map) and by batches (`Dataplane::connections`, which
+/// also reads the IPv6 table and the unconfirmed slots).
+fn conn_walk(h: &Harness) -> serde_json::Value {
+    use aya::maps::{HashMap, Map, MapData};
+    use lb_common::{Conn, ConnKey4};
+    let Some((_, id, _)) = our_maps()
+        .into_iter()
+        .find(|(n, _, _)| n == map_name::CONNS)
+    else {
+        return serde_json::Value::Null;
+    };
+    let map = MapData::from_id(id).expect("the connection table by id");
+    let table: HashMap<MapData, ConnKey4, Conn> =
+        HashMap::try_from(Map::HashMap(map)).expect("a hash map");
+    let t = std::time::Instant::now();
+    let one_by_one = table.iter().filter(|r| r.is_ok()).count();
+    let key_ms = t.elapsed().as_secs_f64() * 1e3;
+    let t = std::time::Instant::now();
+    let batched = h.dp.connections().len();
+    let batch_ms = t.elapsed().as_secs_f64() * 1e3;
+    println!(
+        "connection table walk: {one_by_one} entries key by key in {key_ms:.0} ms, \
+         {batched} (both tables and the unconfirmed slots) by batches in {batch_ms:.0} ms"
+    );
+    serde_json::json!({
+        "entries_key_by_key": one_by_one,
+        "key_by_key_ms": key_ms,
+        "entries_batched": batched,
+        "batched_ms": batch_ms,
+    })
 }
 
 /// The size of `lb` and `lb_icmp` as the kernel has them: instructions the verifier went
