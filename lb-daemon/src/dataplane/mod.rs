@@ -318,6 +318,21 @@ impl Dataplane {
         Ok(())
     }
 
+    /// Detaches `lb` from `iface` (a config change removed it): its pinned link is removed.
+    /// Returns whether it was attached. Without a pin directory links are not tracked by
+    /// interface and nothing is detached.
+    pub fn detach(&mut self, iface: &str) -> Result<bool> {
+        let Some(dir) = self.pin_dir.clone() else {
+            return Ok(false);
+        };
+        let path = dir.join(links::pin_name(iface));
+        self.link_pins.retain(|p| *p != path);
+        links::detach(&dir, iface).map_err(|e| DataplaneError::Link {
+            path,
+            detail: e.to_string(),
+        })
+    }
+
     /// Detaches `lb` from the interfaces a running data plane was attached to that are not
     /// in `keep` (their pinned links are removed). Returns them.
     pub fn detach_others(&mut self, keep: &[String]) -> Result<Vec<String>> {

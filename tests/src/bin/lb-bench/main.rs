@@ -21,6 +21,8 @@
 //! Rounds are interleaved across cases; the report gives each case's median ns/packet and the
 //! median (and spread) of its per-round ratio to that round's `xdp_tx`.
 
+mod chain;
+
 use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
     time::Duration,
@@ -46,6 +48,8 @@ const TCP_SYN: u8 = 0x02;
 const TCP_ACK: u8 = 0x10;
 /// Each case's tuple numbers: `index << CASE_SHIFT ..`, so ranges never meet.
 const CASE_SHIFT: u32 = 26;
+/// The veth chain's tuple numbers start at this case index's range (past every table case).
+const CHAIN_CASE: usize = 60;
 /// The flood case's established flows.
 const FLOOD_ESTABLISHED: u32 = 4096;
 /// In the flood case, one packet in this many is of an established flow: each of them is
@@ -217,6 +221,11 @@ fn main() {
             tcp_service(VIP, 85)
                 .scheduler("rr")
                 .reals(by(&reals, RealBuilder::tun)),
+        )
+        .service(
+            tcp_service(VIP, chain::PORT)
+                .scheduler("mh")
+                .reals((0..chain::REALS).map(|i| real(chain::real(i)).nat())),
         );
     let neighbours: Vec<IpAddr> = many
         .iter()
@@ -481,6 +490,32 @@ fn main() {
             "counters_last_round": c.last_delta.iter().map(|(n, v)| (n.to_string(), *v)).collect::<std::collections::BTreeMap<_, _>>(),
         }));
     }
+    let chain_wanted = only.as_deref().is_none_or(|w| {
+        [
+            "chain_floor",
+            "chain_nat_16k_flows",
+            "chain_nat_new_flows",
+            "chain_nftables_16k_flows",
+            "chain_nftables_new_flows",
+        ]
+        .iter()
+        .any(|n| n.contains(w))
+    });
+    let veth_chain = if chain_wanted {
+        assert!(cases.len() < CHAIN_CASE, "the chain's tuple range is taken");
+        let c = chain::Chain::new(&mut h);
+        let (doc, chain_failed) = chain::bench(
+            &mut h,
+            &c,
+            (repeat / 4).max(1000),
+            rounds,
+            (CHAIN_CASE as u32) << CASE_SHIFT,
+        );
+        failed.extend(chain_failed);
+        doc
+    } else {
+        serde_json::Value::Null
+    };
     let table = table_memory();
     let programs = program_sizes(&mut h, load_ms);
     let rr = if only.as_deref().is_none_or(|w| "rr_cursor".contains(w)) {
@@ -503,6 +538,7 @@ fn main() {
         "connection_table": table,
         "programs": programs,
         "rr_cursor": rr,
+        "veth_chain": veth_chain,
         "control_plane": control_plane,
         "regime_failures": failed,
     });
@@ -772,6 +808,7 @@ fn shim_state(h: &mut Harness, c: &Case, mode: u32, first: u32, est_base: u32, e
             est_n: FLOOD_ESTABLISHED,
             est_i,
             table: c.table,
+            redirect: 0,
         },
     );
 }
