@@ -21,6 +21,7 @@ mod json;
 mod limits;
 mod ops;
 mod packaging;
+mod port_zero;
 mod restart;
 mod reuse;
 mod trace;
