@@ -13,14 +13,14 @@ use std::{net::SocketAddr, time::Duration};
 
 use lb_tests::{
     config::{ConfigBuilder, config, real, tcp_service},
-    ha::{HA_VIP, HaTopology, ha_director, ha_real, stream_round},
+    ha::{HA_VIP, HaTopology, ha_director, ha_real, plain, stream_round},
     require_root,
     servers::LineServer,
     wait_until,
 };
 use serde_json::json;
 
-use super::ha::{BGP_LIMIT, conns_of, counts, plain, reason, scheduled};
+use super::ha::{BGP_LIMIT, conns_of, counts, reason, scheduled};
 
 /// The connections, and the lines each sends per round (of 200 bytes: 4 KB a round).
 const CONNS: usize = 200;

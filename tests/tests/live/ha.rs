@@ -11,7 +11,7 @@ use std::{
 
 use lb_tests::{
     config::{check, config, real, tcp_service},
-    ha::{HA_VIP, HA_VIP2, HaTopology, ha_director, ha_real},
+    ha::{HA_VIP, HA_VIP2, HaTopology, ha_director, ha_real, plain},
     listing::{real_servers_conns, requests_from, service},
     require_root,
     servers::{LineServer, exchange},
@@ -631,22 +631,4 @@ fn a_director_that_starts_bulk_syncs_the_table_before_it_announces() {
         }
     }
     assert_eq!(reason(&t, 1, "drop_tcp_mid_flow"), 0);
-}
-
-/// A log without its terminal colours (`ESC [ ... m`).
-pub(crate) fn plain(log: &str) -> String {
-    let mut out = String::with_capacity(log.len());
-    let mut chars = log.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for d in chars.by_ref() {
-                if d == 'm' {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
