@@ -107,6 +107,8 @@ const APT_PACKAGES: &[&str] = &[
     "util-linux",
     // The high-availability tests: a router and directors announcing VIPs through BIRD 2.
     "bird2",
+    // The benchmark's peer in the veth chain: the kernel's own DNAT (nftables).
+    "nftables",
 ];
 const BPF_LINKER_VERSION: &str = "0.13.0";
 const LLVM_PREFIX: &str = "/usr/lib/llvm-22";

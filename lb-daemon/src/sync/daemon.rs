@@ -283,12 +283,14 @@ fn apply(c: &SyncConn, dp: &mut Dataplane, plan: &Planner, n: &mut ApplyCounters
         return;
     }
     let (client, virt, dest) = c.addrs.ips();
-    let vk = vip_key(protocol, virt, c.vport);
-    let Some(real) = plan
-        .real_ids(&vk)
-        .into_iter()
-        .find(|(a, p, _)| *a == dest && *p == c.dport)
-        .map(|(_, _, id)| id)
+    let find = |vport: u16, dport: u16| {
+        plan.real_ids(&vip_key(protocol, virt, vport))
+            .into_iter()
+            .find(|(a, p, _)| *a == dest && *p == dport)
+            .map(|(_, _, id)| id)
+    };
+    // Else the VIP's port-0 service, whose real servers (port 0) take the client's port.
+    let Some(real) = find(c.vport, c.dport).or_else(|| find(0, 0).filter(|_| c.dport == c.vport))
     else {
         n.unknown += 1;
         return;

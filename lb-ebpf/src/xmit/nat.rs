@@ -118,7 +118,7 @@ pub fn reply(
     send_or_pass(ctx, nh, pkt.flow.family, reason::NAT_REPLY)
 }
 
-/// Replaces the source or destination address and port, decrements TTL / hop limit (with
+/// Replaces the source or destination address and port (port 0: keeps it), decrements TTL / hop limit (with
 /// `ttl`; a packet handed to the kernel has it decremented there), and fixes the IPv4 and
 /// TCP/UDP checksums. Everything is checked before anything is written.
 /// A later fragment has no transport header: only its address changes (the first
@@ -159,6 +159,9 @@ fn rewrite(
     // SAFETY: both pointers were checked just above.
     unsafe {
         let old_port = port_p.read_unaligned();
+        // Port 0: a port-0 service's reply keeps its port (its real server's port is the
+        // client's destination port).
+        let port = if port == 0 { old_port } else { port };
         let old_l4c = l4_csum.read_unaligned();
         port_p.write_unaligned(port);
         // A UDP checksum of 0 means "none" (RFC 768; not allowed over IPv6, RFC 8200 8.1)

@@ -61,6 +61,9 @@ impl std::fmt::Display for ServiceKey {
 pub struct ServiceConfig<F: Form = super::Checked> {
     pub protocol: Protocol,
     pub vip: IpAddr,
+    /// The service's port; 0 for every port of the VIP and protocol that no service of its
+    /// own takes (ipvsadm `-t VIP:0 -p`): such a service must be persistent, and its real
+    /// servers take each connection's destination port.
     pub port: u16,
     /// ipvsadm scheduler name; ipvsadm's default is `wlc`.
     #[serde(default = "F::default_scheduler")]
@@ -289,8 +292,12 @@ fn validate(cfg: &Config<Raw>, s: &ServiceConfig<Raw>, sp: &str, err: &mut Error
     if let Some(why) = super::address::not_unicast(s.vip) {
         err.add(format!("{sp}.vip"), why);
     }
-    if s.port == 0 {
-        err.add(format!("{sp}.port"), "port 0 is not allowed (1 to 65535)");
+    if s.port == 0 && s.persistent.is_none() {
+        // ipvsadm's own check, and IPVS's (a port-0 service schedules only with persistence).
+        err.add(
+            format!("{sp}.port"),
+            "Zero port specified for non-persistent service: a port-0 service (every port of its VIP) must be persistent (set persistent)",
+        );
     }
     let name = s.scheduler.as_str();
     let sched: Option<Scheduler> = match name.parse() {

@@ -8,8 +8,10 @@
 //! time here.
 
 mod atomicity;
+mod balance;
 mod ctl;
 mod daemon;
+mod failover;
 mod flood;
 mod forwarding;
 mod fuzz;
@@ -19,6 +21,7 @@ mod json;
 mod limits;
 mod ops;
 mod packaging;
+mod port_zero;
 mod restart;
 mod reuse;
 mod trace;

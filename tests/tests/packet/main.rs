@@ -21,6 +21,7 @@ mod ipv4;
 mod ipv6;
 mod mid_flow;
 mod object;
+mod port_zero;
 mod real_ids;
 mod reuse;
 mod sched_limits;

@@ -283,7 +283,6 @@ pub fn schema() -> Value {
 
     // Services.
     replace(&mut v, &format!("{svc}/vip"), reference("UnicastAddress"));
-    extend(&mut v, &format!("{svc}/port"), json!({ "minimum": 1 }));
     extend(
         &mut v,
         &format!("{svc}/scheduler"),
