@@ -12,6 +12,7 @@ mod ctl;
 mod daemon;
 mod flood;
 mod forwarding;
+mod ftp;
 mod fuzz;
 mod ha;
 mod health;

@@ -101,7 +101,15 @@ fn nft_ruleset() -> String {
 }
 
 fn nft_dnat_count(ns: &Netns) -> u64 {
-    let out = ns.exec(&["nft", "-j", "list", "counter", "ip", "lb_bench", "new_conns"]);
+    let out = ns.exec(&[
+        "nft",
+        "-j",
+        "list",
+        "counter",
+        "ip",
+        "lb_bench",
+        "new_conns",
+    ]);
     let v: serde_json::Value = serde_json::from_str(&out).expect("nft -j");
     v["nftables"]
         .as_array()
