@@ -121,6 +121,11 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
         state_file: state_file.map(Path::to_path_buf),
         started: cfg.clone(),
     };
+    // What an lbd that died left announced leads the router to a director that holds no
+    // connection yet: withdrawn before anything else.
+    if !adopted {
+        ctx.announcer.withdraw_stale();
+    }
     let (mut ftp_early, mut ftp_warned) = (None, false);
     let started = (|| -> Result<()> {
         let report = ctx.set_desired(&cfg).context("filling the maps")?;

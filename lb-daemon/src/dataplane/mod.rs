@@ -5,6 +5,7 @@
 //! upkeep have their own methods.
 
 mod apply;
+pub mod batch;
 mod conns;
 mod ftp;
 pub mod links;
@@ -648,7 +649,7 @@ impl Dataplane {
 
     /// The persistence templates (walks the whole map).
     pub fn persist_templates(&self) -> Vec<(PersistKey, Template)> {
-        self.persist.iter().filter_map(|r| r.ok()).collect()
+        batch::entries(&self.persist)
     }
 
     pub fn delete_persist(&mut self, key: &PersistKey) -> bool {
@@ -670,7 +671,7 @@ impl Dataplane {
 
     /// The `lblc` / `lblcr` locality entries (walks the whole map).
     pub fn locality_entries(&self) -> Vec<(PersistKey, Locality)> {
-        self.locality.iter().filter_map(|r| r.ok()).collect()
+        batch::entries(&self.locality)
     }
 
     pub fn locality(&self, key: &PersistKey) -> Option<Locality> {
@@ -709,13 +710,11 @@ impl Dataplane {
     /// Every connection entry: the confirmed tables' (both families) and the unconfirmed
     /// ones (flag `CONN_F_UNCONFIRMED`), for listings, expiry and tests.
     pub fn connections(&self) -> Vec<(FlowKey, Conn)> {
-        let mut v: Vec<(FlowKey, Conn)> = self
-            .conns
-            .iter()
-            .filter_map(|r| r.ok())
+        let mut v: Vec<(FlowKey, Conn)> = batch::entries(&self.conns)
+            .into_iter()
             .map(|(k, c)| (k.flow(), c))
             .collect();
-        v.extend(self.conns6.iter().filter_map(|r| r.ok()));
+        v.extend(batch::entries(&self.conns6));
         v.extend(self.new_conns());
         v
     }

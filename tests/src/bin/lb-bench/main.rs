@@ -85,7 +85,7 @@ enum Regime {
 const FLOOD_MODE_RECORDED_MAX: u64 = 64;
 
 /// (name, what, program, packet, shim mode, config flags, regime, warm-up first)
-type Row = (
+type TableRow = (
     &'static str,
     &'static str,
     &'static str,
@@ -261,7 +261,7 @@ fn main() {
     let (rr_packet, mh_packet) = (syn(85), syn(80));
     use Regime::*;
     #[rustfmt::skip]
-    let mut table: Vec<Row> = vec![
+    let mut table: Vec<TableRow> = vec![
         ("xdp_drop", "XDP_DROP, nothing else", "bench_drop", ack(80), BENCH_FIXED, 0, Baseline, false),
         ("xdp_tx", "swap MACs, XDP_TX (the baseline)", "bench_tx", ack(80), BENCH_FIXED, 0, Baseline, false),
         ("established_tun", "an established TCP flow, tun (IPIP), mh", "lb", ack(80), BENCH_FIXED, 0, Hits, true),
@@ -449,46 +449,26 @@ fn main() {
         }
     }
     let base = median(&cases[base_idx].samples);
-    println!(
-        "{:<22} {:>9} {:>8} {:>13}  what",
-        "case", "ns/packet", "x xdp_tx", "[spread]"
-    );
+    report_header("case", "x xdp_tx");
     let mut json = Vec::new();
     let mut failed = Vec::new();
     for c in &cases {
-        let m = median(&c.samples);
-        let r = median(&c.ratios);
-        let (lo, hi) = spread(&c.ratios);
-        println!(
-            "{:<22} {:>9.1} {:>8.2} {:>13}  {}{}",
-            c.name,
-            m,
-            r,
-            format!("[{lo:.2}-{hi:.2}]"),
-            c.what,
-            if c.failure.is_some() {
-                "  ** REGIME FAILED **"
-            } else {
-                ""
-            }
-        );
         if let Some(f) = &c.failure {
             failed.push(format!("{}: {f}", c.name));
         }
-        json.push(serde_json::json!({
-            "case": c.name,
-            "what": c.what,
-            "ns_per_packet": m,
-            "ratio_to_xdp_tx": r,
-            "ratio_min": lo,
-            "ratio_max": hi,
-            "samples_ns": c.samples,
-            "ratios": c.ratios,
-            "regime": format!("{:?}", c.regime),
-            "regime_ok": c.failure.is_none(),
-            "regime_failure": c.failure,
-            "counters_last_round": c.last_delta.iter().map(|(n, v)| (n.to_string(), *v)).collect::<std::collections::BTreeMap<_, _>>(),
-        }));
+        let mut row = report_row(
+            Row {
+                name: c.name,
+                what: c.what,
+                samples: &c.samples,
+                ratios: &c.ratios,
+                failure: &c.failure,
+                counters: &c.last_delta,
+            },
+            "ratio_to_xdp_tx",
+        );
+        row.insert("regime".into(), format!("{:?}", c.regime).into());
+        json.push(serde_json::Value::Object(row));
     }
     let chain_wanted = only.as_deref().is_none_or(|w| {
         [
@@ -517,6 +497,7 @@ fn main() {
         serde_json::Value::Null
     };
     let table = table_memory();
+    let walk = conn_walk(&h);
     let programs = program_sizes(&mut h, load_ms);
     let rr = if only.as_deref().is_none_or(|w| "rr_cursor".contains(w)) {
         rr_cursor(&mut h, &rr_packet, &mh_packet, repeat, rounds)
@@ -536,6 +517,7 @@ fn main() {
         "baseline_ns": base,
         "cases": json,
         "connection_table": table,
+        "connection_table_walk": walk,
         "programs": programs,
         "rr_cursor": rr,
         "veth_chain": veth_chain,
@@ -819,41 +801,23 @@ fn table_memory() -> serde_json::Value {
     let wanted: Vec<&str> = std::iter::once(map_name::CONNS)
         .chain(map_name::BENCH_TABLES)
         .collect();
-    // This process's map fds, by map id.
-    let mut ours = std::collections::HashMap::new();
-    if let Ok(dir) = std::fs::read_dir("/proc/self/fdinfo") {
-        for e in dir.flatten() {
-            let Ok(text) = std::fs::read_to_string(e.path()) else {
-                continue;
-            };
-            if let Some(id) = fdinfo_field(&text, "map_id:") {
-                ours.insert(id, text);
-            }
-        }
-    }
     let mut v = serde_json::Map::new();
-    for m in aya::maps::loaded_maps().flatten() {
-        let Some(name) = m.name_as_str() else {
-            continue;
-        };
-        if !wanted.contains(&name) {
+    for (name, _, text) in our_maps() {
+        if !wanted.contains(&name.as_str()) {
             continue;
         }
-        let Some(text) = ours.get(&(m.id() as u64)) else {
-            continue;
-        };
         let (Some(memlock), Some(max)) = (
-            fdinfo_field(text, "memlock:"),
-            fdinfo_field(text, "max_entries:"),
+            fdinfo_field(&text, "memlock:"),
+            fdinfo_field(&text, "max_entries:"),
         ) else {
             continue;
         };
         v.insert(
-            name.to_string(),
+            name,
             serde_json::json!({
                 "max_entries": max,
-                "key_size": fdinfo_field(text, "key_size:"),
-                "value_size": fdinfo_field(text, "value_size:"),
+                "key_size": fdinfo_field(&text, "key_size:"),
+                "value_size": fdinfo_field(&text, "value_size:"),
                 "memlock_bytes": memlock,
                 "bytes_per_entry": memlock as f64 / max as f64,
             }),
@@ -869,6 +833,63 @@ fn table_memory() -> serde_json::Value {
         );
     }
     serde_json::Value::Object(v)
+}
+
+/// This process's maps (other processes may have maps of the same names): name, id and
+/// fdinfo text.
+fn our_maps() -> Vec<(String, u32, String)> {
+    let mut ours = std::collections::HashMap::new();
+    if let Ok(dir) = std::fs::read_dir("/proc/self/fdinfo") {
+        for e in dir.flatten() {
+            let Ok(text) = std::fs::read_to_string(e.path()) else {
+                continue;
+            };
+            if let Some(id) = fdinfo_field(&text, "map_id:") {
+                ours.insert(id, text);
+            }
+        }
+    }
+    aya::maps::loaded_maps()
+        .flatten()
+        .filter_map(|m| {
+            let text = ours.get(&(m.id() as u64))?;
+            Some((m.name_as_str()?.to_string(), m.id(), text.clone()))
+        })
+        .collect()
+}
+
+/// What reading the whole IPv4 connection table costs lbd's upkeep (expiry, listings,
+/// sync), with the table as the cases left it (full, or nearly): key by key (two system calls
+/// an entry, the way aya iterates a map) and by batches (`Dataplane::connections`, which
+/// also reads the IPv6 table and the unconfirmed slots).
+fn conn_walk(h: &Harness) -> serde_json::Value {
+    use aya::maps::{HashMap, Map, MapData};
+    use lb_common::{Conn, ConnKey4};
+    let Some((_, id, _)) = our_maps()
+        .into_iter()
+        .find(|(n, _, _)| n == map_name::CONNS)
+    else {
+        return serde_json::Value::Null;
+    };
+    let map = MapData::from_id(id).expect("the connection table by id");
+    let table: HashMap<MapData, ConnKey4, Conn> =
+        HashMap::try_from(Map::HashMap(map)).expect("a hash map");
+    let t = std::time::Instant::now();
+    let one_by_one = table.iter().filter(|r| r.is_ok()).count();
+    let key_ms = t.elapsed().as_secs_f64() * 1e3;
+    let t = std::time::Instant::now();
+    let batched = h.dp.connections().len();
+    let batch_ms = t.elapsed().as_secs_f64() * 1e3;
+    println!(
+        "connection table walk: {one_by_one} entries key by key in {key_ms:.0} ms, \
+         {batched} (both tables and the unconfirmed slots) by batches in {batch_ms:.0} ms"
+    );
+    serde_json::json!({
+        "entries_key_by_key": one_by_one,
+        "key_by_key_ms": key_ms,
+        "entries_batched": batched,
+        "batched_ms": batch_ms,
+    })
 }
 
 /// The size of `lb` and `lb_icmp` as the kernel has them: instructions the verifier went
@@ -925,9 +946,7 @@ fn rr_cursor(
                     ..Default::default()
                 },
             );
-            let mut ctx = [0u8; 24];
-            ctx[4..8].copy_from_slice(&(packet.len() as u32).to_ne_bytes());
-            ctx[12..16].copy_from_slice(&h.ifindex.to_ne_bytes());
+            let ctx = lb_tests::shim::xdp_md(packet.len(), h.ifindex);
             let shim: &aya::programs::Xdp = h.dp.program("bench_shim").unwrap();
             let run = |cpu: usize| {
                 lb_tests::pin_to_cpu(cpu);
@@ -983,6 +1002,67 @@ fn rr_cursor(
         }));
     }
     serde_json::Value::Array(out)
+}
+
+/// The header of a table of cases.
+fn report_header(title: &str, ratio: &str) {
+    println!(
+        "{:<25} {:>9} {:>8} {:>13}  what",
+        title, "ns/packet", ratio, "[spread]"
+    );
+}
+
+/// One case's results, for its row in the printed table and bench.json.
+struct Row<'a> {
+    name: &'a str,
+    what: &'a str,
+    samples: &'a [f64],
+    ratios: &'a [f64],
+    failure: &'a Option<String>,
+    counters: &'a [(&'static str, u64)],
+}
+
+/// Prints a case's row (median ns per packet, median ratio and its spread, what it is,
+/// whether its regime failed) and returns its bench.json object, the ratio under `ratio_key`.
+fn report_row(c: Row, ratio_key: &str) -> serde_json::Map<String, serde_json::Value> {
+    let m = median(c.samples);
+    let r = median(c.ratios);
+    let (lo, hi) = spread(c.ratios);
+    println!(
+        "{:<25} {:>9.1} {:>8.2} {:>13}  {}{}",
+        c.name,
+        m,
+        r,
+        format!("[{lo:.2}-{hi:.2}]"),
+        c.what,
+        if c.failure.is_some() {
+            "  ** REGIME FAILED **"
+        } else {
+            ""
+        }
+    );
+    let counters: std::collections::BTreeMap<String, u64> = c
+        .counters
+        .iter()
+        .map(|(n, v)| (n.to_string(), *v))
+        .collect();
+    let v = serde_json::json!({
+        "case": c.name,
+        "what": c.what,
+        "ns_per_packet": m,
+        ratio_key: r,
+        "ratio_min": lo,
+        "ratio_max": hi,
+        "samples_ns": c.samples,
+        "ratios": c.ratios,
+        "regime_ok": c.failure.is_none(),
+        "regime_failure": c.failure,
+        "counters_last_round": counters,
+    });
+    match v {
+        serde_json::Value::Object(m) => m,
+        _ => unreachable!("a JSON object"),
+    }
 }
 
 fn median(v: &[f64]) -> f64 {
