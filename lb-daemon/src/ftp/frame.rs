@@ -202,3 +202,103 @@ fn fold(mut s: u32) -> u16 {
     }
     s as u16
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 1071 checksum, written out again here (not the module's `sum`/`fold`).
+    fn csum(parts: &[&[u8]]) -> u16 {
+        let bytes: Vec<u8> = parts.concat();
+        let mut s: u64 = 0;
+        for (i, b) in bytes.iter().enumerate() {
+            s += if i % 2 == 0 {
+                (*b as u64) << 8
+            } else {
+                *b as u64
+            };
+        }
+        while s > 0xffff {
+            s = (s & 0xffff) + (s >> 16);
+        }
+        !(s as u16)
+    }
+
+    /// An Ethernet + IPv4 + TCP frame with `payload`, one VLAN tag, and 4 bytes of padding.
+    fn frame(payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x81, 0x00, 0x00, 0x07, 0x08, 0x00]);
+        let total = 20 + 20 + payload.len();
+        let mut ip = vec![
+            0x45,
+            0,
+            (total >> 8) as u8,
+            total as u8,
+            0,
+            1,
+            0x40,
+            0,
+            64,
+            6,
+            0,
+            0,
+        ];
+        ip.extend_from_slice(&[198, 18, 1, 100, 198, 18, 0, 10]);
+        let mut tcp = vec![
+            0, 21, 0xc3, 0x50, 0, 0, 0x03, 0xe8, 0, 0, 0, 1, 0x50, 0x18, 0xff, 0xff,
+        ];
+        tcp.extend_from_slice(&[0, 0, 0, 0]);
+        f.extend_from_slice(&ip);
+        f.extend_from_slice(&tcp);
+        f.extend_from_slice(payload);
+        f.extend_from_slice(&[0xee; 4]);
+        f
+    }
+
+    fn check(f: &[u8], payload: &[u8]) {
+        let ip = &f[18..38];
+        assert_eq!(csum(&[ip]), 0, "IPv4 header checksum");
+        let total = u16::from_be_bytes([ip[2], ip[3]]) as usize;
+        assert_eq!(total, 40 + payload.len());
+        let seg = &f[38..18 + total];
+        assert_eq!(&seg[20..], payload);
+        let len = (seg.len() as u16).to_be_bytes();
+        let pseudo = [&ip[12..20], &[0, 6], &len[..]].concat();
+        assert_eq!(csum(&[&pseudo, seg]), 0, "TCP checksum");
+    }
+
+    #[test]
+    fn a_spliced_payload_gets_its_lengths_and_checksums() {
+        let old = b"227 Entering Passive Mode (198,18,0,11,234,96).\r\n";
+        let mut f = frame(old);
+        let mut t = TcpFrame::parse(&f).unwrap();
+        assert_eq!((t.ip, t.tcp, t.sport, t.dport), (18, 38, 21, 50000));
+        assert_eq!(&f[t.payload()], old);
+        assert_eq!(t.seq(&f), 1000);
+        let p = t.payload().start;
+        t.splice(&mut f, p + 27..p + 45, b"198,18,1,100,234,96");
+        t.set_seq(&mut f, 1004);
+        t.finish(&mut f);
+        check(&f, b"227 Entering Passive Mode (198,18,1,100,234,96).\r\n");
+        assert_eq!(TcpFrame::parse(&f).unwrap().seq(&f), 1004);
+        // Odd length, shorter than before.
+        let mut g = frame(old);
+        let mut t = TcpFrame::parse(&g).unwrap();
+        let p = t.payload().start;
+        t.splice(&mut g, p..p + 4, b"2");
+        t.finish(&mut g);
+        check(&g, b"2Entering Passive Mode (198,18,0,11,234,96).\r\n");
+    }
+
+    #[test]
+    fn what_is_not_tcp_over_ip_is_left_alone() {
+        let mut f = frame(b"x");
+        f[27] = 17;
+        assert_eq!(TcpFrame::parse(&f), Err(NotTcp::NotTcp));
+        let mut g = frame(b"x");
+        g[16] = 0x08;
+        g[17] = 0x06;
+        assert_eq!(TcpFrame::parse(&g), Err(NotTcp::NotIp));
+        assert_eq!(TcpFrame::parse(&frame(b"x")[..40]), Err(NotTcp::Truncated));
+    }
+}

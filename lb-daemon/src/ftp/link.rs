@@ -27,6 +27,14 @@ pub fn create() -> io::Result<()> {
     run(&["link", "set", READ, "up"])
 }
 
+/// Deletes the pair, if there is one (`lbd flush`).
+pub fn remove() -> io::Result<()> {
+    if index(INTO).is_ok() {
+        run(&["link", "del", INTO])?;
+    }
+    Ok(())
+}
+
 fn run(args: &[&str]) -> io::Result<()> {
     let out = Command::new("ip").args(args).output()?;
     if out.status.success() {

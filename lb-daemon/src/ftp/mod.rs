@@ -157,7 +157,7 @@ impl Helper {
                     t.set_seq(f, c.seq.seq_out(seq));
                     done.adjusted = true;
                 }
-                match words::reply(&f[payload.clone()]) {
+                let announced = match words::reply(&f[payload.clone()]) {
                     Some(Announce::Passive { addr, port, span }) => {
                         if let (IpAddr::V4(vip4), true) = (vip, IpAddr::V4(addr) == real_addr) {
                             let text = words::passive_text(vip4, port);
@@ -170,28 +170,21 @@ impl Helper {
                             done.rewritten = true;
                             self.rewrites += 1;
                         }
-                        done.expected = expect(
-                            dp,
-                            DataExpect::Passive {
-                                client: id.client,
-                                vip,
-                                port,
-                                real: real_id,
-                            },
-                        );
+                        Some(port)
                     }
-                    Some(Announce::ExtendedPassive { port }) => {
-                        done.expected = expect(
-                            dp,
-                            DataExpect::Passive {
-                                client: id.client,
-                                vip,
-                                port,
-                                real: real_id,
-                            },
-                        );
-                    }
-                    _ => {}
+                    Some(Announce::ExtendedPassive { port }) => Some(port),
+                    _ => None,
+                };
+                if let Some(port) = announced {
+                    done.expected = expect(
+                        dp,
+                        DataExpect::Passive {
+                            client: id.client,
+                            vip,
+                            port,
+                            real: real_id,
+                        },
+                    );
                 }
             }
             Way::FromClient => {
