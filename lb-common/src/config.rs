@@ -25,6 +25,9 @@ pub const CFG_F_SLOPPY_TCP: u32 = 1 << 3;
 /// in a closing state ends it and starts a new connection, scheduled and counted anew. Set
 /// by lbd from the config.
 pub const CFG_F_CONN_REUSE: u32 = 1 << 4;
+/// Some service has an FTP helper (`ftp`): a new flow that no service takes may be a data
+/// connection the helper expects ([`crate::map_name::FTP_EXPECT`]).
+pub const CFG_F_FTP: u32 = 1 << 5;
 /// Director-wide settings: the single entry of [`map_name::CONFIG`]. Written by lbd at start
 /// and on config change; read by `lb` per packet.
 #[repr(C)]

@@ -52,6 +52,11 @@ pub mod map_name {
     pub const TRACE_FILTER: &str = "lb_trace_flt";
     pub const PROGS: &str = "lb_progs";
     pub const ADDR_FILTER: &str = "lb_addr_flt";
+    /// Not pinned (a new program instance starts with none): FTP's expected data
+    /// connections ([`crate::ExpectKey`] -> [`crate::Expect`]).
+    pub const FTP_EXPECT: &str = "lb_ftp_expect";
+    /// Not pinned: the device map whose one entry is the interface lbd's FTP helper reads.
+    pub const FTP_HELPER: &str = "lb_ftp_helper";
     /// Not a map: the pinned XDP link of `lb` (a restarted or upgraded lbd swaps the program
     /// in it atomically).
     pub const LINK: &str = "link_lb";
@@ -137,6 +142,8 @@ pub mod capacity {
     /// Two bitmaps (VIP destinations, `nat` real-server sources).
     pub const ADDR_FILTER: u32 = 2 * ADDR_FILTER_WORDS;
     pub const DECAP_CONFIG: u32 = 1;
+    pub const FTP_EXPECT: u32 = crate::FTP_EXPECT_SIZE;
+    pub const FTP_HELPER: u32 = 1;
     pub const NH_CACHE: u32 = MAX_REALS;
     pub const REAL_CONNS: u32 = MAX_REALS;
     pub const REAL_LIMITS: u32 = MAX_REALS;
@@ -164,6 +171,7 @@ pub mod kind {
     pub const PERCPU_HASH: u32 = 5;
     pub const PERCPU_ARRAY: u32 = 6;
     pub const LRU_HASH: u32 = 9;
+    pub const DEVMAP: u32 = 14;
     pub const RINGBUF: u32 = 27;
 }
 
@@ -221,7 +229,7 @@ const fn spec(
 }
 
 /// Every map of the object, pinned ones in [`map_name::DIRECTOR`]'s order first.
-pub const MAPS: [MapSpec; 35] = {
+pub const MAPS: [MapSpec; 37] = {
     use layout::*;
     use map_name as n;
     const K: Option<&TypeLayout> = Some(&U32);
@@ -484,6 +492,22 @@ pub const MAPS: [MapSpec; 35] = {
             None,
         ),
         spec(
+            n::FTP_EXPECT,
+            capacity::FTP_EXPECT,
+            kind::LRU_HASH,
+            0,
+            Some(&EXPECT_KEY),
+            Some(&EXPECT),
+        ),
+        spec(
+            n::FTP_HELPER,
+            capacity::FTP_HELPER,
+            kind::DEVMAP,
+            0,
+            K,
+            None,
+        ),
+        spec(
             n::TWOS_DRAW,
             capacity::TWOS_DRAW,
             kind::PERCPU_ARRAY,
@@ -526,11 +550,15 @@ pub const MAPS: [MapSpec; 35] = {
 ///
 /// Version 4: a cached next hop ([`crate::NextHop`]) holds the path MTU the FIB reported
 /// (tunnels are sized by it); the reason counters grow by `pass_no_neigh`.
-pub const LAYOUT_VERSION: u32 = 4;
+///
+/// Version 5: a real server's entry names its FTP control port (`ftp_port`, where a padding
+/// field was); the reason counters grow by `ftp_helper` and `ftp_data`; FTP's expected data
+/// connections and the helper's device map; the per-interface counters (`lb_if_stats`).
+pub const LAYOUT_VERSION: u32 = 5;
 
 /// [`layout_fingerprint`] of the layout [`LAYOUT_VERSION`] describes; stored next to the
 /// version in the pinned maps.
-pub const LAYOUT_FINGERPRINT: u64 = 0x4ea1_5933_5dde_a382;
+pub const LAYOUT_FINGERPRINT: u64 = 0xbf39_06f9_1885_6a70;
 
 /// The version a data plane pinned without [`map_name::META`] has.
 pub const LAYOUT_VERSION_UNVERSIONED: u32 = 1;

@@ -35,9 +35,12 @@ pub struct RealServer {
     /// in; a restarted lbd also rebuilds its bookkeeping from the maps with it.
     pub service: u32,
     /// The service's port, network byte order: what a `nat` reply's source port becomes (0,
-    /// a port-0 service's: the reply keeps its port, the client's destination port).
+    /// a port-0 service's or an FTP service's: the reply keeps its port).
     pub vport: u16,
-    pub _pad: u16,
+    /// A `nat` real server of an FTP service: the control port (network byte order), whose
+    /// packets `lb` hands to lbd's FTP helper; `port` and `vport` are then 0, so that the
+    /// data connections keep their ports. 0: no FTP.
+    pub ftp_port: u16,
     /// The service's VIP, network byte order (IPv4 in `[0]`): what a `nat` reply's source
     /// address becomes.
     pub vaddr: [u32; 4],

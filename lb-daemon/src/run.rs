@@ -10,6 +10,7 @@ use std::{
         atomic::{AtomicBool, Ordering},
         mpsc::{Receiver, RecvTimeoutError},
     },
+    time::Duration,
 };
 
 use anyhow::{Context as _, Result};
@@ -25,6 +26,7 @@ use crate::{
     dataplane::{Dataplane, LoadOptions, ensure_bpffs},
     estimator::{self, Estimator},
     expiry::{self, Conntrack},
+    ftp,
     health::{self, CheckResult, Health},
     host,
     plan::Planner,
@@ -130,10 +132,13 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
     if !adopted {
         ctx.announcer.withdraw_stale();
     }
+    let (mut ftp_early, mut ftp_warned) = (None, false);
     let started = (|| -> Result<()> {
         let report = ctx.set_desired(&cfg).context("filling the maps")?;
         info!(?report, "config applied");
         host::forwarding::enable(&cfg)?;
+        // The FTP helper is in place before `lb` meets a control connection.
+        ftp_early = open_ftp(&mut ctx, &mut ftp_warned);
         if cfg.xdp_mode == XdpMode::Generic {
             warn!(
                 interfaces = %interfaces.join(", "),
@@ -175,6 +180,7 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
     host::neigh::warm_initial(&cfg.real_addrs());
     spawn_loops(&ctx, &stop, check_results_rx);
     spawn_sync(&ctx, &stop);
+    spawn_ftp(&ctx, &stop, ftp_early, ftp_warned);
     if let (Some(l), Some(s)) = (bulk_listener, cfg.sync.clone()) {
         spawn_bulk_answers(&ctx, l, s, sync_key);
     }
@@ -382,6 +388,72 @@ fn spawn_bulk_answers(
             }
         }
     });
+}
+
+/// The FTP helper's thread (`ftp`): once the maps hold a real server of the helper, it opens
+/// the helper's interface, points `lb` at it, and then takes each control frame: handled
+/// under the lock (it reads the connection table and writes expectations), sent on outside
+/// it.
+fn spawn_ftp(
+    ctx: &Arc<Mutex<Context>>,
+    stop: &Arc<AtomicBool>,
+    mut port: Option<ftp::link::Port>,
+    mut warned: bool,
+) {
+    let (ctx, stop) = (ctx.clone(), stop.clone());
+    std::thread::spawn(move || {
+        let mut helper = ftp::Helper::default();
+        let mut buf = Vec::with_capacity(65_536);
+        while !stop.load(Ordering::SeqCst) {
+            let Some(p) = port.as_mut() else {
+                std::thread::sleep(Duration::from_secs(1));
+                port = open_ftp(&mut lock(&ctx), &mut warned);
+                continue;
+            };
+            match p.recv(&mut buf) {
+                Ok(Some(())) => {
+                    helper.handle(&mut buf, &mut lock(&ctx).dp);
+                    if let Err(e) = p.send_on(&buf) {
+                        warn!("FTP helper: a control frame could not be sent on: {e}");
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    warn!("FTP helper: reading {}: {e}", ftp::link::READ);
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        }
+    });
+}
+
+/// The FTP helper's interface, once the maps hold a real server of the helper: opened, and
+/// `lb` pointed at it. None while no config needs it or it cannot be opened (said once).
+fn open_ftp(c: &mut Context, warned: &mut bool) -> Option<ftp::link::Port> {
+    let wanted =
+        c.dp.config()
+            .is_ok_and(|g| g.flags & lb_common::CFG_F_FTP != 0);
+    if !wanted {
+        return None;
+    }
+    let r = ftp::link::Port::open(&c.interfaces).and_then(|p| {
+        c.dp.set_ftp_helper(p.into)
+            .map(|()| p)
+            .map_err(|e| e.to_string())
+    });
+    match r {
+        Ok(p) => {
+            info!(interface = ftp::link::INTO, "FTP helper ready");
+            Some(p)
+        }
+        Err(e) => {
+            if !*warned {
+                warn!("FTP helper not available (FTP control connections pass unchanged): {e}");
+                *warned = true;
+            }
+            None
+        }
+    }
 }
 
 /// The sync daemons' threads, running whether a daemon runs or not (`lbctl --start-daemon`

@@ -18,7 +18,7 @@
 //   tables, over the real servers' counts); over persist and sched (locality and twos over
 //   counted,
 //   table);
-//   frag, stats, lookup; count; maps; scratch; parse, vlan;
+//   frag, ftp, stats, lookup; count; maps; scratch; parse, vlan;
 //   leaves: clock, csum, headers, ptr, verdict.
 mod bench;
 mod clock;
@@ -28,6 +28,7 @@ mod csum;
 mod decap;
 mod director;
 mod frag;
+mod ftp;
 mod headers;
 mod icmp;
 mod lookup;

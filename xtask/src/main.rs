@@ -113,6 +113,9 @@ const APT_PACKAGES: &[&str] = &[
     "bird2",
     // The benchmark's peer in the veth chain: the kernel's own DNAT (nftables).
     "nftables",
+    // The FTP tests: a real FTP server (pyftpdlib, run by the system's python3) on the real
+    // servers; the client is python3's ftplib.
+    "python3-pyftpdlib",
 ];
 const BPF_LINKER_VERSION: &str = "0.13.0";
 const LLVM_PREFIX: &str = "/usr/lib/llvm-22";

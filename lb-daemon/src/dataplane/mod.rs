@@ -7,6 +7,7 @@
 mod apply;
 pub mod batch;
 mod conns;
+mod ftp;
 pub mod links;
 mod mmap;
 
@@ -17,13 +18,13 @@ use std::{
 
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{Array, HashMap, Map, MapData, PerCpuArray, PerCpuHashMap, ProgramArray, RingBuf},
+    maps::{Array, DevMap, HashMap, Map, MapData, PerCpuArray, PerCpuHashMap, ProgramArray, RingBuf},
     programs::{Xdp, xdp::XdpMode as AyaXdpMode},
 };
 use lb_common::{
-    CFG_F_TRACE, CONN_F_UNCONFIRMED, Conn, ConnKey4, DecapConfig, FAMILY_V6, FlowKey, GlobalConfig,
-    IfStats, LAYOUT_FINGERPRINT, LAYOUT_VERSION, LayoutMeta, Locality, NEW_CONN_WAYS, NewConn,
-    PersistKey, REASON_MAX, RealConns, RealLimits, RealServer, Service, Stats, Template,
+    CFG_F_TRACE, CONN_F_UNCONFIRMED, Conn, ConnKey4, DecapConfig, Expect, ExpectKey, FAMILY_V6,
+    FlowKey, GlobalConfig, IfStats, LAYOUT_FINGERPRINT, LAYOUT_VERSION, LayoutMeta, Locality, NEW_CONN_WAYS,
+    NewConn, PersistKey, REASON_MAX, RealConns, RealLimits, RealServer, Service, Stats, Template,
     TraceFilter, TwosDraw, VipKey, map_name, maps::LAYOUT_VERSION_UNVERSIONED, new_conn_bucket,
 };
 
@@ -33,6 +34,7 @@ use self::mmap::MmapArray;
 pub use self::{
     apply::{Applied, Plan, Step},
     conns::{Snapshot, SyncedInsert, is_active, monotonic_ns},
+    ftp::DataExpect,
 };
 
 /// The XDP object built by `build.rs` (aya-build), embedded at compile time.
@@ -52,6 +54,11 @@ pub enum DataplaneError {
     Map {
         name: &'static str,
         source: aya::maps::MapError,
+    },
+    #[error("map {name}: {source}")]
+    XdpMap {
+        name: &'static str,
+        source: aya::maps::xdp::XdpMapError,
     },
     #[error("program {0} is missing from the XDP object")]
     MissingProgram(&'static str),
@@ -137,6 +144,9 @@ pub struct Dataplane {
     trace_ring: Option<RingBuf<MapData>>,
     trace_filter: Array<MapData, TraceFilter>,
     addr_filter: Array<MapData, u64>,
+    /// FTP's expected data connections and the helper's interface (`ftp.rs`).
+    ftp_expect: HashMap<MapData, ExpectKey, Expect>,
+    ftp_helper: DevMap<MapData>,
     trace_on: bool,
     /// The maps were already pinned: a data plane is running (lbd restarted or upgraded).
     adopted: bool,
@@ -272,6 +282,8 @@ impl Dataplane {
             trace_ring: Some(typed(&mut ebpf, map_name::TRACE)?),
             trace_filter: typed(&mut ebpf, map_name::TRACE_FILTER)?,
             addr_filter: typed(&mut ebpf, map_name::ADDR_FILTER)?,
+            ftp_expect: typed(&mut ebpf, map_name::FTP_EXPECT)?,
+            ftp_helper: typed(&mut ebpf, map_name::FTP_HELPER)?,
             trace_on: false,
             adopted,
             ebpf,

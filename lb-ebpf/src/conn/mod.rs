@@ -202,8 +202,17 @@ pub fn track_new(
         count(reason::CONN_FLOOD);
         record = false;
     }
-    let now = lb_common::conn_time(now_ns);
-    if record && !one_packet {
+    if record {
+        record_new(pkt, real, one_packet, lb_common::conn_time(now_ns));
+    }
+    Ok((real, true))
+}
+
+/// Records a new connection of the client's `pkt` to real server `real` in the unconfirmed
+/// table (with one-packet scheduling, only its reply slot).
+#[inline(always)]
+fn record_new(pkt: &Packet, real: u32, one_packet: bool, now: u32) {
+    if !one_packet {
         let state = first_state(pkt);
         unconfirmed::record(&pkt.flow, real, state, 0, now);
         counts::add(real, state, 1);
@@ -212,8 +221,7 @@ pub fn track_new(
     // A nat connection's replies are rewritten back to the VIP from its first packet on (the
     // real server answers a SYN before the client confirms it): their direction gets a slot
     // too. A one-packet service's, which has no connection, lasts as long as its slot.
-    if record
-        && let Ok(r) = real_server(real)
+    if let Ok(r) = real_server(real)
         && r.method == FWD_NAT
     {
         let flags = if one_packet {
@@ -225,7 +233,77 @@ pub fn track_new(
             unconfirmed::record(key, real, 0, flags, now);
         }
     }
+}
+
+/// Whether a TCP packet opens a connection (SYN without ACK).
+#[inline(always)]
+fn opens(pkt: &Packet) -> bool {
+    pkt.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN
+}
+
+/// Stage `conn` for an FTP data connection lbd's helper expects (`ftp.rs`), passive mode:
+/// the client's SYN to the VIP's announced port goes to the control connection's real server
+/// (which keeps the port: its entry has none) and is recorded as any new connection.
+#[inline(always)]
+pub fn track_passive(
+    pkt: &Packet,
+    real: u32,
+    cfg: &GlobalConfig,
+    now_ns: u64,
+) -> Result<(u32, bool), Verdict> {
+    if !opens(pkt) {
+        return Err(Verdict::drop(reason::DROP_TCP_MID_FLOW));
+    }
+    count(reason::CONN_NEW);
+    if cfg.flags & CFG_F_NO_CONN_TABLE == 0 {
+        record_new(pkt, real, false, lb_common::conn_time(now_ns));
+    }
     Ok((real, true))
+}
+
+/// Stage `conn` for an FTP data connection lbd's helper expects, active mode: the real
+/// server's SYN to the port the client named. Recorded as the client's connection to the VIP
+/// (client:P -> VIP:X, the real server's own port X kept both ways) and its reply direction
+/// (this packet's); the packet then leaves as a reply, from the VIP.
+#[inline(always)]
+pub fn track_active(
+    pkt: &Packet,
+    real: u32,
+    cfg: &GlobalConfig,
+    now_ns: u64,
+) -> Result<(), Verdict> {
+    if !opens(pkt) {
+        return Err(Verdict::drop(reason::DROP_TCP_MID_FLOW));
+    }
+    let r = real_server(real)?;
+    count(reason::CONN_NEW);
+    if cfg.flags & CFG_F_NO_CONN_TABLE != 0 {
+        return Ok(());
+    }
+    let s = scratch().ok_or(Verdict::drop(reason::DROP_BAD_REAL))?;
+    let now = lb_common::conn_time(now_ns);
+    // SAFETY: this CPU's scratch slot, used by nothing else during this run.
+    let k = unsafe { &mut (*s).active };
+    let mut i = 0;
+    while i < 4 {
+        k.src[i] = pkt.flow.dst[i];
+        k.dst[i] = r.vaddr[i];
+        i += 1;
+    }
+    k.sport = pkt.flow.dport;
+    k.dport = pkt.flow.sport;
+    // proto, family and padding as one word (byte stores of zeros may become a memset).
+    // SAFETY: `proto` starts a 4-aligned 4-byte run (proto, family, _pad) of FlowKey.
+    unsafe {
+        core::ptr::write_volatile(
+            core::ptr::addr_of_mut!(k.proto) as *mut u32,
+            pkt.flow.proto as u32 | (pkt.flow.family as u32) << 8,
+        )
+    };
+    unconfirmed::record(k, real, CONN_S_SYN, 0, now);
+    counts::add(real, CONN_S_SYN, 1);
+    unconfirmed::record(&pkt.flow, real, 0, CONN_F_REPLY, now);
+    Ok(())
 }
 
 /// A confirmed `nat` connection's reply entry (real server -> client). Refused only when the

@@ -316,6 +316,17 @@ pub(super) fn validate(
             format!("{l} is above the upper threshold {u}"),
         );
     }
+    if port != s.port && s.port != 0 && s.ftp() && fwd == Some(Forwarding::Nat) {
+        // The helper's real servers keep every connection's ports (their data connections'
+        // ports are the ones they announce).
+        err.add(
+            format!("{rp}.port"),
+            format!(
+                "{port} differs from the service's port {}: a nat real server of an FTP service is reached on the service's port (set ftp to false to give it another)",
+                s.port
+            ),
+        );
+    }
     if port != s.port && s.port != 0 && fwd.is_some_and(|f| !f.may_change_port()) {
         err.add(
             format!("{rp}.port"),

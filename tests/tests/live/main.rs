@@ -14,6 +14,7 @@ mod daemon;
 mod failover;
 mod flood;
 mod forwarding;
+mod ftp;
 mod fuzz;
 mod ha;
 mod health;

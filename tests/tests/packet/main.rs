@@ -13,6 +13,7 @@ mod conntrack;
 mod dr_nat;
 mod fixtures;
 mod frag_vlan;
+mod ftp;
 mod fuzz;
 mod gue_gre;
 mod icmp;

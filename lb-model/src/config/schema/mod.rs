@@ -69,6 +69,11 @@ pub const UNEXPRESSED: &[Unexpressed] = &[
         why: COMPARES,
     },
     Unexpressed {
+        id: "ftp-real-port",
+        rule: "a nat real server of an FTP service (ftp, by default a tcp service on port 21) on another port than its service's",
+        why: COMPARES,
+    },
+    Unexpressed {
         id: "lower-above-upper",
         rule: "a lower_threshold above a non-zero upper_threshold",
         why: COMPARES,

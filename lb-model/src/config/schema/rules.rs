@@ -172,6 +172,16 @@ fn service_rules() -> Vec<Value> {
             } }),
         ),
         rule(
+            "only a tcp service has the FTP helper",
+            json!({ "required": ["ftp"], "properties": { "ftp": { "const": true } } }),
+            json!({ "properties": { "protocol": { "const": crate::protocol::Protocol::Tcp.name() } } }),
+        ),
+        rule(
+            "a port-0 service has no FTP helper",
+            port_zero(),
+            json!({ "properties": { "ftp": { "not": { "const": true } } } }),
+        ),
+        rule(
             "one-packet scheduling is for UDP services only",
             json!({ "required": ["one_packet"], "properties": { "one_packet": { "const": true } } }),
             json!({ "properties": { "protocol": { "const": crate::protocol::Protocol::Udp.name() } } }),
