@@ -511,7 +511,9 @@ pub const MAPS: [MapSpec; 34] = {
 ///
 /// Version 4: a cached next hop ([`crate::NextHop`]) holds the path MTU the FIB reported
 /// (tunnels are sized by it); the reason counters grow by `pass_no_neigh`.
-pub const LAYOUT_VERSION: u32 = 4;
+///
+/// Version 5: the reason counters grow by `csum_completed`.
+pub const LAYOUT_VERSION: u32 = 5;
 
 /// [`layout_fingerprint`] of the layout [`LAYOUT_VERSION`] describes; stored next to the
 /// version in the pinned maps.

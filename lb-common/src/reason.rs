@@ -128,8 +128,12 @@ pub const CONN_NEW_TORN: u32 = 47;
 /// a link flap, a real server not resolved yet): the `nat` packet was rewritten (its TTL left
 /// to the kernel) and handed to the kernel, which resolves the neighbour and forwards it.
 pub const PASS_NO_NEIGH: u32 = 48;
+/// Informational: a TCP/UDP checksum its sender left for the hardware to finish (the field
+/// held the pseudo-header's sum: a veth sender with checksum offload, or GSO on the way) was
+/// finished by `lb` before it sent the packet on.
+pub const CSUM_COMPLETED: u32 = 49;
 /// One past the last reason: the size of the counter array.
-pub const REASON_MAX: u32 = 49;
+pub const REASON_MAX: u32 = 50;
 
 /// Names for metrics and listings, indexed by reason.
 pub const REASON_NAMES: [&str; REASON_MAX as usize] = [
@@ -182,4 +186,5 @@ pub const REASON_NAMES: [&str; REASON_MAX as usize] = [
     "drop_tcp_mid_flow",
     "conn_new_torn",
     "pass_no_neigh",
+    "csum_completed",
 ];
