@@ -134,8 +134,12 @@ pub const FTP_HELPER: u32 = 49;
 /// Informational: a new flow was the data connection lbd's FTP helper expected (a passive
 /// port the real server announced, or an active one the client did).
 pub const FTP_DATA: u32 = 50;
+/// Informational: a TCP/UDP checksum its sender left for the hardware to finish (the field
+/// held the pseudo-header's sum: a veth sender with checksum offload, or GSO on the way) was
+/// finished by `lb` before it sent the packet on.
+pub const CSUM_COMPLETED: u32 = 51;
 /// One past the last reason: the size of the counter array.
-pub const REASON_MAX: u32 = 51;
+pub const REASON_MAX: u32 = 52;
 
 /// Names for metrics and listings, indexed by reason.
 pub const REASON_NAMES: [&str; REASON_MAX as usize] = [
@@ -190,4 +194,5 @@ pub const REASON_NAMES: [&str; REASON_MAX as usize] = [
     "pass_no_neigh",
     "ftp_helper",
     "ftp_data",
+    "csum_completed",
 ];

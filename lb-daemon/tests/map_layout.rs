@@ -554,7 +554,7 @@ const EBPF_LAYERS: &[&[&str]] = &[
     &["icmp"],
     &["xmit"],
     &["xmit::tun", "xmit::dr", "xmit::nat"],
-    &["xmit::too_big", "xmit::route"],
+    &["xmit::too_big", "xmit::route", "xmit::partial"],
     &["conn"],
     &["conn::unconfirmed", "conn::flood", "conn::table"],
     &["conn::counts"],

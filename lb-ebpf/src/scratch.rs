@@ -50,6 +50,23 @@ pub struct Scratch {
     pub expect: lb_common::ExpectKey,
     /// The client's direction of an active FTP data connection being recorded.
     pub active: FlowKey,
+    /// The sum of a transport segment whose checksum is being finished (`xmit/partial.rs`).
+    pub csum: CsumWalk,
+}
+
+/// `xmit/partial.rs`'s walk over a segment: where it starts and how long it is (offsets in
+/// the packet), how far the sum got, its running sum, whether a helper failed, and the chunk
+/// being summed.
+#[repr(C)]
+pub struct CsumWalk {
+    pub start: u32,
+    pub len: u32,
+    pub off: u32,
+    pub acc: u32,
+    pub failed: u32,
+    pub _pad: u32,
+    /// 512 bytes, and two words the verifier's bound of the rounded length reaches past.
+    pub buf: [u32; 130],
 }
 
 /// The state of the unconfirmed table's walk to the slot a new flow takes: its own (if it

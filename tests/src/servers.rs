@@ -305,3 +305,119 @@ impl Drop for UdpLineServer {
         }
     }
 }
+
+/// What a [`BulkServer`] sends, over and over: a pseudo-random period of a prime length, so
+/// that no TCP segment (nor any run of whole segments) lines up with it.
+pub const BULK_PERIOD: usize = 65521;
+
+/// One period of [`BulkServer`]'s bytes (byte `i` of a stream is `bulk_pattern()[i %
+/// BULK_PERIOD]`).
+pub fn bulk_pattern() -> Vec<u8> {
+    let mut x: u32 = 0x2545_f491;
+    (0..BULK_PERIOD)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// Whether `got`, bytes from offset `at` of a [`BulkServer`]'s stream, are what it sent.
+pub fn bulk_matches(pattern: &[u8], at: u64, got: &[u8]) -> bool {
+    let mut off = (at % BULK_PERIOD as u64) as usize;
+    let mut rest = got;
+    while !rest.is_empty() {
+        let k = rest.len().min(BULK_PERIOD - off);
+        if rest[..k] != pattern[off..off + k] {
+            return false;
+        }
+        rest = &rest[k..];
+        off = 0;
+    }
+    true
+}
+
+/// A TCP server in a namespace that answers each connection's first line, a byte count `N`,
+/// with `N` bytes of [`bulk_pattern`] and then closes it. Stops on Drop.
+pub struct BulkServer {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl BulkServer {
+    pub fn start(ns: &Netns, port: u16) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = {
+            let stop = stop.clone();
+            let ns_name = ns.name.clone();
+            std::thread::spawn(move || {
+                let ns = Netns { name: ns_name };
+                let entered = ns.enter();
+                std::mem::forget(ns); // the caller owns the namespace
+                let l = TcpListener::bind(("::", port)).expect("bind bulk server");
+                l.set_nonblocking(true).expect("nonblocking");
+                tx.send(()).expect("ready");
+                let mut conns = Vec::new();
+                while !stop.load(Ordering::SeqCst) {
+                    match l.accept() {
+                        Ok((s, _)) => conns.push(std::thread::spawn(move || serve_bulk(s))),
+                        Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                    }
+                }
+                for c in conns {
+                    let _ = c.join();
+                }
+                drop(entered);
+            })
+        };
+        rx.recv_timeout(Duration::from_secs(5))
+            .expect("bulk server started");
+        BulkServer {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+fn serve_bulk(mut s: TcpStream) {
+    let _ = s.set_nonblocking(false);
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let _ = s.set_write_timeout(Some(Duration::from_secs(60)));
+    let mut line = Vec::new();
+    let mut b = [0u8; 1];
+    while line.len() < 32 {
+        match s.read(&mut b) {
+            Ok(1) if b[0] == b'\n' => break,
+            Ok(1) => line.push(b[0]),
+            _ => return,
+        }
+    }
+    let Some(n) = std::str::from_utf8(&line)
+        .ok()
+        .and_then(|t| t.trim().parse::<u64>().ok())
+    else {
+        return;
+    };
+    let pattern = bulk_pattern();
+    let mut sent = 0u64;
+    while sent < n {
+        let off = (sent % BULK_PERIOD as u64) as usize;
+        let k = ((n - sent) as usize).min(BULK_PERIOD - off);
+        if s.write_all(&pattern[off..off + k]).is_err() {
+            return;
+        }
+        sent += k as u64;
+    }
+}
+
+impl Drop for BulkServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

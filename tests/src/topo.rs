@@ -496,14 +496,9 @@ impl Topology {
             )
             .unwrap_or_else(|e| panic!("attaching pass to p-director: {e}"))
         };
-        // A veth sender leaves TCP/UDP checksums to "hardware" (CHECKSUM_PARTIAL); a frame
-        // that then crosses XDP on the director loses that state and would arrive with a
-        // half-done checksum. Real NICs finish checksums on the wire; on veth every sender
-        // whose packets cross the director must compute them itself.
-        client.exec(&["ethtool", "-K", "eth0", "tx", "off"]);
-        for rs in &reals {
-            rs.exec(&["ethtool", "-K", "eth0", "tx", "off"]);
-        }
+        // The veths keep their default checksum offload: a sender leaves its TCP/UDP
+        // checksums to "hardware" (CHECKSUM_PARTIAL), and lb finishes them before it sends a
+        // packet on (`csum_completed`; see `lb-ebpf/src/xmit/partial.rs`).
         client.ip(&[
             "route",
             "add",

@@ -1,10 +1,12 @@
 //! Stage `forward` (IPVS's transmitters, ip_vs_xmit.c): sends the packet to its real server by
 //! the real server's forwarding method, one file each: `tun.rs` (ipvsadm `-i`), `dr.rs` (`-g`),
 //! `nat.rs` (`-m`, both directions); `route.rs` finds the next hop and sends the frame;
-//! `too_big.rs` answers a packet too big once encapsulated.
+//! `too_big.rs` answers a packet too big once encapsulated; `partial.rs` finishes a checksum
+//! the sender left for the hardware.
 
 pub mod dr;
 pub mod nat;
+pub mod partial;
 pub mod route;
 pub mod too_big;
 pub mod tun;
@@ -27,6 +29,10 @@ pub fn forward(
     // VIP's family (lbd refuses anything else; this guards against a map written otherwise).
     if to.real.method != FWD_TUN && to.real.family != pkt.flow.family {
         return Err(Verdict::drop(reason::DROP_UNSUPPORTED_METHOD));
+    }
+    if to.real.method != FWD_NAT {
+        // nat finishes it as it rewrites (it may hand the packet to the kernel instead).
+        partial::complete(ctx, pkt)?;
     }
     match to.real.method {
         FWD_TUN => tun::encap(ctx, pkt, to, cfg, now),

@@ -20,6 +20,7 @@ mod ha;
 mod health;
 mod json;
 mod limits;
+mod offload;
 mod ops;
 mod packaging;
 mod port_zero;

@@ -22,6 +22,7 @@ mod ipv4;
 mod ipv6;
 mod mid_flow;
 mod object;
+mod partial;
 mod port_zero;
 mod real_ids;
 mod reuse;
