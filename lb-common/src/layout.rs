@@ -5,8 +5,8 @@
 
 use crate::{
     BenchState, BenchWords, Conn, ConnCount, ConnKey4, DecapConfig, FlowKey, FragEntry, FragKey,
-    GlobalConfig, LayoutMeta, Locality, NewConn, NextHop, PersistKey, RealConns, RealLimits,
-    RealServer, Service, Stats, Template, TraceFilter, TwosDraw, VipKey,
+    GlobalConfig, IfStats, LayoutMeta, Locality, NewConn, NextHop, PersistKey, RealConns,
+    RealLimits, RealServer, Service, Stats, Template, TraceFilter, TwosDraw, VipKey,
 };
 
 /// One field of a type.
@@ -141,6 +141,15 @@ pub const STATS: TypeLayout = layout!(Stats {
     out_pkts,
     in_bytes,
     out_bytes
+});
+pub const IF_STATS: TypeLayout = layout!(IfStats {
+    packets,
+    bytes,
+    aborted,
+    drop,
+    pass,
+    tx,
+    redirect
 });
 pub const NEXT_HOP: TypeLayout = layout!(NextHop {
     ifindex,

@@ -60,6 +60,9 @@ pub mod map_name {
     pub const SCRATCH: &str = "lb_scratch";
     /// `twos`' last draws per CPU ([`crate::TwosDraw`]; not pinned): for the tests.
     pub const TWOS_DRAW: &str = "lb_twos_draw";
+    /// Per-interface packet counters ([`crate::IfStats`]; not pinned: each program instance
+    /// counts from its start).
+    pub const IF_STATS: &str = "lb_if_stats";
     /// The layout version of the pinned maps ([`crate::LayoutMeta`]): written by lbd when it
     /// creates them, checked by an lbd that adopts them. The programs never read it.
     pub const META: &str = "lb_meta";
@@ -148,6 +151,9 @@ pub mod capacity {
     pub const SCRATCH: u32 = 1;
     pub const TWOS_DRAW: u32 = 1;
     pub const META: u32 = 1;
+    /// Interfaces counted at once: room for those that came and went (lbd removes the
+    /// entry of an interface it detaches from).
+    pub const IF_STATS: u32 = 256;
 }
 
 /// Map kinds (the kernel's `BPF_MAP_TYPE_*`) of the maps in [`MAPS`].
@@ -155,6 +161,7 @@ pub mod kind {
     pub const HASH: u32 = 1;
     pub const ARRAY: u32 = 2;
     pub const PROG_ARRAY: u32 = 3;
+    pub const PERCPU_HASH: u32 = 5;
     pub const PERCPU_ARRAY: u32 = 6;
     pub const LRU_HASH: u32 = 9;
     pub const RINGBUF: u32 = 27;
@@ -214,7 +221,7 @@ const fn spec(
 }
 
 /// Every map of the object, pinned ones in [`map_name::DIRECTOR`]'s order first.
-pub const MAPS: [MapSpec; 34] = {
+pub const MAPS: [MapSpec; 35] = {
     use layout::*;
     use map_name as n;
     const K: Option<&TypeLayout> = Some(&U32);
@@ -483,6 +490,14 @@ pub const MAPS: [MapSpec; 34] = {
             0,
             K,
             Some(&TWOS_DRAW),
+        ),
+        spec(
+            n::IF_STATS,
+            capacity::IF_STATS,
+            kind::PERCPU_HASH,
+            0,
+            K,
+            Some(&IF_STATS),
         ),
     ]
 };

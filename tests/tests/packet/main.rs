@@ -16,6 +16,7 @@ mod frag_vlan;
 mod fuzz;
 mod gue_gre;
 mod icmp;
+mod interfaces;
 mod ipv4;
 mod ipv6;
 mod mid_flow;
