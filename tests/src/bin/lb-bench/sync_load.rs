@@ -67,18 +67,7 @@ pub fn bench(h: &mut Harness, real: fn(usize) -> Ipv4Addr) -> serde_json::Value 
     // Two directors' namespaces, a veth between them.
     let tx_ns = Netns::new("synctx");
     let rx_ns = Netns::new("syncrx");
-    tx_ns.ip(&[
-        "link",
-        "add",
-        "eth0",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "eth0",
-        "netns",
-        &rx_ns.name,
-    ]);
+    tx_ns.veth_to("eth0", &rx_ns, "eth0");
     for (ns, a) in [(&tx_ns, SENDER), (&rx_ns, RECEIVER)] {
         ns.ip(&["addr", "add", &format!("{a}/30"), "dev", "eth0"]);
         ns.ip(&["link", "set", "eth0", "up"]);
