@@ -257,18 +257,7 @@ impl HaTopology {
             plug(rs, &format!("p-rs{j}"), ha_real(j));
         }
         // The client's link to the router.
-        router.ip(&[
-            "link",
-            "add",
-            "eth1",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "eth0",
-            "netns",
-            &client.name,
-        ]);
+        router.veth_to("eth1", &client, "eth0");
         router.ip(&[
             "addr",
             "add",

@@ -50,6 +50,13 @@ impl Netns {
         ns
     }
 
+    /// A veth pair: `dev` here, its peer `peer_dev` in `peer`.
+    pub fn veth_to(&self, dev: &str, peer: &Netns, peer_dev: &str) {
+        self.ip(&[
+            "link", "add", dev, "type", "veth", "peer", "name", peer_dev, "netns", &peer.name,
+        ]);
+    }
+
     /// `ip -n NS ARGS...`
     pub fn ip(&self, args: &[&str]) -> String {
         let mut v = vec!["ip", "-n", &self.name];

@@ -22,6 +22,7 @@
 //! median (and spread) of its per-round ratio to that round's `xdp_tx`.
 
 mod chain;
+mod sync_load;
 
 use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
@@ -504,6 +505,11 @@ fn main() {
     } else {
         serde_json::Value::Null
     };
+    let sync_load = if only.as_deref().is_none_or(|w| "sync_load".contains(w)) {
+        sync_load::bench(&mut h, real_addr)
+    } else {
+        serde_json::Value::Null
+    };
     drop(h);
     let control_plane = if control {
         control_plane(rounds.clamp(1, 5))
@@ -521,6 +527,7 @@ fn main() {
         "programs": programs,
         "rr_cursor": rr,
         "veth_chain": veth_chain,
+        "sync_load": sync_load,
         "control_plane": control_plane,
         "regime_failures": failed,
     });
