@@ -143,6 +143,8 @@ pub const STATS: TypeLayout = layout!(Stats {
     out_bytes
 });
 pub const IF_STATS: TypeLayout = layout!(IfStats {
+    mac,
+    _pad,
     packets,
     bytes,
     aborted,

@@ -554,7 +554,7 @@ pub const MAPS: [MapSpec; 37] = {
 /// Version 5: a real server's entry names its FTP control port (`ftp_port`, where a padding
 /// field was); the reason counters grow by `ftp_helper` and `ftp_data`; FTP's expected data
 /// connections and the helper's device map; the per-interface counters (`lb_if_stats`); the reason
-/// counters grow by `csum_completed`.
+/// counters grow by `csum_completed` and `pass_other_host`.
 pub const LAYOUT_VERSION: u32 = 5;
 
 /// [`layout_fingerprint`] of the layout [`LAYOUT_VERSION`] describes; stored next to the

@@ -138,8 +138,12 @@ pub const FTP_DATA: u32 = 50;
 /// held the pseudo-header's sum: a veth sender with checksum offload, or GSO on the way) was
 /// finished by `lb` before it sent the packet on.
 pub const CSUM_COMPLETED: u32 = 51;
+/// A unicast frame to another MAC address than the interface's (a switch flooding a frame
+/// meant for another host, a bridge port): not for this host, handed to the kernel, which
+/// drops it, as it does before IPVS would see it.
+pub const PASS_OTHER_HOST: u32 = 52;
 /// One past the last reason: the size of the counter array.
-pub const REASON_MAX: u32 = 52;
+pub const REASON_MAX: u32 = 53;
 
 /// Names for metrics and listings, indexed by reason.
 pub const REASON_NAMES: [&str; REASON_MAX as usize] = [
@@ -195,4 +199,5 @@ pub const REASON_NAMES: [&str; REASON_MAX as usize] = [
     "ftp_helper",
     "ftp_data",
     "csum_completed",
+    "pass_other_host",
 ];

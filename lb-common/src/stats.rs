@@ -33,6 +33,13 @@ impl Stats {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct IfStats {
+    /// The interface's MAC address, written by lbd with the entry (the same on every CPU) and
+    /// only read by `lb`: a unicast frame to another address is not for this host (what the
+    /// kernel calls PACKET_OTHERHOST: a switch flooding a frame meant for another director,
+    /// a bridge port) and is passed to the kernel, which drops it (`pass_other_host`). All
+    /// zero: no check.
+    pub mac: [u8; 6],
+    pub _pad: [u8; 2],
     pub packets: u64,
     /// The frames' lengths as they arrived (Ethernet header included).
     pub bytes: u64,
@@ -42,9 +49,11 @@ pub struct IfStats {
     pub tx: u64,
     pub redirect: u64,
 }
-const _: () = assert!(core::mem::size_of::<IfStats>() == 56);
+const _: () = assert!(core::mem::size_of::<IfStats>() == 64);
 impl IfStats {
+    /// Adds another CPU's counters (the address is the same on every CPU).
     pub fn add(&mut self, o: &IfStats) {
+        self.mac = o.mac;
         self.packets += o.packets;
         self.bytes += o.bytes;
         self.aborted += o.aborted;

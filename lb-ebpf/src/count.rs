@@ -6,6 +6,7 @@ use lb_common::IfStats;
 
 use crate::{
     maps::{IF_STATS, REASONS},
+    ptr::ptr_at,
     verdict::Verdict,
 };
 
@@ -30,6 +31,21 @@ pub fn arrival(ctx: &XdpContext) -> Option<*mut IfStats> {
         (*s).bytes += len;
     }
     Some(s)
+}
+
+/// Whether the frame is a unicast one to another MAC address than its interface's (which lbd
+/// wrote into the interface's counters; none written, or no counters: no check).
+#[inline(always)]
+pub fn other_host(ctx: &XdpContext, s: Option<*mut IfStats>) -> bool {
+    let Some(s) = s else { return false };
+    let Some(dst) = ptr_at::<[u8; 6]>(ctx, 0) else {
+        return false;
+    };
+    // SAFETY: a per-CPU hash value (lbd writes the address before lb is attached) and the
+    // six bytes checked above.
+    let (mine, dst) = unsafe { ((*s).mac, dst.read_unaligned()) };
+    // The I/G bit: multicast and broadcast frames are every host's.
+    mine != [0; 6] && dst[0] & 1 == 0 && dst != mine
 }
 
 /// Counts the XDP action a packet ends with on its interface's counters.

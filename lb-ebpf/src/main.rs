@@ -52,12 +52,19 @@ use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
 #[inline(always)]
 pub fn lb(ctx: XdpContext) -> u32 {
     let arrived = count::arrival(&ctx);
-    let (v, parsed) = match vlan::pop(&ctx) {
-        Ok(tags) => {
-            let r = director::process(&ctx, &tags);
-            (verdict::of(vlan::push(&ctx, &tags, r)), true)
+    let (v, parsed) = if count::other_host(&ctx, arrived) {
+        (
+            verdict::Verdict::pass(lb_common::reason::PASS_OTHER_HOST),
+            false,
+        )
+    } else {
+        match vlan::pop(&ctx) {
+            Ok(tags) => {
+                let r = director::process(&ctx, &tags);
+                (verdict::of(vlan::push(&ctx, &tags, r)), true)
+            }
+            Err(v) => (v, false),
         }
-        Err(v) => (v, false),
     };
     count::count(v.reason);
     count::verdict(arrived, v.action);

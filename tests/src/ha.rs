@@ -246,12 +246,10 @@ impl HaTopology {
         for (i, d) in directors_ns.iter().enumerate() {
             let port = format!("p-d{i}");
             plug(d, &port, ha_director(i));
-            // No unknown unicast to the directors: when a director's link goes down the
-            // bridge forgets its MAC and would flood the frames the router still sends it
-            // to every port, and `lb` (which does not look at the destination MAC) on
-            // another director would forward them: the failover tests would then not wait
-            // for the router at all. A switch keeps a dead port's MAC for minutes.
-            switch.exec(&["bridge", "link", "set", "dev", &port, "flood", "off"]);
+            // Unknown unicast is flooded, as switches do: when a director's link goes down
+            // the bridge forgets its MAC and floods the frames the router still sends it to
+            // every port; `lb` on another director passes them to its kernel, which drops
+            // them (`pass_other_host`: not its MAC), so a failover waits for the router.
         }
         for (j, rs) in reals.iter().enumerate() {
             plug(rs, &format!("p-rs{j}"), ha_real(j));

@@ -125,6 +125,18 @@ pub fn detach(dir: &Path, iface: &str) -> std::io::Result<bool> {
     }
 }
 
+/// Interface `iface`'s MAC address, from its link-layer address (None: it has none, or no
+/// such interface in this network namespace).
+pub fn mac(iface: &str) -> Option<[u8; 6]> {
+    nix::ifaddrs::getifaddrs()
+        .ok()?
+        .filter(|a| a.interface_name == iface)
+        .find_map(|a| {
+            a.address
+                .and_then(|s| s.as_link_addr().and_then(|l| l.addr()))
+        })
+}
+
 /// Removes the pinned links in `dir` of interfaces not in `keep` (which detaches `lb` from
 /// them): a restart with fewer interfaces. Returns the interfaces detached.
 pub fn detach_others(dir: &Path, keep: &[String]) -> std::io::Result<Vec<String>> {

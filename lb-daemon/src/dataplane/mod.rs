@@ -333,7 +333,7 @@ impl Dataplane {
     /// through this program is counted.
     pub fn attach(&mut self, iface: &str, mode: XdpMode, first: bool) -> Result<()> {
         if let Ok(index) = nix::net::if_::if_nametoindex(iface) {
-            self.count_interface(index)?;
+            self.count_interface(index, links::mac(iface).unwrap_or_default())?;
         }
         let dir = self.pin_dir.clone();
         let prog = self.program("lb")?;
@@ -374,14 +374,19 @@ impl Dataplane {
         })
     }
 
-    /// Makes interface `ifindex`'s counters (zero) unless it has them: `lb` counts only the
+    /// Makes interface `ifindex`'s counters (zero, with its MAC address `mac`; all zero: `lb`
+    /// does not check frames' destination) unless it has them: `lb` counts only the
     /// interfaces that have an entry (it never inserts on the packet path).
-    pub fn count_interface(&mut self, ifindex: u32) -> Result<()> {
+    pub fn count_interface(&mut self, ifindex: u32, mac: [u8; 6]) -> Result<()> {
         let name = map_name::IF_STATS;
         if self.if_stats.get(&ifindex, 0).is_ok() {
             return Ok(());
         }
-        let zeros = aya::maps::PerCpuValues::try_from(vec![IfStats::default(); possible_cpus()])
+        let first = IfStats {
+            mac,
+            ..IfStats::default()
+        };
+        let zeros = aya::maps::PerCpuValues::try_from(vec![first; possible_cpus()])
             .map_err(|e| map_err(name, aya::maps::MapError::IoError(e)))?;
         self.if_stats
             .insert(ifindex, zeros, 0)

@@ -7,6 +7,7 @@ use lb_common::IfStats;
 use lb_tests::{
     config::{real, tcp_service},
     consts::{REALS, REMOTE_CLIENT, VIP, XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX},
+    fixture::Fixture,
     packet::{ETH_P_ARP, IPPROTO_ICMP, eth, icmp4, ip},
     require_root,
     testrun::Harness,
@@ -29,8 +30,13 @@ fn each_packet_is_counted_once_on_its_interface_with_its_bytes_and_its_verdict()
         None,
         "no counters until lbd makes them"
     );
-    h.dp.count_interface(h.ifindex).expect("counters for eth0");
-    assert_eq!(h.dp.interface_stats(h.ifindex), Some(IfStats::default()));
+    h.dp.count_interface(h.ifindex, h.if_mac)
+        .expect("counters for eth0");
+    let zero = IfStats {
+        mac: h.if_mac,
+        ..IfStats::default()
+    };
+    assert_eq!(h.dp.interface_stats(h.ifindex), Some(zero));
     let ping = |seq: u8| {
         h.from_client(&ip(
             REMOTE_CLIENT,
@@ -53,7 +59,7 @@ fn each_packet_is_counted_once_on_its_interface_with_its_bytes_and_its_verdict()
         frames.push(eth(h.if_mac, [2, 0, 0, 0, 0, 9], ETH_P_ARP, &[0u8; 28]));
     }
     // The same frames, counted independently from what each run returned.
-    let mut want = IfStats::default();
+    let mut want = zero;
     for f in &frames {
         let out = h.run("lb", f);
         want.packets += 1;
@@ -82,4 +88,39 @@ fn each_packet_is_counted_once_on_its_interface_with_its_bytes_and_its_verdict()
     h.ifindex = eth0;
     assert_eq!(h.dp.interface_stats(peer), None);
     assert_eq!(h.dp.interface_stats(h.ifindex), Some(want));
+}
+
+#[test]
+fn a_unicast_frame_to_another_mac_is_not_for_this_host() {
+    require_root!();
+    let mut h = Harness::new(&services([1, 1, 1]), &REALS);
+    let syn = h.syn(REMOTE_CLIENT, VIP, 43000, 80);
+    // Without the interface's address lb does not check (as before lbd made counters).
+    let mut other = syn.clone();
+    other[..6].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x42]);
+    assert_eq!(h.run("lb", &other).action, XDP_TX);
+    h.dp.count_interface(h.ifindex, h.if_mac)
+        .expect("counters for eth0");
+    let mut other = h.syn(REMOTE_CLIENT, VIP, 43001, 80);
+    other[..6].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x42]);
+    let mut broadcast = h.syn(REMOTE_CLIENT, VIP, 43002, 80);
+    broadcast[..6].copy_from_slice(&[0xff; 6]);
+    // A switch flooding a frame meant for another host (another director): the kernel
+    // drops it, as it would before IPVS saw it.
+    h.run_fixture(
+        Fixture::new("unicast to another MAC", other.clone())
+            .pass_as(other)
+            .counters(&[("pass_other_host", 1)]),
+    );
+    // To this interface's address, and broadcast (every host's): lb's as before.
+    for f in [h.syn(REMOTE_CLIENT, VIP, 43003, 80), broadcast] {
+        let before = h.reasons();
+        assert_eq!(h.run("lb", &f).action, XDP_TX);
+        let delta = lb_tests::testrun::reason_delta(&before, &h.reasons());
+        assert!(delta.contains(&("conn_new", 1)), "{delta:?}");
+        assert!(
+            !delta.iter().any(|(n, _)| *n == "pass_other_host"),
+            "{delta:?}"
+        );
+    }
 }
