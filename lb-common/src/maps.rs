@@ -526,11 +526,14 @@ pub const MAPS: [MapSpec; 35] = {
 ///
 /// Version 4: a cached next hop ([`crate::NextHop`]) holds the path MTU the FIB reported
 /// (tunnels are sized by it); the reason counters grow by `pass_no_neigh`.
-pub const LAYOUT_VERSION: u32 = 4;
+///
+/// Version 5: a cached next hop also holds the source address the route toward a `tun`
+/// real server gives (the outer source when the config names none).
+pub const LAYOUT_VERSION: u32 = 5;
 
 /// [`layout_fingerprint`] of the layout [`LAYOUT_VERSION`] describes; stored next to the
 /// version in the pinned maps.
-pub const LAYOUT_FINGERPRINT: u64 = 0x4ea1_5933_5dde_a382;
+pub const LAYOUT_FINGERPRINT: u64 = 0x0ad4_bab7_2945_caf4;
 
 /// The version a data plane pinned without [`map_name::META`] has.
 pub const LAYOUT_VERSION_UNVERSIONED: u32 = 1;

@@ -27,3 +27,4 @@ mod reuse;
 mod sched_limits;
 mod schedulers;
 mod synced;
+mod tun_source;
