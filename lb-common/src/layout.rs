@@ -161,7 +161,8 @@ pub const NEXT_HOP: TypeLayout = layout!(NextHop {
     onlink,
     _pad,
     mtu,
-    _pad2
+    _pad2,
+    src
 });
 pub const REAL_LIMITS: TypeLayout = layout!(RealLimits {
     upper,

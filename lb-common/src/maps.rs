@@ -553,13 +553,15 @@ pub const MAPS: [MapSpec; 37] = {
 ///
 /// Version 5: a real server's entry names its FTP control port (`ftp_port`, where a padding
 /// field was); the reason counters grow by `ftp_helper` and `ftp_data`; FTP's expected data
-/// connections and the helper's device map; the per-interface counters (`lb_if_stats`); the reason
-/// counters grow by `csum_completed` and `pass_other_host`.
+/// connections and the helper's device map; the per-interface counters (`lb_if_stats`); the
+/// reason counters grow by `csum_completed` and `pass_other_host`; a cached next hop also
+/// holds the source address the route toward a `tun` real server gives (the outer source when
+/// the config names none).
 pub const LAYOUT_VERSION: u32 = 5;
 
 /// [`layout_fingerprint`] of the layout [`LAYOUT_VERSION`] describes; stored next to the
 /// version in the pinned maps.
-pub const LAYOUT_FINGERPRINT: u64 = 0xbf39_06f9_1885_6a70;
+pub const LAYOUT_FINGERPRINT: u64 = 0xb99c_395d_8e1d_a21e;
 
 /// The version a data plane pinned without [`map_name::META`] has.
 pub const LAYOUT_VERSION_UNVERSIONED: u32 = 1;

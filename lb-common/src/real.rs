@@ -85,8 +85,13 @@ pub struct NextHop {
     /// Tunnels are sized by it.
     pub mtu: u16,
     pub _pad2: [u8; 4],
+    /// The source address the kernel's route toward a `tun` real server gives (its preferred
+    /// source, `BPF_FIB_LOOKUP_SRC`) when the config names no `director` address of the
+    /// family, network byte order, IPv4 in `[0]`: the tunnel's outer source. Otherwise the
+    /// source the lookup was made with (the config's address, or zero).
+    pub src: [u32; 4],
 }
-const _: () = assert!(core::mem::size_of::<NextHop>() == 32);
+const _: () = assert!(core::mem::size_of::<NextHop>() == 48);
 /// How long `lb` trusts a cached next hop. A real server's MAC or route change is picked up
 /// within this time.
 pub const NH_CACHE_TTL_NS: u64 = 1_000_000_000;

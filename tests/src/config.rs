@@ -95,6 +95,13 @@ impl ConfigBuilder {
         self
     }
 
+    /// No director addresses: tunnels take their outer source from the route.
+    pub fn no_director(mut self) -> Self {
+        self.0.director.ipv4 = None;
+        self.0.director.ipv6 = None;
+        self
+    }
+
     pub fn no_services(self) -> Self {
         self.first_services(0)
     }

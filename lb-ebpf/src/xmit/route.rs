@@ -4,13 +4,13 @@
 
 use aya_ebpf::{
     bindings::{
-        BPF_FIB_LKUP_RET_FWD_DISABLED, BPF_FIB_LKUP_RET_NO_NEIGH, BPF_FIB_LKUP_RET_SUCCESS,
-        bpf_fib_lookup as FibParams,
+        BPF_FIB_LKUP_RET_FWD_DISABLED, BPF_FIB_LKUP_RET_NO_NEIGH, BPF_FIB_LKUP_RET_NO_SRC_ADDR,
+        BPF_FIB_LKUP_RET_SUCCESS, BPF_FIB_LOOKUP_SRC, bpf_fib_lookup as FibParams,
     },
     helpers::{bpf_fib_lookup, bpf_redirect},
     programs::XdpContext,
 };
-use lb_common::{FAMILY_V6, GlobalConfig, NH_CACHE_TTL_NS, NextHop, RealServer, reason};
+use lb_common::{FAMILY_V6, FWD_TUN, GlobalConfig, NH_CACHE_TTL_NS, NextHop, RealServer, reason};
 
 use crate::{
     headers::{ETH_ALEN, ETH_HLEN, ETH_P_IP, ETH_P_IPV6, ETH_TYPE},
@@ -41,7 +41,9 @@ pub fn ethertype(family: u8) -> u16 {
 }
 
 /// The next hop toward a real server: from this CPU's cache while fresh, else from the FIB
-/// (and cached again).
+/// (and cached again). For a `tun` real server of a family the config names no director
+/// address of, the FIB also gives the tunnel's source: the route's preferred source, as
+/// IPVS takes it (so route and address changes are followed within the cache's lifetime).
 #[inline(always)]
 pub fn next_hop(
     ctx: &XdpContext,
@@ -58,10 +60,24 @@ pub fn next_hop(
     if c.expires_ns > now {
         return Ok(*c);
     }
-    let mut nh = if to.real.family == FAMILY_V6 {
-        fib_v6(ctx, &cfg.src6, &to.real.addr)?
+    let v6 = to.real.family == FAMILY_V6;
+    let src_from_route =
+        to.real.method == FWD_TUN && ((v6 && cfg.src6 == [0; 4]) || (!v6 && cfg.src4 == 0));
+    let flags = if src_from_route {
+        BPF_FIB_LOOKUP_SRC
     } else {
-        fib_v4(ctx, cfg.src4, to.real.addr[0])?
+        0
+    };
+    let mut nh = if v6 {
+        fib(ctx, AF_INET6, &cfg.src6, &to.real.addr, flags)?
+    } else {
+        fib(
+            ctx,
+            AF_INET,
+            &[cfg.src4, 0, 0, 0],
+            &[to.real.addr[0], 0, 0, 0],
+            flags,
+        )?
     };
     nh.expires_ns = now + NH_CACHE_TTL_NS;
     *c = nh;
@@ -98,17 +114,25 @@ pub fn send(
 /// had been routed from the ingress interface.
 #[inline(always)]
 pub fn fib_v4(ctx: &XdpContext, src: u32, dst: u32) -> Result<NextHop, Verdict> {
-    fib(ctx, AF_INET, &[src, 0, 0, 0], &[dst, 0, 0, 0])
+    fib(ctx, AF_INET, &[src, 0, 0, 0], &[dst, 0, 0, 0], 0)
 }
 
 /// The same for IPv6.
 #[inline(always)]
 pub fn fib_v6(ctx: &XdpContext, src: &[u32; 4], dst: &[u32; 4]) -> Result<NextHop, Verdict> {
-    fib(ctx, AF_INET6, src, dst)
+    fib(ctx, AF_INET6, src, dst, 0)
 }
 
+/// `flags`: 0, or `BPF_FIB_LOOKUP_SRC` to have the kernel choose the source address too
+/// (Linux 6.8 and later), returned in [`NextHop::src`].
 #[inline(always)]
-fn fib(ctx: &XdpContext, family: u8, src: &[u32; 4], dst: &[u32; 4]) -> Result<NextHop, Verdict> {
+fn fib(
+    ctx: &XdpContext,
+    family: u8,
+    src: &[u32; 4],
+    dst: &[u32; 4],
+    flags: u32,
+) -> Result<NextHop, Verdict> {
     let Some(scratch) = scratch() else {
         // Index 0 of a one-entry per-CPU array always exists; this arm is for the type checker.
         return Err(Verdict::drop(reason::DROP_FIB_NO_ROUTE));
@@ -130,7 +154,7 @@ fn fib(ctx: &XdpContext, family: u8, src: &[u32; 4], dst: &[u32; 4]) -> Result<N
             ctx.ctx as *mut _,
             p,
             core::mem::size_of::<FibParams>() as i32,
-            0,
+            flags,
         )
     };
     // SAFETY: fully initialised above and by the helper.
@@ -158,9 +182,15 @@ fn fib(ctx: &XdpContext, family: u8, src: &[u32; 4], dst: &[u32; 4]) -> Result<N
                 // union's output member (tot_len was 0 on the way in, so no MTU check failed).
                 mtu: unsafe { p.__bindgen_anon_1.mtu_result },
                 _pad2: [0; 4],
+                // SAFETY: the source member, as the kernel left it: with BPF_FIB_LOOKUP_SRC
+                // the address it chose, else the one passed in. IPv4's is the union's first
+                // word, the rest zeroed above.
+                src: unsafe { p.__bindgen_anon_3.ipv6_src },
             })
         }
         BPF_FIB_LKUP_RET_NO_NEIGH => Err(Verdict::drop(reason::DROP_FIB_NO_NEIGH)),
+        // The route gives no source (the egress interface has no address of the family).
+        BPF_FIB_LKUP_RET_NO_SRC_ADDR => Err(Verdict::drop(reason::DROP_NO_SOURCE_ADDR)),
         BPF_FIB_LKUP_RET_FWD_DISABLED => Err(Verdict::drop(reason::DROP_FIB_FWD_DISABLED)),
         _ => Err(Verdict::drop(reason::DROP_FIB_NO_ROUTE)),
     }

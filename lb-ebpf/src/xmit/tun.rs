@@ -33,9 +33,6 @@ pub fn encap(
     now: u64,
 ) -> Result<Verdict, Verdict> {
     let v6 = to.real.family == FAMILY_V6;
-    if (v6 && cfg.src6 == [0; 4]) || (!v6 && cfg.src4 == 0) {
-        return Err(Verdict::drop(reason::DROP_NO_SOURCE_ADDR));
-    }
     let ip_hlen = if v6 { IPV6_HLEN } else { IPV4_HLEN_MIN };
     // GUE (ipvsadm --tun-type gue): UDP and a 4-byte GUE header after the outer IP header;
     // GRE (--tun-type gre): a 4-byte GRE header.
@@ -54,6 +51,12 @@ pub fn encap(
     // its path MTU (the route's, else the egress link's) sizes the tunnel, and lbd's MTU of
     // the interfaces is the fallback when the FIB reported none.
     let nh = next_hop(ctx, to, cfg, now)?;
+    // The outer source: the config's director address of the family, else the route's.
+    let src4 = if cfg.src4 != 0 { cfg.src4 } else { nh.src[0] };
+    let src6 = if cfg.src6 != [0; 4] { cfg.src6 } else { nh.src };
+    if (v6 && src6 == [0; 4]) || (!v6 && src4 == 0) {
+        return Err(Verdict::drop(reason::DROP_NO_SOURCE_ADDR));
+    }
     let mtu = if nh.mtu != 0 { nh.mtu as u32 } else { cfg.mtu };
     if outer_len > u16::MAX as u32 || (mtu != 0 && outer_len > mtu) {
         // Tell the client how large a packet fits once encapsulated (RFC 1191, RFC 8201), so
@@ -124,13 +127,13 @@ pub fn encap(
             ctx,
             pkt,
             to,
-            cfg,
+            &src6,
             ip_proto,
             flow_label,
             (outer_len - IPV6_HLEN as u32) as u16,
         )?;
     } else {
-        write_ipv4(ctx, pkt, to, cfg, ip_proto, outer_len as u16, df, id)?;
+        write_ipv4(ctx, pkt, to, src4, ip_proto, outer_len as u16, df, id)?;
     }
     send(ctx, &nh, ethertype(to.real.family), reason::TX)
 }
@@ -181,7 +184,7 @@ fn write_ipv4(
     ctx: &XdpContext,
     pkt: &Packet,
     to: &Target,
-    cfg: &GlobalConfig,
+    src_be: u32,
     inner_proto: u8,
     outer_len: u16,
     df: u16,
@@ -189,7 +192,7 @@ fn write_ipv4(
 ) -> Result<(), Verdict> {
     let ip: *mut [u16; 10] =
         ptr_at(ctx, ETH_HLEN).ok_or(Verdict::drop(reason::DROP_NO_HEADROOM))?;
-    let src = u32::from_be(cfg.src4);
+    let src = u32::from_be(src_be);
     let dst = u32::from_be(to.real.addr[0]);
     let mut w: [u16; 10] = [
         0x4500 | pkt.tos as u16,
@@ -220,7 +223,7 @@ fn write_ipv6(
     ctx: &XdpContext,
     pkt: &Packet,
     to: &Target,
-    cfg: &GlobalConfig,
+    src: &[u32; 4],
     inner_proto: u8,
     flow_label: u32,
     payload_len: u16,
@@ -234,7 +237,7 @@ fn write_ipv6(
         (ip.add(IP6_PAYLOAD_LEN) as *mut u16).write_unaligned(payload_len.to_be());
         *ip.add(IP6_NEXTHDR) = inner_proto;
         *ip.add(IP6_HOPLIMIT) = OWN_TTL;
-        ptr::store_addr(ip.add(IP6_SADDR), &cfg.src6);
+        ptr::store_addr(ip.add(IP6_SADDR), src);
         ptr::store_addr(ip.add(IP6_DADDR), &to.real.addr);
     }
     Ok(())

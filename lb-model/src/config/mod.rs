@@ -145,7 +145,8 @@ pub struct Config<F: Form = Checked> {
     pub interfaces: Vec<String>,
     #[serde(default)]
     pub xdp_mode: XdpMode,
-    /// The director's own addresses: the outer source of tunnelled packets.
+    /// The director's own addresses: the outer source of tunnelled packets. Without one of
+    /// a family, a tunnel's source is that of the kernel's route toward its real server.
     #[serde(default)]
     pub director: Director,
     /// Where lbd pins its maps (on a bpffs). Default `/sys/fs/bpf/lb`.
@@ -318,11 +319,7 @@ impl Config<Raw> {
         }
         service::validate_all(self, &mut errs);
         health::validate(self, &mut errs);
-        let mut errs = errs.0;
-        // Report director.ipv4 / ipv6 once, however many real servers need it.
-        let mut seen_director = std::collections::HashSet::new();
-        errs.retain(|e| !e.path.starts_with("director.") || seen_director.insert(e.path.clone()));
-        errs
+        errs.0
     }
 
     /// The checked config, or every error found.
@@ -751,7 +748,6 @@ mod tests {
                 "services[0].port: Zero port specified for non-persistent service: a port-0 service (every port of its VIP) must be persistent (set persistent)",
                 r#"services[0].scheduler: unknown scheduler "fastest"; valid: rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, mh, fo, ovf, twos"#,
                 "services[0].real_servers[0].weight: 4294967295 is out of range (0 to 2147483647)",
-                "director.ipv4: required: services[0].real_servers[0] is tunnelled over IPv4 and needs the director's IPv4 address as outer source",
                 "services[1]: duplicate service tcp 10.0.0.100:0: already defined at services[0]",
                 "services[1].port: Zero port specified for non-persistent service: a port-0 service (every port of its VIP) must be persistent (set persistent)",
                 r#"services[1].mh_table_size: only the mh scheduler has a table size (scheduler is "lblc")"#,
@@ -823,12 +819,13 @@ mod tests {
                                 { "address": "2001:2::12", "forwarding": "dr" },
                                 { "address": "2001:2::13", "forwarding": "nat" },
                                 { "address": "198.18.0.14", "forwarding": "tun" } ] } ] }"#;
+        // (A tun real server needs no director address: without one the outer source is
+        // the route's.)
         assert_eq!(
             errors(mixed),
             vec![
                 "services[0].real_servers[1].address: 2001:2::12 is IPv6 but the VIP is IPv4: dr keeps the packet's addresses' family; only tun crosses families",
                 "services[0].real_servers[2].address: 2001:2::13 is IPv6 but the VIP is IPv4: nat keeps the packet's addresses' family; only tun crosses families",
-                "director.ipv4: required: services[0].real_servers[3] is tunnelled over IPv4 and needs the director's IPv4 address as outer source",
             ]
         );
     }

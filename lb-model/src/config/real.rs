@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    CheckConfig, Config, ConfigError, Errors, Form, MAX_THRESHOLD, MAX_WEIGHT, Raw, ServiceConfig,
+    CheckConfig, ConfigError, Errors, Form, MAX_THRESHOLD, MAX_WEIGHT, Raw, ServiceConfig,
     ServiceKey, typed,
 };
 use crate::{
@@ -178,7 +178,6 @@ impl RealServerConfig<Raw> {
 
 /// One real server's checks (`rp`: its path) in service `s`.
 pub(super) fn validate(
-    cfg: &Config<Raw>,
     s: &ServiceConfig<Raw>,
     r: &RealServerConfig<Raw>,
     rp: &str,
@@ -335,22 +334,5 @@ pub(super) fn validate(
                 s.port
             ),
         );
-    }
-    if fwd == Some(Forwarding::Tun) {
-        let (family, missing) = if r.address.is_ipv4() {
-            ("ipv4", cfg.director.ipv4.is_none())
-        } else {
-            ("ipv6", cfg.director.ipv6.is_none())
-        };
-        if missing {
-            err.add(
-                format!("director.{family}"),
-                format!(
-                    "required: {rp} is tunnelled over {} and needs the director's {} address as outer source",
-                    family_name(r.address),
-                    family_name(r.address)
-                ),
-            );
-        }
     }
 }

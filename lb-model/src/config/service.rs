@@ -300,7 +300,7 @@ pub(super) fn validate_all(cfg: &Config<Raw>, err: &mut Errors) {
                 ),
             );
         }
-        table_slots += validate(cfg, s, &sp, err);
+        table_slots += validate(s, &sp, err);
     }
     if table_slots > lb_common::DEFAULT_SCHED_TABLE_SLOTS as u64 {
         err.add(
@@ -314,7 +314,7 @@ pub(super) fn validate_all(cfg: &Config<Raw>, err: &mut Errors) {
 }
 
 /// One service's checks (`sp`: its path); returns the scheduler-table slots it needs.
-fn validate(cfg: &Config<Raw>, s: &ServiceConfig<Raw>, sp: &str, err: &mut Errors) -> u64 {
+fn validate(s: &ServiceConfig<Raw>, sp: &str, err: &mut Errors) -> u64 {
     if let Some(why) = super::address::not_unicast(s.vip) {
         err.add(format!("{sp}.vip"), why);
     }
@@ -435,7 +435,7 @@ fn validate(cfg: &Config<Raw>, s: &ServiceConfig<Raw>, sp: &str, err: &mut Error
                 ),
             );
         }
-        real::validate(cfg, s, r, &rp, err);
+        real::validate(s, r, &rp, err);
     }
     if sched.is_some_and(Scheduler::is_count_driven)
         && s.real_servers.len() > lb_common::MAX_COUNTED_REALS as usize

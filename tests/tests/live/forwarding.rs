@@ -107,8 +107,17 @@ fn one_five_tuple_always_reaches_the_same_real_server() {
 /// server on `method`: all succeed, every real server answers some over each family, and
 /// lbd's counters agree. Returns the listing.
 fn method_round_trip(method: Method, connections: u32) -> Value {
+    round_trip_with(method, connections, |c| c)
+}
+
+/// [`method_round_trip`] with the config `edit` makes of the topology's.
+fn round_trip_with(
+    method: Method,
+    connections: u32,
+    edit: impl Fn(lb_tests::config::ConfigBuilder) -> lb_tests::config::ConfigBuilder,
+) -> Value {
     let mut t = Topology::new(3, method);
-    let cfg = t.config(&[1, 1, 1]);
+    let cfg = edit(t.config(&[1, 1, 1]));
     t.start_lbd(&cfg);
     for vip in [V4, SocketAddr::from((VIP6, VIP_PORT))] {
         let answers = t.requests(vip, connections);
@@ -133,6 +142,14 @@ fn method_round_trip(method: Method, connections: u32) -> Value {
 fn tunnelling_serves_http_over_ipv4_and_ipv6() {
     require_root!();
     method_round_trip(Method::Tun, 30);
+}
+
+#[test]
+fn tunnelling_without_a_director_address_takes_the_outer_source_from_the_route() {
+    require_root!();
+    // No director.ipv4 / ipv6: lb asks the FIB for the source of the route to each real
+    // server (the director's address on their link), as IPVS does.
+    round_trip_with(Method::Tun, 30, |c| c.no_director());
 }
 
 #[test]

@@ -29,3 +29,4 @@ mod reuse;
 mod sched_limits;
 mod schedulers;
 mod synced;
+mod tun_source;

@@ -50,8 +50,6 @@ pub fn add(v: &mut Value) {
     all_of(v, "/$defs/ServiceConfig", svc);
     let check = check_rules(v);
     all_of(v, "/$defs/CheckConfig", check);
-    let root = root_rules();
-    all_of(v, "", root);
 }
 
 fn real_rules() -> Vec<Value> {
@@ -311,44 +309,5 @@ fn check_rules(v: &Value) -> Vec<Value> {
             json!({ "properties": { "timeout_ms": { "maximum": DEFAULT_INTERVAL_MS } } }),
         ),
     ]);
-    rules
-}
-
-fn root_rules() -> Vec<Value> {
-    let tun = Forwarding::Tun.name();
-    let dflt = Forwarding::default().name();
-    let mut rules = Vec::new();
-    for (family, pattern) in [
-        ("ipv4", format!("^(?:{})$", patterns::ipv4())),
-        ("ipv6", format!("^(?:{})$", patterns::ipv6())),
-    ] {
-        let mut tunnelled = one_of("forwarding", &[tun], dflt);
-        tunnelled["type"] = json!("object");
-        tunnelled["required"] = json!(["forwarding", "address"]);
-        tunnelled["properties"]["address"] = json!({ "pattern": pattern });
-        rules.push(rule(
-            &format!(
-                "a tun real server (or sorry server) of {} needs director.{family}, the outer source",
-                if family == "ipv4" { "IPv4" } else { "IPv6" }
-            ),
-            json!({
-                "required": ["services"],
-                "properties": { "services": { "contains": {
-                    "type": "object",
-                    "anyOf": [
-                        { "required": ["real_servers"], "properties": { "real_servers": { "contains": tunnelled } } },
-                        { "required": ["sorry_server"], "properties": { "sorry_server": tunnelled } },
-                    ],
-                } } },
-            }),
-            json!({
-                "required": ["director"],
-                "properties": { "director": {
-                    "required": [family],
-                    "properties": { family: { "type": "string" } },
-                } },
-            }),
-        ));
-    }
     rules
 }
