@@ -5,7 +5,7 @@
 
 use crate::{
     BenchState, BenchWords, Conn, ConnCount, ConnKey4, DecapConfig, Expect, ExpectKey, FlowKey,
-    FragEntry, FragKey, GlobalConfig, LayoutMeta, Locality, NewConn, NextHop, PersistKey,
+    FragEntry, FragKey, GlobalConfig, IfStats, LayoutMeta, Locality, NewConn, NextHop, PersistKey,
     RealConns, RealLimits, RealServer, Service, Stats, Template, TraceFilter, TwosDraw, VipKey,
 };
 
@@ -141,6 +141,15 @@ pub const STATS: TypeLayout = layout!(Stats {
     out_pkts,
     in_bytes,
     out_bytes
+});
+pub const IF_STATS: TypeLayout = layout!(IfStats {
+    packets,
+    bytes,
+    aborted,
+    drop,
+    pass,
+    tx,
+    redirect
 });
 pub const NEXT_HOP: TypeLayout = layout!(NextHop {
     ifindex,

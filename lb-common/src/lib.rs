@@ -77,6 +77,7 @@ mod user {
     unsafe impl aya::Pod for Template {}
     unsafe impl aya::Pod for GlobalConfig {}
     unsafe impl aya::Pod for Stats {}
+    unsafe impl aya::Pod for IfStats {}
     unsafe impl aya::Pod for BenchState {}
     unsafe impl aya::Pod for NextHop {}
     unsafe impl aya::Pod for RealConns {}

@@ -65,6 +65,9 @@ pub mod map_name {
     pub const SCRATCH: &str = "lb_scratch";
     /// `twos`' last draws per CPU ([`crate::TwosDraw`]; not pinned): for the tests.
     pub const TWOS_DRAW: &str = "lb_twos_draw";
+    /// Per-interface packet counters ([`crate::IfStats`]; not pinned: each program instance
+    /// counts from its start).
+    pub const IF_STATS: &str = "lb_if_stats";
     /// The layout version of the pinned maps ([`crate::LayoutMeta`]): written by lbd when it
     /// creates them, checked by an lbd that adopts them. The programs never read it.
     pub const META: &str = "lb_meta";
@@ -155,6 +158,9 @@ pub mod capacity {
     pub const SCRATCH: u32 = 1;
     pub const TWOS_DRAW: u32 = 1;
     pub const META: u32 = 1;
+    /// Interfaces counted at once: room for those that came and went (lbd removes the
+    /// entry of an interface it detaches from).
+    pub const IF_STATS: u32 = 256;
 }
 
 /// Map kinds (the kernel's `BPF_MAP_TYPE_*`) of the maps in [`MAPS`].
@@ -162,6 +168,7 @@ pub mod kind {
     pub const HASH: u32 = 1;
     pub const ARRAY: u32 = 2;
     pub const PROG_ARRAY: u32 = 3;
+    pub const PERCPU_HASH: u32 = 5;
     pub const PERCPU_ARRAY: u32 = 6;
     pub const LRU_HASH: u32 = 9;
     pub const DEVMAP: u32 = 14;
@@ -222,7 +229,7 @@ const fn spec(
 }
 
 /// Every map of the object, pinned ones in [`map_name::DIRECTOR`]'s order first.
-pub const MAPS: [MapSpec; 36] = {
+pub const MAPS: [MapSpec; 37] = {
     use layout::*;
     use map_name as n;
     const K: Option<&TypeLayout> = Some(&U32);
@@ -508,6 +515,14 @@ pub const MAPS: [MapSpec; 36] = {
             K,
             Some(&TWOS_DRAW),
         ),
+        spec(
+            n::IF_STATS,
+            capacity::IF_STATS,
+            kind::PERCPU_HASH,
+            0,
+            K,
+            Some(&IF_STATS),
+        ),
     ]
 };
 
@@ -533,11 +548,12 @@ pub const MAPS: [MapSpec; 36] = {
 /// server's entry holds its service's VIP; persistence templates have their own value type;
 /// `GlobalConfig` the flood window.
 ///
-/// Version 5: a real server's entry names its FTP control port (`ftp_port`, where a padding
-/// field was); the reason counters grow by `ftp_helper` and `ftp_data`.
-///
 /// Version 4: a cached next hop ([`crate::NextHop`]) holds the path MTU the FIB reported
 /// (tunnels are sized by it); the reason counters grow by `pass_no_neigh`.
+///
+/// Version 5: a real server's entry names its FTP control port (`ftp_port`, where a padding
+/// field was); the reason counters grow by `ftp_helper` and `ftp_data`; FTP's expected data
+/// connections and the helper's device map; the per-interface counters (`lb_if_stats`).
 pub const LAYOUT_VERSION: u32 = 5;
 
 /// [`layout_fingerprint`] of the layout [`LAYOUT_VERSION`] describes; stored next to the

@@ -64,6 +64,12 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
         interfaces.first().map(String::as_str).unwrap_or(""),
     )
     .context("config field sync")?;
+    // The shared key of sync messages (bulk sync streams too), read once.
+    let sync_key = match &cfg.sync {
+        Some(s) => sync::auth::load(s)
+            .map_err(|e| anyhow::anyhow!("config field sync.auth_key_file: {e}"))?,
+        None => None,
+    };
     // The bulk sync's answering side, on the sync port (TCP).
     let bulk_listener = match &cfg.sync {
         Some(s) => Some(sync::bulk::listen(s.port()).with_context(|| {
@@ -162,7 +168,7 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
     info!(interfaces = %interfaces.join(", "), mode = %cfg.xdp_mode, pin_dir = %pin_dir.display(), "lb attached");
     // Before any VIP is announced (the announcing thread starts below): the peers' tables.
     if let Some(s) = cfg.sync.as_ref().filter(|s| !s.bulk_from.is_empty()) {
-        bulk_sync(&mut ctx, s);
+        bulk_sync(&mut ctx, s, sync_key.clone());
     }
     ctx.announcer.set_attached(true);
 
@@ -176,7 +182,7 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
     spawn_sync(&ctx, &stop);
     spawn_ftp(&ctx, &stop, ftp_early, ftp_warned);
     if let (Some(l), Some(s)) = (bulk_listener, cfg.sync.clone()) {
-        spawn_bulk_answers(&ctx, l, s);
+        spawn_bulk_answers(&ctx, l, s, sync_key);
     }
     // The metrics endpoint is bound before the control socket answers: a client that got an
     // answer from lbd can scrape it.
@@ -330,9 +336,13 @@ fn spawn_loops(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>, results: Recei
 /// Asks each of `sync.bulk_from` for its connection table and applies it (with the backup
 /// daemon's counters when one runs). A peer that does not answer is logged and skipped: a
 /// director alone must still start.
-fn bulk_sync(ctx: &mut Context, s: &lb_model::config::SyncConfig) {
+fn bulk_sync(
+    ctx: &mut Context,
+    s: &lb_model::config::SyncConfig,
+    key: Option<Arc<sync::auth::Key>>,
+) {
     let Context { dp, plan, sync, .. } = ctx;
-    let mut own = sync::daemon::Applier::new(s.syncid);
+    let mut own = sync::daemon::Applier::new(s.syncid, key);
     let applier = match sync.backup.as_mut() {
         Some(b) => &mut b.applier,
         None => &mut own,
@@ -355,6 +365,7 @@ fn spawn_bulk_answers(
     ctx: &Arc<Mutex<Context>>,
     listener: std::net::TcpListener,
     s: lb_model::config::SyncConfig,
+    key: Option<Arc<sync::auth::Key>>,
 ) {
     let c = ctx.clone();
     std::thread::spawn(move || {
@@ -365,7 +376,13 @@ fn spawn_bulk_answers(
                 let d = lock(&c);
                 sync::bulk::table_records(&d.dp, &d.conntrack.timeouts)
             };
-            match sync::bulk::answer(stream, s.syncid, s.maxlen() as usize, &records) {
+            match sync::bulk::answer(
+                stream,
+                s.syncid,
+                s.maxlen() as usize,
+                &records,
+                key.as_deref(),
+            ) {
                 Ok(()) => info!(?peer, connections = records.len(), "bulk sync answered"),
                 Err(e) => warn!(?peer, "answering a bulk sync: {e}"),
             }
@@ -449,7 +466,7 @@ fn spawn_sync(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>) {
         std::thread::spawn(move || {
             while !stop.load(Ordering::SeqCst) {
                 std::thread::sleep(sync::daemon::PERIOD);
-                let (socket, dests, syncid, maxlen, records) = {
+                let (socket, dests, syncid, maxlen, records, key) = {
                     let mut d = lock(&c);
                     let Context {
                         dp,
@@ -467,12 +484,13 @@ fn spawn_sync(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>) {
                         m.cfg.syncid,
                         m.cfg.maxlen() as usize,
                         records,
+                        m.key.clone(),
                     )
                 };
                 if records.is_empty() {
                     continue;
                 }
-                let msgs = sync::daemon::messages(syncid, maxlen, &records);
+                let msgs = sync::daemon::messages(syncid, maxlen, &records, key.as_deref());
                 let (mut sent, mut errors) = (0u64, 0u64);
                 for m in &msgs {
                     for dest in &dests {
@@ -507,8 +525,8 @@ fn spawn_sync(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>) {
                     std::thread::sleep(sync::daemon::RECV_WAIT);
                     continue;
                 };
-                let n = match socket.recv_from(&mut buf) {
-                    Ok((n, _)) => n,
+                let (n, from) = match socket.recv_from(&mut buf) {
+                    Ok(got) => got,
                     Err(e)
                         if matches!(
                             e.kind(),
@@ -529,7 +547,7 @@ fn spawn_sync(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>) {
                 if let Some(b) = sync.backup.as_mut()
                     && Arc::ptr_eq(&b.socket, &socket)
                 {
-                    b.applier.handle(&buf[..n], dp, plan);
+                    b.applier.handle(&buf[..n], from.ip(), dp, plan);
                 }
             }
         });

@@ -7,11 +7,11 @@
 use aya_ebpf::{
     bindings::{BPF_F_MMAPABLE, BPF_F_NO_COMMON_LRU, BPF_F_NO_PREALLOC},
     macros::map,
-    maps::{Array, DevMap, HashMap, LruHashMap, PerCpuArray, ProgramArray, RingBuf},
+    maps::{Array, DevMap, HashMap, LruHashMap, PerCpuArray, PerCpuHashMap, ProgramArray, RingBuf},
 };
 use lb_common::{
     BenchState, BenchWords, Conn, ConnCount, ConnKey4, DecapConfig, Expect, ExpectKey, FlowKey,
-    FragEntry, FragKey, GlobalConfig, LayoutMeta, Locality, NewConn, NextHop, PersistKey,
+    FragEntry, FragKey, GlobalConfig, IfStats, LayoutMeta, Locality, NewConn, NextHop, PersistKey,
     RealConns, RealLimits, RealServer, Service, Stats, Template, TraceFilter, TwosDraw, VipKey,
     capacity,
 };
@@ -152,6 +152,14 @@ pub static CONFIG: Array<GlobalConfig> = Array::with_max_entries(capacity::CONFI
 /// read by lbd.
 #[map(name = "lb_reasons")]
 pub static REASONS: PerCpuArray<u64> = PerCpuArray::with_max_entries(capacity::REASONS, 0);
+
+/// Per-interface counters under the ingress interface's index: each packet and its bytes as
+/// it arrives, and the verdict it ends with. lbd makes an interface's entry before it attaches
+/// `lb` to it (so `lb` only looks up: no insert on the packet path) and removes it when it
+/// detaches; `lb` and `lb_icmp` write it; lbd reads it (`lbctl status`, metrics). Not pinned.
+#[map(name = "lb_if_stats")]
+pub static IF_STATS: PerCpuHashMap<u32, IfStats> =
+    PerCpuHashMap::with_max_entries(capacity::IF_STATS, 0);
 
 /// Per-service counters, indexed by service id. Written by `lb`; read by lbd.
 #[map(name = "lb_svc_stats")]

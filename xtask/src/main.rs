@@ -39,8 +39,12 @@ enum Cmd {
         #[arg(long)]
         release: bool,
     },
-    /// Run the end-to-end demo (client, director, three real servers).
-    Demo,
+    /// Run the end-to-end demo (client, director, three real servers), or with `ha` the
+    /// high-availability one (two directors behind a router, one killed).
+    Demo {
+        #[arg(value_parser = ["ha"])]
+        which: Option<String>,
+    },
     /// Run setup, build, then every test.
     Test {
         /// Extra arguments for `cargo test` (after `--`).
@@ -130,11 +134,11 @@ fn run(cli: Cli) -> Result<()> {
             setup()?;
             build(release)
         }
-        Cmd::Demo => {
+        Cmd::Demo { which } => {
             setup()?;
             build(false)?;
             let bin = target_dir().join("debug/lb-demo");
-            run_cmd("demo", &mut Command::new(bin))
+            run_cmd("demo", Command::new(bin).args(which))
         }
         Cmd::Test { args } => {
             setup()?;

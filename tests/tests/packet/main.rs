@@ -17,6 +17,7 @@ mod ftp;
 mod fuzz;
 mod gue_gre;
 mod icmp;
+mod interfaces;
 mod ipv4;
 mod ipv6;
 mod mid_flow;

@@ -202,6 +202,11 @@ pub fn schema() -> Value {
         nullable("Ipv4Multicast"),
     );
     extend(&mut v, &format!("{sync}/mcast_interface"), ifname_rules());
+    replace(
+        &mut v,
+        &format!("{sync}/auth_key_file"),
+        nullable("FilePath"),
+    );
     for list in ["peers", "bulk_from"] {
         extend(
             &mut v,
