@@ -248,6 +248,12 @@ impl ServiceBuilder {
         self
     }
 
+    /// The FTP helper on (or off, against port 21's default).
+    pub fn ftp(mut self, on: bool) -> Self {
+        self.0.ftp = Some(on);
+        self
+    }
+
     /// One-packet scheduling (ipvsadm `-o`).
     pub fn one_packet(mut self) -> Self {
         self.0.one_packet = true;
