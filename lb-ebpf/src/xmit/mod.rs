@@ -25,19 +25,35 @@ pub fn forward(
     cfg: &GlobalConfig,
     now: u64,
 ) -> Result<Verdict, Verdict> {
-    // dr and nat keep the packet's addresses' family: their real server must be of the
-    // VIP's family (lbd refuses anything else; this guards against a map written otherwise).
-    if to.real.method != FWD_TUN && to.real.family != pkt.flow.family {
-        return Err(Verdict::drop(reason::DROP_UNSUPPORTED_METHOD));
+    if to.real.method == FWD_NAT {
+        // nat keeps the packet's addresses' family: its real server must be of the VIP's
+        // family (lbd refuses anything else; this guards against a map written otherwise).
+        if to.real.family != pkt.flow.family {
+            return Err(Verdict::drop(reason::DROP_UNSUPPORTED_METHOD));
+        }
+        // nat finishes a partial checksum as it rewrites (it may hand the packet to the
+        // kernel instead).
+        return nat::to_real(ctx, pkt, to, cfg, now);
     }
-    if to.real.method != FWD_NAT {
-        // nat finishes it as it rewrites (it may hand the packet to the kernel instead).
-        partial::complete(ctx, pkt)?;
-    }
+    partial::complete(ctx, pkt)?;
+    forward_direct(ctx, pkt, to, cfg, now)
+}
+
+/// `tun` and `dr` alone: also `lb_icmp`'s way to forward an ICMP error about a connection
+/// (which has no checksum a sender left to finish, and whose program has no stack to spare
+/// for `partial.rs`'s loop).
+#[inline(always)]
+pub fn forward_direct(
+    ctx: &XdpContext,
+    pkt: &Packet,
+    to: &Target,
+    cfg: &GlobalConfig,
+    now: u64,
+) -> Result<Verdict, Verdict> {
     match to.real.method {
         FWD_TUN => tun::encap(ctx, pkt, to, cfg, now),
-        FWD_DR => dr::xmit(ctx, pkt, to, cfg, now),
-        FWD_NAT => nat::to_real(ctx, pkt, to, cfg, now),
+        // dr keeps the packet's addresses' family, as nat does.
+        FWD_DR if to.real.family == pkt.flow.family => dr::xmit(ctx, pkt, to, cfg, now),
         _ => Err(Verdict::drop(reason::DROP_UNSUPPORTED_METHOD)),
     }
 }
