@@ -656,7 +656,12 @@ fn informational(name: &str) -> bool {
         || name.starts_with("decap_")
         || matches!(
             name,
-            "persist_hit" | "frag_first" | "frag_followed" | "tcp_mid_flow" | "ftp_data"
+            "persist_hit"
+                | "frag_first"
+                | "frag_followed"
+                | "tcp_mid_flow"
+                | "ftp_data"
+                | "csum_completed"
         )
 }
 
