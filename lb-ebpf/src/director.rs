@@ -17,7 +17,8 @@
 //! 6. the real server (`lookup.rs`), the first fragment remembered (`frag.rs`), the
 //!    service's and real server's counters (`stats.rs`);
 //! 7. forwarding by the real server's method (`xmit/`: `tun.rs`, `dr.rs`, `nat.rs`, with the
-//!    next hop from `route.rs`).
+//!    next hop from `route.rs`), a checksum the sender left to the hardware finished first
+//!    (`partial.rs`).
 //!
 //! Each stage returns `Result<_, Verdict>`; `Err` stops the chain with a counted verdict.
 
@@ -36,7 +37,7 @@ use crate::{
     stats,
     verdict::Verdict,
     vlan::{self, Tags},
-    xmit::{self, nat, route::Target},
+    xmit::{self, nat, partial, route::Target},
 };
 
 #[inline(always)]
@@ -49,6 +50,7 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
     let pkt: &Packet = unsafe {
         (*scratch).pkt_ok = 0;
         (*scratch).trace_real = 0;
+        (*scratch).csum.finished = 0;
         parse::parse(ctx, &mut (*scratch).pkt)?;
         (*scratch).pkt_ok = 1;
         &(*scratch).pkt
@@ -83,7 +85,10 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
         // Stage `conn` first: a packet of an established flow (or a `nat` reply) is one
         // lookup; only a packet the table does not know needs its VIP's service.
         match conn::find(pkt, cfg, conn_time(now)) {
-            Known::Reply(real) => return nat::from_real(ctx, pkt, real),
+            Known::Reply(real) => {
+                partial::before_send(ctx, pkt)?;
+                return nat::from_real(ctx, pkt, real);
+            }
             Known::Flow(real) => (real, false),
             Known::Nothing => match vip(&pkt.flow) {
                 Ok(svc) => conn::track_new(pkt, &svc, cfg, now)?,
@@ -107,6 +112,7 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
     let service = to.real.service;
     frag::remember(pkt, id, service, 0, &[0; 4], now);
     stats::account(service, id, pkt, new);
+    partial::before_send(ctx, pkt)?;
     xmit::forward(ctx, pkt, &to, cfg, now)
 }
 

@@ -55,8 +55,8 @@ pub struct Scratch {
 }
 
 /// `xmit/partial.rs`'s walk over a segment: where it starts and how long it is (offsets in
-/// the packet), how far the sum got, its running sum, whether a helper failed, and the chunk
-/// being summed.
+/// the packet), how far the sum got, its running sum, whether a helper failed, whether the
+/// packet's checksum was finished, and the chunk being summed.
 #[repr(C)]
 pub struct CsumWalk {
     pub start: u32,
@@ -64,7 +64,8 @@ pub struct CsumWalk {
     pub off: u32,
     pub acc: u32,
     pub failed: u32,
-    pub _pad: u32,
+    /// Set when this packet's checksum was finished (cleared for every packet).
+    pub finished: u32,
     /// 512 bytes, and two words the verifier's bound of the rounded length reaches past.
     pub buf: [u32; 130],
 }

@@ -31,17 +31,13 @@ pub fn forward(
         if to.real.family != pkt.flow.family {
             return Err(Verdict::drop(reason::DROP_UNSUPPORTED_METHOD));
         }
-        // nat finishes a partial checksum as it rewrites (it may hand the packet to the
-        // kernel instead).
         return nat::to_real(ctx, pkt, to, cfg, now);
     }
-    partial::complete(ctx, pkt)?;
     forward_direct(ctx, pkt, to, cfg, now)
 }
 
 /// `tun` and `dr` alone: also `lb_icmp`'s way to forward an ICMP error about a connection
-/// (which has no checksum a sender left to finish, and whose program has no stack to spare
-/// for `partial.rs`'s loop).
+/// (whose program has no stack to spare for the `nat` path's).
 #[inline(always)]
 pub fn forward_direct(
     ctx: &XdpContext,

@@ -135,8 +135,8 @@ pub fn reply(
 
 /// Replaces the source or destination address and port (port 0: keeps it), decrements TTL / hop limit (with
 /// `ttl`; a packet handed to the kernel has it decremented there), and fixes the IPv4 and
-/// TCP/UDP checksums (a partial one as `partial.rs` says). Everything is checked before
-/// anything is written, but for the finishing of a partial checksum.
+/// TCP/UDP checksums (a finished partial one as `partial.rs` says). Everything is checked
+/// before anything is written.
 /// A later fragment has no transport header: only its address changes (the first
 /// fragment's checksum update covers the whole datagram).
 #[inline(always)]
@@ -158,23 +158,10 @@ fn rewrite(
     if !later && ptr_at::<[u8; 8]>(ctx, pkt.l4()).is_none() {
         return Err(bad);
     }
-    // A checksum the sender left for the hardware (`partial.rs`): finished here when lb
-    // sends the packet itself; handed to the kernel, it stays a pseudo-header sum (of the
-    // new addresses), which the kernel still knows to finish. The field's pointer is the
-    // one checked here (a second check of the same bounds is merged away by the compiler,
-    // and the verifier then does not know the recomputed pointer's range).
-    let mut partial = false;
-    if !later {
-        let field = ptr_at::<u16>(ctx, pkt.l4() + l4_csum_off).ok_or(bad)?;
-        // SAFETY: checked just above.
-        if super::partial::holds_pseudo_sum(pkt, unsafe { field.read_unaligned() }) {
-            if ttl {
-                super::partial::finish(ctx, pkt, field)?;
-            } else {
-                partial = true;
-            }
-        }
-    }
+    // A checksum the sender left for the hardware was finished before (`partial.rs`); a
+    // packet handed to the kernel gets it back as a pseudo-header sum, of the new addresses,
+    // which the kernel still knows to finish.
+    let partial = !ttl && !later && super::partial::finished();
     // The one's-complement difference the address change makes to the pseudo-header.
     let adj = rewrite_ip(ctx, pkt, end, addr, ttl)?;
     if later {
@@ -199,7 +186,7 @@ fn rewrite(
         // and stays 0.
         if partial {
             // A pseudo-header sum: the addresses are in it, the ports are not.
-            l4_csum.write_unaligned(csum::add(old_l4c, adj));
+            l4_csum.write_unaligned(csum::add(super::partial::pseudo_sum(pkt), adj));
         } else if tcp || old_l4c != 0 {
             let mut c = csum::replace16(csum::adjust(old_l4c, adj), old_port, port);
             if !tcp && c == 0 {

@@ -60,7 +60,7 @@ fn check_off(pkt: &Packet) -> usize {
 /// The folded sum of the packet's pseudo-header (addresses, protocol, segment length: the
 /// same words for IPv4 and IPv6), as a partial checksum field holds it.
 #[inline(always)]
-fn pseudo_sum(pkt: &Packet) -> u16 {
+pub fn pseudo_sum(pkt: &Packet) -> u16 {
     let words = if pkt.flow.family == FAMILY_V6 { 4 } else { 1 };
     let mut sum: u32 = 0;
     let mut i = 0;
@@ -190,10 +190,12 @@ extern "C" fn chunk_step(_i: u32, xdp: *mut c_void) -> i64 {
     0
 }
 
-/// Before `lb` sends a packet itself (`dr`, `tun`): finishes its checksum if the sender left
-/// it for the hardware.
+/// Before `lb` forwards a packet (every method, both `nat` directions; `director.rs` calls
+/// it at its two ways out, so that the verifier checks the loop twice, not once per method):
+/// finishes its checksum if the sender left it for the hardware, and remembers that it did
+/// for `nat`, which makes it a pseudo-header sum again if it hands the packet to the kernel.
 #[inline(always)]
-pub fn complete(ctx: &XdpContext, pkt: &Packet) -> Result<(), Verdict> {
+pub fn before_send(ctx: &XdpContext, pkt: &Packet) -> Result<(), Verdict> {
     if pkt.frag != FRAG_NONE {
         return Ok(());
     }
@@ -203,6 +205,18 @@ pub fn complete(ctx: &XdpContext, pkt: &Packet) -> Result<(), Verdict> {
     // SAFETY: checked just above.
     if holds_pseudo_sum(pkt, unsafe { field.read_unaligned() }) {
         finish(ctx, pkt, field)?;
+        if let Some(scratch) = scratch() {
+            // SAFETY: this CPU's slot.
+            unsafe { (*scratch).csum.finished = 1 };
+        }
     }
     Ok(())
+}
+
+/// Whether [`before_send`] finished this packet's checksum (`director.rs` clears it for
+/// every packet).
+#[inline(always)]
+pub fn finished() -> bool {
+    // SAFETY: this CPU's slot.
+    scratch().is_some_and(|s| unsafe { (*s).csum.finished } != 0)
 }
