@@ -99,7 +99,7 @@ pub struct Conn {
     pub real: u32,
     /// When a packet of the flow was last seen, in [`conn_time`] units.
     pub last_seen: u32,
-    /// `CONN_S_*`: the connection's state as the director sees it (forward entries).
+    /// `CONN_S_*`: the connection's IPVS state (forward entries; see [`crate::proto_tcp`]).
     pub state: u8,
     /// `CONN_F_*`.
     pub flags: u8,
@@ -198,17 +198,12 @@ pub const CONN_F_ONE_PACKET: u8 = 1 << 1;
 /// it back out. The first packet `lb` forwards by it clears the flag and counts the connection:
 /// this director carries it from then on.
 pub const CONN_F_SYNCED: u8 = 1 << 2;
+/// [`Conn::flags`] of a forward entry: the connection's replies do not pass the director
+/// (its real server is `dr` or `tun`; IPVS's `IP_VS_CONN_F_NOOUTPUT`), so its client's
+/// packets move it by IPVS's input-only table ([`crate::TCP_DIR_INPUT_ONLY`]).
+pub const CONN_F_NOOUTPUT: u8 = 1 << 3;
 /// Not stored: marks, in lbd's listings, a connection that is still in the unconfirmed table.
 pub const CONN_F_UNCONFIRMED: u8 = 1 << 7;
-/// [`Conn::state`], from the client's packets (all the director sees with `tun` and `dr`):
-/// a TCP connection that has sent SYN but no ACK yet (IPVS's SYN_RECV).
-pub const CONN_S_SYN: u8 = 1;
-/// TCP, an ACK seen after the handshake: what IPVS counts as an active connection.
-pub const CONN_S_ESTABLISHED: u8 = 2;
-/// TCP, FIN or RST seen: closing.
-pub const CONN_S_CLOSING: u8 = 3;
-/// UDP (no states; counted as inactive, as IPVS does).
-pub const CONN_S_UDP: u8 = 4;
 
 /// Connection times: CLOCK_MONOTONIC nanoseconds >> [`CONN_TIME_SHIFT`] (16.8 ms units) in 32
 /// bits, which wrap after 2.2 years; ages are taken with wrapping arithmetic, so they are

@@ -511,7 +511,11 @@ pub const MAPS: [MapSpec; 34] = {
 ///
 /// Version 4: a cached next hop ([`crate::NextHop`]) holds the path MTU the FIB reported
 /// (tunnels are sized by it); the reason counters grow by `pass_no_neigh`.
-pub const LAYOUT_VERSION: u32 = 4;
+///
+/// Version 5: a connection's state byte holds IPVS's TCP state numbers
+/// ([`crate::proto_tcp`]; UDP 16), and a forward entry of a `dr` / `tun` connection the flag
+/// [`crate::CONN_F_NOOUTPUT`].
+pub const LAYOUT_VERSION: u32 = 5;
 
 /// [`layout_fingerprint`] of the layout [`LAYOUT_VERSION`] describes; stored next to the
 /// version in the pinned maps.

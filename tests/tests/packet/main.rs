@@ -24,4 +24,5 @@ mod real_ids;
 mod reuse;
 mod sched_limits;
 mod schedulers;
+mod states;
 mod synced;
