@@ -21,5 +21,6 @@ mod ops;
 mod packaging;
 mod restart;
 mod reuse;
+mod states;
 mod trace;
 mod two_armed;
