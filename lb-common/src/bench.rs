@@ -63,10 +63,14 @@ pub struct BenchState {
     /// `bench_table` only: which experiment table it uses (`BENCH_TABLE_*`), and whether it
     /// deletes (bit [`BENCH_TABLE_DELETE`]) instead of looking up and inserting.
     pub table: u32,
+    /// `bench_redirect` only: the interface it redirects every packet to (the veth chain's
+    /// floor).
+    pub redirect: u32,
+    pub _pad: u32,
     /// The original first 64 bytes of the packet.
     pub head: [u64; 8],
 }
-const _: () = assert!(core::mem::size_of::<BenchState>() == 104);
+const _: () = assert!(core::mem::size_of::<BenchState>() == 112);
 
 /// A 16-byte key or value of `bench_table`'s experiment tables (an IPv4 connection's key, a
 /// compact connection value). 8-aligned: the BPF stack refuses 8-byte stores to a

@@ -226,6 +226,8 @@ pub const BENCH_STATE: TypeLayout = layout!(BenchState {
     est_n,
     est_i,
     table,
+    redirect,
+    _pad,
     head
 });
 pub const BENCH_WORDS: TypeLayout = layout!(BenchWords { w });

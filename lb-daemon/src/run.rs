@@ -55,18 +55,7 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
     // Everything that can be checked before touching the kernel's BPF state is checked first.
     // Tunnels are sized for the smallest MTU of the interfaces (any may be the egress).
     let interfaces = cfg.interfaces();
-    let mut mtu = u32::MAX;
-    for (i, iface) in interfaces.iter().enumerate() {
-        let field = if cfg.interface.is_some() {
-            "interface".to_string()
-        } else {
-            format!("interfaces[{i}]")
-        };
-        mtu = mtu.min(
-            host::mtu::interface_mtu(iface)
-                .with_context(|| format!("config field {field}: {iface:?}"))?,
-        );
-    }
+    let mtu = host::mtu::smallest(&cfg).map_err(|e| anyhow::anyhow!("config field {e}"))?;
     // Sync messages go by default on the first interface.
     let sync_daemons = sync::daemon::SyncDaemons::from_config(
         cfg.sync.as_ref(),
@@ -130,6 +119,11 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
         state_file: state_file.map(Path::to_path_buf),
         started: cfg.clone(),
     };
+    // What an lbd that died left announced leads the router to a director that holds no
+    // connection yet: withdrawn before anything else.
+    if !adopted {
+        ctx.announcer.withdraw_stale();
+    }
     let started = (|| -> Result<()> {
         let report = ctx.set_desired(&cfg).context("filling the maps")?;
         info!(?report, "config applied");

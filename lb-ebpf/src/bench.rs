@@ -9,7 +9,11 @@
 //! through it so that its small cost cancels out of the ratios.
 
 use aya_ebpf::maps::{HashMap, LruHashMap};
-use aya_ebpf::{bindings::xdp_action, helpers::bpf_xdp_adjust_head, programs::XdpContext};
+use aya_ebpf::{
+    bindings::xdp_action,
+    helpers::{bpf_redirect, bpf_xdp_adjust_head},
+    programs::XdpContext,
+};
 use lb_common::{
     BENCH_FLOOD, BENCH_NEW, BENCH_PAIRS, BENCH_TABLE_DELETE, BENCH_TABLE_HASH16,
     BENCH_TABLE_HASH40, BENCH_TABLE_LRU16, BENCH_TABLE_LRU16_PERCPU, BENCH_TABLE_LRU40,
@@ -145,6 +149,19 @@ pub fn tx(ctx: &XdpContext) -> u32 {
         }
         None => xdp_action::XDP_PASS,
     }
+}
+
+/// The veth chain's floor: redirect every packet to the interface the bench names
+/// (`BenchState::redirect`), the least a forwarder between two interfaces does.
+#[inline(always)]
+pub fn redirect(_ctx: &XdpContext) -> u32 {
+    let Some(st) = BENCH_STATE.get_ptr(0) else {
+        return xdp_action::XDP_ABORTED;
+    };
+    // SAFETY: per-CPU slot.
+    let ifindex = unsafe { (*st).redirect };
+    // SAFETY: a helper call; the kernel checks the index.
+    unsafe { bpf_redirect(ifindex, 0) as u32 }
 }
 
 /// The experiment tables' program (`lb_common::BENCH_TABLE_*`): what a connection table

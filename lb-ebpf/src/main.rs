@@ -102,6 +102,11 @@ pub fn bench_table(ctx: XdpContext) -> u32 {
 }
 
 #[xdp]
+pub fn bench_redirect(ctx: XdpContext) -> u32 {
+    bench::redirect(&ctx)
+}
+
+#[xdp]
 pub fn bench_drop(_ctx: XdpContext) -> u32 {
     xdp_action::XDP_DROP
 }

@@ -12,8 +12,8 @@
 //! ```
 
 use std::{
-    io::{BufRead, BufReader, Write},
-    net::{IpAddr, Ipv4Addr},
+    io::{BufRead, BufReader, Read, Write},
+    net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream},
     os::unix::net::UnixStream,
     path::{Path, PathBuf},
     process::Command,
@@ -24,7 +24,8 @@ use crate::{
     Share,
     config::ConfigBuilder,
     netns::{Netns, unique_name},
-    topo::{HttpServer, Proc, bin, lbctl, spawn_lbd},
+    servers::exchange,
+    topo::{HttpServer, Proc, bin, lbctl, socket2_connect, spawn_lbd},
 };
 
 /// The router's address on the LAN (the directors' BGP neighbour).
@@ -131,6 +132,13 @@ impl Bird {
             p.stop();
         }
     }
+
+    /// `kill -9`: BIRD closes no session; its peers notice when their hold timer runs out.
+    pub fn kill(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            p.kill();
+        }
+    }
 }
 
 impl Drop for Bird {
@@ -162,6 +170,8 @@ pub struct HaDirector {
     pub pin_dir: PathBuf,
     pub log: PathBuf,
     pub address: Ipv4Addr,
+    /// What its BIRD runs (`lbctl bird-config`), to start it again after a death.
+    bird_config: String,
 }
 
 impl HaDirector {
@@ -234,7 +244,14 @@ impl HaTopology {
         };
         plug(&router, "p-router", HA_ROUTER);
         for (i, d) in directors_ns.iter().enumerate() {
-            plug(d, &format!("p-d{i}"), ha_director(i));
+            let port = format!("p-d{i}");
+            plug(d, &port, ha_director(i));
+            // No unknown unicast to the directors: when a director's link goes down the
+            // bridge forgets its MAC and would flood the frames the router still sends it
+            // to every port, and `lb` (which does not look at the destination MAC) on
+            // another director would forward them: the failover tests would then not wait
+            // for the router at all. A switch keeps a dead port's MAC for minutes.
+            switch.exec(&["bridge", "link", "set", "dev", &port, "flood", "off"]);
         }
         for (j, rs) in reals.iter().enumerate() {
             plug(rs, &format!("p-rs{j}"), ha_real(j));
@@ -273,6 +290,11 @@ impl HaTopology {
         router.sysctl("net.ipv4.ip_forward", "1");
         // ECMP hashes on the ports: one client's connections spread over the directors.
         router.sysctl("net.ipv4.fib_multipath_hash_policy", "1");
+        // The router's ECMP hashes a forwarded packet by the hash its sender's socket put on it
+        // (the client's TCP, across the veth), which TCP draws again on a retransmission
+        // timeout (`net.core.txrehash`, to route around a failed path): kept, so that a flow
+        // the router moved off a dead director goes back to it when it is announced again.
+        client.sysctl("net.core.txrehash", "0");
         // Frames a director sends back with XDP_TX reach its bridge port only if that veth
         // runs an XDP program too (see the `pass` program).
         let peer_xdp = {
@@ -353,15 +375,11 @@ impl HaTopology {
                 snippet.status.success(),
                 "lbctl bird-config failed: {snippet:?}"
             );
-            let bird = Bird::start(
-                &ns,
-                &workdir,
-                &format!("d{i}-bird"),
-                &format!(
-                    "router id {address};\n{}",
-                    String::from_utf8(snippet.stdout).expect("utf-8")
-                ),
+            let bird_config = format!(
+                "router id {address};\n{}",
+                String::from_utf8(snippet.stdout).expect("utf-8")
             );
+            let bird = Bird::start(&ns, &workdir, &format!("d{i}-bird"), &bird_config);
             directors.push(HaDirector {
                 socket: workdir.join(format!("d{i}-lbd.sock")),
                 config_path: workdir.join(format!("d{i}-lb.json")),
@@ -373,6 +391,7 @@ impl HaTopology {
                 lbd: None,
                 ns,
                 address,
+                bird_config,
             });
         }
         HaTopology {
@@ -420,6 +439,66 @@ impl HaTopology {
             }
         }
         d.lbd = Some(p);
+    }
+
+    /// Director `i` dies as a machine does: its link goes down (nothing it sends or is sent
+    /// arrives), lbd and BIRD are killed (`kill -9`: nothing withdrawn, no BGP session
+    /// closed), and its memory is gone: the pins are removed, which detaches `lb`. The router
+    /// drops its routes when the BGP hold timer runs out. Its include file stays as lbd left
+    /// it (a file on disk survives a reboot).
+    pub fn kill_director(&mut self, i: usize) {
+        let d = &mut self.directors[i];
+        d.ns.ip(&["link", "set", "eth0", "down"]);
+        if let Some(mut p) = d.lbd.take() {
+            p.kill();
+        }
+        if let Some(b) = &mut d.bird {
+            b.kill();
+        }
+        std::fs::remove_dir_all(&d.pin_dir).expect("removing the dead director's pins");
+        // The kernel releases the link when its last reference goes, a moment later.
+        crate::wait_until(
+            Duration::from_secs(5),
+            "lb detached once its pins are gone",
+            || {
+                !d.ns
+                    .ip(&["link", "show", "dev", "eth0"])
+                    .contains("prog/xdp")
+            },
+        );
+    }
+
+    /// Director `i` comes back after [`HaTopology::kill_director`], as a machine that boots:
+    /// its link up, lbd started with `config` (a fresh data plane: lbd empties the include
+    /// file the dead lbd left, bulk-syncs if the config says so, then announces), then BIRD
+    /// (ordered after lbd, as the packaged unit's `Before=bird.service` does).
+    pub fn revive_director(&mut self, i: usize, config: &ConfigBuilder) {
+        self.directors[i].ns.ip(&["link", "set", "eth0", "up"]);
+        self.start_lbd(i, config);
+        let d = &mut self.directors[i];
+        d.bird = Some(Bird::start(
+            &d.ns,
+            &self.workdir,
+            &format!("d{i}-bird"),
+            &d.bird_config,
+        ));
+    }
+
+    /// `n` line connections from the client to `vip`, each with its first line (`cI 1`)
+    /// answered whole; the connections and the real server that answered each.
+    pub fn open_streams(&self, vip: SocketAddr, n: usize) -> (Vec<TcpStream>, Vec<String>) {
+        let _in = self.client.enter();
+        let mut streams = Vec::new();
+        let mut served_by = Vec::new();
+        for i in 0..n {
+            let mut s = socket2_connect(vip, None).unwrap_or_else(|e| panic!("connect {i}: {e}"));
+            let answer = exchange(&mut s, &format!("c{i} 1")).expect("first line");
+            let (name, rest) = answer.split_once(' ').expect("name and line");
+            assert_eq!(rest, format!("c{i} 1"));
+            served_by.push(name.to_string());
+            streams.push(s);
+        }
+        (streams, served_by)
     }
 
     /// The router's next hops for `vip` (its kernel table, as BIRD installed it), sorted.
@@ -478,6 +557,68 @@ impl HaTopology {
         let _ = bin("lbctl");
     }
 }
+
+/// One round of every stream of a [`LineServer`]: `lines` lines of [`STREAM_LINE`] bytes
+/// written to each stream first (so that every stream has data in flight at once), then each
+/// stream's answer read and compared byte for byte with what its real server must send back
+/// (`NAME LINE\n` for each line), waiting up to `limit` for each stream (TCP retransmits while
+/// the router still sends to a dead director). Panics naming the stream on a reset, a close,
+/// a timeout or a wrong byte. Returns the bytes checked.
+///
+/// [`LineServer`]: crate::servers::LineServer
+pub fn stream_round(
+    streams: &mut [TcpStream],
+    served_by: &[String],
+    round: usize,
+    lines: usize,
+    limit: Duration,
+) -> usize {
+    let line = |i: usize, k: usize| {
+        let head = format!("c{i} r{round} l{k} ");
+        let fill: String = (0..STREAM_LINE - head.len())
+            .map(|n| char::from(b'a' + ((i + k + n) % 26) as u8))
+            .collect();
+        format!("{head}{fill}")
+    };
+    for (i, s) in streams.iter_mut().enumerate() {
+        let text: String = (0..lines).map(|k| format!("{}\n", line(i, k))).collect();
+        s.write_all(text.as_bytes())
+            .unwrap_or_else(|e| panic!("stream {i}, round {round}: writing: {e}"));
+    }
+    let mut checked = 0;
+    for (i, s) in streams.iter_mut().enumerate() {
+        let want: String = (0..lines)
+            .map(|k| format!("{} {}\n", served_by[i], line(i, k)))
+            .collect();
+        let mut got = vec![0u8; want.len()];
+        s.set_read_timeout(Some(limit)).expect("read timeout");
+        let mut at = 0;
+        while at < got.len() {
+            match s.read(&mut got[at..]) {
+                Ok(0) => panic!(
+                    "stream {i}, round {round}: closed after {at} of {} bytes",
+                    got.len()
+                ),
+                Ok(n) => at += n,
+                Err(e) => panic!(
+                    "stream {i}, round {round} (served by {}): {e} after {at} of {} bytes",
+                    served_by[i],
+                    got.len()
+                ),
+            }
+        }
+        assert!(
+            got == want.as_bytes(),
+            "stream {i}, round {round}: the answer differs from what was sent:\n got {:?}\nwant {want:?}",
+            String::from_utf8_lossy(&got)
+        );
+        checked += got.len();
+    }
+    checked
+}
+
+/// The length of each line [`stream_round`] sends, newline excluded.
+pub const STREAM_LINE: usize = 199;
 
 impl HaDirector {
     /// This director's BIRD control socket.

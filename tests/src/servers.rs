@@ -154,6 +154,90 @@ pub fn exchange(s: &mut TcpStream, line: &str) -> std::io::Result<String> {
     Ok(String::from_utf8_lossy(&answer).into_owned())
 }
 
+/// A stream of lines on one connection through lb, for tests that change the director under
+/// it: the first line ("0") names the real server that owns the connection; then a thread
+/// sends "1", "2", ... every 20 ms, checking that each answer comes from the owner and echoes
+/// the line, until [`LineStream::finish`] (or at most `limit`).
+pub struct LineStream {
+    pub owner: String,
+    stop: Arc<AtomicBool>,
+    progress: Arc<std::sync::atomic::AtomicU32>,
+    thread: Option<JoinHandle<Result<u32, String>>>,
+}
+
+impl LineStream {
+    pub fn start(mut conn: TcpStream, limit: Duration) -> Self {
+        let first = exchange(&mut conn, "0").expect("the stream's first line");
+        let owner = first
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let stop = Arc::new(AtomicBool::new(false));
+        let progress = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let thread = {
+            let (stop, owner, progress) = (stop.clone(), owner.clone(), progress.clone());
+            std::thread::spawn(move || -> Result<u32, String> {
+                let t0 = std::time::Instant::now();
+                let mut i = 1u32;
+                while !stop.load(Ordering::SeqCst) && t0.elapsed() < limit {
+                    let line = i.to_string();
+                    match exchange(&mut conn, &line) {
+                        Ok(a) if a == format!("{owner} {line}") => {}
+                        Ok(a) => return Err(format!("line {i}: answer {a:?}")),
+                        Err(e) => return Err(format!("line {i}: {e}")),
+                    }
+                    progress.store(i, Ordering::SeqCst);
+                    i += 1;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Ok(i)
+            })
+        };
+        LineStream {
+            owner,
+            stop,
+            progress,
+            thread: Some(thread),
+        }
+    }
+
+    /// The last line answered.
+    pub fn progress(&self) -> u32 {
+        self.progress.load(Ordering::SeqCst)
+    }
+
+    /// Stops the stream; panics unless every answer was right and the owner among `servers`
+    /// received every line once, in order. Returns how many lines were sent.
+    pub fn finish(mut self, servers: &[LineServer]) -> u32 {
+        self.stop.store(true, Ordering::SeqCst);
+        let sent = self
+            .thread
+            .take()
+            .expect("running")
+            .join()
+            .expect("the stream's thread")
+            .unwrap_or_else(|e| panic!("the stream broke: {e}"));
+        let got = servers
+            .iter()
+            .find(|l| l.name == self.owner)
+            .unwrap_or_else(|| panic!("no server named {:?}", self.owner))
+            .received();
+        let want: Vec<String> = (0..sent).map(|i| i.to_string()).collect();
+        assert_eq!(got, want, "every line once, in order, at the owner");
+        sent
+    }
+}
+
+impl Drop for LineStream {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// A UDP server in a namespace that answers every non-empty datagram with `"{name} {text}"`
 /// and records each one it got; empty datagrams (a flood's) it reads and ignores. Answers it
 /// cannot send (to a source with no route back) are dropped. Stops on Drop.

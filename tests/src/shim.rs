@@ -9,9 +9,13 @@ use std::os::fd::AsFd;
 
 use aya::{
     maps::{PerCpuArray, PerCpuValues, ProgramArray},
-    programs::{TestRun, TestRunOptions, Xdp},
+    programs::{TestRun, TestRunAttrs, TestRunOptions, Xdp},
 };
 use lb_common::{BENCH_FIXED, BenchState, map_name};
+
+/// Frames per batch of a live-frames run: the veth's NAPI budget, so each batch is one poll
+/// of the receiving veth (its ring holds 256).
+const LIVE_BATCH: u32 = 64;
 
 use crate::testrun::Harness;
 
@@ -32,6 +36,8 @@ pub struct Repeats {
     pub est_i: u32,
     /// `bench_table`'s table (`lb_common::BENCH_TABLE_*`).
     pub table: u32,
+    /// `bench_redirect`'s interface (an ifindex).
+    pub redirect: u32,
 }
 
 impl Repeats {
@@ -111,6 +117,8 @@ impl Harness {
             est_n: r.est_n,
             est_i: r.est_i,
             table: r.table,
+            redirect: r.redirect,
+            _pad: 0,
             head,
         };
         st.set(0, PerCpuValues::try_from(vec![v; n]).expect("values"), 0)
@@ -133,6 +141,29 @@ impl Harness {
                 ..Default::default()
             })
             .unwrap_or_else(|e| panic!("bench_shim: {e}"));
+        r.duration.as_nanos() as f64
+    }
+
+    /// The shim over `packet` `repeat` times as live frames (`BPF_F_TEST_XDP_LIVE_FRAMES`):
+    /// what the program behind the shim returns is carried out for real, XDP_TX as a
+    /// transmit on `ifindex` (the kernel turns it into a redirect to the ingress interface).
+    /// Returns the kernel's time per packet in ns, which includes the softirq work the
+    /// frames cause on this CPU (the receiving veths' NAPI runs when each batch ends).
+    pub fn shim_run_live(&mut self, packet: &[u8], repeat: u32, ifindex: u32) -> f64 {
+        assert!(packet.len() >= 64, "the shim restores 64 bytes");
+        let mut ctx = [0u8; 24];
+        ctx[4..8].copy_from_slice(&(packet.len() as u32).to_ne_bytes());
+        ctx[12..16].copy_from_slice(&ifindex.to_ne_bytes());
+        let shim: &mut Xdp = self.dp.program("bench_shim").expect("the shim");
+        let r = shim
+            .test_run(TestRunOptions {
+                data_in: Some(packet),
+                ctx_in: Some(&ctx),
+                repeat,
+                attrs: TestRunAttrs::new().xdp_live_frames(LIVE_BATCH),
+                ..Default::default()
+            })
+            .unwrap_or_else(|e| panic!("bench_shim, live frames: {e}"));
         r.duration.as_nanos() as f64
     }
 

@@ -108,6 +108,12 @@ impl Proc {
         }
     }
 
+    /// `kill -9`: the process gets no chance to clean up; reaped.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     pub fn stop(&mut self) {
         // SAFETY: signalling our own child.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };

@@ -42,6 +42,43 @@ pub const OUTSIDE6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0xc, 0, 0, 0, 0xf
 pub const INSIDE: Ipv4Addr = Ipv4Addr::new(172, 16, 0, 254);
 pub const INSIDE6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0xa, 0, 0, 0, 0xfe);
 
+/// The director's third interface (see [`Topology::third_arm`]), and the client behind it.
+pub const THIRD: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 254);
+pub const CLIENT2: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 2);
+
+/// The second client's namespace, behind the director's eth2, with the `pass` program on the
+/// director's veth peer (detached on Drop).
+pub struct ThirdArm {
+    pub client: Netns,
+    _pass: aya::Ebpf,
+}
+
+/// A veth from bridge `br` (port `port`) in `switch` to `ns`'s `dev`, with addresses, up.
+fn plug(switch: &Netns, ns: &Netns, br: &str, port: &str, dev: &str, addrs: &[String]) {
+    switch.ip(&[
+        "link", "add", port, "type", "veth", "peer", "name", dev, "netns", &ns.name,
+    ]);
+    switch.ip(&["link", "set", port, "master", br, "up"]);
+    for a in addrs {
+        let mut args = vec!["addr", "add", a.as_str(), "dev", dev];
+        if a.contains(':') {
+            // nodad: usable at once (duplicate address detection would hold it ~1 s).
+            args.push("nodad");
+        }
+        ns.ip(&args);
+    }
+    ns.ip(&["link", "set", dev, "up"]);
+}
+
+/// The object's `pass` program on the switch's end `port` of a director's veth: frames lb
+/// sends with XDP_TX or redirects into the veth reach the bridge only if its far end runs an
+/// XDP program too.
+fn attach_pass(switch: &Netns, port: &str) -> aya::Ebpf {
+    let _in_switch = switch.enter();
+    lb_daemon::dataplane::attach_standalone("pass", port, lb_model::config::XdpMode::Native)
+        .unwrap_or_else(|e| panic!("attaching pass to {port}: {e}"))
+}
+
 /// Real server `i`: the seed's 172.16.0.1, .2, ...
 pub const fn real(i: usize) -> Ipv4Addr {
     Ipv4Addr::new(172, 16, 0, 1 + i as u8)
@@ -74,21 +111,8 @@ impl Topology {
             switch.ip(&["link", "add", br, "type", "bridge"]);
             switch.ip(&["link", "set", br, "up"]);
         }
-        // A veth from bridge `br` (port `port`) to `ns`'s `dev`, with addresses.
         let plug = |ns: &Netns, br: &str, port: &str, dev: &str, addrs: &[String]| {
-            switch.ip(&[
-                "link", "add", port, "type", "veth", "peer", "name", dev, "netns", &ns.name,
-            ]);
-            switch.ip(&["link", "set", port, "master", br, "up"]);
-            for a in addrs {
-                let mut args = vec!["addr", "add", a.as_str(), "dev", dev];
-                if a.contains(':') {
-                    // nodad: usable at once (duplicate address detection would hold it ~1 s).
-                    args.push("nodad");
-                }
-                ns.ip(&args);
-            }
-            ns.ip(&["link", "set", dev, "up"]);
+            plug(&switch, ns, br, port, dev, addrs)
         };
         plug(
             &client,
@@ -135,20 +159,10 @@ impl Topology {
         director.sysctl("net.ipv6.conf.all.keep_addr_on_down", "1");
         // Frames lb sends with XDP_TX or redirects into a veth reach the bridge only if the
         // veth's far end runs an XDP program too (see the `pass` program).
-        let peer_xdp = {
-            let _in_switch = switch.enter();
-            ["p-dir0", "p-dir1"]
-                .iter()
-                .map(|p| {
-                    lb_daemon::dataplane::attach_standalone(
-                        "pass",
-                        p,
-                        lb_model::config::XdpMode::Native,
-                    )
-                    .unwrap_or_else(|e| panic!("attaching pass to {p}: {e}"))
-                })
-                .collect()
-        };
+        let peer_xdp = ["p-dir0", "p-dir1"]
+            .iter()
+            .map(|p| attach_pass(&switch, p))
+            .collect();
         // Senders whose packets cross XDP compute their own checksums (see Topology::new).
         client.exec(&["ethtool", "-K", "eth0", "tx", "off"]);
         let mut decaps = Vec::new();
@@ -212,6 +226,43 @@ impl Topology {
             self.lbd.as_mut().expect("lbd").assert_running();
             assert!(Instant::now() < deadline, "lbd did not attach lb to eth1");
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// A third arm: a bridge `br-x` in the switch namespace with the director's `eth2`
+    /// ([`THIRD`]/24) and a second client ([`CLIENT2`]/24, its route to the VIP through
+    /// the director) on it. lbd is not told: a test adds `eth2` to the config while lbd runs.
+    pub fn third_arm(&self) -> ThirdArm {
+        let client = Netns::new("cl2");
+        self.switch.ip(&["link", "add", "br-x", "type", "bridge"]);
+        self.switch.ip(&["link", "set", "br-x", "up"]);
+        plug(
+            &self.switch,
+            &self.director,
+            "br-x",
+            "p-dir2",
+            "eth2",
+            &[format!("{THIRD}/24")],
+        );
+        plug(
+            &self.switch,
+            &client,
+            "br-x",
+            "p-client2",
+            "eth0",
+            &[format!("{CLIENT2}/24")],
+        );
+        client.ip(&[
+            "route",
+            "add",
+            &format!("{VIP}/32"),
+            "via",
+            &THIRD.to_string(),
+        ]);
+        client.exec(&["ethtool", "-K", "eth0", "tx", "off"]);
+        ThirdArm {
+            _pass: attach_pass(&self.switch, "p-dir2"),
+            client,
         }
     }
 

@@ -12,7 +12,7 @@
 //!   more rounds; it ends with each fuzzer's report (packets, XDP_ABORTED, inputs refused).
 //! - `bench`: per-packet costs through BPF_PROG_TEST_RUN, and the control plane's costs
 //!   (applying 1,000 services x 100 real servers from one JSON file; one Maglev rebuild of
-//!   65537 slots for 1,000 real servers); see tests/src/bin/lb-bench.rs. `--before BIN`
+//!   65537 slots for 1,000 real servers); see tests/src/bin/lb-bench/. `--before BIN`
 //!   runs an older build's lb-bench alternately with this one and prints both side by side.
 
 use std::{
@@ -107,6 +107,8 @@ const APT_PACKAGES: &[&str] = &[
     "util-linux",
     // The high-availability tests: a router and directors announcing VIPs through BIRD 2.
     "bird2",
+    // The benchmark's peer in the veth chain: the kernel's own DNAT (nftables).
+    "nftables",
 ];
 const BPF_LINKER_VERSION: &str = "0.13.0";
 const LLVM_PREFIX: &str = "/usr/lib/llvm-22";

@@ -118,6 +118,29 @@ impl Announcer {
         }
     }
 
+    /// Withdraws whatever the include file still holds from an lbd that died (`kill -9`, a
+    /// crash, a machine that rebooted): a fresh data plane is not attached and holds no
+    /// connection, so nothing may be announced before it is attached and bulk-synced. Called
+    /// once at start when lbd did not adopt a running data plane (one it adopts forwards
+    /// meanwhile: its VIPs stay announced). A BIRD that cannot be told reads the emptied file
+    /// when it starts.
+    pub fn withdraw_stale(&mut self) {
+        let Some(cfg) = self.cfg.clone() else { return };
+        self.last_attempt = Some(Instant::now());
+        match tell(&cfg, &BTreeSet::new()) {
+            Ok(()) => {
+                info!(include_file = %cfg.include_file.display(), "a new data plane: nothing announced until it is ready (the include file emptied)");
+                self.announced = Some(BTreeSet::new());
+            }
+            Err(e) => {
+                warn!(
+                    "withdrawing what an earlier lbd announced: {e} (lbd tries again every second)"
+                );
+                self.error = Some(e);
+            }
+        }
+    }
+
     /// Withdraws every VIP now (a clean stop): BIRD told, or why it could not be.
     pub fn withdraw_all(&mut self, plan: &Planner) -> Result<(), String> {
         self.attached = false;

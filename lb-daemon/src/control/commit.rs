@@ -9,7 +9,7 @@ use lb_model::config::{
 };
 use tracing::{info, warn};
 
-use super::state_file;
+use super::{interfaces, state_file};
 use crate::{
     context::Context,
     host,
@@ -21,6 +21,8 @@ use crate::{
 pub enum CommitError {
     /// Settings that need a restart of lbd differ: nothing was changed.
     Restart(Vec<ConfigError>),
+    /// The config names an interface that does not exist: nothing was changed.
+    Interface(ConfigError),
     /// The maps could not be written (the previous state was restored as far as possible).
     Apply(String),
     /// The state file could not be written: the change was taken back out of the maps (the
@@ -37,6 +39,11 @@ impl CommitError {
                 errors: errors.clone(),
             }
             .to_string(),
+            CommitError::Interface(e) => ConfigErrors {
+                source_name: source.into(),
+                errors: vec![e.clone()],
+            }
+            .to_string(),
             CommitError::Apply(m) | CommitError::Persist(m) => m.clone(),
         }
     }
@@ -51,15 +58,21 @@ pub fn commit(ctx: &mut Context, new: Config, dry_run: bool) -> Result<Vec<Strin
         return Err(CommitError::Restart(restart));
     }
     let changes = diff(ctx.desired(), &new);
-    if dry_run || changes.is_empty() {
+    if changes.is_empty() {
+        return Ok(changes);
+    }
+    let mut links = interfaces::plan(ctx, &new).map_err(CommitError::Interface)?;
+    if dry_run {
         return Ok(changes);
     }
     if let Err(e) = host::forwarding::enable(&new) {
         return Err(CommitError::Apply(format!("{e:#}")));
     }
+    interfaces::attach(ctx, &mut links).map_err(CommitError::Apply)?;
     let old = ctx.desired().clone();
     ctx.conntrack.timeouts = new.timeouts;
     if let Err(e) = set_desired(ctx, &new) {
+        interfaces::undo(ctx, &links);
         let back = restore(ctx, &old);
         return Err(CommitError::Apply(match back {
             None => format!("Memory allocation problem: {e} (the previous state is kept)"),
@@ -72,6 +85,7 @@ pub fn commit(ctx: &mut Context, new: Config, dry_run: bool) -> Result<Vec<Strin
         && let Err(e) = state_file::persist(&p, &new)
     {
         warn!(path = %p.display(), "state not persisted, the change is taken back: {e}");
+        interfaces::undo(ctx, &links);
         let mut back = restore(ctx, &old);
         if e.replaced
             && let Err(again) = state_file::persist(&p, &old)
@@ -91,6 +105,7 @@ pub fn commit(ctx: &mut Context, new: Config, dry_run: bool) -> Result<Vec<Strin
             ),
         }));
     }
+    interfaces::finish(ctx, &links, &new);
     info!(changes = changes.len(), "new state applied");
     Ok(changes)
 }

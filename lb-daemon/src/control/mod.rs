@@ -1,6 +1,6 @@
 //! lbd's control API (a door on top of the context): the socket server ([`server`]) and its
 //! framing ([`framing`]), the answers ([`answer`]), ipvsadm's edits ([`edit`]), the commit of a
-//! change ([`commit`]), drains ([`drain`]), the director's drain ([`director`]), the sync daemons ([`daemon`]), connection listings ([`connections`]) and the state
+//! change ([`commit`]) with its interfaces ([`interfaces`]), drains ([`drain`]), the director's drain ([`director`]), the sync daemons ([`daemon`]), connection listings ([`connections`]) and the state
 //! file ([`state_file`]).
 
 pub mod answer;
@@ -11,6 +11,7 @@ mod director;
 mod drain;
 pub mod edit;
 pub mod framing;
+mod interfaces;
 pub mod server;
 pub mod state_file;
 

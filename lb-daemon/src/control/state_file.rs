@@ -14,10 +14,12 @@ use lb_model::config::{Config, ConfigError, ConfigErrors};
 pub const DEFAULT_STATE_FILE: &str = "/var/lib/lb/state.json";
 
 /// The runtime part of a state file over the daemon settings of the config file: the config
-/// file says how lbd runs (interface, XDP mode, pins, table size, metrics); the state file
-/// says what it serves (director addresses, timeouts, services).
+/// file says how lbd runs (XDP mode, pins, table size, metrics); the state file says where
+/// and what it serves (interfaces, director addresses, timeouts, services).
 pub fn merge_state(file: &Config, state: &Config) -> Config {
     Config {
+        interface: state.interface.clone(),
+        interfaces: state.interfaces.clone(),
         director: state.director.clone(),
         timeouts: state.timeouts,
         services: state.services.clone(),
@@ -134,6 +136,7 @@ mod tests {
         assert_eq!(restore(&base(), &path).unwrap(), None);
         let mut applied = base();
         applied.interface = Some("other0".into());
+        applied.xdp_mode = lb_model::config::XdpMode::Generic;
         applied.timeouts.udp = 42;
         applied.services[0].scheduler = lb_model::Scheduler::Wlc;
         persist(&path, &applied).unwrap();
@@ -143,8 +146,10 @@ mod tests {
             0o600
         );
         let got = restore(&base(), &path).unwrap().unwrap();
-        // Daemon settings from the config file, the rest from the state.
-        assert_eq!(got.interfaces(), vec!["eth0"]);
+        // Daemon settings from the config file, the rest (interfaces too: a change adds
+        // and removes them while lbd runs) from the state.
+        assert_eq!(got.xdp_mode, lb_model::config::XdpMode::Native);
+        assert_eq!(got.interfaces(), vec!["other0"]);
         assert_eq!(got.timeouts.udp, 42);
         assert_eq!(got.services[0].scheduler, lb_model::Scheduler::Wlc);
         std::fs::write(&path, "{ not json").unwrap();

@@ -115,13 +115,22 @@ pub fn attach(
     Ok(Some(path))
 }
 
+/// Removes `iface`'s pinned link in `dir`, which detaches `lb` from it (the link has no other
+/// holder once lbd closed its file descriptor). Returns whether there was one.
+pub fn detach(dir: &Path, iface: &str) -> std::io::Result<bool> {
+    match std::fs::remove_file(dir.join(pin_name(iface))) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Removes the pinned links in `dir` of interfaces not in `keep` (which detaches `lb` from
 /// them): a restart with fewer interfaces. Returns the interfaces detached.
 pub fn detach_others(dir: &Path, keep: &[String]) -> std::io::Result<Vec<String>> {
     let mut gone = Vec::new();
     for iface in pinned(dir) {
-        if !keep.contains(&iface) {
-            std::fs::remove_file(dir.join(pin_name(&iface)))?;
+        if !keep.contains(&iface) && detach(dir, &iface)? {
             gone.push(iface);
         }
     }

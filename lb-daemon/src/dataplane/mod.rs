@@ -5,6 +5,7 @@
 //! upkeep have their own methods.
 
 mod apply;
+pub mod batch;
 mod conns;
 pub mod links;
 mod mmap;
@@ -318,6 +319,21 @@ impl Dataplane {
         Ok(())
     }
 
+    /// Detaches `lb` from `iface` (a config change removed it): its pinned link is removed.
+    /// Returns whether it was attached. Without a pin directory links are not tracked by
+    /// interface and nothing is detached.
+    pub fn detach(&mut self, iface: &str) -> Result<bool> {
+        let Some(dir) = self.pin_dir.clone() else {
+            return Ok(false);
+        };
+        let path = dir.join(links::pin_name(iface));
+        self.link_pins.retain(|p| *p != path);
+        links::detach(&dir, iface).map_err(|e| DataplaneError::Link {
+            path,
+            detail: e.to_string(),
+        })
+    }
+
     /// Detaches `lb` from the interfaces a running data plane was attached to that are not
     /// in `keep` (their pinned links are removed). Returns them.
     pub fn detach_others(&mut self, keep: &[String]) -> Result<Vec<String>> {
@@ -621,7 +637,7 @@ impl Dataplane {
 
     /// The persistence templates (walks the whole map).
     pub fn persist_templates(&self) -> Vec<(PersistKey, Template)> {
-        self.persist.iter().filter_map(|r| r.ok()).collect()
+        batch::entries(&self.persist)
     }
 
     pub fn delete_persist(&mut self, key: &PersistKey) -> bool {
@@ -643,7 +659,7 @@ impl Dataplane {
 
     /// The `lblc` / `lblcr` locality entries (walks the whole map).
     pub fn locality_entries(&self) -> Vec<(PersistKey, Locality)> {
-        self.locality.iter().filter_map(|r| r.ok()).collect()
+        batch::entries(&self.locality)
     }
 
     pub fn locality(&self, key: &PersistKey) -> Option<Locality> {
@@ -682,13 +698,11 @@ impl Dataplane {
     /// Every connection entry: the confirmed tables' (both families) and the unconfirmed
     /// ones (flag `CONN_F_UNCONFIRMED`), for listings, expiry and tests.
     pub fn connections(&self) -> Vec<(FlowKey, Conn)> {
-        let mut v: Vec<(FlowKey, Conn)> = self
-            .conns
-            .iter()
-            .filter_map(|r| r.ok())
+        let mut v: Vec<(FlowKey, Conn)> = batch::entries(&self.conns)
+            .into_iter()
             .map(|(k, c)| (k.flow(), c))
             .collect();
-        v.extend(self.conns6.iter().filter_map(|r| r.ok()));
+        v.extend(batch::entries(&self.conns6));
         v.extend(self.new_conns());
         v
     }

@@ -4,6 +4,7 @@
 //! one is the fallback when the FIB reports none.
 
 use anyhow::{Context, Result, bail};
+use lb_model::config::{Config, ConfigError};
 
 use super::netlink;
 
@@ -15,4 +16,22 @@ pub fn interface_mtu(iface: &str) -> Result<u32> {
         Some(l) => Ok(l.mtu),
         None => bail!("interface {iface}: no such interface in this network namespace"),
     }
+}
+
+/// The smallest MTU of the interfaces `cfg` names (any may be a tunnel's egress): the
+/// tunnels' fallback. An interface that does not exist (or whose MTU cannot be read) is an
+/// error naming its config field (`interface`, `interfaces[i]`).
+pub fn smallest(cfg: &Config) -> Result<u32, ConfigError> {
+    let mut mtu = u32::MAX;
+    for (i, iface) in cfg.interfaces().iter().enumerate() {
+        let field = if cfg.interface.is_some() {
+            "interface".to_string()
+        } else {
+            format!("interfaces[{i}]")
+        };
+        let m = interface_mtu(iface)
+            .map_err(|e| ConfigError::new(field, format!("{iface:?}: {e:#}")))?;
+        mtu = mtu.min(m);
+    }
+    Ok(mtu)
 }

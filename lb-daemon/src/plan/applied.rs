@@ -185,6 +185,17 @@ impl Applied {
         }
     }
 
+    /// The fallback MTU of tunnels from now on (the next compile writes it): the interfaces
+    /// changed.
+    pub fn set_mtu(&mut self, mtu: u32) {
+        self.mtu = mtu;
+    }
+
+    /// The fallback MTU of tunnels.
+    pub fn mtu(&self) -> u32 {
+        self.mtu
+    }
+
     /// The bookkeeping of a data plane that is already running (lbd restarted or upgraded):
     /// services, their table regions and real servers with their ids, read back from the
     /// maps, so that the next apply changes only what the config changes, and every

@@ -73,6 +73,14 @@ impl Planner {
         }
     }
 
+    /// The fallback MTU of tunnels (the smallest of the interfaces'): the next apply writes
+    /// it. Returns the one before.
+    pub fn set_mtu(&mut self, mtu: u32) -> u32 {
+        let before = self.applied.mtu();
+        self.applied.set_mtu(mtu);
+        before
+    }
+
     /// The config the user gave (last applied).
     pub fn desired(&self) -> Option<&Config> {
         self.desired.as_ref()

@@ -138,7 +138,9 @@ pub struct Config<F: Form = Checked> {
     pub interface: Option<String>,
     /// The interfaces `lb` is attached to, one shared set of maps for all: packets may
     /// arrive on any of them and leave on any (the egress is the FIB's choice). Give this or
-    /// `interface`.
+    /// `interface`. A running lbd attaches to the interfaces a change (`lbctl apply`, a
+    /// SIGHUP reload) adds and detaches from those it removes, leaving the others' traffic
+    /// alone; an interface that does not exist is refused and nothing changes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub interfaces: Vec<String>,
     #[serde(default)]

@@ -563,12 +563,24 @@ fn bad_input_gets_its_exact_message_a_failing_status_and_changes_nothing() {
             "a setting that needs a restart",
             Apply({
                 let mut c = with(serde_json::json!([]));
+                c["xdp_mode"] = "generic".into();
+                json_text(c)
+            }),
+            1,
+            format!(
+                "invalid config {f}:\n  xdp_mode: cannot change while lbd runs (running: native, new: generic); restart lbd to change it"
+            ),
+        ),
+        (
+            "an interface that does not exist",
+            Apply({
+                let mut c = with(serde_json::json!([]));
                 c["interface"] = "eth9".into();
                 json_text(c)
             }),
             1,
             format!(
-                "invalid config {f}:\n  interfaces: cannot change while lbd runs (running: [\"eth0\"], new: [\"eth9\"]); restart lbd to change it"
+                "invalid config {f}:\n  interface: \"eth9\": interface eth9: no such interface in this network namespace"
             ),
         ),
     ];

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 
 /// How long BIRD takes to bring a session up or carry a change to the router here (sessions
 /// start within a second or two; a change is one `configure` and an UPDATE).
-const BGP_LIMIT: Duration = Duration::from_secs(20);
+pub(crate) const BGP_LIMIT: Duration = Duration::from_secs(20);
 
 /// `n` GETs from the client to `vip`:80 over new connections; every one must succeed.
 /// Returns how many each real server answered.
@@ -31,7 +31,7 @@ fn requests(t: &HaTopology, vip: SocketAddr, n: u32) -> BTreeMap<String, u32> {
 
 /// The connections director `i` has scheduled for service `vip`:`port` (its real servers'
 /// `--stats` connection counters, summed).
-fn scheduled(t: &HaTopology, i: usize, vip: impl std::fmt::Display, port: u16) -> u64 {
+pub(crate) fn scheduled(t: &HaTopology, i: usize, vip: impl std::fmt::Display, port: u16) -> u64 {
     let v: Value =
         serde_json::from_str(&t.directors[i].lbctl(&["-L", "-n", "--stats", "--json"])).unwrap();
     real_servers_conns(service(&v, vip, port))
@@ -174,29 +174,8 @@ fn vips_are_announced_through_bird_per_healthy_director_and_withdrawn_on_failure
 }
 
 /// The connections of `lbctl -L -c -n --json` on director `i` to `vip`:`port`, as (client port,
-/// `n` line connections from the client to `vip`, each with its first line (`cI 1`) answered
-/// whole; the connections and the real server that answered each.
-fn open_streams(
-    t: &HaTopology,
-    vip: SocketAddr,
-    n: usize,
-) -> (Vec<std::net::TcpStream>, Vec<String>) {
-    let _in = t.client.enter();
-    let mut streams = Vec::new();
-    let mut served_by = Vec::new();
-    for i in 0..n {
-        let mut s = socket2_connect(vip, None).unwrap_or_else(|e| panic!("connect {i}: {e}"));
-        let answer = exchange(&mut s, &format!("c{i} 1")).expect("first line");
-        let (name, rest) = answer.split_once(' ').expect("name and line");
-        assert_eq!(rest, format!("c{i} 1"));
-        served_by.push(name.to_string());
-        streams.push(s);
-    }
-    (streams, served_by)
-}
-
 /// real server address, state).
-fn conns_of(t: &HaTopology, i: usize, port: u16) -> Vec<(u16, String, String)> {
+pub(crate) fn conns_of(t: &HaTopology, i: usize, port: u16) -> Vec<(u16, String, String)> {
     let v: Value =
         serde_json::from_str(&t.directors[i].lbctl(&["-L", "-c", "-n", "--json"])).unwrap();
     let mut out: Vec<(u16, String, String)> = v["connections"]
@@ -216,7 +195,25 @@ fn conns_of(t: &HaTopology, i: usize, port: u16) -> Vec<(u16, String, String)> {
     out
 }
 
-fn reason(t: &HaTopology, i: usize, name: &str) -> u64 {
+/// Director `i`'s active and inactive connection counts of service `vip`:`port`, summed over
+/// its real servers.
+pub(crate) fn counts(
+    t: &HaTopology,
+    i: usize,
+    vip: impl std::fmt::Display,
+    port: u16,
+) -> (u64, u64) {
+    let listing: Value =
+        serde_json::from_str(&t.directors[i].lbctl(&["-L", "-n", "--json"])).unwrap();
+    let reals = service(&listing, vip, port)["real_servers"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let sum = |field: &str| -> u64 { reals.iter().map(|r| r[field].as_u64().unwrap()).sum() };
+    (sum("active_conns"), sum("inactive_conns"))
+}
+
+pub(crate) fn reason(t: &HaTopology, i: usize, name: &str) -> u64 {
     let s: Value = serde_json::from_str(&t.directors[i].lbctl(&["status", "--json"])).unwrap();
     s["reasons"][name].as_u64().unwrap_or_else(|| panic!("{s}"))
 }
@@ -247,7 +244,7 @@ fn connections_synced_by_multicast_survive_the_router_moving_them_to_the_other_d
     t.wait_next_hops(HA_VIP, &[0], BGP_LIMIT);
 
     let vip = SocketAddr::from((HA_VIP, PORT));
-    let (mut streams, served_by) = open_streams(&t, vip, 6);
+    let (mut streams, served_by) = t.open_streams(vip, 6);
     let ports: Vec<u16> = {
         let mut p: Vec<u16> = streams
             .iter()
@@ -306,21 +303,11 @@ fn connections_synced_by_multicast_survive_the_router_moving_them_to_the_other_d
     );
     assert_eq!(reason(&t, 1, "drop_tcp_mid_flow"), 0);
     // Director 1 carries them now: they are in its counts, each on its real server.
-    let listing: Value =
-        serde_json::from_str(&t.directors[1].lbctl(&["-L", "-n", "--json"])).unwrap();
-    let reals = service(&listing, HA_VIP, PORT)["real_servers"]
-        .as_array()
-        .unwrap()
-        .clone();
-    let active: u64 = reals
-        .iter()
-        .map(|r| r["active_conns"].as_u64().unwrap())
-        .sum();
-    let inactive: u64 = reals
-        .iter()
-        .map(|r| r["inactive_conns"].as_u64().unwrap())
-        .sum();
-    assert_eq!((active, inactive), (streams.len() as u64, 0), "{listing}");
+    assert_eq!(
+        counts(&t, 1, HA_VIP, PORT),
+        (streams.len() as u64, 0),
+        "director 1's active and inactive counts"
+    );
     drop(streams);
 }
 
@@ -477,7 +464,7 @@ fn a_director_whose_link_goes_down_loses_no_synced_connection() {
     t.directors[1].lbctl(&["director", "drain"]);
     t.wait_next_hops(HA_VIP, &[0], BGP_LIMIT);
     let vip = SocketAddr::from((HA_VIP, PORT));
-    let (mut streams, served_by) = open_streams(&t, vip, 6);
+    let (mut streams, served_by) = t.open_streams(vip, 6);
     let on0 = conns_of(&t, 0, PORT);
     assert_eq!(on0.len(), 6, "{on0:?}");
     lb_tests::wait_until(
@@ -532,7 +519,7 @@ fn a_director_that_starts_bulk_syncs_the_table_before_it_announces() {
     t.start_lbd(0, &cfg0);
     t.wait_next_hops(HA_VIP, &[0], BGP_LIMIT);
     let vip = SocketAddr::from((HA_VIP, PORT));
-    let (mut streams, served_by) = open_streams(&t, vip, 4);
+    let (mut streams, served_by) = t.open_streams(vip, 4);
     let on0 = conns_of(&t, 0, PORT);
     assert_eq!(on0.len(), 4, "{on0:?}");
     // Director 0 sent them to a peer that was not there; it sends them again only as a
@@ -576,7 +563,7 @@ fn a_director_that_starts_bulk_syncs_the_table_before_it_announces() {
 }
 
 /// A log without its terminal colours (`ESC [ ... m`).
-fn plain(log: &str) -> String {
+pub(crate) fn plain(log: &str) -> String {
     let mut out = String::with_capacity(log.len());
     let mut chars = log.chars();
     while let Some(c) = chars.next() {

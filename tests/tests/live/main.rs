@@ -8,8 +8,10 @@
 //! time here.
 
 mod atomicity;
+mod balance;
 mod ctl;
 mod daemon;
+mod failover;
 mod flood;
 mod forwarding;
 mod fuzz;

@@ -14,6 +14,7 @@ use std::{
 
 use lb_tests::{
     require_root,
+    servers::LineStream,
     topo::{Method, Topology, socket2_connect},
     two_armed::{PORT, VIP, VIP6},
 };
@@ -306,8 +307,10 @@ fn a_restart_adopts_both_interfaces_and_one_with_fewer_detaches_the_other() {
     held.read_to_string(&mut resp).unwrap();
     assert!(resp.starts_with("HTTP/1.0 200 OK"), "{resp}");
     assert_eq!(t.requests(vip, 4).values().sum::<u32>(), 4);
-    // Restarted with eth0 alone, lbd detaches lb from eth1.
+    // Restarted with eth0 alone, lbd detaches lb from eth1 (the state file, which names
+    // both, removed: it would have lbd serve where it served before).
     t.lbd.take().expect("lbd").stop();
+    std::fs::remove_file(t.state_path()).expect("the state file");
     let one = cfg.interfaces(&["eth0"]);
     t.start_lbd_resolving(&one, &[]);
     t.lbctl(&["status"]);
@@ -321,15 +324,18 @@ fn a_restart_adopts_both_interfaces_and_one_with_fewer_detaches_the_other() {
     );
 }
 
-#[test]
-fn a_flap_of_the_client_side_link_keeps_the_stream_and_new_connections_succeed_within_2_s() {
-    require_root!();
+/// Starts lbd on the two-armed director with `cfg`, the seed's `nat`
+/// service on the VIP's port 80 and one on port 7000 over line servers, and a
+/// [`LineStream`] from the client to the latter (for at most `limit`).
+fn start_nat_stream(
+    t: &mut Topology,
+    cfg: &lb_tests::config::ConfigBuilder,
+    limit: Duration,
+) -> (Vec<lb_tests::servers::LineServer>, LineStream) {
     const STREAM_PORT: u16 = 7000;
-    let mut t = Topology::two_armed(2, Method::Nat);
     let lines = t.line_servers(STREAM_PORT);
-    let cfg = t.two_armed_config();
-    t.start_two_armed(&cfg);
-    configure(&t, VIP.into(), false, "-m");
+    t.start_two_armed(cfg);
+    configure(t, VIP.into(), false, "-m");
     let svc = endpoint(VIP.into(), STREAM_PORT);
     t.lbctl_line(&format!("lbctl -A -t {svc} -s rr"));
     for r in t.two_armed_reals(false) {
@@ -338,50 +344,31 @@ fn a_flap_of_the_client_side_link_keeps_the_stream_and_new_connections_succeed_w
             endpoint(r, STREAM_PORT)
         ));
     }
-    wait_neighbours_of(&t, &t.two_armed_reals(false));
-    let stream_to = SocketAddr::new(VIP.into(), STREAM_PORT);
-    let mut conn = {
+    wait_neighbours_of(t, &t.two_armed_reals(false));
+    let conn = {
         let _in = t.client.enter();
-        socket2_connect(stream_to, None).expect("connect the stream")
+        socket2_connect(SocketAddr::new(VIP.into(), STREAM_PORT), None).expect("connect the stream")
     };
-    let owner = lb_tests::servers::exchange(&mut conn, "0")
-        .expect("first line")
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string();
+    (lines, LineStream::start(conn, limit))
+}
+
+#[test]
+fn a_flap_of_the_client_side_link_keeps_the_stream_and_new_connections_succeed_within_2_s() {
+    require_root!();
+    let mut t = Topology::two_armed(2, Method::Nat);
+    let cfg = t.two_armed_config();
     // The stream: a line every 20 ms, each answered by the same real server, for as long as
     // the flap and the reconnection take (bounded: 20 s).
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let progress = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
-    let stream = {
-        let (stop, owner, progress) = (stop.clone(), owner.clone(), progress.clone());
-        std::thread::spawn(move || -> Result<u32, String> {
-            let t0 = std::time::Instant::now();
-            let mut i = 1u32;
-            while !stop.load(Ordering::SeqCst) && t0.elapsed() < Duration::from_secs(20) {
-                let line = i.to_string();
-                match lb_tests::servers::exchange(&mut conn, &line) {
-                    Ok(a) if a == format!("{owner} {line}") => {}
-                    Ok(a) => return Err(format!("line {i}: answer {a:?}")),
-                    Err(e) => return Err(format!("line {i}: {e}")),
-                }
-                progress.store(i, Ordering::SeqCst);
-                i += 1;
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Ok(i)
-        })
-    };
+    let (lines, stream) = start_nat_stream(&mut t, &cfg, Duration::from_secs(20));
     std::thread::sleep(Duration::from_millis(500));
-    let before_flap = progress.load(Ordering::SeqCst);
+    let before_flap = stream.progress();
     // The flap: the director's client-side link down for a second, which flushes its
     // neighbour entries (the client's MAC among them).
     t.director.ip(&["link", "set", "eth0", "down"]);
     std::thread::sleep(Duration::from_secs(1));
     t.director.ip(&["link", "set", "eth0", "up"]);
     let up = std::time::Instant::now();
-    let at_up = progress.load(Ordering::SeqCst);
+    let at_up = stream.progress();
     // New connections succeed within 2 s of the link coming back.
     let http = SocketAddr::new(VIP.into(), PORT);
     loop {
@@ -402,18 +389,7 @@ fn a_flap_of_the_client_side_link_keeps_the_stream_and_new_connections_succeed_w
     assert!(reconnect < Duration::from_secs(2), "{reconnect:?}");
     // The stream goes on a second longer, then must have lost nothing.
     std::thread::sleep(Duration::from_secs(1));
-    stop.store(true, Ordering::SeqCst);
-    let sent = stream
-        .join()
-        .unwrap()
-        .unwrap_or_else(|e| panic!("the stream broke: {e}"));
-    let got = lines
-        .iter()
-        .find(|l| l.name == owner)
-        .expect("owner's server")
-        .received();
-    let want: Vec<String> = (0..sent).map(|i| i.to_string()).collect();
-    assert_eq!(got, want, "every line once, in order, at the owner");
+    let sent = stream.finish(&lines);
     // The replies that met the flushed client entry went through the kernel, not to waste.
     assert!(t.reason("pass_no_neigh") >= 1, "{}", t.lbctl(&["status"]));
     assert!(
@@ -567,4 +543,114 @@ fn a_tcp_upload_to_tun_real_servers_behind_a_smaller_mtu_completes() {
         route.contains("mtu 1380"),
         "the client's cached path MTU: {route}"
     );
+}
+
+/// The running config (`lbctl get config`) with `interfaces` replaced.
+fn config_with_interfaces(t: &Topology, interfaces: &[&str]) -> String {
+    let mut c: serde_json::Value =
+        serde_json::from_str(&t.lbctl(&["get", "config"])).expect("lbctl get config");
+    let o = c.as_object_mut().expect("an object");
+    o.remove("interface");
+    o.insert("interfaces".into(), serde_json::json!(interfaces));
+    c.to_string()
+}
+
+/// Waits (10 s at most) until `dev` of the director has an XDP program or has none.
+fn wait_attached(t: &Topology, dev: &str, attached: bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while prog_id(t, dev).is_some() != attached {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{dev}: attached {attached} expected; {}",
+            t.lbctl(&["status"])
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn an_interface_added_and_removed_at_run_time_leaves_a_stream_on_the_others_whole() {
+    require_root!();
+    let mut t = Topology::two_armed(2, Method::Nat);
+    let cfg = t.two_armed_config();
+    let (lines, stream) = start_nat_stream(&mut t, &cfg, Duration::from_secs(30));
+    // The third arm exists but lb is not on it: the second client's request reaches the
+    // director's own stack, where nothing listens on the VIP's port.
+    let arm = t.third_arm();
+    let http = SocketAddr::new(VIP.into(), PORT);
+    let from_arm = || {
+        let _in = arm.client.enter();
+        lb_tests::topo::http_get(http, None)
+    };
+    assert!(from_arm().is_err(), "served without lb on eth2");
+    let file = t.workdir().join("three.json");
+    let with = |ifaces: &[&str]| {
+        std::fs::write(&file, config_with_interfaces(&t, ifaces)).unwrap();
+    };
+    // A name that is no interface: refused naming it, nothing changed.
+    with(&["eth0", "eth1", "nope0"]);
+    let out = t.lbctl_output(&["apply", "-f", file.to_str().unwrap()], b"");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains(
+            "interfaces[2]: \"nope0\": interface nope0: no such interface in this network namespace"
+        ),
+        "{err}"
+    );
+    let status: serde_json::Value = serde_json::from_str(&t.lbctl(&["status", "--json"])).unwrap();
+    assert_eq!(status["interfaces"], serde_json::json!(["eth0", "eth1"]));
+    assert_eq!(prog_id(&t, "eth2"), None);
+    // Added by `lbctl apply`: attached at once, with the same program and maps.
+    let before = prog_id(&t, "eth0");
+    with(&["eth0", "eth1", "eth2"]);
+    let applied = t.lbctl(&["apply", "-f", file.to_str().unwrap()]);
+    assert!(
+        applied.contains("interfaces: [\"eth0\",\"eth1\"] -> [\"eth0\",\"eth1\",\"eth2\"]"),
+        "{applied}"
+    );
+    assert_eq!(prog_id(&t, "eth2"), before, "one program on all three");
+    assert_eq!(prog_id(&t, "eth0"), before, "eth0's link untouched");
+    let mut served = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while served < 4 {
+        match from_arm() {
+            Ok((200, _)) => served += 1,
+            other => assert!(
+                std::time::Instant::now() < deadline,
+                "the client behind eth2 is not served: {other:?}"
+            ),
+        }
+    }
+    let status: serde_json::Value = serde_json::from_str(&t.lbctl(&["status", "--json"])).unwrap();
+    assert_eq!(
+        status["interfaces"],
+        serde_json::json!(["eth0", "eth1", "eth2"])
+    );
+    // A hitless restart adopts all three (the state file records them).
+    t.lbd.take().expect("lbd").stop();
+    t.start_two_armed(&cfg);
+    assert!(prog_id(&t, "eth2").is_some(), "eth2 adopted");
+    let after_restart = prog_id(&t, "eth0");
+    assert_eq!(prog_id(&t, "eth2"), after_restart);
+    assert!(matches!(from_arm(), Ok((200, _))));
+    // Removed by a SIGHUP reload of a config file without it: detached, the others stay.
+    std::fs::write(
+        &t.config_path,
+        config_with_interfaces(&t, &["eth0", "eth1"]),
+    )
+    .unwrap();
+    let pid = t.lbd.as_ref().expect("lbd").pid();
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(pid as i32, libc::SIGHUP) };
+    wait_attached(&t, "eth2", false);
+    assert_eq!(prog_id(&t, "eth0"), after_restart);
+    assert_eq!(prog_id(&t, "eth1"), after_restart);
+    assert!(from_arm().is_err(), "served with lb detached from eth2");
+    // The stream ran through all of it, on eth0 and eth1, and lost nothing.
+    let at = stream.progress();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(stream.progress() > at + 5, "the stream goes on");
+    let sent = stream.finish(&lines);
+    assert!(sent > 20, "{sent} lines");
 }

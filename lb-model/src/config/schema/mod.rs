@@ -261,8 +261,7 @@ pub fn schema() -> Value {
             json!({ "minimum": 1, "maximum": MAX_TIMEOUT_S }),
         );
     }
-    // `interface` is the one-element shorthand of `interfaces`.
-    for field in RESTART_ONLY.iter().chain(&["interface"]) {
+    for field in RESTART_ONLY {
         let node = v
             .pointer_mut(&format!("/properties/{field}"))
             .and_then(Value::as_object_mut)

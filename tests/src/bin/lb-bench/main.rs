@@ -21,6 +21,8 @@
 //! Rounds are interleaved across cases; the report gives each case's median ns/packet and the
 //! median (and spread) of its per-round ratio to that round's `xdp_tx`.
 
+mod chain;
+
 use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
     time::Duration,
@@ -46,6 +48,8 @@ const TCP_SYN: u8 = 0x02;
 const TCP_ACK: u8 = 0x10;
 /// Each case's tuple numbers: `index << CASE_SHIFT ..`, so ranges never meet.
 const CASE_SHIFT: u32 = 26;
+/// The veth chain's tuple numbers start at this case index's range (past every table case).
+const CHAIN_CASE: usize = 60;
 /// The flood case's established flows.
 const FLOOD_ESTABLISHED: u32 = 4096;
 /// In the flood case, one packet in this many is of an established flow: each of them is
@@ -217,6 +221,11 @@ fn main() {
             tcp_service(VIP, 85)
                 .scheduler("rr")
                 .reals(by(&reals, RealBuilder::tun)),
+        )
+        .service(
+            tcp_service(VIP, chain::PORT)
+                .scheduler("mh")
+                .reals((0..chain::REALS).map(|i| real(chain::real(i)).nat())),
         );
     let neighbours: Vec<IpAddr> = many
         .iter()
@@ -481,7 +490,34 @@ fn main() {
             "counters_last_round": c.last_delta.iter().map(|(n, v)| (n.to_string(), *v)).collect::<std::collections::BTreeMap<_, _>>(),
         }));
     }
+    let chain_wanted = only.as_deref().is_none_or(|w| {
+        [
+            "chain_floor",
+            "chain_nat_16k_flows",
+            "chain_nat_new_flows",
+            "chain_nftables_16k_flows",
+            "chain_nftables_new_flows",
+        ]
+        .iter()
+        .any(|n| n.contains(w))
+    });
+    let veth_chain = if chain_wanted {
+        assert!(cases.len() < CHAIN_CASE, "the chain's tuple range is taken");
+        let c = chain::Chain::new(&mut h);
+        let (doc, chain_failed) = chain::bench(
+            &mut h,
+            &c,
+            (repeat / 4).max(1000),
+            rounds,
+            (CHAIN_CASE as u32) << CASE_SHIFT,
+        );
+        failed.extend(chain_failed);
+        doc
+    } else {
+        serde_json::Value::Null
+    };
     let table = table_memory();
+    let walk = conn_walk(&h);
     let programs = program_sizes(&mut h, load_ms);
     let rr = if only.as_deref().is_none_or(|w| "rr_cursor".contains(w)) {
         rr_cursor(&mut h, &rr_packet, &mh_packet, repeat, rounds)
@@ -501,8 +537,10 @@ fn main() {
         "baseline_ns": base,
         "cases": json,
         "connection_table": table,
+        "connection_table_walk": walk,
         "programs": programs,
         "rr_cursor": rr,
+        "veth_chain": veth_chain,
         "control_plane": control_plane,
         "regime_failures": failed,
     });
@@ -772,6 +810,7 @@ fn shim_state(h: &mut Harness, c: &Case, mode: u32, first: u32, est_base: u32, e
             est_n: FLOOD_ESTABLISHED,
             est_i,
             table: c.table,
+            redirect: 0,
         },
     );
 }
@@ -782,41 +821,23 @@ fn table_memory() -> serde_json::Value {
     let wanted: Vec<&str> = std::iter::once(map_name::CONNS)
         .chain(map_name::BENCH_TABLES)
         .collect();
-    // This process's map fds, by map id.
-    let mut ours = std::collections::HashMap::new();
-    if let Ok(dir) = std::fs::read_dir("/proc/self/fdinfo") {
-        for e in dir.flatten() {
-            let Ok(text) = std::fs::read_to_string(e.path()) else {
-                continue;
-            };
-            if let Some(id) = fdinfo_field(&text, "map_id:") {
-                ours.insert(id, text);
-            }
-        }
-    }
     let mut v = serde_json::Map::new();
-    for m in aya::maps::loaded_maps().flatten() {
-        let Some(name) = m.name_as_str() else {
-            continue;
-        };
-        if !wanted.contains(&name) {
+    for (name, _, text) in our_maps() {
+        if !wanted.contains(&name.as_str()) {
             continue;
         }
-        let Some(text) = ours.get(&(m.id() as u64)) else {
-            continue;
-        };
         let (Some(memlock), Some(max)) = (
-            fdinfo_field(text, "memlock:"),
-            fdinfo_field(text, "max_entries:"),
+            fdinfo_field(&text, "memlock:"),
+            fdinfo_field(&text, "max_entries:"),
         ) else {
             continue;
         };
         v.insert(
-            name.to_string(),
+            name,
             serde_json::json!({
                 "max_entries": max,
-                "key_size": fdinfo_field(text, "key_size:"),
-                "value_size": fdinfo_field(text, "value_size:"),
+                "key_size": fdinfo_field(&text, "key_size:"),
+                "value_size": fdinfo_field(&text, "value_size:"),
                 "memlock_bytes": memlock,
                 "bytes_per_entry": memlock as f64 / max as f64,
             }),
@@ -832,6 +853,63 @@ fn table_memory() -> serde_json::Value {
         );
     }
     serde_json::Value::Object(v)
+}
+
+/// This process's maps (other processes may have maps of the same names): name, id and
+/// fdinfo text.
+fn our_maps() -> Vec<(String, u32, String)> {
+    let mut ours = std::collections::HashMap::new();
+    if let Ok(dir) = std::fs::read_dir("/proc/self/fdinfo") {
+        for e in dir.flatten() {
+            let Ok(text) = std::fs::read_to_string(e.path()) else {
+                continue;
+            };
+            if let Some(id) = fdinfo_field(&text, "map_id:") {
+                ours.insert(id, text);
+            }
+        }
+    }
+    aya::maps::loaded_maps()
+        .flatten()
+        .filter_map(|m| {
+            let text = ours.get(&(m.id() as u64))?;
+            Some((m.name_as_str()?.to_string(), m.id(), text.clone()))
+        })
+        .collect()
+}
+
+/// What reading the whole IPv4 connection table costs lbd's upkeep (expiry, listings,
+/// sync), with the table as the cases left it (full, or nearly): key by key (two system calls
+/// an entry, the way aya iterates a map) and by batches (`Dataplane::connections`, which
+/// also reads the IPv6 table and the unconfirmed slots).
+fn conn_walk(h: &Harness) -> serde_json::Value {
+    use aya::maps::{HashMap, Map, MapData};
+    use lb_common::{Conn, ConnKey4};
+    let Some((_, id, _)) = our_maps()
+        .into_iter()
+        .find(|(n, _, _)| n == map_name::CONNS)
+    else {
+        return serde_json::Value::Null;
+    };
+    let map = MapData::from_id(id).expect("the connection table by id");
+    let table: HashMap<MapData, ConnKey4, Conn> =
+        HashMap::try_from(Map::HashMap(map)).expect("a hash map");
+    let t = std::time::Instant::now();
+    let one_by_one = table.iter().filter(|r| r.is_ok()).count();
+    let key_ms = t.elapsed().as_secs_f64() * 1e3;
+    let t = std::time::Instant::now();
+    let batched = h.dp.connections().len();
+    let batch_ms = t.elapsed().as_secs_f64() * 1e3;
+    println!(
+        "connection table walk: {one_by_one} entries key by key in {key_ms:.0} ms, \
+         {batched} (both tables and the unconfirmed slots) by batches in {batch_ms:.0} ms"
+    );
+    serde_json::json!({
+        "entries_key_by_key": one_by_one,
+        "key_by_key_ms": key_ms,
+        "entries_batched": batched,
+        "batched_ms": batch_ms,
+    })
 }
 
 /// The size of `lb` and `lb_icmp` as the kernel has them: instructions the verifier went

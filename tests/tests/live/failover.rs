@@ -1,0 +1,158 @@
+//! A director's death with 200 streaming TCP connections on two directors: the router's ECMP
+//! spreads the connections, both directors sync theirs to each other (unicast peers), and one
+//! dies as a machine does ([`HaTopology::kill_director`]: link down, `kill -9` of lbd and
+//! BIRD, its pins gone). Every connection goes on, with every byte echoed back exactly and no
+//! reset, through the other director once the router's BGP hold timer (3 s) drops the dead
+//! one; the director then comes back ([`HaTopology::revive_director`]), bulk-syncs the
+//! table before it announces, and takes back its share of the flows, again without a
+//! connection lost. Under `wlc` (a count-driven scheduler, whose choice the other director
+//! would not repeat: only the synced entries keep the flows on their real servers) and under
+//! `mh` (hashing, which would repeat it).
+
+use std::{net::SocketAddr, time::Duration};
+
+use lb_tests::{
+    config::{ConfigBuilder, config, real, tcp_service},
+    ha::{HA_VIP, HaTopology, ha_director, ha_real, stream_round},
+    require_root,
+    servers::LineServer,
+    wait_until,
+};
+use serde_json::json;
+
+use super::ha::{BGP_LIMIT, conns_of, counts, plain, reason, scheduled};
+
+/// The connections, and the lines each sends per round (of 200 bytes: 4 KB a round).
+const CONNS: usize = 200;
+const LINES: usize = 20;
+
+fn a_killed_director_loses_no_connection(scheduler: &str, flags: &[&str], port: u16) {
+    require_root!();
+    HaTopology::check_binaries();
+    let mut t = HaTopology::new(2, 2);
+    let lines: Vec<LineServer> = (0..2)
+        .map(|j| LineServer::start(&t.reals[j], &format!("rs{j}"), port))
+        .collect();
+    let cfgs: Vec<ConfigBuilder> = (0..2)
+        .map(|i| {
+            let peer = format!("{}:8848", ha_director(1 - i));
+            let base = config()
+                .conn_table_size(65536)
+                .sync(json!({ "peers": [peer], "bulk_from": [peer] }))
+                .service(
+                    tcp_service(HA_VIP, port)
+                        .scheduler(scheduler)
+                        .flags(flags)
+                        .reals([real(ha_real(0)).dr(), real(ha_real(1)).dr()]),
+                );
+            t.director_config(i, base)
+        })
+        .collect();
+    for (i, cfg) in cfgs.iter().enumerate() {
+        t.start_lbd(i, cfg);
+    }
+    t.wait_next_hops(HA_VIP, &[0, 1], BGP_LIMIT);
+
+    let vip = SocketAddr::from((HA_VIP, port));
+    let (mut streams, served_by) = t.open_streams(vip, CONNS);
+    // The router's ECMP spread them (all on one director: once in 2^199 runs).
+    let on = [
+        scheduled(&t, 0, HA_VIP, port),
+        scheduled(&t, 1, HA_VIP, port),
+    ];
+    assert_eq!(on[0] + on[1], CONNS as u64, "scheduled {on:?}");
+    assert!(
+        on[0] > 0 && on[1] > 0,
+        "ECMP used one director only: {on:?}"
+    );
+    for j in 0..2 {
+        let n = served_by.iter().filter(|s| **s == format!("rs{j}")).count();
+        assert!(n > 0, "no connection on rs{j} ({scheduler})");
+    }
+    // Each director holds every connection, its own and the other's by sync, with the
+    // same real server.
+    wait_until(
+        Duration::from_secs(10),
+        "both directors hold every connection",
+        || {
+            let (a, b) = (conns_of(&t, 0, port), conns_of(&t, 1, port));
+            a.len() == CONNS && a == b
+        },
+    );
+    let mut bytes = stream_round(&mut streams, &served_by, 2, LINES, Duration::from_secs(10));
+
+    // Director 0 dies with its share of the connections. Every stream sends its next round
+    // at once: director 0's flows retransmit until the router drops its routes.
+    t.kill_director(0);
+    let died = std::time::Instant::now();
+    bytes += stream_round(&mut streams, &served_by, 3, LINES, Duration::from_secs(30));
+    let recovered = died.elapsed();
+    t.wait_next_hops(HA_VIP, &[1], BGP_LIMIT);
+    assert_eq!(reason(&t, 1, "drop_tcp_mid_flow"), 0);
+    // Director 1 carries all of them now, in its own counts (its own and the ones it took
+    // over on their first packet), and scheduled none anew.
+    assert_eq!(counts(&t, 1, HA_VIP, port), (CONNS as u64, 0));
+    assert_eq!(scheduled(&t, 1, HA_VIP, port), on[1]);
+
+    // Director 0 comes back: a fresh data plane, filled by the bulk sync before it announces.
+    t.revive_director(0, &cfgs[0]);
+    t.wait_next_hops(HA_VIP, &[0, 1], BGP_LIMIT);
+    // Its log (appended to the dead lbd's): the stale include file emptied, then the bulk
+    // sync of every connection, then the announcement (logged once BIRD took it: BIRD may
+    // have read the file, written by then, at its own start).
+    let mut log = String::new();
+    wait_until(Duration::from_secs(10), "director 0 announced", || {
+        log = plain(&std::fs::read_to_string(&t.directors[0].log).unwrap());
+        log.rfind("announced VIPs") > log.rfind("bulk sync done")
+    });
+    let emptied = log
+        .rfind("a new data plane: nothing announced")
+        .expect("include file emptied");
+    let bulk = log.rfind("bulk sync done").expect("bulk sync logged");
+    assert!(emptied < bulk, "{log}");
+    assert!(
+        log[bulk..]
+            .lines()
+            .next()
+            .unwrap()
+            .contains(&format!("connections={CONNS}")),
+        "{log}"
+    );
+    bytes += stream_round(&mut streams, &served_by, 4, LINES, Duration::from_secs(30));
+    // The router gave director 0 back the flows it had (the same hash, the same next hop),
+    // which it forwarded by their bulk-synced entries (none dropped, none scheduled anew):
+    // they are in its counts now.
+    assert_eq!(reason(&t, 0, "drop_tcp_mid_flow"), 0);
+    assert_eq!(reason(&t, 1, "drop_tcp_mid_flow"), 0);
+    assert_eq!(scheduled(&t, 0, HA_VIP, port), 0);
+    let (back, _) = counts(&t, 0, HA_VIP, port);
+    assert_eq!(
+        back, on[0],
+        "director 0's active connections after its return"
+    );
+    // Every real server received each line of its connections once.
+    for (j, server) in lines.iter().enumerate() {
+        let n = served_by.iter().filter(|s| **s == format!("rs{j}")).count();
+        assert_eq!(
+            server.received().len(),
+            n * (1 + 3 * LINES),
+            "rs{j}'s lines"
+        );
+    }
+    eprintln!(
+        "{scheduler}: {CONNS} connections ({} and {} on the directors), {bytes} bytes checked, \
+         the dead director's flows went on after {recovered:?}, {back} back on it after its return",
+        on[0], on[1]
+    );
+    drop(streams);
+}
+
+#[test]
+fn a_killed_director_loses_no_connection_under_wlc() {
+    a_killed_director_loses_no_connection("wlc", &[], 7010);
+}
+
+#[test]
+fn a_killed_director_loses_no_connection_under_mh() {
+    a_killed_director_loses_no_connection("mh", &["mh-port"], 7011);
+}
