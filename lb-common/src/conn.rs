@@ -42,6 +42,31 @@ pub struct FlowKey {
 }
 const _: () = assert!(core::mem::size_of::<FlowKey>() == 40);
 
+impl FlowKey {
+    /// Rewrites the key in place (the BPF side's scratch keys and slots): addresses `src`,
+    /// `dst`, ports `(sport, dport)`, protocol and family `like`'s, padding zero.
+    #[inline(always)]
+    pub fn set(&mut self, src: &[u32; 4], dst: &[u32; 4], (sport, dport): (u16, u16), like: &Self) {
+        let mut i = 0;
+        while i < 4 {
+            self.src[i] = src[i];
+            self.dst[i] = dst[i];
+            i += 1;
+        }
+        self.sport = sport;
+        self.dport = dport;
+        // proto, family and padding as one word: byte stores of zeros may become a memset
+        // call on the BPF target.
+        // SAFETY: `proto` starts a 4-aligned 4-byte run (proto, family, _pad) of FlowKey.
+        unsafe {
+            core::ptr::write_volatile(
+                core::ptr::addr_of_mut!(self.proto) as *mut u32,
+                like.proto as u32 | (like.family as u32) << 8,
+            )
+        };
+    }
+}
+
 /// An IPv4 flow: the key of [`map_name::CONNS`] (16 bytes; the kernel hashes and compares
 /// fewer words than for a [`FlowKey`]).
 #[repr(C, align(8))]
@@ -202,6 +227,12 @@ pub const CONN_F_SYNCED: u8 = 1 << 2;
 /// (its real server is `dr` or `tun`; IPVS's `IP_VS_CONN_F_NOOUTPUT`), so its client's
 /// packets move it by IPVS's input-only table ([`crate::TCP_DIR_INPUT_ONLY`]).
 pub const CONN_F_NOOUTPUT: u8 = 1 << 3;
+/// [`Conn::flags`] of a confirmed `nat` reply entry: its connection is in a state a real
+/// server's plain ACK moves (IPVS's output table: NONE, SYN_RECV, LISTEN, SYNACK; see
+/// [`crate::reply_ack_moves`]), so `lb` looks the connection up for such replies too (for
+/// any other, only for a reply with SYN, FIN or RST). Kept by `lb` as the connection's state
+/// changes.
+pub const CONN_F_WATCH_ACK: u8 = 1 << 4;
 /// Not stored: marks, in lbd's listings, a connection that is still in the unconfirmed table.
 pub const CONN_F_UNCONFIRMED: u8 = 1 << 7;
 

@@ -159,6 +159,13 @@ pub fn tcp_next_state(dir: u8, flags: u8, state: u8) -> u8 {
     ((row >> (4 * state as u32)) & 0xf) as u8
 }
 
+/// Whether a real server's plain ACK (no SYN, FIN or RST) moves a connection in `state`
+/// (IPVS's output table: out of NONE, SYN_RECV, LISTEN and SYNACK only).
+#[inline(always)]
+pub fn reply_ack_moves(state: u8) -> bool {
+    tcp_next_state(TCP_DIR_OUTPUT, ACK, state) != state
+}
+
 /// The states IPVS counts in a real server's active connections (`tcp_state_active_table`,
 /// Linux 4.7 and later: the handshake's states with ESTABLISHED); every other state, UDP's
 /// included, is inactive.

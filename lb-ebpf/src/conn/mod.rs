@@ -18,10 +18,11 @@ mod unconfirmed;
 
 use lb_common::{
     CFG_F_CONN_REUSE, CFG_F_CONN_REUSE_FIN_WAIT, CFG_F_NO_CONN_TABLE, CFG_F_SLOPPY_TCP,
-    CONN_F_NOOUTPUT, CONN_F_ONE_PACKET, CONN_F_REPLY, CONN_F_SYNCED, CONN_S_CLOSE, CONN_S_FIN_WAIT,
-    CONN_S_NONE, CONN_S_TIME_WAIT, CONN_S_UDP, CONN_TOUCH, Conn, FWD_NAT, FlowKey, GlobalConfig,
-    PROTO_TCP, RealServer, SCHED_DH, SCHED_MH, SCHED_SH, SVC_F_ONE_PACKET, Service, TCP_DIR_INPUT,
-    TCP_DIR_INPUT_ONLY, TCP_DIR_OUTPUT, reason, tcp_next_state,
+    CONN_F_NOOUTPUT, CONN_F_ONE_PACKET, CONN_F_REPLY, CONN_F_SYNCED, CONN_F_WATCH_ACK,
+    CONN_S_CLOSE, CONN_S_FIN_WAIT, CONN_S_NONE, CONN_S_TIME_WAIT, CONN_S_UDP, CONN_TOUCH, Conn,
+    FWD_NAT, FlowKey, GlobalConfig, PROTO_TCP, RealServer, SCHED_DH, SCHED_MH, SCHED_SH,
+    SVC_F_ONE_PACKET, Service, TCP_DIR_INPUT, TCP_DIR_INPUT_ONLY, TCP_DIR_OUTPUT, reason,
+    reply_ack_moves, tcp_next_state,
 };
 
 use crate::{
@@ -61,7 +62,7 @@ pub fn find(pkt: &Packet, cfg: &GlobalConfig, now: u32) -> Known {
         let c = unsafe { &mut *c };
         let (real, state, flags) = (c.real, c.state, c.flags);
         if flags & CONN_F_REPLY != 0 {
-            replied(pkt, real, now);
+            replied(pkt, real, now, Some(c));
             return Known::Reply(real);
         }
         if c.flags & CONN_F_SYNCED != 0 {
@@ -90,7 +91,9 @@ pub fn find(pkt: &Packet, cfg: &GlobalConfig, now: u32) -> Known {
     // SAFETY: a slot `find` returned (sealed, this flow's); copied out before any change.
     let (real, state, flags) = unsafe { ((*s).real, (*s).state, (*s).flags) };
     if flags & CONN_F_REPLY != 0 {
-        replied(pkt, real, now);
+        // The handshake's replies (the slot is confirmed with its connection): every one is
+        // looked at.
+        replied(pkt, real, now, None);
         return Known::Reply(real);
     }
     if reuses(pkt, state, flags, cfg) {
@@ -112,7 +115,7 @@ pub fn find(pkt: &Packet, cfg: &GlobalConfig, now: u32) -> Known {
                 if let Ok(r) = real_server(real)
                     && r.method == FWD_NAT
                 {
-                    confirm_reply(&pkt.flow, real, &r, now);
+                    confirm_reply(&pkt.flow, real, &r, next, now);
                 }
                 return Known::Flow(real);
             }
@@ -157,15 +160,24 @@ fn reuses(pkt: &Packet, state: u8, flags: u8, cfg: &GlobalConfig) -> bool {
                 && cfg.flags & CFG_F_CONN_REUSE_FIN_WAIT != 0))
 }
 
-/// A `nat` real server's reply (its entry found, for real server `real`): moves the client's
-/// connection by IPVS's output table. A plain ACK (or data) is not looked at: the output
-/// table moves a connection on a plain ACK only out of NONE, SYN_RECV, LISTEN and SYNACK, and
-/// the real server acknowledges nothing before the client's ACK has passed the director,
-/// which takes the connection out of SYN_RECV first; so replies' common case costs no second
-/// lookup.
+/// A `nat` real server's reply (its entry found, for real server `real`; `entry`, the entry
+/// when it is a confirmed one): moves the client's connection by IPVS's output table. A plain
+/// ACK (with data or not) of a confirmed reply entry is looked at only when the entry is marked
+/// [`CONN_F_WATCH_ACK`] (the connection is in a state such a packet moves), so that replies'
+/// common case costs no second lookup.
 #[inline(always)]
-fn replied(pkt: &Packet, real: u32, now: u32) {
-    if pkt.flow.proto != PROTO_TCP || pkt.tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST) == 0 {
+fn replied(pkt: &Packet, real: u32, now: u32, entry: Option<&mut Conn>) {
+    if pkt.flow.proto != PROTO_TCP {
+        return;
+    }
+    // An ACK (with data or not) without SYN, FIN or RST. (A segment without any of the four
+    // moves every state to CLOSE: it is looked at.)
+    let plain = pkt.tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST | TCP_ACK) == TCP_ACK;
+    if plain
+        && entry
+            .as_ref()
+            .is_some_and(|e| e.flags & CONN_F_WATCH_ACK == 0)
+    {
         return;
     }
     let Some(key) = forward_key(&pkt.flow, real) else {
@@ -186,6 +198,9 @@ fn replied(pkt: &Packet, real: u32, now: u32) {
                 c.state = next;
                 c.last_seen = now;
             }
+            if let Some(e) = entry {
+                watch(e, next);
+            }
         }
         return;
     }
@@ -201,6 +216,9 @@ fn replied(pkt: &Packet, real: u32, now: u32) {
             unsafe { unconfirmed::refresh(s, next, now) };
             counts::moved(real, state, next);
         }
+        if let Some(e) = entry {
+            watch(e, next);
+        }
     }
 }
 
@@ -214,22 +232,8 @@ fn forward_key(reply: &FlowKey, real: u32) -> Option<&'static FlowKey> {
     // SAFETY: this CPU's scratch slot, used by nothing else during this run (`reply_key`
     // shares the slot, and never runs in the same packet as this).
     let k = unsafe { &mut (*s).reply };
-    let mut i = 0;
-    while i < 4 {
-        k.src[i] = reply.dst[i];
-        k.dst[i] = r.vaddr[i];
-        i += 1;
-    }
-    k.sport = reply.dport;
-    k.dport = if r.vport != 0 { r.vport } else { reply.sport };
-    // proto, family and padding as one word (as in `reply_key`).
-    // SAFETY: `proto` starts a 4-aligned 4-byte run (proto, family, _pad) of FlowKey.
-    unsafe {
-        core::ptr::write_volatile(
-            core::ptr::addr_of_mut!(k.proto) as *mut u32,
-            reply.proto as u32 | (reply.family as u32) << 8,
-        )
-    };
+    let dport = if r.vport != 0 { r.vport } else { reply.sport };
+    k.set(&reply.dst, &r.vaddr, (reply.dport, dport), reply);
     Some(k)
 }
 
@@ -316,14 +320,57 @@ pub fn track_new(
     Ok((real, true))
 }
 
-/// A confirmed `nat` connection's reply entry (real server -> client). Refused only when the
-/// table is full, which is counted; the reply slot then serves while it lives.
+/// Marks a confirmed reply entry [`CONN_F_WATCH_ACK`] while its connection's `state` is one
+/// a plain ACK of the real server's moves, and unmarks it otherwise.
 #[inline(always)]
-fn confirm_reply(flow: &FlowKey, real_id: u32, real: &RealServer, now: u32) {
+fn watch(reply: &mut Conn, state: u8) {
+    let want = if reply_ack_moves(state) {
+        CONN_F_WATCH_ACK
+    } else {
+        0
+    };
+    if reply.flags & CONN_F_WATCH_ACK != want {
+        reply.flags = reply.flags & !CONN_F_WATCH_ACK | want;
+    }
+}
+
+/// A client's packet moved a confirmed `nat` connection (of real server `real`) from `from`
+/// to `to`: its reply entry follows when that changes whether a plain ACK reply is looked at
+/// (rare: a SYN on a connection closing, and the ACK after it).
+#[inline(always)]
+fn rewatch(flow: &FlowKey, real: u32, from: u8, to: u8) {
+    if reply_ack_moves(from) == reply_ack_moves(to) {
+        return;
+    }
+    let Ok(r) = real_server(real) else {
+        return;
+    };
+    let Some(key) = reply_key(flow, r) else {
+        return;
+    };
+    if let Some(e) = table::get(key) {
+        // SAFETY: a live element, updated in place as in `find`.
+        let e = unsafe { &mut *e };
+        if e.flags & CONN_F_REPLY != 0 && e.real == real {
+            watch(e, to);
+        }
+    }
+}
+
+/// A confirmed `nat` connection's reply entry (real server -> client), for a connection in
+/// `state`. Refused only when the table is full, which is counted; the reply slot then
+/// serves while it lives.
+#[inline(always)]
+fn confirm_reply(flow: &FlowKey, real_id: u32, real: &RealServer, state: u8, now: u32) {
     let Some(key) = reply_key(flow, real) else {
         return;
     };
-    match table::insert(key, real_id, 0, CONN_F_REPLY, now) {
+    let watch = if reply_ack_moves(state) {
+        CONN_F_WATCH_ACK
+    } else {
+        0
+    };
+    match table::insert(key, real_id, 0, CONN_F_REPLY | watch, now) {
         Ok(()) => {}
         Err(table::Refused::Full) => count(reason::CONN_TABLE_FULL),
         Err(table::Refused::Failed) => count(reason::CONN_INSERT_FAILED),
@@ -342,22 +389,7 @@ fn reply_key(flow: &FlowKey, real: &RealServer) -> Option<&'static FlowKey> {
     };
     // SAFETY: this CPU's scratch slot, used by nothing else during this run.
     let k = unsafe { &mut (*s).reply };
-    let mut i = 0;
-    while i < 4 {
-        k.src[i] = real.addr[i];
-        k.dst[i] = flow.src[i];
-        i += 1;
-    }
-    k.sport = rport;
-    k.dport = flow.sport;
-    // proto, family and padding as one word (byte stores of zeros may become a memset).
-    // SAFETY: `proto` starts a 4-aligned 4-byte run (proto, family, _pad) of FlowKey.
-    unsafe {
-        core::ptr::write_volatile(
-            core::ptr::addr_of_mut!(k.proto) as *mut u32,
-            flow.proto as u32 | (flow.family as u32) << 8,
-        )
-    };
+    k.set(&real.addr, &flow.src, (rport, flow.sport), flow);
     Some(k)
 }
 
@@ -400,6 +432,9 @@ fn next_tcp_state(state: u8, flags: u8, tcp_flags: u8) -> u8 {
 fn follow(c: &mut Conn, pkt: &Packet, now: u32) {
     let next = next_state(c.state, c.flags, pkt);
     if next != c.state {
+        if c.flags & CONN_F_NOOUTPUT == 0 && c.flags & CONN_F_REPLY == 0 {
+            rewatch(&pkt.flow, c.real, c.state, next);
+        }
         counts::moved(c.real, c.state, next);
         c.state = next;
         c.last_seen = now;

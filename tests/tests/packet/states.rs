@@ -10,7 +10,9 @@
 
 use std::net::Ipv4Addr;
 
-use lb_common::{CONN_F_NOOUTPUT, CONN_F_REPLY, CONN_F_SYNCED, Conn, RealConns, conn_time};
+use lb_common::{
+    CONN_F_NOOUTPUT, CONN_F_REPLY, CONN_F_SYNCED, CONN_F_WATCH_ACK, Conn, RealConns, conn_time,
+};
 use lb_daemon::dataplane::{SyncedInsert, monotonic_ns};
 use lb_tests::{
     config::{ConfigBuilder, Protocol, config, real, service_key, tcp_service},
@@ -243,14 +245,18 @@ fn every_transition_of_ipvs_s_tcp_table_in_every_forwarding_method() {
         }
         // The real server's replies: the output table.
         let reply_flow = flow_key(REAL, LOCAL_CLIENT, NAT_PORT, SPORT, IPPROTO_TCP);
-        let reply_entry = Conn {
-            real: id,
-            last_seen: conn_time(monotonic_ns()),
-            state: 0,
-            flags: CONN_F_REPLY | CONN_F_SYNCED,
-            _pad: [0; 6],
-        };
         for state in 0..STATES.len() as u8 {
+            // The reply entry as lb keeps it for a connection in `state`: marked when a
+            // plain ACK of the real server's moves that state (else such replies are not
+            // looked at).
+            let acked = ipvs_next("OUTPUT", Some("ack"), state) != state;
+            let reply_entry = Conn {
+                real: id,
+                last_seen: conn_time(monotonic_ns()),
+                state: 0,
+                flags: CONN_F_REPLY | CONN_F_SYNCED | if acked { CONN_F_WATCH_ACK } else { 0 },
+                _pad: [0; 6],
+            };
             for (flags, row) in SEGMENTS {
                 let what = format!("{m:?}: {} + real server's {flags:#04x}", name(state));
                 hold(&mut h, m, port, id, state);
@@ -284,25 +290,76 @@ fn every_transition_of_ipvs_s_tcp_table_in_every_forwarding_method() {
                     [("nat_reply", 1)],
                     "{what}"
                 );
-                // lb's one difference from the output table: a reply without SYN, FIN or RST
-                // is not looked at (see `replied` in lb-ebpf/src/conn/mod.rs), so its
-                // connection stays; the table moves one only out of NONE, SYN_RECV, LISTEN
-                // and SYNACK that way.
-                let looked_at = flags & (TCP_SYN | TCP_FIN | TCP_RST) != 0;
-                let want = if looked_at {
-                    ipvs_next("OUTPUT", row, state)
-                } else {
-                    state
-                };
+                // A plain ACK of an unmarked entry is not looked at (IPVS's table leaves the
+                // state as it is then, too).
+                let plain = flags & (TCP_SYN | TCP_FIN | TCP_RST | TCP_ACK) == TCP_ACK;
+                let looked_at = acked || !plain;
+                let want = ipvs_next("OUTPUT", row, state);
                 let flow = flow_key(LOCAL_CLIENT, VIP, SPORT, port, IPPROTO_TCP);
                 let got = h.dp.conn(&flow).expect("the connection is held").state;
                 assert_eq!(name(got), name(want), "{what}");
                 if looked_at {
                     assert_eq!(counts(&h, id), class(want), "{what}: counts");
+                    let e = h.dp.conn(&reply_flow).expect("the reply entry");
+                    assert_eq!(
+                        e.flags & CONN_F_WATCH_ACK != 0,
+                        ipvs_next("OUTPUT", Some("ack"), want) != want,
+                        "{what}: the reply entry marked as its state needs"
+                    );
                 }
                 checked += 1;
             }
         }
     }
     assert_eq!(checked, 4 * 11 * SEGMENTS.len());
+}
+
+#[test]
+fn a_nat_reply_entry_is_marked_while_a_plain_ack_of_the_real_server_moves_its_connection() {
+    require_root!();
+    lb_tests::pin_to_cpu0();
+    let mut h = Harness::new(&services(1, &[REAL]), &[REAL, LOCAL_CLIENT]);
+    let (m, port) = METHODS[2];
+    let flow = flow_key(LOCAL_CLIENT, VIP, SPORT, port, IPPROTO_TCP);
+    let reply_flow = flow_key(REAL, LOCAL_CLIENT, NAT_PORT, SPORT, IPPROTO_TCP);
+    let client = |h: &mut Harness, flags| {
+        let seg = h.from_client(&tcp_ip(LOCAL_CLIENT, VIP, SPORT, port, flags, b""));
+        let out = h.run("lb", &seg);
+        assert_eq!(out.action, XDP_TX);
+        assert_eq!(
+            out.data,
+            forwarded(h, m, LOCAL_CLIENT, (SPORT, port), flags, REAL)
+        );
+    };
+    let server = |h: &mut Harness, flags| {
+        let seg = h.from_neighbour(
+            REAL,
+            &tcp_ip(REAL, LOCAL_CLIENT, NAT_PORT, SPORT, flags, b""),
+        );
+        assert_eq!(h.run("lb", &seg).action, XDP_TX);
+    };
+    let at = |h: &Harness| {
+        let c = h.dp.conn(&flow).expect("the connection");
+        let marked =
+            h.dp.conn(&reply_flow)
+                .map(|e| e.flags & CONN_F_WATCH_ACK != 0);
+        (name(c.state), marked)
+    };
+    client(&mut h, TCP_SYN);
+    server(&mut h, TCP_SYN | TCP_ACK);
+    assert_eq!(at(&h), ("SYN_RECV", Some(false)), "the reply's slot");
+    client(&mut h, TCP_ACK);
+    assert_eq!(at(&h), ("ESTABLISHED", Some(false)), "confirmed, unmarked");
+    client(&mut h, TCP_FIN | TCP_ACK);
+    assert_eq!(at(&h), ("CLOSE_WAIT", Some(false)));
+    // A SYN on the half-closed tuple (conn_reuse_mode 1 leaves CLOSE_WAIT alone): SYN_RECV,
+    // where a plain ACK of the real server's (its challenge ACK) moves the connection.
+    client(&mut h, TCP_SYN);
+    assert_eq!(at(&h), ("SYN_RECV", Some(true)), "marked");
+    server(&mut h, TCP_ACK);
+    assert_eq!(at(&h), ("ESTABLISHED", Some(false)), "moved, unmarked");
+    server(&mut h, TCP_ACK | TCP_PSH);
+    assert_eq!(at(&h), ("ESTABLISHED", Some(false)));
+    client(&mut h, TCP_RST);
+    assert_eq!(at(&h), ("CLOSE", Some(false)));
 }
