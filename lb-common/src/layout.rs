@@ -4,9 +4,9 @@
 //! [`crate::maps::layout_fingerprint`] hashes them for the layout version check.
 
 use crate::{
-    BenchState, BenchWords, Conn, ConnCount, ConnKey4, DecapConfig, FlowKey, FragEntry, FragKey,
-    GlobalConfig, LayoutMeta, Locality, NewConn, NextHop, PersistKey, RealConns, RealLimits,
-    RealServer, Service, Stats, Template, TraceFilter, TwosDraw, VipKey,
+    BenchState, BenchWords, Conn, ConnCount, ConnKey4, DecapConfig, Expect, ExpectKey, FlowKey,
+    FragEntry, FragKey, GlobalConfig, IfStats, LayoutMeta, Locality, NewConn, NextHop, PersistKey,
+    RealConns, RealLimits, RealServer, Service, Stats, Template, TraceFilter, TwosDraw, VipKey,
 };
 
 /// One field of a type.
@@ -83,7 +83,7 @@ pub const REAL_SERVER: TypeLayout = layout!(RealServer {
     tun_port,
     service,
     vport,
-    _pad,
+    ftp_port,
     vaddr
 });
 pub const FLOW_KEY: TypeLayout = layout!(FlowKey {
@@ -141,6 +141,15 @@ pub const STATS: TypeLayout = layout!(Stats {
     out_pkts,
     in_bytes,
     out_bytes
+});
+pub const IF_STATS: TypeLayout = layout!(IfStats {
+    packets,
+    bytes,
+    aborted,
+    drop,
+    pass,
+    tx,
+    redirect
 });
 pub const NEXT_HOP: TypeLayout = layout!(NextHop {
     ifindex,
@@ -203,6 +212,18 @@ pub const FRAG_ENTRY: TypeLayout = layout!(FragEntry {
     _pad,
     created_ns,
     vaddr
+});
+pub const EXPECT_KEY: TypeLayout = layout!(ExpectKey {
+    client,
+    vip,
+    port,
+    proto,
+    family
+});
+pub const EXPECT: TypeLayout = layout!(Expect {
+    real,
+    _pad,
+    created_ns
 });
 pub const TRACE_FILTER: TypeLayout = layout!(TraceFilter {
     vip,

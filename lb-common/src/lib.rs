@@ -5,7 +5,7 @@
 //! (`sched.rs`), real servers (`real.rs`), connections (`conn.rs`) and IPVS's TCP states
 //! (`proto_tcp.rs`), persistence templates
 //! (`persist.rs`), the locality table (`locality.rs`), fragments (`frag.rs`), the settings
-//! (`config.rs`), the address filter (`addr_filter.rs`), counters (`stats.rs`, `reason.rs`),
+//! (`config.rs`), FTP's expected data connections (`ftp.rs`), the address filter (`addr_filter.rs`), counters (`stats.rs`, `reason.rs`),
 //! tracing (`trace.rs`), the benchmark shim (`bench.rs`); the flow hash (`hash.rs`); lbd's
 //! control API (`api.rs`, user space only). Everything is re-exported here.
 //!
@@ -23,6 +23,7 @@ pub mod bench;
 pub mod config;
 pub mod conn;
 pub mod frag;
+pub mod ftp;
 pub mod hash;
 pub mod layout;
 pub mod locality;
@@ -41,6 +42,7 @@ pub use bench::*;
 pub use config::*;
 pub use conn::*;
 pub use frag::*;
+pub use ftp::*;
 pub use locality::*;
 pub use maps::{LAYOUT_FINGERPRINT, LAYOUT_VERSION, LayoutMeta, capacity, map_name, prog_slot};
 pub use persist::*;
@@ -68,6 +70,8 @@ mod user {
     unsafe impl aya::Pod for VipKey {}
     unsafe impl aya::Pod for Service {}
     unsafe impl aya::Pod for RealServer {}
+    unsafe impl aya::Pod for ExpectKey {}
+    unsafe impl aya::Pod for Expect {}
     unsafe impl aya::Pod for FlowKey {}
     unsafe impl aya::Pod for Conn {}
     unsafe impl aya::Pod for ConnKey4 {}
@@ -76,6 +80,7 @@ mod user {
     unsafe impl aya::Pod for Template {}
     unsafe impl aya::Pod for GlobalConfig {}
     unsafe impl aya::Pod for Stats {}
+    unsafe impl aya::Pod for IfStats {}
     unsafe impl aya::Pod for BenchState {}
     unsafe impl aya::Pod for NextHop {}
     unsafe impl aya::Pod for RealConns {}

@@ -52,6 +52,11 @@ pub mod map_name {
     pub const TRACE_FILTER: &str = "lb_trace_flt";
     pub const PROGS: &str = "lb_progs";
     pub const ADDR_FILTER: &str = "lb_addr_flt";
+    /// Not pinned (a new program instance starts with none): FTP's expected data
+    /// connections ([`crate::ExpectKey`] -> [`crate::Expect`]).
+    pub const FTP_EXPECT: &str = "lb_ftp_expect";
+    /// Not pinned: the device map whose one entry is the interface lbd's FTP helper reads.
+    pub const FTP_HELPER: &str = "lb_ftp_helper";
     /// Not a map: the pinned XDP link of `lb` (a restarted or upgraded lbd swaps the program
     /// in it atomically).
     pub const LINK: &str = "link_lb";
@@ -60,6 +65,9 @@ pub mod map_name {
     pub const SCRATCH: &str = "lb_scratch";
     /// `twos`' last draws per CPU ([`crate::TwosDraw`]; not pinned): for the tests.
     pub const TWOS_DRAW: &str = "lb_twos_draw";
+    /// Per-interface packet counters ([`crate::IfStats`]; not pinned: each program instance
+    /// counts from its start).
+    pub const IF_STATS: &str = "lb_if_stats";
     /// The layout version of the pinned maps ([`crate::LayoutMeta`]): written by lbd when it
     /// creates them, checked by an lbd that adopts them. The programs never read it.
     pub const META: &str = "lb_meta";
@@ -134,6 +142,8 @@ pub mod capacity {
     /// Two bitmaps (VIP destinations, `nat` real-server sources).
     pub const ADDR_FILTER: u32 = 2 * ADDR_FILTER_WORDS;
     pub const DECAP_CONFIG: u32 = 1;
+    pub const FTP_EXPECT: u32 = crate::FTP_EXPECT_SIZE;
+    pub const FTP_HELPER: u32 = 1;
     pub const NH_CACHE: u32 = MAX_REALS;
     pub const REAL_CONNS: u32 = MAX_REALS;
     pub const REAL_LIMITS: u32 = MAX_REALS;
@@ -148,6 +158,9 @@ pub mod capacity {
     pub const SCRATCH: u32 = 1;
     pub const TWOS_DRAW: u32 = 1;
     pub const META: u32 = 1;
+    /// Interfaces counted at once: room for those that came and went (lbd removes the
+    /// entry of an interface it detaches from).
+    pub const IF_STATS: u32 = 256;
 }
 
 /// Map kinds (the kernel's `BPF_MAP_TYPE_*`) of the maps in [`MAPS`].
@@ -155,8 +168,10 @@ pub mod kind {
     pub const HASH: u32 = 1;
     pub const ARRAY: u32 = 2;
     pub const PROG_ARRAY: u32 = 3;
+    pub const PERCPU_HASH: u32 = 5;
     pub const PERCPU_ARRAY: u32 = 6;
     pub const LRU_HASH: u32 = 9;
+    pub const DEVMAP: u32 = 14;
     pub const RINGBUF: u32 = 27;
 }
 
@@ -214,7 +229,7 @@ const fn spec(
 }
 
 /// Every map of the object, pinned ones in [`map_name::DIRECTOR`]'s order first.
-pub const MAPS: [MapSpec; 34] = {
+pub const MAPS: [MapSpec; 37] = {
     use layout::*;
     use map_name as n;
     const K: Option<&TypeLayout> = Some(&U32);
@@ -477,12 +492,36 @@ pub const MAPS: [MapSpec; 34] = {
             None,
         ),
         spec(
+            n::FTP_EXPECT,
+            capacity::FTP_EXPECT,
+            kind::LRU_HASH,
+            0,
+            Some(&EXPECT_KEY),
+            Some(&EXPECT),
+        ),
+        spec(
+            n::FTP_HELPER,
+            capacity::FTP_HELPER,
+            kind::DEVMAP,
+            0,
+            K,
+            None,
+        ),
+        spec(
             n::TWOS_DRAW,
             capacity::TWOS_DRAW,
             kind::PERCPU_ARRAY,
             0,
             K,
             Some(&TWOS_DRAW),
+        ),
+        spec(
+            n::IF_STATS,
+            capacity::IF_STATS,
+            kind::PERCPU_HASH,
+            0,
+            K,
+            Some(&IF_STATS),
         ),
     ]
 };
@@ -512,14 +551,18 @@ pub const MAPS: [MapSpec; 34] = {
 /// Version 4: a cached next hop ([`crate::NextHop`]) holds the path MTU the FIB reported
 /// (tunnels are sized by it); the reason counters grow by `pass_no_neigh`.
 ///
-/// Version 5: a connection's state byte holds IPVS's TCP state numbers
+/// Version 5: a real server's entry names its FTP control port (`ftp_port`, where a padding
+/// field was); the reason counters grow by `ftp_helper` and `ftp_data`; FTP's expected data
+/// connections and the helper's device map; the per-interface counters (`lb_if_stats`).
+///
+/// Version 6: a connection's state byte holds IPVS's TCP state numbers
 /// ([`crate::proto_tcp`]; UDP 16), and a forward entry of a `dr` / `tun` connection the flag
 /// [`crate::CONN_F_NOOUTPUT`].
-pub const LAYOUT_VERSION: u32 = 5;
+pub const LAYOUT_VERSION: u32 = 6;
 
 /// [`layout_fingerprint`] of the layout [`LAYOUT_VERSION`] describes; stored next to the
 /// version in the pinned maps.
-pub const LAYOUT_FINGERPRINT: u64 = 0x4ea1_5933_5dde_a382;
+pub const LAYOUT_FINGERPRINT: u64 = 0xbf39_06f9_1885_6a70;
 
 /// The version a data plane pinned without [`map_name::META`] has.
 pub const LAYOUT_VERSION_UNVERSIONED: u32 = 1;

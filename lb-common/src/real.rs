@@ -19,7 +19,8 @@ pub const FWD_NAT: u8 = 3;
 pub struct RealServer {
     /// Network byte order. IPv4 uses `addr[0]`.
     pub addr: [u32; 4],
-    /// Network byte order; the destination port for `nat` (0 keeps the VIP's port).
+    /// Network byte order; the destination port for `nat` (0 keeps the client's destination
+    /// port: the service's, or any port of a port-0 service).
     pub port: u16,
     /// [`FAMILY_V4`] or [`FAMILY_V6`]; 0 marks an unused id.
     pub family: u8,
@@ -33,9 +34,13 @@ pub struct RealServer {
     /// The service this real server belongs to: the service a connection to it is counted
     /// in; a restarted lbd also rebuilds its bookkeeping from the maps with it.
     pub service: u32,
-    /// The service's port, network byte order: what a `nat` reply's source port becomes.
+    /// The service's port, network byte order: what a `nat` reply's source port becomes (0,
+    /// a port-0 service's or an FTP service's: the reply keeps its port).
     pub vport: u16,
-    pub _pad: u16,
+    /// A `nat` real server of an FTP service: the control port (network byte order), whose
+    /// packets `lb` hands to lbd's FTP helper; `port` and `vport` are then 0, so that the
+    /// data connections keep their ports. 0: no FTP.
+    pub ftp_port: u16,
     /// The service's VIP, network byte order (IPv4 in `[0]`): what a `nat` reply's source
     /// address becomes.
     pub vaddr: [u32; 4],

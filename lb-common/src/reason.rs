@@ -129,8 +129,14 @@ pub const CONN_NEW_TORN: u32 = 47;
 /// a link flap, a real server not resolved yet): the `nat` packet was rewritten (its TTL left
 /// to the kernel) and handed to the kernel, which resolves the neighbour and forwards it.
 pub const PASS_NO_NEIGH: u32 = 48;
+/// A packet of an FTP control connection (to or from a `nat` real server's control port),
+/// rewritten for its next hop, handed to lbd's FTP helper (which sends it on).
+pub const FTP_HELPER: u32 = 49;
+/// Informational: a new flow was the data connection lbd's FTP helper expected (a passive
+/// port the real server announced, or an active one the client did).
+pub const FTP_DATA: u32 = 50;
 /// One past the last reason: the size of the counter array.
-pub const REASON_MAX: u32 = 49;
+pub const REASON_MAX: u32 = 51;
 
 /// Names for metrics and listings, indexed by reason.
 pub const REASON_NAMES: [&str; REASON_MAX as usize] = [
@@ -183,4 +189,6 @@ pub const REASON_NAMES: [&str; REASON_MAX as usize] = [
     "drop_tcp_mid_flow",
     "conn_new_torn",
     "pass_no_neigh",
+    "ftp_helper",
+    "ftp_data",
 ];

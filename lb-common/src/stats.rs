@@ -25,3 +25,32 @@ impl Stats {
         self.out_bytes += o.out_bytes;
     }
 }
+
+/// What `lb` did with the packets that arrived on one interface: values of the per-CPU hash
+/// [`map_name::IF_STATS`] under the interface's index (the ingress `ifindex`). `lb` counts
+/// each packet and its bytes as it arrives, and its verdict (one of the five XDP actions) where
+/// the packet ends: in `lb`, or in `lb_icmp` for the ICMP it hands over. lbd sums the CPUs.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IfStats {
+    pub packets: u64,
+    /// The frames' lengths as they arrived (Ethernet header included).
+    pub bytes: u64,
+    pub aborted: u64,
+    pub drop: u64,
+    pub pass: u64,
+    pub tx: u64,
+    pub redirect: u64,
+}
+const _: () = assert!(core::mem::size_of::<IfStats>() == 56);
+impl IfStats {
+    pub fn add(&mut self, o: &IfStats) {
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+        self.aborted += o.aborted;
+        self.drop += o.drop;
+        self.pass += o.pass;
+        self.tx += o.tx;
+        self.redirect += o.redirect;
+    }
+}

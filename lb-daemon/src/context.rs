@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use lb_model::api::{RateView, RealServerView, ServiceView};
+use lb_model::api::{InterfaceCounters, LinkView, RateView, RealServerView, ServiceView};
 use lb_model::{
     Named,
     config::{Config, XdpMode},
@@ -56,6 +56,39 @@ impl Context {
     /// checks follow it.
     pub fn set_desired(&mut self, cfg: &Config) -> Result<ApplyReport, ApplyError> {
         crate::health::apply(&mut self.health, &mut self.plan, &mut self.dp, cfg)
+    }
+
+    /// The interfaces `lb` is attached to as the kernel reports them (rtnetlink), with the
+    /// data plane's counters of each; one the kernel does not know (any more) has index 0.
+    pub fn link_views(&self) -> Vec<LinkView> {
+        let known = crate::host::netlink::links().unwrap_or_default();
+        self.interfaces
+            .iter()
+            .map(|n| {
+                let l = known.iter().find(|l| &l.name == n);
+                let counters = l
+                    .and_then(|l| self.dp.interface_stats(l.index))
+                    .map(|s| InterfaceCounters {
+                        packets: s.packets,
+                        bytes: s.bytes,
+                        tx: s.tx,
+                        redirect: s.redirect,
+                        pass: s.pass,
+                        drop: s.drop,
+                        aborted: s.aborted,
+                    })
+                    .unwrap_or_default();
+                LinkView {
+                    name: n.clone(),
+                    index: l.map_or(0, |l| l.index),
+                    up: l.is_some_and(|l| l.up),
+                    mtu: l.map_or(0, |l| l.mtu),
+                    xdp_mode: l.and_then(|l| l.xdp).map_or("none", |x| x.1).into(),
+                    program_id: l.and_then(|l| l.xdp).map_or(0, |x| x.0),
+                    counters,
+                }
+            })
+            .collect()
     }
 
     /// The services as listed (lbctl, metrics): counters and connection counts from the data

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
-use lb_daemon::{control, dataplane, host::netns, run};
+use lb_daemon::{control, dataplane, ftp, host::netns, run};
 use lb_model::{
     api::DEFAULT_SOCKET,
     config::{self, Config},
@@ -84,7 +84,7 @@ enum Cmd {
     /// Print the JSON Schema of the config file.
     Schema,
     /// Remove a data plane lbd left running (it keeps forwarding after lbd stops): detach its
-    /// program and drop its maps and connections.
+    /// program and drop its maps and connections (and the FTP helper's interface, lbftp0).
     Flush {
         /// The pin directory (the config's `pin_dir`; default /sys/fs/bpf/lb).
         #[arg(long, value_name = "DIR", default_value = "/sys/fs/bpf/lb")]
@@ -238,6 +238,7 @@ fn run(cli: Cli) -> Result<()> {
         Some(Cmd::Flush { pin_dir }) => {
             let n = dataplane::flush(&pin_dir)
                 .with_context(|| format!("removing the pins in {}", pin_dir.display()))?;
+            ftp::link::remove().context("removing the FTP helper's interface")?;
             // With JSON logs, what lbd writes is JSON lines: the result is an event.
             if json {
                 info!(pin_dir = %pin_dir.display(), pins_removed = n, "pins removed");

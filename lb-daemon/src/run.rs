@@ -10,6 +10,7 @@ use std::{
         atomic::{AtomicBool, Ordering},
         mpsc::{Receiver, RecvTimeoutError},
     },
+    time::Duration,
 };
 
 use anyhow::{Context as _, Result};
@@ -25,6 +26,7 @@ use crate::{
     dataplane::{Dataplane, LoadOptions, ensure_bpffs},
     estimator::{self, Estimator},
     expiry::{self, Conntrack},
+    ftp,
     health::{self, CheckResult, Health},
     host,
     plan::Planner,
@@ -62,6 +64,12 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
         interfaces.first().map(String::as_str).unwrap_or(""),
     )
     .context("config field sync")?;
+    // The shared key of sync messages (bulk sync streams too), read once.
+    let sync_key = match &cfg.sync {
+        Some(s) => sync::auth::load(s)
+            .map_err(|e| anyhow::anyhow!("config field sync.auth_key_file: {e}"))?,
+        None => None,
+    };
     // The bulk sync's answering side, on the sync port (TCP).
     let bulk_listener = match &cfg.sync {
         Some(s) => Some(sync::bulk::listen(s.port()).with_context(|| {
@@ -124,10 +132,13 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
     if !adopted {
         ctx.announcer.withdraw_stale();
     }
+    let (mut ftp_early, mut ftp_warned) = (None, false);
     let started = (|| -> Result<()> {
         let report = ctx.set_desired(&cfg).context("filling the maps")?;
         info!(?report, "config applied");
         host::forwarding::enable(&cfg)?;
+        // The FTP helper is in place before `lb` meets a control connection.
+        ftp_early = open_ftp(&mut ctx, &mut ftp_warned);
         if cfg.xdp_mode == XdpMode::Generic {
             warn!(
                 interfaces = %interfaces.join(", "),
@@ -157,7 +168,7 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
     info!(interfaces = %interfaces.join(", "), mode = %cfg.xdp_mode, pin_dir = %pin_dir.display(), "lb attached");
     // Before any VIP is announced (the announcing thread starts below): the peers' tables.
     if let Some(s) = cfg.sync.as_ref().filter(|s| !s.bulk_from.is_empty()) {
-        bulk_sync(&mut ctx, s);
+        bulk_sync(&mut ctx, s, sync_key.clone());
     }
     ctx.announcer.set_attached(true);
 
@@ -169,8 +180,9 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
     host::neigh::warm_initial(&cfg.real_addrs());
     spawn_loops(&ctx, &stop, check_results_rx);
     spawn_sync(&ctx, &stop);
+    spawn_ftp(&ctx, &stop, ftp_early, ftp_warned);
     if let (Some(l), Some(s)) = (bulk_listener, cfg.sync.clone()) {
-        spawn_bulk_answers(&ctx, l, s);
+        spawn_bulk_answers(&ctx, l, s, sync_key);
     }
     // The metrics endpoint is bound before the control socket answers: a client that got an
     // answer from lbd can scrape it.
@@ -324,9 +336,13 @@ fn spawn_loops(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>, results: Recei
 /// Asks each of `sync.bulk_from` for its connection table and applies it (with the backup
 /// daemon's counters when one runs). A peer that does not answer is logged and skipped: a
 /// director alone must still start.
-fn bulk_sync(ctx: &mut Context, s: &lb_model::config::SyncConfig) {
+fn bulk_sync(
+    ctx: &mut Context,
+    s: &lb_model::config::SyncConfig,
+    key: Option<Arc<sync::auth::Key>>,
+) {
     let Context { dp, plan, sync, .. } = ctx;
-    let mut own = sync::daemon::Applier::new(s.syncid);
+    let mut own = sync::daemon::Applier::new(s.syncid, key);
     let applier = match sync.backup.as_mut() {
         Some(b) => &mut b.applier,
         None => &mut own,
@@ -349,6 +365,7 @@ fn spawn_bulk_answers(
     ctx: &Arc<Mutex<Context>>,
     listener: std::net::TcpListener,
     s: lb_model::config::SyncConfig,
+    key: Option<Arc<sync::auth::Key>>,
 ) {
     let c = ctx.clone();
     std::thread::spawn(move || {
@@ -359,12 +376,84 @@ fn spawn_bulk_answers(
                 let d = lock(&c);
                 sync::bulk::table_records(&d.dp, &d.conntrack.timeouts)
             };
-            match sync::bulk::answer(stream, s.syncid, s.maxlen() as usize, &records) {
+            match sync::bulk::answer(
+                stream,
+                s.syncid,
+                s.maxlen() as usize,
+                &records,
+                key.as_deref(),
+            ) {
                 Ok(()) => info!(?peer, connections = records.len(), "bulk sync answered"),
                 Err(e) => warn!(?peer, "answering a bulk sync: {e}"),
             }
         }
     });
+}
+
+/// The FTP helper's thread (`ftp`): once the maps hold a real server of the helper, it opens
+/// the helper's interface, points `lb` at it, and then takes each control frame: handled
+/// under the lock (it reads the connection table and writes expectations), sent on outside
+/// it.
+fn spawn_ftp(
+    ctx: &Arc<Mutex<Context>>,
+    stop: &Arc<AtomicBool>,
+    mut port: Option<ftp::link::Port>,
+    mut warned: bool,
+) {
+    let (ctx, stop) = (ctx.clone(), stop.clone());
+    std::thread::spawn(move || {
+        let mut helper = ftp::Helper::default();
+        let mut buf = Vec::with_capacity(65_536);
+        while !stop.load(Ordering::SeqCst) {
+            let Some(p) = port.as_mut() else {
+                std::thread::sleep(Duration::from_secs(1));
+                port = open_ftp(&mut lock(&ctx), &mut warned);
+                continue;
+            };
+            match p.recv(&mut buf) {
+                Ok(Some(())) => {
+                    helper.handle(&mut buf, &mut lock(&ctx).dp);
+                    if let Err(e) = p.send_on(&buf) {
+                        warn!("FTP helper: a control frame could not be sent on: {e}");
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    warn!("FTP helper: reading {}: {e}", ftp::link::READ);
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        }
+    });
+}
+
+/// The FTP helper's interface, once the maps hold a real server of the helper: opened, and
+/// `lb` pointed at it. None while no config needs it or it cannot be opened (said once).
+fn open_ftp(c: &mut Context, warned: &mut bool) -> Option<ftp::link::Port> {
+    let wanted =
+        c.dp.config()
+            .is_ok_and(|g| g.flags & lb_common::CFG_F_FTP != 0);
+    if !wanted {
+        return None;
+    }
+    let r = ftp::link::Port::open(&c.interfaces).and_then(|p| {
+        c.dp.set_ftp_helper(p.into)
+            .map(|()| p)
+            .map_err(|e| e.to_string())
+    });
+    match r {
+        Ok(p) => {
+            info!(interface = ftp::link::INTO, "FTP helper ready");
+            Some(p)
+        }
+        Err(e) => {
+            if !*warned {
+                warn!("FTP helper not available (FTP control connections pass unchanged): {e}");
+                *warned = true;
+            }
+            None
+        }
+    }
 }
 
 /// The sync daemons' threads, running whether a daemon runs or not (`lbctl --start-daemon`
@@ -377,7 +466,7 @@ fn spawn_sync(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>) {
         std::thread::spawn(move || {
             while !stop.load(Ordering::SeqCst) {
                 std::thread::sleep(sync::daemon::PERIOD);
-                let (socket, dests, syncid, maxlen, records) = {
+                let (socket, dests, syncid, maxlen, records, key) = {
                     let mut d = lock(&c);
                     let Context {
                         dp,
@@ -395,12 +484,13 @@ fn spawn_sync(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>) {
                         m.cfg.syncid,
                         m.cfg.maxlen() as usize,
                         records,
+                        m.key.clone(),
                     )
                 };
                 if records.is_empty() {
                     continue;
                 }
-                let msgs = sync::daemon::messages(syncid, maxlen, &records);
+                let msgs = sync::daemon::messages(syncid, maxlen, &records, key.as_deref());
                 let (mut sent, mut errors) = (0u64, 0u64);
                 for m in &msgs {
                     for dest in &dests {
@@ -435,8 +525,8 @@ fn spawn_sync(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>) {
                     std::thread::sleep(sync::daemon::RECV_WAIT);
                     continue;
                 };
-                let n = match socket.recv_from(&mut buf) {
-                    Ok((n, _)) => n,
+                let (n, from) = match socket.recv_from(&mut buf) {
+                    Ok(got) => got,
                     Err(e)
                         if matches!(
                             e.kind(),
@@ -457,7 +547,7 @@ fn spawn_sync(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>) {
                 if let Some(b) = sync.backup.as_mut()
                     && Arc::ptr_eq(&b.socket, &socket)
                 {
-                    b.applier.handle(&buf[..n], dp, plan);
+                    b.applier.handle(&buf[..n], from.ip(), dp, plan);
                 }
             }
         });

@@ -292,6 +292,7 @@ fn random_edit(r: &mut fastrand::Rng) -> Edit {
                 real_servers: Vec::new(),
                 health_check: None,
                 sorry_server: None,
+                ftp: (r.u64(..100) < 10).then(|| r.u64(..100) < 50),
             },
         },
         2 => Edit::DelService {

@@ -13,7 +13,15 @@ use std::{
 const LAYERS: &[&[&str]] = &[
     &["dataplane"],
     &["plan"],
-    &["health", "expiry", "estimator", "host", "sync", "bgp"],
+    &[
+        "health",
+        "expiry",
+        "estimator",
+        "host",
+        "sync",
+        "bgp",
+        "ftp",
+    ],
     &["context"],
     &["control", "metrics", "trace"],
     &["run"],

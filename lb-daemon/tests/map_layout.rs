@@ -248,8 +248,10 @@ fn type_mismatches(dwarf: &Dwarf, spec: &MapSpec) -> Vec<String> {
             ));
         }
     };
-    // Program arrays are declared without types: their u32 slots and program fds.
-    if spec.kind == lb_common::maps::kind::PROG_ARRAY {
+    // Program arrays and device maps are declared without types: their u32 slots and
+    // program fds or interfaces (the kernel's `bpf_devmap_val`).
+    if spec.kind == lb_common::maps::kind::PROG_ARRAY || spec.kind == lb_common::maps::kind::DEVMAP
+    {
         return out;
     }
     cmp("key", key, spec.key);
@@ -559,7 +561,7 @@ const EBPF_LAYERS: &[&[&str]] = &[
     &["persist", "sched"],
     &["sched::locality", "sched::twos"],
     &["sched::counted", "sched::table"],
-    &["frag", "stats", "lookup"],
+    &["frag", "ftp", "stats", "lookup"],
     &["count"],
     &["maps"],
     &["scratch"],

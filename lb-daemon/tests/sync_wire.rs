@@ -334,3 +334,127 @@ fn refusals_name_the_reason() {
         Err(MessageError::RecordVersion { version: 1, .. })
     ));
 }
+
+/// HMAC-SHA256 written out (RFC 2104: H((K ^ opad) || H((K ^ ipad) || m))), independent of the
+/// `hmac` crate lbd uses; checked against RFC 4231's first test case.
+fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    assert!(
+        key.len() <= 64,
+        "a longer key is hashed first; not needed here"
+    );
+    let mut k = [0u8; 64];
+    k[..key.len()].copy_from_slice(key);
+    let mut inner = Sha256::new();
+    inner.update(k.map(|b| b ^ 0x36));
+    inner.update(msg);
+    let inner = inner.finalize();
+    let mut outer = Sha256::new();
+    outer.update(k.map(|b| b ^ 0x5c));
+    outer.update(inner);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(&outer.finalize());
+    out
+}
+
+#[test]
+fn the_hmac_of_these_tests_is_rfc_4231s() {
+    let mac = hmac_sha256(&[0x0b; 20], b"Hi There");
+    let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(
+        hex,
+        "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
+    );
+}
+
+#[test]
+fn an_authenticated_message_ends_in_lbs_tlv_with_its_sequence_and_mac() {
+    use lb_daemon::sync::auth::{AuthError, Key};
+    let key = b"the directors' shared key";
+    let seq = 0x0102_0304_0506_0708u64;
+    let conn = SyncConn {
+        protocol: 6,
+        flags: flags::DROUTE,
+        state: tcp_state::ESTABLISHED,
+        cport: 40001,
+        vport: 80,
+        dport: 80,
+        fwmark: 0,
+        timeout: 900,
+        addrs: Addrs::V4 {
+            client: CLIENT4,
+            virt: VIP4,
+            dest: RIP4,
+        },
+        seq: None,
+        pe_data: None,
+        pe_name: None,
+    };
+    // One 36-byte record (ends at a 32-bit boundary), then the TLV: type 0xa1, length 28,
+    // reserved 0, the sequence (be64), and the MAC of every byte before it, truncated to 16.
+    let head = C::default()
+        .header(5, 8 + 36 + 28, 1)
+        .conn_head(0, 6, 36, 0x0003, 1, [40001, 80, 80], 0, 900)
+        .raw(&CLIENT4.octets())
+        .raw(&VIP4.octets())
+        .raw(&RIP4.octets())
+        .u8(0xa1)
+        .u8(28)
+        .be16(0)
+        .be32((seq >> 32) as u32)
+        .be32(seq as u32)
+        .0;
+    let mut golden = head.clone();
+    golden.extend_from_slice(&hmac_sha256(key, &head)[..16]);
+    assert_eq!(golden.len(), 72);
+    let sender = Key::new(key, seq).unwrap();
+    assert_eq!(sender.seal(one(&conn, 5)), golden);
+    // The next message takes the next number.
+    let next = sender.seal(one(&conn, 5));
+    assert_eq!(next[52..56], [0x05, 0x06, 0x07, 0x09]);
+    let receiver = Key::new(key, 0).unwrap();
+    assert_eq!(receiver.open(&golden), Ok(seq));
+    // A receiver that checks nothing (the kernel's, or lb's without a key) reads the record.
+    assert_eq!(decode(&golden, 5).unwrap().conns, vec![conn.clone()]);
+    assert_eq!(
+        Key::new(b"another key, also long", 0)
+            .unwrap()
+            .open(&golden),
+        Err(AuthError::BadMac)
+    );
+    assert_eq!(
+        receiver.open(&one(&conn, 5)),
+        Err(AuthError::Unauthenticated)
+    );
+
+    // A record that does not end at a 32-bit boundary (persistence-engine options of 3 and
+    // 2 bytes: 36 + 5 + 4 = 45 bytes): three zero bytes of padding before the TLV.
+    let padded = SyncConn {
+        pe_data: Some(vec![1, 2, 3]),
+        pe_name: Some(b"ab".to_vec()),
+        ..conn
+    };
+    let head = C::default()
+        .header(5, 8 + 45 + 3 + 28, 1)
+        .conn_head(0, 6, 45, 0x0003, 1, [40001, 80, 80], 0, 900)
+        .raw(&CLIENT4.octets())
+        .raw(&VIP4.octets())
+        .raw(&RIP4.octets())
+        .u8(2)
+        .u8(3)
+        .raw(&[1, 2, 3])
+        .u8(3)
+        .u8(2)
+        .raw(b"ab")
+        .raw(&[0, 0, 0])
+        .u8(0xa1)
+        .u8(28)
+        .be16(0)
+        .be32(0)
+        .be32(7)
+        .0;
+    let mut golden = head.clone();
+    golden.extend_from_slice(&hmac_sha256(key, &head)[..16]);
+    assert_eq!(Key::new(key, 7).unwrap().seal(one(&padded, 5)), golden);
+    assert_eq!(decode(&golden, 5).unwrap().conns, vec![padded]);
+}

@@ -12,7 +12,8 @@
 //! 5. the connection table (`conn/`): a `nat` reply entry sends the packet back to the
 //!    client (`xmit/nat.rs`); a known flow keeps its real server and follows its state (its
 //!    second packet confirms it); a new one finds its service (`lookup.rs`), persistence
-//!    template (`persist.rs`) or scheduler (`sched/`), and is recorded as unconfirmed;
+//!    template (`persist.rs`) or scheduler (`sched/`), and is recorded as unconfirmed; a new
+//!    one no service takes may be an FTP data connection lbd's helper expects (`ftp.rs`);
 //! 6. the real server (`lookup.rs`), the first fragment remembered (`frag.rs`), the
 //!    service's and real server's counters (`stats.rs`);
 //! 7. forwarding by the real server's method (`xmit/`: `tun.rs`, `dr.rs`, `nat.rs`, with the
@@ -26,7 +27,9 @@ use lb_common::{FRAG_F_REPLY, PROTO_ICMP, PROTO_ICMPV6, conn_time, prog_slot, re
 use crate::{
     clock,
     conn::{self, Known},
-    frag, icmp,
+    frag,
+    ftp::{self, Expected},
+    icmp,
     lookup::{config, maybe_ours, real_server, vip},
     maps::{PROGS, scratch},
     parse::{self, FRAG_LATER, Packet},
@@ -66,7 +69,7 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
         // SAFETY: points into this CPU's scratch slot, filled by the lookup.
         let e = unsafe { &*e };
         if e.flags & FRAG_F_REPLY != 0 {
-            return nat::reply(ctx, pkt, &e.vaddr, 0, e.service, e.real);
+            return nat::reply(ctx, pkt, &e.vaddr, 0, e.service, e.real, false);
         }
         (e.real, false)
     } else {
@@ -82,10 +85,17 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
         match conn::find(pkt, cfg, conn_time(now)) {
             Known::Reply(real) => return nat::from_real(ctx, pkt, real),
             Known::Flow(real) => (real, false),
-            Known::Nothing => {
-                let svc = vip(&pkt.flow)?;
-                conn::track_new(pkt, &svc, cfg, now)?
-            }
+            Known::Nothing => match vip(&pkt.flow) {
+                Ok(svc) => conn::track_new(pkt, &svc, cfg, now)?,
+                // No service: perhaps an FTP data connection the helper expects.
+                Err(miss) => match ftp::expected(&pkt.flow, cfg, now).ok_or(miss)? {
+                    Expected::Passive(real) => conn::track_passive(pkt, real, cfg, now)?,
+                    Expected::Active(real) => {
+                        conn::track_active(pkt, real, cfg, now)?;
+                        return nat::from_real(ctx, pkt, real);
+                    }
+                },
+            },
         }
     };
     // SAFETY: this CPU's slot, as above.

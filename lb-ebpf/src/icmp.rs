@@ -248,6 +248,8 @@ fn rewrite_quote(
             adj = csum::diff32(adj, old_c as u32, new_c as u32);
         }
         let old_port = port_p.read_unaligned();
+        // Port 0 (a port-0 service's VIP port): the quoted port is already the client's.
+        let port = if port == 0 { old_port } else { port };
         port_p.write_unaligned(port);
         adj = csum::diff32(adj, old_port as u32, port as u32);
     }

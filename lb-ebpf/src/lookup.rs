@@ -28,19 +28,28 @@ fn filter_bit(bit: u32, base: u32) -> bool {
     }
 }
 
-/// Stage `vip`: (destination address, port, protocol) -> service; a miss leaves the packet to
-/// the host stack.
+/// Stage `vip`: (destination address, port, protocol) -> service; else the VIP's port-0
+/// service (ipvsadm `-t VIP:0 -p`, every port of the VIP and protocol), which a service of
+/// the exact port overrides, as in IPVS (`__ip_vs_service_find` then the port-0 find). A
+/// miss of both leaves the packet to the host stack. Only a new flow to a VIP's address
+/// comes here: the second lookup costs nothing to established flows or to the host's own
+/// traffic, which leave at the connection table or the address filter.
 #[inline(always)]
 pub fn vip(flow: &FlowKey) -> Result<Service, Verdict> {
-    let key = VipKey {
+    let mut key = VipKey {
         addr: flow.dst,
         port: flow.dport,
         proto: flow.proto,
         family: flow.family,
     };
-    match SERVICES.get_ptr(key) {
+    if let Some(s) = SERVICES.get_ptr(&key) {
         // SAFETY: copied out at once; the map is NO_PREALLOC, so the element stays valid
         // (RCU) even if lbd replaces it meanwhile.
+        return Ok(unsafe { *s });
+    }
+    key.port = 0;
+    match SERVICES.get_ptr(&key) {
+        // SAFETY: as above. Port 0 of TCP / UDP is never a marker (those are ICMP's).
         Some(s) => Ok(unsafe { *s }),
         None => Err(Verdict::pass(reason::PASS_NOT_VIP)),
     }

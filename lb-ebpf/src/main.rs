@@ -18,7 +18,7 @@
 //   tables, over the real servers' counts); over persist and sched (locality and twos over
 //   counted,
 //   table);
-//   frag, stats, lookup; count; maps; scratch; parse, vlan;
+//   frag, ftp, stats, lookup; count; maps; scratch; parse, vlan;
 //   leaves: clock, csum, headers, ptr, verdict.
 mod bench;
 mod clock;
@@ -28,6 +28,7 @@ mod csum;
 mod decap;
 mod director;
 mod frag;
+mod ftp;
 mod headers;
 mod icmp;
 mod lookup;
@@ -50,6 +51,7 @@ use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
 // Inlined into the macro's exported wrapper (one frame fewer on the 512-byte stack).
 #[inline(always)]
 pub fn lb(ctx: XdpContext) -> u32 {
+    let arrived = count::arrival(&ctx);
     let (v, parsed) = match vlan::pop(&ctx) {
         Ok(tags) => {
             let r = director::process(&ctx, &tags);
@@ -58,6 +60,7 @@ pub fn lb(ctx: XdpContext) -> u32 {
         Err(v) => (v, false),
     };
     count::count(v.reason);
+    count::verdict(arrived, v.action);
     trace::emit(&v, parsed);
     v.action
 }
@@ -67,6 +70,8 @@ pub fn lb(ctx: XdpContext) -> u32 {
 pub fn lb_icmp(ctx: XdpContext) -> u32 {
     let v = verdict::of(director::process_icmp(&ctx));
     count::count(v.reason);
+    // `lb` counted the packet's arrival before it handed it over.
+    count::verdict(count::interface(&ctx), v.action);
     trace::emit(&v, true);
     v.action
 }

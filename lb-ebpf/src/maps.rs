@@ -7,12 +7,13 @@
 use aya_ebpf::{
     bindings::{BPF_F_MMAPABLE, BPF_F_NO_COMMON_LRU, BPF_F_NO_PREALLOC},
     macros::map,
-    maps::{Array, HashMap, LruHashMap, PerCpuArray, ProgramArray, RingBuf},
+    maps::{Array, DevMap, HashMap, LruHashMap, PerCpuArray, PerCpuHashMap, ProgramArray, RingBuf},
 };
 use lb_common::{
-    BenchState, BenchWords, Conn, ConnCount, ConnKey4, DecapConfig, FlowKey, FragEntry, FragKey,
-    GlobalConfig, LayoutMeta, Locality, NewConn, NextHop, PersistKey, RealConns, RealLimits,
-    RealServer, Service, Stats, Template, TraceFilter, TwosDraw, VipKey, capacity,
+    BenchState, BenchWords, Conn, ConnCount, ConnKey4, DecapConfig, Expect, ExpectKey, FlowKey,
+    FragEntry, FragKey, GlobalConfig, IfStats, LayoutMeta, Locality, NewConn, NextHop, PersistKey,
+    RealConns, RealLimits, RealServer, Service, Stats, Template, TraceFilter, TwosDraw, VipKey,
+    capacity,
 };
 
 use crate::scratch::Scratch;
@@ -48,6 +49,20 @@ pub static PERSIST: LruHashMap<PersistKey, Template> =
 /// IPVS's one position per service): taken and advanced atomically by `lb` only.
 #[map(name = "lb_sched_cur")]
 pub static SCHED_CURSOR: Array<u64> = Array::with_max_entries(capacity::SCHED_CURSOR, 0);
+
+/// FTP's expected data connections (`lb_common::ftp`): written by lbd's FTP helper when a
+/// real server announces a passive port (key: client, VIP, port) or a client an active one
+/// (key: client, real server's address, the client's port); read and removed by `lb` when
+/// the connection's first packet arrives. Not pinned: a new program instance starts empty.
+#[map(name = "lb_ftp_expect")]
+pub static FTP_EXPECT: LruHashMap<ExpectKey, Expect> =
+    LruHashMap::with_max_entries(capacity::FTP_EXPECT, 0);
+
+/// The interface lbd's FTP helper reads (slot 0), written by lbd when it has created it;
+/// `lb` redirects FTP control connections' packets there. Empty: no helper, they leave as
+/// any packet.
+#[map(name = "lb_ftp_helper")]
+pub static FTP_HELPER: DevMap = DevMap::with_max_entries(capacity::FTP_HELPER, 0);
 
 /// The confirmed IPv4 connections (see `lb_common::conn`): inserted by `lb` when a flow's
 /// second packet confirms it, read and updated in place by `lb` on every later packet; read
@@ -137,6 +152,14 @@ pub static CONFIG: Array<GlobalConfig> = Array::with_max_entries(capacity::CONFI
 /// read by lbd.
 #[map(name = "lb_reasons")]
 pub static REASONS: PerCpuArray<u64> = PerCpuArray::with_max_entries(capacity::REASONS, 0);
+
+/// Per-interface counters under the ingress interface's index: each packet and its bytes as
+/// it arrives, and the verdict it ends with. lbd makes an interface's entry before it attaches
+/// `lb` to it (so `lb` only looks up: no insert on the packet path) and removes it when it
+/// detaches; `lb` and `lb_icmp` write it; lbd reads it (`lbctl status`, metrics). Not pinned.
+#[map(name = "lb_if_stats")]
+pub static IF_STATS: PerCpuHashMap<u32, IfStats> =
+    PerCpuHashMap::with_max_entries(capacity::IF_STATS, 0);
 
 /// Per-service counters, indexed by service id. Written by `lb`; read by lbd.
 #[map(name = "lb_svc_stats")]

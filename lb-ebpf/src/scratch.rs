@@ -46,6 +46,10 @@ pub struct Scratch {
     /// A fragment table key and entry being looked up or inserted.
     pub frag_key: FragKey,
     pub frag: FragEntry,
+    /// An FTP data connection's key being looked up (`ftp.rs`).
+    pub expect: lb_common::ExpectKey,
+    /// The client's direction of an active FTP data connection being recorded.
+    pub active: FlowKey,
 }
 
 /// The state of the unconfirmed table's walk to the slot a new flow takes: its own (if it

@@ -609,6 +609,34 @@ pub struct LinkView {
     /// `none`) and id (0 for none).
     pub xdp_mode: String,
     pub program_id: u32,
+    /// What `lb` did with the packets that arrived on the interface (zero from an lbd that
+    /// does not count them).
+    #[serde(default)]
+    pub counters: InterfaceCounters,
+}
+
+/// What `lb` did with the packets that arrived on one interface: the data plane's per-CPU
+/// counters under the interface's index, summed, since the running program was loaded (lbd's
+/// start).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[schemars(deny_unknown_fields)]
+pub struct InterfaceCounters {
+    /// Packets that arrived on the interface.
+    pub packets: u64,
+    /// Their frames' bytes as they arrived, Ethernet headers included.
+    pub bytes: u64,
+    /// Verdicts, one per packet: sent back out of the interface (XDP_TX).
+    pub tx: u64,
+    /// Redirected out of another interface.
+    pub redirect: u64,
+    /// Passed to the kernel.
+    pub pass: u64,
+    /// Dropped.
+    pub drop: u64,
+    /// XDP_ABORTED (none is expected).
+    pub aborted: u64,
 }
 
 impl StatusView {

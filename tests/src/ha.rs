@@ -674,3 +674,21 @@ impl Drop for HaTopology {
         let _ = std::io::stderr().flush();
     }
 }
+
+/// A log without its terminal colours (`ESC [ ... m`).
+pub fn plain(log: &str) -> String {
+    let mut out = String::with_capacity(log.len());
+    let mut chars = log.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

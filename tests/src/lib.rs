@@ -10,6 +10,7 @@ pub mod expect;
 pub mod fixture;
 pub mod flood;
 pub mod flow;
+pub mod ftp;
 pub mod ha;
 pub mod listing;
 pub mod models;

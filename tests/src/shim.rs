@@ -128,20 +128,8 @@ impl Harness {
     /// Runs the shim over `packet` `repeat` times (as if it arrived on eth0); returns the
     /// kernel's time per packet in ns.
     pub fn shim_run(&mut self, packet: &[u8], repeat: u32) -> f64 {
-        assert!(packet.len() >= 64, "the shim restores 64 bytes");
-        let mut ctx = [0u8; 24];
-        ctx[4..8].copy_from_slice(&(packet.len() as u32).to_ne_bytes());
-        ctx[12..16].copy_from_slice(&self.ifindex.to_ne_bytes());
-        let shim: &mut Xdp = self.dp.program("bench_shim").expect("the shim");
-        let r = shim
-            .test_run(TestRunOptions {
-                data_in: Some(packet),
-                ctx_in: Some(&ctx),
-                repeat,
-                ..Default::default()
-            })
-            .unwrap_or_else(|e| panic!("bench_shim: {e}"));
-        r.duration.as_nanos() as f64
+        let ifindex = self.ifindex;
+        self.run_shim(packet, repeat, ifindex, TestRunAttrs::new())
     }
 
     /// The shim over `packet` `repeat` times as live frames (`BPF_F_TEST_XDP_LIVE_FRAMES`):
@@ -150,20 +138,27 @@ impl Harness {
     /// Returns the kernel's time per packet in ns, which includes the softirq work the
     /// frames cause on this CPU (the receiving veths' NAPI runs when each batch ends).
     pub fn shim_run_live(&mut self, packet: &[u8], repeat: u32, ifindex: u32) -> f64 {
+        self.run_shim(
+            packet,
+            repeat,
+            ifindex,
+            TestRunAttrs::new().xdp_live_frames(LIVE_BATCH),
+        )
+    }
+
+    fn run_shim(&mut self, packet: &[u8], repeat: u32, ifindex: u32, attrs: TestRunAttrs) -> f64 {
         assert!(packet.len() >= 64, "the shim restores 64 bytes");
-        let mut ctx = [0u8; 24];
-        ctx[4..8].copy_from_slice(&(packet.len() as u32).to_ne_bytes());
-        ctx[12..16].copy_from_slice(&ifindex.to_ne_bytes());
+        let ctx = xdp_md(packet.len(), ifindex);
         let shim: &mut Xdp = self.dp.program("bench_shim").expect("the shim");
         let r = shim
             .test_run(TestRunOptions {
                 data_in: Some(packet),
                 ctx_in: Some(&ctx),
                 repeat,
-                attrs: TestRunAttrs::new().xdp_live_frames(LIVE_BATCH),
+                attrs,
                 ..Default::default()
             })
-            .unwrap_or_else(|e| panic!("bench_shim, live frames: {e}"));
+            .unwrap_or_else(|e| panic!("bench_shim: {e}"));
         r.duration.as_nanos() as f64
     }
 
@@ -173,6 +168,16 @@ impl Harness {
         self.shim_state(packet, r);
         self.shim_run(packet, n);
     }
+}
+
+/// The `struct xdp_md` a test run takes: data 0 and data_end the packet's length (the kernel
+/// checks both), no metadata, the ingress interface; rx_queue_index and egress_ifindex 0
+/// (six u32 in all).
+pub fn xdp_md(len: usize, ifindex: u32) -> [u8; 24] {
+    let mut ctx = [0u8; 24];
+    ctx[4..8].copy_from_slice(&(len as u32).to_ne_bytes());
+    ctx[12..16].copy_from_slice(&ifindex.to_ne_bytes());
+    ctx
 }
 
 /// The source address and port the shim gives tuple number `t` of an IPv4 packet from

@@ -177,12 +177,7 @@ impl Harness {
         let ifindex = self.ifindex;
         let p = self.dp.program(prog).unwrap_or_else(|e| panic!("{e}"));
         let mut out = vec![0u8; pkt.len() + 256];
-        // struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index,
-        // egress_ifindex (u32 each): data 0 and data_end the packet's length (the kernel checks
-        // both), no metadata.
-        let mut ctx = [0u8; 24];
-        ctx[4..8].copy_from_slice(&(pkt.len() as u32).to_ne_bytes());
-        ctx[12..16].copy_from_slice(&ifindex.to_ne_bytes());
+        let ctx = crate::shim::xdp_md(pkt.len(), ifindex);
         let r = p
             .test_run(TestRunOptions {
                 data_in: Some(pkt),

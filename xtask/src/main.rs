@@ -39,8 +39,12 @@ enum Cmd {
         #[arg(long)]
         release: bool,
     },
-    /// Run the end-to-end demo (client, director, three real servers).
-    Demo,
+    /// Run the end-to-end demo (client, director, three real servers), or with `ha` the
+    /// high-availability one (two directors behind a router, one killed).
+    Demo {
+        #[arg(value_parser = ["ha"])]
+        which: Option<String>,
+    },
     /// Run setup, build, then every test.
     Test {
         /// Extra arguments for `cargo test` (after `--`).
@@ -109,6 +113,9 @@ const APT_PACKAGES: &[&str] = &[
     "bird2",
     // The benchmark's peer in the veth chain: the kernel's own DNAT (nftables).
     "nftables",
+    // The FTP tests: a real FTP server (pyftpdlib, run by the system's python3) on the real
+    // servers; the client is python3's ftplib.
+    "python3-pyftpdlib",
 ];
 const BPF_LINKER_VERSION: &str = "0.13.0";
 const LLVM_PREFIX: &str = "/usr/lib/llvm-22";
@@ -127,11 +134,11 @@ fn run(cli: Cli) -> Result<()> {
             setup()?;
             build(release)
         }
-        Cmd::Demo => {
+        Cmd::Demo { which } => {
             setup()?;
             build(false)?;
             let bin = target_dir().join("debug/lb-demo");
-            run_cmd("demo", &mut Command::new(bin))
+            run_cmd("demo", Command::new(bin).args(which))
         }
         Cmd::Test { args } => {
             setup()?;

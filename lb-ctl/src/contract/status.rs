@@ -51,6 +51,9 @@ pub struct Link {
     pub xdp_mode: String,
     /// The attached XDP program's id (0: none): one program for every interface of one lbd.
     pub program_id: u32,
+    /// What `lb` did with the packets that arrived on the interface since lbd started (the
+    /// data plane's per-CPU counters, summed).
+    pub counters: lb_model::api::InterfaceCounters,
 }
 
 impl From<&lb_model::api::LinkView> for Link {
@@ -62,6 +65,7 @@ impl From<&lb_model::api::LinkView> for Link {
             mtu: l.mtu,
             xdp_mode: l.xdp_mode.clone(),
             program_id: l.program_id,
+            counters: l.counters,
         }
     }
 }

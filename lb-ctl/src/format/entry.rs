@@ -150,7 +150,7 @@ mod tests {
     use super::*;
     use crate::format::{
         Numeric,
-        fixtures::{fixture, rate, rs, stats},
+        fixtures::{fixture, port_zero_service, rate, rs, stats},
     };
 
     #[test]
@@ -206,6 +206,16 @@ TCP  10.0.0.1:80                   1234567 100000000 1000000000 123456789012 200
             service_entry(&svc, fmt, &Numeric),
             "UDP  [2001:db8:1234:5678:9abc:def0:1234:5678]:65535        1        2        3        4        5\n  \
              -> [2001:db8:1234:5678:9abc:def0:1234:10]:65535        1        2        3        4        5\n"
+        );
+    }
+
+    /// A port-0 service's header and real servers show port 0, as ipvsadm's do.
+    #[test]
+    fn a_port_zero_service_is_listed_with_port_zero() {
+        assert_eq!(
+            service_entry(&port_zero_service(), ListFormat::default(), &Numeric),
+            "TCP  10.0.0.2:0 wlc persistent 300\n  \
+             -> 10.1.0.5:0                   Route   1      0          0         \n"
         );
     }
 

@@ -312,3 +312,22 @@ pub(super) fn conn(
         template: state == "NONE",
     }
 }
+
+/// A port-0 service (ipvsadm `-A -t 10.0.0.2:0 -p`) with a `dr` real server of port 0.
+pub(super) fn port_zero_service() -> ServiceView {
+    ServiceView {
+        protocol: "tcp".into(),
+        vip: "10.0.0.2".parse().unwrap(),
+        port: 0,
+        scheduler: "wlc".into(),
+        persistent: Some(300),
+        real_servers: vec![RealServerView {
+            address: "10.1.0.5".parse().unwrap(),
+            port: 0,
+            forwarding: "dr".into(),
+            weight: 1,
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}

@@ -110,7 +110,7 @@ mod tests {
     use super::*;
     use crate::format::{
         Numeric,
-        fixtures::{fixture, fixture2},
+        fixtures::{fixture, fixture2, port_zero_service},
     };
 
     #[test]
@@ -150,6 +150,19 @@ mod tests {
              -A -t 10.0.0.1:443 -s wlc -p 300\n"
             ),
             "{first}"
+        );
+    }
+
+    /// A port-0 service (ipvsadm `-A -t VIP:0 -p`, or `-t VIP -p`) and its real servers
+    /// are saved with port 0, as ipvsadm prints them.
+    #[test]
+    fn a_port_zero_service_is_saved_with_port_zero() {
+        let svc = port_zero_service();
+        assert_eq!(
+            rules(&[svc], false, &Numeric),
+            "-A -t 10.0.0.2:0 -s wlc -p 300
+-a -t 10.0.0.2:0 -r 10.1.0.5:0 -g -w 1
+"
         );
     }
 }

@@ -35,6 +35,12 @@ pub fn status(s: &StatusView) -> String {
                 String::new()
             }
         );
+        let c = &l.counters;
+        let _ = writeln!(
+            out,
+            "    {} packets in ({} bytes): tx {}, redirect {}, pass {}, drop {}, aborted {}",
+            c.packets, c.bytes, c.tx, c.redirect, c.pass, c.drop, c.aborted
+        );
     }
     let _ = writeln!(out, "Services:      {}", s.services);
     if s.services_down > 0 {
@@ -126,6 +132,15 @@ Connections:   17 of 65536
             mtu: 1500,
             xdp_mode: if prog != 0 { "native" } else { "none" }.into(),
             program_id: prog,
+            counters: lb_model::api::InterfaceCounters {
+                packets: index as u64 * 10,
+                bytes: index as u64 * 1000,
+                tx: 1,
+                redirect: 2,
+                pass: 3,
+                drop: 4,
+                aborted: 0,
+            },
         };
         let two = StatusView {
             interfaces: vec!["eth0".into(), "eth1".into()],
@@ -136,8 +151,10 @@ Connections:   17 of 65536
         assert!(
             status(&two).contains(
                 "\nInterfaces:    eth0, eth1 (XDP native mode)\n  \
-                 eth0: index 2, up, mtu 1500, XDP native program 74\n  \
-                 eth1: index 3, down, mtu 1500, XDP none\nServices:"
+                 eth0: index 2, up, mtu 1500, XDP native program 74\n    \
+                 20 packets in (2000 bytes): tx 1, redirect 2, pass 3, drop 4, aborted 0\n  \
+                 eth1: index 3, down, mtu 1500, XDP none\n    \
+                 30 packets in (3000 bytes): tx 1, redirect 2, pass 3, drop 4, aborted 0\nServices:"
             ),
             "{}",
             status(&two)

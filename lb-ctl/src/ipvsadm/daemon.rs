@@ -48,6 +48,7 @@ pub(super) fn start(c: &CommandFlags, d: &DaemonOptions) -> Result<Command, Usag
         sync_maxlen: num(&d.sync_maxlen, 65535).map(|n| n as u16),
         peers: Vec::new(),
         bulk_from: Vec::new(),
+        auth_key_file: None,
     };
     Ok(Command::StartDaemon {
         role: role(state),

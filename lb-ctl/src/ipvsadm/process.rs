@@ -211,6 +211,7 @@ mod tests {
                     sync_maxlen: None,
                     peers: vec![],
                     bulk_from: vec![],
+                    auth_key_file: None,
                 }
             }
         );

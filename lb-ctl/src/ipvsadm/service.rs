@@ -163,6 +163,7 @@ pub(super) fn spec(
         real_servers: Vec::new(),
         health_check: None,
         sorry_server: None,
+        ftp: None,
     })
 }
 

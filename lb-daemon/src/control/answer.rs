@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use lb_common::REASON_NAMES;
-use lb_model::api::{Edit, LinkView, Op, Response, ServiceKey, StatusView};
+use lb_model::api::{Edit, Op, Response, ServiceKey, StatusView};
 use lb_model::config::Config;
 
 use super::{
@@ -110,33 +110,6 @@ fn list(d: &Context) -> Response {
     }
 }
 
-/// The interfaces `lb` is attached to as the kernel reports them (rtnetlink); one the kernel
-/// does not know (any more) has index 0.
-fn links(names: &[String]) -> Vec<LinkView> {
-    let known = crate::host::netlink::links().unwrap_or_default();
-    names
-        .iter()
-        .map(|n| match known.iter().find(|l| &l.name == n) {
-            Some(l) => LinkView {
-                name: n.clone(),
-                index: l.index,
-                up: l.up,
-                mtu: l.mtu,
-                xdp_mode: l.xdp.map_or("none", |x| x.1).into(),
-                program_id: l.xdp.map_or(0, |x| x.0),
-            },
-            None => LinkView {
-                name: n.clone(),
-                index: 0,
-                up: false,
-                mtu: 0,
-                xdp_mode: "none".into(),
-                program_id: 0,
-            },
-        })
-        .collect()
-}
-
 fn status(d: &Context) -> Response {
     match d.dp.reasons() {
         Err(e) => error(e.to_string()),
@@ -144,7 +117,7 @@ fn status(d: &Context) -> Response {
             version: env!("CARGO_PKG_VERSION").into(),
             interface: d.interfaces.first().cloned().unwrap_or_default(),
             interfaces: d.interfaces.clone(),
-            links: links(&d.interfaces),
+            links: d.link_views(),
             xdp_mode: d.xdp_mode.to_string(),
             services: d.plan.service_count(),
             real_servers: d.plan.real_count(),

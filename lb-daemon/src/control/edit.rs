@@ -127,6 +127,7 @@ pub fn edit_config(current: &Config, edits: &[Edit]) -> Result<Config, EditError
                 // ipvsadm has no words for these: kept unless the request gives them.
                 s.health_check = s.health_check.take().or(old.health_check);
                 s.sorry_server = s.sorry_server.take().or(old.sorry_server);
+                s.ftp = s.ftp.or(old.ftp);
             }
             Edit::DelService { service } => {
                 let (_, Some(k)) = find(&cfg, i, service)? else {

@@ -7,6 +7,7 @@
 mod apply;
 pub mod batch;
 mod conns;
+mod ftp;
 pub mod links;
 mod mmap;
 
@@ -17,14 +18,17 @@ use std::{
 
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{Array, HashMap, Map, MapData, PerCpuArray, ProgramArray, RingBuf},
+    maps::{
+        Array, DevMap, HashMap, Map, MapData, PerCpuArray, PerCpuHashMap, ProgramArray, RingBuf,
+    },
     programs::{Xdp, xdp::XdpMode as AyaXdpMode},
 };
 use lb_common::{
-    CFG_F_TRACE, CONN_F_UNCONFIRMED, Conn, ConnKey4, DecapConfig, FAMILY_V6, FlowKey, GlobalConfig,
-    LAYOUT_FINGERPRINT, LAYOUT_VERSION, LayoutMeta, Locality, NEW_CONN_WAYS, NewConn, PersistKey,
-    REASON_MAX, RealConns, RealLimits, RealServer, Service, Stats, Template, TraceFilter, TwosDraw,
-    VipKey, map_name, maps::LAYOUT_VERSION_UNVERSIONED, new_conn_bucket,
+    CFG_F_TRACE, CONN_F_UNCONFIRMED, Conn, ConnKey4, DecapConfig, Expect, ExpectKey, FAMILY_V6,
+    FlowKey, GlobalConfig, IfStats, LAYOUT_FINGERPRINT, LAYOUT_VERSION, LayoutMeta, Locality,
+    NEW_CONN_WAYS, NewConn, PersistKey, REASON_MAX, RealConns, RealLimits, RealServer, Service,
+    Stats, Template, TraceFilter, TwosDraw, VipKey, map_name, maps::LAYOUT_VERSION_UNVERSIONED,
+    new_conn_bucket,
 };
 
 use lb_model::config::XdpMode;
@@ -33,6 +37,7 @@ use self::mmap::MmapArray;
 pub use self::{
     apply::{Applied, Plan, Step},
     conns::{Snapshot, SyncedInsert, is_active, monotonic_ns},
+    ftp::DataExpect,
 };
 
 /// The XDP object built by `build.rs` (aya-build), embedded at compile time.
@@ -52,6 +57,11 @@ pub enum DataplaneError {
     Map {
         name: &'static str,
         source: aya::maps::MapError,
+    },
+    #[error("map {name}: {source}")]
+    XdpMap {
+        name: &'static str,
+        source: aya::maps::xdp::XdpMapError,
     },
     #[error("program {0} is missing from the XDP object")]
     MissingProgram(&'static str),
@@ -121,6 +131,8 @@ pub struct Dataplane {
     reasons: PerCpuArray<MapData, u64>,
     svc_stats: PerCpuArray<MapData, Stats>,
     real_stats: PerCpuArray<MapData, Stats>,
+    /// Per-interface counters under the ifindex (`lb_if_stats`, not pinned).
+    if_stats: PerCpuHashMap<MapData, u32, IfStats>,
     table: MmapArray,
     real_conns: MmapArray,
     conn_capacity: u32,
@@ -135,6 +147,9 @@ pub struct Dataplane {
     trace_ring: Option<RingBuf<MapData>>,
     trace_filter: Array<MapData, TraceFilter>,
     addr_filter: Array<MapData, u64>,
+    /// FTP's expected data connections and the helper's interface (`ftp.rs`).
+    ftp_expect: HashMap<MapData, ExpectKey, Expect>,
+    ftp_helper: DevMap<MapData>,
     trace_on: bool,
     /// The maps were already pinned: a data plane is running (lbd restarted or upgraded).
     adopted: bool,
@@ -254,6 +269,7 @@ impl Dataplane {
             reasons: typed(&mut ebpf, map_name::REASONS)?,
             svc_stats: typed(&mut ebpf, map_name::SVC_STATS)?,
             real_stats: typed(&mut ebpf, map_name::REAL_STATS)?,
+            if_stats: typed(&mut ebpf, map_name::IF_STATS)?,
             conns,
             conns6,
             new_conns,
@@ -269,6 +285,8 @@ impl Dataplane {
             trace_ring: Some(typed(&mut ebpf, map_name::TRACE)?),
             trace_filter: typed(&mut ebpf, map_name::TRACE_FILTER)?,
             addr_filter: typed(&mut ebpf, map_name::ADDR_FILTER)?,
+            ftp_expect: typed(&mut ebpf, map_name::FTP_EXPECT)?,
+            ftp_helper: typed(&mut ebpf, map_name::FTP_HELPER)?,
             trace_on: false,
             adopted,
             ebpf,
@@ -310,7 +328,13 @@ impl Dataplane {
     /// swapped in atomically (no packet meets no program); otherwise the new link is pinned,
     /// so that the program stays attached when lbd stops. `first`: the config's first
     /// interface (which takes over a link pinned by an lbd of one interface).
+    ///
+    /// The interface's counters (`lb_if_stats`) are made first, so that its first packet
+    /// through this program is counted.
     pub fn attach(&mut self, iface: &str, mode: XdpMode, first: bool) -> Result<()> {
+        if let Ok(index) = nix::net::if_::if_nametoindex(iface) {
+            self.count_interface(index)?;
+        }
         let dir = self.pin_dir.clone();
         let prog = self.program("lb")?;
         if let Some(p) = links::attach(prog, dir.as_deref(), iface, mode, first)? {
@@ -326,6 +350,10 @@ impl Dataplane {
         let Some(dir) = self.pin_dir.clone() else {
             return Ok(false);
         };
+        if let Ok(index) = nix::net::if_::if_nametoindex(iface) {
+            // Gone already when the entry is: nothing else to do.
+            let _ = self.if_stats.remove(&index);
+        }
         let path = dir.join(links::pin_name(iface));
         self.link_pins.retain(|p| *p != path);
         links::detach(&dir, iface).map_err(|e| DataplaneError::Link {
@@ -344,6 +372,31 @@ impl Dataplane {
             path: dir,
             detail: e.to_string(),
         })
+    }
+
+    /// Makes interface `ifindex`'s counters (zero) unless it has them: `lb` counts only the
+    /// interfaces that have an entry (it never inserts on the packet path).
+    pub fn count_interface(&mut self, ifindex: u32) -> Result<()> {
+        let name = map_name::IF_STATS;
+        if self.if_stats.get(&ifindex, 0).is_ok() {
+            return Ok(());
+        }
+        let zeros = aya::maps::PerCpuValues::try_from(vec![IfStats::default(); possible_cpus()])
+            .map_err(|e| map_err(name, aya::maps::MapError::IoError(e)))?;
+        self.if_stats
+            .insert(ifindex, zeros, 0)
+            .map_err(|source| map_err(name, source))
+    }
+
+    /// Interface `ifindex`'s counters summed over CPUs (None: it has none, not being one
+    /// `lb` is attached to).
+    pub fn interface_stats(&self, ifindex: u32) -> Option<IfStats> {
+        let vals = self.if_stats.get(&ifindex, 0).ok()?;
+        let mut s = IfStats::default();
+        for v in vals.iter() {
+            s.add(v);
+        }
+        Some(s)
     }
 
     pub fn config(&self) -> Result<GlobalConfig> {

@@ -6,7 +6,7 @@
 use std::fmt;
 
 use lb_common::REASON_NAMES;
-use lb_model::api::{RealServerView, ServiceView, StatsView};
+use lb_model::api::{LinkView, RealServerView, ServiceView, StatsView};
 use prometheus_client::{
     collector::Collector,
     encoding::{DescriptorEncoder, EncodeMetric},
@@ -26,6 +26,8 @@ pub struct Snapshot {
     pub reasons: Vec<u64>,
     pub connections: u64,
     pub capacity: u32,
+    /// The interfaces `lb` is attached to, with their counters.
+    pub links: Vec<LinkView>,
 }
 
 impl Snapshot {
@@ -36,6 +38,7 @@ impl Snapshot {
             reasons: d.dp.reasons().ok()?,
             connections: d.dp.conn_table_entries(),
             capacity: d.dp.conn_table_capacity(),
+            links: d.link_views(),
         })
     }
 }
@@ -157,6 +160,43 @@ impl Collector for Scrape {
                 .iter()
                 .zip(&s.reasons)
                 .map(|(n, v)| (vec![("reason", n.to_string())], Value::Int(*v))),
+        )?;
+        let per_link = |f: &dyn Fn(&LinkView) -> Vec<(Labels, Value)>| -> Vec<(Labels, Value)> {
+            s.links.iter().flat_map(f).collect()
+        };
+        let link = |l: &LinkView| vec![("interface", l.name.clone())];
+        family(
+            e,
+            "lb_interface_packets",
+            "Packets that arrived on an interface lb is attached to (since lbd started).",
+            MetricType::Counter,
+            per_link(&|l| vec![(link(l), Value::Int(l.counters.packets))]),
+        )?;
+        family(
+            e,
+            "lb_interface_bytes",
+            "Bytes of the frames that arrived on the interface, Ethernet headers included.",
+            MetricType::Counter,
+            per_link(&|l| vec![(link(l), Value::Int(l.counters.bytes))]),
+        )?;
+        family(
+            e,
+            "lb_interface_verdicts",
+            "What lb did with the packets that arrived on the interface, by XDP action.",
+            MetricType::Counter,
+            per_link(&|l| {
+                let c = &l.counters;
+                [
+                    ("tx", c.tx),
+                    ("redirect", c.redirect),
+                    ("pass", c.pass),
+                    ("drop", c.drop),
+                    ("aborted", c.aborted),
+                ]
+                .into_iter()
+                .map(|(a, v)| (with(link(l), "action", a), Value::Int(v)))
+                .collect()
+            }),
         )?;
         family(
             e,
@@ -408,12 +448,33 @@ mod tests {
             reasons: (0..REASON_NAMES.len() as u64).collect(),
             connections: 5,
             capacity: 4096,
+            links: vec![LinkView {
+                name: "eth1".into(),
+                index: 3,
+                up: true,
+                mtu: 1500,
+                xdp_mode: "native".into(),
+                program_id: 7,
+                counters: lb_model::api::InterfaceCounters {
+                    packets: 12,
+                    bytes: 1200,
+                    tx: 5,
+                    redirect: 4,
+                    pass: 2,
+                    drop: 1,
+                    aborted: 0,
+                },
+            }],
         };
         let text = render(snap);
         for line in [
             "lb_packets_total{reason=\"pass_not_ip\"} 0",
             "lb_packets_total{reason=\"tx\"} 7",
             "lb_connection_table_entries 5",
+            "lb_interface_packets_total{interface=\"eth1\"} 12",
+            "lb_interface_bytes_total{interface=\"eth1\"} 1200",
+            "lb_interface_verdicts_total{interface=\"eth1\",action=\"redirect\"} 4",
+            "lb_interface_verdicts_total{interface=\"eth1\",action=\"aborted\"} 0",
             "lb_service_connections_total{protocol=\"tcp\",vip=\"198.18.1.100\",port=\"80\"} 3",
             "lb_service_packets_total{protocol=\"tcp\",vip=\"198.18.1.100\",port=\"80\",direction=\"out\"} 4",
             "lb_real_server_active_connections{protocol=\"tcp\",vip=\"198.18.1.100\",port=\"80\",real=\"198.18.0.11\",real_port=\"8080\"} 1",
@@ -513,6 +574,7 @@ mod health_tests {
             reasons: vec![0; REASON_NAMES.len()],
             connections: 0,
             capacity: 4096,
+            links: vec![],
         };
         let text = render(snap);
         let sl = "protocol=\"tcp\",vip=\"198.18.1.100\",port=\"80\"";

@@ -11,7 +11,7 @@ use std::{
 };
 
 use lb_common::{
-    CFG_F_CONN_REUSE, CFG_F_CONN_REUSE_FIN_WAIT, CFG_F_NAT, CFG_F_SLOPPY_TCP, FAMILY_V6,
+    CFG_F_CONN_REUSE, CFG_F_CONN_REUSE_FIN_WAIT, CFG_F_FTP, CFG_F_NAT, CFG_F_SLOPPY_TCP, FAMILY_V6,
     GlobalConfig, PROTO_ICMP, PROTO_ICMPV6, REAL_F_GRE, REAL_F_REMOVED, RealServer,
     SVC_F_ONE_PACKET, SVC_F_VIP_ADDR, Service, VipKey,
 };
@@ -59,6 +59,8 @@ pub struct RealState {
     pub id: u32,
     pub cfg: RealServerConfig,
     pub port: u16,
+    /// Through the FTP helper (its entry keeps every connection's ports).
+    pub ftp: bool,
 }
 
 /// A service as applied.
@@ -104,18 +106,26 @@ pub struct Applied {
 }
 
 /// The data plane's entry for a real server of service `service` (VIP `vip`: a `nat` reply's
-/// source becomes its address and port).
+/// source becomes its address and port). A real server of the FTP helper (`ftp`) keeps every
+/// connection's ports (its data connections' are the ones it announces) and names the
+/// control port instead.
 fn real_entry(
     r: &RealServerConfig,
     port: u16,
     flags: u16,
     service: u32,
     vip: &VipKey,
+    ftp: bool,
 ) -> RealServer {
     let (addr, family) = addr_words(r.address);
+    let (port, vport, ftp_port) = if ftp {
+        (0, 0, vip.port)
+    } else {
+        (port.to_be(), vip.port, 0)
+    };
     RealServer {
         addr,
-        port: port.to_be(),
+        port,
         family,
         method: r.forwarding.code(),
         flags: if r.tun_type == Some(TunType::Gre) {
@@ -128,8 +138,8 @@ fn real_entry(
             _ => 0,
         },
         service,
-        vport: vip.port,
-        _pad: 0,
+        vport,
+        ftp_port,
         vaddr: vip.addr,
     }
 }
@@ -147,9 +157,10 @@ fn maglev_key(r: &RealState) -> Vec<u8> {
 /// Whether an applied real server keeps its id for a configured one: the same address, port
 /// and way of forwarding (method, tunnel, tunnel port), so its connections and counters carry
 /// on.
-fn same_endpoint(o: &RealState, r: &RealServerConfig, port: u16) -> bool {
+fn same_endpoint(o: &RealState, r: &RealServerConfig, port: u16, ftp: bool) -> bool {
     o.cfg.address == r.address
         && o.port == port
+        && o.ftp == ftp
         && o.cfg.forwarding == r.forwarding
         && o.cfg.tunnel() == r.tunnel()
         && o.cfg.tun_port == r.tun_port
@@ -249,7 +260,9 @@ impl Applied {
                 .filter_map(|(id, r, limits)| {
                     // lbd writes only entries of its methods; anything else is left alone.
                     let forwarding = Forwarding::from_code(r.method)?;
-                    let port = u16::from_be(r.port);
+                    // An FTP helper's real server has port 0 and names the service's port.
+                    let ftp = r.ftp_port != 0;
+                    let port = u16::from_be(if ftp { r.ftp_port } else { r.port });
                     let threshold = |v: u32| (v != 0).then_some(v);
                     Some(RealState {
                         id: *id,
@@ -269,6 +282,7 @@ impl Applied {
                             ..RealServerConfig::adopted(addr_of(&r.addr, r.family))
                         },
                         port,
+                        ftp,
                     })
                 })
                 .collect();
@@ -346,6 +360,15 @@ impl Applied {
                     CFG_F_CONN_REUSE_FIN_WAIT
                 } else {
                     0
+                })
+                | (if cfg
+                    .services
+                    .iter()
+                    .any(|s| s.real_servers.iter().any(|r| s.ftp_real(r)))
+                {
+                    CFG_F_FTP
+                } else {
+                    0
                 }),
             src6: cfg
                 .director
@@ -415,6 +438,7 @@ impl Applied {
             REAL_F_REMOVED,
             service,
             &scfg.key().vip_key(),
+            r.ftp,
         );
         plan.push(Step::SetReal(r.id, entry));
         self.ids.remove_real(RemovedReal {
@@ -450,25 +474,28 @@ impl Applied {
         let mut reals = Vec::with_capacity(scfg.real_servers.len());
         for r in &scfg.real_servers {
             let port = scfg.real_port(r);
-            let same = old_reals.iter().position(|o| same_endpoint(o, r, port));
+            let ftp = scfg.ftp_real(r);
+            let same = old_reals
+                .iter()
+                .position(|o| same_endpoint(o, r, port, ftp));
             let (rid, limits) = match same {
                 Some(i) => {
                     let o = old_reals.swap_remove(i);
                     (o.id, Some(o.cfg.thresholds()))
                 }
                 None => {
-                    let removed = real_entry(r, port, REAL_F_REMOVED, id, &key);
+                    let removed = real_entry(r, port, REAL_F_REMOVED, id, &key, ftp);
                     match self.ids.take_back_real(id, &removed) {
                         // Back from removal: its id, connections and counters again (its
                         // thresholds as they were are unknown: written again).
                         Some(rid) => {
-                            plan.push(Step::SetReal(rid, real_entry(r, port, 0, id, &key)));
+                            plan.push(Step::SetReal(rid, real_entry(r, port, 0, id, &key, ftp)));
                             (rid, None)
                         }
                         None => {
                             let rid = self.ids.alloc_real()?;
                             plan.push(Step::ZeroRealStats(rid));
-                            plan.push(Step::SetReal(rid, real_entry(r, port, 0, id, &key)));
+                            plan.push(Step::SetReal(rid, real_entry(r, port, 0, id, &key, ftp)));
                             (rid, Some((0, 0)))
                         }
                     }
@@ -486,6 +513,7 @@ impl Applied {
                 id: rid,
                 cfg: r.clone(),
                 port,
+                ftp,
             });
         }
         // Real servers no longer in the service keep their connections; persistence must stop

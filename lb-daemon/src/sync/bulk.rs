@@ -16,6 +16,7 @@ use lb_common::{CONN_F_REPLY, CONN_F_UNCONFIRMED};
 use lb_model::config::Timeouts;
 
 use super::{
+    auth::{Key, Replay},
     daemon::{Applier, messages, record_of},
     wire::{HEADER_LEN, SyncConn},
 };
@@ -49,15 +50,16 @@ pub fn listen(port: u16) -> std::io::Result<TcpListener> {
 }
 
 /// Writes `records` to an asking director as messages of `syncid` and at most `maxlen`
-/// bytes, then closes.
+/// bytes (sealed with `key` if set), then closes.
 pub fn answer(
     mut s: TcpStream,
     syncid: u8,
     maxlen: usize,
     records: &[SyncConn],
+    key: Option<&Key>,
 ) -> std::io::Result<()> {
     s.set_write_timeout(Some(TIMEOUT))?;
-    for m in messages(syncid, maxlen, records) {
+    for m in messages(syncid, maxlen, records, key) {
         s.write_all(&m)?;
     }
     s.shutdown(std::net::Shutdown::Write)
@@ -84,6 +86,8 @@ pub fn fetch(
     s.set_read_timeout(Some(TIMEOUT))?;
     let before = applier.counters.inserted + applier.counters.refreshed;
     let mut report = BulkReport::default();
+    // With a key, the stream's messages come in the order of their sequence numbers.
+    let mut replay = Replay::default();
     let mut header = [0u8; HEADER_LEN];
     loop {
         if start.elapsed() > DEADLINE {
@@ -111,7 +115,7 @@ pub fn fetch(
         if read_full(&mut s, &mut msg[HEADER_LEN..])? < size - HEADER_LEN {
             return Err(std::io::Error::other("the stream ends inside a message"));
         }
-        applier.handle(&msg, dp, plan);
+        applier.handle_in(&msg, peer.ip(), &mut replay, dp, plan);
         report.messages += 1;
     }
     report.applied = applier.counters.inserted + applier.counters.refreshed - before;

@@ -35,6 +35,7 @@ use serde::Serialize;
 use tracing::info;
 
 use super::{
+    auth::{self, Key, Replay},
     receive::{Receiver, RecvCounters},
     wire::{Addrs, MessageBuilder, SyncConn, flags, tcp_state},
 };
@@ -213,8 +214,24 @@ pub(super) fn record_of(
     })
 }
 
-/// `records` as messages of at most `maxlen` bytes.
-pub fn messages(syncid: u8, maxlen: usize, records: &[SyncConn]) -> Vec<Vec<u8>> {
+/// `records` as messages of at most `maxlen` bytes, each sealed with `key` if there is one
+/// (its records then leave room for the TLV).
+pub fn messages(
+    syncid: u8,
+    maxlen: usize,
+    records: &[SyncConn],
+    key: Option<&Key>,
+) -> Vec<Vec<u8>> {
+    let Some(key) = key else {
+        return plain_messages(syncid, maxlen, records);
+    };
+    plain_messages(syncid, maxlen - auth::OVERHEAD, records)
+        .into_iter()
+        .map(|m| key.seal(m))
+        .collect()
+}
+
+fn plain_messages(syncid: u8, maxlen: usize, records: &[SyncConn]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let Ok(mut m) = MessageBuilder::new(syncid, maxlen) else {
         return out;
@@ -248,9 +265,10 @@ pub struct Applier {
 }
 
 impl Applier {
-    pub fn new(syncid: u8) -> Self {
+    /// An applier of `syncid`'s messages, refusing those `key` did not seal if set.
+    pub fn new(syncid: u8, key: Option<Arc<Key>>) -> Self {
         Self {
-            receiver: Receiver::new(syncid),
+            receiver: Receiver::with_key(syncid, key),
             counters: ApplyCounters::default(),
         }
     }
@@ -259,12 +277,30 @@ impl Applier {
         self.receiver.counters()
     }
 
-    /// Applies one datagram's records (a bad datagram is counted and changes nothing).
-    pub fn handle(&mut self, datagram: &[u8], dp: &mut Dataplane, plan: &Planner) {
+    /// Applies the records of one datagram from `from` (a bad datagram is counted and
+    /// changes nothing).
+    pub fn handle(&mut self, datagram: &[u8], from: IpAddr, dp: &mut Dataplane, plan: &Planner) {
         let mut counters = self.counters;
         let _ = self
             .receiver
-            .handle(datagram, |c| apply(c, dp, plan, &mut counters));
+            .handle(datagram, from, |c| apply(c, dp, plan, &mut counters));
+        self.counters = counters;
+    }
+
+    /// [`Applier::handle`] for one message of a bulk sync stream, whose sequence numbers are
+    /// checked against `replay` (the stream's own).
+    pub fn handle_in(
+        &mut self,
+        message: &[u8],
+        from: IpAddr,
+        replay: &mut Replay,
+        dp: &mut Dataplane,
+        plan: &Planner,
+    ) {
+        let mut counters = self.counters;
+        let _ = self
+            .receiver
+            .handle_in(message, from, replay, |c| apply(c, dp, plan, &mut counters));
         self.counters = counters;
     }
 }
@@ -281,12 +317,14 @@ fn apply(c: &SyncConn, dp: &mut Dataplane, plan: &Planner, n: &mut ApplyCounters
         return;
     }
     let (client, virt, dest) = c.addrs.ips();
-    let vk = vip_key(protocol, virt, c.vport);
-    let Some(real) = plan
-        .real_ids(&vk)
-        .into_iter()
-        .find(|(a, p, _)| *a == dest && *p == c.dport)
-        .map(|(_, _, id)| id)
+    let find = |vport: u16, dport: u16| {
+        plan.real_ids(&vip_key(protocol, virt, vport))
+            .into_iter()
+            .find(|(a, p, _)| *a == dest && *p == dport)
+            .map(|(_, _, id)| id)
+    };
+    // Else the VIP's port-0 service, whose real servers (port 0) take the client's port.
+    let Some(real) = find(c.vport, c.dport).or_else(|| find(0, 0).filter(|_| c.dport == c.vport))
     else {
         n.unknown += 1;
         return;
@@ -327,6 +365,8 @@ pub struct Master {
     pub socket: Arc<UdpSocket>,
     pub dests: Vec<SocketAddr>,
     pub tracker: Tracker,
+    /// The key its messages are sealed with (`sync.auth_key_file`).
+    pub key: Option<Arc<Key>>,
 }
 
 /// A backup daemon: applies the connections other directors send.
@@ -351,6 +391,8 @@ pub enum StartError {
     /// ipvsadm's words for the kernel's EEXIST.
     #[error("Daemon has already run")]
     Running,
+    #[error("sync.auth_key_file: {0}")]
+    Key(String),
     #[error(
         "opening the {role} sync daemon's socket (interface {interface}, port {port}): {source}"
     )]
@@ -391,6 +433,7 @@ impl SyncDaemons {
             port: cfg.port(),
             source,
         };
+        let key = || auth::load(cfg).map_err(StartError::Key);
         match role {
             DaemonRole::Master => {
                 if self.master.is_some() {
@@ -403,18 +446,20 @@ impl SyncDaemons {
                     socket: Arc::new(socket),
                     dests,
                     tracker: Tracker::default(),
+                    key: key()?,
                 });
             }
             DaemonRole::Backup => {
                 if self.backup.is_some() {
                     return Err(StartError::Running);
                 }
+                let key = key()?;
                 let socket = open_recv(cfg, &iface).map_err(err)?;
                 self.backup = Some(Backup {
                     cfg: cfg.clone(),
                     interface: iface.clone(),
                     socket: Arc::new(socket),
-                    applier: Applier::new(cfg.syncid),
+                    applier: Applier::new(cfg.syncid, key),
                 });
             }
         }
@@ -573,7 +618,7 @@ mod tests {
     #[test]
     fn records_are_split_into_messages_of_at_most_maxlen_bytes_none_lost() {
         let records: Vec<SyncConn> = (0..100).map(conn).collect();
-        let msgs = messages(7, 8 + 36 * 10, &records);
+        let msgs = messages(7, 8 + 36 * 10, &records, None);
         assert_eq!(msgs.len(), 10);
         let mut back = Vec::new();
         for m in &msgs {
@@ -581,7 +626,7 @@ mod tests {
             back.extend(decode(m, 7).expect("a good message").conns);
         }
         assert_eq!(back, records);
-        assert!(messages(7, 1472, &[]).is_empty());
+        assert!(messages(7, 1472, &[], None).is_empty());
     }
 
     #[test]

@@ -292,12 +292,22 @@ pub fn track_new(
         count(reason::CONN_FLOOD);
         record = false;
     }
-    let now = lb_common::conn_time(now_ns);
+    if record {
+        record_new(pkt, real, one_packet, lb_common::conn_time(now_ns));
+    }
+    Ok((real, true))
+}
+
+/// Records a new connection of the client's `pkt` to real server `real` in the unconfirmed
+/// table (with one-packet scheduling, only its reply slot). A `dr` / `tun` connection is
+/// marked [`CONN_F_NOOUTPUT`]: its replies never pass.
+#[inline(always)]
+fn record_new(pkt: &Packet, real: u32, one_packet: bool, now: u32) {
     let Ok(r) = real_server(real) else {
-        return Ok((real, true));
+        return;
     };
     let nat = r.method == FWD_NAT;
-    if record && !one_packet {
+    if !one_packet {
         let flags = if nat { 0 } else { CONN_F_NOOUTPUT };
         let state = first_state(pkt, flags);
         unconfirmed::record(&pkt.flow, real, state, flags, now);
@@ -307,7 +317,7 @@ pub fn track_new(
     // A nat connection's replies are rewritten back to the VIP from its first packet on (the
     // real server answers a SYN before the client confirms it): their direction gets a slot
     // too. A one-packet service's, which has no connection, lasts as long as its slot.
-    if record && nat {
+    if nat {
         let flags = if one_packet {
             CONN_F_REPLY | CONN_F_ONE_PACKET
         } else {
@@ -317,7 +327,69 @@ pub fn track_new(
             unconfirmed::record(key, real, 0, flags, now);
         }
     }
+}
+
+/// Whether a TCP packet opens a connection (SYN without ACK).
+#[inline(always)]
+fn opens(pkt: &Packet) -> bool {
+    pkt.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN
+}
+
+/// Stage `conn` for an FTP data connection lbd's helper expects (`ftp.rs`), passive mode:
+/// the client's SYN to the VIP's announced port goes to the control connection's real server
+/// (which keeps the port: its entry has none) and is recorded as any new connection.
+#[inline(always)]
+pub fn track_passive(
+    pkt: &Packet,
+    real: u32,
+    cfg: &GlobalConfig,
+    now_ns: u64,
+) -> Result<(u32, bool), Verdict> {
+    if !opens(pkt) {
+        return Err(Verdict::drop(reason::DROP_TCP_MID_FLOW));
+    }
+    count(reason::CONN_NEW);
+    if cfg.flags & CFG_F_NO_CONN_TABLE == 0 {
+        record_new(pkt, real, false, lb_common::conn_time(now_ns));
+    }
     Ok((real, true))
+}
+
+/// Stage `conn` for an FTP data connection lbd's helper expects, active mode: the real
+/// server's SYN to the port the client named. Recorded as the client's connection to the VIP
+/// (client:P -> VIP:X, the real server's own port X kept both ways) and its reply direction
+/// (this packet's); the packet then leaves as a reply, from the VIP.
+#[inline(always)]
+pub fn track_active(
+    pkt: &Packet,
+    real: u32,
+    cfg: &GlobalConfig,
+    now_ns: u64,
+) -> Result<(), Verdict> {
+    if !opens(pkt) {
+        return Err(Verdict::drop(reason::DROP_TCP_MID_FLOW));
+    }
+    let r = real_server(real)?;
+    count(reason::CONN_NEW);
+    if cfg.flags & CFG_F_NO_CONN_TABLE != 0 {
+        return Ok(());
+    }
+    let s = scratch().ok_or(Verdict::drop(reason::DROP_BAD_REAL))?;
+    let now = lb_common::conn_time(now_ns);
+    // SAFETY: this CPU's scratch slot, used by nothing else during this run.
+    let k = unsafe { &mut (*s).active };
+    k.set(
+        &pkt.flow.dst,
+        &r.vaddr,
+        (pkt.flow.dport, pkt.flow.sport),
+        &pkt.flow,
+    );
+    // The real server's SYN, as IPVS's output table moves a new connection: SYN_SENT.
+    let state = tcp_next_state(TCP_DIR_OUTPUT, pkt.tcp_flags, CONN_S_NONE);
+    unconfirmed::record(k, real, state, 0, now);
+    counts::add(real, state, 1);
+    unconfirmed::record(&pkt.flow, real, 0, CONN_F_REPLY, now);
+    Ok(())
 }
 
 /// Marks a confirmed reply entry [`CONN_F_WATCH_ACK`] while its connection's `state` is one

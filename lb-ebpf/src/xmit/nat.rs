@@ -8,7 +8,7 @@ use lb_common::{FAMILY_V6, FRAG_F_REPLY, GlobalConfig, NextHop, PROTO_TCP, reaso
 
 use super::route::{Target, ethertype, fib_v4, fib_v6, next_hop, send};
 use crate::{
-    clock, csum, frag,
+    clock, csum, frag, ftp,
     headers::{
         ETH_HLEN, IP_CSUM, IP_DADDR, IP_SADDR, IP_TTL, IP6_DADDR, IP6_HOPLIMIT, IP6_SADDR,
         IPV4_HLEN_MIN, IPV6_HLEN, TCP_CSUM, UDP_CSUM,
@@ -50,7 +50,8 @@ pub fn to_real(
         port,
         nh.is_some(),
     )?;
-    send_or_pass(ctx, nh, pkt.flow.family, reason::TX)
+    let control = to.real.ftp_port != 0 && pkt.flow.dport == to.real.ftp_port;
+    send_or_pass(ctx, nh, pkt, reason::TX, control)
 }
 
 /// A next hop, or None when the FIB knows the route but has no neighbour entry for it yet:
@@ -67,16 +68,28 @@ fn without_neigh(r: Result<NextHop, Verdict>) -> Result<Option<NextHop>, Verdict
 }
 
 /// Sends the rewritten frame to `nh`, or without a next hop hands it to the kernel
-/// (`pass_no_neigh`; its Ethernet header is the one it came with, to this interface).
+/// (`pass_no_neigh`; its Ethernet header is the one it came with, to this interface). A
+/// packet of an FTP control connection (`control`, TCP) goes, addressed to its next hop, to
+/// lbd's FTP helper instead, which sends it on.
 #[inline(always)]
 fn send_or_pass(
     ctx: &XdpContext,
     nh: Option<NextHop>,
-    family: u8,
+    pkt: &Packet,
     tx_reason: u32,
+    control: bool,
 ) -> Result<Verdict, Verdict> {
     match nh {
-        Some(nh) => send(ctx, &nh, ethertype(family), tx_reason),
+        Some(nh) => {
+            let v = send(ctx, &nh, ethertype(pkt.flow.family), tx_reason)?;
+            if control
+                && pkt.flow.proto == PROTO_TCP
+                && let Some(h) = ftp::to_helper()
+            {
+                return Ok(h);
+            }
+            Ok(v)
+        }
         None => Ok(Verdict::pass(reason::PASS_NO_NEIGH)),
     }
 }
@@ -93,11 +106,12 @@ pub fn from_real(ctx: &XdpContext, pkt: &Packet, real: u32) -> Result<Verdict, V
         let now = clock::now();
         frag::remember(pkt, real, r.service, FRAG_F_REPLY, &r.vaddr, now);
     }
-    reply(ctx, pkt, &r.vaddr, r.vport, r.service, real)
+    let control = r.ftp_port != 0 && pkt.flow.sport == r.ftp_port;
+    reply(ctx, pkt, &r.vaddr, r.vport, r.service, real, control)
 }
 
 /// Sends a real server's reply (or a later fragment of one: its ports are left alone) to the
-/// client with the VIP and port as its source.
+/// client with the VIP and port as its source (`control`: through the FTP helper).
 #[inline(always)]
 pub fn reply(
     ctx: &XdpContext,
@@ -106,6 +120,7 @@ pub fn reply(
     vport: u16,
     service: u32,
     real: u32,
+    control: bool,
 ) -> Result<Verdict, Verdict> {
     // Toward the client: the reply's destination.
     let nh = without_neigh(if pkt.flow.family == FAMILY_V6 {
@@ -115,10 +130,10 @@ pub fn reply(
     })?;
     rewrite(ctx, pkt, End::Source, vaddr, vport, nh.is_some())?;
     stats::account_out(service, real, pkt.ip_len as u64);
-    send_or_pass(ctx, nh, pkt.flow.family, reason::NAT_REPLY)
+    send_or_pass(ctx, nh, pkt, reason::NAT_REPLY, control)
 }
 
-/// Replaces the source or destination address and port, decrements TTL / hop limit (with
+/// Replaces the source or destination address and port (port 0: keeps it), decrements TTL / hop limit (with
 /// `ttl`; a packet handed to the kernel has it decremented there), and fixes the IPv4 and
 /// TCP/UDP checksums. Everything is checked before anything is written.
 /// A later fragment has no transport header: only its address changes (the first
@@ -159,6 +174,9 @@ fn rewrite(
     // SAFETY: both pointers were checked just above.
     unsafe {
         let old_port = port_p.read_unaligned();
+        // Port 0: a port-0 service's reply keeps its port (its real server's port is the
+        // client's destination port).
+        let port = if port == 0 { old_port } else { port };
         let old_l4c = l4_csum.read_unaligned();
         port_p.write_unaligned(port);
         // A UDP checksum of 0 means "none" (RFC 768; not allowed over IPv6, RFC 8200 8.1)

@@ -33,26 +33,31 @@ fn default_bird_socket() -> PathBuf {
     PathBuf::from(DEFAULT_BIRD_SOCKET)
 }
 
+/// `p`, the value of `field`, is an absolute path naming a file (the schema's `FilePath`).
+pub(super) fn check_file_path(field: &str, p: &std::path::Path, err: &mut Errors) {
+    if !p.is_absolute() {
+        err.add(
+            field,
+            format!("{:?} is not an absolute path", p.display().to_string()),
+        );
+    } else if p.file_name().is_none() || p.as_os_str().to_string_lossy().ends_with('/') {
+        err.add(
+            field,
+            format!(
+                "{:?} names a directory, not a file",
+                p.display().to_string()
+            ),
+        );
+    }
+}
+
 /// The section's checks: both paths absolute, the include file a file name (not a directory).
 pub(super) fn validate(a: &Announce, err: &mut Errors) {
     for (field, p) in [
         ("announce.bird_socket", &a.bird_socket),
         ("announce.include_file", &a.include_file),
     ] {
-        if !p.is_absolute() {
-            err.add(
-                field,
-                format!("{:?} is not an absolute path", p.display().to_string()),
-            );
-        } else if p.file_name().is_none() || p.as_os_str().to_string_lossy().ends_with('/') {
-            err.add(
-                field,
-                format!(
-                    "{:?} names a directory, not a file",
-                    p.display().to_string()
-                ),
-            );
-        }
+        check_file_path(field, p, err);
     }
     if a.include_file == a.bird_socket {
         err.add(

@@ -42,6 +42,19 @@ pub enum CheckKind {
 }
 
 impl CheckKind {
+    pub const ALL: &[CheckKind] = &[
+        CheckKind::Tcp,
+        CheckKind::Http,
+        CheckKind::Udp,
+        CheckKind::Exec,
+        CheckKind::None,
+    ];
+
+    /// Whether the check talks to a port (its own, else the real server's).
+    pub fn connects(self) -> bool {
+        matches!(self, CheckKind::Tcp | CheckKind::Http | CheckKind::Udp)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             CheckKind::Tcp => "tcp",
@@ -306,12 +319,21 @@ pub(super) fn validate(cfg: &Config<Raw>, err: &mut Errors) {
     let mut shell: Option<Config<Raw>> = None;
     for (i, s) in cfg.services.iter().enumerate() {
         let sp = format!("services[{i}]");
+        let mut check = |hc: &CheckConfig, path: String| {
+            hc.validate(&path, errs);
+            if s.port == 0 && hc.port.is_none() && hc.kind.connects() {
+                errs.push(ConfigError::new(
+                    format!("{path}.port"),
+                    "required: the service has port 0 (every port), so its real servers have no port a check could default to",
+                ));
+            }
+        };
         if let Some(hc) = &s.health_check {
-            hc.validate(&format!("{sp}.health_check"), errs);
+            check(hc, format!("{sp}.health_check"));
         }
         for (j, r) in s.real_servers.iter().enumerate() {
             if let Some(hc) = &r.health_check {
-                hc.validate(&format!("{sp}.real_servers[{j}].health_check"), errs);
+                check(hc, format!("{sp}.real_servers[{j}].health_check"));
             }
         }
         let Some(sorry) = &s.sorry_server else {

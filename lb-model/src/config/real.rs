@@ -211,6 +211,17 @@ pub(super) fn validate(
     }
     if r.port == Some(0) {
         err.add(format!("{rp}.port"), "port 0 is not allowed (1 to 65535)");
+    } else if s.port == 0
+        && let Some(p) = r.port
+    {
+        // A nat reply's source port is restored from the real server's entry, which for a
+        // port-0 service is none: the real server must answer from the client's port.
+        err.add(
+            format!("{rp}.port"),
+            format!(
+                "{p}: a real server of a port-0 service has no port of its own (it is reached on each connection's destination port); leave port out"
+            ),
+        );
     }
     if r.weight > MAX_WEIGHT {
         err.add(
@@ -305,7 +316,18 @@ pub(super) fn validate(
             format!("{l} is above the upper threshold {u}"),
         );
     }
-    if port != s.port && fwd.is_some_and(|f| !f.may_change_port()) {
+    if port != s.port && s.port != 0 && s.ftp() && fwd == Some(Forwarding::Nat) {
+        // The helper's real servers keep every connection's ports (their data connections'
+        // ports are the ones they announce).
+        err.add(
+            format!("{rp}.port"),
+            format!(
+                "{port} differs from the service's port {}: a nat real server of an FTP service is reached on the service's port (set ftp to false to give it another)",
+                s.port
+            ),
+        );
+    }
+    if port != s.port && s.port != 0 && fwd.is_some_and(|f| !f.may_change_port()) {
         err.add(
             format!("{rp}.port"),
             format!(

@@ -5,7 +5,9 @@ use std::{collections::HashMap, net::IpAddr};
 
 use serde::{Deserialize, Serialize};
 
-use super::{CheckConfig, Config, ConfigError, Errors, Form, Raw, RealServerConfig, real, typed};
+use super::{
+    CheckConfig, Config, ConfigError, Errors, Form, Name, Raw, RealServerConfig, real, typed,
+};
 use crate::{
     addr::full_prefix,
     names::{Named, UnknownName, fmt_addr_port},
@@ -13,6 +15,8 @@ use crate::{
     scheduler::{SchedFlag, Scheduler, is_prime},
 };
 
+/// The FTP control port IPVS's helper takes by default (`ip_vs_ftp`'s `ports=21`).
+pub const FTP_PORT: u16 = 21;
 /// Range of `persistent`, seconds (a month).
 pub const MAX_PERSISTENT_S: u32 = 2_678_400;
 /// Range of `mh_table_size` (a prime).
@@ -61,6 +65,9 @@ impl std::fmt::Display for ServiceKey {
 pub struct ServiceConfig<F: Form = super::Checked> {
     pub protocol: Protocol,
     pub vip: IpAddr,
+    /// The service's port; 0 for every port of the VIP and protocol that no service of its
+    /// own takes (ipvsadm `-t VIP:0 -p`): such a service must be persistent, and its real
+    /// servers take each connection's destination port.
     pub port: u16,
     /// ipvsadm scheduler name; ipvsadm's default is `wlc`.
     #[serde(default = "F::default_scheduler")]
@@ -85,6 +92,13 @@ pub struct ServiceConfig<F: Form = super::Checked> {
     /// and no connection entry is made.
     #[serde(default, skip_serializing_if = "super::is_false")]
     pub one_packet: bool,
+    /// FTP through the VIP (IPVS's `ip_vs_ftp`), for this service's `nat` real servers: their
+    /// `227` passive replies are rewritten to the VIP, and the data connections announced on
+    /// the control connection (`PASV`, `EPSV`, `PORT`, `EPRT`) go to the control connection's
+    /// real server. Default: on for TCP port 21 (the port IPVS's helper takes), off
+    /// elsewhere; TCP only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ftp: Option<bool>,
     #[serde(default)]
     pub real_servers: Vec<RealServerConfig<F>>,
     /// The health check of every real server that has none of its own (see
@@ -128,6 +142,19 @@ impl<F: Form> ServiceConfig<F> {
             .position(|r| r.address == address && self.real_port(r) == port)
     }
 
+    /// Whether the service has the FTP helper: `ftp`, else IPVS's default (TCP port 21).
+    pub fn ftp(&self) -> bool {
+        self.ftp
+            .unwrap_or(self.protocol == Protocol::Tcp && self.port == FTP_PORT)
+    }
+
+    /// Whether real server `r` of this service goes through the FTP helper (`nat` only: in
+    /// `dr` and `tun` the director sees no reply, and FTP works through a persistent port-0
+    /// service).
+    pub fn ftp_real(&self, r: &RealServerConfig<F>) -> bool {
+        self.ftp() && r.forwarding.typed() == Ok(crate::Forwarding::Nat)
+    }
+
     /// The persistence prefix: `persistent_netmask`, else one address.
     pub fn persistence_prefix(&self) -> u8 {
         self.persistent_netmask
@@ -158,6 +185,7 @@ impl<F: Form> ServiceConfig<F> {
             persistent_netmask: self.persistent_netmask,
             sched_flags,
             one_packet: self.one_packet,
+            ftp: self.ftp,
             real_servers,
             health_check: self.health_check.clone(),
             sorry_server,
@@ -179,6 +207,7 @@ impl ServiceConfig {
             persistent_netmask: None,
             sched_flags: Vec::new(),
             one_packet: false,
+            ftp: None,
             real_servers: Vec::new(),
             health_check: None,
             sorry_server: None,
@@ -289,8 +318,12 @@ fn validate(cfg: &Config<Raw>, s: &ServiceConfig<Raw>, sp: &str, err: &mut Error
     if let Some(why) = super::address::not_unicast(s.vip) {
         err.add(format!("{sp}.vip"), why);
     }
-    if s.port == 0 {
-        err.add(format!("{sp}.port"), "port 0 is not allowed (1 to 65535)");
+    if s.port == 0 && s.persistent.is_none() {
+        // ipvsadm's own check, and IPVS's (a port-0 service schedules only with persistence).
+        err.add(
+            format!("{sp}.port"),
+            "Zero port specified for non-persistent service: a port-0 service (every port of its VIP) must be persistent (set persistent)",
+        );
     }
     let name = s.scheduler.as_str();
     let sched: Option<Scheduler> = match name.parse() {
@@ -374,6 +407,17 @@ fn validate(cfg: &Config<Raw>, s: &ServiceConfig<Raw>, sp: &str, err: &mut Error
         err.add(
             format!("{sp}.one_packet"),
             "one-packet scheduling is for UDP services only",
+        );
+    }
+    if s.ftp == Some(true) && s.protocol != Protocol::Tcp {
+        err.add(
+            format!("{sp}.ftp"),
+            "FTP runs over TCP: only a tcp service has the FTP helper",
+        );
+    } else if s.ftp == Some(true) && s.port == 0 {
+        err.add(
+            format!("{sp}.ftp"),
+            "a port-0 service has no control port for the FTP helper (FTP through dr or tun needs only the persistent port-0 service)",
         );
     }
     let weights: Vec<u32> = s.real_servers.iter().map(|r| r.weight).collect();

@@ -4,7 +4,10 @@
 //! multicast group on one interface (IPVS's way), or to a list of unicast peers where the
 //! directors share no link.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::{
+    net::{Ipv4Addr, SocketAddr},
+    path::PathBuf,
+};
 
 use serde::{Deserialize, Serialize};
 
@@ -60,6 +63,13 @@ pub struct SyncConfig {
     /// table (a bulk sync) before it announces any VIP; each answers on its `mcast_port`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bulk_from: Vec<SocketAddr>,
+    /// A file holding the directors' shared key (at least 16 bytes; one trailing newline is
+    /// not part of it), read when the daemons start: every message sent (bulk sync too) then
+    /// carries lb's authentication TLV (a sequence number and an HMAC-SHA256 MAC), and a
+    /// message without a valid one, or replayed, is refused and counted. Without it, plain
+    /// IPVS messages are sent and accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_key_file: Option<PathBuf>,
 }
 
 fn yes() -> bool {
@@ -136,6 +146,9 @@ pub(super) fn validate(s: &SyncConfig, err: &mut Errors) {
             format!("{m} is out of range ({MIN_SYNC_MAXLEN} to {MAX_SYNC_MAXLEN} bytes)"),
         );
     }
+    if let Some(p) = &s.auth_key_file {
+        super::announce::check_file_path("sync.auth_key_file", p, err);
+    }
     let lists = [("peers", &s.peers), ("bulk_from", &s.bulk_from)];
     for (i, p, name) in lists
         .iter()
@@ -187,7 +200,8 @@ mod tests {
             errors(
                 r#"{ "send": false, "receive": false, "mcast_group": "10.0.0.1", "mcast_port": 0,
                      "mcast_ttl": 0, "sync_maxlen": 20, "mcast_interface": "",
-                     "peers": ["10.0.0.3:0", "224.0.0.1:8848"], "bulk_from": ["10.0.0.3:0"] }"#
+                     "peers": ["10.0.0.3:0", "224.0.0.1:8848"], "bulk_from": ["10.0.0.3:0"],
+                     "auth_key_file": "key" }"#
             ),
             vec![
                 "sync: sends nothing and receives nothing: set send or receive (or remove the section)",
@@ -196,6 +210,7 @@ mod tests {
                 "sync.mcast_port: port 0 is not allowed (1 to 65535)",
                 "sync.mcast_ttl: 0 is out of range (1 to 255)",
                 "sync.sync_maxlen: 20 is out of range (44 to 65507 bytes)",
+                r#"sync.auth_key_file: "key" is not an absolute path"#,
                 "sync.peers[0]: port 0 is not allowed (1 to 65535)",
                 "sync.peers[1]: 224.0.0.1 is a multicast address: lb balances unicast traffic",
                 "sync.bulk_from[0]: port 0 is not allowed (1 to 65535)",

@@ -73,8 +73,6 @@ fn packets_during_real_server_replacements_reach_only_the_old_or_the_new_set() {
             let ifindex = lbd.ns.ifindex("eth0");
             let if_mac = lbd.ns.mac("eth0");
             let prog = dp.program("lb").expect("lb");
-            let mut ctx = [0u8; 24];
-            ctx[12..16].copy_from_slice(&ifindex.to_ne_bytes());
             let (mut n, mut overlapping) = (0u64, 0u64);
             let deadline = Instant::now() + Duration::from_secs(60);
             while !finished.load(Ordering::SeqCst) {
@@ -87,7 +85,7 @@ fn packets_during_real_server_replacements_reach_only_the_old_or_the_new_set() {
                     CLIENT_MAC,
                     &tcp_ip(client, VIP, sport, 80, TCP_SYN, b""),
                 );
-                ctx[4..8].copy_from_slice(&(frame.len() as u32).to_ne_bytes());
+                let ctx = lb_tests::shim::xdp_md(frame.len(), ifindex);
                 let mut out = vec![0u8; frame.len() + 256];
                 let before = done.load(Ordering::SeqCst);
                 let r = prog

@@ -13,38 +13,43 @@ use std::{net::SocketAddr, time::Duration};
 
 use lb_tests::{
     config::{ConfigBuilder, config, real, tcp_service},
-    ha::{HA_VIP, HaTopology, ha_director, ha_real, stream_round},
+    ha::{HA_VIP, HaTopology, ha_director, ha_real, plain, stream_round},
     require_root,
     servers::LineServer,
     wait_until,
 };
 use serde_json::json;
 
-use super::ha::{BGP_LIMIT, conns_of, counts, plain, reason, scheduled};
+use super::ha::{BGP_LIMIT, conns_of, counts, reason, scheduled};
 
 /// The connections, and the lines each sends per round (of 200 bytes: 4 KB a round).
 const CONNS: usize = 200;
 const LINES: usize = 20;
 
-fn a_killed_director_loses_no_connection(scheduler: &str, flags: &[&str], port: u16) {
+/// With `keyed`, the directors share a sync key: every message, the bulk sync's too, is
+/// authenticated.
+fn a_killed_director_loses_no_connection(scheduler: &str, flags: &[&str], port: u16, keyed: bool) {
     require_root!();
     HaTopology::check_binaries();
     let mut t = HaTopology::new(2, 2);
+    let key_file = t.workdir().join("sync.key");
+    std::fs::write(&key_file, "a key both directors hold\n").unwrap();
     let lines: Vec<LineServer> = (0..2)
         .map(|j| LineServer::start(&t.reals[j], &format!("rs{j}"), port))
         .collect();
     let cfgs: Vec<ConfigBuilder> = (0..2)
         .map(|i| {
             let peer = format!("{}:8848", ha_director(1 - i));
-            let base = config()
-                .conn_table_size(65536)
-                .sync(json!({ "peers": [peer], "bulk_from": [peer] }))
-                .service(
-                    tcp_service(HA_VIP, port)
-                        .scheduler(scheduler)
-                        .flags(flags)
-                        .reals([real(ha_real(0)).dr(), real(ha_real(1)).dr()]),
-                );
+            let mut sync = json!({ "peers": [peer], "bulk_from": [peer] });
+            if keyed {
+                sync["auth_key_file"] = json!(key_file);
+            }
+            let base = config().conn_table_size(65536).sync(sync).service(
+                tcp_service(HA_VIP, port)
+                    .scheduler(scheduler)
+                    .flags(flags)
+                    .reals([real(ha_real(0)).dr(), real(ha_real(1)).dr()]),
+            );
             t.director_config(i, base)
         })
         .collect();
@@ -139,6 +144,15 @@ fn a_killed_director_loses_no_connection(scheduler: &str, flags: &[&str], port: 
             "rs{j}'s lines"
         );
     }
+    if keyed {
+        // Nothing refused: every message of either director was sealed with the key.
+        for i in 0..2 {
+            let d: serde_json::Value =
+                serde_json::from_str(&t.directors[i].lbctl(&["-L", "--daemon", "--json"])).unwrap();
+            assert_eq!(d["daemons"][1]["state"], "backup", "{d}");
+            assert_eq!(d["daemons"][1]["refused"], 0, "director {i}: {d}");
+        }
+    }
     eprintln!(
         "{scheduler}: {CONNS} connections ({} and {} on the directors), {bytes} bytes checked, \
          the dead director's flows went on after {recovered:?}, {back} back on it after its return",
@@ -147,12 +161,13 @@ fn a_killed_director_loses_no_connection(scheduler: &str, flags: &[&str], port: 
     drop(streams);
 }
 
+/// With a sync key: authenticated messages and bulk sync.
 #[test]
 fn a_killed_director_loses_no_connection_under_wlc() {
-    a_killed_director_loses_no_connection("wlc", &[], 7010);
+    a_killed_director_loses_no_connection("wlc", &[], 7010, true);
 }
 
 #[test]
 fn a_killed_director_loses_no_connection_under_mh() {
-    a_killed_director_loses_no_connection("mh", &["mh-port"], 7011);
+    a_killed_director_loses_no_connection("mh", &["mh-port"], 7011, false);
 }

@@ -11,7 +11,7 @@ use std::{
 
 use lb_tests::{
     config::{check, config, real, tcp_service},
-    ha::{HA_VIP, HA_VIP2, HaTopology, ha_director, ha_real},
+    ha::{HA_VIP, HA_VIP2, HaTopology, ha_director, ha_real, plain},
     listing::{real_servers_conns, requests_from, service},
     require_root,
     servers::{LineServer, exchange},
@@ -408,6 +408,77 @@ fn sync_daemons_started_and_stopped_with_ipvsadms_options_sync_a_connection() {
     }
 }
 
+#[test]
+fn sync_messages_with_a_key_are_applied_only_by_directors_holding_it() {
+    require_root!();
+    HaTopology::check_binaries();
+    let mut t = HaTopology::new(3, 1);
+    const PORT: u16 = 7004;
+    let _line = LineServer::start(&t.reals[0], "rs0", PORT);
+    let key = |name: &str, text: &str| {
+        let p = t.workdir().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let (a, b) = (
+        key("a.key", "the key of directors 0 and 1\n"),
+        key("b.key", "director 2 holds another key\n"),
+    );
+    // Director 0 sends (multicast), directors 1 and 2 receive; 2 holds another key.
+    let syncs = [
+        json!({ "receive": false, "auth_key_file": a }),
+        json!({ "send": false, "auth_key_file": a }),
+        json!({ "send": false, "auth_key_file": b }),
+    ];
+    for (i, sync) in syncs.into_iter().enumerate() {
+        let cfg = t.director_config(
+            i,
+            config().conn_table_size(65536).sync(sync).service(
+                tcp_service(HA_VIP, PORT)
+                    .scheduler("wlc")
+                    .real(real(ha_real(0)).dr()),
+            ),
+        );
+        t.start_lbd(i, &cfg);
+    }
+    t.wait_next_hops(HA_VIP, &[0, 1, 2], BGP_LIMIT);
+    for i in [1, 2] {
+        t.directors[i].lbctl(&["director", "drain"]);
+    }
+    t.wait_next_hops(HA_VIP, &[0], BGP_LIMIT);
+    let (streams, _) = t.open_streams(SocketAddr::from((HA_VIP, PORT)), 3);
+    let on0 = conns_of(&t, 0, PORT);
+    assert_eq!(on0.len(), 3, "{on0:?}");
+    lb_tests::wait_until(
+        Duration::from_secs(10),
+        "director 1 (the same key) has the connections",
+        || conns_of(&t, 1, PORT) == on0,
+    );
+    let backup = |i: usize| -> Value {
+        let v: Value =
+            serde_json::from_str(&t.directors[i].lbctl(&["-L", "--daemon", "--json"])).unwrap();
+        assert_eq!(v["daemons"][0]["state"], "backup", "{v}");
+        v["daemons"][0].clone()
+    };
+    assert_eq!(backup(1)["refused"], 0);
+    // Director 2 refuses every message (the MAC does not match its key), counted, and
+    // holds none of them.
+    lb_tests::wait_until(
+        Duration::from_secs(10),
+        "director 2 counts refused messages",
+        || backup(2)["refused"].as_u64().unwrap() >= 1,
+    );
+    let d2 = backup(2);
+    assert_eq!(d2["messages"], 0, "{d2}");
+    assert_eq!(d2["records"], 0, "{d2}");
+    assert_eq!(
+        conns_of(&t, 2, PORT),
+        vec![],
+        "director 2 applied a message of another key"
+    );
+    drop(streams);
+}
+
 /// Sends one line and reads the one-line answer, waiting up to `limit` (TCP retransmits
 /// while the router still sends to a dead director).
 fn patient_exchange(s: &mut std::net::TcpStream, line: &str, limit: Duration) -> String {
@@ -560,22 +631,4 @@ fn a_director_that_starts_bulk_syncs_the_table_before_it_announces() {
         }
     }
     assert_eq!(reason(&t, 1, "drop_tcp_mid_flow"), 0);
-}
-
-/// A log without its terminal colours (`ESC [ ... m`).
-pub(crate) fn plain(log: &str) -> String {
-    let mut out = String::with_capacity(log.len());
-    let mut chars = log.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for d in chars.by_ref() {
-                if d == 'm' {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }

@@ -627,6 +627,20 @@ fn an_interface_added_and_removed_at_run_time_leaves_a_stream_on_the_others_whol
         status["interfaces"],
         serde_json::json!(["eth0", "eth1", "eth2"])
     );
+    // eth2's own counters: the second client's packets arrived there and went on to the
+    // real servers by eth1 (redirected); the replies arrived on eth1.
+    let eth2 = &status["links"][2];
+    assert_eq!(eth2["name"], "eth2");
+    let c = &eth2["counters"];
+    assert!(
+        c["packets"].as_u64().unwrap() >= 4 * 3 && c["redirect"].as_u64().unwrap() >= 4 * 3,
+        "{eth2}"
+    );
+    assert!(
+        t.scrape().lines().any(|l| l
+            .starts_with("lb_interface_verdicts_total{interface=\"eth2\",action=\"redirect\"} ")),
+        "metrics name eth2"
+    );
     // A hitless restart adopts all three (the state file records them).
     t.lbd.take().expect("lbd").stop();
     t.start_two_armed(&cfg);

@@ -656,7 +656,7 @@ fn informational(name: &str) -> bool {
         || name.starts_with("decap_")
         || matches!(
             name,
-            "persist_hit" | "frag_first" | "frag_followed" | "tcp_mid_flow"
+            "persist_hit" | "frag_first" | "frag_followed" | "tcp_mid_flow" | "ftp_data"
         )
 }
 
@@ -666,7 +666,7 @@ fn action_of(name: &str) -> u32 {
         XDP_PASS
     } else if name.starts_with("drop_") {
         XDP_DROP
-    } else if name == "redirect" {
+    } else if name == "redirect" || name == "ftp_helper" {
         XDP_REDIRECT
     } else if matches!(
         name,

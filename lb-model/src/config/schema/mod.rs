@@ -69,6 +69,11 @@ pub const UNEXPRESSED: &[Unexpressed] = &[
         why: COMPARES,
     },
     Unexpressed {
+        id: "ftp-real-port",
+        rule: "a nat real server of an FTP service (ftp, by default a tcp service on port 21) on another port than its service's",
+        why: COMPARES,
+    },
+    Unexpressed {
         id: "lower-above-upper",
         rule: "a lower_threshold above a non-zero upper_threshold",
         why: COMPARES,
@@ -197,6 +202,11 @@ pub fn schema() -> Value {
         nullable("Ipv4Multicast"),
     );
     extend(&mut v, &format!("{sync}/mcast_interface"), ifname_rules());
+    replace(
+        &mut v,
+        &format!("{sync}/auth_key_file"),
+        nullable("FilePath"),
+    );
     for list in ["peers", "bulk_from"] {
         extend(
             &mut v,
@@ -283,7 +293,6 @@ pub fn schema() -> Value {
 
     // Services.
     replace(&mut v, &format!("{svc}/vip"), reference("UnicastAddress"));
-    extend(&mut v, &format!("{svc}/port"), json!({ "minimum": 1 }));
     extend(
         &mut v,
         &format!("{svc}/scheduler"),

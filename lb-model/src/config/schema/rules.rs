@@ -111,6 +111,24 @@ fn real_rules() -> Vec<Value> {
     rules
 }
 
+/// A service of port 0.
+fn port_zero() -> Value {
+    json!({ "required": ["port"], "properties": { "port": { "const": 0 } } })
+}
+
+/// A check that connects to a port names it.
+fn check_port() -> Value {
+    let connects: Vec<&str> = CheckKind::ALL
+        .iter()
+        .filter(|k| k.connects())
+        .map(|k| k.name())
+        .collect();
+    json!({
+        "if": { "required": ["type"], "properties": { "type": { "enum": connects } } },
+        "then": given("port"),
+    })
+}
+
 fn service_rules() -> Vec<Value> {
     let v4 = format!("^(?:{})$", patterns::ipv4());
     let v6 = format!("^(?:{})$", patterns::ipv6());
@@ -131,6 +149,37 @@ fn service_rules() -> Vec<Value> {
             "only the mh scheduler has an mh_table_size",
             given("mh_table_size"),
             one_of("scheduler", &[Scheduler::Mh.name()], dflt_sched),
+        ),
+        rule(
+            "a port-0 service (every port of its VIP) is persistent",
+            port_zero(),
+            given("persistent"),
+        ),
+        rule(
+            "a real server (or sorry server) of a port-0 service has no port: it is reached on each connection's destination port",
+            port_zero(),
+            json!({ "properties": {
+                "real_servers": { "items": { "properties": { "port": { "type": "null" } } } },
+                "sorry_server": { "properties": { "port": { "type": "null" } } },
+            } }),
+        ),
+        rule(
+            "a health check of a port-0 service that connects names its port",
+            port_zero(),
+            json!({ "properties": {
+                "health_check": check_port(),
+                "real_servers": { "items": { "properties": { "health_check": check_port() } } },
+            } }),
+        ),
+        rule(
+            "only a tcp service has the FTP helper",
+            json!({ "required": ["ftp"], "properties": { "ftp": { "const": true } } }),
+            json!({ "properties": { "protocol": { "const": crate::protocol::Protocol::Tcp.name() } } }),
+        ),
+        rule(
+            "a port-0 service has no FTP helper",
+            port_zero(),
+            json!({ "properties": { "ftp": { "not": { "const": true } } } }),
         ),
         rule(
             "one-packet scheduling is for UDP services only",

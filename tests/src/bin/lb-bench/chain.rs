@@ -35,7 +35,7 @@ use lb_tests::{
     testrun::{Harness, reason_delta},
 };
 
-use crate::{CLIENT, TCP_ACK, TCP_SYN, count, median, spread};
+use crate::{CLIENT, Row, TCP_ACK, TCP_SYN, count, report_header, report_row};
 
 /// The chain's nat service: the bench's VIP on this port, over [`REALS`] real servers
 /// behind the director's second arm.
@@ -417,45 +417,24 @@ pub fn bench(
             c.ratios.push(t[k] / t[0]);
         }
     }
-    println!(
-        "{:<25} {:>9} {:>8} {:>13}  what",
-        "veth chain", "ns/packet", "x floor", "[spread]"
-    );
+    report_header("veth chain", "x floor");
     let mut failed = Vec::new();
     let mut json = Vec::new();
     for c in &cases {
-        let m = median(&c.samples);
-        let r = median(&c.ratios);
-        let (lo, hi) = spread(&c.ratios);
-        println!(
-            "{:<25} {:>9.1} {:>8.2} {:>13}  {}{}",
-            c.name,
-            m,
-            r,
-            format!("[{lo:.2}-{hi:.2}]"),
-            c.what,
-            if c.failure.is_some() {
-                "  ** REGIME FAILED **"
-            } else {
-                ""
-            }
-        );
         if let Some(f) = &c.failure {
             failed.push(format!("{}: {f}", c.name));
         }
-        json.push(serde_json::json!({
-            "case": c.name,
-            "what": c.what,
-            "ns_per_packet": m,
-            "ratio_to_floor": r,
-            "ratio_min": lo,
-            "ratio_max": hi,
-            "samples_ns": c.samples,
-            "ratios": c.ratios,
-            "regime_ok": c.failure.is_none(),
-            "regime_failure": c.failure,
-            "counters_last_round": c.counters.iter().map(|(n, v)| (n.to_string(), *v)).collect::<std::collections::BTreeMap<_, _>>(),
-        }));
+        json.push(serde_json::Value::Object(report_row(
+            Row {
+                name: c.name,
+                what: c.what,
+                samples: &c.samples,
+                ratios: &c.ratios,
+                failure: &c.failure,
+                counters: &c.counters,
+            },
+            "ratio_to_floor",
+        )));
     }
     let doc = serde_json::json!({
         "repeat": repeat,

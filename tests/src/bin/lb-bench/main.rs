@@ -85,7 +85,7 @@ enum Regime {
 const FLOOD_MODE_RECORDED_MAX: u64 = 64;
 
 /// (name, what, program, packet, shim mode, config flags, regime, warm-up first)
-type Row = (
+type TableRow = (
     &'static str,
     &'static str,
     &'static str,
@@ -261,7 +261,7 @@ fn main() {
     let (rr_packet, mh_packet) = (syn(85), syn(80));
     use Regime::*;
     #[rustfmt::skip]
-    let mut table: Vec<Row> = vec![
+    let mut table: Vec<TableRow> = vec![
         ("xdp_drop", "XDP_DROP, nothing else", "bench_drop", ack(80), BENCH_FIXED, 0, Baseline, false),
         ("xdp_tx", "swap MACs, XDP_TX (the baseline)", "bench_tx", ack(80), BENCH_FIXED, 0, Baseline, false),
         ("established_tun", "an established TCP flow, tun (IPIP), mh", "lb", ack(80), BENCH_FIXED, 0, Hits, true),
@@ -449,46 +449,26 @@ fn main() {
         }
     }
     let base = median(&cases[base_idx].samples);
-    println!(
-        "{:<22} {:>9} {:>8} {:>13}  what",
-        "case", "ns/packet", "x xdp_tx", "[spread]"
-    );
+    report_header("case", "x xdp_tx");
     let mut json = Vec::new();
     let mut failed = Vec::new();
     for c in &cases {
-        let m = median(&c.samples);
-        let r = median(&c.ratios);
-        let (lo, hi) = spread(&c.ratios);
-        println!(
-            "{:<22} {:>9.1} {:>8.2} {:>13}  {}{}",
-            c.name,
-            m,
-            r,
-            format!("[{lo:.2}-{hi:.2}]"),
-            c.what,
-            if c.failure.is_some() {
-                "  ** REGIME FAILED **"
-            } else {
-                ""
-            }
-        );
         if let Some(f) = &c.failure {
             failed.push(format!("{}: {f}", c.name));
         }
-        json.push(serde_json::json!({
-            "case": c.name,
-            "what": c.what,
-            "ns_per_packet": m,
-            "ratio_to_xdp_tx": r,
-            "ratio_min": lo,
-            "ratio_max": hi,
-            "samples_ns": c.samples,
-            "ratios": c.ratios,
-            "regime": format!("{:?}", c.regime),
-            "regime_ok": c.failure.is_none(),
-            "regime_failure": c.failure,
-            "counters_last_round": c.last_delta.iter().map(|(n, v)| (n.to_string(), *v)).collect::<std::collections::BTreeMap<_, _>>(),
-        }));
+        let mut row = report_row(
+            Row {
+                name: c.name,
+                what: c.what,
+                samples: &c.samples,
+                ratios: &c.ratios,
+                failure: &c.failure,
+                counters: &c.last_delta,
+            },
+            "ratio_to_xdp_tx",
+        );
+        row.insert("regime".into(), format!("{:?}", c.regime).into());
+        json.push(serde_json::Value::Object(row));
     }
     let chain_wanted = only.as_deref().is_none_or(|w| {
         [
@@ -966,9 +946,7 @@ fn rr_cursor(
                     ..Default::default()
                 },
             );
-            let mut ctx = [0u8; 24];
-            ctx[4..8].copy_from_slice(&(packet.len() as u32).to_ne_bytes());
-            ctx[12..16].copy_from_slice(&h.ifindex.to_ne_bytes());
+            let ctx = lb_tests::shim::xdp_md(packet.len(), h.ifindex);
             let shim: &aya::programs::Xdp = h.dp.program("bench_shim").unwrap();
             let run = |cpu: usize| {
                 lb_tests::pin_to_cpu(cpu);
@@ -1024,6 +1002,67 @@ fn rr_cursor(
         }));
     }
     serde_json::Value::Array(out)
+}
+
+/// The header of a table of cases.
+fn report_header(title: &str, ratio: &str) {
+    println!(
+        "{:<25} {:>9} {:>8} {:>13}  what",
+        title, "ns/packet", ratio, "[spread]"
+    );
+}
+
+/// One case's results, for its row in the printed table and bench.json.
+struct Row<'a> {
+    name: &'a str,
+    what: &'a str,
+    samples: &'a [f64],
+    ratios: &'a [f64],
+    failure: &'a Option<String>,
+    counters: &'a [(&'static str, u64)],
+}
+
+/// Prints a case's row (median ns per packet, median ratio and its spread, what it is,
+/// whether its regime failed) and returns its bench.json object, the ratio under `ratio_key`.
+fn report_row(c: Row, ratio_key: &str) -> serde_json::Map<String, serde_json::Value> {
+    let m = median(c.samples);
+    let r = median(c.ratios);
+    let (lo, hi) = spread(c.ratios);
+    println!(
+        "{:<25} {:>9.1} {:>8.2} {:>13}  {}{}",
+        c.name,
+        m,
+        r,
+        format!("[{lo:.2}-{hi:.2}]"),
+        c.what,
+        if c.failure.is_some() {
+            "  ** REGIME FAILED **"
+        } else {
+            ""
+        }
+    );
+    let counters: std::collections::BTreeMap<String, u64> = c
+        .counters
+        .iter()
+        .map(|(n, v)| (n.to_string(), *v))
+        .collect();
+    let v = serde_json::json!({
+        "case": c.name,
+        "what": c.what,
+        "ns_per_packet": m,
+        ratio_key: r,
+        "ratio_min": lo,
+        "ratio_max": hi,
+        "samples_ns": c.samples,
+        "ratios": c.ratios,
+        "regime_ok": c.failure.is_none(),
+        "regime_failure": c.failure,
+        "counters_last_round": counters,
+    });
+    match v {
+        serde_json::Value::Object(m) => m,
+        _ => unreachable!("a JSON object"),
+    }
 }
 
 fn median(v: &[f64]) -> f64 {

@@ -3,6 +3,11 @@
 //! namespaces on one bridge; 30 HTTP requests to the VIP over new TCP connections; which real
 //! server answered each; then `lbctl -L -n --stats`. Everything is removed at the end, also on
 //! Ctrl-C (the guards run when the interrupted main thread unwinds).
+//!
+//! `cargo xtask demo ha` ([`ha`]): two directors behind a router's ECMP, one killed while
+//! clients keep their connections.
+
+mod ha;
 
 use std::{
     net::SocketAddr,
@@ -14,7 +19,7 @@ use lb_tests::{
     topo::{self, Method, Topology},
 };
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+pub(crate) static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_signal(_: libc::c_int) {
     INTERRUPTED.store(true, Ordering::SeqCst);
@@ -30,7 +35,15 @@ fn main() {
         libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
         libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
     }
-    let code = match std::panic::catch_unwind(run) {
+    let demo: fn() -> bool = match std::env::args().nth(1).as_deref() {
+        None => run,
+        Some("ha") => ha::run,
+        Some(other) => {
+            eprintln!("lb-demo: no demo {other:?} (the demos: none named, or ha)");
+            std::process::exit(2);
+        }
+    };
+    let code = match std::panic::catch_unwind(demo) {
         Ok(true) => 0,
         Ok(false) => 1,
         Err(_) => 1,
