@@ -21,13 +21,17 @@ pub const CFG_F_TRACE: u32 = 1 << 2;
 /// hash schedulers `sh`, `dh`, `mh`, whose choice is the same on every director; the others
 /// drop it). Set by lbd from the config.
 pub const CFG_F_SLOPPY_TCP: u32 = 1 << 3;
-/// [`GlobalConfig::flags`]: IPVS's `conn_reuse_mode` (non-zero): a SYN of a connection held
-/// in a closing state ends it and starts a new connection, scheduled and counted anew. Set
-/// by lbd from the config.
+/// [`GlobalConfig::flags`]: IPVS's `conn_reuse_mode` (non-zero): a SYN of a connection in
+/// TIME_WAIT or CLOSE ends it and starts a new connection, scheduled and counted anew. Set by
+/// lbd from the config.
 pub const CFG_F_CONN_REUSE: u32 = 1 << 4;
 /// Some service has an FTP helper (`ftp`): a new flow that no service takes may be a data
 /// connection the helper expects ([`crate::map_name::FTP_EXPECT`]).
 pub const CFG_F_FTP: u32 = 1 << 5;
+/// [`GlobalConfig::flags`], with [`CFG_F_CONN_REUSE`]: `conn_reuse_mode`'s bit 2 (value 2):
+/// also a SYN of a `dr` / `tun` connection in FIN_WAIT, the last state the director sees of
+/// those. Set by lbd from the config.
+pub const CFG_F_CONN_REUSE_FIN_WAIT: u32 = 1 << 6;
 /// Director-wide settings: the single entry of [`map_name::CONFIG`]. Written by lbd at start
 /// and on config change; read by `lb` per packet.
 #[repr(C)]

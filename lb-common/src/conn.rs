@@ -42,6 +42,31 @@ pub struct FlowKey {
 }
 const _: () = assert!(core::mem::size_of::<FlowKey>() == 40);
 
+impl FlowKey {
+    /// Rewrites the key in place (the BPF side's scratch keys and slots): addresses `src`,
+    /// `dst`, ports `(sport, dport)`, protocol and family `like`'s, padding zero.
+    #[inline(always)]
+    pub fn set(&mut self, src: &[u32; 4], dst: &[u32; 4], (sport, dport): (u16, u16), like: &Self) {
+        let mut i = 0;
+        while i < 4 {
+            self.src[i] = src[i];
+            self.dst[i] = dst[i];
+            i += 1;
+        }
+        self.sport = sport;
+        self.dport = dport;
+        // proto, family and padding as one word: byte stores of zeros may become a memset
+        // call on the BPF target.
+        // SAFETY: `proto` starts a 4-aligned 4-byte run (proto, family, _pad) of FlowKey.
+        unsafe {
+            core::ptr::write_volatile(
+                core::ptr::addr_of_mut!(self.proto) as *mut u32,
+                like.proto as u32 | (like.family as u32) << 8,
+            )
+        };
+    }
+}
+
 /// An IPv4 flow: the key of [`map_name::CONNS`] (16 bytes; the kernel hashes and compares
 /// fewer words than for a [`FlowKey`]).
 #[repr(C, align(8))]
@@ -99,7 +124,7 @@ pub struct Conn {
     pub real: u32,
     /// When a packet of the flow was last seen, in [`conn_time`] units.
     pub last_seen: u32,
-    /// `CONN_S_*`: the connection's state as the director sees it (forward entries).
+    /// `CONN_S_*`: the connection's IPVS state (forward entries; see [`crate::proto_tcp`]).
     pub state: u8,
     /// `CONN_F_*`.
     pub flags: u8,
@@ -198,17 +223,18 @@ pub const CONN_F_ONE_PACKET: u8 = 1 << 1;
 /// it back out. The first packet `lb` forwards by it clears the flag and counts the connection:
 /// this director carries it from then on.
 pub const CONN_F_SYNCED: u8 = 1 << 2;
+/// [`Conn::flags`] of a forward entry: the connection's replies do not pass the director
+/// (its real server is `dr` or `tun`; IPVS's `IP_VS_CONN_F_NOOUTPUT`), so its client's
+/// packets move it by IPVS's input-only table ([`crate::TCP_DIR_INPUT_ONLY`]).
+pub const CONN_F_NOOUTPUT: u8 = 1 << 3;
+/// [`Conn::flags`] of a confirmed `nat` reply entry: its connection is in a state a real
+/// server's plain ACK moves (IPVS's output table: NONE, SYN_RECV, LISTEN, SYNACK; see
+/// [`crate::reply_ack_moves`]), so `lb` looks the connection up for such replies too (for
+/// any other, only for a reply with SYN, FIN or RST). Kept by `lb` as the connection's state
+/// changes.
+pub const CONN_F_WATCH_ACK: u8 = 1 << 4;
 /// Not stored: marks, in lbd's listings, a connection that is still in the unconfirmed table.
 pub const CONN_F_UNCONFIRMED: u8 = 1 << 7;
-/// [`Conn::state`], from the client's packets (all the director sees with `tun` and `dr`):
-/// a TCP connection that has sent SYN but no ACK yet (IPVS's SYN_RECV).
-pub const CONN_S_SYN: u8 = 1;
-/// TCP, an ACK seen after the handshake: what IPVS counts as an active connection.
-pub const CONN_S_ESTABLISHED: u8 = 2;
-/// TCP, FIN or RST seen: closing.
-pub const CONN_S_CLOSING: u8 = 3;
-/// UDP (no states; counted as inactive, as IPVS does).
-pub const CONN_S_UDP: u8 = 4;
 
 /// Connection times: CLOCK_MONOTONIC nanoseconds >> [`CONN_TIME_SHIFT`] (16.8 ms units) in 32
 /// bits, which wrap after 2.2 years; ages are taken with wrapping arithmetic, so they are

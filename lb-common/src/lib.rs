@@ -2,7 +2,8 @@
 //! tests): map names and capacities, keys and values, flags and counter indices. One file per
 //! subject: the maps themselves and their layout version (`maps.rs`, with the byte layouts
 //! of their types in `layout.rs`), then what they hold: services (`service.rs`), schedulers
-//! (`sched.rs`), real servers (`real.rs`), connections (`conn.rs`), persistence templates
+//! (`sched.rs`), real servers (`real.rs`), connections (`conn.rs`) and IPVS's TCP states
+//! (`proto_tcp.rs`), persistence templates
 //! (`persist.rs`), the locality table (`locality.rs`), fragments (`frag.rs`), the settings
 //! (`config.rs`), FTP's expected data connections (`ftp.rs`), the address filter (`addr_filter.rs`), counters (`stats.rs`, `reason.rs`),
 //! tracing (`trace.rs`), the benchmark shim (`bench.rs`); the flow hash (`hash.rs`); lbd's
@@ -28,6 +29,7 @@ pub mod layout;
 pub mod locality;
 pub mod maps;
 pub mod persist;
+pub mod proto_tcp;
 pub mod real;
 pub mod reason;
 pub mod sched;
@@ -44,6 +46,7 @@ pub use ftp::*;
 pub use locality::*;
 pub use maps::{LAYOUT_FINGERPRINT, LAYOUT_VERSION, LayoutMeta, capacity, map_name, prog_slot};
 pub use persist::*;
+pub use proto_tcp::*;
 pub use real::*;
 pub use reason::*;
 pub use sched::*;

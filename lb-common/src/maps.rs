@@ -556,7 +556,9 @@ pub const MAPS: [MapSpec; 37] = {
 /// connections and the helper's device map; the per-interface counters (`lb_if_stats`); the
 /// reason counters grow by `csum_completed` and `pass_other_host`; a cached next hop also
 /// holds the source address the route toward a `tun` real server gives (the outer source when
-/// the config names none).
+/// the config names none); a connection's state byte holds IPVS's TCP state numbers
+/// ([`crate::proto_tcp`]; UDP 16), and a forward entry of a `dr` / `tun` connection the flag
+/// [`crate::CONN_F_NOOUTPUT`].
 pub const LAYOUT_VERSION: u32 = 5;
 
 /// [`layout_fingerprint`] of the layout [`LAYOUT_VERSION`] describes; stored next to the

@@ -111,8 +111,9 @@ pub const CONN_TABLE_FULL: u32 = 42;
 /// `flood_rate`): a new connection of a hash-scheduled service (`sh`, `dh`, `mh`) was
 /// forwarded by the hash alone and recorded nowhere.
 pub const CONN_FLOOD: u32 = 43;
-/// Informational: a SYN of a connection lb holds in a closing state ended it and started a
-/// new connection, scheduled and counted anew (IPVS's `conn_reuse_mode`).
+/// Informational: a SYN of a connection in TIME_WAIT or CLOSE (with `conn_reuse_mode` 2, a
+/// `dr` / `tun` one in FIN_WAIT too) ended it and started a new connection, scheduled and
+/// counted anew (IPVS's `conn_reuse_mode`).
 pub const CONN_REUSED: u32 = 44;
 /// Informational: a TCP packet other than a SYN, of a flow lb does not hold, was scheduled as
 /// a new connection (hash schedulers always; the others with `sloppy_tcp`).

@@ -9,8 +9,8 @@
 use std::{collections::HashMap, time::Duration};
 
 use lb_common::{
-    CONN_F_ONE_PACKET, CONN_F_REPLY, CONN_F_SYNCED, CONN_F_UNCONFIRMED, CONN_S_SYN, Conn, FlowKey,
-    PROTO_UDP, idle_ns,
+    CONN_F_ONE_PACKET, CONN_F_REPLY, CONN_F_SYNCED, CONN_F_UNCONFIRMED, CONN_S_SYN_RECV, Conn,
+    FlowKey, PROTO_UDP, idle_ns,
 };
 pub use lb_model::config::Timeouts;
 use tracing::{debug, warn};
@@ -83,7 +83,7 @@ impl Conntrack {
                 let limit = if key.proto == PROTO_UDP || c.flags & CONN_F_ONE_PACKET != 0 {
                     self.timeouts.udp as u64 * 1_000_000_000
                 } else {
-                    self.timeouts.for_state(CONN_S_SYN)
+                    self.timeouts.for_state(CONN_S_SYN_RECV)
                 };
                 if idle_ns(now, c.last_seen) > limit
                     && dp

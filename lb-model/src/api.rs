@@ -489,8 +489,9 @@ fn is_false(b: &bool) -> bool {
 pub struct ConnView {
     /// "tcp" or "udp".
     pub protocol: String,
-    /// IPVS's state name: "SYN_RECV", "ESTABLISHED", "FIN_WAIT", "UDP"; "NONE" for a
-    /// persistence template.
+    /// IPVS's state name: a TCP state ("SYN_RECV", "ESTABLISHED", "FIN_WAIT", "TIME_WAIT",
+    /// "CLOSE", "CLOSE_WAIT", "LAST_ACK", "SYN_SENT", "LISTEN", "SYNACK", "NONE"), "UDP";
+    /// "NONE" for a persistence template.
     pub state: String,
     /// Seconds until the entry expires unless more packets come.
     pub expires: u64,

@@ -33,11 +33,10 @@ pub const SYSCTLS: &[Sysctl] = &[
         field: "conn_reuse_mode",
         default: 1,
         range: (0, MAX_CONN_REUSE_MODE as u64),
-        doc: "what a SYN of a connection lb holds in a closing state (after a FIN or RST: \
-              IPVS's FIN_WAIT, TIME_WAIT and CLOSE alike) does: non-zero, it ends that \
-              connection and starts a new one, scheduled and counted anew (lb's closing state \
-              covers every method, so 1, 2 and 3 act alike, as IPVS's 2 does); 0: it goes on \
-              to the old connection's real server",
+        doc: "what a SYN of a connection in TIME_WAIT or CLOSE does: non-zero, it ends that \
+              connection and starts a new one, scheduled and counted anew; with bit 2 (2 or \
+              3) so does one of a dr / tun connection in FIN_WAIT, the last state the \
+              director sees of those; 0: it goes on to the old connection's real server",
         get: |c| u64::from(c.conn_reuse_mode()),
         set: |c, v| c.conn_reuse_mode = Some(v as u32),
     },

@@ -139,10 +139,9 @@ impl Connections {
 }
 
 fn conn_state(_: &mut SchemaGenerator) -> Schema {
-    one_of(
-        &["SYN_RECV", "ESTABLISHED", "FIN_WAIT", "UDP", "NONE"],
-        false,
-    )
+    let mut states = lb_common::TCP_STATE_NAMES.to_vec();
+    states.push("UDP");
+    one_of(&states, false)
 }
 
 fn daemon_role(_: &mut SchemaGenerator) -> Schema {

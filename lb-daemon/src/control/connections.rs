@@ -2,22 +2,11 @@
 
 use std::net::IpAddr;
 
-use lb_common::{CONN_F_REPLY, CONN_S_CLOSING, CONN_S_ESTABLISHED, CONN_S_SYN, CONN_S_UDP};
+use lb_common::{CONN_F_REPLY, state_name};
 use lb_model::api::{ConnView, Response};
 use lb_model::{Named, addr::addr_of};
 
 use crate::{context::Context, dataplane::monotonic_ns};
-
-/// IPVS's names of the states lb tracks.
-fn state_name(state: u8) -> &'static str {
-    match state {
-        CONN_S_SYN => "SYN_RECV",
-        CONN_S_ESTABLISHED => "ESTABLISHED",
-        CONN_S_CLOSING => "FIN_WAIT",
-        CONN_S_UDP => "UDP",
-        _ => "NONE",
-    }
-}
 
 pub(super) fn connections(d: &Context) -> Response {
     let now = monotonic_ns();

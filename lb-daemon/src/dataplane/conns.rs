@@ -5,8 +5,8 @@
 use std::collections::{BTreeSet, HashSet};
 
 use lb_common::{
-    CONN_F_REPLY, CONN_F_SYNCED, CONN_S_ESTABLISHED, Conn, ConnKey4, FAMILY_V6, FlowKey,
-    RealLimits, RealServer, Service, VipKey,
+    CONN_F_REPLY, CONN_F_SYNCED, Conn, ConnKey4, FAMILY_V6, FlowKey, RealLimits, RealServer,
+    Service, VipKey,
 };
 
 use super::{Dataplane, Result};
@@ -19,9 +19,10 @@ pub fn monotonic_ns() -> u64 {
         .unwrap_or(0)
 }
 
-/// Whether a connection in `state` counts as active (IPVS: established TCP).
+/// Whether a connection in `state` counts as active (IPVS's active TCP states, see
+/// `lb_common::conn_active`).
 pub fn is_active(state: u8) -> bool {
-    state == CONN_S_ESTABLISHED
+    lb_common::conn_active(state)
 }
 
 /// What lbd needs to know of a running data plane to take it over (a restart or an

@@ -22,8 +22,8 @@ use std::{
 };
 
 use lb_common::{
-    CONN_F_REPLY, CONN_F_SYNCED, CONN_F_UNCONFIRMED, CONN_S_CLOSING, CONN_S_ESTABLISHED,
-    CONN_S_SYN, CONN_S_UDP, Conn, FAMILY_V6, FWD_DR, FWD_NAT, FWD_TUN, FlowKey, conn_time,
+    CONN_F_NOOUTPUT, CONN_F_REPLY, CONN_F_SYNCED, CONN_F_UNCONFIRMED, CONN_S_CLOSE, CONN_S_UDP,
+    Conn, FAMILY_V6, FWD_DR, FWD_NAT, FWD_TUN, FlowKey, TCP_STATES, conn_active, conn_time,
 };
 use lb_model::{
     Protocol,
@@ -89,27 +89,25 @@ struct Sent {
     at: Instant,
 }
 
-/// IPVS's state number of an lb connection state.
+/// IPVS's state number of an lb connection state: a TCP state is IPVS's number already;
+/// UDP's one state is 0 (`IP_VS_UDP_S_NORMAL`).
 fn ipvs_state(state: u8) -> u16 {
-    match state {
-        CONN_S_ESTABLISHED => tcp_state::ESTABLISHED,
-        CONN_S_SYN => tcp_state::SYN_RECV,
-        CONN_S_CLOSING => tcp_state::FIN_WAIT,
-        _ => tcp_state::NONE,
+    if state < TCP_STATES {
+        state as u16
+    } else {
+        tcp_state::NONE
     }
 }
 
-/// lb's connection state of an IPVS record.
+/// lb's connection state of an IPVS record (a TCP state IPVS has no number for is taken as
+/// CLOSE, the shortest-lived).
 fn lb_state(protocol: u8, state: u16) -> u8 {
     if protocol == Protocol::Udp.number() {
-        return CONN_S_UDP;
-    }
-    match state {
-        tcp_state::ESTABLISHED => CONN_S_ESTABLISHED,
-        tcp_state::SYN_RECV | tcp_state::SYN_SENT | tcp_state::SYNACK | tcp_state::LISTEN => {
-            CONN_S_SYN
-        }
-        _ => CONN_S_CLOSING,
+        CONN_S_UDP
+    } else if state < TCP_STATES as u16 {
+        state as u8
+    } else {
+        CONN_S_CLOSE
     }
 }
 
@@ -191,7 +189,7 @@ pub(super) fn record_of(
         }
         _ => return None,
     };
-    let inactive = if c.state == CONN_S_ESTABLISHED {
+    let inactive = if conn_active(c.state) {
         0
     } else {
         flags::INACTIVE
@@ -347,7 +345,8 @@ fn apply(c: &SyncConn, dp: &mut Dataplane, plan: &Planner, n: &mut ApplyCounters
         real,
         last_seen: conn_time(monotonic_ns()),
         state: lb_state(c.protocol, c.state),
-        flags: CONN_F_SYNCED,
+        // Only `dr` and `tun` connections are synced: their replies do not pass.
+        flags: CONN_F_SYNCED | CONN_F_NOOUTPUT,
         _pad: [0; 6],
     };
     match dp.insert_synced_conn(&key, &conn) {
@@ -632,10 +631,16 @@ mod tests {
 
     #[test]
     fn states_map_both_ways() {
-        for s in [CONN_S_SYN, CONN_S_ESTABLISHED, CONN_S_CLOSING] {
+        for s in 0..TCP_STATES {
             assert_eq!(lb_state(6, ipvs_state(s)), s);
         }
+        assert_eq!(
+            ipvs_state(lb_common::CONN_S_TIME_WAIT),
+            tcp_state::TIME_WAIT
+        );
+        assert_eq!(ipvs_state(lb_common::CONN_S_SYN_RECV), tcp_state::SYN_RECV);
+        assert_eq!(ipvs_state(CONN_S_UDP), 0);
         assert_eq!(lb_state(17, 0), CONN_S_UDP);
-        assert_eq!(lb_state(6, tcp_state::TIME_WAIT), CONN_S_CLOSING);
+        assert_eq!(lb_state(6, 11), CONN_S_CLOSE);
     }
 }

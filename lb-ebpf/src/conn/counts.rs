@@ -1,22 +1,22 @@
 //! The real servers' active and inactive connection counts as IPVS keeps them (active:
-//! established TCP; inactive: every other state), and the overload mark of their upper
+//! ESTABLISHED and the handshake's TCP states, `lb_common::conn_active`; inactive: every other
+//! state), and the overload mark of their upper
 //! threshold. `lb` moves them as connections start, change state and are forgotten; lbd
 //! takes off what it expires and corrects what races left behind.
 
 use core::intrinsics::{AtomicOrdering, atomic_xadd};
 
-use lb_common::CONN_S_ESTABLISHED;
+use lb_common::conn_active;
 
 use crate::maps::{REAL_CONNS, REAL_LIMITS};
 
-/// Adds `n` to the real server's active (established TCP) or inactive (any other state)
-/// count, atomically: lbd and other CPUs update the same counters.
+/// Adds `n` to the real server's active or inactive count (by `state`), atomically: lbd and other CPUs update the same counters.
 #[inline(always)]
 pub fn add(real: u32, state: u8, n: i64) {
     if let Some(rc) = REAL_CONNS.get_ptr_mut(real) {
         // SAFETY: an array element, 8-aligned; only ever accessed atomically.
         let slot = unsafe {
-            if state == CONN_S_ESTABLISHED {
+            if conn_active(state) {
                 core::ptr::addr_of_mut!((*rc).active)
             } else {
                 core::ptr::addr_of_mut!((*rc).inactive)
@@ -33,7 +33,7 @@ pub fn add(real: u32, state: u8, n: i64) {
 /// it changes class (active / inactive).
 #[inline(always)]
 pub fn moved(real: u32, from: u8, to: u8) {
-    if (from == CONN_S_ESTABLISHED) != (to == CONN_S_ESTABLISHED) {
+    if conn_active(from) != conn_active(to) {
         add(real, from, -1);
         add(real, to, 1);
     }

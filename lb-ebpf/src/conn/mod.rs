@@ -1,7 +1,8 @@
 //! Stage `conn`: the connection table, as IPVS's connections. A known flow keeps its real
-//! server and follows its TCP state as far as the director sees it (the client's packets);
-//! a new one is scheduled and recorded; the real servers' active / inactive counts follow the
-//! entries, as IPVS keeps them.
+//! server and follows IPVS's TCP states (`lb_common::proto_tcp`) by the packets the director
+//! sees: the client's, and for `nat` the real server's replies too; a new one is scheduled
+//! and recorded; the real servers' active / inactive counts follow the entries, as IPVS keeps
+//! them.
 //!
 //! Admission, so that new-flow pressure never takes a confirmed connection's place: a flow's
 //! first packet is recorded in the unconfirmed table (`unconfirmed.rs`, a slot array a flood
@@ -16,17 +17,19 @@ pub mod table;
 mod unconfirmed;
 
 use lb_common::{
-    CFG_F_CONN_REUSE, CFG_F_NO_CONN_TABLE, CFG_F_SLOPPY_TCP, CONN_F_ONE_PACKET, CONN_F_REPLY,
-    CONN_F_SYNCED, CONN_S_CLOSING, CONN_S_ESTABLISHED, CONN_S_SYN, CONN_S_UDP, CONN_TOUCH, Conn,
+    CFG_F_CONN_REUSE, CFG_F_CONN_REUSE_FIN_WAIT, CFG_F_NO_CONN_TABLE, CFG_F_SLOPPY_TCP,
+    CONN_F_NOOUTPUT, CONN_F_ONE_PACKET, CONN_F_REPLY, CONN_F_SYNCED, CONN_F_WATCH_ACK,
+    CONN_S_CLOSE, CONN_S_FIN_WAIT, CONN_S_NONE, CONN_S_TIME_WAIT, CONN_S_UDP, CONN_TOUCH, Conn,
     FWD_NAT, FlowKey, GlobalConfig, PROTO_TCP, RealServer, SCHED_DH, SCHED_MH, SCHED_SH,
-    SVC_F_ONE_PACKET, Service, reason,
+    SVC_F_ONE_PACKET, Service, TCP_DIR_INPUT, TCP_DIR_INPUT_ONLY, TCP_DIR_OUTPUT, reason,
+    reply_ack_moves, tcp_next_state,
 };
 
 use crate::{
     count::count,
     headers::{TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN},
     lookup::real_server,
-    maps::scratch,
+    maps::{REALS, scratch},
     parse::Packet,
     persist, sched,
     verdict::Verdict,
@@ -44,8 +47,9 @@ pub enum Known {
 
 /// Stage `conn`, first half: the packet's flow in the connection table, then in the
 /// unconfirmed table. A confirmed connection follows its state; an unconfirmed one is
-/// confirmed by its client's second packet. A SYN of a connection in a closing state ends it
-/// (IPVS's `conn_reuse_mode`): the flow is new again.
+/// confirmed by its client's second packet; a `nat` reply moves its connection's state by
+/// IPVS's output table. A SYN of a connection in TIME_WAIT or CLOSE ends it (IPVS's
+/// `conn_reuse_mode`): the flow is new again.
 #[inline(always)]
 pub fn find(pkt: &Packet, cfg: &GlobalConfig, now: u32) -> Known {
     if cfg.flags & CFG_F_NO_CONN_TABLE != 0 {
@@ -56,8 +60,9 @@ pub fn find(pkt: &Packet, cfg: &GlobalConfig, now: u32) -> Known {
         // packets of one flow at once (RSS keeps a flow on one queue), and if they do a state
         // change may be counted twice, which lbd's reconciliation corrects.
         let c = unsafe { &mut *c };
-        let (real, state) = (c.real, c.state);
-        if c.flags & CONN_F_REPLY != 0 {
+        let (real, state, flags) = (c.real, c.state, c.flags);
+        if flags & CONN_F_REPLY != 0 {
+            replied(pkt, real, now, Some(c));
             return Known::Reply(real);
         }
         if c.flags & CONN_F_SYNCED != 0 {
@@ -68,7 +73,7 @@ pub fn find(pkt: &Packet, cfg: &GlobalConfig, now: u32) -> Known {
             c.flags &= !CONN_F_SYNCED;
             counts::add(real, state, 1);
         }
-        if reuses(pkt, state, cfg) {
+        if reuses(pkt, state, flags, cfg) {
             // Read before the removal: the element may be reused at once.
             if table::remove(&pkt.flow) {
                 counts::add(real, state, -1);
@@ -86,9 +91,12 @@ pub fn find(pkt: &Packet, cfg: &GlobalConfig, now: u32) -> Known {
     // SAFETY: a slot `find` returned (sealed, this flow's); copied out before any change.
     let (real, state, flags) = unsafe { ((*s).real, (*s).state, (*s).flags) };
     if flags & CONN_F_REPLY != 0 {
+        // The handshake's replies (the slot is confirmed with its connection): every one is
+        // looked at.
+        replied(pkt, real, now, None);
         return Known::Reply(real);
     }
-    if reuses(pkt, state, cfg) {
+    if reuses(pkt, state, flags, cfg) {
         // SAFETY: as above.
         unsafe { unconfirmed::clear(s) };
         counts::add(real, state, -1);
@@ -96,9 +104,9 @@ pub fn find(pkt: &Packet, cfg: &GlobalConfig, now: u32) -> Known {
         return Known::Nothing;
     }
     count(reason::CONN_HIT);
-    let next = next_state(state, pkt);
+    let next = next_state(state, flags, pkt);
     if confirms(pkt) {
-        match table::insert(&pkt.flow, real, next, 0, now) {
+        match table::insert(&pkt.flow, real, next, flags & CONN_F_NOOUTPUT, now) {
             Ok(()) => {
                 // SAFETY: as above.
                 unsafe { unconfirmed::clear(s) };
@@ -107,7 +115,7 @@ pub fn find(pkt: &Packet, cfg: &GlobalConfig, now: u32) -> Known {
                 if let Ok(r) = real_server(real)
                     && r.method == FWD_NAT
                 {
-                    confirm_reply(&pkt.flow, real, &r, now);
+                    confirm_reply(&pkt.flow, real, &r, next, now);
                 }
                 return Known::Flow(real);
             }
@@ -137,14 +145,96 @@ fn confirms(pkt: &Packet) -> bool {
     pkt.flow.proto != PROTO_TCP || pkt.tcp_flags & (TCP_ACK | TCP_SYN) == TCP_ACK
 }
 
-/// IPVS's `conn_reuse_mode`: a SYN (no ACK) of a connection held in a closing state is a new
-/// connection on the same tuple.
+/// IPVS's `conn_reuse_mode` (`is_new_conn_expected`): a SYN (no ACK) of a connection in
+/// TIME_WAIT or CLOSE is a new connection on the same tuple; with the mode's bit 2, so is one
+/// of a `dr` / `tun` connection in FIN_WAIT.
 #[inline(always)]
-fn reuses(pkt: &Packet, state: u8, cfg: &GlobalConfig) -> bool {
+fn reuses(pkt: &Packet, state: u8, flags: u8, cfg: &GlobalConfig) -> bool {
     cfg.flags & CFG_F_CONN_REUSE != 0
-        && state == CONN_S_CLOSING
         && pkt.flow.proto == PROTO_TCP
         && pkt.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN
+        && (state == CONN_S_TIME_WAIT
+            || state == CONN_S_CLOSE
+            || (state == CONN_S_FIN_WAIT
+                && flags & CONN_F_NOOUTPUT != 0
+                && cfg.flags & CFG_F_CONN_REUSE_FIN_WAIT != 0))
+}
+
+/// A `nat` real server's reply (its entry found, for real server `real`; `entry`, the entry
+/// when it is a confirmed one): moves the client's connection by IPVS's output table. A plain
+/// ACK (with data or not) of a confirmed reply entry is looked at only when the entry is marked
+/// [`CONN_F_WATCH_ACK`] (the connection is in a state such a packet moves), so that replies'
+/// common case costs no second lookup.
+#[inline(always)]
+fn replied(pkt: &Packet, real: u32, now: u32, entry: Option<&mut Conn>) {
+    if pkt.flow.proto != PROTO_TCP {
+        return;
+    }
+    // An ACK (with data or not) without SYN, FIN or RST. (A segment without any of the four
+    // moves every state to CLOSE: it is looked at.)
+    let plain = pkt.tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST | TCP_ACK) == TCP_ACK;
+    if plain
+        && entry
+            .as_ref()
+            .is_some_and(|e| e.flags & CONN_F_WATCH_ACK == 0)
+    {
+        return;
+    }
+    let Some(key) = forward_key(&pkt.flow, real) else {
+        return;
+    };
+    if let Some(c) = table::get(key) {
+        // SAFETY: a live element, updated in place as in `find`.
+        let c = unsafe { &mut *c };
+        if c.flags & CONN_F_REPLY == 0 && c.real == real {
+            if c.flags & CONN_F_SYNCED != 0 {
+                // Another director's connection this one now carries (as in `find`).
+                c.flags &= !CONN_F_SYNCED;
+                counts::add(real, c.state, 1);
+            }
+            let next = tcp_next_state(TCP_DIR_OUTPUT, pkt.tcp_flags, c.state);
+            if next != c.state {
+                counts::moved(real, c.state, next);
+                c.state = next;
+                c.last_seen = now;
+            }
+            if let Some(e) = entry {
+                watch(e, next);
+            }
+        }
+        return;
+    }
+    let Some(s) = unconfirmed::find(key) else {
+        return;
+    };
+    // SAFETY: a slot `find` returned (sealed, this flow's); copied out before any change.
+    let (r, state, flags) = unsafe { ((*s).real, (*s).state, (*s).flags) };
+    if flags & CONN_F_REPLY == 0 && r == real {
+        let next = tcp_next_state(TCP_DIR_OUTPUT, pkt.tcp_flags, state);
+        if next != state {
+            // SAFETY: as above.
+            unsafe { unconfirmed::refresh(s, next, now) };
+            counts::moved(real, state, next);
+        }
+        if let Some(e) = entry {
+            watch(e, next);
+        }
+    }
+}
+
+/// The client's flow (client -> VIP) of a `nat` reply from real server `real`, built in this
+/// CPU's scratch slot: the reply reversed, with its real server's VIP and port (a port-0
+/// service's port is the real server's, which is the client's destination port).
+#[inline(always)]
+fn forward_key(reply: &FlowKey, real: u32) -> Option<&'static FlowKey> {
+    let r = REALS.get(real)?;
+    let s = scratch()?;
+    // SAFETY: this CPU's scratch slot, used by nothing else during this run (`reply_key`
+    // shares the slot, and never runs in the same packet as this).
+    let k = unsafe { &mut (*s).reply };
+    let dport = if r.vport != 0 { r.vport } else { reply.sport };
+    k.set(&reply.dst, &r.vaddr, (reply.dport, dport), reply);
+    Some(k)
 }
 
 /// Stage `conn`, second half, for a flow the tables do not know: a real server from
@@ -209,21 +299,25 @@ pub fn track_new(
 }
 
 /// Records a new connection of the client's `pkt` to real server `real` in the unconfirmed
-/// table (with one-packet scheduling, only its reply slot).
+/// table (with one-packet scheduling, only its reply slot). A `dr` / `tun` connection is
+/// marked [`CONN_F_NOOUTPUT`]: its replies never pass.
 #[inline(always)]
 fn record_new(pkt: &Packet, real: u32, one_packet: bool, now: u32) {
+    let Ok(r) = real_server(real) else {
+        return;
+    };
+    let nat = r.method == FWD_NAT;
     if !one_packet {
-        let state = first_state(pkt);
-        unconfirmed::record(&pkt.flow, real, state, 0, now);
+        let flags = if nat { 0 } else { CONN_F_NOOUTPUT };
+        let state = first_state(pkt, flags);
+        unconfirmed::record(&pkt.flow, real, state, flags, now);
         counts::add(real, state, 1);
         counts::note_load(real);
     }
     // A nat connection's replies are rewritten back to the VIP from its first packet on (the
     // real server answers a SYN before the client confirms it): their direction gets a slot
     // too. A one-packet service's, which has no connection, lasts as long as its slot.
-    if let Ok(r) = real_server(real)
-        && r.method == FWD_NAT
-    {
+    if nat {
         let flags = if one_packet {
             CONN_F_REPLY | CONN_F_ONE_PACKET
         } else {
@@ -284,36 +378,71 @@ pub fn track_active(
     let now = lb_common::conn_time(now_ns);
     // SAFETY: this CPU's scratch slot, used by nothing else during this run.
     let k = unsafe { &mut (*s).active };
-    let mut i = 0;
-    while i < 4 {
-        k.src[i] = pkt.flow.dst[i];
-        k.dst[i] = r.vaddr[i];
-        i += 1;
-    }
-    k.sport = pkt.flow.dport;
-    k.dport = pkt.flow.sport;
-    // proto, family and padding as one word (byte stores of zeros may become a memset).
-    // SAFETY: `proto` starts a 4-aligned 4-byte run (proto, family, _pad) of FlowKey.
-    unsafe {
-        core::ptr::write_volatile(
-            core::ptr::addr_of_mut!(k.proto) as *mut u32,
-            pkt.flow.proto as u32 | (pkt.flow.family as u32) << 8,
-        )
-    };
-    unconfirmed::record(k, real, CONN_S_SYN, 0, now);
-    counts::add(real, CONN_S_SYN, 1);
+    k.set(
+        &pkt.flow.dst,
+        &r.vaddr,
+        (pkt.flow.dport, pkt.flow.sport),
+        &pkt.flow,
+    );
+    // The real server's SYN, as IPVS's output table moves a new connection: SYN_SENT.
+    let state = tcp_next_state(TCP_DIR_OUTPUT, pkt.tcp_flags, CONN_S_NONE);
+    unconfirmed::record(k, real, state, 0, now);
+    counts::add(real, state, 1);
     unconfirmed::record(&pkt.flow, real, 0, CONN_F_REPLY, now);
     Ok(())
 }
 
-/// A confirmed `nat` connection's reply entry (real server -> client). Refused only when the
-/// table is full, which is counted; the reply slot then serves while it lives.
+/// Marks a confirmed reply entry [`CONN_F_WATCH_ACK`] while its connection's `state` is one
+/// a plain ACK of the real server's moves, and unmarks it otherwise.
 #[inline(always)]
-fn confirm_reply(flow: &FlowKey, real_id: u32, real: &RealServer, now: u32) {
+fn watch(reply: &mut Conn, state: u8) {
+    let want = if reply_ack_moves(state) {
+        CONN_F_WATCH_ACK
+    } else {
+        0
+    };
+    if reply.flags & CONN_F_WATCH_ACK != want {
+        reply.flags = reply.flags & !CONN_F_WATCH_ACK | want;
+    }
+}
+
+/// A client's packet moved a confirmed `nat` connection (of real server `real`) from `from`
+/// to `to`: its reply entry follows when that changes whether a plain ACK reply is looked at
+/// (rare: a SYN on a connection closing, and the ACK after it).
+#[inline(always)]
+fn rewatch(flow: &FlowKey, real: u32, from: u8, to: u8) {
+    if reply_ack_moves(from) == reply_ack_moves(to) {
+        return;
+    }
+    let Ok(r) = real_server(real) else {
+        return;
+    };
+    let Some(key) = reply_key(flow, r) else {
+        return;
+    };
+    if let Some(e) = table::get(key) {
+        // SAFETY: a live element, updated in place as in `find`.
+        let e = unsafe { &mut *e };
+        if e.flags & CONN_F_REPLY != 0 && e.real == real {
+            watch(e, to);
+        }
+    }
+}
+
+/// A confirmed `nat` connection's reply entry (real server -> client), for a connection in
+/// `state`. Refused only when the table is full, which is counted; the reply slot then
+/// serves while it lives.
+#[inline(always)]
+fn confirm_reply(flow: &FlowKey, real_id: u32, real: &RealServer, state: u8, now: u32) {
     let Some(key) = reply_key(flow, real) else {
         return;
     };
-    match table::insert(key, real_id, 0, CONN_F_REPLY, now) {
+    let watch = if reply_ack_moves(state) {
+        CONN_F_WATCH_ACK
+    } else {
+        0
+    };
+    match table::insert(key, real_id, 0, CONN_F_REPLY | watch, now) {
         Ok(()) => {}
         Err(table::Refused::Full) => count(reason::CONN_TABLE_FULL),
         Err(table::Refused::Failed) => count(reason::CONN_INSERT_FAILED),
@@ -332,65 +461,52 @@ fn reply_key(flow: &FlowKey, real: &RealServer) -> Option<&'static FlowKey> {
     };
     // SAFETY: this CPU's scratch slot, used by nothing else during this run.
     let k = unsafe { &mut (*s).reply };
-    let mut i = 0;
-    while i < 4 {
-        k.src[i] = real.addr[i];
-        k.dst[i] = flow.src[i];
-        i += 1;
-    }
-    k.sport = rport;
-    k.dport = flow.sport;
-    // proto, family and padding as one word (byte stores of zeros may become a memset).
-    // SAFETY: `proto` starts a 4-aligned 4-byte run (proto, family, _pad) of FlowKey.
-    unsafe {
-        core::ptr::write_volatile(
-            core::ptr::addr_of_mut!(k.proto) as *mut u32,
-            flow.proto as u32 | (flow.family as u32) << 8,
-        )
-    };
+    k.set(&real.addr, &flow.src, (rport, flow.sport), flow);
     Some(k)
 }
 
-/// The state of a connection from its first packet. A TCP flow met mid-way (after a director
-/// restart or failover; see [`track_new`] for who schedules it) is taken as established.
+/// The state of a connection (with entry flags `flags`) from its first packet, as IPVS moves
+/// a new connection out of NONE: a SYN is SYN_RECV; a TCP flow met mid-way (after a director
+/// restart or failover; see [`track_new`] for who schedules it) ESTABLISHED by an ACK.
 #[inline(always)]
-fn first_state(pkt: &Packet) -> u8 {
+fn first_state(pkt: &Packet, flags: u8) -> u8 {
     if pkt.flow.proto != PROTO_TCP {
         CONN_S_UDP
-    } else if pkt.tcp_flags & (TCP_FIN | TCP_RST) != 0 {
-        CONN_S_CLOSING
-    } else if pkt.tcp_flags & TCP_SYN != 0 {
-        CONN_S_SYN
     } else {
-        CONN_S_ESTABLISHED
+        next_tcp_state(CONN_S_NONE, flags, pkt.tcp_flags)
     }
 }
 
-/// The state a client's packet takes a connection in `state` to.
+/// The state a client's packet takes a connection in `state` (entry flags `flags`) to.
 #[inline(always)]
-fn next_state(state: u8, pkt: &Packet) -> u8 {
+fn next_state(state: u8, flags: u8, pkt: &Packet) -> u8 {
     if pkt.flow.proto != PROTO_TCP {
         return state;
     }
-    let f = pkt.tcp_flags;
-    if f & (TCP_FIN | TCP_RST) != 0 {
-        CONN_S_CLOSING
-    } else if f & TCP_SYN != 0 && f & TCP_ACK == 0 && state == CONN_S_CLOSING {
-        // A new connection reusing the tuple of one that closed (with conn_reuse_mode 0).
-        CONN_S_SYN
-    } else if f & TCP_ACK != 0 && f & TCP_SYN == 0 && state == CONN_S_SYN {
-        CONN_S_ESTABLISHED
+    next_tcp_state(state, flags, pkt.tcp_flags)
+}
+
+/// IPVS's input table for a client's TCP packet: the input-only one when the connection's
+/// replies do not pass the director.
+#[inline(always)]
+fn next_tcp_state(state: u8, flags: u8, tcp_flags: u8) -> u8 {
+    let dir = if flags & CONN_F_NOOUTPUT != 0 {
+        TCP_DIR_INPUT_ONLY
     } else {
-        state
-    }
+        TCP_DIR_INPUT
+    };
+    tcp_next_state(dir, tcp_flags, state)
 }
 
 /// Moves a confirmed entry's state on (and its counts with it) and refreshes its last-seen
 /// time at most once per `CONN_TOUCH`.
 #[inline(always)]
 fn follow(c: &mut Conn, pkt: &Packet, now: u32) {
-    let next = next_state(c.state, pkt);
+    let next = next_state(c.state, c.flags, pkt);
     if next != c.state {
+        if c.flags & CONN_F_NOOUTPUT == 0 && c.flags & CONN_F_REPLY == 0 {
+            rewatch(&pkt.flow, c.real, c.state, next);
+        }
         counts::moved(c.real, c.state, next);
         c.state = next;
         c.last_seen = now;

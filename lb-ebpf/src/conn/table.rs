@@ -2,8 +2,8 @@
 //! `ConnKey4`, `lb_conns6` by the `FlowKey`): hash maps without LRU, so an entry leaves only
 //! when lbd removes it. `lb` inserts an entry when a flow's second packet confirms it (and a
 //! `nat` connection's reply entry with it), finds it for every later packet, and removes one
-//! only when a SYN ends a closing connection (IPVS's `conn_reuse_mode`). The entries are
-//! counted in `lb_conn_count` as they come and go.
+//! only when a SYN ends a connection in TIME_WAIT or CLOSE (IPVS's `conn_reuse_mode`). The
+//! entries are counted in `lb_conn_count` as they come and go.
 
 use core::intrinsics::{AtomicOrdering, atomic_xadd};
 

@@ -123,21 +123,8 @@ pub fn record(flow: &FlowKey, real: u32, state: u8, flags: u8, now: u32) {
         }
         core::ptr::write_volatile(&mut r.check, 0);
         compiler_fence(Ordering::SeqCst);
-        let f = &mut r.flow;
-        let mut i = 0;
-        while i < 4 {
-            f.src[i] = flow.src[i];
-            f.dst[i] = flow.dst[i];
-            i += 1;
-        }
-        f.sport = flow.sport;
-        f.dport = flow.dport;
-        // proto, family and the padding as one word: byte stores of zero padding may become
-        // a memset call.
-        core::ptr::write_volatile(
-            core::ptr::addr_of_mut!(f.proto) as *mut u32,
-            flow.proto as u32 | (flow.family as u32) << 8,
-        );
+        r.flow
+            .set(&flow.src, &flow.dst, (flow.sport, flow.dport), flow);
         r.real = real;
         r.last_seen = now;
         core::ptr::write_volatile(

@@ -6,7 +6,7 @@ use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
 };
 
-use lb_common::{CONN_S_CLOSING, CONN_S_ESTABLISHED, CONN_S_SYN, CONN_S_UDP};
+use lb_common::{CONN_S_ESTABLISHED, CONN_S_FIN_WAIT, CONN_S_UDP, TCP_TIMEOUTS_S};
 use serde::{Deserialize, Serialize};
 
 use super::{Config, Errors, Form, MAX_CONN_REUSE_MODE, MAX_EXPIRATION_S, MAX_INTERFACES};
@@ -95,18 +95,19 @@ pub const RESTART_ONLY: &[&str] = &[
     "sync",
 ];
 
-/// IPVS's SYN_RECV timeout: a handshake the client never completes.
-pub const SYN_TIMEOUT_S: u32 = 60;
-
 impl Timeouts {
-    /// The idle timeout of a connection in `state` (`CONN_S_*`), in nanoseconds.
+    /// The idle timeout of a connection in `state` (`CONN_S_*`), in nanoseconds: as ipvsadm's
+    /// `--set tcp tcpfin udp` sets IPVS's, ESTABLISHED's, FIN_WAIT's and UDP's from the
+    /// config; every other TCP state's is IPVS's default (`lb_common::TCP_TIMEOUTS_S`).
     pub fn for_state(&self, state: u8) -> u64 {
         let s = match state {
             CONN_S_ESTABLISHED => self.tcp,
-            CONN_S_CLOSING => self.tcpfin,
+            CONN_S_FIN_WAIT => self.tcpfin,
             CONN_S_UDP => self.udp,
-            CONN_S_SYN => SYN_TIMEOUT_S,
-            _ => self.tcpfin,
+            _ => TCP_TIMEOUTS_S
+                .get(state as usize)
+                .copied()
+                .unwrap_or(self.tcpfin),
         };
         s as u64 * 1_000_000_000
     }

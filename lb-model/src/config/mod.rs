@@ -165,9 +165,10 @@ pub struct Config<F: Form = Checked> {
     /// others drop it.
     #[serde(default, skip_serializing_if = "is_false")]
     pub sloppy_tcp: bool,
-    /// IPVS's `conn_reuse_mode`: non-zero, a SYN of a connection lb holds in a closing state
-    /// ends it and starts a new connection, scheduled and counted anew; 0, the SYN goes on to
-    /// the old connection's real server. Default 1 (IPVS's).
+    /// IPVS's `conn_reuse_mode`: non-zero, a SYN of a connection in TIME_WAIT or CLOSE ends
+    /// it and starts a new connection, scheduled and counted anew (with bit 2, value 2, also
+    /// a `dr` / `tun` connection in FIN_WAIT, the last state the director sees of those); 0,
+    /// the SYN goes on to the old connection's real server. Default 1 (IPVS's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conn_reuse_mode: Option<u32>,
     /// Flood mode: above this many new connections per second on one CPU, new connections of

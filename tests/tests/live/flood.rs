@@ -241,10 +241,14 @@ fn flood_leaves_the_long_flow_alone(case: Case) {
         cfg = cfg.flood_rate(r);
     }
     t.start_lbd(&cfg);
+    // The long flow's state, and the active connections at least: TCP's established flow
+    // (the flood's SYN_RECV slots count as active too, as IPVS counts the handshake); UDP's
+    // are all inactive.
     let (proto, state, active) = match case.proto {
         Protocol::Tcp => (IPPROTO_TCP, "ESTABLISHED", 1),
         _ => (IPPROTO_UDP, "UDP", 0),
     };
+    let active_ok = |a: u64| if active == 0 { a == 0 } else { a >= active };
 
     // The long flow, confirmed into the table by its second packet from the client (TCP:
     // the handshake's ACK; UDP: the second datagram).
@@ -307,7 +311,7 @@ fn flood_leaves_the_long_flow_alone(case: Case) {
             let (a, i) = counts(&t);
             let (listed, mine) = entries(&t);
             during.push((t0.elapsed(), a, i, listed));
-            assert_eq!(a, active, "active connections during the flood");
+            assert!(active_ok(a), "{a} active connections during the flood");
             assert!(
                 a + i <= capacity,
                 "during the flood: {a} active + {i} inactive, the tables hold {capacity}"
@@ -389,7 +393,7 @@ fn flood_leaves_the_long_flow_alone(case: Case) {
     loop {
         let (a, i) = counts(&t);
         let (n, _) = entries(&t);
-        if a + i == n as u64 && a == active {
+        if a + i == n as u64 && active_ok(a) {
             eprintln!("counts = entries ({n}) after {:?}", t1.elapsed());
             break;
         }

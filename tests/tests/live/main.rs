@@ -26,5 +26,6 @@ mod packaging;
 mod port_zero;
 mod restart;
 mod reuse;
+mod states;
 mod trace;
 mod two_armed;

@@ -8,8 +8,8 @@
 use std::net::Ipv4Addr;
 
 use lb_common::{
-    CONN_F_REPLY, CONN_F_UNCONFIRMED, CONN_S_ESTABLISHED, CONN_S_SYN, NEW_CONN_SLOTS, REASON_NAMES,
-    RealConns,
+    CONN_F_REPLY, CONN_F_UNCONFIRMED, CONN_S_ESTABLISHED, CONN_S_SYN_RECV, NEW_CONN_SLOTS,
+    REASON_NAMES, RealConns,
 };
 use lb_tests::{
     config::{ConfigBuilder, Protocol, config, real, service_key, tcp_service},
@@ -115,14 +115,15 @@ fn the_second_packet_confirms_a_flow_and_a_flood_of_first_packets_cannot_evict_i
     assert_eq!(counter(&d, "tx"), n as u64, "{d:?}");
     assert_eq!(counter(&d, "conn_hit"), 0, "{d:?}");
     // Every flow the slots no longer hold was counted as evicted, and the counts are what the
-    // tables hold: the confirmed connection, and one inactive connection per slot in use.
+    // tables hold: the confirmed connection, and one active connection (SYN_RECV, which
+    // IPVS counts as active) per slot in use.
     let held = unconfirmed(&h);
     assert!(
         held > NEW_CONN_SLOTS as usize * 9 / 10,
         "{held} slots in use"
     );
     assert_eq!(counter(&d, "conn_new_evicted"), n as u64 - held as u64);
-    assert_eq!(counts(&h, &ids), (1, held as i64));
+    assert_eq!(counts(&h, &ids), (1 + held as i64, 0));
     assert_eq!(
         h.dp.conn_entries(),
         (1, 0),
@@ -208,7 +209,7 @@ fn flood_mode_forwards_hash_scheduled_new_flows_by_the_hash_and_records_nothing(
             flooded += 1;
             assert!(h.dp.conn(&flow).is_none(), "recorded nowhere");
         } else {
-            assert_eq!(h.dp.conn(&flow).map(|c| c.state), Some(CONN_S_SYN));
+            assert_eq!(h.dp.conn(&flow).map(|c| c.state), Some(CONN_S_SYN_RECV));
         }
     }
     // Twenty SYNs within microseconds of each other: all but the first of each window.
@@ -220,7 +221,7 @@ fn flood_mode_forwards_hash_scheduled_new_flows_by_the_hash_and_records_nothing(
     let d = reason_delta(&before, &h.reasons());
     assert_eq!(counter(&d, "conn_flood"), 0, "{d:?}");
     let flow = flow_key(REMOTE_CLIENT, VIP, 51000, 83, IPPROTO_TCP);
-    assert_eq!(h.dp.conn(&flow).map(|c| c.state), Some(CONN_S_SYN));
+    assert_eq!(h.dp.conn(&flow).map(|c| c.state), Some(CONN_S_SYN_RECV));
     // Two windows later this CPU is out of flood mode.
     std::thread::sleep(std::time::Duration::from_millis(300));
     let ip = tcp_ip(REMOTE_CLIENT, VIP, 52000, 80, TCP_SYN, b"");

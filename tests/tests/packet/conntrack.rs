@@ -1,7 +1,9 @@
 //! Connection states, the real servers' active / inactive counts, and lbd's expiry: the XDP
 //! program's half through `BPF_PROG_TEST_RUN`, lbd's half through the same code lbd runs.
 
-use lb_common::{CONN_S_CLOSING, CONN_S_ESTABLISHED, CONN_S_SYN, CONN_S_UDP, RealConns};
+use lb_common::{
+    CONN_S_CLOSE, CONN_S_ESTABLISHED, CONN_S_FIN_WAIT, CONN_S_SYN_RECV, CONN_S_UDP, RealConns,
+};
 use lb_daemon::{dataplane::monotonic_ns, expiry::Conntrack};
 use lb_model::config::Timeouts;
 use lb_tests::{
@@ -52,8 +54,9 @@ fn tcp_states_move_the_real_servers_counts_as_ipvs_counts_them() {
     require_root!();
     let mut h = director();
     let id = real_id(&h, Protocol::Tcp, 80);
+    // tun: IPVS's input-only table. Active: ESTABLISHED and the handshake's states.
     for (flags, state, want, what) in [
-        (TCP_SYN, CONN_S_SYN, (0, 1), "SYN: inactive"),
+        (TCP_SYN, CONN_S_SYN_RECV, (1, 0), "SYN: SYN_RECV, active"),
         (TCP_ACK, CONN_S_ESTABLISHED, (1, 0), "ACK after SYN: active"),
         (
             TCP_PSH | TCP_ACK,
@@ -63,12 +66,24 @@ fn tcp_states_move_the_real_servers_counts_as_ipvs_counts_them() {
         ),
         (
             TCP_FIN | TCP_ACK,
-            CONN_S_CLOSING,
+            CONN_S_FIN_WAIT,
             (0, 1),
-            "FIN: inactive again",
+            "FIN: FIN_WAIT, inactive",
         ),
-        (TCP_SYN, CONN_S_SYN, (0, 1), "a new SYN on the same 5-tuple"),
-        (TCP_RST, CONN_S_CLOSING, (0, 1), "RST"),
+        (
+            TCP_SYN,
+            CONN_S_SYN_RECV,
+            (1, 0),
+            "a SYN in FIN_WAIT (conn_reuse_mode 1 ends only TIME_WAIT and CLOSE): SYN_RECV",
+        ),
+        (
+            TCP_RST,
+            CONN_S_SYN_RECV,
+            (1, 0),
+            "a RST in SYN_RECV changes nothing",
+        ),
+        (TCP_ACK, CONN_S_ESTABLISHED, (1, 0), "ACK"),
+        (TCP_RST, CONN_S_CLOSE, (0, 1), "RST: CLOSE"),
     ] {
         assert_eq!(
             h.run("lb", &segment(&h, 40000, 80, flags)).action,
@@ -106,7 +121,10 @@ fn lbd_expires_idle_connections_by_state_and_takes_back_their_counts() {
     h.run("lb", &segment(&h, 40002, 80, TCP_SYN)); // SYN: 60 s
     h.run("lb", &segment(&h, 40003, 80, TCP_SYN));
     h.run("lb", &segment(&h, 40003, 80, TCP_ACK)); // established: tcp timeout
-    assert_eq!(counts(&h, id), (1, 1));
+    h.run("lb", &segment(&h, 40013, 80, TCP_SYN));
+    h.run("lb", &segment(&h, 40013, 80, TCP_ACK));
+    h.run("lb", &segment(&h, 40013, 80, TCP_RST)); // reset: CLOSE, 10 s
+    assert_eq!(counts(&h, id), (2, 1));
     let mut ct = Conntrack::new(Timeouts {
         tcp: 900,
         tcpfin: 120,
@@ -115,7 +133,11 @@ fn lbd_expires_idle_connections_by_state_and_takes_back_their_counts() {
     let reals = h.state.all_real_ids();
     let now = monotonic_ns();
     let r = ct.pass(&mut h.dp, now, &reals).unwrap();
-    assert_eq!((r.expired, r.entries), (0, 2), "nothing idle yet: {r:?}");
+    assert_eq!((r.expired, r.entries), (0, 3), "nothing idle yet: {r:?}");
+    // 11 s later the reset one is gone, no longer counted.
+    let r = ct.pass(&mut h.dp, now + 11_000_000_000, &reals).unwrap();
+    assert_eq!((r.expired, r.entries), (1, 2), "{r:?}");
+    assert_eq!(counts(&h, id), (2, 0));
     // 61 s later the half-open one is gone; the established one stays.
     let r = ct.pass(&mut h.dp, now + 61_000_000_000, &reals).unwrap();
     assert_eq!((r.expired, r.entries), (1, 1), "{r:?}");
@@ -146,7 +168,7 @@ fn a_pass_keeps_connections_stamped_after_it_read_the_clock() {
     h.run("lb", &segment(&h, 40011, 80, TCP_SYN));
     h.run("lb", &segment(&h, 40011, 80, TCP_ACK)); // confirmed, established
     h.run("lb", &segment(&h, 40012, 81, TCP_SYN)); // nat: a slot each way
-    assert_eq!(counts(&h, id), (1, 1));
+    assert_eq!(counts(&h, id), (2, 0));
     let r = ct.pass(&mut h.dp, before, &reals).unwrap();
     assert_eq!(
         (r.expired, r.replies_removed, r.entries),
@@ -154,7 +176,7 @@ fn a_pass_keeps_connections_stamped_after_it_read_the_clock() {
         "nothing is idle: {r:?}"
     );
     assert_eq!(h.dp.connections().len(), 4, "{:?}", h.dp.connections());
-    assert_eq!(counts(&h, id), (1, 1));
+    assert_eq!(counts(&h, id), (2, 0));
 }
 
 #[test]

@@ -28,5 +28,6 @@ mod real_ids;
 mod reuse;
 mod sched_limits;
 mod schedulers;
+mod states;
 mod synced;
 mod tun_source;

@@ -4,7 +4,7 @@
 //! it, so it is dropped (`drop_tcp_mid_flow`) unless `sloppy_tcp` asks for it to be scheduled.
 //! A RST is never scheduled (IPVS's rule): the hash schedulers pass it on, recorded nowhere.
 
-use lb_common::{CONN_S_CLOSING, CONN_S_ESTABLISHED};
+use lb_common::{CONN_S_CLOSE, CONN_S_ESTABLISHED};
 use lb_tests::{
     config::{ConfigBuilder, Protocol, config, real, service_key, tcp_service},
     consts::{REALS, REMOTE_CLIENT, VIP},
@@ -70,7 +70,11 @@ fn hash_schedulers_take_a_flow_met_mid_way_the_others_drop_it() {
         Some(CONN_S_ESTABLISHED),
         "recorded as established"
     );
-    assert_eq!(state(41001), Some(CONN_S_CLOSING), "recorded as closing");
+    assert_eq!(
+        state(41001),
+        Some(CONN_S_CLOSE),
+        "recorded as IPVS moves a FIN out of NONE: CLOSE"
+    );
     assert_eq!(state(41002), None, "a RST is recorded nowhere");
     let mut fixtures = Vec::new();
     for port in [83, 85] {

@@ -1,7 +1,10 @@
-//! A client's tuple reused, as IPVS's `conn_reuse_mode` treats it: a SYN of a connection lb
-//! holds in a closing state ends that connection and starts a new one, scheduled and counted
-//! anew, in every forwarding method and whether the old connection was confirmed or not; with
-//! `conn_reuse_mode` 0 the SYN goes on to the old connection's real server, uncounted.
+//! A client's tuple reused, as IPVS's `conn_reuse_mode` treats it (`is_new_conn_expected`):
+//! a SYN of a connection in TIME_WAIT or CLOSE ends that connection and starts a new one,
+//! scheduled and counted anew, in every forwarding method and whether the old connection was
+//! confirmed or not; with bit 2 (mode 2) also one of a `dr` / `tun` connection in FIN_WAIT,
+//! the last state the director sees of those. Any other state (FIN_WAIT with mode 1,
+//! CLOSE_WAIT, SYN_RECV after a RST of the handshake), and every state with mode 0: the SYN
+//! goes on to the old connection's real server, uncounted.
 
 use std::net::Ipv4Addr;
 
@@ -9,62 +12,32 @@ use lb_common::{CONN_F_REPLY, CONN_F_UNCONFIRMED};
 use lb_daemon::{dataplane::monotonic_ns, expiry::Conntrack};
 use lb_model::config::Timeouts;
 use lb_tests::{
-    config::{ConfigBuilder, Protocol, config, real, service_key, tcp_service},
-    consts::{REALS, REMOTE_CLIENT, VIP, XDP_TX, real_mac},
-    expect::{direct, ipip, routed4},
-    packet::{IPPROTO_TCP, Ipv4, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, tcp, tcp_ip},
+    config::{ConfigBuilder, Protocol, service_key},
+    consts::{LOCAL_CLIENT, NAT_PORT, REALS, VIP, XDP_TX},
+    packet::{TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, tcp_ip},
     require_root,
     testrun::{Harness, reason_delta},
 };
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Method {
-    Tun,
-    Dr,
-    Nat,
-}
+use super::states::{METHODS, Method, forwarded};
 
-const METHODS: [(Method, u16); 3] = [(Method::Tun, 80), (Method::Dr, 81), (Method::Nat, 82)];
-const NAT_PORT: u16 = 8080;
 const SPORT: u16 = 40000;
+const CLIENT: Ipv4Addr = LOCAL_CLIENT;
 
-/// rr over REALS[0] and REALS[1], once per forwarding method (tcp VIP:80 tun, :81 dr, :82
-/// nat), with `conn_reuse_mode` `mode`.
+/// rr over REALS[0] and REALS[1], once per forwarding method, with `conn_reuse_mode` `mode`.
 fn services(mode: u32) -> ConfigBuilder {
-    let reals = |m: Method| {
-        REALS[..2].iter().map(move |r| match m {
-            Method::Tun => real(*r).tun(),
-            Method::Dr => real(*r).dr(),
-            Method::Nat => real(*r).port(NAT_PORT).nat(),
-        })
-    };
-    let mut c = config().conn_reuse_mode(mode);
-    for (m, port) in METHODS {
-        c = c.service(tcp_service(VIP, port).scheduler("rr").reals(reals(m)));
-    }
-    c
+    super::states::services(mode, &REALS[..2])
 }
 
-/// What `lb` sends for the client's segment with `flags` to `port` when its real server is
-/// `to`.
-fn sent(h: &Harness, m: Method, port: u16, flags: u8, to: Ipv4Addr) -> Vec<u8> {
-    let ip = tcp_ip(REMOTE_CLIENT, VIP, SPORT, port, flags, b"");
-    let me = h.if_mac;
-    match m {
-        Method::Tun => ipip(me, &ip, to),
-        Method::Dr => direct(&h.from_client(&ip), me, to),
-        Method::Nat => routed4(
-            &Ipv4::new(REMOTE_CLIENT, to, IPPROTO_TCP),
-            real_mac(to),
-            me,
-            &tcp(REMOTE_CLIENT, to, SPORT, NAT_PORT, flags, b""),
-        ),
-    }
+fn harness(mode: u32) -> Harness {
+    let mut neighbours = REALS[..2].to_vec();
+    neighbours.push(CLIENT);
+    Harness::new(&services(mode), &neighbours)
 }
 
 /// Sends the client's segment; returns the real server it went to and the counters' change.
 fn send(h: &mut Harness, m: Method, port: u16, flags: u8) -> (Ipv4Addr, Vec<(&'static str, u64)>) {
-    let frame = h.from_client(&tcp_ip(REMOTE_CLIENT, VIP, SPORT, port, flags, b""));
+    let frame = h.from_client(&tcp_ip(CLIENT, VIP, SPORT, port, flags, b""));
     let before = h.reasons();
     let out = h.run("lb", &frame);
     let d = reason_delta(&before, &h.reasons());
@@ -72,9 +45,18 @@ fn send(h: &mut Harness, m: Method, port: u16, flags: u8) -> (Ipv4Addr, Vec<(&'s
     let to = REALS[..2]
         .iter()
         .copied()
-        .find(|r| out.data == sent(h, m, port, flags, *r))
+        .find(|r| out.data == forwarded(h, m, CLIENT, (SPORT, port), flags, *r))
         .unwrap_or_else(|| panic!("{m:?} flags {flags:#x}: not sent to a real server as expected"));
     (to, d)
+}
+
+/// The `nat` real server `from`'s segment back to the client (rewritten to the VIP's).
+fn reply(h: &mut Harness, from: Ipv4Addr, flags: u8) {
+    let frame = h.from_neighbour(from, &tcp_ip(from, CLIENT, NAT_PORT, SPORT, flags, b""));
+    let before = h.reasons();
+    let out = h.run("lb", &frame);
+    let d = reason_delta(&before, &h.reasons());
+    assert_eq!((out.action, d), (XDP_TX, vec![("nat_reply", 1)]));
 }
 
 fn conns(h: &Harness, port: u16) -> u64 {
@@ -82,26 +64,79 @@ fn conns(h: &Harness, port: u16) -> u64 {
     h.service_stats(h.service_id(&key)).conns
 }
 
-/// The ways a connection gets to a closing state: confirmed then FIN, confirmed then RST,
-/// and a RST before it was ever confirmed.
-const CLOSINGS: [(&str, &[u8]); 3] = [
-    ("FIN after the handshake", &[TCP_ACK, TCP_FIN | TCP_ACK]),
-    ("RST after the handshake", &[TCP_ACK, TCP_RST]),
-    ("RST of an unconfirmed connection", &[TCP_RST]),
-];
+/// A step of a connection's life after its SYN: a segment of the client's, or (`nat`) of its
+/// real server's.
+#[derive(Clone, Copy)]
+enum Step {
+    Client(u8),
+    Server(u8),
+}
+use Step::{Client, Server};
+
+/// Runs `steps` after the SYN that went to `first`.
+fn run(h: &mut Harness, m: Method, port: u16, first: Ipv4Addr, steps: &[Step], what: &str) {
+    for s in steps {
+        match *s {
+            Client(f) => assert_eq!(send(h, m, port, f).0, first, "{m:?} {what}"),
+            Server(f) => reply(h, first, f),
+        }
+    }
+}
+
+/// How connections get to TIME_WAIT or CLOSE, per method (with the conn_reuse_mode that
+/// reuses them): a RST after the handshake (CLOSE, every method); `nat`, both sides' FINs
+/// (TIME_WAIT: the real server closes first, then the client); `dr` / `tun`, the client's
+/// FIN (FIN_WAIT), reused with mode 2.
+fn closings(m: Method) -> Vec<(&'static str, u32, Vec<Step>)> {
+    let mut v = vec![
+        (
+            "RST after the handshake",
+            1,
+            vec![Client(TCP_ACK), Client(TCP_RST)],
+        ),
+        (
+            "RST|ACK after data",
+            1,
+            vec![Client(TCP_ACK), Client(TCP_ACK), Client(TCP_RST | TCP_ACK)],
+        ),
+    ];
+    if m == Method::Nat {
+        v.push((
+            "FIN from the real server, then the client",
+            1,
+            vec![
+                Client(TCP_ACK),
+                Server(TCP_FIN | TCP_ACK),
+                Client(TCP_ACK),
+                Client(TCP_FIN | TCP_ACK),
+                Server(TCP_ACK),
+            ],
+        ));
+        v.push((
+            "RST from the real server",
+            1,
+            vec![Client(TCP_ACK), Server(TCP_RST)],
+        ));
+    } else {
+        v.push((
+            "FIN from the client, with mode 2",
+            2,
+            vec![Client(TCP_ACK), Client(TCP_FIN | TCP_ACK), Client(TCP_ACK)],
+        ));
+    }
+    v
+}
 
 #[test]
-fn a_syn_on_a_closing_connection_starts_a_new_one_in_every_forwarding_method() {
+fn a_syn_in_time_wait_or_close_starts_a_new_connection_in_every_forwarding_method() {
     require_root!();
     for (m, port) in METHODS {
-        for (what, after_syn) in CLOSINGS {
+        for (what, mode, steps) in closings(m) {
             lb_tests::pin_to_cpu0();
-            let mut h = Harness::new(&services(1), &REALS);
+            let mut h = harness(mode);
             let (first, d) = send(&mut h, m, port, TCP_SYN);
             assert_eq!(d, [("tx", 1), ("conn_new", 1)], "{m:?} {what}");
-            for f in after_syn {
-                assert_eq!(send(&mut h, m, port, *f).0, first, "{m:?} {what}");
-            }
+            run(&mut h, m, port, first, &steps, what);
             assert_eq!(conns(&h, port), 1);
             // The tuple again, in a SYN: a new connection, scheduled anew (rr: the other
             // real server) and counted.
@@ -121,15 +156,50 @@ fn a_syn_on_a_closing_connection_starts_a_new_one_in_every_forwarding_method() {
     }
 }
 
+/// States a SYN does not end with `conn_reuse_mode` 1: the SYN goes on to the old real
+/// server, uncounted.
+fn kept(m: Method) -> Vec<(&'static str, Vec<Step>)> {
+    let mut v = vec![("RST of the handshake (SYN_RECV)", vec![Client(TCP_RST)])];
+    if m == Method::Nat {
+        v.push((
+            "the client's FIN alone (CLOSE_WAIT)",
+            vec![Client(TCP_ACK), Client(TCP_FIN | TCP_ACK)],
+        ));
+    } else {
+        v.push((
+            "the client's FIN (FIN_WAIT, mode 1)",
+            vec![Client(TCP_ACK), Client(TCP_FIN | TCP_ACK), Client(TCP_ACK)],
+        ));
+    }
+    v
+}
+
+#[test]
+fn a_syn_in_another_state_goes_on_to_the_old_real_server() {
+    require_root!();
+    for (m, port) in METHODS {
+        for (what, steps) in kept(m) {
+            lb_tests::pin_to_cpu0();
+            let mut h = harness(1);
+            let (first, _) = send(&mut h, m, port, TCP_SYN);
+            run(&mut h, m, port, first, &steps, what);
+            let (again, d) = send(&mut h, m, port, TCP_SYN);
+            assert_eq!(again, first, "{m:?} {what}");
+            assert_eq!(d, [("tx", 1), ("conn_hit", 1)], "{m:?} {what}");
+            assert_eq!(conns(&h, port), 1, "{m:?} {what}: not a new connection");
+        }
+    }
+}
+
 #[test]
 fn with_conn_reuse_mode_0_the_syn_goes_on_to_the_old_real_server() {
     require_root!();
     for (m, port) in METHODS {
         lb_tests::pin_to_cpu0();
-        let mut h = Harness::new(&services(0), &REALS);
+        let mut h = harness(0);
         let (first, _) = send(&mut h, m, port, TCP_SYN);
         send(&mut h, m, port, TCP_ACK);
-        send(&mut h, m, port, TCP_FIN | TCP_ACK);
+        send(&mut h, m, port, TCP_RST);
         let (again, d) = send(&mut h, m, port, TCP_SYN);
         assert_eq!(again, first, "{m:?}");
         assert_eq!(d, [("tx", 1), ("conn_hit", 1)], "{m:?}");
@@ -141,7 +211,7 @@ fn with_conn_reuse_mode_0_the_syn_goes_on_to_the_old_real_server() {
 fn a_syn_retransmitted_or_on_an_established_connection_is_no_new_connection() {
     require_root!();
     lb_tests::pin_to_cpu0();
-    let mut h = Harness::new(&services(1), &REALS);
+    let mut h = harness(1);
     let (first, _) = send(&mut h, Method::Tun, 80, TCP_SYN);
     let (again, d) = send(&mut h, Method::Tun, 80, TCP_SYN);
     assert_eq!((again, d), (first, vec![("tx", 1), ("conn_hit", 1)]));
@@ -156,10 +226,10 @@ fn a_nat_tuple_reused_toward_another_real_server_loses_the_old_reply_entry() {
     require_root!();
     lb_tests::pin_to_cpu0();
     let (m, port) = METHODS[2];
-    let mut h = Harness::new(&services(1), &REALS);
+    let mut h = harness(1);
     let (first, _) = send(&mut h, m, port, TCP_SYN);
     send(&mut h, m, port, TCP_ACK);
-    send(&mut h, m, port, TCP_FIN | TCP_ACK);
+    send(&mut h, m, port, TCP_RST);
     let (second, _) = send(&mut h, m, port, TCP_SYN);
     assert_ne!(
         second, first,

@@ -345,9 +345,10 @@ fn thresholds_stop_new_connections_at_the_upper_and_resume_below_the_lower() {
         assert_eq!((c.active + c.inactive) as u64, conns[k], "real {k}");
     }
     // Connections leave (as lbd's expiry takes them out of the counts): A stays overloaded
-    // until below its lower threshold (1), B until below 3/4 of its upper (2 x 3/4).
+    // until below its lower threshold (1), B until below 3/4 of its upper (2 x 3/4). (Each
+    // is a SYN_RECV connection: an active one, as IPVS counts the handshake.)
     let leave = |h: &mut Harness, k: usize| {
-        h.dp.add_real_conns(ids[k], 0, -1).unwrap();
+        h.dp.add_real_conns(ids[k], -1, 0).unwrap();
         refresh_overload(&mut h.dp, &ids).unwrap()
     };
     assert_eq!(leave(&mut h, 0), 0, "A at 2");

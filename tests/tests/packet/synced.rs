@@ -4,7 +4,9 @@
 //! in no count of this director until this director forwards a packet of it, and from that
 //! packet on it is this director's own connection, counted and followed like any other.
 
-use lb_common::{CONN_F_SYNCED, CONN_S_CLOSING, CONN_S_ESTABLISHED, Conn, RealConns, conn_time};
+use lb_common::{
+    CONN_F_NOOUTPUT, CONN_F_SYNCED, CONN_S_ESTABLISHED, CONN_S_FIN_WAIT, Conn, RealConns, conn_time,
+};
 use lb_daemon::dataplane::{SyncedInsert, monotonic_ns};
 use lb_tests::{
     config::{Protocol, config, real, service_key, tcp_service},
@@ -45,7 +47,8 @@ fn a_synced_connection_is_forwarded_to_its_real_server_and_counted_from_its_firs
         real: owner_id,
         last_seen: conn_time(monotonic_ns()),
         state: CONN_S_ESTABLISHED,
-        flags: CONN_F_SYNCED,
+        // As lbd inserts it: a tun connection, whose replies do not pass.
+        flags: CONN_F_SYNCED | CONN_F_NOOUTPUT,
         _pad: [0; 6],
     };
     assert_eq!(h.dp.insert_synced_conn(&flow, &synced), SyncedInsert::New);
@@ -79,7 +82,7 @@ fn a_synced_connection_is_forwarded_to_its_real_server_and_counted_from_its_firs
             .tx(ipip(me, &inner(TCP_FIN | TCP_ACK), owner))
             .counters(&[("tx", 1), ("conn_hit", 1)]),
     ]);
-    assert_eq!(h.dp.conn(&flow).map(|c| c.state), Some(CONN_S_CLOSING));
+    assert_eq!(h.dp.conn(&flow).map(|c| c.state), Some(CONN_S_FIN_WAIT));
     assert_eq!(
         counts(&h),
         (0, 1),
