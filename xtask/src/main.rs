@@ -111,8 +111,10 @@ const APT_PACKAGES: &[&str] = &[
     "util-linux",
     // The high-availability tests: a router and directors announcing VIPs through BIRD 2.
     "bird2",
-    // The benchmark's peer in the veth chain: the kernel's own DNAT (nftables).
+    // The benchmark's peer in the veth chain: the kernel's own DNAT (nftables), and
+    // conntrack to empty its table between rounds.
     "nftables",
+    "conntrack",
     // The FTP tests: a real FTP server (pyftpdlib, run by the system's python3) on the real
     // servers; the client is python3's ftplib.
     "python3-pyftpdlib",

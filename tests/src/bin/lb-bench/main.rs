@@ -366,6 +366,34 @@ fn main() {
         h.dp.program(p).unwrap_or_else(|e| panic!("{e}"));
     }
 
+    let chain_wanted = only.as_deref().is_none_or(|w| {
+        [
+            "chain_floor",
+            "chain_nat_16k_flows",
+            "chain_nat_new_flows",
+            "chain_nftables_16k_flows",
+            "chain_nftables_new_flows",
+        ]
+        .iter()
+        .any(|n| n.contains(w))
+    });
+    // The veth chain first, while the connection table has room: the cases below fill it
+    // (every confirmed flow stays until lbd's expiry, which the bench does not run), and the
+    // chain's established flows must be confirmed.
+    let (veth_chain, chain_failed) = if chain_wanted {
+        assert!(cases.len() < CHAIN_CASE, "the chain's tuple range is taken");
+        let c = chain::Chain::new(&mut h);
+        let (doc, chain_failed) = chain::bench(
+            &mut h,
+            &c,
+            (repeat / 4).max(1000),
+            rounds,
+            (CHAIN_CASE as u32) << CASE_SHIFT,
+        );
+        (doc, chain_failed)
+    } else {
+        (serde_json::Value::Null, Vec::new())
+    };
     println!("lb-bench: {repeat} repeats x {rounds} rounds per case, median ns/packet");
     for round in 0..rounds {
         let mut round_ns = vec![0.0; cases.len()];
@@ -452,7 +480,7 @@ fn main() {
     let base = median(&cases[base_idx].samples);
     report_header("case", "x xdp_tx");
     let mut json = Vec::new();
-    let mut failed = Vec::new();
+    let mut failed = chain_failed;
     for c in &cases {
         if let Some(f) = &c.failure {
             failed.push(format!("{}: {f}", c.name));
@@ -471,32 +499,6 @@ fn main() {
         row.insert("regime".into(), format!("{:?}", c.regime).into());
         json.push(serde_json::Value::Object(row));
     }
-    let chain_wanted = only.as_deref().is_none_or(|w| {
-        [
-            "chain_floor",
-            "chain_nat_16k_flows",
-            "chain_nat_new_flows",
-            "chain_nftables_16k_flows",
-            "chain_nftables_new_flows",
-        ]
-        .iter()
-        .any(|n| n.contains(w))
-    });
-    let veth_chain = if chain_wanted {
-        assert!(cases.len() < CHAIN_CASE, "the chain's tuple range is taken");
-        let c = chain::Chain::new(&mut h);
-        let (doc, chain_failed) = chain::bench(
-            &mut h,
-            &c,
-            (repeat / 4).max(1000),
-            rounds,
-            (CHAIN_CASE as u32) << CASE_SHIFT,
-        );
-        failed.extend(chain_failed);
-        doc
-    } else {
-        serde_json::Value::Null
-    };
     let table = table_memory();
     let walk = conn_walk(&h);
     let programs = program_sizes(&mut h, load_ms);
