@@ -6,7 +6,6 @@
 //! the interface whose MAC is the frame's source (the next hop `lb` chose).
 
 use std::{
-    ffi::CString,
     io,
     os::fd::{AsRawFd, FromRawFd, OwnedFd},
     process::Command,
@@ -50,43 +49,13 @@ fn run(args: &[&str]) -> io::Result<()> {
 
 /// An interface's index in this network namespace.
 pub fn index(name: &str) -> io::Result<u32> {
-    let c = CString::new(name).map_err(io::Error::other)?;
-    // SAFETY: a valid NUL-terminated string.
-    match unsafe { libc::if_nametoindex(c.as_ptr()) } {
-        0 => Err(io::Error::last_os_error()),
-        i => Ok(i),
-    }
+    nix::net::if_::if_nametoindex(name).map_err(io::Error::from)
 }
 
-/// An interface's MAC address (SIOCGIFHWADDR).
+/// An interface's MAC address (the data plane's own reader: its link-layer address).
 pub fn mac(name: &str) -> io::Result<[u8; 6]> {
-    // SAFETY: a plain datagram socket for the ioctl, closed by OwnedFd.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fd was just created and is owned here.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    // SAFETY: ifreq is plain data; all-zero is valid.
-    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (d, s) in req
-        .ifr_name
-        .iter_mut()
-        .zip(name.bytes().take(libc::IFNAMSIZ - 1))
-    {
-        *d = s as libc::c_char;
-    }
-    // SAFETY: SIOCGIFHWADDR fills ifr_hwaddr of the ifreq it is given.
-    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCGIFHWADDR, &mut req) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the union member SIOCGIFHWADDR filled.
-    let data = unsafe { req.ifr_ifru.ifru_hwaddr.sa_data };
-    let mut m = [0u8; 6];
-    for (d, s) in m.iter_mut().zip(data) {
-        *d = s as u8;
-    }
-    Ok(m)
+    crate::dataplane::links::mac(name)
+        .ok_or_else(|| io::Error::other(format!("interface {name} has no MAC address")))
 }
 
 /// A packet socket (AF_PACKET, every protocol) bound to interface `ifindex`.
