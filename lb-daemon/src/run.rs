@@ -518,15 +518,15 @@ fn spawn_sync(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>) {
         let c = ctx.clone();
         let stop = stop.clone();
         std::thread::spawn(move || {
-            let mut buf = vec![0u8; 65536];
+            let mut burst = sync::daemon::Burst::default();
             while !stop.load(Ordering::SeqCst) {
                 let socket = lock(&c).sync.backup.as_ref().map(|b| b.socket.clone());
                 let Some(socket) = socket else {
                     std::thread::sleep(sync::daemon::RECV_WAIT);
                     continue;
                 };
-                let (n, from) = match socket.recv_from(&mut buf) {
-                    Ok(got) => got,
+                match burst.recv(&socket) {
+                    Ok(_) => {}
                     Err(e)
                         if matches!(
                             e.kind(),
@@ -543,11 +543,11 @@ fn spawn_sync(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>) {
                 };
                 let mut d = lock(&c);
                 let Context { dp, plan, sync, .. } = &mut *d;
-                // A daemon stopped (or started again) meanwhile: not its datagram.
+                // A daemon stopped (or started again) meanwhile: not its datagrams.
                 if let Some(b) = sync.backup.as_mut()
                     && Arc::ptr_eq(&b.socket, &socket)
                 {
-                    b.applier.handle(&buf[..n], from.ip(), dp, plan);
+                    b.applier.handle_burst(burst.datagrams(), dp, plan);
                 }
             }
         });

@@ -1,8 +1,9 @@
-//! Reading a whole hash map in a few system calls: `BPF_MAP_LOOKUP_BATCH` (Linux 5.6), which
-//! aya 0.14 does not wrap. A walk key by key costs two system calls per entry (the next key,
-//! then its value); a batch copies up to [`BATCH`] entries per call, so lbd's upkeep (expiry,
-//! listings, sync) reads a table of millions of connections in a fraction of the time it holds
-//! the data plane.
+//! Reading a whole hash map, and writing many of its entries, in a few system calls:
+//! `BPF_MAP_LOOKUP_BATCH` and `BPF_MAP_UPDATE_BATCH` (Linux 5.6), which aya 0.14 does not
+//! wrap. A walk key by key costs two system calls per entry (the next key, then its value); a
+//! batch copies up to [`BATCH`] entries per call, so lbd's upkeep (expiry, listings, sync)
+//! reads a table of millions of connections in a fraction of the time it holds the data plane,
+//! and the sync receiver refreshes thousands of entries in one call.
 
 use std::{
     io,
@@ -94,3 +95,76 @@ pub fn entries<K: Pod, V: Pod>(map: &HashMap<MapData, K, V>) -> Vec<(K, V)> {
         }
     }
 }
+
+/// `enum bpf_cmd`: `BPF_MAP_UPDATE_BATCH` (Linux 5.6).
+const BPF_MAP_UPDATE_BATCH: libc::c_long = 26;
+
+/// Writes `keys[i] -> values[i]` for every `i`, up to [`BATCH`] entries a system call, as
+/// `BPF_ANY` (the kernel's batch update takes no other element flag: `generic_map_update_batch`
+/// refuses `BPF_NOEXIST` and `BPF_EXIST` with EINVAL). The kernel writes in order and stops at
+/// the first element it cannot write: the error comes back with how many were written before it
+/// (`Err((written, error))`), so the caller knows which element failed.
+pub fn update_all<K: Pod, V: Pod>(
+    map: &MapData,
+    keys: &[K],
+    values: &[V],
+) -> Result<(), (usize, io::Error)> {
+    assert_eq!(keys.len(), values.len(), "one value a key");
+    let fd = map.fd().as_fd().as_raw_fd();
+    let mut done = 0;
+    while done < keys.len() {
+        let n = (keys.len() - done).min(BATCH);
+        let mut attr = BatchAttr {
+            keys: keys[done..].as_ptr() as u64,
+            values: values[done..].as_ptr() as u64,
+            count: n as u32,
+            map_fd: fd as u32,
+            ..Default::default()
+        };
+        // SAFETY: `attr` is the batch member of `union bpf_attr` with its size; the kernel
+        // reads `count` keys and values from slices holding at least that many, and writes
+        // back only `count`.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_bpf,
+                BPF_MAP_UPDATE_BATCH,
+                &mut attr as *mut BatchAttr,
+                core::mem::size_of::<BatchAttr>(),
+            )
+        };
+        if rc < 0 {
+            let e = io::Error::last_os_error();
+            return Err((done + (attr.count as usize).min(n), e));
+        }
+        done += n;
+    }
+    Ok(())
+}
+
+/// Writes existing entries of a hash map (`BPF_EXIST`): by batches, key by key from the first
+/// element a batch could not write (a kernel without batch updates, an entry removed since the
+/// caller looked). Returns, for each entry, whether it was written; an entry that no longer
+/// exists is not brought back by the key-by-key part.
+pub fn update_existing<K: Pod, V: Pod>(
+    map: &mut HashMap<MapData, K, V>,
+    keys: &[K],
+    values: &[V],
+) -> Vec<bool> {
+    let from = match update_all(map.map(), keys, values) {
+        Ok(()) => return vec![true; keys.len()],
+        Err((written, e)) => {
+            tracing::debug!(error = %e, written, "batch update stopped; writing key by key");
+            written
+        }
+    };
+    let mut out = vec![true; from];
+    for (k, v) in keys[from..].iter().zip(&values[from..]) {
+        out.push(map.insert(k, v, BPF_EXIST).is_ok());
+    }
+    out
+}
+
+/// `BPF_EXIST` (include/uapi/linux/bpf.h): update an element only if it exists.
+pub const BPF_EXIST: u64 = 2;
+/// `BPF_NOEXIST`: create an element only if it does not exist.
+pub const BPF_NOEXIST: u64 = 1;

@@ -9,7 +9,7 @@ use lb_common::{
     Service, VipKey,
 };
 
-use super::{Dataplane, Result};
+use super::{Dataplane, Result, batch};
 
 /// CLOCK_MONOTONIC in nanoseconds: the clock of `bpf_ktime_get_ns`.
 pub fn monotonic_ns() -> u64 {
@@ -143,6 +143,114 @@ impl Dataplane {
                 SyncedInsert::Full
             }
             (Err(_), _) => SyncedInsert::Local,
+        }
+    }
+}
+
+/// One connection from another director for [`Dataplane::insert_synced_conns`].
+#[derive(Clone, Copy, Debug)]
+pub struct SyncedEntry {
+    pub key: FlowKey,
+    pub conn: Conn,
+    /// Whether the caller wrote this flow as synced before (a hint that the entry exists:
+    /// it is looked up first; without it, the entry is created with `BPF_NOEXIST` at once).
+    pub known: bool,
+}
+
+impl Dataplane {
+    /// [`Dataplane::insert_synced_conn`] for many connections, in order, with what each
+    /// became; fewer system calls than one at a time: a flow the caller has not written
+    /// before costs one (its creation with `BPF_NOEXIST`, which keeps an entry of this
+    /// director's own, however recent); a known one costs its look-up, and every synced
+    /// entry refreshed is written in one batch per family (`BPF_MAP_UPDATE_BATCH`).
+    ///
+    /// The batch write is `BPF_ANY` (the kernel's batch update takes no `BPF_EXIST`): `lb`
+    /// may, between the look-up and the write, make one of these entries its own (a packet
+    /// of the flow forwarded by it), which the write then marks synced again. The next packet
+    /// makes it this director's again, counting it once more; the expiry pass corrects that
+    /// count. The window is the time to look up one call's entries (a few hundred
+    /// microseconds for a datagram burst's), as the data plane's own in-place updates race.
+    pub fn insert_synced_conns(&mut self, entries: &[SyncedEntry]) -> Vec<SyncedInsert> {
+        let mut out = vec![SyncedInsert::Local; entries.len()];
+        // Refreshes by family: index into `entries`, key, value.
+        let mut v4: (Vec<usize>, Vec<ConnKey4>, Vec<Conn>) = Default::default();
+        let mut v6: (Vec<usize>, Vec<FlowKey>, Vec<Conn>) = Default::default();
+        for (i, e) in entries.iter().enumerate() {
+            // This director's unconfirmed flow (read through the shared mapping, no call).
+            if self.find_new_conn(&e.key).is_some() {
+                continue;
+            }
+            if !e.known {
+                match self.create_synced(&e.key, &e.conn) {
+                    Some(r) => {
+                        out[i] = r;
+                        continue;
+                    }
+                    // It exists: looked up below.
+                    None => {}
+                }
+            }
+            let existing = if e.key.family == FAMILY_V6 {
+                self.conns6.get(&e.key, 0).ok()
+            } else {
+                self.conns.get(&ConnKey4::of(&e.key), 0).ok()
+            };
+            match existing {
+                None => {
+                    out[i] = self
+                        .create_synced(&e.key, &e.conn)
+                        .unwrap_or(SyncedInsert::Local)
+                }
+                Some(c) if c.flags & CONN_F_SYNCED == 0 => {}
+                Some(_) if e.key.family == FAMILY_V6 => {
+                    v6.0.push(i);
+                    v6.1.push(e.key);
+                    v6.2.push(e.conn);
+                }
+                Some(_) => {
+                    v4.0.push(i);
+                    v4.1.push(ConnKey4::of(&e.key));
+                    v4.2.push(e.conn);
+                }
+            }
+        }
+        let written = batch::update_existing(&mut self.conns, &v4.1, &v4.2);
+        for (i, ok) in v4.0.into_iter().zip(written) {
+            out[i] = if ok {
+                SyncedInsert::Refreshed
+            } else {
+                SyncedInsert::Local
+            };
+        }
+        let written = batch::update_existing(&mut self.conns6, &v6.1, &v6.2);
+        for (i, ok) in v6.0.into_iter().zip(written) {
+            out[i] = if ok {
+                SyncedInsert::Refreshed
+            } else {
+                SyncedInsert::Local
+            };
+        }
+        out
+    }
+
+    /// Creates a synced entry with `BPF_NOEXIST`; None when the flow has an entry already.
+    fn create_synced(&mut self, key: &FlowKey, c: &Conn) -> Option<SyncedInsert> {
+        let r = if key.family == FAMILY_V6 {
+            self.conns6.insert(key, c, batch::BPF_NOEXIST)
+        } else {
+            self.conns.insert(ConnKey4::of(key), c, batch::BPF_NOEXIST)
+        };
+        match r {
+            Ok(()) => {
+                self.count_entries(key.family, 1);
+                Some(SyncedInsert::New)
+            }
+            Err(aya::maps::MapError::SyscallError(e)) => match e.io_error.raw_os_error() {
+                Some(libc::EEXIST) => None,
+                Some(libc::E2BIG) => Some(SyncedInsert::Full),
+                _ => Some(SyncedInsert::Local),
+            },
+            Err(_) => Some(SyncedInsert::Local),
         }
     }
 }

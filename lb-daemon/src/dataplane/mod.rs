@@ -36,7 +36,7 @@ use lb_model::config::XdpMode;
 use self::mmap::MmapArray;
 pub use self::{
     apply::{Applied, Plan, Step},
-    conns::{Snapshot, SyncedInsert, is_active, monotonic_ns},
+    conns::{Snapshot, SyncedEntry, SyncedInsert, is_active, monotonic_ns},
     ftp::DataExpect,
 };
 

@@ -7,7 +7,7 @@
 use lb_common::{
     CONN_F_NOOUTPUT, CONN_F_SYNCED, CONN_S_ESTABLISHED, CONN_S_FIN_WAIT, Conn, RealConns, conn_time,
 };
-use lb_daemon::dataplane::{SyncedInsert, monotonic_ns};
+use lb_daemon::dataplane::{SyncedEntry, SyncedInsert, monotonic_ns};
 use lb_tests::{
     config::{Protocol, config, real, service_key, tcp_service},
     consts::{REALS, REMOTE_CLIENT, VIP},
@@ -87,5 +87,99 @@ fn a_synced_connection_is_forwarded_to_its_real_server_and_counted_from_its_firs
         counts(&h),
         (0, 1),
         "counted once, followed to its closing state"
+    );
+}
+
+#[test]
+fn a_burst_of_synced_records_creates_refreshes_and_keeps_this_directors_own_entries() {
+    require_root!();
+    lb_tests::pin_to_cpu0();
+    let cfg = config().service(
+        tcp_service(VIP, 83)
+            .scheduler("wlc")
+            .reals(REALS.iter().map(|r| real(*r).tun())),
+    );
+    let mut h = Harness::new(&cfg, &REALS);
+    let ids = h.state.real_ids(&service_key(Protocol::Tcp, VIP, 83));
+    let (owner, _, owner_id) = *ids.last().unwrap();
+    let owner = match owner {
+        std::net::IpAddr::V4(a) => a,
+        a => panic!("{a} is not IPv4"),
+    };
+    let flow = |port| flow_key(REMOTE_CLIENT, VIP, port, 83, IPPROTO_TCP);
+    let synced = |state| Conn {
+        real: owner_id,
+        last_seen: conn_time(monotonic_ns()),
+        state,
+        flags: CONN_F_SYNCED | CONN_F_NOOUTPUT,
+        _pad: [0; 6],
+    };
+    let entry = |port, state, known| SyncedEntry {
+        key: flow(port),
+        conn: synced(state),
+        known,
+    };
+    // 41000: synced before, then made this director's by a packet it forwarded.
+    assert_eq!(
+        h.dp.insert_synced_conn(&flow(41000), &synced(CONN_S_ESTABLISHED)),
+        SyncedInsert::New
+    );
+    let me = h.if_mac;
+    let inner = tcp_ip(REMOTE_CLIENT, VIP, 41000, 83, TCP_ACK, b"data");
+    h.run_fixtures(&[Fixture::new("a packet of 41000", h.from_client(&inner))
+        .tx(ipip(me, &inner, owner))
+        .counters(&[("tx", 1), ("conn_hit", 1)])]);
+    let own = h.dp.conn(&flow(41000)).expect("41000 held");
+    assert_eq!(own.flags & CONN_F_SYNCED, 0);
+    // 41001: this director's unconfirmed flow (its SYN went through lb).
+    let syn = h.syn(REMOTE_CLIENT, VIP, 41001, 83);
+    assert_eq!(h.run("lb", &syn).action, 3, "the SYN is forwarded (XDP_TX)");
+    assert!(h.dp.conn(&flow(41001)).is_some(), "41001 held unconfirmed");
+    let entries_before = h.dp.conn_entries();
+
+    // The hints (`known`) are wrong for 41002 and for the second record of 41003: both cost
+    // a call more, neither changes what is written.
+    let burst = [
+        entry(41003, CONN_S_ESTABLISHED, false),
+        entry(41002, CONN_S_ESTABLISHED, true),
+        entry(41000, CONN_S_FIN_WAIT, true),
+        entry(41000, CONN_S_FIN_WAIT, false),
+        entry(41001, CONN_S_ESTABLISHED, false),
+        entry(41003, CONN_S_FIN_WAIT, false),
+        entry(41002, CONN_S_FIN_WAIT, true),
+    ];
+    assert_eq!(
+        h.dp.insert_synced_conns(&burst),
+        vec![
+            SyncedInsert::New,
+            SyncedInsert::New,
+            SyncedInsert::Local,
+            SyncedInsert::Local,
+            SyncedInsert::Local,
+            SyncedInsert::Refreshed,
+            SyncedInsert::Refreshed,
+        ]
+    );
+    for port in [41002, 41003] {
+        let c = h.dp.conn(&flow(port)).expect("created");
+        assert_eq!(
+            (c.real, c.state, c.flags),
+            (owner_id, CONN_S_FIN_WAIT, CONN_F_SYNCED | CONN_F_NOOUTPUT),
+            "{port}: its last record wins"
+        );
+    }
+    let after = h.dp.conn(&flow(41000)).expect("41000 held");
+    assert_eq!(
+        (after.real, after.state, after.flags),
+        (own.real, own.state, own.flags),
+        "this director's entry is unchanged"
+    );
+    let unconfirmed = h.dp.conn(&flow(41001)).expect("41001 held");
+    assert_ne!(unconfirmed.flags & lb_common::CONN_F_UNCONFIRMED, 0);
+    let entries_after = h.dp.conn_entries();
+    assert_eq!(
+        entries_after.0 - entries_before.0,
+        2,
+        "two entries created, counted once each"
     );
 }

@@ -507,10 +507,10 @@ fn main() {
     } else {
         serde_json::Value::Null
     };
-    let sync_load = if only.as_deref().is_none_or(|w| "sync_load".contains(w)) {
+    let (sync_load, sync_failed) = if only.as_deref().is_none_or(|w| "sync_load".contains(w)) {
         sync_load::bench(&mut h, real_addr)
     } else {
-        serde_json::Value::Null
+        (serde_json::Value::Null, None)
     };
     drop(h);
     let control_plane = if control {
@@ -531,13 +531,14 @@ fn main() {
         "veth_chain": veth_chain,
         "sync_load": sync_load,
         "control_plane": control_plane,
-        "regime_failures": failed,
+        "regime_failures": failed.iter().chain(&sync_failed).collect::<Vec<_>>(),
     });
     if let Some(dir) = out_path.parent() {
         std::fs::create_dir_all(dir).expect("bench dir");
     }
     std::fs::write(&out_path, serde_json::to_vec_pretty(&doc).unwrap()).expect("write bench.json");
     println!("written to {}", out_path.display());
+    failed.extend(sync_failed);
     if !failed.is_empty() {
         eprintln!("lb-bench: cases whose packets were not what they are named for:");
         for f in &failed {
