@@ -180,15 +180,12 @@ impl Dataplane {
             if self.find_new_conn(&e.key).is_some() {
                 continue;
             }
-            if !e.known {
-                match self.create_synced(&e.key, &e.conn) {
-                    Some(r) => {
-                        out[i] = r;
-                        continue;
-                    }
-                    // It exists: looked up below.
-                    None => {}
-                }
+            // A flow not seen before is created at once; one that exists is looked up below.
+            if !e.known
+                && let Some(r) = self.create_synced(&e.key, &e.conn)
+            {
+                out[i] = r;
+                continue;
             }
             let existing = if e.key.family == FAMILY_V6 {
                 self.conns6.get(&e.key, 0).ok()

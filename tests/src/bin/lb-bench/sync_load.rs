@@ -217,7 +217,7 @@ pub fn bench(h: &mut Harness, real: fn(usize) -> Ipv4Addr) -> (serde_json::Value
             send_time.as_secs_f64()
         ));
     }
-    if total_sent != RATE * SECS || total_sent % FLOWS as u64 != 0 {
+    if total_sent != RATE * SECS || !total_sent.is_multiple_of(FLOWS as u64) {
         failure.push(format!(
             "{total_sent} records sent, not {} whole rounds",
             RATE * SECS / FLOWS as u64
