@@ -123,7 +123,9 @@ pub const CONN_COUNT: TypeLayout = layout!(ConnCount { entries });
 pub const TEMPLATE: TypeLayout = layout!(Template {
     real,
     service,
-    last_seen_ns
+    last_seen_ns,
+    flags,
+    _pad
 });
 pub const REAL_CONNS: TypeLayout = layout!(RealConns { active, inactive });
 pub const GLOBAL_CONFIG: TypeLayout = layout!(GlobalConfig {

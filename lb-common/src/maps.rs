@@ -559,11 +559,14 @@ pub const MAPS: [MapSpec; 37] = {
 /// the config names none); a connection's state byte holds IPVS's TCP state numbers
 /// ([`crate::proto_tcp`]; UDP 16), and a forward entry of a `dr` / `tun` connection the flag
 /// [`crate::CONN_F_NOOUTPUT`].
-pub const LAYOUT_VERSION: u32 = 5;
+///
+/// Version 6: a persistence template ([`crate::Template`]) has flags
+/// ([`crate::TEMPLATE_F_SYNCED`]): 24 bytes.
+pub const LAYOUT_VERSION: u32 = 6;
 
 /// [`layout_fingerprint`] of the layout [`LAYOUT_VERSION`] describes; stored next to the
 /// version in the pinned maps.
-pub const LAYOUT_FINGERPRINT: u64 = 0xb99c_395d_8e1d_a21e;
+pub const LAYOUT_FINGERPRINT: u64 = 0x969c_cbc0_c54b_0e92;
 
 /// The version a data plane pinned without [`map_name::META`] has.
 pub const LAYOUT_VERSION_UNVERSIONED: u32 = 1;

@@ -28,5 +28,13 @@ pub struct Template {
     pub service: u32,
     /// CLOCK_MONOTONIC (coarse) when it was last used.
     pub last_seen_ns: u64,
+    /// `TEMPLATE_F_*`: 0 for a template `lb` created.
+    pub flags: u32,
+    pub _pad: u32,
 }
-const _: () = assert!(core::mem::size_of::<Template>() == 16);
+const _: () = assert!(core::mem::size_of::<Template>() == 24);
+
+/// [`Template::flags`]: learnt from another director's sync message (IPVS's
+/// `IP_VS_CONN_F_SYNC`), inserted and refreshed by lbd, never sent on; cleared by `lb` when it
+/// gives a new connection its real server (the template is this director's from then on).
+pub const TEMPLATE_F_SYNCED: u32 = 1;

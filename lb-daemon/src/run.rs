@@ -374,7 +374,7 @@ fn spawn_bulk_answers(
             let peer = stream.peer_addr().ok();
             let records = {
                 let d = lock(&c);
-                sync::bulk::table_records(&d.dp, &d.conntrack.timeouts)
+                sync::bulk::table_records(&d.dp, &d.conntrack.timeouts, &d.plan)
             };
             match sync::bulk::answer(
                 stream,
@@ -470,6 +470,7 @@ fn spawn_sync(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>) {
                     let mut d = lock(&c);
                     let Context {
                         dp,
+                        plan,
                         sync,
                         conntrack,
                         ..
@@ -477,7 +478,7 @@ fn spawn_sync(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>) {
                     let Some(m) = sync.master.as_mut() else {
                         continue;
                     };
-                    let records = m.tracker.collect(dp, &conntrack.timeouts);
+                    let records = m.tracker.collect(dp, &conntrack.timeouts, plan);
                     (
                         m.socket.clone(),
                         m.dests.clone(),

@@ -22,7 +22,7 @@ pub fn lookup(pkt: &Packet, svc: &Service, now: u64) -> u32 {
     let Some(t) = PERSIST.get_ptr_mut(key) else {
         return 0;
     };
-    // SAFETY: a live LRU element; only its time is written.
+    // SAFETY: a live LRU element; only its time and flags are written.
     let t = unsafe { &mut *t };
     // A removed real server keeps its connections, not its clients' future ones.
     if REALS
@@ -31,6 +31,9 @@ pub fn lookup(pkt: &Packet, svc: &Service, now: u64) -> u32 {
         .unwrap_or(false)
     {
         t.last_seen_ns = now;
+        // A template another director synced is this director's once it uses it: lbd's
+        // sender sends it on from now on.
+        t.flags = 0;
         count(reason::PERSIST_HIT);
         t.real
     } else {

@@ -5,8 +5,8 @@
 use std::collections::{BTreeSet, HashSet};
 
 use lb_common::{
-    CONN_F_REPLY, CONN_F_SYNCED, Conn, ConnKey4, FAMILY_V6, FlowKey, RealLimits, RealServer,
-    Service, VipKey,
+    CONN_F_REPLY, CONN_F_SYNCED, Conn, ConnKey4, FAMILY_V6, FlowKey, PersistKey, RealLimits,
+    RealServer, Service, TEMPLATE_F_SYNCED, Template, VipKey,
 };
 
 use super::{Dataplane, Result, batch};
@@ -248,6 +248,33 @@ impl Dataplane {
                 _ => Some(SyncedInsert::Local),
             },
             Err(_) => Some(SyncedInsert::Local),
+        }
+    }
+}
+
+impl Dataplane {
+    /// Inserts (or refreshes) a persistence template learnt from another director (`t.flags`
+    /// should carry [`TEMPLATE_F_SYNCED`]): created with `BPF_NOEXIST`; an existing synced
+    /// one is replaced (real server, time); one of this director's own (no flag) is kept, as a
+    /// director's own connection entries are.
+    pub fn insert_synced_template(&mut self, key: &PersistKey, t: &Template) -> SyncedInsert {
+        let full = |e: &aya::maps::MapError| {
+            matches!(e, aya::maps::MapError::SyscallError(s)
+                if s.io_error.raw_os_error() == Some(libc::E2BIG))
+        };
+        match self.persist.insert(key, t, batch::BPF_NOEXIST) {
+            Ok(()) => return SyncedInsert::New,
+            Err(e) if full(&e) => return SyncedInsert::Full,
+            Err(_) => {}
+        }
+        match self.persist.get(key, 0) {
+            Ok(e) if e.flags & TEMPLATE_F_SYNCED != 0 => {
+                match self.persist.insert(key, t, batch::BPF_EXIST) {
+                    Ok(()) => SyncedInsert::Refreshed,
+                    Err(_) => SyncedInsert::Local,
+                }
+            }
+            _ => SyncedInsert::Local,
         }
     }
 }

@@ -278,6 +278,16 @@ impl Planner {
         self.applied.services.get(&key.vip_key()).map(|s| s.id)
     }
 
+    /// The id of the applied persistent service of `key` (None: no such service, or not
+    /// persistent).
+    pub fn persistent_service_id(&self, key: &lb_common::VipKey) -> Option<u32> {
+        self.applied
+            .services
+            .get(key)
+            .filter(|s| s.cfg.persistent.is_some())
+            .map(|s| s.id)
+    }
+
     /// Real-server ids of a service by address and port (tests and benchmarks).
     pub fn real_ids(&self, key: &lb_common::VipKey) -> Vec<(IpAddr, u16, u32)> {
         self.applied

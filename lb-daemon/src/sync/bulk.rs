@@ -17,7 +17,7 @@ use lb_model::config::Timeouts;
 
 use super::{
     auth::{Key, Replay},
-    daemon::{Applier, messages, record_of},
+    daemon::{Applier, messages, own_template_records, record_of},
     wire::{HEADER_LEN, SyncConn},
 };
 use crate::{dataplane::Dataplane, plan::Planner};
@@ -27,9 +27,11 @@ pub const TIMEOUT: Duration = Duration::from_secs(3);
 /// The longest a whole bulk transfer may take before the asking director gives up on it.
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
-/// Every confirmed forward connection of the table as a sync record (own and synced).
-pub fn table_records(dp: &Dataplane, timeouts: &Timeouts) -> Vec<SyncConn> {
-    dp.connections()
+/// Every confirmed forward connection of the table and every persistence template as a sync
+/// record (own and synced).
+pub fn table_records(dp: &Dataplane, timeouts: &Timeouts, plan: &Planner) -> Vec<SyncConn> {
+    let mut out: Vec<SyncConn> = dp
+        .connections()
         .into_iter()
         .filter(|(_, c)| c.flags & (CONN_F_REPLY | CONN_F_UNCONFIRMED) == 0)
         .filter_map(|(k, c)| {
@@ -41,7 +43,13 @@ pub fn table_records(dp: &Dataplane, timeouts: &Timeouts) -> Vec<SyncConn> {
                 (timeouts.for_state(c.state) / 1_000_000_000) as u32,
             )
         })
-        .collect()
+        .collect();
+    out.extend(
+        own_template_records(dp, plan, true)
+            .into_iter()
+            .map(|(_, _, r)| r),
+    );
+    out
 }
 
 /// The answering side: listens on `port` (TCP, any address).

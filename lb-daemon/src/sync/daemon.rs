@@ -24,7 +24,8 @@ use std::{
 
 use lb_common::{
     CONN_F_NOOUTPUT, CONN_F_REPLY, CONN_F_SYNCED, CONN_F_UNCONFIRMED, CONN_S_CLOSE, CONN_S_UDP,
-    Conn, FAMILY_V6, FWD_DR, FWD_NAT, FWD_TUN, FlowKey, TCP_STATES, conn_active, conn_time,
+    Conn, FAMILY_V6, FWD_DR, FWD_NAT, FWD_TUN, FlowKey, PersistKey, TCP_STATES, TEMPLATE_F_SYNCED,
+    Template, conn_active, conn_time,
 };
 use lb_model::{
     Protocol,
@@ -70,8 +71,11 @@ pub struct ApplyCounters {
     pub local: u64,
     /// Records of no service or real server this director has (or of another method).
     pub unknown: u64,
-    /// Records lb does not apply: persistence templates, `nat` connections, other protocols.
+    /// Records lb does not apply: `nat` connections, other protocols.
     pub unsupported: u64,
+    /// Persistence templates learnt (new) and refreshed.
+    pub templates_inserted: u64,
+    pub templates_refreshed: u64,
     /// The connection table was full.
     pub table_full: u64,
 }
@@ -80,6 +84,8 @@ pub struct ApplyCounters {
 #[derive(Debug, Default)]
 pub struct Tracker {
     sent: HashMap<FlowKey, Sent>,
+    /// The persistence templates sent, by key.
+    sent_templates: HashMap<PersistKey, Sent>,
     pub counters: SendCounters,
 }
 
@@ -113,8 +119,44 @@ fn lb_state(protocol: u8, state: u16) -> u8 {
 }
 
 impl Tracker {
-    /// One pass: the records to send now (at most [`MAX_PER_PASS`]), remembered as sent.
-    pub fn collect(&mut self, dp: &Dataplane, timeouts: &Timeouts) -> Vec<SyncConn> {
+    /// One pass: the records to send now (at most [`MAX_PER_PASS`]), remembered as sent:
+    /// connections, then persistence templates.
+    pub fn collect(
+        &mut self,
+        dp: &Dataplane,
+        timeouts: &Timeouts,
+        plan: &Planner,
+    ) -> Vec<SyncConn> {
+        let mut out = self.collect_conns(dp, timeouts);
+        let now = Instant::now();
+        let mut seen = std::collections::HashSet::new();
+        for (key, t, record) in template_records(dp, plan) {
+            seen.insert(key);
+            let due = match self.sent_templates.get(&key) {
+                None => true,
+                Some(s) => {
+                    s.real != t.real
+                        || now.duration_since(s.at).as_secs() >= record.timeout as u64 / 2
+                }
+            };
+            if !due || out.len() >= MAX_PER_PASS {
+                continue;
+            }
+            out.push(record);
+            self.sent_templates.insert(
+                key,
+                Sent {
+                    real: t.real,
+                    state: 0,
+                    at: now,
+                },
+            );
+        }
+        self.sent_templates.retain(|k, _| seen.contains(k));
+        out
+    }
+
+    fn collect_conns(&mut self, dp: &Dataplane, timeouts: &Timeouts) -> Vec<SyncConn> {
         let now = Instant::now();
         let mut out = Vec::new();
         let mut seen = std::collections::HashSet::new();
@@ -206,6 +248,98 @@ pub(super) fn record_of(
         cport: u16::from_be(key.sport),
         vport,
         dport: if port == 0 { vport } else { port },
+        fwmark: 0,
+        timeout,
+        addrs,
+        seq: None,
+        pe_data: None,
+        pe_name: None,
+    })
+}
+
+/// This director's own persistence templates (not those learnt by sync) with their sync
+/// records: one of a service this director has, whose real server it has.
+pub(super) fn template_records(
+    dp: &Dataplane,
+    plan: &Planner,
+) -> Vec<(PersistKey, Template, SyncConn)> {
+    own_template_records(dp, plan, false)
+}
+
+/// Every persistence template with its record; `synced_too`: those learnt by sync as well
+/// (a bulk sync sends the whole table).
+pub(super) fn own_template_records(
+    dp: &Dataplane,
+    plan: &Planner,
+    synced_too: bool,
+) -> Vec<(PersistKey, Template, SyncConn)> {
+    let templates = dp.persist_templates();
+    if templates.is_empty() {
+        return Vec::new();
+    }
+    let services = plan.service_keys();
+    let timeouts = plan.persist_timeouts();
+    let mut reals: HashMap<u32, Option<lb_common::RealServer>> = HashMap::new();
+    let mut out = Vec::new();
+    for (k, t) in templates {
+        if !synced_too && t.flags & TEMPLATE_F_SYNCED != 0 {
+            continue;
+        }
+        let (Some(svc), Some(timeout)) = (services.get(&k.service), timeouts.get(&k.service))
+        else {
+            continue;
+        };
+        let Some(real) = *reals.entry(t.real).or_insert_with(|| dp.real(t.real).ok()) else {
+            continue;
+        };
+        if real.family == 0 {
+            continue;
+        }
+        if let Some(r) = template_record_of(&k, svc.protocol, svc.vip, svc.port, &real, *timeout) {
+            out.push((k, t, r));
+        }
+    }
+    out
+}
+
+/// The sync record of a persistence template (IPVS's: `IP_VS_CONN_F_TEMPLATE`, client port
+/// 0, the client network's address, the service's VIP and port, the real server's address and
+/// port, the persistence timeout).
+pub(super) fn template_record_of(
+    key: &PersistKey,
+    protocol: Protocol,
+    vip: IpAddr,
+    vport: u16,
+    real: &lb_common::RealServer,
+    timeout: u32,
+) -> Option<SyncConn> {
+    let fwd = match real.method {
+        FWD_TUN => flags::TUNNEL,
+        FWD_DR => flags::DROUTE,
+        FWD_NAT => flags::MASQ,
+        _ => return None,
+    };
+    let client = addr_of(&key.addr, key.family);
+    let dest = addr_of(&real.addr, real.family);
+    let addrs = match (client, vip, dest) {
+        (IpAddr::V4(client), IpAddr::V4(virt), IpAddr::V4(dest)) => {
+            Addrs::V4 { client, virt, dest }
+        }
+        (IpAddr::V6(client), IpAddr::V6(virt), IpAddr::V6(dest)) => {
+            Addrs::V6 { client, virt, dest }
+        }
+        _ => return None,
+    };
+    Some(SyncConn {
+        protocol: protocol.number(),
+        flags: flags::TEMPLATE | fwd,
+        state: 0,
+        cport: 0,
+        vport,
+        dport: match u16::from_be(real.port) {
+            0 => vport,
+            p => p,
+        },
         fwmark: 0,
         timeout,
         addrs,
@@ -310,16 +444,23 @@ impl Applier {
         plan: &Planner,
     ) {
         let mut entries = Vec::new();
+        let mut templates = Vec::new();
         let mut reals = RealCache::default();
         for (datagram, from) in datagrams {
             let (receiver, counters, known) = (&mut self.receiver, &mut self.counters, &self.known);
             let _ = receiver.handle(datagram, from, |c| {
-                if let Some(e) = resolve(c, plan, &mut reals, counters, known) {
-                    entries.push(e);
-                }
+                resolve(
+                    c,
+                    plan,
+                    &mut reals,
+                    counters,
+                    known,
+                    &mut entries,
+                    &mut templates,
+                )
             });
         }
-        self.apply(&entries, dp);
+        self.apply(&entries, &templates, dp);
     }
 
     /// [`Applier::handle`] for one message of a bulk sync stream, whose sequence numbers are
@@ -333,17 +474,38 @@ impl Applier {
         plan: &Planner,
     ) {
         let mut entries = Vec::new();
+        let mut templates = Vec::new();
         let mut reals = RealCache::default();
         let (receiver, counters, known) = (&mut self.receiver, &mut self.counters, &self.known);
         let _ = receiver.handle_in(message, from, replay, |c| {
-            if let Some(e) = resolve(c, plan, &mut reals, counters, known) {
-                entries.push(e);
-            }
+            resolve(
+                c,
+                plan,
+                &mut reals,
+                counters,
+                known,
+                &mut entries,
+                &mut templates,
+            )
         });
-        self.apply(&entries, dp);
+        self.apply(&entries, &templates, dp);
     }
 
-    fn apply(&mut self, entries: &[SyncedEntry], dp: &mut Dataplane) {
+    fn apply(
+        &mut self,
+        entries: &[SyncedEntry],
+        templates: &[(PersistKey, Template)],
+        dp: &mut Dataplane,
+    ) {
+        for (k, t) in templates {
+            let n = &mut self.counters;
+            match dp.insert_synced_template(k, t) {
+                SyncedInsert::New => n.templates_inserted += 1,
+                SyncedInsert::Refreshed => n.templates_refreshed += 1,
+                SyncedInsert::Local => n.local += 1,
+                SyncedInsert::Full => n.table_full += 1,
+            }
+        }
         if entries.is_empty() {
             return;
         }
@@ -368,23 +530,32 @@ impl Applier {
 /// Real-server ids by service (VIP key), address and port, looked up once a burst.
 type RealCache = HashMap<(lb_common::VipKey, IpAddr, u16), Option<u32>>;
 
-/// The connection-table entry of one record, or None (counted) when this director does not
-/// apply it.
+/// The connection-table entry (into `entries`) or persistence template (into `templates`) of
+/// one record; nothing (counted) when this director does not apply it.
 fn resolve(
     c: &SyncConn,
     plan: &Planner,
     reals: &mut RealCache,
     n: &mut ApplyCounters,
     known: &HashSet<u64>,
-) -> Option<SyncedEntry> {
+    entries: &mut Vec<SyncedEntry>,
+    templates: &mut Vec<(PersistKey, Template)>,
+) {
     let Some(protocol) = Protocol::from_number(c.protocol) else {
         n.unsupported += 1;
-        return None;
+        return;
     };
     let fwd = c.flags & flags::FWD_MASK;
-    if c.is_template() || !(fwd == flags::TUNNEL || fwd == flags::DROUTE) {
+    if c.is_template() {
+        match resolve_template(c, protocol, plan, reals) {
+            Some(t) => templates.push(t),
+            None => n.unknown += 1,
+        }
+        return;
+    }
+    if !(fwd == flags::TUNNEL || fwd == flags::DROUTE) {
         n.unsupported += 1;
-        return None;
+        return;
     }
     let (client, virt, dest) = c.addrs.ips();
     let mut find = |vport: u16, dport: u16| {
@@ -401,7 +572,7 @@ fn resolve(
         find(c.vport, c.dport).or_else(|| if c.dport == c.vport { find(0, 0) } else { None })
     else {
         n.unknown += 1;
-        return None;
+        return;
     };
     let (src, family) = addr_words(client);
     let (dst, _) = addr_words(virt);
@@ -424,7 +595,43 @@ fn resolve(
         _pad: [0; 6],
     };
     let known = known.contains(&flow_hash(&key));
-    Some(SyncedEntry { key, conn, known })
+    entries.push(SyncedEntry { key, conn, known });
+}
+
+/// The persistence template of a template record: of a persistent service this director has
+/// (the record's VIP and port) and one of its real servers (address and port), keyed by the
+/// client network the record names; None when there is no such service or real server.
+fn resolve_template(
+    c: &SyncConn,
+    protocol: Protocol,
+    plan: &Planner,
+    reals: &mut RealCache,
+) -> Option<(PersistKey, Template)> {
+    let (client, virt, dest) = c.addrs.ips();
+    let vip = vip_key(protocol, virt, c.vport);
+    let service = plan.persistent_service_id(&vip)?;
+    let real = (*reals.entry((vip, dest, c.dport)).or_insert_with(|| {
+        plan.real_ids(&vip)
+            .into_iter()
+            .find(|(a, p, _)| *a == dest && *p == c.dport)
+            .map(|(_, _, id)| id)
+    }))?;
+    let (addr, family) = addr_words(client);
+    Some((
+        PersistKey {
+            service,
+            family,
+            _pad: [0; 3],
+            addr,
+        },
+        Template {
+            real,
+            service,
+            last_seen_ns: monotonic_ns(),
+            flags: TEMPLATE_F_SYNCED,
+            _pad: 0,
+        },
+    ))
 }
 
 /// The most datagrams the receiver reads before it applies them (and takes the data plane's
@@ -637,7 +844,7 @@ impl SyncDaemons {
                 &b.interface,
                 (
                     r.messages,
-                    a.inserted + a.refreshed,
+                    a.inserted + a.refreshed + a.templates_inserted + a.templates_refreshed,
                     r.refused() + r.records_skipped + a.unknown + a.unsupported + a.table_full,
                 ),
             ));

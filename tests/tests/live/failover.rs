@@ -171,3 +171,103 @@ fn a_killed_director_loses_no_connection_under_wlc() {
 fn a_killed_director_loses_no_connection_under_mh() {
     a_killed_director_loses_no_connection("mh", &["mh-port"], 7011, false);
 }
+
+/// The persistence templates director `i` lists for service port `port`: (client network,
+/// real server), sorted.
+fn templates_of(t: &HaTopology, i: usize, port: u16) -> Vec<(String, String)> {
+    let v: serde_json::Value =
+        serde_json::from_str(&t.directors[i].lbctl(&["-L", "-c", "-n", "--json"])).unwrap();
+    let mut out: Vec<(String, String)> = v["connections"]
+        .as_array()
+        .expect("connections")
+        .iter()
+        .filter(|c| c["vport"] == port && c["template"] == true)
+        .map(|c| {
+            (
+                c["client"].as_str().unwrap().to_string(),
+                c["real"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// A persistent service (`-p 300`) on two directors syncing to each other: the client's
+/// template (its real server) is synced with its connection, so after director 0 dies the
+/// client's new connections through director 1 go to the real server director 0 chose, although
+/// director 1's own scheduler would choose the other one (its weights are the reverse of
+/// director 0's: each director's zero-weight real server still takes persistent clients, as in
+/// IPVS, but none of its own new ones). Without the template synced every new connection
+/// would go to `rs0`.
+#[test]
+fn a_persistent_client_reconnects_to_its_real_server_after_its_director_is_killed() {
+    require_root!();
+    HaTopology::check_binaries();
+    let mut t = HaTopology::new(2, 2);
+    const PORT: u16 = 7012;
+    let _lines: Vec<LineServer> = (0..2)
+        .map(|j| LineServer::start(&t.reals[j], &format!("rs{j}"), PORT))
+        .collect();
+    let cfgs: Vec<ConfigBuilder> = (0..2)
+        .map(|i| {
+            let peer = format!("{}:8848", ha_director(1 - i));
+            // Director 0 schedules rs1, director 1 would schedule rs0.
+            let weights = if i == 0 { [0, 1] } else { [1, 0] };
+            let base = config()
+                .conn_table_size(65536)
+                .sync(json!({ "peers": [peer] }))
+                .service(
+                    tcp_service(HA_VIP, PORT)
+                        .scheduler("wrr")
+                        .persistent(300)
+                        .reals([
+                            real(ha_real(0)).dr().weight(weights[0]),
+                            real(ha_real(1)).dr().weight(weights[1]),
+                        ]),
+                );
+            t.director_config(i, base)
+        })
+        .collect();
+    for (i, cfg) in cfgs.iter().enumerate() {
+        t.start_lbd(i, cfg);
+    }
+    t.wait_next_hops(HA_VIP, &[0, 1], BGP_LIMIT);
+    // The client's first connection reaches director 0 only.
+    t.directors[1].lbctl(&["director", "drain"]);
+    t.wait_next_hops(HA_VIP, &[0], BGP_LIMIT);
+    let vip = SocketAddr::from((HA_VIP, PORT));
+    let (mut first, served_by) = t.open_streams(vip, 1);
+    assert_eq!(served_by, ["rs1"], "director 0 schedules rs1");
+    let template = vec![(lb_tests::ha::HA_CLIENT.to_string(), ha_real(1).to_string())];
+    assert_eq!(templates_of(&t, 0, PORT), template);
+    wait_until(
+        Duration::from_secs(10),
+        "director 1 holds the client's template, synced",
+        || templates_of(&t, 1, PORT) == template,
+    );
+    t.directors[1].lbctl(&["director", "undrain"]);
+    t.wait_next_hops(HA_VIP, &[0, 1], BGP_LIMIT);
+
+    t.kill_director(0);
+    t.wait_next_hops(HA_VIP, &[1], BGP_LIMIT);
+    // New connections of the client (new source ports), through director 1 alone now.
+    let (_again, served_by) = t.open_streams(vip, 6);
+    assert_eq!(
+        served_by,
+        vec!["rs1"; 6],
+        "the client's new connections follow its synced template"
+    );
+    assert_eq!(
+        scheduled(&t, 1, HA_VIP, PORT),
+        6,
+        "director 1 gave them their real server (by the template)"
+    );
+    // The first connection goes on too (its entry was synced).
+    {
+        let _in = t.client.enter();
+        let answer = lb_tests::servers::exchange(&mut first[0], "c0 2").expect("c0 2");
+        assert_eq!(answer, "rs1 c0 2");
+    }
+    assert_eq!(reason(&t, 1, "drop_tcp_mid_flow"), 0);
+}
