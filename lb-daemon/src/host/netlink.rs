@@ -374,7 +374,10 @@ mod tests {
             }
             delete(a0.index).unwrap();
             assert!(link_by_name("lbt-a0").unwrap().is_none());
-            assert!(link_by_name("lbt-a1").unwrap().is_none(), "the peer goes with it");
+            assert!(
+                link_by_name("lbt-a1").unwrap().is_none(),
+                "the peer goes with it"
+            );
             let e = delete(a0.index).unwrap_err();
             assert_eq!(e.raw_os_error(), Some(libc::ENODEV), "{e}");
         })
