@@ -195,22 +195,13 @@ fn request(req: RouteNetlinkMessage, flags: u16) -> io::Result<()> {
     send(&sock, req, NLM_F_REQUEST | NLM_F_ACK | flags)?;
     loop {
         let (buf, _) = sock.recv_from_full()?;
-        let mut off = 0;
-        while off < buf.len() {
-            let m: NetlinkMessage<RouteNetlinkMessage> =
-                NetlinkMessage::deserialize(&buf[off..])
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        for m in messages(&buf)? {
             if let NetlinkPayload::Error(e) = m.payload {
                 return match e.code {
                     Some(code) => Err(io::Error::from_raw_os_error(-code.get())),
                     None => Ok(()),
                 };
             }
-            let len = m.header.length as usize;
-            if len == 0 {
-                break;
-            }
-            off += (len + 3) & !3;
         }
     }
 }
@@ -234,12 +225,7 @@ fn dump(req: RouteNetlinkMessage) -> io::Result<Vec<RouteNetlinkMessage>> {
     let mut out = Vec::new();
     loop {
         let (buf, _) = sock.recv_from_full()?;
-        let mut off = 0;
-        while off < buf.len() {
-            let m: NetlinkMessage<RouteNetlinkMessage> =
-                NetlinkMessage::deserialize(&buf[off..])
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-            let len = m.header.length as usize;
+        for m in messages(&buf)? {
             match m.payload {
                 NetlinkPayload::Done(_) => return Ok(out),
                 NetlinkPayload::Error(e) => {
@@ -250,22 +236,31 @@ fn dump(req: RouteNetlinkMessage) -> io::Result<Vec<RouteNetlinkMessage>> {
                 NetlinkPayload::InnerMessage(i) => out.push(i),
                 _ => {}
             }
-            if len == 0 {
-                break;
-            }
-            off += (len + 3) & !3;
         }
     }
 }
 
-/// The route messages in one datagram of notifications.
-fn parse(buf: &[u8]) -> io::Result<Vec<RouteNetlinkMessage>> {
+/// The netlink messages one datagram holds, in order.
+fn messages(buf: &[u8]) -> io::Result<Vec<NetlinkMessage<RouteNetlinkMessage>>> {
     let mut out = Vec::new();
     let mut off = 0;
     while off < buf.len() {
         let m: NetlinkMessage<RouteNetlinkMessage> = NetlinkMessage::deserialize(&buf[off..])
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
         let len = m.header.length as usize;
+        out.push(m);
+        if len == 0 {
+            break;
+        }
+        off += (len + 3) & !3;
+    }
+    Ok(out)
+}
+
+/// The route messages in one datagram of notifications.
+fn parse(buf: &[u8]) -> io::Result<Vec<RouteNetlinkMessage>> {
+    let mut out = Vec::new();
+    for m in messages(buf)? {
         match m.payload {
             NetlinkPayload::InnerMessage(i) => out.push(i),
             NetlinkPayload::Overrun(_) => {
@@ -273,10 +268,6 @@ fn parse(buf: &[u8]) -> io::Result<Vec<RouteNetlinkMessage>> {
             }
             _ => {}
         }
-        if len == 0 {
-            break;
-        }
-        off += (len + 3) & !3;
     }
     Ok(out)
 }
@@ -358,5 +349,39 @@ mod tests {
             .unwrap()
             .next(Duration::from_millis(10))
             .unwrap();
+    }
+
+    /// A veth pair made, brought up and deleted by rtnetlink, in a network namespace of the
+    /// test thread's own (gone with the thread, also if the test fails).
+    #[test]
+    fn a_veth_pair_is_created_brought_up_and_deleted() {
+        std::thread::spawn(|| {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+                .expect("a network namespace of the thread's own (the tests run as root)");
+            add_veth("lbt-a0", "lbt-a1").unwrap();
+            let e = add_veth("lbt-a0", "lbt-a2").unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::EEXIST), "{e}");
+            let a0 = link_by_name("lbt-a0").unwrap().expect("lbt-a0");
+            let a1 = link_by_name("lbt-a1").unwrap().expect("lbt-a1");
+            assert!(!a0.up && !a1.up);
+            set_up(a0.index).unwrap();
+            set_up(a1.index).unwrap();
+            // Up with its carrier once both ends are up (the carrier may take a moment).
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while !link_by_name("lbt-a0").unwrap().expect("lbt-a0").up {
+                assert!(std::time::Instant::now() < deadline, "lbt-a0 never came up");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            delete(a0.index).unwrap();
+            assert!(link_by_name("lbt-a0").unwrap().is_none());
+            assert!(
+                link_by_name("lbt-a1").unwrap().is_none(),
+                "the peer goes with it"
+            );
+            let e = delete(a0.index).unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::ENODEV), "{e}");
+        })
+        .join()
+        .unwrap();
     }
 }
