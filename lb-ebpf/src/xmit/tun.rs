@@ -9,7 +9,7 @@ use lb_common::{
 };
 
 use super::{
-    route::{Target, ethertype, next_hop, send},
+    route::{self, Target, ethertype, next_hop, send},
     too_big,
 };
 use crate::{
@@ -50,7 +50,21 @@ pub fn encap(
     // Look up the next hop before changing anything, so a failure leaves the packet intact;
     // its path MTU (the route's, else the egress link's) sizes the tunnel, and lbd's MTU of
     // the interfaces is the fallback when the FIB reported none.
-    let nh = next_hop(ctx, to, cfg, now)?;
+    // No neighbour entry for the next hop (a flushed table, a link flap): the tunnelled
+    // packet goes to the kernel, which routes it to the real server like any packet it
+    // forwards, resolving the neighbour on the way (`pass_no_neigh`), instead of being
+    // dropped until lbd has the neighbour resolved.
+    let nh = match next_hop(ctx, to, cfg, now) {
+        Ok(nh) => nh,
+        Err(v) if v.reason == reason::DROP_FIB_NO_NEIGH => {
+            // The frame's own MACs (to this interface) are kept for its Ethernet header:
+            // the kernel takes only a frame addressed to it.
+            route::keep_macs(ctx)?;
+            route::set_to_kernel();
+            route::unresolved()?
+        }
+        Err(v) => return Err(v),
+    };
     // The outer source: the config's director address of the family, else the route's.
     let src4 = if cfg.src4 != 0 { cfg.src4 } else { nh.src[0] };
     let src6 = if cfg.src6 != [0; 4] { cfg.src6 } else { nh.src };
@@ -134,6 +148,10 @@ pub fn encap(
         )?;
     } else {
         write_ipv4(ctx, pkt, to, src4, ip_proto, outer_len as u16, df, id)?;
+    }
+    if route::to_kernel() {
+        route::restore_macs(ctx, ethertype(to.real.family))?;
+        return Ok(Verdict::pass(reason::PASS_NO_NEIGH));
     }
     send(ctx, &nh, ethertype(to.real.family), reason::TX)
 }

@@ -430,6 +430,113 @@ fn after_a_flap_of_the_real_servers_link_lbd_resolves_them_again_at_once() {
     assert_eq!(t.requests(http, 4).values().sum::<u32>(), 4);
 }
 
+/// The director forgets every neighbour (both families' tables flushed, as `ip neigh flush`
+/// or a link flap does).
+fn flush_neighbours(t: &Topology) {
+    t.director.ip(&["-4", "neigh", "flush", "all"]);
+    t.director.ip(&["-6", "neigh", "flush", "all"]);
+}
+
+/// One new HTTP connection from the client to `vip`, retried (each try bounded by the
+/// client's own connect timeout) until `limit`; returns how long it took to succeed.
+fn connect_within(t: &Topology, vip: SocketAddr, limit: Duration) -> Duration {
+    let start = std::time::Instant::now();
+    loop {
+        let r = {
+            let _in = t.client.enter();
+            lb_tests::topo::http_get(vip, None)
+        };
+        match r {
+            Ok((200, _)) => return start.elapsed(),
+            other => assert!(
+                start.elapsed() < limit,
+                "no connection to {vip} within {limit:?}: {other:?}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn tun_packets_without_a_neighbour_entry_are_forwarded_by_the_kernel_even_with_lbd_stopped() {
+    require_root!();
+    // lbd is stopped (the data plane forwards without it) so that nothing but the kernel can
+    // resolve the real servers again; the next-hop cache's second is let run out. A new
+    // connection's packets meet no neighbour entry: `lb` encapsulates them and hands them
+    // to the kernel, which resolves the real server and forwards them.
+    for (vip, v6) in [(IpAddr::from(VIP), false), (IpAddr::from(VIP6), true)] {
+        let mut t = Topology::two_armed(2, Method::Tun);
+        let cfg = t.two_armed_config();
+        t.start_two_armed(&cfg);
+        configure(&t, vip, v6, "-i");
+        let reals = t.two_armed_reals(v6);
+        wait_neighbours_of(&t, &reals);
+        let http = SocketAddr::new(vip, PORT);
+        assert_eq!(t.requests(http, 2).values().sum::<u32>(), 2);
+        let passed = t.reason("pass_no_neigh");
+        t.lbd.take().expect("lbd").stop();
+        flush_neighbours(&t);
+        for r in &reals {
+            let n = t.director.ip(&["neigh", "show", &r.to_string()]);
+            assert!(!n.contains("lladdr"), "{r} flushed: {n}");
+        }
+        std::thread::sleep(Duration::from_millis(1100));
+        // Within a second and a half: the first SYN, or at most its one retransmission.
+        let took = connect_within(&t, http, Duration::from_millis(1500));
+        eprintln!(
+            "tun over IPv{}: flush to a served connection {took:?}",
+            if v6 { 6 } else { 4 }
+        );
+        // rr: the second connection goes to the other real server: both are resolved now,
+        // by the kernel (lbd is not running).
+        connect_within(&t, http, Duration::from_millis(1500));
+        for r in &reals {
+            let n = t.director.ip(&["neigh", "show", &r.to_string()]);
+            assert!(n.contains("lladdr"), "{r} resolved by the kernel: {n}");
+        }
+        // The counters are pinned: the restarted lbd shows what the data plane did meanwhile.
+        t.start_two_armed(&cfg);
+        let now = t.reason("pass_no_neigh");
+        assert!(
+            now >= passed + 2,
+            "pass_no_neigh {passed} -> {now}: {}",
+            t.lbctl(&["status"])
+        );
+    }
+}
+
+#[test]
+fn dr_real_servers_are_resolved_again_at_once_after_a_flush_over_ipv4_and_ipv6() {
+    require_root!();
+    // dr frames carry the VIP, so the kernel cannot forward them: a dr packet meeting no
+    // neighbour entry is dropped (`drop_fib_no_neigh`) and reported to lbd, which has the
+    // real server resolved at once, as it does when the kernel announces the flush. A new
+    // connection right after the flush succeeds within one SYN retransmission.
+    for (vip, v6) in [(IpAddr::from(VIP), false), (IpAddr::from(VIP6), true)] {
+        let mut t = Topology::two_armed(2, Method::Dr);
+        let cfg = t.two_armed_config();
+        t.start_two_armed(&cfg);
+        configure(&t, vip, v6, "-g");
+        let reals = t.two_armed_reals(v6);
+        wait_neighbours_of(&t, &reals);
+        let http = SocketAddr::new(vip, PORT);
+        assert_eq!(t.requests(http, 2).values().sum::<u32>(), 2);
+        // Twice, the second time once the next-hop cache's second has run out, so that the
+        // connection's first packet asks the FIB.
+        for wait in [0, 1100] {
+            flush_neighbours(&t);
+            std::thread::sleep(Duration::from_millis(wait));
+            let took = connect_within(&t, http, Duration::from_millis(1500));
+            eprintln!(
+                "dr over IPv{}: flush, {wait} ms, then a served connection in {took:?} (drop_fib_no_neigh {})",
+                if v6 { 6 } else { 4 },
+                t.reason("drop_fib_no_neigh")
+            );
+        }
+        assert_eq!(t.requests(http, 4).values().sum::<u32>(), 4);
+    }
+}
+
 /// FNV-1a over a byte stream, as the upload's check: the sender and the sink each compute it.
 fn fnv(h: u64, bytes: &[u8]) -> u64 {
     bytes
