@@ -572,7 +572,9 @@ pub const MAPS: [MapSpec; 38] = {
 /// the config names none); a connection's state byte holds IPVS's TCP state numbers
 /// ([`crate::proto_tcp`]; UDP 16), and a forward entry of a `dr` / `tun` connection the flag
 /// [`crate::CONN_F_NOOUTPUT`].
-pub const LAYOUT_VERSION: u32 = 5;
+///
+/// Version 6: the reason counters grow by `pass_tun_fragment`.
+pub const LAYOUT_VERSION: u32 = 6;
 
 /// [`layout_fingerprint`] of the layout [`LAYOUT_VERSION`] describes; stored next to the
 /// version in the pinned maps.

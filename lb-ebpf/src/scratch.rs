@@ -42,8 +42,8 @@ pub struct Scratch {
     /// connections seen in it.
     pub flood_window: u32,
     pub flood_count: u32,
-    /// Set by `tun` when the next hop has no neighbour entry: the tunnelled packet goes to
-    /// the kernel. Kept here, read volatile, so that the verifier does not know its value
+    /// Set by `tun` (to the reason counted) when the tunnelled packet goes to the kernel: the
+    /// next hop has no neighbour entry, or the kernel is to fragment it. Kept here, read volatile, so that the verifier does not know its value
     /// and checks the encapsulation once, not once per outcome (`xmit/tun.rs`).
     pub to_kernel: u32,
     /// The frame's MAC addresses as it came, for a `tun` packet handed to the kernel.

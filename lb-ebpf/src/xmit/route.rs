@@ -113,23 +113,25 @@ pub fn unresolved() -> Result<NextHop, Verdict> {
     })
 }
 
-/// Marks this packet as one the kernel is to forward (see `Scratch::to_kernel`; `director`
-/// clears it for every packet).
+/// Marks this packet as one the kernel is to forward, counted as `reason` (see
+/// `Scratch::to_kernel`; `director` clears it for every packet).
 #[inline(always)]
-pub fn set_to_kernel() {
+pub fn set_to_kernel(reason: u32) {
     if let Some(s) = scratch() {
         // SAFETY: this CPU's slot.
-        unsafe { core::ptr::write_volatile(core::ptr::addr_of_mut!((*s).to_kernel), 1) };
+        unsafe { core::ptr::write_volatile(core::ptr::addr_of_mut!((*s).to_kernel), reason) };
     }
 }
 
-/// Whether [`set_to_kernel`] marked this packet, read from the map each time.
+/// The reason [`set_to_kernel`] marked this packet with (0: none), read from the map each
+/// time.
 #[inline(always)]
-pub fn to_kernel() -> bool {
-    // SAFETY: this CPU's slot.
-    scratch().is_some_and(
-        |s| unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*s).to_kernel)) } != 0,
-    )
+pub fn to_kernel() -> u32 {
+    match scratch() {
+        // SAFETY: this CPU's slot.
+        Some(s) => unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*s).to_kernel)) },
+        None => 0,
+    }
 }
 
 /// Keeps the frame's MAC addresses (at offset 0) in this CPU's scratch slot (word by word:
