@@ -775,3 +775,104 @@ fn an_interface_added_and_removed_at_run_time_leaves_a_stream_on_the_others_whol
     let sent = stream.finish(&lines);
     assert!(sent > 20, "{sent} lines");
 }
+
+/// A counter of `/proc/net/snmp`'s `Ip:` lines in `ns`, by name (`FragOKs`, `ReasmOKs`, ...).
+fn ip_counter(ns: &lb_tests::netns::Netns, name: &str) -> u64 {
+    let text = {
+        let _in = ns.enter();
+        // thread-self: /proc/self/net would show the process's (first thread's) namespace.
+        std::fs::read_to_string("/proc/thread-self/net/snmp").expect("read snmp")
+    };
+    let mut ip = text.lines().filter(|l| l.starts_with("Ip:"));
+    let (names, values) = (ip.next().unwrap(), ip.next().unwrap());
+    let i = names
+        .split_whitespace()
+        .position(|n| n == name)
+        .unwrap_or_else(|| panic!("no {name} in {names}"));
+    values.split_whitespace().nth(i).unwrap().parse().unwrap()
+}
+
+#[test]
+fn udp_datagrams_without_df_through_a_tunnel_behind_a_smaller_mtu_are_fragmented_by_the_kernel() {
+    require_root!();
+    const UDP_PORT: u16 = 5300;
+    const FLOWS: usize = 4;
+    const PER_FLOW: usize = 2;
+    let mut t = Topology::two_armed(2, Method::Tun);
+    // As in the upload test: the real servers' link takes 1400-byte frames, the director's
+    // routes to them say so, its own interfaces stay at 1500.
+    for i in 0..t.reals.len() {
+        t.switch
+            .ip(&["link", "set", &format!("p-rs{i}"), "mtu", "1400"]);
+        t.reals[i].ip(&["link", "set", "eth0", "mtu", "1400"]);
+    }
+    for r in t.two_armed_reals(false) {
+        t.director.ip(&[
+            "route",
+            "add",
+            &format!("{r}/32"),
+            "dev",
+            "eth1",
+            "mtu",
+            "lock",
+            "1400",
+        ]);
+    }
+    let cfg = t.two_armed_config();
+    t.start_two_armed(&cfg);
+    let svc = endpoint(VIP.into(), UDP_PORT);
+    t.lbctl_line(&format!("lbctl -A -u {svc} -s rr"));
+    for r in t.two_armed_reals(false) {
+        t.lbctl_line(&format!(
+            "lbctl -a -u {svc} -r {} -i",
+            endpoint(r, UDP_PORT)
+        ));
+    }
+    wait_neighbours_of(&t, &t.two_armed_reals(false));
+    let reasm = |t: &Topology| -> u64 { t.reals.iter().map(|r| ip_counter(r, "ReasmOKs")).sum() };
+    let (reasm0, frag0) = (reasm(&t), ip_counter(&t.director, "FragOKs"));
+    let passed0 = t.reason("pass_tun_fragment");
+    // Datagrams of 1472 bytes (1500 with their headers, 1520 tunnelled) with DF clear, from
+    // several sockets (flows), two each.
+    {
+        let _in = t.client.enter();
+        for f in 0..FLOWS {
+            let s = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+            let dont: libc::c_int = libc::IP_PMTUDISC_DONT;
+            // SAFETY: setsockopt on an fd we own, with an int option.
+            let rc = unsafe {
+                libc::setsockopt(
+                    std::os::fd::AsRawFd::as_raw_fd(&s),
+                    libc::IPPROTO_IP,
+                    libc::IP_MTU_DISCOVER,
+                    &dont as *const libc::c_int as *const libc::c_void,
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+            assert_eq!(rc, 0, "IP_MTU_DISCOVER");
+            for k in 0..PER_FLOW {
+                let d = vec![(f * PER_FLOW + k) as u8; 1472];
+                s.send_to(&d, SocketAddr::new(VIP.into(), UDP_PORT))
+                    .unwrap();
+            }
+        }
+    }
+    let n = (FLOWS * PER_FLOW) as u64;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while reasm(&t) < reasm0 + n && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (reasm1, frag1) = (reasm(&t), ip_counter(&t.director, "FragOKs"));
+    let passed1 = t.reason("pass_tun_fragment");
+    eprintln!(
+        "pass_tun_fragment +{}, director FragOKs +{}, real servers ReasmOKs +{}",
+        passed1 - passed0,
+        frag1 - frag0,
+        reasm1 - reasm0
+    );
+    // Every datagram tunnelled and handed to the kernel, fragmented by the director's kernel
+    // on its way out, and reassembled whole by the real server's.
+    assert_eq!(passed1 - passed0, n);
+    assert_eq!(frag1 - frag0, n);
+    assert_eq!(reasm1 - reasm0, n);
+}
