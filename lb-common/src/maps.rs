@@ -50,6 +50,9 @@ pub mod map_name {
     /// filter.
     pub const TRACE: &str = "lb_trace";
     pub const TRACE_FILTER: &str = "lb_trace_flt";
+    /// Not pinned (each program instance reports to the lbd that loaded it): `dr` packets
+    /// dropped for want of a neighbour entry ([`crate::NeighMiss`] records).
+    pub const NEIGH_MISS: &str = "lb_neigh_miss";
     pub const PROGS: &str = "lb_progs";
     pub const ADDR_FILTER: &str = "lb_addr_flt";
     /// Not pinned (a new program instance starts with none): FTP's expected data
@@ -139,6 +142,8 @@ pub mod capacity {
     /// Bytes (a power of two, as the kernel requires): 4,096 trace events.
     pub const TRACE: u32 = 256 * 1024;
     pub const TRACE_FILTER: u32 = 1;
+    /// Bytes (a power of two): 512 records of 24 bytes and the ring's 8-byte headers.
+    pub const NEIGH_MISS: u32 = 16 * 1024;
     /// Two bitmaps (VIP destinations, `nat` real-server sources).
     pub const ADDR_FILTER: u32 = 2 * ADDR_FILTER_WORDS;
     pub const DECAP_CONFIG: u32 = 1;
@@ -229,7 +234,7 @@ const fn spec(
 }
 
 /// Every map of the object, pinned ones in [`map_name::DIRECTOR`]'s order first.
-pub const MAPS: [MapSpec; 37] = {
+pub const MAPS: [MapSpec; 38] = {
     use layout::*;
     use map_name as n;
     const K: Option<&TypeLayout> = Some(&U32);
@@ -404,6 +409,14 @@ pub const MAPS: [MapSpec; 37] = {
         ),
         spec(n::TRACE, capacity::TRACE, kind::RINGBUF, 0, None, None),
         spec(
+            n::NEIGH_MISS,
+            capacity::NEIGH_MISS,
+            kind::RINGBUF,
+            0,
+            None,
+            None,
+        ),
+        spec(
             n::TRACE_FILTER,
             capacity::TRACE_FILTER,
             kind::ARRAY,
@@ -561,7 +574,8 @@ pub const MAPS: [MapSpec; 37] = {
 /// [`crate::CONN_F_NOOUTPUT`].
 ///
 /// Version 6: a persistence template ([`crate::Template`]) has flags
-/// ([`crate::TEMPLATE_F_SYNCED`]): 24 bytes.
+/// ([`crate::TEMPLATE_F_SYNCED`]): 24 bytes; the reason counters grow by `pass_tun_fragment`
+/// and SCTP's.
 pub const LAYOUT_VERSION: u32 = 6;
 
 /// [`layout_fingerprint`] of the layout [`LAYOUT_VERSION`] describes; stored next to the

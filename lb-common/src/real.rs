@@ -92,6 +92,22 @@ pub struct NextHop {
     pub src: [u32; 4],
 }
 const _: () = assert!(core::mem::size_of::<NextHop>() == 48);
+/// A `dr` packet dropped for want of its real server's neighbour entry (`drop_fib_no_neigh`):
+/// the record `lb` writes into the ring buffer [`map_name::NEIGH_MISS`] so that lbd has the
+/// kernel resolve that real server at once (the packet itself is lost: the kernel cannot
+/// forward a frame addressed to the VIP, one of its own addresses).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NeighMiss {
+    /// The real server's address, network byte order, IPv4 in `[0]`.
+    pub addr: [u32; 4],
+    /// Its id.
+    pub real: u32,
+    /// `FAMILY_V4` or `FAMILY_V6`.
+    pub family: u8,
+    pub _pad: [u8; 3],
+}
+const _: () = assert!(core::mem::size_of::<NeighMiss>() == 24);
 /// How long `lb` trusts a cached next hop. A real server's MAC or route change is picked up
 /// within this time.
 pub const NH_CACHE_TTL_NS: u64 = 1_000_000_000;

@@ -143,8 +143,12 @@ pub const CSUM_COMPLETED: u32 = 51;
 /// meant for another host, a bridge port): not for this host, handed to the kernel, which
 /// drops it, as it does before IPVS would see it.
 pub const PASS_OTHER_HOST: u32 = 52;
+/// A `tun` packet too big for the path, IPv4 without DF: tunnelled with the outer DF clear
+/// (copied from the inner header, RFC 2003 3.1) and handed to the kernel, which fragments the
+/// outer packet as it forwards it.
+pub const PASS_TUN_FRAGMENT: u32 = 53;
 /// One past the last reason: the size of the counter array.
-pub const REASON_MAX: u32 = 53;
+pub const REASON_MAX: u32 = 54;
 
 /// Names for metrics and listings, indexed by reason.
 pub const REASON_NAMES: [&str; REASON_MAX as usize] = [
@@ -201,4 +205,5 @@ pub const REASON_NAMES: [&str; REASON_MAX as usize] = [
     "ftp_data",
     "csum_completed",
     "pass_other_host",
+    "pass_tun_fragment",
 ];

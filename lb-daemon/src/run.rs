@@ -266,6 +266,10 @@ fn spawn_loops(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>, results: Recei
             }
         });
     }
+    if let Some(ring) = lock(ctx).dp.take_neigh_miss() {
+        let stop = stop.clone();
+        std::thread::spawn(move || host::neigh::resolve_misses(ring, stop));
+    }
     {
         let c = ctx.clone();
         let stop = stop.clone();

@@ -51,6 +51,7 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
         (*scratch).pkt_ok = 0;
         (*scratch).trace_real = 0;
         (*scratch).csum.finished = 0;
+        (*scratch).to_kernel = 0;
         parse::parse(ctx, &mut (*scratch).pkt)?;
         (*scratch).pkt_ok = 1;
         &(*scratch).pkt

@@ -77,8 +77,6 @@ pub const ICMP_CSUM: usize = 2;
 pub const ICMP_REST: usize = 4;
 /// "Fragmentation needed"'s next-hop MTU (RFC 1191), the low half of the second word.
 pub const ICMP_NEXT_MTU: usize = 6;
-/// What an ICMPv4 error quotes after the invoking packet's IP header (RFC 792).
-pub const ICMP_QUOTE_DATA: usize = 8;
 pub const ICMP_ECHO_REPLY: u8 = 0;
 pub const ICMP_DEST_UNREACH: u8 = 3;
 /// Destination unreachable code 4: fragmentation needed (RFC 1191).

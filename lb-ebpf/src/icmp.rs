@@ -190,7 +190,7 @@ fn to_owner(
         return nat_to_real(ctx, pkt, cfg, &q, &Target { id, real: &real }, flow.dport);
     }
     let now = clock::now();
-    let v = xmit::forward_direct(ctx, pkt, &Target { id, real: &real }, cfg, now)?;
+    let v = xmit::forward_direct::<true>(ctx, pkt, &Target { id, real: &real }, cfg, now)?;
     Ok(Verdict {
         action: v.action,
         reason: reason::ICMP_ERROR_FORWARDED,

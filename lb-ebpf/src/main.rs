@@ -13,7 +13,7 @@
 // The modules in layers, top down; each imports only from layers below its own (checked by
 // `lb-daemon/tests/map_layout.rs`, `lb_ebpf_modules_import_only_lower_layers`):
 //   the programs' bodies: director (lb), decap, bench, trace; then icmp (lb_icmp);
-//   forwarding: xmit (tun, dr, nat; over route, too_big and partial);
+//   forwarding: xmit (tun, dr, nat; over too_big; over route and partial);
 //   the connection table: conn (over its unconfirmed slots, flood mode and the confirmed
 //   tables, over the real servers' counts); over persist and sched (locality and twos over
 //   counted,

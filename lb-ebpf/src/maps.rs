@@ -104,6 +104,12 @@ pub static PROGS: ProgramArray = ProgramArray::with_max_entries(capacity::PROGS,
 #[map(name = "lb_trace")]
 pub static TRACE: RingBuf = RingBuf::with_byte_size(capacity::TRACE, 0);
 
+/// `dr` packets dropped for want of their real server's neighbour entry: written by `lb`
+/// (one [`NeighMiss`] per such packet, while there is room), read by lbd, which has the
+/// kernel resolve that real server at once.
+#[map(name = "lb_neigh_miss")]
+pub static NEIGH_MISS: RingBuf = RingBuf::with_byte_size(capacity::NEIGH_MISS, 0);
+
 /// Which packets `lb` traces. Written by lbd; read by `lb` while tracing.
 #[map(name = "lb_trace_flt")]
 pub static TRACE_FILTER: Array<TraceFilter> = Array::with_max_entries(capacity::TRACE_FILTER, 0);

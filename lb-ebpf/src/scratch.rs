@@ -42,7 +42,13 @@ pub struct Scratch {
     /// connections seen in it.
     pub flood_window: u32,
     pub flood_count: u32,
-    pub _pad: u32,
+    /// Set by `tun` (to the reason counted) when the tunnelled packet goes to the kernel: the
+    /// next hop has no neighbour entry, or the kernel is to fragment it. Kept here, read volatile, so that the verifier does not know its value
+    /// and checks the encapsulation once, not once per outcome (`xmit/tun.rs`).
+    pub to_kernel: u32,
+    /// The frame's MAC addresses as it came, for a `tun` packet handed to the kernel.
+    pub macs: [u32; 3],
+    pub _pad_macs: u32,
     /// A fragment table key and entry being looked up or inserted.
     pub frag_key: FragKey,
     pub frag: FragEntry,

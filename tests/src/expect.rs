@@ -80,8 +80,10 @@ pub fn tunnelled(
             ip.ttl = TUN_TTL;
             let df = if inner_v4 { inner[6] & 0x40 } else { 0x40 };
             ip.frag = (df as u16) << 8;
+            // May be fragmented: the inner identification plus the flow's hash (RFC 6864
+            // 4.1: unique between the flows that share the outer addresses).
             ip.id = if df == 0 {
-                u16::from_be_bytes([inner[4], inner[5]])
+                u16::from_be_bytes([inner[4], inner[5]]).wrapping_add(id_mix4(inner))
             } else {
                 0
             };
@@ -96,6 +98,24 @@ pub fn tunnelled(
             eth(real_mac(real), me, ETH_P_IPV6, &ip.build(&payload))
         }
     }
+}
+
+/// What `lb` adds to the inner identification of an IPv4 packet that may be fragmented to
+/// make the outer one (RFC 6864 4.1): a Fibonacci hash of the addresses and ports (TCP and
+/// UDP; 0 for a later fragment and anything else), each word as it lies in memory on a
+/// little-endian host.
+fn id_mix4(inner: &[u8]) -> u16 {
+    let ihl = (inner[0] & 0x0f) as usize * 4;
+    let offset = u16::from_be_bytes([inner[6], inner[7]]) & 0x1fff;
+    let proto = inner[9];
+    let word = |o: usize| u32::from_le_bytes([inner[o], inner[o + 1], inner[o + 2], inner[o + 3]]);
+    let ports = if offset == 0 && (proto == 6 || proto == 17) {
+        word(ihl)
+    } else {
+        0
+    };
+    let h = word(12) ^ word(16).rotate_left(16) ^ ports;
+    (h.wrapping_mul(0x9e37_79b1) >> 16) as u16
 }
 
 /// [`tunnelled`] in IPIP to an IPv4 real server (no entropy in the outer header).

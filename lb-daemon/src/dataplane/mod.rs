@@ -145,6 +145,8 @@ pub struct Dataplane {
     /// `lbctl trace`: the ring buffer (None while a trace holds it), its filter, and whether
     /// tracing is on (kept in the config's flags whoever writes the config).
     trace_ring: Option<RingBuf<MapData>>,
+    /// `dr` packets' missing neighbours (`lb_neigh_miss`), until the neighbour keeper takes it.
+    neigh_miss: Option<RingBuf<MapData>>,
     trace_filter: Array<MapData, TraceFilter>,
     addr_filter: Array<MapData, u64>,
     /// FTP's expected data connections and the helper's interface (`ftp.rs`).
@@ -283,6 +285,7 @@ impl Dataplane {
             pin_dir: opts.pin_dir.clone(),
             link_pins: Vec::new(),
             trace_ring: Some(typed(&mut ebpf, map_name::TRACE)?),
+            neigh_miss: Some(typed(&mut ebpf, map_name::NEIGH_MISS)?),
             trace_filter: typed(&mut ebpf, map_name::TRACE_FILTER)?,
             addr_filter: typed(&mut ebpf, map_name::ADDR_FILTER)?,
             ftp_expect: typed(&mut ebpf, map_name::FTP_EXPECT)?,
@@ -437,6 +440,12 @@ impl Dataplane {
         self.addr_filter
             .set(i, w, 0)
             .map_err(|source| map_err(map_name::ADDR_FILTER, source))
+    }
+
+    /// The ring buffer in which `lb` reports the real servers whose neighbour entry a `dr`
+    /// packet found missing ([`lb_common::NeighMiss`]); once (the first caller reads it).
+    pub fn take_neigh_miss(&mut self) -> Option<RingBuf<MapData>> {
+        self.neigh_miss.take()
     }
 
     /// Starts tracing the packets `f` selects; returns the ring buffer to read the events

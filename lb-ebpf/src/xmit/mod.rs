@@ -33,13 +33,15 @@ pub fn forward(
         }
         return nat::to_real(ctx, pkt, to, cfg, now);
     }
-    forward_direct(ctx, pkt, to, cfg, now)
+    forward_direct::<false>(ctx, pkt, to, cfg, now)
 }
 
 /// `tun` and `dr` alone: also `lb_icmp`'s way to forward an ICMP error about a connection
-/// (whose program has no stack to spare for the `nat` path's).
+/// (whose program has no stack to spare for the `nat` path's). `ICMP_ERROR`: the packet is
+/// an ICMP error (`lb_icmp`'s), never answered with one, so that its program does without
+/// the too-big answer's frames.
 #[inline(always)]
-pub fn forward_direct(
+pub fn forward_direct<const ICMP_ERROR: bool>(
     ctx: &XdpContext,
     pkt: &Packet,
     to: &Target,
@@ -47,7 +49,7 @@ pub fn forward_direct(
     now: u64,
 ) -> Result<Verdict, Verdict> {
     match to.real.method {
-        FWD_TUN => tun::encap(ctx, pkt, to, cfg, now),
+        FWD_TUN => tun::encap::<ICMP_ERROR>(ctx, pkt, to, cfg, now),
         // dr keeps the packet's addresses' family, as nat does.
         FWD_DR if to.real.family == pkt.flow.family => dr::xmit(ctx, pkt, to, cfg, now),
         _ => Err(Verdict::drop(reason::DROP_UNSUPPORTED_METHOD)),

@@ -86,25 +86,40 @@ pub fn holds_pseudo_sum(pkt: &Packet, check: u16) -> bool {
 
 /// Finishes a partial checksum: the one's complement of the sum of every 16-bit word of the
 /// segment, its checksum field (the pseudo-header's sum, at `field`, which the caller
-/// checked) included. The segment is copied into the scratch slot a chunk at a time
-/// (`bpf_xdp_load_bytes` takes a length the verifier only knows the bounds of, a packet
-/// pointer does not) and summed there by `bpf_csum_diff`, in a `bpf_loop` (the verifier checks
-/// its step once, where a plain loop is checked once per iteration and path: that blew its
-/// budget).
+/// checked) included, summed by [`sum`].
 #[inline(always)]
 pub fn finish(ctx: &XdpContext, pkt: &Packet, field: *mut u16) -> Result<(), Verdict> {
     let bad = Verdict::pass(reason::PASS_SHORT_L4);
-    let scratch = scratch().ok_or(bad)?;
-    let len = l4_len(pkt);
-    if len > MAX_CHUNKS * CHUNK {
-        // Longer than any frame lb is given: left as it is.
-        return Err(bad);
+    let acc = sum(ctx, pkt.l4() as u32, l4_len(pkt) as u32).ok_or(bad)?;
+    let mut c = !csum::fold(acc);
+    if pkt.flow.proto != PROTO_TCP && c == 0 {
+        // UDP: 0 would mean "no checksum" (RFC 768).
+        c = 0xffff;
+    }
+    // SAFETY: the caller checked `field`; no helper since moved the packet.
+    unsafe { field.write_unaligned(c) };
+    count(reason::CSUM_COMPLETED);
+    Ok(())
+}
+
+/// The 32-bit one's complement sum (`bpf_csum_diff`'s, not folded) of the `len` bytes of the
+/// frame from offset `start`, an odd length padded with a zero byte (RFC 1071), the words
+/// taken as they lie in memory; None when longer than any frame lb is given or a helper
+/// failed. Copied into the scratch slot a chunk at a time (`bpf_xdp_load_bytes` takes a
+/// length the verifier only knows the bounds of, a packet pointer does not) and summed there
+/// by `bpf_csum_diff`, in a `bpf_loop` (the verifier checks its step once, where a plain
+/// loop is checked once per iteration and path: that blew its budget).
+#[inline(always)]
+pub fn sum(ctx: &XdpContext, start: u32, len: u32) -> Option<u32> {
+    let scratch = scratch()?;
+    if len as usize > MAX_CHUNKS * CHUNK {
+        return None;
     }
     {
         // SAFETY: this CPU's slot, used by nothing else during this run.
         let w = unsafe { &mut (*scratch).csum };
-        w.start = pkt.l4() as u32;
-        w.len = len as u32;
+        w.start = start;
+        w.len = len;
         w.off = 0;
         w.acc = 0;
         w.failed = 0;
@@ -124,20 +139,12 @@ pub fn finish(ctx: &XdpContext, pkt: &Packet, field: *mut u16) -> Result<(), Ver
     // SAFETY: as above (the map value stays valid for the whole run).
     let w = unsafe { &(*scratch).csum };
     if w.failed != 0 || w.off != w.len {
-        return Err(bad);
+        return None;
     }
-    let mut c = !csum::fold(w.acc);
-    if pkt.flow.proto != PROTO_TCP && c == 0 {
-        // UDP: 0 would mean "no checksum" (RFC 768).
-        c = 0xffff;
-    }
-    // SAFETY: the caller checked `field`; no helper since moved the packet.
-    unsafe { field.write_unaligned(c) };
-    count(reason::CSUM_COMPLETED);
-    Ok(())
+    Some(w.acc)
 }
 
-/// One chunk of [`finish`]'s sum; returns 1 to stop, 0 to go on. The last chunk's last word
+/// One chunk of [`sum`]; returns 1 to stop, 0 to go on. The last chunk's last word
 /// is zeroed before the copy, so that an odd length sums as RFC 1071 pads it.
 extern "C" fn chunk_step(_i: u32, xdp: *mut c_void) -> i64 {
     let Some(scratch) = scratch() else {

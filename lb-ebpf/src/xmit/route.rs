@@ -84,6 +84,92 @@ pub fn next_hop(
     Ok(nh)
 }
 
+/// What the FIB lookup that just failed with `drop_fib_no_neigh` left in this CPU's scratch
+/// slot: the kernel fills in the egress interface and the route's source (with
+/// `BPF_FIB_LOOKUP_SRC`) before it looks for the neighbour, so a packet it is to forward
+/// itself (`tun`) can still be given its outer source. No MACs (whatever the slot held), and
+/// the MTU member holds what went in (0: the kernel reports the MTU only on success); never
+/// cached. Every field is read from the map, so the verifier knows no more of them than of
+/// a cached next hop's.
+#[inline(always)]
+pub fn unresolved() -> Result<NextHop, Verdict> {
+    let Some(s) = scratch() else {
+        // Index 0 of a one-entry per-CPU array always exists; this arm is for the type checker.
+        return Err(Verdict::drop(reason::DROP_FIB_NO_NEIGH));
+    };
+    // SAFETY: this CPU's scratch slot; the union members as the helper left them (IPv4's
+    // source in the first word).
+    let p = unsafe { &(*s).fib };
+    Ok(NextHop {
+        ifindex: p.ifindex,
+        smac: p.smac,
+        dmac: p.dmac,
+        expires_ns: 0,
+        onlink: 0,
+        _pad: 0,
+        mtu: unsafe { p.__bindgen_anon_1.mtu_result },
+        _pad2: [0; 4],
+        src: unsafe { p.__bindgen_anon_3.ipv6_src },
+    })
+}
+
+/// Marks this packet as one the kernel is to forward, counted as `reason` (see
+/// `Scratch::to_kernel`; `director` clears it for every packet).
+#[inline(always)]
+pub fn set_to_kernel(reason: u32) {
+    if let Some(s) = scratch() {
+        // SAFETY: this CPU's slot.
+        unsafe { core::ptr::write_volatile(core::ptr::addr_of_mut!((*s).to_kernel), reason) };
+    }
+}
+
+/// The reason [`set_to_kernel`] marked this packet with (0: none), read from the map each
+/// time.
+#[inline(always)]
+pub fn to_kernel() -> u32 {
+    match scratch() {
+        // SAFETY: this CPU's slot.
+        Some(s) => unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*s).to_kernel)) },
+        None => 0,
+    }
+}
+
+/// Keeps the frame's MAC addresses (at offset 0) in this CPU's scratch slot (word by word:
+/// an array copy would become a `memmove` call).
+#[inline(always)]
+pub fn keep_macs(ctx: &XdpContext) -> Result<(), Verdict> {
+    let lost = Verdict::drop(reason::DROP_NO_HEADROOM);
+    let (Some(s), Some(m)) = (scratch(), ptr_at::<[u32; 3]>(ctx, 0)) else {
+        return Err(lost);
+    };
+    let m = m as *const u32;
+    // SAFETY: this CPU's slot; the 12 bytes were bounds-checked.
+    unsafe {
+        (*s).macs[0] = m.read_unaligned();
+        (*s).macs[1] = m.add(1).read_unaligned();
+        (*s).macs[2] = m.add(2).read_unaligned();
+    }
+    Ok(())
+}
+
+/// Writes an Ethernet header of the MACs [`keep_macs`] kept and `ethertype` at offset 0.
+#[inline(always)]
+pub fn restore_macs(ctx: &XdpContext, ethertype: u16) -> Result<(), Verdict> {
+    let lost = Verdict::drop(reason::DROP_NO_HEADROOM);
+    let (Some(s), Some(eth)) = (scratch(), ptr_at::<[u8; ETH_HLEN]>(ctx, 0)) else {
+        return Err(lost);
+    };
+    let w = eth as *mut u32;
+    // SAFETY: this CPU's slot; the 14 bytes were bounds-checked above.
+    unsafe {
+        w.write_unaligned((*s).macs[0]);
+        w.add(1).write_unaligned((*s).macs[1]);
+        w.add(2).write_unaligned((*s).macs[2]);
+        (w.add(3) as *mut u16).write_unaligned(ethertype.to_be());
+    }
+    Ok(())
+}
+
 /// Writes the next hop's MAC addresses and `ethertype` into the frame's Ethernet header (at
 /// offset 0) and sends it: back out of the ingress interface (XDP_TX) or out of another
 /// (redirect). `tx_reason` is the reason counted for XDP_TX.

@@ -9,7 +9,7 @@ use lb_common::{
 };
 
 use super::{
-    route::{Target, ethertype, next_hop, send},
+    route::{self, Target, ethertype, next_hop, send},
     too_big,
 };
 use crate::{
@@ -24,8 +24,9 @@ use crate::{
     verdict::Verdict,
 };
 
+/// `ICMP_ERROR`: see `xmit::forward_direct`.
 #[inline(always)]
-pub fn encap(
+pub fn encap<const ICMP_ERROR: bool>(
     ctx: &XdpContext,
     pkt: &Packet,
     to: &Target,
@@ -50,7 +51,21 @@ pub fn encap(
     // Look up the next hop before changing anything, so a failure leaves the packet intact;
     // its path MTU (the route's, else the egress link's) sizes the tunnel, and lbd's MTU of
     // the interfaces is the fallback when the FIB reported none.
-    let nh = next_hop(ctx, to, cfg, now)?;
+    // No neighbour entry for the next hop (a flushed table, a link flap): the tunnelled
+    // packet goes to the kernel, which routes it to the real server like any packet it
+    // forwards, resolving the neighbour on the way (`pass_no_neigh`), instead of being
+    // dropped until lbd has the neighbour resolved.
+    let nh = match next_hop(ctx, to, cfg, now) {
+        Ok(nh) => nh,
+        Err(v) if v.reason == reason::DROP_FIB_NO_NEIGH => {
+            // The frame's own MACs (to this interface) are kept for its Ethernet header:
+            // the kernel takes only a frame addressed to it.
+            route::keep_macs(ctx)?;
+            route::set_to_kernel(reason::PASS_NO_NEIGH);
+            route::unresolved()?
+        }
+        Err(v) => return Err(v),
+    };
     // The outer source: the config's director address of the family, else the route's.
     let src4 = if cfg.src4 != 0 { cfg.src4 } else { nh.src[0] };
     let src6 = if cfg.src6 != [0; 4] { cfg.src6 } else { nh.src };
@@ -59,14 +74,21 @@ pub fn encap(
     }
     let mtu = if nh.mtu != 0 { nh.mtu as u32 } else { cfg.mtu };
     if outer_len > u16::MAX as u32 || (mtu != 0 && outer_len > mtu) {
-        // Tell the client how large a packet fits once encapsulated (RFC 1191, RFC 8201), so
-        // that it lowers its MSS; an IPv4 packet that may be fragmented is dropped (XDP
-        // cannot fragment), and so is an ICMP message (no ICMP error about ICMP errors,
-        // RFC 1122 3.2.2).
-        if pkt.flow.proto == PROTO_ICMP || pkt.flow.proto == PROTO_ICMPV6 {
+        if !v6 && outer_len <= u16::MAX as u32 && may_fragment(ctx, pkt) {
+            // IPv4 without DF, to an IPv4 real server: it may be fragmented, which XDP
+            // cannot do. Tunnelled with the outer DF clear (the inner's) and handed to the
+            // kernel, which fragments the outer packet as it forwards it (IPVS's tunnels
+            // leave it to the kernel's output the same way).
+            route::keep_macs(ctx)?;
+            route::set_to_kernel(reason::PASS_TUN_FRAGMENT);
+        } else if ICMP_ERROR || pkt.flow.proto == PROTO_ICMP || pkt.flow.proto == PROTO_ICMPV6 {
+            // No ICMP error about ICMP errors (RFC 1122 3.2.2).
             return Err(Verdict::drop(reason::DROP_TOO_BIG));
+        } else {
+            // Tell the client how large a packet fits once encapsulated (RFC 1191,
+            // RFC 8201), so that it lowers its MSS.
+            return too_big::reply(ctx, pkt, mtu.saturating_sub(outer_hlen as u32));
         }
-        return too_big::reply(ctx, pkt, mtu.saturating_sub(outer_hlen as u32));
     }
     let inner_proto = if pkt.flow.family == FAMILY_V4 {
         IPPROTO_IPIP
@@ -75,8 +97,8 @@ pub fn encap(
     };
     // IPv4 inner: copy its DF bit (RFC 2003 3.1). IPv6 is never fragmented on the way, so its
     // outer IPv4 header forbids it too (RFC 4213 3.2.1). An outer header that may be
-    // fragmented gets the inner one's identification (in host order), so that the outer
-    // datagrams are as distinct as the sender made the inner ones (RFC 6864); with DF it is 0.
+    // fragmented gets an identification made of the inner one's (in host order) and the
+    // flow's (`id_mix`); with DF it is 0.
     let (df, id) = if pkt.flow.family == FAMILY_V4 {
         let w: *const [u16; 4] =
             ptr_at(ctx, ETH_HLEN).ok_or(Verdict::pass(reason::PASS_BAD_IP_HEADER))?;
@@ -133,9 +155,47 @@ pub fn encap(
             (outer_len - IPV6_HLEN as u32) as u16,
         )?;
     } else {
+        let id = if df == 0 {
+            id.wrapping_add(id_mix(pkt))
+        } else {
+            0
+        };
         write_ipv4(ctx, pkt, to, src4, ip_proto, outer_len as u16, df, id)?;
     }
+    let r = route::to_kernel();
+    if r != 0 {
+        route::restore_macs(ctx, ethertype(to.real.family))?;
+        return Ok(Verdict::pass(r));
+    }
     send(ctx, &nh, ethertype(to.real.family), reason::TX)
+}
+
+/// Whether the packet is IPv4 without DF (read again from the packet where it is needed:
+/// carried from the header's first read, it would cost `lb_icmp` stack it does not have).
+#[inline(always)]
+fn may_fragment(ctx: &XdpContext, pkt: &Packet) -> bool {
+    if pkt.flow.family != FAMILY_V4 {
+        return false;
+    }
+    match ptr_at::<[u16; 4]>(ctx, ETH_HLEN) {
+        // SAFETY: in bounds: the flags are the header's 16-bit word at IP_FRAG_OFF.
+        Some(w) => u16::from_be(unsafe { w.read_unaligned() }[IP_FRAG_OFF / 2]) & IP_DF == 0,
+        None => false,
+    }
+}
+
+/// RFC 6864 4.1: the identifications of datagrams that may be fragmented must be unique per
+/// source, destination and protocol, and every flow to a real server shares the outer ones.
+/// The outer identification is the inner one (distinct per datagram of a flow: the sender's
+/// job) plus this mix of what tells the flows apart (the inner addresses and ports, as they
+/// lie in memory; Fibonacci hashing), so that two clients' datagrams of one inner
+/// identification do not share an outer one. Read from the scratch slot's packet: nothing
+/// on the stack (`lb_icmp`'s frame is near its 512 bytes).
+#[inline(always)]
+fn id_mix(pkt: &Packet) -> u16 {
+    let f = &pkt.flow;
+    let h = f.src[0] ^ f.dst[0].rotate_left(16) ^ (f.sport as u32 | (f.dport as u32) << 16);
+    (h.wrapping_mul(0x9e37_79b1) >> 16) as u16
 }
 
 /// A GRE header (RFC 2784, version 0, no options) whose protocol type is the inner packet's

@@ -430,6 +430,113 @@ fn after_a_flap_of_the_real_servers_link_lbd_resolves_them_again_at_once() {
     assert_eq!(t.requests(http, 4).values().sum::<u32>(), 4);
 }
 
+/// The director forgets every neighbour (both families' tables flushed, as `ip neigh flush`
+/// or a link flap does).
+fn flush_neighbours(t: &Topology) {
+    t.director.ip(&["-4", "neigh", "flush", "all"]);
+    t.director.ip(&["-6", "neigh", "flush", "all"]);
+}
+
+/// One new HTTP connection from the client to `vip`, retried (each try bounded by the
+/// client's own connect timeout) until `limit`; returns how long it took to succeed.
+fn connect_within(t: &Topology, vip: SocketAddr, limit: Duration) -> Duration {
+    let start = std::time::Instant::now();
+    loop {
+        let r = {
+            let _in = t.client.enter();
+            lb_tests::topo::http_get(vip, None)
+        };
+        match r {
+            Ok((200, _)) => return start.elapsed(),
+            other => assert!(
+                start.elapsed() < limit,
+                "no connection to {vip} within {limit:?}: {other:?}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn tun_packets_without_a_neighbour_entry_are_forwarded_by_the_kernel_even_with_lbd_stopped() {
+    require_root!();
+    // lbd is stopped (the data plane forwards without it) so that nothing but the kernel can
+    // resolve the real servers again; the next-hop cache's second is let run out. A new
+    // connection's packets meet no neighbour entry: `lb` encapsulates them and hands them
+    // to the kernel, which resolves the real server and forwards them.
+    for (vip, v6) in [(IpAddr::from(VIP), false), (IpAddr::from(VIP6), true)] {
+        let mut t = Topology::two_armed(2, Method::Tun);
+        let cfg = t.two_armed_config();
+        t.start_two_armed(&cfg);
+        configure(&t, vip, v6, "-i");
+        let reals = t.two_armed_reals(v6);
+        wait_neighbours_of(&t, &reals);
+        let http = SocketAddr::new(vip, PORT);
+        assert_eq!(t.requests(http, 2).values().sum::<u32>(), 2);
+        let passed = t.reason("pass_no_neigh");
+        t.lbd.take().expect("lbd").stop();
+        flush_neighbours(&t);
+        for r in &reals {
+            let n = t.director.ip(&["neigh", "show", &r.to_string()]);
+            assert!(!n.contains("lladdr"), "{r} flushed: {n}");
+        }
+        std::thread::sleep(Duration::from_millis(1100));
+        // Within a second and a half: the first SYN, or at most its one retransmission.
+        let took = connect_within(&t, http, Duration::from_millis(1500));
+        eprintln!(
+            "tun over IPv{}: flush to a served connection {took:?}",
+            if v6 { 6 } else { 4 }
+        );
+        // rr: the second connection goes to the other real server: both are resolved now,
+        // by the kernel (lbd is not running).
+        connect_within(&t, http, Duration::from_millis(1500));
+        for r in &reals {
+            let n = t.director.ip(&["neigh", "show", &r.to_string()]);
+            assert!(n.contains("lladdr"), "{r} resolved by the kernel: {n}");
+        }
+        // The counters are pinned: the restarted lbd shows what the data plane did meanwhile.
+        t.start_two_armed(&cfg);
+        let now = t.reason("pass_no_neigh");
+        assert!(
+            now >= passed + 2,
+            "pass_no_neigh {passed} -> {now}: {}",
+            t.lbctl(&["status"])
+        );
+    }
+}
+
+#[test]
+fn dr_real_servers_are_resolved_again_at_once_after_a_flush_over_ipv4_and_ipv6() {
+    require_root!();
+    // dr frames carry the VIP, so the kernel cannot forward them: a dr packet meeting no
+    // neighbour entry is dropped (`drop_fib_no_neigh`) and reported to lbd, which has the
+    // real server resolved at once, as it does when the kernel announces the flush. A new
+    // connection right after the flush succeeds within one SYN retransmission.
+    for (vip, v6) in [(IpAddr::from(VIP), false), (IpAddr::from(VIP6), true)] {
+        let mut t = Topology::two_armed(2, Method::Dr);
+        let cfg = t.two_armed_config();
+        t.start_two_armed(&cfg);
+        configure(&t, vip, v6, "-g");
+        let reals = t.two_armed_reals(v6);
+        wait_neighbours_of(&t, &reals);
+        let http = SocketAddr::new(vip, PORT);
+        assert_eq!(t.requests(http, 2).values().sum::<u32>(), 2);
+        // Twice, the second time once the next-hop cache's second has run out, so that the
+        // connection's first packet asks the FIB.
+        for wait in [0, 1100] {
+            flush_neighbours(&t);
+            std::thread::sleep(Duration::from_millis(wait));
+            let took = connect_within(&t, http, Duration::from_millis(1500));
+            eprintln!(
+                "dr over IPv{}: flush, {wait} ms, then a served connection in {took:?} (drop_fib_no_neigh {})",
+                if v6 { 6 } else { 4 },
+                t.reason("drop_fib_no_neigh")
+            );
+        }
+        assert_eq!(t.requests(http, 4).values().sum::<u32>(), 4);
+    }
+}
+
 /// FNV-1a over a byte stream, as the upload's check: the sender and the sink each compute it.
 fn fnv(h: u64, bytes: &[u8]) -> u64 {
     bytes
@@ -667,4 +774,105 @@ fn an_interface_added_and_removed_at_run_time_leaves_a_stream_on_the_others_whol
     assert!(stream.progress() > at + 5, "the stream goes on");
     let sent = stream.finish(&lines);
     assert!(sent > 20, "{sent} lines");
+}
+
+/// A counter of `/proc/net/snmp`'s `Ip:` lines in `ns`, by name (`FragOKs`, `ReasmOKs`, ...).
+fn ip_counter(ns: &lb_tests::netns::Netns, name: &str) -> u64 {
+    let text = {
+        let _in = ns.enter();
+        // thread-self: /proc/self/net would show the process's (first thread's) namespace.
+        std::fs::read_to_string("/proc/thread-self/net/snmp").expect("read snmp")
+    };
+    let mut ip = text.lines().filter(|l| l.starts_with("Ip:"));
+    let (names, values) = (ip.next().unwrap(), ip.next().unwrap());
+    let i = names
+        .split_whitespace()
+        .position(|n| n == name)
+        .unwrap_or_else(|| panic!("no {name} in {names}"));
+    values.split_whitespace().nth(i).unwrap().parse().unwrap()
+}
+
+#[test]
+fn udp_datagrams_without_df_through_a_tunnel_behind_a_smaller_mtu_are_fragmented_by_the_kernel() {
+    require_root!();
+    const UDP_PORT: u16 = 5300;
+    const FLOWS: usize = 4;
+    const PER_FLOW: usize = 2;
+    let mut t = Topology::two_armed(2, Method::Tun);
+    // As in the upload test: the real servers' link takes 1400-byte frames, the director's
+    // routes to them say so, its own interfaces stay at 1500.
+    for i in 0..t.reals.len() {
+        t.switch
+            .ip(&["link", "set", &format!("p-rs{i}"), "mtu", "1400"]);
+        t.reals[i].ip(&["link", "set", "eth0", "mtu", "1400"]);
+    }
+    for r in t.two_armed_reals(false) {
+        t.director.ip(&[
+            "route",
+            "add",
+            &format!("{r}/32"),
+            "dev",
+            "eth1",
+            "mtu",
+            "lock",
+            "1400",
+        ]);
+    }
+    let cfg = t.two_armed_config();
+    t.start_two_armed(&cfg);
+    let svc = endpoint(VIP.into(), UDP_PORT);
+    t.lbctl_line(&format!("lbctl -A -u {svc} -s rr"));
+    for r in t.two_armed_reals(false) {
+        t.lbctl_line(&format!(
+            "lbctl -a -u {svc} -r {} -i",
+            endpoint(r, UDP_PORT)
+        ));
+    }
+    wait_neighbours_of(&t, &t.two_armed_reals(false));
+    let reasm = |t: &Topology| -> u64 { t.reals.iter().map(|r| ip_counter(r, "ReasmOKs")).sum() };
+    let (reasm0, frag0) = (reasm(&t), ip_counter(&t.director, "FragOKs"));
+    let passed0 = t.reason("pass_tun_fragment");
+    // Datagrams of 1472 bytes (1500 with their headers, 1520 tunnelled) with DF clear, from
+    // several sockets (flows), two each.
+    {
+        let _in = t.client.enter();
+        for f in 0..FLOWS {
+            let s = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+            let dont: libc::c_int = libc::IP_PMTUDISC_DONT;
+            // SAFETY: setsockopt on an fd we own, with an int option.
+            let rc = unsafe {
+                libc::setsockopt(
+                    std::os::fd::AsRawFd::as_raw_fd(&s),
+                    libc::IPPROTO_IP,
+                    libc::IP_MTU_DISCOVER,
+                    &dont as *const libc::c_int as *const libc::c_void,
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+            assert_eq!(rc, 0, "IP_MTU_DISCOVER");
+            for k in 0..PER_FLOW {
+                let d = vec![(f * PER_FLOW + k) as u8; 1472];
+                s.send_to(&d, SocketAddr::new(VIP.into(), UDP_PORT))
+                    .unwrap();
+            }
+        }
+    }
+    let n = (FLOWS * PER_FLOW) as u64;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while reasm(&t) < reasm0 + n && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (reasm1, frag1) = (reasm(&t), ip_counter(&t.director, "FragOKs"));
+    let passed1 = t.reason("pass_tun_fragment");
+    eprintln!(
+        "pass_tun_fragment +{}, director FragOKs +{}, real servers ReasmOKs +{}",
+        passed1 - passed0,
+        frag1 - frag0,
+        reasm1 - reasm0
+    );
+    // Every datagram tunnelled and handed to the kernel, fragmented by the director's kernel
+    // on its way out, and reassembled whole by the real server's.
+    assert_eq!(passed1 - passed0, n);
+    assert_eq!(frag1 - frag0, n);
+    assert_eq!(reasm1 - reasm0, n);
 }

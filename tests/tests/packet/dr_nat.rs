@@ -324,3 +324,38 @@ fn nat_without_a_neighbour_entry_hands_the_rewritten_packet_to_the_kernel() {
             .counters(&[("nat_reply", 1)]),
     ]);
 }
+
+#[test]
+fn dr_without_a_neighbour_entry_drops_the_packet_and_reports_the_real_server_to_lbd() {
+    require_root!();
+    // The kernel cannot forward a frame addressed to the VIP (its own address): the packet is
+    // dropped, counted, and its real server written to the ring lbd reads, so that lbd has it
+    // resolved at once.
+    let mut h = Harness::new(&services(REALS[2]), &[REALS[2], GATEWAY]);
+    let mut ring = h.dp.take_neigh_miss().expect("the neighbour-miss ring");
+    let syn = h.from_client(&tcp_ip(LOCAL_CLIENT, VIP, 40060, 81, TCP_SYN, b""));
+    h.run_fixture(
+        Fixture::new("dr, no neighbour entry: dropped", syn)
+            .dropped()
+            .counters(&[("drop_fib_no_neigh", 1), ("conn_new", 1)]),
+    );
+    let item = ring.next().expect("one record");
+    assert_eq!(item.len(), std::mem::size_of::<lb_common::NeighMiss>());
+    // SAFETY: a NeighMiss (size checked above).
+    let m: lb_common::NeighMiss =
+        unsafe { (item.as_ptr() as *const lb_common::NeighMiss).read_unaligned() };
+    drop(item);
+    let id = h
+        .real_id(&service_key(Protocol::Tcp, VIP, 81), REALS[1])
+        .expect("the dr real server's id");
+    assert_eq!(
+        m,
+        lb_common::NeighMiss {
+            addr: [u32::from(REALS[1]).to_be(), 0, 0, 0],
+            real: id,
+            family: lb_common::FAMILY_V4,
+            _pad: [0; 3],
+        }
+    );
+    assert!(ring.next().is_none(), "one record per dropped packet");
+}

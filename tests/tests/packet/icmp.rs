@@ -170,7 +170,8 @@ fn too_big_once_encapsulated_is_answered_with_fragmentation_needed() {
     require_root!();
     let mut h = director();
     let me = h.if_mac;
-    // 1490 bytes + 20 of IPIP > 1500: the client must hear that 1480 fits.
+    // 1490 bytes + 20 of IPIP > 1500: the client must hear that 1480 fits, in an ICMP
+    // datagram of 576 bytes (RFC 1812 4.3.2.3): 548 bytes of the packet quoted.
     let seg = tcp(REMOTE_CLIENT, VIP, 40100, 80, TCP_ACK, &[0x42; 1450]);
     let big = Ipv4::new(REMOTE_CLIENT, VIP, IPPROTO_TCP).build(&seg);
     assert_eq!(big.len(), 1490);
@@ -185,13 +186,43 @@ fn too_big_once_encapsulated_is_answered_with_fragmentation_needed() {
             UNREACH,
             FRAG_NEEDED,
             [0, 0, mtu[0], mtu[1]],
-            &big[..28],
+            &big[..548],
         )),
     );
-    // Without DF the packet could be fragmented, which XDP cannot do: dropped, counted.
     let mut no_df = Ipv4::new(REMOTE_CLIENT, VIP, IPPROTO_TCP);
     no_df.frag = 0;
+    let no_df_inner = no_df.build(&seg);
+    let no_df_frame = h.from_client(&no_df_inner);
+    let mut no_df_want = ipip(me, &no_df_inner, REAL4);
+    no_df_want[..12].copy_from_slice(&no_df_frame[..12]);
+    // The outer header: DF clear, an identification that is not the inner one's.
+    assert_eq!(no_df_want[14 + 6] & 0x40, 0);
+    assert_ne!(no_df_want[14 + 4..14 + 6], no_df_inner[4..6]);
     let fits = tcp_ip(REMOTE_CLIENT, VIP, 40100, 80, TCP_ACK, &[0x42; 1440]);
+    // IP options are quoted as they came (4 NOPs), within the same 548 bytes.
+    let mut opt = Ipv4::new(REMOTE_CLIENT, VIP, IPPROTO_TCP);
+    opt.options = vec![1, 1, 1, 1];
+    let big_opt = opt.build(&tcp(REMOTE_CLIENT, VIP, 40102, 80, TCP_ACK, &[0x43; 1446]));
+    assert_eq!(big_opt.len(), 1490);
+    let frag_needed_opt = answer(
+        me,
+        CLIENT_MAC,
+        &rip.build(&icmp4(
+            UNREACH,
+            FRAG_NEEDED,
+            [0, 0, mtu[0], mtu[1]],
+            &big_opt[..548],
+        )),
+    );
+    h.run_fixtures(&[
+        Fixture::new("1490 bytes with DF and IP options", h.from_client(&big_opt))
+            .tx(frag_needed_opt)
+            .counters(&[
+                ("conn_new", 1),
+                ("icmp_too_big_sent", 1),
+                ("tcp_mid_flow", 1),
+            ]),
+    ]);
     h.run_fixtures(&[
         // An ACK of a flow lb does not hold: mh schedules it (the choice of every director).
         Fixture::new("1490 bytes with DF", h.from_client(&big))
@@ -201,10 +232,16 @@ fn too_big_once_encapsulated_is_answered_with_fragmentation_needed() {
                 ("icmp_too_big_sent", 1),
                 ("tcp_mid_flow", 1),
             ]),
-        // Its second packet confirms it.
-        Fixture::new("1490 bytes without DF", h.from_client(&no_df.build(&seg)))
-            .dropped()
-            .counters(&[("drop_too_big", 1), ("conn_hit", 1), ("conn_promoted", 1)]),
+        // Its second packet confirms it. Without DF it may be fragmented, which XDP cannot
+        // do: tunnelled (outer DF clear, as the inner's) and handed to the kernel, which
+        // fragments it as it forwards it; the frame's own MACs, so that the kernel takes it.
+        Fixture::new("1490 bytes without DF", no_df_frame.clone())
+            .pass_as(no_df_want)
+            .counters(&[
+                ("pass_tun_fragment", 1),
+                ("conn_hit", 1),
+                ("conn_promoted", 1),
+            ]),
         Fixture::new("1480 bytes: fits exactly", h.from_client(&fits))
             .tx(ipip(me, &fits, REAL4))
             .counters(&[("tx", 1), ("conn_hit", 1)]),
@@ -215,7 +252,8 @@ fn too_big_once_encapsulated_is_answered_with_fragmentation_needed() {
 fn too_big_once_encapsulated_is_answered_with_packet_too_big() {
     require_root!();
     let mut h = director();
-    // 1470 bytes + 40 of IPv6 > 1500: 1460 fits.
+    // 1470 bytes + 40 of IPv6 > 1500: 1460 fits, said in 1280 bytes (RFC 4443 2.4): 1232
+    // bytes of the packet quoted.
     let big = tcp_ip(REMOTE_CLIENT6, VIP6, 40101, 81, TCP_ACK, &[0x42; 1410]);
     assert_eq!(big.len(), 1470);
     let want = answer(
@@ -231,7 +269,7 @@ fn too_big_once_encapsulated_is_answered_with_packet_too_big() {
                 TOO_BIG6,
                 0,
                 1460u32.to_be_bytes(),
-                &big[..64],
+                &big[..1232],
             ),
         ),
     );
@@ -289,7 +327,7 @@ fn tunnels_are_sized_by_the_routes_mtu_the_fib_reports() {
             UNREACH,
             FRAG_NEEDED,
             [0, 0, mtu[0], mtu[1]],
-            &big[..28],
+            &big[..548],
         )),
     );
     let fits = tcp_ip(REMOTE_CLIENT, VIP, 40110, 80, TCP_ACK, &[0x42; 1340]);
@@ -310,7 +348,7 @@ fn tunnels_are_sized_by_the_routes_mtu_the_fib_reports() {
                 TOO_BIG6,
                 0,
                 1360u32.to_be_bytes(),
-                &big6[..64],
+                &big6[..1232],
             ),
         ),
     );
@@ -336,6 +374,45 @@ fn tunnels_are_sized_by_the_routes_mtu_the_fib_reports() {
             ("tcp_mid_flow", 1),
         ]),
     ]);
+}
+
+#[test]
+fn a_packet_shorter_than_the_quote_is_quoted_whole() {
+    require_root!();
+    let mut h = director();
+    let me = h.if_mac;
+    // A route MTU of 552 to the IPv4 real server: 540 bytes + 20 of IPIP do not fit, and
+    // the whole packet is within the 548 bytes a "fragmentation needed" quotes.
+    h.ns.ip(&[
+        "route",
+        "add",
+        &format!("{REAL4}/32"),
+        "dev",
+        "eth0",
+        "mtu",
+        "lock",
+        "552",
+    ]);
+    let big = tcp_ip(REMOTE_CLIENT, VIP, 40120, 80, TCP_ACK, &[0x44; 500]);
+    assert_eq!(big.len(), 540);
+    let mut rip = Ipv4::new(VIP, REMOTE_CLIENT, IPPROTO_ICMP);
+    rip.id = 0;
+    rip.frag = 0;
+    let mtu = 532u16.to_be_bytes();
+    let want = answer(
+        me,
+        CLIENT_MAC,
+        &rip.build(&icmp4(UNREACH, FRAG_NEEDED, [0, 0, mtu[0], mtu[1]], &big)),
+    );
+    h.run_fixture(
+        Fixture::new("540 bytes with DF, route MTU 552", h.from_client(&big))
+            .tx(want)
+            .counters(&[
+                ("conn_new", 1),
+                ("icmp_too_big_sent", 1),
+                ("tcp_mid_flow", 1),
+            ]),
+    );
 }
 
 // ---- ICMP errors about nat connections ----

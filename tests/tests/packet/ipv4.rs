@@ -221,16 +221,26 @@ fn truncated_and_malformed_packets_never_abort() {
 }
 
 #[test]
-fn drops_leave_the_packet_as_it_came_and_name_their_reason() {
+fn tun_without_a_neighbour_entry_hands_the_tunnelled_packet_to_the_kernel() {
     require_root!();
-    // No neighbour entries: the FIB lookup answers NO_NEIGH.
+    // No neighbour entries: the FIB lookup answers NO_NEIGH. The packet is encapsulated as
+    // usual and handed to the kernel, which resolves the real server and forwards it: its
+    // Ethernet header the one it came with (to this interface), of the outer family.
     let mut h = Harness::new::<Ipv4Addr>(&services([1, 1, 1]), &[]);
     let frame = syn(&h, &Ipv4::new(REMOTE_CLIENT, VIP, 6), 40005, 80, b"");
+    let real = scheduled(&h, Protocol::Tcp, 40005, 80);
+    let mut want = ipip(h.if_mac, &frame[14..], real);
+    want[..12].copy_from_slice(&frame[..12]);
     h.run_fixture(
-        Fixture::new("no neighbour entry for the real server", frame)
-            .dropped()
-            .counters(&[("drop_fib_no_neigh", 1), ("conn_new", 1)]),
+        Fixture::new("tun, no neighbour entry: to the kernel, tunnelled", frame)
+            .pass_as(want)
+            .counters(&[("pass_no_neigh", 1), ("conn_new", 1)]),
     );
+}
+
+#[test]
+fn drops_leave_the_packet_as_it_came_and_name_their_reason() {
+    require_root!();
     let mut h = Harness::new(&services([0, 0, 0]), &REALS);
     let frame = syn(&h, &Ipv4::new(REMOTE_CLIENT, VIP, 6), 40006, 80, b"");
     h.run_fixture(
