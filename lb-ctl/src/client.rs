@@ -14,6 +14,12 @@ use lb_model::api::{API_VERSION, MAX_REQUEST_BYTES, Op, Request, Response};
 /// How long lbctl waits for lbd to accept, read and answer before giving up.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long lbctl waits for the answer to a change (`Op::Edit`, `Op::Apply`): lbd answers once
+/// the change is applied and durable, which for thousands of services on a loaded machine takes
+/// longer than a read, and a change given up on is still applied: waiting less would report a
+/// failure for a change that happens.
+pub const CHANGE_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// The largest response line lbctl accepts (a table of many thousands of real servers fits).
 const MAX_RESPONSE: u64 = 64 << 20;
 
@@ -21,6 +27,7 @@ const MAX_RESPONSE: u64 = 64 << 20;
 pub struct Client {
     path: PathBuf,
     timeout: Duration,
+    change_timeout: Duration,
 }
 
 impl Client {
@@ -28,11 +35,14 @@ impl Client {
         Self {
             path: path.into(),
             timeout: DEFAULT_TIMEOUT,
+            change_timeout: CHANGE_TIMEOUT,
         }
     }
 
+    /// Waits `timeout` for every answer, changes included.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self.change_timeout = timeout;
         self
     }
 
@@ -54,8 +64,12 @@ impl Client {
         let at = self.path.display();
         let mut stream =
             UnixStream::connect(&self.path).map_err(|e| connect_error(&self.path, &e))?;
+        let read_timeout = match op {
+            Op::Edit { .. } | Op::Apply { .. } => self.change_timeout,
+            _ => self.timeout,
+        };
         stream
-            .set_read_timeout(Some(self.timeout))
+            .set_read_timeout(Some(read_timeout))
             .and_then(|()| stream.set_write_timeout(Some(self.timeout)))
             .with_context(|| format!("cannot configure the socket to lbd at {at}"))?;
 

@@ -397,7 +397,34 @@ pub fn spawn_lbd(
         assert!(Instant::now() < deadline, "lbd did not attach lb to eth0");
         std::thread::sleep(Duration::from_millis(20));
     }
+    // lbd attaches `lb` before it binds the metrics endpoint and answers requests only once
+    // everything is up: a test that scraped right after the attachment met a refused
+    // connection (CI, once). Wait for an answer.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !answers_status(socket) {
+        p.assert_running();
+        assert!(
+            Instant::now() < deadline,
+            "lbd did not answer a status request"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     p
+}
+
+/// Whether the lbd at `socket` answers a status request within two seconds.
+fn answers_status(socket: &std::path::Path) -> bool {
+    use std::io::{BufRead, Write};
+    let Ok(mut s) = UnixStream::connect(socket) else {
+        return false;
+    };
+    if s.set_read_timeout(Some(Duration::from_secs(2))).is_err()
+        || writeln!(s, r#"{{"v":2,"op":"status"}}"#).is_err()
+    {
+        return false;
+    }
+    let mut line = String::new();
+    std::io::BufReader::new(s).read_line(&mut line).is_ok() && line.starts_with('{')
 }
 
 /// Runs lbctl against the lbd at `socket` with `stdin`, returning its whole output (status,

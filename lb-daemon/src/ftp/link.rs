@@ -7,44 +7,38 @@
 
 use std::{
     io,
-    os::fd::{AsRawFd, FromRawFd, OwnedFd},
-    process::Command,
+    os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd},
     time::Duration,
 };
+
+use crate::host::netlink;
 
 /// The end `lb` redirects into.
 pub const INTO: &str = "lbftp0";
 /// The end lbd reads.
 pub const READ: &str = "lbftp1";
 
-/// Creates the pair (unless it exists) and brings both ends up.
+/// Creates the pair (unless it exists) and brings both ends up, by rtnetlink.
 pub fn create() -> io::Result<()> {
     if index(READ).is_err() {
-        run(&["link", "add", INTO, "type", "veth", "peer", "name", READ])?;
+        netlink::add_veth(INTO, READ).map_err(|e| named("creating", e))?;
     }
-    run(&["link", "set", INTO, "up"])?;
-    run(&["link", "set", READ, "up"])
-}
-
-/// Deletes the pair, if there is one (`lbd flush`).
-pub fn remove() -> io::Result<()> {
-    if index(INTO).is_ok() {
-        run(&["link", "del", INTO])?;
+    for end in [INTO, READ] {
+        netlink::set_up(index(end)?).map_err(|e| named("bringing up", e))?;
     }
     Ok(())
 }
 
-fn run(args: &[&str]) -> io::Result<()> {
-    let out = Command::new("ip").args(args).output()?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(io::Error::other(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )))
+/// Deletes the pair, if there is one (`lbd flush`).
+pub fn remove() -> io::Result<()> {
+    match index(INTO) {
+        Ok(i) => netlink::delete(i).map_err(|e| named("deleting", e)),
+        Err(_) => Ok(()),
     }
+}
+
+fn named(what: &str, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{what} the veth pair {INTO}/{READ}: {e}"))
 }
 
 /// An interface's index in this network namespace.
@@ -89,23 +83,7 @@ impl PacketSocket {
         if rc < 0 {
             return Err(io::Error::last_os_error());
         }
-        let tv = libc::timeval {
-            tv_sec: timeout.as_secs() as libc::time_t,
-            tv_usec: timeout.subsec_micros() as libc::suseconds_t,
-        };
-        // SAFETY: a timeval of its own size.
-        let rc = unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                &tv as *const libc::timeval as *const libc::c_void,
-                std::mem::size_of::<libc::timeval>() as u32,
-            )
-        };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        netlink::recv_timeout(fd.as_fd(), timeout)?;
         Ok(Self { fd })
     }
 

@@ -1,16 +1,21 @@
 //! The kernel's view of links and neighbours, by rtnetlink (the socket `ip` itself uses): a
-//! dump of the links (index, name, MTU, up) and of the neighbour tables of both families, and
-//! a subscription to their changes (RTMGRP_LINK, RTMGRP_NEIGH). Asked of the network
+//! dump of the links (index, name, MTU, up) and of the neighbour tables of both families, a
+//! subscription to their changes (RTMGRP_LINK, RTMGRP_NEIGH), and the few links lbd makes
+//! itself (the FTP helper's veth pair: created, brought up, deleted). Asked of the network
 //! namespace the calling thread is in (lbd's, with `--netns`).
 
 use std::{io, net::IpAddr, os::fd::AsRawFd, time::Duration};
 
 use netlink_packet_core::{
-    NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
+    NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage,
+    NetlinkPayload,
 };
 use netlink_packet_route::{
     RouteNetlinkMessage,
-    link::{LinkAttribute, LinkFlags, LinkMessage, LinkXdp, XdpAttached},
+    link::{
+        InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, LinkXdp,
+        XdpAttached,
+    },
     neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage, NeighbourState},
 };
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
@@ -82,6 +87,38 @@ pub fn neighbours() -> io::Result<Vec<Neighbour>> {
         .collect())
 }
 
+/// Creates a veth pair `name` / `peer` (`ip link add NAME type veth peer name PEER`); an
+/// error if a link of either name exists.
+pub fn add_veth(name: &str, peer: &str) -> io::Result<()> {
+    let mut peer_msg = LinkMessage::default();
+    peer_msg
+        .attributes
+        .push(LinkAttribute::IfName(peer.to_string()));
+    let mut msg = LinkMessage::default();
+    msg.attributes.push(LinkAttribute::IfName(name.to_string()));
+    msg.attributes.push(LinkAttribute::LinkInfo(vec![
+        LinkInfo::Kind(InfoKind::Veth),
+        LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer_msg))),
+    ]));
+    request(RouteNetlinkMessage::NewLink(msg), NLM_F_CREATE | NLM_F_EXCL)
+}
+
+/// Brings link `index` up (`ip link set DEV up`).
+pub fn set_up(index: u32) -> io::Result<()> {
+    let mut msg = LinkMessage::default();
+    msg.header.index = index;
+    msg.header.flags = LinkFlags::Up;
+    msg.header.change_mask = LinkFlags::Up;
+    request(RouteNetlinkMessage::SetLink(msg), 0)
+}
+
+/// Deletes link `index` (`ip link del DEV`; a veth takes its peer with it).
+pub fn delete(index: u32) -> io::Result<()> {
+    let mut msg = LinkMessage::default();
+    msg.header.index = index;
+    request(RouteNetlinkMessage::DelLink(msg), 0)
+}
+
 /// A subscription to link and neighbour changes.
 pub struct Events {
     sock: Socket,
@@ -130,49 +167,65 @@ impl Events {
 }
 
 fn set_recv_timeout(sock: &Socket, d: Duration) -> io::Result<()> {
-    let tv = libc::timeval {
-        tv_sec: d.as_secs() as libc::time_t,
-        tv_usec: d.subsec_micros() as libc::suseconds_t,
-    };
-    // SAFETY: a plain setsockopt on a socket this process owns, with a timeval it reads.
-    let rc = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            &tv as *const _ as *const libc::c_void,
-            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-        )
-    };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    // SAFETY: the socket outlives the borrow (it is `sock`, borrowed for this call).
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(sock.as_raw_fd()) };
+    recv_timeout(fd, d)
 }
 
-/// Sends a dump request and collects every answer until the kernel says done.
-fn dump(req: RouteNetlinkMessage) -> io::Result<Vec<RouteNetlinkMessage>> {
+/// Sets a socket's receive timeout (SO_RCVTIMEO): a blocking read returns WouldBlock after `d`.
+pub fn recv_timeout(fd: std::os::fd::BorrowedFd<'_>, d: Duration) -> io::Result<()> {
+    let tv = nix::sys::time::TimeVal::new(d.as_secs() as _, d.subsec_micros() as _);
+    nix::sys::socket::setsockopt(&fd, nix::sys::socket::sockopt::ReceiveTimeout, &tv)
+        .map_err(io::Error::from)
+}
+
+/// A socket connected to the kernel's rtnetlink, its answers waited for 5 s at most.
+fn kernel_socket() -> io::Result<Socket> {
     let mut sock = Socket::new(NETLINK_ROUTE)?;
     sock.bind_auto()?;
     sock.connect(&SocketAddr::new(0, 0))?;
     set_recv_timeout(&sock, Duration::from_secs(5))?;
+    Ok(sock)
+}
+
+/// Sends `req` with `NLM_F_REQUEST | NLM_F_ACK | flags` and returns once the kernel has
+/// acknowledged it (or with the error it answered).
+fn request(req: RouteNetlinkMessage, flags: u16) -> io::Result<()> {
+    let sock = kernel_socket()?;
+    send(&sock, req, NLM_F_REQUEST | NLM_F_ACK | flags)?;
+    loop {
+        let (buf, _) = sock.recv_from_full()?;
+        for m in messages(&buf)? {
+            if let NetlinkPayload::Error(e) = m.payload {
+                return match e.code {
+                    Some(code) => Err(io::Error::from_raw_os_error(-code.get())),
+                    None => Ok(()),
+                };
+            }
+        }
+    }
+}
+
+fn send(sock: &Socket, req: RouteNetlinkMessage, flags: u16) -> io::Result<()> {
     let mut header = NetlinkHeader::default();
-    header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+    header.flags = flags;
     header.sequence_number = 1;
     let mut msg = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(req));
     msg.finalize();
     let mut buf = vec![0u8; msg.buffer_len()];
     msg.serialize(&mut buf);
     sock.send(&buf, 0)?;
+    Ok(())
+}
+
+/// Sends a dump request and collects every answer until the kernel says done.
+fn dump(req: RouteNetlinkMessage) -> io::Result<Vec<RouteNetlinkMessage>> {
+    let sock = kernel_socket()?;
+    send(&sock, req, NLM_F_REQUEST | NLM_F_DUMP)?;
     let mut out = Vec::new();
     loop {
         let (buf, _) = sock.recv_from_full()?;
-        let mut off = 0;
-        while off < buf.len() {
-            let m: NetlinkMessage<RouteNetlinkMessage> =
-                NetlinkMessage::deserialize(&buf[off..])
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-            let len = m.header.length as usize;
+        for m in messages(&buf)? {
             match m.payload {
                 NetlinkPayload::Done(_) => return Ok(out),
                 NetlinkPayload::Error(e) => {
@@ -183,22 +236,31 @@ fn dump(req: RouteNetlinkMessage) -> io::Result<Vec<RouteNetlinkMessage>> {
                 NetlinkPayload::InnerMessage(i) => out.push(i),
                 _ => {}
             }
-            if len == 0 {
-                break;
-            }
-            off += (len + 3) & !3;
         }
     }
 }
 
-/// The route messages in one datagram of notifications.
-fn parse(buf: &[u8]) -> io::Result<Vec<RouteNetlinkMessage>> {
+/// The netlink messages one datagram holds, in order.
+fn messages(buf: &[u8]) -> io::Result<Vec<NetlinkMessage<RouteNetlinkMessage>>> {
     let mut out = Vec::new();
     let mut off = 0;
     while off < buf.len() {
         let m: NetlinkMessage<RouteNetlinkMessage> = NetlinkMessage::deserialize(&buf[off..])
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
         let len = m.header.length as usize;
+        out.push(m);
+        if len == 0 {
+            break;
+        }
+        off += (len + 3) & !3;
+    }
+    Ok(out)
+}
+
+/// The route messages in one datagram of notifications.
+fn parse(buf: &[u8]) -> io::Result<Vec<RouteNetlinkMessage>> {
+    let mut out = Vec::new();
+    for m in messages(buf)? {
         match m.payload {
             NetlinkPayload::InnerMessage(i) => out.push(i),
             NetlinkPayload::Overrun(_) => {
@@ -206,10 +268,6 @@ fn parse(buf: &[u8]) -> io::Result<Vec<RouteNetlinkMessage>> {
             }
             _ => {}
         }
-        if len == 0 {
-            break;
-        }
-        off += (len + 3) & !3;
     }
     Ok(out)
 }
@@ -291,5 +349,39 @@ mod tests {
             .unwrap()
             .next(Duration::from_millis(10))
             .unwrap();
+    }
+
+    /// A veth pair made, brought up and deleted by rtnetlink, in a network namespace of the
+    /// test thread's own (gone with the thread, also if the test fails).
+    #[test]
+    fn a_veth_pair_is_created_brought_up_and_deleted() {
+        std::thread::spawn(|| {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+                .expect("a network namespace of the thread's own (the tests run as root)");
+            add_veth("lbt-a0", "lbt-a1").unwrap();
+            let e = add_veth("lbt-a0", "lbt-a2").unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::EEXIST), "{e}");
+            let a0 = link_by_name("lbt-a0").unwrap().expect("lbt-a0");
+            let a1 = link_by_name("lbt-a1").unwrap().expect("lbt-a1");
+            assert!(!a0.up && !a1.up);
+            set_up(a0.index).unwrap();
+            set_up(a1.index).unwrap();
+            // Up with its carrier once both ends are up (the carrier may take a moment).
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while !link_by_name("lbt-a0").unwrap().expect("lbt-a0").up {
+                assert!(std::time::Instant::now() < deadline, "lbt-a0 never came up");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            delete(a0.index).unwrap();
+            assert!(link_by_name("lbt-a0").unwrap().is_none());
+            assert!(
+                link_by_name("lbt-a1").unwrap().is_none(),
+                "the peer goes with it"
+            );
+            let e = delete(a0.index).unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::ENODEV), "{e}");
+        })
+        .join()
+        .unwrap();
     }
 }
