@@ -30,7 +30,7 @@ complete -c lbctl -n "__fish_lbctl_needs_command" -l start-daemon -d 'Start conn
 complete -c lbctl -n "__fish_lbctl_needs_command" -l stop-daemon -d 'Stop connection sync daemon' -r
 complete -c lbctl -n "__fish_lbctl_needs_command" -s t -l tcp-service -d 'TCP service: host[:port]' -r
 complete -c lbctl -n "__fish_lbctl_needs_command" -s u -l udp-service -d 'UDP service: host[:port]' -r
-complete -c lbctl -n "__fish_lbctl_needs_command" -l sctp-service -d 'SCTP service (not supported by lb)' -r
+complete -c lbctl -n "__fish_lbctl_needs_command" -l sctp-service -d 'SCTP service: host[:port]' -r
 complete -c lbctl -n "__fish_lbctl_needs_command" -s f -l fwmark-service -d 'Firewall-mark service (not supported by lb)' -r
 complete -c lbctl -n "__fish_lbctl_needs_command" -s s -l scheduler -d 'Scheduler (default wlc)' -r -f -a "rr\t'Round Robin'
 wrr\t'Weighted Round Robin'

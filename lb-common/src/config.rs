@@ -32,6 +32,10 @@ pub const CFG_F_FTP: u32 = 1 << 5;
 /// also a SYN of a `dr` / `tun` connection in FIN_WAIT, the last state the director sees of
 /// those. Set by lbd from the config.
 pub const CFG_F_CONN_REUSE_FIN_WAIT: u32 = 1 << 6;
+/// [`GlobalConfig::flags`]: IPVS's `sloppy_sctp`: an SCTP packet whose first chunk is no INIT,
+/// of an association lb does not hold, is scheduled as a new association by every scheduler
+/// (an ABORT never is). Set by lbd from the config.
+pub const CFG_F_SLOPPY_SCTP: u32 = 1 << 7;
 /// Director-wide settings: the single entry of [`map_name::CONFIG`]. Written by lbd at start
 /// and on config change; read by `lb` per packet.
 #[repr(C)]

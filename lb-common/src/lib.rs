@@ -2,8 +2,8 @@
 //! tests): map names and capacities, keys and values, flags and counter indices. One file per
 //! subject: the maps themselves and their layout version (`maps.rs`, with the byte layouts
 //! of their types in `layout.rs`), then what they hold: services (`service.rs`), schedulers
-//! (`sched.rs`), real servers (`real.rs`), connections (`conn.rs`) and IPVS's TCP states
-//! (`proto_tcp.rs`), persistence templates
+//! (`sched.rs`), real servers (`real.rs`), connections (`conn.rs`), IPVS's TCP and SCTP states
+//! (`proto_tcp.rs`, `proto_sctp.rs`), persistence templates
 //! (`persist.rs`), the locality table (`locality.rs`), fragments (`frag.rs`), the settings
 //! (`config.rs`), FTP's expected data connections (`ftp.rs`), the address filter (`addr_filter.rs`), counters (`stats.rs`, `reason.rs`),
 //! tracing (`trace.rs`), the benchmark shim (`bench.rs`); the flow hash (`hash.rs`); lbd's
@@ -15,7 +15,7 @@
 //! constants below.
 #![no_std]
 
-#[cfg(feature = "user")]
+#[cfg(any(feature = "user", test))]
 extern crate std;
 
 pub mod addr_filter;
@@ -29,6 +29,7 @@ pub mod layout;
 pub mod locality;
 pub mod maps;
 pub mod persist;
+pub mod proto_sctp;
 pub mod proto_tcp;
 pub mod real;
 pub mod reason;
@@ -46,6 +47,7 @@ pub use ftp::*;
 pub use locality::*;
 pub use maps::{LAYOUT_FINGERPRINT, LAYOUT_VERSION, LayoutMeta, capacity, map_name, prog_slot};
 pub use persist::*;
+pub use proto_sctp::*;
 pub use proto_tcp::*;
 pub use real::*;
 pub use reason::*;
@@ -60,6 +62,7 @@ pub const FAMILY_V6: u8 = 6;
 /// IP protocol numbers used in keys.
 pub const PROTO_TCP: u8 = 6;
 pub const PROTO_UDP: u8 = 17;
+pub const PROTO_SCTP: u8 = 132;
 pub const PROTO_ICMP: u8 = 1;
 pub const PROTO_ICMPV6: u8 = 58;
 

@@ -63,10 +63,13 @@ pub const TCP_STATE_NAMES: [&str; TCP_STATES as usize] = [
 pub const TCP_TIMEOUTS_S: [u32; TCP_STATES as usize] =
     [2, 900, 120, 60, 120, 120, 10, 60, 30, 120, 120];
 
-/// The state's name as IPVS prints it (`UDP` for UDP; `?` for a number IPVS has no name for).
+/// The state's name as IPVS prints it (`UDP` for UDP, SCTP's from
+/// [`SCTP_STATE_NAMES`](crate::SCTP_STATE_NAMES); `?` for a number IPVS has no name for).
 pub fn state_name(state: u8) -> &'static str {
     if state == CONN_S_UDP {
         "UDP"
+    } else if crate::is_sctp_state(state) {
+        crate::SCTP_STATE_NAMES[(state - crate::CONN_S_SCTP) as usize]
     } else {
         TCP_STATE_NAMES.get(state as usize).copied().unwrap_or("?")
     }
@@ -168,13 +171,13 @@ pub fn reply_ack_moves(state: u8) -> bool {
 
 /// The states IPVS counts in a real server's active connections (`tcp_state_active_table`,
 /// Linux 4.7 and later: the handshake's states with ESTABLISHED); every other state, UDP's
-/// included, is inactive.
+/// included, is inactive. Of SCTP's, only ESTABLISHED is active (`set_sctp_state`).
 const ACTIVE: u32 = 1 << ES | 1 << SS | 1 << SR | 1 << SA;
 
 /// Whether a connection in `state` is active (see [`ACTIVE`]).
 #[inline(always)]
 pub fn conn_active(state: u8) -> bool {
-    state < 32 && ACTIVE >> state & 1 != 0
+    (state < 32 && ACTIVE >> state & 1 != 0) || state == crate::CONN_S_SCTP_ESTABLISHED
 }
 
 #[cfg(test)]

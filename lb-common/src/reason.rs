@@ -9,7 +9,7 @@
 pub const PASS_NOT_IP: u32 = 0;
 /// IP, but not for any VIP (address, port, protocol): the host stack's.
 pub const PASS_NOT_VIP: u32 = 1;
-/// IP protocol other than TCP or UDP.
+/// IP protocol other than TCP, UDP, SCTP or ICMP.
 pub const PASS_NOT_L4: u32 = 2;
 /// Shorter than an Ethernet header.
 pub const PASS_SHORT_ETH: u32 = 3;
@@ -18,7 +18,9 @@ pub const PASS_BAD_IP_HEADER: u32 = 4;
 /// A non-first IP fragment whose first fragment was not seen (or was seen more than
 /// `FRAG_TIMEOUT_NS` ago): not for a VIP, or arrived before its first fragment. The host
 /// stack gets it (it owns the datagram when it is not for a VIP; otherwise its reassembly
-/// times out without effect). Also an ICMP fragment (echo requests that large are the host's).
+/// times out without effect). Also an ICMP fragment (echo requests that large are the host's)
+/// and any SCTP fragment (SCTP fragments its messages itself, RFC 9260 6.9; a CRC32c over a
+/// datagram lb sees only part of cannot be updated).
 pub const PASS_FRAGMENT: u32 = 5;
 /// Too short for the TCP/UDP ports.
 pub const PASS_SHORT_L4: u32 = 6;
@@ -147,8 +149,18 @@ pub const PASS_OTHER_HOST: u32 = 52;
 /// (copied from the inner header, RFC 2003 3.1) and handed to the kernel, which fragments the
 /// outer packet as it forwards it.
 pub const PASS_TUN_FRAGMENT: u32 = 53;
+/// Informational: an SCTP packet whose first chunk is no INIT, of an association lb does not
+/// hold, was scheduled as a new association (hash schedulers always; the others with
+/// `sloppy_sctp`).
+pub const SCTP_MID_FLOW: u32 = 54;
+/// An SCTP packet whose first chunk is no INIT, of an association lb does not hold, for a
+/// service whose scheduler would pick a real server that knows nothing of it (every
+/// scheduler but `sh`, `dh`, `mh`, without `sloppy_sctp`; an ABORT for all of them): dropped
+/// (IPVS's `sctp_conn_schedule` schedules only an INIT, or anything but an ABORT with
+/// `sloppy_sctp`).
+pub const DROP_SCTP_MID_FLOW: u32 = 55;
 /// One past the last reason: the size of the counter array.
-pub const REASON_MAX: u32 = 54;
+pub const REASON_MAX: u32 = 56;
 
 /// Names for metrics and listings, indexed by reason.
 pub const REASON_NAMES: [&str; REASON_MAX as usize] = [
@@ -206,4 +218,6 @@ pub const REASON_NAMES: [&str; REASON_MAX as usize] = [
     "csum_completed",
     "pass_other_host",
     "pass_tun_fragment",
+    "sctp_mid_flow",
+    "drop_sctp_mid_flow",
 ];

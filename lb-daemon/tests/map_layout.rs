@@ -562,7 +562,7 @@ const EBPF_LAYERS: &[&[&str]] = &[
     &["persist", "sched"],
     &["sched::locality", "sched::twos"],
     &["sched::counted", "sched::table"],
-    &["frag", "ftp", "stats", "lookup"],
+    &["frag", "ftp", "stats", "lookup", "sctp"],
     &["count"],
     &["maps"],
     &["scratch"],

@@ -6,8 +6,8 @@
 
 use aya_ebpf::programs::XdpContext;
 use lb_common::{
-    CFG_F_NAT, CONN_F_REPLY, FAMILY_V6, FWD_NAT, FlowKey, GlobalConfig, PROTO_TCP, PROTO_UDP,
-    VipKey, reason,
+    CFG_F_NAT, CONN_F_REPLY, FAMILY_V6, FWD_NAT, FlowKey, GlobalConfig, PROTO_SCTP, PROTO_TCP,
+    PROTO_UDP, VipKey, reason,
 };
 
 use crate::{
@@ -155,7 +155,8 @@ fn to_owner(
             )
         }
     };
-    if proto != PROTO_TCP && proto != PROTO_UDP {
+    // SCTP's ports lie where TCP's and UDP's do (the quoted eight bytes hold them).
+    if proto != PROTO_TCP && proto != PROTO_UDP && proto != PROTO_SCTP {
         return Err(no_flow);
     }
     let ports: *const [u16; 2] = ptr_at(ctx, l4).ok_or(no_flow)?;

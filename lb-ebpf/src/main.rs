@@ -38,6 +38,7 @@ mod persist;
 mod ptr;
 mod sched;
 mod scratch;
+mod sctp;
 mod stats;
 mod trace;
 mod verdict;

@@ -1,9 +1,12 @@
-//! Stage `parse`: Ethernet -> IPv4 | IPv6 (extension headers walked, bounded) -> TCP/UDP
-//! ports. Header lengths come from the packet.
+//! Stage `parse`: Ethernet -> IPv4 | IPv6 (extension headers walked, bounded) -> TCP/UDP/SCTP
+//! ports (and SCTP's first chunk). Header lengths come from the packet.
 
 use aya_ebpf::programs::XdpContext;
 use lb_common::{
-    FAMILY_V4, FAMILY_V6, FlowKey, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, reason,
+    CONN_S_SCTP_NONE, FAMILY_V4, FAMILY_V6, FlowKey, PROTO_ICMP, PROTO_ICMPV6, PROTO_SCTP,
+    PROTO_TCP, PROTO_UDP, SCTP_CHUNK_HLEN, SCTP_CID_ABORT, SCTP_CID_COOKIE_ACK,
+    SCTP_CID_COOKIE_ECHO, SCTP_EV_ABORT, SCTP_HLEN, TCP_DIR_INPUT, TCP_DIR_INPUT_ONLY, reason,
+    sctp_event, sctp_next_state,
 };
 
 use crate::{
@@ -38,8 +41,16 @@ pub struct Packet {
     pub ip_len: u16,
     /// IPv4 TOS or IPv6 traffic class (copied into a tunnel's outer header).
     pub tos: u8,
-    /// TCP flags (0 for UDP and ICMP).
+    /// TCP flags (0 for UDP, SCTP and ICMP).
     pub tcp_flags: u8,
+    /// SCTP: the first chunk's type (0 for the others).
+    pub chunk: u8,
+    /// SCTP: IPVS's event of the packet (`lb_common::SCTP_EV_*`; 0 for the others).
+    pub sctp_event: u8,
+    /// SCTP: the state a new association starts in from this packet, by IPVS's input table
+    /// (`nat`) and its input-only one (`dr`, `tun`).
+    pub sctp_first: u8,
+    pub sctp_first_noout: u8,
     /// [`FRAG_NONE`], [`FRAG_FIRST`] or [`FRAG_LATER`].
     pub frag: u8,
     /// The IP identification of a fragment, as it lies in the packet (IPv4: 16 bits).
@@ -183,7 +194,11 @@ pub fn parse(ctx: &XdpContext, out: &mut Packet) -> Result<(), Verdict> {
 #[inline(always)]
 fn parse_v4(ctx: &XdpContext, l3_off: usize, out: &mut Packet) -> Result<(), Verdict> {
     let ip = ipv4_header(ctx, l3_off)?;
-    if ip.proto != PROTO_TCP && ip.proto != PROTO_UDP && ip.proto != PROTO_ICMP {
+    if ip.proto != PROTO_TCP
+        && ip.proto != PROTO_UDP
+        && ip.proto != PROTO_SCTP
+        && ip.proto != PROTO_ICMP
+    {
         return Err(Verdict::pass(reason::PASS_NOT_L4));
     }
     let frag = if ip.frag & (IP_MF | IP_OFFSET) == 0 {
@@ -193,8 +208,10 @@ fn parse_v4(ctx: &XdpContext, l3_off: usize, out: &mut Packet) -> Result<(), Ver
     } else {
         FRAG_LATER
     };
-    // Fragmented ICMP (large echo requests) is the host's to reassemble.
-    if frag != FRAG_NONE && ip.proto == PROTO_ICMP {
+    // Fragmented ICMP (large echo requests) is the host's to reassemble; so is fragmented
+    // SCTP, which fragments its messages itself (RFC 9260 6.9): a CRC32c over a datagram lb
+    // sees only a part of cannot be updated.
+    if frag != FRAG_NONE && (ip.proto == PROTO_ICMP || ip.proto == PROTO_SCTP) {
         return Err(Verdict::pass(reason::PASS_FRAGMENT));
     }
     out.flow.src = [ip.saddr, 0, 0, 0];
@@ -223,6 +240,15 @@ fn transport(ctx: &XdpContext, out: &mut Packet, ip_end: usize) -> Result<(), Ve
     out.flow.sport = ports as u16;
     out.flow.dport = (ports >> 16) as u16;
     out.tcp_flags = tcp_flags;
+    let (chunk, event) = if out.flow.proto == PROTO_SCTP {
+        sctp_first_chunk(ctx, out.l4(), ip_end)
+    } else {
+        (0, 0)
+    };
+    out.chunk = chunk;
+    out.sctp_event = event;
+    out.sctp_first = sctp_next_state(TCP_DIR_INPUT, event, CONN_S_SCTP_NONE);
+    out.sctp_first_noout = sctp_next_state(TCP_DIR_INPUT_ONLY, event, CONN_S_SCTP_NONE);
     Ok(())
 }
 
@@ -281,10 +307,11 @@ fn parse_v6(ctx: &XdpContext, l3_off: usize, out: &mut Packet) -> Result<(), Ver
     out.tos = ip.tclass;
     let ext = skip_ext_headers(ctx, ip.next, l3_off + IPV6_HLEN)?;
     let proto = ext.proto;
-    if proto != PROTO_TCP && proto != PROTO_UDP && proto != PROTO_ICMPV6 {
+    if proto != PROTO_TCP && proto != PROTO_UDP && proto != PROTO_SCTP && proto != PROTO_ICMPV6 {
         return Err(Verdict::pass(reason::PASS_NOT_L4));
     }
-    if ext.frag != FRAG_NONE && proto == PROTO_ICMPV6 {
+    // As for IPv4 (see `parse_v4`).
+    if ext.frag != FRAG_NONE && (proto == PROTO_ICMPV6 || proto == PROTO_SCTP) {
         return Err(Verdict::pass(reason::PASS_FRAGMENT));
     }
     if ext.l4_off > MAX_L4_OFF {
@@ -369,10 +396,11 @@ fn skip_ext_headers(ctx: &XdpContext, first: u8, start: usize) -> Result<ExtEnd,
     Err(Verdict::pass(reason::PASS_IPV6_EXT_LIMIT))
 }
 
-/// The TCP or UDP ports at `l4_off` (source port in the low half of the word as it lies in
-/// memory; 0 for ICMP) and the TCP flags (0 otherwise). The
-/// whole minimal header (TCP 20 bytes, UDP and ICMP 8) must be in the packet and inside the
-/// datagram (`ip_end`): a segment cut inside it is malformed, and the host stack gets it.
+/// The TCP, UDP or SCTP ports at `l4_off` (source port in the low half of the word as it lies
+/// in memory; 0 for ICMP) and the TCP flags (0 otherwise). The whole minimal header (TCP 20
+/// bytes, UDP and ICMP 8, SCTP's common header and a chunk header, 16: RFC 9260 3 requires
+/// a chunk) must be in the packet and inside the datagram (`ip_end`): a segment cut inside
+/// it is malformed, and the host stack gets it.
 #[inline(always)]
 fn ports(ctx: &XdpContext, proto: u8, l4_off: usize, ip_end: usize) -> Result<(u32, u8), Verdict> {
     let short = Verdict::pass(reason::PASS_SHORT_L4);
@@ -380,6 +408,11 @@ fn ports(ctx: &XdpContext, proto: u8, l4_off: usize, ip_end: usize) -> Result<(u
         (
             ptr_at::<[u8; TCP_HLEN_MIN]>(ctx, l4_off).ok_or(short)? as *const u8,
             TCP_HLEN_MIN,
+        )
+    } else if proto == PROTO_SCTP {
+        (
+            ptr_at::<[u8; SCTP_HLEN + SCTP_CHUNK_HLEN]>(ctx, l4_off).ok_or(short)? as *const u8,
+            SCTP_HLEN + SCTP_CHUNK_HLEN,
         )
     } else {
         (
@@ -390,7 +423,7 @@ fn ports(ctx: &XdpContext, proto: u8, l4_off: usize, ip_end: usize) -> Result<(u
     if l4_off + hlen > ip_end {
         return Err(short);
     }
-    if proto != PROTO_TCP && proto != PROTO_UDP {
+    if proto != PROTO_TCP && proto != PROTO_UDP && proto != PROTO_SCTP {
         return Ok((0, 0));
     }
     // SAFETY: in bounds (checked above); the TCP flags are a byte of its 20-byte header.
@@ -405,4 +438,42 @@ fn ports(ctx: &XdpContext, proto: u8, l4_off: usize, ip_end: usize) -> Result<(u
         };
         Ok(((p as *const u32).read_unaligned(), flags))
     }
+}
+
+/// The largest offset of a second chunk `sctp_first_chunk` looks at: past it (a COOKIE ECHO longer
+/// than any frame lb is given), an ABORT behind it is not seen.
+const MAX_SECOND_CHUNK: usize = 0x1fff;
+
+/// The packet's first chunk type and IPVS's event for it (`set_sctp_state`): the first chunk's
+/// event, except that an ABORT bundled right after a COOKIE ECHO or COOKIE ACK is the
+/// packet's event. `parse` checked that the common header and a chunk header lie in the
+/// packet and the datagram (which ends at `ip_end`).
+#[inline(always)]
+fn sctp_first_chunk(ctx: &XdpContext, l4: usize, ip_end: usize) -> (u8, u8) {
+    let Some(h) = ptr_at::<[u8; SCTP_CHUNK_HLEN]>(ctx, l4 + SCTP_HLEN) else {
+        return (0, 0);
+    };
+    // SAFETY: checked just above.
+    let h = unsafe { h.read_unaligned() };
+    let chunk = h[0];
+    let mut event = sctp_event(chunk);
+    if chunk == SCTP_CID_COOKIE_ECHO || chunk == SCTP_CID_COOKIE_ACK {
+        let len = u16::from_be_bytes([h[2], h[3]]) as usize;
+        if len >= SCTP_CHUNK_HLEN {
+            // Chunks are padded to four bytes (RFC 9260 3.2).
+            let next = l4 + SCTP_HLEN + ((len + 3) & !3);
+            // The bound is for the verifier (a variable packet offset must have one).
+            if next <= MAX_SECOND_CHUNK
+                && next + SCTP_CHUNK_HLEN <= ip_end
+                // The whole chunk header, not its first byte: a one-byte check compiles to a
+                // comparison the verifier draws no range from.
+                && let Some(t) = ptr_at::<[u8; SCTP_CHUNK_HLEN]>(ctx, next)
+                // SAFETY: checked just before.
+                && unsafe { (*t)[0] } == SCTP_CID_ABORT
+            {
+                event = SCTP_EV_ABORT;
+            }
+        }
+    }
+    (chunk, event)
 }

@@ -58,6 +58,16 @@ pub struct Scratch {
     pub active: FlowKey,
     /// The sum of a transport segment whose checksum is being finished (`xmit/partial.rs`).
     pub csum: CsumWalk,
+    /// An SCTP CRC32c update being computed (`sctp.rs`).
+    pub crc: CrcWalk,
+}
+
+/// `sctp.rs`'s CRC32c update, one step per bit of the length: the register being advanced
+/// and the length (bytes) it is advanced over.
+#[repr(C)]
+pub struct CrcWalk {
+    pub crc: u32,
+    pub len: u32,
 }
 
 /// `xmit/partial.rs`'s walk over a segment: where it starts and how long it is (offsets in

@@ -1,6 +1,6 @@
-//! The transport protocols of virtual services (ipvsadm `-t`, `-u`).
+//! The transport protocols of virtual services (ipvsadm `-t`, `-u`, `--sctp-service`).
 
-use lb_common::{PROTO_TCP, PROTO_UDP};
+use lb_common::{PROTO_SCTP, PROTO_TCP, PROTO_UDP};
 use serde::{Deserialize, Serialize};
 
 use crate::names::Named;
@@ -25,15 +25,17 @@ use crate::names::Named;
 pub enum Protocol {
     Tcp,
     Udp,
+    Sctp,
 }
 
 impl Named for Protocol {
     const KIND: &'static str = "protocol";
-    const ALL: &'static [Self] = &[Self::Tcp, Self::Udp];
+    const ALL: &'static [Self] = &[Self::Tcp, Self::Udp, Self::Sctp];
     fn name(self) -> &'static str {
         match self {
             Self::Tcp => "tcp",
             Self::Udp => "udp",
+            Self::Sctp => "sctp",
         }
     }
 }
@@ -57,6 +59,7 @@ impl Protocol {
         match self {
             Self::Tcp => PROTO_TCP,
             Self::Udp => PROTO_UDP,
+            Self::Sctp => PROTO_SCTP,
         }
     }
 
@@ -65,11 +68,12 @@ impl Protocol {
         Self::ALL.iter().copied().find(|p| p.number() == n)
     }
 
-    /// ipvsadm's option for a service of this protocol (`-t`, `-u`).
+    /// ipvsadm's option for a service of this protocol (`-t`, `-u`, `--sctp-service`).
     pub fn ipvsadm_flag(self) -> &'static str {
         match self {
             Self::Tcp => "-t",
             Self::Udp => "-u",
+            Self::Sctp => "--sctp-service",
         }
     }
 }

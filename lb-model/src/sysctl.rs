@@ -72,6 +72,18 @@ pub const SYSCTLS: &[Sysctl] = &[
         set: |c, v| c.lblcr_expiration = Some(v as u32),
     },
     Sysctl {
+        name: "sloppy_sctp",
+        field: "sloppy_sctp",
+        default: 0,
+        range: (0, 1),
+        doc: "1: an SCTP packet whose first chunk is no INIT, of an association lb does not \
+              hold, is scheduled as a new association by every scheduler; 0: only the hash \
+              schedulers (sh, dh, mh) schedule it, the others drop it (counted as \
+              drop_sctp_mid_flow); an ABORT starts no association",
+        get: |c| u64::from(c.sloppy_sctp),
+        set: |c, v| c.sloppy_sctp = v != 0,
+    },
+    Sysctl {
         name: "sloppy_tcp",
         field: "sloppy_tcp",
         default: 0,

@@ -128,6 +128,12 @@ impl ConfigBuilder {
         self
     }
 
+    /// IPVS's `sloppy_sctp`.
+    pub fn sloppy_sctp(mut self) -> Self {
+        self.0.sloppy_sctp = true;
+        self
+    }
+
     /// IPVS's `conn_reuse_mode`.
     pub fn conn_reuse_mode(mut self, mode: u32) -> Self {
         self.0.conn_reuse_mode = Some(mode);
@@ -191,6 +197,11 @@ pub fn tcp_service(vip: impl Into<IpAddr>, port: u16) -> ServiceBuilder {
 /// A UDP service on `vip`:`port`.
 pub fn udp_service(vip: impl Into<IpAddr>, port: u16) -> ServiceBuilder {
     ServiceBuilder::new(Protocol::Udp, vip.into(), port)
+}
+
+/// An SCTP service on `vip`:`port`.
+pub fn sctp_service(vip: impl Into<IpAddr>, port: u16) -> ServiceBuilder {
+    ServiceBuilder::new(Protocol::Sctp, vip.into(), port)
 }
 
 /// A service under construction: the daemon's defaults (scheduler `wlc`, no real servers).

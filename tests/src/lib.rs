@@ -54,6 +54,24 @@ macro_rules! require_root {
     };
 }
 
+/// Skips the calling test for what the machine lacks (a kernel feature), saying so on stderr
+/// and in a report `cargo xtask test` lists at its end (`skip-report-NAME.txt` in the
+/// tests' `CARGO_TARGET_TMPDIR`): cargo counts a returned test as passed, and a skip must not
+/// pass unseen.
+#[macro_export]
+macro_rules! skip {
+    ($name:expr, $why:expr) => {{
+        let why: &str = $why;
+        eprintln!("skipped: {why}");
+        let _ = std::fs::write(
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("skip-report-{}.txt", $name)),
+            why,
+        );
+        return;
+    }};
+}
+
 /// Keeps the calling thread on `cpu`: per-CPU state (rr / wrr's cursor, per-CPU counters
 /// read one CPU at a time) makes `lb`'s choices depend on the CPU a packet runs on. Every
 /// test runs on a thread of its own, so this binds that test only.

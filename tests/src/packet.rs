@@ -18,6 +18,21 @@ pub const IPPROTO_UDP: u8 = 17;
 pub const IPPROTO_IPV6: u8 = 41;
 pub const IPPROTO_GRE: u8 = 47;
 pub const IPPROTO_ICMPV6: u8 = 58;
+pub const IPPROTO_SCTP: u8 = 132;
+
+/// SCTP chunk types (RFC 9260 3.2).
+pub const SCTP_DATA: u8 = 0;
+pub const SCTP_INIT: u8 = 1;
+pub const SCTP_INIT_ACK: u8 = 2;
+pub const SCTP_SACK: u8 = 3;
+pub const SCTP_HEARTBEAT: u8 = 4;
+pub const SCTP_ABORT: u8 = 6;
+pub const SCTP_SHUTDOWN: u8 = 7;
+pub const SCTP_SHUTDOWN_ACK: u8 = 8;
+pub const SCTP_ERROR: u8 = 9;
+pub const SCTP_COOKIE_ECHO: u8 = 10;
+pub const SCTP_COOKIE_ACK: u8 = 11;
+pub const SCTP_SHUTDOWN_COMPLETE: u8 = 14;
 
 /// TCP flags (RFC 9293 3.1).
 pub const TCP_FIN: u8 = 0x01;
@@ -281,6 +296,67 @@ pub fn udp(
     let c = pseudo_sum(src, dst, 17, &s);
     s[6..8].copy_from_slice(&c.to_be_bytes());
     s
+}
+
+/// One SCTP chunk: type, flags, length (header and `value`, before padding), `value`, padded
+/// to four bytes (RFC 9260 3.2).
+pub fn sctp_chunk(ty: u8, flags: u8, value: &[u8]) -> Vec<u8> {
+    let mut c = vec![ty, flags];
+    c.extend_from_slice(&((4 + value.len()) as u16).to_be_bytes());
+    c.extend_from_slice(value);
+    while c.len() % 4 != 0 {
+        c.push(0);
+    }
+    c
+}
+
+/// An INIT chunk (RFC 9260 3.3.2) with initiate tag `tag` and no parameters.
+pub fn sctp_init(tag: u32) -> Vec<u8> {
+    let mut v = tag.to_be_bytes().to_vec();
+    v.extend_from_slice(&65536u32.to_be_bytes()); // a_rwnd
+    v.extend_from_slice(&10u16.to_be_bytes()); // outbound streams
+    v.extend_from_slice(&10u16.to_be_bytes()); // inbound streams
+    v.extend_from_slice(&1u32.to_be_bytes()); // initial TSN
+    sctp_chunk(SCTP_INIT, 0, &v)
+}
+
+/// SCTP's CRC32c (RFC 9260 appendix A) of a packet, its checksum field taken as zero,
+/// computed by the `crc` crate (not by lb's code).
+pub fn sctp_crc32c(seg: &[u8]) -> u32 {
+    let mut s = seg.to_vec();
+    s[8..12].fill(0);
+    crc::Crc::<u32>::new(&crc::CRC_32_ISCSI).checksum(&s)
+}
+
+/// An SCTP packet: the common header (ports, verification tag `vtag`) and `chunks`, with
+/// its CRC32c in the checksum field (least significant byte first, as RFC 9260's appendix
+/// and Linux's `sctp_compute_cksum` place it).
+pub fn sctp(sport: u16, dport: u16, vtag: u32, chunks: &[u8]) -> Vec<u8> {
+    let mut s = vec![0u8; 12];
+    s[0..2].copy_from_slice(&sport.to_be_bytes());
+    s[2..4].copy_from_slice(&dport.to_be_bytes());
+    s[4..8].copy_from_slice(&vtag.to_be_bytes());
+    s.extend_from_slice(chunks);
+    let c = sctp_crc32c(&s);
+    s[8..12].copy_from_slice(&c.to_le_bytes());
+    s
+}
+
+/// True when an SCTP packet's CRC32c verifies.
+pub fn sctp_crc_ok(seg: &[u8]) -> bool {
+    seg.len() >= 12 && seg[8..12] == sctp_crc32c(seg).to_le_bytes()
+}
+
+/// An IP packet (default header fields) carrying an SCTP packet.
+pub fn sctp_ip(
+    src: impl Into<IpAddr>,
+    dst: impl Into<IpAddr>,
+    sport: u16,
+    dport: u16,
+    vtag: u32,
+    chunks: &[u8],
+) -> Vec<u8> {
+    ip(src, dst, IPPROTO_SCTP, &sctp(sport, dport, vtag, chunks))
 }
 
 /// True when an IPv4 header's checksum verifies.

@@ -297,7 +297,8 @@ fn run_tests(cmds: &mut [Command]) -> Result<()> {
     // left from an earlier run is not this run's.
     let reports = target_dir().join("tmp");
     for e in std::fs::read_dir(&reports).into_iter().flatten().flatten() {
-        if e.file_name().to_string_lossy().starts_with("fuzz-report-") {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with("fuzz-report-") || name.starts_with("skip-report-") {
             let _ = std::fs::remove_file(e.path());
         }
     }
@@ -351,7 +352,30 @@ fn run_tests(cmds: &mut [Command]) -> Result<()> {
     for (what, line) in found {
         println!("xtask: fuzz {what}: {}", line.trim());
     }
-    println!("xtask: {passed} passed, {failed} failed, {ignored} skipped");
+    // Tests that returned early for what this machine lacks (`lb_tests::skip!`): cargo
+    // counts them as passed.
+    let mut skipped: Vec<(String, String)> = std::fs::read_dir(&reports)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let what = name
+                .strip_prefix("skip-report-")?
+                .strip_suffix(".txt")?
+                .to_string();
+            Some((what, std::fs::read_to_string(e.path()).ok()?))
+        })
+        .collect();
+    skipped.sort();
+    for (what, why) in &skipped {
+        println!("xtask: skipped {what}: {}", why.trim());
+    }
+    println!(
+        "xtask: {passed} passed ({} of them skipped by this machine, above), {failed} failed, \
+         {ignored} skipped",
+        skipped.len()
+    );
     if let Some(st) = failures.first() {
         bail!("cargo test failed ({st})");
     }

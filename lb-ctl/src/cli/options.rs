@@ -85,7 +85,7 @@ pub struct ServiceOptions {
         allow_hyphen_values = true
     )]
     pub udp: Option<String>,
-    /// SCTP service (not supported by lb)
+    /// SCTP service: host[:port]
     #[arg(
         long = "sctp-service",
         value_name = "SERVICE-ADDRESS",

@@ -168,7 +168,7 @@ mod tests {
         assert_eq!(
             msg(parse_write("secure_tcp=1")).as_deref(),
             Some(
-                "sysctl: cannot stat /proc/sys/net/ipv4/vs/secure_tcp: lb honours no such IPVS sysctl (it honours conn_reuse_mode, expire_nodest_conn, lblc_expiration, lblcr_expiration, sloppy_tcp)"
+                "sysctl: cannot stat /proc/sys/net/ipv4/vs/secure_tcp: lb honours no such IPVS sysctl (it honours conn_reuse_mode, expire_nodest_conn, lblc_expiration, lblcr_expiration, sloppy_sctp, sloppy_tcp)"
             )
         );
         assert_eq!(

@@ -192,10 +192,6 @@ fn ipvsadm_error_messages() {
         (&["-A", "-f", "0"], "invalid fwmark value `0' specified"),
         (&["-A", "-6", "-t", "10.0.0.1:80"], "-6 used before -f\n"),
         (
-            &["-A", "--sctp-service", "10.0.0.1:80"],
-            "SCTP services (--sctp-service) are not supported by lb; use -t or -u",
-        ),
-        (
             &["-a", "-t", "10.0.0.1:80", "-r", "[2001:db8::1]:80"],
             "Different address family is allowed only for tunneling servers",
         ),

@@ -1,4 +1,4 @@
-//! The virtual service of a command line: which one (`-t`, `-u`; `-f` and `--sctp-service`
+//! The virtual service of a command line: which one (`-t`, `-u`, `--sctp-service`; `-f`
 //! refused), and for `-A`/`-E` its spec: scheduler (`-s`), flags (`-b`), persistence (`-p`,
 //! `-M`), one-packet scheduling (`-o`), persistence engine (`--pe`, refused) and lbctl's
 //! `--mh-table-size`.
@@ -14,7 +14,7 @@ use crate::{cli::Cli, command::UsageError};
 /// ipvsadm's `DEF_SCHED`: the scheduler of a service given none (or `-s ""`).
 pub const DEFAULT_SCHEDULER: &str = "wlc";
 
-/// The service selected by `-t`/`-u` (`--sctp-service` and `-f` are refused: lb has neither).
+/// The service selected by `-t`/`-u`/`--sctp-service` (`-f` is refused: lb has none).
 pub(super) fn selected(
     cli: &Cli,
     lookup: &dyn Lookup,
@@ -37,16 +37,7 @@ pub(super) fn selected(
     let (proto, text) = match (&s.tcp, &s.udp, &s.sctp) {
         (Some(t), _, _) => ("tcp", t),
         (_, Some(u), _) => ("udp", u),
-        (_, _, Some(x)) => {
-            if parse_address(x, "sctp", lookup).is_none() {
-                return Err(UsageError::new(
-                    "illegal virtual server address[:port] specified",
-                ));
-            }
-            return Err(UsageError::new(
-                "SCTP services (--sctp-service) are not supported by lb; use -t or -u",
-            ));
-        }
+        (_, _, Some(x)) => ("sctp", x),
         _ => return Ok(None),
     };
     let (vip, port) = parse_address(text, proto, lookup)

@@ -50,7 +50,7 @@ pub(super) fn drain_op(d: &mut Context, op: &Op) -> Response {
     };
     let protocol: Protocol = match protocol.parse() {
         Ok(p) => p,
-        Err(_) => return err(format!("protocol: {protocol:?} is not tcp or udp")),
+        Err(_) => return err(format!("protocol: {protocol:?} is not tcp, udp or sctp")),
     };
     let key = RealKey {
         service: ServiceKey {

@@ -29,7 +29,7 @@ fn fail(edit: usize, message: impl Into<String>) -> EditError {
 pub fn service_key(k: &WireKey) -> Result<ServiceKey, String> {
     let protocol: Protocol = k.protocol.parse().map_err(|_| {
         format!(
-            "protocol {:?} is not supported by lb (tcp or udp)",
+            "protocol {:?} is not supported by lb (tcp, udp or sctp)",
             k.protocol
         )
     })?;
@@ -402,9 +402,9 @@ pub(crate) mod tests {
             ),
             (
                 Edit::DelService {
-                    service: key("sctp", "192.168.0.3", 80),
+                    service: key("icmp", "192.168.0.3", 80),
                 },
-                "protocol \"sctp\" is not supported by lb (tcp or udp)",
+                "protocol \"icmp\" is not supported by lb (tcp, udp or sctp)",
             ),
             // The kernel looks the service up before the scheduler (ip_vs_genl_set_cmd).
             (

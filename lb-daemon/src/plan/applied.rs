@@ -11,9 +11,9 @@ use std::{
 };
 
 use lb_common::{
-    CFG_F_CONN_REUSE, CFG_F_CONN_REUSE_FIN_WAIT, CFG_F_FTP, CFG_F_NAT, CFG_F_SLOPPY_TCP, FAMILY_V6,
-    GlobalConfig, PROTO_ICMP, PROTO_ICMPV6, REAL_F_GRE, REAL_F_REMOVED, RealServer,
-    SVC_F_ONE_PACKET, SVC_F_VIP_ADDR, Service, VipKey,
+    CFG_F_CONN_REUSE, CFG_F_CONN_REUSE_FIN_WAIT, CFG_F_FTP, CFG_F_NAT, CFG_F_SLOPPY_SCTP,
+    CFG_F_SLOPPY_TCP, FAMILY_V6, GlobalConfig, PROTO_ICMP, PROTO_ICMPV6, REAL_F_GRE,
+    REAL_F_REMOVED, RealServer, SVC_F_ONE_PACKET, SVC_F_VIP_ADDR, Service, VipKey,
 };
 use lb_model::{
     Forwarding, Protocol, Scheduler, TunType,
@@ -351,6 +351,11 @@ impl Applied {
                 .unwrap_or(0),
             flags: (if cfg.has_nat() { CFG_F_NAT } else { 0 })
                 | (if cfg.sloppy_tcp { CFG_F_SLOPPY_TCP } else { 0 })
+                | (if cfg.sloppy_sctp {
+                    CFG_F_SLOPPY_SCTP
+                } else {
+                    0
+                })
                 | (if cfg.conn_reuse_mode() != 0 {
                     CFG_F_CONN_REUSE
                 } else {

@@ -23,9 +23,10 @@ use std::{
 };
 
 use lb_common::{
-    CONN_F_NOOUTPUT, CONN_F_REPLY, CONN_F_SYNCED, CONN_F_UNCONFIRMED, CONN_S_CLOSE, CONN_S_UDP,
-    Conn, FAMILY_V6, FWD_DR, FWD_NAT, FWD_TUN, FlowKey, PersistKey, TCP_STATES, TEMPLATE_F_SYNCED,
-    Template, conn_active, conn_time,
+    CONN_F_NOOUTPUT, CONN_F_REPLY, CONN_F_SYNCED, CONN_F_UNCONFIRMED, CONN_S_CLOSE, CONN_S_SCTP,
+    CONN_S_SCTP_CLOSED, CONN_S_UDP, Conn, FAMILY_V6, FWD_DR, FWD_NAT, FWD_TUN, FlowKey,
+    PersistKey, SCTP_STATES, TCP_STATES, TEMPLATE_F_SYNCED, Template, conn_active, conn_time,
+    is_sctp_state,
 };
 use lb_model::{
     Protocol,
@@ -97,20 +98,28 @@ struct Sent {
 }
 
 /// IPVS's state number of an lb connection state: a TCP state is IPVS's number already;
-/// UDP's one state is 0 (`IP_VS_UDP_S_NORMAL`).
+/// UDP's one state is 0 (`IP_VS_UDP_S_NORMAL`); an SCTP state is lb's less `CONN_S_SCTP`.
 fn ipvs_state(state: u8) -> u16 {
     if state < TCP_STATES {
         state as u16
+    } else if is_sctp_state(state) {
+        (state - CONN_S_SCTP) as u16
     } else {
         tcp_state::NONE
     }
 }
 
 /// lb's connection state of an IPVS record (a TCP state IPVS has no number for is taken as
-/// CLOSE, the shortest-lived).
+/// CLOSE, the shortest-lived; an SCTP one as CLOSED).
 fn lb_state(protocol: u8, state: u16) -> u8 {
     if protocol == Protocol::Udp.number() {
         CONN_S_UDP
+    } else if protocol == Protocol::Sctp.number() {
+        if state < SCTP_STATES as u16 {
+            CONN_S_SCTP + state as u8
+        } else {
+            CONN_S_SCTP_CLOSED
+        }
     } else if state < TCP_STATES as u16 {
         state as u8
     } else {
@@ -1007,5 +1016,10 @@ mod tests {
         assert_eq!(ipvs_state(CONN_S_UDP), 0);
         assert_eq!(lb_state(17, 0), CONN_S_UDP);
         assert_eq!(lb_state(6, 11), CONN_S_CLOSE);
+        for s in 0..SCTP_STATES {
+            assert_eq!(ipvs_state(CONN_S_SCTP + s), s as u16);
+            assert_eq!(lb_state(132, s as u16), CONN_S_SCTP + s);
+        }
+        assert_eq!(lb_state(132, 14), CONN_S_SCTP_CLOSED);
     }
 }

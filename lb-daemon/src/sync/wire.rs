@@ -103,8 +103,12 @@ pub mod tcp_state {
 }
 
 /// The IP protocol numbers of records this receiver accepts, with their numbers of states
-/// (`pp->num_states`): TCP 11, UDP 1 (`IP_VS_UDP_S_LAST`), SCTP 10 (`IP_VS_SCTP_S_LAST`).
-const PROTOCOL_STATES: &[(u8, u16)] = &[(6, tcp_state::LAST), (17, 1), (132, 10)];
+/// (`pp->num_states`): TCP 11, UDP 1 (`IP_VS_UDP_S_LAST`), SCTP 14 (`IP_VS_SCTP_S_LAST`).
+const PROTOCOL_STATES: &[(u8, u16)] = &[
+    (6, tcp_state::LAST),
+    (17, 1),
+    (132, lb_common::SCTP_STATES as u16),
+];
 
 /// One `struct ip_vs_seq`: the sequence-number adjustment of an application helper.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

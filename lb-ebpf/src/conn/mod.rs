@@ -1,15 +1,16 @@
 //! Stage `conn`: the connection table, as IPVS's connections. A known flow keeps its real
-//! server and follows IPVS's TCP states (`lb_common::proto_tcp`) by the packets the director
-//! sees: the client's, and for `nat` the real server's replies too; a new one is scheduled
-//! and recorded; the real servers' active / inactive counts follow the entries, as IPVS keeps
-//! them.
+//! server and follows IPVS's TCP or SCTP states (`lb_common::proto_tcp`, `proto_sctp`) by
+//! the packets the director sees: the client's, and for `nat` the real server's replies too;
+//! a new one is scheduled and recorded; the real servers' active / inactive counts follow the
+//! entries, as IPVS keeps them.
 //!
 //! Admission, so that new-flow pressure never takes a confirmed connection's place: a flow's
 //! first packet is recorded in the unconfirmed table (`unconfirmed.rs`, a slot array a flood
-//! only churns); its second packet from the client (an ACK, for TCP; any datagram, for UDP)
-//! confirms it into the connection table (`table.rs`, hash maps without LRU: nothing but lbd
-//! removes their entries). Above a rate of new connections, the hash schedulers' new flows
-//! are recorded nowhere (`flood.rs`). The counts live in `counts.rs`.
+//! only churns); its second packet from the client (an ACK, for TCP; a chunk other than
+//! INIT, for SCTP; any datagram, for UDP) confirms it into the connection table (`table.rs`,
+//! hash maps without LRU: nothing but lbd removes their entries). Above a rate of new
+//! connections, the hash schedulers' new flows are recorded nowhere (`flood.rs`). The counts
+//! live in `counts.rs`.
 
 mod counts;
 mod flood;
@@ -17,12 +18,13 @@ pub mod table;
 mod unconfirmed;
 
 use lb_common::{
-    CFG_F_CONN_REUSE, CFG_F_CONN_REUSE_FIN_WAIT, CFG_F_NO_CONN_TABLE, CFG_F_SLOPPY_TCP,
-    CONN_F_NOOUTPUT, CONN_F_ONE_PACKET, CONN_F_REPLY, CONN_F_SYNCED, CONN_F_WATCH_ACK,
-    CONN_S_CLOSE, CONN_S_FIN_WAIT, CONN_S_NONE, CONN_S_TIME_WAIT, CONN_S_UDP, CONN_TOUCH, Conn,
-    FWD_NAT, FlowKey, GlobalConfig, PROTO_TCP, RealServer, SCHED_DH, SCHED_MH, SCHED_SH,
-    SVC_F_ONE_PACKET, Service, TCP_DIR_INPUT, TCP_DIR_INPUT_ONLY, TCP_DIR_OUTPUT, reason,
-    reply_ack_moves, tcp_next_state,
+    CFG_F_CONN_REUSE, CFG_F_CONN_REUSE_FIN_WAIT, CFG_F_NO_CONN_TABLE, CFG_F_SLOPPY_SCTP,
+    CFG_F_SLOPPY_TCP, CONN_F_NOOUTPUT, CONN_F_ONE_PACKET, CONN_F_REPLY, CONN_F_SYNCED,
+    CONN_F_WATCH_ACK, CONN_S_CLOSE, CONN_S_FIN_WAIT, CONN_S_NONE, CONN_S_SCTP_CLOSED,
+    CONN_S_SCTP_NONE, CONN_S_TIME_WAIT, CONN_S_UDP, CONN_TOUCH, Conn, FWD_NAT, FlowKey,
+    GlobalConfig, PROTO_SCTP, PROTO_TCP, RealServer, SCHED_DH, SCHED_MH, SCHED_SH, SCTP_CID_ABORT,
+    SCTP_CID_INIT, SCTP_EV_DATA, SVC_F_ONE_PACKET, Service, TCP_DIR_INPUT, TCP_DIR_INPUT_ONLY,
+    TCP_DIR_OUTPUT, reason, reply_ack_moves, sctp_next_state, tcp_next_state,
 };
 
 use crate::{
@@ -139,17 +141,28 @@ fn last_seen(s: *mut lb_common::NewConn) -> u32 {
 }
 
 /// Whether the client's packet confirms its flow: for TCP, an ACK that is no SYN (the
-/// handshake's last packet, or any later one); for UDP, any second datagram.
+/// handshake's last packet, or any later one); for SCTP, a packet whose first chunk is no
+/// INIT (the COOKIE ECHO, or any later one); for UDP, any second datagram.
 #[inline(always)]
 fn confirms(pkt: &Packet) -> bool {
-    pkt.flow.proto != PROTO_TCP || pkt.tcp_flags & (TCP_ACK | TCP_SYN) == TCP_ACK
+    match pkt.flow.proto {
+        PROTO_TCP => pkt.tcp_flags & (TCP_ACK | TCP_SYN) == TCP_ACK,
+        PROTO_SCTP => pkt.chunk != SCTP_CID_INIT,
+        _ => true,
+    }
 }
 
 /// IPVS's `conn_reuse_mode` (`is_new_conn_expected`): a SYN (no ACK) of a connection in
 /// TIME_WAIT or CLOSE is a new connection on the same tuple; with the mode's bit 2, so is one
-/// of a `dr` / `tun` connection in FIN_WAIT.
+/// of a `dr` / `tun` connection in FIN_WAIT. An INIT of an SCTP association in CLOSED is a
+/// new association.
 #[inline(always)]
 fn reuses(pkt: &Packet, state: u8, flags: u8, cfg: &GlobalConfig) -> bool {
+    if pkt.flow.proto == PROTO_SCTP {
+        return cfg.flags & CFG_F_CONN_REUSE != 0
+            && pkt.chunk == SCTP_CID_INIT
+            && state == CONN_S_SCTP_CLOSED;
+    }
     cfg.flags & CFG_F_CONN_REUSE != 0
         && pkt.flow.proto == PROTO_TCP
         && pkt.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN
@@ -167,12 +180,17 @@ fn reuses(pkt: &Packet, state: u8, flags: u8, cfg: &GlobalConfig) -> bool {
 /// common case costs no second lookup.
 #[inline(always)]
 fn replied(pkt: &Packet, real: u32, now: u32, entry: Option<&mut Conn>) {
-    if pkt.flow.proto != PROTO_TCP {
+    // IPVS's output table moves no SCTP association on a DATA-class packet but out of NONE,
+    // which no association lb holds is in: only the other chunks are looked at.
+    if pkt.flow.proto == PROTO_SCTP && pkt.sctp_event == SCTP_EV_DATA
+        || pkt.flow.proto != PROTO_TCP && pkt.flow.proto != PROTO_SCTP
+    {
         return;
     }
-    // An ACK (with data or not) without SYN, FIN or RST. (A segment without any of the four
-    // moves every state to CLOSE: it is looked at.)
-    let plain = pkt.tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST | TCP_ACK) == TCP_ACK;
+    // A TCP ACK (with data or not) without SYN, FIN or RST. (A segment without any of the
+    // four moves every state to CLOSE: it is looked at.)
+    let plain = pkt.flow.proto == PROTO_TCP
+        && pkt.tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST | TCP_ACK) == TCP_ACK;
     if plain
         && entry
             .as_ref()
@@ -192,7 +210,7 @@ fn replied(pkt: &Packet, real: u32, now: u32, entry: Option<&mut Conn>) {
                 c.flags &= !CONN_F_SYNCED;
                 counts::add(real, c.state, 1);
             }
-            let next = tcp_next_state(TCP_DIR_OUTPUT, pkt.tcp_flags, c.state);
+            let next = reply_next(pkt, c.state);
             if next != c.state {
                 counts::moved(real, c.state, next);
                 c.state = next;
@@ -210,7 +228,7 @@ fn replied(pkt: &Packet, real: u32, now: u32, entry: Option<&mut Conn>) {
     // SAFETY: a slot `find` returned (sealed, this flow's); copied out before any change.
     let (r, state, flags) = unsafe { ((*s).real, (*s).state, (*s).flags) };
     if flags & CONN_F_REPLY == 0 && r == real {
-        let next = tcp_next_state(TCP_DIR_OUTPUT, pkt.tcp_flags, state);
+        let next = reply_next(pkt, state);
         if next != state {
             // SAFETY: as above.
             unsafe { unconfirmed::refresh(s, next, now) };
@@ -219,6 +237,17 @@ fn replied(pkt: &Packet, real: u32, now: u32, entry: Option<&mut Conn>) {
         if let Some(e) = entry {
             watch(e, next);
         }
+    }
+}
+
+/// The state a `nat` real server's reply moves its connection in `state` to (IPVS's output
+/// table of its protocol).
+#[inline(always)]
+fn reply_next(pkt: &Packet, state: u8) -> u8 {
+    if pkt.flow.proto == PROTO_SCTP {
+        sctp_next_state(TCP_DIR_OUTPUT, pkt.sctp_event, state)
+    } else {
+        tcp_next_state(TCP_DIR_OUTPUT, pkt.tcp_flags, state)
     }
 }
 
@@ -247,6 +276,9 @@ fn forward_key(reply: &FlowKey, real: u32) -> Option<&'static FlowKey> {
 /// `sloppy_tcp`; any other scheduler would pick a real server that knows nothing of the
 /// connection and resets it, so the packet is dropped (`drop_tcp_mid_flow`). A RST of an
 /// unknown flow is never scheduled (IPVS's rule); the hash schedulers pass it on unrecorded.
+/// SCTP likewise: an INIT is a new association; another first chunk is scheduled only by the
+/// hash schedulers or with `sloppy_sctp` (else `drop_sctp_mid_flow`), an ABORT never (IPVS's
+/// `sctp_conn_schedule`).
 #[inline(always)]
 pub fn track_new(
     pkt: &Packet,
@@ -263,6 +295,13 @@ pub fn track_new(
             return Err(Verdict::drop(reason::DROP_TCP_MID_FLOW));
         }
         count(reason::TCP_MID_FLOW);
+        record &= !rst;
+    } else if pkt.flow.proto == PROTO_SCTP && pkt.chunk != SCTP_CID_INIT {
+        rst = pkt.chunk == SCTP_CID_ABORT;
+        if !hashed && (rst || cfg.flags & CFG_F_SLOPPY_SCTP == 0) {
+            return Err(Verdict::drop(reason::DROP_SCTP_MID_FLOW));
+        }
+        count(reason::SCTP_MID_FLOW);
         record &= !rst;
     }
     // One-packet scheduling (ipvsadm -o, UDP only: lbd sets it for no other service): every
@@ -467,35 +506,38 @@ fn reply_key(flow: &FlowKey, real: &RealServer) -> Option<&'static FlowKey> {
 
 /// The state of a connection (with entry flags `flags`) from its first packet, as IPVS moves
 /// a new connection out of NONE: a SYN is SYN_RECV; a TCP flow met mid-way (after a director
-/// restart or failover; see [`track_new`] for who schedules it) ESTABLISHED by an ACK.
+/// restart or failover; see [`track_new`] for who schedules it) ESTABLISHED by an ACK. An
+/// SCTP INIT is INIT1 (`parse` found an SCTP packet's first states: here, after the
+/// scheduler, every scheduler's path would compute them again for the verifier).
 #[inline(always)]
 fn first_state(pkt: &Packet, flags: u8) -> u8 {
-    if pkt.flow.proto != PROTO_TCP {
-        CONN_S_UDP
-    } else {
-        next_tcp_state(CONN_S_NONE, flags, pkt.tcp_flags)
+    match pkt.flow.proto {
+        PROTO_TCP => tcp_next_state(input_dir(flags), pkt.tcp_flags, CONN_S_NONE),
+        PROTO_SCTP if flags & CONN_F_NOOUTPUT != 0 => pkt.sctp_first_noout,
+        PROTO_SCTP => pkt.sctp_first,
+        _ => CONN_S_UDP,
     }
 }
 
 /// The state a client's packet takes a connection in `state` (entry flags `flags`) to.
 #[inline(always)]
 fn next_state(state: u8, flags: u8, pkt: &Packet) -> u8 {
-    if pkt.flow.proto != PROTO_TCP {
-        return state;
+    match pkt.flow.proto {
+        PROTO_TCP => tcp_next_state(input_dir(flags), pkt.tcp_flags, state),
+        PROTO_SCTP => sctp_next_state(input_dir(flags), pkt.sctp_event, state),
+        _ => state,
     }
-    next_tcp_state(state, flags, pkt.tcp_flags)
 }
 
-/// IPVS's input table for a client's TCP packet: the input-only one when the connection's
-/// replies do not pass the director.
+/// IPVS's table for a client's packet: the input-only one when the connection's replies do
+/// not pass the director.
 #[inline(always)]
-fn next_tcp_state(state: u8, flags: u8, tcp_flags: u8) -> u8 {
-    let dir = if flags & CONN_F_NOOUTPUT != 0 {
+fn input_dir(flags: u8) -> u8 {
+    if flags & CONN_F_NOOUTPUT != 0 {
         TCP_DIR_INPUT_ONLY
     } else {
         TCP_DIR_INPUT
-    };
-    tcp_next_state(dir, tcp_flags, state)
+    }
 }
 
 /// Moves a confirmed entry's state on (and its counts with it) and refreshes its last-seen

@@ -1,10 +1,11 @@
 //! `nat` (masquerading, ipvsadm `-m`): the destination address and port become the real
 //! server's on the way in, and the real server's replies (the director is its gateway) get
 //! the VIP and port back as their source on the way out. Checksums are updated incrementally
-//! (RFC 1624); TTL is decremented, as a router does.
+//! (RFC 1624); TTL is decremented, as a router does. SCTP's CRC32c covers no addresses: it
+//! changes only with a port (`sctp.rs`).
 
 use aya_ebpf::programs::XdpContext;
-use lb_common::{FAMILY_V6, FRAG_F_REPLY, GlobalConfig, NextHop, PROTO_TCP, reason};
+use lb_common::{FAMILY_V6, FRAG_F_REPLY, GlobalConfig, NextHop, PROTO_SCTP, PROTO_TCP, reason};
 
 use super::route::{Target, ethertype, fib_v4, fib_v6, next_hop, send};
 use crate::{
@@ -16,7 +17,7 @@ use crate::{
     maps::REALS,
     parse::{FRAG_FIRST, FRAG_LATER, Packet},
     ptr::{self, ptr_at},
-    stats,
+    sctp, stats,
     verdict::Verdict,
 };
 
@@ -166,6 +167,19 @@ fn rewrite(
     let adj = rewrite_ip(ctx, pkt, end, addr, ttl)?;
     if later {
         return Ok(());
+    }
+    if pkt.flow.proto == PROTO_SCTP {
+        // Never a fragment (`parse` passes those); the port 0 case as below.
+        let port_off = if end == End::Source { 0 } else { 2 };
+        let port = if port != 0 {
+            port
+        } else if end == End::Source {
+            pkt.flow.sport
+        } else {
+            pkt.flow.dport
+        };
+        let len = (pkt.ip_len as usize + ETH_HLEN).saturating_sub(pkt.l4());
+        return sctp::set_port(ctx, pkt.l4(), port_off, port, len).ok_or(bad);
     }
     let l4: *mut u8 = ptr_at::<[u8; 8]>(ctx, pkt.l4()).ok_or(bad)? as *mut u8;
     let l4_csum: *mut u16 = ptr_at::<u16>(ctx, pkt.l4() + l4_csum_off).ok_or(bad)?;

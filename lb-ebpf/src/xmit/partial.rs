@@ -20,7 +20,7 @@ use aya_ebpf::{
     helpers::{bpf_csum_diff, bpf_loop, bpf_xdp_load_bytes},
     programs::XdpContext,
 };
-use lb_common::{FAMILY_V6, PROTO_TCP, reason};
+use lb_common::{FAMILY_V6, PROTO_SCTP, PROTO_TCP, reason};
 
 use crate::{
     count::count,
@@ -203,7 +203,9 @@ extern "C" fn chunk_step(_i: u32, xdp: *mut c_void) -> i64 {
 /// for `nat`, which makes it a pseudo-header sum again if it hands the packet to the kernel.
 #[inline(always)]
 pub fn before_send(ctx: &XdpContext, pkt: &Packet) -> Result<(), Verdict> {
-    if pkt.frag != FRAG_NONE {
+    // SCTP's CRC32c has no pseudo-header sum to recognise (and bytes 6-7 of its header are
+    // the verification tag's): left as it is.
+    if pkt.frag != FRAG_NONE || pkt.flow.proto == PROTO_SCTP {
         return Ok(());
     }
     let Some(field) = ptr_at::<u16>(ctx, check_off(pkt)) else {

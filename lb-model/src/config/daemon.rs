@@ -6,7 +6,10 @@ use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr},
 };
 
-use lb_common::{CONN_S_ESTABLISHED, CONN_S_FIN_WAIT, CONN_S_UDP, TCP_TIMEOUTS_S};
+use lb_common::{
+    CONN_S_ESTABLISHED, CONN_S_FIN_WAIT, CONN_S_SCTP, CONN_S_UDP, SCTP_TIMEOUTS_S, TCP_TIMEOUTS_S,
+    is_sctp_state,
+};
 use serde::{Deserialize, Serialize};
 
 use super::{Config, Errors, Form, MAX_CONN_REUSE_MODE, MAX_EXPIRATION_S, MAX_INTERFACES};
@@ -98,12 +101,14 @@ pub const RESTART_ONLY: &[&str] = &[
 impl Timeouts {
     /// The idle timeout of a connection in `state` (`CONN_S_*`), in nanoseconds: as ipvsadm's
     /// `--set tcp tcpfin udp` sets IPVS's, ESTABLISHED's, FIN_WAIT's and UDP's from the
-    /// config; every other TCP state's is IPVS's default (`lb_common::TCP_TIMEOUTS_S`).
+    /// config; every other TCP state's is IPVS's default (`lb_common::TCP_TIMEOUTS_S`), and
+    /// every SCTP state's too (`lb_common::SCTP_TIMEOUTS_S`: ipvsadm sets none of them).
     pub fn for_state(&self, state: u8) -> u64 {
         let s = match state {
             CONN_S_ESTABLISHED => self.tcp,
             CONN_S_FIN_WAIT => self.tcpfin,
             CONN_S_UDP => self.udp,
+            s if is_sctp_state(s) => SCTP_TIMEOUTS_S[(s - CONN_S_SCTP) as usize],
             _ => TCP_TIMEOUTS_S
                 .get(state as usize)
                 .copied()
@@ -319,6 +324,7 @@ mod tests {
         n.timeouts.tcp = 1;
         n.director.ipv4 = Some("10.0.0.3".parse().unwrap());
         n.sloppy_tcp = true;
+        n.sloppy_sctp = true;
         n.conn_reuse_mode = Some(0);
         n.flood_rate = Some(1);
         n.expire_nodest_conn = true;

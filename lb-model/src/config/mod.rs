@@ -165,6 +165,12 @@ pub struct Config<F: Form = Checked> {
     /// others drop it.
     #[serde(default, skip_serializing_if = "is_false")]
     pub sloppy_tcp: bool,
+    /// IPVS's `sloppy_sctp`: an SCTP packet whose first chunk is no INIT, of an association
+    /// lb does not hold, is scheduled as a new association by every scheduler (an ABORT
+    /// never is). Default false: only the hash schedulers (`sh`, `dh`, `mh`) schedule it; the
+    /// others drop it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub sloppy_sctp: bool,
     /// IPVS's `conn_reuse_mode`: non-zero, a SYN of a connection in TIME_WAIT or CLOSE ends
     /// it and starts a new connection, scheduled and counted anew (with bit 2, value 2, also
     /// a `dr` / `tun` connection in FIN_WAIT, the last state the director sees of those); 0,
@@ -356,6 +362,7 @@ impl<F: Form> Config<F> {
             conn_table_size: self.conn_table_size,
             conn_table_size_v6: self.conn_table_size_v6,
             sloppy_tcp: self.sloppy_tcp,
+            sloppy_sctp: self.sloppy_sctp,
             conn_reuse_mode: self.conn_reuse_mode,
             flood_rate: self.flood_rate,
             metrics_listen: self.metrics_listen,

@@ -796,6 +796,7 @@ fn proc_files_and_sysctls_come_from_the_running_lbd() {
          net.ipv4.vs.expire_nodest_conn = 0\n\
          net.ipv4.vs.lblc_expiration = 86400\n\
          net.ipv4.vs.lblcr_expiration = 86400\n\
+         net.ipv4.vs.sloppy_sctp = 0\n\
          net.ipv4.vs.sloppy_tcp = 0\n"
     );
     assert_eq!(
@@ -820,6 +821,12 @@ fn proc_files_and_sysctls_come_from_the_running_lbd() {
         (&serde_json::json!(true), &serde_json::json!(0))
     );
     assert_eq!(
+        lbd.ok(&["sysctl", "-w", "net.ipv4.vs.sloppy_sctp=1"]),
+        "net.ipv4.vs.sloppy_sctp = 1\n"
+    );
+    let config: serde_json::Value = serde_json::from_str(&lbd.ok(&["get", "config"])).unwrap();
+    assert_eq!(config["sloppy_sctp"], true);
+    assert_eq!(
         lbd.ok(&[
             "sysctl",
             "expire_nodest_conn",
@@ -828,7 +835,7 @@ fn proc_files_and_sysctls_come_from_the_running_lbd() {
         "net.ipv4.vs.expire_nodest_conn = 1\nnet.ipv4.vs.lblc_expiration = 86400\n"
     );
     let described = lbd.ok(&["sysctl", "-d"]);
-    assert_eq!(described.lines().count(), 5, "{described}");
+    assert_eq!(described.lines().count(), 6, "{described}");
     assert!(
         described
             .lines()

@@ -100,6 +100,7 @@ impl LongFlow {
                     .expect("read timeout");
                 LongFlow::Udp(s)
             }
+            Protocol::Sctp => panic!("the flood test has no SCTP flow"),
         }
     }
 

@@ -26,6 +26,7 @@ mod packaging;
 mod port_zero;
 mod restart;
 mod reuse;
+mod sctp;
 mod states;
 mod trace;
 mod two_armed;

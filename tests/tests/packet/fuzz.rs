@@ -660,6 +660,7 @@ fn informational(name: &str) -> bool {
                 | "frag_first"
                 | "frag_followed"
                 | "tcp_mid_flow"
+                | "sctp_mid_flow"
                 | "ftp_data"
                 | "csum_completed"
         )

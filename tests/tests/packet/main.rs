@@ -28,6 +28,7 @@ mod real_ids;
 mod reuse;
 mod sched_limits;
 mod schedulers;
+mod sctp;
 mod states;
 mod synced;
 mod tun_source;
