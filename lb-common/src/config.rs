@@ -36,6 +36,10 @@ pub const CFG_F_CONN_REUSE_FIN_WAIT: u32 = 1 << 6;
 /// of an association lb does not hold, is scheduled as a new association by every scheduler
 /// (an ABORT never is). Set by lbd from the config.
 pub const CFG_F_SLOPPY_SCTP: u32 = 1 << 7;
+/// lbd's sync sender runs (`--start-daemon master`): `lb` reports each connection it
+/// confirms, moves to another state or takes over from another director in `lb_sync_events`,
+/// so that the sender reads those entries instead of the whole table.
+pub const CFG_F_SYNC_EVENTS: u32 = 1 << 8;
 /// Director-wide settings: the single entry of [`map_name::CONFIG`]. Written by lbd at start
 /// and on config change; read by `lb` per packet.
 #[repr(C)]

@@ -24,7 +24,7 @@ use aya::{
     programs::{Xdp, xdp::XdpMode as AyaXdpMode},
 };
 use lb_common::{
-    CFG_F_TRACE, CONN_F_UNCONFIRMED, Conn, ConnKey4, DecapConfig, Expect, ExpectKey, FAMILY_V6,
+    CFG_F_SYNC_EVENTS, CFG_F_TRACE, CONN_F_UNCONFIRMED, Conn, ConnKey4, DecapConfig, Expect, ExpectKey, FAMILY_V6,
     FlowKey, GlobalConfig, IfStats, LAYOUT_FINGERPRINT, LAYOUT_VERSION, LayoutMeta, Locality,
     NEW_CONN_WAYS, NewConn, PersistKey, REASON_MAX, RealConns, RealLimits, RealServer, Service,
     Stats, Template, TraceFilter, TwosDraw, VipKey, map_name, maps::LAYOUT_VERSION_UNVERSIONED,
@@ -147,12 +147,16 @@ pub struct Dataplane {
     trace_ring: Option<RingBuf<MapData>>,
     /// `dr` packets' missing neighbours (`lb_neigh_miss`), until the neighbour keeper takes it.
     neigh_miss: Option<RingBuf<MapData>>,
+    /// Connections changed for the sync sender (`lb_sync_events`), read by [`Self::sync_events`].
+    sync_events: RingBuf<MapData>,
     trace_filter: Array<MapData, TraceFilter>,
     addr_filter: Array<MapData, u64>,
     /// FTP's expected data connections and the helper's interface (`ftp.rs`).
     ftp_expect: HashMap<MapData, ExpectKey, Expect>,
     ftp_helper: DevMap<MapData>,
     trace_on: bool,
+    /// Whether `lb` reports connection changes (`CFG_F_SYNC_EVENTS`): while a sync sender runs.
+    sync_events_on: bool,
     /// The maps were already pinned: a data plane is running (lbd restarted or upgraded).
     adopted: bool,
 }
@@ -286,11 +290,13 @@ impl Dataplane {
             link_pins: Vec::new(),
             trace_ring: Some(typed(&mut ebpf, map_name::TRACE)?),
             neigh_miss: Some(typed(&mut ebpf, map_name::NEIGH_MISS)?),
+            sync_events: typed(&mut ebpf, map_name::SYNC_EVENTS)?,
             trace_filter: typed(&mut ebpf, map_name::TRACE_FILTER)?,
             addr_filter: typed(&mut ebpf, map_name::ADDR_FILTER)?,
             ftp_expect: typed(&mut ebpf, map_name::FTP_EXPECT)?,
             ftp_helper: typed(&mut ebpf, map_name::FTP_HELPER)?,
             trace_on: false,
+            sync_events_on: false,
             adopted,
             ebpf,
         })
@@ -420,6 +426,11 @@ impl Dataplane {
         } else {
             c.flags &= !CFG_F_TRACE;
         }
+        if self.sync_events_on {
+            c.flags |= CFG_F_SYNC_EVENTS;
+        } else {
+            c.flags &= !CFG_F_SYNC_EVENTS;
+        }
         self.config
             .set(0, c, 0)
             .map_err(|source| map_err(map_name::CONFIG, source))
@@ -440,6 +451,49 @@ impl Dataplane {
         self.addr_filter
             .set(i, w, 0)
             .map_err(|source| map_err(map_name::ADDR_FILTER, source))
+    }
+
+    /// Whether `lb` reports connection changes to the sync sender.
+    pub fn sync_events_on(&self) -> bool {
+        self.sync_events_on
+    }
+
+    /// Has `lb` report connection changes (`lb_sync_events`) or stop; the reports still in the
+    /// ring are dropped when they stop.
+    pub fn set_sync_events(&mut self, on: bool) -> Result<()> {
+        self.sync_events_on = on;
+        let c = self.config()?;
+        self.set_config(&c)?;
+        if !on {
+            while self.sync_events.next().is_some() {}
+        }
+        Ok(())
+    }
+
+    /// Takes the connection changes `lb` reported since the last call (at most `max`), in the
+    /// order they came.
+    pub fn sync_events(&mut self, max: usize, into: &mut impl Extend<FlowKey>) -> usize {
+        let mut n = 0;
+        while n < max {
+            let Some(item) = self.sync_events.next() else {
+                break;
+            };
+            if item.len() == std::mem::size_of::<FlowKey>() {
+                // SAFETY: `lb` writes FlowKey records only (size checked).
+                let k = unsafe { (item.as_ptr() as *const FlowKey).read_unaligned() };
+                into.extend(std::iter::once(k));
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// One reason counter, summed over CPUs.
+    pub fn reason(&self, i: u32) -> Result<u64> {
+        self.reasons
+            .get(&i, 0)
+            .map(|v| v.iter().sum())
+            .map_err(|source| map_err(map_name::REASONS, source))
     }
 
     /// The ring buffer in which `lb` reports the real servers whose neighbour entry a `dr`
@@ -527,14 +581,7 @@ impl Dataplane {
 
     /// Every reason counter, summed over CPUs, indexed by `lb_common::reason`.
     pub fn reasons(&self) -> Result<Vec<u64>> {
-        (0..REASON_MAX)
-            .map(|i| {
-                self.reasons
-                    .get(&i, 0)
-                    .map(|v| v.iter().sum())
-                    .map_err(|source| map_err(map_name::REASONS, source))
-            })
-            .collect()
+        (0..REASON_MAX).map(|i| self.reason(i)).collect()
     }
 
     pub fn service_stats(&self, id: u32) -> Result<Stats> {

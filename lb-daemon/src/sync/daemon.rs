@@ -1,20 +1,20 @@
-//! The sync daemon proper (IPVS's `--start-daemon master|backup`): the sender reads the
-//! connection table and sends, as protocol version 1 messages ([`super::wire`]), the
-//! connections that are new or changed since its last pass (and a refresh of each before a
-//! receiver would expire it), batched every [`PERIOD`] and bounded to [`MAX_PER_PASS`] records
-//! a pass; the receiver applies each record of a good message to the connection table as a
-//! synced entry ([`lb_common::CONN_F_SYNCED`]), so that this director forwards a flow another
-//! director scheduled to the same real server.
+//! The sync daemon proper (IPVS's `--start-daemon master|backup`): the sender sends, as
+//! protocol version 1 messages ([`super::wire`]), the connections that are new or changed
+//! since it last sent them (and a refresh of each before a receiver would expire it), batched
+//! every [`PERIOD`] and bounded to [`MAX_PER_PASS`] records a pass. It reads the whole table
+//! when it starts; after that `lb` reports each change (`lb_sync_events`) and the sender reads
+//! only those entries. The receiver applies each record of a good message to the connection
+//! table as a synced entry ([`lb_common::CONN_F_SYNCED`]), so that this director forwards a
+//! flow another director scheduled to the same real server.
 //!
 //! Messages go to a multicast group on one interface (IPVS's default, 224.0.0.81:8848, TTL 1)
 //! or to unicast peers. Only confirmed forward entries are sent (a connection is synced once
 //! its client's second packet confirmed it, as IPVS syncs once established), never an entry
-//! this director learnt by sync. What is not synced yet: persistence templates, `nat`
-//! connections' reply entries (a `nat` record is refused by the receiver, counted), and the
-//! bulk sync of a joining director.
+//! this director learnt by sync; persistence templates too (read whole every pass). What is
+//! not synced: `nat` connections (a `nat` record is refused by the receiver, counted).
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet},
     hash::{Hash, Hasher},
     net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket},
     os::fd::AsRawFd,
@@ -26,6 +26,7 @@ use lb_common::{
     CONN_F_NOOUTPUT, CONN_F_REPLY, CONN_F_SYNCED, CONN_F_UNCONFIRMED, CONN_S_CLOSE, CONN_S_SCTP,
     CONN_S_SCTP_CLOSED, CONN_S_UDP, Conn, FAMILY_V6, FWD_DR, FWD_NAT, FWD_TUN, FlowKey, PersistKey,
     SCTP_STATES, TCP_STATES, TEMPLATE_F_SYNCED, Template, conn_active, conn_time, is_sctp_state,
+    reason,
 };
 use lb_model::{
     Protocol,
@@ -81,9 +82,25 @@ pub struct ApplyCounters {
 }
 
 /// The sender's memory of what it sent.
+///
+/// It reads the whole connection table once when it starts (and again whenever `lb` lost a
+/// change report); from then on it reads only the entries `lb` reported changed
+/// (`lb_sync_events`) and those due a refresh, so a pass costs what changed, not the table's
+/// size (the table is read under lbd's lock).
 #[derive(Debug, Default)]
 pub struct Tracker {
     sent: HashMap<FlowKey, Sent>,
+    /// When each sent connection is due a refresh (ordered; an entry whose connection was sent
+    /// again since is stale and skipped).
+    refresh: BTreeMap<(Instant, u64), FlowKey>,
+    /// Tells the refresh entries apart.
+    seq: u64,
+    /// Connections `lb` reported changed that a pass has not read yet.
+    changed: HashSet<FlowKey>,
+    /// The whole table has been read since this sender started and no report was lost since.
+    walked: bool,
+    /// `sync_event_lost` when the table was last read whole.
+    lost: u64,
     /// The persistence templates sent, by key.
     sent_templates: HashMap<PersistKey, Sent>,
     pub counters: SendCounters,
@@ -94,6 +111,8 @@ struct Sent {
     real: u32,
     state: u8,
     at: Instant,
+    /// The refresh entry of this send.
+    seq: u64,
 }
 
 /// IPVS's state number of an lb connection state: a TCP state is IPVS's number already;
@@ -131,7 +150,7 @@ impl Tracker {
     /// connections, then persistence templates.
     pub fn collect(
         &mut self,
-        dp: &Dataplane,
+        dp: &mut Dataplane,
         timeouts: &Timeouts,
         plan: &Planner,
     ) -> Vec<SyncConn> {
@@ -157,6 +176,7 @@ impl Tracker {
                     real: t.real,
                     state: 0,
                     at: now,
+                    seq: 0,
                 },
             );
         }
@@ -164,50 +184,132 @@ impl Tracker {
         out
     }
 
-    fn collect_conns(&mut self, dp: &Dataplane, timeouts: &Timeouts) -> Vec<SyncConn> {
+    /// The connection records due: every changed or unsent entry of the table when it has to
+    /// be read whole, else those `lb` reported and those due a refresh.
+    fn collect_conns(&mut self, dp: &mut Dataplane, timeouts: &Timeouts) -> Vec<SyncConn> {
+        if !dp.sync_events_on() && dp.set_sync_events(true).is_err() {
+            // Without reports, every pass reads the whole table.
+            self.walked = false;
+        }
+        let lost = dp.reason(reason::SYNC_EVENT_LOST).unwrap_or(u64::MAX);
+        if lost != self.lost {
+            self.walked = false;
+        }
+        // Reports are taken before a whole read, so that none made during it is missed.
+        dp.sync_events(usize::MAX, &mut self.changed);
+        if !self.walked {
+            let out = self.walk(dp, timeouts);
+            // A read cut short by the pass's bound is taken up again by the next pass.
+            if out.len() < MAX_PER_PASS {
+                self.walked = true;
+                self.lost = lost;
+                self.changed.clear();
+            }
+            return out;
+        }
         let now = Instant::now();
         let mut out = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        let mut reals: HashMap<u32, Option<lb_common::RealServer>> = HashMap::new();
-        for (key, c) in dp.connections() {
-            if c.flags & (CONN_F_REPLY | CONN_F_UNCONFIRMED | CONN_F_SYNCED) != 0 {
+        let mut reals = HashMap::new();
+        let changed: Vec<FlowKey> = self.changed.iter().take(MAX_PER_PASS).copied().collect();
+        for key in changed {
+            self.changed.remove(&key);
+            if let Some(c) = dp.conn(&key) {
+                self.offer(dp, &mut reals, timeouts, now, key, &c, &mut out);
+            }
+        }
+        while out.len() < MAX_PER_PASS {
+            let Some(entry) = self.refresh.first_entry() else {
+                break;
+            };
+            if entry.key().0 > now {
+                break;
+            }
+            let ((_, seq), key) = entry.remove_entry();
+            if self.sent.get(&key).is_none_or(|s| s.seq != seq) {
                 continue;
             }
-            seen.insert(key);
-            let timeout = timeouts.for_state(c.state) / 1_000_000_000;
-            let due = match self.sent.get(&key) {
-                None => true,
-                Some(s) => {
-                    s.real != c.real
-                        || s.state != c.state
-                        // A refresh before the receiver's copy would expire.
-                        || now.duration_since(s.at).as_secs() >= timeout / 2
+            match dp.conn(&key) {
+                Some(c) => {
+                    self.sent.remove(&key);
+                    self.offer(dp, &mut reals, timeouts, now, key, &c, &mut out);
                 }
-            };
-            if !due || out.len() >= MAX_PER_PASS {
-                continue;
+                // Gone from the table (expired, reused): forgotten.
+                None => {
+                    self.sent.remove(&key);
+                }
             }
-            let Some(real) = *reals.entry(c.real).or_insert_with(|| dp.real(c.real).ok()) else {
-                continue;
-            };
-            if real.family == 0 {
-                continue;
-            }
-            let Some(record) = record_of(&key, &c, &real, timeout as u32) else {
-                continue;
-            };
-            out.push(record);
-            self.sent.insert(
-                key,
-                Sent {
-                    real: c.real,
-                    state: c.state,
-                    at: now,
-                },
-            );
+        }
+        out
+    }
+
+    /// The whole table read: every entry that is new or changed since it was sent, or due a
+    /// refresh.
+    fn walk(&mut self, dp: &Dataplane, timeouts: &Timeouts) -> Vec<SyncConn> {
+        let now = Instant::now();
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        let mut reals = HashMap::new();
+        for (key, c) in dp.connections() {
+            seen.insert(key);
+            self.offer(dp, &mut reals, timeouts, now, key, &c, &mut out);
         }
         self.sent.retain(|k, _| seen.contains(k));
         out
+    }
+
+    /// Adds `key`'s record to `out` when it is one to sync and new, changed or due a refresh
+    /// (and `out` has room), remembered as sent.
+    #[allow(clippy::too_many_arguments)]
+    fn offer(
+        &mut self,
+        dp: &Dataplane,
+        reals: &mut HashMap<u32, Option<lb_common::RealServer>>,
+        timeouts: &Timeouts,
+        now: Instant,
+        key: FlowKey,
+        c: &Conn,
+        out: &mut Vec<SyncConn>,
+    ) {
+        if c.flags & (CONN_F_REPLY | CONN_F_UNCONFIRMED | CONN_F_SYNCED) != 0 {
+            return;
+        }
+        let timeout = timeouts.for_state(c.state) / 1_000_000_000;
+        let due = match self.sent.get(&key) {
+            None => true,
+            Some(s) => {
+                s.real != c.real
+                    || s.state != c.state
+                    // A refresh before the receiver's copy would expire.
+                    || now.duration_since(s.at).as_secs() >= timeout / 2
+            }
+        };
+        if !due || out.len() >= MAX_PER_PASS {
+            return;
+        }
+        let Some(real) = *reals.entry(c.real).or_insert_with(|| dp.real(c.real).ok()) else {
+            return;
+        };
+        if real.family == 0 {
+            return;
+        }
+        let Some(record) = record_of(&key, c, &real, timeout as u32) else {
+            return;
+        };
+        out.push(record);
+        self.seq += 1;
+        self.refresh.insert(
+            (now + Duration::from_secs((timeout / 2).max(1)), self.seq),
+            key,
+        );
+        self.sent.insert(
+            key,
+            Sent {
+                real: c.real,
+                state: c.state,
+                at: now,
+                seq: self.seq,
+            },
+        );
     }
 }
 
