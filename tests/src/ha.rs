@@ -608,6 +608,34 @@ pub fn stream_round(
 pub const STREAM_LINE: usize = 199;
 
 impl HaDirector {
+    /// Takes `addr` over as keepalived's VRRP does when this director becomes the master:
+    /// the address is added to its LAN interface (`/24`) and announced by gratuitous ARP (a
+    /// broadcast request for the address from this interface's MAC), sent `times` times
+    /// `gap` apart (a neighbour entry updated less than `locktime`, 1 s, ago may keep its MAC).
+    pub fn take_address(&self, addr: Ipv4Addr, times: usize, gap: Duration) {
+        self.ns
+            .ip(&["addr", "add", &format!("{addr}/24"), "dev", "eth0"]);
+        let mac = self.ns.mac("eth0");
+        let mut frame = vec![0xff; 6];
+        frame.extend_from_slice(&mac);
+        frame.extend_from_slice(&[0x08, 0x06]);
+        // ARP: Ethernet, IPv4, 6- and 4-byte addresses, a request.
+        frame.extend_from_slice(&[0, 1, 0x08, 0x00, 6, 4, 0, 1]);
+        frame.extend_from_slice(&mac);
+        frame.extend_from_slice(&addr.octets());
+        frame.extend_from_slice(&[0; 6]);
+        frame.extend_from_slice(&addr.octets());
+        let ifindex = self.ns.ifindex("eth0");
+        let _in = self.ns.enter();
+        let sock = crate::flood::PacketSocket::open(ifindex);
+        for k in 0..times {
+            if k > 0 {
+                std::thread::sleep(gap);
+            }
+            sock.send(&frame).expect("sending a gratuitous ARP");
+        }
+    }
+
     /// This director's BIRD control socket.
     pub fn directors_bird_socket(&self) -> PathBuf {
         self.bird.as_ref().expect("BIRD running").socket.clone()

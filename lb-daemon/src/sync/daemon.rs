@@ -972,6 +972,28 @@ mod tests {
         assert!(messages(7, 1472, &[], None).is_empty());
     }
 
+    /// A nat record's reply entry is keyed as `lb` keys its own (real server:port ->
+    /// client:port), marked while a plain ACK of the real server's moves the connection.
+    #[test]
+    fn a_nat_records_reply_entry_is_the_data_planes_own() {
+        let mut c = conn(7);
+        c.flags = flags::MASQ;
+        c.dport = 8080;
+        let (key, e) = nat_reply_entry(&c, 42, lb_common::CONN_S_ESTABLISHED, 99);
+        let words = |a: [u8; 4]| [u32::from_ne_bytes(a), 0, 0, 0];
+        assert_eq!(key.src, words([198, 18, 0, 11]));
+        assert_eq!(key.dst, words([198, 19, 0, 10]));
+        assert_eq!(
+            (u16::from_be(key.sport), u16::from_be(key.dport)),
+            (8080, 40007)
+        );
+        assert_eq!((key.proto, key.family), (6, lb_common::FAMILY_V4));
+        assert_eq!((e.real, e.last_seen, e.state), (42, 99, 0));
+        assert_eq!(e.flags, CONN_F_REPLY | CONN_F_SYNCED);
+        let (_, e) = nat_reply_entry(&c, 42, lb_common::CONN_S_SYN_RECV, 99);
+        assert_eq!(e.flags, CONN_F_REPLY | CONN_F_SYNCED | CONN_F_WATCH_ACK);
+    }
+
     #[test]
     fn states_map_both_ways() {
         for s in 0..TCP_STATES {
