@@ -732,3 +732,50 @@ fn a_director_that_starts_bulk_syncs_the_table_before_it_announces() {
     }
     assert_eq!(reason(&t, 1, "drop_tcp_mid_flow"), 0);
 }
+
+/// An IPv6 VIP, announced by both directors as a /128 over their IPv6 sessions with the
+/// router (what `lbctl bird-config --router <IPv6>` configures: the `lb_vips6` protocol
+/// exported to it), is in the router's kernel table with one next hop per director; a drain
+/// withdraws it, an undrain announces it again, a clean stop withdraws it.
+#[test]
+fn an_ipv6_vip_is_announced_as_a_128_through_bird_and_withdrawn_on_drain_and_stop() {
+    require_root!();
+    HaTopology::check_binaries();
+    let mut t = HaTopology::with_ipv6(2, 1);
+    let vip6: std::net::Ipv6Addr = "2001:2:0:1::100".parse().unwrap();
+    let base = config().conn_table_size(65536).service(
+        tcp_service(vip6, 80)
+            .scheduler("rr")
+            .real(real(lb_tests::ha::ha_real6(0)).dr()),
+    );
+    for i in 0..2 {
+        let cfg = t.director_config(i, base.clone());
+        t.start_lbd(i, &cfg);
+    }
+    t.wait_next_hops(vip6, &[0, 1], BGP_LIMIT);
+    for (i, d) in t.directors.iter().enumerate() {
+        assert_eq!(
+            d.included_vips(),
+            vec![IpAddr::from(vip6)],
+            "director {i}'s include file"
+        );
+        let s = director_status(&t, i);
+        assert_eq!(ips(&s["announced"]), ["2001:2:0:1::100"], "{s}");
+    }
+    let route = t
+        .router
+        .ip(&["-6", "route", "show", &format!("{vip6}/128")]);
+    assert!(route.contains("proto bird"), "{route}");
+
+    let s: Value =
+        serde_json::from_str(&t.directors[0].lbctl(&["director", "drain", "--json"])).unwrap();
+    assert_eq!(ips(&s["announced"]), Vec::<String>::new(), "{s}");
+    t.wait_next_hops(vip6, &[1], BGP_LIMIT);
+    assert!(t.directors[0].included_vips().is_empty());
+    t.directors[0].lbctl(&["director", "undrain"]);
+    t.wait_next_hops(vip6, &[0, 1], BGP_LIMIT);
+
+    t.directors[1].stop_lbd();
+    assert!(t.directors[1].included_vips().is_empty());
+    t.wait_next_hops(vip6, &[0], BGP_LIMIT);
+}
