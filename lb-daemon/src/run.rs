@@ -154,6 +154,8 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
         for gone in ctx.dp.detach_others(&interfaces)? {
             info!(interface = %gone, "lb detached: the config no longer names the interface");
         }
+        // Every link runs this build's `lb` now: the old one's tail-call map can go.
+        ctx.dp.release_others()?;
         Ok(())
     })();
     if let Err(e) = started {

@@ -142,6 +142,9 @@ pub struct Dataplane {
     pin_dir: Option<PathBuf>,
     /// Where `lb`'s XDP links are pinned, one per interface attached (see `links.rs`).
     link_pins: Vec<PathBuf>,
+    /// Where this instance's tail-call map is pinned, once `lb` is attached (see
+    /// [`Dataplane::attach`]).
+    progs_pin: Option<PathBuf>,
     /// `lbctl trace`: the ring buffer (None while a trace holds it), its filter, and whether
     /// tracing is on (kept in the config's flags whoever writes the config).
     trace_ring: Option<RingBuf<MapData>>,
@@ -288,6 +291,7 @@ impl Dataplane {
             pinned,
             pin_dir: opts.pin_dir.clone(),
             link_pins: Vec::new(),
+            progs_pin: None,
             trace_ring: Some(typed(&mut ebpf, map_name::TRACE)?),
             neigh_miss: Some(typed(&mut ebpf, map_name::NEIGH_MISS)?),
             sync_events: typed(&mut ebpf, map_name::SYNC_EVENTS)?,
@@ -345,11 +349,63 @@ impl Dataplane {
             self.count_interface(index, links::mac(iface).unwrap_or_default())?;
         }
         let dir = self.pin_dir.clone();
+        if let Some(dir) = &dir {
+            self.pin_progs(dir)?;
+        }
         let prog = self.program("lb")?;
         if let Some(p) = links::attach(prog, dir.as_deref(), iface, mode, first)? {
             self.link_pins.push(p);
         }
         Ok(())
+    }
+
+    /// Pins this instance's tail-call map (`lb_progs`) as `progs_lb_<id of its lb>`, before
+    /// its `lb` is attached anywhere. The kernel empties a program array when its last user
+    /// reference (file descriptor or pin) goes, so without the pin an `lb` left attached by
+    /// a stopped or killed lbd would find none of the programs it hands packets to, and drop
+    /// them. Each instance pins its own (an upgrade's old `lb` keeps calling its own build
+    /// until its link is swapped); [`Dataplane::release_others`] removes the others' pins.
+    fn pin_progs(&mut self, dir: &Path) -> Result<()> {
+        if self.progs_pin.is_some() {
+            return Ok(());
+        }
+        let name = "lb";
+        let id = self
+            .program(name)?
+            .info()
+            .map_err(|source| DataplaneError::Program { name, source })?
+            .id();
+        let path = dir.join(format!("{PROGS_PIN_PREFIX}{id}"));
+        let map = self
+            .ebpf
+            .map(map_name::PROGS)
+            .ok_or(DataplaneError::MissingMap(map_name::PROGS))?;
+        map.pin(&path).map_err(|e| DataplaneError::Link {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        self.progs_pin = Some(path);
+        Ok(())
+    }
+
+    /// Removes the tail-call map pins of earlier instances (an lbd that ran before this
+    /// one), once this instance's `lb` is in every link: no attached program uses them any
+    /// more. Returns how many were removed.
+    pub fn release_others(&mut self) -> Result<usize> {
+        let Some(dir) = self.pin_dir.clone() else {
+            return Ok(0);
+        };
+        let mut n = 0;
+        for p in progs_pins(&dir) {
+            if Some(&p) != self.progs_pin.as_ref() {
+                std::fs::remove_file(&p).map_err(|e| DataplaneError::Link {
+                    path: p.clone(),
+                    detail: e.to_string(),
+                })?;
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     /// Detaches `lb` from `iface` (a config change removed it): its pinned link is removed.
@@ -842,6 +898,9 @@ impl Dataplane {
         for p in self.link_pins.drain(..) {
             let _ = std::fs::remove_file(p);
         }
+        if let Some(p) = self.progs_pin.take() {
+            let _ = std::fs::remove_file(p);
+        }
         for p in self.pinned.drain(..) {
             let _ = std::fs::remove_file(&p);
         }
@@ -988,10 +1047,34 @@ fn write_layout_meta(ebpf: &mut Ebpf) -> Result<()> {
     m.set(0, meta, 0).map_err(|source| map_err(name, source))
 }
 
+/// The prefix of the pins of `lb`'s tail-call maps, one per lbd instance that attached it
+/// ([`Dataplane::pin_progs`]).
+const PROGS_PIN_PREFIX: &str = "progs_lb_";
+
+/// The tail-call map pins in `dir`.
+fn progs_pins(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(PROGS_PIN_PREFIX)
+        })
+        .map(|e| e.path())
+        .collect()
+}
+
 /// Removes a data plane's pins (the link first, which detaches its program; then the maps,
 /// which go with their last reference): `lbd flush`.
 pub fn flush(dir: &Path) -> std::io::Result<usize> {
     let mut n = links::flush(dir)?;
+    for p in progs_pins(dir) {
+        std::fs::remove_file(&p)?;
+        n += 1;
+    }
     for name in map_name::DIRECTOR {
         let p = dir.join(name);
         if p.exists() {

@@ -7,29 +7,33 @@
 //! table as a synced entry ([`lb_common::CONN_F_SYNCED`]), so that this director forwards a
 //! flow another director scheduled to the same real server.
 //!
-//! Messages go to a multicast group on one interface (IPVS's default, 224.0.0.81:8848, TTL 1)
-//! or to unicast peers. Only confirmed forward entries are sent (a connection is synced once
-//! its client's second packet confirmed it, as IPVS syncs once established), never an entry
-//! this director learnt by sync; persistence templates too (read whole every pass). What is
-//! not synced: `nat` connections (a `nat` record is refused by the receiver, counted).
+//! A `nat` connection is sent as IPVS sends one (`IP_VS_CONN_F_MASQ`); the receiver inserts
+//! its reply entry with it (real server -> client, [`lb_common::CONN_F_REPLY`]), so that the
+//! real server's replies through this director are rewritten to the VIP too.
+//!
+//! Messages go to a multicast group on one interface (IPVS's default, 224.0.0.81:8848, TTL 1;
+//! an IPv6 group too, see [`super::socket`]) or to unicast peers of either family. Only
+//! confirmed forward entries are sent (a connection is synced once its client's second packet
+//! confirmed it, as IPVS syncs once established), never an entry this director learnt by sync;
+//! persistence templates too (read whole every pass).
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
     hash::{Hash, Hasher},
-    net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket},
-    os::fd::AsRawFd,
+    net::{IpAddr, SocketAddr, UdpSocket},
     sync::Arc,
     time::{Duration, Instant},
 };
 
 use lb_common::{
-    CONN_F_NOOUTPUT, CONN_F_REPLY, CONN_F_SYNCED, CONN_F_UNCONFIRMED, CONN_S_CLOSE, CONN_S_SCTP,
-    CONN_S_SCTP_CLOSED, CONN_S_UDP, Conn, FAMILY_V6, FWD_DR, FWD_NAT, FWD_TUN, FlowKey, PersistKey,
-    SCTP_STATES, TCP_STATES, TEMPLATE_F_SYNCED, Template, conn_active, conn_time, is_sctp_state,
-    reason,
+    CONN_F_NOOUTPUT, CONN_F_REPLY, CONN_F_SYNCED, CONN_F_UNCONFIRMED, CONN_F_WATCH_ACK,
+    CONN_S_CLOSE, CONN_S_SCTP, CONN_S_SCTP_CLOSED, CONN_S_UDP, Conn, FAMILY_V6, FWD_DR, FWD_NAT,
+    FWD_TUN, FlowKey, PersistKey, SCTP_STATES, TCP_STATES, TEMPLATE_F_SYNCED, Template,
+    conn_active, conn_time, is_sctp_state, reason,
+    reply_ack_moves,
 };
 use lb_model::{
-    Protocol,
+    Forwarding, Protocol,
     addr::{addr_of, addr_words, vip_key},
     api::{DaemonRole, DaemonView},
     config::{SyncConfig, Timeouts},
@@ -37,9 +41,11 @@ use lb_model::{
 use serde::Serialize;
 use tracing::info;
 
+pub use super::socket::{RECV_BUFFER, RECV_WAIT, open_recv, set_recv_buffer};
 use super::{
     auth::{self, Key, Replay},
     receive::{Receiver, RecvCounters},
+    socket::open_send,
     wire::{Addrs, MessageBuilder, SyncConn, flags, tcp_state},
 };
 use crate::{
@@ -72,8 +78,12 @@ pub struct ApplyCounters {
     pub local: u64,
     /// Records of no service or real server this director has (or of another method).
     pub unknown: u64,
-    /// Records lb does not apply: `nat` connections, other protocols.
+    /// Records lb does not apply: other forwarding methods (local node, bypass), other
+    /// protocols.
     pub unsupported: u64,
+    /// `nat` reply entries inserted or refreshed with their connections (not in `inserted`
+    /// or `refreshed`).
+    pub replies: u64,
     /// Persistence templates learnt (new) and refreshed.
     pub templates_inserted: u64,
     pub templates_refreshed: u64,
@@ -313,8 +323,8 @@ impl Tracker {
     }
 }
 
-/// The sync record of a connection (None for what is not synced: `nat`, one family's VIP
-/// with the other's real server).
+/// The sync record of a connection (None for what is not synced: one family's VIP with the
+/// other's real server, a method sync has no bits for).
 pub(super) fn record_of(
     key: &FlowKey,
     c: &Conn,
@@ -324,8 +334,8 @@ pub(super) fn record_of(
     let fwd = match real.method {
         FWD_TUN => flags::TUNNEL,
         FWD_DR => flags::DROUTE,
-        // nat needs its reply entry synced too: not yet.
-        FWD_NAT => return None,
+        // Its reply entry is the receiver's to make.
+        FWD_NAT => flags::MASQ,
         _ => return None,
     };
     let vport = u16::from_be(key.dport);
@@ -624,7 +634,9 @@ impl Applier {
         }
         let n = &mut self.counters;
         for (e, r) in entries.iter().zip(dp.insert_synced_conns(entries)) {
+            let reply = e.conn.flags & CONN_F_REPLY != 0;
             match r {
+                SyncedInsert::New | SyncedInsert::Refreshed if reply => n.replies += 1,
                 SyncedInsert::New => n.inserted += 1,
                 SyncedInsert::Refreshed => n.refreshed += 1,
                 SyncedInsert::Local => n.local += 1,
@@ -637,8 +649,25 @@ impl Applier {
     }
 }
 
-/// Real-server ids by service (VIP key), address and port, looked up once a burst.
-type RealCache = HashMap<(lb_common::VipKey, IpAddr, u16), Option<u32>>;
+/// Real-server ids and forwarding methods by service (VIP key), address and port, looked up
+/// once a burst.
+type RealCache = HashMap<(lb_common::VipKey, IpAddr, u16), Option<(u32, Forwarding)>>;
+
+/// The real server of `vip` at `dest`:`dport` (through `reals`).
+fn find_real(
+    plan: &Planner,
+    reals: &mut RealCache,
+    vip: lb_common::VipKey,
+    dest: IpAddr,
+    dport: u16,
+) -> Option<(u32, Forwarding)> {
+    *reals.entry((vip, dest, dport)).or_insert_with(|| {
+        plan.real_methods(&vip)
+            .into_iter()
+            .find(|(a, p, _, _)| *a == dest && *p == dport)
+            .map(|(_, _, id, f)| (id, f))
+    })
+}
 
 /// The connection-table entry (into `entries`) or persistence template (into `templates`) of
 /// one record; nothing (counted) when this director does not apply it.
@@ -663,24 +692,24 @@ fn resolve(
         }
         return;
     }
-    if !(fwd == flags::TUNNEL || fwd == flags::DROUTE) {
-        n.unsupported += 1;
-        return;
-    }
+    let method = match fwd {
+        flags::TUNNEL => Forwarding::Tun,
+        flags::DROUTE => Forwarding::Dr,
+        flags::MASQ => Forwarding::Nat,
+        _ => {
+            n.unsupported += 1;
+            return;
+        }
+    };
     let (client, virt, dest) = c.addrs.ips();
     let mut find = |vport: u16, dport: u16| {
-        let vip = vip_key(protocol, virt, vport);
-        *reals.entry((vip, dest, dport)).or_insert_with(|| {
-            plan.real_ids(&vip)
-                .into_iter()
-                .find(|(a, p, _)| *a == dest && *p == dport)
-                .map(|(_, _, id)| id)
-        })
+        find_real(plan, reals, vip_key(protocol, virt, vport), dest, dport)
     };
     // Else the VIP's port-0 service, whose real servers (port 0) take the client's port.
-    let Some(real) =
-        find(c.vport, c.dport).or_else(|| if c.dport == c.vport { find(0, 0) } else { None })
-    else {
+    let found =
+        find(c.vport, c.dport).or_else(|| if c.dport == c.vport { find(0, 0) } else { None });
+    // The record's method must be the real server's here: it says how replies go.
+    let Some((real, _)) = found.filter(|(_, m)| *m == method) else {
         n.unknown += 1;
         return;
     };
@@ -696,16 +725,62 @@ fn resolve(
         _pad: [0; 2],
     };
     debug_assert!(family == FAMILY_V6 || src[1..] == [0, 0, 0]);
+    let nat = method == Forwarding::Nat;
+    let state = lb_state(c.protocol, c.state);
+    let now = conn_time(monotonic_ns());
     let conn = Conn {
         real,
-        last_seen: conn_time(monotonic_ns()),
-        state: lb_state(c.protocol, c.state),
-        // Only `dr` and `tun` connections are synced: their replies do not pass.
-        flags: CONN_F_SYNCED | CONN_F_NOOUTPUT,
+        last_seen: now,
+        state,
+        // The replies of a `dr` or `tun` connection do not pass the director.
+        flags: CONN_F_SYNCED | if nat { 0 } else { CONN_F_NOOUTPUT },
         _pad: [0; 6],
     };
-    let known = known.contains(&flow_hash(&key));
-    entries.push(SyncedEntry { key, conn, known });
+    let hint = known.contains(&flow_hash(&key));
+    entries.push(SyncedEntry {
+        key,
+        conn,
+        known: hint,
+    });
+    if nat {
+        let (key, conn) = nat_reply_entry(c, real, state, now);
+        let known = known.contains(&flow_hash(&key));
+        entries.push(SyncedEntry { key, conn, known });
+    }
+}
+
+/// The reply entry of a `nat` connection's record (of real server `real`, in lb's `state`),
+/// as `lb` makes it when it confirms a connection of its own: keyed real server -> client
+/// (the real server's port: the record's `dport`, which a port-0 service's is the client's
+/// destination port), marked [`CONN_F_WATCH_ACK`] while a plain ACK of the real server's
+/// moves the connection. Marked synced too: this director's own reply entry of the flow is
+/// kept ([`Dataplane::insert_synced_conns`]).
+fn nat_reply_entry(c: &SyncConn, real: u32, state: u8, now: u32) -> (FlowKey, Conn) {
+    let (client, _, dest) = c.addrs.ips();
+    let (src, family) = addr_words(dest);
+    let (dst, _) = addr_words(client);
+    let key = FlowKey {
+        src,
+        dst,
+        sport: c.dport.to_be(),
+        dport: c.cport.to_be(),
+        proto: c.protocol,
+        family,
+        _pad: [0; 2],
+    };
+    let watch = if reply_ack_moves(state) {
+        CONN_F_WATCH_ACK
+    } else {
+        0
+    };
+    let conn = Conn {
+        real,
+        last_seen: now,
+        state: 0,
+        flags: CONN_F_REPLY | CONN_F_SYNCED | watch,
+        _pad: [0; 6],
+    };
+    (key, conn)
 }
 
 /// The persistence template of a template record: of a persistent service this director has
@@ -720,12 +795,7 @@ fn resolve_template(
     let (client, virt, dest) = c.addrs.ips();
     let vip = vip_key(protocol, virt, c.vport);
     let service = plan.persistent_service_id(&vip)?;
-    let real = (*reals.entry((vip, dest, c.dport)).or_insert_with(|| {
-        plan.real_ids(&vip)
-            .into_iter()
-            .find(|(a, p, _)| *a == dest && *p == c.dport)
-            .map(|(_, _, id)| id)
-    }))?;
+    let (real, _) = find_real(plan, reals, vip, dest, c.dport)?;
     let (addr, family) = addr_words(client);
     Some((
         PersistKey {
@@ -773,14 +843,15 @@ impl Burst {
     /// error of the first read (a timeout: none came).
     pub fn recv(&mut self, socket: &UdpSocket) -> std::io::Result<usize> {
         self.ends.clear();
+        // An IPv4 sender of a socket of both families comes as its IPv4-mapped address.
         let (n, from) = socket.recv_from(&mut self.buf[..MAX_DATAGRAM])?;
-        self.ends.push((n, from.ip()));
+        self.ends.push((n, from.ip().to_canonical()));
         // Without waiting from here (a socket that cannot be switched gives its one datagram).
         if socket.set_nonblocking(true).is_ok() {
             while self.ends.len() < BURST_DATAGRAMS {
                 let at = self.ends.len() * MAX_DATAGRAM;
                 match socket.recv_from(&mut self.buf[at..at + MAX_DATAGRAM]) {
-                    Ok((n, from)) => self.ends.push((at + n, from.ip())),
+                    Ok((n, from)) => self.ends.push((at + n, from.ip().to_canonical())),
                     Err(_) => break,
                 }
             }
@@ -927,7 +998,7 @@ impl SyncDaemons {
             mcast_interface: iface.to_string(),
             syncid: cfg.syncid,
             sync_maxlen: cfg.maxlen(),
-            mcast_group: cfg.peers.is_empty().then(|| IpAddr::V4(cfg.group())),
+            mcast_group: cfg.peers.is_empty().then(|| cfg.group()),
             mcast_port: cfg.port(),
             mcast_ttl: cfg.ttl(),
             peers: cfg.peers.clone(),
@@ -963,109 +1034,10 @@ impl SyncDaemons {
     }
 }
 
-/// The IPv4 address and index of interface `name`.
-fn interface_v4(name: &str) -> std::io::Result<(Ipv4Addr, u32)> {
-    let index = nix::net::if_::if_nametoindex(name)
-        .map_err(|e| std::io::Error::other(format!("interface {name}: {e}")))?;
-    let addr = nix::ifaddrs::getifaddrs()
-        .map_err(std::io::Error::other)?
-        .filter(|a| a.interface_name == name)
-        .find_map(|a| a.address.and_then(|s| s.as_sockaddr_in().map(|v4| v4.ip())))
-        .ok_or_else(|| std::io::Error::other(format!("interface {name} has no IPv4 address")))?;
-    Ok((addr, index))
-}
-
-/// The master's socket and where its messages go.
-fn open_send(cfg: &SyncConfig, iface: &str) -> std::io::Result<(UdpSocket, Vec<SocketAddr>)> {
-    if !cfg.peers.is_empty() {
-        let s = UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))?;
-        return Ok((s, cfg.peers.clone()));
-    }
-    let (if_addr, if_index) = interface_v4(iface)?;
-    let s = UdpSocket::bind(SocketAddrV4::new(if_addr, 0))?;
-    s.set_multicast_ttl_v4(cfg.ttl() as u32)?;
-    // Our own messages are not for us.
-    s.set_multicast_loop_v4(false)?;
-    set_multicast_if(&s, if_index)?;
-    Ok((s, vec![SocketAddr::from((cfg.group(), cfg.port()))]))
-}
-
-/// The backup's socket: the group joined on the interface, or the port of any address, with
-/// a receive buffer of [`RECV_BUFFER`].
-pub fn open_recv(cfg: &SyncConfig, iface: &str) -> std::io::Result<UdpSocket> {
-    let s = if cfg.peers.is_empty() {
-        let (if_addr, _) = interface_v4(iface)?;
-        let s = UdpSocket::bind(SocketAddrV4::new(cfg.group(), cfg.port()))?;
-        s.join_multicast_v4(&cfg.group(), &if_addr)?;
-        s
-    } else {
-        UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, cfg.port()))?
-    };
-    set_recv_buffer(&s, RECV_BUFFER)?;
-    s.set_read_timeout(Some(RECV_WAIT))?;
-    Ok(s)
-}
-
-/// The receive buffer lbd asks for its sync socket (`SO_RCVBUFFORCE`, which lbd may use as
-/// root, above `net.core.rmem_max`; the kernel doubles it for its bookkeeping). The default
-/// (`net.core.rmem_default`, 208 KiB here) holds 92 datagrams of 1,472 bytes (each counts
-/// 2,304 bytes, measured): 3,700 records, 37 ms of a 100,000-a-second stream, less than the
-/// receiver may wait for a CPU or for the data plane's lock (a pass of the expiry over a
-/// large table). 4 MiB holds 3,640 such datagrams (measured), 145,000 records: 1.4 s of
-/// that stream.
-pub const RECV_BUFFER: usize = 4 << 20;
-
-/// Sets `s`'s receive buffer to `bytes`: `SO_RCVBUFFORCE`, or `SO_RCVBUF` (capped by
-/// `net.core.rmem_max`) without `CAP_NET_ADMIN`.
-pub fn set_recv_buffer(s: &UdpSocket, bytes: usize) -> std::io::Result<()> {
-    let set = |opt| {
-        let v = bytes as libc::c_int;
-        // SAFETY: a setsockopt on a socket we own with an int of the size we pass.
-        let rc = unsafe {
-            libc::setsockopt(
-                s.as_raw_fd(),
-                libc::SOL_SOCKET,
-                opt,
-                &v as *const _ as *const libc::c_void,
-                std::mem::size_of::<libc::c_int>() as u32,
-            )
-        };
-        if rc != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(())
-    };
-    set(libc::SO_RCVBUFFORCE).or_else(|_| set(libc::SO_RCVBUF))
-}
-
-/// How long the receiver waits for a datagram before it looks whether it was stopped.
-pub const RECV_WAIT: Duration = Duration::from_millis(200);
-
-/// `IP_MULTICAST_IF` by interface index (`struct ip_mreqn`).
-fn set_multicast_if(s: &UdpSocket, ifindex: u32) -> std::io::Result<()> {
-    let mreq = libc::ip_mreqn {
-        imr_multiaddr: libc::in_addr { s_addr: 0 },
-        imr_address: libc::in_addr { s_addr: 0 },
-        imr_ifindex: ifindex as i32,
-    };
-    // SAFETY: a setsockopt on a socket we own with a struct of the size we pass.
-    let rc = unsafe {
-        libc::setsockopt(
-            s.as_raw_fd(),
-            libc::IPPROTO_IP,
-            libc::IP_MULTICAST_IF,
-            &mreq as *const _ as *const libc::c_void,
-            std::mem::size_of::<libc::ip_mreqn>() as u32,
-        )
-    };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
+    use std::net::Ipv4Addr;
+
     use super::*;
     use crate::sync::wire::decode;
 
@@ -1102,6 +1074,28 @@ mod tests {
         }
         assert_eq!(back, records);
         assert!(messages(7, 1472, &[], None).is_empty());
+    }
+
+    /// A nat record's reply entry is keyed as `lb` keys its own (real server:port ->
+    /// client:port), marked while a plain ACK of the real server's moves the connection.
+    #[test]
+    fn a_nat_records_reply_entry_is_the_data_planes_own() {
+        let mut c = conn(7);
+        c.flags = flags::MASQ;
+        c.dport = 8080;
+        let (key, e) = nat_reply_entry(&c, 42, lb_common::CONN_S_ESTABLISHED, 99);
+        let words = |a: [u8; 4]| [u32::from_ne_bytes(a), 0, 0, 0];
+        assert_eq!(key.src, words([198, 18, 0, 11]));
+        assert_eq!(key.dst, words([198, 19, 0, 10]));
+        assert_eq!(
+            (u16::from_be(key.sport), u16::from_be(key.dport)),
+            (8080, 40007)
+        );
+        assert_eq!((key.proto, key.family), (6, lb_common::FAMILY_V4));
+        assert_eq!((e.real, e.last_seen, e.state), (42, 99, 0));
+        assert_eq!(e.flags, CONN_F_REPLY | CONN_F_SYNCED);
+        let (_, e) = nat_reply_entry(&c, 42, lb_common::CONN_S_SYN_RECV, 99);
+        assert_eq!(e.flags, CONN_F_REPLY | CONN_F_SYNCED | CONN_F_WATCH_ACK);
     }
 
     #[test]
