@@ -24,11 +24,11 @@ use aya::{
     programs::{Xdp, xdp::XdpMode as AyaXdpMode},
 };
 use lb_common::{
-    CFG_F_SYNC_EVENTS, CFG_F_TRACE, CONN_F_UNCONFIRMED, Conn, ConnKey4, DecapConfig, Expect, ExpectKey, FAMILY_V6,
-    FlowKey, GlobalConfig, IfStats, LAYOUT_FINGERPRINT, LAYOUT_VERSION, LayoutMeta, Locality,
-    NEW_CONN_WAYS, NewConn, PersistKey, REASON_MAX, RealConns, RealLimits, RealServer, Service,
-    Stats, Template, TraceFilter, TwosDraw, VipKey, map_name, maps::LAYOUT_VERSION_UNVERSIONED,
-    new_conn_bucket,
+    CFG_F_SYNC_EVENTS, CFG_F_TRACE, CONN_F_UNCONFIRMED, Conn, ConnKey4, DecapConfig, Expect,
+    ExpectKey, FAMILY_V6, FlowKey, GlobalConfig, IfStats, LAYOUT_FINGERPRINT, LAYOUT_VERSION,
+    LayoutMeta, Locality, NEW_CONN_WAYS, NewConn, PersistKey, REASON_MAX, RealConns, RealLimits,
+    RealServer, Service, Stats, Template, TraceFilter, TwosDraw, VipKey, map_name,
+    maps::LAYOUT_VERSION_UNVERSIONED, new_conn_bucket,
 };
 
 use lb_model::config::XdpMode;

@@ -29,8 +29,7 @@ use lb_common::{
     CONN_F_NOOUTPUT, CONN_F_REPLY, CONN_F_SYNCED, CONN_F_UNCONFIRMED, CONN_F_WATCH_ACK,
     CONN_S_CLOSE, CONN_S_SCTP, CONN_S_SCTP_CLOSED, CONN_S_UDP, Conn, FAMILY_V6, FWD_DR, FWD_NAT,
     FWD_TUN, FlowKey, PersistKey, SCTP_STATES, TCP_STATES, TEMPLATE_F_SYNCED, Template,
-    conn_active, conn_time, is_sctp_state, reason,
-    reply_ack_moves,
+    conn_active, conn_time, is_sctp_state, reason, reply_ack_moves,
 };
 use lb_model::{
     Forwarding, Protocol,

@@ -15,7 +15,7 @@ pub fn report(flow: &FlowKey) {
         Ok(cfg) if cfg.flags & CFG_F_SYNC_EVENTS != 0 => {}
         _ => return,
     }
-    if SYNC_EVENTS.output(flow, 0).is_err() {
+    if SYNC_EVENTS.output::<FlowKey>(flow, 0).is_err() {
         count(reason::SYNC_EVENT_LOST);
     }
 }

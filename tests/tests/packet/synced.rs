@@ -199,9 +199,8 @@ fn lb_reports_to_the_sync_sender_each_change_it_must_send_and_nothing_else() {
     );
     let mut h = Harness::new(&cfg, &REALS);
     let flow = |port| flow_key(REMOTE_CLIENT, VIP, port, 83, IPPROTO_TCP);
-    let seg = |h: &Harness, port, flags| {
-        h.from_client(&tcp_ip(REMOTE_CLIENT, VIP, port, 83, flags, b""))
-    };
+    let seg =
+        |h: &Harness, port, flags| h.from_client(&tcp_ip(REMOTE_CLIENT, VIP, port, 83, flags, b""));
     let reports = |h: &mut Harness| {
         let mut v = Vec::new();
         h.dp.sync_events(1000, &mut v);
@@ -210,7 +209,12 @@ fn lb_reports_to_the_sync_sender_each_change_it_must_send_and_nothing_else() {
     macro_rules! tx {
         ($frame:expr, $what:expr) => {{
             let frame = $frame;
-            assert_eq!(h.run("lb", &frame).action, 3, "{} is forwarded (XDP_TX)", $what);
+            assert_eq!(
+                h.run("lb", &frame).action,
+                3,
+                "{} is forwarded (XDP_TX)",
+                $what
+            );
         }};
     }
 
@@ -224,7 +228,11 @@ fn lb_reports_to_the_sync_sender_each_change_it_must_send_and_nothing_else() {
     tx!(h.syn(REMOTE_CLIENT, VIP, 42001, 83), "42001's SYN");
     assert_eq!(reports(&mut h), [], "an unconfirmed flow is not synced");
     tx!(seg(&h, 42001, TCP_ACK), "42001's ACK");
-    assert_eq!(reports(&mut h), [flow(42001)], "confirmed by its second packet");
+    assert_eq!(
+        reports(&mut h),
+        [flow(42001)],
+        "confirmed by its second packet"
+    );
     tx!(seg(&h, 42001, TCP_ACK), "42001's next ACK");
     tx!(seg(&h, 42000, TCP_ACK), "42000's next ACK");
     assert_eq!(reports(&mut h), [], "packets that change nothing");
