@@ -663,6 +663,7 @@ fn informational(name: &str) -> bool {
                 | "sctp_mid_flow"
                 | "ftp_data"
                 | "csum_completed"
+                | "sync_event_lost"
         )
 }
 
