@@ -23,7 +23,9 @@
 //! Each stage returns `Result<_, Verdict>`; `Err` stops the chain with a counted verdict.
 
 use aya_ebpf::programs::XdpContext;
-use lb_common::{FRAG_F_REPLY, PROTO_ICMP, PROTO_ICMPV6, conn_time, prog_slot, reason};
+use lb_common::{
+    CFG_F_MARKS_WIDE, FRAG_F_REPLY, PROTO_ICMP, PROTO_ICMPV6, conn_time, prog_slot, reason,
+};
 
 use crate::{
     clock,
@@ -78,7 +80,9 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
     } else {
         // Most of what is not for a VIP (the host's own traffic) stops here, after two array
         // reads; what passes may still be nobody's (the filter has false positives).
-        if !maybe_ours(&pkt.flow) {
+        // A wide firewall-mark destination prefix is not in the filter: then every packet
+        // goes on (only while such a mark is configured).
+        if !maybe_ours(&pkt.flow) && cfg.flags & CFG_F_MARKS_WIDE == 0 {
             return Err(Verdict::pass(reason::PASS_NOT_VIP));
         }
         // Read once: the connection entry and the next-hop cache share it.
@@ -91,7 +95,7 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
                 return nat::from_real(ctx, pkt, real);
             }
             Known::Flow(real) => (real, false),
-            Known::Nothing => match vip(&pkt.flow) {
+            Known::Nothing => match vip::<true>(&pkt.flow, cfg) {
                 Ok(svc) => conn::track_new(pkt, &svc, cfg, now)?,
                 // No service: perhaps an FTP data connection the helper expects.
                 Err(miss) => match ftp::expected(&pkt.flow, cfg, now).ok_or(miss)? {

@@ -172,7 +172,7 @@ fn to_owner(
         _pad: [0; 2],
     };
     let q = Quote { ip: inner, l4, v6 };
-    let svc = match vip(&flow) {
+    let svc = match vip::<false>(&flow, cfg) {
         Ok(s) => s,
         // Not about a connection to a VIP: perhaps a `nat` real server's error about a
         // client's packet (its reply direction is in the table).

@@ -3,12 +3,15 @@
 //! and copies out or points into what it found.
 
 use lb_common::{
-    ADDR_FILTER_WORDS, FlowKey, GlobalConfig, RealServer, Service, VipKey, hash::addr_filter_bit,
-    reason,
+    ADDR_FILTER_WORDS, CFG_F_MARKS, FAMILY_V4, FlowKey, GlobalConfig, MARK_RULES_MAX, PROTO_FWMARK,
+    RealServer, Service, VipKey, hash::addr_filter_bit, mark_full_len, reason,
 };
 
 use crate::{
-    maps::{ADDR_FILTER, CONFIG, REAL_LIMITS, REALS, SCHED_TABLE, SERVICES},
+    maps::{
+        ADDR_FILTER, CONFIG, MARKS as MARK_RULES, REAL_LIMITS, REALS, SCHED_TABLE, SERVICES,
+        scratch,
+    },
     verdict::Verdict,
 };
 
@@ -28,14 +31,35 @@ fn filter_bit(bit: u32, base: u32) -> bool {
     }
 }
 
-/// Stage `vip`: (destination address, port, protocol) -> service; else the VIP's port-0
+/// Stage `vip`: with firewall marks configured (`CFG_F_MARKS`), a packet the classifier
+/// marks goes to its mark's service first (IPVS's `ip_vs_service_find` looks a marked
+/// packet's fwmark service up before the VIP's); then (destination address, port, protocol)
+/// -> service; else the VIP's port-0
 /// service (ipvsadm `-t VIP:0 -p`, every port of the VIP and protocol), which a service of
 /// the exact port overrides, as in IPVS (`__ip_vs_service_find` then the port-0 find). A
 /// miss of both leaves the packet to the host stack. Only a new flow to a VIP's address
 /// comes here: the second lookup costs nothing to established flows or to the host's own
 /// traffic, which leave at the connection table or the address filter.
+///
+/// `MARKS` false (`lb_icmp`): no classifier (its frame leaves the walk no room); an ICMP
+/// error about a firewall-mark service's connection is not forwarded.
 #[inline(always)]
-pub fn vip(flow: &FlowKey) -> Result<Service, Verdict> {
+pub fn vip<const MARKS: bool>(flow: &FlowKey, cfg: &GlobalConfig) -> Result<Service, Verdict> {
+    if MARKS && cfg.flags & CFG_F_MARKS != 0 {
+        let mark = classify(flow);
+        if mark != 0 {
+            let key = VipKey {
+                addr: [mark, 0, 0, 0],
+                port: 0,
+                proto: PROTO_FWMARK,
+                family: flow.family,
+            };
+            if let Some(s) = SERVICES.get_ptr(&key) {
+                // SAFETY: as below.
+                return Ok(unsafe { *s });
+            }
+        }
+    }
     let mut key = VipKey {
         addr: flow.dst,
         port: flow.dport,
@@ -53,6 +77,69 @@ pub fn vip(flow: &FlowKey) -> Result<Service, Verdict> {
         Some(s) => Ok(unsafe { *s }),
         None => Err(Verdict::pass(reason::PASS_NOT_VIP)),
     }
+}
+
+/// The classifier: the mark of the first rule (in config order) that the packet matches
+/// among those of its destination's longest prefix (lbd puts every rule of a containing
+/// prefix there too), or 0. Out of line: one verification of the walk, and `lb`'s own frame
+/// has no room for it.
+#[inline(never)]
+fn classify(flow: &FlowKey) -> u32 {
+    let Some(s) = scratch() else {
+        return 0;
+    };
+    // SAFETY: this CPU's scratch slot, used by nothing else during this run.
+    let key = unsafe { &mut (*s).mkey };
+    key.prefix_len = mark_full_len(flow.family);
+    key.data.family = flow.family as u32;
+    key.data.addr = flow.dst;
+    let Some(rules) = MARK_RULES.get(&*key) else {
+        return 0;
+    };
+    let dport = u16::from_be(flow.dport);
+    let n = rules.count as usize;
+    let mut i = 0;
+    while i < MARK_RULES_MAX && i < n {
+        // `get` cannot miss below MARK_RULES_MAX; the check is for the verifier.
+        let Some(r) = rules.rules.get(i) else {
+            return 0;
+        };
+        if (r.proto == 0 || r.proto == flow.proto)
+            && dport >= r.port_lo
+            && dport <= r.port_hi
+            && source_in(flow, r.src_len, &r.src)
+        {
+            return r.mark;
+        }
+        i += 1;
+    }
+    0
+}
+
+/// Whether the packet's source is in the prefix `src`/`len` (len 0: any).
+#[inline(always)]
+fn source_in(flow: &FlowKey, len: u8, src: &[u32; 4]) -> bool {
+    if len == 0 {
+        return true;
+    }
+    let words = if flow.family == FAMILY_V4 { 1 } else { 4 };
+    let bits = len as u32;
+    let mut i = 0;
+    while i < words {
+        let start = i as u32 * 32;
+        let keep = if bits >= start + 32 {
+            u32::MAX
+        } else if bits <= start {
+            0
+        } else {
+            u32::MAX << (32 - (bits - start))
+        };
+        if flow.src[i] & keep.to_be() != src[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// Whether a VIP address has a marker entry (lbd writes one per VIP address, key port 0 and

@@ -28,6 +28,8 @@ pub struct Scratch {
     /// A table-driven scheduler's search for an available real server.
     pub probe: Probe,
     pub pkey: PersistKey,
+    /// The classifier's key: the packet's destination (`lookup.rs`, firewall marks).
+    pub mkey: aya_ebpf::maps::lpm_trie::Key<lb_common::MarkAddr>,
     /// The locality table's key and the entry being built (`lblc`, `lblcr`).
     pub lkey: PersistKey,
     pub loc: Locality,

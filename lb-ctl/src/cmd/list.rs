@@ -187,6 +187,7 @@ mod tests {
                 protocol: "tcp".into(),
                 vip: "10.0.0.1".parse().unwrap(),
                 port: 80,
+                fwmark: None,
                 scheduler: "mh".into(),
                 sched_flags: vec!["mh-port".into()],
                 stats: StatsView::default(),
@@ -234,6 +235,7 @@ mod tests {
             protocol: "tcp".into(),
             vip: "10.0.0.1".parse().unwrap(),
             port: 80,
+            fwmark: None,
         };
         assert_eq!(
             render(&response(), Some(&k), &numeric(), false, &Numeric).unwrap(),

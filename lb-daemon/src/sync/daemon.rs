@@ -24,9 +24,8 @@ use std::{
 
 use lb_common::{
     CONN_F_NOOUTPUT, CONN_F_REPLY, CONN_F_SYNCED, CONN_F_UNCONFIRMED, CONN_S_CLOSE, CONN_S_SCTP,
-    CONN_S_SCTP_CLOSED, CONN_S_UDP, Conn, FAMILY_V6, FWD_DR, FWD_NAT, FWD_TUN, FlowKey,
-    PersistKey, SCTP_STATES, TCP_STATES, TEMPLATE_F_SYNCED, Template, conn_active, conn_time,
-    is_sctp_state,
+    CONN_S_SCTP_CLOSED, CONN_S_UDP, Conn, FAMILY_V6, FWD_DR, FWD_NAT, FWD_TUN, FlowKey, PersistKey,
+    SCTP_STATES, TCP_STATES, TEMPLATE_F_SYNCED, Template, conn_active, conn_time, is_sctp_state,
 };
 use lb_model::{
     Protocol,

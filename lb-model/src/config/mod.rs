@@ -14,6 +14,7 @@ pub mod announce;
 pub mod daemon;
 pub mod diff;
 pub mod health;
+pub mod mark;
 pub mod real;
 pub mod schema;
 pub mod service;
@@ -31,6 +32,7 @@ pub use self::{
     announce::Announce,
     daemon::{Director, Timeouts, XdpMode},
     health::{CheckConfig, CheckKind, OnDown},
+    mark::{Family, MarkConfig, MarkMatch},
     real::{RealKey, RealServerConfig},
     service::{ServiceConfig, ServiceKey},
     sync::SyncConfig,
@@ -211,6 +213,11 @@ pub struct Config<F: Form = Checked> {
     /// neither sends nor applies sync messages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync: Option<SyncConfig>,
+    /// Firewall marks (`mark::MarkConfig`): lb's classifier, which gives new flows the marks
+    /// firewall-mark services (`fwmark`) take. Over the whole list, the first match in order
+    /// wins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub marks: Vec<MarkConfig>,
     #[serde(default)]
     pub services: Vec<ServiceConfig<F>>,
 }
@@ -299,6 +306,33 @@ impl Config<Raw> {
         // the config read back must have one too.
         let text: serde_json::Value = serde_json::from_str(text)
             .map_err(|e| ConfigError::new("(document)", e.to_string()))?;
+        // `protocol`, `vip` and `port` have defaults only for a firewall-mark service (which
+        // has none of its own): a VIP service must name all three.
+        if let Some(services) = text.get("services").and_then(|s| s.as_array()) {
+            for (i, s) in services.iter().enumerate() {
+                let Some(o) = s.as_object() else { continue };
+                if o.contains_key("fwmark") {
+                    continue;
+                }
+                for f in ["protocol", "vip", "port"] {
+                    if !o.contains_key(f) {
+                        return Err(ConfigError::new(
+                            format!("services[{i}]"),
+                            format!(
+                                "missing field `{f}` (a service has protocol, vip and port, or a fwmark)"
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        let mut cfg = cfg;
+        // A firewall-mark service's VIP is its family's unspecified address.
+        for s in &mut cfg.services {
+            if s.fwmark.is_some() && s.vip.is_unspecified() {
+                s.vip = s.family().unspecified();
+            }
+        }
         let read = serde_json::to_value(&cfg)
             .map_err(|e| ConfigError::new("(document)", e.to_string()))?;
         if let Some((path, message)) = shape_mismatch(&text, &read, String::new()) {
@@ -324,6 +358,7 @@ impl Config<Raw> {
         if let Some(s) = &self.sync {
             sync::validate(s, &mut errs);
         }
+        mark::validate(&self.marks, &mut errs);
         service::validate_all(self, &mut errs);
         health::validate(self, &mut errs);
         errs.0
@@ -372,6 +407,7 @@ impl<F: Form> Config<F> {
             lblcr_expiration: self.lblcr_expiration,
             announce: self.announce.clone(),
             sync: self.sync.clone(),
+            marks: self.marks.clone(),
             services,
         }
     }
@@ -476,6 +512,17 @@ impl Config {
             .iter()
             .flat_map(|s| &s.real_servers)
             .any(|r| r.forwarding == Forwarding::Nat)
+    }
+
+    /// The classifier's rules, in the order they are tried.
+    pub fn mark_rules(&self) -> Vec<mark::Rule> {
+        mark::rules(&self.marks)
+    }
+
+    /// Whether a packet can reach a firewall-mark service: some mark has a match and some
+    /// service is a firewall-mark service.
+    pub fn classifies(&self) -> bool {
+        !self.marks.is_empty() && self.services.iter().any(|s| s.fwmark.is_some())
     }
 
     /// Whether the config has an IPv6 VIP or real server.
