@@ -2,9 +2,12 @@
 //! settings, a real server, its overload mark and a scheduler-table cell. Each reads one map
 //! and copies out or points into what it found.
 
+use core::ffi::c_void;
+
+use aya_ebpf::helpers::bpf_loop;
 use lb_common::{
-    ADDR_FILTER_WORDS, CFG_F_MARKS, FAMILY_V4, FlowKey, GlobalConfig, MARK_RULES_MAX, PROTO_FWMARK,
-    RealServer, Service, VipKey, hash::addr_filter_bit, mark_full_len, reason,
+    ADDR_FILTER_WORDS, CFG_F_MARKS, FAMILY_V4, FlowKey, GlobalConfig, MARK_RULES_MAX, MarkRules,
+    PROTO_FWMARK, RealServer, Service, VipKey, hash::addr_filter_bit, mark_full_len, reason,
 };
 
 use crate::{
@@ -45,28 +48,32 @@ fn filter_bit(bit: u32, base: u32) -> bool {
 /// error about a firewall-mark service's connection is not forwarded.
 #[inline(always)]
 pub fn vip<const MARKS: bool>(flow: &FlowKey, cfg: &GlobalConfig) -> Result<Service, Verdict> {
-    if MARKS && cfg.flags & CFG_F_MARKS != 0 {
-        let mark = classify(flow);
-        if mark != 0 {
-            let key = VipKey {
-                addr: [mark, 0, 0, 0],
-                port: 0,
-                proto: PROTO_FWMARK,
-                family: flow.family,
-            };
-            if let Some(s) = SERVICES.get_ptr(&key) {
-                // SAFETY: as below.
-                return Ok(unsafe { *s });
-            }
-        }
-    }
     let mut key = VipKey {
         addr: flow.dst,
         port: flow.dport,
         proto: flow.proto,
         family: flow.family,
     };
-    if let Some(s) = SERVICES.get_ptr(&key) {
+    if MARKS && cfg.flags & CFG_F_MARKS != 0 {
+        // The classifier says which key to look up (its mark's service's, or the VIP's):
+        // one lookup follows either way, so that the verifier walks the rest of the path
+        // once, not once per outcome.
+        let Some(s) = scratch() else {
+            return Err(Verdict::pass(reason::PASS_NOT_VIP));
+        };
+        // SAFETY: this CPU's scratch slot; `classify` fills `fkey`.
+        let k = unsafe {
+            if classify(flow) != 0 {
+                &(*s).fkey
+            } else {
+                &key
+            }
+        };
+        if let Some(svc) = SERVICES.get_ptr(k) {
+            // SAFETY: as below.
+            return Ok(unsafe { *svc });
+        }
+    } else if let Some(s) = SERVICES.get_ptr(&key) {
         // SAFETY: copied out at once; the map is NO_PREALLOC, so the element stays valid
         // (RCU) even if lbd replaces it meanwhile.
         return Ok(unsafe { *s });
@@ -79,39 +86,101 @@ pub fn vip<const MARKS: bool>(flow: &FlowKey, cfg: &GlobalConfig) -> Result<Serv
     }
 }
 
-/// The classifier: the mark of the first rule (in config order) that the packet matches
-/// among those of its destination's longest prefix (lbd puts every rule of a containing
-/// prefix there too), or 0. Out of line: one verification of the walk, and `lb`'s own frame
-/// has no room for it.
+/// The classifier: the first rule (in config order) that the packet matches among those of
+/// its destination's longest prefix (lbd puts every rule of a containing prefix there too)
+/// gives its mark. Returns 1 when that mark has a service, whose services-map key it leaves
+/// in the scratch slot (`fkey`); else 0 (no mark, or a mark no service takes: the packet
+/// stays the VIP's, as in IPVS). Out of line: `lb`'s own frame has no room for it.
+#[allow(dead_code)]
 #[inline(never)]
 fn classify(flow: &FlowKey) -> u32 {
     let Some(s) = scratch() else {
         return 0;
     };
-    // SAFETY: this CPU's scratch slot, used by nothing else during this run.
-    let key = unsafe { &mut (*s).mkey };
+    // SAFETY: this CPU's scratch slot, used by nothing else during this run. Fields are
+    // written one by one, zeros volatile (LLVM merges neighbouring zero stores into a memset
+    // call).
+    let (key, fkey) = unsafe { (&mut (*s).mkey, &mut (*s).fkey) };
     key.prefix_len = mark_full_len(flow.family);
     key.data.family = flow.family as u32;
-    key.data.addr = flow.dst;
+    key.data.addr[0] = flow.dst[0];
+    key.data.addr[1] = flow.dst[1];
+    key.data.addr[2] = flow.dst[2];
+    key.data.addr[3] = flow.dst[3];
     let Some(rules) = MARK_RULES.get(&*key) else {
         return 0;
     };
+    // SAFETY: as above.
+    unsafe { core::ptr::write_volatile(&mut (*s).mark, 0) };
+    // The step finds the rules through this stack slot (bpf_loop's context must be on the
+    // stack).
+    let mut at: *const MarkRules = rules;
+    let n = if (rules.count as usize) < MARK_RULES_MAX {
+        rules.count
+    } else {
+        MARK_RULES_MAX as u32
+    };
+    // SAFETY: the callback matches bpf_loop's contract; the packet is in the scratch slot.
+    unsafe {
+        bpf_loop(
+            n,
+            mark_step as *mut c_void,
+            &mut at as *mut *const MarkRules as *mut c_void,
+            0,
+        )
+    };
+    // SAFETY: as above.
+    let mark = unsafe { core::ptr::read_volatile(&(*s).mark) };
+    if mark == 0 {
+        return 0;
+    }
+    fkey.addr[0] = mark;
+    // SAFETY: plain stores into this CPU's scratch slot.
+    unsafe {
+        core::ptr::write_volatile(&mut fkey.addr[1], 0);
+        core::ptr::write_volatile(&mut fkey.addr[2], 0);
+        core::ptr::write_volatile(&mut fkey.addr[3], 0);
+        core::ptr::write_volatile(&mut fkey.port, 0);
+        core::ptr::write_volatile(&mut fkey.proto, PROTO_FWMARK);
+    }
+    fkey.family = flow.family;
+    if SERVICES.get_ptr(&*fkey).is_some() {
+        1
+    } else {
+        0
+    }
+}
+
+/// One rule of [`classify`]'s walk (a `bpf_loop` step, checked once by the verifier); returns
+/// 1 to stop (the rule matched: its mark is in the scratch slot), 0 to go on.
+#[allow(dead_code)]
+#[inline(never)]
+extern "C" fn mark_step(i: u32, at: *mut c_void) -> i64 {
+    let Some(s) = scratch() else {
+        return 1;
+    };
+    // SAFETY: `classify` passed its stack slot holding the rules' map value, valid for the
+    // whole run.
+    let rules = unsafe { &**(at as *const *const MarkRules) };
+    // For the verifier: an index it knows is below MARK_RULES_MAX (a power of two; `classify`
+    // never loops further). Read volatile, so that the compiler keeps the mask on the register
+    // it indexes with.
+    // SAFETY: a read of a local.
+    let i = (unsafe { core::ptr::read_volatile(&i) } as usize) & (MARK_RULES_MAX - 1);
+    let Some(r) = rules.rules.get(i) else {
+        return 1;
+    };
+    // SAFETY: this CPU's scratch slot; `parse` filled the packet.
+    let flow = unsafe { &(*s).pkt.flow };
     let dport = u16::from_be(flow.dport);
-    let n = rules.count as usize;
-    let mut i = 0;
-    while i < MARK_RULES_MAX && i < n {
-        // `get` cannot miss below MARK_RULES_MAX; the check is for the verifier.
-        let Some(r) = rules.rules.get(i) else {
-            return 0;
-        };
-        if (r.proto == 0 || r.proto == flow.proto)
-            && dport >= r.port_lo
-            && dport <= r.port_hi
-            && source_in(flow, r.src_len, &r.src)
-        {
-            return r.mark;
-        }
-        i += 1;
+    if (r.proto == 0 || r.proto == flow.proto)
+        && dport >= r.port_lo
+        && dport <= r.port_hi
+        && source_in(flow, r.src_len, &r.src)
+    {
+        // SAFETY: as above.
+        unsafe { (*s).mark = r.mark };
+        return 1;
     }
     0
 }
