@@ -112,9 +112,13 @@ pub mod map_name {
 pub mod prog_slot {
     /// `lb_icmp`: ICMP to or about a VIP.
     pub const ICMP: u32 = 0;
-    pub const COUNT: u32 = 1;
+    /// `lb_xmit`: the forwarding stage, for a packet whose real server is known.
+    pub const XMIT: u32 = 1;
+    /// `lb_new`: a packet the connection table does not know: its service and scheduler.
+    pub const NEW: u32 = 2;
+    pub const COUNT: u32 = 3;
     /// The program in each slot.
-    pub const NAMES: [&str; COUNT as usize] = ["lb_icmp"];
+    pub const NAMES: [&str; COUNT as usize] = ["lb_icmp", "lb_xmit", "lb_new"];
 }
 
 /// Each map's capacity (`max_entries`; for the ring buffer, its size in bytes), by the map's

@@ -29,7 +29,8 @@ impl Stats {
 /// What `lb` did with the packets that arrived on one interface: values of the per-CPU hash
 /// [`map_name::IF_STATS`] under the interface's index (the ingress `ifindex`). `lb` counts
 /// each packet and its bytes as it arrives, and its verdict (one of the five XDP actions) where
-/// the packet ends: in `lb`, or in `lb_icmp` for the ICMP it hands over. lbd sums the CPUs.
+/// the packet ends: in `lb`, or in the program it hands the packet to (`lb_icmp`, `lb_new`,
+/// `lb_xmit`). lbd sums the CPUs.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct IfStats {

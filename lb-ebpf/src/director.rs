@@ -13,14 +13,18 @@
 //!    client (`xmit/nat.rs`); a known flow keeps its real server and follows its state (its
 //!    second packet confirms it); a new one finds its service (`lookup.rs`), persistence
 //!    template (`persist.rs`) or scheduler (`sched/`), and is recorded as unconfirmed; a new
-//!    one no service takes may be an FTP data connection lbd's helper expects (`ftp.rs`);
+//!    one no service takes may be an FTP data connection lbd's helper expects (`ftp.rs`).
+//!    A new one is handed to `lb_new` ([`process_new`]) by a tail call;
 //! 6. the real server (`lookup.rs`), the first fragment remembered (`frag.rs`), the
 //!    service's and real server's counters (`stats.rs`);
-//! 7. forwarding by the real server's method (`xmit/`: `tun.rs`, `dr.rs`, `nat.rs`, with the
+//! 7. in `lb_xmit` ([`process_xmit`]), handed over by a tail call: forwarding by the real
+//!    server's method (`xmit/`: `tun.rs`, `dr.rs`, `nat.rs`, with the
 //!    next hop from `route.rs`), a checksum the sender left to the hardware finished first
 //!    (`partial.rs`).
 //!
-//! Each stage returns `Result<_, Verdict>`; `Err` stops the chain with a counted verdict.
+//! Each stage returns `Result<_, Verdict>`; `Err` stops the chain with a counted verdict. The
+//! three tail calls exist for the verifier, which checks each program apart (see
+//! [`hand_over`]).
 
 use aya_ebpf::programs::XdpContext;
 use lb_common::{
@@ -36,6 +40,7 @@ use crate::{
     lookup::{config, maybe_ours, real_server, vip},
     maps::{PROGS, scratch},
     parse::{self, FRAG_LATER, Packet},
+    scratch::{XMIT_FORWARD, XMIT_FROM_REAL, Xmit},
     stats,
     verdict::Verdict,
     vlan::{self, Tags},
@@ -80,7 +85,9 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
     } else {
         // Most of what is not for a VIP (the host's own traffic) stops here, after two array
         // reads; what passes may still be nobody's (the filter has false positives).
-        if !maybe_ours(&pkt.flow) {
+        // A wide firewall-mark destination prefix is not in the filter: then every packet
+        // goes on (only while such a mark is configured).
+        if !maybe_ours(&pkt.flow) && cfg.flags & CFG_F_MARKS_WIDE == 0 {
             return Err(Verdict::pass(reason::PASS_NOT_VIP));
         }
         // Read once: the connection entry and the next-hop cache share it.
@@ -89,37 +96,131 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
         // lookup; only a packet the table does not know needs its VIP's service.
         match conn::find(pkt, cfg, conn_time(now)) {
             Known::Reply(real) => {
-                partial::before_send(ctx, pkt)?;
-                return nat::from_real(ctx, pkt, real);
+                return hand_over(ctx, tags, prog_slot::XMIT, XMIT_FROM_REAL, real, now);
             }
             Known::Flow(real) => (real, false),
-            // The classifier (`vip::<true>`) is not called from `lb` yet: with it the program
-            // takes more than the verifier's 1,000,000 steps (measured 2026-12-04; it needs a
-            // tail call of its own). Firewall-mark services are refused by the config's
-            // validation until then.
-            Known::Nothing => match vip::<false>(&pkt.flow, cfg) {
-                Ok(svc) => conn::track_new(pkt, &svc, cfg, now)?,
-                // No service: perhaps an FTP data connection the helper expects.
-                Err(miss) => match ftp::expected(&pkt.flow, cfg, now).ok_or(miss)? {
-                    Expected::Passive(real) => conn::track_passive(pkt, real, cfg, now)?,
-                    Expected::Active(real) => {
-                        conn::track_active(pkt, real, cfg, now)?;
-                        return nat::from_real(ctx, pkt, real);
-                    }
-                },
-            },
+            Known::Nothing => return hand_over(ctx, tags, prog_slot::NEW, 0, 0, now),
         }
     };
-    // SAFETY: this CPU's slot, as above.
+    to_real(ctx, tags, pkt, id, new, now)
+}
+
+/// `lb_new`: stage 5's second half, for the packet `lb` parsed (in the scratch slot) and the
+/// connection table does not know: its service and scheduler, or an FTP data connection
+/// lbd's helper expects.
+#[inline(always)]
+pub fn process_new(ctx: &XdpContext) -> Result<Verdict, Verdict> {
+    let scratch = scratch()
+        // Index 0 of a one-entry per-CPU array always exists; this is for the type checker.
+        .ok_or(Verdict::drop(reason::DROP_UNSUPPORTED_METHOD))?;
+    // SAFETY: this CPU's slot; `lb` filled it just before the tail call.
+    let (pkt, tags, now) = unsafe { (&(*scratch).pkt, (*scratch).tags, (*scratch).xmit.now) };
+    let r = new_flow(ctx, &tags, pkt, now);
+    vlan::push(ctx, &tags, r)
+}
+
+#[inline(always)]
+fn new_flow(ctx: &XdpContext, tags: &Tags, pkt: &Packet, now: u64) -> Result<Verdict, Verdict> {
+    let cfg = config()?;
+    // The classifier runs here, for new flows only (as IPVS, which looks up a fwmark service
+    // first when the packet has a mark): established flows never pay for it.
+    let (id, new) = match vip::<true>(&pkt.flow, cfg) {
+        Ok(svc) => conn::track_new(pkt, &svc, cfg, now)?,
+        // No service: perhaps an FTP data connection the helper expects.
+        Err(miss) => match ftp::expected(&pkt.flow, cfg, now).ok_or(miss)? {
+            Expected::Passive(real) => conn::track_passive(pkt, real, cfg, now)?,
+            Expected::Active(real) => {
+                conn::track_active(pkt, real, cfg, now)?;
+                return hand_over(ctx, tags, prog_slot::XMIT, XMIT_FROM_REAL, real, now);
+            }
+        },
+    };
+    to_real(ctx, tags, pkt, id, new, now)
+}
+
+/// Stage 6, then stage 7 handed over: the packet goes to real server `id` (`new`: a
+/// connection just scheduled).
+#[inline(always)]
+fn to_real(
+    ctx: &XdpContext,
+    tags: &Tags,
+    pkt: &Packet,
+    id: u32,
+    new: bool,
+    now: u64,
+) -> Result<Verdict, Verdict> {
+    let scratch = scratch()
+        // Index 0 of a one-entry per-CPU array always exists; this is for the type checker.
+        .ok_or(Verdict::drop(reason::DROP_UNSUPPORTED_METHOD))?;
+    // SAFETY: this CPU's slot, used by nothing else during this run.
     unsafe { (*scratch).trace_real = id };
+    let service = real_server(id)?.service;
+    frag::remember(pkt, id, service, 0, &[0; 4], now);
+    stats::account(service, id, pkt, new);
+    hand_over(ctx, tags, prog_slot::XMIT, XMIT_FORWARD, id, now)
+}
+
+/// The rest of the path runs in programs of their own, by tail call (`slot`, of
+/// `lb_common::prog_slot`): `lb_new` for a flow the table does not know, `lb_xmit` for
+/// stage 7. The verifier checks each program once, not once for every path into it (one
+/// program held them all at over 900,000 of the 1,000,000 verifier steps allowed). The
+/// scratch slot carries what the next program needs: the VLAN tags, and `kind`, `real`
+/// and `now` for `lb_xmit`.
+#[inline(always)]
+fn hand_over(
+    ctx: &XdpContext,
+    tags: &Tags,
+    slot: u32,
+    kind: u32,
+    real: u32,
+    now: u64,
+) -> Result<Verdict, Verdict> {
+    let scratch = scratch()
+        // Index 0 of a one-entry per-CPU array always exists; this is for the type checker.
+        .ok_or(Verdict::drop(reason::DROP_UNSUPPORTED_METHOD))?;
+    // SAFETY: this CPU's slot, used by nothing else during this run.
+    unsafe {
+        (*scratch).tags = *tags;
+        (*scratch).xmit = Xmit { kind, real, now };
+    }
+    // SAFETY: a tail call into an XDP program; returns only if the slot is empty (lbd fills
+    // every slot before it attaches `lb`, so this does not happen).
+    unsafe { PROGS.tail_call(ctx, slot) };
+    Err(Verdict::drop(reason::DROP_UNSUPPORTED_METHOD))
+}
+
+/// `lb_xmit`: stage 7 for the packet `lb` parsed (in the scratch slot) and found a real
+/// server for: a checksum the sender left to the hardware finished first (`partial.rs`),
+/// then the real server's method, or a `nat` reply's way back to the client.
+#[inline(always)]
+pub fn process_xmit(ctx: &XdpContext) -> Result<Verdict, Verdict> {
+    let scratch = scratch()
+        // Index 0 of a one-entry per-CPU array always exists; this is for the type checker.
+        .ok_or(Verdict::drop(reason::DROP_UNSUPPORTED_METHOD))?;
+    // SAFETY: this CPU's slot; `lb` filled it just before the tail call.
+    let (pkt, tags, xmit) = unsafe { (&(*scratch).pkt, (*scratch).tags, &(*scratch).xmit) };
+    let (kind, id, now) = (xmit.kind, xmit.real, xmit.now);
+    let r = forward(ctx, pkt, kind, id, now);
+    vlan::push(ctx, &tags, r)
+}
+
+#[inline(always)]
+fn forward(
+    ctx: &XdpContext,
+    pkt: &Packet,
+    kind: u32,
+    id: u32,
+    now: u64,
+) -> Result<Verdict, Verdict> {
+    let cfg = config()?;
+    partial::before_send(ctx, pkt)?;
+    if kind == XMIT_FROM_REAL {
+        return nat::from_real(ctx, pkt, id);
+    }
     let to = Target {
         id,
         real: real_server(id)?,
     };
-    let service = to.real.service;
-    frag::remember(pkt, id, service, 0, &[0; 4], now);
-    stats::account(service, id, pkt, new);
-    partial::before_send(ctx, pkt)?;
     xmit::forward(ctx, pkt, &to, cfg, now)
 }
 

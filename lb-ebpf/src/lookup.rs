@@ -91,7 +91,6 @@ pub fn vip<const MARKS: bool>(flow: &FlowKey, cfg: &GlobalConfig) -> Result<Serv
 /// gives its mark. Returns 1 when that mark has a service, whose services-map key it leaves
 /// in the scratch slot (`fkey`); else 0 (no mark, or a mark no service takes: the packet
 /// stays the VIP's, as in IPVS). Out of line: `lb`'s own frame has no room for it.
-#[allow(dead_code)]
 #[inline(never)]
 fn classify(flow: &FlowKey) -> u32 {
     let Some(s) = scratch() else {
@@ -153,7 +152,6 @@ fn classify(flow: &FlowKey) -> u32 {
 
 /// One rule of [`classify`]'s walk (a `bpf_loop` step, checked once by the verifier); returns
 /// 1 to stop (the rule matched: its mark is in the scratch slot), 0 to go on.
-#[allow(dead_code)]
 #[inline(never)]
 extern "C" fn mark_step(i: u32, at: *mut c_void) -> i64 {
     let Some(s) = scratch() else {

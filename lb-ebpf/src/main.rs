@@ -84,6 +84,31 @@ pub fn lb_icmp(ctx: XdpContext) -> u32 {
     v.action
 }
 
+/// A flow the connection table does not know, tail-called by `lb` (slot
+/// `lb_common::prog_slot::NEW`): its service, scheduler and new entry; hands over to
+/// `lb_xmit`.
+#[xdp]
+pub fn lb_new(ctx: XdpContext) -> u32 {
+    let v = verdict::of(director::process_new(&ctx));
+    count::count(v.reason);
+    // `lb` counted the packet's arrival before it handed it over.
+    count::verdict(count::interface(&ctx), v.action);
+    trace::emit(&v, true);
+    v.action
+}
+
+/// The forwarding stage, tail-called by `lb` or `lb_new` (slot
+/// `lb_common::prog_slot::XMIT`) once the packet's real server is known.
+#[xdp]
+pub fn lb_xmit(ctx: XdpContext) -> u32 {
+    let v = verdict::of(director::process_xmit(&ctx));
+    count::count(v.reason);
+    // `lb` counted the packet's arrival before it handed it over.
+    count::verdict(count::interface(&ctx), v.action);
+    trace::emit(&v, true);
+    v.action
+}
+
 /// The real server: strip the director's tunnel header.
 #[xdp]
 pub fn decap(ctx: XdpContext) -> u32 {

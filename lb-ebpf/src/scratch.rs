@@ -66,7 +66,24 @@ pub struct Scratch {
     pub csum: CsumWalk,
     /// An SCTP CRC32c update being computed (`sctp.rs`).
     pub crc: CrcWalk,
+    /// What `lb` hands to `lb_xmit` (`director.rs`): the way out, the real server and the
+    /// time the packet was seen.
+    pub xmit: Xmit,
 }
+
+/// `lb`'s hand-over to `lb_xmit`: `kind` ([`XMIT_FORWARD`] or [`XMIT_FROM_REAL`]), the real
+/// server's id, and the clock as `lb` read it.
+#[repr(C)]
+pub struct Xmit {
+    pub kind: u32,
+    pub real: u32,
+    pub now: u64,
+}
+
+/// A packet toward real server `Xmit::real`, by its method.
+pub const XMIT_FORWARD: u32 = 0;
+/// A `nat` real server's reply, back to the client.
+pub const XMIT_FROM_REAL: u32 = 1;
 
 /// `sctp.rs`'s CRC32c update, one step per bit of the length: the register being advanced
 /// and the length (bytes) it is advanced over.

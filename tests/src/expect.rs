@@ -185,9 +185,19 @@ mod tests {
     }
 
     #[test]
-    fn ipip_copies_tos_and_df_and_the_id_only_when_it_may_fragment() {
+    fn ipip_copies_tos_and_df_and_the_id_mixed_with_the_flow_only_when_it_may_fragment() {
         let real = Ipv4Addr::new(198, 18, 0, 11);
-        for (frag, id) in [(0x4000u16, [0, 0]), (0, [0x12, 0x34])] {
+        // The hash of 198.18.5.7 -> 198.18.1.100, ports 1000 -> 80, worked out by hand from
+        // RFC 6864's rule as lb applies it: addresses and ports as little-endian words.
+        let (s, d, p) = (
+            u32::from_le_bytes([198, 18, 5, 7]),
+            u32::from_le_bytes([198, 18, 1, 100]),
+            u32::from_le_bytes([0x03, 0xe8, 0, 80]),
+        );
+        let mix = ((s ^ d.rotate_left(16) ^ p).wrapping_mul(0x9e37_79b1) >> 16) as u16;
+        assert_eq!(mix, id_mix4(&inner4(0, 0)));
+        let mixed = 0x1234u16.wrapping_add(mix).to_be_bytes();
+        for (frag, id) in [(0x4000u16, [0, 0]), (0, mixed)] {
             let inner = inner4(0x10, frag);
             let f = ipip(ME, &inner, real);
             assert_eq!(&f[..12], &[2, 0xaa, 198, 18, 0, 11, 2, 0, 0, 0, 0, 1]);
@@ -195,7 +205,11 @@ mod tests {
             let o = &f[14..34];
             assert_eq!((o[0], o[1]), (0x45, 0x10), "version, IHL 5, TOS copied");
             assert_eq!(u16::from_be_bytes([o[2], o[3]]) as usize, 20 + inner.len());
-            assert_eq!(&o[4..6], &id, "the inner id only without DF");
+            assert_eq!(
+                &o[4..6],
+                &id,
+                "the inner id, mixed with the flow, only without DF"
+            );
             assert_eq!(u16::from_be_bytes([o[6], o[7]]), frag & 0x4000, "DF copied");
             assert_eq!((o[8], o[9]), (TUN_TTL, IPPROTO_IPIP));
             assert_eq!(

@@ -399,12 +399,6 @@ pub(super) fn validate_all(cfg: &Config<Raw>, err: &mut Errors) {
 /// One service's checks (`sp`: its path); returns the scheduler-table slots it needs.
 fn validate(s: &ServiceConfig<Raw>, sp: &str, err: &mut Errors) -> u64 {
     if let Some(m) = s.fwmark {
-        // The data plane's classifier is written but not yet called from `lb`, whose
-        // verifier budget it exceeds (it needs a tail call of its own): refused until then.
-        err.add(
-            format!("{sp}.fwmark"),
-            "firewall-mark services are not supported by lb's data plane yet (its classifier does not fit the lb program's verifier budget); use -t, -u or --sctp-service",
-        );
         if m == 0 {
             err.add(
                 format!("{sp}.fwmark"),

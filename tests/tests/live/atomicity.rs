@@ -61,6 +61,9 @@ fn packets_during_real_server_replacements_reach_only_the_old_or_the_new_set() {
     let started = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let finished = AtomicBool::new(false);
+    // The reader loads (verifies) its own copy of the programs first, which takes seconds;
+    // the replacements wait for it, or they could all be over before its first packet.
+    let ready = AtomicBool::new(false);
     let (packets, during_swaps) = std::thread::scope(|s| {
         let reader = s.spawn(|| {
             let _in = lbd.ns.enter();
@@ -74,6 +77,7 @@ fn packets_during_real_server_replacements_reach_only_the_old_or_the_new_set() {
             let if_mac = lbd.ns.mac("eth0");
             let prog = dp.program("lb").expect("lb");
             let (mut n, mut overlapping) = (0u64, 0u64);
+            ready.store(true, Ordering::SeqCst);
             let deadline = Instant::now() + Duration::from_secs(60);
             while !finished.load(Ordering::SeqCst) {
                 assert!(Instant::now() < deadline, "replacements took too long");
@@ -116,6 +120,14 @@ fn packets_during_real_server_replacements_reach_only_the_old_or_the_new_set() {
             }
             (n, overlapping)
         });
+        let loading = Instant::now() + Duration::from_secs(120);
+        while !ready.load(Ordering::SeqCst) {
+            assert!(
+                Instant::now() < loading,
+                "the reader did not load lb in 120 s"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
         for g in 0..SWAPS {
             started.store(g + 1, Ordering::SeqCst);
             let out = lbd.lbctl(&["-R"], swap(g, g + 1).as_bytes());

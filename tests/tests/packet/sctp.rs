@@ -606,7 +606,8 @@ fn icmp_errors_about_sctp_follow_their_association() {
         IPPROTO_ICMP,
         &icmp4(3, 4, [0, 0, 0x05, 0x78], &reply[..28]),
     ));
-    // 1488 bytes with DF + 20 of IPIP > 1500: the client hears that 1480 fits.
+    // 1488 bytes with DF + 20 of IPIP > 1500: the client hears that 1480 fits, with as much
+    // of its packet as a 576-byte answer holds (RFC 1812 4.3.2.3).
     let big = sctp_ip(
         REMOTE_CLIENT,
         VIP,
@@ -623,7 +624,7 @@ fn icmp_errors_about_sctp_follow_their_association() {
     let frag_needed = answer(
         me,
         CLIENT_MAC,
-        &rip.build(&icmp4(3, 4, [0, 0, mtu[0], mtu[1]], &big[..28])),
+        &rip.build(&icmp4(3, 4, [0, 0, mtu[0], mtu[1]], &big[..548])),
     );
     h.run_fixtures(&[
         Fixture::new("the association", init.clone())

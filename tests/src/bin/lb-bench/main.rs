@@ -907,12 +907,12 @@ fn conn_walk(_h: &Harness) -> serde_json::Value {
     })
 }
 
-/// The size of `lb` and `lb_icmp` as the kernel has them: instructions the verifier went
+/// The size of `lb` and the programs it tail-calls as the kernel has them: instructions the verifier went
 /// through, instructions after it (8 bytes each), bytes of x86 code from the JIT; and how long
 /// loading the object took (the verifier's share of it grows with the first two).
 fn program_sizes(h: &mut Harness, load_ms: f64) -> serde_json::Value {
     let mut v = serde_json::Map::new();
-    for name in ["lb", "lb_icmp"] {
+    for name in std::iter::once("lb").chain(lb_common::prog_slot::NAMES) {
         let Ok(p) = h.dp.program(name) else { continue };
         let Ok(info) = p.info() else { continue };
         let row = serde_json::json!({
