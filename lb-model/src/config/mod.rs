@@ -32,7 +32,7 @@ pub use self::{
     announce::Announce,
     daemon::{Director, Timeouts, XdpMode},
     health::{CheckConfig, CheckKind, OnDown},
-    mark::{Family, MarkConfig, MarkMatch},
+    mark::{Family, MarkConfig, MarkMatch, Prefix},
     real::{RealKey, RealServerConfig},
     service::{ServiceConfig, ServiceKey},
     sync::SyncConfig,
