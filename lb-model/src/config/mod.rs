@@ -813,6 +813,54 @@ mod tests {
     }
 
     #[test]
+    fn a_fwmark_config_reads_and_its_errors_are_reported_with_paths() {
+        let good = r#"{
+            "interface": "eth0",
+            "marks": [ { "mark": 1, "match": [
+                { "destination": "10.0.0.1/32", "protocol": "tcp", "ports": "80,443" },
+                { "destination": "10.0.1.0/24", "protocol": "udp", "ports": "8000-8100", "source": "192.0.2.0/24" } ] } ],
+            "services": [
+                { "fwmark": 1, "scheduler": "rr", "persistent": 300,
+                  "real_servers": [ { "address": "10.0.0.11", "forwarding": "dr" } ] },
+                { "fwmark": 1, "family": "ipv6",
+                  "real_servers": [ { "address": "2001:db8::11", "forwarding": "tun" } ] }
+            ]
+        }"#;
+        let c = Config::parse(good, "t.json").expect("valid");
+        assert_eq!(c.services[0].key().to_string(), "fwmark 1");
+        assert_eq!(c.services[1].key().to_string(), "fwmark 1 ipv6");
+        assert_eq!(c.marks[0].matches.len(), 2);
+        let bad = r#"{
+            "interface": "eth0",
+            "marks": [ { "mark": 0, "match": [] },
+                       { "mark": 2, "match": [
+                { "destination": "10.0.0.1/24" },
+                { "destination": "10.0.0.1", "ports": "80" },
+                { "destination": "10.0.0.1", "protocol": "tcp", "ports": "90-80" },
+                { "destination": "10.0.0.1", "source": "2001:db8::/32" } ] },
+                       { "mark": 2, "match": [ { "destination": "10.0.0.2" } ] } ],
+            "services": [
+                { "fwmark": 2, "vip": "10.0.0.1",
+                  "real_servers": [ { "address": "10.0.0.11", "forwarding": "nat" } ] }
+            ]
+        }"#;
+        assert_eq!(
+            errors(bad),
+            vec![
+                "marks[0].mark: mark 0 is no mark (1 to 4294967295)",
+                "marks[0].match: a mark needs at least one match (destination, protocol, ports, source)",
+                r#"marks[1].match[0].destination: "10.0.0.1/24" has bits set past its prefix length: write 10.0.0.0/24"#,
+                "marks[1].match[1].ports: ports need a protocol (tcp, udp or sctp), as iptables's --dport needs -p",
+                r#"marks[1].match[2].ports: "90-80" in "90-80": the range ends before it starts"#,
+                "marks[1].match[3].source: 2001:db8::/32 is ipv6 but the destination 10.0.0.1/32 is ipv4",
+                "marks[2].mark: duplicate mark 2: already defined at marks[1] (give it one list of matches)",
+                "services[0].vip: a firewall-mark service has no VIP: the destinations of its mark's matches are its addresses (leave vip out)",
+                "services[0].real_servers[0].forwarding: nat is not supported for a firewall-mark service yet (its replies would need each connection's destination); use dr or tun",
+            ]
+        );
+    }
+
+    #[test]
     fn interfaces_is_a_list_and_interface_its_one_element_shorthand() {
         let two = GOOD.replace(
             r#""interface": "eth0""#,
