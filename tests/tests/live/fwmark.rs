@@ -101,6 +101,18 @@ fn http_and_a_second_port_reach_one_real_server_through_a_fwmark_service(define:
         14,
         "every connection after the first"
     );
+    // Wherever services appear, the fwmark service appears as IPVS shows it.
+    let stats = t.lbctl(&["-L", "-n", "--stats", "--exact"]);
+    assert!(stats.contains("FWM  5 "), "{stats}");
+    let conns = t.lbctl(&["-L", "-n", "-c"]);
+    assert!(
+        conns.contains(&format!("{vip}:{LINE_PORT}"))
+            && conns.contains(&format!("{vip}:{VIP_PORT}")),
+        "connections keep the address and port the client used: {conns}"
+    );
+    let proc = t.lbctl(&["proc", "ip_vs"]);
+    assert!(proc.contains("FWM  00000005 rr "), "{proc}");
+    t.lbctl_line("lbctl -Z -f 5");
     // Removing the mark leaves the service without packets: a new connection is nobody's
     // (no VIP service takes it) and goes to the director's own stack, which has no VIP.
     t.lbctl_line("lbctl mark del 5");
