@@ -2,17 +2,23 @@
 //! flow's packet a mark, and a marked packet goes to its mark's service before the VIP's own
 //! (IPVS's `ip_vs_service_find` looks the fwmark service up first). Real servers take each
 //! connection's destination port; persistence holds per client network and service, across
-//! every port and destination the mark covers. (`nat` is refused for a firewall-mark service
-//! by the config's validation: see `lb-model`.)
+//! every port and destination the mark covers; an ICMP error about a connection reaches its
+//! real server. (`nat` is refused for a firewall-mark service by the config's validation:
+//! see `lb-model`.)
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use lb_tests::{
     config::{ConfigBuilder, config, fwmark_service, fwmark6_service, real, tcp_service},
-    consts::{LOCAL_CLIENT, LOCAL_CLIENT6, REALS, VIP, VIP6, XDP_TX, real_addr6},
-    expect::direct,
+    consts::{
+        LOCAL_CLIENT, LOCAL_CLIENT6, REALS, REMOTE_CLIENT, ROUTER, VIP, VIP6, XDP_TX, real_addr6,
+    },
+    expect::{direct, ipip},
     fixture::Fixture,
-    packet::{IPPROTO_TCP, IPPROTO_UDP, Ipv4, Ipv6, TCP_SYN, tcp, tcp_ip, udp},
+    packet::{
+        IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, Ipv4, Ipv6, TCP_ACK, TCP_SYN, icmp4, ip, tcp,
+        tcp_ip, udp,
+    },
     require_root,
     testrun::Harness,
 };
@@ -236,5 +242,50 @@ fn an_ipv6_fwmark_service_takes_marked_ipv6_packets_only() {
         Fixture::new("port 80 is not marked", unmarked)
             .pass()
             .counters(&[("pass_not_vip", 1)]),
+    ]);
+}
+
+#[test]
+fn an_icmp_error_about_a_fwmark_connection_reaches_its_real_server() {
+    require_root!();
+    let cfg = config()
+        .mark(
+            4,
+            json!([{"destination": VIP.to_string(), "protocol": "tcp", "ports": "80,443"}]),
+        )
+        .service(fwmark_service(4).mh(251).real(real(REALS[0]).tun()));
+    let mut h = Harness::new(&cfg, &[REALS[0]]);
+    let me = h.if_mac;
+    let syn = h.from_client(&tcp_ip(REMOTE_CLIENT, VIP, 40400, 443, TCP_SYN, b""));
+    // A router on the way back tells the VIP that the real server's reply (VIP:443 ->
+    // client, sent directly) is too big: it quotes the reply's IP header and 8 bytes of TCP.
+    let reply = tcp_ip(VIP, REMOTE_CLIENT, 443, 40400, TCP_ACK, &[0; 1400]);
+    let err = h.from_client(&ip(
+        ROUTER,
+        VIP,
+        IPPROTO_ICMP,
+        &icmp4(3, 4, [0, 0, 0x05, 0x78], &reply[..28]),
+    ));
+    // About a flow of the mark's ports that lb never saw: nobody's.
+    let stray = tcp_ip(VIP, REMOTE_CLIENT, 80, 40401, TCP_ACK, &[0; 64]);
+    let stray_err = h.from_client(&ip(
+        ROUTER,
+        VIP,
+        IPPROTO_ICMP,
+        &icmp4(3, 4, [0, 0, 0x05, 0x78], &stray[..28]),
+    ));
+    h.run_fixtures(&[
+        Fixture::new("the connection, marked", syn.clone())
+            .tx(ipip(me, &syn[14..], REALS[0]))
+            .counters(&[("tx", 1), ("conn_new", 1)]),
+        Fixture::new(
+            "fragmentation needed: tunnelled to the connection's real server, unchanged inside",
+            err.clone(),
+        )
+        .tx(ipip(me, &err[14..], REALS[0]))
+        .counters(&[("icmp_error_forwarded", 1)]),
+        Fixture::new("an error about no connection", stray_err)
+            .pass()
+            .counters(&[("pass_icmp_no_flow", 1)]),
     ]);
 }
