@@ -602,7 +602,7 @@ pub const LAYOUT_VERSION: u32 = 7;
 
 /// [`layout_fingerprint`] of the layout [`LAYOUT_VERSION`] describes; stored next to the
 /// version in the pinned maps.
-pub const LAYOUT_FINGERPRINT: u64 = 0x969c_cbc0_c54b_0e92;
+pub const LAYOUT_FINGERPRINT: u64 = 0x3dca_4abb_c66d_4137;
 
 /// The version a data plane pinned without [`map_name::META`] has.
 pub const LAYOUT_VERSION_UNVERSIONED: u32 = 1;
