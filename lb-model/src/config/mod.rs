@@ -282,6 +282,19 @@ impl Config<Raw> {
     pub fn read(text: &str) -> Result<Self, ConfigError> {
         let de = &mut serde_json::Deserializer::from_str(text);
         let cfg: Self = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
+            // A service written as an array of values fails on its first field (`fwmark`, a
+            // number) before the shape check below: say what is wrong with it instead.
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(text)
+                && let Some(i) = v
+                    .get("services")
+                    .and_then(|s| s.as_array())
+                    .and_then(|s| s.iter().position(serde_json::Value::is_array))
+            {
+                return ConfigError::new(
+                    format!("services[{i}]"),
+                    "an array where an object is expected: write the fields by name ({\"field\": value, ...})",
+                );
+            }
             let path = e.path().to_string();
             let inner = e.into_inner();
             ConfigError {
