@@ -67,7 +67,7 @@ complete -c lbctl -n "__fish_lbctl_needs_command" -s x -l u-threshold -d 'Upper 
 complete -c lbctl -n "__fish_lbctl_needs_command" -s y -l l-threshold -d 'Lower threshold of connections' -r
 complete -c lbctl -n "__fish_lbctl_needs_command" -l mcast-interface -d 'Multicast interface for connection sync' -r
 complete -c lbctl -n "__fish_lbctl_needs_command" -l syncid -d 'Syncid for connection sync (default 255)' -r
-complete -c lbctl -n "__fish_lbctl_needs_command" -l mcast-group -d 'Multicast group for connection sync' -r
+complete -c lbctl -n "__fish_lbctl_needs_command" -l mcast-group -d 'Multicast group for connection sync (IPv4 or IPv6)' -r
 complete -c lbctl -n "__fish_lbctl_needs_command" -l mcast-port -d 'Multicast port for connection sync' -r
 complete -c lbctl -n "__fish_lbctl_needs_command" -l mcast-ttl -d 'Multicast TTL for connection sync' -r
 complete -c lbctl -n "__fish_lbctl_needs_command" -l sync-maxlen -d 'Maximum sync message length' -r

@@ -46,6 +46,10 @@ pub const CFG_F_MARKS: u32 = 1 << 8;
 /// [`crate::MARK_FILTER_MAX_ADDRS`] addresses): every packet that is not a VIP's goes on to the
 /// connection table and the classifier. Set by lbd.
 pub const CFG_F_MARKS_WIDE: u32 = 1 << 9;
+/// lbd's sync sender runs (`--start-daemon master`): `lb` reports each connection it
+/// confirms, moves to another state or takes over from another director in `lb_sync_events`,
+/// so that the sender reads those entries instead of the whole table.
+pub const CFG_F_SYNC_EVENTS: u32 = 1 << 10;
 /// Director-wide settings: the single entry of [`map_name::CONFIG`]. Written by lbd at start
 /// and on config change; read by `lb` per packet.
 #[repr(C)]

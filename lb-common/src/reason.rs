@@ -159,8 +159,11 @@ pub const SCTP_MID_FLOW: u32 = 54;
 /// (IPVS's `sctp_conn_schedule` schedules only an INIT, or anything but an ABORT with
 /// `sloppy_sctp`).
 pub const DROP_SCTP_MID_FLOW: u32 = 55;
+/// A connection change `lb` could not report to lbd's sync sender (`lb_sync_events` was
+/// full): the sender reads the whole table once more instead.
+pub const SYNC_EVENT_LOST: u32 = 56;
 /// One past the last reason: the size of the counter array.
-pub const REASON_MAX: u32 = 56;
+pub const REASON_MAX: u32 = 57;
 
 /// Names for metrics and listings, indexed by reason.
 pub const REASON_NAMES: [&str; REASON_MAX as usize] = [
@@ -220,4 +223,5 @@ pub const REASON_NAMES: [&str; REASON_MAX as usize] = [
     "pass_tun_fragment",
     "sctp_mid_flow",
     "drop_sctp_mid_flow",
+    "sync_event_lost",
 ];

@@ -192,22 +192,36 @@ fn errors_as_json_keep_the_exit_status() {
         message.starts_with("error: unexpected argument '--stats'"),
         "{message}"
     );
-    // --start-daemon with what lb does not do: an IPv6 group.
+}
+
+/// `--start-daemon` with an IPv6 group (`--mcast-group ff02::...`, as ipvsadm takes it) asks
+/// lbd for a daemon on that group, the other options as given.
+#[test]
+fn start_daemon_with_an_ipv6_group() {
+    let path = sock_path();
+    let lbd = fake_lbd(&path, "{\"result\":\"daemons\",\"daemons\":[]}\n");
     let out = lbctl(&[
         "--start-daemon",
-        "master",
+        "backup",
+        "--mcast-interface",
+        "eth0",
         "--mcast-group",
-        "ff02::81",
-        "--json",
+        "ff02::1:81",
+        "--mcast-ttl",
+        "2",
+        "--socket",
+        path.to_str().unwrap(),
     ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert_eq!(
-        error(&out),
-        (
-            "usage".into(),
-            "IPv6 mcast-group `ff02::81' is not supported by lb (IPv4 groups only)".into()
-        )
-    );
+    let request: serde_json::Value = serde_json::from_str(&lbd.join().unwrap()).unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(request["op"], "start_daemon", "{request}");
+    assert_eq!(request["role"], "backup", "{request}");
+    let o = &request["options"];
+    assert_eq!(o["mcast_group"], "ff02::1:81", "{request}");
+    assert_eq!(o["mcast_interface"], "eth0", "{request}");
+    assert_eq!(o["mcast_ttl"], 2, "{request}");
+    assert_eq!(o["syncid"], 255, "{request}");
 }
 
 #[test]

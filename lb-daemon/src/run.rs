@@ -154,6 +154,8 @@ pub fn run(config_path: &Path, socket: &Path, state_file: Option<&Path>) -> Resu
         for gone in ctx.dp.detach_others(&interfaces)? {
             info!(interface = %gone, "lb detached: the config no longer names the interface");
         }
+        // Every link runs this build's `lb` now: the old one's tail-call map can go.
+        ctx.dp.release_others()?;
         Ok(())
     })();
     if let Err(e) = started {
@@ -461,8 +463,9 @@ fn open_ftp(c: &mut Context, warned: &mut bool) -> Option<ftp::link::Port> {
 }
 
 /// The sync daemons' threads, running whether a daemon runs or not (`lbctl --start-daemon`
-/// starts one at any time): the sender (a pass over the connection table every
-/// `sync::daemon::PERIOD`, its messages sent outside the lock) and the receiver.
+/// starts one at any time): the sender (a pass every `sync::daemon::PERIOD` over the
+/// connections `lb` reported changed and those due a refresh, its messages sent outside the
+/// lock) and the receiver.
 fn spawn_sync(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>) {
     {
         let c = ctx.clone();
@@ -480,6 +483,12 @@ fn spawn_sync(ctx: &Arc<Mutex<Context>>, stop: &Arc<AtomicBool>) {
                         ..
                     } = &mut *d;
                     let Some(m) = sync.master.as_mut() else {
+                        // No sender: `lb` stops reporting changes.
+                        if dp.sync_events_on()
+                            && let Err(e) = dp.set_sync_events(false)
+                        {
+                            warn!("stopping the data plane's sync reports: {e:#}");
+                        }
                         continue;
                     };
                     let records = m.tracker.collect(dp, &conntrack.timeouts, plan);

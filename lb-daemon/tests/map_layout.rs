@@ -565,7 +565,7 @@ const EBPF_LAYERS: &[&[&str]] = &[
     &["xmit::route", "xmit::partial"],
     &["conn"],
     &["conn::unconfirmed", "conn::flood", "conn::table"],
-    &["conn::counts"],
+    &["conn::counts", "conn::changed"],
     &["persist", "sched"],
     &["sched::locality", "sched::twos"],
     &["sched::counted", "sched::table"],

@@ -15,9 +15,8 @@
 //   the programs' bodies: director (lb), decap, bench, trace; then icmp (lb_icmp);
 //   forwarding: xmit (tun, dr, nat; over too_big; over route and partial);
 //   the connection table: conn (over its unconfirmed slots, flood mode and the confirmed
-//   tables, over the real servers' counts); over persist and sched (locality and twos over
-//   counted,
-//   table);
+//   tables, over the real servers' counts and the sync sender's change reports); over
+//   persist and sched (locality and twos over counted, table);
 //   frag, ftp, stats, lookup; count; maps; scratch; parse, vlan;
 //   leaves: clock, csum, headers, ptr, verdict.
 mod bench;

@@ -119,6 +119,13 @@ pub static TRACE: RingBuf = RingBuf::with_byte_size(capacity::TRACE, 0);
 #[map(name = "lb_neigh_miss")]
 pub static NEIGH_MISS: RingBuf = RingBuf::with_byte_size(capacity::NEIGH_MISS, 0);
 
+/// Connections whose sync record changed: written by `lb` while `CFG_F_SYNC_EVENTS` is set
+/// (one [`FlowKey`] when it confirms a connection, moves one to another state or takes one
+/// over from another director; `sync_event_lost` when the ring is full), read by lbd's sync
+/// sender, which then reads those entries only.
+#[map(name = "lb_sync_events")]
+pub static SYNC_EVENTS: RingBuf = RingBuf::with_byte_size(capacity::SYNC_EVENTS, 0);
+
 /// Which packets `lb` traces. Written by lbd; read by `lb` while tracing.
 #[map(name = "lb_trace_flt")]
 pub static TRACE_FILTER: Array<TraceFilter> = Array::with_max_entries(capacity::TRACE_FILTER, 0);

@@ -143,13 +143,13 @@ impl Flood {
 
 /// An AF_PACKET socket that sends whole frames out of one interface and receives nothing
 /// (protocol 0). Closed on Drop.
-struct PacketSocket {
+pub(crate) struct PacketSocket {
     fd: libc::c_int,
     ifindex: u32,
 }
 
 impl PacketSocket {
-    fn open(ifindex: u32) -> Self {
+    pub(crate) fn open(ifindex: u32) -> Self {
         // SAFETY: plain socket calls; the fd is owned by the returned value; errors checked.
         unsafe {
             let fd = libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0);
@@ -178,7 +178,7 @@ impl PacketSocket {
         sa
     }
 
-    fn send(&self, frame: &[u8]) -> std::io::Result<()> {
+    pub(crate) fn send(&self, frame: &[u8]) -> std::io::Result<()> {
         // SAFETY: the frame is a live buffer of its length; the fd is ours.
         let n = unsafe {
             libc::send(

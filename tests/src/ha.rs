@@ -13,7 +13,7 @@
 
 use std::{
     io::{BufRead, BufReader, Read, Write},
-    net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream},
     os::unix::net::UnixStream,
     path::{Path, PathBuf},
     process::Command,
@@ -40,6 +40,19 @@ pub const HA_VIP2: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 101);
 /// The router's AS and the directors'.
 pub const ROUTER_AS: u32 = 65000;
 pub const DIRECTOR_AS: u32 = 65001;
+
+/// The router's IPv6 address on the LAN ([`HaTopology::with_ipv6`]).
+pub const HA_ROUTER6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1);
+
+/// Director `i`'s IPv6 address on the LAN ([`HaTopology::with_ipv6`]).
+pub fn ha_director6(i: usize) -> Ipv6Addr {
+    Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 2 + i as u16)
+}
+
+/// Real server `j`'s IPv6 address on the LAN ([`HaTopology::with_ipv6`]).
+pub fn ha_real6(j: usize) -> Ipv6Addr {
+    Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 11 + j as u16)
+}
 
 /// Director `i`'s address on the LAN.
 pub fn ha_director(i: usize) -> Ipv4Addr {
@@ -222,6 +235,17 @@ impl HaTopology {
     /// each of `n_directors` directors (an empty include file, as `lbctl bird-config` says).
     /// lbd is started by [`HaTopology::start_lbd`].
     pub fn new(n_directors: usize, n_reals: usize) -> Self {
+        Self::build(n_directors, n_reals, false)
+    }
+
+    /// [`HaTopology::new`] with IPv6 on the LAN too: the router, directors and real servers
+    /// have [`HA_ROUTER6`], [`ha_director6`] and [`ha_real6`] (/64), and the router's BIRD has
+    /// an IPv6 session with each director (IPv6 VIPs, /128, into its kernel table, ECMP).
+    pub fn with_ipv6(n_directors: usize, n_reals: usize) -> Self {
+        Self::build(n_directors, n_reals, true)
+    }
+
+    fn build(n_directors: usize, n_reals: usize, ipv6: bool) -> Self {
         let share = Share::side_by_side();
         let switch = Netns::new("hsw");
         let client = Netns::new("hcl");
@@ -234,25 +258,29 @@ impl HaTopology {
             .collect();
         switch.ip(&["link", "add", "br0", "type", "bridge"]);
         switch.ip(&["link", "set", "br0", "up"]);
-        let plug = |ns: &Netns, port: &str, addr: Ipv4Addr| {
+        let plug = |ns: &Netns, port: &str, addr: Ipv4Addr, addr6: Ipv6Addr| {
             switch.ip(&[
                 "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", &ns.name,
             ]);
             switch.ip(&["link", "set", port, "master", "br0", "up"]);
             ns.ip(&["addr", "add", &format!("{addr}/24"), "dev", "eth0"]);
+            if ipv6 {
+                let a = format!("{addr6}/64");
+                ns.ip(&["addr", "add", &a, "dev", "eth0", "nodad"]);
+            }
             ns.ip(&["link", "set", "eth0", "up"]);
         };
-        plug(&router, "p-router", HA_ROUTER);
+        plug(&router, "p-router", HA_ROUTER, HA_ROUTER6);
         for (i, d) in directors_ns.iter().enumerate() {
             let port = format!("p-d{i}");
-            plug(d, &port, ha_director(i));
+            plug(d, &port, ha_director(i), ha_director6(i));
             // Unknown unicast is flooded, as switches do: when a director's link goes down
             // the bridge forgets its MAC and floods the frames the router still sends it to
             // every port; `lb` on another director passes them to its kernel, which drops
             // them (`pass_other_host`: not its MAC), so a failover waits for the router.
         }
         for (j, rs) in reals.iter().enumerate() {
-            plug(rs, &format!("p-rs{j}"), ha_real(j));
+            plug(rs, &format!("p-rs{j}"), ha_real(j), ha_real6(j));
         }
         // The client's link to the router.
         router.veth_to("eth1", &client, "eth0");
@@ -322,7 +350,7 @@ impl HaTopology {
             ]);
             http.push(HttpServer::start(rs, &format!("rs{j}"), 80));
         }
-        let neighbours: String = (0..n_directors)
+        let mut neighbours: String = (0..n_directors)
             .map(|i| {
                 format!(
                     "protocol bgp d{i} {{ local {HA_ROUTER} as {ROUTER_AS}; neighbor {} as {DIRECTOR_AS}; \
@@ -331,6 +359,16 @@ impl HaTopology {
                 )
             })
             .collect();
+        if ipv6 {
+            neighbours.push_str("protocol kernel { ipv6 { export all; }; merge paths on; }\n");
+            for i in 0..n_directors {
+                neighbours.push_str(&format!(
+                    "protocol bgp d{i}v6 {{ local {HA_ROUTER6} as {ROUTER_AS}; neighbor {} as {DIRECTOR_AS}; \
+                     {BGP_TIMERS} ipv6 {{ import all; export none; }}; }}\n",
+                    ha_director6(i)
+                ));
+            }
+        }
         let router_bird = Bird::start(
             &router,
             &workdir,
@@ -350,8 +388,12 @@ impl HaTopology {
             let address = ha_director(i);
             // The director's BIRD runs what `lbctl bird-config` prints: the snippet the README
             // gives users is the one tested here.
-            let snippet = Command::new(bin("lbctl"))
-                .args(["bird-config", "--router", &HA_ROUTER.to_string()])
+            let mut lbctl = Command::new(bin("lbctl"));
+            lbctl.args(["bird-config", "--router", &HA_ROUTER.to_string()]);
+            if ipv6 {
+                lbctl.args(["--router", &HA_ROUTER6.to_string()]);
+            }
+            let snippet = lbctl
                 .args(["--router-as", &ROUTER_AS.to_string()])
                 .args(["--local-as", &DIRECTOR_AS.to_string()])
                 .arg("--include-file")
@@ -489,10 +531,15 @@ impl HaTopology {
     }
 
     /// The router's next hops for `vip` (its kernel table, as BIRD installed it), sorted.
-    pub fn next_hops(&self, vip: Ipv4Addr) -> Vec<Ipv4Addr> {
-        let out = self.router.ip(&["route", "show", &format!("{vip}/32")]);
+    pub fn next_hops(&self, vip: impl Into<IpAddr>) -> Vec<IpAddr> {
+        let out = match vip.into() {
+            IpAddr::V4(v) => self.router.ip(&["route", "show", &format!("{v}/32")]),
+            IpAddr::V6(v) => self
+                .router
+                .ip(&["-6", "route", "show", &format!("{v}/128")]),
+        };
         let words: Vec<&str> = out.split_whitespace().collect();
-        let mut hops: Vec<Ipv4Addr> = words
+        let mut hops: Vec<IpAddr> = words
             .windows(2)
             .filter(|w| w[0] == "via")
             .filter_map(|w| w[1].parse().ok())
@@ -502,9 +549,17 @@ impl HaTopology {
     }
 
     /// Waits (up to `limit`) until the router's next hops for `vip` are the addresses of
-    /// `directors`; panics with the router's table, BIRD's view and the logs otherwise.
-    pub fn wait_next_hops(&self, vip: Ipv4Addr, directors: &[usize], limit: Duration) {
-        let mut want: Vec<Ipv4Addr> = directors.iter().map(|i| ha_director(*i)).collect();
+    /// `directors` (of `vip`'s family); panics with the router's table, BIRD's view and the
+    /// logs otherwise.
+    pub fn wait_next_hops(&self, vip: impl Into<IpAddr>, directors: &[usize], limit: Duration) {
+        let vip = vip.into();
+        let mut want: Vec<IpAddr> = directors
+            .iter()
+            .map(|i| match vip {
+                IpAddr::V4(_) => IpAddr::V4(ha_director(*i)),
+                IpAddr::V6(_) => IpAddr::V6(ha_director6(*i)),
+            })
+            .collect();
         want.sort();
         let t0 = Instant::now();
         loop {
@@ -525,8 +580,9 @@ impl HaTopology {
                     .unwrap_or_default();
                 panic!(
                     "router's next hops for {vip}: {got:?}, want {want:?} (after {limit:?})\n\
-                     ip route: {}\nrouter BIRD protocols:\n{protocols}\nroutes:\n{routes}",
+                     ip route: {}{}\nrouter BIRD protocols:\n{protocols}\nroutes:\n{routes}",
                     self.router.ip(&["route"]),
+                    self.router.ip(&["-6", "route"]),
                 );
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -608,6 +664,34 @@ pub fn stream_round(
 pub const STREAM_LINE: usize = 199;
 
 impl HaDirector {
+    /// Takes `addr` over as keepalived's VRRP does when this director becomes the master:
+    /// the address is added to its LAN interface (`/24`) and announced by gratuitous ARP (a
+    /// broadcast request for the address from this interface's MAC), sent `times` times
+    /// `gap` apart (a neighbour entry updated less than `locktime`, 1 s, ago may keep its MAC).
+    pub fn take_address(&self, addr: Ipv4Addr, times: usize, gap: Duration) {
+        self.ns
+            .ip(&["addr", "add", &format!("{addr}/24"), "dev", "eth0"]);
+        let mac = self.ns.mac("eth0");
+        let mut frame = vec![0xff; 6];
+        frame.extend_from_slice(&mac);
+        frame.extend_from_slice(&[0x08, 0x06]);
+        // ARP: Ethernet, IPv4, 6- and 4-byte addresses, a request.
+        frame.extend_from_slice(&[0, 1, 0x08, 0x00, 6, 4, 0, 1]);
+        frame.extend_from_slice(&mac);
+        frame.extend_from_slice(&addr.octets());
+        frame.extend_from_slice(&[0; 6]);
+        frame.extend_from_slice(&addr.octets());
+        let ifindex = self.ns.ifindex("eth0");
+        let _in = self.ns.enter();
+        let sock = crate::flood::PacketSocket::open(ifindex);
+        for k in 0..times {
+            if k > 0 {
+                std::thread::sleep(gap);
+            }
+            sock.send(&frame).expect("sending a gratuitous ARP");
+        }
+    }
+
     /// This director's BIRD control socket.
     pub fn directors_bird_socket(&self) -> PathBuf {
         self.bird.as_ref().expect("BIRD running").socket.clone()

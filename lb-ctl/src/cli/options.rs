@@ -268,7 +268,7 @@ pub struct ListOptions {
     pub sort: u8,
 }
 
-/// Options of `--start-daemon` (accepted for compatibility; lb has no sync daemon).
+/// Options of `--start-daemon`: lbd's connection-sync daemon, as ipvsadm's.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Args)]
 #[command(next_help_heading = "Daemon options")]
 pub struct DaemonOptions {
@@ -282,7 +282,7 @@ pub struct DaemonOptions {
     /// Syncid for connection sync (default 255)
     #[arg(long = "syncid", value_name = "SID", allow_hyphen_values = true)]
     pub syncid: Option<String>,
-    /// Multicast group for connection sync
+    /// Multicast group for connection sync (IPv4 or IPv6)
     #[arg(
         long = "mcast-group",
         value_name = "ADDRESS",

@@ -2,7 +2,7 @@
 //! (master or backup), `--syncid`, `--mcast-*`, `--sync-maxlen`, checked as ipvsadm checks
 //! them, and the command they make.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use lb_model::{api::DaemonRole, config::SyncConfig};
 
@@ -28,15 +28,11 @@ fn role(state: &str) -> DaemonRole {
 pub(super) fn start(c: &CommandFlags, d: &DaemonOptions) -> Result<Command, UsageError> {
     let state = c.start_daemon.as_deref().unwrap_or("master");
     let num = |v: &Option<String>, max: i64| v.as_deref().and_then(|s| number(s, 0, max));
-    let mcast_group = match &d.mcast_group {
-        None => None,
-        Some(g) if g.contains(':') => {
-            return Err(UsageError::new(format!(
-                "IPv6 mcast-group `{g}' is not supported by lb (IPv4 groups only)"
-            )));
-        }
-        Some(g) => g.parse::<Ipv4Addr>().ok(),
-    };
+    // Checked by `check_sync_options`: a multicast address of the family its colon says.
+    let mcast_group = d
+        .mcast_group
+        .as_deref()
+        .and_then(|g| g.parse::<IpAddr>().ok());
     let options = SyncConfig {
         send: state == "master",
         receive: state == "backup",

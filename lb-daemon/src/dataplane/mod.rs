@@ -25,9 +25,10 @@ use aya::{
     programs::{Xdp, xdp::XdpMode as AyaXdpMode},
 };
 use lb_common::{
-    CFG_F_TRACE, CONN_F_UNCONFIRMED, Conn, ConnKey4, DecapConfig, Expect, ExpectKey, FAMILY_V6,
-    FlowKey, GlobalConfig, IfStats, LAYOUT_FINGERPRINT, LAYOUT_VERSION, LayoutMeta, Locality,
-    MarkAddr, MarkRules, NEW_CONN_WAYS, NewConn, PersistKey, REASON_MAX, RealConns, RealLimits,
+    CFG_F_SYNC_EVENTS, CFG_F_TRACE, CONN_F_UNCONFIRMED, Conn, ConnKey4, DecapConfig, Expect,
+    ExpectKey, FAMILY_V6, FlowKey, GlobalConfig, IfStats, LAYOUT_FINGERPRINT, LAYOUT_VERSION,
+    LayoutMeta, Locality, MarkAddr, MarkRules, NEW_CONN_WAYS, NewConn, PersistKey, REASON_MAX,
+    RealConns, RealLimits,
     RealServer, Service, Stats, Template, TraceFilter, TwosDraw, VipKey, map_name,
     maps::LAYOUT_VERSION_UNVERSIONED, new_conn_bucket,
 };
@@ -145,17 +146,24 @@ pub struct Dataplane {
     pin_dir: Option<PathBuf>,
     /// Where `lb`'s XDP links are pinned, one per interface attached (see `links.rs`).
     link_pins: Vec<PathBuf>,
+    /// Where this instance's tail-call map is pinned, once `lb` is attached (see
+    /// [`Dataplane::attach`]).
+    progs_pin: Option<PathBuf>,
     /// `lbctl trace`: the ring buffer (None while a trace holds it), its filter, and whether
     /// tracing is on (kept in the config's flags whoever writes the config).
     trace_ring: Option<RingBuf<MapData>>,
     /// `dr` packets' missing neighbours (`lb_neigh_miss`), until the neighbour keeper takes it.
     neigh_miss: Option<RingBuf<MapData>>,
+    /// Connections changed for the sync sender (`lb_sync_events`), read by [`Self::sync_events`].
+    sync_events: RingBuf<MapData>,
     trace_filter: Array<MapData, TraceFilter>,
     addr_filter: Array<MapData, u64>,
     /// FTP's expected data connections and the helper's interface (`ftp.rs`).
     ftp_expect: HashMap<MapData, ExpectKey, Expect>,
     ftp_helper: DevMap<MapData>,
     trace_on: bool,
+    /// Whether `lb` reports connection changes (`CFG_F_SYNC_EVENTS`): while a sync sender runs.
+    sync_events_on: bool,
     /// The maps were already pinned: a data plane is running (lbd restarted or upgraded).
     adopted: bool,
 }
@@ -288,13 +296,16 @@ impl Dataplane {
             pinned,
             pin_dir: opts.pin_dir.clone(),
             link_pins: Vec::new(),
+            progs_pin: None,
             trace_ring: Some(typed(&mut ebpf, map_name::TRACE)?),
             neigh_miss: Some(typed(&mut ebpf, map_name::NEIGH_MISS)?),
+            sync_events: typed(&mut ebpf, map_name::SYNC_EVENTS)?,
             trace_filter: typed(&mut ebpf, map_name::TRACE_FILTER)?,
             addr_filter: typed(&mut ebpf, map_name::ADDR_FILTER)?,
             ftp_expect: typed(&mut ebpf, map_name::FTP_EXPECT)?,
             ftp_helper: typed(&mut ebpf, map_name::FTP_HELPER)?,
             trace_on: false,
+            sync_events_on: false,
             adopted,
             ebpf,
         })
@@ -343,11 +354,63 @@ impl Dataplane {
             self.count_interface(index, links::mac(iface).unwrap_or_default())?;
         }
         let dir = self.pin_dir.clone();
+        if let Some(dir) = &dir {
+            self.pin_progs(dir)?;
+        }
         let prog = self.program("lb")?;
         if let Some(p) = links::attach(prog, dir.as_deref(), iface, mode, first)? {
             self.link_pins.push(p);
         }
         Ok(())
+    }
+
+    /// Pins this instance's tail-call map (`lb_progs`) as `progs_lb_<id of its lb>`, before
+    /// its `lb` is attached anywhere. The kernel empties a program array when its last user
+    /// reference (file descriptor or pin) goes, so without the pin an `lb` left attached by
+    /// a stopped or killed lbd would find none of the programs it hands packets to, and drop
+    /// them. Each instance pins its own (an upgrade's old `lb` keeps calling its own build
+    /// until its link is swapped); [`Dataplane::release_others`] removes the others' pins.
+    fn pin_progs(&mut self, dir: &Path) -> Result<()> {
+        if self.progs_pin.is_some() {
+            return Ok(());
+        }
+        let name = "lb";
+        let id = self
+            .program(name)?
+            .info()
+            .map_err(|source| DataplaneError::Program { name, source })?
+            .id();
+        let path = dir.join(format!("{PROGS_PIN_PREFIX}{id}"));
+        let map = self
+            .ebpf
+            .map(map_name::PROGS)
+            .ok_or(DataplaneError::MissingMap(map_name::PROGS))?;
+        map.pin(&path).map_err(|e| DataplaneError::Link {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        self.progs_pin = Some(path);
+        Ok(())
+    }
+
+    /// Removes the tail-call map pins of earlier instances (an lbd that ran before this
+    /// one), once this instance's `lb` is in every link: no attached program uses them any
+    /// more. Returns how many were removed.
+    pub fn release_others(&mut self) -> Result<usize> {
+        let Some(dir) = self.pin_dir.clone() else {
+            return Ok(0);
+        };
+        let mut n = 0;
+        for p in progs_pins(&dir) {
+            if Some(&p) != self.progs_pin.as_ref() {
+                std::fs::remove_file(&p).map_err(|e| DataplaneError::Link {
+                    path: p.clone(),
+                    detail: e.to_string(),
+                })?;
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     /// Detaches `lb` from `iface` (a config change removed it): its pinned link is removed.
@@ -424,6 +487,11 @@ impl Dataplane {
         } else {
             c.flags &= !CFG_F_TRACE;
         }
+        if self.sync_events_on {
+            c.flags |= CFG_F_SYNC_EVENTS;
+        } else {
+            c.flags &= !CFG_F_SYNC_EVENTS;
+        }
         self.config
             .set(0, c, 0)
             .map_err(|source| map_err(map_name::CONFIG, source))
@@ -444,6 +512,49 @@ impl Dataplane {
         self.addr_filter
             .set(i, w, 0)
             .map_err(|source| map_err(map_name::ADDR_FILTER, source))
+    }
+
+    /// Whether `lb` reports connection changes to the sync sender.
+    pub fn sync_events_on(&self) -> bool {
+        self.sync_events_on
+    }
+
+    /// Has `lb` report connection changes (`lb_sync_events`) or stop; the reports still in the
+    /// ring are dropped when they stop.
+    pub fn set_sync_events(&mut self, on: bool) -> Result<()> {
+        self.sync_events_on = on;
+        let c = self.config()?;
+        self.set_config(&c)?;
+        if !on {
+            while self.sync_events.next().is_some() {}
+        }
+        Ok(())
+    }
+
+    /// Takes the connection changes `lb` reported since the last call (at most `max`), in the
+    /// order they came.
+    pub fn sync_events(&mut self, max: usize, into: &mut impl Extend<FlowKey>) -> usize {
+        let mut n = 0;
+        while n < max {
+            let Some(item) = self.sync_events.next() else {
+                break;
+            };
+            if item.len() == std::mem::size_of::<FlowKey>() {
+                // SAFETY: `lb` writes FlowKey records only (size checked).
+                let k = unsafe { (item.as_ptr() as *const FlowKey).read_unaligned() };
+                into.extend(std::iter::once(k));
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// One reason counter, summed over CPUs.
+    pub fn reason(&self, i: u32) -> Result<u64> {
+        self.reasons
+            .get(&i, 0)
+            .map(|v| v.iter().sum())
+            .map_err(|source| map_err(map_name::REASONS, source))
     }
 
     /// The ring buffer in which `lb` reports the real servers whose neighbour entry a `dr`
@@ -557,14 +668,7 @@ impl Dataplane {
 
     /// Every reason counter, summed over CPUs, indexed by `lb_common::reason`.
     pub fn reasons(&self) -> Result<Vec<u64>> {
-        (0..REASON_MAX)
-            .map(|i| {
-                self.reasons
-                    .get(&i, 0)
-                    .map(|v| v.iter().sum())
-                    .map_err(|source| map_err(map_name::REASONS, source))
-            })
-            .collect()
+        (0..REASON_MAX).map(|i| self.reason(i)).collect()
     }
 
     pub fn service_stats(&self, id: u32) -> Result<Stats> {
@@ -825,6 +929,9 @@ impl Dataplane {
         for p in self.link_pins.drain(..) {
             let _ = std::fs::remove_file(p);
         }
+        if let Some(p) = self.progs_pin.take() {
+            let _ = std::fs::remove_file(p);
+        }
         for p in self.pinned.drain(..) {
             let _ = std::fs::remove_file(&p);
         }
@@ -971,10 +1078,34 @@ fn write_layout_meta(ebpf: &mut Ebpf) -> Result<()> {
     m.set(0, meta, 0).map_err(|source| map_err(name, source))
 }
 
+/// The prefix of the pins of `lb`'s tail-call maps, one per lbd instance that attached it
+/// ([`Dataplane::pin_progs`]).
+const PROGS_PIN_PREFIX: &str = "progs_lb_";
+
+/// The tail-call map pins in `dir`.
+fn progs_pins(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(PROGS_PIN_PREFIX)
+        })
+        .map(|e| e.path())
+        .collect()
+}
+
 /// Removes a data plane's pins (the link first, which detaches its program; then the maps,
 /// which go with their last reference): `lbd flush`.
 pub fn flush(dir: &Path) -> std::io::Result<usize> {
     let mut n = links::flush(dir)?;
+    for p in progs_pins(dir) {
+        std::fs::remove_file(&p)?;
+        n += 1;
+    }
     for name in map_name::DIRECTOR {
         let p = dir.join(name);
         if p.exists() {

@@ -302,6 +302,24 @@ impl Planner {
             .unwrap_or_default()
     }
 
+    /// Real servers of a service by address and port, with their ids and forwarding methods
+    /// (what a sync record names).
+    pub fn real_methods(
+        &self,
+        key: &lb_common::VipKey,
+    ) -> Vec<(IpAddr, u16, u32, lb_model::Forwarding)> {
+        self.applied
+            .services
+            .get(key)
+            .map(|s| {
+                s.reals
+                    .iter()
+                    .map(|r| (r.cfg.address, r.port, r.id, r.cfg.forwarding))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Every real server's address and port by id (the current ones).
     pub fn real_names(&self) -> HashMap<u32, (IpAddr, u16)> {
         self.applied

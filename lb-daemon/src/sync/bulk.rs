@@ -52,9 +52,9 @@ pub fn table_records(dp: &Dataplane, timeouts: &Timeouts, plan: &Planner) -> Vec
     out
 }
 
-/// The answering side: listens on `port` (TCP, any address).
+/// The answering side: listens on `port` (TCP, any address of either family).
 pub fn listen(port: u16) -> std::io::Result<TcpListener> {
-    TcpListener::bind(("0.0.0.0", port))
+    super::socket::listen_tcp(port)
 }
 
 /// Writes `records` to an asking director as messages of `syncid` and at most `maxlen`
@@ -123,7 +123,7 @@ pub fn fetch(
         if read_full(&mut s, &mut msg[HEADER_LEN..])? < size - HEADER_LEN {
             return Err(std::io::Error::other("the stream ends inside a message"));
         }
-        applier.handle_in(&msg, peer.ip(), &mut replay, dp, plan);
+        applier.handle_in(&msg, peer.ip().to_canonical(), &mut replay, dp, plan);
         report.messages += 1;
     }
     report.applied = applier.counters.inserted + applier.counters.refreshed - before;

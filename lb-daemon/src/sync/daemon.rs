@@ -1,34 +1,38 @@
-//! The sync daemon proper (IPVS's `--start-daemon master|backup`): the sender reads the
-//! connection table and sends, as protocol version 1 messages ([`super::wire`]), the
-//! connections that are new or changed since its last pass (and a refresh of each before a
-//! receiver would expire it), batched every [`PERIOD`] and bounded to [`MAX_PER_PASS`] records
-//! a pass; the receiver applies each record of a good message to the connection table as a
-//! synced entry ([`lb_common::CONN_F_SYNCED`]), so that this director forwards a flow another
-//! director scheduled to the same real server.
+//! The sync daemon proper (IPVS's `--start-daemon master|backup`): the sender sends, as
+//! protocol version 1 messages ([`super::wire`]), the connections that are new or changed
+//! since it last sent them (and a refresh of each before a receiver would expire it), batched
+//! every [`PERIOD`] and bounded to [`MAX_PER_PASS`] records a pass. It reads the whole table
+//! when it starts; after that `lb` reports each change (`lb_sync_events`) and the sender reads
+//! only those entries. The receiver applies each record of a good message to the connection
+//! table as a synced entry ([`lb_common::CONN_F_SYNCED`]), so that this director forwards a
+//! flow another director scheduled to the same real server.
 //!
-//! Messages go to a multicast group on one interface (IPVS's default, 224.0.0.81:8848, TTL 1)
-//! or to unicast peers. Only confirmed forward entries are sent (a connection is synced once
-//! its client's second packet confirmed it, as IPVS syncs once established), never an entry
-//! this director learnt by sync. What is not synced yet: persistence templates, `nat`
-//! connections' reply entries (a `nat` record is refused by the receiver, counted), and the
-//! bulk sync of a joining director.
+//! A `nat` connection is sent as IPVS sends one (`IP_VS_CONN_F_MASQ`); the receiver inserts
+//! its reply entry with it (real server -> client, [`lb_common::CONN_F_REPLY`]), so that the
+//! real server's replies through this director are rewritten to the VIP too.
+//!
+//! Messages go to a multicast group on one interface (IPVS's default, 224.0.0.81:8848, TTL 1;
+//! an IPv6 group too, see [`super::socket`]) or to unicast peers of either family. Only
+//! confirmed forward entries are sent (a connection is synced once its client's second packet
+//! confirmed it, as IPVS syncs once established), never an entry this director learnt by sync;
+//! persistence templates too (read whole every pass).
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet},
     hash::{Hash, Hasher},
-    net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket},
-    os::fd::AsRawFd,
+    net::{IpAddr, SocketAddr, UdpSocket},
     sync::Arc,
     time::{Duration, Instant},
 };
 
 use lb_common::{
-    CONN_F_NOOUTPUT, CONN_F_REPLY, CONN_F_SYNCED, CONN_F_UNCONFIRMED, CONN_S_CLOSE, CONN_S_SCTP,
-    CONN_S_SCTP_CLOSED, CONN_S_UDP, Conn, FAMILY_V6, FWD_DR, FWD_NAT, FWD_TUN, FlowKey, PersistKey,
-    SCTP_STATES, TCP_STATES, TEMPLATE_F_SYNCED, Template, conn_active, conn_time, is_sctp_state,
+    CONN_F_NOOUTPUT, CONN_F_REPLY, CONN_F_SYNCED, CONN_F_UNCONFIRMED, CONN_F_WATCH_ACK,
+    CONN_S_CLOSE, CONN_S_SCTP, CONN_S_SCTP_CLOSED, CONN_S_UDP, Conn, FAMILY_V6, FWD_DR, FWD_NAT,
+    FWD_TUN, FlowKey, PersistKey, SCTP_STATES, TCP_STATES, TEMPLATE_F_SYNCED, Template,
+    conn_active, conn_time, is_sctp_state, reason, reply_ack_moves,
 };
 use lb_model::{
-    Protocol,
+    Forwarding, Protocol,
     addr::{addr_of, addr_words, vip_key},
     api::{DaemonRole, DaemonView},
     config::{SyncConfig, Timeouts},
@@ -36,9 +40,11 @@ use lb_model::{
 use serde::Serialize;
 use tracing::info;
 
+pub use super::socket::{RECV_BUFFER, RECV_WAIT, open_recv, set_recv_buffer};
 use super::{
     auth::{self, Key, Replay},
     receive::{Receiver, RecvCounters},
+    socket::open_send,
     wire::{Addrs, MessageBuilder, SyncConn, flags, tcp_state},
 };
 use crate::{
@@ -71,8 +77,12 @@ pub struct ApplyCounters {
     pub local: u64,
     /// Records of no service or real server this director has (or of another method).
     pub unknown: u64,
-    /// Records lb does not apply: `nat` connections, other protocols.
+    /// Records lb does not apply: other forwarding methods (local node, bypass), other
+    /// protocols.
     pub unsupported: u64,
+    /// `nat` reply entries inserted or refreshed with their connections (not in `inserted`
+    /// or `refreshed`).
+    pub replies: u64,
     /// Persistence templates learnt (new) and refreshed.
     pub templates_inserted: u64,
     pub templates_refreshed: u64,
@@ -81,9 +91,25 @@ pub struct ApplyCounters {
 }
 
 /// The sender's memory of what it sent.
+///
+/// It reads the whole connection table once when it starts (and again whenever `lb` lost a
+/// change report); from then on it reads only the entries `lb` reported changed
+/// (`lb_sync_events`) and those due a refresh, so a pass costs what changed, not the table's
+/// size (the table is read under lbd's lock).
 #[derive(Debug, Default)]
 pub struct Tracker {
     sent: HashMap<FlowKey, Sent>,
+    /// When each sent connection is due a refresh (ordered; an entry whose connection was sent
+    /// again since is stale and skipped).
+    refresh: BTreeMap<(Instant, u64), FlowKey>,
+    /// Tells the refresh entries apart.
+    seq: u64,
+    /// Connections `lb` reported changed that a pass has not read yet.
+    changed: HashSet<FlowKey>,
+    /// The whole table has been read since this sender started and no report was lost since.
+    walked: bool,
+    /// `sync_event_lost` when the table was last read whole.
+    lost: u64,
     /// The persistence templates sent, by key.
     sent_templates: HashMap<PersistKey, Sent>,
     pub counters: SendCounters,
@@ -94,6 +120,8 @@ struct Sent {
     real: u32,
     state: u8,
     at: Instant,
+    /// The refresh entry of this send.
+    seq: u64,
 }
 
 /// IPVS's state number of an lb connection state: a TCP state is IPVS's number already;
@@ -131,7 +159,7 @@ impl Tracker {
     /// connections, then persistence templates.
     pub fn collect(
         &mut self,
-        dp: &Dataplane,
+        dp: &mut Dataplane,
         timeouts: &Timeouts,
         plan: &Planner,
     ) -> Vec<SyncConn> {
@@ -157,6 +185,7 @@ impl Tracker {
                     real: t.real,
                     state: 0,
                     at: now,
+                    seq: 0,
                 },
             );
         }
@@ -164,55 +193,137 @@ impl Tracker {
         out
     }
 
-    fn collect_conns(&mut self, dp: &Dataplane, timeouts: &Timeouts) -> Vec<SyncConn> {
+    /// The connection records due: every changed or unsent entry of the table when it has to
+    /// be read whole, else those `lb` reported and those due a refresh.
+    fn collect_conns(&mut self, dp: &mut Dataplane, timeouts: &Timeouts) -> Vec<SyncConn> {
+        if !dp.sync_events_on() && dp.set_sync_events(true).is_err() {
+            // Without reports, every pass reads the whole table.
+            self.walked = false;
+        }
+        let lost = dp.reason(reason::SYNC_EVENT_LOST).unwrap_or(u64::MAX);
+        if lost != self.lost {
+            self.walked = false;
+        }
+        // Reports are taken before a whole read, so that none made during it is missed.
+        dp.sync_events(usize::MAX, &mut self.changed);
+        if !self.walked {
+            let out = self.walk(dp, timeouts);
+            // A read cut short by the pass's bound is taken up again by the next pass.
+            if out.len() < MAX_PER_PASS {
+                self.walked = true;
+                self.lost = lost;
+                self.changed.clear();
+            }
+            return out;
+        }
         let now = Instant::now();
         let mut out = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        let mut reals: HashMap<u32, Option<lb_common::RealServer>> = HashMap::new();
-        for (key, c) in dp.connections() {
-            if c.flags & (CONN_F_REPLY | CONN_F_UNCONFIRMED | CONN_F_SYNCED) != 0 {
+        let mut reals = HashMap::new();
+        let changed: Vec<FlowKey> = self.changed.iter().take(MAX_PER_PASS).copied().collect();
+        for key in changed {
+            self.changed.remove(&key);
+            if let Some(c) = dp.conn(&key) {
+                self.offer(dp, &mut reals, timeouts, now, key, &c, &mut out);
+            }
+        }
+        while out.len() < MAX_PER_PASS {
+            let Some(entry) = self.refresh.first_entry() else {
+                break;
+            };
+            if entry.key().0 > now {
+                break;
+            }
+            let ((_, seq), key) = entry.remove_entry();
+            if self.sent.get(&key).is_none_or(|s| s.seq != seq) {
                 continue;
             }
-            seen.insert(key);
-            let timeout = timeouts.for_state(c.state) / 1_000_000_000;
-            let due = match self.sent.get(&key) {
-                None => true,
-                Some(s) => {
-                    s.real != c.real
-                        || s.state != c.state
-                        // A refresh before the receiver's copy would expire.
-                        || now.duration_since(s.at).as_secs() >= timeout / 2
+            match dp.conn(&key) {
+                Some(c) => {
+                    self.sent.remove(&key);
+                    self.offer(dp, &mut reals, timeouts, now, key, &c, &mut out);
                 }
-            };
-            if !due || out.len() >= MAX_PER_PASS {
-                continue;
+                // Gone from the table (expired, reused): forgotten.
+                None => {
+                    self.sent.remove(&key);
+                }
             }
-            let Some(real) = *reals.entry(c.real).or_insert_with(|| dp.real(c.real).ok()) else {
-                continue;
-            };
-            if real.family == 0 {
-                continue;
-            }
-            let Some(record) = record_of(&key, &c, &real, timeout as u32) else {
-                continue;
-            };
-            out.push(record);
-            self.sent.insert(
-                key,
-                Sent {
-                    real: c.real,
-                    state: c.state,
-                    at: now,
-                },
-            );
+        }
+        out
+    }
+
+    /// The whole table read: every entry that is new or changed since it was sent, or due a
+    /// refresh.
+    fn walk(&mut self, dp: &Dataplane, timeouts: &Timeouts) -> Vec<SyncConn> {
+        let now = Instant::now();
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        let mut reals = HashMap::new();
+        for (key, c) in dp.connections() {
+            seen.insert(key);
+            self.offer(dp, &mut reals, timeouts, now, key, &c, &mut out);
         }
         self.sent.retain(|k, _| seen.contains(k));
         out
     }
+
+    /// Adds `key`'s record to `out` when it is one to sync and new, changed or due a refresh
+    /// (and `out` has room), remembered as sent.
+    #[allow(clippy::too_many_arguments)]
+    fn offer(
+        &mut self,
+        dp: &Dataplane,
+        reals: &mut HashMap<u32, Option<lb_common::RealServer>>,
+        timeouts: &Timeouts,
+        now: Instant,
+        key: FlowKey,
+        c: &Conn,
+        out: &mut Vec<SyncConn>,
+    ) {
+        if c.flags & (CONN_F_REPLY | CONN_F_UNCONFIRMED | CONN_F_SYNCED) != 0 {
+            return;
+        }
+        let timeout = timeouts.for_state(c.state) / 1_000_000_000;
+        let due = match self.sent.get(&key) {
+            None => true,
+            Some(s) => {
+                s.real != c.real
+                    || s.state != c.state
+                    // A refresh before the receiver's copy would expire.
+                    || now.duration_since(s.at).as_secs() >= timeout / 2
+            }
+        };
+        if !due || out.len() >= MAX_PER_PASS {
+            return;
+        }
+        let Some(real) = *reals.entry(c.real).or_insert_with(|| dp.real(c.real).ok()) else {
+            return;
+        };
+        if real.family == 0 {
+            return;
+        }
+        let Some(record) = record_of(&key, c, &real, timeout as u32) else {
+            return;
+        };
+        out.push(record);
+        self.seq += 1;
+        self.refresh.insert(
+            (now + Duration::from_secs((timeout / 2).max(1)), self.seq),
+            key,
+        );
+        self.sent.insert(
+            key,
+            Sent {
+                real: c.real,
+                state: c.state,
+                at: now,
+                seq: self.seq,
+            },
+        );
+    }
 }
 
-/// The sync record of a connection (None for what is not synced: `nat`, one family's VIP
-/// with the other's real server).
+/// The sync record of a connection (None for what is not synced: one family's VIP with the
+/// other's real server, a method sync has no bits for).
 pub(super) fn record_of(
     key: &FlowKey,
     c: &Conn,
@@ -222,8 +333,8 @@ pub(super) fn record_of(
     let fwd = match real.method {
         FWD_TUN => flags::TUNNEL,
         FWD_DR => flags::DROUTE,
-        // nat needs its reply entry synced too: not yet.
-        FWD_NAT => return None,
+        // Its reply entry is the receiver's to make.
+        FWD_NAT => flags::MASQ,
         _ => return None,
     };
     let vport = u16::from_be(key.dport);
@@ -522,7 +633,9 @@ impl Applier {
         }
         let n = &mut self.counters;
         for (e, r) in entries.iter().zip(dp.insert_synced_conns(entries)) {
+            let reply = e.conn.flags & CONN_F_REPLY != 0;
             match r {
+                SyncedInsert::New | SyncedInsert::Refreshed if reply => n.replies += 1,
                 SyncedInsert::New => n.inserted += 1,
                 SyncedInsert::Refreshed => n.refreshed += 1,
                 SyncedInsert::Local => n.local += 1,
@@ -535,8 +648,25 @@ impl Applier {
     }
 }
 
-/// Real-server ids by service (VIP key), address and port, looked up once a burst.
-type RealCache = HashMap<(lb_common::VipKey, IpAddr, u16), Option<u32>>;
+/// Real-server ids and forwarding methods by service (VIP key), address and port, looked up
+/// once a burst.
+type RealCache = HashMap<(lb_common::VipKey, IpAddr, u16), Option<(u32, Forwarding)>>;
+
+/// The real server of `vip` at `dest`:`dport` (through `reals`).
+fn find_real(
+    plan: &Planner,
+    reals: &mut RealCache,
+    vip: lb_common::VipKey,
+    dest: IpAddr,
+    dport: u16,
+) -> Option<(u32, Forwarding)> {
+    *reals.entry((vip, dest, dport)).or_insert_with(|| {
+        plan.real_methods(&vip)
+            .into_iter()
+            .find(|(a, p, _, _)| *a == dest && *p == dport)
+            .map(|(_, _, id, f)| (id, f))
+    })
+}
 
 /// The connection-table entry (into `entries`) or persistence template (into `templates`) of
 /// one record; nothing (counted) when this director does not apply it.
@@ -561,24 +691,24 @@ fn resolve(
         }
         return;
     }
-    if !(fwd == flags::TUNNEL || fwd == flags::DROUTE) {
-        n.unsupported += 1;
-        return;
-    }
+    let method = match fwd {
+        flags::TUNNEL => Forwarding::Tun,
+        flags::DROUTE => Forwarding::Dr,
+        flags::MASQ => Forwarding::Nat,
+        _ => {
+            n.unsupported += 1;
+            return;
+        }
+    };
     let (client, virt, dest) = c.addrs.ips();
     let mut find = |vport: u16, dport: u16| {
-        let vip = vip_key(protocol, virt, vport);
-        *reals.entry((vip, dest, dport)).or_insert_with(|| {
-            plan.real_ids(&vip)
-                .into_iter()
-                .find(|(a, p, _)| *a == dest && *p == dport)
-                .map(|(_, _, id)| id)
-        })
+        find_real(plan, reals, vip_key(protocol, virt, vport), dest, dport)
     };
     // Else the VIP's port-0 service, whose real servers (port 0) take the client's port.
-    let Some(real) =
-        find(c.vport, c.dport).or_else(|| if c.dport == c.vport { find(0, 0) } else { None })
-    else {
+    let found =
+        find(c.vport, c.dport).or_else(|| if c.dport == c.vport { find(0, 0) } else { None });
+    // The record's method must be the real server's here: it says how replies go.
+    let Some((real, _)) = found.filter(|(_, m)| *m == method) else {
         n.unknown += 1;
         return;
     };
@@ -594,16 +724,62 @@ fn resolve(
         _pad: [0; 2],
     };
     debug_assert!(family == FAMILY_V6 || src[1..] == [0, 0, 0]);
+    let nat = method == Forwarding::Nat;
+    let state = lb_state(c.protocol, c.state);
+    let now = conn_time(monotonic_ns());
     let conn = Conn {
         real,
-        last_seen: conn_time(monotonic_ns()),
-        state: lb_state(c.protocol, c.state),
-        // Only `dr` and `tun` connections are synced: their replies do not pass.
-        flags: CONN_F_SYNCED | CONN_F_NOOUTPUT,
+        last_seen: now,
+        state,
+        // The replies of a `dr` or `tun` connection do not pass the director.
+        flags: CONN_F_SYNCED | if nat { 0 } else { CONN_F_NOOUTPUT },
         _pad: [0; 6],
     };
-    let known = known.contains(&flow_hash(&key));
-    entries.push(SyncedEntry { key, conn, known });
+    let hint = known.contains(&flow_hash(&key));
+    entries.push(SyncedEntry {
+        key,
+        conn,
+        known: hint,
+    });
+    if nat {
+        let (key, conn) = nat_reply_entry(c, real, state, now);
+        let known = known.contains(&flow_hash(&key));
+        entries.push(SyncedEntry { key, conn, known });
+    }
+}
+
+/// The reply entry of a `nat` connection's record (of real server `real`, in lb's `state`),
+/// as `lb` makes it when it confirms a connection of its own: keyed real server -> client
+/// (the real server's port: the record's `dport`, which a port-0 service's is the client's
+/// destination port), marked [`CONN_F_WATCH_ACK`] while a plain ACK of the real server's
+/// moves the connection. Marked synced too: this director's own reply entry of the flow is
+/// kept ([`Dataplane::insert_synced_conns`]).
+fn nat_reply_entry(c: &SyncConn, real: u32, state: u8, now: u32) -> (FlowKey, Conn) {
+    let (client, _, dest) = c.addrs.ips();
+    let (src, family) = addr_words(dest);
+    let (dst, _) = addr_words(client);
+    let key = FlowKey {
+        src,
+        dst,
+        sport: c.dport.to_be(),
+        dport: c.cport.to_be(),
+        proto: c.protocol,
+        family,
+        _pad: [0; 2],
+    };
+    let watch = if reply_ack_moves(state) {
+        CONN_F_WATCH_ACK
+    } else {
+        0
+    };
+    let conn = Conn {
+        real,
+        last_seen: now,
+        state: 0,
+        flags: CONN_F_REPLY | CONN_F_SYNCED | watch,
+        _pad: [0; 6],
+    };
+    (key, conn)
 }
 
 /// The persistence template of a template record: of a persistent service this director has
@@ -618,12 +794,7 @@ fn resolve_template(
     let (client, virt, dest) = c.addrs.ips();
     let vip = vip_key(protocol, virt, c.vport);
     let service = plan.persistent_service_id(&vip)?;
-    let real = (*reals.entry((vip, dest, c.dport)).or_insert_with(|| {
-        plan.real_ids(&vip)
-            .into_iter()
-            .find(|(a, p, _)| *a == dest && *p == c.dport)
-            .map(|(_, _, id)| id)
-    }))?;
+    let (real, _) = find_real(plan, reals, vip, dest, c.dport)?;
     let (addr, family) = addr_words(client);
     Some((
         PersistKey {
@@ -671,14 +842,15 @@ impl Burst {
     /// error of the first read (a timeout: none came).
     pub fn recv(&mut self, socket: &UdpSocket) -> std::io::Result<usize> {
         self.ends.clear();
+        // An IPv4 sender of a socket of both families comes as its IPv4-mapped address.
         let (n, from) = socket.recv_from(&mut self.buf[..MAX_DATAGRAM])?;
-        self.ends.push((n, from.ip()));
+        self.ends.push((n, from.ip().to_canonical()));
         // Without waiting from here (a socket that cannot be switched gives its one datagram).
         if socket.set_nonblocking(true).is_ok() {
             while self.ends.len() < BURST_DATAGRAMS {
                 let at = self.ends.len() * MAX_DATAGRAM;
                 match socket.recv_from(&mut self.buf[at..at + MAX_DATAGRAM]) {
-                    Ok((n, from)) => self.ends.push((at + n, from.ip())),
+                    Ok((n, from)) => self.ends.push((at + n, from.ip().to_canonical())),
                     Err(_) => break,
                 }
             }
@@ -825,7 +997,7 @@ impl SyncDaemons {
             mcast_interface: iface.to_string(),
             syncid: cfg.syncid,
             sync_maxlen: cfg.maxlen(),
-            mcast_group: cfg.peers.is_empty().then(|| IpAddr::V4(cfg.group())),
+            mcast_group: cfg.peers.is_empty().then(|| cfg.group()),
             mcast_port: cfg.port(),
             mcast_ttl: cfg.ttl(),
             peers: cfg.peers.clone(),
@@ -861,109 +1033,10 @@ impl SyncDaemons {
     }
 }
 
-/// The IPv4 address and index of interface `name`.
-fn interface_v4(name: &str) -> std::io::Result<(Ipv4Addr, u32)> {
-    let index = nix::net::if_::if_nametoindex(name)
-        .map_err(|e| std::io::Error::other(format!("interface {name}: {e}")))?;
-    let addr = nix::ifaddrs::getifaddrs()
-        .map_err(std::io::Error::other)?
-        .filter(|a| a.interface_name == name)
-        .find_map(|a| a.address.and_then(|s| s.as_sockaddr_in().map(|v4| v4.ip())))
-        .ok_or_else(|| std::io::Error::other(format!("interface {name} has no IPv4 address")))?;
-    Ok((addr, index))
-}
-
-/// The master's socket and where its messages go.
-fn open_send(cfg: &SyncConfig, iface: &str) -> std::io::Result<(UdpSocket, Vec<SocketAddr>)> {
-    if !cfg.peers.is_empty() {
-        let s = UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))?;
-        return Ok((s, cfg.peers.clone()));
-    }
-    let (if_addr, if_index) = interface_v4(iface)?;
-    let s = UdpSocket::bind(SocketAddrV4::new(if_addr, 0))?;
-    s.set_multicast_ttl_v4(cfg.ttl() as u32)?;
-    // Our own messages are not for us.
-    s.set_multicast_loop_v4(false)?;
-    set_multicast_if(&s, if_index)?;
-    Ok((s, vec![SocketAddr::from((cfg.group(), cfg.port()))]))
-}
-
-/// The backup's socket: the group joined on the interface, or the port of any address, with
-/// a receive buffer of [`RECV_BUFFER`].
-pub fn open_recv(cfg: &SyncConfig, iface: &str) -> std::io::Result<UdpSocket> {
-    let s = if cfg.peers.is_empty() {
-        let (if_addr, _) = interface_v4(iface)?;
-        let s = UdpSocket::bind(SocketAddrV4::new(cfg.group(), cfg.port()))?;
-        s.join_multicast_v4(&cfg.group(), &if_addr)?;
-        s
-    } else {
-        UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, cfg.port()))?
-    };
-    set_recv_buffer(&s, RECV_BUFFER)?;
-    s.set_read_timeout(Some(RECV_WAIT))?;
-    Ok(s)
-}
-
-/// The receive buffer lbd asks for its sync socket (`SO_RCVBUFFORCE`, which lbd may use as
-/// root, above `net.core.rmem_max`; the kernel doubles it for its bookkeeping). The default
-/// (`net.core.rmem_default`, 208 KiB here) holds 92 datagrams of 1,472 bytes (each counts
-/// 2,304 bytes, measured): 3,700 records, 37 ms of a 100,000-a-second stream, less than the
-/// receiver may wait for a CPU or for the data plane's lock (a pass of the expiry over a
-/// large table). 4 MiB holds 3,640 such datagrams (measured), 145,000 records: 1.4 s of
-/// that stream.
-pub const RECV_BUFFER: usize = 4 << 20;
-
-/// Sets `s`'s receive buffer to `bytes`: `SO_RCVBUFFORCE`, or `SO_RCVBUF` (capped by
-/// `net.core.rmem_max`) without `CAP_NET_ADMIN`.
-pub fn set_recv_buffer(s: &UdpSocket, bytes: usize) -> std::io::Result<()> {
-    let set = |opt| {
-        let v = bytes as libc::c_int;
-        // SAFETY: a setsockopt on a socket we own with an int of the size we pass.
-        let rc = unsafe {
-            libc::setsockopt(
-                s.as_raw_fd(),
-                libc::SOL_SOCKET,
-                opt,
-                &v as *const _ as *const libc::c_void,
-                std::mem::size_of::<libc::c_int>() as u32,
-            )
-        };
-        if rc != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(())
-    };
-    set(libc::SO_RCVBUFFORCE).or_else(|_| set(libc::SO_RCVBUF))
-}
-
-/// How long the receiver waits for a datagram before it looks whether it was stopped.
-pub const RECV_WAIT: Duration = Duration::from_millis(200);
-
-/// `IP_MULTICAST_IF` by interface index (`struct ip_mreqn`).
-fn set_multicast_if(s: &UdpSocket, ifindex: u32) -> std::io::Result<()> {
-    let mreq = libc::ip_mreqn {
-        imr_multiaddr: libc::in_addr { s_addr: 0 },
-        imr_address: libc::in_addr { s_addr: 0 },
-        imr_ifindex: ifindex as i32,
-    };
-    // SAFETY: a setsockopt on a socket we own with a struct of the size we pass.
-    let rc = unsafe {
-        libc::setsockopt(
-            s.as_raw_fd(),
-            libc::IPPROTO_IP,
-            libc::IP_MULTICAST_IF,
-            &mreq as *const _ as *const libc::c_void,
-            std::mem::size_of::<libc::ip_mreqn>() as u32,
-        )
-    };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
+    use std::net::Ipv4Addr;
+
     use super::*;
     use crate::sync::wire::decode;
 
@@ -1000,6 +1073,28 @@ mod tests {
         }
         assert_eq!(back, records);
         assert!(messages(7, 1472, &[], None).is_empty());
+    }
+
+    /// A nat record's reply entry is keyed as `lb` keys its own (real server:port ->
+    /// client:port), marked while a plain ACK of the real server's moves the connection.
+    #[test]
+    fn a_nat_records_reply_entry_is_the_data_planes_own() {
+        let mut c = conn(7);
+        c.flags = flags::MASQ;
+        c.dport = 8080;
+        let (key, e) = nat_reply_entry(&c, 42, lb_common::CONN_S_ESTABLISHED, 99);
+        let words = |a: [u8; 4]| [u32::from_ne_bytes(a), 0, 0, 0];
+        assert_eq!(key.src, words([198, 18, 0, 11]));
+        assert_eq!(key.dst, words([198, 19, 0, 10]));
+        assert_eq!(
+            (u16::from_be(key.sport), u16::from_be(key.dport)),
+            (8080, 40007)
+        );
+        assert_eq!((key.proto, key.family), (6, lb_common::FAMILY_V4));
+        assert_eq!((e.real, e.last_seen, e.state), (42, 99, 0));
+        assert_eq!(e.flags, CONN_F_REPLY | CONN_F_SYNCED);
+        let (_, e) = nat_reply_entry(&c, 42, lb_common::CONN_S_SYN_RECV, 99);
+        assert_eq!(e.flags, CONN_F_REPLY | CONN_F_SYNCED | CONN_F_WATCH_ACK);
     }
 
     #[test]

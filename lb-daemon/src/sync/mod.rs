@@ -11,4 +11,5 @@ pub mod auth;
 pub mod bulk;
 pub mod daemon;
 pub mod receive;
+pub mod socket;
 pub mod wire;

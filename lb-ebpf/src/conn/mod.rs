@@ -10,8 +10,9 @@
 //! INIT, for SCTP; any datagram, for UDP) confirms it into the connection table (`table.rs`,
 //! hash maps without LRU: nothing but lbd removes their entries). Above a rate of new
 //! connections, the hash schedulers' new flows are recorded nowhere (`flood.rs`). The counts
-//! live in `counts.rs`.
+//! live in `counts.rs`; what lbd's sync sender is told of, in `changed.rs`.
 
+mod changed;
 mod counts;
 mod flood;
 pub mod table;
@@ -74,6 +75,7 @@ pub fn find(pkt: &Packet, cfg: &GlobalConfig, now: u32) -> Known {
             // the others, and no sync message replaces it.
             c.flags &= !CONN_F_SYNCED;
             counts::add(real, state, 1);
+            changed::report(&pkt.flow);
         }
         if reuses(pkt, state, flags, cfg) {
             // Read before the removal: the element may be reused at once.
@@ -114,6 +116,7 @@ pub fn find(pkt: &Packet, cfg: &GlobalConfig, now: u32) -> Known {
                 unsafe { unconfirmed::clear(s) };
                 counts::moved(real, state, next);
                 count(reason::CONN_PROMOTED);
+                changed::report(&pkt.flow);
                 if let Ok(r) = real_server(real)
                     && r.method == FWD_NAT
                 {
@@ -205,16 +208,22 @@ fn replied(pkt: &Packet, real: u32, now: u32, entry: Option<&mut Conn>) {
         // SAFETY: a live element, updated in place as in `find`.
         let c = unsafe { &mut *c };
         if c.flags & CONN_F_REPLY == 0 && c.real == real {
+            let mut moved = false;
             if c.flags & CONN_F_SYNCED != 0 {
                 // Another director's connection this one now carries (as in `find`).
                 c.flags &= !CONN_F_SYNCED;
                 counts::add(real, c.state, 1);
+                moved = true;
             }
             let next = reply_next(pkt, c.state);
             if next != c.state {
                 counts::moved(real, c.state, next);
                 c.state = next;
                 c.last_seen = now;
+                moved = true;
+            }
+            if moved {
+                changed::report(key);
             }
             if let Some(e) = entry {
                 watch(e, next);
@@ -552,6 +561,7 @@ fn follow(c: &mut Conn, pkt: &Packet, now: u32) {
         counts::moved(c.real, c.state, next);
         c.state = next;
         c.last_seen = now;
+        changed::report(&pkt.flow);
     } else if now.wrapping_sub(c.last_seen) > CONN_TOUCH {
         c.last_seen = now;
     }

@@ -5,7 +5,7 @@
 //! directors share no link.
 
 use std::{
-    net::{Ipv4Addr, SocketAddr},
+    net::{IpAddr, Ipv4Addr, SocketAddr},
     path::PathBuf,
 };
 
@@ -17,8 +17,11 @@ use super::{Errors, daemon::MAX_INTERFACE_LEN};
 pub const DEFAULT_SYNC_GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 81);
 /// IPVS's port (`IP_VS_SYNC_PORT`).
 pub const DEFAULT_SYNC_PORT: u16 = 8848;
-/// The largest message lbd sends unless told: an Ethernet frame's UDP payload.
+/// The largest message lbd sends unless told: an Ethernet frame's UDP payload over IPv4.
 pub const DEFAULT_SYNC_MAXLEN: u16 = 1472;
+/// The same over IPv6 (an IPv6 group or IPv6 peers): 1500 less the 40-byte IPv6 header and
+/// UDP's 8, as the kernel's master computes it (`start_sync_thread`).
+pub const DEFAULT_SYNC_MAXLEN_V6: u16 = 1452;
 /// The largest message (a UDP payload over IPv4), as ipvsadm's `--sync-maxlen` allows.
 pub const MAX_SYNC_MAXLEN: u16 = 65535 - 20 - 8;
 /// The smallest message that holds a record: the 8-byte header and a 36-byte IPv4 record.
@@ -42,9 +45,10 @@ pub struct SyncConfig {
     /// Default: the first of the config's interfaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mcast_interface: Option<String>,
-    /// ipvsadm `--mcast-group` (IPv4). Default 224.0.0.81.
+    /// ipvsadm `--mcast-group`: an IPv4 or IPv6 multicast group (an IPv6 one is joined on
+    /// `mcast_interface`, as the kernel's `IPV6_JOIN_GROUP`). Default 224.0.0.81.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mcast_group: Option<Ipv4Addr>,
+    pub mcast_group: Option<IpAddr>,
     /// ipvsadm `--mcast-port`: the UDP port messages go to and are received on (also with
     /// `peers`). Default 8848.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -52,7 +56,8 @@ pub struct SyncConfig {
     /// ipvsadm `--mcast-ttl`. Default 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mcast_ttl: Option<u8>,
-    /// ipvsadm `--sync-maxlen`: the largest message's UDP payload. Default 1472.
+    /// ipvsadm `--sync-maxlen`: the largest message's UDP payload. Default 1472 (1452 over
+    /// IPv6).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_maxlen: Option<u16>,
     /// Unicast peers (address:port) to send to instead of the multicast group; received
@@ -77,8 +82,16 @@ fn yes() -> bool {
 }
 
 impl SyncConfig {
-    pub fn group(&self) -> Ipv4Addr {
-        self.mcast_group.unwrap_or(DEFAULT_SYNC_GROUP)
+    pub fn group(&self) -> IpAddr {
+        self.mcast_group.unwrap_or(IpAddr::V4(DEFAULT_SYNC_GROUP))
+    }
+    /// Whether messages go over IPv6: to an IPv6 group, or (with `peers`) to an IPv6 peer.
+    pub fn over_ipv6(&self) -> bool {
+        if self.peers.is_empty() {
+            self.group().is_ipv6()
+        } else {
+            self.peers.iter().any(|p| p.is_ipv6())
+        }
     }
     pub fn port(&self) -> u16 {
         self.mcast_port.unwrap_or(DEFAULT_SYNC_PORT)
@@ -87,7 +100,11 @@ impl SyncConfig {
         self.mcast_ttl.unwrap_or(1)
     }
     pub fn maxlen(&self) -> u16 {
-        self.sync_maxlen.unwrap_or(DEFAULT_SYNC_MAXLEN)
+        self.sync_maxlen.unwrap_or(if self.over_ipv6() {
+            DEFAULT_SYNC_MAXLEN_V6
+        } else {
+            DEFAULT_SYNC_MAXLEN
+        })
     }
     /// The section's errors on its own (what a config's validation reports for it), e.g.
     /// for options given on a command line.
@@ -129,7 +146,10 @@ pub(super) fn validate(s: &SyncConfig, err: &mut Errors) {
     {
         err.add(
             "sync.mcast_group",
-            format!("{g} is not an IPv4 multicast address (224.0.0.0/4)"),
+            match g {
+                IpAddr::V4(_) => format!("{g} is not an IPv4 multicast address (224.0.0.0/4)"),
+                IpAddr::V6(_) => format!("{g} is not an IPv6 multicast address (ff00::/8)"),
+            },
         );
     }
     if s.mcast_port == Some(0) {
@@ -192,6 +212,30 @@ mod tests {
             ("224.0.0.81".into(), 8848, 1, 1472, 0)
         );
         assert_eq!(s.interface("eth0"), "eth0");
+    }
+
+    #[test]
+    fn an_ipv6_group_is_taken_and_its_messages_fit_an_ipv6_frame() {
+        let c = Config::parse(
+            r#"{ "interface": "eth0", "sync": { "mcast_group": "ff02::81" } }"#,
+            "t",
+        )
+        .unwrap();
+        let s = c.sync.expect("sync");
+        assert_eq!(s.group().to_string(), "ff02::81");
+        assert!(s.over_ipv6());
+        assert_eq!(s.maxlen(), 1452);
+        let c = Config::parse(
+            r#"{ "interface": "eth0", "sync": { "mcast_group": "ff02::81",
+                 "peers": ["198.18.0.3:8848"] } }"#,
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.sync.expect("sync").maxlen(), 1472, "IPv4 peers");
+        assert_eq!(
+            errors(r#"{ "mcast_group": "2001:2::81" }"#),
+            ["sync.mcast_group: 2001:2::81 is not an IPv6 multicast address (ff00::/8)"]
+        );
     }
 
     #[test]

@@ -271,3 +271,109 @@ fn a_persistent_client_reconnects_to_its_real_server_after_its_director_is_kille
     }
     assert_eq!(reason(&t, 1, "drop_tcp_mid_flow"), 0);
 }
+
+/// The real servers' default gateway for the client's network in the `nat` test: an address
+/// on the LAN that the active director holds (keepalived's VRRP address; the test moves it).
+const NAT_GATEWAY: std::net::Ipv4Addr = std::net::Ipv4Addr::new(198, 18, 0, 254);
+
+/// Two `nat` directors (both with the VIP's service, `rr` over two real servers) syncing to
+/// each other by multicast; the real servers reach the client through [`NAT_GATEWAY`], which
+/// director 0 holds. Four connections through director 0 stream bytes both ways (each line
+/// echoed back by its real server, compared byte for byte); director 1 holds each connection
+/// by sync. Director 0 dies ([`HaTopology::kill_director`]); the test moves the gateway
+/// address to director 1 and announces it by gratuitous ARP, as keepalived would; every
+/// connection goes on through director 1 both ways: the client's packets by their synced
+/// entries, the real servers' replies rewritten back to the VIP by the synced reply entries.
+#[test]
+fn nat_connections_survive_the_death_of_their_director_when_the_gateway_moves() {
+    require_root!();
+    HaTopology::check_binaries();
+    let mut t = HaTopology::new(2, 2);
+    const PORT: u16 = 7013;
+    const STREAMS: usize = 4;
+    let lines: Vec<LineServer> = (0..2)
+        .map(|j| LineServer::start(&t.reals[j], &format!("rs{j}"), PORT))
+        .collect();
+    for rs in &t.reals {
+        rs.ip(&[
+            "route",
+            "replace",
+            "198.19.0.0/24",
+            "via",
+            &NAT_GATEWAY.to_string(),
+        ]);
+    }
+    // A nat director sends the replies on to the client: through the router.
+    for d in &t.directors {
+        d.ns.ip(&[
+            "route",
+            "add",
+            "198.19.0.0/24",
+            "via",
+            &lb_tests::ha::HA_ROUTER.to_string(),
+        ]);
+    }
+    t.directors[0].take_address(NAT_GATEWAY, 1, Duration::ZERO);
+    let base = config().conn_table_size(65536).sync(json!({})).service(
+        tcp_service(HA_VIP, PORT)
+            .scheduler("rr")
+            .reals([real(ha_real(0)).nat(), real(ha_real(1)).nat()]),
+    );
+    for i in 0..2 {
+        let cfg = t.director_config(i, base.clone());
+        t.start_lbd(i, &cfg);
+    }
+    t.wait_next_hops(HA_VIP, &[0, 1], BGP_LIMIT);
+    // Every connection through director 0 first.
+    t.directors[1].lbctl(&["director", "drain"]);
+    t.wait_next_hops(HA_VIP, &[0], BGP_LIMIT);
+    let vip = SocketAddr::from((HA_VIP, PORT));
+    let (mut streams, served_by) = t.open_streams(vip, STREAMS);
+    for j in 0..2 {
+        assert!(
+            served_by.contains(&format!("rs{j}")),
+            "rr gave rs{j} nothing: {served_by:?}"
+        );
+    }
+    let mut bytes = stream_round(&mut streams, &served_by, 2, LINES, Duration::from_secs(10));
+    let on0 = conns_of(&t, 0, PORT);
+    assert_eq!(on0.len(), STREAMS, "{on0:?}");
+    wait_until(
+        Duration::from_secs(10),
+        "director 1 holds director 0's nat connections",
+        || conns_of(&t, 1, PORT) == on0,
+    );
+    let replies_before = reason(&t, 1, "nat_reply");
+    t.directors[1].lbctl(&["director", "undrain"]);
+    t.wait_next_hops(HA_VIP, &[0, 1], BGP_LIMIT);
+
+    // Director 0 dies; its gateway address moves to director 1 (twice announced, more than
+    // the neighbour table's locktime apart).
+    t.kill_director(0);
+    t.directors[1].take_address(NAT_GATEWAY, 2, Duration::from_millis(1200));
+    bytes += stream_round(&mut streams, &served_by, 3, LINES, Duration::from_secs(30));
+    t.wait_next_hops(HA_VIP, &[1], BGP_LIMIT);
+    bytes += stream_round(&mut streams, &served_by, 4, LINES, Duration::from_secs(10));
+    assert_eq!(reason(&t, 1, "drop_tcp_mid_flow"), 0);
+    // Director 1 rewrote the real servers' replies (by the reply entries it learnt) and
+    // carries every connection now, in its own counts; it scheduled none of them.
+    let replies = reason(&t, 1, "nat_reply") - replies_before;
+    assert!(
+        replies >= (STREAMS * 2) as u64,
+        "director 1 rewrote {replies} replies"
+    );
+    assert_eq!(counts(&t, 1, HA_VIP, PORT), (STREAMS as u64, 0));
+    assert_eq!(scheduled(&t, 1, HA_VIP, PORT), 0);
+    for (j, server) in lines.iter().enumerate() {
+        let n = served_by.iter().filter(|s| **s == format!("rs{j}")).count();
+        assert_eq!(
+            server.received().len(),
+            n * (1 + 3 * LINES),
+            "rs{j}'s lines"
+        );
+    }
+    eprintln!(
+        "nat: {STREAMS} connections, {bytes} bytes checked both ways, {replies} replies rewritten by director 1"
+    );
+    drop(streams);
+}

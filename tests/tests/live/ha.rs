@@ -218,32 +218,29 @@ pub(crate) fn reason(t: &HaTopology, i: usize, name: &str) -> u64 {
     s["reasons"][name].as_u64().unwrap_or_else(|| panic!("{s}"))
 }
 
-#[test]
-fn connections_synced_by_multicast_survive_the_router_moving_them_to_the_other_director() {
-    require_root!();
-    HaTopology::check_binaries();
-    let mut t = HaTopology::new(2, 2);
-    const PORT: u16 = 7000;
-    let _lines: Vec<LineServer> = (0..2)
-        .map(|j| LineServer::start(&t.reals[j], &format!("rs{j}"), PORT))
-        .collect();
-    // rr: a count-driven scheduler, so the other director would not make the same choice by
-    // itself (and, with sloppy_tcp off, drops a mid-flow packet of a flow it does not hold).
-    let base = config().conn_table_size(65536).sync(json!({})).service(
-        tcp_service(HA_VIP, PORT)
-            .scheduler("rr")
-            .reals([real(ha_real(0)).dr(), real(ha_real(1)).dr()]),
-    );
-    for i in 0..2 {
-        let cfg = t.director_config(i, base.clone());
-        t.start_lbd(i, &cfg);
-    }
+/// How director 0's flows leave it for director 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Move {
+    /// Director 0 drained: the router withdraws it at once.
+    Drain,
+    /// Director 0 dies ([`HaTopology::kill_director`]): the router drops it when the BGP
+    /// hold timer runs out, the clients' TCP retransmitting meanwhile.
+    Kill,
+}
+
+/// Two directors running lbd with services on `port` (`rr` over two `dr` real servers that
+/// run [`LineServer`]s), director 0 sending its connections to director 1: six connections
+/// through director 0 alone are listed by director 1 (`-L -c`) with the same real servers and
+/// in none of its counts; then the router moves every flow to director 1 (`how`), and each
+/// goes on, to its real server, with nothing dropped as mid-flow and every connection in
+/// director 1's counts.
+fn connections_synced_to_director_1_survive(t: &mut HaTopology, port: u16, how: Move) {
     t.wait_next_hops(HA_VIP, &[0, 1], BGP_LIMIT);
     // Everything through director 0 first.
     t.directors[1].lbctl(&["director", "drain"]);
     t.wait_next_hops(HA_VIP, &[0], BGP_LIMIT);
 
-    let vip = SocketAddr::from((HA_VIP, PORT));
+    let vip = SocketAddr::from((HA_VIP, port));
     let (mut streams, served_by) = t.open_streams(vip, 6);
     let ports: Vec<u16> = {
         let mut p: Vec<u16> = streams
@@ -255,7 +252,7 @@ fn connections_synced_by_multicast_survive_the_router_moving_them_to_the_other_d
     };
     // Director 0 holds them, established; director 1 learns each one by sync, with the same
     // real server, within a second or so (a pass every 20 ms, one datagram).
-    let on0 = conns_of(&t, 0, PORT);
+    let on0 = conns_of(t, 0, port);
     assert_eq!(
         on0.iter().map(|c| c.0).collect::<Vec<_>>(),
         ports,
@@ -267,14 +264,14 @@ fn connections_synced_by_multicast_survive_the_router_moving_them_to_the_other_d
         Duration::from_secs(10),
         "director 1 has the synced connections",
         || {
-            on1 = conns_of(&t, 1, PORT);
+            on1 = conns_of(t, 1, port);
             on1 == on0
         },
     );
     // Synced entries are not director 1's: its real servers' counts stay 0.
     let listing: Value =
         serde_json::from_str(&t.directors[1].lbctl(&["-L", "-n", "--json"])).unwrap();
-    for r in service(&listing, HA_VIP, PORT)["real_servers"]
+    for r in service(&listing, HA_VIP, port)["real_servers"]
         .as_array()
         .unwrap()
     {
@@ -284,31 +281,134 @@ fn connections_synced_by_multicast_survive_the_router_moving_them_to_the_other_d
 
     // The router moves every flow to director 1: each goes on, to the same real server.
     t.directors[1].lbctl(&["director", "undrain"]);
-    t.directors[0].lbctl(&["director", "drain"]);
-    t.wait_next_hops(HA_VIP, &[1], BGP_LIMIT);
-    let forwarded_before = reason(&t, 1, "tx");
+    match how {
+        Move::Drain => {
+            t.directors[0].lbctl(&["director", "drain"]);
+        }
+        Move::Kill => {
+            t.wait_next_hops(HA_VIP, &[0, 1], BGP_LIMIT);
+            t.kill_director(0);
+        }
+    }
+    let forwarded_before = reason(t, 1, "tx");
     {
         let _in = t.client.enter();
         for (i, s) in streams.iter_mut().enumerate() {
             for n in 2..5 {
-                let answer = exchange(s, &format!("c{i} {n}"))
-                    .unwrap_or_else(|e| panic!("connection {i}, line {n} after the move: {e}"));
-                assert_eq!(answer, format!("{} c{i} {n}", served_by[i]));
+                let line = format!("c{i} {n}");
+                let answer = patient_exchange(s, &line, Duration::from_secs(30));
+                assert_eq!(answer, format!("{} {line}", served_by[i]), "after the move");
             }
         }
     }
+    t.wait_next_hops(HA_VIP, &[1], BGP_LIMIT);
     assert!(
-        reason(&t, 1, "tx") >= forwarded_before + 18,
+        reason(t, 1, "tx") >= forwarded_before + 18,
         "director 1 forwarded the moved flows"
     );
-    assert_eq!(reason(&t, 1, "drop_tcp_mid_flow"), 0);
+    assert_eq!(reason(t, 1, "drop_tcp_mid_flow"), 0);
     // Director 1 carries them now: they are in its counts, each on its real server.
     assert_eq!(
-        counts(&t, 1, HA_VIP, PORT),
+        counts(t, 1, HA_VIP, port),
         (streams.len() as u64, 0),
         "director 1's active and inactive counts"
     );
     drop(streams);
+}
+
+/// The rr service of [`connections_synced_to_director_1_survive`] (a count-driven
+/// scheduler, so director 1 would not make director 0's choice by itself, and, with
+/// sloppy_tcp off, drops a mid-flow packet of a flow it does not hold).
+fn rr_service(port: u16) -> lb_tests::config::ServiceBuilder {
+    tcp_service(HA_VIP, port)
+        .scheduler("rr")
+        .reals([real(ha_real(0)).dr(), real(ha_real(1)).dr()])
+}
+
+#[test]
+fn connections_synced_by_multicast_survive_the_router_moving_them_to_the_other_director() {
+    require_root!();
+    HaTopology::check_binaries();
+    let mut t = HaTopology::new(2, 2);
+    const PORT: u16 = 7000;
+    let _lines: Vec<LineServer> = (0..2)
+        .map(|j| LineServer::start(&t.reals[j], &format!("rs{j}"), PORT))
+        .collect();
+    let base = config()
+        .conn_table_size(65536)
+        .sync(json!({}))
+        .service(rr_service(PORT));
+    for i in 0..2 {
+        let cfg = t.director_config(i, base.clone());
+        t.start_lbd(i, &cfg);
+    }
+    connections_synced_to_director_1_survive(&mut t, PORT, Move::Drain);
+}
+
+/// An IPv6 link-local group (`ff02::1:81`) on the directors' LAN interface, as IPVS joins
+/// one: director 0's master daemon started by `lbctl --start-daemon` with ipvsadm's
+/// `--mcast-group`, director 1's backup from its config's `sync` section. The connections
+/// made through director 0 are listed by director 1 and go on through it after director 0
+/// is killed.
+#[test]
+fn connections_synced_over_an_ipv6_group_survive_the_death_of_their_director() {
+    require_root!();
+    HaTopology::check_binaries();
+    let mut t = HaTopology::new(2, 2);
+    const PORT: u16 = 7005;
+    const GROUP: &str = "ff02::1:81";
+    let _lines: Vec<LineServer> = (0..2)
+        .map(|j| LineServer::start(&t.reals[j], &format!("rs{j}"), PORT))
+        .collect();
+    // The messages leave from the interface's link-local address: once it is past DAD.
+    for d in &t.directors {
+        lb_tests::wait_until(
+            Duration::from_secs(10),
+            "a usable link-local address on the director's LAN interface",
+            || {
+                let a =
+                    d.ns.ip(&["-6", "addr", "show", "dev", "eth0", "scope", "link"]);
+                a.contains("inet6 fe80:") && !a.contains("tentative")
+            },
+        );
+    }
+    let syncs = [None, Some(json!({ "send": false, "mcast_group": GROUP }))];
+    for (i, sync) in syncs.into_iter().enumerate() {
+        let mut base = config().conn_table_size(65536).service(rr_service(PORT));
+        if let Some(s) = sync {
+            base = base.sync(s);
+        }
+        let cfg = t.director_config(i, base);
+        t.start_lbd(i, &cfg);
+    }
+    let started = t.directors[0].lbctl(&[
+        "--start-daemon",
+        "master",
+        "--mcast-interface",
+        "eth0",
+        "--mcast-group",
+        GROUP,
+    ]);
+    assert_eq!(started, "");
+    // 1452 bytes: a message and its IPv6 and UDP headers fill a 1500-byte frame.
+    assert_eq!(
+        t.directors[0].lbctl(&["-L", "--daemon"]),
+        format!(
+            "master sync daemon (mcast=eth0, syncid=255, maxlen=1452, group={GROUP}, port=8848, ttl=1)\n"
+        )
+    );
+    assert_eq!(
+        t.directors[1].lbctl(&["-L", "--daemon"]),
+        format!(
+            "backup sync daemon (mcast=eth0, syncid=0, maxlen=1452, group={GROUP}, port=8848, ttl=1)\n"
+        )
+    );
+    connections_synced_to_director_1_survive(&mut t, PORT, Move::Kill);
+    // Nothing director 1 received was refused.
+    let d: Value =
+        serde_json::from_str(&t.directors[1].lbctl(&["-L", "--daemon", "--json"])).unwrap();
+    assert_eq!(d["daemons"][0]["refused"], 0, "{d}");
+    assert!(d["daemons"][0]["messages"].as_u64().unwrap() >= 1, "{d}");
 }
 
 #[test]
@@ -631,4 +731,51 @@ fn a_director_that_starts_bulk_syncs_the_table_before_it_announces() {
         }
     }
     assert_eq!(reason(&t, 1, "drop_tcp_mid_flow"), 0);
+}
+
+/// An IPv6 VIP, announced by both directors as a /128 over their IPv6 sessions with the
+/// router (what `lbctl bird-config --router <IPv6>` configures: the `lb_vips6` protocol
+/// exported to it), is in the router's kernel table with one next hop per director; a drain
+/// withdraws it, an undrain announces it again, a clean stop withdraws it.
+#[test]
+fn an_ipv6_vip_is_announced_as_a_128_through_bird_and_withdrawn_on_drain_and_stop() {
+    require_root!();
+    HaTopology::check_binaries();
+    let mut t = HaTopology::with_ipv6(2, 1);
+    let vip6: std::net::Ipv6Addr = "2001:2:0:1::100".parse().unwrap();
+    let base = config().conn_table_size(65536).service(
+        tcp_service(vip6, 80)
+            .scheduler("rr")
+            .real(real(lb_tests::ha::ha_real6(0)).dr()),
+    );
+    for i in 0..2 {
+        let cfg = t.director_config(i, base.clone());
+        t.start_lbd(i, &cfg);
+    }
+    t.wait_next_hops(vip6, &[0, 1], BGP_LIMIT);
+    for (i, d) in t.directors.iter().enumerate() {
+        assert_eq!(
+            d.included_vips(),
+            vec![IpAddr::from(vip6)],
+            "director {i}'s include file"
+        );
+        let s = director_status(&t, i);
+        assert_eq!(ips(&s["announced"]), ["2001:2:0:1::100"], "{s}");
+    }
+    let route = t
+        .router
+        .ip(&["-6", "route", "show", &format!("{vip6}/128")]);
+    assert!(route.contains("proto bird"), "{route}");
+
+    let s: Value =
+        serde_json::from_str(&t.directors[0].lbctl(&["director", "drain", "--json"])).unwrap();
+    assert_eq!(ips(&s["announced"]), Vec::<String>::new(), "{s}");
+    t.wait_next_hops(vip6, &[1], BGP_LIMIT);
+    assert!(t.directors[0].included_vips().is_empty());
+    t.directors[0].lbctl(&["director", "undrain"]);
+    t.wait_next_hops(vip6, &[0, 1], BGP_LIMIT);
+
+    t.directors[1].stop_lbd();
+    assert!(t.directors[1].included_vips().is_empty());
+    t.wait_next_hops(vip6, &[0], BGP_LIMIT);
 }

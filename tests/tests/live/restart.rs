@@ -115,6 +115,20 @@ fn a_stream_keeps_flowing_across_kill_9_restart_upgrade_and_stop() {
     );
     let second_prog = xdp_prog_id(&t).expect("attached");
     progress("after the restart");
+    // The programs `lb` tail-calls stay reachable through a pinned tail-call map per lbd
+    // instance (the kernel empties one when its last user reference goes): the restarted
+    // lbd pinned its own and removed the killed one's.
+    let progs: Vec<String> = std::fs::read_dir(&t.pin_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("progs_lb_"))
+        .collect();
+    assert_eq!(
+        progs,
+        [format!("progs_lb_{second_prog}")],
+        "tail-call map pins"
+    );
     let log = std::fs::read_to_string(t.log_path()).unwrap();
     assert!(log.contains("adopting its maps"), "{log}");
     // The connection is still counted where it is.

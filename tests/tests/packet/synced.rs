@@ -183,3 +183,85 @@ fn a_burst_of_synced_records_creates_refreshes_and_keeps_this_directors_own_entr
         "two entries created, counted once each"
     );
 }
+
+/// What `lb` tells lbd's sync sender (`lb_sync_events`): exactly the entries a sender must
+/// read again (a connection confirmed by its second packet, a state change, an entry taken
+/// over from another director), nothing for a packet that changes nothing, and nothing at all
+/// while no sender asks for reports.
+#[test]
+fn lb_reports_to_the_sync_sender_each_change_it_must_send_and_nothing_else() {
+    require_root!();
+    lb_tests::pin_to_cpu0();
+    let cfg = config().service(
+        tcp_service(VIP, 83)
+            .scheduler("rr")
+            .reals(REALS.iter().map(|r| real(*r).tun())),
+    );
+    let mut h = Harness::new(&cfg, &REALS);
+    let flow = |port| flow_key(REMOTE_CLIENT, VIP, port, 83, IPPROTO_TCP);
+    let seg =
+        |h: &Harness, port, flags| h.from_client(&tcp_ip(REMOTE_CLIENT, VIP, port, 83, flags, b""));
+    let reports = |h: &mut Harness| {
+        let mut v = Vec::new();
+        h.dp.sync_events(1000, &mut v);
+        v
+    };
+    macro_rules! tx {
+        ($frame:expr, $what:expr) => {{
+            let frame = $frame;
+            assert_eq!(
+                h.run("lb", &frame).action,
+                3,
+                "{} is forwarded (XDP_TX)",
+                $what
+            );
+        }};
+    }
+
+    // Off (no sender): a whole connection's packets, no report.
+    assert!(!h.dp.sync_events_on());
+    tx!(h.syn(REMOTE_CLIENT, VIP, 42000, 83), "42000's SYN");
+    tx!(seg(&h, 42000, TCP_ACK), "42000's ACK");
+    assert_eq!(reports(&mut h), [], "nothing while off");
+
+    h.dp.set_sync_events(true).unwrap();
+    tx!(h.syn(REMOTE_CLIENT, VIP, 42001, 83), "42001's SYN");
+    assert_eq!(reports(&mut h), [], "an unconfirmed flow is not synced");
+    tx!(seg(&h, 42001, TCP_ACK), "42001's ACK");
+    assert_eq!(
+        reports(&mut h),
+        [flow(42001)],
+        "confirmed by its second packet"
+    );
+    tx!(seg(&h, 42001, TCP_ACK), "42001's next ACK");
+    tx!(seg(&h, 42000, TCP_ACK), "42000's next ACK");
+    assert_eq!(reports(&mut h), [], "packets that change nothing");
+    tx!(seg(&h, 42001, TCP_ACK | TCP_FIN), "42001's FIN");
+    assert_eq!(reports(&mut h), [flow(42001)], "its state moved");
+
+    // A synced entry becomes this director's with the first packet it forwards.
+    let ids = h.state.real_ids(&service_key(Protocol::Tcp, VIP, 83));
+    let synced = Conn {
+        real: ids[0].2,
+        last_seen: conn_time(monotonic_ns()),
+        state: CONN_S_ESTABLISHED,
+        flags: CONN_F_SYNCED | CONN_F_NOOUTPUT,
+        _pad: [0; 6],
+    };
+    assert_eq!(
+        h.dp.insert_synced_conn(&flow(42002), &synced),
+        SyncedInsert::New
+    );
+    assert_eq!(reports(&mut h), [], "lbd's own insert is not reported");
+    tx!(seg(&h, 42002, TCP_ACK), "42002's ACK");
+    assert_eq!(reports(&mut h), [flow(42002)], "taken over");
+    assert_eq!(h.dp.reason(lb_common::reason::SYNC_EVENT_LOST).unwrap(), 0);
+
+    // Off again: nothing, and nothing left over.
+    tx!(seg(&h, 42002, TCP_ACK | TCP_FIN), "42002's FIN");
+    h.dp.set_sync_events(false).unwrap();
+    assert_eq!(reports(&mut h), [], "reports are dropped when they stop");
+    tx!(h.syn(REMOTE_CLIENT, VIP, 42003, 83), "42003's SYN");
+    tx!(seg(&h, 42003, TCP_ACK), "42003's ACK");
+    assert_eq!(reports(&mut h), [], "nothing while off");
+}

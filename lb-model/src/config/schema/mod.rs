@@ -199,7 +199,7 @@ pub fn schema() -> Value {
     replace(
         &mut v,
         &format!("{sync}/mcast_group"),
-        nullable("Ipv4Multicast"),
+        nullable("MulticastAddress"),
     );
     extend(&mut v, &format!("{sync}/mcast_interface"), ifname_rules());
     replace(
@@ -552,6 +552,21 @@ fn address_defs() -> Map<String, Value> {
             &patterns::ipv4_multicast(),
             Vec::new(),
         ),
+    );
+    let mut v6 = string_def(
+        "An IPv6 multicast address (ff00::/8; RFC 4291's text forms).",
+        &patterns::ipv6(),
+        Vec::new(),
+    );
+    // ff00::/8: the first group is ffXX, written with all four digits.
+    v6["allOf"] = json!([{ "pattern": "^[fF]{2}[0-9a-fA-F]{2}:" }]);
+    m.insert("Ipv6Multicast".into(), v6);
+    m.insert(
+        "MulticastAddress".into(),
+        json!({
+            "description": "An IPv4 or IPv6 multicast address.",
+            "anyOf": [{ "$ref": "#/$defs/Ipv4Multicast" }, { "$ref": "#/$defs/Ipv6Multicast" }],
+        }),
     );
     m.insert(
         "UnicastAddress".into(),
