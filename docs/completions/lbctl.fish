@@ -120,6 +120,7 @@ complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "proc" -d 'Print what th
 complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "sysctl" -d 'List the IPVS sysctls lb honours with their values, or set one (-w NAME=VALUE)'
 complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "director" -d 'Drain the director (withdraw its VIPs from BIRD), undrain it, or show its announcement'
 complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "bird-config" -d 'Print the BIRD 2 config a director needs to announce lbd\'s VIPs (and the router\'s side)'
+complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "mark" -d 'Firewall marks: lb\'s classifier of new flows for firewall-mark services (-f MARK)'
 complete -c lbctl -n "__fish_lbctl_needs_command" -f -a "generate-docs" -d 'Write the man pages, completions and JSON Schemas into DIR (what docs/ ships)'
 complete -c lbctl -n "__fish_lbctl_using_subcommand status" -l socket -d 'Path of lbd\'s control socket' -r -F
 complete -c lbctl -n "__fish_lbctl_using_subcommand status" -l json -d 'Print lbd\'s answer as JSON instead of a table'
@@ -188,6 +189,29 @@ complete -c lbctl -n "__fish_lbctl_using_subcommand bird-config" -l hold-time -d
 complete -c lbctl -n "__fish_lbctl_using_subcommand bird-config" -l socket -d 'Path of lbd\'s control socket' -r -F
 complete -c lbctl -n "__fish_lbctl_using_subcommand bird-config" -l json -d 'Print lbd\'s answer as JSON instead of a table'
 complete -c lbctl -n "__fish_lbctl_using_subcommand bird-config" -s h -l help -d 'Print help'
+complete -c lbctl -n "__fish_lbctl_using_subcommand mark; and not __fish_seen_subcommand_from add del list import" -l socket -d 'Path of lbd\'s control socket' -r -F
+complete -c lbctl -n "__fish_lbctl_using_subcommand mark; and not __fish_seen_subcommand_from add del list import" -l json -d 'Print lbd\'s answer as JSON instead of a table'
+complete -c lbctl -n "__fish_lbctl_using_subcommand mark; and not __fish_seen_subcommand_from add del list import" -s h -l help -d 'Print help'
+complete -c lbctl -n "__fish_lbctl_using_subcommand mark; and not __fish_seen_subcommand_from add del list import" -f -a "add" -d 'Add a match to a mark (the mark is made, last in the list, if it has none): new flows it matches get the mark (the first match in the list wins, as iptables\'s first rule)'
+complete -c lbctl -n "__fish_lbctl_using_subcommand mark; and not __fish_seen_subcommand_from add del list import" -f -a "del" -d 'Remove a mark\'s match (its number in `lbctl mark list`, from 1), or the whole mark'
+complete -c lbctl -n "__fish_lbctl_using_subcommand mark; and not __fish_seen_subcommand_from add del list import" -f -a "list" -d 'List the marks and their matches, in the order the classifier tries them'
+complete -c lbctl -n "__fish_lbctl_using_subcommand mark; and not __fish_seen_subcommand_from add del list import" -f -a "import" -d 'Import iptables MARK rules (`iptables-save` output or `iptables -t mangle -A PREROUTING ... -j MARK --set-mark N` lines): all of them or, if a line cannot be honoured, none'
+complete -c lbctl -n "__fish_lbctl_using_subcommand mark; and __fish_seen_subcommand_from add" -s d -l destination -d 'Destination prefix (10.0.0.1/32, 2001:db8::/64; an address alone is one address)' -r
+complete -c lbctl -n "__fish_lbctl_using_subcommand mark; and __fish_seen_subcommand_from add" -s p -l protocol -d 'tcp, udp or sctp (default: any of them)' -r
+complete -c lbctl -n "__fish_lbctl_using_subcommand mark; and __fish_seen_subcommand_from add" -l dport -d 'Destination ports: 80, 8000-8100 (or 8000:8100), or a list (80,443); needs -p' -r
+complete -c lbctl -n "__fish_lbctl_using_subcommand mark; and __fish_seen_subcommand_from add" -s s -l source -d 'Source prefix (default: any source)' -r
+complete -c lbctl -n "__fish_lbctl_using_subcommand mark; and __fish_seen_subcommand_from add" -l socket -d 'Path of lbd\'s control socket' -r -F
+complete -c lbctl -n "__fish_lbctl_using_subcommand mark; and __fish_seen_subcommand_from add" -l json -d 'Print lbd\'s answer as JSON instead of a table'
+complete -c lbctl -n "__fish_lbctl_using_subcommand mark; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c lbctl -n "__fish_lbctl_using_subcommand mark; and __fish_seen_subcommand_from del" -l socket -d 'Path of lbd\'s control socket' -r -F
+complete -c lbctl -n "__fish_lbctl_using_subcommand mark; and __fish_seen_subcommand_from del" -l json -d 'Print lbd\'s answer as JSON instead of a table'
+complete -c lbctl -n "__fish_lbctl_using_subcommand mark; and __fish_seen_subcommand_from del" -s h -l help -d 'Print help'
+complete -c lbctl -n "__fish_lbctl_using_subcommand mark; and __fish_seen_subcommand_from list" -l socket -d 'Path of lbd\'s control socket' -r -F
+complete -c lbctl -n "__fish_lbctl_using_subcommand mark; and __fish_seen_subcommand_from list" -l json -d 'Print lbd\'s answer as JSON instead of a table'
+complete -c lbctl -n "__fish_lbctl_using_subcommand mark; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c lbctl -n "__fish_lbctl_using_subcommand mark; and __fish_seen_subcommand_from import" -l socket -d 'Path of lbd\'s control socket' -r -F
+complete -c lbctl -n "__fish_lbctl_using_subcommand mark; and __fish_seen_subcommand_from import" -l json -d 'Print lbd\'s answer as JSON instead of a table'
+complete -c lbctl -n "__fish_lbctl_using_subcommand mark; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help'
 complete -c lbctl -n "__fish_lbctl_using_subcommand generate-docs" -l socket -d 'Path of lbd\'s control socket' -r -F
 complete -c lbctl -n "__fish_lbctl_using_subcommand generate-docs" -l json -d 'Print lbd\'s answer as JSON instead of a table'
 complete -c lbctl -n "__fish_lbctl_using_subcommand generate-docs" -s h -l help -d 'Print help'
@@ -215,6 +239,7 @@ complete -c lbctl -n "__fish_lbctl_using_subcommand man" -f -a "proc"
 complete -c lbctl -n "__fish_lbctl_using_subcommand man" -f -a "sysctl"
 complete -c lbctl -n "__fish_lbctl_using_subcommand man" -f -a "director"
 complete -c lbctl -n "__fish_lbctl_using_subcommand man" -f -a "bird-config"
+complete -c lbctl -n "__fish_lbctl_using_subcommand man" -f -a "mark"
 complete -c lbctl -n "__fish_lbctl_using_subcommand man" -f
 complete -c lbctl -n "__fish_lbctl_using_subcommand drain" -f
 complete -c lbctl -n "__fish_lbctl_using_subcommand undrain" -f
@@ -231,3 +256,4 @@ complete -c lbctl -n "__fish_lbctl_using_subcommand director" -f -a "undrain" -d
 complete -c lbctl -n "__fish_lbctl_using_subcommand director" -f -a "status" -d 'Show what is announced, what should be, and BIRD\'s last error'
 complete -c lbctl -n "__fish_lbctl_using_subcommand director" -f
 complete -c lbctl -n "__fish_lbctl_using_subcommand bird-config" -f
+complete -c lbctl -n "__fish_lbctl_using_subcommand mark" -f

@@ -36,10 +36,20 @@ pub const CFG_F_CONN_REUSE_FIN_WAIT: u32 = 1 << 6;
 /// of an association lb does not hold, is scheduled as a new association by every scheduler
 /// (an ABORT never is). Set by lbd from the config.
 pub const CFG_F_SLOPPY_SCTP: u32 = 1 << 7;
+/// [`GlobalConfig::flags`]: firewall marks are configured: a new flow is classified
+/// ([`crate::map_name::MARKS`]) before its VIP's service is looked up, and a marked one goes to
+/// its firewall-mark service (IPVS looks a marked packet's fwmark service up first). Set by
+/// lbd when some mark has a service; without it, no packet pays for the classifier.
+pub const CFG_F_MARKS: u32 = 1 << 8;
+/// [`GlobalConfig::flags`], with [`CFG_F_MARKS`]: some mark's destination prefix is wider than
+/// the address filter is given address by address (more than
+/// [`crate::MARK_FILTER_MAX_ADDRS`] addresses): every packet that is not a VIP's goes on to the
+/// connection table and the classifier. Set by lbd.
+pub const CFG_F_MARKS_WIDE: u32 = 1 << 9;
 /// lbd's sync sender runs (`--start-daemon master`): `lb` reports each connection it
 /// confirms, moves to another state or takes over from another director in `lb_sync_events`,
 /// so that the sender reads those entries instead of the whole table.
-pub const CFG_F_SYNC_EVENTS: u32 = 1 << 8;
+pub const CFG_F_SYNC_EVENTS: u32 = 1 << 10;
 /// Director-wide settings: the single entry of [`map_name::CONFIG`]. Written by lbd at start
 /// and on config change; read by `lb` per packet.
 #[repr(C)]

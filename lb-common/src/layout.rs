@@ -5,8 +5,9 @@
 
 use crate::{
     BenchState, BenchWords, Conn, ConnCount, ConnKey4, DecapConfig, Expect, ExpectKey, FlowKey,
-    FragEntry, FragKey, GlobalConfig, IfStats, LayoutMeta, Locality, NewConn, NextHop, PersistKey,
-    RealConns, RealLimits, RealServer, Service, Stats, Template, TraceFilter, TwosDraw, VipKey,
+    FragEntry, FragKey, GlobalConfig, IfStats, LayoutMeta, Locality, MarkAddr, MarkRule, MarkRules,
+    NewConn, NextHop, PersistKey, RealConns, RealLimits, RealServer, Service, Stats, Template,
+    TraceFilter, TwosDraw, VipKey,
 };
 
 /// One field of a type.
@@ -63,6 +64,18 @@ pub const VIP_KEY: TypeLayout = layout!(VipKey {
     proto,
     family
 });
+/// The data of an LPM trie key (the key is 4 bytes longer: its prefix length first).
+pub const MARK_ADDR: TypeLayout = layout!(MarkAddr { family, addr });
+pub const MARK_RULE: TypeLayout = layout!(MarkRule {
+    mark,
+    proto,
+    src_len,
+    _pad,
+    port_lo,
+    port_hi,
+    src
+});
+pub const MARK_RULES: TypeLayout = layout!(MarkRules { count, rules });
 pub const SERVICE: TypeLayout = layout!(Service {
     id,
     flags,

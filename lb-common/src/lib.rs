@@ -28,6 +28,7 @@ pub mod hash;
 pub mod layout;
 pub mod locality;
 pub mod maps;
+pub mod mark;
 pub mod persist;
 pub mod proto_sctp;
 pub mod proto_tcp;
@@ -46,6 +47,7 @@ pub use frag::*;
 pub use ftp::*;
 pub use locality::*;
 pub use maps::{LAYOUT_FINGERPRINT, LAYOUT_VERSION, LayoutMeta, capacity, map_name, prog_slot};
+pub use mark::*;
 pub use persist::*;
 pub use proto_sctp::*;
 pub use proto_tcp::*;
@@ -71,6 +73,9 @@ mod user {
     use super::*;
     // SAFETY: all of these are repr(C), Copy, with explicit padding and no invalid bit patterns.
     unsafe impl aya::Pod for VipKey {}
+    unsafe impl aya::Pod for MarkAddr {}
+    unsafe impl aya::Pod for MarkRule {}
+    unsafe impl aya::Pod for MarkRules {}
     unsafe impl aya::Pod for Service {}
     unsafe impl aya::Pod for RealServer {}
     unsafe impl aya::Pod for ExpectKey {}

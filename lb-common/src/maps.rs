@@ -78,13 +78,16 @@ pub mod map_name {
     /// The layout version of the pinned maps ([`crate::LayoutMeta`]): written by lbd when it
     /// creates them, checked by an lbd that adopts them. The programs never read it.
     pub const META: &str = "lb_meta";
+    /// The firewall-mark classifier (an LPM trie: prefix length and [`crate::MarkAddr`] ->
+    /// [`crate::MarkRules`]; its spec's key type is the key's data, 4 bytes shorter than the key).
+    pub const MARKS: &str = "lb_marks";
     /// The maps that hold the director's state; `lbd` pins each under its pin directory, and a
     /// restarted or upgraded lbd adopts them.
     ///
     /// Not `PROGS`: each program instance keeps its own tail-call map, so that during an
     /// upgrade the old `lb` hands ICMP to the old `lb_icmp` (which reads the old scratch
     /// map) and the new one to the new, until the link swap.
-    pub const DIRECTOR: [&str; 20] = [
+    pub const DIRECTOR: [&str; 21] = [
         SERVICES,
         REALS,
         SCHED_TABLE,
@@ -105,6 +108,7 @@ pub mod map_name {
         REAL_LIMITS,
         LOCALITY,
         META,
+        MARKS,
     ];
 }
 
@@ -175,6 +179,7 @@ pub mod capacity {
     pub const SCRATCH: u32 = 1;
     pub const TWOS_DRAW: u32 = 1;
     pub const META: u32 = 1;
+    pub const MARKS: u32 = crate::MAX_MARK_PREFIXES;
     /// Interfaces counted at once: room for those that came and went (lbd removes the
     /// entry of an interface it detaches from).
     pub const IF_STATS: u32 = 256;
@@ -188,6 +193,7 @@ pub mod kind {
     pub const PERCPU_HASH: u32 = 5;
     pub const PERCPU_ARRAY: u32 = 6;
     pub const LRU_HASH: u32 = 9;
+    pub const LPM_TRIE: u32 = 11;
     pub const DEVMAP: u32 = 14;
     pub const RINGBUF: u32 = 27;
 }
@@ -246,7 +252,7 @@ const fn spec(
 }
 
 /// Every map of the object, pinned ones in [`map_name::DIRECTOR`]'s order first.
-pub const MAPS: [MapSpec; 39] = {
+pub const MAPS: [MapSpec; 40] = {
     use layout::*;
     use map_name as n;
     const K: Option<&TypeLayout> = Some(&U32);
@@ -410,6 +416,14 @@ pub const MAPS: [MapSpec; 39] = {
             0,
             K,
             Some(&LAYOUT_META),
+        ),
+        spec(
+            n::MARKS,
+            capacity::MARKS,
+            kind::LPM_TRIE,
+            flag::NO_PREALLOC,
+            Some(&MARK_ADDR),
+            Some(&MARK_RULES),
         ),
         spec(
             n::PROGS,
@@ -597,13 +611,15 @@ pub const MAPS: [MapSpec; 39] = {
 /// ([`crate::TEMPLATE_F_SYNCED`]): 24 bytes; the reason counters grow by `pass_tun_fragment`
 /// and SCTP's.
 ///
-/// Version 7: the reason counters grow by `sync_event_lost`; `GlobalConfig`'s flag
-/// [`crate::CFG_F_SYNC_EVENTS`] and the ring buffer [`map_name::SYNC_EVENTS`].
+/// Version 7: the firewall-mark classifier (`lb_marks`, [`crate::MarkAddr`] ->
+/// [`crate::MarkRules`]); firewall-mark services in the services map under
+/// [`crate::fwmark_key`]; the reason counters grow by `sync_event_lost`; `GlobalConfig`'s
+/// flag [`crate::CFG_F_SYNC_EVENTS`] and the ring buffer [`map_name::SYNC_EVENTS`].
 pub const LAYOUT_VERSION: u32 = 7;
 
 /// [`layout_fingerprint`] of the layout [`LAYOUT_VERSION`] describes; stored next to the
 /// version in the pinned maps.
-pub const LAYOUT_FINGERPRINT: u64 = 0x969c_cbc0_c54b_0e92;
+pub const LAYOUT_FINGERPRINT: u64 = 0x3dca_4abb_c66d_4137;
 
 /// The version a data plane pinned without [`map_name::META`] has.
 pub const LAYOUT_VERSION_UNVERSIONED: u32 = 1;

@@ -11,8 +11,8 @@ use lb_model::{
 };
 
 use crate::cli::{
-    BirdConfigArgs, DrainArgs, ListOptions, ProcArgs, RealTarget, Shell, SysctlArgs, TopArgs,
-    TraceArgs,
+    BirdConfigArgs, DrainArgs, ListOptions, MarkVerb, ProcArgs, RealTarget, Shell, SysctlArgs,
+    TopArgs, TraceArgs,
 };
 
 /// What `-L` shows.
@@ -77,6 +77,8 @@ pub enum Command {
     Proc(ProcArgs),
     /// `sysctl`.
     Sysctl(SysctlArgs),
+    /// `mark add|del|list|import`.
+    Mark(MarkVerb),
     /// `director drain|undrain|status`.
     Director(DirectorAction),
     /// `bird-config`.

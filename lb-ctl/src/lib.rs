@@ -7,6 +7,7 @@
 //!   cmd        one module per command, run by cmd::run          (the top)
 //!   resolve    a verb, or ipvsadm's options -> the Command
 //!   ipvsadm    ipvsadm's option processing: checks, defaults, messages, -R's reader
+//!   iptables   `mark import`'s reader of iptables MARK rules      (beside the others)
 //!   command    the Command to run, ListWhat, UsageError
 //!   cli        the command line as clap reads it (words to typed fields)
 //!   format     text formatting, byte-for-byte as ipvsadm 1.31   (beside the others)
@@ -18,6 +19,7 @@
 //! - [`cli`]: the command line (clap), spelled like ipvsadm's;
 //! - [`command`]: what a command line asks for;
 //! - [`ipvsadm`]: ipvsadm's option processing (checks, defaults and messages);
+//! - [`iptables`]: `lbctl mark import`'s reader of iptables MARK rules;
 //! - [`resolve`]: [`cli::Cli::resolve`], a verb or else [`ipvsadm`];
 //! - [`cmd`]: one module per command, run by [`cmd::run`];
 //! - [`client`]: the control-socket client;
@@ -31,6 +33,7 @@ pub mod cmd;
 pub mod command;
 pub mod contract;
 pub mod format;
+pub mod iptables;
 pub mod ipvsadm;
 pub mod resolve;
 pub mod words;

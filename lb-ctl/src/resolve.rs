@@ -35,6 +35,7 @@ impl Cli {
                 Verb::Sysctl(_) => "sysctl",
                 Verb::Director { .. } => "director",
                 Verb::BirdConfig(_) => "bird-config",
+                Verb::Mark { .. } => "mark",
             };
             if let Some(flag) = ipvsadm::given_flags(self).first() {
                 return Err(UsageError(format!(
@@ -66,6 +67,7 @@ impl Cli {
                     DirectorVerb::Status => DirectorAction::Status,
                 }),
                 Verb::BirdConfig(a) => Command::BirdConfig(a.clone()),
+                Verb::Mark { verb } => Command::Mark(verb.clone()),
             });
         }
         ipvsadm::resolve_with(self, lookup)

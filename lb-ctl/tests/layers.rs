@@ -14,6 +14,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("words", &[]),
     ("client", &[]),
     ("format", &[]),
+    ("iptables", &[]),
     ("contract", &["words"]),
     ("cli", &["words"]),
     ("command", &["cli"]),
@@ -23,6 +24,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "cmd",
         &[
             "cli", "command", "ipvsadm", "resolve", "client", "format", "contract", "words",
+            "iptables",
         ],
     ),
 ];

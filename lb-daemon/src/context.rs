@@ -125,6 +125,7 @@ impl Context {
             }
             let full = lb_model::addr::full_prefix(st.cfg.vip);
             out.push(ServiceView {
+                fwmark: st.cfg.fwmark,
                 protocol: st.cfg.protocol.name().into(),
                 vip: st.cfg.vip,
                 port: st.cfg.port,

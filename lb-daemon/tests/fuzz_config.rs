@@ -226,6 +226,7 @@ fn random_key(r: &mut fastrand::Rng) -> ServiceKey {
             .parse()
             .unwrap(),
         port: *r.choice(&[0u16, 53, 80, 443]).expect("a non-empty choice"),
+        fwmark: (r.u64(..100) < 10).then(|| r.u32(..3)),
     }
 }
 
@@ -262,6 +263,8 @@ fn random_edit(r: &mut fastrand::Rng) -> Edit {
     match r.usize(..8) {
         0 | 1 => Edit::AddService {
             service: ServiceSpec {
+                fwmark: None,
+                family: None,
                 // The service's own protocol is typed (another is refused by the request's
                 // parse); the keys of the other edits carry any name.
                 protocol: *r

@@ -283,7 +283,14 @@ fn every_map_of_the_object_is_lb_commons_with_its_kind_flags_capacity_and_sizes(
             spec.kind,
             spec.flags,
             spec.capacity,
-            spec.key.map_or(0, |t| t.size as u32),
+            // An LPM trie's key is its data (lb-common's key type) after a 32-bit prefix
+            // length.
+            spec.key.map_or(0, |t| t.size as u32)
+                + if spec.kind == lb_common::maps::kind::LPM_TRIE {
+                    4
+                } else {
+                    0
+                },
         );
         let got = (
             def.map_type(),

@@ -63,6 +63,11 @@ pub fn man_pages(cmd: Command, sections: &[Section], see_also: &[&str]) -> Vec<(
     let mut pages = vec![page(&cmd, &source, sections, see_also)];
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         pages.push(page(sub, &source, &[], &[name.as_str()]));
+        // A verb's own verbs (`lbctl mark add`): a page each, as its page's list names them.
+        let parent = sub.get_display_name().unwrap_or(sub.get_name()).to_string();
+        for subsub in sub.get_subcommands().filter(|s| !s.is_hide_set()) {
+            pages.push(page(subsub, &source, &[], &[parent.as_str()]));
+        }
     }
     pages
 }

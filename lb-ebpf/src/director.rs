@@ -27,7 +27,9 @@
 //! [`hand_over`]).
 
 use aya_ebpf::programs::XdpContext;
-use lb_common::{FRAG_F_REPLY, PROTO_ICMP, PROTO_ICMPV6, conn_time, prog_slot, reason};
+use lb_common::{
+    CFG_F_MARKS_WIDE, FRAG_F_REPLY, PROTO_ICMP, PROTO_ICMPV6, conn_time, prog_slot, reason,
+};
 
 use crate::{
     clock,
@@ -83,7 +85,9 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
     } else {
         // Most of what is not for a VIP (the host's own traffic) stops here, after two array
         // reads; what passes may still be nobody's (the filter has false positives).
-        if !maybe_ours(&pkt.flow) {
+        // A wide firewall-mark destination prefix is not in the filter: then every packet
+        // goes on (only while such a mark is configured).
+        if !maybe_ours(&pkt.flow) && cfg.flags & CFG_F_MARKS_WIDE == 0 {
             return Err(Verdict::pass(reason::PASS_NOT_VIP));
         }
         // Read once: the connection entry and the next-hop cache share it.
@@ -118,7 +122,9 @@ pub fn process_new(ctx: &XdpContext) -> Result<Verdict, Verdict> {
 #[inline(always)]
 fn new_flow(ctx: &XdpContext, tags: &Tags, pkt: &Packet, now: u64) -> Result<Verdict, Verdict> {
     let cfg = config()?;
-    let (id, new) = match vip(&pkt.flow) {
+    // The classifier runs here, for new flows only (as IPVS, which looks up a fwmark service
+    // first when the packet has a mark): established flows never pay for it.
+    let (id, new) = match vip::<true>(&pkt.flow, cfg) {
         Ok(svc) => conn::track_new(pkt, &svc, cfg, now)?,
         // No service: perhaps an FTP data connection the helper expects.
         Err(miss) => match ftp::expected(&pkt.flow, cfg, now).ok_or(miss)? {

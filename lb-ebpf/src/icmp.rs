@@ -172,18 +172,24 @@ fn to_owner(
         _pad: [0; 2],
     };
     let q = Quote { ip: inner, l4, v6 };
-    let svc = match vip(&flow) {
-        Ok(s) => s,
-        // Not about a connection to a VIP: perhaps a `nat` real server's error about a
-        // client's packet (its reply direction is in the table).
-        Err(_) if cfg.flags & CFG_F_NAT != 0 => return nat_from_real(ctx, pkt, &flow, &q),
-        Err(_) => return Err(no_flow),
-    };
+    // A forward entry of the table names the connection's real server, whatever its service
+    // (a firewall-mark service's too, which `vip` cannot find: `lb_icmp` does not classify).
     let id = match conn::lookup(&flow) {
-        Some((real, _)) => real,
-        // The entry may have expired: a hash-based scheduler's table gives the same real
-        // server as long as the table did not change.
-        None => sched::rehash(&flow, &svc).ok_or(no_flow)?,
+        Some((real, flags)) if flags & CONN_F_REPLY == 0 => real,
+        _ => {
+            let svc = match vip::<false>(&flow, cfg) {
+                Ok(s) => s,
+                // Not about a connection to a VIP: perhaps a `nat` real server's error about
+                // a client's packet (its reply direction is in the table).
+                Err(_) if cfg.flags & CFG_F_NAT != 0 => {
+                    return nat_from_real(ctx, pkt, &flow, &q);
+                }
+                Err(_) => return Err(no_flow),
+            };
+            // The entry may have expired: a hash-based scheduler's table gives the same real
+            // server as long as the table did not change.
+            sched::rehash(&flow, &svc).ok_or(no_flow)?
+        }
     };
     // A copy: `lb_icmp`'s frame has room for it, and fewer registers to keep.
     let real = *real_server(id)?;

@@ -2,13 +2,19 @@
 //! settings, a real server, its overload mark and a scheduler-table cell. Each reads one map
 //! and copies out or points into what it found.
 
+use core::ffi::c_void;
+
+use aya_ebpf::helpers::bpf_loop;
 use lb_common::{
-    ADDR_FILTER_WORDS, FlowKey, GlobalConfig, RealServer, Service, VipKey, hash::addr_filter_bit,
-    reason,
+    ADDR_FILTER_WORDS, CFG_F_MARKS, FAMILY_V4, FlowKey, GlobalConfig, MARK_RULES_MAX, MarkRules,
+    PROTO_FWMARK, RealServer, Service, VipKey, hash::addr_filter_bit, mark_full_len, reason,
 };
 
 use crate::{
-    maps::{ADDR_FILTER, CONFIG, REAL_LIMITS, REALS, SCHED_TABLE, SERVICES},
+    maps::{
+        ADDR_FILTER, CONFIG, MARKS as MARK_RULES, REAL_LIMITS, REALS, SCHED_TABLE, SERVICES,
+        scratch,
+    },
     verdict::Verdict,
 };
 
@@ -28,21 +34,46 @@ fn filter_bit(bit: u32, base: u32) -> bool {
     }
 }
 
-/// Stage `vip`: (destination address, port, protocol) -> service; else the VIP's port-0
+/// Stage `vip`: with firewall marks configured (`CFG_F_MARKS`), a packet the classifier
+/// marks goes to its mark's service first (IPVS's `ip_vs_service_find` looks a marked
+/// packet's fwmark service up before the VIP's); then (destination address, port, protocol)
+/// -> service; else the VIP's port-0
 /// service (ipvsadm `-t VIP:0 -p`, every port of the VIP and protocol), which a service of
 /// the exact port overrides, as in IPVS (`__ip_vs_service_find` then the port-0 find). A
 /// miss of both leaves the packet to the host stack. Only a new flow to a VIP's address
 /// comes here: the second lookup costs nothing to established flows or to the host's own
 /// traffic, which leave at the connection table or the address filter.
+///
+/// `MARKS` false (`lb_icmp`): no classifier (its frame leaves the walk no room); an ICMP
+/// error about a firewall-mark service's connection is not forwarded.
 #[inline(always)]
-pub fn vip(flow: &FlowKey) -> Result<Service, Verdict> {
+pub fn vip<const MARKS: bool>(flow: &FlowKey, cfg: &GlobalConfig) -> Result<Service, Verdict> {
     let mut key = VipKey {
         addr: flow.dst,
         port: flow.dport,
         proto: flow.proto,
         family: flow.family,
     };
-    if let Some(s) = SERVICES.get_ptr(&key) {
+    if MARKS && cfg.flags & CFG_F_MARKS != 0 {
+        // The classifier says which key to look up (its mark's service's, or the VIP's):
+        // one lookup follows either way, so that the verifier walks the rest of the path
+        // once, not once per outcome.
+        let Some(s) = scratch() else {
+            return Err(Verdict::pass(reason::PASS_NOT_VIP));
+        };
+        // SAFETY: this CPU's scratch slot; `classify` fills `fkey`.
+        let k = unsafe {
+            if classify(flow) != 0 {
+                &(*s).fkey
+            } else {
+                &key
+            }
+        };
+        if let Some(svc) = SERVICES.get_ptr(k) {
+            // SAFETY: as below.
+            return Ok(unsafe { *svc });
+        }
+    } else if let Some(s) = SERVICES.get_ptr(&key) {
         // SAFETY: copied out at once; the map is NO_PREALLOC, so the element stays valid
         // (RCU) even if lbd replaces it meanwhile.
         return Ok(unsafe { *s });
@@ -53,6 +84,129 @@ pub fn vip(flow: &FlowKey) -> Result<Service, Verdict> {
         Some(s) => Ok(unsafe { *s }),
         None => Err(Verdict::pass(reason::PASS_NOT_VIP)),
     }
+}
+
+/// The classifier: the first rule (in config order) that the packet matches among those of
+/// its destination's longest prefix (lbd puts every rule of a containing prefix there too)
+/// gives its mark. Returns 1 when that mark has a service, whose services-map key it leaves
+/// in the scratch slot (`fkey`); else 0 (no mark, or a mark no service takes: the packet
+/// stays the VIP's, as in IPVS). Out of line: `lb`'s own frame has no room for it.
+#[inline(never)]
+fn classify(flow: &FlowKey) -> u32 {
+    let Some(s) = scratch() else {
+        return 0;
+    };
+    // SAFETY: this CPU's scratch slot, used by nothing else during this run. Fields are
+    // written one by one, zeros volatile (LLVM merges neighbouring zero stores into a memset
+    // call).
+    let (key, fkey) = unsafe { (&mut (*s).mkey, &mut (*s).fkey) };
+    key.prefix_len = mark_full_len(flow.family);
+    key.data.family = flow.family as u32;
+    key.data.addr[0] = flow.dst[0];
+    key.data.addr[1] = flow.dst[1];
+    key.data.addr[2] = flow.dst[2];
+    key.data.addr[3] = flow.dst[3];
+    let Some(rules) = MARK_RULES.get(&*key) else {
+        return 0;
+    };
+    // SAFETY: as above.
+    unsafe { core::ptr::write_volatile(&mut (*s).mark, 0) };
+    // The step finds the rules through this stack slot (bpf_loop's context must be on the
+    // stack).
+    let mut at: *const MarkRules = rules;
+    let n = if (rules.count as usize) < MARK_RULES_MAX {
+        rules.count
+    } else {
+        MARK_RULES_MAX as u32
+    };
+    // SAFETY: the callback matches bpf_loop's contract; the packet is in the scratch slot.
+    unsafe {
+        bpf_loop(
+            n,
+            mark_step as *mut c_void,
+            &mut at as *mut *const MarkRules as *mut c_void,
+            0,
+        )
+    };
+    // SAFETY: as above.
+    let mark = unsafe { core::ptr::read_volatile(&(*s).mark) };
+    if mark == 0 {
+        return 0;
+    }
+    fkey.addr[0] = mark;
+    // SAFETY: plain stores into this CPU's scratch slot.
+    unsafe {
+        core::ptr::write_volatile(&mut fkey.addr[1], 0);
+        core::ptr::write_volatile(&mut fkey.addr[2], 0);
+        core::ptr::write_volatile(&mut fkey.addr[3], 0);
+        core::ptr::write_volatile(&mut fkey.port, 0);
+        core::ptr::write_volatile(&mut fkey.proto, PROTO_FWMARK);
+    }
+    fkey.family = flow.family;
+    if SERVICES.get_ptr(&*fkey).is_some() {
+        1
+    } else {
+        0
+    }
+}
+
+/// One rule of [`classify`]'s walk (a `bpf_loop` step, checked once by the verifier); returns
+/// 1 to stop (the rule matched: its mark is in the scratch slot), 0 to go on.
+#[inline(never)]
+extern "C" fn mark_step(i: u32, at: *mut c_void) -> i64 {
+    let Some(s) = scratch() else {
+        return 1;
+    };
+    // SAFETY: `classify` passed its stack slot holding the rules' map value, valid for the
+    // whole run.
+    let rules = unsafe { &**(at as *const *const MarkRules) };
+    // For the verifier: an index it knows is below MARK_RULES_MAX (a power of two; `classify`
+    // never loops further). Read volatile, so that the compiler keeps the mask on the register
+    // it indexes with.
+    // SAFETY: a read of a local.
+    let i = (unsafe { core::ptr::read_volatile(&i) } as usize) & (MARK_RULES_MAX - 1);
+    let Some(r) = rules.rules.get(i) else {
+        return 1;
+    };
+    // SAFETY: this CPU's scratch slot; `parse` filled the packet.
+    let flow = unsafe { &(*s).pkt.flow };
+    let dport = u16::from_be(flow.dport);
+    if (r.proto == 0 || r.proto == flow.proto)
+        && dport >= r.port_lo
+        && dport <= r.port_hi
+        && source_in(flow, r.src_len, &r.src)
+    {
+        // SAFETY: as above.
+        unsafe { (*s).mark = r.mark };
+        return 1;
+    }
+    0
+}
+
+/// Whether the packet's source is in the prefix `src`/`len` (len 0: any).
+#[inline(always)]
+fn source_in(flow: &FlowKey, len: u8, src: &[u32; 4]) -> bool {
+    if len == 0 {
+        return true;
+    }
+    let words = if flow.family == FAMILY_V4 { 1 } else { 4 };
+    let bits = len as u32;
+    let mut i = 0;
+    while i < words {
+        let start = i as u32 * 32;
+        let keep = if bits >= start + 32 {
+            u32::MAX
+        } else if bits <= start {
+            0
+        } else {
+            u32::MAX << (32 - (bits - start))
+        };
+        if flow.src[i] & keep.to_be() != src[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// Whether a VIP address has a marker entry (lbd writes one per VIP address, key port 0 and

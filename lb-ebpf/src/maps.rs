@@ -7,13 +7,16 @@
 use aya_ebpf::{
     bindings::{BPF_F_MMAPABLE, BPF_F_NO_COMMON_LRU, BPF_F_NO_PREALLOC},
     macros::map,
-    maps::{Array, DevMap, HashMap, LruHashMap, PerCpuArray, PerCpuHashMap, ProgramArray, RingBuf},
+    maps::{
+        Array, DevMap, HashMap, LpmTrie, LruHashMap, PerCpuArray, PerCpuHashMap, ProgramArray,
+        RingBuf,
+    },
 };
 use lb_common::{
     BenchState, BenchWords, Conn, ConnCount, ConnKey4, DecapConfig, Expect, ExpectKey, FlowKey,
-    FragEntry, FragKey, GlobalConfig, IfStats, LayoutMeta, Locality, NewConn, NextHop, PersistKey,
-    RealConns, RealLimits, RealServer, Service, Stats, Template, TraceFilter, TwosDraw, VipKey,
-    capacity,
+    FragEntry, FragKey, GlobalConfig, IfStats, LayoutMeta, Locality, MarkAddr, MarkRules, NewConn,
+    NextHop, PersistKey, RealConns, RealLimits, RealServer, Service, Stats, Template, TraceFilter,
+    TwosDraw, VipKey, capacity,
 };
 
 use crate::scratch::Scratch;
@@ -25,6 +28,12 @@ use crate::scratch::Scratch;
 #[map(name = "lb_services")]
 pub static SERVICES: HashMap<VipKey, Service> =
     HashMap::with_max_entries(capacity::SERVICES, BPF_F_NO_PREALLOC);
+
+/// The firewall-mark classifier (`lb_common::mark`): destination prefix -> the rules that may
+/// mark a packet to an address under it, in config order. Written by lbd (whole values);
+/// read by `lb` for a new flow only while `CFG_F_MARKS` is set.
+#[map(name = "lb_marks")]
+pub static MARKS: LpmTrie<MarkAddr, MarkRules> = LpmTrie::with_max_entries(capacity::MARKS, 0);
 
 /// Real-server id -> real server (address, forwarding method). Written by lbd before any
 /// table names the id; read by `lb` when forwarding.

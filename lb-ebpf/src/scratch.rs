@@ -28,6 +28,12 @@ pub struct Scratch {
     /// A table-driven scheduler's search for an available real server.
     pub probe: Probe,
     pub pkey: PersistKey,
+    /// The classifier's key: the packet's destination (`lookup.rs`, firewall marks).
+    pub mkey: aya_ebpf::maps::lpm_trie::Key<lb_common::MarkAddr>,
+    /// The services-map key of the mark the classifier found, and that mark.
+    pub fkey: lb_common::VipKey,
+    pub mark: u32,
+    pub _pad_mark: u32,
     /// The locality table's key and the entry being built (`lblc`, `lblcr`).
     pub lkey: PersistKey,
     pub loc: Locality,

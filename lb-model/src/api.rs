@@ -199,13 +199,16 @@ pub struct DirectorView {
     pub include_file: Option<String>,
 }
 
-/// A virtual service's identity, as ipvsadm's `-t`/`-u` name it.
+/// A virtual service's identity, as ipvsadm's `-t`/`-u`/`-f` name it (a firewall-mark
+/// service: `fwmark`, protocol "tcp", port 0 and the unspecified address of its family).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceKey {
     /// "tcp" or "udp".
     pub protocol: String,
     pub vip: IpAddr,
     pub port: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fwmark: Option<u32>,
 }
 
 /// A virtual service as a client sends it for ipvsadm `-A`/`-E`: the config's own service
@@ -245,6 +248,19 @@ pub enum Edit {
     },
     /// `--set tcp tcpfin udp`: seconds; 0 leaves that timeout as it is (as in IPVS).
     SetTimeouts { tcp: u32, tcpfin: u32, udp: u32 },
+    /// `lbctl mark add` / `import`: appends matches to a mark (the mark is made, last in the
+    /// list, if it has none yet).
+    AddMatches {
+        mark: u32,
+        matches: Vec<crate::config::MarkMatch>,
+    },
+    /// `lbctl mark del`: removes a mark's match `index` (0-based; the mark goes with its last
+    /// one), or the whole mark. "No such mark" / "No such match" when it does not exist.
+    DelMark {
+        mark: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        index: Option<usize>,
+    },
 }
 
 // One response per request, serialised at once: the size of the largest variant costs nothing.
@@ -371,7 +387,8 @@ pub struct ServiceView {
     pub protocol: String,
     pub vip: IpAddr,
     pub port: u16,
-    /// A firewall-mark service (ipvsadm `-f`): lbd has none, lbctl can print them.
+    /// A firewall-mark service (ipvsadm `-f`): its mark; `vip` is then its family's
+    /// unspecified address, `protocol` "tcp" and `port` 0 (as IPVS holds them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fwmark: Option<u32>,
     /// ipvsadm scheduler name ("mh", "wlc", ...).
@@ -664,6 +681,7 @@ mod tests {
                         protocol: "tcp".into(),
                         vip: "192.168.0.1".parse().unwrap(),
                         port: 80,
+                        fwmark: None,
                     },
                 }],
             },

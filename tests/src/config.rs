@@ -167,6 +167,13 @@ impl ConfigBuilder {
     }
 
     /// Flood mode's rate (new connections per second per CPU; 0: off).
+    /// Firewall mark `mark` (the config's `marks`): its matches as the config's JSON writes
+    /// them, e.g. `json!([{"destination": "198.18.1.100/32", "protocol": "tcp", "ports": "80,443"}])`.
+    pub fn mark(mut self, mark: u32, matches: serde_json::Value) -> Self {
+        let m = defaults(json!({ "mark": mark, "match": matches }));
+        self.0.marks.push(m);
+        self
+    }
     pub fn flood_rate(mut self, rate: u32) -> Self {
         self.0.flood_rate = Some(rate);
         self
@@ -202,6 +209,33 @@ pub fn udp_service(vip: impl Into<IpAddr>, port: u16) -> ServiceBuilder {
 /// An SCTP service on `vip`:`port`.
 pub fn sctp_service(vip: impl Into<IpAddr>, port: u16) -> ServiceBuilder {
     ServiceBuilder::new(Protocol::Sctp, vip.into(), port)
+}
+
+/// The IPv4 firewall-mark service of `mark` (ipvsadm `-A -f mark`).
+pub fn fwmark_service(mark: u32) -> ServiceBuilder {
+    let mut s = ServiceBuilder::blank();
+    s.0.fwmark = Some(mark);
+    s
+}
+
+/// The IPv6 firewall-mark service of `mark` (ipvsadm `-A -f mark -6`).
+pub fn fwmark6_service(mark: u32) -> ServiceBuilder {
+    let mut s = fwmark_service(mark);
+    s.0.family = Some(lb_model::config::Family::Ipv6);
+    s.0.vip = std::net::Ipv6Addr::UNSPECIFIED.into();
+    s
+}
+
+/// The key of firewall-mark service `mark` (`ipv6`: of that family) in `lb`'s service map.
+pub fn fwmark_key(mark: u32, ipv6: bool) -> VipKey {
+    lb_common::fwmark_key(
+        mark,
+        if ipv6 {
+            lb_common::FAMILY_V6
+        } else {
+            lb_common::FAMILY_V4
+        },
+    )
 }
 
 /// A service under construction: the daemon's defaults (scheduler `wlc`, no real servers).

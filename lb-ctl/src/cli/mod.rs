@@ -24,8 +24,8 @@ use lb_model::api::DEFAULT_SOCKET;
 pub use self::{
     options::{CommandFlags, DaemonOptions, ListOptions, RealOptions, ServiceOptions},
     verbs::{
-        BirdConfigArgs, DirectorVerb, DrainArgs, ProcArgs, RealAddr, RealTarget, SysctlArgs,
-        TopArgs, TraceArgs,
+        BirdConfigArgs, DirectorVerb, DrainArgs, MarkAddArgs, MarkVerb, ProcArgs, RealAddr,
+        RealTarget, SysctlArgs, TopArgs, TraceArgs,
     },
 };
 
@@ -161,6 +161,11 @@ pub enum Verb {
     },
     /// Print the BIRD 2 config a director needs to announce lbd's VIPs (and the router's side)
     BirdConfig(BirdConfigArgs),
+    /// Firewall marks: lb's classifier of new flows for firewall-mark services (-f MARK)
+    Mark {
+        #[command(subcommand)]
+        verb: MarkVerb,
+    },
     /// Write the man pages, completions and JSON Schemas into DIR (what docs/ ships)
     #[command(hide = true)]
     GenerateDocs {
@@ -185,6 +190,7 @@ pub const VERBS: &[&str] = &[
     "sysctl",
     "director",
     "bird-config",
+    "mark",
 ];
 
 /// Verbs help does not show (what `cargo xtask docs` runs).

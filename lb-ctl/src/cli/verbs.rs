@@ -1,5 +1,5 @@
 //! The options of lbctl's own verbs that take more than a word: `drain`, `undrain`, `trace`,
-//! `top`, `proc`, `sysctl`, `director`, `bird-config` (what they do is in `crate::cmd`).
+//! `top`, `proc`, `sysctl`, `director`, `bird-config`, `mark` (what they do is in `crate::cmd`).
 
 use std::{
     net::{IpAddr, SocketAddr},
@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use clap::{Args, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 
 use crate::words::PROC_FILES;
 
@@ -181,6 +181,53 @@ pub struct BirdConfigArgs {
     /// stopped answering
     #[arg(long, value_name = "SECS", default_value_t = 3, value_parser = clap::value_parser!(u16).range(3..))]
     pub hold_time: u16,
+}
+
+/// `lbctl mark`: lb's classifier, which gives new flows the firewall marks that
+/// firewall-mark services (`-A -f MARK`) take, where IPVS reads netfilter's mark.
+#[derive(Clone, Debug, PartialEq, Eq, Subcommand)]
+pub enum MarkVerb {
+    /// Add a match to a mark (the mark is made, last in the list, if it has none): new flows
+    /// it matches get the mark (the first match in the list wins, as iptables's first rule)
+    Add(MarkAddArgs),
+    /// Remove a mark's match (its number in `lbctl mark list`, from 1), or the whole mark
+    Del {
+        /// The mark
+        #[arg(value_name = "MARK", value_parser = clap::value_parser!(u32).range(1..))]
+        mark: u32,
+        /// The match's number (from 1); without it, the whole mark
+        #[arg(value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        index: Option<u64>,
+    },
+    /// List the marks and their matches, in the order the classifier tries them
+    List,
+    /// Import iptables MARK rules (`iptables-save` output or `iptables -t mangle -A PREROUTING
+    /// ... -j MARK --set-mark N` lines): all of them or, if a line cannot be honoured, none
+    Import {
+        /// The rules ("-" reads standard input)
+        #[arg(value_name = "FILE", default_value = "-")]
+        file: std::path::PathBuf,
+    },
+}
+
+/// `lbctl mark add` options, spelled as iptables's.
+#[derive(Clone, Debug, PartialEq, Eq, Args)]
+pub struct MarkAddArgs {
+    /// The mark (1 to 4294967295)
+    #[arg(value_name = "MARK", value_parser = clap::value_parser!(u32).range(1..))]
+    pub mark: u32,
+    /// Destination prefix (10.0.0.1/32, 2001:db8::/64; an address alone is one address)
+    #[arg(short = 'd', long = "destination", value_name = "PREFIX")]
+    pub destination: String,
+    /// tcp, udp or sctp (default: any of them)
+    #[arg(short = 'p', long = "protocol", value_name = "PROTO")]
+    pub protocol: Option<String>,
+    /// Destination ports: 80, 8000-8100 (or 8000:8100), or a list (80,443); needs -p
+    #[arg(long = "dport", alias = "dports", value_name = "PORTS")]
+    pub ports: Option<String>,
+    /// Source prefix (default: any source)
+    #[arg(short = 's', long = "source", value_name = "PREFIX")]
+    pub source: Option<String>,
 }
 
 /// `-d SECS`: a number of seconds, fractions allowed, 0.1 to 3600.

@@ -23,14 +23,14 @@ pub fn one(client: &Client, edit: Edit, as_json: bool) -> Result<String> {
 }
 
 /// lbd's refusal of a change as ipvsadm reports the kernel's: the message, status 255.
-fn refused(e: anyhow::Error) -> anyhow::Error {
+pub(super) fn refused(e: anyhow::Error) -> anyhow::Error {
     match e.downcast::<Refused>() {
         Ok(r) => Failure::refused(r.message).into(),
         Err(e) => e,
     }
 }
 
-fn done(r: &Response, as_json: bool) -> Result<String> {
+pub(super) fn done(r: &Response, as_json: bool) -> Result<String> {
     match r {
         Response::Applied { changes, dry_run } if as_json => {
             Ok(contract::to_text(&Changes::new(changes, *dry_run)))

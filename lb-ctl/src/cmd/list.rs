@@ -140,8 +140,14 @@ pub fn render(
         ))),
         None => Ok(format::list_all(services, *conn_table_size, fmt, names)),
         Some(k) => {
-            let Some(svc) = services.iter().find(|s| {
-                s.fwmark.is_none() && s.protocol == k.protocol && s.vip == k.vip && s.port == k.port
+            let Some(svc) = services.iter().find(|s| match k.fwmark {
+                Some(m) => s.fwmark == Some(m) && s.vip.is_ipv6() == k.vip.is_ipv6(),
+                None => {
+                    s.fwmark.is_none()
+                        && s.protocol == k.protocol
+                        && s.vip == k.vip
+                        && s.port == k.port
+                }
             }) else {
                 return Err(Failure::listing("No such service").into());
             };
@@ -187,6 +193,7 @@ mod tests {
                 protocol: "tcp".into(),
                 vip: "10.0.0.1".parse().unwrap(),
                 port: 80,
+                fwmark: None,
                 scheduler: "mh".into(),
                 sched_flags: vec!["mh-port".into()],
                 stats: StatsView::default(),
@@ -234,6 +241,7 @@ mod tests {
             protocol: "tcp".into(),
             vip: "10.0.0.1".parse().unwrap(),
             port: 80,
+            fwmark: None,
         };
         assert_eq!(
             render(&response(), Some(&k), &numeric(), false, &Numeric).unwrap(),

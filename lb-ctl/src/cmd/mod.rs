@@ -6,6 +6,7 @@ pub mod drain;
 pub mod edit;
 pub mod generate;
 pub mod list;
+pub mod mark;
 pub mod proc;
 pub mod status;
 pub mod sysctl;
@@ -134,6 +135,7 @@ pub fn run(
             .into());
         }
         Command::BirdConfig(a) => director::bird_config(&a),
+        Command::Mark(verb) => mark::run(&client, &verb, input, global.json)?,
     };
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())

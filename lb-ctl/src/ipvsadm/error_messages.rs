@@ -185,10 +185,6 @@ fn ipvsadm_error_messages() {
             &["-A", "-t", "10.0.0.1:80", "--pe", "sip"],
             "persistence engine `sip' is not supported by lb (--pe)",
         ),
-        (
-            &["-A", "-f", "1"],
-            "firewall-mark services (-f) are not supported by lb; use -t or -u",
-        ),
         (&["-A", "-f", "0"], "invalid fwmark value `0' specified"),
         (&["-A", "-6", "-t", "10.0.0.1:80"], "-6 used before -f\n"),
         (

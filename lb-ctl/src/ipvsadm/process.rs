@@ -76,6 +76,49 @@ mod tests {
     }
 
     #[test]
+    fn firewall_mark_services_as_ipvsadm_names_them() {
+        let fwm = |mark: u32, vip: &str| lb_model::api::ServiceKey {
+            fwmark: Some(mark),
+            ..key("tcp", vip, 0)
+        };
+        // -f needs no port and no -p (ipvsadm's zero-port check is for -t/-u only).
+        assert_eq!(
+            run(&["-A", "-f", "1", "-s", "rr", "-p", "600"]).unwrap(),
+            Command::Edit(Edit::AddService {
+                service: ServiceSpec {
+                    fwmark: Some(1),
+                    persistent: Some(600),
+                    ..spec("tcp", "0.0.0.0", 0, "rr")
+                }
+            })
+        );
+        assert_eq!(
+            run(&["-A", "-f", "16", "-6"]).unwrap(),
+            Command::Edit(Edit::AddService {
+                service: ServiceSpec {
+                    fwmark: Some(16),
+                    family: Some(lb_model::config::Family::Ipv6),
+                    ..spec("tcp", "::", 0, "wlc")
+                }
+            })
+        );
+        // A real server of a fwmark service takes the connection's port (0).
+        assert_eq!(
+            run(&["-a", "-f", "1", "-r", "10.1.0.1", "-g", "-w", "3"]).unwrap(),
+            Command::Edit(Edit::AddReal {
+                service: fwm(1, "0.0.0.0"),
+                real: real("10.1.0.1", 0, "dr", 3),
+            })
+        );
+        assert_eq!(
+            run(&["-D", "--fwmark-service", "7", "-6"]).unwrap(),
+            Command::Edit(Edit::DelService {
+                service: fwm(7, "::"),
+            })
+        );
+    }
+
+    #[test]
     fn ipvsadm_defaults_and_long_forms() {
         // Scheduler wlc, forwarding -g, weight 1, persistence 300 s.
         assert_eq!(

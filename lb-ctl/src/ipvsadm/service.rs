@@ -1,5 +1,5 @@
-//! The virtual service of a command line: which one (`-t`, `-u`, `--sctp-service`; `-f`
-//! refused), and for `-A`/`-E` its spec: scheduler (`-s`), flags (`-b`), persistence (`-p`,
+//! The virtual service of a command line: which one (`-t`, `-u`, `--sctp-service`, `-f`
+//! with `-6`), and for `-A`/`-E` its spec: scheduler (`-s`), flags (`-b`), persistence (`-p`,
 //! `-M`), one-packet scheduling (`-o`), persistence engine (`--pe`, refused) and lbctl's
 //! `--mh-table-size`.
 
@@ -14,7 +14,9 @@ use crate::{cli::Cli, command::UsageError};
 /// ipvsadm's `DEF_SCHED`: the scheduler of a service given none (or `-s ""`).
 pub const DEFAULT_SCHEDULER: &str = "wlc";
 
-/// The service selected by `-t`/`-u`/`--sctp-service` (`-f` is refused: lb has none).
+/// The service selected by `-t`/`-u`/`--sctp-service`/`-f` (a firewall-mark service: the
+/// unspecified address of its family, `-6` for IPv6, protocol tcp and port 0, as ipvsadm
+/// fills them).
 pub(super) fn selected(
     cli: &Cli,
     lookup: &dyn Lookup,
@@ -26,9 +28,21 @@ pub(super) fn selected(
                 "invalid fwmark value `{f}' specified"
             )));
         }
-        return Err(UsageError::new(
-            "firewall-mark services (-f) are not supported by lb; use -t or -u",
-        ));
+        let mark = number(f, 1, u32::MAX as i64).unwrap_or(0) as u32;
+        let vip = if s.ipv6 > 0 {
+            std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+        } else {
+            std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
+        };
+        return Ok(Some((
+            ServiceKey {
+                protocol: "tcp".into(),
+                vip,
+                port: 0,
+                fwmark: Some(mark),
+            },
+            false,
+        )));
     }
     if s.ipv6 > 0 {
         // ipvsadm's format ends in "\n" and fail() adds another.
@@ -47,6 +61,7 @@ pub(super) fn selected(
             protocol: proto.into(),
             vip,
             port: port.unwrap_or(0),
+            fwmark: None,
         },
         port.is_some(),
     )))
@@ -107,7 +122,7 @@ pub(super) fn spec(
     netmask: Option<u8>,
     mh_table_size: Option<u32>,
 ) -> Result<ServiceSpec, UsageError> {
-    if key.port == 0 && persistent.is_none() {
+    if key.fwmark.is_none() && key.port == 0 && persistent.is_none() {
         return Err(UsageError::new(
             "Zero port specified for non-persistent service",
         ));
@@ -139,6 +154,11 @@ pub(super) fn spec(
         .parse()
         .map_err(|e: lb_model::UnknownName| UsageError::new(e.to_string()))?;
     Ok(ServiceSpec {
+        fwmark: key.fwmark,
+        family: key
+            .fwmark
+            .map(|_| lb_model::config::Family::of(key.vip))
+            .filter(|f| *f == lb_model::config::Family::Ipv6),
         protocol,
         vip: key.vip,
         port: key.port,

@@ -37,6 +37,7 @@ pub(super) fn key(p: &str, vip: &str, port: u16) -> ServiceKey {
         protocol: p.into(),
         vip: vip.parse().unwrap(),
         port,
+        fwmark: None,
     }
 }
 

@@ -80,7 +80,9 @@ impl Announcer {
         desired
             .services
             .iter()
-            .filter(|s| !service_down(s, &un))
+            // A firewall-mark service has no VIP to announce (its marks' destinations are
+            // routed to the director by whoever set them up).
+            .filter(|s| !s.is_fwmark() && !service_down(s, &un))
             .map(|s| s.vip)
             .collect()
     }

@@ -53,11 +53,7 @@ pub(super) fn drain_op(d: &mut Context, op: &Op) -> Response {
         Err(_) => return err(format!("protocol: {protocol:?} is not tcp, udp or sctp")),
     };
     let key = RealKey {
-        service: ServiceKey {
-            protocol,
-            vip: *vip,
-            port: *port,
-        },
+        service: ServiceKey::vip(protocol, *vip, *port),
         address: *address,
         port: *real_port,
     };

@@ -6,7 +6,7 @@
 use lb_model::api::{Edit, RealSpec, ServiceKey as WireKey, ServiceSpec};
 use lb_model::{
     Protocol, Scheduler,
-    config::{Config, ConfigError, Raw, RealServerConfig, ServiceKey},
+    config::{Config, ConfigError, MarkConfig, Raw, RealServerConfig, ServiceKey},
     names::fmt_addr_port,
 };
 
@@ -27,17 +27,16 @@ fn fail(edit: usize, message: impl Into<String>) -> EditError {
 
 /// A service's identity from the request's words.
 pub fn service_key(k: &WireKey) -> Result<ServiceKey, String> {
+    if let Some(m) = k.fwmark {
+        return Ok(ServiceKey::fwmark(m, lb_model::config::Family::of(k.vip)));
+    }
     let protocol: Protocol = k.protocol.parse().map_err(|_| {
         format!(
             "protocol {:?} is not supported by lb (tcp, udp or sctp)",
             k.protocol
         )
     })?;
-    Ok(ServiceKey {
-        protocol,
-        vip: k.vip,
-        port: k.port,
-    })
+    Ok(ServiceKey::vip(protocol, k.vip, k.port))
 }
 
 /// A real server from ipvsadm's words; `keep` (the real server being edited) keeps what
@@ -173,6 +172,41 @@ pub fn edit_config(current: &Config, edits: &[Edit]) -> Result<Config, EditError
                 };
                 s.real_servers.remove(j);
             }
+            Edit::AddMatches { mark, matches } => {
+                match cfg.marks.iter_mut().find(|m| m.mark == *mark) {
+                    Some(m) => m.matches.extend(matches.iter().cloned()),
+                    None => cfg.marks.push(MarkConfig {
+                        mark: *mark,
+                        matches: matches.clone(),
+                    }),
+                }
+            }
+            Edit::DelMark { mark, index } => {
+                let Some(k) = cfg.marks.iter().position(|m| m.mark == *mark) else {
+                    return Err(fail(i, format!("No such mark {mark}")));
+                };
+                match index {
+                    None => {
+                        cfg.marks.remove(k);
+                    }
+                    Some(j) => {
+                        let m = &mut cfg.marks[k];
+                        if *j >= m.matches.len() {
+                            return Err(fail(
+                                i,
+                                format!(
+                                    "No such match {j} of mark {mark} (it has {})",
+                                    m.matches.len()
+                                ),
+                            ));
+                        }
+                        m.matches.remove(*j);
+                        if m.matches.is_empty() {
+                            cfg.marks.remove(k);
+                        }
+                    }
+                }
+            }
             Edit::SetTimeouts { tcp, tcpfin, udp } => {
                 // IPVS: a zero leaves that timeout as it is.
                 for (v, slot) in [
@@ -282,6 +316,7 @@ pub(crate) mod tests {
             protocol: p.into(),
             vip: vip.parse().unwrap(),
             port,
+            fwmark: None,
         }
     }
 

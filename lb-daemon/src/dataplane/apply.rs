@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use lb_common::{GlobalConfig, RealLimits, RealServer, Service, VipKey};
+use lb_common::{GlobalConfig, MarkAddr, MarkRules, RealLimits, RealServer, Service, VipKey};
 
 use super::{Dataplane, Result};
 
@@ -22,6 +22,11 @@ pub enum Step {
     SetService(VipKey, Service),
     /// A real server's entry by id.
     SetReal(u32, RealServer),
+    /// The classifier's rules of a destination prefix (trie prefix length, data), replaced
+    /// in one update.
+    SetMarks(u32, MarkAddr, Box<MarkRules>),
+    /// Removes a destination prefix from the classifier.
+    RemoveMarks(u32, MarkAddr),
     ZeroServiceStats(u32),
     ZeroRealStats(u32),
     /// A real server's connection thresholds. Its overload state carries over, except that
@@ -95,6 +100,8 @@ impl Dataplane {
                 }
                 Step::SetService(key, svc) => self.set_service(key, svc)?,
                 Step::SetReal(id, r) => self.set_real(*id, r)?,
+                Step::SetMarks(len, addr, rules) => self.set_mark_rules(*len, addr, rules)?,
+                Step::RemoveMarks(len, addr) => self.remove_mark_rules(*len, addr)?,
                 Step::ZeroServiceStats(id) => self.zero_service_stats(*id)?,
                 Step::ZeroRealStats(id) => self.zero_real_stats(*id)?,
                 Step::SetLimits { id, upper, lower } => {

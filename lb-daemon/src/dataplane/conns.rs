@@ -35,6 +35,8 @@ pub struct Snapshot {
     pub reals: Vec<(u32, RealServer, RealLimits)>,
     pub addr_filter: Vec<u64>,
     pub table_capacity: u32,
+    /// The classifier's entries (trie prefix length, data, rules).
+    pub marks: Vec<(u32, lb_common::MarkAddr, lb_common::MarkRules)>,
 }
 
 impl Dataplane {
@@ -49,6 +51,7 @@ impl Dataplane {
                 .collect(),
             addr_filter: self.addr_filter()?,
             table_capacity: self.table_capacity(),
+            marks: self.marks_all(),
         })
     }
 

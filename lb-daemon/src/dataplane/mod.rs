@@ -19,14 +19,16 @@ use std::{
 use aya::{
     Ebpf, EbpfLoader,
     maps::{
-        Array, DevMap, HashMap, Map, MapData, PerCpuArray, PerCpuHashMap, ProgramArray, RingBuf,
+        Array, DevMap, HashMap, LpmTrie, Map, MapData, PerCpuArray, PerCpuHashMap, ProgramArray,
+        RingBuf, lpm_trie::Key as LpmKey,
     },
     programs::{Xdp, xdp::XdpMode as AyaXdpMode},
 };
 use lb_common::{
     CFG_F_SYNC_EVENTS, CFG_F_TRACE, CONN_F_UNCONFIRMED, Conn, ConnKey4, DecapConfig, Expect,
     ExpectKey, FAMILY_V6, FlowKey, GlobalConfig, IfStats, LAYOUT_FINGERPRINT, LAYOUT_VERSION,
-    LayoutMeta, Locality, NEW_CONN_WAYS, NewConn, PersistKey, REASON_MAX, RealConns, RealLimits,
+    LayoutMeta, Locality, MarkAddr, MarkRules, NEW_CONN_WAYS, NewConn, PersistKey, REASON_MAX,
+    RealConns, RealLimits,
     RealServer, Service, Stats, Template, TraceFilter, TwosDraw, VipKey, map_name,
     maps::LAYOUT_VERSION_UNVERSIONED, new_conn_bucket,
 };
@@ -117,6 +119,8 @@ pub struct LoadOptions {
 pub struct Dataplane {
     ebpf: Ebpf,
     services: HashMap<MapData, VipKey, Service>,
+    /// The firewall-mark classifier (`lb_marks`).
+    marks: LpmTrie<MapData, MarkAddr, MarkRules>,
     reals: Array<MapData, RealServer>,
     conns: HashMap<MapData, ConnKey4, Conn>,
     conns6: HashMap<MapData, FlowKey, Conn>,
@@ -271,6 +275,7 @@ impl Dataplane {
         }
         Ok(Self {
             services: typed(&mut ebpf, map_name::SERVICES)?,
+            marks: typed(&mut ebpf, map_name::MARKS)?,
             reals: typed(&mut ebpf, map_name::REALS)?,
             config: typed(&mut ebpf, map_name::CONFIG)?,
             locality: typed(&mut ebpf, map_name::LOCALITY)?,
@@ -600,6 +605,32 @@ impl Dataplane {
     /// The service entry the data plane reads for a VIP, if any.
     pub fn service(&self, key: &VipKey) -> Option<Service> {
         self.services.get(key, 0).ok()
+    }
+
+    /// Inserts or replaces the classifier's rules of a destination prefix (`len`: the trie's
+    /// prefix length) in one update.
+    pub fn set_mark_rules(&mut self, len: u32, addr: &MarkAddr, rules: &MarkRules) -> Result<()> {
+        self.marks
+            .insert(&LpmKey::new(len, *addr), rules, 0)
+            .map_err(|source| map_err(map_name::MARKS, source))
+    }
+
+    /// Removes a destination prefix from the classifier; one already gone is no error.
+    pub fn remove_mark_rules(&mut self, len: u32, addr: &MarkAddr) -> Result<()> {
+        match self.marks.remove(&LpmKey::new(len, *addr)) {
+            Ok(()) => Ok(()),
+            Err(aya::maps::MapError::KeyNotFound) => Ok(()),
+            Err(source) => Err(map_err(map_name::MARKS, source)),
+        }
+    }
+
+    /// Every entry of the classifier: (trie prefix length, data, rules).
+    pub fn marks_all(&self) -> Vec<(u32, MarkAddr, MarkRules)> {
+        self.marks
+            .iter()
+            .filter_map(|r| r.ok())
+            .map(|(k, v)| (k.prefix_len(), k.data(), v))
+            .collect()
     }
 
     pub fn remove_service(&mut self, key: &VipKey) -> Result<()> {

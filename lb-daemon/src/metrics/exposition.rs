@@ -54,11 +54,17 @@ enum Value {
 }
 
 fn service_labels(s: &ServiceView) -> Labels {
-    vec![
+    let mut l = vec![
         ("protocol", s.protocol.clone()),
         ("vip", s.vip.to_string()),
         ("port", s.port.to_string()),
-    ]
+    ];
+    // A firewall-mark service: IPVS's nominal protocol, port 0, its family's unspecified
+    // address, and the mark.
+    if let Some(m) = s.fwmark {
+        l.push(("fwmark", m.to_string()));
+    }
+    l
 }
 
 fn real_labels(s: &ServiceView, r: &RealServerView) -> Labels {

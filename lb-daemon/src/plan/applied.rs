@@ -18,7 +18,7 @@ use lb_common::{
 use lb_model::{
     Forwarding, Protocol, Scheduler, TunType,
     addr::{addr_of, addr_words},
-    config::{Config, RealServerConfig, ServiceConfig},
+    config::{Config, Family, RealServerConfig, ServiceConfig},
 };
 
 use super::{
@@ -103,6 +103,8 @@ pub struct Applied {
     mtu: u32,
     /// The address filter as last written.
     filter: Vec<u64>,
+    /// The firewall-mark classifier as last written.
+    marks: BTreeMap<(u32, lb_common::MarkAddr), lb_common::MarkRules>,
 }
 
 /// The data plane's entry for a real server of service `service` (VIP `vip`: a `nat` reply's
@@ -193,6 +195,7 @@ impl Applied {
             markers: BTreeSet::new(),
             mtu,
             filter: vec![0; 2 * lb_common::ADDR_FILTER_WORDS as usize],
+            marks: BTreeMap::new(),
         }
     }
 
@@ -215,6 +218,11 @@ impl Applied {
     pub fn adopt(snap: &Snapshot, mtu: u32) -> Self {
         let mut st = Applied::new(snap.table_capacity, mtu);
         st.filter = snap.addr_filter.clone();
+        st.marks = snap
+            .marks
+            .iter()
+            .map(|(len, addr, rules)| ((*len, *addr), *rules))
+            .collect();
         let reals = &snap.reals;
         let removed = |r: &RealServer| r.flags & REAL_F_REMOVED != 0;
         st.ids.next_real = reals.iter().map(|(id, ..)| id + 1).max().unwrap_or(1);
@@ -250,8 +258,12 @@ impl Applied {
                 len: svc.table_len,
             };
             st.regions.reserve(region);
-            // lbd writes only services of its protocols; anything else is left alone.
-            let Some(protocol) = Protocol::from_number(key.proto) else {
+            // lbd writes only services of its protocols (and firewall-mark services);
+            // anything else is left alone.
+            let fwmark = key.proto == lb_common::PROTO_FWMARK;
+            let Some(protocol) =
+                Protocol::from_number(key.proto).or(fwmark.then_some(Protocol::Tcp))
+            else {
                 continue;
             };
             let members = reals
@@ -291,11 +303,24 @@ impl Applied {
                 ServiceState {
                     id: svc.id,
                     index: usize::MAX,
-                    cfg: ServiceConfig::adopted(
-                        protocol,
-                        addr_of(&key.addr, key.family),
-                        u16::from_be(key.port),
-                    ),
+                    cfg: if fwmark {
+                        let family = if key.family == lb_common::FAMILY_V6 {
+                            Family::Ipv6
+                        } else {
+                            Family::Ipv4
+                        };
+                        ServiceConfig {
+                            fwmark: Some(key.addr[0]),
+                            family: Some(family),
+                            ..ServiceConfig::adopted(protocol, family.unspecified(), 0)
+                        }
+                    } else {
+                        ServiceConfig::adopted(
+                            protocol,
+                            addr_of(&key.addr, key.family),
+                            u16::from_be(key.port),
+                        )
+                    },
                     reals: members,
                     region,
                     // Unknown: the first apply writes the table again (the same table for
@@ -366,6 +391,7 @@ impl Applied {
                 } else {
                     0
                 })
+                | filter::mark_flags(cfg)
                 | (if cfg
                     .services
                     .iter()
@@ -421,6 +447,7 @@ impl Applied {
             self.compile_service(plan, key, index, scfg, &mut report, &mut removed_reals)?;
         }
         self.sync_markers(plan, cfg);
+        self.sync_marks(plan, cfg);
         // Now with the real servers this change removed (their connections go on).
         let want = filter::words_for(cfg, self.ids.removed());
         filter::write(plan, &self.filter, &want);
@@ -660,9 +687,31 @@ impl Applied {
         Ok(region)
     }
 
-    /// One marker per distinct VIP address.
+    /// The classifier: new and changed prefixes written (each in one update), gone ones
+    /// removed. (Its flag, `CFG_F_MARKS`, went in with the settings.)
+    fn sync_marks(&mut self, plan: &mut Plan, cfg: &Config) {
+        let wanted = lb_model::config::mark::map_entries(&cfg.marks);
+        for (k, v) in &wanted {
+            if self.marks.get(k) != Some(v) {
+                plan.push(Step::SetMarks(k.0, k.1, Box::new(*v)));
+            }
+        }
+        for k in self.marks.keys() {
+            if !wanted.contains_key(k) {
+                plan.push(Step::RemoveMarks(k.0, k.1));
+            }
+        }
+        self.marks = wanted;
+    }
+
+    /// One marker per distinct VIP address (a firewall-mark service has none).
     fn sync_markers(&mut self, plan: &mut Plan, cfg: &Config) {
-        let wanted: BTreeSet<VipKey> = cfg.services.iter().map(|s| marker(s.vip)).collect();
+        let wanted: BTreeSet<VipKey> = cfg
+            .services
+            .iter()
+            .filter(|s| !s.is_fwmark())
+            .map(|s| marker(s.vip))
+            .collect();
         for gone in self.markers.difference(&wanted) {
             plan.push(Step::RemoveService(*gone));
         }
@@ -747,6 +796,8 @@ mod tests {
                 Step::ForgetTemplatesOfReals(_) => "forget-templates-of",
                 Step::ExpireConnections(_) => "expire",
                 Step::ClearReal(_) => "clear-real",
+                Step::SetMarks(..) => "marks",
+                Step::RemoveMarks(..) => "remove-marks",
             })
             .collect()
     }

@@ -17,7 +17,23 @@ pub fn words_for(cfg: &Config, removed: &[RemovedReal]) -> Vec<u64> {
         let bit = lb_common::hash::addr_filter_bit(&addr_words(a).0) as usize;
         f[base + (bit >> 6)] |= 1 << (bit & 63);
     };
+    // A firewall-mark destination prefix of few addresses: each one's bit (a wider one
+    // turns the filter off for destinations, `mark_flags`).
+    if cfg.classifies() {
+        for r in cfg.mark_rules() {
+            let p = r.destination;
+            if p.size() <= lb_common::MARK_FILTER_MAX_ADDRS as u128 {
+                for i in 0..p.size() {
+                    set(offset(p.addr, i), 0);
+                }
+            }
+        }
+    }
     for s in &cfg.services {
+        if s.is_fwmark() {
+            // No VIP of its own.
+            continue;
+        }
         set(s.vip, 0);
         for a in s.real_servers.iter().filter_map(|r| r.nat_addr()) {
             set(a, words);
@@ -32,6 +48,28 @@ pub fn words_for(cfg: &Config, removed: &[RemovedReal]) -> Vec<u64> {
         }
     }
     f
+}
+
+/// The address `i` after `a`.
+fn offset(a: IpAddr, i: u128) -> IpAddr {
+    match a {
+        IpAddr::V4(a) => IpAddr::V4((u32::from(a).wrapping_add(i as u32)).into()),
+        IpAddr::V6(a) => IpAddr::V6((u128::from(a).wrapping_add(i)).into()),
+    }
+}
+
+/// The settings' firewall-mark flags: `CFG_F_MARKS` when a packet can reach a firewall-mark
+/// service, with `CFG_F_MARKS_WIDE` when some mark's destination prefix is too wide for the
+/// address filter.
+pub fn mark_flags(cfg: &Config) -> u32 {
+    if !cfg.classifies() {
+        return 0;
+    }
+    let wide = cfg
+        .mark_rules()
+        .iter()
+        .any(|r| r.destination.size() > lb_common::MARK_FILTER_MAX_ADDRS as u128);
+    lb_common::CFG_F_MARKS | if wide { lb_common::CFG_F_MARKS_WIDE } else { 0 }
 }
 
 /// The words that differ from what the map holds, as plan steps.

@@ -85,6 +85,7 @@ pub fn diff(old: &Config, new: &Config) -> Vec<String> {
             lblcr_expiration,
             announce,
             sync,
+            marks: _,
             services: _,
         } = c;
         serde_json::json!({
@@ -109,6 +110,24 @@ pub fn diff(old: &Config, new: &Config) -> Vec<String> {
         })
     };
     diff_values(&mut out, "", "", Some(&top(old)), Some(&top(new)), &[]);
+    // Marks by their number; a mark's matches as one value.
+    for m in &old.marks {
+        if !new.marks.iter().any(|n| n.mark == m.mark) {
+            out.push(format!("- mark {}", m.mark));
+        }
+    }
+    for n in &new.marks {
+        match old.marks.iter().find(|o| o.mark == n.mark) {
+            None => out.push(format!("+ mark {} match {}", n.mark, to_value(&n.matches))),
+            Some(o) if o.matches != n.matches => out.push(format!(
+                "~ mark {} match: {} -> {}",
+                n.mark,
+                to_value(&o.matches),
+                to_value(&n.matches)
+            )),
+            Some(_) => {}
+        }
+    }
     let same = |a: &ServiceConfig, b: &ServiceConfig| a.key() == b.key();
     for s in &old.services {
         if !new.services.iter().any(|n| same(s, n)) {

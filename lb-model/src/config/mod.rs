@@ -14,6 +14,7 @@ pub mod announce;
 pub mod daemon;
 pub mod diff;
 pub mod health;
+pub mod mark;
 pub mod real;
 pub mod schema;
 pub mod service;
@@ -31,6 +32,7 @@ pub use self::{
     announce::Announce,
     daemon::{Director, Timeouts, XdpMode},
     health::{CheckConfig, CheckKind, OnDown},
+    mark::{Family, MarkConfig, MarkMatch, Prefix},
     real::{RealKey, RealServerConfig},
     service::{ServiceConfig, ServiceKey},
     sync::SyncConfig,
@@ -211,6 +213,11 @@ pub struct Config<F: Form = Checked> {
     /// neither sends nor applies sync messages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync: Option<SyncConfig>,
+    /// Firewall marks (`mark::MarkConfig`): lb's classifier, which gives new flows the marks
+    /// firewall-mark services (`fwmark`) take. Over the whole list, the first match in order
+    /// wins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub marks: Vec<MarkConfig>,
     #[serde(default)]
     pub services: Vec<ServiceConfig<F>>,
 }
@@ -275,6 +282,19 @@ impl Config<Raw> {
     pub fn read(text: &str) -> Result<Self, ConfigError> {
         let de = &mut serde_json::Deserializer::from_str(text);
         let cfg: Self = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
+            // A service written as an array of values fails on its first field (`fwmark`, a
+            // number) before the shape check below: say what is wrong with it instead.
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(text)
+                && let Some(i) = v
+                    .get("services")
+                    .and_then(|s| s.as_array())
+                    .and_then(|s| s.iter().position(serde_json::Value::is_array))
+            {
+                return ConfigError::new(
+                    format!("services[{i}]"),
+                    "an array where an object is expected: write the fields by name ({\"field\": value, ...})",
+                );
+            }
             let path = e.path().to_string();
             let inner = e.into_inner();
             ConfigError {
@@ -299,6 +319,33 @@ impl Config<Raw> {
         // the config read back must have one too.
         let text: serde_json::Value = serde_json::from_str(text)
             .map_err(|e| ConfigError::new("(document)", e.to_string()))?;
+        // `protocol`, `vip` and `port` have defaults only for a firewall-mark service (which
+        // has none of its own): a VIP service must name all three.
+        if let Some(services) = text.get("services").and_then(|s| s.as_array()) {
+            for (i, s) in services.iter().enumerate() {
+                let Some(o) = s.as_object() else { continue };
+                if o.contains_key("fwmark") {
+                    continue;
+                }
+                for f in ["protocol", "vip", "port"] {
+                    if !o.contains_key(f) {
+                        return Err(ConfigError::new(
+                            format!("services[{i}]"),
+                            format!(
+                                "missing field `{f}` (a service has protocol, vip and port, or a fwmark)"
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        let mut cfg = cfg;
+        // A firewall-mark service's VIP is its family's unspecified address.
+        for s in &mut cfg.services {
+            if s.fwmark.is_some() && s.vip.is_unspecified() {
+                s.vip = s.family().unspecified();
+            }
+        }
         let read = serde_json::to_value(&cfg)
             .map_err(|e| ConfigError::new("(document)", e.to_string()))?;
         if let Some((path, message)) = shape_mismatch(&text, &read, String::new()) {
@@ -324,6 +371,7 @@ impl Config<Raw> {
         if let Some(s) = &self.sync {
             sync::validate(s, &mut errs);
         }
+        mark::validate(&self.marks, &mut errs);
         service::validate_all(self, &mut errs);
         health::validate(self, &mut errs);
         errs.0
@@ -372,6 +420,7 @@ impl<F: Form> Config<F> {
             lblcr_expiration: self.lblcr_expiration,
             announce: self.announce.clone(),
             sync: self.sync.clone(),
+            marks: self.marks.clone(),
             services,
         }
     }
@@ -476,6 +525,17 @@ impl Config {
             .iter()
             .flat_map(|s| &s.real_servers)
             .any(|r| r.forwarding == Forwarding::Nat)
+    }
+
+    /// The classifier's rules, in the order they are tried.
+    pub fn mark_rules(&self) -> Vec<mark::Rule> {
+        mark::rules(&self.marks)
+    }
+
+    /// Whether a packet can reach a firewall-mark service: some mark has a match and some
+    /// service is a firewall-mark service.
+    pub fn classifies(&self) -> bool {
+        !self.marks.is_empty() && self.services.iter().any(|s| s.fwmark.is_some())
     }
 
     /// Whether the config has an IPv6 VIP or real server.
@@ -761,6 +821,54 @@ mod tests {
                 r#"services[1].mh_table_size: only the mh scheduler has a table size (scheduler is "lblc")"#,
                 r#"services[1].real_servers[0].forwarding: unknown forwarding method "ipip"; valid: tun, dr, nat"#,
                 "services[1].real_servers[1]: duplicate real server 10.0.0.11:0: already defined at services[1].real_servers[0]",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_fwmark_config_reads_and_its_errors_are_reported_with_paths() {
+        let good = r#"{
+            "interface": "eth0",
+            "marks": [ { "mark": 1, "match": [
+                { "destination": "10.0.0.1/32", "protocol": "tcp", "ports": "80,443" },
+                { "destination": "10.0.1.0/24", "protocol": "udp", "ports": "8000-8100", "source": "192.0.2.0/24" } ] } ],
+            "services": [
+                { "fwmark": 1, "scheduler": "rr", "persistent": 300,
+                  "real_servers": [ { "address": "10.0.0.11", "forwarding": "dr" } ] },
+                { "fwmark": 1, "family": "ipv6",
+                  "real_servers": [ { "address": "2001:db8::11", "forwarding": "tun" } ] }
+            ]
+        }"#;
+        let c = Config::parse(good, "t.json").expect("valid");
+        assert_eq!(c.services[0].key().to_string(), "fwmark 1");
+        assert_eq!(c.services[1].key().to_string(), "fwmark 1 ipv6");
+        assert_eq!(c.marks[0].matches.len(), 2);
+        let bad = r#"{
+            "interface": "eth0",
+            "marks": [ { "mark": 0, "match": [] },
+                       { "mark": 2, "match": [
+                { "destination": "10.0.0.1/24" },
+                { "destination": "10.0.0.1", "ports": "80" },
+                { "destination": "10.0.0.1", "protocol": "tcp", "ports": "90-80" },
+                { "destination": "10.0.0.1", "source": "2001:db8::/32" } ] },
+                       { "mark": 2, "match": [ { "destination": "10.0.0.2" } ] } ],
+            "services": [
+                { "fwmark": 2, "vip": "10.0.0.1",
+                  "real_servers": [ { "address": "10.0.0.11", "forwarding": "nat" } ] }
+            ]
+        }"#;
+        assert_eq!(
+            errors(bad),
+            vec![
+                "marks[0].mark: mark 0 is no mark (1 to 4294967295)",
+                "marks[0].match: a mark needs at least one match (destination, protocol, ports, source)",
+                r#"marks[1].match[0].destination: "10.0.0.1/24" has bits set past its prefix length: write 10.0.0.0/24"#,
+                "marks[1].match[1].ports: ports need a protocol (tcp, udp or sctp), as iptables's --dport needs -p",
+                r#"marks[1].match[2].ports: "90-80" in "90-80": the range ends before it starts"#,
+                "marks[1].match[3].source: 2001:db8::/32 is ipv6 but the destination 10.0.0.1/32 is ipv4",
+                "marks[2].mark: duplicate mark 2: already defined at marks[1] (give it one list of matches)",
+                "services[0].vip: a firewall-mark service has no VIP: the destinations of its mark's matches are its addresses (leave vip out)",
+                "services[0].real_servers[0].forwarding: nat is not supported for a firewall-mark service yet (its replies would need each connection's destination); use dr or tun",
             ]
         );
     }

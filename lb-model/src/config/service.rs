@@ -6,10 +6,10 @@ use std::{collections::HashMap, net::IpAddr};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    CheckConfig, Config, ConfigError, Errors, Form, Name, Raw, RealServerConfig, real, typed,
+    CheckConfig, Config, ConfigError, Errors, Family, Form, Name, Raw, RealServerConfig, real,
+    typed,
 };
 use crate::{
-    addr::full_prefix,
     names::{Named, UnknownName, fmt_addr_port},
     protocol::Protocol,
     scheduler::{SchedFlag, Scheduler, is_prime},
@@ -23,51 +23,112 @@ pub const MAX_PERSISTENT_S: u32 = 2_678_400;
 pub const MIN_MH_TABLE_SIZE: u32 = 7;
 pub const MAX_MH_TABLE_SIZE: u32 = 1_048_573;
 
-/// A virtual service's identity, as ipvsadm's `-t`/`-u` name it.
+/// A virtual service's identity, as ipvsadm's `-t`/`-u`/`-f` name it. A firewall-mark
+/// service (`fwmark`) has, as in IPVS, the nominal protocol TCP, port 0 and the unspecified
+/// address of its family as its VIP: its mark and family name it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ServiceKey {
     pub protocol: Protocol,
     pub vip: IpAddr,
     pub port: u16,
+    pub fwmark: Option<u32>,
 }
 
 impl ServiceKey {
-    /// `-t 192.168.0.1:80` / `-u [2001:db8::1]:53`: how ipvsadm names a service.
+    /// A VIP service's key.
+    pub fn vip(protocol: Protocol, vip: IpAddr, port: u16) -> Self {
+        Self {
+            protocol,
+            vip,
+            port,
+            fwmark: None,
+        }
+    }
+
+    /// A firewall-mark service's key.
+    pub fn fwmark(mark: u32, family: Family) -> Self {
+        Self {
+            protocol: Protocol::Tcp,
+            vip: family.unspecified(),
+            port: 0,
+            fwmark: Some(mark),
+        }
+    }
+
+    /// `-t 192.168.0.1:80` / `-u [2001:db8::1]:53` / `-f 1` / `-f 1 -6`: how ipvsadm names
+    /// a service.
     pub fn ipvsadm(&self) -> String {
-        format!(
-            "{} {}",
-            self.protocol.ipvsadm_flag(),
-            fmt_addr_port(self.vip, self.port)
-        )
+        match self.fwmark {
+            Some(m) if self.vip.is_ipv6() => format!("-f {m} -6"),
+            Some(m) => format!("-f {m}"),
+            None => format!(
+                "{} {}",
+                self.protocol.ipvsadm_flag(),
+                fmt_addr_port(self.vip, self.port)
+            ),
+        }
     }
 
     /// The services map's key.
     pub fn vip_key(&self) -> lb_common::VipKey {
-        crate::addr::vip_key(self.protocol, self.vip, self.port)
+        match self.fwmark {
+            Some(m) => lb_common::fwmark_key(m, Family::of(self.vip).number()),
+            None => crate::addr::vip_key(self.protocol, self.vip, self.port),
+        }
     }
 }
 
 impl std::fmt::Display for ServiceKey {
-    /// `tcp 10.0.0.1:80`.
+    /// `tcp 10.0.0.1:80`, `fwmark 1`, `fwmark 1 ipv6`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} {}",
-            self.protocol.name(),
-            fmt_addr_port(self.vip, self.port)
-        )
+        match self.fwmark {
+            Some(m) if self.vip.is_ipv6() => write!(f, "fwmark {m} ipv6"),
+            Some(m) => write!(f, "fwmark {m}"),
+            None => write!(
+                f,
+                "{} {}",
+                self.protocol.name(),
+                fmt_addr_port(self.vip, self.port)
+            ),
+        }
     }
+}
+
+fn default_protocol() -> Protocol {
+    Protocol::Tcp
+}
+
+fn default_vip() -> IpAddr {
+    Family::Ipv4.unspecified()
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, bound = "")]
 #[schemars(rename = "ServiceConfig", bound = "F: Form")]
 pub struct ServiceConfig<F: Form = super::Checked> {
+    /// A firewall-mark service (ipvsadm `-f`): the mark lb's classifier (`marks`) gives the
+    /// packets it takes, instead of `protocol`, `vip` and `port` (which it has not; IPVS's
+    /// nominal `tcp` and port 0 may be written). Its real servers take each connection's
+    /// destination port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fwmark: Option<u32>,
+    /// A firewall-mark service's address family, `ipv4` (default) or `ipv6` (ipvsadm `-6`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<Family>,
+    /// `tcp`, `udp` or `sctp` (required but for a firewall-mark service).
+    #[serde(default = "default_protocol")]
     pub protocol: Protocol,
+    /// The VIP (required but for a firewall-mark service).
+    #[serde(
+        default = "default_vip",
+        skip_serializing_if = "IpAddr::is_unspecified"
+    )]
     pub vip: IpAddr,
-    /// The service's port; 0 for every port of the VIP and protocol that no service of its
-    /// own takes (ipvsadm `-t VIP:0 -p`): such a service must be persistent, and its real
-    /// servers take each connection's destination port.
+    /// The service's port (required but for a firewall-mark service); 0 for every port of
+    /// the VIP and protocol that no service of its own takes (ipvsadm `-t VIP:0 -p`): such a
+    /// service must be persistent, and its real servers take each connection's destination
+    /// port.
+    #[serde(default)]
     pub port: u16,
     /// ipvsadm scheduler name; ipvsadm's default is `wlc`.
     #[serde(default = "F::default_scheduler")]
@@ -114,11 +175,23 @@ pub struct ServiceConfig<F: Form = super::Checked> {
 
 impl<F: Form> ServiceConfig<F> {
     pub fn key(&self) -> ServiceKey {
-        ServiceKey {
-            protocol: self.protocol,
-            vip: self.vip,
-            port: self.port,
+        match self.fwmark {
+            Some(m) => ServiceKey::fwmark(m, self.family()),
+            None => ServiceKey::vip(self.protocol, self.vip, self.port),
         }
+    }
+
+    /// The service's address family (a firewall-mark service's `family`, else its VIP's).
+    pub fn family(&self) -> Family {
+        match self.fwmark {
+            Some(_) => self.family.unwrap_or_default(),
+            None => Family::of(self.vip),
+        }
+    }
+
+    /// Whether this is a firewall-mark service.
+    pub fn is_fwmark(&self) -> bool {
+        self.fwmark.is_some()
     }
 
     /// The port a real server of this service is reached on (its own, else the service's).
@@ -144,8 +217,9 @@ impl<F: Form> ServiceConfig<F> {
 
     /// Whether the service has the FTP helper: `ftp`, else IPVS's default (TCP port 21).
     pub fn ftp(&self) -> bool {
-        self.ftp
-            .unwrap_or(self.protocol == Protocol::Tcp && self.port == FTP_PORT)
+        self.ftp.unwrap_or(
+            self.fwmark.is_none() && self.protocol == Protocol::Tcp && self.port == FTP_PORT,
+        )
     }
 
     /// Whether real server `r` of this service goes through the FTP helper (`nat` only: in
@@ -158,7 +232,7 @@ impl<F: Form> ServiceConfig<F> {
     /// The persistence prefix: `persistent_netmask`, else one address.
     pub fn persistence_prefix(&self) -> u8 {
         self.persistent_netmask
-            .unwrap_or_else(|| full_prefix(self.vip))
+            .unwrap_or_else(|| self.family().bits())
     }
 
     /// The Maglev table size: `mh_table_size`, else IPVS's default.
@@ -176,8 +250,15 @@ impl<F: Form> ServiceConfig<F> {
         sorry_server: Option<RealServerConfig<G>>,
     ) -> ServiceConfig<G> {
         ServiceConfig {
+            fwmark: self.fwmark,
+            family: self.family,
             protocol: self.protocol,
-            vip: self.vip,
+            // A firewall-mark service's VIP is its family's unspecified address.
+            vip: if self.is_fwmark() {
+                self.family().unspecified()
+            } else {
+                self.vip
+            },
             port: self.port,
             scheduler,
             mh_table_size: self.mh_table_size,
@@ -198,6 +279,8 @@ impl ServiceConfig {
     /// the maps cannot tell is ipvsadm's default, replaced by the config's on the next apply.
     pub fn adopted(protocol: Protocol, vip: IpAddr, port: u16) -> Self {
         Self {
+            fwmark: None,
+            family: None,
             protocol,
             vip,
             port,
@@ -315,10 +398,51 @@ pub(super) fn validate_all(cfg: &Config<Raw>, err: &mut Errors) {
 
 /// One service's checks (`sp`: its path); returns the scheduler-table slots it needs.
 fn validate(s: &ServiceConfig<Raw>, sp: &str, err: &mut Errors) -> u64 {
-    if let Some(why) = super::address::not_unicast(s.vip) {
+    if let Some(m) = s.fwmark {
+        if m == 0 {
+            err.add(
+                format!("{sp}.fwmark"),
+                "invalid fwmark value `0' specified (1 to 4294967295)",
+            );
+        }
+        if !s.vip.is_unspecified() || Family::of(s.vip) != s.family() {
+            err.add(
+                format!("{sp}.vip"),
+                "a firewall-mark service has no VIP: the destinations of its mark's matches are its addresses (leave vip out)",
+            );
+        }
+        if s.port != 0 {
+            err.add(
+                format!("{sp}.port"),
+                "a firewall-mark service has no port: its mark's matches name the ports (leave port out)",
+            );
+        }
+        if s.protocol != Protocol::Tcp {
+            err.add(
+                format!("{sp}.protocol"),
+                "a firewall-mark service has no protocol of its own: its mark's matches name the protocols (leave protocol out)",
+            );
+        }
+        if s.ftp == Some(true) {
+            err.add(
+                format!("{sp}.ftp"),
+                "a firewall-mark service has no control port for the FTP helper (FTP through dr or tun needs only a persistent firewall-mark service)",
+            );
+        }
+    } else if s.family.is_some() {
+        err.add(
+            format!("{sp}.family"),
+            "only a firewall-mark service has a family (a VIP service's is its VIP's)",
+        );
+    } else if s.vip.is_unspecified() {
+        err.add(
+            format!("{sp}.vip"),
+            "a service needs a vip (or a fwmark, for a firewall-mark service)",
+        );
+    } else if let Some(why) = super::address::not_unicast(s.vip) {
         err.add(format!("{sp}.vip"), why);
     }
-    if s.port == 0 && s.persistent.is_none() {
+    if s.fwmark.is_none() && s.port == 0 && s.persistent.is_none() {
         // ipvsadm's own check, and IPVS's (a port-0 service schedules only with persistence).
         err.add(
             format!("{sp}.port"),
@@ -364,7 +488,7 @@ fn validate(s: &ServiceConfig<Raw>, sp: &str, err: &mut Errors) -> u64 {
             format!("{t} is out of range (1 to {MAX_PERSISTENT_S} seconds)"),
         );
     }
-    let max_prefix = full_prefix(s.vip);
+    let max_prefix = s.family().bits();
     if let Some(m) = s.persistent_netmask {
         if m > max_prefix {
             err.add(
@@ -414,7 +538,7 @@ fn validate(s: &ServiceConfig<Raw>, sp: &str, err: &mut Errors) -> u64 {
             format!("{sp}.ftp"),
             "FTP runs over TCP: only a tcp service has the FTP helper",
         );
-    } else if s.ftp == Some(true) && s.port == 0 {
+    } else if s.ftp == Some(true) && s.port == 0 && s.fwmark.is_none() {
         err.add(
             format!("{sp}.ftp"),
             "a port-0 service has no control port for the FTP helper (FTP through dr or tun needs only the persistent port-0 service)",
@@ -436,6 +560,12 @@ fn validate(s: &ServiceConfig<Raw>, sp: &str, err: &mut Errors) -> u64 {
             );
         }
         real::validate(s, r, &rp, err);
+        if s.is_fwmark() && r.forwarding.typed() == Ok(crate::Forwarding::Nat) {
+            err.add(
+                format!("{rp}.forwarding"),
+                "nat is not supported for a firewall-mark service yet (its replies would need each connection's destination); use dr or tun",
+            );
+        }
     }
     if sched.is_some_and(Scheduler::is_count_driven)
         && s.real_servers.len() > lb_common::MAX_COUNTED_REALS as usize

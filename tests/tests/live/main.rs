@@ -16,6 +16,7 @@ mod flood;
 mod forwarding;
 mod ftp;
 mod fuzz;
+mod fwmark;
 mod ha;
 mod health;
 mod json;

@@ -15,6 +15,7 @@ mod fixtures;
 mod frag_vlan;
 mod ftp;
 mod fuzz;
+mod fwmark;
 mod gue_gre;
 mod icmp;
 mod interfaces;

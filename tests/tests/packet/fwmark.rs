@@ -1,0 +1,291 @@
+//! Firewall-mark services (ipvsadm `-f`): lb's classifier (the config's `marks`) gives a new
+//! flow's packet a mark, and a marked packet goes to its mark's service before the VIP's own
+//! (IPVS's `ip_vs_service_find` looks the fwmark service up first). Real servers take each
+//! connection's destination port; persistence holds per client network and service, across
+//! every port and destination the mark covers; an ICMP error about a connection reaches its
+//! real server. (`nat` is refused for a firewall-mark service by the config's validation:
+//! see `lb-model`.)
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use lb_tests::{
+    config::{ConfigBuilder, config, fwmark_service, fwmark6_service, real, tcp_service},
+    consts::{
+        LOCAL_CLIENT, LOCAL_CLIENT6, REALS, REMOTE_CLIENT, ROUTER, VIP, VIP6, XDP_TX, real_addr6,
+    },
+    expect::{direct, ipip},
+    fixture::Fixture,
+    packet::{
+        IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, Ipv4, Ipv6, TCP_ACK, TCP_SYN, icmp4, ip, tcp,
+        tcp_ip, udp,
+    },
+    require_root,
+    testrun::Harness,
+};
+use serde_json::json;
+
+/// A second marked destination, not a VIP of any service.
+const VIP2: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 101);
+/// A wide marked prefix (more addresses than the address filter takes one by one).
+const WIDE: Ipv4Addr = Ipv4Addr::new(198, 18, 70, 5);
+
+/// Mark 1: tcp VIP:80,443 and tcp VIP2:8000-8100; mark 2: tcp 198.18.64.0/18 port 80. The
+/// fwmark service 1 goes by `dr` to REALS[2], persistent; fwmark service 2 by `dr` to
+/// REALS[0]; tcp VIP:80 (shadowed by mark 1) and VIP:22, by `dr` to REALS[1].
+fn marked() -> ConfigBuilder {
+    config()
+        .mark(
+            1,
+            json!([
+                {"destination": format!("{VIP}/32"), "protocol": "tcp", "ports": "80,443"},
+                {"destination": VIP2.to_string(), "protocol": "tcp", "ports": "8000-8100"},
+            ]),
+        )
+        .mark(
+            2,
+            json!([{"destination": "198.18.64.0/18", "protocol": "tcp", "ports": "80"}]),
+        )
+        .service(
+            fwmark_service(1)
+                .mh(251)
+                .persistent(300)
+                .real(real(REALS[2]).dr()),
+        )
+        .service(fwmark_service(2).mh(251).real(real(REALS[0]).dr()))
+        .service(tcp_service(VIP, 80).mh(251).real(real(REALS[1]).dr()))
+        .service(tcp_service(VIP, 22).mh(251).real(real(REALS[1]).dr()))
+}
+
+#[test]
+fn a_marked_packet_goes_to_its_fwmark_service_before_the_vips_own() {
+    require_root!();
+    let mut h = Harness::new(&marked(), &[REALS[0], REALS[1], REALS[2], LOCAL_CLIENT]);
+    let me = h.if_mac;
+    let rip = REALS[2];
+    // To VIP:80 (mark 1, over VIP:80's own service) and VIP2:8050 (mark 1's second match).
+    let syn80 = h.from_client(&Ipv4::new(LOCAL_CLIENT, VIP, IPPROTO_TCP).build(&tcp(
+        LOCAL_CLIENT,
+        VIP,
+        40100,
+        80,
+        TCP_SYN,
+        b"a",
+    )));
+    let syn8050 = h.from_client(&Ipv4::new(LOCAL_CLIENT, VIP2, IPPROTO_TCP).build(&tcp(
+        LOCAL_CLIENT,
+        VIP2,
+        40101,
+        8050,
+        TCP_SYN,
+        b"b",
+    )));
+    let unmarked_port = h.from_client(&tcp_ip(LOCAL_CLIENT, VIP, 40102, 22, TCP_SYN, b""));
+    let no_service = h.from_client(&tcp_ip(LOCAL_CLIENT, VIP2, 40103, 8200, TCP_SYN, b""));
+    let other_proto = h.from_client(&Ipv4::new(LOCAL_CLIENT, VIP, IPPROTO_UDP).build(&udp(
+        LOCAL_CLIENT,
+        VIP,
+        40104,
+        80,
+        b"q",
+    )));
+    let wide = h.from_client(&tcp_ip(LOCAL_CLIENT, WIDE, 40105, 80, TCP_SYN, b""));
+    let wide_other_port = h.from_client(&tcp_ip(LOCAL_CLIENT, WIDE, 40106, 81, TCP_SYN, b""));
+    h.run_fixtures(&[
+        Fixture::new(
+            "VIP:80 is marked: the fwmark service, not VIP:80's own",
+            syn80.clone(),
+        )
+        .tx(direct(&syn80, me, rip))
+        .counters(&[("tx", 1), ("conn_new", 1)]),
+        Fixture::new(
+            "a second destination of the same mark: the same service, the client's template",
+            syn8050.clone(),
+        )
+        .tx(direct(&syn8050, me, rip))
+        .counters(&[("tx", 1), ("conn_new", 1), ("persist_hit", 1)]),
+        Fixture::new(
+            "a port no match covers stays the VIP's own service",
+            unmarked_port.clone(),
+        )
+        .tx(direct(&unmarked_port, me, REALS[1]))
+        .counters(&[("tx", 1), ("conn_new", 1)]),
+        Fixture::new(
+            "a marked address's port outside the match: nobody's",
+            no_service,
+        )
+        .pass()
+        .counters(&[("pass_not_vip", 1)]),
+        Fixture::new("another protocol is not marked", other_proto)
+            .pass()
+            .counters(&[("pass_not_vip", 1)]),
+        Fixture::new(
+            "an address of a wide marked prefix (past the address filter): mark 2's service",
+            wide.clone(),
+        )
+        .tx(direct(&wide, me, REALS[0]))
+        .counters(&[("tx", 1), ("conn_new", 1)]),
+        Fixture::new("the wide prefix's other port: nobody's", wide_other_port)
+            .pass()
+            .counters(&[("pass_not_vip", 1)]),
+    ]);
+}
+
+#[test]
+fn without_marks_a_config_without_fwmark_services_classifies_nothing() {
+    require_root!();
+    // The same port services, no marks: VIP:80 is VIP:80's own, VIP2 nobody's.
+    let cfg = config()
+        .service(tcp_service(VIP, 80).mh(251).real(real(REALS[1]).dr()))
+        .service(tcp_service(VIP, 22).mh(251).real(real(REALS[1]).dr()));
+    let mut h = Harness::new(&cfg, &[REALS[1], LOCAL_CLIENT]);
+    let me = h.if_mac;
+    let syn = h.syn(LOCAL_CLIENT, VIP, 40200, 80);
+    h.run_fixtures(&[
+        Fixture::new("VIP:80's own service", syn.clone())
+            .tx(direct(&syn, me, REALS[1]))
+            .counters(&[("tx", 1), ("conn_new", 1)]),
+        Fixture::new("VIP2 is not ours", h.syn(LOCAL_CLIENT, VIP2, 40201, 8050))
+            .pass()
+            .counters(&[("pass_not_vip", 1)]),
+    ]);
+}
+
+/// The real server a new connection from `client`:`sport` to `dst`:`dport` is tunnelled to.
+fn tunnelled_to(
+    h: &mut Harness,
+    client: Ipv4Addr,
+    dst: Ipv4Addr,
+    sport: u16,
+    dport: u16,
+) -> Ipv4Addr {
+    let frame = h.syn(client, dst, sport, dport);
+    let out = h.run("lb", &frame);
+    assert_eq!(out.action, XDP_TX, "{client}:{sport} -> {dst}:{dport}");
+    Ipv4Addr::new(out.data[30], out.data[31], out.data[32], out.data[33])
+}
+
+#[test]
+fn persistence_of_a_fwmark_service_keeps_every_marked_port_of_a_client_on_one_real_server() {
+    require_root!();
+    let cfg = config()
+        .conn_table_size(65536)
+        .mark(
+            7,
+            json!([
+                {"destination": VIP.to_string(), "protocol": "tcp", "ports": "80,443"},
+                {"destination": VIP2.to_string(), "protocol": "tcp"},
+            ]),
+        )
+        .service(
+            fwmark_service(7)
+                .scheduler("rr")
+                .persistent(300)
+                .reals(REALS.iter().map(|a| real(*a).tun())),
+        );
+    let mut h = Harness::new(&cfg, &REALS);
+    let client = Ipv4Addr::new(198, 18, 9, 1);
+    let first = tunnelled_to(&mut h, client, VIP, 50000, 80);
+    for (sport, dst, dport) in [(50001, VIP, 443), (50002, VIP2, 22), (50003, VIP2, 8443)] {
+        assert_eq!(
+            tunnelled_to(&mut h, client, dst, sport, dport),
+            first,
+            "{dst}:{dport} of the same client"
+        );
+    }
+    let other = tunnelled_to(&mut h, Ipv4Addr::new(198, 18, 9, 2), VIP2, 50004, 443);
+    assert_ne!(other, first, "another client is scheduled on its own");
+    assert_eq!(
+        tunnelled_to(&mut h, Ipv4Addr::new(198, 18, 9, 2), VIP, 50005, 80),
+        other
+    );
+    assert_eq!(h.reasons()[lb_common::PERSIST_HIT as usize], 4);
+}
+
+#[test]
+fn an_ipv6_fwmark_service_takes_marked_ipv6_packets_only() {
+    require_root!();
+    let real6 = real_addr6(1);
+    let cfg = config()
+        .mark(
+            3,
+            json!([{"destination": "2001:2:0:1::/64", "protocol": "tcp", "ports": "443"}]),
+        )
+        .service(fwmark6_service(3).mh(251).real(real(real6).dr()))
+        // The IPv4 service of the same mark: an IPv4 packet only (none is marked here).
+        .service(fwmark_service(3).mh(251).real(real(REALS[0]).dr()));
+    let neighbours: [IpAddr; 3] = [real6.into(), LOCAL_CLIENT6.into(), REALS[0].into()];
+    let mut h = Harness::new(&cfg, &neighbours);
+    let me = h.if_mac;
+    let syn6 = |dst: Ipv6Addr, dport: u16| {
+        h.from_client(&Ipv6::new(LOCAL_CLIENT6, dst, IPPROTO_TCP).build(&tcp(
+            LOCAL_CLIENT6,
+            dst,
+            40300,
+            dport,
+            TCP_SYN,
+            b"",
+        )))
+    };
+    let marked = syn6(VIP6, 443);
+    let other = syn6("2001:2:0:1::7".parse().unwrap(), 443);
+    let unmarked = syn6(VIP6, 80);
+    h.run_fixtures(&[
+        Fixture::new(
+            "[VIP6]:443 is marked: the IPv6 fwmark service",
+            marked.clone(),
+        )
+        .tx(direct(&marked, me, real6))
+        .counters(&[("tx", 1), ("conn_new", 1)]),
+        Fixture::new("another address of the /64: the same", other.clone())
+            .tx(direct(&other, me, real6))
+            .counters(&[("tx", 1), ("conn_new", 1)]),
+        Fixture::new("port 80 is not marked", unmarked)
+            .pass()
+            .counters(&[("pass_not_vip", 1)]),
+    ]);
+}
+
+#[test]
+fn an_icmp_error_about_a_fwmark_connection_reaches_its_real_server() {
+    require_root!();
+    let cfg = config()
+        .mark(
+            4,
+            json!([{"destination": VIP.to_string(), "protocol": "tcp", "ports": "80,443"}]),
+        )
+        .service(fwmark_service(4).mh(251).real(real(REALS[0]).tun()));
+    let mut h = Harness::new(&cfg, &[REALS[0]]);
+    let me = h.if_mac;
+    let syn = h.from_client(&tcp_ip(REMOTE_CLIENT, VIP, 40400, 443, TCP_SYN, b""));
+    // A router on the way back tells the VIP that the real server's reply (VIP:443 ->
+    // client, sent directly) is too big: it quotes the reply's IP header and 8 bytes of TCP.
+    let reply = tcp_ip(VIP, REMOTE_CLIENT, 443, 40400, TCP_ACK, &[0; 1400]);
+    let err = h.from_client(&ip(
+        ROUTER,
+        VIP,
+        IPPROTO_ICMP,
+        &icmp4(3, 4, [0, 0, 0x05, 0x78], &reply[..28]),
+    ));
+    // About a flow of the mark's ports that lb never saw: nobody's.
+    let stray = tcp_ip(VIP, REMOTE_CLIENT, 80, 40401, TCP_ACK, &[0; 64]);
+    let stray_err = h.from_client(&ip(
+        ROUTER,
+        VIP,
+        IPPROTO_ICMP,
+        &icmp4(3, 4, [0, 0, 0x05, 0x78], &stray[..28]),
+    ));
+    h.run_fixtures(&[
+        Fixture::new("the connection, marked", syn.clone())
+            .tx(ipip(me, &syn[14..], REALS[0]))
+            .counters(&[("tx", 1), ("conn_new", 1)]),
+        Fixture::new(
+            "fragmentation needed: tunnelled to the connection's real server, unchanged inside",
+            err.clone(),
+        )
+        .tx(ipip(me, &err[14..], REALS[0]))
+        .counters(&[("icmp_error_forwarded", 1)]),
+        Fixture::new("an error about no connection", stray_err)
+            .pass()
+            .counters(&[("pass_icmp_no_flow", 1)]),
+    ]);
+}
