@@ -28,9 +28,8 @@ use lb_common::{
     CFG_F_SYNC_EVENTS, CFG_F_TRACE, CONN_F_UNCONFIRMED, Conn, ConnKey4, DecapConfig, Expect,
     ExpectKey, FAMILY_V6, FlowKey, GlobalConfig, IfStats, LAYOUT_FINGERPRINT, LAYOUT_VERSION,
     LayoutMeta, Locality, MarkAddr, MarkRules, NEW_CONN_WAYS, NewConn, PersistKey, REASON_MAX,
-    RealConns, RealLimits,
-    RealServer, Service, Stats, Template, TraceFilter, TwosDraw, VipKey, map_name,
-    maps::LAYOUT_VERSION_UNVERSIONED, new_conn_bucket,
+    RealConns, RealLimits, RealServer, Service, Stats, Template, TraceFilter, TwosDraw, VipKey,
+    map_name, maps::LAYOUT_VERSION_UNVERSIONED, new_conn_bucket,
 };
 
 use lb_model::config::XdpMode;
