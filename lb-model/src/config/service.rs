@@ -434,11 +434,6 @@ fn validate(s: &ServiceConfig<Raw>, sp: &str, err: &mut Errors) -> u64 {
             format!("{sp}.family"),
             "only a firewall-mark service has a family (a VIP service's is its VIP's)",
         );
-    } else if s.vip.is_unspecified() {
-        err.add(
-            format!("{sp}.vip"),
-            "a service needs a vip (or a fwmark, for a firewall-mark service)",
-        );
     } else if let Some(why) = super::address::not_unicast(s.vip) {
         err.add(format!("{sp}.vip"), why);
     }

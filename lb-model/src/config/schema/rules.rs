@@ -134,6 +134,11 @@ fn service_rules() -> Vec<Value> {
     let dflt_fwd = Forwarding::default().name();
     let mut rules = vec![
         rule(
+            "a service has protocol, vip and port, or a fwmark",
+            json!({ "not": { "required": ["fwmark"] } }),
+            json!({ "required": ["protocol", "vip", "port"] }),
+        ),
+        rule(
             "only a persistent service has a persistent_netmask",
             given("persistent_netmask"),
             given("persistent"),
