@@ -123,6 +123,43 @@ impl crate::topo::Topology {
             .collect()
     }
 
+    /// Five rounds from the client, each two HTTP requests to `http` and one line to `line`
+    /// (a connection each): all 15 reach one real server, each line one of `lines` once, and
+    /// every connection after the first is a persistence hit. What a persistent service that
+    /// spans ports (port 0, a firewall mark) promises.
+    pub fn assert_one_real_server_for_http_and_lines(
+        &self,
+        http: SocketAddr,
+        line: SocketAddr,
+        lines: &[LineServer],
+    ) {
+        let mut seen = Vec::new();
+        for i in 0..5 {
+            for (name, n) in crate::listing::requests_from(&self.client, http, 2) {
+                seen.extend(std::iter::repeat_n(name, n as usize));
+            }
+            let _in = self.client.enter();
+            let mut s =
+                crate::topo::socket2_connect(line, None).unwrap_or_else(|e| panic!("{line}: {e}"));
+            let answer = exchange(&mut s, &format!("hello {i}")).expect("an answer");
+            let (name, text) = answer.split_once(' ').expect("NAME TEXT");
+            assert_eq!(text, format!("hello {i}"));
+            seen.push(name.to_string());
+        }
+        assert_eq!(seen.len(), 15);
+        assert!(
+            seen.iter().all(|n| *n == seen[0]),
+            "one real server for every port of the client: {seen:?}"
+        );
+        let received: usize = lines.iter().map(|l| l.received().len()).sum();
+        assert_eq!(received, 5, "each line reached a line server once");
+        assert_eq!(
+            self.reason("persist_hit"),
+            14,
+            "every connection after the first"
+        );
+    }
+
     /// A [`UdpLineServer`] on `port` of every real server, named `rs0`, `rs1`, ...
     pub fn udp_line_servers(&self, port: u16) -> Vec<UdpLineServer> {
         self.reals

@@ -7,10 +7,8 @@ use std::net::{IpAddr, SocketAddr};
 use lb_tests::{
     config::config,
     consts::{NAT_PORT, VIP, VIP_PORT, real_addr},
-    listing::requests_from,
     require_root,
-    servers::exchange,
-    topo::{Method, Topology, socket2_connect},
+    topo::{Method, Topology},
 };
 
 const LINE_PORT: u16 = 7000;
@@ -44,30 +42,7 @@ fn http_and_a_second_port_reach_one_real_server(method: Method, flag: &str) {
     };
     let http = SocketAddr::new(IpAddr::V4(VIP), http_port);
     let line = SocketAddr::new(IpAddr::V4(VIP), LINE_PORT);
-    let mut seen = Vec::new();
-    for i in 0..5 {
-        for (name, n) in requests_from(&t.client, http, 2) {
-            seen.extend(std::iter::repeat_n(name, n as usize));
-        }
-        let _in = t.client.enter();
-        let mut s = socket2_connect(line, None).unwrap_or_else(|e| panic!("{line}: {e}"));
-        let answer = exchange(&mut s, &format!("hello {i}")).expect("an answer");
-        let (name, text) = answer.split_once(' ').expect("NAME TEXT");
-        assert_eq!(text, format!("hello {i}"));
-        seen.push(name.to_string());
-    }
-    assert_eq!(seen.len(), 15);
-    assert!(
-        seen.iter().all(|n| *n == seen[0]),
-        "one real server for every port of the client: {seen:?}"
-    );
-    let received: usize = lines.iter().map(|l| l.received().len()).sum();
-    assert_eq!(received, 5, "each line reached a line server once");
-    assert_eq!(
-        t.reason("persist_hit"),
-        14,
-        "every connection after the first"
-    );
+    t.assert_one_real_server_for_http_and_lines(http, line, &lines);
 }
 
 #[test]
