@@ -183,6 +183,19 @@ extern "C" fn mark_step(i: u32, at: *mut c_void) -> i64 {
     0
 }
 
+/// Word `word` (0-3, host order) of the mask of a `bits`-bit address prefix.
+#[inline(always)]
+pub fn prefix_mask(bits: u32, word: u32) -> u32 {
+    let start = word * 32;
+    if bits >= start + 32 {
+        u32::MAX
+    } else if bits <= start {
+        0
+    } else {
+        u32::MAX << (32 - (bits - start))
+    }
+}
+
 /// Whether the packet's source is in the prefix `src`/`len` (len 0: any).
 #[inline(always)]
 fn source_in(flow: &FlowKey, len: u8, src: &[u32; 4]) -> bool {
@@ -193,14 +206,7 @@ fn source_in(flow: &FlowKey, len: u8, src: &[u32; 4]) -> bool {
     let bits = len as u32;
     let mut i = 0;
     while i < words {
-        let start = i as u32 * 32;
-        let keep = if bits >= start + 32 {
-            u32::MAX
-        } else if bits <= start {
-            0
-        } else {
-            u32::MAX << (32 - (bits - start))
-        };
+        let keep = prefix_mask(bits, i as u32);
         if flow.src[i] & keep.to_be() != src[i] {
             return false;
         }

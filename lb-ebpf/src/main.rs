@@ -75,12 +75,7 @@ pub fn lb(ctx: XdpContext) -> u32 {
 /// ICMP to or about a VIP, tail-called by `lb` (slot `lb_common::prog_slot::ICMP`).
 #[xdp]
 pub fn lb_icmp(ctx: XdpContext) -> u32 {
-    let v = verdict::of(director::process_icmp(&ctx));
-    count::count(v.reason);
-    // `lb` counted the packet's arrival before it handed it over.
-    count::verdict(count::interface(&ctx), v.action);
-    trace::emit(&v, true);
-    v.action
+    handed_over(&ctx, director::process_icmp(&ctx))
 }
 
 /// A flow the connection table does not know, tail-called by `lb` (slot
@@ -88,22 +83,23 @@ pub fn lb_icmp(ctx: XdpContext) -> u32 {
 /// `lb_xmit`.
 #[xdp]
 pub fn lb_new(ctx: XdpContext) -> u32 {
-    let v = verdict::of(director::process_new(&ctx));
-    count::count(v.reason);
-    // `lb` counted the packet's arrival before it handed it over.
-    count::verdict(count::interface(&ctx), v.action);
-    trace::emit(&v, true);
-    v.action
+    handed_over(&ctx, director::process_new(&ctx))
 }
 
 /// The forwarding stage, tail-called by `lb` or `lb_new` (slot
 /// `lb_common::prog_slot::XMIT`) once the packet's real server is known.
 #[xdp]
 pub fn lb_xmit(ctx: XdpContext) -> u32 {
-    let v = verdict::of(director::process_xmit(&ctx));
+    handed_over(&ctx, director::process_xmit(&ctx))
+}
+
+/// The end of a program `lb` tail-called: counts the reason and the verdict (`lb` counted the
+/// packet's arrival before it handed the packet over) and traces it.
+#[inline(always)]
+fn handed_over(ctx: &XdpContext, r: Result<verdict::Verdict, verdict::Verdict>) -> u32 {
+    let v = verdict::of(r);
     count::count(v.reason);
-    // `lb` counted the packet's arrival before it handed it over.
-    count::verdict(count::interface(&ctx), v.action);
+    count::verdict(count::interface(ctx), v.action);
     trace::emit(&v, true);
     v.action
 }

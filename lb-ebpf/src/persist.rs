@@ -6,6 +6,7 @@ use lb_common::{FAMILY_V4, PersistKey, REAL_F_REMOVED, Service, reason};
 
 use crate::{
     count::count,
+    lookup::prefix_mask,
     maps::{PERSIST, REALS, scratch},
     parse::Packet,
     ptr::zero_in_place,
@@ -85,14 +86,7 @@ fn persist_key(pkt: &Packet, svc: &Service) -> Option<&'static PersistKey> {
     };
     let mut i = 0;
     while i < 4 {
-        let start = i as u32 * 32;
-        let keep = if bits >= start + 32 {
-            u32::MAX
-        } else if bits <= start {
-            0
-        } else {
-            u32::MAX << (32 - (bits - start))
-        };
+        let keep = prefix_mask(bits, i as u32);
         k.addr[i] = pkt.flow.src[i] & keep.to_be();
         i += 1;
     }
