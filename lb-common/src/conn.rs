@@ -233,6 +233,30 @@ pub const CONN_F_NOOUTPUT: u8 = 1 << 3;
 /// any other, only for a reply with SYN, FIN or RST). Kept by `lb` as the connection's state
 /// changes.
 pub const CONN_F_WATCH_ACK: u8 = 1 << 4;
+/// The destination a client used for a `nat` connection of a firewall-mark service: the
+/// value of [`map_name::NAT_DESTS`], keyed by the connection's reply direction (real server
+/// -> client, a [`FlowKey`]). A firewall-mark service has no one VIP (any address the
+/// classifier marks is its), so its real servers' entries ([`crate::REAL_F_NAT_DEST`]) hold
+/// none: the address a reply's source becomes is kept per connection here (the port is the
+/// real server's, which keeps the client's destination port). Inserted by `lb` with the
+/// connection's first packet (before its reply slot), or by lbd with a synced connection;
+/// read by `lb` for every reply and ICMP error of such a connection; removed by lbd once the
+/// connection's reply entry is gone (its expiry pass, [`NAT_DEST_GRACE`] after `since`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NatDest {
+    /// Network byte order. IPv4 uses `[0]`.
+    pub addr: [u32; 4],
+    /// When it was inserted, in [`conn_time`] units.
+    pub since: u32,
+    pub _pad: u32,
+}
+const _: () = assert!(core::mem::size_of::<NatDest>() == 24);
+
+/// How long lbd leaves a [`NatDest`] without a reply entry (`lb` inserts it just before the
+/// connection's reply slot, and a flood may take the slot): 5 s in [`conn_time`] units.
+pub const NAT_DEST_GRACE: u32 = (5_000_000_000u64 >> CONN_TIME_SHIFT) as u32;
+
 /// Not stored: marks, in lbd's listings, a connection that is still in the unconfirmed table.
 pub const CONN_F_UNCONFIRMED: u8 = 1 << 7;
 

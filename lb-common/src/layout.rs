@@ -6,8 +6,8 @@
 use crate::{
     BenchState, BenchWords, Conn, ConnCount, ConnKey4, DecapConfig, Expect, ExpectKey, FlowKey,
     FragEntry, FragKey, GlobalConfig, IfStats, LayoutMeta, Locality, MarkAddr, MarkRule, MarkRules,
-    NewConn, NextHop, PersistKey, RealConns, RealLimits, RealServer, Service, Stats, Template,
-    TraceFilter, TwosDraw, VipKey,
+    NatDest, NewConn, NextHop, PersistKey, RealConns, RealLimits, RealServer, Service, Stats,
+    Template, TraceFilter, TwosDraw, VipKey,
 };
 
 /// One field of a type.
@@ -132,6 +132,7 @@ pub const NEW_CONN: TypeLayout = layout!(NewConn {
     _pad,
     check
 });
+pub const NAT_DEST: TypeLayout = layout!(NatDest { addr, since, _pad });
 pub const CONN_COUNT: TypeLayout = layout!(ConnCount { entries });
 pub const TEMPLATE: TypeLayout = layout!(Template {
     real,

@@ -85,6 +85,7 @@ mod user {
     unsafe impl aya::Pod for ConnKey4 {}
     unsafe impl aya::Pod for NewConn {}
     unsafe impl aya::Pod for ConnCount {}
+    unsafe impl aya::Pod for NatDest {}
     unsafe impl aya::Pod for Template {}
     unsafe impl aya::Pod for GlobalConfig {}
     unsafe impl aya::Pod for Stats {}

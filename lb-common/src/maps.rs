@@ -81,13 +81,16 @@ pub mod map_name {
     /// The firewall-mark classifier (an LPM trie: prefix length and [`crate::MarkAddr`] ->
     /// [`crate::MarkRules`]; its spec's key type is the key's data, 4 bytes shorter than the key).
     pub const MARKS: &str = "lb_marks";
+    /// The destinations of firewall-mark services' `nat` connections (reply [`crate::FlowKey`]
+    /// -> [`crate::NatDest`]).
+    pub const NAT_DESTS: &str = "lb_nat_dests";
     /// The maps that hold the director's state; `lbd` pins each under its pin directory, and a
     /// restarted or upgraded lbd adopts them.
     ///
     /// Not `PROGS`: each program instance keeps its own tail-call map, so that during an
     /// upgrade the old `lb` hands ICMP to the old `lb_icmp` (which reads the old scratch
     /// map) and the new one to the new, until the link swap.
-    pub const DIRECTOR: [&str; 21] = [
+    pub const DIRECTOR: [&str; 22] = [
         SERVICES,
         REALS,
         SCHED_TABLE,
@@ -109,6 +112,7 @@ pub mod map_name {
         LOCALITY,
         META,
         MARKS,
+        NAT_DESTS,
     ];
 }
 
@@ -180,6 +184,9 @@ pub mod capacity {
     pub const TWOS_DRAW: u32 = 1;
     pub const META: u32 = 1;
     pub const MARKS: u32 = crate::MAX_MARK_PREFIXES;
+    /// `nat` connections of firewall-mark services at once (no memory is taken before an
+    /// entry is: the map is not preallocated).
+    pub const NAT_DESTS: u32 = DEFAULT_MAX_CONNS / 4;
     /// Interfaces counted at once: room for those that came and went (lbd removes the
     /// entry of an interface it detaches from).
     pub const IF_STATS: u32 = 256;
@@ -252,7 +259,7 @@ const fn spec(
 }
 
 /// Every map of the object, pinned ones in [`map_name::DIRECTOR`]'s order first.
-pub const MAPS: [MapSpec; 40] = {
+pub const MAPS: [MapSpec; 41] = {
     use layout::*;
     use map_name as n;
     const K: Option<&TypeLayout> = Some(&U32);
@@ -424,6 +431,14 @@ pub const MAPS: [MapSpec; 40] = {
             flag::NO_PREALLOC,
             Some(&MARK_ADDR),
             Some(&MARK_RULES),
+        ),
+        spec(
+            n::NAT_DESTS,
+            capacity::NAT_DESTS,
+            kind::HASH,
+            flag::NO_PREALLOC,
+            Some(&FLOW_KEY),
+            Some(&NAT_DEST),
         ),
         spec(
             n::PROGS,
@@ -615,11 +630,16 @@ pub const MAPS: [MapSpec; 40] = {
 /// [`crate::MarkRules`]); firewall-mark services in the services map under
 /// [`crate::fwmark_key`]; the reason counters grow by `sync_event_lost`; `GlobalConfig`'s
 /// flag [`crate::CFG_F_SYNC_EVENTS`] and the ring buffer [`map_name::SYNC_EVENTS`].
-pub const LAYOUT_VERSION: u32 = 7;
+///
+/// Version 8: the destinations of firewall-mark services' `nat` connections
+/// ([`map_name::NAT_DESTS`], [`crate::NatDest`]) and the real-server flag
+/// [`crate::REAL_F_NAT_DEST`]; the reason counters grow by `drop_nat_dest_full`,
+/// `drop_nat_no_dest` and `drop_tail_call`.
+pub const LAYOUT_VERSION: u32 = 8;
 
 /// [`layout_fingerprint`] of the layout [`LAYOUT_VERSION`] describes; stored next to the
 /// version in the pinned maps.
-pub const LAYOUT_FINGERPRINT: u64 = 0x3dca_4abb_c66d_4137;
+pub const LAYOUT_FINGERPRINT: u64 = 0x303b_9826_7e72_24c7;
 
 /// The version a data plane pinned without [`map_name::META`] has.
 pub const LAYOUT_VERSION_UNVERSIONED: u32 = 1;

@@ -52,6 +52,10 @@ pub const REAL_F_REMOVED: u16 = 1 << 0;
 /// A `tun` real server reached through GRE (ipvsadm `--tun-type gre`, RFC 2784) rather than
 /// IP-in-IP.
 pub const REAL_F_GRE: u16 = 1 << 1;
+/// A `nat` real server of a firewall-mark service: its `vaddr` is none, and each connection's
+/// destination is in [`map_name::NAT_DESTS`] ([`crate::NatDest`]), where replies take their
+/// source from.
+pub const REAL_F_NAT_DEST: u16 = 1 << 2;
 /// Active and inactive connection counts of one real server, as IPVS defines them (active:
 /// established TCP; inactive: everything else). The value of the mmapable array
 /// [`map_name::REAL_CONNS`], indexed by real-server id: `lb` adds and subtracts atomically as

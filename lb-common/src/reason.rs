@@ -162,8 +162,19 @@ pub const DROP_SCTP_MID_FLOW: u32 = 55;
 /// A connection change `lb` could not report to lbd's sync sender (`lb_sync_events` was
 /// full): the sender reads the whole table once more instead.
 pub const SYNC_EVENT_LOST: u32 = 56;
+/// The first packet of a `nat` connection of a firewall-mark service, whose destination
+/// could not be kept ([`crate::map_name::NAT_DESTS`] was full): dropped, so that no reply
+/// leaves from an address the client did not use (the client sends it again).
+pub const DROP_NAT_DEST_FULL: u32 = 57;
+/// A reply (or an ICMP error) of a `nat` connection of a firewall-mark service whose kept
+/// destination is gone: dropped, as no source address to give it is known.
+pub const DROP_NAT_NO_DEST: u32 = 58;
+/// `lb` could not hand the packet to the program of its next stage (`lb_new`, `lb_xmit`):
+/// its slot in the tail-call map was empty. lbd fills every slot before it attaches `lb`, so
+/// this counts a defect.
+pub const DROP_TAIL_CALL: u32 = 59;
 /// One past the last reason: the size of the counter array.
-pub const REASON_MAX: u32 = 57;
+pub const REASON_MAX: u32 = 60;
 
 /// Names for metrics and listings, indexed by reason.
 pub const REASON_NAMES: [&str; REASON_MAX as usize] = [
@@ -224,4 +235,7 @@ pub const REASON_NAMES: [&str; REASON_MAX as usize] = [
     "sctp_mid_flow",
     "drop_sctp_mid_flow",
     "sync_event_lost",
+    "drop_nat_dest_full",
+    "drop_nat_no_dest",
+    "drop_tail_call",
 ];

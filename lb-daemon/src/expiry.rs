@@ -10,7 +10,7 @@ use std::{collections::HashMap, time::Duration};
 
 use lb_common::{
     CONN_F_ONE_PACKET, CONN_F_REPLY, CONN_F_SYNCED, CONN_F_UNCONFIRMED, CONN_S_SYN_RECV, Conn,
-    FlowKey, PROTO_UDP, idle_ns,
+    FlowKey, NAT_DEST_GRACE, PROTO_UDP, REAL_F_NAT_DEST, conn_age, conn_time, idle_ns,
 };
 pub use lb_model::config::Timeouts;
 use tracing::{debug, warn};
@@ -33,6 +33,8 @@ pub struct ExpiryReport {
     pub expired: usize,
     /// `nat` reply entries removed with (or after) their connection.
     pub replies_removed: usize,
+    /// Kept destinations of firewall-mark `nat` connections removed after their reply entry.
+    pub nat_dests_removed: usize,
     /// Count corrections applied (real servers whose counts had drifted).
     pub corrected: usize,
 }
@@ -129,19 +131,27 @@ impl Conntrack {
         // A reply entry lives as long as its connection (client -> VIP: its key reversed, the
         // VIP its real server's) goes to its real server: once a reused tuple's new connection
         // went to another real server, the old one's replies have nothing to go back to.
-        let mut vips: HashMap<u32, Option<([u32; 4], u16)>> = HashMap::new();
+        // A firewall-mark service's real server has no VIP: its connection's destination is
+        // the one `lb` kept for it (`lb_nat_dests`). A port-0 service's (`vport` 0) is the
+        // reply's source port, as `lb`'s `forward_key` has it.
+        let mut vips: HashMap<u32, Option<([u32; 4], u16, bool)>> = HashMap::new();
         for (key, c) in replies {
-            let vip = *vips
-                .entry(c.real)
-                .or_insert_with(|| dp.real(c.real).ok().map(|r| (r.vaddr, r.vport)));
-            let forward = vip.map(|(vaddr, vport)| FlowKey {
-                src: key.dst,
-                dst: vaddr,
-                sport: key.dport,
-                dport: vport,
-                proto: key.proto,
-                family: key.family,
-                _pad: [0; 2],
+            let vip = *vips.entry(c.real).or_insert_with(|| {
+                dp.real(c.real)
+                    .ok()
+                    .map(|r| (r.vaddr, r.vport, r.flags & REAL_F_NAT_DEST != 0))
+            });
+            let forward = vip.and_then(|(vaddr, vport, kept)| {
+                let dst = if kept { dp.nat_dest(&key)?.addr } else { vaddr };
+                Some(FlowKey {
+                    src: key.dst,
+                    dst,
+                    sport: key.dport,
+                    dport: if vport != 0 { vport } else { key.sport },
+                    proto: key.proto,
+                    family: key.family,
+                    _pad: [0; 2],
+                })
             });
             // The forward entry may have been created after the walk passed it (lb inserts it
             // first, then the reply entry): look again before removing.
@@ -153,6 +163,7 @@ impl Conntrack {
                 report.replies_removed += 1;
             }
         }
+        report.nat_dests_removed = expire_nat_dests(dp, now);
         let mut drift = HashMap::new();
         for &id in reals {
             let want = live.get(&id).copied().unwrap_or((0, 0));
@@ -176,6 +187,23 @@ impl Conntrack {
         report.entries = forward_alive.len();
         Ok(report)
     }
+}
+
+/// Removes the kept destinations (`lb_nat_dests`) of connections whose reply entry, confirmed
+/// or not, is gone, once they are older than [`NAT_DEST_GRACE`] (`lb` keeps the destination
+/// just before it records the reply slot, which a flood may take). Returns how many.
+fn expire_nat_dests(dp: &mut Dataplane, now: u64) -> usize {
+    let t = conn_time(now);
+    let mut removed = 0;
+    for (key, d) in dp.nat_dests() {
+        if conn_age(t, d.since) > NAT_DEST_GRACE
+            && dp.conn(&key).is_none_or(|c| c.flags & CONN_F_REPLY == 0)
+            && dp.delete_nat_dest(&key)
+        {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// Removes the persistence templates idle longer than their service's timeout (`timeouts`:

@@ -186,7 +186,7 @@ fn hand_over(
     // SAFETY: a tail call into an XDP program; returns only if the slot is empty (lbd fills
     // every slot before it attaches `lb`, so this does not happen).
     unsafe { PROGS.tail_call(ctx, slot) };
-    Err(Verdict::drop(reason::DROP_UNSUPPORTED_METHOD))
+    Err(Verdict::drop(reason::DROP_TAIL_CALL))
 }
 
 /// `lb_xmit`: stage 7 for the packet `lb` parsed (in the scratch slot) and found a real

@@ -18,8 +18,7 @@ use crate::{
         ICMPV6_PKT_TOOBIG, ICMPV6_TIME_EXCEED, IP_CSUM, IP_DADDR, IP_PROTO, IP_SADDR, IP_TTL,
         IP6_DADDR, IP6_HOPLIMIT, IP6_NEXTHDR, IP6_SADDR, IPV4_HLEN_MIN, IPV6_HLEN, OWN_TTL,
     },
-    lookup::{is_vip_addr, real_server, vip},
-    maps::REALS,
+    lookup::{is_vip_addr, nat_source, real_server, vip},
     parse::Packet,
     ptr::{self, ptr_at},
     sched,
@@ -341,18 +340,17 @@ fn nat_from_real(
     if flags & CONN_F_REPLY == 0 {
         return Err(no_flow);
     }
-    // The VIP and port to restore: the real server's service's.
-    let (vaddr, vport) = match REALS.get(real) {
-        Some(r) if r.family != 0 => (r.vaddr, r.vport),
-        _ => return Err(no_flow),
-    };
+    // The VIP and port to restore: the real server's service's (or the connection's kept
+    // destination).
+    let r = real_server(real).map_err(|_| no_flow)?;
+    let (vaddr, vport) = (nat_source(r, reply)?, r.vport);
     // Toward the client: the error's destination.
     let nh = if q.v6 {
-        route::fib_v6(ctx, &vaddr, &pkt.flow.dst)?
+        route::fib_v6(ctx, vaddr, &pkt.flow.dst)?
     } else {
         route::fib_v4(ctx, vaddr[0], pkt.flow.dst[0])?
     };
-    nat_rewrite(ctx, pkt, q, End::Source, &vaddr, vport)?;
+    nat_rewrite(ctx, pkt, q, End::Source, vaddr, vport)?;
     route::send(
         ctx,
         &nh,

@@ -1,5 +1,5 @@
 //! Lookups of what lbd configured: the address filter, the VIP's service, the director-wide
-//! settings, a real server, its overload mark and a scheduler-table cell. Each reads one map
+//! settings, a real server (and a `nat` reply's source), its overload mark and a scheduler-table cell. Each reads one map
 //! and copies out or points into what it found.
 
 use core::ffi::c_void;
@@ -7,13 +7,14 @@ use core::ffi::c_void;
 use aya_ebpf::helpers::bpf_loop;
 use lb_common::{
     ADDR_FILTER_WORDS, CFG_F_MARKS, FAMILY_V4, FlowKey, GlobalConfig, MARK_RULES_MAX, MarkRules,
-    PROTO_FWMARK, RealServer, Service, VipKey, hash::addr_filter_bit, mark_full_len, reason,
+    PROTO_FWMARK, REAL_F_NAT_DEST, RealServer, Service, VipKey, hash::addr_filter_bit,
+    mark_full_len, reason,
 };
 
 use crate::{
     maps::{
-        ADDR_FILTER, CONFIG, MARKS as MARK_RULES, REAL_LIMITS, REALS, SCHED_TABLE, SERVICES,
-        scratch,
+        ADDR_FILTER, CONFIG, MARKS as MARK_RULES, NAT_DESTS, REAL_LIMITS, REALS, SCHED_TABLE,
+        SERVICES, scratch,
     },
     verdict::Verdict,
 };
@@ -237,6 +238,23 @@ pub fn real_server(id: u32) -> Result<&'static RealServer, Verdict> {
     match REALS.get(id) {
         Some(r) if r.family != 0 => Ok(r),
         _ => Err(Verdict::drop(reason::DROP_BAD_REAL)),
+    }
+}
+
+/// The address a `nat` reply of real server `r` leaves from (`reply`: the reply direction's
+/// flow, real server -> client): its service's VIP, or, for a firewall-mark service's real
+/// server ([`REAL_F_NAT_DEST`]), the destination the client opened the connection to, which
+/// `lb` kept in `lb_nat_dests` with its first packet.
+#[inline(always)]
+pub fn nat_source(r: &'static RealServer, reply: &FlowKey) -> Result<&'static [u32; 4], Verdict> {
+    if r.flags & REAL_F_NAT_DEST == 0 {
+        return Ok(&r.vaddr);
+    }
+    // SAFETY: a hash map's value, read in place; not preallocated, so an entry lbd removes
+    // meanwhile stays whole until this program ends (RCU).
+    match unsafe { NAT_DESTS.get(reply) } {
+        Some(d) => Ok(&d.addr),
+        None => Err(Verdict::drop(reason::DROP_NAT_NO_DEST)),
     }
 }
 

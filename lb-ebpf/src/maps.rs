@@ -14,9 +14,9 @@ use aya_ebpf::{
 };
 use lb_common::{
     BenchState, BenchWords, Conn, ConnCount, ConnKey4, DecapConfig, Expect, ExpectKey, FlowKey,
-    FragEntry, FragKey, GlobalConfig, IfStats, LayoutMeta, Locality, MarkAddr, MarkRules, NewConn,
-    NextHop, PersistKey, RealConns, RealLimits, RealServer, Service, Stats, Template, TraceFilter,
-    TwosDraw, VipKey, capacity,
+    FragEntry, FragKey, GlobalConfig, IfStats, LayoutMeta, Locality, MarkAddr, MarkRules, NatDest,
+    NewConn, NextHop, PersistKey, RealConns, RealLimits, RealServer, Service, Stats, Template,
+    TraceFilter, TwosDraw, VipKey, capacity,
 };
 
 use crate::scratch::Scratch;
@@ -83,6 +83,15 @@ pub static CONNS: HashMap<ConnKey4, Conn> = HashMap::with_max_entries(capacity::
 /// The confirmed IPv6 connections, as [`CONNS`].
 #[map(name = "lb_conns6")]
 pub static CONNS6: HashMap<FlowKey, Conn> = HashMap::with_max_entries(capacity::CONNS6, 0);
+
+/// The destination each `nat` connection of a firewall-mark service was opened to (a reply's
+/// source), keyed by the connection's reply direction (`lb_common::NatDest`). Inserted by `lb`
+/// with such a connection's first packet and by lbd with a synced one; read by `lb` for its
+/// replies and ICMP errors; removed by lbd once the connection's reply entry is gone. Not
+/// preallocated: it costs nothing where firewall-mark services have no `nat` real server.
+#[map(name = "lb_nat_dests")]
+pub static NAT_DESTS: HashMap<FlowKey, NatDest> =
+    HashMap::with_max_entries(capacity::NAT_DESTS, BPF_F_NO_PREALLOC);
 
 /// The unconfirmed connections of both families (`lb_common::NewConn` slots in buckets):
 /// written by `lb` for a flow's first packet, cleared by `lb` when its second packet

@@ -5,8 +5,8 @@
 use std::collections::{BTreeSet, HashSet};
 
 use lb_common::{
-    CONN_F_REPLY, CONN_F_SYNCED, Conn, ConnKey4, FAMILY_V6, FlowKey, PersistKey, RealLimits,
-    RealServer, Service, TEMPLATE_F_SYNCED, Template, VipKey,
+    CONN_F_REPLY, CONN_F_SYNCED, Conn, ConnKey4, FAMILY_V6, FlowKey, NatDest, PersistKey,
+    RealLimits, RealServer, Service, TEMPLATE_F_SYNCED, Template, VipKey,
 };
 
 use super::{Dataplane, Result, batch};
@@ -40,6 +40,29 @@ pub struct Snapshot {
 }
 
 impl Dataplane {
+    /// The kept destination of a firewall-mark service's `nat` connection, by its reply
+    /// direction (`lb_common::NatDest`).
+    pub fn nat_dest(&self, reply: &FlowKey) -> Option<NatDest> {
+        self.nat_dests.get(reply, 0).ok()
+    }
+
+    /// Every kept destination (reply direction, destination).
+    pub fn nat_dests(&self) -> Vec<(FlowKey, NatDest)> {
+        self.nat_dests.iter().filter_map(|e| e.ok()).collect()
+    }
+
+    /// Keeps a destination for a connection's reply direction (a synced connection's).
+    pub fn insert_nat_dest(&mut self, reply: &FlowKey, d: &NatDest) -> Result<()> {
+        self.nat_dests
+            .insert(reply, d, 0)
+            .map_err(|source| super::map_err(lb_common::map_name::NAT_DESTS, source))
+    }
+
+    /// Removes a kept destination; false when it was already gone.
+    pub fn delete_nat_dest(&mut self, reply: &FlowKey) -> bool {
+        self.nat_dests.remove(reply).is_ok()
+    }
+
     /// The running data plane's state (see [`Snapshot`]).
     pub fn snapshot(&self) -> Result<Snapshot> {
         Ok(Snapshot {

@@ -27,9 +27,9 @@ use aya::{
 use lb_common::{
     CFG_F_SYNC_EVENTS, CFG_F_TRACE, CONN_F_UNCONFIRMED, Conn, ConnKey4, DecapConfig, Expect,
     ExpectKey, FAMILY_V6, FlowKey, GlobalConfig, IfStats, LAYOUT_FINGERPRINT, LAYOUT_VERSION,
-    LayoutMeta, Locality, MarkAddr, MarkRules, NEW_CONN_WAYS, NewConn, PersistKey, REASON_MAX,
-    RealConns, RealLimits, RealServer, Service, Stats, Template, TraceFilter, TwosDraw, VipKey,
-    map_name, maps::LAYOUT_VERSION_UNVERSIONED, new_conn_bucket,
+    LayoutMeta, Locality, MarkAddr, MarkRules, NEW_CONN_WAYS, NatDest, NewConn, PersistKey,
+    REASON_MAX, RealConns, RealLimits, RealServer, Service, Stats, Template, TraceFilter, TwosDraw,
+    VipKey, map_name, maps::LAYOUT_VERSION_UNVERSIONED, new_conn_bucket,
 };
 
 use lb_model::config::XdpMode;
@@ -123,6 +123,8 @@ pub struct Dataplane {
     reals: Array<MapData, RealServer>,
     conns: HashMap<MapData, ConnKey4, Conn>,
     conns6: HashMap<MapData, FlowKey, Conn>,
+    /// The destinations of firewall-mark services' `nat` connections (`lb_nat_dests`).
+    nat_dests: HashMap<MapData, FlowKey, NatDest>,
     /// The unconfirmed connections' slots (`lb_conns_new`), shared with the XDP program.
     new_conns: MmapArray,
     /// The confirmed tables' entry counts (`lb_conn_count`), shared with the XDP program.
@@ -275,6 +277,7 @@ impl Dataplane {
         Ok(Self {
             services: typed(&mut ebpf, map_name::SERVICES)?,
             marks: typed(&mut ebpf, map_name::MARKS)?,
+            nat_dests: typed(&mut ebpf, map_name::NAT_DESTS)?,
             reals: typed(&mut ebpf, map_name::REALS)?,
             config: typed(&mut ebpf, map_name::CONFIG)?,
             locality: typed(&mut ebpf, map_name::LOCALITY)?,

@@ -12,8 +12,9 @@ use std::{
 
 use lb_common::{
     CFG_F_CONN_REUSE, CFG_F_CONN_REUSE_FIN_WAIT, CFG_F_FTP, CFG_F_NAT, CFG_F_SLOPPY_SCTP,
-    CFG_F_SLOPPY_TCP, FAMILY_V6, GlobalConfig, PROTO_ICMP, PROTO_ICMPV6, REAL_F_GRE,
-    REAL_F_REMOVED, RealServer, SVC_F_ONE_PACKET, SVC_F_VIP_ADDR, Service, VipKey,
+    CFG_F_SLOPPY_TCP, FAMILY_V6, FWD_NAT, GlobalConfig, PROTO_FWMARK, PROTO_ICMP, PROTO_ICMPV6,
+    REAL_F_GRE, REAL_F_NAT_DEST, REAL_F_REMOVED, RealServer, SVC_F_ONE_PACKET, SVC_F_VIP_ADDR,
+    Service, VipKey,
 };
 use lb_model::{
     Forwarding, Protocol, Scheduler, TunType,
@@ -108,7 +109,8 @@ pub struct Applied {
 }
 
 /// The data plane's entry for a real server of service `service` (VIP `vip`: a `nat` reply's
-/// source becomes its address and port). A real server of the FTP helper (`ftp`) keeps every
+/// source becomes its address and port; a firewall-mark service's `nat` real server is marked
+/// `REAL_F_NAT_DEST` instead). A real server of the FTP helper (`ftp`) keeps every
 /// connection's ports (its data connections' are the ones it announces) and names the
 /// control port instead.
 fn real_entry(
@@ -124,6 +126,14 @@ fn real_entry(
         (0, 0, vip.port)
     } else {
         (port.to_be(), vip.port, 0)
+    };
+    // A firewall-mark service has no VIP: a `nat` reply leaves from the destination its
+    // connection was opened to, which `lb` keeps per connection.
+    let kept_dest = vip.proto == PROTO_FWMARK && r.forwarding.code() == FWD_NAT;
+    let flags = if kept_dest {
+        flags | REAL_F_NAT_DEST
+    } else {
+        flags
     };
     RealServer {
         addr,
@@ -142,7 +152,7 @@ fn real_entry(
         service,
         vport,
         ftp_port,
-        vaddr: vip.addr,
+        vaddr: if kept_dest { [0; 4] } else { vip.addr },
     }
 }
 
@@ -476,7 +486,8 @@ impl Applied {
         self.ids.remove_real(RemovedReal {
             id: r.id,
             since: Instant::now(),
-            vip: Some(vip),
+            // A firewall-mark service has no VIP.
+            vip: (!scfg.is_fwmark()).then_some(vip),
             nat: r.cfg.nat_addr(),
             service,
             entry,

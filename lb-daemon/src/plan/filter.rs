@@ -30,11 +30,10 @@ pub fn words_for(cfg: &Config, removed: &[RemovedReal]) -> Vec<u64> {
         }
     }
     for s in &cfg.services {
-        if s.is_fwmark() {
-            // No VIP of its own.
-            continue;
+        // A firewall-mark service has no VIP of its own (its destinations are set above).
+        if !s.is_fwmark() {
+            set(s.vip, 0);
         }
-        set(s.vip, 0);
         for a in s.real_servers.iter().filter_map(|r| r.nat_addr()) {
             set(a, words);
         }

@@ -22,17 +22,17 @@ use lb_common::{
     CFG_F_CONN_REUSE, CFG_F_CONN_REUSE_FIN_WAIT, CFG_F_NO_CONN_TABLE, CFG_F_SLOPPY_SCTP,
     CFG_F_SLOPPY_TCP, CONN_F_NOOUTPUT, CONN_F_ONE_PACKET, CONN_F_REPLY, CONN_F_SYNCED,
     CONN_F_WATCH_ACK, CONN_S_CLOSE, CONN_S_FIN_WAIT, CONN_S_NONE, CONN_S_SCTP_CLOSED,
-    CONN_S_TIME_WAIT, CONN_S_UDP, CONN_TOUCH, Conn, FWD_NAT, FlowKey, GlobalConfig, PROTO_SCTP,
-    PROTO_TCP, RealServer, SCHED_DH, SCHED_MH, SCHED_SH, SCTP_CID_ABORT, SCTP_CID_INIT,
-    SCTP_EV_DATA, SVC_F_ONE_PACKET, Service, TCP_DIR_INPUT, TCP_DIR_INPUT_ONLY, TCP_DIR_OUTPUT,
-    reason, reply_ack_moves, sctp_next_state, tcp_next_state,
+    CONN_S_TIME_WAIT, CONN_S_UDP, CONN_TOUCH, Conn, FWD_NAT, FlowKey, GlobalConfig, NatDest,
+    PROTO_SCTP, PROTO_TCP, REAL_F_NAT_DEST, RealServer, SCHED_DH, SCHED_MH, SCHED_SH,
+    SCTP_CID_ABORT, SCTP_CID_INIT, SCTP_EV_DATA, SVC_F_ONE_PACKET, Service, TCP_DIR_INPUT,
+    TCP_DIR_INPUT_ONLY, TCP_DIR_OUTPUT, reason, reply_ack_moves, sctp_next_state, tcp_next_state,
 };
 
 use crate::{
     count::count,
     headers::{TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN},
-    lookup::real_server,
-    maps::{REALS, scratch},
+    lookup::{nat_source, real_server},
+    maps::{NAT_DESTS, scratch},
     parse::Packet,
     persist, sched,
     verdict::Verdict,
@@ -261,17 +261,19 @@ fn reply_next(pkt: &Packet, state: u8) -> u8 {
 }
 
 /// The client's flow (client -> VIP) of a `nat` reply from real server `real`, built in this
-/// CPU's scratch slot: the reply reversed, with its real server's VIP and port (a port-0
+/// CPU's scratch slot: the reply reversed, with its real server's VIP (or the connection's
+/// kept destination, `lookup::nat_source`) and port (a port-0
 /// service's port is the real server's, which is the client's destination port).
 #[inline(always)]
 fn forward_key(reply: &FlowKey, real: u32) -> Option<&'static FlowKey> {
-    let r = REALS.get(real)?;
+    let r = real_server(real).ok()?;
+    let vaddr = nat_source(r, reply).ok()?;
     let s = scratch()?;
     // SAFETY: this CPU's scratch slot, used by nothing else during this run (`reply_key`
     // shares the slot, and never runs in the same packet as this).
     let k = unsafe { &mut (*s).reply };
     let dport = if r.vport != 0 { r.vport } else { reply.sport };
-    k.set(&reply.dst, &r.vaddr, (reply.dport, dport), reply);
+    k.set(&reply.dst, vaddr, (reply.dport, dport), reply);
     Some(k)
 }
 
@@ -341,20 +343,26 @@ pub fn track_new(
         record = false;
     }
     if record {
-        record_new(pkt, real, one_packet, lb_common::conn_time(now_ns));
+        record_new(pkt, real, one_packet, lb_common::conn_time(now_ns))?;
     }
     Ok((real, true))
 }
 
 /// Records a new connection of the client's `pkt` to real server `real` in the unconfirmed
 /// table (with one-packet scheduling, only its reply slot). A `dr` / `tun` connection is
-/// marked [`CONN_F_NOOUTPUT`]: its replies never pass.
+/// marked [`CONN_F_NOOUTPUT`]: its replies never pass. A `nat` connection of a firewall-mark
+/// service keeps its destination first, for its replies (`keep_dest`): when it cannot, the
+/// packet is dropped and nothing is recorded.
 #[inline(always)]
-fn record_new(pkt: &Packet, real: u32, one_packet: bool, now: u32) {
+fn record_new(pkt: &Packet, real: u32, one_packet: bool, now: u32) -> Result<(), Verdict> {
     let Ok(r) = real_server(real) else {
-        return;
+        return Ok(());
     };
     let nat = r.method == FWD_NAT;
+    if nat && r.flags & REAL_F_NAT_DEST != 0 {
+        let key = reply_key(&pkt.flow, r).ok_or(Verdict::drop(reason::DROP_NAT_DEST_FULL))?;
+        keep_dest(key, &pkt.flow.dst, now)?;
+    }
     if !one_packet {
         let flags = if nat { 0 } else { CONN_F_NOOUTPUT };
         let state = first_state(pkt, flags);
@@ -371,10 +379,25 @@ fn record_new(pkt: &Packet, real: u32, one_packet: bool, now: u32) {
         } else {
             CONN_F_REPLY
         };
-        if let Some(key) = reply_key(&pkt.flow, &r) {
+        if let Some(key) = reply_key(&pkt.flow, r) {
             unconfirmed::record(key, real, 0, flags, now);
         }
     }
+    Ok(())
+}
+
+/// Keeps the destination `dst` a client opened a `nat` connection of a firewall-mark service
+/// to, under the connection's reply direction `reply` (a reused tuple's replaces the old).
+#[inline(always)]
+fn keep_dest(reply: &FlowKey, dst: &[u32; 4], now: u32) -> Result<(), Verdict> {
+    let d = NatDest {
+        addr: *dst,
+        since: now,
+        _pad: 0,
+    };
+    NAT_DESTS
+        .insert(reply, &d, 0)
+        .map_err(|_| Verdict::drop(reason::DROP_NAT_DEST_FULL))
 }
 
 /// Whether a TCP packet opens a connection (SYN without ACK).
@@ -398,7 +421,7 @@ pub fn track_passive(
     }
     count(reason::CONN_NEW);
     if cfg.flags & CFG_F_NO_CONN_TABLE == 0 {
-        record_new(pkt, real, false, lb_common::conn_time(now_ns));
+        record_new(pkt, real, false, lb_common::conn_time(now_ns))?;
     }
     Ok((real, true))
 }

@@ -14,7 +14,7 @@ use crate::{
         ETH_HLEN, IP_CSUM, IP_DADDR, IP_SADDR, IP_TTL, IP6_DADDR, IP6_HOPLIMIT, IP6_SADDR,
         IPV4_HLEN_MIN, IPV6_HLEN, TCP_CSUM, UDP_CSUM,
     },
-    maps::REALS,
+    lookup::{nat_source, real_server},
     parse::{FRAG_FIRST, FRAG_LATER, Packet},
     ptr::{self, ptr_at},
     sctp, stats,
@@ -96,19 +96,18 @@ fn send_or_pass(
 }
 
 /// A real server's reply of a `nat` connection to real server `real`: rewrite its source back
-/// to the VIP and port (its real server entry's) and send it toward the client.
+/// to the VIP and port (its real server entry's, or the connection's kept destination: see
+/// `lookup::nat_source`) and send it toward the client.
 #[inline(always)]
 pub fn from_real(ctx: &XdpContext, pkt: &Packet, real: u32) -> Result<Verdict, Verdict> {
-    let r = match REALS.get(real) {
-        Some(r) if r.family != 0 => r,
-        _ => return Err(Verdict::drop(reason::DROP_BAD_REAL)),
-    };
+    let r = real_server(real)?;
+    let vaddr = nat_source(r, &pkt.flow)?;
     if pkt.frag == FRAG_FIRST {
         let now = clock::now();
-        frag::remember(pkt, real, r.service, FRAG_F_REPLY, &r.vaddr, now);
+        frag::remember(pkt, real, r.service, FRAG_F_REPLY, vaddr, now);
     }
     let control = r.ftp_port != 0 && pkt.flow.sport == r.ftp_port;
-    reply(ctx, pkt, &r.vaddr, r.vport, r.service, real, control)
+    reply(ctx, pkt, vaddr, r.vport, r.service, real, control)
 }
 
 /// Sends a real server's reply (or a later fragment of one: its ports are left alone) to the

@@ -868,7 +868,6 @@ mod tests {
                 "marks[1].match[3].source: 2001:db8::/32 is ipv6 but the destination 10.0.0.1/32 is ipv4",
                 "marks[2].mark: duplicate mark 2: already defined at marks[1] (give it one list of matches)",
                 "services[0].vip: a firewall-mark service has no VIP: the destinations of its mark's matches are its addresses (leave vip out)",
-                "services[0].real_servers[0].forwarding: nat is not supported for a firewall-mark service yet (its replies would need each connection's destination); use dr or tun",
             ]
         );
     }

@@ -555,12 +555,6 @@ fn validate(s: &ServiceConfig<Raw>, sp: &str, err: &mut Errors) -> u64 {
             );
         }
         real::validate(s, r, &rp, err);
-        if s.is_fwmark() && r.forwarding.typed() == Ok(crate::Forwarding::Nat) {
-            err.add(
-                format!("{rp}.forwarding"),
-                "nat is not supported for a firewall-mark service yet (its replies would need each connection's destination); use dr or tun",
-            );
-        }
     }
     if sched.is_some_and(Scheduler::is_count_driven)
         && s.real_servers.len() > lb_common::MAX_COUNTED_REALS as usize

@@ -3,8 +3,8 @@
 //! (IPVS's `ip_vs_service_find` looks the fwmark service up first). Real servers take each
 //! connection's destination port; persistence holds per client network and service, across
 //! every port and destination the mark covers; an ICMP error about a connection reaches its
-//! real server. (`nat` is refused for a firewall-mark service by the config's validation:
-//! see `lb-model`.)
+//! real server. A `nat` reply leaves from the destination its client used, which `lb` keeps per
+//! connection (`lb_nat_dests`).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -12,8 +12,9 @@ use lb_tests::{
     config::{ConfigBuilder, config, fwmark_service, fwmark6_service, real, tcp_service},
     consts::{
         LOCAL_CLIENT, LOCAL_CLIENT6, REALS, REMOTE_CLIENT, ROUTER, VIP, VIP6, XDP_TX, real_addr6,
+        real_mac,
     },
-    expect::{direct, ipip},
+    expect::{direct, ipip, routed4, routed6},
     fixture::Fixture,
     packet::{
         IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, Ipv4, Ipv6, TCP_ACK, TCP_SYN, icmp4, ip, tcp,
@@ -287,5 +288,195 @@ fn an_icmp_error_about_a_fwmark_connection_reaches_its_real_server() {
         Fixture::new("an error about no connection", stray_err)
             .pass()
             .counters(&[("pass_icmp_no_flow", 1)]),
+    ]);
+}
+
+/// `nat` for a firewall-mark service: a client's packet to any marked destination goes to the
+/// real server with its destination port kept, and the reply leaves from the destination that
+/// client used (kept per connection in `lb_nat_dests`), before and after the connection is
+/// confirmed. A reply whose kept destination is gone is dropped (counted), never sent from a
+/// wrong address; lbd's expiry removes a kept destination once its reply entry is gone.
+#[test]
+fn nat_replies_of_a_fwmark_service_leave_from_the_address_each_client_used() {
+    require_root!();
+    let rip = REALS[2];
+    let cfg = config()
+        .mark(
+            1,
+            json!([
+                {"destination": format!("{VIP}/32"), "protocol": "tcp", "ports": "80,443"},
+                {"destination": VIP2.to_string(), "protocol": "tcp", "ports": "8000-8100"},
+            ]),
+        )
+        .service(fwmark_service(1).mh(251).real(real(rip).nat()));
+    let mut h = Harness::new(&cfg, &[rip, LOCAL_CLIENT]);
+    let me = h.if_mac;
+    const SYN_ACK: u8 = TCP_SYN | TCP_ACK;
+    // Client -> dst:dport becomes client -> RIP:dport; RIP:dport -> client becomes
+    // dst:dport -> client.
+    let to_real = |sport: u16, dport: u16, flags: u8, data: &[u8]| {
+        routed4(
+            &Ipv4::new(LOCAL_CLIENT, rip, IPPROTO_TCP),
+            real_mac(rip),
+            me,
+            &tcp(LOCAL_CLIENT, rip, sport, dport, flags, data),
+        )
+    };
+    let to_client = |src: Ipv4Addr, sport: u16, dport: u16, flags: u8, data: &[u8]| {
+        routed4(
+            &Ipv4::new(src, LOCAL_CLIENT, IPPROTO_TCP),
+            real_mac(LOCAL_CLIENT),
+            me,
+            &tcp(src, LOCAL_CLIENT, sport, dport, flags, data),
+        )
+    };
+    let client = |h: &Harness, dst: Ipv4Addr, sport, dport, flags, data: &[u8]| {
+        h.from_client(&tcp_ip(LOCAL_CLIENT, dst, sport, dport, flags, data))
+    };
+    let reply = |h: &Harness, sport, dport, flags, data: &[u8]| {
+        h.from_neighbour(rip, &tcp_ip(rip, LOCAL_CLIENT, sport, dport, flags, data))
+    };
+    let syn80 = client(&h, VIP, 40400, 80, TCP_SYN, b"a");
+    let syn8050 = client(&h, VIP2, 40401, 8050, TCP_SYN, b"b");
+    h.run_fixtures(&[
+        Fixture::new("to VIP:80: the real server's address, port 80 kept", syn80)
+            .tx(to_real(40400, 80, TCP_SYN, b"a"))
+            .counters(&[("tx", 1), ("conn_new", 1)]),
+        Fixture::new("to VIP2:8050: the same real server, port 8050", syn8050)
+            .tx(to_real(40401, 8050, TCP_SYN, b"b"))
+            .counters(&[("tx", 1), ("conn_new", 1)]),
+    ]);
+    // Each connection's destination is kept under its reply direction.
+    let mut dests: Vec<(u16, u32)> =
+        h.dp.nat_dests()
+            .into_iter()
+            .map(|(k, d)| (u16::from_be(k.sport), d.addr[0]))
+            .collect();
+    dests.sort();
+    assert_eq!(
+        dests,
+        vec![
+            (80, u32::from(VIP).to_be()),
+            (8050, u32::from(VIP2).to_be())
+        ],
+        "kept destinations by the real server's port"
+    );
+    let r80 = reply(&h, 80, 40400, SYN_ACK, b"c");
+    let r8050 = reply(&h, 8050, 40401, SYN_ACK, b"dd");
+    h.run_fixtures(&[
+        Fixture::new("the SYN-ACK from port 80: from VIP:80", r80)
+            .tx(to_client(VIP, 80, 40400, SYN_ACK, b"c"))
+            .counters(&[("nat_reply", 1)]),
+        Fixture::new("the SYN-ACK from port 8050: from VIP2:8050", r8050)
+            .tx(to_client(VIP2, 8050, 40401, SYN_ACK, b"dd"))
+            .counters(&[("nat_reply", 1)]),
+    ]);
+    // The client's ACK confirms the connection to VIP2; its replies keep VIP2.
+    let ack = client(&h, VIP2, 40401, 8050, TCP_ACK, b"e");
+    let data = reply(&h, 8050, 40401, TCP_ACK, b"ff");
+    h.run_fixtures(&[
+        Fixture::new("the ACK to VIP2:8050 confirms it", ack)
+            .tx(to_real(40401, 8050, TCP_ACK, b"e"))
+            .counters(&[("tx", 1), ("conn_hit", 1), ("conn_promoted", 1)]),
+        Fixture::new("a reply of the confirmed connection: from VIP2 still", data)
+            .tx(to_client(VIP2, 8050, 40401, TCP_ACK, b"ff"))
+            .counters(&[("nat_reply", 1)]),
+    ]);
+    // Without its kept destination, a reply has no address to leave from: dropped.
+    let key80 =
+        h.dp.nat_dests()
+            .into_iter()
+            .find(|(k, _)| u16::from_be(k.sport) == 80)
+            .expect("VIP:80's kept destination")
+            .0;
+    assert!(h.dp.delete_nat_dest(&key80));
+    let lost = reply(&h, 80, 40400, TCP_ACK, b"");
+    h.run_fixture(
+        Fixture::new("a reply whose destination is gone", lost)
+            .dropped()
+            .counters(&[("drop_nat_no_dest", 1)]),
+    );
+    // lbd's expiry: the VIP2 connection's kept destination stays while its reply entry does,
+    // and goes with it (past the grace a just-kept destination has).
+    let later = lb_daemon::expiry::monotonic_ns() + 10_000_000_000;
+    let reals: Vec<u32> = h.dp.reals_all().into_iter().map(|(id, _)| id).collect();
+    let mut ct = lb_daemon::expiry::Conntrack::new(Default::default());
+    ct.pass(&mut h.dp, later, &reals).expect("expiry pass");
+    assert_eq!(
+        h.dp.nat_dests().len(),
+        1,
+        "the live connection's destination stays"
+    );
+    let reply_key =
+        h.dp.connections()
+            .into_iter()
+            .find(|(k, c)| c.flags & lb_common::CONN_F_REPLY != 0 && u16::from_be(k.sport) == 8050)
+            .expect("VIP2's reply entry")
+            .0;
+    // The confirmed entry, and the handshake's slot, which waits for its own expiry.
+    assert!(h.dp.delete_conn(&reply_key));
+    h.dp.delete_conn(&reply_key);
+    assert!(h.dp.conn(&reply_key).is_none());
+    let report = ct.pass(&mut h.dp, later, &reals).expect("expiry pass");
+    assert_eq!(report.nat_dests_removed, 1);
+    assert!(
+        h.dp.nat_dests().is_empty(),
+        "no destination without its reply entry"
+    );
+}
+
+/// The same over IPv6: a reply leaves from the marked IPv6 address its client used.
+#[test]
+fn nat_replies_of_an_ipv6_fwmark_service_leave_from_the_address_the_client_used() {
+    require_root!();
+    let real6 = real_addr6(1);
+    let cfg = config()
+        .mark(
+            3,
+            json!([{"destination": "2001:2:0:1::/64", "protocol": "tcp", "ports": "443"}]),
+        )
+        .service(fwmark6_service(3).mh(251).real(real(real6).nat()));
+    let neighbours: [IpAddr; 2] = [real6.into(), LOCAL_CLIENT6.into()];
+    let mut h = Harness::new(&cfg, &neighbours);
+    let me = h.if_mac;
+    let dst: Ipv6Addr = "2001:2:0:1::7".parse().unwrap();
+    let syn = h.from_client(&Ipv6::new(LOCAL_CLIENT6, dst, IPPROTO_TCP).build(&tcp(
+        LOCAL_CLIENT6,
+        dst,
+        40500,
+        443,
+        TCP_SYN,
+        b"x",
+    )));
+    let reply = h.from_neighbour(
+        real6,
+        &Ipv6::new(real6, LOCAL_CLIENT6, IPPROTO_TCP).build(&tcp(
+            real6,
+            LOCAL_CLIENT6,
+            443,
+            40500,
+            TCP_SYN | TCP_ACK,
+            b"yz",
+        )),
+    );
+    let ip_in = Ipv6::new(LOCAL_CLIENT6, real6, IPPROTO_TCP);
+    let ip_out = Ipv6::new(dst, LOCAL_CLIENT6, IPPROTO_TCP);
+    h.run_fixtures(&[
+        Fixture::new("to [..::7]:443: the real server, port kept", syn)
+            .tx(routed6(
+                &ip_in,
+                real_mac(real6),
+                me,
+                &tcp(LOCAL_CLIENT6, real6, 40500, 443, TCP_SYN, b"x"),
+            ))
+            .counters(&[("tx", 1), ("conn_new", 1)]),
+        Fixture::new("its reply: from [..::7]:443", reply)
+            .tx(routed6(
+                &ip_out,
+                real_mac(LOCAL_CLIENT6),
+                me,
+                &tcp(dst, LOCAL_CLIENT6, 443, 40500, TCP_SYN | TCP_ACK, b"yz"),
+            ))
+            .counters(&[("nat_reply", 1)]),
     ]);
 }
