@@ -50,7 +50,8 @@ pub enum Method {
 }
 
 impl Method {
-    fn real_port(self) -> u16 {
+    /// The port the real servers' HTTP servers listen on.
+    pub fn real_port(self) -> u16 {
         if self == Method::Nat {
             NAT_PORT
         } else {

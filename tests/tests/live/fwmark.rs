@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use lb_tests::{
     config::config,
-    consts::{VIP, VIP_PORT, real_addr},
+    consts::{VIP, real_addr},
     require_root,
     topo::{Method, Topology},
 };
@@ -22,12 +22,18 @@ enum Define {
     Import,
 }
 
-fn http_and_a_second_port_reach_one_real_server_through_a_fwmark_service(define: Define) {
-    let mut t = Topology::new(2, Method::Dr);
+fn http_and_a_second_port_reach_one_real_server_through_a_fwmark_service(
+    define: Define,
+    method: Method,
+) {
+    let mut t = Topology::new(2, method);
+    // A fwmark real server keeps the port the client used: the client asks for the port the
+    // real servers' HTTP servers listen on.
+    let http_port = method.real_port();
     let lines = t.line_servers(LINE_PORT);
     t.start_lbd_resolving(&config().conn_table_size(65536).pin_dir(&t.pin_dir), &[]);
     let vip = VIP.to_string();
-    let ports = format!("{VIP_PORT},{LINE_PORT}");
+    let ports = format!("{http_port},{LINE_PORT}");
     match define {
         Define::Add => {
             t.lbctl_line(&format!(
@@ -55,25 +61,29 @@ fn http_and_a_second_port_reach_one_real_server_through_a_fwmark_service(define:
     );
     // rr alone would alternate between the two real servers.
     t.lbctl_line("lbctl -A -f 5 -s rr -p 300");
+    let (flag, word) = match method {
+        Method::Nat => ("-m", "Masq"),
+        _ => ("-g", "Route"),
+    };
     for i in 0..2 {
-        t.lbctl_line(&format!("lbctl -a -f 5 -r {} -g", real_addr(i)));
+        t.lbctl_line(&format!("lbctl -a -f 5 -r {} {flag}", real_addr(i)));
     }
     t.wait_neighbours(&[real_addr(0).into(), real_addr(1).into()]);
     let listing = t.lbctl(&["-L", "-n"]);
     assert!(listing.contains("FWM  5 rr persistent 300\n"), "{listing}");
     assert!(
-        listing.contains(&format!("  -> {}:0", real_addr(0))),
+        listing.contains(&format!("  -> {}:0", real_addr(0))) && listing.contains(word),
         "{listing}"
     );
     let saved = t.lbctl(&["-S", "-n"]);
     assert!(
         saved.contains("-A -f 5 -s rr -p 300\n")
-            && saved.contains(&format!("-a -f 5 -r {}:0 -g -w 1\n", real_addr(0))),
+            && saved.contains(&format!("-a -f 5 -r {}:0 {flag} -w 1\n", real_addr(0))),
         "{saved}"
     );
     let one = t.lbctl(&["-L", "-n", "-f", "5"]);
     assert!(one.contains("FWM  5 rr persistent 300\n"), "{one}");
-    let http = SocketAddr::new(IpAddr::V4(VIP), VIP_PORT);
+    let http = SocketAddr::new(IpAddr::V4(VIP), http_port);
     let line = SocketAddr::new(IpAddr::V4(VIP), LINE_PORT);
     t.assert_one_real_server_for_http_and_lines(http, line, &lines);
     // Wherever services appear, the fwmark service appears as IPVS shows it.
@@ -82,7 +92,7 @@ fn http_and_a_second_port_reach_one_real_server_through_a_fwmark_service(define:
     let conns = t.lbctl(&["-L", "-n", "-c"]);
     assert!(
         conns.contains(&format!("{vip}:{LINE_PORT}"))
-            && conns.contains(&format!("{vip}:{VIP_PORT}")),
+            && conns.contains(&format!("{vip}:{http_port}")),
         "connections keep the address and port the client used: {conns}"
     );
     let proc = t.lbctl(&["proc", "ip_vs"]);
@@ -106,11 +116,22 @@ fn http_and_a_second_port_reach_one_real_server_through_a_fwmark_service(define:
 #[test]
 fn a_fwmark_service_keeps_http_and_a_second_port_of_a_client_on_one_real_server() {
     require_root!();
-    http_and_a_second_port_reach_one_real_server_through_a_fwmark_service(Define::Add);
+    http_and_a_second_port_reach_one_real_server_through_a_fwmark_service(Define::Add, Method::Dr);
+}
+
+/// `nat` real servers (`-m`): the replies leave from the marked address each connection was
+/// opened to (lb keeps it per connection), so HTTP and the line protocol work as through `dr`.
+#[test]
+fn a_fwmark_service_with_nat_real_servers_answers_from_the_marked_address() {
+    require_root!();
+    http_and_a_second_port_reach_one_real_server_through_a_fwmark_service(Define::Add, Method::Nat);
 }
 
 #[test]
 fn a_fwmark_defined_by_an_imported_iptables_mark_line_works() {
     require_root!();
-    http_and_a_second_port_reach_one_real_server_through_a_fwmark_service(Define::Import);
+    http_and_a_second_port_reach_one_real_server_through_a_fwmark_service(
+        Define::Import,
+        Method::Dr,
+    );
 }
