@@ -352,6 +352,16 @@ impl Planner {
         self.applied.services.len()
     }
 
+    /// The firewall marks of the firewall-mark services, by service id (what a sync record
+    /// of their connections carries).
+    pub fn service_marks(&self) -> HashMap<u32, u32> {
+        self.applied
+            .services
+            .values()
+            .filter_map(|s| s.cfg.key().fwmark.map(|m| (s.id, m)))
+            .collect()
+    }
+
     /// Persistence timeouts in seconds by service id, for the persistent services.
     pub fn persist_timeouts(&self) -> HashMap<u32, u32> {
         self.applied

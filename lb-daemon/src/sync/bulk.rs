@@ -30,6 +30,7 @@ pub const DEADLINE: Duration = Duration::from_secs(30);
 /// Every confirmed forward connection of the table and every persistence template as a sync
 /// record (own and synced).
 pub fn table_records(dp: &Dataplane, timeouts: &Timeouts, plan: &Planner) -> Vec<SyncConn> {
+    let marks = plan.service_marks();
     let mut out: Vec<SyncConn> = dp
         .connections()
         .into_iter()
@@ -40,6 +41,7 @@ pub fn table_records(dp: &Dataplane, timeouts: &Timeouts, plan: &Planner) -> Vec
                 &k,
                 &c,
                 &real,
+                marks.get(&real.service).copied().unwrap_or(0),
                 (timeouts.for_state(c.state) / 1_000_000_000) as u32,
             )
         })

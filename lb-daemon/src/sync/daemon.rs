@@ -28,14 +28,14 @@ use std::{
 use lb_common::{
     CONN_F_NOOUTPUT, CONN_F_REPLY, CONN_F_SYNCED, CONN_F_UNCONFIRMED, CONN_F_WATCH_ACK,
     CONN_S_CLOSE, CONN_S_SCTP, CONN_S_SCTP_CLOSED, CONN_S_UDP, Conn, FAMILY_V6, FWD_DR, FWD_NAT,
-    FWD_TUN, FlowKey, PersistKey, SCTP_STATES, TCP_STATES, TEMPLATE_F_SYNCED, Template,
+    FWD_TUN, FlowKey, NatDest, PersistKey, SCTP_STATES, TCP_STATES, TEMPLATE_F_SYNCED, Template,
     conn_active, conn_time, is_sctp_state, reason, reply_ack_moves,
 };
 use lb_model::{
     Forwarding, Protocol,
     addr::{addr_of, addr_words, vip_key},
     api::{DaemonRole, DaemonView},
-    config::{SyncConfig, Timeouts},
+    config::{ServiceKey, SyncConfig, Timeouts},
 };
 use serde::Serialize;
 use tracing::info;
@@ -112,6 +112,9 @@ pub struct Tracker {
     lost: u64,
     /// The persistence templates sent, by key.
     sent_templates: HashMap<PersistKey, Sent>,
+    /// The firewall marks of the firewall-mark services by id, read every pass: what their
+    /// connections' records carry.
+    marks: HashMap<u32, u32>,
     pub counters: SendCounters,
 }
 
@@ -163,6 +166,7 @@ impl Tracker {
         timeouts: &Timeouts,
         plan: &Planner,
     ) -> Vec<SyncConn> {
+        self.marks = plan.service_marks();
         let mut out = self.collect_conns(dp, timeouts);
         let now = Instant::now();
         let mut seen = std::collections::HashSet::new();
@@ -301,7 +305,8 @@ impl Tracker {
         if real.family == 0 {
             return;
         }
-        let Some(record) = record_of(&key, c, &real, timeout as u32) else {
+        let fwmark = self.marks.get(&real.service).copied().unwrap_or(0);
+        let Some(record) = record_of(&key, c, &real, fwmark, timeout as u32) else {
             return;
         };
         out.push(record);
@@ -323,11 +328,14 @@ impl Tracker {
 }
 
 /// The sync record of a connection (None for what is not synced: one family's VIP with the
-/// other's real server, a method sync has no bits for).
+/// other's real server, a method sync has no bits for). `fwmark`: its service's firewall
+/// mark, 0 for a VIP's service; a marked connection's record names the address and port the
+/// client sent to, as IPVS's does (`cp->vaddr`, `cp->fwmark`).
 pub(super) fn record_of(
     key: &FlowKey,
     c: &Conn,
     real: &lb_common::RealServer,
+    fwmark: u32,
     timeout: u32,
 ) -> Option<SyncConn> {
     let fwd = match real.method {
@@ -367,7 +375,7 @@ pub(super) fn record_of(
         cport: u16::from_be(key.sport),
         vport,
         dport: if port == 0 { vport } else { port },
-        fwmark: 0,
+        fwmark,
         timeout,
         addrs,
         seq: None,
@@ -414,7 +422,7 @@ pub(super) fn own_template_records(
         if real.family == 0 {
             continue;
         }
-        if let Some(r) = template_record_of(&k, svc.protocol, svc.vip, svc.port, &real, *timeout) {
+        if let Some(r) = template_record_of(&k, svc, &real, *timeout) {
             out.push((k, t, r));
         }
     }
@@ -423,15 +431,19 @@ pub(super) fn own_template_records(
 
 /// The sync record of a persistence template (IPVS's: `IP_VS_CONN_F_TEMPLATE`, client port
 /// 0, the client network's address, the service's VIP and port, the real server's address and
-/// port, the persistence timeout).
+/// port, the persistence timeout). A firewall-mark service's is IPVS's too
+/// (`ip_vs_sched_persist`): protocol `IPPROTO_IP`, the mark as the virtual address, port 0,
+/// and the mark.
 pub(super) fn template_record_of(
     key: &PersistKey,
-    protocol: Protocol,
-    vip: IpAddr,
-    vport: u16,
+    svc: &ServiceKey,
     real: &lb_common::RealServer,
     timeout: u32,
 ) -> Option<SyncConn> {
+    let (protocol, vip, vport, fwmark) = match svc.fwmark {
+        Some(m) => (0, mark_addr(m, svc.vip), 0, m),
+        None => (svc.protocol.number(), svc.vip, svc.port, 0),
+    };
     let fwd = match real.method {
         FWD_TUN => flags::TUNNEL,
         FWD_DR => flags::DROUTE,
@@ -450,7 +462,7 @@ pub(super) fn template_record_of(
         _ => return None,
     };
     Some(SyncConn {
-        protocol: protocol.number(),
+        protocol,
         flags: flags::TEMPLATE | fwd,
         state: 0,
         cport: 0,
@@ -459,13 +471,33 @@ pub(super) fn template_record_of(
             0 => vport,
             p => p,
         },
-        fwmark: 0,
+        fwmark,
         timeout,
         addrs,
         seq: None,
         pe_data: None,
         pe_name: None,
     })
+}
+
+/// A firewall mark as IPVS writes it in a template's virtual address (`union nf_inet_addr`'s
+/// first word, network byte order), in the family of `family` (an address of it).
+fn mark_addr(mark: u32, family: IpAddr) -> IpAddr {
+    match family {
+        IpAddr::V4(_) => IpAddr::V4(mark.into()),
+        IpAddr::V6(_) => IpAddr::V6(((mark as u128) << 96).into()),
+    }
+}
+
+/// The service a record names on this director: its firewall mark's when it has one
+/// (IPVS's `ip_vs_find_dest` looks a marked record's service up by the mark), else its VIP,
+/// port and protocol's; None for a protocol lb has no services of.
+fn record_service(c: &SyncConn) -> Option<lb_common::VipKey> {
+    let (_, virt, _) = c.addrs.ips();
+    if c.fwmark != 0 {
+        return Some(lb_common::fwmark_key(c.fwmark, addr_words(virt).1));
+    }
+    Protocol::from_number(c.protocol).map(|p| vip_key(p, virt, c.vport))
 }
 
 /// `records` as messages of at most `maxlen` bytes, each sealed with `key` if there is one
@@ -562,24 +594,15 @@ impl Applier {
         dp: &mut Dataplane,
         plan: &Planner,
     ) {
-        let mut entries = Vec::new();
-        let mut templates = Vec::new();
+        let mut out = Resolved::default();
         let mut reals = RealCache::default();
         for (datagram, from) in datagrams {
             let (receiver, counters, known) = (&mut self.receiver, &mut self.counters, &self.known);
             let _ = receiver.handle(datagram, from, |c| {
-                resolve(
-                    c,
-                    plan,
-                    &mut reals,
-                    counters,
-                    known,
-                    &mut entries,
-                    &mut templates,
-                )
+                resolve(c, plan, &mut reals, counters, known, &mut out)
             });
         }
-        self.apply(&entries, &templates, dp);
+        self.apply(&out, dp);
     }
 
     /// [`Applier::handle`] for one message of a bulk sync stream, whose sequence numbers are
@@ -592,30 +615,28 @@ impl Applier {
         dp: &mut Dataplane,
         plan: &Planner,
     ) {
-        let mut entries = Vec::new();
-        let mut templates = Vec::new();
+        let mut out = Resolved::default();
         let mut reals = RealCache::default();
         let (receiver, counters, known) = (&mut self.receiver, &mut self.counters, &self.known);
         let _ = receiver.handle_in(message, from, replay, |c| {
-            resolve(
-                c,
-                plan,
-                &mut reals,
-                counters,
-                known,
-                &mut entries,
-                &mut templates,
-            )
+            resolve(c, plan, &mut reals, counters, known, &mut out)
         });
-        self.apply(&entries, &templates, dp);
+        self.apply(&out, dp);
     }
 
-    fn apply(
-        &mut self,
-        entries: &[SyncedEntry],
-        templates: &[(PersistKey, Template)],
-        dp: &mut Dataplane,
-    ) {
+    fn apply(&mut self, resolved: &Resolved, dp: &mut Dataplane) {
+        let Resolved {
+            entries,
+            templates,
+            nat_dests,
+        } = resolved;
+        // Before the reply entries that need them (a reply of such a connection without its
+        // destination is dropped, `drop_nat_no_dest`).
+        for (reply, d) in nat_dests {
+            if dp.insert_nat_dest(reply, d).is_err() {
+                self.counters.table_full += 1;
+            }
+        }
         for (k, t) in templates {
             let n = &mut self.counters;
             match dp.insert_synced_template(k, t) {
@@ -648,6 +669,16 @@ impl Applier {
     }
 }
 
+/// What the records of a burst become.
+#[derive(Debug, Default)]
+struct Resolved {
+    /// Connection-table entries (a `nat` connection's reply entry after its own).
+    entries: Vec<SyncedEntry>,
+    templates: Vec<(PersistKey, Template)>,
+    /// The kept destinations of firewall-mark `nat` connections, by reply direction.
+    nat_dests: Vec<(FlowKey, NatDest)>,
+}
+
 /// Real-server ids and forwarding methods by service (VIP key), address and port, looked up
 /// once a burst.
 type RealCache = HashMap<(lb_common::VipKey, IpAddr, u16), Option<(u32, Forwarding)>>;
@@ -668,27 +699,31 @@ fn find_real(
     })
 }
 
-/// The connection-table entry (into `entries`) or persistence template (into `templates`) of
-/// one record; nothing (counted) when this director does not apply it.
+/// The connection-table entries or persistence template of one record, into `out`; nothing
+/// (counted) when this director does not apply it.
 fn resolve(
     c: &SyncConn,
     plan: &Planner,
     reals: &mut RealCache,
     n: &mut ApplyCounters,
     known: &HashSet<u64>,
-    entries: &mut Vec<SyncedEntry>,
-    templates: &mut Vec<(PersistKey, Template)>,
+    out: &mut Resolved,
 ) {
-    let Some(protocol) = Protocol::from_number(c.protocol) else {
+    let Some(service) = record_service(c) else {
         n.unsupported += 1;
         return;
     };
     let fwd = c.flags & flags::FWD_MASK;
     if c.is_template() {
-        match resolve_template(c, protocol, plan, reals) {
-            Some(t) => templates.push(t),
+        match resolve_template(c, service, plan, reals) {
+            Some(t) => out.templates.push(t),
             None => n.unknown += 1,
         }
+        return;
+    }
+    // A marked record's protocol is its connection's (a template's alone may be IP's).
+    if c.fwmark != 0 && Protocol::from_number(c.protocol).is_none() {
+        n.unsupported += 1;
         return;
     }
     let method = match fwd {
@@ -701,12 +736,27 @@ fn resolve(
         }
     };
     let (client, virt, dest) = c.addrs.ips();
-    let mut find = |vport: u16, dport: u16| {
-        find_real(plan, reals, vip_key(protocol, virt, vport), dest, dport)
+    let found = if c.fwmark != 0 {
+        // A firewall-mark service's real servers (port 0) take the client's port.
+        (c.dport == c.vport)
+            .then(|| find_real(plan, reals, service, dest, 0))
+            .flatten()
+    } else {
+        let mut find = |vport: u16, dport: u16| {
+            find_real(
+                plan,
+                reals,
+                lb_common::VipKey {
+                    port: vport.to_be(),
+                    ..service
+                },
+                dest,
+                dport,
+            )
+        };
+        // Else the VIP's port-0 service, whose real servers (port 0) take the client's port.
+        find(c.vport, c.dport).or_else(|| if c.dport == c.vport { find(0, 0) } else { None })
     };
-    // Else the VIP's port-0 service, whose real servers (port 0) take the client's port.
-    let found =
-        find(c.vport, c.dport).or_else(|| if c.dport == c.vport { find(0, 0) } else { None });
     // The record's method must be the real server's here: it says how replies go.
     let Some((real, _)) = found.filter(|(_, m)| *m == method) else {
         n.unknown += 1;
@@ -736,15 +786,25 @@ fn resolve(
         _pad: [0; 6],
     };
     let hint = known.contains(&flow_hash(&key));
-    entries.push(SyncedEntry {
+    out.entries.push(SyncedEntry {
         key,
         conn,
         known: hint,
     });
     if nat {
         let (key, conn) = nat_reply_entry(c, real, state, now);
+        if c.fwmark != 0 {
+            // Its replies leave from the address the client sent to (the real server has none
+            // of its own to take it from).
+            let dest = NatDest {
+                addr: dst,
+                since: now,
+                _pad: 0,
+            };
+            out.nat_dests.push((key, dest));
+        }
         let known = known.contains(&flow_hash(&key));
-        entries.push(SyncedEntry { key, conn, known });
+        out.entries.push(SyncedEntry { key, conn, known });
     }
 }
 
@@ -783,16 +843,16 @@ fn nat_reply_entry(c: &SyncConn, real: u32, state: u8, now: u32) -> (FlowKey, Co
 }
 
 /// The persistence template of a template record: of a persistent service this director has
-/// (the record's VIP and port) and one of its real servers (address and port), keyed by the
-/// client network the record names; None when there is no such service or real server.
+/// (`vip`: the record's VIP and port, or its mark) and one of its real servers (address and
+/// port), keyed by the client network the record names; None when there is no such service or
+/// real server.
 fn resolve_template(
     c: &SyncConn,
-    protocol: Protocol,
+    vip: lb_common::VipKey,
     plan: &Planner,
     reals: &mut RealCache,
 ) -> Option<(PersistKey, Template)> {
-    let (client, virt, dest) = c.addrs.ips();
-    let vip = vip_key(protocol, virt, c.vport);
+    let (client, _, dest) = c.addrs.ips();
     let service = plan.persistent_service_id(&vip)?;
     let (real, _) = find_real(plan, reals, vip, dest, c.dport)?;
     let (addr, family) = addr_words(client);
@@ -1095,6 +1155,47 @@ mod tests {
         assert_eq!(e.flags, CONN_F_REPLY | CONN_F_SYNCED);
         let (_, e) = nat_reply_entry(&c, 42, lb_common::CONN_S_SYN_RECV, 99);
         assert_eq!(e.flags, CONN_F_REPLY | CONN_F_SYNCED | CONN_F_WATCH_ACK);
+    }
+
+    /// A marked record names its service by the mark (a template's protocol is IP's then);
+    /// an unmarked one by its VIP, port and protocol.
+    #[test]
+    fn a_marked_records_service_is_its_marks() {
+        let mut c = conn(1);
+        assert_eq!(
+            record_service(&c),
+            Some(vip_key(
+                Protocol::Tcp,
+                Ipv4Addr::new(198, 18, 1, 100).into(),
+                80
+            ))
+        );
+        c.fwmark = 7;
+        c.protocol = 0;
+        c.flags |= flags::TEMPLATE;
+        assert_eq!(
+            record_service(&c),
+            Some(lb_common::fwmark_key(7, lb_common::FAMILY_V4))
+        );
+        c.fwmark = 0;
+        assert_eq!(record_service(&c), None, "no service of protocol 0");
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        c.fwmark = 7;
+        c.addrs = Addrs::V6 {
+            client: "2001:db8::2".parse().unwrap(),
+            virt: "::".parse().unwrap(),
+            dest: "2001:db8::3".parse().unwrap(),
+        };
+        assert_eq!(
+            record_service(&c),
+            Some(lb_common::fwmark_key(7, FAMILY_V6))
+        );
+        // IPVS's template address of a mark: the mark in the first word.
+        assert_eq!(
+            mark_addr(0x0102_0304, Ipv4Addr::UNSPECIFIED.into()),
+            IpAddr::from([1, 2, 3, 4])
+        );
+        assert_eq!(mark_addr(7, v6), "0:7::".parse::<IpAddr>().unwrap());
     }
 
     #[test]

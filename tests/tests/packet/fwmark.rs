@@ -480,3 +480,159 @@ fn nat_replies_of_an_ipv6_fwmark_service_leave_from_the_address_the_client_used(
             .counters(&[("nat_reply", 1)]),
     ]);
 }
+
+/// Sync of a firewall-mark service (IPVS's records carry the mark, `ip_vs_find_dest` finds
+/// the service by it): a confirmed `nat` connection to a marked address and its persistence
+/// template become records with the mark (the connection's naming the address and port the
+/// client used, the template's IPVS's: protocol IP, the mark as its address, port 0). With
+/// this director's own entries removed, as on a director that never saw the flow, the records
+/// applied bring back the connection, its reply entry and kept destination, and the template:
+/// the client's next packet reaches the same real server, the reply leaves from the marked
+/// address, and a new connection to another marked address follows the template.
+#[test]
+fn a_fwmark_nat_connection_and_its_template_synced_go_on_through_the_receiving_director() {
+    use lb_daemon::sync::{
+        bulk::table_records,
+        daemon::{Applier, messages},
+        wire::{Addrs, flags},
+    };
+    require_root!();
+    let cfg = config()
+        .mark(
+            1,
+            json!([
+                {"destination": format!("{VIP}/32"), "protocol": "tcp", "ports": "80"},
+                {"destination": VIP2.to_string(), "protocol": "tcp", "ports": "8000-8100"},
+            ]),
+        )
+        .service(
+            fwmark_service(1)
+                .scheduler("rr")
+                .persistent(300)
+                .reals([real(REALS[1]).nat(), real(REALS[2]).nat()]),
+        );
+    let mut h = Harness::new(&cfg, &[REALS[1], REALS[2], LOCAL_CLIENT]);
+    let me = h.if_mac;
+    let client = |h: &Harness, dst: Ipv4Addr, sport, dport, flags, data: &[u8]| {
+        h.from_client(&tcp_ip(LOCAL_CLIENT, dst, sport, dport, flags, data))
+    };
+    let to_real = |rip: Ipv4Addr, sport: u16, dport: u16, flags: u8, data: &[u8]| {
+        routed4(
+            &Ipv4::new(LOCAL_CLIENT, rip, IPPROTO_TCP),
+            real_mac(rip),
+            me,
+            &tcp(LOCAL_CLIENT, rip, sport, dport, flags, data),
+        )
+    };
+    // The SYN to VIP2:8050 and the client's ACK: a confirmed connection of this director's.
+    let syn = client(&h, VIP2, 40600, 8050, TCP_SYN, b"");
+    assert_eq!(h.run("lb", &syn).action, XDP_TX, "the SYN is forwarded");
+    let flow = lb_tests::flow::flow_key(LOCAL_CLIENT, VIP2, 40600, 8050, IPPROTO_TCP);
+    let real_id = h.dp.conn(&flow).expect("the SYN's entry").real;
+    let ids = h.state.real_ids(&lb_tests::config::fwmark_key(1, false));
+    let rip = match ids.iter().find(|(_, _, id)| *id == real_id) {
+        Some((IpAddr::V4(a), _, _)) => *a,
+        other => panic!("real server {real_id}: {other:?} of {ids:?}"),
+    };
+    let ack = client(&h, VIP2, 40600, 8050, TCP_ACK, b"a");
+    h.run_fixture(
+        Fixture::new("the ACK confirms it", ack)
+            .tx(to_real(rip, 40600, 8050, TCP_ACK, b"a"))
+            .counters(&[("tx", 1), ("conn_hit", 1), ("conn_promoted", 1)]),
+    );
+
+    // What a sender sends of it: the connection and the template, with the mark.
+    let records = table_records(&h.dp, &Default::default(), &h.state);
+    let (conns, templates): (Vec<_>, Vec<_>) = records.iter().partition(|r| !r.is_template());
+    assert_eq!(conns.len(), 1, "{records:?}");
+    assert_eq!(templates.len(), 1, "{records:?}");
+    let c = conns[0];
+    assert_eq!(
+        (c.protocol, c.flags & flags::FWD_MASK, c.fwmark),
+        (IPPROTO_TCP, flags::MASQ, 1)
+    );
+    assert_eq!((c.cport, c.vport, c.dport), (40600, 8050, 8050));
+    assert_eq!(
+        c.addrs,
+        Addrs::V4 {
+            client: LOCAL_CLIENT,
+            virt: VIP2,
+            dest: rip
+        }
+    );
+    let t = templates[0];
+    assert_eq!(
+        (t.protocol, t.fwmark, t.cport, t.vport, t.dport),
+        (0, 1, 0, 0, 0)
+    );
+    assert_eq!(
+        t.addrs,
+        Addrs::V4 {
+            client: LOCAL_CLIENT,
+            virt: Ipv4Addr::new(0, 0, 0, 1),
+            dest: rip
+        }
+    );
+
+    // A director that never saw it: this one without its entries.
+    let reply_key = lb_tests::flow::flow_key(rip, LOCAL_CLIENT, 8050, 40600, IPPROTO_TCP);
+    assert!(h.dp.delete_conn(&flow));
+    // The confirmed reply entry, and the handshake's slot.
+    assert!(h.dp.delete_conn(&reply_key));
+    h.dp.delete_conn(&reply_key);
+    assert!(h.dp.delete_nat_dest(&reply_key));
+    for (k, _) in h.dp.persist_templates() {
+        assert!(h.dp.delete_persist(&k));
+    }
+    assert!(h.dp.conn(&flow).is_none() && h.dp.conn(&reply_key).is_none());
+
+    let mut applier = Applier::new(0, None);
+    for m in messages(0, 1452, &records, None) {
+        applier.handle(&m, IpAddr::V4(ROUTER), &mut h.dp, &h.state);
+    }
+    let n = applier.counters;
+    assert_eq!(
+        (n.inserted, n.replies, n.templates_inserted),
+        (1, 1, 1),
+        "{n:?}"
+    );
+    assert_eq!((n.unknown, n.unsupported, n.table_full), (0, 0, 0), "{n:?}");
+    let synced = h.dp.conn(&flow).expect("the synced connection");
+    assert_eq!(synced.real, real_id);
+    assert_ne!(synced.flags & lb_common::CONN_F_SYNCED, 0);
+    assert_eq!(
+        h.dp.nat_dest(&reply_key).map(|d| d.addr[0]),
+        Some(u32::from(VIP2).to_be()),
+        "the kept destination"
+    );
+    let kept = h.dp.persist_templates();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0].1.real, real_id);
+
+    let data = client(&h, VIP2, 40600, 8050, TCP_ACK, b"bb");
+    let reply = h.from_neighbour(
+        rip,
+        &tcp_ip(rip, LOCAL_CLIENT, 8050, 40600, TCP_ACK, b"ccc"),
+    );
+    // rr's next choice would be the other real server; the template holds the client.
+    let syn80 = client(&h, VIP, 40601, 80, TCP_SYN, b"");
+    h.run_fixtures(&[
+        Fixture::new("the client's next packet: the same real server", data)
+            .tx(to_real(rip, 40600, 8050, TCP_ACK, b"bb"))
+            .counters(&[("tx", 1), ("conn_hit", 1)]),
+        Fixture::new("its reply: from VIP2:8050", reply)
+            .tx(routed4(
+                &Ipv4::new(VIP2, LOCAL_CLIENT, IPPROTO_TCP),
+                real_mac(LOCAL_CLIENT),
+                me,
+                &tcp(VIP2, LOCAL_CLIENT, 8050, 40600, TCP_ACK, b"ccc"),
+            ))
+            .counters(&[("nat_reply", 1)]),
+        Fixture::new(
+            "a new connection to VIP:80: the template's real server",
+            syn80,
+        )
+        .tx(to_real(rip, 40601, 80, TCP_SYN, b""))
+        .counters(&[("tx", 1), ("conn_new", 1), ("persist_hit", 1)]),
+    ]);
+}
