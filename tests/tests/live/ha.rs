@@ -10,7 +10,7 @@ use std::{
 };
 
 use lb_tests::{
-    config::{check, config, real, tcp_service},
+    config::{check, config, fwmark_service, real, tcp_service},
     ha::{HA_VIP, HA_VIP2, HaTopology, ha_director, ha_real, plain},
     listing::{real_servers_conns, requests_from, service},
     require_root,
@@ -233,8 +233,15 @@ enum Move {
 /// through director 0 alone are listed by director 1 (`-L -c`) with the same real servers and
 /// in none of its counts; then the router moves every flow to director 1 (`how`), and each
 /// goes on, to its real server, with nothing dropped as mid-flow and every connection in
-/// director 1's counts.
-fn connections_synced_to_director_1_survive(t: &mut HaTopology, port: u16, how: Move) {
+/// director 1's counts. `listed`: the service's address and port in `-L` (the VIP's, or a
+/// firewall-mark service's unspecified address and port 0). Returns the real server that
+/// served each connection.
+fn connections_synced_to_director_1_survive(
+    t: &mut HaTopology,
+    port: u16,
+    listed: (IpAddr, u16),
+    how: Move,
+) -> Vec<String> {
     t.wait_next_hops(HA_VIP, &[0, 1], BGP_LIMIT);
     // Everything through director 0 first.
     t.directors[1].lbctl(&["director", "drain"]);
@@ -271,7 +278,7 @@ fn connections_synced_to_director_1_survive(t: &mut HaTopology, port: u16, how: 
     // Synced entries are not director 1's: its real servers' counts stay 0.
     let listing: Value =
         serde_json::from_str(&t.directors[1].lbctl(&["-L", "-n", "--json"])).unwrap();
-    for r in service(&listing, HA_VIP, port)["real_servers"]
+    for r in service(&listing, listed.0, listed.1)["real_servers"]
         .as_array()
         .unwrap()
     {
@@ -309,11 +316,12 @@ fn connections_synced_to_director_1_survive(t: &mut HaTopology, port: u16, how: 
     assert_eq!(reason(t, 1, "drop_tcp_mid_flow"), 0);
     // Director 1 carries them now: they are in its counts, each on its real server.
     assert_eq!(
-        counts(t, 1, HA_VIP, port),
+        counts(t, 1, listed.0, listed.1),
         (streams.len() as u64, 0),
         "director 1's active and inactive counts"
     );
     drop(streams);
+    served_by
 }
 
 /// The rr service of [`connections_synced_to_director_1_survive`] (a count-driven
@@ -342,7 +350,7 @@ fn connections_synced_by_multicast_survive_the_router_moving_them_to_the_other_d
         let cfg = t.director_config(i, base.clone());
         t.start_lbd(i, &cfg);
     }
-    connections_synced_to_director_1_survive(&mut t, PORT, Move::Drain);
+    connections_synced_to_director_1_survive(&mut t, PORT, (HA_VIP.into(), PORT), Move::Drain);
 }
 
 /// An IPv6 link-local group (`ff02::1:81`) on the directors' LAN interface, as IPVS joins
@@ -403,12 +411,63 @@ fn connections_synced_over_an_ipv6_group_survive_the_death_of_their_director() {
             "backup sync daemon (mcast=eth0, syncid=0, maxlen=1452, group={GROUP}, port=8848, ttl=1)\n"
         )
     );
-    connections_synced_to_director_1_survive(&mut t, PORT, Move::Kill);
+    connections_synced_to_director_1_survive(&mut t, PORT, (HA_VIP.into(), PORT), Move::Kill);
     // Nothing director 1 received was refused.
     let d: Value =
         serde_json::from_str(&t.directors[1].lbctl(&["-L", "--daemon", "--json"])).unwrap();
     assert_eq!(d["daemons"][0]["refused"], 0, "{d}");
     assert!(d["daemons"][0]["messages"].as_u64().unwrap() >= 1, "{d}");
+}
+
+/// A firewall-mark service's connections (mark 5: the VIP's tcp port 7010, by lb's
+/// classifier) and their persistence templates are synced with the mark, and director 1 finds
+/// the service by it: the connections survive the router moving them, as a VIP's do. (The
+/// VIP's own service on port 80 is what makes the directors announce it: a mark has no VIP.)
+#[test]
+fn connections_of_a_fwmark_service_synced_survive_the_router_moving_them_to_the_other_director() {
+    require_root!();
+    HaTopology::check_binaries();
+    let mut t = HaTopology::new(2, 2);
+    const PORT: u16 = 7010;
+    let _lines: Vec<LineServer> = (0..2)
+        .map(|j| LineServer::start(&t.reals[j], &format!("rs{j}"), PORT))
+        .collect();
+    let base = config()
+        .conn_table_size(65536)
+        .sync(json!({}))
+        .mark(
+            5,
+            json!([{"destination": format!("{HA_VIP}/32"), "protocol": "tcp", "ports": PORT.to_string()}]),
+        )
+        .service(
+            fwmark_service(5)
+                .scheduler("rr")
+                .persistent(300)
+                .reals([real(ha_real(0)).dr(), real(ha_real(1)).dr()]),
+        )
+        .service(rr_service(80));
+    for i in 0..2 {
+        let cfg = t.director_config(i, base.clone());
+        t.start_lbd(i, &cfg);
+    }
+    let served = connections_synced_to_director_1_survive(
+        &mut t,
+        PORT,
+        (IpAddr::from([0, 0, 0, 0]), 0),
+        Move::Drain,
+    );
+    assert!(
+        served.iter().all(|s| *s == served[0]),
+        "persistence: one real server for the client: {served:?}"
+    );
+    // New connections through director 1 alone follow the template director 0 made (rr by
+    // itself would alternate).
+    let (_more, now) = t.open_streams(SocketAddr::from((HA_VIP, PORT)), 3);
+    assert_eq!(
+        now,
+        vec![served[0].clone(); 3],
+        "the synced template's real server"
+    );
 }
 
 #[test]
