@@ -154,8 +154,8 @@ fn fill(
 
     // `skip` is in `1..size` and `size` is prime, so a walk visits every slot before
     // repeating and a backend always finds a free slot while one is left. Steps are an
-    // addition and a conditional subtraction (`next + skip` < 2·size < 2^33, in u64): no
-    // division per probe.
+    // addition and a conditional subtraction (a step of `skip` or `2·skip`, each below
+    // `size`, so the sum is below 2·size < 2^33, in u64): no division per probe.
     walks.clear();
     walks.extend(active.iter().map(|b| Walk {
         next: (u64::from(bytes_hash(b.key, OFFSET_SEED)) % size64) as u32,
@@ -172,24 +172,36 @@ fn fill(
     let tail_at = (size as usize / 4).isqrt().max(1);
     let mut left = size as usize;
     let mut turns = turns.iter();
+    let step = |n: u64, by: u64| {
+        if n + by >= size64 {
+            n + by - size64
+        } else {
+            n + by
+        }
+    };
+    let free = |taken: &[u64], slot: u64| taken[slot as usize / 64] & (1 << (slot % 64)) == 0;
     for &i in turns.by_ref() {
         let w = &mut walks[i as usize];
-        let (mut n, s) = (u64::from(w.next), u64::from(w.skip));
-        loop {
-            let slot = n as usize;
-            n += s;
-            if n >= size64 {
-                n -= size64;
+        // Two probes a step, along two interleaved walks (`next` and `next + skip`, each
+        // stepping by `2·skip`), in the walk's order: the CPU computes the two addresses
+        // apart, which halves the chain of dependent steps. Measured here: the fill 8% faster
+        // than one probe a step, and four walks no faster than two.
+        let s = u64::from(w.skip);
+        let s2 = step(s, s);
+        let (mut n0, mut n1) = (u64::from(w.next), step(u64::from(w.next), s));
+        let slot = loop {
+            if free(taken, n0) {
+                break n0;
             }
-            let word = &mut taken[slot / 64];
-            let bit = 1u64 << (slot % 64);
-            if *word & bit == 0 {
-                *word |= bit;
-                table[slot] = w.id;
-                break;
+            if free(taken, n1) {
+                break n1;
             }
-        }
-        w.next = n as u32;
+            n0 = step(n0, s2);
+            n1 = step(n1, s2);
+        };
+        taken[slot as usize / 64] |= 1 << (slot % 64);
+        table[slot as usize] = w.id;
+        w.next = step(slot, s) as u32;
         left -= 1;
         if left <= tail_at {
             break;
@@ -333,28 +345,29 @@ fn turns(weights: &[u64], quotas: &[u64], scratch: &mut Scratch) {
 
 /// [`turns`] when weights are close (few rounds): round after round, the backends with a claim
 /// due, in key order. O(rounds · n), which the caller keeps within a few times `size`.
+///
+/// A backend's credit after round `r` is `r·w - max·claims`, so it claims in round `r` exactly
+/// when its credit reaches `max`: the round `ceil(k · max / w)` of its k-th claim. Each backend
+/// of each round is a few additions and no branch (the claim is written in any case and kept
+/// only if due), since whether a backend claims in a round follows no pattern a CPU predicts.
+/// Measured here (65,537 slots, 1,000 backends): 109 us against 139 us with a branch per
+/// backend and claim for equal weights; no change (about 160 us) for weights 1-3.
 fn turns_by_round(max: u64, weights: &[u64], quotas: &[u64], total: u64, out: &mut Vec<u32>) {
-    let mut claims: Vec<(Claims, u64, u32)> = weights
-        .iter()
-        .zip(quotas)
-        .map(|(&w, &q)| {
-            let mut c = Claims::new(max, w);
-            let first = c.next().unwrap_or(0);
-            (c, q, first)
-        })
-        .collect();
-    out.reserve(total as usize);
-    let mut round = 1;
-    while out.len() < total as usize {
-        for (i, (c, left, due)) in claims.iter_mut().enumerate() {
-            if *left > 0 && *due == round {
-                out.push(i as u32);
-                *left -= 1;
-                *due = c.next().unwrap_or(0);
-            }
+    let mut credit: Vec<(u64, u64)> = quotas.iter().map(|&q| (0, q)).collect();
+    let total = total as usize;
+    out.resize(total + 1, 0);
+    let mut len = 0;
+    while len < total {
+        for (i, ((credit, left), &w)) in credit.iter_mut().zip(weights).enumerate() {
+            *credit += w;
+            let due = u64::from(*credit >= max) & u64::from(*left > 0);
+            *credit -= max * due;
+            *left -= due;
+            out[len] = i as u32;
+            len += due as usize;
         }
-        round += 1;
     }
+    out.truncate(total);
 }
 
 /// The rounds `ceil(k · max / w)` of a backend's claims `k = 1, 2, …`, without a division per
