@@ -59,6 +59,7 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
         (*scratch).trace_real = 0;
         (*scratch).csum.finished = 0;
         (*scratch).to_kernel = 0;
+        (*scratch).unconfirmed_unread = 0;
         parse::parse(ctx, &mut (*scratch).pkt)?;
         (*scratch).pkt_ok = 1;
         &(*scratch).pkt
@@ -94,7 +95,7 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
         now = clock::now();
         // Stage `conn` first: a packet of an established flow (or a `nat` reply) is one
         // lookup; only a packet the table does not know needs its VIP's service.
-        match conn::find(pkt, cfg, conn_time(now)) {
+        match conn::find(pkt, cfg, now) {
             Known::Reply(real) => {
                 return hand_over(ctx, tags, prog_slot::XMIT, XMIT_FROM_REAL, real, now);
             }
@@ -125,7 +126,26 @@ fn new_flow(ctx: &XdpContext, tags: &Tags, pkt: &Packet, now: u64) -> Result<Ver
     // The classifier runs here, for new flows only (as IPVS, which looks up a fwmark service
     // first when the packet has a mark): established flows never pay for it.
     let (id, new) = match vip::<true>(&pkt.flow, cfg) {
-        Ok(svc) => conn::track_new(pkt, &svc, cfg, now)?,
+        Ok(svc) => {
+            // A SYN `lb` did not look up in the unconfirmed table (flood mode): there, for a
+            // service whose second SYN must find the first one's choice.
+            let s = scratch()
+                // Index 0 of a one-entry per-CPU array always exists; for the type checker.
+                .ok_or(Verdict::drop(reason::DROP_UNSUPPORTED_METHOD))?;
+            // SAFETY: this CPU's slot, used by nothing else during this run.
+            let unread = unsafe { (*s).unconfirmed_unread } != 0;
+            match if unread && !conn::stateless(&svc) {
+                conn::find_unconfirmed(pkt, cfg, conn_time(now))
+            } else {
+                Known::Nothing
+            } {
+                Known::Nothing => conn::track_new(pkt, &svc, cfg, now)?,
+                Known::Flow(real) => (real, false),
+                Known::Reply(real) => {
+                    return hand_over(ctx, tags, prog_slot::XMIT, XMIT_FROM_REAL, real, now);
+                }
+            }
+        }
         // No service: perhaps an FTP data connection the helper expects.
         Err(miss) => match ftp::expected(&pkt.flow, cfg, now).ok_or(miss)? {
             Expected::Passive(real) => conn::track_passive(pkt, real, cfg, now)?,

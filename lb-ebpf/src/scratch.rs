@@ -48,6 +48,11 @@ pub struct Scratch {
     /// connections seen in it.
     pub flood_window: u32,
     pub flood_count: u32,
+    /// Set by `lb` when it left this packet's flow out of the unconfirmed table's lookup (a
+    /// SYN while this CPU is in flood mode, `conn::find`); `lb_new` then looks it up for a
+    /// service whose new connections are recorded (`conn::find_unconfirmed`).
+    pub unconfirmed_unread: u32,
+    pub _pad_flood: u32,
     /// Set by `tun` (to the reason counted) when the tunnelled packet goes to the kernel: the
     /// next hop has no neighbour entry, or the kernel is to fragment it. Kept here, read volatile, so that the verifier does not know its value
     /// and checks the encapsulation once, not once per outcome (`xmit/tun.rs`).

@@ -6,7 +6,7 @@
 //! count-driven and rotating schedulers have no stateless choice: their new connections are
 //! recorded as always.
 
-use lb_common::{FLOOD_WINDOW_SHIFT, GlobalConfig};
+use lb_common::{FLOOD_WINDOW_SHIFT, GlobalConfig, SCHED_DH, SCHED_MH, SCHED_SH, Service};
 
 use crate::maps::scratch;
 
@@ -30,4 +30,30 @@ pub fn note(cfg: &GlobalConfig, now: u64) -> bool {
         (*s).flood_count += 1;
         (*s).flood_count > cfg.flood_window_max
     }
+}
+
+/// Whether this CPU is in flood mode now (a peek: counts nothing). While it is, `lb` looks a
+/// SYN up in the connection table only, not in the unconfirmed one: a SYN is nearly always
+/// a new flow, and for a hash-scheduled service a retransmitted one goes to the same real
+/// server either way. `lb_new` looks the unconfirmed table up for the other services
+/// (`conn::find_unconfirmed`), whose choice a second SYN must not change.
+#[inline(always)]
+pub fn active(cfg: &GlobalConfig, now: u64) -> bool {
+    if cfg.flood_window_max == 0 {
+        return false;
+    }
+    let Some(s) = scratch() else {
+        // Index 0 of a one-entry per-CPU array always exists; this is for the type checker.
+        return false;
+    };
+    let w = (now >> FLOOD_WINDOW_SHIFT) as u32;
+    // SAFETY: this CPU's scratch slot; only this CPU's programs touch it, one at a time.
+    unsafe { (*s).flood_window == w && (*s).flood_count > cfg.flood_window_max }
+}
+
+/// Whether a service's scheduler chooses by a hash of the packet alone (`sh`, `dh`, `mh`):
+/// the same real server for every packet of a flow while its table does not change.
+#[inline(always)]
+pub fn stateless(svc: &Service) -> bool {
+    matches!(svc.sched, SCHED_SH | SCHED_DH | SCHED_MH)
 }

@@ -16,6 +16,8 @@ mod changed;
 mod counts;
 mod flood;
 pub mod table;
+
+pub use flood::stateless;
 mod unconfirmed;
 
 use lb_common::{
@@ -23,9 +25,9 @@ use lb_common::{
     CFG_F_SLOPPY_TCP, CONN_F_NOOUTPUT, CONN_F_ONE_PACKET, CONN_F_REPLY, CONN_F_SYNCED,
     CONN_F_WATCH_ACK, CONN_S_CLOSE, CONN_S_FIN_WAIT, CONN_S_NONE, CONN_S_SCTP_CLOSED,
     CONN_S_TIME_WAIT, CONN_S_UDP, CONN_TOUCH, Conn, FWD_NAT, FlowKey, GlobalConfig, NatDest,
-    PROTO_SCTP, PROTO_TCP, REAL_F_NAT_DEST, RealServer, SCHED_DH, SCHED_MH, SCHED_SH,
-    SCTP_CID_ABORT, SCTP_CID_INIT, SCTP_EV_DATA, SVC_F_ONE_PACKET, Service, TCP_DIR_INPUT,
-    TCP_DIR_INPUT_ONLY, TCP_DIR_OUTPUT, reason, reply_ack_moves, sctp_next_state, tcp_next_state,
+    PROTO_SCTP, PROTO_TCP, REAL_F_NAT_DEST, RealServer, SCTP_CID_ABORT, SCTP_CID_INIT,
+    SCTP_EV_DATA, SVC_F_ONE_PACKET, Service, TCP_DIR_INPUT, TCP_DIR_INPUT_ONLY, TCP_DIR_OUTPUT,
+    reason, reply_ack_moves, sctp_next_state, tcp_next_state,
 };
 
 use crate::{
@@ -54,7 +56,8 @@ pub enum Known {
 /// IPVS's output table. A SYN of a connection in TIME_WAIT or CLOSE ends it (IPVS's
 /// `conn_reuse_mode`): the flow is new again.
 #[inline(always)]
-pub fn find(pkt: &Packet, cfg: &GlobalConfig, now: u32) -> Known {
+pub fn find(pkt: &Packet, cfg: &GlobalConfig, now_ns: u64) -> Known {
+    let now = lb_common::conn_time(now_ns);
     if cfg.flags & CFG_F_NO_CONN_TABLE != 0 {
         return Known::Nothing;
     }
@@ -89,6 +92,22 @@ pub fn find(pkt: &Packet, cfg: &GlobalConfig, now: u32) -> Known {
         follow(c, pkt, now);
         return Known::Flow(real);
     }
+    if opens(pkt) && flood::active(cfg, now_ns) {
+        // See `flood::active`: `lb_new` looks the unconfirmed table up if the service needs.
+        if let Some(s) = scratch() {
+            // SAFETY: this CPU's scratch slot, used by nothing else during this run.
+            unsafe { (*s).unconfirmed_unread = 1 };
+        }
+        return Known::Nothing;
+    }
+    find_unconfirmed(pkt, cfg, now)
+}
+
+/// Stage `conn`, the unconfirmed table's part: the flow's first packets. Run by [`find`],
+/// or by `lb_new` for a SYN [`find`] left out in flood mode, once its service is known to
+/// record its new connections.
+#[inline(always)]
+pub fn find_unconfirmed(pkt: &Packet, cfg: &GlobalConfig, now: u32) -> Known {
     let Some(s) = unconfirmed::find(&pkt.flow) else {
         return Known::Nothing;
     };
@@ -120,7 +139,7 @@ pub fn find(pkt: &Packet, cfg: &GlobalConfig, now: u32) -> Known {
                 if let Ok(r) = real_server(real)
                     && r.method == FWD_NAT
                 {
-                    confirm_reply(&pkt.flow, real, &r, next, now);
+                    confirm_reply(&pkt.flow, real, r, next, now);
                 }
                 return Known::Flow(real);
             }
@@ -297,7 +316,7 @@ pub fn track_new(
     cfg: &GlobalConfig,
     now_ns: u64,
 ) -> Result<(u32, bool), Verdict> {
-    let hashed = matches!(svc.sched, SCHED_SH | SCHED_DH | SCHED_MH);
+    let hashed = flood::stateless(svc);
     let mut record = cfg.flags & CFG_F_NO_CONN_TABLE == 0;
     let mut rst = false;
     if pkt.flow.proto == PROTO_TCP && pkt.tcp_flags & TCP_SYN == 0 {

@@ -2,8 +2,9 @@
 //! client's second packet confirms it; a flood of first packets only churns the unconfirmed
 //! slots (counted as `conn_new_evicted`) and never takes a confirmed connection's place; a
 //! full table refuses to confirm (`conn_table_full`) and still forwards; flood mode forwards
-//! the hash schedulers' new flows by the hash alone and records nothing (`conn_flood`); the
-//! real servers' counts stay what the tables hold.
+//! the hash schedulers' new flows by the hash alone and records nothing (`conn_flood`), and
+//! reads the unconfirmed table for a SYN only when its service records new flows; the real
+//! servers' counts stay what the tables hold.
 
 use std::net::Ipv4Addr;
 
@@ -229,6 +230,83 @@ fn flood_mode_forwards_hash_scheduled_new_flows_by_the_hash_and_records_nothing(
     assert_eq!(h.run("lb", &h.from_client(&ip)).action, XDP_TX);
     let d = reason_delta(&before, &h.reasons());
     assert_eq!(counter(&d, "conn_flood"), 0, "{d:?}");
+}
+
+/// In flood mode `lb` looks a SYN up in the connection table only; the unconfirmed table is
+/// looked at in `lb_new`, and only for a service whose new connections are recorded. A
+/// retransmitted SYN of a `wlc` flow still finds its first SYN's real server (`wlc` alone would
+/// choose another: that one has a connection more); one of an `mh` flow goes by the hash, to
+/// the same real server, as a new connection in flood mode, and its slot stays what the first
+/// SYN made it, so that its ACK confirms it.
+#[test]
+fn in_flood_mode_a_retransmitted_syn_keeps_its_real_server_and_only_count_driven_services_read_the_unconfirmed_table()
+ {
+    require_root!();
+    let mut h = director(&services().flood_rate(1));
+    let send = |h: &mut Harness, sport: u16, dport: u16, flags: u8| {
+        let ip = tcp_ip(REMOTE_CLIENT, VIP, sport, dport, flags, b"");
+        let before = h.reasons();
+        let out = h.run("lb", &h.from_client(&ip));
+        assert_eq!(out.action, XDP_TX, "{sport} -> {dport}");
+        (out.data, reason_delta(&before, &h.reasons()))
+    };
+    for attempt in 0..5u16 {
+        // Two windows of 134 ms: this CPU starts a fresh one with the next new connection.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let (mh_port, wlc_port) = (41000 + 2 * attempt, 41001 + 2 * attempt);
+        let (mh_flow, wlc_flow) = (
+            flow_key(REMOTE_CLIENT, VIP, mh_port, 80, IPPROTO_TCP),
+            flow_key(REMOTE_CLIENT, VIP, wlc_port, 83, IPPROTO_TCP),
+        );
+        // The window's first new connection is recorded; the second puts the CPU in flood
+        // mode, but `wlc` records its new connections in any case.
+        let (mh_first, d) = send(&mut h, mh_port, 80, TCP_SYN);
+        if counter(&d, "conn_flood") != 0 {
+            continue;
+        }
+        let (wlc_first, d) = send(&mut h, wlc_port, 83, TCP_SYN);
+        assert_eq!(counter(&d, "conn_flood"), 0, "{d:?}");
+        assert_eq!(h.dp.conn(&wlc_flow).map(|c| c.state), Some(CONN_S_SYN_RECV));
+        // Retransmitted: the wlc flow's SYN finds its slot (in flood mode, from `lb_new`).
+        let (out, d) = send(&mut h, wlc_port, 83, TCP_SYN);
+        assert_eq!(out, wlc_first, "the first SYN's real server");
+        assert_eq!(
+            (counter(&d, "conn_hit"), counter(&d, "conn_new")),
+            (1, 0),
+            "{d:?}"
+        );
+        // The mh flow's, in flood mode: by the hash, a new connection recorded nowhere.
+        let (out, d) = send(&mut h, mh_port, 80, TCP_SYN);
+        if counter(&d, "conn_hit") == 1 {
+            // The window ended between the packets: not in flood mode any more.
+            continue;
+        }
+        assert_eq!(out, mh_first, "the hash's real server, as before");
+        assert_eq!(
+            (counter(&d, "conn_new"), counter(&d, "conn_flood")),
+            (1, 1),
+            "{d:?}"
+        );
+        let c = h.dp.conn(&mh_flow).expect("the first SYN's slot");
+        assert_eq!(
+            (c.state, c.flags & CONN_F_UNCONFIRMED != 0),
+            (CONN_S_SYN_RECV, true)
+        );
+        // Its ACK confirms the first SYN's slot.
+        let (_, d) = send(&mut h, mh_port, 80, TCP_ACK);
+        assert_eq!(
+            (counter(&d, "conn_hit"), counter(&d, "conn_promoted")),
+            (1, 1),
+            "{d:?}"
+        );
+        assert_eq!(
+            h.dp.conn(&mh_flow)
+                .map(|c| (c.state, c.flags & CONN_F_UNCONFIRMED)),
+            Some((CONN_S_ESTABLISHED, 0))
+        );
+        return;
+    }
+    panic!("no attempt of 5 had both SYNs in one flood window");
 }
 
 #[test]
