@@ -8,19 +8,26 @@
 
 use lb_common::{FLOOD_WINDOW_SHIFT, GlobalConfig, SCHED_DH, SCHED_MH, SCHED_SH, Service};
 
-use crate::maps::scratch;
+use crate::{maps::scratch, scratch::Scratch};
+
+/// This CPU's flood state (`flood_window`, `flood_count` of its scratch slot) and the number
+/// of the window `now` falls in; none when flood mode is off.
+#[inline(always)]
+fn window(cfg: &GlobalConfig, now: u64) -> Option<(*mut Scratch, u32)> {
+    if cfg.flood_window_max == 0 {
+        return None;
+    }
+    // Index 0 of a one-entry per-CPU array always exists; `?` is for the type checker.
+    let s = scratch()?;
+    Some((s, (now >> FLOOD_WINDOW_SHIFT) as u32))
+}
 
 /// Counts one new connection on this CPU; true while this CPU is in flood mode.
 #[inline(always)]
 pub fn note(cfg: &GlobalConfig, now: u64) -> bool {
-    if cfg.flood_window_max == 0 {
-        return false;
-    }
-    let Some(s) = scratch() else {
-        // Index 0 of a one-entry per-CPU array always exists; this is for the type checker.
+    let Some((s, w)) = window(cfg, now) else {
         return false;
     };
-    let w = (now >> FLOOD_WINDOW_SHIFT) as u32;
     // SAFETY: this CPU's scratch slot; only this CPU's programs touch it, one at a time.
     unsafe {
         if (*s).flood_window != w {
@@ -39,14 +46,9 @@ pub fn note(cfg: &GlobalConfig, now: u64) -> bool {
 /// (`conn::find_unconfirmed`), whose choice a second SYN must not change.
 #[inline(always)]
 pub fn active(cfg: &GlobalConfig, now: u64) -> bool {
-    if cfg.flood_window_max == 0 {
-        return false;
-    }
-    let Some(s) = scratch() else {
-        // Index 0 of a one-entry per-CPU array always exists; this is for the type checker.
+    let Some((s, w)) = window(cfg, now) else {
         return false;
     };
-    let w = (now >> FLOOD_WINDOW_SHIFT) as u32;
     // SAFETY: this CPU's scratch slot; only this CPU's programs touch it, one at a time.
     unsafe { (*s).flood_window == w && (*s).flood_count > cfg.flood_window_max }
 }
