@@ -120,7 +120,7 @@ pub mod map_name {
 pub mod prog_slot {
     /// `lb_icmp`: ICMP to or about a VIP.
     pub const ICMP: u32 = 0;
-    /// `lb_xmit`: the forwarding stage, for a packet whose real server is known.
+    /// `lb_xmit`: the forwarding stage, for a packet `lb_new` found a real server for.
     pub const XMIT: u32 = 1;
     /// `lb_new`: a packet the connection table does not know: its service and scheduler.
     pub const NEW: u32 = 2;

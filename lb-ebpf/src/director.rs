@@ -17,14 +17,14 @@
 //!    A new one is handed to `lb_new` ([`process_new`]) by a tail call;
 //! 6. the real server (`lookup.rs`), the first fragment remembered (`frag.rs`), the
 //!    service's and real server's counters (`stats.rs`);
-//! 7. in `lb_xmit` ([`process_xmit`]), handed over by a tail call: forwarding by the real
-//!    server's method (`xmit/`: `tun.rs`, `dr.rs`, `nat.rs`, with the
+//! 7. forwarding by the real server's method (`xmit/`: `tun.rs`, `dr.rs`, `nat.rs`, with the
 //!    next hop from `route.rs`), a checksum the sender left to the hardware finished first
-//!    (`partial.rs`).
+//!    (`partial.rs`): in `lb` for a flow the table knows and a `nat` reply, in `lb_xmit`
+//!    ([`process_xmit`]), handed over by a tail call, for what `lb_new` took.
 //!
 //! Each stage returns `Result<_, Verdict>`; `Err` stops the chain with a counted verdict. The
-//! three tail calls exist for the verifier, which checks each program apart (see
-//! [`hand_over`]).
+//! tail calls exist for the verifier, which checks each program apart (see [`hand_over`]);
+//! the established path takes none but `lb_icmp`'s (one cost it about 30 ns a packet).
 
 use aya_ebpf::programs::XdpContext;
 use lb_common::{
@@ -96,14 +96,15 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
         // Stage `conn` first: a packet of an established flow (or a `nat` reply) is one
         // lookup; only a packet the table does not know needs its VIP's service.
         match conn::find(pkt, cfg, now) {
-            Known::Reply(real) => {
-                return hand_over(ctx, tags, prog_slot::XMIT, XMIT_FROM_REAL, real, now);
-            }
+            // A `nat` reply is forwarded here too, without a tail call.
+            Known::Reply(real) => return forward(ctx, pkt, XMIT_FROM_REAL, real, now),
             Known::Flow(real) => (real, false),
             Known::Nothing => return hand_over(ctx, tags, prog_slot::NEW, 0, 0, now),
         }
     };
-    to_real(ctx, tags, pkt, id, new, now)
+    // A known flow is forwarded here, without a tail call (lb_xmit costs an established
+    // packet about 30 ns: see `to_real`).
+    to_real::<true>(ctx, tags, pkt, id, new, now)
 }
 
 /// `lb_new`: stage 5's second half, for the packet `lb` parsed (in the scratch slot) and the
@@ -155,13 +156,15 @@ fn new_flow(ctx: &XdpContext, tags: &Tags, pkt: &Packet, now: u64) -> Result<Ver
             }
         },
     };
-    to_real(ctx, tags, pkt, id, new, now)
+    to_real::<false>(ctx, tags, pkt, id, new, now)
 }
 
-/// Stage 6, then stage 7 handed over: the packet goes to real server `id` (`new`: a
-/// connection just scheduled).
+/// Stage 6, then stage 7: the packet goes to real server `id` (`new`: a connection just
+/// scheduled). `INLINE`: stage 7 runs in this program (`lb`, for a flow the table knows:
+/// the tail call and the second program's lookups cost an established packet about 30 ns);
+/// otherwise it is handed to `lb_xmit` (from `lb_new`, whose own checks leave no room).
 #[inline(always)]
-fn to_real(
+fn to_real<const INLINE: bool>(
     ctx: &XdpContext,
     tags: &Tags,
     pkt: &Packet,
@@ -177,12 +180,15 @@ fn to_real(
     let service = real_server(id)?.service;
     frag::remember(pkt, id, service, 0, &[0; 4], now);
     stats::account(service, id, pkt, new);
+    if INLINE {
+        return forward(ctx, pkt, XMIT_FORWARD, id, now);
+    }
     hand_over(ctx, tags, prog_slot::XMIT, XMIT_FORWARD, id, now)
 }
 
 /// The rest of the path runs in programs of their own, by tail call (`slot`, of
 /// `lb_common::prog_slot`): `lb_new` for a flow the table does not know, `lb_xmit` for
-/// stage 7. The verifier checks each program once, not once for every path into it (one
+/// stage 7 of what `lb_new` took. The verifier checks each program once, not once for every path into it (one
 /// program held them all at over 900,000 of the 1,000,000 verifier steps allowed). The
 /// scratch slot carries what the next program needs: the VLAN tags, and `kind`, `real`
 /// and `now` for `lb_xmit`.

@@ -86,8 +86,9 @@ pub fn lb_new(ctx: XdpContext) -> u32 {
     handed_over(&ctx, director::process_new(&ctx))
 }
 
-/// The forwarding stage, tail-called by `lb` or `lb_new` (slot
-/// `lb_common::prog_slot::XMIT`) once the packet's real server is known.
+/// The forwarding stage of a packet `lb_new` took, tail-called by it (slot
+/// `lb_common::prog_slot::XMIT`) once the packet's real server is known (`lb` forwards a
+/// flow the table knows itself).
 #[xdp]
 pub fn lb_xmit(ctx: XdpContext) -> u32 {
     handed_over(&ctx, director::process_xmit(&ctx))

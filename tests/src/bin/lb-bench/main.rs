@@ -37,7 +37,9 @@ use lb_common::{
 };
 use lb_tests::{
     config::{RealBuilder, config, real, tcp_service},
-    consts::{CLIENT_MAC, REMOTE_CLIENT6 as CLIENT6, VIP, VIP6, real_addr, real_addr6},
+    consts::{
+        CLIENT_MAC, GATEWAY, REMOTE_CLIENT6 as CLIENT6, VIP, VIP6, real_addr, real_addr6, real_mac,
+    },
     packet::{ETH_P_IP, ETH_P_IPV6, Ipv4, Ipv6, eth, tcp},
     shim::Repeats,
     testrun::Harness,
@@ -71,6 +73,9 @@ enum Regime {
     NewFlows,
     /// Half the packets started a connection, the other half (their second packets) matched it.
     Pairs,
+    /// Every packet was a `nat` real server's reply of a known connection, sent back to its
+    /// client.
+    Replies,
     /// Every packet went to the host stack as not for a VIP.
     NotVip,
     /// One packet in [`FLOOD_EVERY`] matched an established connection, every other one started
@@ -209,6 +214,11 @@ fn main() {
                 .reals(reals6.iter().map(|a| real(*a).tun())),
         )
         .service(
+            tcp_service(VIP, NAT_REPLY_PORT)
+                .scheduler("mh")
+                .reals([real(NAT_REPLY_REAL).nat()]),
+        )
+        .service(
             tcp_service(VIP, 83)
                 .scheduler("wlc")
                 .reals(by(&reals, RealBuilder::tun)),
@@ -237,6 +247,9 @@ fn main() {
     let table_size = repeat.next_power_of_two().max(1 << 20);
     let loading = std::time::Instant::now();
     let mut h = Harness::with_bench_tables(&config, &neighbours, Some(table_size));
+    // The clients' way back (`established_nat_reply`): a router on the director's link.
+    h.ns.neighbour("eth0", GATEWAY.into(), real_mac(GATEWAY));
+    h.ns.ip(&["route", "add", "198.19.0.0/16", "via", &GATEWAY.to_string()]);
     let load_ms = loading.elapsed().as_secs_f64() * 1e3;
     let v6 = {
         let ip = Ipv6::new(CLIENT6, VIP6, 6);
@@ -268,6 +281,7 @@ fn main() {
         ("established_tun", "an established TCP flow, tun (IPIP), mh", "lb", ack(80), BENCH_FIXED, 0, Hits, true),
         ("established_dr", "an established TCP flow, dr (MAC rewrite), mh", "lb", ack(81), BENCH_FIXED, 0, Hits, true),
         ("established_nat", "an established TCP flow, nat (address, port, TTL, checksums), mh", "lb", ack(82), BENCH_FIXED, 0, Hits, true),
+        ("established_nat_reply", "a nat real server's reply of an established flow (back to the client: address, port, checksums)", "lb", Vec::new(), BENCH_FIXED, 0, Replies, true),
         ("established_v6", "an established IPv6 TCP flow, tun (IPv6 in IPv6), mh", "lb", v6.clone(), BENCH_FIXED, 0, Hits, true),
         ("not_vip", "a packet for no VIP, XDP_PASS", "lb", other.clone(), BENCH_FIXED, 0, NotVip, false),
         ("not_vip_nat_on", "a packet for no VIP while nat is configured (the address filter), XDP_PASS", "lb", other.clone(), BENCH_FIXED, CFG_F_NAT, NotVip, false),
@@ -403,7 +417,13 @@ fn main() {
             let start = base + round * repeat;
             h.shim_target(c.program);
             set_flags(&mut h, c.cfg_flags);
-            if c.warm {
+            // The tuple number of the measured packets (a fixed flow's).
+            let mut fixed = base;
+            if c.regime == Regime::Replies {
+                // The connection first (its client's first two packets, tuple `base`), then
+                // its real server's replies to the client as the shim wrote it.
+                fixed = nat_reply_case(&mut h, c, base);
+            } else if c.warm {
                 // The flow's first packet and a second one, which makes it established.
                 shim_state(&mut h, c, BENCH_FIXED, base, 0, 0);
                 run(&mut h, c, 2);
@@ -428,7 +448,7 @@ fn main() {
                 let est_i = (round * per_round) % FLOOD_ESTABLISHED;
                 shim_state(&mut h, c, BENCH_FLOOD, start, est, est_i);
             } else {
-                shim_state(&mut h, c, c.mode, if c.warm { base } else { start }, 0, 0);
+                shim_state(&mut h, c, c.mode, if c.warm { fixed } else { start }, 0, 0);
             }
             let before = h.reasons();
             let ns = run(&mut h, c, repeat);
@@ -717,6 +737,7 @@ fn check(regime: Regime, n: u32, delta: &[(&'static str, u64)]) -> Result<(), St
             ("conn_flood", 0),
             ("tx", n),
         ],
+        Regime::Replies => vec![("nat_reply", n), ("conn_new", 0), ("conn_hit", 0)],
         Regime::NotVip => vec![("pass_not_vip", n), ("conn_new", 0), ("conn_hit", 0)],
         Regime::FloodMode => {
             // The first new connection of each flood window (2^FLOOD_WINDOW_SHIFT ns) is
@@ -764,6 +785,59 @@ fn count(delta: &[(&'static str, u64)], name: &str) -> u64 {
 }
 
 /// Runs the shim `repeat` times over the case's packet; returns ns per packet.
+/// `established_nat_reply`'s service: one `nat` real server, so its reply's source is known.
+const NAT_REPLY_PORT: u16 = 87;
+const NAT_REPLY_REAL: Ipv4Addr = real_addr(0);
+
+/// The shim's IPv4 client of tuple number `t`: [`CLIENT`] with the number's high 16 bits in
+/// its address's low 16 bits, the low ones as its port (`lb-ebpf/src/bench.rs`).
+fn shim_client(t: u32) -> (Ipv4Addr, u16) {
+    let o = CLIENT.octets();
+    let hi = ((t >> 16) as u16).to_be_bytes();
+    (Ipv4Addr::new(o[0], o[1], hi[0], hi[1]), t as u16)
+}
+
+/// Sets up `established_nat_reply` (`c`, tuple numbers from `base`): its connection from
+/// the client of tuple `base` (a SYN, then an ACK, through the shim and `lb`), and `c`'s
+/// packet, the real server's reply to that client. Returns the reply's tuple number: the one
+/// for which the shim writes the real server's own address and port.
+fn nat_reply_case(h: &mut Harness, c: &mut Case, base: u32) -> u32 {
+    let (client, cport) = shim_client(base);
+    let from_client = |flags| {
+        let ip = Ipv4::new(client, VIP, 6);
+        eth(
+            h.if_mac,
+            CLIENT_MAC,
+            ETH_P_IP,
+            &ip.build(&tcp(client, VIP, cport, NAT_REPLY_PORT, flags, &[0u8; 20])),
+        )
+    };
+    let (syn, ack) = (from_client(TCP_SYN), from_client(TCP_ACK));
+    for p in [syn, ack] {
+        h.shim_state(
+            &p,
+            &Repeats {
+                mode: BENCH_FIXED,
+                first: base,
+                ..Default::default()
+            },
+        );
+        h.shim_run(&p, 1);
+    }
+    let ip = Ipv4::new(NAT_REPLY_REAL, client, 6);
+    let reply = ip.build(&tcp(
+        NAT_REPLY_REAL,
+        client,
+        NAT_REPLY_PORT,
+        cport,
+        TCP_ACK,
+        &[0u8; 20],
+    ));
+    c.packet = h.from_neighbour(NAT_REPLY_REAL, &reply);
+    let r = NAT_REPLY_REAL.octets();
+    u32::from(u16::from_be_bytes([r[2], r[3]])) << 16 | u32::from(NAT_REPLY_PORT)
+}
+
 fn run(h: &mut Harness, c: &Case, repeat: u32) -> f64 {
     h.shim_run(&c.packet, repeat)
 }
