@@ -4,10 +4,10 @@
 //! [`crate::maps::layout_fingerprint`] hashes them for the layout version check.
 
 use crate::{
-    BenchState, BenchWords, Conn, ConnCount, ConnKey4, DecapConfig, Expect, ExpectKey, FlowKey,
-    FragEntry, FragKey, GlobalConfig, IfStats, LayoutMeta, Locality, MarkAddr, MarkRule, MarkRules,
-    NatDest, NewConn, NextHop, PersistKey, RealConns, RealLimits, RealServer, Service, Stats,
-    Template, TraceFilter, TwosDraw, VipKey,
+    BenchState, BenchWords, ClientHop, Conn, ConnCount, ConnKey4, DecapConfig, Expect, ExpectKey,
+    FlowKey, FragEntry, FragKey, GlobalConfig, IfStats, LayoutMeta, Locality, MarkAddr, MarkRule,
+    MarkRules, NatDest, NewConn, NextHop, PersistKey, RealConns, RealLimits, RealServer, Service,
+    Stats, Template, TraceFilter, TwosDraw, VipKey,
 };
 
 /// One field of a type.
@@ -179,6 +179,14 @@ pub const NEXT_HOP: TypeLayout = layout!(NextHop {
     mtu,
     _pad2,
     src
+});
+pub const CLIENT_HOP: TypeLayout = layout!(ClientHop {
+    dst,
+    src,
+    ifindex,
+    family,
+    _pad,
+    nh
 });
 pub const REAL_LIMITS: TypeLayout = layout!(RealLimits {
     upper,

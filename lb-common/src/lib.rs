@@ -92,6 +92,7 @@ mod user {
     unsafe impl aya::Pod for IfStats {}
     unsafe impl aya::Pod for BenchState {}
     unsafe impl aya::Pod for NextHop {}
+    unsafe impl aya::Pod for ClientHop {}
     unsafe impl aya::Pod for RealConns {}
     unsafe impl aya::Pod for PersistKey {}
     unsafe impl aya::Pod for FragKey {}

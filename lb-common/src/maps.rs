@@ -40,6 +40,9 @@ pub mod map_name {
         "lb_bt_lru40pc",
     ];
     pub const NH_CACHE: &str = "lb_nh_cache";
+    /// Not pinned (a cache: a new program instance starts empty): next hops toward `nat`
+    /// clients ([`crate::ClientHop`]).
+    pub const CLIENT_NH: &str = "lb_client_nh";
     pub const REAL_CONNS: &str = "lb_real_conns";
     pub const SCHED_CURSOR: &str = "lb_sched_cur";
     pub const PERSIST: &str = "lb_persist";
@@ -170,6 +173,7 @@ pub mod capacity {
     pub const FTP_EXPECT: u32 = crate::FTP_EXPECT_SIZE;
     pub const FTP_HELPER: u32 = 1;
     pub const NH_CACHE: u32 = MAX_REALS;
+    pub const CLIENT_NH: u32 = crate::CLIENT_NH_SLOTS;
     pub const REAL_CONNS: u32 = MAX_REALS;
     pub const REAL_LIMITS: u32 = MAX_REALS;
     pub const LOCALITY: u32 = LOCALITY_TABLE_SIZE;
@@ -259,7 +263,7 @@ const fn spec(
 }
 
 /// Every map of the object, pinned ones in [`map_name::DIRECTOR`]'s order first.
-pub const MAPS: [MapSpec; 41] = {
+pub const MAPS: [MapSpec; 42] = {
     use layout::*;
     use map_name as n;
     const K: Option<&TypeLayout> = Some(&U32);
@@ -359,6 +363,14 @@ pub const MAPS: [MapSpec; 41] = {
             0,
             K,
             Some(&NEXT_HOP),
+        ),
+        spec(
+            n::CLIENT_NH,
+            capacity::CLIENT_NH,
+            kind::PERCPU_ARRAY,
+            0,
+            K,
+            Some(&CLIENT_HOP),
         ),
         spec(
             n::REAL_CONNS,

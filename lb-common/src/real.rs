@@ -1,8 +1,9 @@
 //! Real servers: the value of `lb_reals` (address, forwarding method), their live connection
 //! counts, thresholds and overload state, and the cached next hop toward each.
 
+use crate::FAMILY_V6;
 #[cfg(doc)]
-use crate::{FAMILY_V4, FAMILY_V6, map_name};
+use crate::{FAMILY_V4, map_name};
 
 /// Real servers are counted per service (as ipvsadm lists them): one id per (service, real
 /// server) pair, so per-service real-server counters need no second key.
@@ -115,6 +116,41 @@ const _: () = assert!(core::mem::size_of::<NeighMiss>() == 24);
 /// How long `lb` trusts a cached next hop. A real server's MAC or route change is picked up
 /// within this time.
 pub const NH_CACHE_TTL_NS: u64 = 1_000_000_000;
+/// A cached next hop toward a client: the value of the per-CPU array
+/// [`map_name::CLIENT_NH`], in the slot [`client_nh_slot`] gives the client's address.
+/// Written and read by `lb` only: a `nat` real server's reply goes to its client by it for
+/// [`NH_CACHE_TTL_NS`] instead of a `bpf_fib_lookup` a packet (about 70 ns here). A slot
+/// holds one lookup's input (client, source, ingress interface) and result; another client
+/// of the same slot replaces it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClientHop {
+    /// The client's address (the lookup's destination), network order, IPv4 in `[0]` (the
+    /// other words then unused).
+    pub dst: [u32; 4],
+    /// The VIP the reply leaves with (the lookup's source), as `dst`.
+    pub src: [u32; 4],
+    /// The interface the reply came in on (the lookup's input interface).
+    pub ifindex: u32,
+    /// [`FAMILY_V4`] or [`FAMILY_V6`]; 0: empty.
+    pub family: u8,
+    pub _pad: [u8; 3],
+    pub nh: NextHop,
+}
+const _: () = assert!(core::mem::size_of::<ClientHop>() == 88);
+/// Slots of [`map_name::CLIENT_NH`] (a power of two), per CPU.
+pub const CLIENT_NH_SLOTS: u32 = 256;
+/// The slot of [`map_name::CLIENT_NH`] a client address of `family` takes (network order,
+/// IPv4 in `[0]`, whose other words are not read): a multiplicative hash of its words.
+#[inline(always)]
+pub const fn client_nh_slot(family: u8, dst: &[u32; 4]) -> u32 {
+    let x = if family == FAMILY_V6 {
+        dst[0] ^ dst[1].rotate_left(8) ^ dst[2].rotate_left(16) ^ dst[3].rotate_left(24)
+    } else {
+        dst[0]
+    };
+    x.wrapping_mul(0x9e37_79b1) >> (32 - CLIENT_NH_SLOTS.trailing_zeros())
+}
 /// Connection thresholds of one real server (ipvsadm `-x`, `-y`) and its overload state, as
 /// IPVS keeps them (`IP_VS_DEST_F_OVERLOAD`): the value of [`map_name::REAL_LIMITS`], indexed
 /// by real-server id. lbd writes the thresholds; `lb` sets `overloaded` when a new connection

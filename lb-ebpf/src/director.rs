@@ -80,7 +80,7 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
         // SAFETY: points into this CPU's scratch slot, filled by the lookup.
         let e = unsafe { &*e };
         if e.flags & FRAG_F_REPLY != 0 {
-            return nat::reply(ctx, pkt, &e.vaddr, 0, e.service, e.real, false);
+            return nat::reply(ctx, pkt, &e.vaddr, 0, e.service, e.real, false, now);
         }
         (e.real, false)
     } else {
@@ -241,7 +241,7 @@ fn forward(
     let cfg = config()?;
     partial::before_send(ctx, pkt)?;
     if kind == XMIT_FROM_REAL {
-        return nat::from_real(ctx, pkt, id);
+        return nat::from_real(ctx, pkt, id, now);
     }
     let to = Target {
         id,

@@ -13,10 +13,10 @@ use aya_ebpf::{
     },
 };
 use lb_common::{
-    BenchState, BenchWords, Conn, ConnCount, ConnKey4, DecapConfig, Expect, ExpectKey, FlowKey,
-    FragEntry, FragKey, GlobalConfig, IfStats, LayoutMeta, Locality, MarkAddr, MarkRules, NatDest,
-    NewConn, NextHop, PersistKey, RealConns, RealLimits, RealServer, Service, Stats, Template,
-    TraceFilter, TwosDraw, VipKey, capacity,
+    BenchState, BenchWords, ClientHop, Conn, ConnCount, ConnKey4, DecapConfig, Expect, ExpectKey,
+    FlowKey, FragEntry, FragKey, GlobalConfig, IfStats, LayoutMeta, Locality, MarkAddr, MarkRules,
+    NatDest, NewConn, NextHop, PersistKey, RealConns, RealLimits, RealServer, Service, Stats,
+    Template, TraceFilter, TwosDraw, VipKey, capacity,
 };
 
 use crate::scratch::Scratch;
@@ -153,6 +153,13 @@ pub static DECAP_CONFIG: Array<DecapConfig> = Array::with_max_entries(capacity::
 /// `lb_common::NH_CACHE_TTL_NS`. Written and read by `lb` only.
 #[map(name = "lb_nh_cache")]
 pub static NH_CACHE: PerCpuArray<NextHop> = PerCpuArray::with_max_entries(capacity::NH_CACHE, 0);
+
+/// Next hops toward `nat` clients (per CPU), cached from `bpf_fib_lookup` for
+/// `lb_common::NH_CACHE_TTL_NS` in the slot `lb_common::client_nh_slot` gives the client.
+/// Written and read by `lb` only (`xmit/route.rs`).
+#[map(name = "lb_client_nh")]
+pub static CLIENT_NH: PerCpuArray<ClientHop> =
+    PerCpuArray::with_max_entries(capacity::CLIENT_NH, 0);
 
 /// Active / inactive connections per real server (see `lb_common::RealConns`). Updated
 /// atomically by `lb` on connection start and state change, and by lbd (through a shared

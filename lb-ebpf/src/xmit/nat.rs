@@ -7,9 +7,9 @@
 use aya_ebpf::programs::XdpContext;
 use lb_common::{FAMILY_V6, FRAG_F_REPLY, GlobalConfig, NextHop, PROTO_SCTP, PROTO_TCP, reason};
 
-use super::route::{Target, ethertype, fib_v4, fib_v6, next_hop, send};
+use super::route::{Target, client_next_hop, ethertype, next_hop, send};
 use crate::{
-    clock, csum, frag, ftp,
+    csum, frag, ftp,
     headers::{
         ETH_HLEN, IP_CSUM, IP_DADDR, IP_SADDR, IP_TTL, IP6_DADDR, IP6_HOPLIMIT, IP6_SADDR,
         IPV4_HLEN_MIN, IPV6_HLEN, TCP_CSUM, UDP_CSUM,
@@ -99,15 +99,14 @@ fn send_or_pass(
 /// to the VIP and port (its real server entry's, or the connection's kept destination: see
 /// `lookup::nat_source`) and send it toward the client.
 #[inline(always)]
-pub fn from_real(ctx: &XdpContext, pkt: &Packet, real: u32) -> Result<Verdict, Verdict> {
+pub fn from_real(ctx: &XdpContext, pkt: &Packet, real: u32, now: u64) -> Result<Verdict, Verdict> {
     let r = real_server(real)?;
     let vaddr = nat_source(r, &pkt.flow)?;
     if pkt.frag == FRAG_FIRST {
-        let now = clock::now();
         frag::remember(pkt, real, r.service, FRAG_F_REPLY, vaddr, now);
     }
     let control = r.ftp_port != 0 && pkt.flow.sport == r.ftp_port;
-    reply(ctx, pkt, vaddr, r.vport, r.service, real, control)
+    reply(ctx, pkt, vaddr, r.vport, r.service, real, control, now)
 }
 
 /// Sends a real server's reply (or a later fragment of one: its ports are left alone) to the
@@ -121,13 +120,16 @@ pub fn reply(
     service: u32,
     real: u32,
     control: bool,
+    now: u64,
 ) -> Result<Verdict, Verdict> {
-    // Toward the client: the reply's destination.
-    let nh = without_neigh(if pkt.flow.family == FAMILY_V6 {
-        fib_v6(ctx, vaddr, &pkt.flow.dst)
-    } else {
-        fib_v4(ctx, vaddr[0], pkt.flow.dst[0])
-    })?;
+    // Toward the client: the reply's destination (cached per CPU, as a real server's).
+    let nh = without_neigh(client_next_hop(
+        ctx,
+        pkt.flow.family,
+        vaddr,
+        &pkt.flow.dst,
+        now,
+    ))?;
     rewrite(ctx, pkt, End::Source, vaddr, vport, nh.is_some())?;
     stats::account_out(service, real, pkt.ip_len as u64);
     send_or_pass(ctx, nh, pkt, reason::NAT_REPLY, control)

@@ -10,11 +10,13 @@ use aya_ebpf::{
     helpers::{bpf_fib_lookup, bpf_redirect},
     programs::XdpContext,
 };
-use lb_common::{FAMILY_V6, FWD_TUN, GlobalConfig, NH_CACHE_TTL_NS, NextHop, RealServer, reason};
+use lb_common::{
+    FAMILY_V6, FWD_TUN, GlobalConfig, NH_CACHE_TTL_NS, NextHop, RealServer, client_nh_slot, reason,
+};
 
 use crate::{
     headers::{ETH_ALEN, ETH_HLEN, ETH_P_IP, ETH_P_IPV6, ETH_TYPE},
-    maps::{NH_CACHE, scratch},
+    maps::{CLIENT_NH, NH_CACHE, scratch},
     ptr::{self, ptr_at},
     verdict::Verdict,
 };
@@ -81,6 +83,56 @@ pub fn next_hop(
     };
     nh.expires_ns = now + NH_CACHE_TTL_NS;
     *c = nh;
+    Ok(nh)
+}
+
+/// The next hop toward a client of family `family` (`dst`), for a reply leaving with source
+/// `src` (its VIP): from this CPU's cache while fresh and made for the same lookup (client,
+/// source, ingress interface), else from the FIB (and cached again; a failed lookup is not).
+/// A client's route or gateway change is followed within the cache's lifetime, as a real
+/// server's is.
+#[inline(always)]
+pub fn client_next_hop(
+    ctx: &XdpContext,
+    family: u8,
+    src: &[u32; 4],
+    dst: &[u32; 4],
+    now: u64,
+) -> Result<NextHop, Verdict> {
+    let ifindex = ctx.ingress_ifindex() as u32;
+    let v6 = family == FAMILY_V6;
+    // Word by word (an array comparison may become a `bcmp` call); IPv4's first word only.
+    let same = |a: &[u32; 4], b: &[u32; 4]| {
+        a[0] == b[0] && (!v6 || (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) == 0)
+    };
+    let cached = CLIENT_NH.get_ptr_mut(client_nh_slot(family, dst));
+    if let Some(c) = cached {
+        // SAFETY: a per-CPU slot, only this CPU touches it while this program runs.
+        let c = unsafe { &*c };
+        if c.nh.expires_ns > now
+            && c.family == family
+            && c.ifindex == ifindex
+            && same(&c.dst, dst)
+            && same(&c.src, src)
+        {
+            return Ok(c.nh);
+        }
+    }
+    let mut nh = if v6 {
+        fib_v6(ctx, src, dst)?
+    } else {
+        fib_v4(ctx, src[0], dst[0])?
+    };
+    nh.expires_ns = now + NH_CACHE_TTL_NS;
+    if let Some(c) = cached {
+        // SAFETY: as above.
+        let c = unsafe { &mut *c };
+        c.dst = *dst;
+        c.src = *src;
+        c.ifindex = ifindex;
+        c.family = family;
+        c.nh = nh;
+    }
     Ok(nh)
 }
 

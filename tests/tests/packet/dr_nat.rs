@@ -359,3 +359,111 @@ fn dr_without_a_neighbour_entry_drops_the_packet_and_reports_the_real_server_to_
     );
     assert!(ring.next().is_none(), "one record per dropped packet");
 }
+
+#[test]
+fn a_nat_reply_goes_by_its_own_clients_cached_next_hop_and_follows_a_gateway_change() {
+    require_root!();
+    use std::net::Ipv4Addr;
+    // Two client networks behind two routers on the director's link.
+    let gw2 = Ipv4Addr::new(198, 18, 0, 250);
+    let mut h = Harness::new(&services(REALS[2]), &[REALS[2], GATEWAY, gw2]);
+    h.ns.ip(&["route", "add", "198.18.6.0/24", "via", &GATEWAY.to_string()]);
+    h.ns.ip(&["route", "add", "198.18.7.0/24", "via", &gw2.to_string()]);
+    // One client of each whose addresses take the same slot of the per-CPU cache.
+    let slot = |a: Ipv4Addr| {
+        lb_common::client_nh_slot(
+            lb_common::FAMILY_V4,
+            &[u32::from_ne_bytes(a.octets()), 0, 0, 0],
+        )
+    };
+    let a = Ipv4Addr::new(198, 18, 6, 1);
+    let b = (0..=255u8)
+        .map(|i| Ipv4Addr::new(198, 18, 7, i))
+        .find(|b| slot(*b) == slot(a))
+        .expect("a client of 198.18.7.0/24 in the same slot");
+    let rip = REALS[2];
+    let me = h.if_mac;
+    let reply_of = |h: &mut Harness, client: Ipv4Addr, sport: u16, gw_mac: [u8; 6], what: &str| {
+        let syn = h.from_client(&tcp_ip(client, VIP, sport, 80, TCP_SYN, b""));
+        let to_real = routed4(
+            &Ipv4::new(client, rip, IPPROTO_TCP),
+            real_mac(rip),
+            me,
+            &tcp(client, rip, sport, 8080, TCP_SYN, b""),
+        );
+        h.run_fixture(
+            Fixture::new("the connection", syn)
+                .tx(to_real)
+                .counters(&[("tx", 1), ("conn_new", 1)]),
+        );
+        let ip = Ipv4::new(rip, client, IPPROTO_TCP);
+        let reply = h.from_neighbour(rip, &ip.build(&tcp(rip, client, 8080, sport, SYN_ACK, b"")));
+        let mut out = ip.clone();
+        out.src = VIP;
+        h.run_fixture(
+            Fixture::new(what, reply)
+                .tx(routed4(
+                    &out,
+                    gw_mac,
+                    me,
+                    &tcp(VIP, client, 80, sport, SYN_ACK, b""),
+                ))
+                .counters(&[("nat_reply", 1)]),
+        );
+    };
+    let slot_holds = |h: &mut Harness, client: Ipv4Addr| {
+        let m: aya::maps::PerCpuArray<_, lb_common::ClientHop> = aya::maps::PerCpuArray::try_from(
+            h.dp.ebpf_mut()
+                .map(lb_common::map_name::CLIENT_NH)
+                .expect("the cache"),
+        )
+        .expect("a per-CPU array");
+        let per_cpu = m.get(&slot(client), 0).expect("the slot");
+        per_cpu
+            .iter()
+            .any(|e| e.dst[0] == u32::from_ne_bytes(client.octets()))
+    };
+    reply_of(
+        &mut h,
+        a,
+        41001,
+        real_mac(GATEWAY),
+        "to a, by the first router",
+    );
+    assert!(
+        slot_holds(&mut h, a),
+        "the reply's next hop is cached in a's slot"
+    );
+    // b takes the slot: its reply must not go by a's router.
+    reply_of(
+        &mut h,
+        b,
+        41002,
+        real_mac(gw2),
+        "to b (same slot), by the second router",
+    );
+    assert!(
+        slot_holds(&mut h, b),
+        "b's next hop replaced a's in the slot"
+    );
+    reply_of(
+        &mut h,
+        a,
+        41003,
+        real_mac(GATEWAY),
+        "to a again, by the first router",
+    );
+    // The first router's MAC changes: replies take the new one within the cache's lifetime.
+    let new_mac = [0x02, 0, 0, 0, 0x77, 0x01];
+    h.ns.neighbour("eth0", GATEWAY.into(), new_mac);
+    std::thread::sleep(std::time::Duration::from_nanos(
+        lb_common::NH_CACHE_TTL_NS + 100_000_000,
+    ));
+    reply_of(
+        &mut h,
+        a,
+        41004,
+        new_mac,
+        "to a after its router's MAC changed",
+    );
+}
