@@ -185,10 +185,14 @@ fn the_seed_example_verbatim_on_a_two_armed_director() {
     serves_twenty_and_holds_six(&t, VIP.into(), &t.two_armed_reals(false), "Masq");
     replies_were_rewritten(&t);
     // The director forgets the client's MAC (as a link flap makes it do) while the client
-    // still knows the VIP's: the replies meet no neighbour entry, are handed to the kernel
-    // rewritten, and the kernel resolves the client and forwards them.
+    // still knows the VIP's: once `lb`'s cached next hop toward the client has run out, the
+    // replies meet no neighbour entry, are handed to the kernel rewritten, and the kernel
+    // resolves the client and forwards them.
     assert_eq!(t.reason("pass_no_neigh"), 0);
     t.director.ip(&["neigh", "flush", "dev", "eth0"]);
+    std::thread::sleep(std::time::Duration::from_nanos(
+        lb_common::NH_CACHE_TTL_NS + 200_000_000,
+    ));
     let answers = t.requests(SocketAddr::new(VIP.into(), PORT), 4);
     assert_eq!(answers.values().sum::<u32>(), 4, "{answers:?}");
     assert!(t.reason("pass_no_neigh") >= 1, "{}", t.lbctl(&["status"]));
