@@ -24,7 +24,7 @@
 //!
 //! Each stage returns `Result<_, Verdict>`; `Err` stops the chain with a counted verdict. The
 //! tail calls exist for the verifier, which checks each program apart (see [`hand_over`]);
-//! the established path takes none but `lb_icmp`'s (one cost it about 30 ns a packet).
+//! a packet of a known flow takes none (one cost it about 30 ns).
 
 use aya_ebpf::programs::XdpContext;
 use lb_common::{
@@ -188,8 +188,9 @@ fn to_real<const INLINE: bool>(
 
 /// The rest of the path runs in programs of their own, by tail call (`slot`, of
 /// `lb_common::prog_slot`): `lb_new` for a flow the table does not know, `lb_xmit` for
-/// stage 7 of what `lb_new` took. The verifier checks each program once, not once for every path into it (one
-/// program held them all at over 900,000 of the 1,000,000 verifier steps allowed). The
+/// stage 7 of what `lb_new` took. The verifier checks each program once, not once for every
+/// path into it (one program held them all at over 900,000 of the 1,000,000 verifier steps
+/// allowed). The
 /// scratch slot carries what the next program needs: the VLAN tags, and `kind`, `real`
 /// and `now` for `lb_xmit`.
 #[inline(always)]

@@ -453,7 +453,7 @@ fn a_nat_reply_goes_by_its_own_clients_cached_next_hop_and_follows_a_gateway_cha
         real_mac(GATEWAY),
         "to a again, by the first router",
     );
-    // The first router's MAC changes: replies take the new one within the cache's lifetime.
+    // The first router's MAC changes: once the cache's lifetime has passed, replies take it.
     let new_mac = [0x02, 0, 0, 0, 0x77, 0x01];
     h.ns.neighbour("eth0", GATEWAY.into(), new_mac);
     std::thread::sleep(std::time::Duration::from_nanos(

@@ -784,7 +784,6 @@ fn count(delta: &[(&'static str, u64)], name: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Runs the shim `repeat` times over the case's packet; returns ns per packet.
 /// `established_nat_reply`'s service: one `nat` real server, so its reply's source is known.
 const NAT_REPLY_PORT: u16 = 87;
 const NAT_REPLY_REAL: Ipv4Addr = real_addr(0);
@@ -838,6 +837,7 @@ fn nat_reply_case(h: &mut Harness, c: &mut Case, base: u32) -> u32 {
     u32::from(u16::from_be_bytes([r[2], r[3]])) << 16 | u32::from(NAT_REPLY_PORT)
 }
 
+/// Runs the shim `repeat` times over the case's packet; returns ns per packet.
 fn run(h: &mut Harness, c: &Case, repeat: u32) -> f64 {
     h.shim_run(&c.packet, repeat)
 }
