@@ -160,6 +160,7 @@ pub const STATS: TypeLayout = layout!(Stats {
 });
 pub const IF_STATS: TypeLayout = layout!(IfStats {
     mac,
+    counted,
     _pad,
     packets,
     bytes,

@@ -76,8 +76,12 @@ pub mod map_name {
     /// `twos`' last draws per CPU ([`crate::TwosDraw`]; not pinned): for the tests.
     pub const TWOS_DRAW: &str = "lb_twos_draw";
     /// Per-interface packet counters ([`crate::IfStats`]; not pinned: each program instance
-    /// counts from its start).
+    /// counts from its start) of the interfaces whose index is below
+    /// [`crate::IF_STATS_DIRECT`]: a per-CPU array indexed by the ifindex, which `lb` reads
+    /// without a helper call.
     pub const IF_STATS: &str = "lb_if_stats";
+    /// The same counters of interfaces of a larger index: a per-CPU hash under the ifindex.
+    pub const IF_STATS_FAR: &str = "lb_if_stats_far";
     /// The layout version of the pinned maps ([`crate::LayoutMeta`]): written by lbd when it
     /// creates them, checked by an lbd that adopts them. The programs never read it.
     pub const META: &str = "lb_meta";
@@ -191,9 +195,11 @@ pub mod capacity {
     /// `nat` connections of firewall-mark services at once (no memory is taken before an
     /// entry is: the map is not preallocated).
     pub const NAT_DESTS: u32 = DEFAULT_MAX_CONNS / 4;
-    /// Interfaces counted at once: room for those that came and went (lbd removes the
-    /// entry of an interface it detaches from).
-    pub const IF_STATS: u32 = 256;
+    /// One slot per interface index below [`crate::IF_STATS_DIRECT`].
+    pub const IF_STATS: u32 = crate::IF_STATS_DIRECT;
+    /// Interfaces of a larger index counted at once: room for those that came and went (lbd
+    /// removes the entry of an interface it detaches from).
+    pub const IF_STATS_FAR: u32 = 256;
 }
 
 /// Map kinds (the kernel's `BPF_MAP_TYPE_*`) of the maps in [`MAPS`].
@@ -263,7 +269,7 @@ const fn spec(
 }
 
 /// Every map of the object, pinned ones in [`map_name::DIRECTOR`]'s order first.
-pub const MAPS: [MapSpec; 42] = {
+pub const MAPS: [MapSpec; 43] = {
     use layout::*;
     use map_name as n;
     const K: Option<&TypeLayout> = Some(&U32);
@@ -592,6 +598,14 @@ pub const MAPS: [MapSpec; 42] = {
         spec(
             n::IF_STATS,
             capacity::IF_STATS,
+            kind::PERCPU_ARRAY,
+            0,
+            K,
+            Some(&IF_STATS),
+        ),
+        spec(
+            n::IF_STATS_FAR,
+            capacity::IF_STATS_FAR,
             kind::PERCPU_HASH,
             0,
             K,

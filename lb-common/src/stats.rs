@@ -26,8 +26,9 @@ impl Stats {
     }
 }
 
-/// What `lb` did with the packets that arrived on one interface: values of the per-CPU hash
-/// [`map_name::IF_STATS`] under the interface's index (the ingress `ifindex`). `lb` counts
+/// What `lb` did with the packets that arrived on one interface: the per-CPU slot of its
+/// index (the ingress `ifindex`) in [`map_name::IF_STATS`], or its value in
+/// [`map_name::IF_STATS_FAR`] for an index from [`IF_STATS_DIRECT`] on. `lb` counts
 /// each packet and its bytes as it arrives, and its verdict (one of the five XDP actions) where
 /// the packet ends: in `lb`, or in the program it hands the packet to (`lb_icmp`, `lb_new`,
 /// `lb_xmit`). lbd sums the CPUs.
@@ -40,7 +41,11 @@ pub struct IfStats {
     /// a bridge port) and is passed to the kernel, which drops it (`pass_other_host`). All
     /// zero: no check.
     pub mac: [u8; 6],
-    pub _pad: [u8; 2],
+    /// 1: lbd made these counters (it writes 1 with the entry). The direct array
+    /// ([`map_name::IF_STATS`]) has a slot for every small index whether or not lbd made it:
+    /// `lb` counts a packet only where this is set.
+    pub counted: u8,
+    pub _pad: u8,
     pub packets: u64,
     /// The frames' lengths as they arrived (Ethernet header included).
     pub bytes: u64,
@@ -51,10 +56,19 @@ pub struct IfStats {
     pub redirect: u64,
 }
 const _: () = assert!(core::mem::size_of::<IfStats>() == 64);
+
+/// Interfaces of an index below this have their counters in the direct array
+/// ([`crate::map_name::IF_STATS`], 64 bytes a slot and CPU); a larger index in the hash
+/// ([`crate::map_name::IF_STATS_FAR`]). An array read is inlined by the verifier, where a hash
+/// lookup is a helper call: about 16 ns of every packet here. Hosts number their NICs from 1
+/// and each network namespace its own devices, so indices stay small but where thousands
+/// of interfaces were made in one namespace.
+pub const IF_STATS_DIRECT: u32 = 256;
 impl IfStats {
     /// Adds another CPU's counters (the address is the same on every CPU).
     pub fn add(&mut self, o: &IfStats) {
         self.mac = o.mac;
+        self.counted = o.counted;
         self.packets += o.packets;
         self.bytes += o.bytes;
         self.aborted += o.aborted;

@@ -2,46 +2,58 @@
 //! per interface, the packets that arrive and their verdicts (`lb_common::IfStats`).
 
 use aya_ebpf::{bindings::xdp_action, programs::XdpContext};
-use lb_common::IfStats;
+use lb_common::{IF_STATS_DIRECT, IfStats};
 
 use crate::{
-    maps::{IF_STATS, REASONS},
+    maps::{IF_STATS, IF_STATS_FAR, REASONS},
     ptr::ptr_at,
     verdict::Verdict,
 };
 
 /// The counters of the interface the packet arrived on, or None where lbd made none (an
-/// interface it is not attached to, e.g. BPF_PROG_TEST_RUN's loopback).
+/// interface it is not attached to, e.g. BPF_PROG_TEST_RUN's loopback). A small index is a
+/// slot of the direct array (an inlined read), a larger one an entry of the hash.
 #[inline(always)]
 pub fn interface(ctx: &XdpContext) -> Option<*mut IfStats> {
     // SAFETY: the context the kernel passed; reading a field of it.
     let ifindex = unsafe { (*ctx.ctx).ingress_ifindex };
-    IF_STATS.get_ptr_mut(ifindex)
+    let s = if ifindex < IF_STATS_DIRECT {
+        IF_STATS.get_ptr_mut(ifindex)
+    } else {
+        IF_STATS_FAR.get_ptr_mut(ifindex)
+    }?;
+    // SAFETY: a per-CPU map value; lbd writes `counted` before it attaches `lb`.
+    (unsafe { (*s).counted } != 0).then_some(s)
 }
 
-/// Counts a packet arriving (and its bytes) on its interface; returns the interface's counters
-/// for [`verdict`].
+/// Counts a packet arriving (and its bytes) on its interface; returns whether the frame is
+/// for another host (see [`other_host`]).
+///
+/// The counters' pointer is not kept for [`verdict`], which looks it up again: it points into
+/// one of two maps, and the verifier, which cannot merge the two kinds of pointer, would
+/// walk the whole program once for each.
 #[inline(always)]
-pub fn arrival(ctx: &XdpContext) -> Option<*mut IfStats> {
-    let s = interface(ctx)?;
+pub fn arrival(ctx: &XdpContext) -> bool {
+    let Some(s) = interface(ctx) else {
+        return false;
+    };
     let len = ctx.data_end().saturating_sub(ctx.data()) as u64;
-    // SAFETY: a per-CPU hash value, only this CPU writes it while this program runs.
+    // SAFETY: a per-CPU map value, only this CPU writes it while this program runs.
     unsafe {
         (*s).packets += 1;
         (*s).bytes += len;
     }
-    Some(s)
+    other_host(ctx, s)
 }
 
 /// Whether the frame is a unicast one to another MAC address than its interface's (which lbd
-/// wrote into the interface's counters; none written, or no counters: no check).
+/// wrote into the interface's counters; none written: no check).
 #[inline(always)]
-pub fn other_host(ctx: &XdpContext, s: Option<*mut IfStats>) -> bool {
-    let Some(s) = s else { return false };
+fn other_host(ctx: &XdpContext, s: *mut IfStats) -> bool {
     let Some(dst) = ptr_at::<[u8; 6]>(ctx, 0) else {
         return false;
     };
-    // SAFETY: a per-CPU hash value (lbd writes the address before lb is attached) and the
+    // SAFETY: a per-CPU map value (lbd writes the address before lb is attached) and the
     // six bytes checked above.
     let (mine, dst) = unsafe { ((*s).mac, dst.read_unaligned()) };
     // The I/G bit: multicast and broadcast frames are every host's.
@@ -50,8 +62,8 @@ pub fn other_host(ctx: &XdpContext, s: Option<*mut IfStats>) -> bool {
 
 /// Counts the XDP action a packet ends with on its interface's counters.
 #[inline(always)]
-pub fn verdict(s: Option<*mut IfStats>, action: u32) {
-    let Some(s) = s else { return };
+pub fn verdict(ctx: &XdpContext, action: u32) {
+    let Some(s) = interface(ctx) else { return };
     // SAFETY: as in `arrival`.
     unsafe {
         match action {

@@ -3,12 +3,13 @@
 //! (`count.rs`) and traces it (`trace.rs`); in between, [`process`]:
 //!
 //! 1. `parse.rs`: Ethernet -> IPv4 | IPv6 (extension headers) -> TCP | UDP | ICMP, into the
-//!    per-CPU scratch slot (`scratch.rs`);
+//!    per-CPU scratch slot (`scratch.rs`); as soon as the addresses and the protocol are
+//!    known, the address filter (`lookup.rs`): a TCP, UDP or SCTP packet with neither a VIP destination nor a `nat` real-server source goes to the
+//!    host stack after two array reads, before the rest of the parse;
 //! 2. ICMP and ICMPv6 leave by a tail call to `lb_icmp` ([`process_icmp`], `icmp.rs`);
 //! 3. a later fragment follows its first fragment (`frag.rs`), a `nat` reply's straight back
 //!    to the client (`xmit/nat.rs`);
-//! 4. the address filter (`lookup.rs`): neither a VIP destination nor a `nat` real-server
-//!    source goes to the host stack after two array reads;
+//! 4. (the address filter, which runs inside stage 1);
 //! 5. the connection table (`conn/`): a `nat` reply entry sends the packet back to the
 //!    client (`xmit/nat.rs`); a known flow keeps its real server and follows its state (its
 //!    second packet confirms it); a new one finds its service (`lookup.rs`), persistence
@@ -53,6 +54,14 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
     let scratch = scratch()
         // Index 0 of a one-entry per-CPU array always exists; this is for the type checker.
         .ok_or(Verdict::pass(reason::PASS_NOT_IP))?;
+    let cfg = config()?;
+    // The address filter runs inside the parse, as soon as the addresses are known: most of what is not
+    // for a VIP (the host's own traffic) stops there, after two array reads; what passes may
+    // still be nobody's (the filter has false positives). A wide firewall-mark destination
+    // prefix is not in the filter: then every packet goes on (only while such a mark is
+    // configured).
+    let wide = cfg.flags & CFG_F_MARKS_WIDE != 0;
+    let ours = |src: &[u32; 4], dst: &[u32; 4]| wide || maybe_ours(src, dst);
     // SAFETY: this CPU's slot, used by nothing else during this run.
     let pkt: &Packet = unsafe {
         (*scratch).pkt_ok = 0;
@@ -60,11 +69,10 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
         (*scratch).csum.finished = 0;
         (*scratch).to_kernel = 0;
         (*scratch).unconfirmed_unread = 0;
-        parse::parse(ctx, &mut (*scratch).pkt)?;
+        parse::parse(ctx, &mut (*scratch).pkt, ours)?;
         (*scratch).pkt_ok = 1;
         &(*scratch).pkt
     };
-    let cfg = config()?;
     if pkt.flow.proto == PROTO_ICMP || pkt.flow.proto == PROTO_ICMPV6 {
         // ICMP runs in a program of its own (`lb_icmp`), with a stack of its own.
         // SAFETY: this CPU's slot, as above.
@@ -84,13 +92,6 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
         }
         (e.real, false)
     } else {
-        // Most of what is not for a VIP (the host's own traffic) stops here, after two array
-        // reads; what passes may still be nobody's (the filter has false positives).
-        // A wide firewall-mark destination prefix is not in the filter: then every packet
-        // goes on (only while such a mark is configured).
-        if !maybe_ours(&pkt.flow) && cfg.flags & CFG_F_MARKS_WIDE == 0 {
-            return Err(Verdict::pass(reason::PASS_NOT_VIP));
-        }
         // Read once: the connection entry and the next-hop cache share it.
         now = clock::now();
         // Stage `conn` first: a packet of an established flow (or a `nat` reply) is one

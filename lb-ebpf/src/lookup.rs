@@ -21,9 +21,8 @@ use crate::{
 
 /// The address filter: the destination may be a VIP, or the source a `nat` real server.
 #[inline(always)]
-pub fn maybe_ours(flow: &FlowKey) -> bool {
-    filter_bit(addr_filter_bit(&flow.dst), 0)
-        || filter_bit(addr_filter_bit(&flow.src), ADDR_FILTER_WORDS)
+pub fn maybe_ours(src: &[u32; 4], dst: &[u32; 4]) -> bool {
+    filter_bit(addr_filter_bit(dst), 0) || filter_bit(addr_filter_bit(src), ADDR_FILTER_WORDS)
 }
 
 #[inline(always)]

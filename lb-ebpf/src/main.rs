@@ -51,8 +51,7 @@ use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
 // Inlined into the macro's exported wrapper (one frame fewer on the 512-byte stack).
 #[inline(always)]
 pub fn lb(ctx: XdpContext) -> u32 {
-    let arrived = count::arrival(&ctx);
-    let (v, parsed) = if count::other_host(&ctx, arrived) {
+    let (v, parsed) = if count::arrival(&ctx) {
         (
             verdict::Verdict::pass(lb_common::reason::PASS_OTHER_HOST),
             false,
@@ -67,7 +66,7 @@ pub fn lb(ctx: XdpContext) -> u32 {
         }
     };
     count::count(v.reason);
-    count::verdict(arrived, v.action);
+    count::verdict(&ctx, v.action);
     trace::emit(&v, parsed);
     v.action
 }
@@ -100,7 +99,7 @@ pub fn lb_xmit(ctx: XdpContext) -> u32 {
 fn handed_over(ctx: &XdpContext, r: Result<verdict::Verdict, verdict::Verdict>) -> u32 {
     let v = verdict::of(r);
     count::count(v.reason);
-    count::verdict(count::interface(ctx), v.action);
+    count::verdict(ctx, v.action);
     trace::emit(&v, true);
     v.action
 }

@@ -191,13 +191,21 @@ pub static CONFIG: Array<GlobalConfig> = Array::with_max_entries(capacity::CONFI
 #[map(name = "lb_reasons")]
 pub static REASONS: PerCpuArray<u64> = PerCpuArray::with_max_entries(capacity::REASONS, 0);
 
-/// Per-interface counters under the ingress interface's index: each packet and its bytes as
-/// it arrives, and the verdict it ends with. lbd makes an interface's entry before it attaches
-/// `lb` to it (so `lb` only looks up: no insert on the packet path) and removes it when it
-/// detaches; `lb` and `lb_icmp` write it; lbd reads it (`lbctl status`, metrics). Not pinned.
+/// Per-interface counters, a slot per ingress interface index below `IF_STATS_DIRECT`: each
+/// packet and its bytes as it arrives, and the verdict it ends with. lbd writes an
+/// interface's slot (`counted` 1) before it attaches `lb` to it and zeroes it when it
+/// detaches; `lb` and the programs it hands packets to write the counters of a slot lbd
+/// marked; lbd reads them (`lbctl status`, metrics). An array, so that the lookup every
+/// packet makes is inlined (a hash lookup cost about 16 ns a packet). Not pinned.
 #[map(name = "lb_if_stats")]
-pub static IF_STATS: PerCpuHashMap<u32, IfStats> =
-    PerCpuHashMap::with_max_entries(capacity::IF_STATS, 0);
+pub static IF_STATS: PerCpuArray<IfStats> = PerCpuArray::with_max_entries(capacity::IF_STATS, 0);
+
+/// [`IF_STATS`] of the interfaces of a larger index, under the index. lbd makes an entry
+/// before it attaches `lb` (so `lb` only looks up: no insert on the packet path) and removes
+/// it when it detaches; the programs write it, lbd reads it, as above. Not pinned.
+#[map(name = "lb_if_stats_far")]
+pub static IF_STATS_FAR: PerCpuHashMap<u32, IfStats> =
+    PerCpuHashMap::with_max_entries(capacity::IF_STATS_FAR, 0);
 
 /// Per-service counters, indexed by service id. Written by `lb`; read by lbd.
 #[map(name = "lb_svc_stats")]

@@ -98,10 +98,18 @@ pub struct Ipv4Fields {
     pub daddr: u32,
 }
 
-/// IPv4 header at `off`, after checking the version, IHL >= 5, and that both the header
-/// (options included) and the announced datagram fit in the packet.
+/// IPv4 header at `off`, after checking the version, IHL >= 5, that both the header
+/// (options included) and the announced datagram fit in the packet, and the header checksum.
 #[inline(always)]
 pub fn ipv4_header(ctx: &XdpContext, off: usize) -> Result<Ipv4Fields, Verdict> {
+    let ip = ipv4_fields(ctx, off)?;
+    ipv4_checksum(ctx, off, ip.hlen)?;
+    Ok(ip)
+}
+
+/// [`ipv4_header`] but the checksum.
+#[inline(always)]
+fn ipv4_fields(ctx: &XdpContext, off: usize) -> Result<Ipv4Fields, Verdict> {
     let bad = Verdict::pass(reason::PASS_BAD_IP_HEADER);
     // The fixed 20 bytes are checked first and every field is read from them: the verifier
     // only trusts constant-offset reads after a constant-size check, and LLVM drops a later
@@ -132,12 +140,6 @@ pub fn ipv4_header(ctx: &XdpContext, off: usize) -> Result<Ipv4Fields, Verdict> 
     if (tot_len as usize) < hlen || off + tot_len as usize > ctx.data_end() - ctx.data() {
         return Err(bad);
     }
-    // The header checksum (RFC 791): forwarding a corrupt header unchanged (dr, tun) would
-    // hand the real server a packet its stack drops anyway; the host stack gets it instead
-    // and counts it.
-    if header_sum(ctx, off, hlen, h).ok_or(bad)? != 0xffff {
-        return Err(Verdict::pass(reason::PASS_BAD_IP_CHECKSUM));
-    }
     Ok(Ipv4Fields {
         hlen,
         tot_len,
@@ -148,6 +150,21 @@ pub fn ipv4_header(ctx: &XdpContext, off: usize) -> Result<Ipv4Fields, Verdict> 
         saddr,
         daddr,
     })
+}
+
+/// The header checksum (RFC 791) of the IPv4 header at `off`, `hlen` bytes long (checked to
+/// be in the packet): forwarding a corrupt header unchanged (dr, tun) would hand the real
+/// server a packet its stack drops anyway; the host stack gets it instead and counts it.
+#[inline(always)]
+fn ipv4_checksum(ctx: &XdpContext, off: usize, hlen: usize) -> Result<(), Verdict> {
+    let bad = Verdict::pass(reason::PASS_BAD_IP_HEADER);
+    // The same constant-size check `ipv4_fields` made, for the verifier (it does not carry
+    // a pointer's range across the two functions' values).
+    let h: *const u8 = ptr_at::<[u8; IPV4_HLEN_MIN]>(ctx, off).ok_or(bad)? as *const u8;
+    if header_sum(ctx, off, hlen, h).ok_or(bad)? != 0xffff {
+        return Err(Verdict::pass(reason::PASS_BAD_IP_CHECKSUM));
+    }
+    Ok(())
 }
 
 /// One's-complement sum of an IPv4 header: the fixed 20 bytes from the already checked
@@ -182,18 +199,32 @@ fn header_sum(ctx: &XdpContext, off: usize, hlen: usize, h: *const u8) -> Option
 /// Parses an IPv4 or IPv6 TCP or UDP packet into `out` (which lives in a map: each field is
 /// stored as soon as it is read, so that nothing waits in registers, or spilled on the
 /// stack, for the whole parse).
+///
+/// `ours(src, dst)` is the address filter: a TCP, UDP or SCTP packet it rejects stops
+/// (`pass_not_vip`) as soon as its addresses and protocol are known, before the IPv4 header
+/// checksum, the transport header and the stores into `out`: the host's own traffic pays
+/// for nothing else (ICMP goes on: `lb_icmp` looks at errors about any flow).
 #[inline(always)]
-pub fn parse(ctx: &XdpContext, out: &mut Packet) -> Result<(), Verdict> {
+pub fn parse(
+    ctx: &XdpContext,
+    out: &mut Packet,
+    ours: impl Fn(&[u32; 4], &[u32; 4]) -> bool,
+) -> Result<(), Verdict> {
     match eth_proto(ctx)? {
-        ETH_P_IP => parse_v4(ctx, ETH_HLEN, out),
-        ETH_P_IPV6 => parse_v6(ctx, ETH_HLEN, out),
+        ETH_P_IP => parse_v4(ctx, ETH_HLEN, out, ours),
+        ETH_P_IPV6 => parse_v6(ctx, ETH_HLEN, out, ours),
         _ => Err(Verdict::pass(reason::PASS_NOT_IP)),
     }
 }
 
 #[inline(always)]
-fn parse_v4(ctx: &XdpContext, l3_off: usize, out: &mut Packet) -> Result<(), Verdict> {
-    let ip = ipv4_header(ctx, l3_off)?;
+fn parse_v4(
+    ctx: &XdpContext,
+    l3_off: usize,
+    out: &mut Packet,
+    ours: impl Fn(&[u32; 4], &[u32; 4]) -> bool,
+) -> Result<(), Verdict> {
+    let ip = ipv4_fields(ctx, l3_off)?;
     if ip.proto != PROTO_TCP
         && ip.proto != PROTO_UDP
         && ip.proto != PROTO_SCTP
@@ -201,6 +232,10 @@ fn parse_v4(ctx: &XdpContext, l3_off: usize, out: &mut Packet) -> Result<(), Ver
     {
         return Err(Verdict::pass(reason::PASS_NOT_L4));
     }
+    if ip.proto != PROTO_ICMP && !ours(&[ip.saddr, 0, 0, 0], &[ip.daddr, 0, 0, 0]) {
+        return Err(Verdict::pass(reason::PASS_NOT_VIP));
+    }
+    ipv4_checksum(ctx, l3_off, ip.hlen)?;
     let frag = if ip.frag & (IP_MF | IP_OFFSET) == 0 {
         FRAG_NONE
     } else if ip.frag & IP_OFFSET == 0 {
@@ -297,7 +332,12 @@ pub fn ipv6_header(ctx: &XdpContext, off: usize) -> Result<Ipv6Fields, Verdict> 
 }
 
 #[inline(always)]
-fn parse_v6(ctx: &XdpContext, l3_off: usize, out: &mut Packet) -> Result<(), Verdict> {
+fn parse_v6(
+    ctx: &XdpContext,
+    l3_off: usize,
+    out: &mut Packet,
+    ours: impl Fn(&[u32; 4], &[u32; 4]) -> bool,
+) -> Result<(), Verdict> {
     let ip = ipv6_header(ctx, l3_off)?;
     out.flow.src = ip.saddr;
     out.flow.dst = ip.daddr;
@@ -309,6 +349,9 @@ fn parse_v6(ctx: &XdpContext, l3_off: usize, out: &mut Packet) -> Result<(), Ver
     let proto = ext.proto;
     if proto != PROTO_TCP && proto != PROTO_UDP && proto != PROTO_SCTP && proto != PROTO_ICMPV6 {
         return Err(Verdict::pass(reason::PASS_NOT_L4));
+    }
+    if proto != PROTO_ICMPV6 && !ours(&out.flow.src, &out.flow.dst) {
+        return Err(Verdict::pass(reason::PASS_NOT_VIP));
     }
     // As for IPv4 (see `parse_v4`).
     if ext.frag != FRAG_NONE && (proto == PROTO_ICMPV6 || proto == PROTO_SCTP) {

@@ -26,10 +26,10 @@ use aya::{
 };
 use lb_common::{
     CFG_F_SYNC_EVENTS, CFG_F_TRACE, CONN_F_UNCONFIRMED, Conn, ConnKey4, DecapConfig, Expect,
-    ExpectKey, FAMILY_V6, FlowKey, GlobalConfig, IfStats, LAYOUT_FINGERPRINT, LAYOUT_VERSION,
-    LayoutMeta, Locality, MarkAddr, MarkRules, NEW_CONN_WAYS, NatDest, NewConn, PersistKey,
-    REASON_MAX, RealConns, RealLimits, RealServer, Service, Stats, Template, TraceFilter, TwosDraw,
-    VipKey, map_name, maps::LAYOUT_VERSION_UNVERSIONED, new_conn_bucket,
+    ExpectKey, FAMILY_V6, FlowKey, GlobalConfig, IF_STATS_DIRECT, IfStats, LAYOUT_FINGERPRINT,
+    LAYOUT_VERSION, LayoutMeta, Locality, MarkAddr, MarkRules, NEW_CONN_WAYS, NatDest, NewConn,
+    PersistKey, REASON_MAX, RealConns, RealLimits, RealServer, Service, Stats, Template,
+    TraceFilter, TwosDraw, VipKey, map_name, maps::LAYOUT_VERSION_UNVERSIONED, new_conn_bucket,
 };
 
 use lb_model::config::XdpMode;
@@ -136,8 +136,10 @@ pub struct Dataplane {
     reasons: PerCpuArray<MapData, u64>,
     svc_stats: PerCpuArray<MapData, Stats>,
     real_stats: PerCpuArray<MapData, Stats>,
-    /// Per-interface counters under the ifindex (`lb_if_stats`, not pinned).
-    if_stats: PerCpuHashMap<MapData, u32, IfStats>,
+    /// Per-interface counters, a slot per ifindex below `IF_STATS_DIRECT` (`lb_if_stats`),
+    /// and under the ifindex for the others (`lb_if_stats_far`); not pinned.
+    if_stats: PerCpuArray<MapData, IfStats>,
+    if_stats_far: PerCpuHashMap<MapData, u32, IfStats>,
     table: MmapArray,
     real_conns: MmapArray,
     conn_capacity: u32,
@@ -286,6 +288,7 @@ impl Dataplane {
             svc_stats: typed(&mut ebpf, map_name::SVC_STATS)?,
             real_stats: typed(&mut ebpf, map_name::REAL_STATS)?,
             if_stats: typed(&mut ebpf, map_name::IF_STATS)?,
+            if_stats_far: typed(&mut ebpf, map_name::IF_STATS_FAR)?,
             conns,
             conns6,
             new_conns,
@@ -424,7 +427,7 @@ impl Dataplane {
         };
         if let Ok(index) = nix::net::if_::if_nametoindex(iface) {
             // Gone already when the entry is: nothing else to do.
-            let _ = self.if_stats.remove(&index);
+            let _ = self.uncount_interface(index);
         }
         let path = dir.join(links::pin_name(iface));
         self.link_pins.retain(|p| *p != path);
@@ -450,30 +453,60 @@ impl Dataplane {
     /// does not check frames' destination) unless it has them: `lb` counts only the
     /// interfaces that have an entry (it never inserts on the packet path).
     pub fn count_interface(&mut self, ifindex: u32, mac: [u8; 6]) -> Result<()> {
-        let name = map_name::IF_STATS;
-        if self.if_stats.get(&ifindex, 0).is_ok() {
+        if self.interface_stats(ifindex).is_some() {
             return Ok(());
         }
         let first = IfStats {
             mac,
+            counted: 1,
             ..IfStats::default()
         };
-        let zeros = aya::maps::PerCpuValues::try_from(vec![first; possible_cpus()])
+        self.write_interface(ifindex, first)
+    }
+
+    /// Takes interface `ifindex`'s counters away (`lb` counts its packets no more).
+    fn uncount_interface(&mut self, ifindex: u32) -> Result<()> {
+        if ifindex >= IF_STATS_DIRECT {
+            return self
+                .if_stats_far
+                .remove(&ifindex)
+                .map_err(|source| map_err(map_name::IF_STATS_FAR, source));
+        }
+        self.write_interface(ifindex, IfStats::default())
+    }
+
+    /// Writes `value` as interface `ifindex`'s counters on every CPU: its slot of the direct
+    /// array, or its entry of the hash.
+    fn write_interface(&mut self, ifindex: u32, value: IfStats) -> Result<()> {
+        let direct = ifindex < IF_STATS_DIRECT;
+        let name = if direct {
+            map_name::IF_STATS
+        } else {
+            map_name::IF_STATS_FAR
+        };
+        let values = aya::maps::PerCpuValues::try_from(vec![value; possible_cpus()])
             .map_err(|e| map_err(name, aya::maps::MapError::IoError(e)))?;
-        self.if_stats
-            .insert(ifindex, zeros, 0)
-            .map_err(|source| map_err(name, source))
+        if direct {
+            self.if_stats.set(ifindex, values, 0)
+        } else {
+            self.if_stats_far.insert(ifindex, values, 0)
+        }
+        .map_err(|source| map_err(name, source))
     }
 
     /// Interface `ifindex`'s counters summed over CPUs (None: it has none, not being one
     /// `lb` is attached to).
     pub fn interface_stats(&self, ifindex: u32) -> Option<IfStats> {
-        let vals = self.if_stats.get(&ifindex, 0).ok()?;
+        let vals = if ifindex < IF_STATS_DIRECT {
+            self.if_stats.get(&ifindex, 0).ok()?
+        } else {
+            self.if_stats_far.get(&ifindex, 0).ok()?
+        };
         let mut s = IfStats::default();
         for v in vals.iter() {
             s.add(v);
         }
-        Some(s)
+        (s.counted != 0).then_some(s)
     }
 
     pub fn config(&self) -> Result<GlobalConfig> {

@@ -3,10 +3,10 @@
 //! `lb` or in `lb_icmp` (which `lb` hands ICMP to); an interface without counters is not
 //! counted.
 
-use lb_common::IfStats;
+use lb_common::{IF_STATS_DIRECT, IfStats};
 use lb_tests::{
     config::{real, tcp_service},
-    consts::{REALS, REMOTE_CLIENT, VIP, XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX},
+    consts::{DIRECTOR, REALS, REMOTE_CLIENT, VIP, XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX},
     fixture::Fixture,
     packet::{ETH_P_ARP, IPPROTO_ICMP, eth, icmp4, ip},
     require_root,
@@ -34,6 +34,7 @@ fn each_packet_is_counted_once_on_its_interface_with_its_bytes_and_its_verdict()
         .expect("counters for eth0");
     let zero = IfStats {
         mac: h.if_mac,
+        counted: 1,
         ..IfStats::default()
     };
     assert_eq!(h.dp.interface_stats(h.ifindex), Some(zero));
@@ -88,6 +89,68 @@ fn each_packet_is_counted_once_on_its_interface_with_its_bytes_and_its_verdict()
     h.ifindex = eth0;
     assert_eq!(h.dp.interface_stats(peer), None);
     assert_eq!(h.dp.interface_stats(h.ifindex), Some(want));
+}
+
+#[test]
+fn an_interface_of_a_large_index_has_its_counters_in_the_hash() {
+    require_root!();
+    let mut h = Harness::new(&services([1, 1, 1]), &REALS);
+    assert!(h.ifindex < IF_STATS_DIRECT, "eth0 is in the direct array");
+    // A device whose index the direct array has no slot for (indices are the namespace's).
+    let far = IF_STATS_DIRECT + 1000;
+    h.ns.ip(&[
+        "link",
+        "add",
+        "far0",
+        "index",
+        &far.to_string(),
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "far1",
+    ]);
+    h.ns.ip(&["link", "set", "far0", "up"]);
+    assert_eq!(h.ns.ifindex("far0"), far);
+    let mac = h.ns.mac("far0");
+    assert_eq!(
+        h.dp.interface_stats(far),
+        None,
+        "no counters until lbd makes them"
+    );
+    h.dp.count_interface(far, mac).expect("counters for far0");
+    let eth0 = std::mem::replace(&mut h.ifindex, far);
+    // The host's own traffic (to the director's address), a frame for another host, ARP.
+    let mut mine = h.syn(REMOTE_CLIENT, DIRECTOR, 44000, 22);
+    mine[..6].copy_from_slice(&mac);
+    let mut other = h.syn(REMOTE_CLIENT, VIP, 44001, 80);
+    other[..6].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x42]);
+    let arp = eth(mac, [2, 0, 0, 0, 0, 9], ETH_P_ARP, &[0u8; 28]);
+    h.run_fixture(
+        Fixture::new("not for a VIP, on far0", mine.clone())
+            .pass_as(mine.clone())
+            .counters(&[("pass_not_vip", 1)]),
+    );
+    // The MAC address lbd wrote with the hash's entry is checked as the array's is.
+    h.run_fixture(
+        Fixture::new("unicast to another MAC, on far0", other.clone())
+            .pass_as(other.clone())
+            .counters(&[("pass_other_host", 1)]),
+    );
+    assert_eq!(h.run("lb", &arp).action, XDP_PASS);
+    h.ifindex = eth0;
+    let want = IfStats {
+        mac,
+        counted: 1,
+        packets: 3,
+        bytes: (mine.len() + other.len() + arp.len()) as u64,
+        pass: 3,
+        ..IfStats::default()
+    };
+    assert_eq!(h.dp.interface_stats(far), Some(want));
+    // eth0 has no counters: its slot of the array counts nothing.
+    assert_eq!(h.run("lb", &mine).action, XDP_PASS);
+    assert_eq!(h.dp.interface_stats(h.ifindex), None);
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use lb_tests::{
     config::{ConfigBuilder, Protocol, config, real, service_key, tcp_service, udp_service},
-    consts::{CLIENT_MAC, REALS, REMOTE_CLIENT, VIP, XDP_ABORTED, XDP_DROP, XDP_PASS},
+    consts::{CLIENT_MAC, DIRECTOR, REALS, REMOTE_CLIENT, VIP, XDP_ABORTED, XDP_DROP, XDP_PASS},
     expect::ipip,
     fixture::Fixture,
     flow::flow_key,
@@ -210,7 +210,32 @@ fn truncated_and_malformed_packets_never_abort() {
     bad_csum[24] ^= 0xff; // header checksum
     let mut v6 = frame.clone();
     v6[14] = 0x65; // version 6 in an IPv4 ethertype
+    // Not for a VIP (no VIP destination, no nat real-server source): the address filter runs
+    // as soon as the addresses are read, so the same defects count as the host's traffic.
+    let mut other = frame.clone();
+    other[30..34].copy_from_slice(&DIRECTOR.octets());
+    let fix = |mut f: Vec<u8>| {
+        f[24..26].copy_from_slice(&[0, 0]);
+        let sum = packet::csum(&f[14..34]);
+        f[24..26].copy_from_slice(&sum.to_be_bytes());
+        f
+    };
+    let other = fix(other);
+    let mut other_bad_csum = other.clone();
+    other_bad_csum[24] ^= 0xff;
+    let mut other_short = other[..14 + 20 + 8].to_vec();
+    other_short[16..18].copy_from_slice(&28u16.to_be_bytes());
+    let other_short = fix(other_short);
     h.run_fixtures(&[
+        Fixture::new("not for a VIP", other.clone())
+            .pass_as(other)
+            .counters(&[("pass_not_vip", 1)]),
+        Fixture::new("not for a VIP, bad header checksum", other_bad_csum.clone())
+            .pass_as(other_bad_csum)
+            .counters(&[("pass_not_vip", 1)]),
+        Fixture::new("not for a VIP, TCP header cut short", other_short.clone())
+            .pass_as(other_short)
+            .counters(&[("pass_not_vip", 1)]),
         Fixture::new("IHL below 5", bad_ihl).counters(&[("pass_bad_ip_header", 1)]),
         Fixture::new("total length beyond the frame", long).counters(&[("pass_bad_ip_header", 1)]),
         Fixture::new("bad IPv4 header checksum", bad_csum).counters(&[("pass_bad_ip_checksum", 1)]),
