@@ -313,6 +313,9 @@ fn turns(weights: &[u64], quotas: &[u64], scratch: &mut Scratch) {
         ..
     } = scratch;
     out.clear();
+    if weights.iter().all(|&w| w == max) {
+        return turns_equal(weights.len(), total, out);
+    }
     if rounds.saturating_mul(weights.len() as u64) <= 4 * total {
         return turns_by_round(max, weights, quotas, total, out);
     }
@@ -339,6 +342,24 @@ fn turns(weights: &[u64], quotas: &[u64], scratch: &mut Scratch) {
             let at = &mut starts[r as usize];
             out[*at as usize] = i as u32;
             *at += 1;
+        }
+    }
+}
+
+/// [`turns`] when every weight is the same: every round each backend claims in key order,
+/// and the quotas (`size / n`, one more for the first `size mod n` backends: every remainder
+/// ties) end the last round part way, so the turns are `0, 1, …, n - 1` over and over: what
+/// [`turns_by_round`] gives, without its credit arithmetic (measured here, 65,537 slots and
+/// 1,000 backends, alternating builds: the whole table 1.09 ms -> 1.02 ms).
+fn turns_equal(n: usize, total: u64, out: &mut Vec<u32>) {
+    let n = n as u32;
+    out.reserve(total as usize);
+    let mut i = 0;
+    for _ in 0..total {
+        out.push(i);
+        i += 1;
+        if i == n {
+            i = 0;
         }
     }
 }
@@ -696,6 +717,25 @@ mod tests {
             }
         });
         assert_eq!(here[0], here[4]);
+    }
+
+    #[test]
+    fn equal_weights_turn_in_key_order_as_the_credit_rounds_give() {
+        for (n, size, w) in [
+            (1, 7, 1),
+            (3, 7, 5),
+            (7, 7, 2),
+            (10, 251, 3),
+            (1000, 65537, 1),
+        ] {
+            let weights = vec![w; n];
+            let quotas = quotas(size, &weights);
+            let mut scratch = Scratch::default();
+            turns(&weights, &quotas, &mut scratch);
+            let mut want = Vec::new();
+            turns_by_round(w, &weights, &quotas, quotas.iter().sum(), &mut want);
+            assert_eq!(scratch.turns, want, "{n} backends, {size} slots");
+        }
     }
 
     #[test]
