@@ -4,8 +4,9 @@
 //!
 //! 1. `parse.rs`: Ethernet -> IPv4 | IPv6 (extension headers) -> TCP | UDP | ICMP, into the
 //!    per-CPU scratch slot (`scratch.rs`); as soon as the addresses and the protocol are
-//!    known, the address filter (`lookup.rs`): a TCP, UDP or SCTP packet with neither a VIP destination nor a `nat` real-server source goes to the
-//!    host stack after two array reads, before the rest of the parse;
+//!    known, the address filter (`lookup.rs`): a TCP, UDP or SCTP packet with neither a VIP
+//!    destination nor a `nat` real-server source goes to the host stack after two array
+//!    reads, before the rest of the parse;
 //! 2. ICMP and ICMPv6 leave by a tail call to `lb_icmp` ([`process_icmp`], `icmp.rs`);
 //! 3. a later fragment follows its first fragment (`frag.rs`), a `nat` reply's straight back
 //!    to the client (`xmit/nat.rs`);
@@ -55,11 +56,11 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
         // Index 0 of a one-entry per-CPU array always exists; this is for the type checker.
         .ok_or(Verdict::pass(reason::PASS_NOT_IP))?;
     let cfg = config()?;
-    // The address filter runs inside the parse, as soon as the addresses are known: most of what is not
-    // for a VIP (the host's own traffic) stops there, after two array reads; what passes may
-    // still be nobody's (the filter has false positives). A wide firewall-mark destination
-    // prefix is not in the filter: then every packet goes on (only while such a mark is
-    // configured).
+    // The address filter runs inside the parse, as soon as the addresses are known: most of
+    // what is not for a VIP (the host's own traffic) stops there, after two array reads; what
+    // passes may still be nobody's (the filter has false positives). A wide firewall-mark
+    // destination prefix is not in the filter: then every packet goes on (only while such a
+    // mark is configured).
     let wide = cfg.flags & CFG_F_MARKS_WIDE != 0;
     let ours = |src: &[u32; 4], dst: &[u32; 4]| wide || maybe_ours(src, dst);
     // SAFETY: this CPU's slot, used by nothing else during this run.

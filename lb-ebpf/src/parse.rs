@@ -201,9 +201,11 @@ fn header_sum(ctx: &XdpContext, off: usize, hlen: usize, h: *const u8) -> Option
 /// stack, for the whole parse).
 ///
 /// `ours(src, dst)` is the address filter: a TCP, UDP or SCTP packet it rejects stops
-/// (`pass_not_vip`) as soon as its addresses and protocol are known, before the IPv4 header
-/// checksum, the transport header and the stores into `out`: the host's own traffic pays
-/// for nothing else (ICMP goes on: `lb_icmp` looks at errors about any flow).
+/// (`pass_not_vip`) as soon as its addresses and protocol are known: for IPv4 right after
+/// the header's fixed fields, before its checksum, the transport header and any store into
+/// `out`; for IPv6 after the extension headers, before the transport header. The host's
+/// own traffic pays for little else (ICMP goes on: `lb_icmp` looks at errors about any
+/// flow).
 #[inline(always)]
 pub fn parse(
     ctx: &XdpContext,

@@ -451,7 +451,8 @@ impl Dataplane {
 
     /// Makes interface `ifindex`'s counters (zero, with its MAC address `mac`; all zero: `lb`
     /// does not check frames' destination) unless it has them: `lb` counts only the
-    /// interfaces that have an entry (it never inserts on the packet path).
+    /// interfaces lbd marked (`counted`: a slot of the direct array, an entry of the hash;
+    /// it never inserts on the packet path).
     pub fn count_interface(&mut self, ifindex: u32, mac: [u8; 6]) -> Result<()> {
         if self.interface_stats(ifindex).is_some() {
             return Ok(());

@@ -298,6 +298,11 @@ fn quotas(size: u64, weights: &[u64]) -> Vec<u64> {
 fn turns(weights: &[u64], quotas: &[u64], scratch: &mut Scratch) {
     let max = weights.iter().copied().max().unwrap_or(1);
     let total: u64 = quotas.iter().sum();
+    let out = &mut scratch.turns;
+    out.clear();
+    if weights.iter().all(|&w| w == max) {
+        return turns_equal(weights.len(), total, out);
+    }
     // The last claim's round: about size · max / total weight.
     let rounds = weights
         .iter()
@@ -312,10 +317,6 @@ fn turns(weights: &[u64], quotas: &[u64], scratch: &mut Scratch) {
         starts,
         ..
     } = scratch;
-    out.clear();
-    if weights.iter().all(|&w| w == max) {
-        return turns_equal(weights.len(), total, out);
-    }
     if rounds.saturating_mul(weights.len() as u64) <= 4 * total {
         return turns_by_round(max, weights, quotas, total, out);
     }

@@ -148,7 +148,7 @@ fn an_interface_of_a_large_index_has_its_counters_in_the_hash() {
         ..IfStats::default()
     };
     assert_eq!(h.dp.interface_stats(far), Some(want));
-    // eth0 has no counters: its slot of the array counts nothing.
+    // eth0's slot, which lbd never marked, still reads as no counters after a packet.
     assert_eq!(h.run("lb", &mine).action, XDP_PASS);
     assert_eq!(h.dp.interface_stats(h.ifindex), None);
 }
