@@ -82,9 +82,10 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
         unsafe { PROGS.tail_call(ctx, prog_slot::ICMP) };
         return Err(Verdict::pass(reason::PASS_ICMP));
     }
-    let now;
+    // Read once: the connection entry (or the fragment's) and the next-hop cache share it.
+    // SAFETY: this CPU's slot, as above.
+    let now = clock::cached(unsafe { core::ptr::addr_of_mut!((*scratch).clock) });
     let (id, new) = if pkt.frag == FRAG_LATER {
-        now = clock::now();
         let e = frag::lookup(pkt, now)?;
         // SAFETY: points into this CPU's scratch slot, filled by the lookup.
         let e = unsafe { &*e };
@@ -93,8 +94,6 @@ pub fn process(ctx: &XdpContext, tags: &Tags) -> Result<Verdict, Verdict> {
         }
         (e.real, false)
     } else {
-        // Read once: the connection entry and the next-hop cache share it.
-        now = clock::now();
         // Stage `conn` first: a packet of an established flow (or a `nat` reply) is one
         // lookup; only a packet the table does not know needs its VIP's service.
         match conn::find(pkt, cfg, now) {

@@ -74,6 +74,8 @@ pub struct Scratch {
     /// What `lb` hands to `lb_xmit` (`director.rs`): the way out, the real server and the
     /// time the packet was seen.
     pub xmit: Xmit,
+    /// This CPU's last reading of the clock (`clock::cached`).
+    pub clock: crate::clock::Cache,
 }
 
 /// `lb`'s hand-over to `lb_xmit`: `kind` ([`XMIT_FORWARD`] or [`XMIT_FROM_REAL`]), the real
