@@ -3,6 +3,7 @@
 
 use lb_common::{
     CONN_S_CLOSE, CONN_S_ESTABLISHED, CONN_S_FIN_WAIT, CONN_S_SYN_RECV, CONN_S_UDP, RealConns,
+    conn_time,
 };
 use lb_daemon::{dataplane::monotonic_ns, expiry::Conntrack};
 use lb_model::config::Timeouts;
@@ -218,4 +219,42 @@ fn counts_that_drift_are_corrected_once_the_drift_persists() {
     let r = ct.pass(&mut h.dp, monotonic_ns(), &reals).unwrap();
     assert_eq!(r.corrected, 1);
     assert_eq!(counts(&h, id), (1, 0), "back to what the table holds");
+}
+
+#[test]
+fn connections_are_stamped_with_the_monotonic_clock_as_it_moves() {
+    require_root!();
+    let mut h = director();
+    // `lb` keeps the coarse clock's reading for the rest of its tick (`clock::cached`): a
+    // stamp must still be the time of its packet, within two ticks (coarse clock, then
+    // cache; a tick is at most 10 ms, a stamp's unit 16.8 ms) and never ahead, and it must
+    // move with the clock from one packet to the next, never stuck at an old reading.
+    let mut last = None;
+    for (i, sport) in (41000u16..41006).enumerate() {
+        if i > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let before = conn_time(monotonic_ns());
+        h.run("lb", &segment(&h, sport, 80, TCP_SYN));
+        let after = conn_time(monotonic_ns());
+        let c = h.dp.connections();
+        let (_, e) = c
+            .iter()
+            .find(|(k, _)| k.sport == sport.to_be())
+            .unwrap_or_else(|| panic!("no entry for port {sport}: {c:?}"));
+        assert!(
+            before.saturating_sub(2) <= e.last_seen && e.last_seen <= after,
+            "packet {i}: stamped {}, clock read {before} before and {after} after",
+            e.last_seen
+        );
+        if let Some(prev) = last {
+            // 100 ms apart: about six units, at least three once two ticks are allowed for.
+            assert!(
+                e.last_seen >= prev + 3,
+                "packet {i}: stamped {} after {prev}, 100 ms later",
+                e.last_seen
+            );
+        }
+        last = Some(e.last_seen);
+    }
 }
