@@ -33,28 +33,33 @@ def info(fd, size, fill=None):
     attr = struct.pack('<IIQ', fd, size, ctypes.addressof(ib)) + b'\0'*112
     r, _ = bpf(15, attr)
     return r, ib
-if len(sys.argv) < 3:
+def programs():
+    """(id, an open fd, its bpf_prog_info) of each loaded program; the caller closes fd."""
     i = 0
     while True:
         i = next_id(i)
-        if i is None: break
+        if i is None:
+            return
         fd = fd_by_id(i)
-        if fd < 0: continue
+        if fd < 0:
+            continue
         r, ib = info(fd, 232)
+        if r == 0:
+            yield i, fd, ib
+        else:
+            os.close(fd)
+if len(sys.argv) < 3:
+    for i, fd, ib in programs():
         print(i, ib.raw[8:16].hex(), ib.raw[64:80].rstrip(b'\0').decode())
         os.close(fd)
     sys.exit(0)
 tag = sys.argv[1]; out = sys.argv[2]
+found = None
 for _ in range(20000):
-    i = 0; found = None
-    while True:
-        i = next_id(i)
-        if i is None: break
-        fd = fd_by_id(i)
-        if fd < 0: continue
-        r, ib = info(fd, 232)
-        if r == 0 and ib.raw[8:16].hex() == tag:
-            found = (fd, ib); break
+    for i, fd, ib in programs():
+        if ib.raw[8:16].hex() == tag:
+            found = (fd, ib)
+            break
         os.close(fd)
     if found: break
     time.sleep(0.005)
