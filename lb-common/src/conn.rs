@@ -160,11 +160,25 @@ impl NewConn {
     /// The check word of the slot's fields (never 0).
     #[inline(always)]
     pub fn seal(&self) -> u32 {
+        Self::seal_of(
+            &self.flow,
+            self.flags,
+            self.real,
+            self.last_seen,
+            self.state,
+        )
+    }
+
+    /// The check word a slot holding these fields has ([`NewConn::seal`]), computed from the
+    /// values about to be written: the writer can then compute it alongside its check of
+    /// the slot's old entry (two independent chains of multiplications, which the CPU runs
+    /// side by side), not after it.
+    #[inline(always)]
+    pub fn seal_of(f: &FlowKey, flags: u8, real: u32, last_seen: u32, state: u8) -> u32 {
         #[inline(always)]
         fn m(h: u32, w: u32) -> u32 {
             (h ^ w).wrapping_mul(0x9e37_79b1).rotate_left(13)
         }
-        let f = &self.flow;
         let mut h = hash::FLOW_HASH_SEED ^ 0x5eed;
         h = m(h, f.src[0]);
         h = m(h, f.src[1]);
@@ -177,11 +191,11 @@ impl NewConn {
         h = m(h, (f.sport as u32) | ((f.dport as u32) << 16));
         h = m(
             h,
-            (f.proto as u32) | ((f.family as u32) << 8) | ((self.flags as u32) << 16),
+            (f.proto as u32) | ((f.family as u32) << 8) | ((flags as u32) << 16),
         );
-        h = m(h, self.real);
-        h = m(h, self.last_seen);
-        h = m(h, self.state as u32);
+        h = m(h, real);
+        h = m(h, last_seen);
+        h = m(h, state as u32);
         hash::fmix(h) | 1
     }
 
