@@ -226,6 +226,12 @@ fn truncated_and_malformed_packets_never_abort() {
     let mut other_short = other[..14 + 20 + 8].to_vec();
     other_short[16..18].copy_from_slice(&28u16.to_be_bytes());
     let other_short = fix(other_short);
+    // A later fragment (offset 128 bytes) of a flow for no VIP: the filter stops it before
+    // the fragment table is looked at (a VIP's later fragment with no first one there is
+    // `pass_fragment`).
+    let mut other_later = other.clone();
+    other_later[20..22].copy_from_slice(&16u16.to_be_bytes());
+    let other_later = fix(other_later);
     h.run_fixtures(&[
         Fixture::new("not for a VIP", other.clone())
             .pass_as(other)
@@ -235,6 +241,9 @@ fn truncated_and_malformed_packets_never_abort() {
             .counters(&[("pass_not_vip", 1)]),
         Fixture::new("not for a VIP, TCP header cut short", other_short.clone())
             .pass_as(other_short)
+            .counters(&[("pass_not_vip", 1)]),
+        Fixture::new("not for a VIP, a later fragment", other_later.clone())
+            .pass_as(other_later)
             .counters(&[("pass_not_vip", 1)]),
         Fixture::new("IHL below 5", bad_ihl).counters(&[("pass_bad_ip_header", 1)]),
         Fixture::new("total length beyond the frame", long).counters(&[("pass_bad_ip_header", 1)]),
